@@ -1,0 +1,156 @@
+"""Part 1 runs: one seeded training run of a SimpleCNN config on the art data, cached by content.
+
+`train_run` is what `cnnlab train` calls and what every experiment suite and sweep trial builds on:
+load the data (decoded tensors cached on disk), split it deterministically, train through the one
+`Trainer`, evaluate the held-out test split once for the final numbers, and write the run folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from cnnlab.config import RunConfig, to_dict
+from cnnlab.models import count_parameters, create_model, describe_layers
+from cnnlab.runs import create_run, find_cached_run, load_summary
+from cnnlab.train import FitResult, Trainer, seed_everything
+
+log = logging.getLogger(__name__)
+
+RUN_KIND = "cnn"
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """Art data loaded and split once, shared by many runs of one suite."""
+
+    dataset: Any  # cnnlab.data.ImageDataset
+    train: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+
+    @property
+    def info(self) -> dict:
+        ds = self.dataset
+        return {
+            "name": ds.name,
+            "hash": ds.data_hash,
+            "synthetic": ds.synthetic,
+            "classes": list(ds.class_names),
+            "n_images": int(len(ds.labels)),
+            "n_train": int(len(self.train[1])),
+            "n_val": int(len(self.val[1])),
+            "n_test": int(len(self.test[1])),
+            "skipped_files": [list(s) for s in ds.skipped],
+        }
+
+
+def prepare_data(config: RunConfig, cache_dir: str | Path | None = None) -> PreparedData:
+    """Load the art data named by config.data and split it (stratified, seeded)."""
+    from cnnlab.data import load_art_data, stratified_split
+
+    dc = config.data
+    ds = load_art_data(dc.name, image_size=dc.image_size, cache_dir=cache_dir)
+    split = stratified_split(ds.labels, val_fraction=dc.val_fraction, test_fraction=dc.test_fraction, seed=dc.split_seed)
+    pick = lambda idx: (ds.images[idx], ds.labels[idx])  # noqa: E731
+    return PreparedData(ds, pick(split.train), pick(split.val), pick(split.test))
+
+
+def make_augment(config: RunConfig) -> Callable | None:
+    """The training-time batch augmentation of config.augment, or None when it is off."""
+    if not config.augment.enabled:
+        return None
+    from cnnlab.transforms import AugmentConfig, random_augment
+
+    aug = AugmentConfig(probabilities=dict(config.augment.probabilities), max_severity=config.augment.max_severity)
+    return lambda x, gen: random_augment(x, aug, gen)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    path: Path
+    summary: dict
+    cached: bool
+
+
+def train_run(
+    config: RunConfig,
+    out_root: str | Path = "runs",
+    *,
+    data: PreparedData | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+    force: bool = False,
+    on_epoch: Callable[[dict], None] | None = None,
+    write_plot: bool = True,
+) -> RunResult:
+    """Train one SimpleCNN run (seed = config.train.seed) and write runs/<run id>/.
+
+    A finished run with the same config, data and seed is reused unless `force`.
+    """
+    data = data or prepare_data(config)
+    config_dict = to_dict(config)
+    seed = config.train.seed
+    data_info = data.info
+    cached = None if force else find_cached_run(out_root, RUN_KIND, config_dict, data_info["hash"], seed)
+    if cached is not None:
+        log.info("run %s is cached; reusing it", cached.name)
+        return RunResult(cached, load_summary(cached), True)
+
+    t0 = time.perf_counter()
+    seed_everything(seed)  # before model construction: the init is part of the seeded run
+    num_classes = len(data.dataset.class_names)
+    model = create_model(config.model.name, num_classes=num_classes, config=config.model, image_size=config.data.image_size)
+    trainer = Trainer(config.train, device=device, progress=progress)
+    result: FitResult = trainer.fit(model, data.train, data.val, augment=make_augment(config), on_epoch=on_epoch)
+
+    # Final numbers: the test split is evaluated here, once per model, after all decisions.
+    best = _evaluate_all(trainer, model, data)
+    model.load_state_dict(result.final_state)
+    final = _evaluate_all(trainer, model, data)
+    model.load_state_dict(result.best_state)
+
+    summary = {
+        "data_name": data_info["name"],
+        "synthetic_data": data_info["synthetic"],
+        "model": config.model.name,
+        "params": count_parameters(model),
+        "macs": sum(r["macs"] for r in describe_layers(model, model.input_shape)),
+        "epochs_run": len(result.history),
+        "epochs_max": config.train.epochs,
+        "stopped_early": result.stopped_early,
+        "best_epoch": result.best_epoch,
+        "selected_by": config.train.early_stopping.monitor,
+        **{f"final_{k}": v for k, v in final.items()},
+        **{f"best_{k}": v for k, v in best.items()},
+        "train_seconds": round(result.seconds, 3),
+        "skipped_files": len(data_info["skipped_files"]),
+    }
+    with create_run(out_root, RUN_KIND, config_dict, seed, data_info) as run:
+        import yaml
+
+        run.write_text("config.yaml", yaml.safe_dump(config_dict, sort_keys=False))
+        run.write_history(result.history)
+        run.save_checkpoint(result.best_state, "best.pt")
+        if write_plot:
+            from cnnlab.plots import plot_learning_curves
+
+            label = f"{data_info['name']}{' (synthetic data)' if data_info['synthetic'] else ''}"
+            plot_learning_curves(result.history, run.file("learning_curves.png"), title=f"SimpleCNN on {label}, seed {seed}")
+        summary["prep_seconds"] = round(time.perf_counter() - t0 - result.seconds, 3)
+        full = run.write_summary(summary)
+    return RunResult(run.path, full, False)
+
+
+def _evaluate_all(trainer: Trainer, model: torch.nn.Module, data: PreparedData) -> dict:
+    out = {}
+    for name, (x, y) in (("train", data.train), ("val", data.val), ("test", data.test)):
+        loss, acc = trainer.evaluate(model, x, y)
+        out[f"{name}_acc"] = acc
+        out[f"{name}_loss"] = loss
+    return out

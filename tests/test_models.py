@@ -1,0 +1,52 @@
+import pytest
+import torch
+
+from cnnlab.config import ModelConfig
+from cnnlab.errors import ConfigError
+from cnnlab.models import SimpleCNN, count_parameters, create_model, describe_layers, model_names
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_every_registered_model_builds_and_runs(name):
+    model = create_model(name, num_classes=5)
+    x = torch.randn(2, *model.input_shape)
+    model.eval()
+    with torch.no_grad():
+        out = model(x)
+    assert out.shape == (2, 5)
+    assert torch.isfinite(out).all()
+
+
+def test_starter_shapes_and_parameter_count():
+    model = SimpleCNN()
+    rows = describe_layers(model, (3, 50, 50))
+    convs = [r for r in rows if r["type"] == "Conv2d"]
+    assert [r["output_shape"] for r in convs] == [(16, 23, 23), (16, 10, 10)]
+    # conv1 3*16*25+16, conv2 16*16*25+16, fc1 1600*64+64, fc2 64*11+11
+    assert count_parameters(model) == 1216 + 6416 + 102464 + 715
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ModelConfig(pool=True, pool_size=3, pool_stride=2),
+        ModelConfig(filters=(8, 16, 32), kernel_sizes=3, strides=1, paddings=1, pool=True),
+        ModelConfig(batch_norm=True, lrn=True, weight_norm=True, dropout=0.3, activation="tanh"),
+        ModelConfig(fc_sizes=(128, 64), activation="gelu"),
+    ],
+)
+def test_configurable_variants_run(cfg):
+    model = SimpleCNN(cfg, num_classes=11)
+    assert model(torch.randn(3, 3, 50, 50)).shape == (3, 11)
+
+
+def test_too_deep_stack_names_the_layer():
+    with pytest.raises(ConfigError, match="conv layer 4"):
+        SimpleCNN(ModelConfig(filters=(8, 8, 8, 8)))
+    with pytest.raises(ConfigError, match="max-pool after conv layer 1"):
+        SimpleCNN(ModelConfig(filters=(8,), pool=True, pool_size=30, pool_stride=30))
+
+
+def test_relus_are_not_inplace():
+    model = SimpleCNN(ModelConfig(dropout=0.2))
+    assert not any(getattr(m, "inplace", False) for m in model.modules())

@@ -1,0 +1,102 @@
+import math
+
+import pytest
+import torch
+
+from cnnlab.config import EarlyStoppingConfig, ModelConfig, OptimizerConfig, SchedulerConfig, TrainConfig
+from cnnlab.models import SimpleCNN
+from cnnlab.train import Trainer, seed_everything
+
+
+def _model(seed=0, **kw):
+    seed_everything(seed)
+    return SimpleCNN(ModelConfig(filters=(8, 8), kernel_sizes=3, strides=1, pool=True, **kw), num_classes=3, image_size=16)
+
+
+def test_overfit_one_batch(toy_images):
+    x, y = toy_images
+    xb, yb = x[:8], y[:8]
+    model = _model()
+    cfg = TrainConfig(epochs=60, batch_size=8, optimizer=OptimizerConfig(name="adam", lr=3e-3))
+    result = Trainer(cfg).fit(model, (xb, yb), (xb, yb))
+    assert result.history[-1]["train_loss"] < 0.2 * result.history[0]["train_loss"]
+    assert Trainer(cfg).evaluate(model, xb, yb)[1] == 1.0
+
+
+def test_same_seed_same_history_to_the_last_digit(toy_images):
+    x, y = toy_images
+    cfg = TrainConfig(epochs=4, batch_size=8, optimizer=OptimizerConfig(lr=1e-3), seed=3)
+    runs = []
+    for _ in range(2):
+        result = Trainer(cfg).fit(_model(seed=3, dropout=0.2), (x[:40], y[:40]), (x[40:], y[40:]))
+        runs.append([{k: v for k, v in row.items() if k != "seconds"} for row in result.history])
+    assert runs[0] == runs[1]
+    other = Trainer(TrainConfig(epochs=4, batch_size=8, optimizer=OptimizerConfig(lr=1e-3), seed=4)).fit(
+        _model(seed=4, dropout=0.2), (x[:40], y[:40]), (x[40:], y[40:])
+    )
+    assert [r["train_loss"] for r in other.history] != [r["train_loss"] for r in runs[0]]
+
+
+def test_early_stopping_restores_true_best_weights(toy_images):
+    x, y = toy_images
+    # Validation labels are shuffled: validation loss gets worse as the model fits training data.
+    gen = torch.Generator().manual_seed(1)
+    y_val = y[40:][torch.randperm(20, generator=gen)]
+    cfg = TrainConfig(epochs=40, batch_size=8, optimizer=OptimizerConfig(lr=3e-3), early_stopping=EarlyStoppingConfig(patience=3))
+    model = _model()
+    trainer = Trainer(cfg)
+    result = trainer.fit(model, (x[:40], y[:40]), (x[40:], y_val))
+    assert result.stopped_early
+    assert len(result.history) == result.best_epoch + 3
+    best_val_loss = min(r["val_loss"] for r in result.history)
+    assert result.best["val_loss"] == best_val_loss
+    # the model holds the best weights, not the last ones (and not a live reference)
+    assert trainer.evaluate(model, x[40:], y_val)[0] == pytest.approx(best_val_loss, rel=1e-5)
+    assert any(not torch.equal(result.best_state[k], result.final_state[k]) for k in result.best_state)
+
+
+def test_monitor_sets_are_recorded_not_used(toy_images):
+    x, y = toy_images
+    result = Trainer(TrainConfig(epochs=2, batch_size=16)).fit(_model(), (x[:40], y[:40]), (x[40:50], y[40:50]), monitor={"test": (x[50:], y[50:])})
+    assert {"test_loss", "test_acc"} <= set(result.history[0])
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop"])
+@pytest.mark.parametrize("scheduler", ["none", "step", "cosine", "exponential", "plateau", "onecycle"])
+def test_optimizers_and_schedulers_train(toy_images, name, scheduler):
+    x, y = toy_images
+    cfg = TrainConfig(
+        epochs=3,
+        batch_size=16,
+        optimizer=OptimizerConfig(name=name, lr=1e-3, weight_decay=1e-4, nesterov=name == "sgd"),
+        scheduler=SchedulerConfig(name=scheduler, step_size=1, gamma=0.5),
+    )
+    result = Trainer(cfg).fit(_model(), (x[:40], y[:40]), (x[40:], y[40:]))
+    assert all(math.isfinite(r["train_loss"]) for r in result.history)
+    lrs = [r["lr"] for r in result.history]
+    if scheduler in ("step", "exponential"):
+        assert lrs == pytest.approx([1e-3, 5e-4, 2.5e-4])
+    if scheduler == "none":
+        assert lrs == [1e-3] * 3
+
+
+def test_augment_is_applied_to_training_batches(toy_images):
+    x, y = toy_images
+    seen = []
+
+    def augment(xb, gen):
+        seen.append(xb.shape[0])
+        return -xb
+
+    Trainer(TrainConfig(epochs=1, batch_size=16)).fit(_model(), (x[:40], y[:40]), (x[40:], y[40:]), augment=augment)
+    assert seen == [16, 16, 8]
+
+
+def test_frozen_parameters_are_not_updated(toy_images):
+    x, y = toy_images
+    model = _model()
+    for p in model.features.parameters():
+        p.requires_grad_(False)
+    before = {k: v.clone() for k, v in model.features.state_dict().items()}
+    Trainer(TrainConfig(epochs=2, batch_size=16, optimizer=OptimizerConfig(lr=1e-2))).fit(model, (x[:40], y[:40]), (x[40:], y[40:]))
+    assert all(torch.equal(before[k], v) for k, v in model.features.state_dict().items())
