@@ -1,0 +1,455 @@
+"""AlexNet with torchvision's parameter names, ImageNet weight resolution, and cached feature extraction.
+
+torchvision cannot be imported here, so the network is written out with the same module layout
+(`features.{0,3,6,8,10}` convolutions, `avgpool`, `classifier.{1,4,6}` linears) so that the official
+ImageNet weights (alexnet-owt-7be5be79.pth) load with `strict=True`. Every ReLU is its own module and
+out of place: attribution hooks (captum's guided backprop) break on in-place ReLUs and on reused ones.
+
+Weights come from, in order: an explicit path, the torch hub cache, a download from the official
+URL with its SHA-256 prefix checked. `"random"` gives a seeded, untrained AlexNet, and every output
+of such a run says "untrained AlexNet".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import socket
+import sys
+import urllib.error
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from cnnlab.errors import CnnlabError, ConfigError
+from cnnlab.io import atomic_path, atomic_write_json, sha256_file, short_hash
+
+log = logging.getLogger(__name__)
+
+OFFICIAL_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
+WEIGHTS_FILENAME = "alexnet-owt-7be5be79.pth"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+INPUT_SIZE = 227  # the course's crop size; AdaptiveAvgPool2d((6, 6)) also admits 224 and anything >= 63
+MIN_INPUT_SIZE = 63  # smallest square input for which every max-pool still has an output
+UNTRAINED_LABEL = "untrained AlexNet"
+FEATURE_CACHE_FORMAT = 1
+
+# name -> (stage, number of leading modules of that stage); "after its ReLU" for conv/fc layers.
+LAYERS: dict[str, tuple[str, int]] = {
+    "conv1": ("features", 2),
+    "pool1": ("features", 3),
+    "conv2": ("features", 5),
+    "pool2": ("features", 6),
+    "conv3": ("features", 8),
+    "conv4": ("features", 10),
+    "conv5": ("features", 12),
+    "pool5": ("avgpool", 0),  # features + AdaptiveAvgPool2d((6, 6)): the classifier's 9216 inputs
+    "fc6": ("classifier", 3),
+    "fc7": ("classifier", 6),
+}
+DEFAULT_LAYER = "conv4"
+
+
+class AlexNet(nn.Module):
+    """torchvision's AlexNet (the 'one weird trick' variant), module for module, with out-of-place ReLUs."""
+
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2),  # 0
+            nn.ReLU(inplace=False),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(64, 192, kernel_size=5, padding=2),  # 3
+            nn.ReLU(inplace=False),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(192, 384, kernel_size=3, padding=1),  # 6
+            nn.ReLU(inplace=False),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1),  # 8
+            nn.ReLU(inplace=False),
+            nn.Conv2d(256, 256, kernel_size=3, padding=1),  # 10
+            nn.ReLU(inplace=False),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout),
+            nn.Linear(256 * 6 * 6, 4096),  # 1
+            nn.ReLU(inplace=False),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096),  # 4
+            nn.ReLU(inplace=False),
+            nn.Linear(4096, num_classes),  # 6
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)  # (B, 256, h, w); h = w = 6 at 224/227
+        x = self.avgpool(x)  # (B, 256, 6, 6)
+        x = torch.flatten(x, 1)  # (B, 9216)
+        return self.classifier(x)
+
+
+class AlexNetTrunk(nn.Module):
+    """AlexNet up to a named layer, keeping torchvision's parameter names (a subset of them).
+
+    Output: (B, D) flattened activations, e.g. D = 256*13*13 = 43264 for conv4 at 227x227.
+    """
+
+    def __init__(self, layer: str = DEFAULT_LAYER, init: bool = True) -> None:
+        super().__init__()
+        stage, n = _layer_spec(layer)
+        full = empty_alexnet()  # allocate, then initialise only the layers kept
+        self.layer = layer
+        self.features = full.features if stage != "features" else full.features[:n]
+        self.avgpool = full.avgpool if stage in ("avgpool", "classifier") else None
+        self.classifier = full.classifier[:n] if stage == "classifier" else None
+        if init:
+            for m in self.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    m.reset_parameters()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
+        if self.avgpool is not None:
+            x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        if self.classifier is not None:
+            x = self.classifier(x)
+        return x
+
+    def load_from_alexnet(self, state_dict: dict[str, torch.Tensor]) -> None:
+        """Load the matching subset of a full AlexNet state dict, strictly for that subset."""
+        own = self.state_dict().keys()
+        missing = [k for k in own if k not in state_dict]
+        if missing:
+            raise CnnlabError(f"AlexNet weights lack {len(missing)} keys (first: {missing[0]})")
+        _load_strict(self, {k: state_dict[k] for k in own}, "AlexNet trunk")
+
+
+class Normalize(nn.Module):
+    """(x - mean) / std per channel; constants, so the buffers stay out of the state dict."""
+
+    def __init__(self, mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def empty_alexnet(num_classes: int = 1000, dropout: float = 0.5) -> AlexNet:
+    """An AlexNet with allocated but uninitialised parameters (for loading weights: skips ~1 s of init)."""
+    with torch.device("meta"):
+        net = AlexNet(num_classes=num_classes, dropout=dropout)
+    return net.to_empty(device="cpu")
+
+
+def _layer_spec(layer: str) -> tuple[str, int]:
+    if layer not in LAYERS:
+        raise ConfigError(f"unknown AlexNet layer {layer!r} (choose from: {', '.join(LAYERS)})")
+    return LAYERS[layer]
+
+
+def feature_shape(layer: str, size: int = INPUT_SIZE) -> tuple[int, ...]:
+    """Shape (C, H, W) or (D,) of one face's activations at `layer` for a size x size input."""
+    if size < MIN_INPUT_SIZE:
+        raise ConfigError(f"AlexNet needs inputs of at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE}, got {size}")
+    stage, _ = _layer_spec(layer)
+    trunk = AlexNetTrunk(layer)
+    with torch.inference_mode():
+        x = torch.zeros(1, 3, size, size)
+        y = trunk.features(x) if stage == "features" else trunk(x)
+    return tuple(y.shape[1:])
+
+
+def _check_shapes(state_dict: dict[str, Any], own: dict[str, Any] | None = None, what: str = "AlexNet") -> None:
+    """One-line CnnlabError unless `state_dict` has exactly the names and shapes of `own` (default:
+    AlexNet with however many outputs its last layer has)."""
+    if own is None:
+        n_out = tuple(state_dict["classifier.6.weight"].shape)[0] if "classifier.6.weight" in state_dict else 1000
+        with torch.device("meta"):
+            own = AlexNet(num_classes=n_out).state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    wrong = [k for k in own if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:3]}")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:3]}")
+        if wrong:
+            k = wrong[0]
+            parts.append(f"shape of {k} is {tuple(state_dict[k].shape)}, expected {tuple(own[k].shape)}")
+        raise CnnlabError(f"weights do not fit the {what}: " + "; ".join(parts))
+
+
+def _load_strict(model: nn.Module, state_dict: dict[str, Any], what: str) -> None:
+    """load_state_dict(strict=True), with a one-line CnnlabError instead of a multi-line RuntimeError."""
+    _check_shapes(state_dict, model.state_dict(), what)
+    model.load_state_dict(state_dict, strict=True)
+
+
+def load_alexnet(state_dict: dict[str, torch.Tensor], num_classes: int | None = None) -> AlexNet:
+    """An AlexNet with `state_dict` loaded strictly; `num_classes` replaces the last layer afterwards."""
+    n_out = tuple(state_dict["classifier.6.weight"].shape)[0] if "classifier.6.weight" in state_dict else 1000
+    net = empty_alexnet(num_classes=n_out)
+    _load_strict(net, state_dict, "AlexNet")
+    if num_classes is not None and num_classes != n_out:
+        net.classifier[6] = nn.Linear(4096, num_classes)
+    return net
+
+
+# ----------------------------------------------------------------------------- weights
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """Where AlexNet weights came from; `sha256` identifies them (file hash, or content hash for random)."""
+
+    pretrained: bool
+    source: str
+    sha256: str
+    path: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {"pretrained": self.pretrained, "source": self.source, "sha256": self.sha256, "path": self.path}
+        d["label"] = "ImageNet-pretrained AlexNet" if self.pretrained else UNTRAINED_LABEL
+        return d
+
+
+def hub_checkpoint_dir(hub_dir: str | os.PathLike | None = None) -> Path:
+    """<hub dir>/checkpoints, where torch.hub keeps downloaded weights."""
+    return Path(hub_dir if hub_dir is not None else torch.hub.get_dir()) / "checkpoints"
+
+
+def offline_message(hub_dir: str | os.PathLike | None = None) -> str:
+    where = hub_checkpoint_dir(hub_dir)
+    return (
+        f"AlexNet ImageNet weights not found: pass --weights PATH to {WEIGHTS_FILENAME}, put it in {where}/, "
+        "or use --weights random for an untrained AlexNet"
+    )
+
+
+def state_dict_hash(state_dict: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over key names, shapes, dtypes and bytes, in key order."""
+    h = hashlib.sha256()
+    for k in sorted(state_dict):
+        t = state_dict[k].detach().cpu().contiguous()
+        h.update(f"{k}|{tuple(t.shape)}|{t.dtype}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def random_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
+    """torch's default initialisation of AlexNet under a fixed seed (an untrained AlexNet)."""
+    gen_state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        return AlexNet().state_dict()
+    finally:
+        torch.random.set_rng_state(gen_state)
+
+
+def _read_weights_file(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or non-torch file: say which one, no traceback
+        raise CnnlabError(f"cannot read AlexNet weights {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}") from None
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CnnlabError(f"{path} is not an AlexNet state dict")
+    _check_shapes(obj)
+    return obj
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float) -> Iterator[None]:
+    # torch.hub's urlopen has no timeout argument; a silent server would otherwise hang forever.
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def resolve_weights(
+    spec: str | os.PathLike | None,
+    *,
+    hub_dir: str | os.PathLike | None = None,
+    url: str = OFFICIAL_URL,
+    progress: bool = False,
+    timeout: float = 30.0,
+    seed: int = 0,
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """AlexNet weights and their provenance.
+
+    spec: a path to a state dict; "random" (seeded torch default init, labelled "untrained AlexNet");
+    None: the hub cache (<hub dir>/checkpoints/<file name of url>), else a download from `url` with
+    `check_hash=True` (the file name carries the SHA-256 prefix). No weights and no network: a
+    one-line CnnlabError saying how to get them.
+    """
+    if spec is not None and str(spec) == "random":
+        sd = random_state_dict(seed)
+        info = WeightsInfo(False, f"random (torch default init, seed {seed})", state_dict_hash(sd))
+        log.warning("using an %s (random weights, seed %d)", UNTRAINED_LABEL, seed)
+        return sd, info.as_dict()
+    if spec is not None:
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise CnnlabError(f"AlexNet weights file not found: {path}")
+        sd = _read_weights_file(path)
+        return sd, WeightsInfo(True, "path", sha256_file(path), str(path)).as_dict()
+
+    filename = os.path.basename(urllib.parse.urlparse(url).path) or WEIGHTS_FILENAME
+    cached = hub_checkpoint_dir(hub_dir) / filename
+    if cached.is_file():
+        sd = _read_weights_file(cached)
+        return sd, WeightsInfo(True, "hub-cache", sha256_file(cached), str(cached)).as_dict()
+
+    model_dir = hub_checkpoint_dir(hub_dir)
+    log.info("downloading AlexNet weights from %s to %s", url, model_dir)
+    try:
+        # torch.hub announces downloads on stdout; keep stdout for command output.
+        with _socket_timeout(timeout), contextlib.redirect_stdout(sys.stderr):
+            torch.hub.load_state_dict_from_url(
+                url, model_dir=str(model_dir), map_location="cpu", progress=progress, check_hash=True,
+                weights_only=True,
+            )
+    except urllib.error.HTTPError as exc:
+        raise CnnlabError(f"{offline_message(hub_dir)} (download failed: HTTP {exc.code} from {url})") from None
+    except (urllib.error.URLError, ConnectionError, socket.timeout, TimeoutError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise CnnlabError(f"{offline_message(hub_dir)} (no network: {reason})") from None
+    except RuntimeError as exc:
+        if "invalid hash value" in str(exc):
+            raise CnnlabError(f"downloaded AlexNet weights from {url} failed the hash check; nothing was kept") from None
+        raise CnnlabError(f"downloaded AlexNet weights from {url} are unreadable: {str(exc).splitlines()[0][:120]}") from None
+    except Exception as exc:  # e.g. an unpickling error on a file whose hash prefix happens to match
+        with contextlib.suppress(FileNotFoundError):
+            cached.unlink()
+        raise CnnlabError(f"downloaded AlexNet weights from {url} are unreadable: {type(exc).__name__}") from None
+    try:
+        sd = _read_weights_file(cached)
+    except CnnlabError:
+        with contextlib.suppress(FileNotFoundError):
+            cached.unlink()  # don't leave a file that would be picked up from the cache next time
+        raise
+    return sd, WeightsInfo(True, f"download:{url}", sha256_file(cached), str(cached)).as_dict()
+
+
+# ----------------------------------------------------------------------------- features
+
+
+def _to_device(x: torch.Tensor, device: str, channels_last: bool) -> torch.Tensor:
+    x = x.to(device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def extract_features(
+    trunk: nn.Module,
+    x: torch.Tensor,
+    *,
+    batch_size: int = 64,
+    device: str = "cpu",
+    channels_last: bool = False,
+    normalize: bool = True,
+) -> torch.Tensor:
+    """Activations of `trunk` for images `x` (N, 3, H, W) in [0, 1]; returns (N, D) float32 on CPU.
+
+    ImageNet normalisation is applied per batch (so the full normalised copy never exists), under
+    inference_mode, writing into one preallocated output.
+    """
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise CnnlabError(f"AlexNet needs (N, 3, H, W) images, got shape {tuple(x.shape)}")
+    trunk = trunk.eval().to(device)
+    if channels_last:
+        trunk = trunk.to(memory_format=torch.channels_last)
+    norm = Normalize().to(device)
+    out: torch.Tensor | None = None
+    with torch.inference_mode():
+        for start in range(0, len(x), batch_size):
+            xb = _to_device(x[start : start + batch_size], device, channels_last)
+            yb = trunk(norm(xb) if normalize else xb).flatten(1)  # (b, D)
+            if out is None:
+                out = torch.empty((len(x), yb.shape[1]), dtype=torch.float32)
+            out[start : start + len(yb)] = yb.float().cpu()
+    if out is None:
+        out = torch.empty((0, 0))
+    return out
+
+
+def tensor_hash(x: torch.Tensor) -> str:
+    """SHA-256 of a tensor's shape, dtype and bytes (the data key of the feature cache)."""
+    t = x.detach().cpu().contiguous()
+    h = hashlib.sha256(f"{tuple(t.shape)}|{t.dtype}|".encode())
+    h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class CachedFeatures:
+    features: torch.Tensor  # (N, D) float32
+    path: Path
+    hit: bool
+    key: str
+
+
+def cached_features(
+    x: torch.Tensor,
+    *,
+    state_dict: dict[str, torch.Tensor],
+    weights_sha256: str,
+    layer: str,
+    cache_dir: str | os.PathLike,
+    data_hash: str | None = None,
+    batch_size: int = 64,
+    device: str = "cpu",
+    channels_last: bool = False,
+) -> CachedFeatures:
+    """AlexNet `layer` activations of `x`, computed once and kept in `cache_dir`.
+
+    The cache key is (weights sha256, layer, data hash, input shape, format): new weights, another
+    layer or other images get a new file; `data_hash` defaults to a hash of `x`'s bytes.
+    """
+    _layer_spec(layer)
+    data_hash = data_hash or tensor_hash(x)
+    key_obj = {
+        "format": FEATURE_CACHE_FORMAT,
+        "weights": weights_sha256,
+        "layer": layer,
+        "data": data_hash,
+        "shape": list(x.shape),
+    }
+    key = short_hash(key_obj, 20)
+    cache_dir = Path(cache_dir)
+    path = cache_dir / f"alexnet-{layer}-{key}.npy"
+    if path.is_file():
+        try:
+            arr = np.load(path, allow_pickle=False)
+            if arr.ndim == 2 and arr.shape[0] == len(x) and arr.dtype == np.float32:
+                log.info("feature cache hit: %s", path)
+                return CachedFeatures(torch.from_numpy(arr), path, True, key)
+            log.warning("feature cache %s has shape %s; recomputing", path, arr.shape)
+        except (OSError, ValueError) as exc:
+            log.warning("feature cache %s is unreadable (%s); recomputing", path, exc)
+    trunk = AlexNetTrunk(layer)
+    trunk.load_from_alexnet(state_dict)
+    feats = extract_features(trunk, x, batch_size=batch_size, device=device, channels_last=channels_last)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, feats.numpy(), allow_pickle=False)
+    atomic_write_json(path.with_suffix(".json"), {**key_obj, "key": key, "features": list(feats.shape)})
+    log.info("feature cache written: %s %s", path, tuple(feats.shape))
+    return CachedFeatures(feats, path, False, key)
