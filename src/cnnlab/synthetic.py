@@ -1,0 +1,310 @@
+"""A procedural stand-in for the handout's art_data: 11 synthetic "artists", 451 images.
+
+The real paintings cannot be obtained on these machines, so `--data synthetic-artists` (the default)
+renders images whose classes differ the way painters do: palette, brightness and contrast, stroke
+direction and length, texture scale, flat versus blended colour, composition (horizon height, a lit
+figure, a dark mass on one side) and canvas shape (portrait or landscape, padded to a square).
+Each image draws its own variations and is partly blended towards another artist's style, so the
+starter SimpleCNN neither solves the task nor fails at it (see bench/tune_synthetic.py).
+
+Colour, orientation and position carry class information on purpose, so the handout's robustness
+transforms (brighten, darken, contrast, flip, invert, translate) change what the network sees.
+Rendering is numpy-only and deterministic: image i of artist c depends only on (seed, c, i).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+
+# Bump when the rendering code changes (the parameters and the style table are hashed already): it is
+# part of the data hash, so caches of old renders are ignored.
+GENERATOR_VERSION = 1
+DEFAULT_SEED = 20200429  # the handout's due date
+# How far each image is blended towards a random other artist (max weight) and how strongly its own
+# parameters are jittered; tuned so the starter SimpleCNN lands in the 55-70% validation band.
+DEFAULT_MIX = 0.2
+DEFAULT_JITTER = 1.6
+DEFAULT_NUISANCE = 0.8  # opacity of the artist-independent shapes (subject matter)
+PAD_VALUE = 0.0  # mid-grey in [-0.5, 0.5], the same as the real loader's padding
+
+
+@dataclass(frozen=True)
+class ArtistStyle:
+    """Per-artist rendering parameters (sizes in pixels of a 50-pixel canvas; colours RGB in [0, 1])."""
+
+    name: str
+    count: int
+    log_aspect: float  # log(height / width) of the painted canvas before padding
+    horizon: float  # y of the sky/ground transition, fraction of the height
+    top: tuple[float, float, float]  # colour at the top
+    upper: tuple[float, float, float]  # colour just above the horizon
+    lower: tuple[float, float, float]  # colour just below the horizon
+    bottom: tuple[float, float, float]  # colour at the bottom
+    accent: tuple[float, float, float]  # colour of low-frequency patches
+    accent_amp: float  # how much of the canvas the patches cover
+    blob_scale: float  # size of the patches
+    flat: float  # 0 = blended colour, 1 = flat posterised regions with dark outlines
+    stroke_angle: float  # degrees, counter-clockwise from horizontal
+    angle_sd: float  # per-image spread of the stroke direction
+    stroke_len: float
+    stroke_width: float
+    stroke_amp: float  # luminance modulation by the stroke texture
+    focal_x: float
+    focal_y: float
+    focal_r: float  # fraction of the width
+    focal_elong: float  # height / width of the focal ellipse
+    focal_amp: float
+    focal: tuple[float, float, float]  # colour of the focal figure or light
+    mass_side: float  # -1 dark mass on the left, +1 on the right, 0 none
+    mass_amp: float
+    brightness: float
+    contrast: float
+    saturation: float
+
+
+# Table 1 of the handout: 451 images. Styles are caricatures, not claims about the painters.
+# Orientation cues (stroke angles of opposite sign, a dark mass or a light on one side) make a
+# horizontal flip matter; palettes and brightness make colour changes and inversion matter.
+_A = ArtistStyle
+ARTISTS: tuple[ArtistStyle, ...] = (
+    # Venetian views: blue sky, ochre buildings in vertical strokes, a facade on the right, green water.
+    _A("Canaletto", 20, log_aspect=-0.45, horizon=0.48, top=(0.30, 0.52, 0.85), upper=(0.70, 0.80, 0.92),
+       lower=(0.78, 0.62, 0.40), bottom=(0.20, 0.42, 0.45), accent=(0.85, 0.72, 0.50), accent_amp=0.35,
+       blob_scale=5.0, flat=0.1, stroke_angle=90.0, angle_sd=8.0, stroke_len=9.0, stroke_width=0.7,
+       stroke_amp=0.16, focal_x=0.7, focal_y=0.5, focal_r=0.10, focal_elong=1.0, focal_amp=0.05,
+       focal=(0.9, 0.85, 0.7), mass_side=1.0, mass_amp=0.3, brightness=0.05, contrast=1.15, saturation=1.0),
+    # Impressionist dabs in every direction, pastel and bright, low contrast.
+    _A("Claude Monet", 54, log_aspect=-0.25, horizon=0.50, top=(0.72, 0.78, 0.92), upper=(0.88, 0.80, 0.88),
+       lower=(0.55, 0.72, 0.50), bottom=(0.40, 0.55, 0.65), accent=(0.92, 0.72, 0.78), accent_amp=0.45,
+       blob_scale=3.0, flat=0.0, stroke_angle=0.0, angle_sd=90.0, stroke_len=2.0, stroke_width=0.8,
+       stroke_amp=0.20, focal_x=0.5, focal_y=0.5, focal_r=0.12, focal_elong=1.0, focal_amp=0.05,
+       focal=(0.98, 0.90, 0.70), mass_side=0.0, mass_amp=0.0, brightness=0.10, contrast=0.75, saturation=1.1),
+    # Portraits: a pale face high in the centre of a dark, smooth, upright canvas.
+    _A("George Romney", 63, log_aspect=0.25, horizon=0.70, top=(0.35, 0.30, 0.22), upper=(0.28, 0.25, 0.20),
+       lower=(0.18, 0.15, 0.14), bottom=(0.15, 0.13, 0.12), accent=(0.45, 0.35, 0.28), accent_amp=0.25,
+       blob_scale=8.0, flat=0.0, stroke_angle=80.0, angle_sd=10.0, stroke_len=7.0, stroke_width=1.5,
+       stroke_amp=0.05, focal_x=0.5, focal_y=0.38, focal_r=0.16, focal_elong=1.35, focal_amp=0.55,
+       focal=(0.92, 0.76, 0.68), mass_side=0.0, mass_amp=0.0, brightness=-0.05, contrast=1.1, saturation=0.9),
+    # Luminous yellow haze, a white sun right of centre, long rising diagonal strokes.
+    _A("J. M. W. Turner", 70, log_aspect=-0.30, horizon=0.58, top=(0.95, 0.88, 0.60), upper=(0.98, 0.80, 0.45),
+       lower=(0.80, 0.62, 0.35), bottom=(0.55, 0.45, 0.35), accent=(0.98, 0.95, 0.85), accent_amp=0.40,
+       blob_scale=9.0, flat=0.0, stroke_angle=35.0, angle_sd=8.0, stroke_len=11.0, stroke_width=1.2,
+       stroke_amp=0.13, focal_x=0.66, focal_y=0.38, focal_r=0.16, focal_elong=1.0, focal_amp=0.45,
+       focal=(1.0, 0.98, 0.85), mass_side=0.0, mass_amp=0.0, brightness=0.10, contrast=0.7, saturation=1.0),
+    # Muted blue-grey watercolour washes, horizontal, large soft masses.
+    _A("John Robert Cozens", 40, log_aspect=-0.40, horizon=0.55, top=(0.62, 0.68, 0.72),
+       upper=(0.72, 0.75, 0.74), lower=(0.42, 0.50, 0.45), bottom=(0.30, 0.36, 0.34), accent=(0.50, 0.56, 0.62),
+       accent_amp=0.50, blob_scale=10.0, flat=0.0, stroke_angle=0.0, angle_sd=6.0, stroke_len=13.0,
+       stroke_width=1.5, stroke_amp=0.06, focal_x=0.5, focal_y=0.5, focal_r=0.12, focal_elong=1.0,
+       focal_amp=0.0, focal=(0.8, 0.8, 0.8), mass_side=0.0, mass_amp=0.0, brightness=-0.05, contrast=0.8,
+       saturation=0.45),
+    # Constructive patches: flat-ish facets with outlines, parallel falling hatching.
+    _A("Paul Cezanne", 40, log_aspect=-0.20, horizon=0.50, top=(0.55, 0.65, 0.70), upper=(0.75, 0.70, 0.55),
+       lower=(0.80, 0.55, 0.30), bottom=(0.35, 0.50, 0.30), accent=(0.35, 0.55, 0.35), accent_amp=0.55,
+       blob_scale=4.0, flat=0.6, stroke_angle=-45.0, angle_sd=8.0, stroke_len=4.0, stroke_width=0.8,
+       stroke_amp=0.16, focal_x=0.5, focal_y=0.5, focal_r=0.12, focal_elong=1.0, focal_amp=0.0,
+       focal=(0.9, 0.6, 0.3), mass_side=0.0, mass_amp=0.0, brightness=0.0, contrast=1.05, saturation=1.1),
+    # Flat saturated regions with dark outlines, a brown figure left of centre.
+    _A("Paul Gauguin", 37, log_aspect=0.10, horizon=0.45, top=(0.90, 0.55, 0.20), upper=(0.85, 0.70, 0.30),
+       lower=(0.15, 0.45, 0.30), bottom=(0.45, 0.20, 0.40), accent=(0.95, 0.80, 0.20), accent_amp=0.70,
+       blob_scale=7.0, flat=1.0, stroke_angle=60.0, angle_sd=30.0, stroke_len=3.0, stroke_width=1.0,
+       stroke_amp=0.05, focal_x=0.35, focal_y=0.52, focal_r=0.14, focal_elong=1.6, focal_amp=0.35,
+       focal=(0.60, 0.35, 0.22), mass_side=0.0, mass_amp=0.0, brightness=0.0, contrast=1.15, saturation=1.4),
+    # Pale topographical watercolour: fine horizontal lines, buff ground, a building mass on the right.
+    _A("Paul Sandby", 36, log_aspect=-0.42, horizon=0.45, top=(0.70, 0.80, 0.88), upper=(0.85, 0.86, 0.82),
+       lower=(0.82, 0.75, 0.60), bottom=(0.65, 0.62, 0.50), accent=(0.60, 0.66, 0.50), accent_amp=0.35,
+       blob_scale=6.0, flat=0.0, stroke_angle=0.0, angle_sd=8.0, stroke_len=6.0, stroke_width=0.7,
+       stroke_amp=0.05, focal_x=0.5, focal_y=0.5, focal_r=0.10, focal_elong=1.0, focal_amp=0.0,
+       focal=(0.9, 0.9, 0.8), mass_side=1.0, mass_amp=0.35, brightness=0.15, contrast=0.75, saturation=0.55),
+    # Baroque: warm flesh and red drapery on dark ground, dynamic falling diagonals.
+    _A("Peter Paul Rubens", 28, log_aspect=0.10, horizon=0.60, top=(0.30, 0.22, 0.16), upper=(0.40, 0.28, 0.18),
+       lower=(0.55, 0.15, 0.12), bottom=(0.25, 0.15, 0.10), accent=(0.90, 0.70, 0.58), accent_amp=0.55,
+       blob_scale=5.0, flat=0.0, stroke_angle=-35.0, angle_sd=8.0, stroke_len=7.0, stroke_width=1.0,
+       stroke_amp=0.14, focal_x=0.42, focal_y=0.45, focal_r=0.18, focal_elong=0.8, focal_amp=0.45,
+       focal=(0.95, 0.78, 0.65), mass_side=0.0, mass_amp=0.0, brightness=0.0, contrast=1.25, saturation=1.2),
+    # Chiaroscuro: near-black ground, one warm light upper left.
+    _A("Rembrandt", 40, log_aspect=0.20, horizon=0.65, top=(0.16, 0.12, 0.08), upper=(0.14, 0.10, 0.07),
+       lower=(0.10, 0.08, 0.06), bottom=(0.08, 0.06, 0.05), accent=(0.35, 0.25, 0.12), accent_amp=0.25,
+       blob_scale=4.0, flat=0.0, stroke_angle=70.0, angle_sd=40.0, stroke_len=2.5, stroke_width=1.0,
+       stroke_amp=0.07, focal_x=0.33, focal_y=0.36, focal_r=0.15, focal_elong=1.3, focal_amp=0.70,
+       focal=(1.0, 0.82, 0.55), mass_side=0.0, mass_amp=0.0, brightness=-0.12, contrast=1.45, saturation=1.0),
+    # Classical landscape: golden sky, dark trees on the left, gently falling strokes.
+    _A("Richard Wilson", 23, log_aspect=-0.35, horizon=0.60, top=(0.85, 0.75, 0.50), upper=(0.92, 0.85, 0.62),
+       lower=(0.40, 0.40, 0.25), bottom=(0.28, 0.30, 0.18), accent=(0.55, 0.50, 0.30), accent_amp=0.35,
+       blob_scale=7.0, flat=0.0, stroke_angle=-20.0, angle_sd=10.0, stroke_len=6.0, stroke_width=1.0,
+       stroke_amp=0.10, focal_x=0.65, focal_y=0.40, focal_r=0.12, focal_elong=1.0, focal_amp=0.25,
+       focal=(1.0, 0.92, 0.70), mass_side=-1.0, mass_amp=0.7, brightness=-0.02, contrast=1.0, saturation=0.9),
+)
+del _A
+
+_NUMERIC = [f.name for f in fields(ArtistStyle) if f.name not in ("name", "count")]
+
+
+def generator_params(seed: int = DEFAULT_SEED, mix: float = DEFAULT_MIX,
+                     jitter: float = DEFAULT_JITTER, nuisance: float = DEFAULT_NUISANCE) -> dict:
+    """Everything the rendering depends on except the image size (it goes into the data hash)."""
+    return {
+        "generator": "synthetic-artists",
+        "version": GENERATOR_VERSION,
+        "seed": int(seed),
+        "mix": float(mix),
+        "jitter": float(jitter),
+        "nuisance": float(nuisance),
+        "artists": [asdict(a) for a in ARTISTS],  # the whole style table
+    }
+
+
+def class_names() -> tuple[str, ...]:
+    return tuple(a.name for a in ARTISTS)
+
+
+def render_artists(image_size: int = 50, *, seed: int = DEFAULT_SEED, mix: float = DEFAULT_MIX,
+                   jitter: float = DEFAULT_JITTER, nuisance: float = DEFAULT_NUISANCE) -> tuple[np.ndarray, np.ndarray]:
+    """Render all 451 images: returns (images (N, 3, S, S) float32 in [-0.5, 0.5], labels (N,) int64)."""
+    images, labels = [], []
+    for c, style in enumerate(ARTISTS):
+        for i in range(style.count):
+            # An independent stream per image: rendering order and counts elsewhere do not matter.
+            rng = np.random.default_rng([seed, c, i])
+            images.append(_render_one(style, c, rng, image_size, mix, jitter, nuisance))
+            labels.append(c)
+    return np.stack(images).astype(np.float32), np.asarray(labels, dtype=np.int64)
+
+
+# ----------------------------------------------------------------------------- rendering
+def _blend_style(style: ArtistStyle, c: int, rng: np.random.Generator, mix: float,
+                 jitter: float) -> ArtistStyle:
+    """Blend towards a random other artist (weight in [0, mix]) and jitter the result."""
+    others = [k for k in range(len(ARTISTS)) if k != c]
+    other = ARTISTS[others[rng.integers(len(others))]]
+    w = float(rng.uniform(0.0, mix))
+    values = {}
+    for name in _NUMERIC:
+        a, b = getattr(style, name), getattr(other, name)
+        if name == "stroke_angle":
+            # Orientations live mod 180: blend the doubled-angle unit vectors.
+            ta, tb = np.deg2rad(2 * a), np.deg2rad(2 * b)
+            v = (1 - w) * np.array([np.cos(ta), np.sin(ta)]) + w * np.array([np.cos(tb), np.sin(tb)])
+            values[name] = float(np.rad2deg(np.arctan2(v[1], v[0])) / 2)
+        elif isinstance(a, tuple):
+            values[name] = tuple(float(x) for x in (1 - w) * np.asarray(a) + w * np.asarray(b))
+        else:
+            values[name] = (1 - w) * a + w * b
+    j = jitter
+    colour_shift = rng.normal(0.0, 0.05 * j, 3)  # a shared tint, as from varnish or photography
+    for name in ("top", "upper", "lower", "bottom", "accent", "focal"):
+        col = np.asarray(values[name]) + colour_shift + rng.normal(0.0, 0.06 * j, 3)
+        values[name] = tuple(float(x) for x in np.clip(col, 0.0, 1.0))
+    values["log_aspect"] += rng.normal(0.0, 0.12 * j)
+    values["horizon"] = float(np.clip(values["horizon"] + rng.normal(0.0, 0.07 * j), 0.2, 0.85))
+    values["stroke_angle"] += rng.normal(0.0, values["angle_sd"] * j)
+    values["stroke_len"] *= float(np.exp(rng.normal(0.0, 0.25 * j)))
+    values["blob_scale"] *= float(np.exp(rng.normal(0.0, 0.25 * j)))
+    values["focal_x"] += rng.normal(0.0, 0.07 * j)
+    values["focal_y"] += rng.normal(0.0, 0.06 * j)
+    values["focal_r"] *= float(np.exp(rng.normal(0.0, 0.2 * j)))
+    values["brightness"] += rng.normal(0.0, 0.06 * j)
+    values["contrast"] *= float(np.exp(rng.normal(0.0, 0.12 * j)))
+    values["saturation"] *= float(np.exp(rng.normal(0.0, 0.15 * j)))
+    return replace(style, **values)
+
+
+def _filtered_noise(rng: np.random.Generator, h: int, w: int, sigma_along: float,
+                    sigma_across: float, angle_deg: float) -> np.ndarray:
+    """White noise smoothed by an oriented Gaussian (FFT), normalised to zero mean, unit std. (h, w)"""
+    noise = rng.standard_normal((h, w))
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.fftfreq(w)[None, :]
+    t = np.deg2rad(angle_deg)
+    # Image y points down, so a counter-clockwise direction is (cos t, -sin t) in (x, y).
+    u_along = fx * np.cos(t) - fy * np.sin(t)
+    u_across = fx * np.sin(t) + fy * np.cos(t)
+    gain = np.exp(-2 * np.pi**2 * (sigma_along**2 * u_along**2 + sigma_across**2 * u_across**2))
+    field = np.real(np.fft.ifft2(np.fft.fft2(noise) * gain))
+    field -= field.mean()
+    return field / (field.std() + 1e-8)
+
+
+def _render_one(base: ArtistStyle, c: int, rng: np.random.Generator, size: int, mix: float,
+                jitter: float, nuisance: float) -> np.ndarray:
+    s = _blend_style(base, c, rng, mix, jitter)
+    px = size / 50.0  # style lengths are given for a 50-pixel canvas
+    # Canvas shape: the longer side fills the square, the other is padded (as the real loader does).
+    aspect = float(np.exp(s.log_aspect))
+    h, w = (size, max(4, round(size / aspect))) if aspect >= 1 else (max(4, round(size * aspect)), size)
+    yy, xx = np.meshgrid((np.arange(h) + 0.5) / h, (np.arange(w) + 0.5) / w, indexing="ij")
+
+    # 1. Composition: a vertical gradient with a soft horizon. (h, w, 3)
+    top, upper, lower, bottom = (np.asarray(v) for v in (s.top, s.upper, s.lower, s.bottom))
+    hz = s.horizon
+    t_sky = np.clip(yy / max(hz, 1e-3), 0, 1)[..., None]
+    t_gnd = np.clip((yy - hz) / max(1 - hz, 1e-3), 0, 1)[..., None]
+    sky = (1 - t_sky) * top + t_sky * upper
+    gnd = (1 - t_gnd) * lower + t_gnd * bottom
+    edge = rng.normal(0, 1, w).cumsum() * 0.012  # a wandering horizon line
+    k = 1 / (1 + np.exp(-(yy - hz - edge[None, :]) / 0.025))
+    img = (1 - k[..., None]) * sky + k[..., None] * gnd
+
+    # 2. Low-frequency patches of the accent colour, blended or posterised with outlines.
+    blob = _filtered_noise(rng, h, w, s.blob_scale * px, s.blob_scale * px, 0.0)
+    soft = 1 / (1 + np.exp(-(blob - 0.3) * 2.5))
+    levels = np.digitize(blob, [-0.6, 0.0, 0.6])  # 4 flat regions
+    flat_pal = np.stack([np.asarray(s.lower), np.asarray(s.upper), np.asarray(s.accent),
+                         np.asarray(s.focal)])
+    flat_img = flat_pal[levels]
+    outline = np.zeros((h, w), bool)
+    outline[1:, :] |= levels[1:, :] != levels[:-1, :]
+    outline[:, 1:] |= levels[:, 1:] != levels[:, :-1]
+    flat_img[outline] *= 0.35
+    a = np.clip(s.accent_amp, 0, 1) * soft[..., None]
+    blended = (1 - a) * img + a * np.asarray(s.accent)
+    f = float(np.clip(s.flat, 0, 1))
+    img = (1 - f) * blended + f * (0.6 * flat_img + 0.4 * blended)
+
+    # 3. A dark mass (trees, a wall) on one side.
+    if abs(s.mass_side) > 0.05 and s.mass_amp > 0:
+        side = xx if s.mass_side > 0 else 1 - xx
+        mass_edge = 0.72 + 0.1 * _filtered_noise(rng, h, w, 4 * px, 4 * px, 0.0)
+        m = 1 / (1 + np.exp(-(side - mass_edge) / 0.04)) * min(abs(s.mass_side), 1.0)
+        img = img * (1 - s.mass_amp * m[..., None]) + s.mass_amp * m[..., None] * 0.08
+
+    # 3b. Subject matter that has nothing to do with the artist: random shapes in random colours.
+    # It makes every image distinctive (easy to memorise) without helping to generalise, as the
+    # content of real paintings does.
+    if nuisance > 0:
+        for _ in range(1 + rng.poisson(2.5)):
+            cx, cy = rng.uniform(0, 1, 2)
+            rx, ry = rng.uniform(0.06, 0.3, 2)
+            colour = rng.uniform(0.05, 0.95, 3)
+            if rng.uniform() < 0.5:
+                d = np.maximum(np.abs(xx - cx) / rx, np.abs(yy - cy) / ry)  # rectangle
+            else:
+                d = np.sqrt(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2)  # ellipse
+            alpha = (nuisance * rng.uniform(0.5, 1.0)) / (1 + np.exp((d - 1) / 0.08))
+            img = (1 - alpha[..., None]) * img + alpha[..., None] * colour
+
+    # 4. The focal figure or light: an ellipse with a soft edge.
+    r = max(s.focal_r, 0.03)
+    d2 = ((xx - s.focal_x) / r) ** 2 + ((yy - s.focal_y) * (h / w) / (r * s.focal_elong)) ** 2
+    g = np.exp(-0.5 * d2**2)[..., None] * np.clip(s.focal_amp, 0, 1)
+    img = (1 - g) * img + g * np.asarray(s.focal)
+
+    # 5. Brush strokes: oriented texture modulating luminance and a little colour.
+    stroke = _filtered_noise(rng, h, w, s.stroke_len * px, s.stroke_width * px, s.stroke_angle)
+    chroma = _filtered_noise(rng, h, w, s.stroke_len * px, s.stroke_width * px, s.stroke_angle)
+    img = img * (1 + s.stroke_amp * stroke[..., None])
+    img = img + 0.3 * s.stroke_amp * chroma[..., None] * np.array([0.6, -0.2, -0.4])
+
+    # 6. Global tone: saturation, contrast about the mean, brightness, and fine grain.
+    lum = img.mean(axis=2, keepdims=True)
+    img = lum + s.saturation * (img - lum)
+    img = img.mean() + s.contrast * (img - img.mean()) + s.brightness
+    img = img + rng.normal(0, 0.02, img.shape)
+    img = np.clip(img, 0.0, 1.0) - 0.5  # (h, w, 3) in [-0.5, 0.5]
+
+    out = np.full((3, size, size), PAD_VALUE, dtype=np.float32)
+    top_off, left_off = (size - h) // 2, (size - w) // 2
+    out[:, top_off:top_off + h, left_off:left_off + w] = img.transpose(2, 0, 1)
+    return out
