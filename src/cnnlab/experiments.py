@@ -78,6 +78,22 @@ class RunResult:
     cached: bool
 
 
+def load_run_model(run_path: str | Path, which: str | None = None) -> torch.nn.Module:
+    """Rebuild a finished run's model with its reported weights ("best" or "final"), in eval mode."""
+    import json
+
+    from cnnlab.config import from_dict
+
+    run_path = Path(run_path)
+    meta = json.loads((run_path / "config.json").read_text())
+    config = from_dict(RunConfig, meta["config"])
+    summary = load_summary(run_path)
+    which = which or summary.get("reported_model", "best")
+    model = create_model(config.model.name, num_classes=len(meta["data"]["classes"]), config=config.model, image_size=config.data.image_size)
+    model.load_state_dict(torch.load(run_path / f"{which}.pt", weights_only=True))
+    return model.eval()
+
+
 def train_run(
     config: RunConfig,
     out_root: str | Path = "runs",
@@ -115,6 +131,7 @@ def train_run(
     final = _evaluate_all(trainer, model, data)
     model.load_state_dict(result.best_state)
 
+    reported = "best" if config.train.early_stopping.patience is not None else "final"
     summary = {
         "data_name": data_info["name"],
         "synthetic_data": data_info["synthetic"],
@@ -128,6 +145,10 @@ def train_run(
         "selected_by": config.train.early_stopping.monitor,
         **{f"final_{k}": v for k, v in final.items()},
         **{f"best_{k}": v for k, v in best.items()},
+        # The model this recipe delivers: the restored best weights when early stopping is on,
+        # else the weights after the last epoch. Suites compare recipes on these numbers.
+        "reported_model": reported,
+        **{k: v for k, v in (best if reported == "best" else final).items()},
         "train_seconds": round(result.seconds, 3),
         "skipped_files": len(data_info["skipped_files"]),
     }
@@ -137,6 +158,8 @@ def train_run(
         run.write_text("config.yaml", yaml.safe_dump(config_dict, sort_keys=False))
         run.write_history(result.history)
         run.save_checkpoint(result.best_state, "best.pt")
+        if reported == "final":
+            run.save_checkpoint(result.final_state, "final.pt")
         if write_plot:
             from cnnlab.plots import plot_learning_curves
 
