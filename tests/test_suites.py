@@ -1,0 +1,103 @@
+"""Experiment suites in quick mode on a tiny art folder: results, caching, resume after kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnlab.config import RunConfig, resolve_config
+from cnnlab.suites import SuiteOptions, run_suite, suite_names
+
+
+@pytest.fixture(scope="module")
+def tiny_art(tmp_path_factory) -> Path:
+    """3 'artists' x 9 small images: a colour cast plus a stroke orientation per class."""
+    root = tmp_path_factory.mktemp("tiny_art")
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(["anna a", "bert b", "carl c "]):
+        folder = root / name
+        folder.mkdir()
+        for i in range(9):
+            img = rng.integers(0, 60, (30, 40, 3), dtype=np.uint8)
+            img[..., c] += 150
+            if c == 1:
+                img[::4] = 255
+            Image.fromarray(img).save(folder / f"{i}.png")
+    return root
+
+
+def _options(tmp_path: Path, tiny_art: Path, **kw) -> SuiteOptions:
+    base = resolve_config(RunConfig, None, [f"data.name={tiny_art}"])
+    return SuiteOptions(out_root=tmp_path / "runs", base=base, quick=True, **kw)
+
+
+@pytest.mark.parametrize("name", [n for n in suite_names() if n not in ("search", "robustness")])
+def test_suite_quick_mode_writes_results(tmp_path, tiny_art, name):
+    result = run_suite(name, _options(tmp_path, tiny_art))
+    assert (result.path / "results.csv").is_file() and (result.path / "results.md").is_file()
+    meta = json.loads((result.path / "suite.json").read_text())
+    assert meta["seeds"] == 1 and meta["epochs"] == 2
+    assert len(result.rows) >= 1
+    for row in result.rows:
+        assert row["n"] == 1 and 0.0 <= row["val_acc_mean"] <= 1.0
+        # every number traces back to finished run folders
+        for rid in row["run_ids"]:
+            assert (tmp_path / "runs" / rid / "summary.json").is_file()
+    assert "± " in (result.path / "results.md").read_text()
+    assert list(result.path.glob("*.png")), "each suite writes its plots"
+
+
+def test_seeds_give_error_bars_and_cache_skips_finished_runs(tmp_path, tiny_art, caplog):
+    options = _options(tmp_path, tiny_art, seeds=2)
+    options = SuiteOptions(**{**options.__dict__, "quick": False, "epochs": 2})
+    first = run_suite("baseline", options)
+    row = first.rows[0]
+    assert row["n"] == 2 and len(set(row["run_ids"])) == 2
+    stamps = {rid: (tmp_path / "runs" / rid / "summary.json").stat().st_mtime_ns for rid in row["run_ids"]}
+    caplog.set_level("INFO")
+    again = run_suite("baseline", options)
+    assert again.rows[0]["run_ids"] == row["run_ids"]
+    assert {rid: (tmp_path / "runs" / rid / "summary.json").stat().st_mtime_ns for rid in row["run_ids"]} == stamps
+    assert "2 of 2 runs were cached" in caplog.text
+
+
+def test_robustness_suite_quick(tmp_path, tiny_art):
+    result = run_suite("robustness", _options(tmp_path, tiny_art))
+    table = json.loads((result.path / "suite.json").read_text())["robustness"]
+    transforms = {r["transform"] for r in table}
+    assert {"original", "invert", "hflip", "translate", "brighten", "darken", "contrast_high", "contrast_low"} <= transforms
+    assert {r["model"] for r in table} == {"as trained", "augmented"}
+    assert (result.path / "robustness_curves.png").is_file() and (result.path / "robustness.md").is_file()
+
+
+def test_killed_suite_resumes_without_loss(tmp_path, tiny_art):
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "cnnlab", "experiment", "regularization", "--quick", "--data", str(tiny_art), "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob("cnn-*/summary.json"))) < 3:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("cnn-*/summary.json")}
+    assert len(finished) >= 3
+    # every visible run folder is complete: a killed run never shows up half-written
+    for folder in out.glob("cnn-*"):
+        assert {"summary.json", "config.json", "metrics.jsonl", "best.pt"} <= {p.name for p in folder.iterdir()}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "were cached and reused" in done.stderr
+    for rid, stamp in finished.items():
+        assert (out / rid / "summary.json").stat().st_mtime_ns == stamp  # not retrained
+    assert not list(out.glob(".tmp-*"))
+    meta = json.loads((out / "suites" / "regularization" / "suite.json").read_text())
+    assert all((out / rid / "summary.json").is_file() for row in meta["rows"] for rid in row["run_ids"])
