@@ -107,7 +107,12 @@ def cache_path(data_hash: str, image_size: int, cache_dir: str | Path | None = N
 def load_art_data(
     spec: str = SYNTHETIC_NAME, *, image_size: int = 50, cache_dir: str | Path | None = None
 ) -> ImageDataset:
-    """Load a registered dataset by name, or a folder with one sub-folder per class."""
+    """Load a registered dataset by name, or a folder with one sub-folder per class.
+
+    Registered names win over a folder of the same name (write ./synthetic-artists for the folder).
+    `cache_dir` defaults to `default_cache_dir()`. Raises DataError for a missing folder, fewer than
+    two class folders, or a class folder without a readable image.
+    """
     if not isinstance(image_size, int) or isinstance(image_size, bool) or not 8 <= image_size <= 1024:
         raise ConfigError(f"image size must be an integer in [8, 1024], got {image_size!r}")
     spec = str(spec)
