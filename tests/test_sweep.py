@@ -1,0 +1,203 @@
+"""Sweeps: several worker processes share one study; exactly N trials; storages; the search space."""
+
+from __future__ import annotations
+
+import collections
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cnnlab.cli import main
+from cnnlab.config import DataConfig, RunConfig, TrainConfig
+from cnnlab.errors import CnnlabError
+from cnnlab.models import SimpleCNN
+from cnnlab.sweep import default_storage, load_sweep, run_sweep, suggest_config
+from cnnlab.sweep_space import MAX_FC_INPUTS, MAX_MACS, architecture_problem
+
+optuna = pytest.importorskip("optuna")
+TrialState = optuna.trial.TrialState
+
+
+@pytest.fixture
+def art_folder(tmp_path):
+    """3 artists x 8 images of 16x16: each artist paints in its own colour, plus noise."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "art"
+    for k, colour in enumerate([(200, 40, 40), (40, 200, 40), (40, 40, 200)]):
+        folder = root / f"artist_{k}"
+        folder.mkdir(parents=True)
+        for i in range(8):
+            pixels = np.clip(np.array(colour) + rng.normal(0, 30, (16, 16, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def base(art_folder):
+    return RunConfig(data=DataConfig(name=str(art_folder), image_size=16, val_fraction=0.25, test_fraction=0.25),
+                     train=TrainConfig(epochs=2))
+
+
+def _raw_trials(storage, name="s"):
+    from cnnlab.sweep_storage import open_storage
+
+    return optuna.load_study(study_name=name, storage=open_storage(storage, heartbeat=False)).get_trials(deepcopy=False)
+
+
+def _check_exactly_n(trials, n):
+    """N trials counted (complete/pruned/failed), none lost or duplicated; invalid ones each replaced."""
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers)) == max(numbers) + 1
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    replaced = collections.Counter(t.user_attrs["replaces"] for t in trials if "replaces" in t.user_attrs)
+    assert all(c == 1 for c in replaced.values())  # never two replacements for one trial
+    invalid = {t.number for t in trials if "invalid" in t.user_attrs}
+    assert invalid <= set(replaced) and all(t.state == TrialState.PRUNED for t in trials if t.number in invalid)
+    counted = [t for t in trials if t.number not in replaced]
+    assert len(counted) == n
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in counted)
+    return counted
+
+
+def test_two_worker_processes_finish_exactly_n_trials(base, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    result = run_sweep(study_name="s", storage=storage, trials=8, workers=2, base=base, out_root=tmp_path / "runs", seed=1)
+    trials = _raw_trials(storage)
+    counted = _check_exactly_n(trials, 8)
+    assert (result.n_complete + result.n_pruned, result.n_failed, result.n_running, result.n_waiting) == (8, 0, 0, 0)
+    assert result.n_finished == result.target == 8
+    # both processes took part, and each trial ran in exactly one of them
+    workers = {t.user_attrs["worker"] for t in trials}
+    assert len(workers) == 2
+    # trials drew different settings (per-trial seeds), and complete ones each trained a run
+    params = [tuple(sorted(t.params.items())) for t in trials]
+    assert len(set(params)) == len(params)
+    complete = [t for t in counted if t.state == TrialState.COMPLETE]
+    assert complete and all((tmp_path / "runs" / t.user_attrs["run_id"] / "summary.json").is_file() for t in complete)
+    # the pruner saw validation accuracy every epoch; the objective is that run's validation accuracy
+    best = max(complete, key=lambda t: t.value)
+    assert sorted(best.intermediate_values) == [1, 2]
+    assert result.best_value == best.value and 0.0 <= best.value <= 1.0
+    assert result.best_config is not None and result.best_config.model.filters[0] == best.params["filters_1"]
+    assert "test_acc" not in str(best.user_attrs)
+
+
+def test_journal_storage_resumes_and_extends(base, tmp_path):
+    journal = str(tmp_path / "study.log")
+    first = run_sweep(study_name="s", storage=journal, trials=3, base=base, out_root=tmp_path / "runs")
+    assert first.n_finished == 3
+    # rerunning the same command is a no-op (the 3 trials are the study's total, not a per-call count)
+    again = run_sweep(study_name="s", storage=journal, trials=3, base=base, out_root=tmp_path / "runs")
+    assert again.trials == first.trials
+    more = run_sweep(study_name="s", storage=journal, trials=5, base=base, out_root=tmp_path / "runs")
+    _check_exactly_n(_raw_trials(journal), 5)
+    assert more.n_finished == load_sweep("s", journal).n_finished == 5
+    # joining with another base config is refused (every worker must run the same search)
+    other = RunConfig(data=base.data, train=TrainConfig(epochs=3))
+    with pytest.raises(CnnlabError, match="train.epochs: 2 vs 3"):
+        run_sweep(study_name="s", storage=journal, trials=5, base=other, out_root=tmp_path / "runs")
+
+
+def test_dead_worker_trial_is_failed_and_requeued(base, tmp_path, monkeypatch):
+    import cnnlab.sweep_storage as storage_mod
+
+    monkeypatch.setattr(storage_mod, "HEARTBEAT", (1, 1))
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    run_sweep(study_name="s", storage=storage, trials=1, base=base, out_root=tmp_path / "runs")
+    store = storage_mod.open_storage(storage)
+    # a worker claims a queued trial, beats once, and dies
+    study = optuna.load_study(study_name="s", storage=store)
+    study.enqueue_trial({"n_conv": 1})
+    study_id = store.get_study_id_from_name("s")
+    number, trial_id = storage_mod.claim(store, study_id)
+    time.sleep(2.2)
+    result = run_sweep(study_name="s", storage=storage, trials=1, base=base, out_root=tmp_path / "runs")
+    trials = _raw_trials(storage)
+    dead = trials[number]
+    assert dead.state == TrialState.FAIL
+    retry = [t for t in trials if t.user_attrs.get("replaces") == number]
+    assert len(retry) == 1 and retry[0].params["n_conv"] == 1 and retry[0].state.is_finished()
+    assert result.n_running == result.n_waiting == 0
+    assert [r["status"] for r in result.trials if r["number"] == number] == ["replaced"]
+
+
+@pytest.mark.parametrize("storage, message", [
+    ("nonsense", "malformed storage URL"),
+    ("foo://host/db", "unsupported storage URL scheme"),
+    ("sqlite:///{tmp}/missing/dir/x.db", "does not exist"),
+    ("{tmp}/missing/dir/x.log", "does not exist"),
+    ("postgresql://me:secret123@127.0.0.1:1/db", "storage 'postgresql://me:\\*\\*\\*@127.0.0.1:1/db'"),
+])
+def test_bad_storage_is_one_clean_error(base, tmp_path, storage, message):
+    with pytest.raises(CnnlabError, match=message) as info:
+        run_sweep(study_name="s", storage=storage.format(tmp=tmp_path), trials=2, base=base, out_root=tmp_path / "runs")
+    assert "secret123" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_cli_errors_and_show(base, tmp_path, capsys):
+    out = str(tmp_path / "runs")
+    assert main(["sweep", "--trials", "0", "--out", out]) == 2
+    assert "--trials must be a positive integer" in capsys.readouterr().err
+    assert main(["sweep", "--trials", "2", "--storage", "bogus", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cnnlab: error: malformed storage URL") and err.count("\n") == 1
+    assert main(["sweep", "--show", "--study", "absent", "--out", out]) == 2
+    assert "no study 'absent'" in capsys.readouterr().err
+    args = ["sweep", "--trials", "2", "--data", base.data.name, "--set", "data.image_size=16", "--set", "data.val_fraction=0.25",
+            "--epochs", "1", "--out", out, "--study", "cli"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "2 of 2 trials finished" in text and default_storage(out) in text
+    assert main(["sweep", "--show", "--study", "cli", "--out", out, "--json"]) == 0
+    assert '"n_finished": 2' in capsys.readouterr().out
+
+
+def test_suggest_config_is_always_trainable_or_pruned_with_a_reason():
+    from cnnlab.transforms import TRANSFORMS
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), direction="maximize")
+    seen = collections.defaultdict(set)
+    valid = 0
+    for _ in range(120):
+        trial = study.ask()
+        try:
+            config = suggest_config(trial, RunConfig())
+        except optuna.TrialPruned:
+            reason = trial.user_attrs["invalid"]
+            assert any(word in reason for word in ("below 1x1", "FC inputs", "multiply-adds"))
+            study.tell(trial, state=TrialState.PRUNED)
+            continue
+        valid += 1
+        assert architecture_problem(config) is None
+        model = SimpleCNN(config.model, num_classes=11, image_size=50)  # builds: no map below 1x1
+        c, h, w = model.feature_shape
+        assert c * h * w <= MAX_FC_INPUTS
+        if valid <= 10:
+            assert model(torch.zeros(2, 3, 50, 50)).shape == (2, 11)
+        for key, value in trial.params.items():
+            seen[key].add(value if not isinstance(value, float) else round(value, 1))
+        assert bool(config.augment.probabilities) == trial.params["augment"]
+        assert set(config.augment.probabilities) <= set(TRANSFORMS.names())
+        study.tell(trial, 0.5)
+    assert valid >= 60  # most random draws train at 50x50
+    assert seen["optimizer"] == {"sgd", "adam", "adamw", "rmsprop"}
+    assert {"none", "step", "cosine", "exponential", "plateau", "onecycle"} <= seen["scheduler"]
+    assert seen["n_conv"] == {1, 2, 3, 4} and seen["batch_norm"] == seen["lrn"] == seen["weight_norm"] == {False, True}
+    assert any(k.startswith("aug_") for k in seen) and seen["padding"] == {"valid", "same"}
+
+
+def test_architecture_limits_name_the_problem():
+    from cnnlab.config import ModelConfig
+
+    tiny = RunConfig(data=DataConfig(image_size=8), model=ModelConfig(filters=(8, 8), kernel_sizes=5, strides=2))
+    assert "below 1x1" in architecture_problem(tiny)
+    wide = RunConfig(model=ModelConfig(filters=(64,), kernel_sizes=3, strides=1, paddings=1))
+    assert "FC inputs" in architecture_problem(wide)
+    # 32x32 -> 32 -> pool 16 -> 16 -> pool 8 -> ...: the second conv alone is 16*16*64*64*49 = 51M MACs
+    costly = RunConfig(model=ModelConfig(filters=(64, 64, 64), kernel_sizes=7, strides=1, paddings=3, pool=True),
+                       data=DataConfig(image_size=32))
+    assert "multiply-adds" in architecture_problem(costly) and MAX_MACS < 16 * 16 * 64 * 64 * 49
+    assert architecture_problem(RunConfig()) is None  # the handout's starter network
