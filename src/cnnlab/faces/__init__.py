@@ -1,0 +1,25 @@
+"""FaceScrub faces for Part 2: robust downloader, crops, splits, and the embedded Olivetti faces.
+
+    cnnlab faces download --list facescrub_actors.txt --out faces/   # download, verify, crop
+    load_faces("faces/", image_size=28)                             # tensors for the MLP
+    load_faces("olivetti", image_size=227, channels=3)              # embedded default data
+
+Importing this package does not import torch (only `load_faces` does).
+"""
+
+from cnnlab.faces.dataset import (
+    COURSE_ACTORS,
+    FaceData,
+    FaceSplitConfig,
+    describe_faces,
+    load_faces,
+    split_sizes,
+)
+from cnnlab.faces.download import DownloadConfig, DownloadReport, download_faces, format_summary, read_manifest
+from cnnlab.faces.lists import FaceRow, parse_list, parse_lists, safe_name
+
+__all__ = [
+    "COURSE_ACTORS", "FaceData", "FaceSplitConfig", "describe_faces", "load_faces", "split_sizes",
+    "DownloadConfig", "DownloadReport", "download_faces", "format_summary", "read_manifest",
+    "FaceRow", "parse_list", "parse_lists", "safe_name",
+]

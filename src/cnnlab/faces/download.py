@@ -1,0 +1,398 @@
+"""`cnnlab faces download`: fetch FaceScrub faces, verify them, crop them, write a manifest.
+
+Output folder (nothing is ever written outside it; every name comes from `safe_name`):
+
+    originals/<Actor>/<face_id>.<ext>   raw downloaded bytes (ok and empty_box faces)
+    crops/<Actor>/<face_id>.png         I[y1:y2, x1:x2], RGB
+    gray<G>/<Actor>/<face_id>.png       G x G grayscale (G = 28 by default, for the MLP)
+    rgb<R>/<Actor>/<face_id>.png        R x R RGB (R = 227 by default, for AlexNet)
+    state/<Actor>/<face_id>.json        per-face record, written last (atomically)
+    manifest.csv                        one row per list line, rebuilt from the records
+
+Resuming: a face whose record says ok and whose original still hashes to the list's SHA-256 is
+reused without network (its copies are remade locally if missing or if the sizes/bbox changed);
+final answers (404, hash_mismatch, not_image, truncated...) are not fetched again unless
+`retry_failed`; transient failures (timeouts, resets, 5xx, refused connections) are. Every file is
+written through a temporary file and a rename, so a kill at any moment loses at most the faces in
+flight, and a rerun completes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from cnnlab.errors import ConfigError, DataError
+from cnnlab.faces.fetch import FetchResult, fetch
+from cnnlab.faces.images import check_image, extension_for, make_crops, png_bytes
+from cnnlab.faces.lists import FaceRow, parse_lists
+from cnnlab.io import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.csv"
+MANIFEST_COLUMNS = (
+    "source", "actor", "image_id", "face_id", "url", "bbox", "status", "detail", "http_code", "attempts",
+    "bytes", "sha256", "expected_sha256", "format", "width", "height", "original", "crop", "gray", "rgb",
+    "gray_size", "rgb_size",
+)
+# Verdicts on content or final HTTP answers: not fetched again on a rerun (unless retry_failed).
+_FINAL = {"hash_mismatch", "not_image", "truncated", "corrupt_image", "decompression_bomb", "too_large",
+          "too_many_redirects", "bad_url"}
+_SAFE_PART = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+_RECORD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DownloadConfig:
+    """Download settings (validated). Sizes are the side of the square model copies."""
+
+    workers: int = 16
+    timeout: float = 15.0  # seconds for one whole attempt (connect + headers + body)
+    retries: int = 2  # extra attempts after a transient failure
+    max_bytes: int = 20_000_000
+    max_pixels: int = 40_000_000  # decompression-bomb guard, checked from the header
+    backoff: float = 0.5  # first retry delay; doubles each retry
+    backoff_max: float = 30.0
+    gray_size: int = 28
+    rgb_size: int = 227
+    retry_failed: bool = False  # fetch final failures (404, hash_mismatch...) again
+
+    def __post_init__(self) -> None:
+        def check(name: str, ok: bool, what: str) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) and name != "retry_failed" or not ok:
+                raise ConfigError(f"download {name}={value!r}: {what}")
+
+        check("workers", isinstance(self.workers, int) and 1 <= self.workers <= 256, "must be an int in 1..256")
+        check("timeout", isinstance(self.timeout, (int, float)) and self.timeout > 0, "must be > 0")
+        check("retries", isinstance(self.retries, int) and 0 <= self.retries <= 20, "must be an int in 0..20")
+        check("max_bytes", isinstance(self.max_bytes, int) and self.max_bytes > 0, "must be a positive int")
+        check("max_pixels", isinstance(self.max_pixels, int) and self.max_pixels > 0, "must be a positive int")
+        check("backoff", isinstance(self.backoff, (int, float)) and self.backoff >= 0, "must be >= 0")
+        check("backoff_max", isinstance(self.backoff_max, (int, float)) and self.backoff_max >= 0, "must be >= 0")
+        for name in ("gray_size", "rgb_size"):
+            v = getattr(self, name)
+            check(name, isinstance(v, int) and 1 <= v <= 4096, "must be an int in 1..4096")
+        check("retry_failed", isinstance(self.retry_failed, bool), "must be a bool")
+
+
+@dataclass
+class DownloadReport:
+    out_dir: Path
+    manifest: Path
+    rows: list[dict[str, str]]  # manifest rows, in list order
+    fetched: int = 0  # URLs requested over the network in this run
+    reused: int = 0  # faces settled from local files, without network
+    elapsed: float = 0.0
+    counts: Counter = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.counts = Counter(r["status"] for r in self.rows)
+
+    def by_actor(self) -> dict[str, Counter]:
+        out: dict[str, Counter] = defaultdict(Counter)
+        for r in self.rows:
+            out[r["actor"] or "?"][r["status"]] += 1
+        return dict(out)
+
+
+# ----------------------------------------------------------------------------- paths
+def _rel(*parts: str) -> str:
+    for p in parts[:-1]:
+        if not _SAFE_PART.fullmatch(p):
+            raise DataError(f"unsafe path component {p!r}")  # unreachable with safe_name, kept as a guard
+    return "/".join(parts)
+
+
+def _inside(out: Path, rel: str) -> Path:
+    root = os.path.abspath(out)
+    path = Path(os.path.abspath(os.path.join(root, rel)))
+    if os.path.commonpath([root, path]) != root:
+        raise DataError(f"refusing to write outside the output folder: {rel}")
+    return path
+
+
+def _paths(row: FaceRow, cfg: DownloadConfig, fmt: str | None) -> dict[str, str]:
+    a, f = row.actor_dir, row.face_file
+    return {
+        "original": _rel("originals", a, f"{f}.{extension_for(fmt)}"),
+        "crop": _rel("crops", a, f"{f}.png"),
+        "gray": _rel(f"gray{cfg.gray_size}", a, f"{f}.png"),
+        "rgb": _rel(f"rgb{cfg.rgb_size}", a, f"{f}.png"),
+    }
+
+
+# ----------------------------------------------------------------------------- one URL group
+class _Downloader:
+    def __init__(self, out: Path, cfg: DownloadConfig) -> None:
+        self.out, self.cfg = out, cfg
+
+    def state_path(self, row: FaceRow) -> Path:
+        return _inside(self.out, _rel("state", row.actor_dir, f"{row.face_file}.json"))
+
+    def run_group(self, rows: list[FaceRow]) -> list[tuple[dict, bool]]:
+        """Settle every face of one URL; returns (record, used_network) per row, in order."""
+        results: list[tuple[dict, bool] | None] = [None] * len(rows)
+        fetched: FetchResult | None = None
+        for i, row in enumerate(rows):
+            rec = self._from_local(row)
+            if rec is None:
+                if fetched is None:
+                    c = self.cfg
+                    fetched = fetch(row.url, timeout=c.timeout, retries=c.retries, max_bytes=c.max_bytes,
+                                    backoff=c.backoff, backoff_max=c.backoff_max)
+                rec = self._from_fetch(row, fetched)
+                results[i] = (rec, True)
+            else:
+                results[i] = (rec, False)
+            atomic_write_json(self.state_path(row), rec)
+        return results  # type: ignore[return-value]
+
+    def _base(self, row: FaceRow) -> dict:
+        c = self.cfg
+        return {"version": _RECORD_VERSION, "url": row.url, "expected_sha256": row.sha256, "bbox": row.bbox_text,
+                "gray_size": c.gray_size, "rgb_size": c.rgb_size, "max_bytes": c.max_bytes,
+                "max_pixels": c.max_pixels, "status": "", "detail": "", "http_code": "", "attempts": 0,
+                "transient": False, "bytes": "", "sha256": "", "format": "", "width": "", "height": "",
+                "original": "", "crop": "", "gray": "", "rgb": ""}
+
+    def _read_record(self, row: FaceRow) -> dict | None:
+        try:
+            rec = json.loads(self.state_path(row).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(rec, dict) or rec.get("version") != _RECORD_VERSION:
+            return None
+        if rec.get("url") != row.url or rec.get("expected_sha256") != row.sha256:
+            return None  # the list changed: this face is new
+        return rec
+
+    def _from_local(self, row: FaceRow) -> dict | None:
+        """A record settled without network, or None when the face must be fetched."""
+        rec = self._read_record(row)
+        c = self.cfg
+        if rec is not None and not c.retry_failed:
+            status = rec.get("status", "")
+            final = status in _FINAL or (status.startswith("http_") and not rec.get("transient"))
+            if status == "too_large" and c.max_bytes > rec.get("max_bytes", 0):
+                final = False
+            if status == "decompression_bomb" and c.max_pixels > rec.get("max_pixels", 0):
+                final = False
+            if final:
+                return rec
+        if rec is not None and rec.get("status") in ("ok", "empty_box"):
+            original = rec.get("original", "")
+            same_inputs = all(rec.get(k) == v for k, v in
+                              (("bbox", row.bbox_text), ("gray_size", c.gray_size), ("rgb_size", c.rgb_size)))
+            files = [original] + ([rec["crop"], rec["gray"], rec["rgb"]] if rec["status"] == "ok" else [])
+            if same_inputs and all(f and _inside(self.out, f).is_file() for f in files):
+                if original and sha256_file(_inside(self.out, original)) == row.sha256:
+                    return rec
+        data = self._local_original(row)
+        if data is None:
+            return None
+        rec = self._process(row, data, self._base(row))
+        rec["detail"] = rec["detail"] or "rebuilt from the local original"
+        return rec
+
+    def _local_original(self, row: FaceRow) -> bytes | None:
+        folder = _inside(self.out, _rel("originals", row.actor_dir, "x")).parent
+        for path in sorted(folder.glob(f"{row.face_file}.*")) if folder.is_dir() else []:
+            if path.name.startswith("."):
+                continue
+            data = path.read_bytes()
+            if sha256_bytes(data) == row.sha256:
+                return data
+        return None
+
+    def _from_fetch(self, row: FaceRow, fr: FetchResult) -> dict:
+        rec = self._base(row)
+        rec.update(http_code=fr.http_code or "", attempts=fr.attempts, transient=fr.transient)
+        if fr.status != "ok" or fr.data is None:
+            rec.update(status=fr.status, detail=fr.detail)
+            return rec
+        return self._process(row, fr.data, rec)
+
+    def _process(self, row: FaceRow, data: bytes, rec: dict) -> dict:
+        assert row.bbox is not None
+        checked = check_image(data, row.sha256, self.cfg.max_pixels)
+        rec.update(status=checked.status, detail=checked.detail, bytes=len(data), sha256=checked.sha256,
+                   format=checked.fmt or "")
+        if checked.status != "ok" or checked.image is None:
+            return rec
+        img = checked.image
+        rec.update(width=img.size[0], height=img.size[1])
+        paths = _paths(row, self.cfg, checked.fmt)
+        original = _inside(self.out, paths["original"])
+        if not (original.is_file() and sha256_file(original) == checked.sha256):
+            atomic_write_bytes(original, data)
+        rec["original"] = paths["original"]
+        try:
+            crops = make_crops(img, row.bbox, self.cfg.gray_size, self.cfg.rgb_size)
+            encoded = None if crops is None else [png_bytes(c) for c in crops]
+        except (OSError, ValueError, TypeError) as exc:  # odd modes PIL decodes but cannot convert
+            rec.update(status="corrupt_image", detail=f"cannot crop: {type(exc).__name__}: {exc}"[:200])
+            return rec
+        if encoded is None:
+            rec.update(status="empty_box", detail=f"bbox {row.bbox_text} is empty inside {img.size[0]}x{img.size[1]}")
+            return rec
+        for name, png in zip(("crop", "gray", "rgb"), encoded):
+            atomic_write_bytes(_inside(self.out, paths[name]), png)
+            rec[name] = paths[name]
+        return rec
+
+
+# ----------------------------------------------------------------------------- manifest
+def _manifest_row(row: FaceRow, rec: dict | None) -> dict[str, str]:
+    out = {k: "" for k in MANIFEST_COLUMNS}
+    out.update(source=row.source, actor=row.name, image_id=row.image_id, face_id=row.face_id, url=row.url,
+               bbox=row.bbox_text, expected_sha256=row.sha256)
+    if rec is None:
+        out.update(status=row.problem or "", detail=row.detail)
+    else:
+        for k in MANIFEST_COLUMNS:
+            if k in rec and k not in ("bbox",):
+                out[k] = "" if rec[k] is None else str(rec[k])
+        out["expected_sha256"] = row.sha256
+    return out
+
+
+def write_manifest(out: Path, rows: Iterable[dict[str, str]]) -> Path:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path = out / MANIFEST
+    atomic_write_text(path, buf.getvalue())
+    return path
+
+
+def read_manifest(folder: str | Path) -> list[dict[str, str]]:
+    """Rows of `folder`/manifest.csv (made by `cnnlab faces download`). DataError if absent or malformed."""
+    path = Path(folder) / MANIFEST
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"no {MANIFEST} in {folder} (make one with `cnnlab faces download`)") from None
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}") from None
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in ("actor", "face_id", "status", "sha256", "crop", "gray", "rgb") if c not in
+               (reader.fieldnames or [])]
+    if missing:
+        raise DataError(f"{path} is not a cnnlab faces manifest (missing column(s) {', '.join(missing)})")
+    return list(reader)
+
+
+# ----------------------------------------------------------------------------- driver
+@contextlib.contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with open(out / ".lock", "a+") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DataError(f"another `cnnlab faces download` is writing to {out}") from None
+        yield
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Temporary files left by a killed run (atomic writes name them '.<name>.*'). Only our folders."""
+    ours = re.compile(r"(originals|crops|state|gray\d+|rgb\d+)")
+    for child in out.iterdir() if out.is_dir() else []:
+        if child.is_file() and child.name.startswith(f".{MANIFEST}."):
+            child.unlink(missing_ok=True)
+        elif child.is_dir() and ours.fullmatch(child.name):
+            for root, _dirs, files in os.walk(child):
+                for name in files:
+                    if name.startswith("."):
+                        Path(root, name).unlink(missing_ok=True)
+
+
+def download_faces(lists: Sequence[str | Path], out: str | Path, config: DownloadConfig | None = None, *,
+                   actors: Sequence[str] | None = None, progress: bool = False) -> DownloadReport:
+    """Download, verify and crop every face of `lists` into `out`; write out/manifest.csv.
+
+    Safe to interrupt and rerun (see module docstring). `actors` keeps a subset of names.
+    """
+    cfg = config or DownloadConfig()
+    rows = parse_lists(lists, actors)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    with _exclusive(out):
+        _remove_stale_temporaries(out)
+        groups: dict[str, list[FaceRow]] = defaultdict(list)  # one fetch per URL
+        for r in rows:
+            if r.problem is None:
+                groups[r.url].append(r)
+        records: dict[str, dict] = {}
+        fetched = reused = n_ok = 0
+        todo = sum(len(g) for g in groups.values())
+        from tqdm import tqdm
+
+        bar = tqdm(total=todo, unit="face", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+        worker = _Downloader(out, cfg)
+        pool = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="faces")
+        try:
+            futures = {pool.submit(worker.run_group, g): g for g in groups.values()}
+            for fut in as_completed(futures):
+                group = futures[fut]
+                results = fut.result()
+                for row, (rec, network) in zip(group, results):
+                    records[row.key] = rec
+                    reused += not network
+                    n_ok += rec["status"] == "ok"
+                fetched += any(network for _rec, network in results)
+                bar.update(len(group))
+                bar.set_postfix(ok=n_ok, refresh=False)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            bar.close()
+        pool.shutdown(wait=True)
+        manifest_rows = [_manifest_row(r, records.get(r.key) if r.problem is None else None) for r in rows]
+        path = write_manifest(out, manifest_rows)
+    report = DownloadReport(out, path, manifest_rows, fetched=fetched, reused=reused,
+                            elapsed=time.monotonic() - start)
+    log.info("faces: %d ok of %d rows in %.1f s (%d URLs fetched, %d faces reused)", report.counts["ok"],
+             len(manifest_rows), report.elapsed, fetched, reused)
+    return report
+
+
+def format_summary(report: DownloadReport) -> str:
+    """Counts per status and per actor, as a plain-text table for the CLI."""
+    lines = ["status                 faces"]
+    for status, n in sorted(report.counts.items(), key=lambda kv: (kv[0] != "ok", -kv[1], kv[0])):
+        lines.append(f"  {status:<20} {n:>5}")
+    lines.append(f"  {'total':<20} {sum(report.counts.values()):>5}")
+    lines.append("")
+    lines.append(f"{'actor':<24} {'ok':>5} {'rejected':>8}  reasons")
+    for actor, counts in sorted(report.by_actor().items()):
+        bad = {s: n for s, n in counts.items() if s != "ok"}
+        reasons = ", ".join(f"{s} {n}" for s, n in sorted(bad.items(), key=lambda kv: -kv[1]))
+        lines.append(f"  {actor:<22} {counts['ok']:>5} {sum(bad.values()):>8}  {reasons}")
+    lines.append("")
+    lines.append(f"{report.fetched} URLs fetched, {report.reused} faces reused without network, "
+                 f"{report.elapsed:.1f} s; manifest: {report.manifest}")
+    return "\n".join(lines)

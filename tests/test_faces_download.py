@@ -1,0 +1,266 @@
+"""The FaceScrub downloader against a real HTTP server on 127.0.0.1 (no mocks)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from cnnlab.cli import main
+from cnnlab.errors import ConfigError, DataError
+from cnnlab.faces import DownloadConfig, download_faces, read_manifest
+from cnnlab.faces.fetch import fetch
+from faces_helpers import (HTML_PAGE, FaceServer, Route, closed_port, list_line, make_image, png_bomb, sha,
+                           wait_until, write_list)
+
+FAST = DownloadConfig(workers=8, timeout=0.5, retries=2, backoff=0.01, backoff_max=0.05, max_bytes=200_000)
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = FaceServer().start()
+    yield srv
+    srv.stop()
+
+
+def _scenario(server: FaceServer, tmp: Path) -> tuple[Path, dict[str, str], dict[str, int]]:
+    """A list with one row per behaviour; returns (list, expected status per source line, attempts)."""
+    jpg, png, gif = make_image(1), make_image(2, fmt="PNG"), make_image(3, fmt="GIF", mode="P")
+    shared = make_image(4)
+    truncated = make_image(5)[:300]
+    other = make_image(6)
+    refused = closed_port()
+    rows = [  # (name, face_id, url, bbox, sha, expected status, expected attempts or None)
+        ("Alec Baldwin", 1, server.add("/a/jpg.jpg", Route("bytes", jpg)), "10,10,40,40", sha(jpg), "ok", 1),
+        ("Alec Baldwin", 2, server.add("/a/png.png", Route("bytes", png)), "0,0,64,48", sha(png), "ok", 1),
+        ("Alec Baldwin", 3, server.add("/a/gif.gif", Route("bytes", gif)), "-5,-5,30,30", sha(gif), "ok", 1),
+        ("Alec Baldwin", 4, server.add("/a/redirect", Route("redirect", location="/a/jpg.jpg")), "1,1,9,9", sha(jpg),
+         "ok", 1),
+        ("Alec Baldwin", 5, server.add("/a/flaky.jpg", Route("flaky", jpg, fail_times=2)), "1,1,20,20", sha(jpg),
+         "ok", 3),
+        ("Alec Baldwin", 6, server.url("/a/missing.jpg"), "1,1,20,20", sha(jpg), "http_404", 1),
+        ("Alec Baldwin", 7, server.add("/a/403", Route("status", code=403)), "1,1,20,20", sha(jpg), "http_403", 1),
+        ("Alec Baldwin", 8, server.add("/a/500", Route("status", code=500)), "1,1,20,20", sha(jpg), "http_500", 3),
+        ("Bill Hader", 10, server.add("/b/page.jpg", Route("bytes", HTML_PAGE)), "1,1,20,20", sha(HTML_PAGE),
+         "not_image", 1),
+        ("Bill Hader", 11, server.add("/b/changed.jpg", Route("bytes", other)), "1,1,20,20", sha(jpg),
+         "hash_mismatch", 1),
+        ("Bill Hader", 12, server.add("/b/cut.jpg", Route("bytes", truncated)), "1,1,20,20", sha(truncated),
+         "truncated", 1),
+        ("Bill Hader", 13, server.add("/b/stall", Route("stall", jpg, seconds=2.0)), "1,1,20,20", sha(jpg),
+         "timeout", 3),
+        ("Bill Hader", 14, server.add("/b/trickle", Route("trickle", jpg, seconds=0.05)), "1,1,20,20", sha(jpg),
+         "timeout", 3),
+        ("Bill Hader", 15, server.add("/b/drop", Route("drop")), "1,1,20,20", sha(jpg), "connection_error", 3),
+        ("Bill Hader", 16, server.add("/b/dropmid", Route("dropmid", jpg)), "1,1,20,20", sha(jpg),
+         "connection_error", 3),
+        ("Bill Hader", 17, server.add("/b/big", Route("biglength", b"x" * 10, code=10_000_000)), "1,1,20,20",
+         sha(jpg), "too_large", 1),
+        ("Bill Hader", 18, server.add("/b/bigstream", Route("bigstream", code=300_000)), "1,1,20,20", sha(jpg),
+         "too_large", 1),
+        ("Bill Hader", 19, server.add("/b/bomb.png", Route("bytes", png_bomb())), "1,1,20,20", sha(png_bomb()),
+         "decompression_bomb", 1),
+        ("Bill Hader", 20, server.add("/b/box.jpg", Route("bytes", other)), "100,100,200,200", sha(other),
+         "empty_box", 1),
+        ("Bill Hader", 21, f"http://127.0.0.1:{refused}/x.jpg", "1,1,20,20", sha(jpg), "connection_error", 1),
+        ("Steve Carell", 30, server.add("/c/shared.jpg", Route("bytes", shared)), "1,1,20,20", sha(shared), "ok", 1),
+        ("Steve Carell", 31, server.url("/c/shared.jpg"), "20,10,60,40", sha(shared), "ok", 1),
+        ("Steve Carell", 32, "ftp://127.0.0.1/x.jpg", "1,1,20,20", sha(jpg), "bad_url", None),
+        ("Steve Carell", 33, "javascript:alert(1)", "1,1,20,20", sha(jpg), "bad_url", None),
+        ("Steve Carell", 34, server.url("/a/jpg.jpg"), "1,2,3", sha(jpg), "bad_bbox", None),
+        ("Steve Carell", 35, server.url("/a/jpg.jpg"), "1,1,20,20", "beef", "bad_sha256", None),
+        ("Steve Carell", 30, server.url("/a/png.png"), "1,1,20,20", sha(png), "duplicate", None),
+        # names and URLs that try to escape the output folder
+        ("../../evil", "../../../x", server.add("/../../etc/passwd", Route("bytes", jpg)), "1,1,20,20", sha(jpg),
+         "ok", 1),
+        ("/abs/olute", "a/b\\c:d", server.add("/a/odd%20name.jpg?x=1&y=..", Route("bytes", png)), "1,1,20,20",
+         sha(png), "ok", 1),
+    ]
+    lines = [list_line(n, f, u, b, s) for n, f, u, b, s, _st, _at in rows]
+    lines.append("Steve Carell\t99\t99\thttp://127.0.0.1:1/cut")  # a list cut short mid-line
+    expected = {f"faces.txt:{i + 1}": st for i, (*_r, st, _at) in enumerate(rows)}
+    expected[f"faces.txt:{len(rows) + 1}"] = "bad_line"
+    attempts = {f"faces.txt:{i + 1}": at for i, (*_r, at) in enumerate(rows) if at is not None}
+    return write_list(tmp / "faces.txt", lines), expected, attempts
+
+
+def test_every_row_gets_its_exact_status(server, tmp_path):
+    lst, expected, attempts = _scenario(server, tmp_path)
+    out = tmp_path / "out"
+    report = download_faces([lst], out, FAST)
+    got = {r["source"]: r["status"] for r in report.rows}
+    assert got == expected
+    assert {r["source"]: int(r["attempts"]) for r in report.rows if r["source"] in attempts} == attempts
+    # the manifest on disk says the same, and every ok face has all four files with the right sizes
+    rows = read_manifest(out)
+    assert [r["status"] for r in rows] == [expected[r["source"]] for r in rows]
+    for r in rows:
+        if r["status"] == "ok":
+            assert sha(Path(out, r["original"]).read_bytes()) == r["expected_sha256"] == r["sha256"]
+            assert Image.open(out / r["gray"]).size == (28, 28) and Image.open(out / r["gray"]).mode == "L"
+            assert Image.open(out / r["rgb"]).size == (227, 227) and Image.open(out / r["rgb"]).mode == "RGB"
+            x1, y1, x2, y2 = (int(v) for v in r["bbox"].split(","))
+            w, h = int(r["width"]), int(r["height"])
+            crop = Image.open(out / r["crop"])
+            assert crop.size == (min(w, x2) - max(0, x1), min(h, y2) - max(0, y1))
+    # the crop is exactly I[y1:y2, x1:x2]
+    first = rows[0]
+    original = Image.open(out / first["original"]).convert("RGB")
+    assert Image.open(out / first["crop"]).tobytes() == original.crop((10, 10, 40, 40)).tobytes()
+    # one request for the two faces of one URL; summary counts
+    assert server.completed["/c/shared.jpg"] == 1
+    assert report.counts["ok"] == 9 and report.by_actor()["Steve Carell"]["ok"] == 2
+    # nothing outside out/, no temporary file left, only expected top-level entries
+    assert not (tmp_path / "evil").exists() and not Path("/abs/olute").exists()
+    for path in out.rglob("*"):
+        assert path.resolve().is_relative_to(out.resolve())
+        assert not path.name.startswith(".") or path.name == ".lock"
+    assert {p.name for p in out.iterdir()} == {"originals", "crops", "gray28", "rgb227", "state", "manifest.csv",
+                                               ".lock"}
+
+
+def test_rerun_uses_no_network_for_verified_or_final_faces(server, tmp_path):
+    jpgs = [make_image(100 + i) for i in range(6)]
+    lines = [list_line("Peri Gilpin", i, server.add(f"/r/{i}.jpg", Route("bytes", d)), "2,2,30,30", sha(d))
+             for i, d in enumerate(jpgs)]
+    lines.append(list_line("Peri Gilpin", 50, server.url("/r/none.jpg"), "2,2,30,30", sha(jpgs[0])))
+    lines.append(list_line("Peri Gilpin", 51, server.add("/r/stall", Route("stall", jpgs[0], seconds=1.0)),
+                           "2,2,30,30", sha(jpgs[0])))
+    lst = write_list(tmp_path / "l.txt", lines)
+    out = tmp_path / "out"
+    cfg = DownloadConfig(workers=4, timeout=0.3, retries=0, backoff=0.0)
+    first = download_faces([lst], out, cfg)
+    assert first.counts == {"ok": 6, "http_404": 1, "timeout": 1}
+    server.reset_log()
+    second = download_faces([lst], out, cfg)
+    assert server.requests == ["/r/stall"]  # only the transient failure is tried again
+    assert second.reused == 7 and [r["status"] for r in second.rows] == [r["status"] for r in first.rows]
+    # new model sizes: made locally from the originals, still no network
+    server.reset_log()
+    third = download_faces([lst], out, DownloadConfig(workers=4, timeout=0.3, retries=0, gray_size=32,
+                                                      rgb_size=64))
+    assert set(server.requests) <= {"/r/stall"}
+    assert third.counts["ok"] == 6 and Image.open(out / third.rows[0]["gray"]).size == (32, 32)
+    # --retry-failed asks again for final failures
+    server.reset_log()
+    download_faces([lst], out, DownloadConfig(workers=4, timeout=0.3, retries=0, retry_failed=True))
+    assert "/r/none.jpg" in server.requests and "/r/0.jpg" not in server.requests
+
+
+def test_partial_and_corrupted_files_are_never_trusted(server, tmp_path):
+    data = make_image(200)
+    lst = write_list(tmp_path / "l.txt", [list_line("Angie Harmon", 7, server.add("/p/7.jpg", Route("bytes", data)),
+                                                    "0,0,30,30", sha(data))])
+    out = tmp_path / "out"
+    # what a killed run can leave: a temporary file and a half-written original, no record
+    (out / "originals" / "Angie_Harmon").mkdir(parents=True)
+    (out / "originals" / "Angie_Harmon" / ".7.jpg.tmp123.jpg").write_bytes(data[:100])
+    (out / "originals" / "Angie_Harmon" / "7.jpg").write_bytes(data[:100])
+    server.reset_log()
+    report = download_faces([lst], out, FAST)
+    assert report.counts == {"ok": 1} and server.requests == ["/p/7.jpg"]
+    assert (out / "originals" / "Angie_Harmon" / "7.jpg").read_bytes() == data
+    assert not (out / "originals" / "Angie_Harmon" / ".7.jpg.tmp123.jpg").exists()
+    # a verified record whose original was damaged later is fetched again
+    (out / "originals" / "Angie_Harmon" / "7.jpg").write_bytes(b"garbage")
+    server.reset_log()
+    assert download_faces([lst], out, FAST).counts == {"ok": 1} and server.requests == ["/p/7.jpg"]
+
+
+def test_killed_download_resumes_without_refetching_verified_faces(server, tmp_path):
+    n = 40
+    images = [make_image(300 + i) for i in range(n)]
+    lines = [list_line("Lorraine Bracco", i, server.add(f"/k/{i}.jpg", Route("bytes", d, delay=0.04)),
+                       "0,0,32,32", sha(d)) for i, d in enumerate(images)]
+    lst = write_list(tmp_path / "l.txt", lines)
+    out = tmp_path / "out"
+    server.reset_log()
+    code = ("import sys; from cnnlab.cli import main; sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, "faces", "download", "--list", str(lst), "--out", str(out),
+                             "--workers", "2", "--no-progress"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: sum(server.completed.values()) >= n // 3)
+    finally:
+        proc.kill()  # SIGKILL: no cleanup at all
+        proc.wait()
+    state = out / "state" / "Lorraine_Bracco"
+    verified = {p.stem for p in state.glob("*.json") if json.loads(p.read_text())["status"] == "ok"}
+    assert 0 < len(verified) < n, "the kill should land half way"
+    assert not (out / "manifest.csv").exists()
+    server.reset_log()
+    report = download_faces([lst], out, FAST)
+    refetched = {p.rsplit("/", 1)[1].removesuffix(".jpg") for p in server.requests}
+    assert refetched.isdisjoint(verified)
+    assert len(refetched) <= n - len(verified)
+    assert report.counts == {"ok": n}
+    assert all(sha((out / r["original"]).read_bytes()) == r["expected_sha256"] for r in report.rows)
+
+
+def test_fetch_limits_and_bad_urls(server):
+    data = make_image(400)
+    url = server.add("/f/ok.jpg", Route("bytes", data))
+    assert fetch(url, timeout=2).data == data
+    assert fetch(url, timeout=2, max_bytes=len(data) - 1).status == "too_large"
+    assert fetch(url, timeout=2, max_bytes=len(data)).status == "ok"
+    loop = server.add("/f/loop", Route("redirect", location="/f/loop"))
+    assert fetch(loop, timeout=2).status == "too_many_redirects"
+    assert fetch(server.add("/f/tofile", Route("redirect", location="file:///etc/passwd")), timeout=2).status == "bad_url"
+    slept: list[float] = []
+    result = fetch(server.add("/f/500", Route("status", code=503)), retries=3, backoff=0.1, sleep=slept.append)
+    assert result.status == "http_503" and result.attempts == 4
+    assert len(slept) == 3 and all(0.1 * 2**i <= s <= 0.125 * 2**i + 1e-9 for i, s in enumerate(slept))
+
+
+def test_config_validation_and_list_errors(tmp_path):
+    with pytest.raises(ConfigError, match="workers"):
+        DownloadConfig(workers=0)
+    with pytest.raises(ConfigError, match="timeout"):
+        DownloadConfig(timeout=-1)
+    with pytest.raises(DataError, match="not found"):
+        download_faces([tmp_path / "missing.txt"], tmp_path / "out")
+    junk = tmp_path / "junk.txt"
+    junk.write_text("hello world\nthis is not a list\n")
+    with pytest.raises(DataError, match="no valid FaceScrub row"):
+        download_faces([junk], tmp_path / "out")
+
+
+def test_cli_download_and_info(server, tmp_path, capsys):
+    data = [make_image(500 + i) for i in range(3)]
+    lines = [list_line(name, i, server.add(f"/cli/{i}.jpg", Route("bytes", d)), "0,0,30,30", sha(d))
+             for i, (name, d) in enumerate(zip(["Alec Baldwin", "Alec Baldwin", "Bill Hader"], data))]
+    lst = write_list(tmp_path / "l.txt", lines)
+    out = tmp_path / "out"
+    assert main(["faces", "download", "--list", str(lst), "--out", str(out), "--actors", "alec_baldwin",
+                 "--workers", "2", "--timeout", "2", "--max-bytes", "1M", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "ok" in text and "Alec Baldwin" in text and "Bill Hader" not in text
+    with open(out / "manifest.csv", newline="") as f:
+        assert [r["face_id"] for r in csv.DictReader(f)] == ["0", "1"]
+    assert main(["faces", "info", str(out), "--train", "1", "--val", "0", "--test", "1"]) == 0
+    assert "Alec Baldwin" in capsys.readouterr().out
+    assert main(["faces", "download", "--list", str(lst), "--out", str(out), "--actors", "Nobody"]) == 2
+    assert "Nobody" in capsys.readouterr().err
+    assert main(["faces", "download", "--list", str(tmp_path / "nope.txt"), "--out", str(out)]) == 2
+
+
+def test_second_concurrent_run_is_refused(server, tmp_path):
+    if os.name != "posix":
+        pytest.skip("file locks are POSIX only")
+    import fcntl
+
+    data = make_image(600)
+    lst = write_list(tmp_path / "l.txt", [list_line("A B", 1, server.add("/lock/1.jpg", Route("bytes", data)),
+                                                    "0,0,9,9", sha(data))])
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / ".lock", "a+") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(DataError, match="another"):
+            download_faces([lst], out, FAST)
