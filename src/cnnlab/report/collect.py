@@ -1,0 +1,174 @@
+"""Run (or reuse from the run cache) every experiment the report needs.
+
+Part 1: the six experiment suites (`cnnlab.suites.run_all`), which write <out>/suites/<name>/.
+Part 2: MLPs with 300 and 800 hidden units, AlexNet conv4 features + head, fine-tuned AlexNet, each
+over the seeds, through the public `cnnlab.part2` functions with the same settings as the
+`cnnlab part2 ...` commands' defaults (so runs made by hand are reused). Then the figures that need
+data or checkpoints (art samples and transforms, MLP weight pictures, guided backprop, a prediction
+example) go to <out>/report-assets/, with manifest.json naming every Part 2 run and asset.
+`cnnlab.report.context.load_context` reads all of it back without training anything.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from cnnlab.errors import CnnlabError
+from cnnlab.report.options import QUICK_FACE_PEOPLE, QUICK_PART2_EPOCHS, ReportOptions
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+MLP_HIDDEN = (300, 800)
+
+
+def art_config(options: ReportOptions):
+    """The Part 1 base configuration: the defaults (the handout's starter network) on options.art_data."""
+    from cnnlab.config import RunConfig, resolve_config
+
+    return resolve_config(RunConfig, None, [], extra={"data": {"name": options.art_data}})
+
+
+def run_experiments(options: ReportOptions) -> dict[str, Any]:
+    """Run or reuse everything; write <out>/report-assets/manifest.json; return the manifest."""
+    from cnnlab.io import atomic_write_json
+
+    t0 = time.perf_counter()
+    assets = options.assets_dir
+    assets.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    art = run_part1(options)
+    timings["part1_seconds"] = round(time.perf_counter() - t0, 1)
+    t1 = time.perf_counter()
+    part2 = run_part2(options)
+    timings["part2_seconds"] = round(time.perf_counter() - t1, 1)
+    from cnnlab import __version__
+
+    manifest = {"format": MANIFEST_FORMAT, "version": __version__, "quick": options.quick, "seeds": options.n_seeds,
+                "art": art, **part2, "timings": timings}
+    atomic_write_json(assets / MANIFEST, manifest)
+    return manifest
+
+
+# ----------------------------------------------------------------------------- Part 1
+def run_part1(options: ReportOptions) -> dict[str, Any]:
+    """All six suites (questions 1.2-1.7) plus the data overview figure; returns data facts."""
+    from cnnlab.experiments import prepare_data
+    from cnnlab.suites import SuiteOptions, run_all
+
+    base = art_config(options)
+    suite_options = SuiteOptions(out_root=options.out_root, base=base, seeds=options.seeds, quick=options.quick,
+                                 jobs=options.jobs, device=options.device, search_trials=options.trials)
+
+    def done(result) -> None:
+        log.info("suite %s: %d rows -> %s", result.name, len(result.rows), result.path)
+
+    run_all(suite_options, on_suite=done)
+    data = prepare_data(base)
+    from cnnlab.report.figures import plot_art_overview
+
+    figure = plot_art_overview(data.dataset, options.assets_dir / "art_overview.png")
+    ds = data.dataset
+    return {
+        "name": ds.name,
+        "synthetic": bool(ds.synthetic),
+        "summary": ds.summary(),
+        "counts": ds.class_counts(),
+        "image_size": int(ds.images.shape[-1]),
+        "skipped": len(ds.skipped),
+        "split": {"train": int(len(data.train[1])), "val": int(len(data.val[1])), "test": int(len(data.test[1]))},
+        "figure": figure.name,
+    }
+
+
+# ----------------------------------------------------------------------------- Part 2
+def _default(fn, name: str):
+    """A keyword default of a part2 function (its TrainSettings), so the report matches the CLI."""
+    return inspect.signature(fn).parameters[name].default
+
+
+def face_people(options: ReportOptions) -> list[str] | None:
+    """Everyone (full mode) or the first QUICK_FACE_PEOPLE persons that have enough faces (quick)."""
+    if not options.quick:
+        return None
+    from cnnlab.faces import describe_faces
+
+    usable = [name for name, _rows, _ok, sizes in describe_faces(options.faces) if sizes]
+    if not usable:
+        raise CnnlabError(f"no person in {options.faces} has enough faces for a train/val/test split")
+    return usable[:QUICK_FACE_PEOPLE]
+
+
+def resolve_alexnet(spec: str) -> tuple[dict, dict]:
+    """(state dict, provenance) for --weights: auto, random, download or a path."""
+    from cnnlab.alexnet import UNTRAINED_LABEL, hub_checkpoint_dir, resolve_weights, WEIGHTS_FILENAME
+
+    if spec == "auto":
+        if (hub_checkpoint_dir() / WEIGHTS_FILENAME).is_file():
+            return resolve_weights(None)
+        log.warning("no ImageNet AlexNet weights in %s: the report uses an %s (pass --weights PATH for real transfer learning)",
+                    hub_checkpoint_dir(), UNTRAINED_LABEL)
+        return resolve_weights("random")
+    return resolve_weights(None if spec == "download" else spec)
+
+
+def run_part2(options: ReportOptions) -> dict[str, Any]:
+    """MLPs (2.1, 2.3), AlexNet features (2.2) and fine-tuning (2.4) over the seeds, and the 2.3-2.5 figures."""
+    from cnnlab import part2
+
+    people = face_people(options)
+    seeds = range(options.n_seeds)
+    out = options.out_root
+
+    def train(fn, seed: int):
+        settings = replace(_default(fn, "train"), seed=seed)
+        return replace(settings, epochs=QUICK_PART2_EPOCHS) if options.quick else settings
+
+    faces_gray = part2.load_face_data(options.faces, image_size=28, channels=1, actors=people)
+    mlp = {}
+    for hidden in MLP_HIDDEN:
+        settings = part2.MLPSettings(hidden=hidden)
+        mlp[str(hidden)] = [part2.train_mlp(faces_gray, settings, train(part2.train_mlp, s), out, device=options.device).path.name
+                            for s in seeds]
+    state_dict, weights = resolve_alexnet(options.weights)
+    size = options.alexnet_size
+    faces_rgb = part2.load_face_data(options.faces, image_size=size, channels=3, actors=people)
+    features = [part2.alexnet_features(faces_rgb, state_dict, weights, part2.FeatureSettings(input_size=size),
+                                       train(part2.alexnet_features, s), out, device=options.device).path.name for s in seeds]
+    finetune = [part2.alexnet_finetune(faces_rgb, state_dict, weights, part2.FinetuneSettings(input_size=size),
+                                       train(part2.alexnet_finetune, s), out, device=options.device).path.name for s in seeds]
+    del state_dict
+
+    from cnnlab.report import figures
+
+    assets = options.assets_dir
+    units = figures.plot_mlp_units({h: out / ids[0] for h, ids in mlp.items()}, faces_gray, assets / "mlp_units.png")
+    checkpoint = out / finetune[0] / "model.pt"
+    explain = figures.plot_guided_backprop(checkpoint, faces_rgb, assets / "guided_backprop.png", device=options.device)
+    predict = figures.prediction_example(checkpoint, faces_rgb, assets / "predict_face.png")
+    return {
+        "faces": {
+            "source": str(options.faces),
+            "kind": "olivetti" if str(options.faces).lower() == "olivetti" else "facescrub",
+            "provenance": faces_gray.provenance,
+            "people": list(faces_gray.class_names),
+            "counts": {k: list(v) for k, v in faces_gray.counts.items()},
+            "subset": people is not None,
+            "alexnet_input": size,
+        },
+        "alexnet": {k: v for k, v in weights.items()},
+        "part2": {"mlp": mlp, "features": features, "finetune": finetune},
+        "mlp_units": units,
+        "explain": explain,
+        "predict": predict,
+    }
+
+
+def manifest_path(out_root: str | Path) -> Path:
+    return Path(out_root) / "report-assets" / MANIFEST

@@ -1,0 +1,197 @@
+"""Report figures that need data or checkpoints (made while collecting, saved in <out>/report-assets/).
+
+Each function writes one PNG atomically and returns the facts the text quotes about it, so the
+report's sentences and its pictures come from the same computation.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from cnnlab.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+WIDTH = 5.5  # inches: the text width of the report, so fonts print at their nominal size
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, with small fonts sized for a 5.5in text block."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 7, "axes.titlesize": 7, "axes.labelsize": 7, "xtick.labelsize": 6,
+                         "ytick.labelsize": 6, "legend.fontsize": 6, "axes.linewidth": 0.6, "lines.linewidth": 1.0,
+                         "pdf.fonttype": 42, "savefig.dpi": 200, "axes.spines.top": False, "axes.spines.right": False})
+    return plt
+
+
+def mpl_text(text: object) -> str:
+    """Data text safe for matplotlib (a '$' would start mathtext)."""
+    return str(text).replace("$", r"\$")
+
+
+def save(fig, path: Path) -> Path:
+    plt = pyplot()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=200, bbox_inches="tight", pad_inches=0.02)
+    plt.close(fig)
+    return path
+
+
+# ----------------------------------------------------------------------------- 1.x data and transforms
+def plot_art_overview(dataset: Any, path: Path, max_classes: int = 12) -> Path:
+    """Top: one image per class (first of each). Bottom: one image under each 1.7 transform at severity 1."""
+    from cnnlab.transforms import AUGMENT_ORDER, apply_transform
+
+    plt = pyplot()
+    names = list(dataset.class_names)[:max_classes]
+    firsts = [int((dataset.labels == c).nonzero()[0]) for c in range(len(names))]
+    fig = plt.figure(figsize=(WIDTH, 1.9))
+    top = fig.add_gridspec(1, len(names), left=0.0, right=1.0, top=0.90, bottom=0.50, wspace=0.08)
+    for i, (name, idx) in enumerate(zip(names, firsts)):
+        ax = fig.add_subplot(top[0, i])
+        ax.imshow((dataset.images[idx] + 0.5).clamp(0, 1).permute(1, 2, 0).numpy())
+        ax.set_title(mpl_text(_wrap(name)), fontsize=5.5)
+        ax.axis("off")
+    x = dataset.images[firsts[0] : firsts[0] + 1]  # (1, 3, H, W)
+    shown = [("original", x)] + [(t, apply_transform(t, x, 1.0, torch.Generator().manual_seed(3))) for t in AUGMENT_ORDER]
+    bottom = fig.add_gridspec(1, len(shown), left=0.12, right=0.88, top=0.36, bottom=0.0, wspace=0.08)
+    for i, (name, img) in enumerate(shown):
+        ax = fig.add_subplot(bottom[0, i])
+        ax.imshow((img[0] + 0.5).clamp(0, 1).permute(1, 2, 0).numpy())
+        ax.set_title(name.replace("_", " "), fontsize=6)
+        ax.axis("off")
+    return save(fig, path)
+
+
+def _wrap(name: str, width: int = 12) -> str:
+    words, lines, line = str(name).split(), [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > width:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    lines.append(line)
+    return "\n".join(lines[:3])
+
+
+# ----------------------------------------------------------------------------- 2.3 MLP weight pictures
+def plot_mlp_units(runs: Mapping[str, Path], faces: Any, path: Path, per_model: int = 2) -> dict[str, Any]:
+    """For each MLP (hidden size -> run folder), its `per_model` most class-selective hidden units.
+
+    Top row: the unit's input weights (28x28, red positive, blue negative); bottom row: the mean
+    training face of the person the unit favours, minus the mean face of everyone. `corr` is the
+    Pearson correlation of the two: how much the unit is a template of that person.
+    """
+    from cnnlab.faces_models import load_checkpoint
+    from cnnlab.mlp import unit_images
+    from cnnlab.runs import load_summary
+
+    plt = pyplot()
+    x = faces.train_x.float()  # (N, 1, 28, 28) in [0, 1]
+    mean_all = x.mean(0)
+    names = list(faces.class_names)
+    picks: dict[str, list[dict]] = {}
+    for hidden, run in runs.items():
+        clf = load_checkpoint(Path(run) / "model.pt")
+        units = sorted(load_summary(run)["weight_units"], key=lambda u: -u["score"])[:per_model]
+        imgs = unit_images(clf.model, [u["unit"] for u in units])  # (k, 1, 28, 28)
+        rows = []
+        for u, img in zip(units, imgs):
+            c = names.index(u["favours_class"])
+            diff = x[faces.train_y == c].mean(0) - mean_all  # (1, 28, 28)
+            corr = float(torch.corrcoef(torch.stack([img.flatten(), diff.flatten()]))[0, 1])
+            rows.append({"unit": int(u["unit"]), "person": u["favours_class"], "score": float(u["score"]), "corr": corr,
+                         "image": img[0], "diff": diff[0]})
+        picks[str(hidden)] = rows
+    cols = sum(len(v) for v in picks.values())
+    fig, axes = plt.subplots(2, cols, figsize=(0.95 * cols, 2.1), squeeze=False)
+    j = 0
+    for hidden, rows in picks.items():
+        for r in rows:
+            lim = float(r["image"].abs().max()) or 1.0
+            axes[0][j].imshow(r["image"].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+            axes[0][j].set_title(f"{hidden} hidden: unit {r['unit']}\nfavours {mpl_text(r['person'])}", fontsize=6)
+            dl = float(r["diff"].abs().max()) or 1.0
+            axes[1][j].imshow(r["diff"].numpy(), cmap="RdBu_r", vmin=-dl, vmax=dl, interpolation="nearest")
+            axes[1][j].set_title(f"{mpl_text(r['person'])} mean face\nminus all (r = {r['corr']:.2f})", fontsize=6)
+            j += 1
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout(pad=0.2, w_pad=0.3, h_pad=0.4)
+    save(fig, path)
+    clean = {h: [{k: v for k, v in r.items() if k not in ("image", "diff")} for r in rows] for h, rows in picks.items()}
+    return {"figure": path.name, "units": clean, "runs": {h: Path(r).name for h, r in runs.items()}}
+
+
+# ----------------------------------------------------------------------------- 2.4 / 2.5 fine-tuned AlexNet
+def _test_examples(faces: Any, k: int) -> list[int]:
+    """Indices of the first test face of the first k persons."""
+    out = []
+    for c in range(len(faces.class_names)):
+        idx = (faces.test_y == c).nonzero()
+        if len(idx):
+            out.append(int(idx[0]))
+        if len(out) == k:
+            break
+    return out
+
+
+def plot_guided_backprop(checkpoint: Path, faces: Any, path: Path, k: int = 3, device: str = "cpu") -> dict[str, Any]:
+    """Guided backprop of the predicted class for k test faces: input and attribution side by side.
+
+    `centre_share`: the fraction of the absolute attribution inside the central box (half the width
+    and half the height, a quarter of the area, where eyes, nose and mouth are in a face crop).
+    """
+    from cnnlab.explain import attribute, to_picture
+    from cnnlab.faces_models import load_checkpoint, predict_probs, untrained_note
+
+    plt = pyplot()
+    clf = load_checkpoint(checkpoint, device=device)
+    items = []
+    fig, axes = plt.subplots(1, 2 * k, figsize=(WIDTH, WIDTH / (2 * k) + 0.35), squeeze=False)
+    for j, i in enumerate(_test_examples(faces, k)):
+        x = faces.test_x[i : i + 1]  # (1, 3, S, S) in [0, 1]
+        probs = predict_probs(clf, x)[0]
+        pred = int(probs.argmax())
+        attr = attribute(clf.model, x, pred, "guided-backprop")  # (1, 3, S, S)
+        mag = attr.abs().sum(1)[0]  # (S, S)
+        s = mag.shape[-1]
+        lo, hi = s // 4, s - s // 4
+        share = float(mag[lo:hi, lo:hi].sum() / mag.sum().clamp_min(1e-12))
+        true = clf.class_names[int(faces.test_y[i])]
+        items.append({"true": true, "pred": clf.class_names[pred], "prob": float(probs[pred]), "centre_share": share})
+        axes[0][2 * j].imshow(x[0].permute(1, 2, 0).numpy())
+        axes[0][2 * j].set_title(f"true {mpl_text(true)}\npred {mpl_text(clf.class_names[pred])} ({float(probs[pred]):.2f})", fontsize=6)
+        pic, kw = to_picture(attr)
+        axes[0][2 * j + 1].imshow(pic, **kw)
+        axes[0][2 * j + 1].set_title(f"guided backprop\nclass {mpl_text(clf.class_names[pred])}", fontsize=6)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout(pad=0.2, w_pad=0.2)
+    save(fig, path)
+    return {"figure": path.name, "method": "guided-backprop", "items": items, "run": Path(checkpoint).parent.name,
+            "untrained": bool(untrained_note(clf))}
+
+
+def prediction_example(checkpoint: Path, faces: Any, path: Path, top_k: int = 3) -> dict[str, Any]:
+    """Save one test face as a PNG and classify the file with `cnnlab.faces_models.predict` (2.4)."""
+    from PIL import Image
+
+    from cnnlab.faces_models import predict
+
+    i = _test_examples(faces, 1)[0]
+    arr = (faces.test_x[i].permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()  # (S, S, 3)
+    with atomic_path(path) as tmp:
+        Image.fromarray(arr).save(tmp)
+    top = predict(path, checkpoint, top_k=top_k)
+    return {"image": path.name, "true": faces.class_names[int(faces.test_y[i])], "top": [[n, float(p)] for n, p in top],
+            "run": Path(checkpoint).parent.name}

@@ -1,0 +1,74 @@
+"""What `cnnlab report` runs and where it writes: ReportOptions (validated, frozen)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnnlab.errors import ConfigError
+
+# Quick mode: a smoke test of the whole pipeline, not results worth reading.
+QUICK_FACE_PEOPLE = 8  # Olivetti people (or FaceScrub actors) used in quick mode
+QUICK_ALEXNET_SIZE = 95  # AlexNet input side in quick mode (>= alexnet.MIN_INPUT_SIZE); 227 in full mode
+FULL_ALEXNET_SIZE = 227
+QUICK_PART2_EPOCHS = 4
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """Everything `build_report` needs.
+
+    out_root: the runs folder (runs are reused from it); report_dir: where report.tex/.pdf go.
+    quick: 1 seed, few epochs, small face subset (a smoke test). train=False renders from the runs
+    folder as it is (no training; fails if a needed result is missing). weights: "auto" (ImageNet
+    weights from the torch hub cache if present, else an untrained AlexNet, said so everywhere),
+    "random" (untrained AlexNet), "download" (hub cache or download), or a path to a state dict.
+    """
+
+    out_root: Path = Path("runs")
+    report_dir: Path = Path("report")
+    quick: bool = False
+    seeds: int = 3
+    jobs: int = 1
+    trials: int = 30
+    style: Path | None = None
+    compile: bool = True
+    train: bool = True
+    art_data: str = "synthetic-artists"
+    faces: str = "olivetti"
+    weights: str = "auto"
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "out_root", Path(self.out_root))
+        object.__setattr__(self, "report_dir", Path(self.report_dir))
+        for name in ("seeds", "jobs", "trials"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"--{name} must be a positive integer, got {value!r}")
+        if self.style is not None:
+            style = Path(self.style)
+            if style.suffix != ".sty":
+                raise ConfigError(f"--style must be a LaTeX .sty file, got {style}")
+            if not style.is_file():
+                raise ConfigError(f"style file not found: {style}")
+            object.__setattr__(self, "style", style)
+        if not str(self.weights).strip():
+            raise ConfigError("--weights must be auto, random, download or a path")
+        if not str(self.art_data).strip() or not str(self.faces).strip():
+            raise ConfigError("--data and --faces must not be empty")
+        if self.report_dir.resolve() == self.out_root.resolve():
+            raise ConfigError("--report-dir must differ from the runs folder --out")
+
+    @property
+    def n_seeds(self) -> int:
+        return 1 if self.quick else self.seeds
+
+    @property
+    def alexnet_size(self) -> int:
+        return QUICK_ALEXNET_SIZE if self.quick else FULL_ALEXNET_SIZE
+
+    @property
+    def assets_dir(self) -> Path:
+        """<out>/report-assets: the Part 2 manifest and the figures made from data and checkpoints."""
+        return self.out_root / "report-assets"

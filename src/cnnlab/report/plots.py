@@ -1,0 +1,170 @@
+"""Report plots drawn from the context's numbers alone (vector PDFs sized for the 5.5in text block).
+
+Unlike figures.py these need no data or checkpoints, so a report renders from a runs folder (or a
+fixture) without torch doing any work. Accuracies are plotted as percentages.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+from cnnlab.report.figures import WIDTH, mpl_text, pyplot, save
+
+HALF = WIDTH * 0.49
+COLORS = {"train": "#9ecae1", "val": "#3182bd", "test": "#e6550d"}
+GROUP_COLORS = ["#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363", "#8c6d31", "#d6616b"]
+
+
+def _band(ax, x, mean, std, color, label, style="-") -> None:
+    m = [100 * v for v in mean]
+    ax.plot(x, m, style, color=color, label=label)
+    if std and any(s > 0 for s in std):
+        ax.fill_between(x, [a - 100 * s for a, s in zip(m, std)], [a + 100 * s for a, s in zip(m, std)], color=color, alpha=0.25, lw=0)
+
+
+def plot_curves(curve: dict[str, list[float]], path: Path, title: str, sets: Sequence[str] = ("train", "val"), size=(HALF, 1.9)) -> Path:
+    """Accuracy per epoch, mean (line) and +-1 std over seeds (band), one line per set."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=size)
+    for s in sets:
+        if f"{s}_acc_mean" in curve:
+            _band(ax, curve["epoch"], curve[f"{s}_acc_mean"], curve.get(f"{s}_acc_std"), COLORS[s], {"val": "validation"}.get(s, s))
+    ax.set(xlabel="epoch", ylabel="accuracy (%)", ylim=(0, 102))
+    ax.set_title(mpl_text(title))
+    ax.grid(alpha=0.3, lw=0.4)
+    ax.legend(frameon=False, loc="best")
+    fig.tight_layout(pad=0.3)
+    return save(fig, path)
+
+
+def _delta_se(row: dict, base: dict) -> tuple[float, float]:
+    d = row["val_acc_mean"] - base["val_acc_mean"]
+    se = math.sqrt(row["val_acc_std"] ** 2 / row["n"] + base["val_acc_std"] ** 2 / base["n"])
+    return d, se
+
+
+def plot_deltas(rows: list[dict], baseline: str, path: Path, title: str, size=(HALF, None)) -> Path:
+    """Validation accuracy of every variant minus the baseline's, with +-2 standard errors (seeds)."""
+    plt = pyplot()
+    base = next(r for r in rows if r["variant"] == baseline)
+    others = [r for r in rows if r is not base]
+    groups = list(dict.fromkeys(r["group"] for r in others))
+    height = size[1] or 0.45 + 0.13 * len(others)
+    fig, ax = plt.subplots(figsize=(size[0], height))
+    ys = list(range(len(others)))[::-1]
+    for y, r in zip(ys, others):
+        d, se = _delta_se(r, base)
+        color = GROUP_COLORS[groups.index(r["group"]) % len(GROUP_COLORS)]
+        ax.barh(y, 100 * d, color=color, height=0.7, xerr=200 * se if se > 0 else None, error_kw={"lw": 0.6, "capsize": 1.5})
+    ax.set_yticks(ys)
+    ax.set_yticklabels([mpl_text(r["variant"]) for r in others], fontsize=5.5)
+    ax.axvline(0, color="k", lw=0.6)
+    ax.set_xlabel(f"validation accuracy minus {mpl_text(baseline)} (points)")
+    ax.set_title(mpl_text(title))
+    ax.grid(axis="x", alpha=0.3, lw=0.4)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=GROUP_COLORS[i % len(GROUP_COLORS)]) for i in range(len(groups))]
+    ax.legend(handles, [mpl_text(g) for g in groups], frameon=False, fontsize=5, loc="best")
+    fig.tight_layout(pad=0.3)
+    return save(fig, path)
+
+
+def _strongest(table: list[dict]) -> dict[str, float]:
+    return {t: max(r["severity"] for r in table if r["transform"] == t) for t in dict.fromkeys(r["transform"] for r in table)}
+
+
+def plot_robustness_bars(table: list[dict], path: Path, size=(HALF, 1.9)) -> Path:
+    """Test accuracy under each transform at its strongest severity, per model (+-1 std)."""
+    plt = pyplot()
+    models = list(dict.fromkeys(r["model"] for r in table))
+    strongest = _strongest(table)
+    transforms = list(strongest)
+    fig, ax = plt.subplots(figsize=size)
+    width = 0.8 / len(models)
+    for i, m in enumerate(models):
+        rows = [next(r for r in table if r["model"] == m and r["transform"] == t and r["severity"] == strongest[t]) for t in transforms]
+        xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(transforms))]
+        ax.bar(xs, [100 * r["acc_mean"] for r in rows], width, yerr=[100 * r["acc_std"] for r in rows],
+               color=GROUP_COLORS[i % len(GROUP_COLORS)], label=mpl_text(m), error_kw={"lw": 0.6, "capsize": 1.5})
+    ax.set_xticks(range(len(transforms)))
+    ax.set_xticklabels([t.replace("_", " ") for t in transforms], rotation=35, ha="right")
+    ax.set(ylabel="test accuracy (%)", ylim=(0, 105))
+    ax.set_title("strongest severity of each transform")
+    ax.legend(frameon=False, ncol=len(models), loc="upper right")
+    ax.grid(axis="y", alpha=0.3, lw=0.4)
+    fig.tight_layout(pad=0.3)
+    return save(fig, path)
+
+
+def plot_robustness_curves(table: list[dict], path: Path, size=(HALF, 1.9)) -> Path:
+    """Test accuracy against severity for each graded transform (severity 0 = the clean test set)."""
+    plt = pyplot()
+    models = list(dict.fromkeys(r["model"] for r in table))
+    graded = [t for t in dict.fromkeys(r["transform"] for r in table)
+              if t != "original" and len({r["severity"] for r in table if r["transform"] == t}) > 1]
+    cols = 3
+    nrows = max(1, math.ceil(len(graded) / cols))
+    fig, axes = plt.subplots(nrows, cols, figsize=size, sharex=True, sharey=True, squeeze=False)
+    for ax, t in zip(axes.flat, graded):
+        for i, m in enumerate(models):
+            clean = next(r for r in table if r["model"] == m and r["transform"] == "original")
+            rows = [clean] + sorted((r for r in table if r["model"] == m and r["transform"] == t), key=lambda r: r["severity"])
+            ax.errorbar([0.0] + [r["severity"] for r in rows[1:]], [100 * r["acc_mean"] for r in rows], yerr=[100 * r["acc_std"] for r in rows],
+                        color=GROUP_COLORS[i % len(GROUP_COLORS)], marker="o", ms=2, lw=0.8, elinewidth=0.5, capsize=1, label=mpl_text(m))
+        ax.set_title(t.replace("_", " "), fontsize=6, pad=2)
+        ax.set_ylim(0, 105)
+        ax.grid(alpha=0.3, lw=0.4)
+    for ax in list(axes.flat)[len(graded):]:
+        ax.axis("off")
+        if graded:
+            ax.legend(*axes.flat[0].get_legend_handles_labels(), frameon=False, loc="center")
+    for ax in axes[-1]:
+        ax.set_xlabel("severity", fontsize=6)
+    for row in axes:
+        row[0].set_ylabel("test acc. (%)", fontsize=6)
+    fig.tight_layout(pad=0.3, w_pad=0.2, h_pad=0.3)
+    return save(fig, path)
+
+
+def plot_part2_curves(part2: dict[str, Any], titles: dict[str, str], path: Path) -> Path:
+    """One panel per Part 2 model: train, validation and test accuracy per epoch (mean over seeds)."""
+    plt = pyplot()
+    keys = [k for k in titles if k in part2]
+    fig, axes = plt.subplots(1, len(keys), figsize=(WIDTH, 1.55), sharey=True, squeeze=False)
+    for ax, k in zip(axes[0], keys):
+        curve = part2[k]["curve"]
+        for s in ("train", "val", "test"):
+            if f"{s}_acc_mean" in curve:
+                _band(ax, curve["epoch"], curve[f"{s}_acc_mean"], curve.get(f"{s}_acc_std"), COLORS[s], {"val": "validation"}.get(s, s))
+        ax.set_title(mpl_text(titles[k]), fontsize=6.5)
+        ax.set_xlabel("epoch")
+        ax.set_ylim(0, 102)
+        ax.grid(alpha=0.3, lw=0.4)
+    axes[0][0].set_ylabel("accuracy (%)")
+    axes[0][0].legend(frameon=False, loc="lower right")
+    fig.tight_layout(pad=0.3, w_pad=0.4)
+    return save(fig, path)
+
+
+def plot_search(trials: list[dict], path: Path, size=(HALF, 1.7)) -> Path:
+    """Validation accuracy of each complete search trial and the best so far."""
+    plt = pyplot()
+    done = sorted((t for t in trials if t.get("status") == "complete" and t.get("value") is not None), key=lambda t: t["number"])
+    fig, ax = plt.subplots(figsize=size)
+    xs = [t["number"] for t in done]
+    vals = [100 * t["value"] for t in done]
+    best, run = [], -1.0
+    for v in vals:
+        run = max(run, v)
+        best.append(run)
+    pruned = [t for t in trials if t.get("status") == "pruned" and t.get("value") is not None]
+    ax.scatter(xs, vals, s=6, color=GROUP_COLORS[0], label="complete trial", zorder=3)
+    if pruned:
+        ax.scatter([t["number"] for t in pruned], [100 * t["value"] for t in pruned], s=6, marker="x", color="#999999", label="pruned (last epoch)")
+    ax.step(xs, best, where="post", color=GROUP_COLORS[1], label="best so far")
+    ax.set(xlabel="trial", ylabel="val. accuracy (%)", ylim=(0, 102))
+    ax.grid(alpha=0.3, lw=0.4)
+    ax.legend(frameon=False, loc="lower right")
+    fig.tight_layout(pad=0.3)
+    return save(fig, path)

@@ -1,0 +1,297 @@
+"""The report document: front matter, provenance, the Part 1 and Part 2 sections, the run appendix.
+
+`write_report(context, report_dir)` renders report.tex, the style file and every figure into a
+temporary folder beside report_dir, compiles it there (when TeX is installed), then swaps it into
+place, so report_dir is never half-written. A folder that is not a cnnlab report is never replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from cnnlab.errors import CnnlabError
+from cnnlab.report import sections1 as p1
+from cnnlab.report import sections2 as p2
+from cnnlab.report.latex import comment, esc, path, pct, pm
+
+log = logging.getLogger(__name__)
+
+MARKER = ".cnnlab-report"  # marks a folder written by cnnlab report (safe to replace)
+STYLE = Path(__file__).with_name("cnnlab.sty")
+
+
+# ----------------------------------------------------------------------------- front matter
+def provenance_lines(ctx: dict) -> dict[str, str]:
+    """One plain sentence each on where the art data, the face data and the AlexNet weights come from."""
+    art, faces, alex = ctx["art"], ctx["faces"], ctx["alexnet"]
+    n = sum(art["counts"].values())
+    sp = art["split"]
+    if art["synthetic"]:
+        art_line = (f"\\textbf{{Art data: synthetic.}} Part~1 uses \\texttt{{{esc(art['name'])}}}, a procedural stand-in for the "
+                    f"handout's paintings: {n} generated ${art['image_size']}\\times{art['image_size']}$ images in "
+                    f"{len(art['counts'])} classes that carry the handout's artist names and image counts. "
+                    "\\emph{All Part~1 numbers are measured on synthetic images, not on real paintings.}")
+    else:
+        art_line = (f"\\textbf{{Art data: real images.}} Part~1 uses the {n} images of {len(art['counts'])} artists in "
+                    f"{path(art['name'])}, downsampled to ${art['image_size']}\\times{art['image_size']}$"
+                    + (f" ({art['skipped']} unreadable files skipped)" if art.get("skipped") else "") + ".")
+    art_line += f" Stratified split: {sp['train']} training, {sp['val']} validation, {sp['test']} test images."
+    counts = faces.get("counts") or {}
+    per = sorted({tuple(c) for c in counts.values()}, reverse=True)
+    per_text = ", ".join("/".join(map(str, c)) for c in per)
+    if faces.get("kind") == "olivetti":
+        face_line = (f"\\textbf{{Face data: Olivetti, not FaceScrub.}} Part~2 uses the embedded Olivetti faces (AT\\&T "
+                     f"Laboratories Cambridge): {len(faces.get('people', []))} people, {per_text} train/validation/test faces per "
+                     "person, instead of the handout's FaceScrub actors with 70 training faces each.")
+    else:
+        face_line = (f"\\textbf{{Face data: FaceScrub.}} Part~2 uses {len(faces.get('people', []))} actors downloaded from the "
+                     f"FaceScrub lists into {path(faces['source'])} (SHA-256 checked, cropped): {per_text} "
+                     "train/validation/test faces per actor.")
+    if faces.get("subset"):
+        face_line += " (Quick mode: a subset of the people.)"
+    if alex.get("pretrained"):
+        alex_line = (f"\\textbf{{AlexNet: ImageNet-pretrained}} weights ({esc(alex.get('source', ''))}, SHA-256 "
+                     f"\\texttt{{{esc(str(alex.get('sha256', ''))[:16])}}}\\dots).")
+    else:
+        alex_line = ("\\textbf{AlexNet: untrained.} No ImageNet weights were available, so Part~2.2, 2.4 and 2.5 use an "
+                     f"\\textbf{{untrained AlexNet}} ({esc(alex.get('source', 'random weights'))}). "
+                     "\\emph{These are random-feature baselines, not transfer-learning results.}")
+    return {"art": art_line, "faces": face_line, "alexnet": alex_line}
+
+
+def abstract(ctx: dict) -> str:
+    s = ctx["suites"]
+    base = s["baseline"]["rows"][0]
+    best = s["search"]["rows"][0]
+    parts = ctx["part2"]
+    data = "synthetic stand-in paintings" if ctx["art"]["synthetic"] else "real paintings"
+    faces = "Olivetti faces" if ctx["faces"].get("kind") == "olivetti" else "FaceScrub faces"
+    alex = "an ImageNet-pretrained AlexNet" if ctx["alexnet"].get("pretrained") else "an \\emph{untrained} AlexNet (random weights, so no transfer learning)"
+    quick = ("\\textbf{Quick mode (smoke test): one seed and a few epochs; the numbers below are not results.} " if ctx["quick"] else "")
+    return (f"{quick}We reproduce Practical~2 with the \\texttt{{cnnlab}} package: a small convolutional network that "
+            f"identifies the artist of {data} (Part~1) and face recognition with a multilayer perceptron and {alex} (Part~2). "
+            f"Every number is a mean over seeds of runs that can be traced by their run id. The starter network reaches "
+            f"{p1.acc(base, 'train_acc')} training but only {p1.acc(base)} validation accuracy; a hyperparameter search "
+            f"finds a configuration with {p1.acc(best, 'test_acc')} test accuracy. On {faces}, the MLP reaches "
+            f"{p2.acc(parts['mlp300'])} and fine-tuning the AlexNet {p2.acc(parts['finetune'])} test accuracy.")
+
+
+def section_setup(ctx: dict) -> str:
+    prov = provenance_lines(ctx)
+    seeds = ctx["seeds"]
+    return rf"""
+\section{{Setup and data provenance}}
+{prov['art']}
+
+{prov['faces']}
+
+{prov['alexnet']}
+
+\textbf{{Protocol.}} Every configuration is trained with {seeds} seed{'s' if seeds > 1 else ''} (0, \dots, {seeds - 1}); tables give
+the mean\,$\pm$\,standard deviation over seeds and their number $n$. Differences are called better or worse only when they exceed
+two standard errors. Model selection uses the validation split; the test split is only evaluated for reporting.
+Each table row lists its run ids in a comment of \texttt{{report.tex}}, and Appendix~\ref{{app:runs}} lists them all: every run folder
+\texttt{{runs/<run id>/}} holds its configuration, per-epoch metrics, summary and weights.
+
+\begin{{figure}}[t]
+\centering
+\includegraphics[width=\linewidth]{{figures/art_overview.png}}
+\caption{{Top: one {'synthetic ' if ctx['art']['synthetic'] else ''}image per class of the Part~1 data. Bottom: the
+transformations of question 1.7 at their strongest severity, applied to the first image.}}
+\label{{fig:data}}
+\end{{figure}}
+"""
+
+
+def section_discussion(ctx: dict) -> str:
+    t = ctx.get("timings") or {}
+    caveats = []
+    if ctx["art"]["synthetic"]:
+        caveats.append("Part~1 ran on synthetic images; the conclusions about pooling, regularisation, architecture and "
+                       "invariances describe this stand-in data and must be re-checked on the real paintings "
+                       "(\\texttt{cnnlab report --data art\\_data/artists})")
+    if not ctx["alexnet"].get("pretrained"):
+        caveats.append("AlexNet was untrained; rerun with \\texttt{--weights} pointing to the ImageNet weights for transfer learning")
+    if ctx["faces"].get("kind") == "olivetti":
+        caveats.append("Part~2 used the Olivetti faces (10 per person); FaceScrub (\\texttt{--faces DIR} after \\texttt{cnnlab faces download}) "
+                       "has more and more varied faces per actor")
+    if ctx["quick"]:
+        caveats.append("this is a quick-mode smoke test (one seed, a few epochs, a subset of the faces)")
+    cav = ("\\textbf{Limitations.} " + "; ".join(caveats) + ".") if caveats else ""
+    timing = ""
+    if t:
+        timing = (f" Running the experiments took {t.get('part1_seconds', 0) / 60:.1f} min for Part~1 and "
+                  f"{t.get('part2_seconds', 0) / 60:.1f} min for Part~2 on this machine (CPU; cached runs are reused).")
+    s = ctx["suites"]
+    base, best = s["baseline"]["rows"][0], s["search"]["rows"][0]
+    return rf"""
+\section{{Discussion}}
+The starter network overfits a small data set; the experiments of 1.3--1.5 show which changes trade training fit for
+validation accuracy, and the search of 1.6 combines them ({p1.acc(base, 'test_acc')} $\to$ {p1.acc(best, 'test_acc')} test
+accuracy). The robustness study of 1.7 shows which image statistics the network relies on, and that the missing invariances
+can be trained in with augmentation. In Part~2 a one-hidden-layer MLP on raw pixels is a strong baseline on small face data;
+its hidden units are readable face templates. {cav}{timing}
+"""
+
+
+def appendix(ctx: dict) -> str:
+    """Every run behind every number: suite, variant, run ids (compact, two columns)."""
+    blocks = []
+    titles = {"baseline": "1.2 starter", "pooling": "1.3 pooling", "regularization": "1.4 regularisation",
+              "architecture": "1.5 architecture", "search": "1.6 best configuration", "robustness": "1.7 robustness"}
+    for name, title in titles.items():
+        rows = ctx["suites"][name]["rows"]
+        lines = [f"\\multicolumn{{2}}{{@{{}}l}}{{\\textbf{{{title}}} (\\texttt{{suites/{name}}})}} \\\\"]
+        for r in rows:
+            ids = ", ".join(rid.split("-")[-1] for rid in r["run_ids"])
+            lines.append(f"{esc(r['variant'])} & \\texttt{{{ids}}} \\\\")
+        blocks.append(lines)
+    part2 = [f"\\multicolumn{{2}}{{@{{}}l}}{{\\textbf{{Part 2}}}} \\\\"]
+    for key, label in p2.ORDER.items():
+        g = ctx["part2"].get(key)
+        if g:
+            kind = g["run_ids"][0].rsplit("-", 1)[0]
+            part2.append(f"{esc(label)} ({esc(kind)}) & \\texttt{{{', '.join(r.split('-')[-1] for r in g['run_ids'])}}} \\\\")
+    blocks.append(part2)
+    body = []
+    for lines in blocks:
+        body += ["\\begin{tabular}{@{}p{0.36\\columnwidth}@{\\hspace{3pt}}p{0.60\\columnwidth}@{}}", *lines, "\\end{tabular}", "\\par\\smallskip"]
+    return "\n".join([
+        "\\section{Runs behind every number}\\label{app:runs}",
+        f"Run ids (the hash part of \\texttt{{cnn-<hash>}}, \\texttt{{mlp-<hash>}}, \\dots) of every table row, seeds in order; each is a "
+        f"folder of {path(ctx['runs_root'])}. Produced by cnnlab {esc(ctx.get('version', ''))}.",
+        "\\begin{multicols}{2}\\tiny", *body, "\\end{multicols}",
+    ])
+
+
+# ----------------------------------------------------------------------------- document
+def render_tex(ctx: dict, fig_dir: Path, style_name: str = "cnnlab", official: bool = False) -> str:
+    """The whole report.tex; writes the context plots into fig_dir."""
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    style = f"\\usepackage[final]{{{style_name}}}" if official else f"\\usepackage{{{style_name}}}"
+    title = "Artist Identification with Small CNNs and\\\\Face Recognition with Transfer Learning"
+    quick = "\\textbf{QUICK MODE} (1 seed, few epochs): a smoke test, not results. " if ctx["quick"] else ""
+    notice = (f"{quick}Generated by \\texttt{{cnnlab report}} from the runs in {path(ctx['runs_root'])}. "
+              + ("Part~1 data: synthetic. " if ctx["art"]["synthetic"] else "")
+              + ("AlexNet: untrained (random weights)." if not ctx["alexnet"].get("pretrained") else ""))
+    sections = [
+        section_setup(ctx),
+        "\\section{Part 1: convolutional networks for artist identification}",
+        p1.section_receptive(ctx),
+        p1.section_network(ctx, fig_dir),
+        p1.section_pooling(ctx),
+        p1.section_regularization(ctx, fig_dir),
+        p1.section_architecture(ctx),
+        p1.section_search(ctx, fig_dir),
+        p1.section_robustness(ctx, fig_dir),
+        "\\section{Part 2: face recognition with an MLP and AlexNet}",
+        p2.section_mlp(ctx, fig_dir),
+        p2.section_features(ctx),
+        p2.section_weights(ctx),
+        p2.section_finetune(ctx),
+        p2.section_explain(ctx),
+        section_discussion(ctx),
+        "\\appendix",
+        appendix(ctx),
+    ]
+    return "\n".join([
+        "% report.tex -- written by `cnnlab report`; every number comes from the runs named in the comments.",
+        comment(f"runs folder: {ctx['runs_root']}; quick: {ctx['quick']}; seeds: {ctx['seeds']}"),
+        "\\documentclass[10pt,letterpaper]{article}",
+        style,
+        "\\usepackage[T1]{fontenc}",
+        "\\usepackage[utf8]{inputenc}",
+        "\\usepackage{graphicx}",
+        "\\usepackage{booktabs}",
+        "\\usepackage{amsmath}",
+        "\\usepackage{multicol}",
+        "\\usepackage{caption}",
+        "\\usepackage{subcaption}",
+        "\\usepackage{url}",
+        "\\usepackage[hidelinks]{hyperref}",
+        "\\providecommand{\\notice}[1]{}",
+        f"\\title{{{title}}}",
+        f"\\author{{cnnlab {esc(ctx.get('version', ''))}\\\\\\normalfont generated report, Practical~2}}",
+        f"\\notice{{{notice}}}",
+        "\\begin{document}",
+        "\\maketitle",
+        "\\begin{abstract}",
+        abstract(ctx),
+        "\\end{abstract}",
+        *sections,
+        "\\end{document}",
+        "",
+    ])
+
+
+def render_bundle(ctx: dict, folder: Path, style: Path | None = None) -> Path:
+    """report.tex + style + figures/ in `folder`; returns the .tex path."""
+    fig_dir = folder / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    for name, src in ctx["figures"].items():
+        shutil.copy2(src, fig_dir / Path(src).name)
+    if style is not None:
+        shutil.copy2(style, folder / style.name)
+        tex = render_tex(ctx, fig_dir, style.stem, official=True)
+    else:
+        shutil.copy2(STYLE, folder / STYLE.name)
+        tex = render_tex(ctx, fig_dir)
+    out = folder / "report.tex"
+    out.write_text(tex, encoding="utf-8")
+    (folder / MARKER).write_text("written by cnnlab report; this folder is replaced on the next build\n")
+    return out
+
+
+def _check_replaceable(report_dir: Path) -> None:
+    if report_dir.exists() and (not report_dir.is_dir() or (any(report_dir.iterdir()) and not (report_dir / MARKER).is_file())):
+        raise CnnlabError(f"refusing to replace {report_dir}: it exists and is not a cnnlab report folder (choose another --report-dir)")
+
+
+def _swap_in(tmp: Path, report_dir: Path) -> None:
+    """Replace report_dir with tmp: two renames, so readers see the old or the new report, never a mix."""
+    old = report_dir.with_name(f".{report_dir.name}.old-{os.getpid()}")
+    if report_dir.exists():
+        os.replace(report_dir, old)
+    os.replace(tmp, report_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_report(ctx: dict, report_dir: str | Path, style: Path | None = None, compile: bool = True):
+    """Render (and compile) the report into report_dir; returns a ReportResult."""
+    from cnnlab.report import ReportResult
+    from cnnlab.report.compile import compile_pdf, how_to_compile, page_count, tex_available
+
+    report_dir = Path(report_dir)
+    _check_replaceable(report_dir)
+    report_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = report_dir.with_name(f".{report_dir.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        render_bundle(ctx, tmp, style)
+        pdf, pages, message, error = None, None, "", None
+        if not compile:
+            message = f"LaTeX bundle written (not compiled): {report_dir / 'report.tex'}"
+        elif tex_available() is None:
+            message = how_to_compile(report_dir)
+        else:
+            t0 = time.perf_counter()
+            try:
+                compile_pdf(tmp)
+                pages = page_count(tmp / "report.pdf")
+                pdf = report_dir / "report.pdf"
+                message = f"{pdf} ({pages} pages, compiled in {time.perf_counter() - t0:.0f} s)"
+            except CnnlabError as exc:
+                error = exc  # the bundle and its log are still installed, for inspection
+        _swap_in(tmp, report_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if error is not None:
+        raise CnnlabError(str(error).replace(str(tmp), str(report_dir)))
+    return ReportResult(report_dir, report_dir / "report.tex", pdf, pages, message)

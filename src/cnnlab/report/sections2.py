@@ -1,0 +1,246 @@
+"""Part 2 of the report (questions 2.1-2.5) from the context: MLP, AlexNet features, fine-tuning,
+weight pictures and guided backprop. An untrained AlexNet is named as such in every sentence,
+caption and table row that involves it; its numbers are never called transfer learning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cnnlab.report import plots
+from cnnlab.report.latex import comment, esc, path, pct, pm, pp
+
+ORDER = {"mlp300": "MLP, 300 hidden", "mlp800": "MLP, 800 hidden", "features": "conv4 features + FC head", "finetune": "fine-tuned"}
+
+
+def alexnet_label(ctx: dict) -> str:
+    """'ImageNet-pretrained AlexNet' or 'untrained AlexNet (random weights)', for the text."""
+    return "ImageNet-pretrained AlexNet" if ctx["alexnet"].get("pretrained") else "\\textbf{untrained AlexNet} (random weights)"
+
+
+def short_alexnet(ctx: dict) -> str:
+    return "pretrained AlexNet" if ctx["alexnet"].get("pretrained") else "untrained AlexNet"
+
+
+def acc(group: dict, key: str = "test_acc", unit: bool = True) -> str:
+    return pm(group.get(f"{key}_mean"), group.get(f"{key}_std"), n=group["n"]) + (r"\,\%" if unit else "")
+
+
+def _seeds(group: dict) -> str:
+    return f"$n={group['n']}$ seed{'s' if group['n'] > 1 else ''}"
+
+
+def results_table(ctx: dict) -> str:
+    p2 = ctx["part2"]
+    short = short_alexnet(ctx)
+    names = {"mlp300": "MLP 784--300--$K$", "mlp800": "MLP 784--800--$K$", "features": f"{short}: conv4 + FC head",
+             "finetune": f"{short}: fine-tuned"}
+    inputs = {"mlp300": "28$\\times$28 gray", "mlp800": "28$\\times$28 gray"}
+    size = ctx["faces"].get("alexnet_input", 227)
+    lines = [comment(f"{k}: runs {' '.join(p2[k]['run_ids'])}") for k in ORDER if k in p2]
+    lines += ["\\begin{table}[t]", "\\centering",
+              f"\\caption{{Face classification (\\%; mean\\,$\\pm$\\,std over seeds, $n$ given). {_provenance_short(ctx)}}}",
+              "\\label{tab:part2}", "\\small", "\\begin{tabular}{@{}llrrrrr@{}}", "\\toprule",
+              r"model & input & $n$ & train & validation & test & best epoch \\", "\\midrule"]
+    for k in ORDER:
+        if k not in p2:
+            continue
+        g = p2[k]
+        best = g["summary"].get("best_epoch", "")
+        cells = [names[k], inputs.get(k, f"{size}$\\times${size} RGB"), str(g["n"]), acc(g, "train_acc", False), acc(g, "val_acc", False),
+                 acc(g, "test_acc", False), f"{best} / {g['summary'].get('epochs_run', '')}"]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    return "\n".join(lines)
+
+
+def _provenance_short(ctx: dict) -> str:
+    f = ctx["faces"]
+    people = len(f.get("people", []))
+    data = "Olivetti faces" if f.get("kind") == "olivetti" else "FaceScrub faces"
+    return f"{data}, $K={people}$ people."
+
+
+def section_mlp(ctx: dict, fig_dir: Path) -> str:
+    p2 = ctx["part2"]
+    g, g8 = p2["mlp300"], p2["mlp800"]
+    desc = g["summary"].get("description", "")
+    arch = g["summary"].get("architecture", {})
+    titles = {k: v for k, v in ORDER.items()}
+    titles["features"] = f"{short_alexnet(ctx)}: conv4 + head"
+    titles["finetune"] = f"{short_alexnet(ctx)}: fine-tuned"
+    plots.plot_part2_curves(p2, titles, fig_dir / "part2_curves.pdf")
+    return rf"""
+\subsection{{2.1 A multilayer perceptron on $28\times28$ faces}}
+\textbf{{System.}} {esc(desc)}. In words: each face is converted to grayscale, resized to $28\times28$ and scaled to
+$[0,1]$; the network subtracts the training set's mean and divides by its standard deviation (stored in the model, so
+inference needs no separate preprocessing), flattens the image to {arch.get('input_dim', 784)} inputs and applies one
+fully connected hidden layer of {arch.get('hidden', 300)} \textbf{{{esc(arch.get('activation', 'tanh'))}}} units and a linear
+output layer with one logit per person, trained with softmax cross-entropy and L2 weight decay. Weights are initialised
+\texttt{{{esc(arch.get('init', g['summary'].get('init', '')))}}}, biases at zero. The model is kept at the epoch with the lowest
+validation loss.
+
+\textbf{{Results.}} The learning curves of the training, validation and test sets are in Figure~\ref{{fig:part2}}
+(first panel). The 300-unit MLP reaches \textbf{{{acc(g)} test accuracy}} ({_seeds(g)}; train {acc(g, 'train_acc')},
+validation {acc(g, 'val_acc')}); with 800 units it reaches {acc(g8)} ({pp(g8['test_acc_mean'] - g['test_acc_mean'])} points).
+The training accuracy reaches 100\,\% quickly while validation and test accuracy level off: with only
+{_train_per_person(ctx)} training faces per person the MLP learns person-specific pixel templates, which generalise as long as
+pose and lighting stay close to the training faces.
+
+{results_table(ctx)}
+
+\begin{{figure}}[t]
+\centering
+\includegraphics[width=\linewidth]{{figures/part2_curves.pdf}}
+\caption{{Learning curves of the Part 2 models: training, validation and test accuracy per epoch (mean over seeds, band $\pm$1 std).
+{'The AlexNet models use an untrained AlexNet (random weights).' if not ctx['alexnet'].get('pretrained') else ''}}}
+\label{{fig:part2}}
+\end{{figure}}
+"""
+
+
+def _train_per_person(ctx: dict) -> str:
+    counts = ctx["faces"].get("counts") or {}
+    train = sorted({c[0] for c in counts.values()})
+    return "/".join(map(str, train)) if train else "a few"
+
+
+def section_features(ctx: dict) -> str:
+    p2 = ctx["part2"]
+    g, mlp = p2["features"], p2["mlp300"]
+    s = g["summary"]
+    size = ctx["faces"].get("alexnet_input", 227)
+    d = g["test_acc_mean"] - mlp["test_acc_mean"]
+    if ctx["alexnet"].get("pretrained"):
+        meaning = (f"The ImageNet features {'beat' if d > 0 else 'do not beat'} the pixel MLP ({pp(d)} points): features learned "
+                   "on a million natural images transfer to faces, because edges, textures and part detectors at conv4 are generic.")
+    else:
+        meaning = (f"Compared with the pixel MLP this is {pp(d)} points. \\emph{{These are not transfer-learning results}}: the "
+                   "AlexNet weights are random (no ImageNet weights were available), so conv4 is a fixed random projection of "
+                   "the image; what the head learns from it measures how much identity survives random convolutions and "
+                   "pooling, not what ImageNet training contributes. Run with \\texttt{--weights PATH} to the ImageNet weights "
+                   "for the real experiment.")
+    return rf"""
+\subsection{{2.2 AlexNet as a fixed feature extractor}}
+\textbf{{System.}} Each face is resized to ${size}\times{size}$ RGB (grayscale faces are replicated to three channels),
+normalised with the ImageNet mean and standard deviation and passed through the convolutional layers of the
+{alexnet_label(ctx)} up to \textbf{{{esc(s.get('layer', 'conv4'))}}} (after its ReLU). The
+{s.get('feature_dim', '')} activations per face are computed once and cached; a fully connected head
+({esc(s.get('model', ''))}, dropout, softmax cross-entropy) is trained on them while AlexNet stays fixed.
+
+\textbf{{Results.}} The head reaches \textbf{{{acc(g)} test accuracy}} ({_seeds(g)}; Table~\ref{{tab:part2}},
+Figure~\ref{{fig:part2}}). {meaning}
+"""
+
+
+def section_weights(ctx: dict) -> str:
+    u = ctx["mlp_units"]
+    units = u["units"]
+    parts = []
+    for hidden, rows in units.items():
+        desc = "; ".join(f"unit {r['unit']} favours {esc(r['person'])} (selectivity {r['score']:.3f}, $r={r['corr']:.2f}$)" for r in rows)
+        parts.append(f"{hidden} hidden units: {desc}")
+    mean_r = {h: sum(abs(r["corr"]) for r in rows) / max(1, len(rows)) for h, rows in units.items()}
+    hs = list(mean_r)
+    cmp = ""
+    if len(hs) == 2:
+        a, b = hs
+        more = a if mean_r[a] > mean_r[b] else b
+        cmp = (f"The units of the {more}-unit network resemble their person more (mean $|r|$ {mean_r[a]:.2f} for {a} and "
+               f"{mean_r[b]:.2f} for {b} units): "
+               + ("with fewer units each one must carry a whole identity, so it becomes a cleaner template; with more units the "
+                  "work is spread and single units stay closer to their small random initialisation."
+                  if more == min(hs, key=int) else
+                  "with more units, each one can specialise on a single person and become a sharper template."))
+    ids = " ".join(f"{h}: {rid}" for h, rid in u.get("runs", {}).items())
+    return rf"""
+\subsection{{2.3 What the hidden units look for}}
+Figure~\ref{{fig:units}} shows two hidden units of each MLP of 2.1 (seed 0), chosen as the most \emph{{selective}} units:
+those whose outgoing weight to one person exceeds their weight to every other person by the largest margin. Top: the
+unit's 784 input weights as a $28\times28$ image (red positive, blue negative). Bottom: the mean training face of the
+person it favours minus the mean face of everyone, with the correlation $r$ between the two. {'; '.join(parts)}.
+They are interesting because they are readable: a unit that favours one person is a template of what distinguishes that
+person from the average face (positive where that person is brighter, e.g.\ hair, glasses or face outline, negative where
+darker), trained into the weights by the L2 penalty, which removes the weight noise that does not help the classification.
+{cmp}
+
+{comment('weight pictures from runs ' + ids)}
+\begin{{figure}}[t]
+\centering
+\includegraphics[width=0.8\linewidth]{{figures/{u['figure']}}}
+\caption{{Input weights of two selective hidden units per MLP (top) and the favoured person's mean face minus the
+mean of all faces (bottom); $r$: their correlation.}}
+\label{{fig:units}}
+\end{{figure}}
+"""
+
+
+def section_finetune(ctx: dict) -> str:
+    p2 = ctx["part2"]
+    g, feats = p2["finetune"], p2["features"]
+    s = g["summary"]
+    pred = ctx["predict"]
+    top = pred["top"]
+    d = g["test_acc_mean"] - feats["test_acc_mean"]
+    untrained = "" if ctx["alexnet"].get("pretrained") else (
+        " Because AlexNet is untrained here, fine-tuning only its classifier on random pool5 features is a random-feature "
+        "baseline, not transfer learning.")
+    rows = "\n".join(f"{esc(n)} & {p:.3f} \\\\" for n, p in top)
+    correct = "correct" if top and top[0][0] == pred["true"] else "wrong"
+    run = pred["run"]
+    return rf"""
+\subsection{{2.4 Fine-tuning AlexNet}}
+\textbf{{System.}} The {alexnet_label(ctx)} with its last layer replaced by a new $4096\to{len(ctx['faces'].get('people', []))}$
+layer (one output per person, as in 2.2): {esc(s.get('model', ''))}. The convolutional layers are frozen
+(\texttt{{freeze={esc(s.get('freeze', ''))}}}), fc6 and fc7 continue training at a tenth of the learning rate of the new layer.
+It reaches \textbf{{{acc(g)} test accuracy}} ({_seeds(g)}), {pp(d)} points against the fixed conv4 features of 2.2.{untrained}
+
+\textbf{{Using the network.}} A face image (a file) is the input placeholder; the model returns the most probable people.
+For the test face in Figure~\ref{{fig:predict}} (true person {esc(pred['true'])}) the {correct} answer ranks first:
+
+{comment('prediction example: run ' + run)}
+\begin{{figure}}[h]
+\centering
+\begin{{minipage}}[c]{{0.16\linewidth}}\centering\includegraphics[width=\linewidth]{{figures/{pred['image']}}}\end{{minipage}}\hspace{{1em}}
+\begin{{minipage}}[c]{{0.70\linewidth}}\footnotesize
+\texttt{{\$ cnnlab predict {esc(pred['image'])} -{{}}-checkpoint}} {path(ctx['runs_root'] + '/' + run + '/model.pt')}\\[2pt]
+\begin{{tabular}}{{@{{}}lr@{{}}}}\toprule person & probability \\ \midrule
+{rows}
+\bottomrule\end{{tabular}}
+\end{{minipage}}
+\caption{{Classifying one test face with the fine-tuned {short_alexnet(ctx)} (\texttt{{cnnlab predict}}, top 3).}}
+\label{{fig:predict}}
+\end{{figure}}
+"""
+
+
+def section_explain(ctx: dict) -> str:
+    e = ctx["explain"]
+    items = e["items"]
+    share = sum(i["centre_share"] for i in items) / max(1, len(items))
+    right = sum(i["true"] == i["pred"] for i in items)
+    where = ("concentrated on the central quarter of the image" if share > 0.4 else
+             "spread over the whole image" if share < 0.3 else "somewhat concentrated in the centre")
+    if ctx["alexnet"].get("pretrained"):
+        comment_text = ("The maps follow the contours of the eyes, nose, mouth and the face outline: the fine-tuned network "
+                        "identifies people from facial features rather than from the background, while the hair line and "
+                        "glasses also receive weight, cues that change between photographs.")
+    else:
+        comment_text = ("With random AlexNet weights the maps mostly trace the high-contrast edges of the face (eyes, nostrils, "
+                        "mouth), which any random ReLU network passes on; they show the architecture's edge sensitivity more "
+                        "than learned identity cues, and would sharpen onto person-specific features with pretrained weights.")
+    return rf"""
+\subsection{{2.5 Guided backpropagation}}
+Figure~\ref{{fig:gbp}} shows guided backpropagation (the gradient of the predicted class score with respect to the input,
+where every ReLU passes back only positive gradients for positive inputs) for {len(items)} test faces on the fine-tuned
+network of 2.4 ({right} of {len(items)} classified correctly). On average {pct(share)}\,\% of the absolute attribution lies
+in the central quarter of the image, where eyes, nose and mouth are (a uniform map would put 25\,\% there): the evidence is
+{where}. {comment_text}
+
+{comment('guided backprop: run ' + e['run'])}
+\begin{{figure}}[t]
+\centering
+\includegraphics[width=\linewidth]{{figures/{e['figure']}}}
+\caption{{Guided backpropagation for the predicted person on three test faces, fine-tuned {short_alexnet(ctx)}.}}
+\label{{fig:gbp}}
+\end{{figure}}
+"""
