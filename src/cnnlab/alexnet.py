@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import os
 import socket
-import sys
 import urllib.error
 import urllib.parse
 from dataclasses import dataclass
@@ -126,11 +126,15 @@ class AlexNetTrunk(nn.Module):
 
     def load_from_alexnet(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Load the matching subset of a full AlexNet state dict, strictly for that subset."""
-        own = self.state_dict().keys()
-        missing = [k for k in own if k not in state_dict]
-        if missing:
-            raise CnnlabError(f"AlexNet weights lack {len(missing)} keys (first: {missing[0]})")
-        _load_strict(self, {k: state_dict[k] for k in own}, "AlexNet trunk")
+        for name in ("features", "classifier"):
+            module = getattr(self, name)
+            if module is None:
+                continue
+            own = [f"{name}.{k}" for k in module.state_dict()]
+            missing = [k for k in own if k not in state_dict]
+            if missing:
+                raise CnnlabError(f"AlexNet weights lack {len(missing)} keys (first: {missing[0]})")
+            _load_strict(module, {k.split(".", 1)[1]: state_dict[k] for k in own}, "AlexNet trunk")
 
 
 class Normalize(nn.Module):
@@ -318,10 +322,11 @@ def resolve_weights(
         return sd, WeightsInfo(True, "hub-cache", sha256_file(cached), str(cached)).as_dict()
 
     model_dir = hub_checkpoint_dir(hub_dir)
-    log.info("downloading AlexNet weights from %s to %s", url, model_dir)
+    log.debug("downloading AlexNet weights from %s to %s", url, model_dir)
     try:
-        # torch.hub announces downloads on stdout; keep stdout for command output.
-        with _socket_timeout(timeout), contextlib.redirect_stdout(sys.stderr):
+        # torch.hub announces downloads on stdout: keep stdout for command output, and a failure to one
+        # line (the progress bar, when asked for, goes to stderr).
+        with _socket_timeout(timeout), contextlib.redirect_stdout(io.StringIO()):
             torch.hub.load_state_dict_from_url(
                 url, model_dir=str(model_dir), map_location="cpu", progress=progress, check_hash=True,
                 weights_only=True,

@@ -30,10 +30,16 @@ MODEL_KINDS = ("mlp", "alexnet-features", "alexnet")
 
 
 class FeatureHead(nn.Module):
-    """Fully connected classifier on flattened features: [Linear -> ReLU -> Dropout]* -> Linear."""
+    """Fully connected classifier on flattened features: standardise -> [Linear -> ReLU -> Dropout]* -> Linear.
+
+    The per-feature mean/std (buffers, set by `fit_standardizer` from the training features) make the
+    head indifferent to the activation scale of the layer and weights it sits on.
+    """
 
     def __init__(self, in_features: int, hidden: Sequence[int], num_classes: int, dropout: float = 0.0) -> None:
         super().__init__()
+        self.register_buffer("mean", torch.zeros(in_features))
+        self.register_buffer("std", torch.ones(in_features))
         layers: list[nn.Module] = []
         d = in_features
         for h in hidden:
@@ -42,8 +48,14 @@ class FeatureHead(nn.Module):
         layers.append(nn.Linear(d, num_classes))
         self.layers = nn.Sequential(*layers)
 
+    @torch.no_grad()
+    def fit_standardizer(self, features: torch.Tensor) -> None:
+        """Set mean/std from training features (N, D); std floored so dead units stay 0, not inf."""
+        self.mean.copy_(features.mean(0))
+        self.std.copy_(features.std(0).clamp_min(1e-3 * float(features.std()) + 1e-8))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x.flatten(1))  # (B, D) -> (B, K)
+        return self.layers((x.flatten(1) - self.mean) / self.std)  # (B, D) -> (B, K)
 
 
 class FeatureClassifier(AlexNetTrunk):
@@ -52,8 +64,9 @@ class FeatureClassifier(AlexNetTrunk):
     Parameter names: torchvision's for the trunk (features.0.weight, ...) and head.layers.* for the head.
     """
 
-    def __init__(self, layer: str, in_features: int, hidden: Sequence[int], num_classes: int, dropout: float = 0.0) -> None:
-        super().__init__(layer)
+    def __init__(self, layer: str, in_features: int, hidden: Sequence[int], num_classes: int, dropout: float = 0.0,
+                 init: bool = True) -> None:
+        super().__init__(layer, init=init)
         self.normalize = Normalize()
         self.head = FeatureHead(in_features, hidden, num_classes, dropout)
 
@@ -64,24 +77,31 @@ class FeatureClassifier(AlexNetTrunk):
 class FaceAlexNet(AlexNet):
     """2.4: AlexNet with ImageNet normalisation in front; state dict keys are exactly torchvision's."""
 
-    def __init__(self, num_classes: int, dropout: float = 0.5) -> None:
-        super().__init__(num_classes=num_classes, dropout=dropout)
-        self.normalize = Normalize()
+    def __init__(self, num_classes: int, dropout: float = 0.5, init: bool = True) -> None:
+        if init:
+            super().__init__(num_classes=num_classes, dropout=dropout)
+        else:  # weights are loaded next: allocate without the ~1 s random initialisation
+            with torch.device("meta"):
+                super().__init__(num_classes=num_classes, dropout=dropout)
+            self.to_empty(device="cpu")
+        self.normalize = Normalize()  # constants, created after to_empty
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(self.normalize(x))
 
 
-def build_model(kind: str, config: dict[str, Any], num_classes: int) -> nn.Module:
-    """An untrained model of `kind` from its plain-dict config."""
+def build_model(kind: str, config: dict[str, Any], num_classes: int, init: bool = True) -> nn.Module:
+    """An untrained model of `kind` from its plain-dict config (init=False: AlexNet parameters are left
+    uninitialised, for loading a checkpoint)."""
     if kind == "mlp":
         return MLP(MLPConfig(**{**config, "num_classes": num_classes}))
     if kind == "alexnet-features":
         return FeatureClassifier(
-            config["layer"], int(config["in_features"]), list(config["hidden"]), num_classes, float(config.get("dropout", 0.0))
+            config["layer"], int(config["in_features"]), list(config["hidden"]), num_classes, float(config.get("dropout", 0.0)),
+            init=init,
         )
     if kind == "alexnet":
-        return FaceAlexNet(num_classes, float(config.get("dropout", 0.5)))
+        return FaceAlexNet(num_classes, float(config.get("dropout", 0.5)), init=init)
     raise ConfigError(f"unknown model kind {kind!r} (choose from: {', '.join(MODEL_KINDS)})")
 
 
@@ -127,7 +147,7 @@ def save_checkpoint(
         "input": "RGB or grayscale image resized to image_size, scaled to [0, 1]; normalisation is inside the model",
         "meta": json.loads(json.dumps(meta or {}, default=str)),
     }
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save({**header, "state_dict": state}, tmp)
@@ -149,7 +169,7 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> FaceClassif
     if int(obj.get("format_version", 0)) > CHECKPOINT_VERSION:
         raise CnnlabError(f"{path} has checkpoint format {obj['format_version']}; this cnnlab reads up to {CHECKPOINT_VERSION}")
     names = list(obj["class_names"])
-    model = build_model(obj["kind"], obj["config"], len(names))
+    model = build_model(obj["kind"], obj["config"], len(names), init=False)
     try:
         model.load_state_dict(obj["state_dict"], strict=True)
     except RuntimeError as exc:

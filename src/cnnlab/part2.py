@@ -289,7 +289,7 @@ class FeatureSettings:
     """2.2: which AlexNet layer feeds the head, and the head's shape."""
 
     layer: str = "conv4"
-    hidden: tuple[int, ...] = (300,)
+    hidden: tuple[int, ...] = (64,)
     dropout: float = 0.5
     input_size: int = 227
 
@@ -333,7 +333,7 @@ def alexnet_features(
     state_dict: dict[str, torch.Tensor],
     weights: dict[str, Any],
     settings: FeatureSettings = FeatureSettings(),
-    train: TrainSettings = TrainSettings(lr=1e-4, weight_decay=1e-4, epochs=40),
+    train: TrainSettings = TrainSettings(lr=1e-4, weight_decay=1e-4, epochs=30),
     out_root: str | Path = "runs",
     *,
     cache_dir: str | Path | None = None,
@@ -365,6 +365,7 @@ def alexnet_features(
     names = list(faces.class_names)
     seed_everything(train.seed)
     head = FeatureHead(feats["train"].shape[1], settings.hidden, len(names), settings.dropout)
+    head.fit_standardizer(feats["train"])
     trainer = Trainer(train.train_config(), device=device, progress=progress)
     result = trainer.fit(head, fsets["train"], fsets["val"], monitor={"test": fsets["test"]})
     final = _evaluate(trainer, head, fsets)
