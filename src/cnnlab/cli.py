@@ -387,6 +387,9 @@ def _add_alexnet_args(p: argparse.ArgumentParser) -> None:
                    help="AlexNet ImageNet weights (alexnet-owt-7be5be79.pth); default: the torch hub cache, then a "
                         "checked download; 'random' = an untrained AlexNet")
     p.add_argument("--hub-dir", help="torch hub folder (default: torch.hub.get_dir())")
+    p.add_argument("--weights-url", default=None, metavar="URL",
+                   help="where to download the weights when not cached (default: the official torchvision URL; "
+                        "the file name must carry its SHA-256 prefix)")
     p.add_argument("--input-size", type=int, default=227, help="face size fed to AlexNet (default: 227)")
     p.add_argument("--cache-dir", help="feature cache folder (default: <out>/cache/features)")
 
@@ -478,10 +481,10 @@ def _add_part2(sub: argparse._SubParsersAction) -> None:
     _add_face_data_args(f)
     _add_alexnet_args(f)
     f.add_argument("--layer", default="conv4", help="AlexNet layer: conv1..conv5, pool1, pool2, pool5, fc6, fc7 (default: conv4)")
-    f.add_argument("--head-hidden", default="300", metavar="N[,N...]",
-                   help="hidden sizes of the head, comma-separated; 0 for a linear head (default: 300)")
+    f.add_argument("--head-hidden", default="64", metavar="N[,N...]",
+                   help="hidden sizes of the head, comma-separated; 0 for a linear head (default: 64)")
     f.add_argument("--dropout", type=float, default=0.5)
-    _add_train_args(f, epochs=40, lr=1e-4, weight_decay=1e-4)
+    _add_train_args(f, epochs=30, lr=1e-4, weight_decay=1e-4)
     f.set_defaults(handler=_run_part2_features)
 
     t = psub.add_parser("finetune", help="AlexNet with one output per actor, fine-tuned (2.4)")
@@ -532,7 +535,10 @@ def _load_alexnet_inputs(args: argparse.Namespace):
 
     if args.input_size < 63:
         raise CnnlabError(f"--input-size must be >= 63 for AlexNet, got {args.input_size}")
-    state_dict, weights = resolve_weights(args.weights, hub_dir=args.hub_dir, progress=not args.json)
+    from cnnlab.alexnet import OFFICIAL_URL
+
+    state_dict, weights = resolve_weights(args.weights, hub_dir=args.hub_dir, url=args.weights_url or OFFICIAL_URL,
+                                          progress=not args.json)
     faces = load_face_data(args.faces, image_size=args.input_size, channels=3, actors=_face_actors(args),
                            split=_face_split(args))
     return state_dict, weights, faces
