@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import socket
@@ -53,7 +54,7 @@ HTML_PAGE = b"<!DOCTYPE html><html><head><title>Moved</title></head><body>This i
 
 @dataclass
 class Route:
-    kind: str  # bytes, status, flaky, stall, trickle, drop, dropmid, biglength, bigstream, redirect
+    kind: str  # bytes, status, flaky, stall, trickle, drop, dropmid, biglength, bigstream, gzip, redirect
     data: bytes = b""
     code: int = 200
     fail_times: int = 0
@@ -146,6 +147,13 @@ class FaceServer:
                     self.end_headers()
                     for _ in range(r.code // 65536 + 1):
                         self.wfile.write(b"\xff" * 65536)
+                elif r.kind == "gzip":  # compressed although the client asked for identity
+                    body = gzip.compress(r.data)
+                    self.send_response(200)
+                    self.send_header("Content-Encoding", "gzip")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
                 elif r.kind == "redirect":
                     self.send_response(302)
                     self.send_header("Location", r.location)

@@ -212,6 +212,10 @@ def test_fetch_limits_and_bad_urls(server):
     loop = server.add("/f/loop", Route("redirect", location="/f/loop"))
     assert fetch(loop, timeout=2).status == "too_many_redirects"
     assert fetch(server.add("/f/tofile", Route("redirect", location="file:///etc/passwd")), timeout=2).status == "bad_url"
+    zipped = server.add("/f/gzip", Route("gzip", data))
+    assert fetch(zipped, timeout=2).data == data
+    bomb = server.add("/f/gzipbomb", Route("gzip", b"\0" * 5_000_000))
+    assert fetch(bomb, timeout=2, max_bytes=100_000).status == "too_large"
     slept: list[float] = []
     result = fetch(server.add("/f/500", Route("status", code=503)), retries=3, backoff=0.1, sleep=slept.append)
     assert result.status == "http_503" and result.attempts == 4

@@ -91,9 +91,12 @@ def split_sizes(n: int, split: FaceSplitConfig) -> tuple[int, int, int] | None:
     val = max(int(v > 0), _round(n * v / total)) if v else 0
     test = max(int(s > 0), _round(n * s / total)) if s else 0
     train = n - val - test
-    if train < 1:  # tiny n with large v, s: keep one for training
-        val, test = (val - 1, test) if val >= test else (val, test - 1)
-        train = 1
+    while train < 1:  # tiny n with large v, s: give faces back to training, keeping one each
+        if val >= test and val > (v > 0):
+            val -= 1
+        else:
+            test -= 1
+        train += 1
     return train, val, test
 
 

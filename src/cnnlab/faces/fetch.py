@@ -12,11 +12,13 @@ are not.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import random
 import socket
 import ssl
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import quote, urljoin, urlsplit
@@ -79,7 +81,7 @@ def _attempt(url: str, timeout: float, max_bytes: int, max_redirects: int, user_
             raise _Fail("timeout", f"no answer within {timeout:g} s", True)
         if scheme == "https":
             conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                host, port, timeout=remaining, context=ssl.create_default_context())
+                host, port, timeout=remaining, context=_ssl_context())
         else:
             conn = http.client.HTTPConnection(host, port, timeout=remaining)
         try:
@@ -118,10 +120,31 @@ def _attempt(url: str, timeout: float, max_bytes: int, max_redirects: int, user_
                 # http.client returns b"" instead of raising when the peer closes early
                 raise _Fail("connection_error", f"connection closed after {size} of {int(length)} bytes",
                             True, 200)
-            return b"".join(chunks), resp.status
+            body = b"".join(chunks)
+            encoding = (resp.getheader("Content-Encoding") or "identity").strip().lower()
+            if encoding in ("gzip", "x-gzip", "deflate"):  # sent although we asked for identity
+                body = _decompress(body, encoding, max_bytes)
+            return body, resp.status
         finally:
             conn.close()
     raise _Fail("too_many_redirects", f"more than {max_redirects} redirects", False)
+
+
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    return ssl.create_default_context()  # loading CA certificates is slow: once per process
+
+
+def _decompress(body: bytes, encoding: str, max_bytes: int) -> bytes:
+    wbits = 16 + zlib.MAX_WBITS if "gzip" in encoding else zlib.MAX_WBITS
+    try:
+        d = zlib.decompressobj(wbits)
+        out = d.decompress(body, max_bytes + 1)  # bounded: a compression bomb stops here
+    except zlib.error as exc:
+        raise _Fail("bad_response", f"bad {encoding} body ({exc})", False, 200) from None
+    if len(out) > max_bytes or d.unconsumed_tail:
+        raise _Fail("too_large", f"decoded {encoding} body over {max_bytes} bytes", False, 200)
+    return out
 
 
 def fetch(url: str, *, timeout: float = 15.0, retries: int = 2, max_bytes: int = 20_000_000,

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 from urllib.parse import urlsplit
@@ -210,17 +210,23 @@ def parse_lists(paths: Sequence[str | Path], actors: Iterable[str] | None = None
         raise DataError("no list file given")
     rows = [r for p in paths for r in parse_list(p).rows]
     if actors is not None:
-        wanted = {name_key(a): a for a in actors if a.strip()}
+        wanted = {name_key(a): a for a in ([actors] if isinstance(actors, str) else actors) if a.strip()}
+        if not wanted:
+            raise DataError("empty actor selection")
         present = {name_key(r.name) for r in rows if r.name}
         unknown = [a for k, a in wanted.items() if k not in present]
         if unknown:
             raise DataError(f"actor(s) not in the list files: {', '.join(unknown)}")
         rows = [r for r in rows if name_key(r.name) in wanted]
+    # one spelling per actor (the first seen), so names differing in case share one folder
+    spelling: dict[str, str] = {}
+    rows = [r if spelling.setdefault(name_key(r.name), r.name) == r.name
+            else replace(r, name=spelling[name_key(r.name)]) for r in rows]
     seen: dict[str, FaceRow] = {}
     out: list[FaceRow] = []
     dropped = 0
     for r in rows:
-        if r.problem == "bad_line":
+        if r.problem is not None:  # rows that will not be fetched claim no face id
             out.append(r)
             continue
         prev = seen.get(r.key)
@@ -230,8 +236,8 @@ def parse_lists(paths: Sequence[str | Path], actors: Iterable[str] | None = None
         elif prev.same_face(r):
             dropped += 1
         else:
-            out.append(FaceRow(r.source, r.name, r.image_id, r.face_id, r.url, r.bbox_text, r.sha256, r.bbox,
-                               "duplicate", f"face id already used by {prev.source} with other data"))
+            out.append(replace(r, problem="duplicate",
+                               detail=f"face id already used by {prev.source} with other data"))
     if dropped:
         log.info("ignored %d identical duplicate row(s)", dropped)
     return out

@@ -1,0 +1,240 @@
+"""FaceScrub list parsing, splits, load_faces (Olivetti and download folders) and the Olivetti conversion."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cnnlab.errors import ConfigError, DataError
+from cnnlab.faces import (COURSE_ACTORS, DownloadConfig, FaceSplitConfig, describe_faces, download_faces,
+                          load_faces, parse_list, parse_lists, safe_name, split_sizes)
+from cnnlab.faces.olivetti import convert_olivetti, embedded_path, load_olivetti
+from faces_helpers import FaceServer, Route, list_line, make_image, sha, write_list
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+LISTS = SHARED / "facescrub" / "lists"
+MAT = SHARED / "olivetti" / "olivettifaces.mat"
+DIGEST = "a" * 64
+
+
+# ----------------------------------------------------------------------------- lists
+def test_parse_list_formats(tmp_path):
+    body = [list_line("Alec  Baldwin", 1, "http://h/1.jpg", "1,2,3,4", DIGEST),
+            "", list_line("Alec_Baldwin", 2, "http://h/2.jpg", " 5, 6, 7, 8 ", DIGEST.upper())]
+    plain = write_list(tmp_path / "plain.txt", body)
+    rows = parse_list(plain).rows
+    assert [(r.name, r.face_id, r.bbox, r.sha256, r.problem) for r in rows] == [
+        ("Alec Baldwin", "1", (1, 2, 3, 4), DIGEST, None), ("Alec Baldwin", "2", (5, 6, 7, 8), DIGEST, None)]
+    assert rows[1].source == "plain.txt:3" and rows[0].key == "Alec_Baldwin/1"
+    # a header (columns in any order), a BOM and CRLF line ends
+    header = "\t".join(["url", "name", "image_id", "face_id", "bbox", "sha256"])
+    data = "\t".join(["http://h/9.jpg", "Bill Hader", "7", "9", "0,0,5,5", DIGEST])
+    (tmp_path / "h.txt").write_bytes(("\ufeff" + header + "\r\n" + data + "\r\n").encode("utf-8"))
+    (row,) = parse_list(tmp_path / "h.txt").rows
+    assert (row.name, row.url, row.face_id, row.image_id, row.bbox) == ("Bill Hader", "http://h/9.jpg", "9", "7",
+                                                                          (0, 0, 5, 5))
+    (tmp_path / "bad_header.txt").write_text("name\turl\tface_id\n")
+    with pytest.raises(DataError, match="lacks column"):
+        parse_list(tmp_path / "bad_header.txt")
+
+
+def test_parse_lists_subsets_duplicates_and_bad_lines(tmp_path, caplog):
+    a = write_list(tmp_path / "a.txt", [list_line("Alec Baldwin", 1, "http://h/1.jpg", "1,2,3,4", DIGEST),
+                                        list_line("Bill Hader", 2, "http://h/2.jpg", "1,2,3,4", DIGEST),
+                                        "Bill Hader\t3\t3\thttp://h/3"])
+    b = write_list(tmp_path / "b.txt", [list_line("Alec Baldwin", 1, "http://h/1.jpg", "1,2,3,4", DIGEST),
+                                        list_line("Alec Baldwin", 1, "http://h/other.jpg", "1,2,3,4", DIGEST)])
+    with caplog.at_level(logging.WARNING):
+        rows = parse_lists([a, b])
+    assert [(r.source, r.problem) for r in rows] == [("a.txt:1", None), ("a.txt:2", None), ("a.txt:3", "bad_line"),
+                                                     ("b.txt:2", "duplicate")]
+    assert "a.txt:3" in caplog.text and "truncated" in caplog.text
+    assert [r.face_id for r in parse_lists([a], actors=["bill_HADER"])] == ["2", "3"]
+    assert [r.face_id for r in parse_lists([a], actors="Bill Hader")] == ["2", "3"]
+    # spellings differing in case share one actor; rows with problems claim no face id
+    c = write_list(tmp_path / "c.txt", [list_line("alec baldwin", 5, "http://h/5.jpg", "1,2,3,4", DIGEST),
+                                        list_line("Alec Baldwin", 6, "http://h/6.jpg", "1,2,3", DIGEST),
+                                        list_line("Alec Baldwin", 6, "http://h/6.jpg", "1,2,3,4", DIGEST)])
+    rows = parse_lists([c])
+    assert [(r.name, r.problem) for r in rows] == [("alec baldwin", None), ("alec baldwin", "bad_bbox"),
+                                                   ("alec baldwin", None)]
+    with pytest.raises(DataError, match="Nobody"):
+        parse_lists([a], actors=["Nobody", "Alec Baldwin"])
+
+
+def test_safe_name_never_escapes():
+    nasty = ["..", ".", "../../etc/passwd", "/abs", "a/b", "C:\\x", "", " ", "\x00", "é\u202e", "-rf", "x" * 500,
+             "name with spaces", "..hidden", "a:b*c?d"]
+    names = [safe_name(s) for s in nasty]
+    for n in names:
+        assert n and not n.startswith((".", "-")) and len(n) <= 90
+        assert all(c.isalnum() or c in "._-" for c in n) and n.isascii()
+    assert len(set(names)) == len(names)  # distinct inputs stay distinct
+    assert safe_name("Alec_Baldwin") == "Alec_Baldwin" and safe_name("1863") == "1863"
+
+
+@pytest.mark.skipif(not LISTS.is_dir(), reason="../shared is absent")
+def test_parse_the_real_facescrub_lists():
+    parsed = {p.name: parse_list(p) for p in sorted(LISTS.glob("*.txt"))}
+    assert set(parsed) == {"facescrub_actors.txt", "facescrub_actresses.txt", "subset_actors.txt",
+                           "subset_actresses.txt"}
+    sizes = {name: (len(p.rows), len(p.bad_lines), len({r.name for r in p.rows})) for name, p in parsed.items()}
+    assert sizes == {"facescrub_actors.txt": (1549, 0, 6), "facescrub_actresses.txt": (1556, 1, 6),
+                     "subset_actors.txt": (2859, 0, 20), "subset_actresses.txt": (2925, 0, 20)}
+    # the actresses file is cut short mid-line: that line is reported, not fatal
+    assert parsed["facescrub_actresses.txt"].bad_lines[0].source == "facescrub_actresses.txt:1556"
+    course = parse_lists([LISTS / "facescrub_actors.txt", LISTS / "facescrub_actresses.txt"], actors=COURSE_ACTORS)
+    assert {r.name for r in course} == set(COURSE_ACTORS)
+    good = [r for p in parsed.values() for r in p.rows if r.problem is None]
+    assert len(good) == 1549 + 1555 + 2859 + 2925
+    assert all(r.bbox and r.bbox[2] > r.bbox[0] and r.url.startswith("http") for r in good)
+
+
+# ----------------------------------------------------------------------------- splits
+@pytest.mark.parametrize("n, expected", [
+    (200, (70, 20, 20)), (110, (70, 20, 20)), (90, (70, 10, 10)), (81, (70, 6, 5)), (72, (70, 1, 1)),
+    (71, (45, 13, 13)), (10, (6, 2, 2)), (3, (1, 1, 1)), (2, None), (0, None)])
+def test_split_sizes_rule(n, expected):
+    assert split_sizes(n, FaceSplitConfig()) == expected
+    if expected:
+        assert sum(expected) <= n and min(expected) >= 1
+
+
+def test_split_sizes_other_configs():
+    assert split_sizes(10, FaceSplitConfig(5, 3, 2)) == (5, 3, 2)
+    assert split_sizes(12, FaceSplitConfig(8, 0, 2)) == (8, 0, 2)
+    assert split_sizes(9, FaceSplitConfig(8, 0, 2)) == (8, 0, 1)
+    assert split_sizes(1, FaceSplitConfig(8, 0, 0)) == (1, 0, 0)
+    for n in range(0, 130):
+        for cfg in (FaceSplitConfig(), FaceSplitConfig(3, 30, 1), FaceSplitConfig(1, 1, 1)):
+            sizes = split_sizes(n, cfg)
+            if sizes is not None:
+                assert sum(sizes) <= n and sizes[0] >= 1 and all(s >= 1 for s in sizes[1:])
+                assert sizes[0] <= cfg.train_per_actor and sizes[1] <= max(cfg.val_per_actor, n)
+    for bad in ({"train_per_actor": 0}, {"val_per_actor": -1}, {"seed": -1}, {"test_per_actor": True},
+                {"train_per_actor": 2.5}):
+        with pytest.raises(ConfigError):
+            FaceSplitConfig(**bad)
+
+
+# ----------------------------------------------------------------------------- Olivetti
+def test_load_olivetti_default():
+    data = load_faces()
+    assert data.source == "olivetti" and len(data.class_names) == 40 and data.class_names[0] == "s1"
+    assert data.train_x.shape == (240, 1, 28, 28) and data.val_x.shape == (80, 1, 28, 28)
+    assert data.test_x.shape == (80, 1, 28, 28) and data.train_x.dtype == torch.float32
+    assert data.train_y.dtype == torch.int64 and set(data.counts.values()) == {(6, 2, 2)}
+    assert 0.0 <= float(data.train_x.min()) and float(data.train_x.max()) <= 1.0
+    assert "6/2/2" in data.provenance and "AT&T" in data.provenance
+    assert torch.bincount(data.test_y).tolist() == [2] * 40
+    # splits are disjoint: no image appears twice
+    flat = torch.cat([data.train_x, data.val_x, data.test_x]).flatten(1)
+    assert torch.unique(flat, dim=0).shape[0] == 400
+    again = load_faces()
+    assert again.data_hash == data.data_hash and torch.equal(again.val_x, data.val_x)
+    other = load_faces(split=FaceSplitConfig(seed=1))
+    assert other.data_hash != data.data_hash and not torch.equal(other.val_x, data.val_x)
+
+
+def test_load_olivetti_sizes_channels_actors():
+    images, labels = load_olivetti()
+    data = load_faces("olivetti", image_size=64, channels=3, actors=["S2", "s1"], split=FaceSplitConfig(5, 3, 2))
+    assert data.class_names == ("s2", "s1") and data.counts == {"s2": (5, 3, 2), "s1": (5, 3, 2)}
+    assert data.train_x.shape == (10, 3, 64, 64)
+    assert torch.equal(data.train_x[:, 0], data.train_x[:, 2])  # gray replicated to 3 channels
+    first = (data.train_x[0, 0] * 255).round().to(torch.uint8).numpy()
+    assert any(np.array_equal(first, images[i]) for i in np.flatnonzero(labels == 1))  # s2 = label 1
+    big = load_faces(image_size=227, actors=["s3"])
+    assert big.train_x.shape == (6, 1, 227, 227) and "upsampled" in big.provenance
+    with pytest.raises(DataError, match="s99"):
+        load_faces(actors=["s99"])
+    with pytest.raises(ConfigError):
+        load_faces(channels=2)
+    with pytest.raises(ConfigError):
+        load_faces(image_size=0)
+
+
+def test_embedded_olivetti_file():
+    images, labels = load_olivetti()
+    assert images.shape == (400, 64, 64) and images.dtype == np.uint8
+    assert np.array_equal(labels, np.repeat(np.arange(40), 10))
+    assert embedded_path().stat().st_size < 1_600_000
+
+
+def test_convert_olivetti_layout(tmp_path):
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 243, (4096, 400), dtype=np.uint8)
+    savemat(tmp_path / "f.mat", {"faces": faces})
+    out = convert_olivetti(tmp_path / "f.mat", tmp_path / "o.npz")
+    with np.load(out) as npz:
+        images = npz["images"]
+    r, c, j = 5, 17, 123
+    assert images[j, r, c] == faces[r + 64 * c, j]  # column-major 64x64 images
+    savemat(tmp_path / "bad.mat", {"faces": faces[:, :10]})
+    with pytest.raises(DataError, match="4096, 400"):
+        convert_olivetti(tmp_path / "bad.mat", tmp_path / "x.npz")
+    with pytest.raises(DataError, match="not found"):
+        convert_olivetti(tmp_path / "missing.mat", tmp_path / "x.npz")
+
+
+@pytest.mark.skipif(not MAT.is_file(), reason="../shared is absent")
+def test_embedded_file_matches_the_shared_mat(tmp_path):
+    with np.load(convert_olivetti(MAT, tmp_path / "o.npz")) as npz:
+        assert np.array_equal(npz["images"], load_olivetti()[0])
+
+
+# ----------------------------------------------------------------------------- download folders
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """A small download: Alec Baldwin 14 faces, Bill Hader 9 (+1 404), Peri Gilpin 2."""
+    srv = FaceServer().start()
+    tmp = tmp_path_factory.mktemp("faces")
+    lines = []
+    for k, (name, n) in enumerate((("Alec Baldwin", 14), ("Bill Hader", 9), ("Peri Gilpin", 2))):
+        for i in range(n):
+            data = make_image(1000 * k + i, size=(48, 40))
+            url = srv.add(f"/{name[:4]}/{i}.jpg", Route("bytes", data))
+            lines.append(list_line(name, f"{len(lines) + 100}", url, "4,2,36,34", sha(data)))
+    lines.append(list_line("Bill Hader", 999, srv.url("/missing.jpg"), "4,2,36,34", DIGEST))
+    out = tmp / "out"
+    download_faces([write_list(tmp / "l.txt", lines)], out, DownloadConfig(workers=4, timeout=2, retries=0))
+    srv.stop()
+    return out
+
+
+def test_load_download_folder(folder, caplog):
+    split = FaceSplitConfig(8, 3, 3)
+    with caplog.at_level(logging.WARNING):
+        data = load_faces(str(folder), split=split)
+    assert data.class_names == ("Alec Baldwin", "Bill Hader")
+    assert data.counts == {"Alec Baldwin": (8, 3, 3), "Bill Hader": (5, 2, 2)}  # Peri Gilpin: 2 faces, left out
+    assert "Bill Hader" in caplog.text and "Peri Gilpin" in caplog.text
+    assert data.train_x.shape == (13, 1, 28, 28) and data.train_y.tolist() == [0] * 8 + [1] * 5
+    assert "FaceScrub: 2 actors" in data.provenance and str(folder) in data.provenance
+    # the tensors are the downloader's 28x28 copies
+    gray = {np.asarray(Image.open(p)).tobytes() for p in (folder / "gray28" / "Alec_Baldwin").glob("*.png")}
+    assert (data.train_x[0, 0] * 255).round().to(torch.uint8).numpy().tobytes() in gray
+    again = load_faces(str(folder), split=split)
+    assert again.data_hash == data.data_hash and torch.equal(again.test_x, data.test_x)
+
+
+def test_load_download_folder_sizes_and_actors(folder):
+    rgb = load_faces(str(folder), image_size=227, channels=3, actors=["bill_hader"], split=FaceSplitConfig(5, 2, 2))
+    assert rgb.class_names == ("Bill Hader",) and rgb.train_x.shape == (5, 3, 227, 227)
+    odd = load_faces(str(folder), image_size=40, channels=3, actors=["Alec Baldwin"], split=FaceSplitConfig(8, 3, 3))
+    assert odd.train_x.shape == (8, 3, 40, 40)  # resized from the crops
+    assert odd.data_hash != load_faces(str(folder), image_size=28, actors=["Alec Baldwin"],
+                                       split=FaceSplitConfig(8, 3, 3)).data_hash
+    with pytest.raises(DataError, match="Nobody"):
+        load_faces(str(folder), actors=["Nobody"])
+    with pytest.raises(DataError, match="not found"):
+        load_faces(str(folder / "nope"))
+    people = {name: (rows, usable, sizes) for name, rows, usable, sizes in describe_faces(str(folder))}
+    assert people["Bill Hader"] == (10, 9, (5, 2, 2)) and people["Peri Gilpin"] == (2, 2, None)
