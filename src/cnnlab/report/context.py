@@ -131,6 +131,8 @@ def load_context(out_root: str | Path) -> dict[str, Any]:
         group = _aggregate(summaries)
         group["run_ids"] = list(ids)
         group["summary"] = {k: summaries[0][k] for k in _SUMMARY_KEYS if k in summaries[0]}
+        config_file = root / ids[0] / "config.json"
+        group["config"] = _read_json(config_file, "run config").get("config", {}) if config_file.is_file() else {}
         group["curve"] = mean_curves([_history(root / rid) for rid in ids], ("train_acc", "val_acc", "test_acc"))
         part2[key] = group
 

@@ -26,6 +26,7 @@ def pyplot():
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting logs every table at INFO
     plt.rcParams.update({"font.size": 7, "axes.titlesize": 7, "axes.labelsize": 7, "xtick.labelsize": 6,
                          "ytick.labelsize": 6, "legend.fontsize": 6, "axes.linewidth": 0.6, "lines.linewidth": 1.0,
                          "pdf.fonttype": 42, "savefig.dpi": 200, "axes.spines.top": False, "axes.spines.right": False})
@@ -53,20 +54,20 @@ def plot_art_overview(dataset: Any, path: Path, max_classes: int = 12) -> Path:
     plt = pyplot()
     names = list(dataset.class_names)[:max_classes]
     firsts = [int((dataset.labels == c).nonzero()[0]) for c in range(len(names))]
-    fig = plt.figure(figsize=(WIDTH, 1.9))
-    top = fig.add_gridspec(1, len(names), left=0.0, right=1.0, top=0.90, bottom=0.50, wspace=0.08)
+    fig = plt.figure(figsize=(WIDTH, 1.75))
+    top = fig.add_gridspec(1, len(names), left=0.0, right=1.0, top=0.86, bottom=0.50, wspace=0.08)
     for i, (name, idx) in enumerate(zip(names, firsts)):
         ax = fig.add_subplot(top[0, i])
         ax.imshow((dataset.images[idx] + 0.5).clamp(0, 1).permute(1, 2, 0).numpy())
-        ax.set_title(mpl_text(_wrap(name)), fontsize=5.5)
+        ax.set_title(mpl_text(_wrap(name, 11)), fontsize=5.5)
         ax.axis("off")
     x = dataset.images[firsts[0] : firsts[0] + 1]  # (1, 3, H, W)
     shown = [("original", x)] + [(t, apply_transform(t, x, 1.0, torch.Generator().manual_seed(3))) for t in AUGMENT_ORDER]
-    bottom = fig.add_gridspec(1, len(shown), left=0.12, right=0.88, top=0.36, bottom=0.0, wspace=0.08)
+    bottom = fig.add_gridspec(1, len(shown), left=0.1, right=0.9, top=0.37, bottom=0.0, wspace=0.08)
     for i, (name, img) in enumerate(shown):
         ax = fig.add_subplot(bottom[0, i])
         ax.imshow((img[0] + 0.5).clamp(0, 1).permute(1, 2, 0).numpy())
-        ax.set_title(name.replace("_", " "), fontsize=6)
+        ax.set_title(name.replace("_", "\n"), fontsize=6)
         ax.axis("off")
     return save(fig, path)
 

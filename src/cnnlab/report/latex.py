@@ -57,7 +57,7 @@ def esc(text: object) -> str:
         else:
             plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
             out.append(esc(plain) if plain and plain != ch else "?")
-    return "".join(out)
+    return "".join(out).replace("-\\textgreater{}", "\\ensuremath{\\rightarrow}")
 
 
 def path(text: object) -> str:
@@ -154,3 +154,39 @@ def figure_pair(left: tuple[str, str], right: tuple[str, str], caption: str, lab
                   f"\\caption{{{sub}}}", "\\end{subfigure}"]
     parts += [f"\\caption{{{caption}}}", f"\\label{{{label}}}", "\\end{figure}"]
     return "\n".join(parts)
+
+
+def split_table(
+    caption: str,
+    label: str,
+    header: Sequence[str],
+    groups: Sequence[Sequence[str]],
+    align: str,
+    *,
+    size: str = r"\footnotesize",
+    comments: Sequence[str] = (),
+    placement: str = "tb",
+) -> str:
+    """A long grouped table set as two halves side by side, one caption. Each group is a list of
+    lines whose first line may be a group header (a \\multicolumn line); a group cut in two gets
+    its header repeated with "(cont.)" at the top of the right half."""
+    lines_all = [(gi, line) for gi, g in enumerate(groups) for line in g]
+    cut = (len(lines_all) + 1) // 2
+    if 0 < cut < len(lines_all) and lines_all[cut - 1][1].startswith("\\multicolumn"):
+        cut -= 1  # never end a half with a lone group header
+    left, right = [line for _, line in lines_all[:cut]], [line for _, line in lines_all[cut:]]
+    if right and 0 < cut < len(lines_all):
+        gi = lines_all[cut][0]
+        head = groups[gi][0]
+        if head.startswith("\\multicolumn") and lines_all[cut][1] is not head:
+            right.insert(0, head.replace("}} \\\\", " (cont.)}} \\\\"))
+    lines = [comment(c) for c in comments]
+    lines += [f"\\begin{{table}}[{placement}]", "\\centering", f"\\caption{{{caption}}}", f"\\label{{{label}}}", size,
+              "\\setlength{\\tabcolsep}{4pt}"]
+    for i, rows in enumerate(h for h in (left, right) if h):
+        if i:
+            lines.append("\\hfill")
+        lines += [f"\\begin{{tabular}}[t]{{{align}}}", "\\toprule", " & ".join(header) + r" \\", "\\midrule", *rows,
+                  "\\bottomrule", "\\end{tabular}"]
+    lines.append("\\end{table}")
+    return "\n".join(lines)

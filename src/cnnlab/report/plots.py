@@ -45,28 +45,31 @@ def _delta_se(row: dict, base: dict) -> tuple[float, float]:
     return d, se
 
 
-def plot_deltas(rows: list[dict], baseline: str, path: Path, title: str, size=(HALF, None)) -> Path:
-    """Validation accuracy of every variant minus the baseline's, with +-2 standard errors (seeds)."""
+def plot_deltas(panels: Sequence[tuple[list[dict], str, str]], path: Path, height: float = 1.75) -> Path:
+    """Validation accuracy of every variant minus its reference (bars, coloured by group) with
+    +-2 standard errors over seeds; one panel per (rows, reference variant, title), side by side."""
     plt = pyplot()
-    base = next(r for r in rows if r["variant"] == baseline)
-    others = [r for r in rows if r is not base]
-    groups = list(dict.fromkeys(r["group"] for r in others))
-    height = size[1] or 0.45 + 0.13 * len(others)
-    fig, ax = plt.subplots(figsize=(size[0], height))
-    ys = list(range(len(others)))[::-1]
-    for y, r in zip(ys, others):
-        d, se = _delta_se(r, base)
-        color = GROUP_COLORS[groups.index(r["group"]) % len(GROUP_COLORS)]
-        ax.barh(y, 100 * d, color=color, height=0.7, xerr=200 * se if se > 0 else None, error_kw={"lw": 0.6, "capsize": 1.5})
-    ax.set_yticks(ys)
-    ax.set_yticklabels([mpl_text(r["variant"]) for r in others], fontsize=5.5)
-    ax.axvline(0, color="k", lw=0.6)
-    ax.set_xlabel(f"validation accuracy minus {mpl_text(baseline)} (points)")
-    ax.set_title(mpl_text(title))
-    ax.grid(axis="x", alpha=0.3, lw=0.4)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=GROUP_COLORS[i % len(GROUP_COLORS)]) for i in range(len(groups))]
-    ax.legend(handles, [mpl_text(g) for g in groups], frameon=False, fontsize=5, loc="best")
-    fig.tight_layout(pad=0.3)
+    sizes = [len(rows) - 1 for rows, _, _ in panels]
+    fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH, height), squeeze=False,
+                             gridspec_kw={"width_ratios": [max(1, n) for n in sizes], "wspace": 0.08})
+    for ax, (rows, baseline, title) in zip(axes[0], panels):
+        base = next(r for r in rows if r["variant"] == baseline)
+        others = [r for r in rows if r is not base]
+        groups = list(dict.fromkeys(r["group"] for r in others))
+        for x, r in enumerate(others):
+            d, se = _delta_se(r, base)
+            color = GROUP_COLORS[groups.index(r["group"]) % len(GROUP_COLORS)]
+            ax.bar(x, 100 * d, color=color, width=0.75, yerr=200 * se if se > 0 else None, error_kw={"lw": 0.6, "capsize": 1.2})
+        ax.set_xticks(range(len(others)))
+        labels = ax.set_xticklabels([mpl_text(r["variant"]) for r in others], rotation=65, ha="right", fontsize=5.5,
+                                    rotation_mode="anchor")
+        for label, r in zip(labels, others):  # the label colour names the group: no legend over the bars
+            label.set_color(GROUP_COLORS[groups.index(r["group"]) % len(GROUP_COLORS)])
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set_xlim(-0.6, len(others) - 0.4)
+        ax.set_title(mpl_text(title), fontsize=7)
+        ax.grid(axis="y", alpha=0.3, lw=0.4)
+    axes[0][0].set_ylabel("$\\Delta$ val. accuracy (points)")
     return save(fig, path)
 
 

@@ -85,7 +85,7 @@ def section_setup(ctx: dict) -> str:
     prov = provenance_lines(ctx)
     seeds = ctx["seeds"]
     return rf"""
-\section{{Setup and data provenance}}
+\section*{{Setup and data provenance}}
 {prov['art']}
 
 {prov['faces']}
@@ -139,33 +139,29 @@ its hidden units are readable face templates. {cav}{timing}
 """
 
 
+def _short_id(rid: str) -> str:
+    return rid.rsplit("-", 1)[-1][:8]
+
+
 def appendix(ctx: dict) -> str:
-    """Every run behind every number: suite, variant, run ids (compact, two columns)."""
-    blocks = []
+    """Every run behind every number: suite, variant, run id prefixes, as paragraphs in two columns."""
     titles = {"baseline": "1.2 starter", "pooling": "1.3 pooling", "regularization": "1.4 regularisation",
               "architecture": "1.5 architecture", "search": "1.6 best configuration", "robustness": "1.7 robustness"}
-    for name, title in titles.items():
-        rows = ctx["suites"][name]["rows"]
-        lines = [f"\\multicolumn{{2}}{{@{{}}l}}{{\\textbf{{{title}}} (\\texttt{{suites/{name}}})}} \\\\"]
-        for r in rows:
-            ids = ", ".join(rid.split("-")[-1] for rid in r["run_ids"])
-            lines.append(f"{esc(r['variant'])} & \\texttt{{{ids}}} \\\\")
-        blocks.append(lines)
-    part2 = [f"\\multicolumn{{2}}{{@{{}}l}}{{\\textbf{{Part 2}}}} \\\\"]
-    for key, label in p2.ORDER.items():
-        g = ctx["part2"].get(key)
-        if g:
-            kind = g["run_ids"][0].rsplit("-", 1)[0]
-            part2.append(f"{esc(label)} ({esc(kind)}) & \\texttt{{{', '.join(r.split('-')[-1] for r in g['run_ids'])}}} \\\\")
-    blocks.append(part2)
+    line = lambda label, ids: f"{esc(label)}\\hfill\\texttt{{{' '.join(_short_id(r) for r in ids)}}}\\par"  # noqa: E731
     body = []
-    for lines in blocks:
-        body += ["\\begin{tabular}{@{}p{0.36\\columnwidth}@{\\hspace{3pt}}p{0.60\\columnwidth}@{}}", *lines, "\\end{tabular}", "\\par\\smallskip"]
+    for name, title in titles.items():
+        body.append(f"\\textbf{{{title}}}\\par")
+        body += [line(r["variant"], r["run_ids"]) for r in ctx["suites"][name]["rows"]]
+        body.append("\\smallskip")
+    body.append("\\textbf{Part 2}\\par")
+    body += [line(label, ctx["part2"][key]["run_ids"]) for key, label in p2.ORDER.items() if key in ctx["part2"]]
     return "\n".join([
         "\\section{Runs behind every number}\\label{app:runs}",
-        f"Run ids (the hash part of \\texttt{{cnn-<hash>}}, \\texttt{{mlp-<hash>}}, \\dots) of every table row, seeds in order; each is a "
-        f"folder of {path(ctx['runs_root'])}. Produced by cnnlab {esc(ctx.get('version', ''))}.",
-        "\\begin{multicols}{2}\\tiny", *body, "\\end{multicols}",
+        "The first 8 hex digits of the run id of every table row, seeds in order; the full ids are in comments of "
+        f"\\texttt{{report.tex}} and in \\texttt{{suites/<name>/suite.json}}. Each run is a folder of {path(ctx['runs_root'])}"
+        " (Part~1 ids start with \\texttt{cnn-}, Part~2 ids with \\texttt{mlp-}, \\texttt{alexnet-features-} and "
+        f"\\texttt{{alexnet-finetune-}}). Produced by cnnlab {esc(ctx.get('version', ''))}.",
+        "\\begin{multicols}{2}\\tiny\\setlength{\\parskip}{0pt}", *body, "\\end{multicols}",
     ])
 
 

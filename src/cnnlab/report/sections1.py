@@ -8,11 +8,12 @@ noise" (or "single seed" when n = 1). Run ids go into .tex comments next to each
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 from cnnlab.report import plots
-from cnnlab.report.latex import comment, esc, figure_pair, num, pct, pm, pp, table
+from cnnlab.report.latex import comment, esc, figure, figure_pair, num, pct, pm, pp, split_table, table
 
 STARTER = "starter (k5 s2, 2x16)"
 REG_BASE = "baseline (Adam 1e-4)"
@@ -40,7 +41,7 @@ def delta(row: dict, base: dict, metric: str = "val_acc") -> tuple[float, float,
 
 
 def change(row: dict, base: dict, metric: str = "val_acc") -> str:
-    """'+3.2 points (within seed noise, 2\,SE 4.1)' as LaTeX."""
+    """'+3.2 points (within seed noise, 2 SE 4.1)' as LaTeX."""
     d, two_se, verdict = delta(row, base, metric)
     se = f", 2\\,SE {100 * two_se:.1f}" if row["n"] > 1 and base["n"] > 1 else ""
     return f"{pp(d)} points ({verdict}{se})"
@@ -65,16 +66,20 @@ def _seeds_note(rows: list[dict]) -> str:
     return f"mean\\,$\\pm$\\,std over $n={n}$ seed{'s' if ns != [1] else ''}"
 
 
-def _grouped(rows: list[dict], cells, ncols: int, base_variant: str | None = None) -> list:
-    """Table rows with an italic header line for each group (the baseline first, ungrouped)."""
-    out: list = []
-    group = None
+def _grouped(rows: list[dict], cells, ncols: int, base_variant: str | None = None) -> list[list[str]]:
+    """Table lines per group, each group led by an italic header line (the baseline alone, first)."""
+    groups: list[list[str]] = []
+    current = None
     for r in rows:
-        if r["variant"] != base_variant and r["group"] != group:
-            group = r["group"]
-            out.append(f"\\multicolumn{{{ncols}}}{{@{{}}l}}{{\\emph{{{esc(group)}}}}} \\\\")
-        out.append(cells(r))
-    return out
+        line = " & ".join(cells(r)) + r" \\"
+        if r["variant"] == base_variant:
+            groups.insert(0, [line])
+            continue
+        if r["group"] != current:
+            current = r["group"]
+            groups.append([f"\\multicolumn{{{ncols}}}{{@{{}}l}}{{\\emph{{{esc(current)}}}}} \\\\"])
+        groups[-1].append(line)
+    return groups
 
 
 # ----------------------------------------------------------------------------- 1.1 and 1.2
@@ -85,7 +90,7 @@ def section_receptive(ctx: dict) -> str:
     steps = ", then ".join(f"${f['size']}\\times{f['size']}$ after {esc(f['layer'])} (jump {f['jump']})" for f in starter)
     last = starter[-1]
     return rf"""
-\subsection{{1.1 Receptive field of a convolutional node}}
+\subsection{{Receptive field of a convolutional node}}
 A node of $Z_1$ sees a $5\times5$ patch of the image. A node of $Z_2$ combines a $3\times3$ patch of $Z_1$ whose
 centres are one pixel apart (stride 1), so it sees $5 + (3-1)\cdot 1 = {q[-1]['size']}$ pixels in each direction:
 its receptive field is $\mathbf{{{q[-1]['size']}\times{q[-1]['size']}}}$. In general a layer with kernel $k$ on a map whose
@@ -100,9 +105,21 @@ each layer composes the features of the one below (edges, then textures and moti
 """
 
 
+def _conv_words(detail: str) -> str:
+    """'3->16, k5 s2 p0' -> '16 filters of $5\\times5$, stride 2, no padding'."""
+    m = re.match(r"\s*(\d+)->(\d+), k(\d+) s(\d+) p(\d+)", detail)
+    if not m:
+        return esc(detail)
+    _cin, cout, k, stride, pad = m.groups()
+    return f"{cout} filters of ${k}\\times{k}$, stride {stride}, " + ("no padding" if pad == "0" else f"padding {pad}")
+
+
+_MERGED = {"ReLU", "LeakyReLU", "ELU", "GELU", "Tanh", "Sigmoid", "Dropout"}
+
+
 def _layer_cells(layer: dict) -> list[str]:
     kind = esc(layer["type"])
-    detail = esc(layer["detail"]).replace("-\\textgreater{}", r"$\to$") if layer["detail"] else ""
+    detail = esc(re.sub(r" p0\b", "", layer["detail"])) if layer["detail"] else ""  # no padding: not worth a mention
     shape = r"$\times$".join(str(d) for d in layer["output"])
     return [kind + (f" {detail}" if detail else ""), shape, num(layer["params"]) if layer["params"] else ""]
 
@@ -114,6 +131,10 @@ def section_network(ctx: dict, fig_dir: Path) -> str:
     n_conv = sum(lay["type"].endswith("Conv2d") for lay in layers)
     n_fc = sum(lay["type"] == "Linear" for lay in layers)
     fc_sizes = [lay["detail"].split("->")[-1] for lay in layers if lay["type"] == "Linear"]
+    convs = [lay for lay in layers if lay["type"].endswith("Conv2d")]
+    words = [_conv_words(c["detail"]) for c in convs]
+    conv_text = ("each " + words[0]) if len(set(words)) == 1 and len(words) > 1 else "; ".join(words)
+    act_name = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "elu": "ELU", "gelu": "GELU"}.get(net["activation"], net["activation"])
     opt = net["optimizer"]
     opt_name = {"adam": "Adam", "sgd": "SGD", "adamw": "AdamW", "rmsprop": "RMSprop"}.get(opt["name"], opt["name"])
     chance = 1 / max(1, len(ctx["art"]["counts"]))
@@ -130,16 +151,21 @@ def section_network(ctx: dict, fig_dir: Path) -> str:
     else:
         meaning = (f"The gap of {pct(g)} points is small: at this budget the network generalises about as well as it fits, "
                    "with little overfitting.")
-    rows = [_layer_cells(lay) for lay in layers]
+    rows: list[list[str]] = []
+    for lay in layers:
+        if lay["type"] in _MERGED and rows:
+            rows[-1][0] += f" + {esc(lay['type'])}"  # an activation does not change the shape: same row
+        else:
+            rows.append(_layer_cells(lay))
     layer_table = "\n".join([
         "\\begin{tabular}{@{}lrr@{}}", "\\toprule", r"layer & output & params \\", "\\midrule",
         *[" & ".join(r) + r" \\" for r in rows], "\\midrule", f"total & & {num(net['params'])} \\\\", "\\bottomrule", "\\end{tabular}"])
     return rf"""
-\subsection{{1.2 The starter network}}
+\subsection{{The starter network}}
 The \texttt{{SimpleCNN}} has {n_conv + n_fc} layers with weights (Table~\ref{{tab:layers}}): {n_conv} convolutional layers
-(16 filters of $5\times5$, stride 2, no padding) and {n_fc} fully connected layers ({', '.join(esc(s) for s in fc_sizes)}
+({conv_text}) and {n_fc} fully connected layers ({', '.join(esc(s) for s in fc_sizes)}
 units); the last gives one logit per artist. Not all layers are convolutional: after the convolutions the feature
-maps are flattened into a vector for the fully connected part. Every hidden layer uses the \textbf{{{esc(net['activation'])}}}
+maps are flattened into a vector for the fully connected part. Every hidden layer uses the \textbf{{{esc(act_name)}}}
 activation. The loss is the \textbf{{cross-entropy}} of the softmax of the logits, minimised by \textbf{{{opt_name}}}
 (mini-batch stochastic gradient descent with adaptive per-parameter steps; learning rate {opt['lr']:g}, weight decay
 {opt['weight_decay']:g}) on mini-batches of {net['batch_size']} images for {net['epochs']} epochs.
@@ -149,12 +175,12 @@ After training, the starter network reaches {acc(base, 'train_acc')} training an
 
 {comment('baseline runs: ' + ' '.join(base['run_ids']))}
 \begin{{figure}}[t]
-\begin{{minipage}}[b]{{0.50\linewidth}}
-\centering\small
+\begin{{minipage}}[b]{{0.53\linewidth}}
+\centering\footnotesize
 \captionof{{table}}{{Layers of the starter network on ${net['input'][1]}\times{net['input'][2]}$ RGB inputs.}}\label{{tab:layers}}
 {layer_table}
 \end{{minipage}}\hfill
-\begin{{minipage}}[b]{{0.47\linewidth}}
+\begin{{minipage}}[b]{{0.44\linewidth}}
 \centering
 \includegraphics[width=\linewidth]{{figures/baseline_curves.pdf}}
 \captionof{{figure}}{{Starter network: accuracy per epoch (line: mean, band: $\pm$1 std over {base['n']} seed{'s' if base['n'] > 1 else ''}).}}\label{{fig:baseline}}
@@ -186,7 +212,7 @@ def section_pooling(ctx: dict) -> str:
                   f"reduced the size of the model ({num(best['params'])} instead of {num(base['params'])} parameters for "
                   f"{esc(best['variant'])}) and the resolution of the features, rather than curbing overfitting.")
     return rf"""
-\subsection{{1.3 Max-pooling}}
+\subsection{{Max-pooling}}
 Table~\ref{{tab:pooling}} adds a max-pooling layer after each convolution. The best setting, {esc(best['variant'])},
 reaches {acc(best)} validation accuracy, {change(best, base)} against no pooling, with training accuracy
 {acc(best, 'train_acc')}. {effect}
@@ -219,20 +245,20 @@ def section_regularization(ctx: dict, fig_dir: Path) -> str:
         winner = (f"The largest gain came from {esc(g)} ({esc(best['variant'])}, {pp(d)} points), but it is {verdict}: "
                   "no single regulariser clearly beat the baseline at this budget.")
     worst = min(((delta(r, base)[0], r) for r in rows if r is not base), key=lambda t: t[0])
-    cells = lambda r: [esc(r["variant"]), acc(r, "train_acc", False), acc(r, unit=False), pct(gap(r)), f"{r['epochs_run_mean']:.0f}",  # noqa: E731
+    cells = lambda r: [esc(r["variant"]), acc(r, unit=False), pct(gap(r)),  # noqa: E731
                        "" if r is base else pp(r["val_acc_mean"] - base["val_acc_mean"])]
-    tab = table(f"Each regulariser alone against the baseline (Adam, lr $10^{{-4}}$, no regularisation); accuracy in \\%, "
-                f"{_seeds_note(rows)}. Epochs: epochs trained; $\\Delta$: validation change against the baseline.",
-                "tab:reg", ["variant", "train", "validation", "gap", "epochs", r"$\Delta$"],
-                _grouped(rows, cells, 6, base["variant"]), "@{}lrrrrr@{}", comments=_id_comments(rows), size=r"\footnotesize")
+    tab = split_table(f"Each regulariser alone against the baseline (Adam, lr $10^{{-4}}$, no regularisation): validation accuracy in \\%, "
+                      f"{_seeds_note(rows)}. Gap: training minus validation accuracy; $\\Delta$: validation change against the baseline.",
+                      "tab:reg", ["variant", "validation", "gap", r"$\Delta$"],
+                      _grouped(rows, cells, 4, base["variant"]), "@{}lrrr@{}", comments=_id_comments(rows))
     arch_rows = ctx["suites"]["architecture"]["rows"]
-    plots.plot_deltas(rows, base["variant"], fig_dir / "reg_deltas.pdf", "regularisation (1.4)")
-    plots.plot_deltas(arch_rows, find(arch_rows, STARTER)["variant"], fig_dir / "arch_deltas.pdf", "architecture (1.5)")
-    fig = figure_pair(("reg_deltas.pdf", "regularisation against the baseline"), ("arch_deltas.pdf", "architecture against the starter"),
-                      "Validation accuracy of each variant minus its reference, in points; error bars: $\\pm$2 standard errors over seeds.",
-                      "fig:deltas")
+    plots.plot_deltas([(rows, base["variant"], "regularisation, each alone (1.4)"),
+                       (arch_rows, find(arch_rows, STARTER)["variant"], "architecture, one change at a time (1.5)")],
+                      fig_dir / "deltas.pdf")
+    fig = figure(("deltas.pdf"), "Validation accuracy of each variant of 1.4 and 1.5 minus its reference (the baseline and the "
+                 "starter network), in points, coloured by group; error bars: $\\pm$2 standard errors over seeds.", "fig:deltas")
     return rf"""
-\subsection{{1.4 Regularisation}}
+\subsection{{Regularisation}}
 We trained the baseline with each regulariser alone (Table~\ref{{tab:reg}}, Figure~\ref{{fig:deltas}}): dropout before
 the fully connected layers with drop probability $p$ (PyTorch's \texttt{{nn.Dropout(p)}}, active in training only),
 four optimizers with weight decay (L2), early stopping on the validation loss with several patiences (the weights of
@@ -267,20 +293,27 @@ def section_architecture(ctx: dict) -> str:
     if shapes:
         ds = ", ".join(f"{esc(r['variant'])} {acc(r)} with {num(r['params'])} parameters" for r in shapes)
         verdict = delta(best_shape, min(shapes, key=lambda r: r["val_acc_mean"]))[2]
+        margin = {"better": "by more than the seed noise over the worst shape", "within seed noise":
+                  "but within seed noise of the worst shape"}.get(verdict, "from a single seed")
+        kind = best_shape["variant"].split()[0]
+        theory = ("A pyramid spends few filters on the large early maps (generic edges and colours, cheap there) and many on the "
+                  "small late maps, where the combinations that identify a style are formed")
+        if kind == "pyramidal":
+            why = theory + "; the inverted shape does the opposite and leaves the final representation thin."
+        else:
+            why = ("The usual argument for pyramids (few filters on the large early maps, many on the small late ones, where "
+                   f"style-specific combinations form) did not pay off here: the {esc(kind)} shape did better on this data.")
         shape_text = (f"With the same spatial schedule (three $3\\times3$ convolutions, each followed by $2\\times2$ pooling), the shapes "
-                      f"compare as {ds}. The {esc(best_shape['variant'].split()[0])} network is best, and its margin over the "
-                      f"worst shape is {verdict}. A pyramid spends few filters on the large early maps (cheap, generic edges "
-                      "and colours) and many on the small late maps, where the combinations that identify a style live; the "
-                      "inverted shape does the opposite and leaves the final representation thin.")
-    cells = lambda r: [esc(r["variant"]), num(r["params"]), f"{r['macs'] / 1e6:.2f}", acc(r, "train_acc", False), acc(r, unit=False),  # noqa: E731
+                      f"compare as {ds}. The {esc(kind)} network is best, {margin}. {why}")
+    cells = lambda r: [esc(r["variant"]), num(r["params"]), acc(r, unit=False),  # noqa: E731
                        "" if r is base else pp(r["val_acc_mean"] - base["val_acc_mean"])]
-    tab = table(f"Architecture changes, one at a time from the starter network; accuracy in \\%, {_seeds_note(rows)}. "
-                "MMACs: millions of multiply-adds per image; $\\Delta$: validation change against the starter.", "tab:arch",
-                ["variant", "params", "MMACs", "train", "validation", r"$\Delta$"], _grouped(rows, cells, 6, base["variant"]),
-                "@{}lrrrrr@{}", comments=_id_comments(rows), size=r"\footnotesize")
+    tab = split_table(f"Architecture changes, one at a time from the starter network: validation accuracy in \\%, {_seeds_note(rows)}. "
+                      "$\\Delta$: validation change against the starter.", "tab:arch",
+                      ["variant", "params", "validation", r"$\Delta$"], _grouped(rows, cells, 4, base["variant"]),
+                      "@{}lrrr@{}", comments=_id_comments(rows))
     return rf"""
-\subsection{{1.5 Architecture}}
-Table~\ref{{tab:arch}} changes one property of the starter network at a time (starter: {acc(base)} validation accuracy).
+\subsection{{Architecture}}
+Table~\ref{{tab:arch}} and Figure~\ref{{fig:deltas}} (right) change one property of the starter network at a time (starter: {acc(base)} validation accuracy).
 (a)~\textbf{{Filter size}}: {said('kernel 3')}; {said('kernel 7')}.
 (b)~\textbf{{Stride}}: {said('stride 1')}; {said('stride 3')}. A larger stride skips positions and shrinks the maps (and the
 fully connected layer) quickly, a smaller one keeps detail but multiplies the parameters of the first fully connected layer.
@@ -312,9 +345,11 @@ def section_search(ctx: dict, fig_dir: Path) -> str:
     counts = ", ".join(f"{v} {esc(k)}" for k, v in sorted(status.items(), key=lambda kv: -kv[1])) or "no trial record"
     params = s.get("best_params") or {}
     prow = [[esc(k), _fmt_value(v)] for k, v in params.items()]
-    body = [" & ".join(c) + r" \\" for c in prow] or [r"\multicolumn{2}{l}{(no parameters recorded)} \\"]
-    ptable = "\n".join(["\\begin{tabular}{@{}ll@{}}", "\\toprule", r"hyperparameter & value \\", "\\midrule",
-                        *body, "\\bottomrule", "\\end{tabular}"])
+    half = (len(prow) + 1) // 2
+    pairs = [prow[i] + (prow[i + half] if i + half < len(prow) else ["", ""]) for i in range(half)]
+    body = [" & ".join(c) + r" \\" for c in pairs] or [r"\multicolumn{4}{l}{(no parameters recorded)} \\"]
+    ptable = "\n".join(["\\begin{tabular}{@{}ll@{\\hspace{1.2em}}ll@{}}", "\\toprule", r"parameter & value & parameter & value \\",
+                        "\\midrule", *body, "\\bottomrule", "\\end{tabular}"])
     has_plot = any(t.get("status") == "complete" for t in trials)
     if has_plot:
         plots.plot_search(trials, fig_dir / "search.pdf")
@@ -324,7 +359,7 @@ def section_search(ctx: dict, fig_dir: Path) -> str:
         right = ""
     d_test = r["test_acc_mean"] - starter["test_acc_mean"]
     return rf"""
-\subsection{{1.6 The best configuration}}
+\subsection{{The best configuration}}
 An Optuna search (TPE sampler, median pruning on validation accuracy; {len(trials)} trials: {counts}) explored the
 architecture, optimizer, regularisation and augmentation together, scoring each trial by \emph{{validation}} accuracy only.
 The best configuration (Table~\ref{{tab:best}}) was then retrained with {r['n']} seed{'s' if r['n'] > 1 else ''}: it reaches
@@ -335,7 +370,7 @@ the starter network ({pp(d_test)} points). The test split was used once, for the
 \begin{{figure}}[t]
 \begin{{minipage}}[b]{{0.50\linewidth}}
 \centering\footnotesize
-\captionof{{table}}{{Best configuration found (hyperparameters that differ from the search space defaults).}}\label{{tab:best}}
+\captionof{{table}}{{Best configuration found by the search (its sampled hyperparameters).}}\label{{tab:best}}
 {ptable}
 \end{{minipage}}\hfill
 \begin{{minipage}}[b]{{0.47\linewidth}}
@@ -412,7 +447,7 @@ def section_robustness(ctx: dict, fig_dir: Path) -> str:
     fig = figure_pair(("robust_bars.pdf", "strongest severity"), ("robust_curves.pdf", "accuracy against severity"),
                       "Test accuracy under the 1.7 transformations (mean $\\pm$ std over seeds).", "fig:robust")
     return rf"""
-\subsection{{1.7 Robustness to transformed images}}
+\subsection{{Robustness to transformed images}}
 The best model of 1.6 was evaluated on the test split transformed as in the handout's Figure~3 (examples in
 Figure~\ref{{fig:data}}): translated, brightened, darkened, with higher and lower contrast, mirrored and inverted, each
 at increasing severity (Table~\ref{{tab:robust}}, Figure~\ref{{fig:robust}}). On clean test images it scores {acc(clean, 'acc')}.

@@ -32,22 +32,23 @@ def _seeds(group: dict) -> str:
 def results_table(ctx: dict) -> str:
     p2 = ctx["part2"]
     short = short_alexnet(ctx)
-    names = {"mlp300": "MLP 784--300--$K$", "mlp800": "MLP 784--800--$K$", "features": f"{short}: conv4 + FC head",
+    names = {"mlp300": "MLP, 300 hidden", "mlp800": "MLP, 800 hidden", "features": f"{short}: conv4 + head",
              "finetune": f"{short}: fine-tuned"}
-    inputs = {"mlp300": "28$\\times$28 gray", "mlp800": "28$\\times$28 gray"}
     size = ctx["faces"].get("alexnet_input", 227)
+    inputs = {"mlp300": "$28^2$ gray", "mlp800": "$28^2$ gray"}
+    ns = "/".join(sorted({str(p2[k]["n"]) for k in ORDER if k in p2}))
     lines = [comment(f"{k}: runs {' '.join(p2[k]['run_ids'])}") for k in ORDER if k in p2]
     lines += ["\\begin{table}[t]", "\\centering",
-              f"\\caption{{Face classification (\\%; mean\\,$\\pm$\\,std over seeds, $n$ given). {_provenance_short(ctx)}}}",
-              "\\label{tab:part2}", "\\small", "\\begin{tabular}{@{}llrrrrr@{}}", "\\toprule",
-              r"model & input & $n$ & train & validation & test & best epoch \\", "\\midrule"]
+              f"\\caption{{Face classification accuracy (\\%; mean\\,$\\pm$\\,std over $n={ns}$ seeds). {_provenance_short(ctx)} "
+              "Epoch: the epoch kept (lowest validation loss) of those trained.}",
+              "\\label{tab:part2}", "\\small", "\\begin{tabular}{@{}llrrrr@{}}", "\\toprule",
+              r"model & input & train & validation & test & epoch \\", "\\midrule"]
     for k in ORDER:
         if k not in p2:
             continue
         g = p2[k]
-        best = g["summary"].get("best_epoch", "")
-        cells = [names[k], inputs.get(k, f"{size}$\\times${size} RGB"), str(g["n"]), acc(g, "train_acc", False), acc(g, "val_acc", False),
-                 acc(g, "test_acc", False), f"{best} / {g['summary'].get('epochs_run', '')}"]
+        cells = [names[k], inputs.get(k, f"${size}^2$ RGB"), acc(g, "train_acc", False), acc(g, "val_acc", False),
+                 acc(g, "test_acc", False), f"{g['summary'].get('best_epoch', '')}/{g['summary'].get('epochs_run', '')}"]
         lines.append(" & ".join(cells) + r" \\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines)
@@ -60,31 +61,48 @@ def _provenance_short(ctx: dict) -> str:
     return f"{data}, $K={people}$ people."
 
 
+INIT_TEXT = {
+    "normal-0.01": "drawn from $\\mathcal{N}(0, 0.01^2)$, biases zero: small weights, so the pictures of 2.3 show what training put there",
+    "xavier-uniform": "Glorot-uniform with the gain of the activation, biases zero",
+    "xavier-normal": "Glorot-normal with the gain of the activation, biases zero",
+    "kaiming-normal": "He-normal (fan-in), biases zero",
+    "torch-default": "PyTorch's default $U(-1/\\sqrt{\\text{fan-in}}, 1/\\sqrt{\\text{fan-in}})$",
+}
+
+
 def section_mlp(ctx: dict, fig_dir: Path) -> str:
     p2 = ctx["part2"]
     g, g8 = p2["mlp300"], p2["mlp800"]
-    desc = g["summary"].get("description", "")
     arch = g["summary"].get("architecture", {})
-    titles = {k: v for k, v in ORDER.items()}
-    titles["features"] = f"{short_alexnet(ctx)}: conv4 + head"
-    titles["finetune"] = f"{short_alexnet(ctx)}: fine-tuned"
+    train = (g.get("config") or {}).get("train", {})
+    size, ch = arch.get("image_size", 28), arch.get("channels", 1)
+    k = arch.get("num_classes", len(ctx["faces"].get("people", [])))
+    init = arch.get("init", g["summary"].get("init", ""))
+    titles = dict(ORDER)
+    titles["features"] = f"{short_alexnet(ctx)}:\nconv4 + FC head"
+    titles["finetune"] = f"{short_alexnet(ctx)}:\nfine-tuned"
+    titles["mlp300"] = "MLP\n300 hidden"
+    titles["mlp800"] = "MLP\n800 hidden"
     plots.plot_part2_curves(p2, titles, fig_dir / "part2_curves.pdf")
+    opt = esc(train.get("optimizer", "adam")).replace("adam", "Adam")
+    training = (f"{opt}, learning rate {train.get('lr', 0):g}, L2 weight decay {train.get('weight_decay', 0):g}, mini-batches of "
+                f"{train.get('batch_size', '')}, {train.get('epochs', '')} epochs; the weights of the epoch with the lowest "
+                "validation loss are kept") if train else esc(g["summary"].get("description", ""))
     return rf"""
-\subsection{{2.1 A multilayer perceptron on $28\times28$ faces}}
-\textbf{{System.}} {esc(desc)}. In words: each face is converted to grayscale, resized to $28\times28$ and scaled to
-$[0,1]$; the network subtracts the training set's mean and divides by its standard deviation (stored in the model, so
-inference needs no separate preprocessing), flattens the image to {arch.get('input_dim', 784)} inputs and applies one
-fully connected hidden layer of {arch.get('hidden', 300)} \textbf{{{esc(arch.get('activation', 'tanh'))}}} units and a linear
-output layer with one logit per person, trained with softmax cross-entropy and L2 weight decay. Weights are initialised
-\texttt{{{esc(arch.get('init', g['summary'].get('init', '')))}}}, biases at zero. The model is kept at the epoch with the lowest
-validation loss.
+\subsection{{A multilayer perceptron on $28\times28$ faces}}
+\textbf{{Preprocessing.}} Each face crop is converted to {'grayscale' if ch == 1 else 'RGB'}, resized to ${size}\times{size}$
+(bilinear) and scaled to $[0,1]$; the network then subtracts the training set's mean and divides by its standard deviation
+(both stored in the model, so a saved model takes raw images) and flattens the image to {arch.get('input_dim', ch * size * size)} inputs.
+\textbf{{Architecture.}} One fully connected hidden layer of {arch.get('hidden', 300)} units and a linear output layer with
+$K={k}$ logits, one per person ({ch * size * size}--{arch.get('hidden', 300)}--{k}), softmax cross-entropy loss.
+\textbf{{Activation.}} {esc(arch.get('activation', 'tanh'))} on the hidden units.
+\textbf{{Initialisation.}} Weights {INIT_TEXT.get(init, esc(init))}.
+\textbf{{Training.}} {training}.
 
-\textbf{{Results.}} The learning curves of the training, validation and test sets are in Figure~\ref{{fig:part2}}
-(first panel). The 300-unit MLP reaches \textbf{{{acc(g)} test accuracy}} ({_seeds(g)}; train {acc(g, 'train_acc')},
+\textbf{{Results.}} The learning curves of the training, validation and test sets are in Figure~\ref{{fig:part2}}.
+The 300-unit MLP reaches \textbf{{{acc(g)} test accuracy}} ({_seeds(g)}; train {acc(g, 'train_acc')},
 validation {acc(g, 'val_acc')}); with 800 units it reaches {acc(g8)} ({pp(g8['test_acc_mean'] - g['test_acc_mean'])} points).
-The training accuracy reaches 100\,\% quickly while validation and test accuracy level off: with only
-{_train_per_person(ctx)} training faces per person the MLP learns person-specific pixel templates, which generalise as long as
-pose and lighting stay close to the training faces.
+{_mlp_comment(g)}
 
 {results_table(ctx)}
 
@@ -96,6 +114,15 @@ pose and lighting stay close to the training faces.
 \label{{fig:part2}}
 \end{{figure}}
 """
+
+
+def _mlp_comment(g: dict) -> str:
+    gap = g["train_acc_mean"] - g["test_acc_mean"]
+    if g["train_acc_mean"] > 0.97 and gap > 0.05:
+        return (f"Training accuracy reaches {pct(g['train_acc_mean'])}\\,\\% while test accuracy levels off {pct(gap)} points lower: "
+                "with few faces per person the MLP learns person-specific pixel templates, which generalise as long as pose and "
+                "lighting stay close to those of the training faces.")
+    return (f"Train and test accuracy differ by {pct(gap)} points: the L2 penalty keeps the MLP from memorising the training faces.")
 
 
 def _train_per_person(ctx: dict) -> str:
@@ -120,7 +147,7 @@ def section_features(ctx: dict) -> str:
                    "pooling, not what ImageNet training contributes. Run with \\texttt{--weights PATH} to the ImageNet weights "
                    "for the real experiment.")
     return rf"""
-\subsection{{2.2 AlexNet as a fixed feature extractor}}
+\subsection{{AlexNet as a fixed feature extractor}}
 \textbf{{System.}} Each face is resized to ${size}\times{size}$ RGB (grayscale faces are replicated to three channels),
 normalised with the ImageNet mean and standard deviation and passed through the convolutional layers of the
 {alexnet_label(ctx)} up to \textbf{{{esc(s.get('layer', 'conv4'))}}} (after its ReLU). The
@@ -142,7 +169,10 @@ def section_weights(ctx: dict) -> str:
     mean_r = {h: sum(abs(r["corr"]) for r in rows) / max(1, len(rows)) for h, rows in units.items()}
     hs = list(mean_r)
     cmp = ""
-    if len(hs) == 2:
+    if len(hs) == 2 and abs(mean_r[hs[0]] - mean_r[hs[1]]) < 0.03:
+        cmp = (f"Both networks have equally template-like units (mean $|r|$ {mean_r[hs[0]]:.2f} and {mean_r[hs[1]]:.2f}): the number of "
+               "hidden units changes how many templates there are, not what a selective unit looks like.")
+    elif len(hs) == 2:
         a, b = hs
         more = a if mean_r[a] > mean_r[b] else b
         cmp = (f"The units of the {more}-unit network resemble their person more (mean $|r|$ {mean_r[a]:.2f} for {a} and "
@@ -153,7 +183,7 @@ def section_weights(ctx: dict) -> str:
                   "with more units, each one can specialise on a single person and become a sharper template."))
     ids = " ".join(f"{h}: {rid}" for h, rid in u.get("runs", {}).items())
     return rf"""
-\subsection{{2.3 What the hidden units look for}}
+\subsection{{What the hidden units look for}}
 Figure~\ref{{fig:units}} shows two hidden units of each MLP of 2.1 (seed 0), chosen as the most \emph{{selective}} units:
 those whose outgoing weight to one person exceeds their weight to every other person by the largest margin. Top: the
 unit's 784 input weights as a $28\times28$ image (red positive, blue negative). Bottom: the mean training face of the
@@ -166,7 +196,7 @@ darker), trained into the weights by the L2 penalty, which removes the weight no
 {comment('weight pictures from runs ' + ids)}
 \begin{{figure}}[t]
 \centering
-\includegraphics[width=0.8\linewidth]{{figures/{u['figure']}}}
+\includegraphics[width=0.62\linewidth]{{figures/{u['figure']}}}
 \caption{{Input weights of two selective hidden units per MLP (top) and the favoured person's mean face minus the
 mean of all faces (bottom); $r$: their correlation.}}
 \label{{fig:units}}
@@ -185,17 +215,19 @@ def section_finetune(ctx: dict) -> str:
         " Because AlexNet is untrained here, fine-tuning only its classifier on random pool5 features is a random-feature "
         "baseline, not transfer learning.")
     rows = "\n".join(f"{esc(n)} & {p:.3f} \\\\" for n, p in top)
-    correct = "correct" if top and top[0][0] == pred["true"] else "wrong"
+    correct = "correct" if top and top[0][0] == pred["true"] else f"wrong; {esc(pred['true'])} is at rank " + str(
+        next((i + 1 for i, (n, _) in enumerate(top) if n == pred["true"]), f"> {len(top)}"))
     run = pred["run"]
     return rf"""
-\subsection{{2.4 Fine-tuning AlexNet}}
+\subsection{{Fine-tuning AlexNet}}
 \textbf{{System.}} The {alexnet_label(ctx)} with its last layer replaced by a new $4096\to{len(ctx['faces'].get('people', []))}$
 layer (one output per person, as in 2.2): {esc(s.get('model', ''))}. The convolutional layers are frozen
 (\texttt{{freeze={esc(s.get('freeze', ''))}}}), fc6 and fc7 continue training at a tenth of the learning rate of the new layer.
 It reaches \textbf{{{acc(g)} test accuracy}} ({_seeds(g)}), {pp(d)} points against the fixed conv4 features of 2.2.{untrained}
 
 \textbf{{Using the network.}} A face image (a file) is the input placeholder; the model returns the most probable people.
-For the test face in Figure~\ref{{fig:predict}} (true person {esc(pred['true'])}) the {correct} answer ranks first:
+Figure~\ref{{fig:predict}} saves a test face of {esc(pred['true'])} as an image file and classifies the file with
+\texttt{{cnnlab predict}}: the network ranks {esc(top[0][0]) if top else '?'} first ({correct}).
 
 {comment('prediction example: run ' + run)}
 \begin{{figure}}[h]
@@ -229,7 +261,7 @@ def section_explain(ctx: dict) -> str:
                         "mouth), which any random ReLU network passes on; they show the architecture's edge sensitivity more "
                         "than learned identity cues, and would sharpen onto person-specific features with pretrained weights.")
     return rf"""
-\subsection{{2.5 Guided backpropagation}}
+\subsection{{Guided backpropagation}}
 Figure~\ref{{fig:gbp}} shows guided backpropagation (the gradient of the predicted class score with respect to the input,
 where every ReLU passes back only positive gradients for positive inputs) for {len(items)} test faces on the fine-tuned
 network of 2.4 ({right} of {len(items)} classified correctly). On average {pct(share)}\,\% of the absolute attribution lies

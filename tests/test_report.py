@@ -1,0 +1,237 @@
+"""cnnlab report: rendering from a FIXTURE runs folder (fake suite.json / summary.json files written
+here, no training), LaTeX escaping of names from data, provenance lines, and one real quick report.
+
+The fixture imitates the documented structure of a runs folder:
+  suites/<name>/suite.json       rows (group, variant, n, <metric>_mean/_std, params, macs, run_ids), extras
+  <run id>/summary.json, metrics.jsonl, config.json      for the runs whose curves the report plots
+  report-assets/manifest.json + PNGs                     what `cnnlab report` records for Part 2
+Its numbers are made up: they only have to look like results.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnlab.config import RunConfig, to_dict
+from cnnlab.errors import CnnlabError
+from cnnlab.report import ReportOptions, build_report
+from cnnlab.report.compile import page_count, tex_available
+from cnnlab.report.context import load_context
+from cnnlab.report.latex import esc
+from cnnlab.report.render import render_tex, write_report
+
+HAS_TEX = tex_available() is not None
+NASTY = "Paul & Sandby_#1 %$ {x} ~^\\ <é>"
+TRANSFORMS = ("translate", "hflip", "brighten", "darken", "contrast_high", "contrast_low", "invert")
+
+
+# ----------------------------------------------------------------------------- fixture (no training)
+def _rid(kind: str, rng: random.Random) -> str:
+    return f"{kind}-{rng.getrandbits(48):012x}"
+
+
+def _row(group: str, variant: str, n: int, rng: random.Random, params: int = 110811) -> dict:
+    val = rng.uniform(0.2, 0.6)
+    row = {"group": group, "variant": variant, "n": n}
+    for m, v in (("train_acc", min(1.0, val + rng.uniform(0, 0.4))), ("val_acc", val), ("test_acc", val - 0.02),
+                 ("epochs_run", 50.0), ("train_seconds", 20.0)):
+        row[f"{m}_mean"], row[f"{m}_std"] = v, (rng.uniform(0.005, 0.05) if n > 1 and m.endswith("acc") else 0.0)
+    row.update(params=params, macs=1_400_000, overrides="", run_ids=[_rid("cnn", rng) for _ in range(n)])
+    return row
+
+
+def _history(path: Path, epochs: int, rng: random.Random, test: bool = False) -> None:
+    rows = []
+    for e in range(1, epochs + 1):
+        row = {"epoch": e, "train_acc": min(1, 0.1 + 0.1 * e), "val_acc": min(0.8, 0.1 + 0.07 * e),
+               "train_loss": 2.0 / e, "val_loss": 2.2 / e + rng.uniform(0, 0.1)}
+        if test:
+            row.update(test_acc=min(0.8, 0.1 + 0.06 * e), test_loss=2.3 / e)
+        rows.append(row)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _png(path: Path, size=(40, 30)) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (*size[::-1], 3), dtype=np.uint8)).save(path)
+
+
+def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pretrained: bool = False,
+                      people=("s1", "s2", "s3"), art_names=("Canaletto", "Claude Monet")) -> Path:
+    """A runs folder with the structure `cnnlab report` reads, every number invented (FIXTURE)."""
+    from cnnlab.suite_defs import architecture_variants, regularization_variants
+
+    rng = random.Random(0)
+    suites = {
+        "baseline": [_row("baseline", "starter", seeds, rng)],
+        "pooling": [_row("baseline", "no pooling", seeds, rng)] + [_row("max-pool size/stride", f"pool {s}", seeds, rng, 12000) for s in ("2/2", "3/2")],
+        "regularization": [_row(v.group, v.label, seeds, rng) for v in regularization_variants()],
+        "architecture": [_row(v.group, v.label, seeds, rng) for v in architecture_variants()],
+        "search": [_row("search", "best found", seeds, rng)],
+        "robustness": [_row("robustness", "as trained", seeds, rng), _row("robustness", "augmented", seeds, rng)],
+    }
+    extra = {
+        "search": {"best_params": {"n_conv": 3, "lr": 0.0012, "dropout": 0.31, "optimizer": "adamw", "pool": True},
+                   "trials": [{"number": i, "status": "complete" if i % 4 else "pruned", "value": 0.3 + 0.01 * i} for i in range(12)]},
+        "robustness": {"robustness": [{"model": m, "transform": t, "severity": s, "acc_mean": max(0.0, 0.5 - 0.3 * s * (t == "invert") - 0.1 * s),
+                                       "acc_std": 0.02, "n": seeds}
+                                      for m in ("as trained", "augmented")
+                                      for t, levels in [("original", (0.0,))] + [(t, (1.0,) if t in ("hflip", "invert") else (0.5, 1.0)) for t in TRANSFORMS]
+                                      for s in levels]},
+    }
+    for name, rows in suites.items():
+        meta = {"suite": name, "seeds": seeds, "epochs": 50, "quick": False, "base_config": to_dict(RunConfig()),
+                "data": "Data: synthetic-artists", "rows": rows, "findings": ["(fixture)"], **extra.get(name, {})}
+        (root / "suites" / name).mkdir(parents=True, exist_ok=True)
+        (root / "suites" / name / "suite.json").write_text(json.dumps(meta))
+    for rid in suites["baseline"][0]["run_ids"]:
+        _history(root / rid, 10, rng)
+
+    part2 = {"mlp": {"300": [], "800": []}, "features": [], "finetune": []}
+    label = "ImageNet-pretrained AlexNet" if pretrained else "untrained AlexNet"
+    for role, kind, hidden in (("mlp", "mlp", "300"), ("mlp", "mlp", "800"), ("features", "alexnet-features", None), ("finetune", "alexnet-finetune", None)):
+        for seed in range(seeds):
+            rid = _rid(kind, rng)
+            (part2[role][hidden] if hidden else part2[role]).append(rid)
+            _history(root / rid, 8, rng, test=True)
+            summary = {"run_id": rid, "kind": kind, "seed": seed, "train_acc": 1.0, "val_acc": 0.8, "test_acc": 0.78 + 0.01 * seed,
+                       "best_epoch": 7, "epochs_run": 8, "model": f"{label} thing -> {len(people)}", "layer": "conv4",
+                       "feature_dim": 43264, "freeze": "features", "alexnet": label,
+                       "architecture": {"num_classes": len(people), "image_size": 28, "channels": 1, "hidden": int(hidden or 300),
+                                        "activation": "tanh", "init": "normal-0.01"}}
+            (root / rid / "summary.json").write_text(json.dumps(summary))
+            (root / rid / "config.json").write_text(json.dumps({"config": {"train": {"optimizer": "adam", "lr": 0.001, "weight_decay": 0.01,
+                                                                                     "batch_size": 32, "epochs": 8}}}))
+    assets = root / "report-assets"
+    for name, size in (("art_overview.png", (1100, 350)), ("mlp_units.png", (760, 420)), ("guided_backprop.png", (1100, 230)),
+                       ("predict_face.png", (95, 95))):
+        _png(assets / name, size)  # the aspect ratios of the real figures, so the layout is the real one
+    manifest = {
+        "format": 1, "version": "0.1.0", "quick": False, "seeds": seeds, "timings": {"part1_seconds": 600, "part2_seconds": 120},
+        "art": {"name": "synthetic-artists" if synthetic else str(root / "art_data" / "artists"), "synthetic": synthetic,
+                "summary": "fixture", "counts": {n: 20 for n in art_names}, "image_size": 50, "skipped": 0,
+                "split": {"train": 28, "val": 6, "test": 6}, "figure": "art_overview.png"},
+        "faces": {"source": "olivetti", "kind": "olivetti", "provenance": "fixture", "people": list(people),
+                  "counts": {p: [6, 2, 2] for p in people}, "subset": False, "alexnet_input": 227},
+        "alexnet": {"pretrained": pretrained, "source": "path" if pretrained else "random (torch default init, seed 0)",
+                    "sha256": "ab" * 32, "label": label},
+        "part2": part2,
+        "mlp_units": {"figure": "mlp_units.png", "runs": {"300": part2["mlp"]["300"][0], "800": part2["mlp"]["800"][0]},
+                      "units": {h: [{"unit": 3, "person": people[0], "score": 0.1, "corr": 0.4}, {"unit": 9, "person": people[-1], "score": 0.08, "corr": 0.3}]
+                                for h in ("300", "800")}},
+        "explain": {"figure": "guided_backprop.png", "method": "guided-backprop", "run": part2["finetune"][0], "untrained": not pretrained,
+                    "items": [{"true": p, "pred": p, "prob": 0.9, "centre_share": 0.45} for p in people[:3]]},
+        "predict": {"image": "predict_face.png", "true": people[0], "top": [[p, 0.5 / (i + 1)] for i, p in enumerate(people[:3])],
+                    "run": part2["finetune"][0]},
+    }
+    (assets / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+# ----------------------------------------------------------------------------- tests
+def test_escape_prints_special_characters_literally():
+    out = esc(NASTY)
+    for raw in ("&", "%", "$", "#", "_", "{", "}"):
+        assert f"\\{raw}" in out
+    assert "\\textbackslash{}" in out and "\\textasciitilde{}" in out and "\\textasciicircum{}" in out
+    assert "é" in out  # Latin-1 letters print with T1 fonts
+    assert esc("日本") == "??" and esc("a->b") == "a\\ensuremath{\\rightarrow}b"
+
+
+def test_tex_renders_from_fixture_runs_without_training(tmp_path):
+    root = make_fixture_runs(tmp_path / "runs")
+    ctx = load_context(root)
+    tex = render_tex(ctx, tmp_path / "figs")
+    for q in ("Receptive field", "starter network", "Max-pooling", "Regularisation", "Architecture", "best configuration",
+              "Robustness", "multilayer perceptron", "fixed feature extractor", "hidden units", "Fine-tuning", "Guided backprop"):
+        assert q in tex, q
+    # mean +- std with n, and every suite run id recorded in the .tex
+    assert "$\\pm$" in tex and "$n=3$" in tex
+    for name, suite in ctx["suites"].items():
+        for row in suite["rows"]:
+            for rid in row["run_ids"]:
+                assert rid in tex, (name, rid)
+    assert all(rid in tex for g in ctx["part2"].values() for rid in g["run_ids"])
+    assert (tmp_path / "figs" / "deltas.pdf").is_file() and (tmp_path / "figs" / "part2_curves.pdf").is_file()
+
+
+def test_provenance_lines_for_synthetic_data_and_untrained_weights(tmp_path):
+    tex = render_tex(load_context(make_fixture_runs(tmp_path / "a")), tmp_path / "f1")
+    assert "Art data: synthetic." in tex and "not on real paintings" in tex
+    assert "AlexNet: untrained." in tex and "not transfer-learning results" in tex
+    assert "Olivetti, not FaceScrub" in tex
+    assert "ImageNet-pretrained" not in tex
+    real = render_tex(load_context(make_fixture_runs(tmp_path / "b", synthetic=False, pretrained=True)), tmp_path / "f2")
+    assert "Art data: real images." in real and "AlexNet: ImageNet-pretrained" in real
+    assert "untrained AlexNet" not in real and "synthetic" not in real.split("\\section*{Setup")[1].split("\\section")[0]
+
+
+def test_missing_suite_is_one_clear_error(tmp_path):
+    root = make_fixture_runs(tmp_path / "runs")
+    (root / "suites" / "pooling" / "suite.json").unlink()
+    with pytest.raises(CnnlabError, match="suite result 'pooling' not found"):
+        load_context(root)
+
+
+@pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
+def test_special_characters_in_names_compile(tmp_path):
+    root = make_fixture_runs(tmp_path / "runs_50%_#1", seeds=2, people=(NASTY, "Zoë O'Neil", "李 x"),
+                             art_names=(NASTY, "J. M. W. Turner"))
+    result = write_report(load_context(root), tmp_path / "rep")
+    assert result.pdf is not None and result.pdf.is_file() and result.pages >= 5
+    assert (tmp_path / "rep" / "report.tex").is_file() and (tmp_path / "rep" / "figures" / "mlp_units.png").is_file()
+    assert not list(tmp_path.glob(".rep.*")), "no temporary folder left behind"
+
+
+def test_report_dir_is_never_a_foreign_folder(tmp_path):
+    root = make_fixture_runs(tmp_path / "runs")
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    with pytest.raises(CnnlabError, match="not a cnnlab report folder"):
+        write_report(load_context(root), foreign, compile=False)
+    assert (foreign / "thesis.tex").read_text() == "precious"
+    result = write_report(load_context(root), tmp_path / "rep", compile=False)
+    assert result.pdf is None and "not compiled" in result.message
+    write_report(load_context(root), tmp_path / "rep", compile=False)  # a cnnlab report folder is replaced
+
+
+def test_broken_latex_is_one_line_error_and_keeps_the_log(tmp_path, monkeypatch):
+    if not HAS_TEX:
+        pytest.skip("pdflatex/latexmk not installed")
+    import cnnlab.report.render as render
+
+    root = make_fixture_runs(tmp_path / "runs")
+    real = render.render_tex
+    monkeypatch.setattr(render, "render_tex", lambda *a, **k: real(*a, **k).replace("\\end{abstract}", "\\undefinedmacro\\end{abstract}"))
+    with pytest.raises(CnnlabError) as err:
+        write_report(load_context(root), tmp_path / "rep")
+    assert "LaTeX failed" in str(err.value) and "Undefined control sequence" in str(err.value) and "\n" not in str(err.value)
+    assert (tmp_path / "rep" / "report.log").is_file() and not (tmp_path / "rep" / "report.pdf").exists()
+
+
+@pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
+def test_quick_report_builds_a_pdf(tmp_path):
+    """The real thing, end to end: `cnnlab report --quick` trains every suite and Part 2 model briefly."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "cnnlab", "report", "--quick", "--out", str(tmp_path / "runs"),
+                           "--report-dir", str(tmp_path / "report"), "--weights", "random"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    pdf = tmp_path / "report" / "report.pdf"
+    assert pdf.is_file() and page_count(pdf) >= 5
+    tex = (tmp_path / "report" / "report.tex").read_text()
+    assert "QUICK MODE" in tex and "untrained AlexNet" in tex
+    assert "report.pdf" in proc.stdout
+    print(f"quick report: {time.perf_counter() - t0:.0f} s")
