@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -62,6 +63,11 @@ def _reference(list_path: Path) -> float:
     return time.perf_counter() - start
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=8)
@@ -78,12 +84,13 @@ def main() -> None:
         lst = tmp / "list.txt"
         lst.write_text(text.replace("http://127.0.0.1:8000/", f"http://127.0.0.1:{port}/"), encoding="utf-8")
         cfg = DownloadConfig(workers=args.workers, timeout=10, retries=1)
-        full, resume, reference = [], [], []
+        full, resume, reference, cpu = [], [], [], []
         for i in range(args.repeats):
             out = tmp / f"out{i}"
-            start = time.perf_counter()
+            start, used = time.perf_counter(), _cpu()
             report = download_faces([lst], out, cfg)
             full.append(time.perf_counter() - start)
+            cpu.append(_cpu() - used)
             start = time.perf_counter()
             again = download_faces([lst], out, cfg)
             resume.append(time.perf_counter() - start)
@@ -96,6 +103,8 @@ def main() -> None:
         med = statistics.median
         print(f"full download + crops + copies : median {med(full):6.2f} s  (runs: "
               f"{', '.join(f'{t:.2f}' for t in full)}) = {len(report.rows) / med(full):.0f} faces/s")
+        print(f"CPU time of the downloader process (server excluded): median {med(cpu):6.2f} s per full run; "
+              f"load average {os.getloadavg()[0]:.1f}")
         print(f"resume (all verified, no fetch): median {med(resume):6.2f} s  ({again.reused} faces reused, "
               f"{again.fetched} URLs retried)")
         print(f"reference: sequential urllib GET, bytes only: median {med(reference):6.2f} s")
