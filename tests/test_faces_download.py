@@ -138,8 +138,11 @@ def test_rerun_uses_no_network_for_verified_or_final_faces(server, tmp_path):
     first = download_faces([lst], out, cfg)
     assert first.counts == {"ok": 6, "http_404": 1, "timeout": 1}
     server.reset_log()
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "state").rglob("*.json")}
     second = download_faces([lst], out, cfg)
     assert server.requests == ["/r/stall"]  # only the transient failure is tried again
+    rewritten = [p.stem for p, t in stamps.items() if p.stat().st_mtime_ns != t]
+    assert rewritten == ["51"]  # settled faces are not even rewritten
     assert second.reused == 7 and [r["status"] for r in second.rows] == [r["status"] for r in first.rows]
     # new model sizes: made locally from the originals, still no network
     server.reset_log()

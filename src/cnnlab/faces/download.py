@@ -148,7 +148,7 @@ class _Downloader:
         results: list[tuple[dict, bool] | None] = [None] * len(rows)
         fetched: FetchResult | None = None
         for i, row in enumerate(rows):
-            rec = self._from_local(row)
+            rec, unchanged = self._from_local(row)
             if rec is None:
                 if fetched is None:
                     c = self.cfg
@@ -158,7 +158,8 @@ class _Downloader:
                 results[i] = (rec, True)
             else:
                 results[i] = (rec, False)
-            atomic_write_json(self.state_path(row), rec)
+            if not unchanged:
+                atomic_write_json(self.state_path(row), rec)
         return results  # type: ignore[return-value]
 
     def _base(self, row: FaceRow) -> dict:
@@ -180,8 +181,8 @@ class _Downloader:
             return None  # the list changed: this face is new
         return rec
 
-    def _from_local(self, row: FaceRow) -> dict | None:
-        """A record settled without network, or None when the face must be fetched."""
+    def _from_local(self, row: FaceRow) -> tuple[dict | None, bool]:
+        """(record settled without network or None if the face must be fetched, record unchanged?)."""
         rec = self._read_record(row)
         c = self.cfg
         if rec is not None and not c.retry_failed:
@@ -192,7 +193,7 @@ class _Downloader:
             if status == "decompression_bomb" and c.max_pixels > rec.get("max_pixels", 0):
                 final = False
             if final:
-                return rec
+                return rec, True
         if rec is not None and rec.get("status") in ("ok", "empty_box"):
             original = rec.get("original", "")
             same_inputs = all(rec.get(k) == v for k, v in
@@ -200,13 +201,13 @@ class _Downloader:
             files = [original] + ([rec["crop"], rec["gray"], rec["rgb"]] if rec["status"] == "ok" else [])
             if same_inputs and all(f and _inside(self.out, f).is_file() for f in files):
                 if original and sha256_file(_inside(self.out, original)) == row.sha256:
-                    return rec
+                    return rec, True
         data = self._local_original(row)
         if data is None:
-            return None
+            return None, False
         rec = self._process(row, data, self._base(row))
         rec["detail"] = rec["detail"] or "rebuilt from the local original"
-        return rec
+        return rec, False
 
     def _local_original(self, row: FaceRow) -> bytes | None:
         folder = _inside(self.out, _rel("originals", row.actor_dir, "x")).parent
