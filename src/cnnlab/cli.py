@@ -231,7 +231,8 @@ def _add_faces(sub: argparse._SubParsersAction) -> None:
                    help="FaceScrub list file (repeatable)")
     d.add_argument("--out", required=True, metavar="DIR", help="output folder (nothing is written outside it)")
     d.add_argument("--actors", action="append", nargs="+", metavar="NAME",
-                   help='only these actors ("Alec Baldwin", Alec_Baldwin or comma-separated)')
+                   help='only these actors ("Alec Baldwin", Alec_Baldwin, comma-separated, or "course" '
+                        'for the six of the course project)')
     d.add_argument("--workers", type=int, default=16, help="concurrent downloads (default: 16)")
     d.add_argument("--timeout", type=float, default=15.0, help="seconds per request attempt (default: 15)")
     d.add_argument("--retries", type=int, default=2, help="retries after a transient failure (default: 2)")
@@ -266,6 +267,10 @@ def _run_faces_download(args: argparse.Namespace) -> int:
     actors = None
     if args.actors:
         actors = [a.strip() for group in args.actors for item in group for a in item.split(",") if a.strip()]
+        if [a.lower() for a in actors] == ["course"]:
+            from cnnlab.faces import COURSE_ACTORS
+
+            actors = list(COURSE_ACTORS)
     report = download_faces(args.lists, args.out, cfg, actors=actors,
                             progress=not args.no_progress and sys.stderr.isatty())
     print(format_summary(report))
