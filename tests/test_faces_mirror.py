@@ -27,7 +27,10 @@ def mirror_download(tmp_path_factory):
     lst = tmp / "mirror_list.txt"
     lst.write_text(text.replace("http://127.0.0.1:8000/", f"http://127.0.0.1:{port}/"), encoding="utf-8")
     try:
-        report = download_faces([lst], tmp / "out", DownloadConfig(workers=8, timeout=10, retries=1, backoff=0.05))
+        # 64x64 RGB copies instead of 227x227 keep this test quick (the default sizes are tested elsewhere
+        # and benchmarked in bench/bench_faces_download.py)
+        cfg = DownloadConfig(workers=8, timeout=10, retries=1, backoff=0.05, rgb_size=64)
+        report = download_faces([lst], tmp / "out", cfg)
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -229,7 +229,7 @@ def load_faces(source: str = "olivetti", *, image_size: int = 28, channels: int 
 def _load_olivetti(size: int, channels: int, actors: Sequence[str] | None, split: FaceSplitConfig) -> FaceData:
     from PIL import Image
 
-    from cnnlab.faces.olivetti import ACKNOWLEDGEMENT, CLASS_NAMES, load_olivetti
+    from cnnlab.faces.olivetti import CLASS_NAMES, load_olivetti
 
     images, labels = load_olivetti()
     available = {name_key(n): n for n in CLASS_NAMES}
