@@ -82,8 +82,12 @@ def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pre
         "robustness": [_row("robustness", "as trained", seeds, rng), _row("robustness", "augmented", seeds, rng)],
     }
     extra = {
-        "search": {"best_params": {"n_conv": 3, "lr": 0.0012, "dropout": 0.31, "optimizer": "adamw", "pool": True},
-                   "trials": [{"number": i, "status": "complete" if i % 4 else "pruned", "value": 0.3 + 0.01 * i} for i in range(12)]},
+        "search": {"best_params": {"n_conv": 3, "filters_1": 16, "filters_2": 32, "filters_3": 64, "kernel_1": 5, "kernel_2": 3,
+                                   "kernel_3": 3, "stride_1": 1, "padding": "same", "pool": True, "pool_size": 2, "fc_layers": 1,
+                                   "fc_width": 128, "dropout": 0.31, "batch_norm": True, "lrn": False, "weight_norm": False,
+                                   "optimizer": "adamw", "lr": 0.0012, "weight_decay": 3.1e-4, "scheduler": "cosine",
+                                   "batch_size": 32, "augment": True},
+                   "trials": [{"number": i, "status": "complete" if i % 4 else "pruned", "value": 0.3 + 0.01 * i} for i in range(30)]},
         "robustness": {"robustness": [{"model": m, "transform": t, "severity": s, "acc_mean": max(0.0, 0.5 - 0.3 * s * (t == "invert") - 0.1 * s),
                                        "acc_std": 0.02, "n": seeds}
                                       for m in ("as trained", "augmented")
@@ -222,16 +226,78 @@ def test_broken_latex_is_one_line_error_and_keeps_the_log(tmp_path, monkeypatch)
 
 
 @pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
-def test_quick_report_builds_a_pdf(tmp_path):
-    """The real thing, end to end: `cnnlab report --quick` trains every suite and Part 2 model briefly."""
+def test_full_mode_layout_has_6_to_8_pages(tmp_path):
+    """The handout's page limit, checked on a full-mode-sized fixture (3 seeds, every suite variant)."""
+    result = write_report(load_context(make_fixture_runs(tmp_path / "runs", seeds=3)), tmp_path / "rep")
+    assert 6 <= result.pages <= 8, result.pages
+
+
+@pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
+def test_over_long_report_moves_the_appendix_into_comments(tmp_path, monkeypatch):
+    import cnnlab.report.render as render
+
+    monkeypatch.setattr(render, "MAX_PAGES", 7)
+    ctx = load_context(make_fixture_runs(tmp_path / "runs", seeds=3))
+    result = write_report(ctx, tmp_path / "rep")
+    tex = result.tex.read_text()
+    assert "Runs behind every number" not in tex and "suites/<name>/suite.json" in tex
+    assert all(rid in tex for g in ctx["part2"].values() for rid in g["run_ids"])  # still traceable
+
+
+@pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
+def test_official_style_file_is_used_with_final_option(tmp_path):
+    sty = tmp_path / "neurips_2099.sty"  # stands in for an official neurips_20XX.sty
+    sty.write_text("\\ProvidesPackage{neurips_2099}\n\\DeclareOption{final}{\\gdef\\seenfinal{}}\n\\ProcessOptions\\relax\n"
+                   "\\renewcommand{\\rmdefault}{ptm}\n\\usepackage[margin=1.5in]{geometry}\n")
+    result = write_report(load_context(make_fixture_runs(tmp_path / "runs", seeds=1)), tmp_path / "rep", style=sty)
+    tex = result.tex.read_text()
+    assert "\\usepackage[final]{neurips_2099}" in tex and "\\usepackage{cnnlab}" not in tex
+    assert (tmp_path / "rep" / "neurips_2099.sty").is_file() and result.pdf.is_file()
+
+
+@pytest.fixture
+def tiny_art(tmp_path) -> Path:
+    """3 'artists' x 8 small images (a colour cast each): Part 1 in seconds."""
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(["Anna & Co", "Bert_#2", "Carl 100%"]):
+        (tmp_path / "art" / name).mkdir(parents=True)
+        for i in range(8):
+            img = rng.integers(0, 60, (24, 24, 3), dtype=np.uint8)
+            img[..., c] += 150
+            Image.fromarray(img).save(tmp_path / "art" / name / f"{i}.png")
+    return tmp_path / "art"
+
+
+@pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
+def test_quick_report_builds_a_pdf(tmp_path, tiny_art):
+    """The real thing, end to end through the CLI: every suite and Part 2 model trained briefly, then the PDF."""
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "cnnlab", "report", "--quick", "--out", str(tmp_path / "runs"),
-                           "--report-dir", str(tmp_path / "report"), "--weights", "random"],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    args = [sys.executable, "-m", "cnnlab", "report", "--quick", "--data", str(tiny_art), "--out", str(tmp_path / "runs"),
+            "--report-dir", str(tmp_path / "report"), "--weights", "random"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first = time.perf_counter() - t0
     pdf = tmp_path / "report" / "report.pdf"
     assert pdf.is_file() and page_count(pdf) >= 5
     tex = (tmp_path / "report" / "report.tex").read_text()
-    assert "QUICK MODE" in tex and "untrained AlexNet" in tex
-    assert "report.pdf" in proc.stdout
-    print(f"quick report: {time.perf_counter() - t0:.0f} s")
+    assert "QUICK MODE" in tex and "untrained AlexNet" in tex and "Art data: real images." in tex
+    # names from the data folder, escaped ("Bert_#2" is displayed "Bert #2" by the art loader)
+    assert "Anna \\& Co (8)" in tex and "Bert \\#2 (8)" in tex and "Carl 100\\% (8)" in tex
+    assert f"report: {pdf}" in proc.stdout and "untrained AlexNet" in proc.stdout
+    # everything is cached now: a rerun only re-evaluates and re-renders
+    t1 = time.perf_counter()
+    again = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "cached" in again.stderr or "reusing" in again.stderr
+    print(f"quick report: {first:.0f} s; cached rebuild: {time.perf_counter() - t1:.0f} s")
+
+
+def test_bad_options_are_one_line_errors(tmp_path):
+    for argv, message in (([" --seeds", "0"], "--seeds must be a positive integer"),
+                          (["--style", str(tmp_path / "none.sty")], "style file not found"),
+                          (["--style", str(tmp_path)], "must be a LaTeX .sty file"),
+                          (["--no-train", "--out", str(tmp_path / "missing")], "runs folder not found")):
+        proc = subprocess.run([sys.executable, "-m", "cnnlab", "report", *[a.strip() for a in argv],
+                               "--report-dir", str(tmp_path / "rep")], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, (argv, proc.stderr)
+        assert proc.stderr.startswith("cnnlab: error:") and message in proc.stderr and proc.stderr.count("\n") == 1

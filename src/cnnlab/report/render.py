@@ -17,10 +17,11 @@ from typing import Any
 from cnnlab.errors import CnnlabError
 from cnnlab.report import sections1 as p1
 from cnnlab.report import sections2 as p2
-from cnnlab.report.latex import comment, esc, path, pct, pm
+from cnnlab.report.latex import comment, esc, path
 
 log = logging.getLogger(__name__)
 
+MIN_PAGES, MAX_PAGES = 6, 8  # the handout's length for the write-up
 MARKER = ".cnnlab-report"  # marks a folder written by cnnlab report (safe to replace)
 STYLE = Path(__file__).with_name("cnnlab.sty")
 
@@ -40,7 +41,8 @@ def provenance_lines(ctx: dict) -> dict[str, str]:
         art_line = (f"\\textbf{{Art data: real images.}} Part~1 uses the {n} images of {len(art['counts'])} artists in "
                     f"{path(art['name'])}, downsampled to ${art['image_size']}\\times{art['image_size']}$"
                     + (f" ({art['skipped']} unreadable files skipped)" if art.get("skipped") else "") + ".")
-    art_line += f" Stratified split: {sp['train']} training, {sp['val']} validation, {sp['test']} test images."
+    classes = ", ".join(f"{esc(name)} ({count})" for name, count in art["counts"].items())
+    art_line += f" Classes (images): {classes}. Stratified split: {sp['train']} training, {sp['val']} validation, {sp['test']} test images."
     counts = faces.get("counts") or {}
     per = sorted({tuple(c) for c in counts.values()}, reverse=True)
     per_text = ", ".join("/".join(map(str, c)) for c in per)
@@ -81,8 +83,9 @@ def abstract(ctx: dict) -> str:
             f"{p2.acc(parts['mlp300'])} and fine-tuning the AlexNet {p2.acc(parts['finetune'])} test accuracy.")
 
 
-def section_setup(ctx: dict) -> str:
+def section_setup(ctx: dict, compact: bool = False) -> str:
     prov = provenance_lines(ctx)
+    appendix_ref = " and in \\texttt{suites/<name>/suite.json}" if compact else ", and Appendix~\\ref{app:runs} lists them all"
     seeds = ctx["seeds"]
     return rf"""
 \section*{{Setup and data provenance}}
@@ -95,7 +98,7 @@ def section_setup(ctx: dict) -> str:
 \textbf{{Protocol.}} Every configuration is trained with {seeds} seed{'s' if seeds > 1 else ''} (0, \dots, {seeds - 1}); tables give
 the mean\,$\pm$\,standard deviation over seeds and their number $n$. Differences are called better or worse only when they exceed
 two standard errors. Model selection uses the validation split; the test split is only evaluated for reporting.
-Each table row lists its run ids in a comment of \texttt{{report.tex}}, and Appendix~\ref{{app:runs}} lists them all: every run folder
+Each table row lists its run ids in a comment of \texttt{{report.tex}}{appendix_ref}: every run folder
 \texttt{{runs/<run id>/}} holds its configuration, per-epoch metrics, summary and weights.
 
 \begin{{figure}}[t]
@@ -166,8 +169,9 @@ def appendix(ctx: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- document
-def render_tex(ctx: dict, fig_dir: Path, style_name: str = "cnnlab", official: bool = False) -> str:
-    """The whole report.tex; writes the context plots into fig_dir."""
+def render_tex(ctx: dict, fig_dir: Path, style_name: str = "cnnlab", official: bool = False, compact: bool = False) -> str:
+    """The whole report.tex; writes the context plots into fig_dir. compact: the run ids stay in .tex
+    comments only (no appendix table), to keep a full report within the handout's 8 pages."""
     fig_dir.mkdir(parents=True, exist_ok=True)
     style = f"\\usepackage[final]{{{style_name}}}" if official else f"\\usepackage{{{style_name}}}"
     title = "Artist Identification with Small CNNs and\\\\Face Recognition with Transfer Learning"
@@ -176,7 +180,7 @@ def render_tex(ctx: dict, fig_dir: Path, style_name: str = "cnnlab", official: b
               + ("Part~1 data: synthetic. " if ctx["art"]["synthetic"] else "")
               + ("AlexNet: untrained (random weights)." if not ctx["alexnet"].get("pretrained") else ""))
     sections = [
-        section_setup(ctx),
+        section_setup(ctx, compact),
         "\\section{Part 1: convolutional networks for artist identification}",
         p1.section_receptive(ctx),
         p1.section_network(ctx, fig_dir),
@@ -192,8 +196,7 @@ def render_tex(ctx: dict, fig_dir: Path, style_name: str = "cnnlab", official: b
         p2.section_finetune(ctx),
         p2.section_explain(ctx),
         section_discussion(ctx),
-        "\\appendix",
-        appendix(ctx),
+        *(["\\appendix", appendix(ctx)] if not compact else []),
     ]
     return "\n".join([
         "% report.tex -- written by `cnnlab report`; every number comes from the runs named in the comments.",
@@ -225,7 +228,7 @@ def render_tex(ctx: dict, fig_dir: Path, style_name: str = "cnnlab", official: b
     ])
 
 
-def render_bundle(ctx: dict, folder: Path, style: Path | None = None) -> Path:
+def render_bundle(ctx: dict, folder: Path, style: Path | None = None, compact: bool = False) -> Path:
     """report.tex + style + figures/ in `folder`; returns the .tex path."""
     fig_dir = folder / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -233,10 +236,10 @@ def render_bundle(ctx: dict, folder: Path, style: Path | None = None) -> Path:
         shutil.copy2(src, fig_dir / Path(src).name)
     if style is not None:
         shutil.copy2(style, folder / style.name)
-        tex = render_tex(ctx, fig_dir, style.stem, official=True)
+        tex = render_tex(ctx, fig_dir, style.stem, official=True, compact=compact)
     else:
         shutil.copy2(STYLE, folder / STYLE.name)
-        tex = render_tex(ctx, fig_dir)
+        tex = render_tex(ctx, fig_dir, compact=compact)
     out = folder / "report.tex"
     out.write_text(tex, encoding="utf-8")
     (folder / MARKER).write_text("written by cnnlab report; this folder is replaced on the next build\n")
@@ -280,6 +283,13 @@ def write_report(ctx: dict, report_dir: str | Path, style: Path | None = None, c
             try:
                 compile_pdf(tmp)
                 pages = page_count(tmp / "report.pdf")
+                if pages > MAX_PAGES and not ctx["quick"]:
+                    log.warning("the report has %d pages (handout: 6-8): moving the run-id appendix into report.tex comments", pages)
+                    render_bundle(ctx, tmp, style, compact=True)
+                    compile_pdf(tmp)
+                    pages = page_count(tmp / "report.pdf")
+                if not ctx["quick"] and not MIN_PAGES <= pages <= MAX_PAGES:
+                    log.warning("the report has %d pages; the handout asks for %d-%d", pages, MIN_PAGES, MAX_PAGES)
                 pdf = report_dir / "report.pdf"
                 message = f"{pdf} ({pages} pages, compiled in {time.perf_counter() - t0:.0f} s)"
             except CnnlabError as exc:
