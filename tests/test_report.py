@@ -232,6 +232,15 @@ def test_full_mode_layout_has_6_to_8_pages(tmp_path):
     assert 6 <= result.pages <= 8, result.pages
 
 
+def test_without_tex_the_bundle_is_written_and_says_how_to_compile(tmp_path, monkeypatch):
+    ctx = load_context(make_fixture_runs(tmp_path / "runs", seeds=1))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))  # no pdflatex, no latexmk
+    result = write_report(ctx, tmp_path / "rep")
+    assert result.pdf is None and "TeX is not installed" in result.message and "latexmk -pdf report.tex" in result.message
+    assert (tmp_path / "rep" / "report.tex").is_file() and (tmp_path / "rep" / "cnnlab.sty").is_file()
+    assert (tmp_path / "rep" / "figures" / "deltas.pdf").is_file()
+
+
 @pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
 def test_over_long_report_moves_the_appendix_into_comments(tmp_path, monkeypatch):
     import cnnlab.report.render as render

@@ -78,7 +78,8 @@ def pct(x: float | None, digits: int = 1) -> str:
     """An accuracy in [0, 1] as a percentage, e.g. 0.4567 -> '45.7'."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "--"
-    return f"{100 * x:.{digits}f}"
+    s = f"{100 * x:.{digits}f}"
+    return "$-$" + s[1:] if s.startswith("-") else s  # a minus sign, not a hyphen
 
 
 def pm(mean: float | None, std: float | None, digits: int = 1, n: int | None = None) -> str:

@@ -39,7 +39,7 @@ def results_table(ctx: dict) -> str:
     ns = "/".join(sorted({str(p2[k]["n"]) for k in ORDER if k in p2}))
     lines = [comment(f"{k}: runs {' '.join(p2[k]['run_ids'])}") for k in ORDER if k in p2]
     lines += ["\\begin{table}[t]", "\\centering",
-              f"\\caption{{Face classification accuracy (\\%; mean\\,$\\pm$\\,std over $n={ns}$ seeds). {_provenance_short(ctx)} "
+              f"\\caption{{Face classification accuracy (\\%; mean\\,$\\pm$\\,std over $n={ns}$ seed{'' if ns == '1' else 's'}). {_provenance_short(ctx)} "
               "Epoch: the epoch kept (lowest validation loss) of those trained.}",
               "\\label{tab:part2}", "\\small", "\\begin{tabular}{@{}llrrrr@{}}", "\\toprule",
               r"model & input & train & validation & test & epoch \\", "\\midrule"]
@@ -211,18 +211,23 @@ def section_finetune(ctx: dict) -> str:
     pred = ctx["predict"]
     top = pred["top"]
     d = g["test_acc_mean"] - feats["test_acc_mean"]
+    ft = (g.get("config") or {}).get("finetune", {})
+    freeze, scale = ft.get("freeze", s.get("freeze", "features")), ft.get("lr_scale", 0.1)
+    what = {"features": "training its classifier on random pool5 features", "all-but-last": "training a new last layer on random fc7 features",
+            "none": "training the whole randomly initialised network on a few faces"}.get(freeze, "this")
     untrained = "" if ctx["alexnet"].get("pretrained") else (
-        " Because AlexNet is untrained here, fine-tuning only its classifier on random pool5 features is a random-feature "
-        "baseline, not transfer learning.")
+        f" Because AlexNet is untrained here, {what} is a random-feature baseline, not transfer learning.")
     rows = "\n".join(f"{esc(n)} & {p:.3f} \\\\" for n, p in top)
     correct = "correct" if top and top[0][0] == pred["true"] else f"wrong; {esc(pred['true'])} is at rank " + str(
         next((i + 1 for i, (n, _) in enumerate(top) if n == pred["true"]), f"> {len(top)}"))
     run = pred["run"]
+    trained = {"features": f"The convolutional layers are frozen; fc6 and fc7 continue training at {scale:g} times the learning rate of the new layer.",
+               "all-but-last": "Everything but the new layer is frozen: only the new layer trains.",
+               "none": f"All layers train, the pretrained ones at {scale:g} times the learning rate of the new layer."}.get(freeze, "")
     return rf"""
 \subsection{{Fine-tuning AlexNet}}
 \textbf{{System.}} The {alexnet_label(ctx)} with its last layer replaced by a new $4096\to{len(ctx['faces'].get('people', []))}$
-layer (one output per person, as in 2.2): {esc(s.get('model', ''))}. The convolutional layers are frozen
-(\texttt{{freeze={esc(s.get('freeze', ''))}}}), fc6 and fc7 continue training at a tenth of the learning rate of the new layer.
+layer (one output per person, as in 2.2): {esc(s.get('model', ''))} (\texttt{{freeze={esc(freeze)}}}). {trained}
 It reaches \textbf{{{acc(g)} test accuracy}} ({_seeds(g)}), {pp(d)} points against the fixed conv4 features of 2.2.{untrained}
 
 \textbf{{Using the network.}} A face image (a file) is the input placeholder; the model returns the most probable people.
@@ -253,13 +258,15 @@ def section_explain(ctx: dict) -> str:
     where = ("concentrated on the central quarter of the image" if share > 0.4 else
              "spread over the whole image" if share < 0.3 else "somewhat concentrated in the centre")
     if ctx["alexnet"].get("pretrained"):
-        comment_text = ("The maps follow the contours of the eyes, nose, mouth and the face outline: the fine-tuned network "
-                        "identifies people from facial features rather than from the background, while the hair line and "
-                        "glasses also receive weight, cues that change between photographs.")
+        comment_text = ("Guided backpropagation keeps only the paths that increase the class score, so the maps show the "
+                        "image structures (edges and textures) that the fine-tuned network uses as evidence for the person: "
+                        + ("mostly the inner face, i.e. identity cues rather than background or clothing." if share > 0.4 else
+                           "a good part of it lies outside the inner face (hair, outline, background), cues that change between "
+                           "photographs and limit how well the model generalises."))
     else:
-        comment_text = ("With random AlexNet weights the maps mostly trace the high-contrast edges of the face (eyes, nostrils, "
-                        "mouth), which any random ReLU network passes on; they show the architecture's edge sensitivity more "
-                        "than learned identity cues, and would sharpen onto person-specific features with pretrained weights.")
+        comment_text = ("With random AlexNet weights the maps can only reflect the architecture's sensitivity to local contrast "
+                        "(the edges of eyes, nostrils and mouth), not learned identity cues: they are a baseline for what the "
+                        "pretrained network adds.")
     return rf"""
 \subsection{{Guided backpropagation}}
 Figure~\ref{{fig:gbp}} shows guided backpropagation (the gradient of the predicted class score with respect to the input,
