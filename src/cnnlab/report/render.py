@@ -12,7 +12,6 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 from cnnlab.errors import CnnlabError
 from cnnlab.report import sections1 as p1

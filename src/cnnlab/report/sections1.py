@@ -7,79 +7,16 @@ noise" (or "single seed" when n = 1). Run ids go into .tex comments next to each
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 from typing import Any
 
 from cnnlab.report import plots
+from cnnlab.report.compare import acc, change, delta, find, gap, grouped, id_comments, seeds_note
 from cnnlab.report.latex import comment, esc, figure, figure_pair, num, pct, pm, pp, split_table, table
 
 STARTER = "starter (k5 s2, 2x16)"
 REG_BASE = "baseline (Adam 1e-4)"
-
-
-# ----------------------------------------------------------------------------- comparisons
-def find(rows: list[dict], variant: str) -> dict:
-    for r in rows:
-        if r["variant"] == variant:
-            return r
-    return rows[0]
-
-
-def delta(row: dict, base: dict, metric: str = "val_acc") -> tuple[float, float, str]:
-    """(difference of means, 2 standard errors, verdict) of `metric` between two rows."""
-    d = row[f"{metric}_mean"] - base[f"{metric}_mean"]
-    two_se = 2 * math.sqrt(row.get(f"{metric}_std", 0) ** 2 / row["n"] + base.get(f"{metric}_std", 0) ** 2 / base["n"])
-    if row["n"] < 2 or base["n"] < 2:
-        verdict = "single seed, no error bar"
-    elif abs(d) <= two_se:
-        verdict = "within seed noise"
-    else:
-        verdict = "better" if d > 0 else "worse"
-    return d, two_se, verdict
-
-
-def change(row: dict, base: dict, metric: str = "val_acc") -> str:
-    """'+3.2 points (within seed noise, 2 SE 4.1)' as LaTeX."""
-    d, two_se, verdict = delta(row, base, metric)
-    se = f", 2\\,SE {100 * two_se:.1f}" if row["n"] > 1 and base["n"] > 1 else ""
-    return f"{pp(d)} points ({verdict}{se})"
-
-
-def acc(row: dict, metric: str = "val_acc", unit: bool = True) -> str:
-    """Mean +- std of an accuracy in percent (the std only when n > 1)."""
-    return pm(row[f"{metric}_mean"], row.get(f"{metric}_std"), n=row["n"]) + (r"\,\%" if unit else "")
-
-
-def gap(row: dict) -> float:
-    return row["train_acc_mean"] - row["val_acc_mean"]
-
-
-def _id_comments(rows: list[dict]) -> list[str]:
-    return [f"{r['variant']}: runs {' '.join(r['run_ids'])}" for r in rows]
-
-
-def _seeds_note(rows: list[dict]) -> str:
-    ns = sorted({r["n"] for r in rows})
-    n = "/".join(map(str, ns))
-    return f"mean\\,$\\pm$\\,std over $n={n}$ seed{'s' if ns != [1] else ''}"
-
-
-def _grouped(rows: list[dict], cells, ncols: int, base_variant: str | None = None) -> list[list[str]]:
-    """Table lines per group, each group led by an italic header line (the baseline alone, first)."""
-    groups: list[list[str]] = []
-    current = None
-    for r in rows:
-        line = " & ".join(cells(r)) + r" \\"
-        if r["variant"] == base_variant:
-            groups.insert(0, [line])
-            continue
-        if r["group"] != current:
-            current = r["group"]
-            groups.append([f"\\multicolumn{{{ncols}}}{{@{{}}l}}{{\\emph{{{esc(current)}}}}} \\\\"])
-        groups[-1].append(line)
-    return groups
 
 
 # ----------------------------------------------------------------------------- 1.1 and 1.2
@@ -171,7 +108,7 @@ activation. The loss is the \textbf{{cross-entropy}} of the softmax of the logit
 {opt['weight_decay']:g}) on mini-batches of {net['batch_size']} images for {net['epochs']} epochs.
 
 After training, the starter network reaches {acc(base, 'train_acc')} training and {acc(base)} validation accuracy
-({_seeds_note([base])}; Figure~\ref{{fig:baseline}}). {meaning}
+({seeds_note([base])}; Figure~\ref{{fig:baseline}}). {meaning}
 
 {comment('baseline runs: ' + ' '.join(base['run_ids']))}
 \begin{{figure}}[t]
@@ -198,10 +135,10 @@ def section_pooling(ctx: dict) -> str:
     narrower = sum(gap(r) < gap(base) for r in pooled)
     cells = lambda r: [esc(r["variant"]), num(r["params"]), acc(r, "train_acc", False), acc(r, unit=False), pct(gap(r)),  # noqa: E731
                        "" if r is base else pp(r["val_acc_mean"] - base["val_acc_mean"])]
-    tab = table(f"Max-pooling after each convolution (size/stride), accuracy in \\%, {_seeds_note(rows)}. "
+    tab = table(f"Max-pooling after each convolution (size/stride), accuracy in \\%, {seeds_note(rows)}. "
                 "Gap: train minus validation; $\\Delta$: validation change against no pooling.", "tab:pooling",
                 ["variant", "params", "train", "validation", "gap", r"$\Delta$"], [cells(r) for r in rows], "@{}lrrrrr@{}",
-                comments=_id_comments(rows))
+                comments=id_comments(rows))
     if narrower >= max(1, len(pooled) / 2):
         effect = (f"In {narrower} of {len(pooled)} settings the train--validation gap shrank (from {pct(gap(base))} points without pooling): "
                   "max-pooling acts as a regulariser. It makes the features tolerant to small shifts, discards the exact position "
@@ -248,9 +185,9 @@ def section_regularization(ctx: dict, fig_dir: Path) -> str:
     cells = lambda r: [esc(r["variant"]), acc(r, unit=False), pct(gap(r)),  # noqa: E731
                        "" if r is base else pp(r["val_acc_mean"] - base["val_acc_mean"])]
     tab = split_table(f"Each regulariser alone against the baseline (Adam, lr $10^{{-4}}$, no regularisation): validation accuracy in \\%, "
-                      f"{_seeds_note(rows)}. Gap: training minus validation accuracy; $\\Delta$: validation change against the baseline.",
+                      f"{seeds_note(rows)}. Gap: training minus validation accuracy; $\\Delta$: validation change against the baseline.",
                       "tab:reg", ["variant", "validation", "gap", r"$\Delta$"],
-                      _grouped(rows, cells, 4, base["variant"]), "@{}lrrr@{}", comments=_id_comments(rows))
+                      grouped(rows, cells, 4, base["variant"]), "@{}lrrr@{}", comments=id_comments(rows))
     arch_rows = ctx["suites"]["architecture"]["rows"]
     plots.plot_deltas([(rows, base["variant"], "regularisation, each alone (1.4)"),
                        (arch_rows, find(arch_rows, STARTER)["variant"], "architecture, one change at a time (1.5)")],
@@ -307,10 +244,10 @@ def section_architecture(ctx: dict) -> str:
                       f"compare as {ds}. The {esc(kind)} network is best, {margin}. {why}")
     cells = lambda r: [esc(r["variant"]), num(r["params"]), acc(r, unit=False),  # noqa: E731
                        "" if r is base else pp(r["val_acc_mean"] - base["val_acc_mean"])]
-    tab = split_table(f"Architecture changes, one at a time from the starter network: validation accuracy in \\%, {_seeds_note(rows)}. "
+    tab = split_table(f"Architecture changes, one at a time from the starter network: validation accuracy in \\%, {seeds_note(rows)}. "
                       "$\\Delta$: validation change against the starter.", "tab:arch",
-                      ["variant", "params", "validation", r"$\Delta$"], _grouped(rows, cells, 4, base["variant"]),
-                      "@{}lrrr@{}", comments=_id_comments(rows))
+                      ["variant", "params", "validation", r"$\Delta$"], grouped(rows, cells, 4, base["variant"]),
+                      "@{}lrrr@{}", comments=id_comments(rows))
     return rf"""
 \subsection{{Architecture}}
 Table~\ref{{tab:arch}} and Figure~\ref{{fig:deltas}} (right) change one property of the starter network at a time (starter: {acc(base)} validation accuracy).
@@ -444,7 +381,7 @@ def section_robustness(ctx: dict, fig_dir: Path) -> str:
             cells.append(pp(get(models[1], t)["acc_mean"] - get(plain, t)["acc_mean"]))
         rows.append(cells)
     ids = [f"{r['variant']}: runs {' '.join(r['run_ids'])}" for r in s["rows"]]
-    tab = table(f"Test accuracy (\\%) on transformed test images at the strongest severity, {_seeds_note(s['rows'])}; "
+    tab = table(f"Test accuracy (\\%) on transformed test images at the strongest severity, {seeds_note(s['rows'])}; "
                 "$\\Delta$: augmented minus as trained.", "tab:robust", header, rows, "@{}lr" + "r" * (len(models) + (len(models) > 1)) + "@{}",
                 comments=ids)
     plots.plot_robustness_bars(tab_rows, fig_dir / "robust_bars.pdf")
