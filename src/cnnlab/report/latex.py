@@ -29,8 +29,8 @@ _SPECIAL = {
     '"': r"\textquotedbl{}",
     "\u00b1": r"\ensuremath{\pm}",
     "\u00d7": r"\ensuremath{\times}",
-    "\u2013": "--",
-    "\u2014": "---",
+    "\u2013": r"\textendash{}",
+    "\u2014": r"\textemdash{}",
     "\u2018": "`",
     "\u2019": "'",
     "\u201c": "``",
@@ -57,7 +57,10 @@ def esc(text: object) -> str:
         else:
             plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
             out.append(esc(plain) if plain and plain != ch else "?")
-    return "".join(out).replace("-\\textgreater{}", "\\ensuremath{\\rightarrow}")
+    text = "".join(out).replace("-\\textgreater{}", "\\ensuremath{\\rightarrow}")
+    while "--" in text:  # keep "--data" as two hyphens: LaTeX would join them into a dash
+        text = text.replace("--", "-{}-")
+    return text
 
 
 def path(text: object) -> str:

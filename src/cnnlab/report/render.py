@@ -118,11 +118,11 @@ def section_discussion(ctx: dict) -> str:
     if ctx["art"]["synthetic"]:
         caveats.append("Part~1 ran on synthetic images; the conclusions about pooling, regularisation, architecture and "
                        "invariances describe this stand-in data and must be re-checked on the real paintings "
-                       "(\\texttt{cnnlab report --data art\\_data/artists})")
+                       "(\\texttt{cnnlab report -{}-data art\\_data/artists})")
     if not ctx["alexnet"].get("pretrained"):
-        caveats.append("AlexNet was untrained; rerun with \\texttt{--weights} pointing to the ImageNet weights for transfer learning")
+        caveats.append("AlexNet was untrained; rerun with \\texttt{-{}-weights} pointing to the ImageNet weights for transfer learning")
     if ctx["faces"].get("kind") == "olivetti":
-        caveats.append("Part~2 used the Olivetti faces (10 per person); FaceScrub (\\texttt{--faces DIR} after \\texttt{cnnlab faces download}) "
+        caveats.append("Part~2 used the Olivetti faces (10 per person); FaceScrub (\\texttt{-{}-faces DIR} after \\texttt{cnnlab faces download}) "
                        "has more and more varied faces per actor")
     if ctx["quick"]:
         caveats.append("this is a quick-mode smoke test (one seed, a few epochs, a subset of the faces)")
@@ -153,11 +153,11 @@ shows which image statistics the network relies on and how far augmentation rest
 
 
 def _short_id(rid: str) -> str:
-    return rid.rsplit("-", 1)[-1][:8]
+    return rid.rsplit("-", 1)[-1][:6]
 
 
 def appendix(ctx: dict) -> str:
-    """Every run behind every number: suite, variant, run id prefixes, as paragraphs in two columns."""
+    """Every run behind every number: suite, variant, run id prefixes, as paragraphs in three columns."""
     titles = {"baseline": "1.2 starter", "pooling": "1.3 pooling", "regularization": "1.4 regularisation",
               "architecture": "1.5 architecture", "search": "1.6 best configuration", "robustness": "1.7 robustness"}
     line = lambda label, ids: f"{esc(label)}\\hfill\\texttt{{{' '.join(_short_id(r) for r in ids)}}}\\par"  # noqa: E731
@@ -170,11 +170,11 @@ def appendix(ctx: dict) -> str:
     body += [line(label, ctx["part2"][key]["run_ids"]) for key, label in p2.ORDER.items() if key in ctx["part2"]]
     return "\n".join([
         "\\section{Runs behind every number}\\label{app:runs}",
-        "The first 8 hex digits of the run id of every table row, seeds in order; the full ids are in comments of "
+        "The first 6 hex digits of the run id of every table row, seeds in order; the full ids are in comments of "
         f"\\texttt{{report.tex}} and in \\texttt{{suites/<name>/suite.json}}. Each run is a folder of {path(ctx['runs_root'])}"
         " (Part~1 ids start with \\texttt{cnn-}, Part~2 ids with \\texttt{mlp-}, \\texttt{alexnet-features-} and "
         f"\\texttt{{alexnet-finetune-}}). Produced by cnnlab {esc(ctx.get('version', ''))}.",
-        "\\begin{multicols}{2}\\tiny\\setlength{\\parskip}{0pt}", *body, "\\end{multicols}",
+        "\\begin{multicols}{3}\\tiny\\setlength{\\parskip}{0pt}\\setlength{\\columnsep}{8pt}", *body, "\\end{multicols}",
     ])
 
 

@@ -144,7 +144,7 @@ def section_features(ctx: dict) -> str:
         meaning = (f"Compared with the pixel MLP this is {pp(d)} points. \\emph{{These are not transfer-learning results}}: the "
                    "AlexNet weights are random (no ImageNet weights were available), so conv4 is a fixed random projection of "
                    "the image; what the head learns from it measures how much identity survives random convolutions and "
-                   "pooling, not what ImageNet training contributes. Run with \\texttt{--weights PATH} to the ImageNet weights "
+                   "pooling, not what ImageNet training contributes. Run with \\texttt{-{}-weights PATH} to the ImageNet weights "
                    "for the real experiment.")
     return rf"""
 \subsection{{AlexNet as a fixed feature extractor}}
