@@ -312,6 +312,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="torch threads per worker (default: CPU cores // workers)")
     p.add_argument("--sampler-seed", type=int, help="TPE sampler seed (default: the training seed, else 0)")
     p.add_argument("--no-prune", action="store_true", help="no median pruning")
+    p.add_argument("--sampler", choices=("tpe", "random"), default="tpe", help="TPE (default) or random search")
     p.add_argument("--out", default="runs", help="runs folder for the trials' runs (default: runs)")
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     p.add_argument("--show", action="store_true", help="only print the study's results; run nothing")
@@ -338,7 +339,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
         config = _resolve_run_config(args)
         seed = args.sampler_seed if args.sampler_seed is not None else (args.seed or 0)
         result = run_sweep(study_name=args.study, storage=storage, trials=args.trials, workers=args.workers, base=config,
-                           out_root=Path(args.out), seed=seed, prune=not args.no_prune, threads=args.threads,
+                           out_root=Path(args.out), seed=seed, prune=not args.no_prune, sampler=args.sampler, threads=args.threads,
                            device=args.device)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=str))

@@ -13,8 +13,10 @@ trial, so N trials are trained. On RDB storages each running trial records a hea
 worker died (no heartbeat for sweep_storage.HEARTBEAT[1] s) is failed by the next worker and re-queued with the same
 parameters. Ctrl-C fails and re-queues the interrupted trial the same way.
 
-Each trial's sampler is a TPESampler seeded from (seed, trial number): the first sweep_worker.N_STARTUP trials are
-the same random draws whichever worker or machine runs them, and no two workers propose the same ones.
+Each trial's sampler (TPE, or random search) is seeded from (seed, slot, attempt), where a slot is one
+of the N requested trials and attempt counts its replacements: random-phase draws (the first
+sweep_worker.N_STARTUP trials of TPE, all of random search) do not depend on which worker or machine
+runs them or in which order, and no two workers share a random stream.
 """
 
 from __future__ import annotations
@@ -150,6 +152,7 @@ def run_sweep(
     seed: int = 0,
     epochs: int | None = None,
     prune: bool = True,
+    sampler: str = "tpe",
     threads: int | None = None,
     device: str = "cpu",
 ) -> SweepResult:
@@ -166,6 +169,8 @@ def run_sweep(
         raise CnnlabError(f"--trials must be a positive integer, got {trials!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise CnnlabError(f"--workers must be a positive integer, got {workers!r}")
+    if sampler not in ("tpe", "random"):
+        raise CnnlabError(f"unknown sampler {sampler!r} (choose from: tpe, random)")
     if not study_name or not study_name.strip():
         raise CnnlabError("the study name must not be empty")
     if epochs is not None:
@@ -180,10 +185,14 @@ def run_sweep(
     data = prepare_data(base)  # validates the data and fills the decoded-tensor cache for the workers
     _init_study(store, study_name, base, data.info["hash"], trials)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    job = Job(study_name, url, to_dict(base), str(out_root), seed, prune, str(device),
+    job = Job(study_name, url, to_dict(base), str(out_root), seed, prune, str(device), sampler,
               threads=threads or (max(1, cores // workers) if workers > 1 else None),
               log_level=logging.getLogger().getEffectiveLevel())
     if workers == 1:
+        if threads:  # asked for explicitly: this process is the worker
+            import torch
+
+            torch.set_num_threads(threads)
         work(job, store, data)
     else:
         spawn_workers(job, workers)
@@ -204,8 +213,8 @@ def _init_study(store: Any, name: str, base: RunConfig, data_hash: str, trials: 
         study.set_user_attr(_ATTR_BASE, to_dict(base))
         study.set_user_attr(_ATTR_DATA, data_hash)
         study.set_user_attr(_ATTR_SPACE, SPACE_VERSION)
-        for _ in range(trials):
-            study.enqueue_trial({})
+        for slot in range(trials):
+            study.enqueue_trial({}, user_attrs={"slot": slot})
         study.set_user_attr(ATTR_TRIALS, trials)  # last: marks the study initialised
         log.info("created study %r with %d trials", name, trials)
         return trials
@@ -227,8 +236,8 @@ def _init_study(store: Any, name: str, base: RunConfig, data_hash: str, trials: 
         raise CnnlabError(f"study {name!r} was made with another base config ({diff}); use the same --config/--set/--epochs or another --study")
     target = int(attrs[ATTR_TRIALS])
     if trials > target:
-        for _ in range(trials - target):
-            study.enqueue_trial({})
+        for slot in range(target, trials):
+            study.enqueue_trial({}, user_attrs={"slot": slot})
         study.set_user_attr(ATTR_TRIALS, trials)
         log.info("extended study %r from %d to %d trials", name, target, trials)
         return trials

@@ -27,6 +27,7 @@ from cnnlab.errors import CnnlabError
 log = logging.getLogger(__name__)
 
 HEARTBEAT = (60, 180)  # RDB storages: heartbeat interval, seconds without one before a trial is stale
+_DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "pymysql": "pymysql", "MySQLdb": "mysqlclient"}
 
 
 def default_storage(out_root: str | os.PathLike) -> str:
@@ -94,8 +95,10 @@ def open_storage(url: str, heartbeat: bool = True) -> Any:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
     except ImportError as exc:
-        driver = "psycopg2-binary" if parsed.get_backend_name().startswith("postgres") else (exc.name or "its driver")
-        raise CnnlabError(f"storage {shown!r} needs a database driver: pip install {driver}") from None
+        # Optuna re-raises the driver's ImportError; SQLAlchemy >= 2.1 drives postgresql:// with psycopg 3.
+        missing = getattr(exc.__cause__, "name", None) or exc.name or ""
+        package = _DRIVER_PACKAGES.get(missing.split(".")[0], missing or "the database driver")
+        raise CnnlabError(f"storage {shown!r} needs the Python module {missing or '?'}: pip install {package!r}") from None
     except sa_exc.NoSuchModuleError:
         raise CnnlabError(f"unsupported storage URL scheme {parsed.drivername!r}: {hint}") from None
     except sa_exc.SQLAlchemyError as exc:
@@ -109,7 +112,13 @@ def open_storage(url: str, heartbeat: bool = True) -> Any:
 def requeue_stale(study: Any, trial: Any) -> None:
     """Heartbeat callback: a worker died during `trial` (now FAIL); queue the same parameters again."""
     log.warning("trial %d lost its worker (no heartbeat); queued again", trial.number)
-    study.enqueue_trial(trial_params(trial), user_attrs={"replaces": trial.number})
+    study.enqueue_trial(trial_params(trial), user_attrs=retry_attrs(trial))
+
+
+def retry_attrs(trial: Any) -> dict:
+    """User attributes of a trial queued to replace `trial`: same slot (sampler seed), next attempt."""
+    return {"replaces": trial.number, "slot": trial.user_attrs.get("slot", trial.number),
+            "attempt": trial.user_attrs.get("attempt", 0) + 1}
 
 
 def trial_params(trial: Any) -> dict:

@@ -22,8 +22,9 @@ from typing import Any
 
 from cnnlab.config import RunConfig, from_dict, to_dict
 from cnnlab.errors import CnnlabError
+from cnnlab.io import short_hash
 from cnnlab.sweep_space import suggest_config
-from cnnlab.sweep_storage import claim, claim_lock, heartbeat_thread, open_storage, trial_params
+from cnnlab.sweep_storage import claim, claim_lock, heartbeat_thread, open_storage, retry_attrs, trial_params
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class Job:
     seed: int
     prune: bool
     device: str
+    sampler: str = "tpe"  # or "random"
     threads: int | None = None
     log_level: int = logging.INFO
     worker: int = 0
@@ -139,8 +141,11 @@ def _run_trial(job: Job, store: Any, base: RunConfig, data: Any, pruner: Any, wo
     from optuna.trial import TrialState
 
     with heartbeat_thread(store, trial_id):
-        # A fresh Study per trial: fresh trial cache, and a sampler seeded by the trial number.
-        study = optuna.load_study(study_name=job.study_name, storage=store, sampler=_sampler(job.seed, number), pruner=pruner)
+        # A fresh Study per trial: a fresh trial cache, and a sampler seeded by the trial's slot and
+        # attempt (not its number, which depends on timing), so random-phase draws are reproducible.
+        attrs = store.get_trial(trial_id).user_attrs
+        sampler = _sampler(job.sampler, job.seed, attrs.get("slot", number), attrs.get("attempt", 0))
+        study = optuna.load_study(study_name=job.study_name, storage=store, sampler=sampler, pruner=pruner)
         # Read the trials once, as Study.ask() does, so the storage's trial cache holds this trial
         # before a queued (fixed) parameter is written (Optuna's cached RDB storage needs that).
         study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
@@ -152,13 +157,14 @@ def _run_trial(job: Job, store: Any, base: RunConfig, data: Any, pruner: Any, wo
             study.tell(trial, state=TrialState.PRUNED)
             if "invalid" in trial.user_attrs:
                 log.info("trial %d: invalid architecture (%s)", number, trial.user_attrs["invalid"])
-                _replace_invalid(study, number)
+                _replace_invalid(study, study.trials[number])
             else:
                 log.info("trial %d: pruned (%s)", number, exc)
         except KeyboardInterrupt:
             trial.set_user_attr("interrupted", "interrupted (Ctrl-C)")
             study.tell(trial, state=TrialState.FAIL)
-            study.enqueue_trial(trial_params(study.trials[number]), user_attrs={"replaces": number})
+            frozen = study.trials[number]
+            study.enqueue_trial(trial_params(frozen), user_attrs=retry_attrs(frozen))
             log.warning("trial %d interrupted; queued again", number)
             raise
         except Exception as exc:  # noqa: BLE001 - one broken trial must not stop the sweep
@@ -170,23 +176,27 @@ def _run_trial(job: Job, store: Any, base: RunConfig, data: Any, pruner: Any, wo
             log.info("trial %d: val acc %.4f (run %s)", number, value, trial.user_attrs.get("run_id"))
 
 
-def _replace_invalid(study: Any, number: int) -> None:
+def _replace_invalid(study: Any, trial: Any) -> None:
     """Queue a fresh trial for an invalid one, unless the space looks hopeless for this image size."""
     invalid = sum("invalid" in t.user_attrs for t in study.get_trials(deepcopy=False))
     cap = max(20, MAX_INVALID_FACTOR * int(study.user_attrs.get(ATTR_TRIALS, 1)))
     if invalid > cap:
-        log.warning("more than %d invalid architectures: not replacing trial %d (image size too small for the space?)", cap, number)
+        log.warning("more than %d invalid architectures: not replacing trial %d (image size too small for the space?)", cap, trial.number)
         return
-    study.enqueue_trial({}, user_attrs={"replaces": number})
+    study.enqueue_trial({}, user_attrs=retry_attrs(trial))
 
 
-def _sampler(seed: int, number: int) -> Any:
+def _sampler(kind: str, seed: int, slot: int, attempt: int) -> Any:
+    """A sampler for one trial, seeded from (seed, slot, attempt): workers never share a random stream."""
     import optuna
 
+    trial_seed = int(short_hash([seed, slot, attempt], length=8), 16)
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=trial_seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=(seed * 1_000_003 + number) % 2**32, n_startup_trials=N_STARTUP,
-                                          multivariate=True, group=True, constant_liar=True)
+        return optuna.samplers.TPESampler(seed=trial_seed, n_startup_trials=N_STARTUP, multivariate=True, group=True,
+                                          constant_liar=True)
 
 
 def _objective(trial: Any, base: RunConfig, data: Any, job: Job) -> float:
