@@ -81,7 +81,7 @@ def test_robustness_suite_quick(tmp_path, tiny_art):
 
 def test_killed_suite_resumes_without_loss(tmp_path, tiny_art):
     out = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "cnnlab", "experiment", "regularization", "--quick", "--data", str(tiny_art), "--out", str(out)]
+    cmd = [sys.executable, "-m", "cnnlab", "experiment", "pooling", "--quick", "--data", str(tiny_art), "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(out.glob("cnn-*/summary.json"))) < 3:
@@ -99,5 +99,5 @@ def test_killed_suite_resumes_without_loss(tmp_path, tiny_art):
     for rid, stamp in finished.items():
         assert (out / rid / "summary.json").stat().st_mtime_ns == stamp  # not retrained
     assert not list(out.glob(".tmp-*"))
-    meta = json.loads((out / "suites" / "regularization" / "suite.json").read_text())
+    meta = json.loads((out / "suites" / "pooling" / "suite.json").read_text())
     assert all((out / rid / "summary.json").is_file() for row in meta["rows"] for rid in row["run_ids"])
