@@ -117,7 +117,7 @@ def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pre
             (root / rid / "config.json").write_text(json.dumps({"config": {"train": {"optimizer": "adam", "lr": 0.001, "weight_decay": 0.01,
                                                                                      "batch_size": 32, "epochs": 8}}}))
     assets = root / "report-assets"
-    for name, size in (("art_overview.png", (1100, 350)), ("mlp_units.png", (760, 420)), ("guided_backprop.png", (1100, 230)),
+    for name, size in (("art_overview.png", (1100, 350)), ("mlp_units.png", (760, 480)), ("guided_backprop.png", (1100, 230)),
                        ("predict_face.png", (95, 95))):
         _png(assets / name, size)  # the aspect ratios of the real figures, so the layout is the real one
     manifest = {

@@ -114,7 +114,7 @@ def plot_mlp_units(runs: Mapping[str, Path], faces: Any, path: Path, per_model: 
                          "image": img[0], "diff": diff[0]})
         picks[str(hidden)] = rows
     cols = sum(len(v) for v in picks.values())
-    fig, axes = plt.subplots(2, cols, figsize=(0.95 * cols, 2.1), squeeze=False)
+    fig, axes = plt.subplots(2, cols, figsize=(0.95 * cols, 2.45), squeeze=False)
     j = 0
     for hidden, rows in picks.items():
         for r in rows:
@@ -127,7 +127,7 @@ def plot_mlp_units(runs: Mapping[str, Path], faces: Any, path: Path, per_model: 
             j += 1
     for ax in axes.flat:
         ax.axis("off")
-    fig.tight_layout(pad=0.2, w_pad=0.3, h_pad=0.4)
+    fig.tight_layout(pad=0.2, w_pad=0.3, h_pad=1.2)
     save(fig, path)
     clean = {h: [{k: v for k, v in r.items() if k not in ("image", "diff")} for r in rows] for h, rows in picks.items()}
     return {"figure": path.name, "units": clean, "runs": {h: Path(r).name for h, r in runs.items()}}
