@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from cnnlab.errors import ConfigError
-from cnnlab.mlp import INITS, MLP, MLPConfig, channel_stats, choose_units, plot_weight_grid, unit_images
+from cnnlab.mlp import INITS, MLP, MLPConfig, choose_units, input_stats, plot_weight_grid, unit_images
 from cnnlab.train import OptimizerConfig, Trainer, TrainConfig
 
 
@@ -26,7 +26,7 @@ def test_mlp_learns_separable_toy_set(activation):
     x, y = toy_set(64, 0)
     xt, yt = toy_set(64, 1)
     torch.manual_seed(0)
-    model = MLP(MLPConfig(num_classes=2, image_size=8, hidden=16, activation=activation), *channel_stats(x))
+    model = MLP(MLPConfig(num_classes=2, image_size=8, hidden=16, activation=activation), *input_stats(x))
     trainer = Trainer(TrainConfig(epochs=15, batch_size=16, optimizer=OptimizerConfig(lr=1e-2, weight_decay=1e-4)))
     trainer.fit(model, (x, y), (xt, yt))
     assert trainer.evaluate(model, xt, yt)[1] >= 0.95
@@ -48,10 +48,17 @@ def test_initialisations_are_named_and_applied():
 
 def test_standardisation_lives_in_the_model():
     x = torch.rand(10, 3, 5, 5) * 0.5 + 0.25
-    mean, std = channel_stats(x)
-    m = MLP(MLPConfig(num_classes=2, image_size=5, channels=3, hidden=4), mean, std)
+    for mode, shape in (("pixel", (1, 3, 5, 5)), ("channel", (1, 3, 1, 1))):
+        cfg = MLPConfig(num_classes=2, image_size=5, channels=3, hidden=4, standardize=mode)
+        m = MLP(cfg, *input_stats(x, mode))
+        assert m.mean.shape == shape and "mean" in m.state_dict() and "std" in m.state_dict()
     assert torch.allclose(m.mean.flatten(), x.mean(dim=(0, 2, 3)))
-    assert "mean" in m.state_dict() and "std" in m.state_dict()
+    pixel = MLP(MLPConfig(num_classes=2, image_size=5, channels=3, hidden=4), *input_stats(x, "pixel"))
+    assert torch.allclose(pixel.mean[0], x.mean(0)) and float(pixel.std.min()) >= 0.05
+    with torch.no_grad():  # forward standardises: the mean face becomes the zero input (only biases act)
+        assert torch.allclose(pixel.eval()(pixel.mean), pixel.out(pixel.act(pixel.hidden.bias))[None], atol=1e-6)
+    with pytest.raises(ConfigError, match="standardisation"):
+        MLPConfig(num_classes=2, standardize="zca")
 
 
 def test_choose_units_follows_the_stated_rules():

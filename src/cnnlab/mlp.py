@@ -1,8 +1,9 @@
 """The Part 2.1/2.3 multilayer perceptron on small face images, and pictures of its input weights.
 
-MLP: flatten (C, H, W) -> Linear(C*H*W, hidden) -> tanh | ReLU -> Linear(hidden, classes). Inputs are
-standardised with per-channel mean/std of the training set, kept as buffers so a checkpoint carries
-its own preprocessing. The weight initialisation is chosen by name and recorded.
+MLP: standardise -> flatten (C, H, W) -> Linear(C*H*W, hidden) -> tanh | ReLU -> Linear(hidden, classes).
+Standardisation uses training-set statistics, per pixel by default (subtract the mean face, divide by
+each pixel's std) or per channel; they are buffers, so a checkpoint carries its own preprocessing.
+The weight initialisation is chosen by name and recorded.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cnnlab.errors import ConfigError
 from cnnlab.registry import Registry
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+STANDARDIZE = ("pixel", "channel", "none")
 INITS: Registry[None] = Registry("weight initialisation")
 
 
@@ -73,6 +75,7 @@ class MLPConfig:
     activation: str = "tanh"
     init: str = "normal-0.01"
     dropout: float = 0.0
+    standardize: str = "pixel"
 
     def __post_init__(self) -> None:
         if self.num_classes < 2:
@@ -86,6 +89,14 @@ class MLPConfig:
         INITS.get(self.init)  # raises ConfigError for unknown names
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.standardize not in STANDARDIZE:
+            raise ConfigError(f"unknown standardisation {self.standardize!r} (choose from: {', '.join(STANDARDIZE)})")
+
+    @property
+    def stats_shape(self) -> tuple[int, ...]:
+        """Shape of the mean/std buffers: (1, C, H, W) per pixel, (1, C, 1, 1) per channel."""
+        c, s = self.channels, self.image_size
+        return (1, c, s, s) if self.standardize == "pixel" else (1, c, 1, 1)
 
     @property
     def input_dim(self) -> int:
@@ -96,14 +107,15 @@ class MLPConfig:
 
 
 class MLP(nn.Module):
-    """Standardise -> flatten -> hidden (tanh/ReLU) -> logits. Input (B, C, H, W) in [0, 1]."""
+    """Standardise -> flatten -> hidden (tanh/ReLU) -> logits. Input (B, C, H, W) in [0, 1]; buffers
+    mean/std of MLPConfig.stats_shape."""
 
-    def __init__(self, config: MLPConfig, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> None:
+    def __init__(self, config: MLPConfig, mean: torch.Tensor | None = None, std: torch.Tensor | None = None) -> None:
         super().__init__()
         self.config = config
-        c = config.channels
-        self.register_buffer("mean", torch.tensor(list(mean) if mean is not None else [0.0] * c).view(1, c, 1, 1))
-        self.register_buffer("std", torch.tensor(list(std) if std is not None else [1.0] * c).view(1, c, 1, 1))
+        shape = config.stats_shape
+        self.register_buffer("mean", torch.zeros(shape) if mean is None else torch.as_tensor(mean, dtype=torch.float32).reshape(shape))
+        self.register_buffer("std", torch.ones(shape) if std is None else torch.as_tensor(std, dtype=torch.float32).reshape(shape))
         self.hidden = nn.Linear(config.input_dim, config.hidden)
         self.act = ACTIVATIONS[config.activation]()  # its own module: captum hooks need one per use
         self.drop = nn.Dropout(config.dropout)
@@ -118,11 +130,20 @@ class MLP(nn.Module):
         return self.out(self.drop(h))  # (B, K)
 
 
-def channel_stats(x: torch.Tensor) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std of images (N, C, H, W) (std floored to avoid division by ~0)."""
-    mean = x.mean(dim=(0, 2, 3))
-    std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
-    return [float(v) for v in mean], [float(v) for v in std]
+def input_stats(x: torch.Tensor, standardize: str = "pixel") -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std of training images (N, C, H, W) for `standardize`, shaped like MLP's buffers.
+
+    pixel: the mean face (1, C, H, W) and each pixel's std, floored at 0.05 (~13 grey levels) so
+    near-constant pixels are not blown up; channel: (1, C, 1, 1); none: 0 and 1.
+    """
+    if standardize == "pixel":
+        return x.mean(0, keepdim=True), x.std(0, keepdim=True).clamp_min(0.05)
+    if standardize == "channel":
+        return x.mean(dim=(0, 2, 3), keepdim=True), x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-3)
+    if standardize == "none":
+        c = x.shape[1]
+        return torch.zeros(1, c, 1, 1), torch.ones(1, c, 1, 1)
+    raise ConfigError(f"unknown standardisation {standardize!r} (choose from: {', '.join(STANDARDIZE)})")
 
 
 # ----------------------------------------------------------------------------- weight pictures
