@@ -480,7 +480,9 @@ def _add_part2(sub: argparse._SubParsersAction) -> None:
         m.add_argument("--unit-rule", default="most-selective",
                        help="which hidden units to picture: most-selective (default) or top-outgoing")
         m.add_argument("--units-per-class", type=int, default=2)
-        _add_train_args(m, epochs=60, lr=1e-3, weight_decay=1e-2)
+        m.add_argument("--standardize", default="pixel",
+                       help="input standardisation: pixel (default: mean face and per-pixel std), channel or none")
+        _add_train_args(m, epochs=100, lr=3e-4, weight_decay=1e-2)
         m.set_defaults(handler=_run_part2_mlp)
 
     f = psub.add_parser("features", help="AlexNet activations (conv4) as fixed features + a fully connected head (2.2)")
@@ -511,7 +513,8 @@ def _run_part2_mlp(args: argparse.Namespace) -> int:
     channels = 3 if args.rgb else 1
     settings = MLPSettings(hidden=args.hidden if isinstance(args.hidden, int) else args.hidden[0],
                            activation=args.activation, init=args.init, image_size=args.image_size,
-                           channels=channels, dropout=args.dropout, flip=args.flip, unit_rule=args.unit_rule,
+                           channels=channels, dropout=args.dropout, standardize=args.standardize, flip=args.flip,
+                           unit_rule=args.unit_rule,
                            units_per_class=args.units_per_class)
     seeds = _seeds(args.seeds)
     faces = load_face_data(args.faces, image_size=args.image_size, channels=channels, actors=_face_actors(args),
