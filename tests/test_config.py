@@ -68,3 +68,13 @@ def test_frozen():
     with pytest.raises(Exception):
         TrainConfig().epochs = 3  # type: ignore[misc]
     assert ModelConfig(kernel_sizes=(3, 5)).layer_kernels == (3, 5)
+
+
+def test_shipped_example_configs_resolve():
+    from pathlib import Path
+
+    from cnnlab.models import create_model
+
+    for path in sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")):
+        cfg = resolve_config(RunConfig, path)
+        create_model(cfg.model.name, num_classes=11, config=cfg.model, image_size=cfg.data.image_size)
