@@ -98,7 +98,7 @@ def untrained_weights() -> tuple[dict, dict]:
     return sd, {"pretrained": False, "source": "random (test)", "sha256": A.state_dict_hash(sd), "label": A.UNTRAINED_LABEL}
 
 
-def test_alexnet_features_untrained_is_labelled_and_cache_reused(tmp_path):
+def test_alexnet_features_untrained_is_labelled_and_cache_reused(tmp_path, caplog, capsys):
     faces = synthetic_faces(67, 3, per_class=(4, 2, 2))
     sd, weights = untrained_weights()
     settings = FeatureSettings(layer="conv4", hidden=(8,), input_size=67)
@@ -117,6 +117,8 @@ def test_alexnet_features_untrained_is_labelled_and_cache_reused(tmp_path):
     img = tmp_path / "face.png"
     save_face(faces.test_x[0], img)
     assert len(predict(img, clf, top_k=3)) == 3
+    assert main(["predict", str(img), "--checkpoint", str(res.path / "model.pt"), "--top-k", "1"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1 and "untrained AlexNet" in caplog.text
 
 
 @pytest.mark.parametrize("freeze", ["all-but-last", "none"])

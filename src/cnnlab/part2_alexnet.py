@@ -192,7 +192,7 @@ def alexnet_finetune(
     state_dict: dict[str, torch.Tensor],
     weights: dict[str, Any],
     settings: FinetuneSettings = FinetuneSettings(),
-    train: TrainSettings = TrainSettings(lr=1e-4, weight_decay=0.0, epochs=30),
+    train: TrainSettings = TrainSettings(lr=1e-4, weight_decay=0.0, epochs=20),
     out_root: str | Path = "runs",
     *,
     cache_dir: str | Path | None = None,
