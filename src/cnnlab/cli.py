@@ -501,7 +501,7 @@ def _add_part2(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--freeze", default="features",
                    help="features (default: conv layers frozen), all-but-last (only the new layer trains) or none")
     t.add_argument("--lr-scale", type=float, default=0.1, help="pretrained layers train at lr x this (default: 0.1)")
-    _add_train_args(t, epochs=30, lr=1e-4, weight_decay=0.0)
+    _add_train_args(t, epochs=20, lr=1e-4, weight_decay=0.0)
     t.set_defaults(handler=_run_part2_finetune)
 
 
@@ -596,9 +596,12 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from cnnlab.faces_models import predict
+    from cnnlab.faces_models import load_checkpoint, predict, untrained_note
 
-    for name, prob in predict(args.image, args.checkpoint, top_k=args.top_k):
+    clf = load_checkpoint(args.checkpoint)
+    if untrained_note(clf):
+        log.warning("%s: this checkpoint is built on an %s", args.checkpoint, untrained_note(clf))
+    for name, prob in predict(args.image, clf, top_k=args.top_k):
         print(f"{name}\t{prob:.4f}")
     return 0
 
