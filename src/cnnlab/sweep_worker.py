@@ -67,7 +67,11 @@ def spawn_workers(job: Job, workers: int) -> None:
         for p in procs:
             p.join()
     except KeyboardInterrupt:
-        for p in procs:  # let each worker fail and re-queue its trial, then stop
+        # A terminal's Ctrl-C reached the workers too; each fails and re-queues its trial, then stops.
+        # Workers that did not get it (parent signalled alone) get a SIGINT; stragglers are ended.
+        for p in procs:
+            p.join(timeout=10)
+        for p in procs:
             if p.is_alive() and p.pid:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(p.pid, signal.SIGINT)
@@ -161,11 +165,12 @@ def _run_trial(job: Job, store: Any, base: RunConfig, data: Any, pruner: Any, wo
             else:
                 log.info("trial %d: pruned (%s)", number, exc)
         except KeyboardInterrupt:
-            trial.set_user_attr("interrupted", "interrupted (Ctrl-C)")
-            study.tell(trial, state=TrialState.FAIL)
-            frozen = study.trials[number]
-            study.enqueue_trial(trial_params(frozen), user_attrs=retry_attrs(frozen))
-            log.warning("trial %d interrupted; queued again", number)
+            with _sigint_ignored():  # a second Ctrl-C must not lose the trial half-way through this
+                trial.set_user_attr("interrupted", "interrupted (Ctrl-C)")
+                study.tell(trial, state=TrialState.FAIL)
+                frozen = study.trials[number]
+                study.enqueue_trial(trial_params(frozen), user_attrs=retry_attrs(frozen))
+                log.warning("trial %d interrupted; queued again", number)
             raise
         except Exception as exc:  # noqa: BLE001 - one broken trial must not stop the sweep
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
@@ -174,6 +179,22 @@ def _run_trial(job: Job, store: Any, base: RunConfig, data: Any, pruner: Any, wo
         else:
             study.tell(trial, value)
             log.info("trial %d: val acc %.4f (run %s)", number, value, trial.user_attrs.get("run_id"))
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Ignore SIGINT inside the block (main thread only; elsewhere signals cannot be changed)."""
+    import signal
+
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _replace_invalid(study: Any, trial: Any) -> None:
