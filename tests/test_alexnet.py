@@ -119,13 +119,24 @@ def test_wrong_shapes_and_garbage_are_one_line_errors(tmp_path):
 
 
 def test_hub_cache_is_used_before_any_download(hub_dir):
+    data = save_bytes(fake_state_dict(1))
+    name = f"alexnet-{hashlib.sha256(data).hexdigest()[:8]}.pth"
+    ckpt = hub_dir / "checkpoints" / name
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(data)
+    # The URL is unreachable: succeeding proves no download was attempted.
+    sd, info = A.resolve_weights(None, url=f"http://127.0.0.1:{closed_port()}/{name}")
+    assert info["source"] == "hub-cache" and info["path"] == str(ckpt)
+    assert torch.equal(sd["features.0.bias"], fake_state_dict(1)["features.0.bias"])
+
+
+def test_hub_cache_copy_must_match_its_hash(hub_dir):
+    # A file under the official name whose bytes are not the official ones: refused, not trusted.
     ckpt = hub_dir / "checkpoints" / A.WEIGHTS_FILENAME
     ckpt.parent.mkdir(parents=True)
     ckpt.write_bytes(save_bytes(fake_state_dict(1)))
-    # The URL is unreachable: succeeding proves no download was attempted.
-    sd, info = A.resolve_weights(None, url=f"http://127.0.0.1:{closed_port()}/{A.WEIGHTS_FILENAME}")
-    assert info["source"] == "hub-cache" and info["path"] == str(ckpt)
-    assert torch.equal(sd["features.0.bias"], fake_state_dict(1)["features.0.bias"])
+    with pytest.raises(CnnlabError, match="does not match the SHA-256 prefix 7be5be79"):
+        A.resolve_weights(None, url=f"http://127.0.0.1:{closed_port()}/{A.WEIGHTS_FILENAME}")
 
 
 def test_download_checks_hash_and_caches(hub_dir, tmp_path):

@@ -90,6 +90,12 @@ def _read_weights_file(path: Path) -> dict[str, torch.Tensor]:
     return obj
 
 
+def _name_hash_prefix(filename: str) -> str | None:
+    """The SHA-256 prefix torch.hub's naming convention puts in a file name (alexnet-owt-7be5be79.pth -> 7be5be79)."""
+    m = torch.hub.HASH_REGEX.search(filename)
+    return m.group(1) if m and len(m.group(1)) >= 8 else None
+
+
 @contextlib.contextmanager
 def _socket_timeout(seconds: float) -> Iterator[None]:
     # torch.hub's urlopen has no timeout argument; a silent server would otherwise hang forever.
@@ -127,13 +133,23 @@ def resolve_weights(
         if not path.is_file():
             raise CnnlabError(f"AlexNet weights file not found: {path}")
         sd = _read_weights_file(path)
-        return sd, WeightsInfo(True, "path", sha256_file(path), str(path)).as_dict()
+        sha = sha256_file(path)
+        prefix = _name_hash_prefix(path.name)
+        if prefix and not sha.startswith(prefix):
+            log.warning("%s: SHA-256 %s... does not start with %s from its name: not the official file?", path, sha[:12], prefix)
+        return sd, WeightsInfo(True, "path", sha, str(path)).as_dict()
 
     filename = os.path.basename(urllib.parse.urlparse(url).path) or WEIGHTS_FILENAME
     cached = hub_checkpoint_dir(hub_dir) / filename
     if cached.is_file():
+        # torch.hub checks the hash only while downloading; check the cached copy too.
+        sha = sha256_file(cached)
+        prefix = _name_hash_prefix(filename)
+        if prefix and not sha.startswith(prefix):
+            raise CnnlabError(f"{cached} does not match the SHA-256 prefix {prefix} in its name (corrupt or not the "
+                              "official file): delete it, or pass --weights PATH")
         sd = _read_weights_file(cached)
-        return sd, WeightsInfo(True, "hub-cache", sha256_file(cached), str(cached)).as_dict()
+        return sd, WeightsInfo(True, "hub-cache", sha, str(cached)).as_dict()
 
     model_dir = hub_checkpoint_dir(hub_dir)
     log.debug("downloading AlexNet weights from %s to %s", url, model_dir)
