@@ -101,3 +101,18 @@ def test_killed_suite_resumes_without_loss(tmp_path, tiny_art):
     assert not list(out.glob(".tmp-*"))
     meta = json.loads((out / "suites" / "pooling" / "suite.json").read_text())
     assert all((out / rid / "summary.json").is_file() for row in meta["rows"] for rid in row["run_ids"])
+
+
+def test_cached_suite_run_gets_its_plot_when_trained_by_hand(tmp_path, tiny_art):
+    from cnnlab.experiments import train_run
+    from cnnlab.suite_defs import BASELINE
+    from cnnlab.suites import variant_config
+
+    options = _options(tmp_path, tiny_art)
+    row = run_suite("baseline", options).rows[0]
+    run_dir = tmp_path / "runs" / row["run_ids"][0]
+    assert not (run_dir / "learning_curves.png").exists()  # suites skip per-run plots
+    config = variant_config(options.base, BASELINE, 0, options.n_epochs)
+    result = train_run(config, tmp_path / "runs")
+    assert result.cached and result.path == run_dir
+    assert (run_dir / "learning_curves.png").is_file()

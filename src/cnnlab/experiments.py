@@ -116,7 +116,11 @@ def train_run(
     cached = None if force else find_cached_run(out_root, RUN_KIND, config_dict, data_info["hash"], seed)
     if cached is not None:
         log.info("run %s is cached; reusing it", cached.name)
-        return RunResult(cached, load_summary(cached), True)
+        summary = load_summary(cached)
+        if write_plot and not (cached / "learning_curves.png").is_file():
+            # Suites and sweeps skip per-run plots; draw it now that someone asks for this run.
+            _plot_run(cached, summary)
+        return RunResult(cached, summary, True)
 
     t0 = time.perf_counter()
     seed_everything(seed)  # before model construction: the init is part of the seeded run
@@ -161,13 +165,20 @@ def train_run(
         if reported == "final":
             run.save_checkpoint(result.final_state, "final.pt")
         if write_plot:
-            from cnnlab.plots import plot_learning_curves
-
-            label = f"{data_info['name']}{' (synthetic data)' if data_info['synthetic'] else ''}"
-            plot_learning_curves(result.history, run.file("learning_curves.png"), title=f"SimpleCNN on {label}, seed {seed}")
+            _plot_run(run.path, {"data": data_info, "seed": seed}, result.history)
         summary["prep_seconds"] = round(time.perf_counter() - t0 - result.seconds, 3)
         full = run.write_summary(summary)
     return RunResult(run.path, full, False)
+
+
+def _plot_run(run_path: Path, summary: dict, history: list[dict] | None = None) -> None:
+    from cnnlab.plots import plot_learning_curves
+    from cnnlab.runs import load_history
+
+    data = summary["data"]
+    label = f"{data['name']}{' (synthetic data)' if data.get('synthetic') else ''}"
+    history = history if history is not None else load_history(run_path)
+    plot_learning_curves(history, Path(run_path) / "learning_curves.png", title=f"SimpleCNN on {label}, seed {summary['seed']}")
 
 
 def _evaluate_all(trainer: Trainer, model: torch.nn.Module, data: PreparedData) -> dict:
