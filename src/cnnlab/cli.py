@@ -177,7 +177,7 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
     _add_config_args(p)
     p.add_argument("--seeds", type=int, default=3, help="seeds per configuration (default: 3)")
     p.add_argument("--quick", action="store_true", help="1 seed, 2 epochs (smoke test)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel training processes (default: 1)")
+    p.add_argument("--jobs", type=int, default=None, help="parallel training processes, 1 thread each (default: CPU cores, at most 4)")
     p.add_argument("--trials", type=int, default=30, help="Optuna trials of the search suite (default: 30)")
     p.add_argument("--out", default="runs", help="runs folder (default: runs)")
     p.set_defaults(handler=_run_experiment)
@@ -186,11 +186,11 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
 def _suite_options(args: argparse.Namespace):
     from pathlib import Path
 
-    from cnnlab.suites import SuiteOptions
+    from cnnlab.suites import SuiteOptions, default_jobs
 
     base = _resolve_run_config(argparse.Namespace(**{**vars(args), "epochs": None}))
     return SuiteOptions(out_root=Path(args.out), base=base, seeds=args.seeds, epochs=args.epochs, quick=args.quick,
-                        jobs=args.jobs, search_trials=args.trials)
+                        jobs=args.jobs or default_jobs(), search_trials=args.trials)
 
 
 def _run_experiment(args: argparse.Namespace) -> int:
@@ -644,7 +644,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-compile", action="store_true", help="write the LaTeX bundle only")
     p.add_argument("--no-train", action="store_true", help="render from the runs folder as it is: train nothing")
     p.add_argument("--seeds", type=int, default=3, help="seeds per configuration (default: 3; --quick: 1)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel training processes for Part 1 (default: 1)")
+    p.add_argument("--jobs", type=int, default=None, help="parallel training processes for Part 1, 1 thread each (default: CPU cores, at most 4)")
     p.add_argument("--trials", type=int, default=30, help="Optuna trials of the 1.6 search (default: 30; --quick: 3)")
     p.add_argument("--data", default="synthetic-artists",
                    help="art data: 'synthetic-artists' (embedded, default) or a folder with one sub-folder per artist")
@@ -661,9 +661,10 @@ def _run_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from cnnlab.report import ReportOptions, build_report
+    from cnnlab.suites import default_jobs
 
     options = ReportOptions(out_root=Path(args.out), report_dir=Path(args.report_dir), quick=args.quick, seeds=args.seeds,
-                            jobs=args.jobs, trials=args.trials, style=Path(args.style) if args.style else None,
+                            jobs=args.jobs or default_jobs(), trials=args.trials, style=Path(args.style) if args.style else None,
                             compile=not args.no_compile, train=not args.no_train, art_data=args.data, faces=args.faces,
                             weights=args.weights, device=args.device)
     result = build_report(options)

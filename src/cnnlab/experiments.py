@@ -154,6 +154,7 @@ def train_run(
         "reported_model": reported,
         **{k: v for k, v in (best if reported == "best" else final).items()},
         "train_seconds": round(result.seconds, 3),
+        "torch_threads": torch.get_num_threads(),  # results are bitwise reproducible for a fixed thread count
         "skipped_files": len(data_info["skipped_files"]),
     }
     with create_run(out_root, RUN_KIND, config_dict, seed, data_info) as run:

@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 METRICS = ("train_acc", "val_acc", "test_acc", "epochs_run", "train_seconds")
 
 
+def default_jobs() -> int:
+    """One single-threaded training process per core (up to 4): for networks this small that is
+    ~1.7x the throughput of one process using every core (measured on 2 cores, README)."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 @dataclass(frozen=True)
 class Variant:
     label: str
@@ -43,7 +49,7 @@ class SuiteOptions:
     seeds: int = 3
     epochs: int | None = None
     quick: bool = False
-    jobs: int = 1
+    jobs: int = field(default_factory=default_jobs)
     device: str = "cpu"
     search_trials: int = 30
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnlab.errors import ConfigError
+from cnnlab.suites import default_jobs
 
 # Quick mode: a smoke test of the whole pipeline, not results worth reading.
 QUICK_FACE_PEOPLE = 8  # Olivetti people (or FaceScrub actors) used in quick mode
@@ -29,7 +30,7 @@ class ReportOptions:
     report_dir: Path = Path("report")
     quick: bool = False
     seeds: int = 3
-    jobs: int = 1
+    jobs: int = field(default_factory=default_jobs)
     trials: int = 30
     style: Path | None = None
     compile: bool = True
