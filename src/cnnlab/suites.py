@@ -314,7 +314,9 @@ def run_suite(name: str, options: SuiteOptions) -> SuiteResult:
 
     suite_names()  # registers the suites
     clean_stale_tmp(options.out_root)
-    return SUITES.create(name, options)
+    result = SUITES.create(name, options)
+    clean_stale_tmp(options.out_root)  # again: workers of a killed run may have been reaped only now
+    return result
 
 
 def run_all(options: SuiteOptions, on_suite: Callable[[SuiteResult], None] | None = None) -> list[SuiteResult]:
