@@ -123,6 +123,17 @@ def _evaluate(trainer: Trainer, model: nn.Module, sets: dict[str, tuple[torch.Te
     return out
 
 
+def _fit_fields(trainer: Trainer, result: Any, final: dict[str, float]) -> dict[str, Any]:
+    """Summary fields every Part 2 run shares: final metrics and how the kept epoch was chosen."""
+    return {
+        **final,
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "selected_by": trainer.config.early_stopping.monitor,
+        "train_seconds": round(result.seconds, 3),
+    }
+
+
 def _cached(out_root: str | Path, kind: str, config: dict, data: dict, seed: int, force: bool) -> RunResult | None:
     path = None if force else find_cached_run(out_root, kind, config, data["hash"], seed)
     if path is None:
@@ -246,11 +257,7 @@ def train_mlp(
         "architecture": mcfg.as_dict(),
         "init": mcfg.init,
         "standardize": settings.standardize,
-        **{k: v for k, v in final.items()},
-        "best_epoch": result.best_epoch,
-        "epochs_run": len(result.history),
-        "selected_by": "val_loss",
-        "train_seconds": round(result.seconds, 3),
+        **_fit_fields(trainer, result, final),
         "weight_units": chosen,
         "weight_unit_rule": settings.unit_rule,
     }

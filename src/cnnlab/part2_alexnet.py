@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from cnnlab.errors import ConfigError
-from cnnlab.part2 import RunResult, TrainSettings, _cached, _evaluate, _splits, data_info
+from cnnlab.part2 import RunResult, TrainSettings, _cached, _evaluate, _fit_fields, _splits, data_info
 from cnnlab.runs import create_run
 from cnnlab.train import Trainer, seed_everything
 
@@ -124,11 +124,7 @@ def alexnet_features(
         "weights": weights,
         "layer": settings.layer,
         "feature_dim": int(feats["train"].shape[1]),
-        **final,
-        "best_epoch": result.best_epoch,
-        "epochs_run": len(result.history),
-        "selected_by": "val_loss",
-        "train_seconds": round(result.seconds, 3),
+        **_fit_fields(trainer, result, final),
         **finfo,
     }
     if not weights["pretrained"]:
@@ -255,11 +251,7 @@ def alexnet_finetune(
         "alexnet": label,
         "weights": weights,
         "freeze": settings.freeze,
-        **final,
-        "best_epoch": result.best_epoch,
-        "epochs_run": len(result.history),
-        "selected_by": "val_loss",
-        "train_seconds": round(result.seconds, 3),
+        **_fit_fields(trainer, result, final),
         **finfo,
     }
     if not weights["pretrained"]:

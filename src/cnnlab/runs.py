@@ -88,24 +88,10 @@ class RunDir:
             writer.writerows(history)
             self.write_text("metrics.csv", buf.getvalue())
 
-    def write_table(self, name: str, rows: list[dict]) -> None:
-        """A list of dicts as CSV."""
-        keys = list(dict.fromkeys(k for row in rows for k in row))
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
-        self.write_text(name, buf.getvalue())
-
     def save_checkpoint(self, state_dict: Mapping[str, torch.Tensor], name: str = "best.pt") -> Path:
         """A plain state_dict, loadable with torch.load(weights_only=True)."""
         with atomic_path(self.path / name) as tmp:
             torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, tmp)
-        return self.path / name
-
-    def savefig(self, fig, name: str, dpi: int = 120) -> Path:
-        with atomic_path(self.path / name) as tmp:
-            fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
         return self.path / name
 
     def write_summary(self, summary: Mapping[str, Any]) -> dict:

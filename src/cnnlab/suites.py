@@ -14,7 +14,7 @@ import math
 import os
 import statistics
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -334,6 +334,3 @@ def suite_names() -> list[str]:
 
     return [n for n in SUITE_ORDER if n in SUITES] + [n for n in SUITES.names() if n not in SUITE_ORDER]
 
-
-def with_base(options: SuiteOptions, base: RunConfig) -> SuiteOptions:
-    return replace(options, base=base)

@@ -138,15 +138,6 @@ class Trainer:
         n = max(len(x), 1)
         return float(total_loss) / n, int(correct) / n
 
-    @torch.inference_mode()
-    def predict_logits(self, model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-        """Logits (N, K) in eval mode."""
-        was_training = model.training
-        model.eval()
-        out = [model(x[i : i + batch_size].to(self.device)) for i in range(0, len(x), batch_size)]
-        model.train(was_training)
-        return torch.cat(out).cpu()
-
     # ------------------------------------------------------------------ training
     def fit(
         self,
