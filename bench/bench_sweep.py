@@ -57,7 +57,7 @@ def main() -> None:
     print(f"{cores} cores available, load average {load:.2f} at start; {args.trials} trials x {args.epochs} epochs, "
           f"synthetic-artists 50x50, random search seed {args.seed}, no pruning")
     # Warm-up: decode and cache the data once, so no measurement pays for it.
-    subprocess.run([sys.executable, "-c", "from cnnlab.experiments import prepare_data; from cnnlab.config import RunConfig; "
+    subprocess.run([sys.executable, "-c", "from cnnlab.art.run import prepare_data; from cnnlab.art.config import RunConfig; "
                     "prepare_data(RunConfig())"], check=True)
     # (label, workers, threads per worker): "1 worker" uses torch's default threads (all cores), the
     # one-thread run is a per-core reference; K workers get cores // K threads each.

@@ -22,7 +22,7 @@ BARE_LOOP = r"""
 import sys, torch
 from torch import nn
 from torch.nn import functional as F
-from cnnlab.data import load_art_data, stratified_split
+from cnnlab.art.data import load_art_data, stratified_split
 epochs = int(sys.argv[1])
 torch.manual_seed(0)
 ds = load_art_data("synthetic-artists")
@@ -69,7 +69,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=50)
     args = ap.parse_args()
     # Warm the decoded-data cache once so both sides start from cached tensors.
-    subprocess.run([sys.executable, "-c", "from cnnlab.data import load_art_data; load_art_data('synthetic-artists')"], check=True)
+    subprocess.run([sys.executable, "-c", "from cnnlab.art.data import load_art_data; load_art_data('synthetic-artists')"], check=True)
     bare, ours, bare_mem, ours_mem = [], [], [], []
     with tempfile.TemporaryDirectory() as out:
         for r in range(args.rounds):

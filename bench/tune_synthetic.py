@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnlab import synthetic
-from cnnlab.data import load_art_data, stratified_split
-from cnnlab.transforms import SEVERITIES, apply_transform
+from cnnlab.art import synthetic
+from cnnlab.art.data import load_art_data, stratified_split
+from cnnlab.art.transforms import SEVERITIES, apply_transform
 
 
 class StarterCNN(nn.Module):

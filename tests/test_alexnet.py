@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnlab import alexnet as A
-from cnnlab.errors import CnnlabError
+from cnnlab.faces import alexnet as A
+from cnnlab.faces import features as FE
+from cnnlab.faces import weights as W
+from cnnlab.core.errors import CnnlabError
 
 # torchvision.models.alexnet's state dict, written out (torchvision cannot be imported here).
 TORCHVISION_ALEXNET = {
@@ -96,7 +98,7 @@ def test_module_names_and_shapes_match_torchvision():
 def test_torchvision_state_dict_loads_strictly(tmp_path):
     path = tmp_path / "alexnet-owt-7be5be79.pth"
     path.write_bytes(save_bytes(fake_state_dict()))
-    sd, info = A.resolve_weights(str(path))
+    sd, info = W.resolve_weights(str(path))
     net = A.load_alexnet(sd)
     assert torch.equal(net.classifier[1].weight, sd["classifier.1.weight"])
     assert info["pretrained"] and info["source"] == "path"
@@ -109,13 +111,13 @@ def test_wrong_shapes_and_garbage_are_one_line_errors(tmp_path):
     bad["classifier.1.weight"] = torch.zeros(1).expand(4096, 100)
     (tmp_path / "bad.pth").write_bytes(save_bytes(bad))
     with pytest.raises(CnnlabError, match="classifier.1.weight") as e:
-        A.resolve_weights(str(tmp_path / "bad.pth"))
+        W.resolve_weights(str(tmp_path / "bad.pth"))
     assert "\n" not in str(e.value)
     (tmp_path / "junk.pth").write_bytes(b"not a torch file")
     with pytest.raises(CnnlabError, match="cannot read AlexNet weights"):
-        A.resolve_weights(str(tmp_path / "junk.pth"))
+        W.resolve_weights(str(tmp_path / "junk.pth"))
     with pytest.raises(CnnlabError, match="not found"):
-        A.resolve_weights(str(tmp_path / "missing.pth"))
+        W.resolve_weights(str(tmp_path / "missing.pth"))
 
 
 def test_hub_cache_is_used_before_any_download(hub_dir):
@@ -125,7 +127,7 @@ def test_hub_cache_is_used_before_any_download(hub_dir):
     ckpt.parent.mkdir(parents=True)
     ckpt.write_bytes(data)
     # The URL is unreachable: succeeding proves no download was attempted.
-    sd, info = A.resolve_weights(None, url=f"http://127.0.0.1:{closed_port()}/{name}")
+    sd, info = W.resolve_weights(None, url=f"http://127.0.0.1:{closed_port()}/{name}")
     assert info["source"] == "hub-cache" and info["path"] == str(ckpt)
     assert torch.equal(sd["features.0.bias"], fake_state_dict(1)["features.0.bias"])
 
@@ -136,7 +138,7 @@ def test_hub_cache_copy_must_match_its_hash(hub_dir):
     ckpt.parent.mkdir(parents=True)
     ckpt.write_bytes(save_bytes(fake_state_dict(1)))
     with pytest.raises(CnnlabError, match="does not match the SHA-256 prefix 7be5be79"):
-        A.resolve_weights(None, url=f"http://127.0.0.1:{closed_port()}/{A.WEIGHTS_FILENAME}")
+        W.resolve_weights(None, url=f"http://127.0.0.1:{closed_port()}/{A.WEIGHTS_FILENAME}")
 
 
 def test_download_checks_hash_and_caches(hub_dir, tmp_path):
@@ -149,21 +151,21 @@ def test_download_checks_hash_and_caches(hub_dir, tmp_path):
     wrong = "alexnet-00000000.pth" if not digest.startswith("00000000") else "alexnet-11111111.pth"
     (served / wrong).write_bytes(data)
     with serve(served) as base:
-        sd, info = A.resolve_weights(None, hub_dir=hub_dir, url=f"{base}/{good}")
+        sd, info = W.resolve_weights(None, hub_dir=hub_dir, url=f"{base}/{good}")
         assert info["source"].startswith("download:") and info["sha256"] == digest
         assert (hub_dir / "checkpoints" / good).read_bytes() == data
         assert torch.equal(sd["classifier.6.bias"], fake_state_dict(2)["classifier.6.bias"])
         with pytest.raises(CnnlabError, match="failed the hash check"):
-            A.resolve_weights(None, hub_dir=hub_dir, url=f"{base}/{wrong}")
+            W.resolve_weights(None, hub_dir=hub_dir, url=f"{base}/{wrong}")
         assert not (hub_dir / "checkpoints" / wrong).exists()
         assert not list((hub_dir / "checkpoints").glob("*.partial"))
         with pytest.raises(CnnlabError, match="HTTP 404"):
-            A.resolve_weights(None, hub_dir=hub_dir, url=f"{base}/alexnet-12345678.pth")
+            W.resolve_weights(None, hub_dir=hub_dir, url=f"{base}/alexnet-12345678.pth")
 
 
 def test_offline_error_says_how_to_get_weights(hub_dir):
     with pytest.raises(CnnlabError) as e:
-        A.resolve_weights(None, url=f"http://127.0.0.1:{closed_port()}/{A.WEIGHTS_FILENAME}", timeout=5)
+        W.resolve_weights(None, url=f"http://127.0.0.1:{closed_port()}/{A.WEIGHTS_FILENAME}", timeout=5)
     msg = str(e.value)
     assert msg.startswith("AlexNet ImageNet weights not found: pass --weights PATH")
     assert str(hub_dir / "checkpoints") in msg and "--weights random" in msg and "\n" not in msg
@@ -171,10 +173,10 @@ def test_offline_error_says_how_to_get_weights(hub_dir):
 
 
 def test_random_weights_are_labelled_and_deterministic():
-    sd1, info1 = A.resolve_weights("random")
-    sd2, info2 = A.resolve_weights("random")
+    sd1, info1 = W.resolve_weights("random")
+    sd2, info2 = W.resolve_weights("random")
     assert info1["pretrained"] is False and info1["label"] == "untrained AlexNet"
-    assert info1["sha256"] == info2["sha256"] == A.state_dict_hash(sd2)
+    assert info1["sha256"] == info2["sha256"] == W.state_dict_hash(sd2)
     assert torch.equal(sd1["features.0.weight"], sd2["features.0.weight"])
 
 
@@ -199,29 +201,29 @@ def test_feature_cache_reused_and_invalidated(tmp_path):
     sd = A.AlexNetTrunk("conv4").state_dict()
     x = torch.rand(3, 3, 67, 67)
     kw = dict(layer="conv4", cache_dir=tmp_path, batch_size=2)
-    first = A.cached_features(x, state_dict=sd, weights_sha256="w1", **kw)
+    first = FE.cached_features(x, state_dict=sd, weights_sha256="w1", **kw)
     assert not first.hit and first.features.shape == (3, 256 * 3 * 3) and first.path.is_file()
-    again = A.cached_features(x, state_dict=sd, weights_sha256="w1", **kw)
+    again = FE.cached_features(x, state_dict=sd, weights_sha256="w1", **kw)
     assert again.hit and torch.equal(again.features, first.features)
     # New weights: a new key, recomputed with the new weights.
     sd["features.0.weight"] = sd["features.0.weight"] * 2
-    changed = A.cached_features(x, state_dict=sd, weights_sha256="w2", **kw)
+    changed = FE.cached_features(x, state_dict=sd, weights_sha256="w2", **kw)
     assert not changed.hit and changed.path != first.path
     assert not torch.allclose(changed.features, first.features)
     # Other images or another layer: also new keys.
-    assert not A.cached_features(x[:2], state_dict=sd, weights_sha256="w2", **kw).hit
-    assert not A.cached_features(x, state_dict=sd, weights_sha256="w2", layer="conv3", cache_dir=tmp_path).hit
+    assert not FE.cached_features(x[:2], state_dict=sd, weights_sha256="w2", **kw).hit
+    assert not FE.cached_features(x, state_dict=sd, weights_sha256="w2", layer="conv3", cache_dir=tmp_path).hit
     # A damaged cache file is recomputed, not trusted.
     changed.path.write_bytes(b"garbage")
-    again = A.cached_features(x, state_dict=sd, weights_sha256="w2", **kw)
+    again = FE.cached_features(x, state_dict=sd, weights_sha256="w2", **kw)
     assert not again.hit and torch.allclose(again.features, changed.features)
 
 
 def test_extract_features_is_batch_independent():
     trunk = A.AlexNetTrunk("conv4")
     x = torch.rand(5, 3, 67, 67)
-    a = A.extract_features(trunk, x, batch_size=5)
-    b = A.extract_features(trunk, x, batch_size=2, channels_last=True)
+    a = FE.extract_features(trunk, x, batch_size=5)
+    b = FE.extract_features(trunk, x, batch_size=2, channels_last=True)
     assert torch.allclose(a, b, atol=1e-5)
     with pytest.raises(CnnlabError):
-        A.extract_features(trunk, torch.rand(2, 1, 67, 67))
+        FE.extract_features(trunk, torch.rand(2, 1, 67, 67))

@@ -1,7 +1,9 @@
 import pytest
 
-from cnnlab.config import ModelConfig, RunConfig, TrainConfig, parse_override, resolve_config, to_dict
-from cnnlab.errors import ConfigError
+from cnnlab.art.config import ModelConfig, RunConfig
+from cnnlab.core.train_config import TrainConfig
+from cnnlab.core.config import parse_override, resolve_config, to_dict
+from cnnlab.core.errors import ConfigError
 
 
 def test_defaults_are_the_starter_network():
@@ -73,7 +75,7 @@ def test_frozen():
 def test_shipped_example_configs_resolve():
     from pathlib import Path
 
-    from cnnlab.models import create_model
+    from cnnlab.art.models import create_model
 
     for path in sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")):
         cfg = resolve_config(RunConfig, path)

@@ -7,10 +7,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from cnnlab.errors import CnnlabError, ConfigError
-from cnnlab.explain import EXPLAINERS, attribute, check_relus, explain_image
-from cnnlab.faces_models import FeatureClassifier, save_checkpoint
-from cnnlab.mlp import MLP, MLPConfig
+from cnnlab.core.errors import CnnlabError, ConfigError
+from cnnlab.faces.explain import EXPLAINERS, attribute, check_relus, explain_image
+from cnnlab.faces.checkpoints import FeatureClassifier, save_checkpoint
+from cnnlab.faces.mlp import MLP, MLPConfig
 
 
 class _GuidedReLU(torch.autograd.Function):
@@ -116,7 +116,7 @@ def test_explain_mlp_and_named_classes(checkpoints, tmp_path):
 
 
 def test_attribution_shape_and_hooks_removed(checkpoints):
-    from cnnlab.faces_models import load_checkpoint
+    from cnnlab.faces.checkpoints import load_checkpoint
 
     clf = load_checkpoint(checkpoints / "alex.pt")
     x = torch.rand(1, 3, 67, 67)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlab.errors import ConfigError, DataError
+from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.faces import (COURSE_ACTORS, DownloadConfig, FaceSplitConfig, describe_faces, download_faces,
                           load_faces, parse_list, parse_lists, safe_name, split_sizes)
 from cnnlab.faces.olivetti import convert_olivetti, embedded_path, load_olivetti

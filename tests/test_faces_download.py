@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from cnnlab.cli import main
-from cnnlab.errors import ConfigError, DataError
+from cnnlab.cli.main import main
+from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.faces import DownloadConfig, download_faces, read_manifest
 from cnnlab.faces.fetch import fetch
 from faces_helpers import (HTML_PAGE, FaceServer, Route, closed_port, list_line, make_image, png_bomb, sha,
@@ -184,7 +184,7 @@ def test_killed_download_resumes_without_refetching_verified_faces(server, tmp_p
     lst = write_list(tmp_path / "l.txt", lines)
     out = tmp_path / "out"
     server.reset_log()
-    code = ("import sys; from cnnlab.cli import main; sys.exit(main(sys.argv[1:]))")
+    code = ("import sys; from cnnlab.cli.main import main; sys.exit(main(sys.argv[1:]))")
     proc = subprocess.Popen([sys.executable, "-c", code, "faces", "download", "--list", str(lst), "--out", str(out),
                              "--workers", "2", "--no-progress"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

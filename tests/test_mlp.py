@@ -6,9 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlab.errors import ConfigError
-from cnnlab.mlp import INITS, MLP, MLPConfig, choose_units, input_stats, plot_weight_grid, unit_images
-from cnnlab.train import OptimizerConfig, Trainer, TrainConfig
+from cnnlab.core.errors import ConfigError
+from cnnlab.faces.mlp import INITS, MLP, MLPConfig, choose_units, input_stats, plot_weight_grid, unit_images
+from cnnlab.core.train_config import OptimizerConfig, TrainConfig
+from cnnlab.core.trainer import Trainer
 
 
 def toy_set(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

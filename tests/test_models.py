@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from cnnlab.config import ModelConfig
-from cnnlab.errors import ConfigError
-from cnnlab.models import SimpleCNN, count_parameters, create_model, describe_layers, model_names
+from cnnlab.art.config import ModelConfig
+from cnnlab.core.errors import ConfigError
+from cnnlab.art.models import SimpleCNN, count_parameters, create_model, describe_layers, model_names
 
 
 @pytest.mark.parametrize("name", model_names())

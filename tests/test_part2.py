@@ -10,20 +10,13 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlab import alexnet as A
-from cnnlab.cli import main
+from cnnlab.faces import alexnet as A
+from cnnlab.faces import weights as W
+from cnnlab.cli.main import main
 from cnnlab.faces import FaceData
-from cnnlab.faces_models import load_checkpoint, predict
-from cnnlab.part2 import (
-    FeatureSettings,
-    FinetuneSettings,
-    MLPSettings,
-    TrainSettings,
-    alexnet_features,
-    alexnet_finetune,
-    seed_summary,
-    train_mlp,
-)
+from cnnlab.faces.checkpoints import load_checkpoint, predict
+from cnnlab.faces.experiments import MLPSettings, TrainSettings, seed_summary, train_mlp
+from cnnlab.faces.transfer import FeatureSettings, FinetuneSettings, alexnet_features, alexnet_finetune
 
 NAMES = ("Alec Baldwin", "Bill Hader", "Peri Gilpin")
 
@@ -95,7 +88,7 @@ def untrained_weights() -> tuple[dict, dict]:
     """conv layers only (all conv4 features need), labelled as an untrained AlexNet."""
     torch.manual_seed(0)
     sd = A.AlexNetTrunk("conv5").state_dict()
-    return sd, {"pretrained": False, "source": "random (test)", "sha256": A.state_dict_hash(sd), "label": A.UNTRAINED_LABEL}
+    return sd, {"pretrained": False, "source": "random (test)", "sha256": W.state_dict_hash(sd), "label": A.UNTRAINED_LABEL}
 
 
 def test_alexnet_features_untrained_is_labelled_and_cache_reused(tmp_path, caplog, capsys):

@@ -1,8 +1,8 @@
 import pytest
 
-from cnnlab.config import ModelConfig
-from cnnlab.errors import ConfigError
-from cnnlab.receptive import layers_from_config, parse_spec, receptive_field
+from cnnlab.art.config import ModelConfig
+from cnnlab.core.errors import ConfigError
+from cnnlab.art.receptive import layers_from_config, parse_spec, receptive_field
 
 
 def test_handout_question_5x5_then_3x3_gives_7x7():

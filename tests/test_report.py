@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnlab.config import RunConfig, to_dict
-from cnnlab.errors import CnnlabError
+from cnnlab.art.config import RunConfig
+from cnnlab.core.config import to_dict
+from cnnlab.core.errors import CnnlabError
 from cnnlab.report import ReportOptions, build_report
 from cnnlab.report.compile import page_count, tex_available
 from cnnlab.report.context import load_context
@@ -69,7 +70,7 @@ def _png(path: Path, size=(40, 30)) -> None:
 def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pretrained: bool = False,
                       people=("s1", "s2", "s3"), art_names=("Canaletto", "Claude Monet")) -> Path:
     """A runs folder with the structure `cnnlab report` reads, every number invented (FIXTURE)."""
-    from cnnlab.suite_defs import architecture_variants, regularization_variants
+    from cnnlab.art.suites.definitions import architecture_variants, regularization_variants
 
     rng = random.Random(0)
     suites = {
@@ -301,7 +302,7 @@ def test_quick_report_builds_a_pdf(tmp_path, tiny_art):
 
 
 def test_bad_options_are_one_line_errors(tmp_path):
-    for argv, message in (([" --seeds", "0"], "--seeds must be a positive integer"),
+    for argv, message in (([" --seeds", "0"], "--seeds must be a positive count"),
                           (["--style", str(tmp_path / "none.sty")], "style file not found"),
                           (["--style", str(tmp_path)], "must be a LaTeX .sty file"),
                           (["--no-train", "--out", str(tmp_path / "missing")], "runs folder not found")):

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnlab.config import RunConfig, resolve_config
-from cnnlab.suites import SuiteOptions, run_suite, suite_names
+from cnnlab.art.config import RunConfig
+from cnnlab.core.config import resolve_config
+from cnnlab.art.suites import SuiteOptions, run_suite, suite_names
 
 
 @pytest.fixture(scope="module")
@@ -104,9 +105,9 @@ def test_killed_suite_resumes_without_loss(tmp_path, tiny_art):
 
 
 def test_cached_suite_run_gets_its_plot_when_trained_by_hand(tmp_path, tiny_art):
-    from cnnlab.experiments import train_run
-    from cnnlab.suite_defs import BASELINE
-    from cnnlab.suites import variant_config
+    from cnnlab.art.run import train_run
+    from cnnlab.art.suites.definitions import BASELINE
+    from cnnlab.art.suites.common import variant_config
 
     options = _options(tmp_path, tiny_art)
     row = run_suite("baseline", options).rows[0]

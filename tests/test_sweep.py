@@ -10,12 +10,13 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlab.cli import main
-from cnnlab.config import DataConfig, RunConfig, TrainConfig
-from cnnlab.errors import CnnlabError
-from cnnlab.models import SimpleCNN
-from cnnlab.sweep import default_storage, load_sweep, run_sweep, suggest_config
-from cnnlab.sweep_space import MAX_FC_INPUTS, MAX_MACS, architecture_problem
+from cnnlab.cli.main import main
+from cnnlab.art.config import DataConfig, RunConfig
+from cnnlab.core.train_config import TrainConfig
+from cnnlab.core.errors import CnnlabError
+from cnnlab.art.models import SimpleCNN
+from cnnlab.art.sweep.study import default_storage, load_sweep, run_sweep, suggest_config
+from cnnlab.art.sweep.space import MAX_FC_INPUTS, MAX_MACS, architecture_problem
 
 optuna = pytest.importorskip("optuna")
 TrialState = optuna.trial.TrialState
@@ -42,7 +43,7 @@ def base(art_folder):
 
 
 def _raw_trials(storage, name="s"):
-    from cnnlab.sweep_storage import open_storage
+    from cnnlab.art.sweep.storage import open_storage
 
     return optuna.load_study(study_name=name, storage=open_storage(storage, heartbeat=False)).get_trials(deepcopy=False)
 
@@ -102,7 +103,7 @@ def test_journal_storage_resumes_and_extends(base, tmp_path):
 
 
 def test_dead_worker_trial_is_failed_and_requeued(base, tmp_path, monkeypatch):
-    import cnnlab.sweep_storage as storage_mod
+    import cnnlab.art.sweep.storage as storage_mod
 
     monkeypatch.setattr(storage_mod, "HEARTBEAT", (1, 1))
     storage = f"sqlite:///{tmp_path / 'study.db'}"
@@ -156,7 +157,7 @@ def test_cli_errors_and_show(base, tmp_path, capsys):
 
 
 def test_suggest_config_is_always_trainable_or_pruned_with_a_reason():
-    from cnnlab.transforms import TRANSFORMS
+    from cnnlab.art.transforms import TRANSFORMS
 
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), direction="maximize")
     seen = collections.defaultdict(set)
@@ -190,7 +191,7 @@ def test_suggest_config_is_always_trainable_or_pruned_with_a_reason():
 
 
 def test_architecture_limits_name_the_problem():
-    from cnnlab.config import ModelConfig
+    from cnnlab.art.config import ModelConfig
 
     tiny = RunConfig(data=DataConfig(image_size=8), model=ModelConfig(filters=(8, 8), kernel_sizes=5, strides=2))
     assert "below 1x1" in architecture_problem(tiny)

@@ -3,9 +3,10 @@ import math
 import pytest
 import torch
 
-from cnnlab.config import EarlyStoppingConfig, ModelConfig, OptimizerConfig, SchedulerConfig, TrainConfig
-from cnnlab.models import SimpleCNN
-from cnnlab.train import Trainer, seed_everything
+from cnnlab.core.train_config import EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
+from cnnlab.art.config import ModelConfig
+from cnnlab.art.models import SimpleCNN
+from cnnlab.core.trainer import Trainer, seed_everything
 
 
 def _model(seed=0, **kw):

@@ -1,12 +1,12 @@
-"""Tests for cnnlab.transforms: the handout's batched image transformations and random augmentation."""
+"""Tests for cnnlab.art.transforms: the handout's batched image transformations and random augmentation."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from cnnlab.errors import ConfigError
-from cnnlab.transforms import (
+from cnnlab.core.errors import ConfigError
+from cnnlab.art.transforms import (
     BINARY,
     SEVERITIES,
     TRANSFORMS,

@@ -5,6 +5,6 @@ Importing cnnlab is cheap: heavy submodules (optuna, matplotlib, captum) are imp
 
 __version__ = "0.1.0"
 
-from cnnlab.errors import CnnlabError  # noqa: E402
+from cnnlab.core.errors import CnnlabError  # noqa: E402
 
 __all__ = ["__version__", "CnnlabError"]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from cnnlab.errors import ConfigError, DataError
+from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.faces.lists import display_name, name_key
 
 if TYPE_CHECKING:  # torch is imported lazily (import cnnlab.faces stays cheap)
@@ -38,6 +38,24 @@ log = logging.getLogger(__name__)
 
 COURSE_ACTORS: tuple[str, ...] = (
     "Alec Baldwin", "Bill Hader", "Steve Carell", "Lorraine Bracco", "Peri Gilpin", "Angie Harmon")
+COURSE = "course"  # the name that stands for COURSE_ACTORS wherever actors are chosen
+
+
+def resolve_actors(names: Sequence[str] | None) -> list[str] | None:
+    """Actor names as the user gave them, with "course" expanded to the six of the course project.
+
+    Items may be comma-separated ("Alec Baldwin,Bill_Hader"); None or nothing means every actor.
+    """
+    if not names:
+        return None
+    out: list[str] = []
+    for item in names:
+        for name in (part.strip() for part in str(item).split(",")):
+            if name.lower() == COURSE:
+                out.extend(a for a in COURSE_ACTORS if a not in out)
+            elif name and name not in out:
+                out.append(name)
+    return out or None
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,31 @@ class FaceData:
     test_y: "torch.Tensor"
     data_hash: str  # content hash of the selected faces + split config + image size
     counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # per class (train, val, test)
+
+    @property
+    def splits(self) -> dict[str, tuple["torch.Tensor", "torch.Tensor"]]:
+        """{"train": (x, y), "val": ..., "test": ...}; an empty split is a DataError naming it."""
+        out = {"train": (self.train_x, self.train_y.long()), "val": (self.val_x, self.val_y.long()),
+               "test": (self.test_x, self.test_y.long())}
+        for name, (_, y) in out.items():
+            if len(y) == 0:
+                raise DataError(f"the {name} split of {self.source} is empty")
+        return out
+
+    @property
+    def info(self) -> dict:
+        """What a run records about its data (the hash makes it part of the run id)."""
+        return {
+            "name": str(self.source),
+            "hash": str(self.data_hash),
+            "provenance": self.provenance,
+            "classes": list(self.class_names),
+            "n_train": int(len(self.train_y)),
+            "n_val": int(len(self.val_y)),
+            "n_test": int(len(self.test_y)),
+            "counts": {k: list(v) for k, v in self.counts.items()},
+            "image_shape": list(self.train_x.shape[1:]),
+        }
 
 
 def _round(x: float) -> int:

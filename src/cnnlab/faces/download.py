@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from cnnlab.errors import ConfigError, DataError
+from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.faces.fetch import FetchResult, fetch
 from cnnlab.faces.images import check_image, extension_for, make_crops, png_bytes
 from cnnlab.faces.lists import FaceRow, parse_lists
-from cnnlab.io import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
+from cnnlab.core.io import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageFile
 
-from cnnlab.io import sha256_bytes
+from cnnlab.core.io import sha256_bytes
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 from urllib.parse import urlsplit
 
-from cnnlab.errors import DataError
+from cnnlab.core.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlab.errors import DataError
-from cnnlab.io import atomic_write_bytes
+from cnnlab.core.errors import DataError
+from cnnlab.core.io import atomic_write_bytes
 
 ACKNOWLEDGEMENT = ("Olivetti faces: AT&T Laboratories Cambridge (formerly the Olivetti Research Laboratory), "
                    "40 people x 10 images, 64x64 grayscale; used for research with acknowledgement.")

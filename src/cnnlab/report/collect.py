@@ -1,8 +1,8 @@
 """Run (or reuse from the run cache) every experiment the report needs.
 
-Part 1: the six experiment suites (`cnnlab.suites.run_all`), which write <out>/suites/<name>/.
+Part 1: the six experiment suites (`cnnlab.art.suites.common.run_all`), which write <out>/suites/<name>/.
 Part 2: MLPs with 300 and 800 hidden units, AlexNet conv4 features + head, fine-tuned AlexNet, each
-over the seeds, through the public `cnnlab.part2` functions with the same settings as the
+over the seeds, through the public `cnnlab.faces.experiments` functions with the same settings as the
 `cnnlab part2 ...` commands' defaults (so runs made by hand are reused). Then the figures that need
 data or checkpoints (art samples and transforms, MLP weight pictures, guided backprop, a prediction
 example) go to <out>/report-assets/, with manifest.json naming every Part 2 run and asset.
@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from cnnlab.errors import CnnlabError
+from cnnlab.core.errors import CnnlabError
 from cnnlab.report.options import QUICK_FACE_PEOPLE, QUICK_PART2_EPOCHS, ReportOptions
 
 log = logging.getLogger(__name__)
@@ -30,14 +30,15 @@ MLP_HIDDEN = (300, 800)
 
 def art_config(options: ReportOptions):
     """The Part 1 base configuration: the defaults (the handout's starter network) on options.art_data."""
-    from cnnlab.config import RunConfig, resolve_config
+    from cnnlab.art.config import RunConfig
+    from cnnlab.core.config import resolve_config
 
     return resolve_config(RunConfig, None, [], extra={"data": {"name": options.art_data}})
 
 
 def run_experiments(options: ReportOptions) -> dict[str, Any]:
     """Run or reuse everything; write <out>/report-assets/manifest.json; return the manifest."""
-    from cnnlab.io import atomic_write_json
+    from cnnlab.core.io import atomic_write_json
 
     t0 = time.perf_counter()
     assets = options.assets_dir
@@ -48,7 +49,7 @@ def run_experiments(options: ReportOptions) -> dict[str, Any]:
     t1 = time.perf_counter()
     part2 = run_part2(options)
     timings["part2_seconds"] = round(time.perf_counter() - t1, 1)
-    from cnnlab import __version__
+    from cnnlab.core.version import __version__
 
     manifest = {"format": MANIFEST_FORMAT, "version": __version__, "quick": options.quick, "seeds": options.n_seeds,
                 "art": art, **part2, "timings": timings}
@@ -59,8 +60,8 @@ def run_experiments(options: ReportOptions) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- Part 1
 def run_part1(options: ReportOptions) -> dict[str, Any]:
     """All six suites (questions 1.2-1.7) plus the data overview figure; returns data facts."""
-    from cnnlab.experiments import prepare_data
-    from cnnlab.suites import SuiteOptions, run_all
+    from cnnlab.art.run import prepare_data
+    from cnnlab.art.suites import SuiteOptions, run_all
 
     base = art_config(options)
     suite_options = SuiteOptions(out_root=options.out_root, base=base, seeds=options.seeds, quick=options.quick,
@@ -107,7 +108,8 @@ def face_people(options: ReportOptions) -> list[str] | None:
 
 def resolve_alexnet(spec: str) -> tuple[dict, dict]:
     """(state dict, provenance) for --weights: auto, random, download or a path."""
-    from cnnlab.alexnet import UNTRAINED_LABEL, hub_checkpoint_dir, resolve_weights, WEIGHTS_FILENAME
+    from cnnlab.faces.alexnet import UNTRAINED_LABEL, WEIGHTS_FILENAME
+    from cnnlab.faces.weights import hub_checkpoint_dir, resolve_weights
 
     if spec == "auto":
         if (hub_checkpoint_dir() / WEIGHTS_FILENAME).is_file():
@@ -120,17 +122,19 @@ def resolve_alexnet(spec: str) -> tuple[dict, dict]:
 
 def run_part2(options: ReportOptions) -> dict[str, Any]:
     """MLPs (2.1, 2.3), AlexNet features (2.2) and fine-tuning (2.4) over the seeds, and the 2.3-2.5 figures."""
-    from cnnlab import part2
+    from cnnlab.faces import experiments as part2
+    from cnnlab.faces import transfer
+    from cnnlab.faces.dataset import load_faces
 
     people = face_people(options)
-    seeds = range(options.n_seeds)
+    seeds = options.run_seeds
     out = options.out_root
 
     def train(fn, seed: int):
         settings = replace(_default(fn, "train"), seed=seed)
         return replace(settings, epochs=QUICK_PART2_EPOCHS) if options.quick else settings
 
-    faces_gray = part2.load_face_data(options.faces, image_size=28, channels=1, actors=people)
+    faces_gray = load_faces(options.faces, image_size=28, channels=1, actors=people)
     mlp = {}
     for hidden in MLP_HIDDEN:
         settings = part2.MLPSettings(hidden=hidden)
@@ -138,11 +142,11 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
                             for s in seeds]
     state_dict, weights = resolve_alexnet(options.weights)
     size = options.alexnet_size
-    faces_rgb = part2.load_face_data(options.faces, image_size=size, channels=3, actors=people)
-    features = [part2.alexnet_features(faces_rgb, state_dict, weights, part2.FeatureSettings(input_size=size),
-                                       train(part2.alexnet_features, s), out, device=options.device).path.name for s in seeds]
-    finetune = [part2.alexnet_finetune(faces_rgb, state_dict, weights, part2.FinetuneSettings(input_size=size),
-                                       train(part2.alexnet_finetune, s), out, device=options.device).path.name for s in seeds]
+    faces_rgb = load_faces(options.faces, image_size=size, channels=3, actors=people)
+    features = [transfer.alexnet_features(faces_rgb, state_dict, weights, transfer.FeatureSettings(input_size=size),
+                                       train(transfer.alexnet_features, s), out, device=options.device).path.name for s in seeds]
+    finetune = [transfer.alexnet_finetune(faces_rgb, state_dict, weights, transfer.FinetuneSettings(input_size=size),
+                                       train(transfer.alexnet_finetune, s), out, device=options.device).path.name for s in seeds]
     del state_dict
 
     from cnnlab.report import figures

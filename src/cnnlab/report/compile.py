@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from cnnlab.errors import CnnlabError
+from cnnlab.core.errors import CnnlabError
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import statistics
 from pathlib import Path
 from typing import Any, Sequence
 
-from cnnlab.errors import CnnlabError
+from cnnlab.core.errors import CnnlabError
 
 SUITES = ("baseline", "pooling", "regularization", "architecture", "search", "robustness")
 PART2_GROUPS = {"mlp300": ("mlp", "300"), "mlp800": ("mlp", "800"), "features": ("features", None), "finetune": ("finetune", None)}
@@ -63,9 +63,10 @@ def _aggregate(summaries: list[dict]) -> dict[str, Any]:
 
 def _network(base_config: dict) -> dict[str, Any]:
     """Question 1.2: the starter network's layers, activation, loss and optimizer (no training)."""
-    from cnnlab.config import RunConfig, from_dict
-    from cnnlab.models import count_parameters, create_model, describe_layers
-    from cnnlab.receptive import layers_from_config, parse_spec, receptive_field
+    from cnnlab.art.config import RunConfig
+    from cnnlab.core.config import from_dict
+    from cnnlab.art.models import count_parameters, create_model, describe_layers
+    from cnnlab.art.receptive import layers_from_config, parse_spec, receptive_field
 
     config = from_dict(RunConfig, base_config)
     size = config.data.image_size

@@ -12,7 +12,9 @@ from typing import Any, Mapping
 
 import torch
 
-from cnnlab.io import atomic_path
+from cnnlab.core import plotting
+from cnnlab.core.io import atomic_path
+from cnnlab.core.plotting import mpl_text
 
 log = logging.getLogger(__name__)
 
@@ -20,36 +22,19 @@ WIDTH = 5.5  # inches: the text width of the report, so fonts print at their nom
 
 
 def pyplot():
-    """matplotlib.pyplot on the Agg backend, with small fonts sized for a 5.5in text block."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting logs every table at INFO
-    plt.rcParams.update({"font.size": 7, "axes.titlesize": 7, "axes.labelsize": 7, "xtick.labelsize": 6,
-                         "ytick.labelsize": 6, "legend.fontsize": 6, "axes.linewidth": 0.6, "lines.linewidth": 1.0,
-                         "pdf.fonttype": 42, "savefig.dpi": 200, "axes.spines.top": False, "axes.spines.right": False})
-    return plt
-
-
-def mpl_text(text: object) -> str:
-    """Data text safe for matplotlib (a '$' would start mathtext)."""
-    return str(text).replace("$", r"\$")
+    """matplotlib.pyplot with the report's style (fonts sized for the 5.5in text block)."""
+    return plotting.pyplot(plotting.REPORT_STYLE)
 
 
 def save(fig, path: Path) -> Path:
-    plt = pyplot()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=200, bbox_inches="tight", pad_inches=0.02)
-    plt.close(fig)
-    return path
+    """Save a report figure (tight bounding box, 200 dpi), atomically."""
+    return plotting.save_figure(fig, path, dpi=200, bbox_inches="tight", pad_inches=0.02)
 
 
 # ----------------------------------------------------------------------------- 1.x data and transforms
 def plot_art_overview(dataset: Any, path: Path, max_classes: int = 12) -> Path:
     """Top: one image per class (first of each). Bottom: one image under each 1.7 transform at severity 1."""
-    from cnnlab.transforms import AUGMENT_ORDER, apply_transform
+    from cnnlab.art.transforms import AUGMENT_ORDER, apply_transform
 
     plt = pyplot()
     names = list(dataset.class_names)[:max_classes]
@@ -92,9 +77,9 @@ def plot_mlp_units(runs: Mapping[str, Path], faces: Any, path: Path, per_model: 
     training face of the person the unit favours, minus the mean face of everyone. `corr` is the
     Pearson correlation of the two: how much the unit is a template of that person.
     """
-    from cnnlab.faces_models import load_checkpoint
-    from cnnlab.mlp import unit_images
-    from cnnlab.runs import load_summary
+    from cnnlab.faces.checkpoints import load_checkpoint
+    from cnnlab.faces.mlp import unit_images
+    from cnnlab.core.runs import load_summary
 
     plt = pyplot()
     x = faces.train_x.float()  # (N, 1, 28, 28) in [0, 1]
@@ -152,8 +137,8 @@ def plot_guided_backprop(checkpoint: Path, faces: Any, path: Path, k: int = 3, d
     `centre_share`: the fraction of the absolute attribution inside the central box (half the width
     and half the height, a quarter of the area, where eyes, nose and mouth are in a face crop).
     """
-    from cnnlab.explain import attribute, to_picture
-    from cnnlab.faces_models import load_checkpoint, predict_probs, untrained_note
+    from cnnlab.faces.explain import attribute, to_picture
+    from cnnlab.faces.checkpoints import load_checkpoint, predict_probs, untrained_note
 
     plt = pyplot()
     clf = load_checkpoint(checkpoint, device=device)
@@ -184,10 +169,10 @@ def plot_guided_backprop(checkpoint: Path, faces: Any, path: Path, k: int = 3, d
 
 
 def prediction_example(checkpoint: Path, faces: Any, path: Path, top_k: int = 3) -> dict[str, Any]:
-    """Save one test face as a PNG and classify the file with `cnnlab.faces_models.predict` (2.4)."""
+    """Save one test face as a PNG and classify the file with `cnnlab.faces.checkpoints.predict` (2.4)."""
     from PIL import Image
 
-    from cnnlab.faces_models import predict
+    from cnnlab.faces.checkpoints import predict
 
     i = _test_examples(faces, 1)[0]
     arr = (faces.test_x[i].permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()  # (S, S, 3)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnnlab.errors import ConfigError
-from cnnlab.suites import default_jobs
+from cnnlab.core.errors import ConfigError
+from cnnlab.art.suites import default_jobs
 
 # Quick mode: a smoke test of the whole pipeline, not results worth reading.
 QUICK_FACE_PEOPLE = 8  # Olivetti people (or FaceScrub actors) used in quick mode
@@ -29,7 +29,7 @@ class ReportOptions:
     out_root: Path = Path("runs")
     report_dir: Path = Path("report")
     quick: bool = False
-    seeds: int = 3
+    seeds: tuple[int, ...] | int = (0, 1, 2)
     jobs: int = field(default_factory=default_jobs)
     trials: int = 30
     style: Path | None = None
@@ -43,7 +43,11 @@ class ReportOptions:
     def __post_init__(self) -> None:
         object.__setattr__(self, "out_root", Path(self.out_root))
         object.__setattr__(self, "report_dir", Path(self.report_dir))
-        for name in ("seeds", "jobs", "trials"):
+        seeds = tuple(range(self.seeds)) if isinstance(self.seeds, int) and not isinstance(self.seeds, bool) else tuple(self.seeds)
+        if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+            raise ConfigError(f"--seeds must name at least one seed >= 0, got {self.seeds!r}")
+        object.__setattr__(self, "seeds", seeds)
+        for name in ("jobs", "trials"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"--{name} must be a positive integer, got {value!r}")
@@ -62,8 +66,13 @@ class ReportOptions:
             raise ConfigError("--report-dir must differ from the runs folder --out")
 
     @property
+    def run_seeds(self) -> tuple[int, ...]:
+        """The seeds every configuration runs with: the first alone in quick mode."""
+        return self.seeds[:1] if self.quick else self.seeds
+
+    @property
     def n_seeds(self) -> int:
-        return 1 if self.quick else self.seeds
+        return len(self.run_seeds)
 
     @property
     def alexnet_size(self) -> int:

@@ -10,7 +10,8 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from cnnlab.report.figures import WIDTH, mpl_text, pyplot, save
+from cnnlab.core.plotting import mpl_text
+from cnnlab.report.figures import WIDTH, pyplot, save
 
 HALF = WIDTH * 0.49
 COLORS = {"train": "#9ecae1", "val": "#3182bd", "test": "#e6550d"}

@@ -13,7 +13,7 @@ import shutil
 import time
 from pathlib import Path
 
-from cnnlab.errors import CnnlabError
+from cnnlab.core.errors import CnnlabError
 from cnnlab.report import sections1 as p1
 from cnnlab.report import sections2 as p2
 from cnnlab.report.latex import comment, esc, path

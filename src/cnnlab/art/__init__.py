@@ -1,0 +1,2 @@
+"""Part 1 of the practical: painters told apart from 50x50 images by a configurable SimpleCNN, and the
+experiments on it (suites, sweep, robustness). Never imports cnnlab.faces."""

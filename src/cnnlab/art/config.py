@@ -1,0 +1,121 @@
+"""Part 1 configuration: the art data, the SimpleCNN, training-time augmentation, and one run.
+
+The machinery (YAML, `--set`, validation) is in cnnlab.core.config; the training settings in
+cnnlab.core.train_config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from cnnlab.core.config import check
+from cnnlab.core.train_config import TrainConfig
+
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid")
+
+
+# ----------------------------------------------------------------------------- model
+@dataclass(frozen=True)
+class ModelConfig:
+    """SimpleCNN hyperparameters. Defaults are the handout's starter network.
+
+    Per-layer settings are tuples with one entry per conv layer; an int is broadcast to every layer.
+    """
+
+    name: str = "simple_cnn"
+    filters: tuple[int, ...] = (16, 16)
+    kernel_sizes: tuple[int, ...] | int = 5
+    strides: tuple[int, ...] | int = 2
+    paddings: tuple[int, ...] | int = 0
+    pool: bool = False
+    pool_size: int = 2
+    pool_stride: int = 2
+    fc_sizes: tuple[int, ...] = (64,)
+    dropout: float = 0.0
+    activation: str = "relu"
+    batch_norm: bool = False
+    lrn: bool = False
+    weight_norm: bool = False
+
+    def __post_init__(self) -> None:
+        n = len(self.filters)
+        check(n >= 1, "model.filters needs at least one conv layer")
+        check(all(isinstance(f, int) and f > 0 for f in self.filters), "model.filters must be positive integers")
+        for key in ("kernel_sizes", "strides", "paddings"):
+            value = self._per_layer(key)
+            check(len(value) == n, f"model.{key} has {len(value)} entries for {n} conv layers")
+            minimum = 0 if key == "paddings" else 1
+            check(all(isinstance(v, int) and v >= minimum for v in value), f"model.{key} must be integers >= {minimum}")
+        check(self.pool_size >= 1 and self.pool_stride >= 1, "model.pool_size and model.pool_stride must be >= 1")
+        check(all(isinstance(f, int) and f > 0 for f in self.fc_sizes), "model.fc_sizes must be positive integers")
+        check(0.0 <= self.dropout < 1.0, f"model.dropout must be in [0, 1), got {self.dropout}")
+        check(self.activation in ACTIVATIONS, f"unknown activation {self.activation!r} (choose from: {', '.join(ACTIVATIONS)})")
+
+    def _per_layer(self, key: str) -> tuple[int, ...]:
+        # An int is kept as written (so changing the depth keeps it valid) and broadcast here.
+        value = getattr(self, key)
+        return (value,) * len(self.filters) if isinstance(value, int) else tuple(value)
+
+    @property
+    def num_conv(self) -> int:
+        return len(self.filters)
+
+    @property
+    def layer_kernels(self) -> tuple[int, ...]:
+        return self._per_layer("kernel_sizes")
+
+    @property
+    def layer_strides(self) -> tuple[int, ...]:
+        return self._per_layer("strides")
+
+    @property
+    def layer_paddings(self) -> tuple[int, ...]:
+        return self._per_layer("paddings")
+
+
+# ----------------------------------------------------------------------------- data and run
+@dataclass(frozen=True)
+class DataConfig:
+    """Part 1 art data: a registered embedded dataset name or a folder path."""
+
+    name: str = "synthetic-artists"
+    image_size: int = 50
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    split_seed: int = 0
+
+    def __post_init__(self) -> None:
+        check(self.image_size >= 8, "data.image_size must be >= 8")
+        check(0 < self.val_fraction < 1 and 0 < self.test_fraction < 1, "data.val_fraction and data.test_fraction must be in (0, 1)")
+        check(self.val_fraction + self.test_fraction < 1, "data.val_fraction + data.test_fraction must be < 1")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time random augmentation: per-image probability of each transformation."""
+
+    probabilities: Mapping[str, float] = field(default_factory=dict)
+    max_severity: float = 0.5
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "probabilities", dict(self.probabilities))
+        for name, p in self.probabilities.items():
+            check(0.0 <= float(p) <= 1.0, f"augment.probabilities.{name} must be in [0, 1]")
+        check(0.0 <= self.max_severity <= 1.0, "augment.max_severity must be in [0, 1]")
+
+    @property
+    def enabled(self) -> bool:
+        return any(p > 0 for p in self.probabilities.values())
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one Part 1 training run needs."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+

@@ -1,0 +1,191 @@
+"""Models and the model registry.
+
+`SimpleCNN` is the handout's starter network made configurable. Every registered model factory
+takes `num_classes` (plus its own keyword options) and returns an `nn.Module` with an
+`input_shape` attribute `(C, H, W)`, so tests can build and run every registered model.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import torch
+from torch import nn
+
+from cnnlab.art.config import ModelConfig
+from cnnlab.core.errors import ConfigError
+from cnnlab.core.registry import Registry
+
+log = logging.getLogger(__name__)
+
+MODELS: Registry[nn.Module] = Registry("model")
+
+_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.01),
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+}
+
+
+def make_activation(name: str) -> nn.Module:
+    """A fresh (never in-place: attribution hooks need that) activation module."""
+    try:
+        return _ACTIVATIONS[name]()
+    except KeyError:
+        raise ConfigError(f"unknown activation {name!r} (choose from: {', '.join(_ACTIVATIONS)})") from None
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """Spatial size after a conv or pool layer (floor mode), as PyTorch computes it."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+class SimpleCNN(nn.Module):
+    """Configurable version of the handout's starter network.
+
+    Default (ModelConfig()): conv 3->16 k5 s2, ReLU, conv 16->16 k5 s2, ReLU, FC 1600->64, ReLU,
+    FC 64->num_classes. Each conv block is conv [-> batch norm] -> activation [-> LRN] [-> max-pool].
+    The FC input size is computed; a stack that shrinks the map below 1x1 raises ConfigError naming
+    the layer.
+    """
+
+    def __init__(self, config: ModelConfig | None = None, num_classes: int = 11, in_channels: int = 3, image_size: int = 50) -> None:
+        super().__init__()
+        config = config or ModelConfig()
+        self.config = config
+        self.input_shape = (in_channels, image_size, image_size)
+        blocks: list[nn.Module] = []
+        channels, size = in_channels, image_size
+        for i, (filters, kernel, stride, padding) in enumerate(
+            zip(config.filters, config.layer_kernels, config.layer_strides, config.layer_paddings)
+        ):
+            new_size = conv_output_size(size, kernel, stride, padding)
+            if new_size < 1:
+                raise ConfigError(
+                    f"conv layer {i + 1} (kernel {kernel}, stride {stride}, padding {padding}) shrinks the "
+                    f"{size}x{size} map below 1x1; use fewer layers, smaller kernels or strides, or padding"
+                )
+            conv: nn.Module = nn.Conv2d(channels, filters, kernel, stride=stride, padding=padding)
+            if config.weight_norm:
+                conv = nn.utils.parametrizations.weight_norm(conv)
+            block: list[nn.Module] = [conv]
+            if config.batch_norm:
+                block.append(nn.BatchNorm2d(filters))
+            block.append(make_activation(config.activation))
+            if config.lrn:
+                block.append(nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0))
+            size = new_size
+            if config.pool:
+                pooled = conv_output_size(size, config.pool_size, config.pool_stride, 0)
+                if pooled < 1:
+                    raise ConfigError(
+                        f"max-pool after conv layer {i + 1} (size {config.pool_size}, stride {config.pool_stride}) "
+                        f"shrinks the {size}x{size} map below 1x1; turn pooling off or use fewer layers"
+                    )
+                block.append(nn.MaxPool2d(config.pool_size, config.pool_stride))
+                size = pooled
+            blocks.append(nn.Sequential(*block))
+            channels = filters
+        self.features = nn.Sequential(*blocks)
+        self.feature_shape = (channels, size, size)
+        head: list[nn.Module] = [nn.Flatten()]
+        width = channels * size * size
+        for hidden in config.fc_sizes:
+            if config.dropout > 0:
+                head.append(nn.Dropout(config.dropout))
+            head += [nn.Linear(width, hidden), make_activation(config.activation)]
+            width = hidden
+        if config.dropout > 0:
+            head.append(nn.Dropout(config.dropout))
+        head.append(nn.Linear(width, num_classes))
+        self.classifier = nn.Sequential(*head)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x (B, C, H, W) -> logits (B, num_classes); no softmax: the loss takes logits.
+        return self.classifier(self.features(x))
+
+
+@MODELS.register("simple_cnn")
+def _simple_cnn(num_classes: int = 11, config: ModelConfig | None = None, in_channels: int = 3, image_size: int = 50) -> nn.Module:
+    return SimpleCNN(config or ModelConfig(), num_classes=num_classes, in_channels=in_channels, image_size=image_size)
+
+
+def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
+    """Build a registered model by name."""
+    _load_plugins()
+    return MODELS.create(name, num_classes=num_classes, **kwargs)
+
+
+def model_names() -> list[str]:
+    _load_plugins()
+    return MODELS.names()
+
+
+def _load_plugins() -> None:
+    # Part 2 models register themselves on import; import them lazily to keep `import cnnlab` cheap.
+    import importlib
+
+    for module in ("cnnlab.faces.mlp", "cnnlab.faces.alexnet"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def describe_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:
+    """One row per leaf layer: name, type, output shape, parameters, multiply-adds (conv/linear).
+
+    Runs one forward pass of a zero batch with hooks, so the shapes are the real ones.
+    """
+    rows: list[dict] = []
+    hooks = []
+
+    def hook(name: str):
+        def fn(module: nn.Module, inputs, output) -> None:
+            shape = tuple(output.shape[1:])
+            params = sum(p.numel() for p in module.parameters())  # recurse: weight-norm parametrisations
+            macs = 0
+            if isinstance(module, nn.Conv2d):
+                macs = int(torch.tensor(shape).prod()) * (module.in_channels // module.groups) * module.kernel_size[0] * module.kernel_size[1]
+            elif isinstance(module, nn.Linear):
+                macs = module.in_features * module.out_features
+            rows.append({"name": name, "type": type(module).__name__, "output_shape": shape, "params": params, "macs": macs, "detail": _layer_detail(module)})
+
+        return fn
+
+    for name, module in model.named_modules():
+        if name and not list(module.children()) or isinstance(module, nn.Conv2d):
+            if any(name.startswith(r + ".") for r in [h[0] for h in hooks]):
+                continue
+            hooks.append((name, module.register_forward_hook(hook(name))))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            model(torch.zeros(1, *input_shape))
+    finally:
+        model.train(was_training)
+        for _, h in hooks:
+            h.remove()
+    return rows
+
+
+def _layer_detail(module: nn.Module) -> str:
+    if isinstance(module, nn.Conv2d):
+        return f"{module.in_channels}->{module.out_channels}, k{module.kernel_size[0]} s{module.stride[0]} p{module.padding[0]}"
+    if isinstance(module, nn.Linear):
+        return f"{module.in_features}->{module.out_features}"
+    if isinstance(module, nn.MaxPool2d):
+        return f"size {module.kernel_size}, stride {module.stride}"
+    if isinstance(module, nn.Dropout):
+        return f"p={module.p}"
+    return ""

@@ -1,0 +1,175 @@
+"""Part 1 runs: one seeded training run of a SimpleCNN config on the art data, cached by content.
+
+`train_run` is what `cnnlab train` calls and what every experiment suite and sweep trial builds on:
+load the data (decoded tensors cached on disk), split it deterministically, train through the one
+`Trainer`, evaluate the held-out test split once for the final numbers, and write the run folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from cnnlab.art.config import RunConfig
+from cnnlab.core.config import to_dict
+from cnnlab.art.models import count_parameters, create_model, describe_layers
+from cnnlab.core.runs import RunResult, cached_run, create_run, load_summary
+from cnnlab.core.trainer import FitResult, Trainer, seed_everything
+
+log = logging.getLogger(__name__)
+
+RUN_KIND = "cnn"
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """Art data loaded and split once, shared by many runs of one suite."""
+
+    dataset: Any  # cnnlab.art.data.ImageDataset
+    train: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+
+    @property
+    def splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """{"train": (x, y), "val": ..., "test": ...}: x (N, 3, H, W) in [-0.5, 0.5], y (N,) int64."""
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+    @property
+    def info(self) -> dict:
+        ds = self.dataset
+        return {
+            "name": ds.name,
+            "hash": ds.data_hash,
+            "synthetic": ds.synthetic,
+            "classes": list(ds.class_names),
+            "n_images": int(len(ds.labels)),
+            "n_train": int(len(self.train[1])),
+            "n_val": int(len(self.val[1])),
+            "n_test": int(len(self.test[1])),
+            "skipped_files": [list(s) for s in ds.skipped],
+        }
+
+
+def prepare_data(config: RunConfig, cache_dir: str | Path | None = None) -> PreparedData:
+    """Load the art data named by config.data and split it (stratified, seeded)."""
+    from cnnlab.art.data import load_art_data, stratified_split
+
+    dc = config.data
+    ds = load_art_data(dc.name, image_size=dc.image_size, cache_dir=cache_dir)
+    split = stratified_split(ds.labels, val_fraction=dc.val_fraction, test_fraction=dc.test_fraction, seed=dc.split_seed)
+    pick = lambda idx: (ds.images[idx], ds.labels[idx])  # noqa: E731
+    return PreparedData(ds, pick(split.train), pick(split.val), pick(split.test))
+
+
+def make_augment(config: RunConfig) -> Callable | None:
+    """The training-time batch augmentation of config.augment, or None when it is off."""
+    if not config.augment.enabled:
+        return None
+    from cnnlab.art.transforms import AugmentConfig, random_augment
+
+    aug = AugmentConfig(probabilities=dict(config.augment.probabilities), max_severity=config.augment.max_severity)
+    return lambda x, gen: random_augment(x, aug, gen)
+
+
+def load_run_model(run_path: str | Path, which: str | None = None) -> torch.nn.Module:
+    """Rebuild a finished run's model with its reported weights ("best" or "final"), in eval mode."""
+    import json
+
+    from cnnlab.core.config import from_dict
+
+    run_path = Path(run_path)
+    meta = json.loads((run_path / "config.json").read_text())
+    config = from_dict(RunConfig, meta["config"])
+    summary = load_summary(run_path)
+    which = which or summary.get("reported_model", "best")
+    model = create_model(config.model.name, num_classes=len(meta["data"]["classes"]), config=config.model, image_size=config.data.image_size)
+    model.load_state_dict(torch.load(run_path / f"{which}.pt", weights_only=True))
+    return model.eval()
+
+
+def train_run(
+    config: RunConfig,
+    out_root: str | Path = "runs",
+    *,
+    data: PreparedData | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+    force: bool = False,
+    on_epoch: Callable[[dict], None] | None = None,
+    write_plot: bool = True,
+) -> RunResult:
+    """Train one SimpleCNN run (seed = config.train.seed) and write runs/<run id>/.
+
+    A finished run with the same config, data and seed is reused unless `force`.
+    """
+    data = data or prepare_data(config)
+    config_dict = to_dict(config)
+    seed = config.train.seed
+    data_info = data.info
+    hit = cached_run(out_root, RUN_KIND, config_dict, data_info["hash"], seed, force)
+    if hit is not None:
+        if write_plot and not (hit.path / "learning_curves.png").is_file():
+            # Suites and sweeps skip per-run plots; draw it now that someone asks for this run.
+            _plot_run(hit.path, hit.summary)
+        return hit
+
+    t0 = time.perf_counter()
+    seed_everything(seed)  # before model construction: the init is part of the seeded run
+    num_classes = len(data.dataset.class_names)
+    model = create_model(config.model.name, num_classes=num_classes, config=config.model, image_size=config.data.image_size)
+    trainer = Trainer(config.train, device=device, progress=progress)
+    result: FitResult = trainer.fit(model, data.train, data.val, augment=make_augment(config), on_epoch=on_epoch)
+
+    # Final numbers: the test split is evaluated here, once per model, after all decisions.
+    best = trainer.evaluate_splits(model, data.splits)
+    model.load_state_dict(result.final_state)
+    final = trainer.evaluate_splits(model, data.splits)
+    model.load_state_dict(result.best_state)
+
+    reported = "best" if config.train.early_stopping.patience is not None else "final"
+    summary = {
+        "data_name": data_info["name"],
+        "synthetic_data": data_info["synthetic"],
+        "model": config.model.name,
+        "params": count_parameters(model),
+        "macs": sum(r["macs"] for r in describe_layers(model, model.input_shape)),
+        **result.summary_fields(),
+        "epochs_max": config.train.epochs,
+        **{f"final_{k}": v for k, v in final.items()},
+        **{f"best_{k}": v for k, v in best.items()},
+        # The model this recipe delivers: the restored best weights when early stopping is on,
+        # else the weights after the last epoch. Suites compare recipes on these numbers.
+        "reported_model": reported,
+        **{k: v for k, v in (best if reported == "best" else final).items()},
+        "torch_threads": torch.get_num_threads(),  # results are bitwise reproducible for a fixed thread count
+        "skipped_files": len(data_info["skipped_files"]),
+    }
+    with create_run(out_root, RUN_KIND, config_dict, seed, data_info) as run:
+        import yaml
+
+        run.write_text("config.yaml", yaml.safe_dump(config_dict, sort_keys=False))
+        run.write_history(result.history)
+        run.save_checkpoint(result.best_state, "best.pt")
+        if reported == "final":
+            run.save_checkpoint(result.final_state, "final.pt")
+        if write_plot:
+            _plot_run(run.path, {"data": data_info, "seed": seed}, result.history)
+        summary["prep_seconds"] = round(time.perf_counter() - t0 - result.seconds, 3)
+        full = run.write_summary(summary)
+    return RunResult(run.path, full, False)
+
+
+def _plot_run(run_path: Path, summary: dict, history: list[dict] | None = None) -> None:
+    from cnnlab.core.plotting import plot_learning_curves
+    from cnnlab.core.runs import load_history
+
+    data = summary["data"]
+    label = f"{data['name']}{' (synthetic data)' if data.get('synthetic') else ''}"
+    history = history if history is not None else load_history(run_path)
+    plot_learning_curves(history, Path(run_path) / "learning_curves.png", title=f"SimpleCNN on {label}, seed {summary['seed']}")

@@ -1,0 +1,33 @@
+"""Run the registered Part 1 suites by name: `run_suite("pooling", options)`, `run_all(options)`."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from cnnlab.art.suites import definitions  # noqa: F401  (importing it registers the suites)
+from cnnlab.art.suites.common import SUITE_ORDER, SUITES, SuiteOptions, SuiteResult
+from cnnlab.core.runs import clean_stale_tmp
+
+
+def run_suite(name: str, options: SuiteOptions) -> SuiteResult:
+    """Run one registered suite (or reuse its cached runs) and write its results."""
+    clean_stale_tmp(options.out_root)
+    result = SUITES.create(name, options)
+    clean_stale_tmp(options.out_root)  # again: workers of a killed run may have been reaped only now
+    return result
+
+
+def run_all(options: SuiteOptions, on_suite: Callable[[SuiteResult], None] | None = None) -> list[SuiteResult]:
+    """Every suite in the handout's order (1.2-1.7); `on_suite(result)` after each."""
+    results = []
+    for name in SUITE_ORDER:
+        result = run_suite(name, options)
+        results.append(result)
+        if on_suite:
+            on_suite(result)
+    return results
+
+
+def suite_names() -> list[str]:
+    """Registered suite names, the handout's order first."""
+    return [n for n in SUITE_ORDER if n in SUITES] + [n for n in SUITES.names() if n not in SUITE_ORDER]

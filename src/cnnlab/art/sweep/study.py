@@ -1,0 +1,258 @@
+"""Hyperparameter search with Optuna that scales past one process and one machine (questions 1.5-1.6).
+
+A study lives in a storage that every worker shares: an SQLite file (default runs/optuna.db), any
+SQLAlchemy URL (PostgreSQL for several machines) or an Optuna journal file (a path ending .log or
+.journal). The objective is the validation accuracy of a `train_run` (never test accuracy); median
+pruning stops trials whose per-epoch validation accuracy is below the median of earlier trials.
+
+Exactly N trials, whatever the number of workers: the process that creates the study enqueues N
+empty WAITING trials, and workers only ever claim WAITING trials (the storage lets one claimant win),
+never create new ones. A trial whose sampled architecture is invalid (map below 1x1, or over the cost
+limits) is pruned at once, records why in user attribute "invalid", and is replaced by a fresh WAITING
+trial, so N trials are trained. On RDB storages each running trial records a heartbeat; a trial whose
+worker died (no heartbeat for sweep_storage.HEARTBEAT[1] s) is failed by the next worker and re-queued with the same
+parameters. Ctrl-C fails and re-queues the interrupted trial the same way.
+
+Each trial's sampler (TPE, or random search) is seeded from (seed, slot, attempt), where a slot is one
+of the N requested trials and attempt counts its replacements: random-phase draws (the first
+sweep_worker.N_STARTUP trials of TPE, all of random search) do not depend on which worker or machine
+runs them or in which order, and no two workers share a random stream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cnnlab.art.config import RunConfig
+from cnnlab.core.config import from_dict, to_dict
+from cnnlab.core.errors import CnnlabError
+from cnnlab.core.io import canonical_json
+from cnnlab.art.sweep.space import SPACE_VERSION, suggest_config
+from cnnlab.art.sweep.storage import default_storage, open_storage, redact
+from cnnlab.art.sweep.worker import ATTR_TRIALS, Job, spawn_workers, work
+
+__all__ = ["SweepResult", "suggest_config", "default_storage", "open_storage", "run_sweep", "load_sweep"]
+
+log = logging.getLogger(__name__)
+
+INIT_WAIT = 120.0  # seconds a joining worker waits for the creator to enqueue the trials
+_ATTR_BASE, _ATTR_DATA, _ATTR_SPACE = "cnnlab_base", "cnnlab_data_hash", "cnnlab_space"
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A study's state. `status` of a trial: complete, pruned, failed, invalid, replaced, running, waiting."""
+
+    study_name: str
+    storage: str  # password hidden
+    target: int | None  # trials the study was asked for
+    best_value: float | None  # validation accuracy of the best complete trial
+    best_params: dict
+    best_config: RunConfig | None
+    best_trial: int | None
+    best_run_id: str | None
+    n_complete: int
+    n_pruned: int
+    n_failed: int
+    n_invalid: int
+    n_running: int
+    n_waiting: int
+    trials: list[dict] = field(default_factory=list)
+
+    @property
+    def n_finished(self) -> int:
+        """Trials that count toward the target (invalid and re-queued ones do not)."""
+        return self.n_complete + self.n_pruned + self.n_failed
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["best_config"] = to_dict(self.best_config) if self.best_config is not None else None
+        out["n_finished"] = self.n_finished
+        return out
+
+
+def load_sweep(study_name: str, storage: str) -> SweepResult:
+    """Read a study's trials and best result from `storage`."""
+    import optuna
+
+    store = open_storage(storage, heartbeat=False)
+    try:
+        study = optuna.load_study(study_name=study_name, storage=store)
+    except KeyError:
+        raise CnnlabError(f"no study {study_name!r} in storage {redact(storage)!r}") from None
+    return _summarise(study, redact(storage))
+
+
+def _summarise(study: Any, shown: str) -> SweepResult:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    replaced = {t.user_attrs["replaces"] for t in trials if "replaces" in t.user_attrs}
+    rows = []
+    for t in trials:
+        status = {TrialState.WAITING: "waiting", TrialState.RUNNING: "running", TrialState.COMPLETE: "complete"}.get(t.state)
+        if t.state == TrialState.PRUNED:
+            status = "invalid" if "invalid" in t.user_attrs else "pruned"
+        elif t.state == TrialState.FAIL:
+            status = "replaced" if t.number in replaced else "failed"
+        duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
+        note = t.user_attrs.get("invalid") or t.user_attrs.get("error") or t.user_attrs.get("interrupted") or ""
+        if t.number in replaced and status != "invalid":
+            note = (note + "; " if note else "") + "re-queued"
+        rows.append({
+            "number": t.number,
+            "state": t.state.name,
+            "status": status,
+            "value": t.value if t.state == TrialState.COMPLETE else None,
+            "params": dict(t.params),
+            "run_id": t.user_attrs.get("run_id"),
+            "duration": round(duration, 3) if duration is not None else None,
+            "epochs": len(t.intermediate_values),
+            "worker": t.user_attrs.get("worker"),
+            "note": note,
+        })
+    count = lambda s: sum(r["status"] == s for r in rows)  # noqa: E731
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    best = max(done, key=lambda t: (t.value, -t.number)) if done else None
+    best_config = None
+    if best is not None and "config" in best.user_attrs:
+        best_config = from_dict(RunConfig, best.user_attrs["config"])
+    return SweepResult(
+        study_name=study.study_name,
+        storage=shown,
+        target=study.user_attrs.get(ATTR_TRIALS),
+        best_value=best.value if best else None,
+        best_params=dict(best.params) if best else {},
+        best_config=best_config,
+        best_trial=best.number if best else None,
+        best_run_id=best.user_attrs.get("run_id") if best else None,
+        n_complete=count("complete"),
+        n_pruned=count("pruned"),
+        n_failed=count("failed"),
+        n_invalid=count("invalid"),
+        n_running=count("running"),
+        n_waiting=count("waiting"),
+        trials=rows,
+    )
+
+
+def run_sweep(
+    *,
+    study_name: str,
+    storage: str | None,
+    trials: int,
+    workers: int = 1,
+    base: RunConfig,
+    out_root: str | os.PathLike,
+    seed: int = 0,
+    epochs: int | None = None,
+    prune: bool = True,
+    sampler: str = "tpe",
+    threads: int | None = None,
+    device: str = "cpu",
+) -> SweepResult:
+    """Run (or join, or resume) study `study_name` until it holds `trials` finished trials.
+
+    `trials` is the study's total, not a per-worker or per-call count, so the same command on several
+    machines shares one budget, and rerunning it resumes. A larger `trials` than the study was created
+    with extends it (do that from one process at a time). `workers` > 1 starts that many local worker
+    processes, each with `threads` torch threads (default: CPU cores // workers); `workers` = 1 runs
+    in this process. Each trial trains through `experiments.train_run` into a cached run folder under
+    `out_root`. Returns the study's state when this call's workers have nothing left to claim.
+    """
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise CnnlabError(f"--trials must be a positive integer, got {trials!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise CnnlabError(f"--workers must be a positive integer, got {workers!r}")
+    if sampler not in ("tpe", "random"):
+        raise CnnlabError(f"unknown sampler {sampler!r} (choose from: tpe, random)")
+    if not study_name or not study_name.strip():
+        raise CnnlabError("the study name must not be empty")
+    if epochs is not None:
+        base = dataclasses.replace(base, train=dataclasses.replace(base.train, epochs=epochs))
+    out_root = Path(out_root)
+    out_root.mkdir(parents=True, exist_ok=True)
+    url = storage or default_storage(out_root)
+    store = open_storage(url)
+
+    from cnnlab.art.run import prepare_data
+
+    data = prepare_data(base)  # validates the data and fills the decoded-tensor cache for the workers
+    _init_study(store, study_name, base, data.info["hash"], trials)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    job = Job(study_name, url, to_dict(base), str(out_root), seed, prune, str(device), sampler,
+              threads=threads or (max(1, cores // workers) if workers > 1 else None),
+              log_level=logging.getLogger().getEffectiveLevel())
+    if workers == 1:
+        if threads:  # asked for explicitly: this process is the worker
+            import torch
+
+            torch.set_num_threads(threads)
+        work(job, store, data)
+    else:
+        spawn_workers(job, workers)
+    import optuna
+
+    return _summarise(optuna.load_study(study_name=study_name, storage=store), redact(url))
+
+
+def _init_study(store: Any, name: str, base: RunConfig, data_hash: str, trials: int) -> int:
+    """Create the study with `trials` WAITING trials, or join it (checking it is the same search)."""
+    import optuna
+
+    try:
+        study = optuna.create_study(study_name=name, storage=store, direction="maximize", load_if_exists=False)
+    except optuna.exceptions.DuplicatedStudyError:
+        study = None
+    if study is not None:  # this process won the creation: it alone enqueues, so there are exactly N
+        study.set_user_attr(_ATTR_BASE, to_dict(base))
+        study.set_user_attr(_ATTR_DATA, data_hash)
+        study.set_user_attr(_ATTR_SPACE, SPACE_VERSION)
+        for slot in range(trials):
+            study.enqueue_trial({}, user_attrs={"slot": slot})
+        study.set_user_attr(ATTR_TRIALS, trials)  # last: marks the study initialised
+        log.info("created study %r with %d trials", name, trials)
+        return trials
+    study = optuna.load_study(study_name=name, storage=store)
+    deadline = time.monotonic() + INIT_WAIT
+    while ATTR_TRIALS not in study.user_attrs:
+        if time.monotonic() > deadline:
+            raise CnnlabError(f"study {name!r} exists but was not made by `cnnlab sweep` (or its creator died); use another --study")
+        time.sleep(0.5)
+    attrs = study.user_attrs
+    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
+        raise CnnlabError(f"study {name!r} minimises its objective; it is not a cnnlab sweep")
+    if attrs.get(_ATTR_SPACE) != SPACE_VERSION:
+        raise CnnlabError(f"study {name!r} used search space v{attrs.get(_ATTR_SPACE)}, this cnnlab has v{SPACE_VERSION}; use another --study")
+    if attrs.get(_ATTR_DATA) != data_hash:
+        raise CnnlabError(f"study {name!r} was run on other data (hash {attrs.get(_ATTR_DATA)}, here {data_hash}); every worker needs the same data")
+    diff = _first_difference(attrs.get(_ATTR_BASE), to_dict(base))
+    if diff is not None:
+        raise CnnlabError(f"study {name!r} was made with another base config ({diff}); use the same --config/--set/--epochs or another --study")
+    target = int(attrs[ATTR_TRIALS])
+    if trials > target:
+        for slot in range(target, trials):
+            study.enqueue_trial({}, user_attrs={"slot": slot})
+        study.set_user_attr(ATTR_TRIALS, trials)
+        log.info("extended study %r from %d to %d trials", name, target, trials)
+        return trials
+    if trials < target:
+        log.info("study %r holds %d trials; working on the remaining ones", name, target)
+    return target
+
+
+def _first_difference(a: Any, b: Any, key: str = "") -> str | None:
+    """'train.epochs: 10 vs 20' for the first leaf where two config dicts differ, else None."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            d = _first_difference(a.get(k), b.get(k), f"{key}.{k}" if key else k)
+            if d:
+                return d
+        return None
+    return None if canonical_json(a) == canonical_json(b) else f"{key or 'config'}: {a!r} vs {b!r}"

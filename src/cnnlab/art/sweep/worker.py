@@ -1,0 +1,252 @@
+"""Sweep workers: claim WAITING trials of a study and train them until none is left.
+
+`work` runs in the calling process (one worker) or in each process `spawn_workers` starts. A trial
+gets a fresh Study object (fresh trial cache) with a TPESampler seeded from (seed, trial number), draws
+its config from `sweep_space.suggest_config`, trains it through `experiments.train_run` and reports the
+validation accuracy of every epoch, so the median pruner can stop it. Invalid draws are pruned at once
+and replaced by a fresh WAITING trial; Ctrl-C fails the running trial and queues it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import socket
+import sys
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from cnnlab.art.config import RunConfig
+from cnnlab.core.config import from_dict, to_dict
+from cnnlab.core.errors import CnnlabError
+from cnnlab.core.io import short_hash
+from cnnlab.art.sweep.space import suggest_config
+from cnnlab.art.sweep.storage import claim, claim_lock, heartbeat_thread, open_storage, retry_attrs, trial_params
+
+log = logging.getLogger(__name__)
+
+N_STARTUP = 10  # TPE: random trials before the model kicks in
+PRUNE_STARTUP = 5  # MedianPruner: complete trials before pruning starts
+START_WAIT = 120.0  # seconds local workers wait for each other before claiming
+MAX_INVALID_FACTOR = 5  # stop replacing invalid trials past max(20, factor * N) of them
+ATTR_TRIALS = "cnnlab_trials"  # study user attribute: the number of trials asked for
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every worker needs (plain data: it crosses process boundaries)."""
+
+    study_name: str
+    storage: str
+    base: dict  # to_dict(RunConfig)
+    out_root: str
+    seed: int
+    prune: bool
+    device: str
+    sampler: str = "tpe"  # or "random"
+    threads: int | None = None
+    log_level: int = logging.INFO
+    worker: int = 0
+
+
+def spawn_workers(job: Job, workers: int) -> None:
+    """Run `workers` local worker processes ("spawn": no forked torch/DB state) and wait for them."""
+    import multiprocessing as mp
+    import signal
+
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(workers)  # start together: nobody claims everything while the rest import torch
+    procs = [ctx.Process(target=_worker_main, args=(dataclasses.replace(job, worker=i), barrier), name=f"cnnlab-sweep-{i}")
+             for i in range(workers)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:
+        # A terminal's Ctrl-C reached the workers too; each fails and re-queues its trial, then stops.
+        # Workers that did not get it (parent signalled alone) get a SIGINT; stragglers are ended.
+        for p in procs:
+            p.join(timeout=10)
+        for p in procs:
+            if p.is_alive() and p.pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p.pid, signal.SIGINT)
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.terminate()
+        raise
+    bad = [(i, p.exitcode) for i, p in enumerate(procs) if p.exitcode != 0]
+    if bad:
+        raise CnnlabError(f"{len(bad)} of {workers} sweep workers failed (worker, exit code: {bad}); see the messages above")
+
+
+def _worker_main(job: Job, barrier: Any = None) -> None:
+    """Entry point of a worker process."""
+    if job.threads:
+        os.environ["OMP_NUM_THREADS"] = str(job.threads)  # before torch is imported in this process
+    logging.basicConfig(level=job.log_level, stream=sys.stderr, format=f"%(levelname)s worker {job.worker} %(name)s: %(message)s")
+    import torch
+
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    try:
+        from cnnlab.art.run import prepare_data
+
+        store = open_storage(job.storage)
+        data = prepare_data(from_dict(RunConfig, job.base))
+        if barrier is not None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=START_WAIT)
+        work(job, store, data)
+    except CnnlabError as exc:
+        log.error("%s", exc)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def work(job: Job, store: Any, data: Any) -> int:
+    """Claim WAITING trials of the study and run them until none is left; returns how many ran."""
+    import optuna
+
+    base = from_dict(RunConfig, job.base)
+    pruner: Any = optuna.pruners.NopPruner()
+    if job.prune:
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNE_STARTUP, n_warmup_steps=max(1, base.train.epochs // 4))
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    study_id = store.get_study_id_from_name(job.study_name)
+    ran = 0
+    while True:
+        control = optuna.load_study(study_name=job.study_name, storage=store)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(control)  # a dead worker's trial: FAIL + re-queued
+        with claim_lock(job.storage):
+            claimed = claim(store, study_id)
+        if claimed is None:
+            return ran
+        number, trial_id = claimed
+        try:
+            _run_trial(job, store, base, data, pruner, worker, number, trial_id)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # Another worker failed this trial as stale (this process stalled past the grace period).
+            log.warning("trial %d was finished by another worker meanwhile; dropping this result", number)
+        ran += 1
+
+
+def _run_trial(job: Job, store: Any, base: RunConfig, data: Any, pruner: Any, worker: str, number: int, trial_id: int) -> None:
+    """Run one claimed trial and tell the storage how it ended."""
+    import optuna
+    from optuna.trial import TrialState
+
+    with heartbeat_thread(store, trial_id):
+        # A fresh Study per trial: a fresh trial cache, and a sampler seeded by the trial's slot and
+        # attempt (not its number, which depends on timing), so random-phase draws are reproducible.
+        attrs = store.get_trial(trial_id).user_attrs
+        sampler = _sampler(job.sampler, job.seed, attrs.get("slot", number), attrs.get("attempt", 0))
+        study = optuna.load_study(study_name=job.study_name, storage=store, sampler=sampler, pruner=pruner)
+        # Read the trials once, as Study.ask() does, so the storage's trial cache holds this trial
+        # before a queued (fixed) parameter is written (Optuna's cached RDB storage needs that).
+        study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        trial = optuna.trial.Trial(study, trial_id)
+        trial.set_user_attr("worker", worker)
+        try:
+            value = _objective(trial, base, data, job)
+        except optuna.TrialPruned as exc:
+            study.tell(trial, state=TrialState.PRUNED)
+            if "invalid" in trial.user_attrs:
+                log.info("trial %d: invalid architecture (%s)", number, trial.user_attrs["invalid"])
+                _replace_invalid(study, study.trials[number])
+            else:
+                log.info("trial %d: pruned (%s)", number, exc)
+        except KeyboardInterrupt:
+            with _sigint_ignored():  # a second Ctrl-C must not lose the trial half-way through this
+                trial.set_user_attr("interrupted", "interrupted (Ctrl-C)")
+                study.tell(trial, state=TrialState.FAIL)
+                frozen = study.trials[number]
+                study.enqueue_trial(trial_params(frozen), user_attrs=retry_attrs(frozen))
+                log.warning("trial %d interrupted; queued again", number)
+            raise
+        except Exception as exc:  # noqa: BLE001 - one broken trial must not stop the sweep
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
+            study.tell(trial, state=TrialState.FAIL)
+            log.error("trial %d failed: %s: %s", number, type(exc).__name__, exc, exc_info=not isinstance(exc, CnnlabError))
+        else:
+            study.tell(trial, value)
+            log.info("trial %d: val acc %.4f (run %s)", number, value, trial.user_attrs.get("run_id"))
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Ignore SIGINT inside the block (main thread only; elsewhere signals cannot be changed)."""
+    import signal
+
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _replace_invalid(study: Any, trial: Any) -> None:
+    """Queue a fresh trial for an invalid one, unless the space looks hopeless for this image size."""
+    invalid = sum("invalid" in t.user_attrs for t in study.get_trials(deepcopy=False))
+    cap = max(20, MAX_INVALID_FACTOR * int(study.user_attrs.get(ATTR_TRIALS, 1)))
+    if invalid > cap:
+        log.warning("more than %d invalid architectures: not replacing trial %d (image size too small for the space?)", cap, trial.number)
+        return
+    study.enqueue_trial({}, user_attrs=retry_attrs(trial))
+
+
+def _sampler(kind: str, seed: int, slot: int, attempt: int) -> Any:
+    """A sampler for one trial, seeded from (seed, slot, attempt): workers never share a random stream."""
+    import optuna
+
+    trial_seed = int(short_hash([seed, slot, attempt], length=8), 16)
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=trial_seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=trial_seed, n_startup_trials=N_STARTUP, multivariate=True, group=True,
+                                          constant_liar=True)
+
+
+def _objective(trial: Any, base: RunConfig, data: Any, job: Job) -> float:
+    """Train the trial's config; report val acc each epoch (pruning); return the kept model's val acc."""
+    import optuna
+
+    from cnnlab.core.errors import ConfigError
+    from cnnlab.art.run import train_run
+    from cnnlab.core.runs import load_history
+
+    config = suggest_config(trial, base)
+    trial.set_user_attr("config", to_dict(config))
+
+    def on_epoch(row: dict) -> None:
+        trial.report(row["val_acc"], row["epoch"])
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"val acc {row['val_acc']:.3f} below the median at epoch {row['epoch']}")
+
+    try:
+        result = train_run(config, job.out_root, data=data, device=job.device, on_epoch=on_epoch, write_plot=False)
+    except ConfigError as exc:  # the model builder rejected what the space let through
+        trial.set_user_attr("invalid", str(exc))
+        raise optuna.TrialPruned(str(exc)) from None
+    if result.cached:  # no epochs ran: give the pruner this run's curve anyway
+        for row in load_history(result.path):
+            trial.report(row["val_acc"], row["epoch"])
+    s = result.summary
+    for key in ("run_id", "epochs_run", "best_epoch", "final_val_acc", "train_seconds"):
+        trial.set_user_attr(key, s.get(key))
+    trial.set_user_attr("cached", result.cached)
+    return float(s["best_val_acc"])

@@ -1,0 +1,5 @@
+"""The `cnnlab` command line: one module per area; each parses arguments and calls the library."""
+
+from cnnlab.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,60 @@
+"""`cnnlab experiment SUITE|all`: the Part 1 experiment suites (1.2-1.7)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from cnnlab.cli.common import add_config_args, add_device_arg, add_seeds_arg, parse_seeds, resolve_run_config
+
+log = logging.getLogger("cnnlab")
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add this area's sub-commands to the `cnnlab` parser."""
+    _add_experiment(sub)
+
+
+def _suite_choices() -> list[str]:
+    from cnnlab.art.suites.runner import suite_names
+
+    return suite_names() + ["all"]
+
+
+def _add_experiment(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("experiment", help="run a Part 1 experiment suite over several seeds (questions 1.2-1.7)")
+    p.add_argument("suite", choices=_suite_choices(), help="suite to run, or 'all'")
+    add_config_args(p)
+    add_seeds_arg(p, "3")
+    p.add_argument("--quick", action="store_true", help="1 seed, 2 epochs (smoke test)")
+    p.add_argument("--jobs", type=int, default=None, help="parallel training processes, 1 thread each (default: CPU cores, at most 4)")
+    p.add_argument("--trials", type=int, default=30, help="Optuna trials of the search suite (default: 30)")
+    p.add_argument("--out", default="runs", help="runs folder: the runs and runs/suites/<suite>/ tables go here (default: runs)")
+    add_device_arg(p)
+    p.set_defaults(handler=_run_experiment)
+
+
+def _suite_options(args: argparse.Namespace):
+    from pathlib import Path
+
+    from cnnlab.art.suites import SuiteOptions, default_jobs
+
+    base = resolve_run_config(argparse.Namespace(**{**vars(args), "epochs": None}))
+    return SuiteOptions(out_root=Path(args.out), base=base, seeds=parse_seeds(args.seeds), epochs=args.epochs,
+                        quick=args.quick, jobs=args.jobs or default_jobs(), search_trials=args.trials, device=args.device)
+
+
+def _run_experiment(args: argparse.Namespace) -> int:
+    from cnnlab.art.suites.runner import run_all, run_suite
+
+    options = _suite_options(args)
+
+    def show(result) -> None:
+        print(f"== {result.name}: {result.path}")
+        print((result.path / "results.md").read_text())
+
+    if args.suite == "all":
+        run_all(options, on_suite=show)
+    else:
+        show(run_suite(args.suite, options))
+    return 0

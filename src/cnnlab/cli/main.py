@@ -1,0 +1,45 @@
+"""`cnnlab`: builds the parser from each area's module and turns user errors into one line, exit 2."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Sequence
+
+from cnnlab.cli import experiment, faces, part2, report, sweep, train
+from cnnlab.cli.common import ArgumentParser
+from cnnlab.core.errors import CnnlabError
+from cnnlab.core.version import __version__
+
+AREAS = (train, experiment, sweep, faces, part2, report)
+
+
+def build_parser() -> ArgumentParser:
+    """The whole `cnnlab` parser: each area module adds its sub-commands."""
+    parser = ArgumentParser(prog="cnnlab", description="CNN practical: experiments, faces, report.")
+    parser.add_argument("--version", action="version", version=f"cnnlab {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    sub.required = True
+    for area in AREAS:
+        area.add_parsers(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `cnnlab` command; returns its exit status (2 for a user error, 130 when interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except CnnlabError as exc:
+        print(f"cnnlab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cnnlab: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,76 @@
+"""`cnnlab sweep`: the distributed Optuna search (1.6)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from cnnlab.cli.common import add_config_args, add_device_arg, resolve_run_config
+from cnnlab.core.errors import CnnlabError
+
+log = logging.getLogger("cnnlab")
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add this area's sub-commands to the `cnnlab` parser."""
+    _add_sweep(sub)
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="Optuna hyperparameter search on validation accuracy, shareable by many workers/machines")
+    add_config_args(p)  # base config; --seed is the training seed, --epochs the epochs per trial
+    p.add_argument("--trials", type=int, help="total trials of the study, shared by all workers (rerun to resume)")
+    p.add_argument("--storage", help="sqlite:///file.db, postgresql://user:pw@host/db or a journal file *.log "
+                                     "(default: sqlite:///<out>/optuna.db)")
+    p.add_argument("--study", default="cnnlab", help="study name (default: cnnlab)")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default: 1)")
+    p.add_argument("--threads", type=int, help="torch threads per worker (default: CPU cores // workers)")
+    p.add_argument("--sampler-seed", type=int, help="TPE sampler seed (default: the training seed, else 0)")
+    p.add_argument("--no-prune", action="store_true", help="no median pruning")
+    p.add_argument("--sampler", choices=("tpe", "random"), default="tpe", help="TPE (default) or random search")
+    p.add_argument("--out", default="runs", help="runs folder: each trial's run goes to <out>/<run id>/, the default study to <out>/optuna.db (default: runs)")
+    add_device_arg(p)
+    p.add_argument("--show", action="store_true", help="only print the study's results; run nothing")
+    p.add_argument("--top", type=int, default=10, help="trials listed, best first (default: 10)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=_run_sweep)
+
+
+def _run_sweep(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from cnnlab.art.sweep.study import default_storage, load_sweep, run_sweep
+
+    storage = args.storage or default_storage(Path(args.out))
+    if args.show:
+        result = load_sweep(args.study, storage)
+    else:
+        if args.trials is None or args.trials < 1:
+            raise CnnlabError(f"--trials must be a positive integer, got {args.trials}" if args.trials is not None
+                              else "--trials is required (or --show to print a study)")
+        if args.workers < 1 or (args.threads is not None and args.threads < 1):
+            raise CnnlabError("--workers and --threads must be positive integers")
+        config = resolve_run_config(args)
+        seed = args.sampler_seed if args.sampler_seed is not None else (args.seed or 0)
+        result = run_sweep(study_name=args.study, storage=storage, trials=args.trials, workers=args.workers, base=config,
+                           out_root=Path(args.out), seed=seed, prune=not args.no_prune, sampler=args.sampler, threads=args.threads,
+                           device=args.device)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+        return 0
+    print(f"study {result.study_name!r} in {result.storage}")
+    print(f"{result.n_finished} of {result.target} trials finished: {result.n_complete} complete, {result.n_pruned} pruned, "
+          f"{result.n_failed} failed; {result.n_invalid} invalid architectures replaced; "
+          f"{result.n_running} running, {result.n_waiting} waiting")
+    if result.best_trial is None:
+        print("no complete trial yet")
+        return 0
+    print(f"best: trial {result.best_trial}, val acc {result.best_value:.4f}, run {result.best_run_id}")
+    for key, value in result.best_params.items():
+        print(f"  {key} = {value:.4g}" if isinstance(value, float) else f"  {key} = {value}")
+    done = sorted((t for t in result.trials if t["status"] == "complete"), key=lambda t: (-t["value"], t["number"]))
+    print(f"{'trial':>6}{'val_acc':>9}{'epochs':>8}{'seconds':>9}  run")
+    for t in done[: max(0, args.top)]:
+        print(f"{t['number']:>6}{t['value']:>9.4f}{t['epochs']:>8}{t['duration'] or 0:>9.1f}  {t['run_id']}")
+    return 0

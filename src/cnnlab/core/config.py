@@ -1,0 +1,193 @@
+"""The configuration machinery shared by every part of cnnlab.
+
+Defaults live in frozen dataclasses. A YAML file overrides the defaults and `--set key=value`
+overrides the YAML (`key` is a dotted path such as `train.optimizer.lr`; `value` is parsed as YAML,
+so `model.filters=[16,32,64]` and `train.scheduler.name=cosine` both work). Unknown keys and invalid
+values raise `ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from cnnlab.core.errors import ConfigError
+
+
+def check(cond: bool, message: str) -> None:
+    """Raise ConfigError(message) unless `cond`: the validation helper of every config dataclass."""
+    if not cond:
+        raise ConfigError(message)
+
+
+# ----------------------------------------------------------------------------- dict <-> dataclass
+def to_dict(cfg: Any) -> Any:
+    """A dataclass (nested) as plain dicts, lists and scalars: what YAML and JSON hold."""
+    if dataclasses.is_dataclass(cfg):
+        return {f.name: to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+    if isinstance(cfg, (list, tuple)):
+        return [to_dict(v) for v in cfg]
+    if isinstance(cfg, Mapping):
+        return {str(k): to_dict(v) for k, v in cfg.items()}
+    return cfg
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Convert YAML values to the annotated type (lists -> tuples, ints -> floats, nested dicts)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{key}: invalid value {value!r}")
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+        return from_dict(annotation, value, prefix=key + ".")
+    if origin is tuple:
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+            raise ConfigError(f"{key} must be a list, got {value!r}")
+        (item_type, *_rest) = typing.get_args(annotation) or (Any,)
+        return tuple(_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin in (Mapping, dict, collections.abc.Mapping) or annotation is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+        args = typing.get_args(annotation)
+        vtype = args[1] if len(args) == 2 else Any
+        return {str(k): _coerce(v, vtype, f"{key}.{k}") for k, v in value.items()}
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, str):
+            # YAML 1.1 reads "1e-4" (no dot) as a string; accept it as the number it obviously is.
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+        return value
+    return value
+
+
+def from_dict(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
+    """Build dataclass `cls` from a (partial) mapping; missing keys keep their defaults."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        raise ConfigError(f"unknown config key {prefix}{unknown[0]} (known: {', '.join(sorted(names))})")
+    kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}: {exc}") from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b.c=value` -> (["a", "b", "c"], parsed YAML value)."""
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"malformed override {text!r}: expected key=value, e.g. train.optimizer.lr=0.001")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(f"malformed override {text!r}: value is not valid YAML") from None
+    return key.split("."), value
+
+
+def merge(base: dict, overrides: Mapping) -> dict:
+    """Deep-merge `overrides` into a copy of `base`."""
+    out = dict(base)
+    for k, v in overrides.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = merge(dict(out[k]), v)
+        else:
+            out[k] = v
+    return out
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Read a YAML config file (a mapping); errors name the file."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"malformed YAML in {path}{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return dict(data)
+
+
+def resolve_config(cls: type, yaml_path: str | Path | None = None, overrides: Sequence[str] = (), extra: Mapping | None = None) -> Any:
+    """Defaults <- YAML file <- `extra` (e.g. CLI flags) <- `--set` overrides, validated."""
+    data: dict = to_dict(cls())
+    if yaml_path is not None:
+        data = merge(data, load_yaml(yaml_path))
+    if extra:
+        data = merge(data, extra)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for i, part in enumerate(path[:-1]):
+            if not isinstance(node.get(part), dict):
+                if part not in node:
+                    raise ConfigError(f"unknown config key {'.'.join(path[: i + 1])} in override {text!r}")
+                raise ConfigError(f"override {text!r}: {'.'.join(path[: i + 1])} is not a section")
+            node[part] = dict(node[part])
+            node = node[part]
+        if path[-1] not in node and not _is_free_mapping(cls, path[:-1]):
+            raise ConfigError(f"unknown config key {'.'.join(path)} in override {text!r}")
+        node[path[-1]] = value
+    return from_dict(cls, data)
+
+
+def _is_free_mapping(cls: type, path: Sequence[str]) -> bool:
+    """True when `path` names a Mapping field (whose keys are free, e.g. augment.probabilities)."""
+    annotation: Any = cls
+    for part in path:
+        if not dataclasses.is_dataclass(annotation):
+            return False
+        annotation = typing.get_type_hints(annotation).get(part)
+    return typing.get_origin(annotation) in (Mapping, dict, collections.abc.Mapping)

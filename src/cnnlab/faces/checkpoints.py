@@ -1,0 +1,238 @@
+"""Part 2 face classifiers as self-describing checkpoints, plus `predict` for any image file.
+
+Three model kinds share one checkpoint format (a dict of plain types and tensors, loadable with
+`torch.load(weights_only=True)`):
+  mlp               the 2.1/2.3 MLP on small images (its input standardisation lives in buffers)
+  alexnet-features  2.2: AlexNet up to a layer (frozen, ImageNet-normalised) + a fully connected head
+  alexnet           2.4: a whole AlexNet whose last layer has one output per actor
+Each carries its class names, input size and channels, so predict/explain need nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from cnnlab.faces.alexnet import INPUT_SIZE, AlexNet, AlexNetTrunk, Normalize, UNTRAINED_LABEL
+from cnnlab.core.errors import CnnlabError, ConfigError
+from cnnlab.core.io import atomic_path, atomic_write_json
+from cnnlab.faces.mlp import MLP, MLPConfig
+
+CHECKPOINT_FORMAT = "cnnlab-face-classifier"
+CHECKPOINT_VERSION = 1
+MODEL_KINDS = ("mlp", "alexnet-features", "alexnet")
+
+
+class FeatureHead(nn.Module):
+    """Fully connected classifier on flattened features: standardise -> [Linear -> ReLU -> Dropout]* -> Linear.
+
+    The per-feature mean/std (buffers, set by `fit_standardizer` from the training features) make the
+    head indifferent to the activation scale of the layer and weights it sits on.
+    """
+
+    def __init__(self, in_features: int, hidden: Sequence[int], num_classes: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(in_features))
+        self.register_buffer("std", torch.ones(in_features))
+        layers: list[nn.Module] = []
+        d = in_features
+        for h in hidden:
+            layers += [nn.Linear(d, h), nn.ReLU(inplace=False), nn.Dropout(dropout)]
+            d = h
+        layers.append(nn.Linear(d, num_classes))
+        self.layers = nn.Sequential(*layers)
+
+    @torch.no_grad()
+    def fit_standardizer(self, features: torch.Tensor) -> None:
+        """Set mean/std from training features (N, D); std floored so dead units stay 0, not inf."""
+        self.mean.copy_(features.mean(0))
+        self.std.copy_(features.std(0).clamp_min(1e-3 * float(features.std()) + 1e-8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers((x.flatten(1) - self.mean) / self.std)  # (B, D) -> (B, K)
+
+
+class FeatureClassifier(AlexNetTrunk):
+    """2.2 as one network: ImageNet normalisation -> AlexNet up to `layer` -> FeatureHead.
+
+    Parameter names: torchvision's for the trunk (features.0.weight, ...) and head.layers.* for the head.
+    """
+
+    def __init__(self, layer: str, in_features: int, hidden: Sequence[int], num_classes: int, dropout: float = 0.0,
+                 init: bool = True) -> None:
+        super().__init__(layer, init=init)
+        self.normalize = Normalize()
+        self.head = FeatureHead(in_features, hidden, num_classes, dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(super().forward(self.normalize(x)))
+
+
+class FaceAlexNet(AlexNet):
+    """2.4: AlexNet with ImageNet normalisation in front; state dict keys are exactly torchvision's."""
+
+    def __init__(self, num_classes: int, dropout: float = 0.5, init: bool = True) -> None:
+        if init:
+            super().__init__(num_classes=num_classes, dropout=dropout)
+        else:  # weights are loaded next: allocate without the ~1 s random initialisation
+            with torch.device("meta"):
+                super().__init__(num_classes=num_classes, dropout=dropout)
+            self.to_empty(device="cpu")
+        self.normalize = Normalize()  # constants, created after to_empty
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(self.normalize(x))
+
+
+def build_model(kind: str, config: dict[str, Any], num_classes: int, init: bool = True) -> nn.Module:
+    """An untrained model of `kind` from its plain-dict config (init=False: AlexNet parameters are left
+    uninitialised, for loading a checkpoint)."""
+    if kind == "mlp":
+        return MLP(MLPConfig(**{**config, "num_classes": num_classes}))
+    if kind == "alexnet-features":
+        return FeatureClassifier(
+            config["layer"], int(config["in_features"]), list(config["hidden"]), num_classes, float(config.get("dropout", 0.0)),
+            init=init,
+        )
+    if kind == "alexnet":
+        return FaceAlexNet(num_classes, float(config.get("dropout", 0.5)), init=init)
+    raise ConfigError(f"unknown model kind {kind!r} (choose from: {', '.join(MODEL_KINDS)})")
+
+
+@dataclass
+class FaceClassifier:
+    """A loaded checkpoint: the model (eval mode) and what is needed to feed it."""
+
+    model: nn.Module
+    kind: str
+    config: dict[str, Any]
+    class_names: list[str]
+    image_size: int
+    channels: int
+    meta: dict[str, Any]
+
+    @property
+    def description(self) -> str:
+        return self.meta.get("description", self.kind)
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    *,
+    kind: str,
+    config: dict[str, Any],
+    class_names: Sequence[str],
+    image_size: int,
+    channels: int,
+    meta: dict[str, Any] | None = None,
+) -> Path:
+    """Write model + everything predict/explain need to `path` (and a readable `path`.json beside it)."""
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"unknown model kind {kind!r}")
+    header = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_VERSION,
+        "kind": kind,
+        "config": json.loads(json.dumps(config)),  # plain types only (weights_only loading)
+        "class_names": list(class_names),
+        "image_size": int(image_size),
+        "channels": int(channels),
+        "input": "RGB or grayscale image resized to image_size, scaled to [0, 1]; normalisation is inside the model",
+        "meta": json.loads(json.dumps(meta or {}, default=str)),
+    }
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save({**header, "state_dict": state}, tmp)
+    atomic_write_json(path.with_suffix(".json"), header)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> FaceClassifier:
+    """Load a checkpoint written by `save_checkpoint` (weights_only); one-line errors for bad files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CnnlabError(f"checkpoint not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CnnlabError(f"cannot read checkpoint {path}: {type(exc).__name__}") from None
+    if not isinstance(obj, dict) or obj.get("format") != CHECKPOINT_FORMAT:
+        raise CnnlabError(f"{path} is not a cnnlab face classifier checkpoint (written by cnnlab part2 ...)")
+    if int(obj.get("format_version", 0)) > CHECKPOINT_VERSION:
+        raise CnnlabError(f"{path} has checkpoint format {obj['format_version']}; this cnnlab reads up to {CHECKPOINT_VERSION}")
+    names = list(obj["class_names"])
+    model = build_model(obj["kind"], obj["config"], len(names), init=False)
+    try:
+        model.load_state_dict(obj["state_dict"], strict=True)
+    except RuntimeError as exc:
+        raise CnnlabError(f"checkpoint {path} does not match its model: {str(exc).splitlines()[0][:160]}") from None
+    model.to(device).eval()
+    return FaceClassifier(model, obj["kind"], obj["config"], names, int(obj["image_size"]), int(obj["channels"]), obj.get("meta", {}))
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def load_image(path: str | os.PathLike, image_size: int, channels: int) -> torch.Tensor:
+    """An image file as (1, C, S, S) float32 in [0, 1]: centre square crop, then resize (like the face crops)."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise CnnlabError(f"image not found: {path}")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            img = im.convert("L" if channels == 1 else "RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise CnnlabError(f"cannot read image {path}: {str(exc).splitlines()[0][:120] or type(exc).__name__}") from None
+    w, h = img.size
+    if w == 0 or h == 0:
+        raise CnnlabError(f"image {path} is empty")
+    s = min(w, h)
+    left, top = (w - s) // 2, (h - s) // 2
+    img = img.crop((left, top, left + s, top + s)).resize((image_size, image_size), Image.BILINEAR)
+    import numpy as np
+
+    arr = np.asarray(img, dtype=np.float32) / 255.0  # (S, S) or (S, S, 3)
+    t = torch.from_numpy(arr.copy())
+    t = t.unsqueeze(0) if channels == 1 else t.permute(2, 0, 1)
+    return t.unsqueeze(0).contiguous()  # (1, C, S, S)
+
+
+@torch.inference_mode()
+def predict_probs(clf: FaceClassifier, x: torch.Tensor) -> torch.Tensor:
+    """Class probabilities (B, K) for images (B, C, S, S) in [0, 1]."""
+    dev = next(clf.model.parameters()).device
+    return torch.softmax(clf.model(x.to(dev)).float(), dim=1).cpu()
+
+
+def predict(image: str | os.PathLike, checkpoint: str | os.PathLike | FaceClassifier, top_k: int = 3) -> list[tuple[str, float]]:
+    """The top-k (class name, probability) for an image file, most probable first."""
+    clf = checkpoint if isinstance(checkpoint, FaceClassifier) else load_checkpoint(checkpoint)
+    if top_k < 1:
+        raise ConfigError(f"--top-k must be >= 1, got {top_k}")
+    probs = predict_probs(clf, load_image(image, clf.image_size, clf.channels))[0]
+    k = min(top_k, len(clf.class_names))
+    p, idx = probs.topk(k)
+    return [(clf.class_names[i], float(v)) for v, i in zip(p.tolist(), idx.tolist())]
+
+
+def untrained_note(clf: FaceClassifier) -> str:
+    """"untrained AlexNet" for models built on random AlexNet weights, else ""."""
+    w = clf.meta.get("weights") or {}
+    return UNTRAINED_LABEL if w and not w.get("pretrained", True) else ""
+
+
+__all__ = [
+    "FeatureHead", "FeatureClassifier", "FaceAlexNet", "FaceClassifier", "build_model", "save_checkpoint",
+    "load_checkpoint", "load_image", "predict", "predict_probs", "untrained_note", "INPUT_SIZE",
+]
