@@ -3,8 +3,7 @@
 Importing cnnlab is cheap: heavy submodules (optuna, matplotlib, captum) are imported where used.
 """
 
-__version__ = "0.1.0"
-
-from cnnlab.core.errors import CnnlabError  # noqa: E402
+from cnnlab.core.errors import CnnlabError
+from cnnlab.core.version import __version__
 
 __all__ = ["__version__", "CnnlabError"]

@@ -1,0 +1,56 @@
+"""The house rules of the layout (docs/architecture.md), checked on the source itself."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "src" / "cnnlab"
+MODULES = sorted(PACKAGE.rglob("*.py"))
+MAX_LINES = 400
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_import_contract_holds():
+    """Layers (cli > report > art | faces > core) and no cycles between siblings, by import-linter."""
+    from importlinter import cli
+
+    assert cli.lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True) == 0
+
+
+def test_import_contract_catches_a_forbidden_arrow(tmp_path, monkeypatch):
+    """The contract is not vacuous: a copy of the package where core imports art breaks it."""
+    import shutil
+
+    from importlinter import cli
+
+    copy = tmp_path / "src"
+    shutil.copytree(PACKAGE, copy / "cnnlab", ignore=shutil.ignore_patterns("__pycache__", "*.npz"))
+    with open(copy / "cnnlab" / "core" / "errors.py", "a") as f:
+        f.write("\nfrom cnnlab.art import config  # noqa: E402,F401\n")
+    monkeypatch.syspath_prepend(str(copy))
+    for name in [m for m in __import__("sys").modules if m == "cnnlab" or m.startswith("cnnlab.")]:
+        monkeypatch.delitem(__import__("sys").modules, name)
+    assert cli.lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True) == 1
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_module_rules(path: Path):
+    """No module __getattr__ re-exports, no private names imported across modules, no module over ~400 lines."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    assert not any(isinstance(node, ast.FunctionDef) and node.name == "__getattr__" for node in tree.body), \
+        f"{path.name}: module __getattr__ hides imports from tools"
+    this = _module_name(path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cnnlab") and node.module != this:
+            private = [a.name for a in node.names if a.name.startswith("_") and a.name != "__version__"]
+            assert not private, f"{path.name} imports private names {private} from {node.module}"
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"{path.relative_to(PACKAGE)} has {lines} lines (split it: at most {MAX_LINES})"
