@@ -61,8 +61,8 @@ def test_parse_lists_subsets_duplicates_and_bad_lines(tmp_path, caplog):
                                         list_line("Alec Baldwin", 6, "http://h/6.jpg", "1,2,3", DIGEST),
                                         list_line("Alec Baldwin", 6, "http://h/6.jpg", "1,2,3,4", DIGEST)])
     rows = parse_lists([c])
-    assert [(r.name, r.problem) for r in rows] == [("alec baldwin", None), ("alec baldwin", "bad_bbox"),
-                                                   ("alec baldwin", None)]
+    assert [(r.name, r.problem) for r in rows] == [("Alec Baldwin", None), ("Alec Baldwin", "bad_bbox"),
+                                                   ("Alec Baldwin", None)]
     with pytest.raises(DataError, match="Nobody"):
         parse_lists([a], actors=["Nobody", "Alec Baldwin"])
 

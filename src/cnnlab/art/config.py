@@ -10,10 +10,8 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from cnnlab.core.config import check
+from cnnlab.core.layers import ACTIVATIONS
 from cnnlab.core.train_config import TrainConfig
-
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid")
-
 
 # ----------------------------------------------------------------------------- model
 @dataclass(frozen=True)
@@ -50,7 +48,7 @@ class ModelConfig:
         check(self.pool_size >= 1 and self.pool_stride >= 1, "model.pool_size and model.pool_stride must be >= 1")
         check(all(isinstance(f, int) and f > 0 for f in self.fc_sizes), "model.fc_sizes must be positive integers")
         check(0.0 <= self.dropout < 1.0, f"model.dropout must be in [0, 1), got {self.dropout}")
-        check(self.activation in ACTIVATIONS, f"unknown activation {self.activation!r} (choose from: {', '.join(ACTIVATIONS)})")
+        check(self.activation in ACTIVATIONS, f"unknown activation {self.activation!r} (choose from: {', '.join(ACTIVATIONS.names())})")
 
     def _per_layer(self, key: str) -> tuple[int, ...]:
         # An int is kept as written (so changing the depth keeps it valid) and broadcast here.

@@ -28,6 +28,7 @@ import torch
 
 from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.core.io import atomic_path, canonical_json, sha256_bytes
+from cnnlab.core.images import display_name, to_rgb
 from cnnlab.core.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -209,12 +210,6 @@ class _Scan:
     data_hash: str
 
 
-def display_name(folder: str) -> str:
-    """'paul sandby ' -> 'Paul Sandby'; names already in mixed case keep their case."""
-    name = " ".join(folder.replace("_", " ").split())
-    return name.title() if name == name.lower() else name
-
-
 def _hidden(name: str) -> bool:
     return name.startswith(".") or name in _IGNORED_DIRS
 
@@ -365,7 +360,7 @@ def _decode_image(path: Path, image_size: int) -> np.ndarray:
             im = ImageOps.exif_transpose(im)
         except Exception:  # noqa: BLE001 - a broken EXIF block only loses the rotation
             pass
-        im = _to_rgb(im)
+        im = to_rgb(im)  # transparency over mid-grey, like the padding
         w, h = im.size
         scale = image_size / max(w, h)
         nw, nh = max(1, min(image_size, round(w * scale))), max(1, min(image_size, round(h * scale)))
@@ -375,21 +370,6 @@ def _decode_image(path: Path, image_size: int) -> np.ndarray:
     top, left = (image_size - nh) // 2, (image_size - nw) // 2
     out[:, top:top + nh, left:left + nw] = arr.transpose(2, 0, 1)
     return out
-
-
-def _to_rgb(im):
-    """Any Pillow mode -> RGB; transparency is composited over mid-grey."""
-    from PIL import Image
-
-    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        arr = np.asarray(im, dtype=np.float32)
-        top = 65535.0 if arr.max(initial=0) > 255 else 255.0
-        im = Image.fromarray((np.clip(arr / top, 0, 1) * 255 + 0.5).astype(np.uint8), "L")
-    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (128, 128, 128, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return im.convert("RGB") if im.mode != "RGB" else im
 
 
 # ----------------------------------------------------------------------------- cache

@@ -8,40 +8,19 @@ takes `num_classes` (plus its own keyword options) and returns an `nn.Module` wi
 from __future__ import annotations
 
 import logging
-from typing import Callable
 
 import torch
 from torch import nn
 
 from cnnlab.art.config import ModelConfig
 from cnnlab.core.errors import ConfigError
+from cnnlab.core.layers import conv_output_size, make_activation
 from cnnlab.core.registry import Registry
 
 log = logging.getLogger(__name__)
 
 MODELS: Registry[nn.Module] = Registry("model")
 
-_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU,
-    "leaky_relu": lambda: nn.LeakyReLU(0.01),
-    "elu": nn.ELU,
-    "gelu": nn.GELU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-}
-
-
-def make_activation(name: str) -> nn.Module:
-    """A fresh (never in-place: attribution hooks need that) activation module."""
-    try:
-        return _ACTIVATIONS[name]()
-    except KeyError:
-        raise ConfigError(f"unknown activation {name!r} (choose from: {', '.join(_ACTIVATIONS)})") from None
-
-
-def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    """Spatial size after a conv or pool layer (floor mode), as PyTorch computes it."""
-    return (size + 2 * padding - kernel) // stride + 1
 
 
 class SimpleCNN(nn.Module):

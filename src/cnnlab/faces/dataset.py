@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from cnnlab.core.errors import ConfigError, DataError
-from cnnlab.faces.lists import display_name, name_key
+from cnnlab.core.images import display_name
+from cnnlab.faces.lists import name_key
 
 if TYPE_CHECKING:  # torch is imported lazily (import cnnlab.faces stays cheap)
     import torch

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageFile
 
 from cnnlab.core.io import sha256_bytes
+from cnnlab.core.images import WHITE, to_rgb
 
 log = logging.getLogger(__name__)
 
@@ -108,21 +109,6 @@ def clip_box(bbox: tuple[int, int, int, int], width: int, height: int) -> tuple[
     return x1, y1, x2, y2
 
 
-def to_rgb(img: Image.Image) -> Image.Image:
-    """RGB view of any PIL mode (palette with transparency and alpha are flattened onto white)."""
-    if img.mode == "RGB":
-        return img
-    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        img = img.point(lambda v: v / 256) if img.mode != "F" else img  # 16-bit -> 8-bit range
-        return img.convert("L").convert("RGB")
-    return img.convert("RGB")
-
-
 def make_crops(img: Image.Image, bbox: tuple[int, int, int, int], gray_size: int, rgb_size: int
                ) -> tuple[Image.Image, Image.Image, Image.Image] | None:
     """(crop RGB, gray_size^2 grayscale, rgb_size^2 RGB), or None for an empty box.
@@ -132,7 +118,7 @@ def make_crops(img: Image.Image, bbox: tuple[int, int, int, int], gray_size: int
     box = clip_box(bbox, *img.size)
     if box is None:
         return None
-    crop = to_rgb(img).crop(box)
+    crop = to_rgb(img, background=WHITE).crop(box)
     gray = crop.convert("L").resize((gray_size, gray_size), Image.BILINEAR)
     rgb = crop.resize((rgb_size, rgb_size), Image.BILINEAR)
     return crop, gray, rgb

@@ -21,6 +21,7 @@ from typing import Iterable, Sequence
 from urllib.parse import urlsplit
 
 from cnnlab.core.errors import DataError
+from cnnlab.core.images import display_name
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +30,6 @@ _SHA_RE = re.compile(r"[0-9a-fA-F]{64}")
 _BBOX_RE = re.compile(r"\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*")
 _UNSAFE_RE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_NAME = 80
-
-
-def display_name(name: str) -> str:
-    """Canonical actor name: underscores as spaces, whitespace collapsed ("Alec_Baldwin" -> "Alec Baldwin")."""
-    return " ".join(name.replace("_", " ").split())
 
 
 def name_key(name: str) -> str:

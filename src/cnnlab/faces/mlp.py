@@ -17,10 +17,11 @@ import torch
 from torch import nn
 
 from cnnlab.core.errors import ConfigError
+from cnnlab.core.layers import make_activation
 from cnnlab.core.registry import Registry
 
-ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 STANDARDIZE = ("pixel", "channel", "none")
+MLP_ACTIVATIONS = ("tanh", "relu")  # of cnnlab.core.layers.ACTIVATIONS: the ones the named inits have gains for
 INITS: Registry[None] = Registry("weight initialisation")
 
 
@@ -84,8 +85,8 @@ class MLPConfig:
             raise ConfigError(f"MLP input must be 1 or 3 channels of positive size, got {self.channels}x{self.image_size}")
         if self.hidden < 1:
             raise ConfigError(f"hidden units must be >= 1, got {self.hidden}")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation {self.activation!r} (choose from: {', '.join(ACTIVATIONS)})")
+        if self.activation not in MLP_ACTIVATIONS:
+            raise ConfigError(f"unknown MLP activation {self.activation!r} (choose from: {', '.join(MLP_ACTIVATIONS)})")
         INITS.get(self.init)  # raises ConfigError for unknown names
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
@@ -117,7 +118,7 @@ class MLP(nn.Module):
         self.register_buffer("mean", torch.zeros(shape) if mean is None else torch.as_tensor(mean, dtype=torch.float32).reshape(shape))
         self.register_buffer("std", torch.ones(shape) if std is None else torch.as_tensor(std, dtype=torch.float32).reshape(shape))
         self.hidden = nn.Linear(config.input_dim, config.hidden)
-        self.act = ACTIVATIONS[config.activation]()  # its own module: captum hooks need one per use
+        self.act = make_activation(config.activation)  # its own module: captum hooks need one per use
         self.drop = nn.Dropout(config.dropout)
         self.out = nn.Linear(config.hidden, config.num_classes)
         init = INITS.get(config.init)

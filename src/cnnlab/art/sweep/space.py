@@ -108,7 +108,7 @@ def suggest_config(trial: Any, base: RunConfig) -> RunConfig:
 
 def architecture_problem(config: RunConfig, num_classes: int = 11) -> str | None:
     """Why SimpleCNN(config) cannot be trained here (map below 1x1, too many FC inputs or MACs), or None."""
-    from cnnlab.art.models import conv_output_size
+    from cnnlab.core.layers import conv_output_size
 
     m = config.model
     size, channels, macs = config.data.image_size, 3, 0
