@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 import time
@@ -70,16 +71,17 @@ def _png(path: Path, size=(40, 30)) -> None:
 def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pretrained: bool = False,
                       people=("s1", "s2", "s3"), art_names=("Canaletto", "Claude Monet")) -> Path:
     """A runs folder with the structure `cnnlab report` reads, every number invented (FIXTURE)."""
+    from cnnlab.art.suites import labels
     from cnnlab.art.suites.definitions import architecture_variants, regularization_variants
 
     rng = random.Random(0)
     suites = {
-        "baseline": [_row("baseline", "starter", seeds, rng)],
-        "pooling": [_row("baseline", "no pooling", seeds, rng)] + [_row("max-pool size/stride", f"pool {s}", seeds, rng, 12000) for s in ("2/2", "3/2")],
+        "baseline": [_row("baseline", labels.STARTER, seeds, rng)],
+        "pooling": [_row("baseline", labels.NO_POOLING, seeds, rng)] + [_row("max-pool size/stride", f"pool {s}", seeds, rng, 12000) for s in ("2/2", "3/2")],
         "regularization": [_row(v.group, v.label, seeds, rng) for v in regularization_variants()],
         "architecture": [_row(v.group, v.label, seeds, rng) for v in architecture_variants()],
-        "search": [_row("search", "best found", seeds, rng)],
-        "robustness": [_row("robustness", "as trained", seeds, rng), _row("robustness", "augmented", seeds, rng)],
+        "search": [_row("search", labels.BEST_FOUND, seeds, rng)],
+        "robustness": [_row("robustness", labels.AS_TRAINED, seeds, rng), _row("robustness", labels.AUGMENTED, seeds, rng)],
     }
     extra = {
         "search": {"best_params": {"n_conv": 3, "filters_1": 16, "filters_2": 32, "filters_3": 64, "kernel_1": 5, "kernel_2": 3,
@@ -90,7 +92,7 @@ def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pre
                    "trials": [{"number": i, "status": "complete" if i % 4 else "pruned", "value": 0.3 + 0.01 * i} for i in range(30)]},
         "robustness": {"robustness": [{"model": m, "transform": t, "severity": s, "acc_mean": max(0.0, 0.5 - 0.3 * s * (t == "invert") - 0.1 * s),
                                        "acc_std": 0.02, "n": seeds}
-                                      for m in ("as trained", "augmented")
+                                      for m in (labels.AS_TRAINED, labels.AUGMENTED)
                                       for t, levels in [("original", (0.0,))] + [(t, (1.0,) if t in ("hflip", "invert") else (0.5, 1.0)) for t in TRANSFORMS]
                                       for s in levels]},
     }
@@ -186,6 +188,59 @@ def test_missing_suite_is_one_clear_error(tmp_path):
     (root / "suites" / "pooling" / "suite.json").unlink()
     with pytest.raises(CnnlabError, match="suite result 'pooling' not found"):
         load_context(root)
+
+
+def _edit_suite(root: Path, name: str, edit) -> None:
+    path = root / "suites" / name / "suite.json"
+    meta = json.loads(path.read_text())
+    edit(meta)
+    path.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("suite, label", [("regularization", "baseline (Adam 1e-4)"), ("architecture", "kernel 7"),
+                                          ("pooling", "no pooling")])
+def test_unknown_variant_label_is_an_error_naming_label_and_suite(tmp_path, suite, label):
+    """A suite row the report looks for by label is never replaced by another row."""
+    root = make_fixture_runs(tmp_path / "runs")
+
+    def rename(meta):
+        for r in meta["rows"]:
+            if r["variant"] == label:
+                r["variant"] = "something else"
+
+    _edit_suite(root, suite, rename)
+    with pytest.raises(CnnlabError, match=f"suite '{suite}' has no variant '{re.escape(label)}'"):
+        render_tex(load_context(root), tmp_path / "figs")
+
+
+def test_missing_robustness_model_is_an_error(tmp_path):
+    root = make_fixture_runs(tmp_path / "runs")
+    _edit_suite(root, "robustness", lambda meta: meta.update(robustness=[r for r in meta["robustness"] if r["model"] != "augmented"]))
+    with pytest.raises(CnnlabError, match="no row for model 'augmented'"):
+        render_tex(load_context(root), tmp_path / "figs")
+
+
+def test_figures_are_drawn_first_and_sections_only_build_strings(tmp_path, monkeypatch):
+    from cnnlab.report import plots, sections1, sections1b, sections2
+    from cnnlab.report.figures_tex import make_figures
+
+    root = make_fixture_runs(tmp_path / "runs")
+    # no complete search trial: no search figure, and no reference to one
+    _edit_suite(root, "search", lambda meta: meta.update(trials=[{**t, "status": "pruned"} for t in meta["trials"]]))
+    ctx = load_context(root)
+    figs = make_figures(ctx, tmp_path / "figs")
+    assert set(figs) == {"baseline_curves", "deltas", "robust_bars", "robust_curves", "part2_curves"}
+    assert all((tmp_path / "figs" / name).is_file() for name in figs.values())
+    drawn = sorted(p.name for p in (tmp_path / "figs").iterdir())
+    for name in [n for n in dir(plots) if n.startswith("plot_")]:
+        monkeypatch.setattr(plots, name, lambda *a, **k: pytest.fail("a section drew a figure"))
+    texts = [sections1.section_network(ctx, figs), sections1.section_regularization(ctx, figs), sections1b.section_search(ctx, figs),
+             sections1b.section_robustness(ctx, figs), sections2.section_mlp(ctx, figs)]
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == drawn
+    joined = "\n".join(texts)
+    for name in figs.values():
+        assert name in joined, name
+    assert "search.pdf" not in joined and "fig:search" not in joined
 
 
 @pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")

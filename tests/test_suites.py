@@ -15,8 +15,10 @@ import pytest
 from PIL import Image
 
 from cnnlab.art.config import RunConfig
+from cnnlab.art.robustness import ORIGINAL, robustness_facts
+from cnnlab.art.suites import SuiteOptions, labels, run_suite, suite_names
 from cnnlab.core.config import resolve_config
-from cnnlab.art.suites import SuiteOptions, run_suite, suite_names
+from cnnlab.core.errors import CnnlabError
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +80,11 @@ def test_robustness_suite_quick(tmp_path, tiny_art):
     assert {"original", "invert", "hflip", "translate", "brighten", "darken", "contrast_high", "contrast_low"} <= transforms
     assert {r["model"] for r in table} == {"as trained", "augmented"}
     assert (result.path / "robustness_curves.png").is_file() and (result.path / "robustness.md").is_file()
+    # the findings state the facts the report words too
+    facts = robustness_facts(table, labels.AS_TRAINED, labels.AUGMENTED)
+    findings = "\n".join(result.findings)
+    assert f"most invariant to: {facts.most_invariant()[0]} " in findings and f"most damaging: {facts.most_damaging()[0]} " in findings
+    assert f"{facts.ranked[0]} {facts.gains[facts.ranked[0]]:+.3f}" in findings
 
 
 def test_killed_suite_resumes_without_loss(tmp_path, tiny_art):
@@ -117,3 +124,42 @@ def test_cached_suite_run_gets_its_plot_when_trained_by_hand(tmp_path, tiny_art)
     result = train_run(config, tmp_path / "runs")
     assert result.cached and result.path == run_dir
     assert (run_dir / "learning_curves.png").is_file()
+
+
+def test_find_variant_never_falls_back_to_another_row():
+    rows = [{"variant": labels.REG_BASELINE, "group": "baseline"}, {"variant": "dropout 0.1", "group": "dropout"}]
+    assert labels.find_variant(rows, "dropout 0.1", "regularization") is rows[1]
+    with pytest.raises(CnnlabError, match="suite 'regularization' has no variant 'dropout 0.9'"):
+        labels.find_variant(rows, "dropout 0.9", "regularization")
+
+
+def test_suite_variants_use_the_shared_labels():
+    from cnnlab.art.suites.definitions import architecture_variants, regularization_variants
+
+    arch = {v.label: v.group for v in architecture_variants()}
+    assert arch[labels.ARCH_STARTER] == "baseline"
+    assert all(labels.kernel_label(k) in arch for k in labels.KERNEL_SIZES) and all(labels.stride_label(s) in arch for s in labels.STRIDES)
+    assert all(d in arch for d in labels.DEPTHS) and list(arch.values()).count(labels.SHAPE) == 3
+    reg = {v.label: v.group for v in regularization_variants()}
+    assert reg[labels.REG_BASELINE] == "baseline" and labels.EARLY_STOPPING in reg.values()
+
+
+def test_robustness_facts_on_a_constructed_table():
+    def row(model, transform, severity, acc):
+        return {"model": model, "transform": transform, "severity": severity, "acc_mean": acc, "acc_std": 0.01, "n": 3}
+
+    table = [row("as trained", ORIGINAL, 0.0, 0.80), row("as trained", "hflip", 1.0, 0.78), row("as trained", "invert", 1.0, 0.20),
+             row("as trained", "brighten", 0.5, 0.70), row("as trained", "brighten", 1.0, 0.50),
+             row("augmented", ORIGINAL, 0.0, 0.75), row("augmented", "hflip", 1.0, 0.74), row("augmented", "invert", 1.0, 0.60),
+             row("augmented", "brighten", 0.5, 0.70), row("augmented", "brighten", 1.0, 0.65)]
+    facts = robustness_facts(table, "as trained", "augmented")
+    assert facts.strongest == {ORIGINAL: 0.0, "hflip": 1.0, "invert": 1.0, "brighten": 1.0}
+    assert facts.clean["acc_mean"] == 0.80 and facts.clean_change == pytest.approx(-0.05)
+    assert facts.drops == pytest.approx({"hflip": 0.02, "invert": 0.60, "brighten": 0.30})
+    assert facts.ranked == ("hflip", "brighten", "invert")
+    assert facts.most_invariant(1) == ("hflip",) and facts.most_damaging() == ("invert", "brighten")
+    assert facts.gains == pytest.approx({"hflip": -0.04, "invert": 0.40, "brighten": 0.15})
+    assert facts.mean_drop(("hflip", "translate")) == pytest.approx(0.02) and facts.mean_drop(("translate",)) is None
+    assert robustness_facts(table, "as trained").gains == {} and robustness_facts(table, "as trained").models == ("as trained",)
+    with pytest.raises(CnnlabError, match="no row for model 'retrained'"):
+        robustness_facts(table, "as trained", "retrained")

@@ -1,16 +1,19 @@
-"""Robustness of trained models to the handout's transformations (question 1.7)."""
+"""Robustness of trained models to the handout's transformations (question 1.7): the evaluation and
+the facts the suite findings and the report both state about it (`robustness_facts`)."""
 
 from __future__ import annotations
 
-import statistics
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-import torch
-
 from cnnlab.art.config import RunConfig
+from cnnlab.core.errors import CnnlabError
+from cnnlab.core.stats import summarize
 
 EVAL_SEED = 1234  # fixes the random parts of the transforms (translate directions) for evaluation
+ORIGINAL = "original"  # the clean test split, severity 0
+GEOMETRIC = ("translate", "hflip")
+PHOTOMETRIC = ("brighten", "darken", "contrast_high", "contrast_low", "invert")
 
 
 def evaluate_robustness(models: Mapping[str, Sequence[str]], config: RunConfig, severities: Mapping[str, Sequence[float]] | None = None) -> list[dict]:
@@ -19,6 +22,8 @@ def evaluate_robustness(models: Mapping[str, Sequence[str]], config: RunConfig, 
     `models` maps a label to run folders (one per seed). Returns rows: model, transform, severity,
     acc_mean, acc_std, n, accs. Severity 0 of any transform is the clean test split ("original").
     """
+    import torch
+
     from cnnlab.art.run import load_run_model, prepare_data
     from cnnlab.core.trainer import Trainer
     from cnnlab.art.transforms import SEVERITIES, apply_transform
@@ -34,7 +39,7 @@ def evaluate_robustness(models: Mapping[str, Sequence[str]], config: RunConfig, 
             return [trainer.evaluate(net, x, y_test)[1] for net in nets]
 
         clean = accuracy(x_test)
-        rows.append(_row(label, "original", 0.0, clean))
+        rows.append(_row(label, ORIGINAL, 0.0, clean))
         for name, levels in severities.items():
             for severity in levels:
                 if severity == 0:
@@ -45,56 +50,82 @@ def evaluate_robustness(models: Mapping[str, Sequence[str]], config: RunConfig, 
 
 
 def _row(model: str, transform: str, severity: float, accs: list[float]) -> dict:
-    return {
-        "model": model,
-        "transform": transform,
-        "severity": severity,
-        "acc_mean": statistics.fmean(accs),
-        "acc_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
-        "n": len(accs),
-        "accs": accs,
-    }
+    s = summarize(accs)
+    return {"model": model, "transform": transform, "severity": severity, "acc_mean": s.mean, "acc_std": s.std, "n": s.n, "accs": accs}
 
 
-def plot_robustness(table: list[dict], folder: Path) -> None:
-    """robustness_bars.png (strongest severity, both models) and robustness_curves.png."""
-    from cnnlab.core.plotting import pyplot, save_figure
+# ----------------------------------------------------------------------------- reading a robustness table
+def strongest_severities(table: Sequence[Mapping]) -> dict[str, float]:
+    """transform -> its strongest severity in `table`, in table order ("original": 0)."""
+    return {t: max(r["severity"] for r in table if r["transform"] == t) for t in dict.fromkeys(r["transform"] for r in table)}
 
-    plt = pyplot()
-    models = list(dict.fromkeys(r["model"] for r in table))
-    transforms = [t for t in dict.fromkeys(r["transform"] for r in table)]
-    strongest = {t: max(r["severity"] for r in table if r["transform"] == t) for t in transforms}
-    fig, ax = plt.subplots(figsize=(6.5, 3.2))
-    width = 0.8 / len(models)
-    colors = ["#3182bd", "#e6550d", "#31a354"]
-    for i, m in enumerate(models):
-        rows = [next(r for r in table if r["model"] == m and r["transform"] == t and r["severity"] == strongest[t]) for t in transforms]
-        xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(transforms))]
-        ax.bar(xs, [r["acc_mean"] for r in rows], width, yerr=[r["acc_std"] for r in rows], label=m, color=colors[i % 3], capsize=2)
-    ax.set_xticks(range(len(transforms)))
-    ax.set_xticklabels([t.replace("_", " ") for t in transforms], rotation=30, ha="right", fontsize=8)
-    ax.set(ylabel="test accuracy", ylim=(0, 1.05))
-    ax.set_title("Test accuracy under each transformation (strongest severity)", fontsize=9)
-    ax.legend(frameon=False, fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    save_figure(fig, folder / "robustness_bars.png")
 
-    graded = [t for t in transforms if t != "original" and len({r["severity"] for r in table if r["transform"] == t}) > 1]
-    fig, axes = plt.subplots(1, max(1, len(graded)), figsize=(2.0 * max(1, len(graded)), 2.4), sharey=True, squeeze=False)
-    for ax, t in zip(axes[0], graded):
-        for i, m in enumerate(models):
-            clean = next(r for r in table if r["model"] == m and r["transform"] == "original")
-            rows = [clean] + sorted((r for r in table if r["model"] == m and r["transform"] == t), key=lambda r: r["severity"])
-            sev = [0.0] + [r["severity"] for r in rows[1:]]
-            mean = [r["acc_mean"] for r in rows]
-            std = [r["acc_std"] for r in rows]
-            ax.errorbar(sev, mean, yerr=std, label=m, color=colors[i % 3], marker="o", ms=3, capsize=2)
-        ax.set_title(t.replace("_", " "), fontsize=8)
-        ax.set_xlabel("severity", fontsize=8)
-        ax.set_ylim(0, 1.05)
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("test accuracy")
-    axes[0][0].legend(frameon=False, fontsize=7)
-    fig.tight_layout()
-    save_figure(fig, folder / "robustness_curves.png")
+def table_row(table: Sequence[Mapping], model: str, transform: str, severity: float) -> dict:
+    """The row of (model, transform, severity); a CnnlabError when the table has none."""
+    for r in table:
+        if r["model"] == model and r["transform"] == transform and r["severity"] == severity:
+            return dict(r)
+    raise CnnlabError(f"the robustness table has no row for model {model!r}, transform {transform!r}, severity {severity:g}")
+
+
+@dataclass(frozen=True)
+class RobustnessFacts:
+    """What a robustness table says, at each transform's strongest severity.
+
+    drops: clean minus transformed accuracy of the reference model; ranked: the transforms from the
+    smallest drop (most invariant) to the largest (most damaging); gains: augmented minus reference.
+    """
+
+    reference: str
+    augmented: str | None
+    strongest: dict[str, float]
+    rows: dict[tuple[str, str], dict]  # (model, transform) -> table row at the strongest severity
+    drops: dict[str, float]
+    ranked: tuple[str, ...]
+    gains: dict[str, float]
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return (self.reference,) + ((self.augmented,) if self.augmented else ())
+
+    @property
+    def transforms(self) -> tuple[str, ...]:
+        """The transforms other than the clean split, in table order."""
+        return tuple(t for t in self.strongest if t != ORIGINAL)
+
+    def row(self, model: str, transform: str) -> dict:
+        """The table row of `model` under `transform` at its strongest severity."""
+        return self.rows[(model, transform)]
+
+    @property
+    def clean(self) -> dict:
+        """The reference model on the clean test split."""
+        return self.row(self.reference, ORIGINAL)
+
+    @property
+    def clean_change(self) -> float | None:
+        """Augmented minus reference clean test accuracy (None without an augmented model)."""
+        return self.row(self.augmented, ORIGINAL)["acc_mean"] - self.clean["acc_mean"] if self.augmented else None
+
+    def most_invariant(self, k: int = 2) -> tuple[str, ...]:
+        return self.ranked[:k]
+
+    def most_damaging(self, k: int = 2) -> tuple[str, ...]:
+        return self.ranked[::-1][:k]
+
+    def mean_drop(self, kinds: Sequence[str]) -> float | None:
+        """The mean drop over the transforms of `kinds` in the table (e.g. GEOMETRIC); None if there are none."""
+        drops = [self.drops[t] for t in self.transforms if t in kinds]
+        return sum(drops) / len(drops) if drops else None
+
+
+def robustness_facts(table: Sequence[Mapping], reference: str, augmented: str | None = None) -> RobustnessFacts:
+    """The facts of `table` (from `evaluate_robustness`) about model `reference`, and `augmented` against it."""
+    strongest = strongest_severities(table)
+    models = (reference,) + ((augmented,) if augmented else ())
+    rows = {(m, t): table_row(table, m, t, s) for m in models for t, s in strongest.items()}
+    transforms = [t for t in strongest if t != ORIGINAL]
+    clean = rows[(reference, ORIGINAL)]["acc_mean"]
+    drops = {t: clean - rows[(reference, t)]["acc_mean"] for t in transforms}
+    gains = {t: rows[(augmented, t)]["acc_mean"] - rows[(reference, t)]["acc_mean"] for t in transforms} if augmented else {}
+    return RobustnessFacts(reference, augmented, strongest, rows, drops, tuple(sorted(transforms, key=lambda t: drops[t])), gains)

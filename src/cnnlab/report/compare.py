@@ -1,40 +1,21 @@
-"""Comparisons of suite rows for the report's sentences and tables.
+"""Comparisons of suite rows for the report's sentences and tables, in LaTeX.
 
-A difference is called better or worse only when it exceeds two standard errors of the
-seed-to-seed spread, else "within seed noise" (or "single seed" when n = 1).
+The verdict (better, worse, within seed noise, single seed) is `cnnlab.core.stats.compare`, the
+same rule the suite findings and the report's plots use; suite rows are found by their label with
+`cnnlab.art.suites.labels.find_variant`.
 """
 
 from __future__ import annotations
 
-import math
-
+from cnnlab.core.stats import NOISE_SE, compare_records
 from cnnlab.report.latex import esc, pm, pp
-
-def find(rows: list[dict], variant: str) -> dict:
-    for r in rows:
-        if r["variant"] == variant:
-            return r
-    return rows[0]
-
-
-def delta(row: dict, base: dict, metric: str = "val_acc") -> tuple[float, float, str]:
-    """(difference of means, 2 standard errors, verdict) of `metric` between two rows."""
-    d = row[f"{metric}_mean"] - base[f"{metric}_mean"]
-    two_se = 2 * math.sqrt(row.get(f"{metric}_std", 0) ** 2 / row["n"] + base.get(f"{metric}_std", 0) ** 2 / base["n"])
-    if row["n"] < 2 or base["n"] < 2:
-        verdict = "single seed, no error bar"
-    elif abs(d) <= two_se:
-        verdict = "within seed noise"
-    else:
-        verdict = "better" if d > 0 else "worse"
-    return d, two_se, verdict
 
 
 def change(row: dict, base: dict, metric: str = "val_acc") -> str:
-    """'+3.2 points (within seed noise, 2 SE 4.1)' as LaTeX."""
-    d, two_se, verdict = delta(row, base, metric)
-    se = f", 2\\,SE {100 * two_se:.1f}" if row["n"] > 1 and base["n"] > 1 else ""
-    return f"{pp(d)} points ({verdict}{se})"
+    """'+3.2 points (within seed noise, 2 SE 4.1)' as LaTeX: row minus base, with the verdict."""
+    c = compare_records(row, base, metric)
+    se = f", {NOISE_SE:g}\\,SE {100 * c.margin:.1f}" if c.has_error_bar else ""
+    return f"{pp(c.diff)} points ({c.verdict}{se})"
 
 
 def acc(row: dict, metric: str = "val_acc", unit: bool = True) -> str:

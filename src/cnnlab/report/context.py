@@ -10,14 +10,15 @@ folder (or a fixture that imitates one) alone. Sources:
 from __future__ import annotations
 
 import json
-import statistics
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from cnnlab.art.suites.common import SUITE_ORDER
 from cnnlab.core.errors import CnnlabError
+from cnnlab.core.stats import aggregate, mean_curves
 
-SUITES = ("baseline", "pooling", "regularization", "architecture", "search", "robustness")
 PART2_GROUPS = {"mlp300": ("mlp", "300"), "mlp800": ("mlp", "800"), "features": ("features", None), "finetune": ("finetune", None)}
+_METRICS = ("train_acc", "val_acc", "test_acc", "epochs_run", "train_seconds")  # aggregated over the seeds of a Part 2 group
 _SUMMARY_KEYS = ("model", "description", "alexnet", "layer", "feature_dim", "freeze", "epochs_run", "best_epoch", "selected_by",
                  "architecture", "init", "warning", "weight_unit_rule", "train_seconds")
 
@@ -36,29 +37,6 @@ def _history(run: Path) -> list[dict]:
     if not path.is_file():
         raise CnnlabError(f"learning curve not found: {path}")
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def mean_curves(histories: Sequence[list[dict]], keys: Sequence[str]) -> dict[str, list[float]]:
-    """Per-epoch mean and std over runs of each key (truncated to the shortest run)."""
-    n = min(len(h) for h in histories)
-    out: dict[str, list[float]] = {"epoch": [float(h["epoch"]) for h in histories[0][:n]]}
-    for key in keys:
-        if not all(key in row for h in histories for row in h[:n]):
-            continue
-        cols = [[float(h[e][key]) for h in histories] for e in range(n)]
-        out[f"{key}_mean"] = [statistics.fmean(c) for c in cols]
-        out[f"{key}_std"] = [statistics.stdev(c) if len(c) > 1 else 0.0 for c in cols]
-    return out
-
-
-def _aggregate(summaries: list[dict]) -> dict[str, Any]:
-    out: dict[str, Any] = {"n": len(summaries)}
-    for key in ("train_acc", "val_acc", "test_acc", "epochs_run", "train_seconds"):
-        vals = [float(s[key]) for s in summaries if key in s]
-        if vals:
-            out[f"{key}_mean"] = statistics.fmean(vals)
-            out[f"{key}_std"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
-    return out
 
 
 def _network(base_config: dict) -> dict[str, Any]:
@@ -115,7 +93,7 @@ def load_context(out_root: str | Path) -> dict[str, Any]:
     if not root.is_dir():
         raise CnnlabError(f"runs folder not found: {root}")
     manifest = _read_json(manifest_path(root), "report manifest")
-    suites = {name: _suite(root, name) for name in SUITES}
+    suites = {name: _suite(root, name) for name in SUITE_ORDER}
     base_meta = _read_json(root / "suites" / "baseline" / "suite.json", "suite result 'baseline'")
     network = _network(base_meta["base_config"])
 
@@ -129,7 +107,7 @@ def load_context(out_root: str | Path) -> dict[str, Any]:
         if not ids:
             raise CnnlabError(f"report manifest lists no {key} runs")
         summaries = [_read_json(root / rid / "summary.json", "run summary") for rid in ids]
-        group = _aggregate(summaries)
+        group: dict[str, Any] = aggregate(summaries, _METRICS)
         group["run_ids"] = list(ids)
         group["summary"] = {k: summaries[0][k] for k in _SUMMARY_KEYS if k in summaries[0]}
         config_file = root / ids[0] / "config.json"

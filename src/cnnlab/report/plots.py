@@ -10,7 +10,9 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
+from cnnlab.art.robustness import ORIGINAL, strongest_severities, table_row
 from cnnlab.core.plotting import mpl_text
+from cnnlab.core.stats import compare_records
 from cnnlab.report.figures import WIDTH, pyplot, save
 
 HALF = WIDTH * 0.49
@@ -40,27 +42,21 @@ def plot_curves(curve: dict[str, list[float]], path: Path, title: str, sets: Seq
     return save(fig, path)
 
 
-def _delta_se(row: dict, base: dict) -> tuple[float, float]:
-    d = row["val_acc_mean"] - base["val_acc_mean"]
-    se = math.sqrt(row["val_acc_std"] ** 2 / row["n"] + base["val_acc_std"] ** 2 / base["n"])
-    return d, se
-
-
-def plot_deltas(panels: Sequence[tuple[list[dict], str, str]], path: Path, height: float = 1.75) -> Path:
+def plot_deltas(panels: Sequence[tuple[list[dict], dict, str]], path: Path, height: float = 1.75) -> Path:
     """Validation accuracy of every variant minus its reference (bars, coloured by group) with
-    +-2 standard errors over seeds; one panel per (rows, reference variant, title), side by side."""
+    +-NOISE_SE standard errors of the difference (`cnnlab.core.stats.compare`); one panel per
+    (rows, reference row (one of rows), title), side by side."""
     plt = pyplot()
     sizes = [len(rows) - 1 for rows, _, _ in panels]
     fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH, height), squeeze=False,
                              gridspec_kw={"width_ratios": [max(1, n) for n in sizes], "wspace": 0.08})
-    for ax, (rows, baseline, title) in zip(axes[0], panels):
-        base = next(r for r in rows if r["variant"] == baseline)
+    for ax, (rows, base, title) in zip(axes[0], panels):
         others = [r for r in rows if r is not base]
         groups = list(dict.fromkeys(r["group"] for r in others))
         for x, r in enumerate(others):
-            d, se = _delta_se(r, base)
+            c = compare_records(r, base)
             color = GROUP_COLORS[groups.index(r["group"]) % len(GROUP_COLORS)]
-            ax.bar(x, 100 * d, color=color, width=0.75, yerr=200 * se if se > 0 else None, error_kw={"lw": 0.6, "capsize": 1.2})
+            ax.bar(x, 100 * c.diff, color=color, width=0.75, yerr=100 * c.margin if c.se > 0 else None, error_kw={"lw": 0.6, "capsize": 1.2})
         ax.set_xticks(range(len(others)))
         labels = ax.set_xticklabels([mpl_text(r["variant"]) for r in others], rotation=65, ha="right", fontsize=5.5,
                                     rotation_mode="anchor")
@@ -74,20 +70,16 @@ def plot_deltas(panels: Sequence[tuple[list[dict], str, str]], path: Path, heigh
     return save(fig, path)
 
 
-def _strongest(table: list[dict]) -> dict[str, float]:
-    return {t: max(r["severity"] for r in table if r["transform"] == t) for t in dict.fromkeys(r["transform"] for r in table)}
-
-
 def plot_robustness_bars(table: list[dict], path: Path, size=(HALF, 1.9)) -> Path:
     """Test accuracy under each transform at its strongest severity, per model (+-1 std)."""
     plt = pyplot()
     models = list(dict.fromkeys(r["model"] for r in table))
-    strongest = _strongest(table)
+    strongest = strongest_severities(table)
     transforms = list(strongest)
     fig, ax = plt.subplots(figsize=size)
     width = 0.8 / len(models)
     for i, m in enumerate(models):
-        rows = [next(r for r in table if r["model"] == m and r["transform"] == t and r["severity"] == strongest[t]) for t in transforms]
+        rows = [table_row(table, m, t, strongest[t]) for t in transforms]
         xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(transforms))]
         ax.bar(xs, [100 * r["acc_mean"] for r in rows], width, yerr=[100 * r["acc_std"] for r in rows],
                color=GROUP_COLORS[i % len(GROUP_COLORS)], label=mpl_text(m), error_kw={"lw": 0.6, "capsize": 1.5})
@@ -104,14 +96,14 @@ def plot_robustness_curves(table: list[dict], path: Path, size=(HALF, 1.9)) -> P
     """Test accuracy against severity for each graded transform (severity 0 = the clean test set)."""
     plt = pyplot()
     models = list(dict.fromkeys(r["model"] for r in table))
-    graded = [t for t in dict.fromkeys(r["transform"] for r in table)
-              if t != "original" and len({r["severity"] for r in table if r["transform"] == t}) > 1]
+    strongest = strongest_severities(table)
+    graded = [t for t in strongest if t != ORIGINAL and len({r["severity"] for r in table if r["transform"] == t}) > 1]
     cols = 3
     nrows = max(1, math.ceil(len(graded) / cols))
     fig, axes = plt.subplots(nrows, cols, figsize=size, sharex=True, sharey=True, squeeze=False)
     for ax, t in zip(axes.flat, graded):
         for i, m in enumerate(models):
-            clean = next(r for r in table if r["model"] == m and r["transform"] == "original")
+            clean = table_row(table, m, ORIGINAL, strongest[ORIGINAL])
             rows = [clean] + sorted((r for r in table if r["model"] == m and r["transform"] == t), key=lambda r: r["severity"])
             ax.errorbar([0.0] + [r["severity"] for r in rows[1:]], [100 * r["acc_mean"] for r in rows], yerr=[100 * r["acc_std"] for r in rows],
                         color=GROUP_COLORS[i % len(GROUP_COLORS)], marker="o", ms=2, lw=0.8, elinewidth=0.5, capsize=1, label=mpl_text(m))

@@ -15,8 +15,11 @@ from pathlib import Path
 
 from cnnlab.core.errors import CnnlabError
 from cnnlab.report import sections1 as p1
+from cnnlab.report import sections1b as p1b
 from cnnlab.report import sections2 as p2
-from cnnlab.report.latex import comment, esc, path
+from cnnlab.report.compare import acc, gap
+from cnnlab.report.figures_tex import make_figures
+from cnnlab.report.latex import comment, esc, path, pct
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +80,9 @@ def abstract(ctx: dict) -> str:
     return (f"{quick}We reproduce Practical~2 with the \\texttt{{cnnlab}} package: a small convolutional network that "
             f"identifies the artist of {data} (Part~1) and face recognition with a multilayer perceptron and {alex} (Part~2). "
             f"Every number is a mean over seeds of runs that can be traced by their run id. The starter network reaches "
-            f"{p1.acc(base, 'train_acc')} training {'but only' if p1.gap(base) > 0.05 else 'and'} {p1.acc(base)} validation accuracy; "
+            f"{acc(base, 'train_acc')} training {'but only' if gap(base) > 0.05 else 'and'} {acc(base)} validation accuracy; "
             "a hyperparameter search "
-            f"finds a configuration with {p1.acc(best, 'test_acc')} test accuracy. On {faces}, the MLP reaches "
+            f"finds a configuration with {acc(best, 'test_acc')} test accuracy. On {faces}, the MLP reaches "
             f"{p2.acc(parts['mlp300'])} and fine-tuning the AlexNet {p2.acc(parts['finetune'])} test accuracy.")
 
 
@@ -133,9 +136,9 @@ def section_discussion(ctx: dict) -> str:
                   f"{t.get('part2_seconds', 0) / 60:.1f} min for Part~2 on this machine (CPU; cached runs are reused).")
     s = ctx["suites"]
     base, best = s["baseline"]["rows"][0], s["search"]["rows"][0]
-    gap = p1.gap(base)
-    fit = (f"The starter network overfits the small data set (train--validation gap {p1.pct(gap)} points)" if gap > 0.1 else
-           f"The starter network shows little overfitting at this budget (train--validation gap {p1.pct(gap)} points)")
+    g = gap(base)
+    fit = (f"The starter network overfits the small data set (train--validation gap {pct(g)} points)" if g > 0.1 else
+           f"The starter network shows little overfitting at this budget (train--validation gap {pct(g)} points)")
     parts = ctx["part2"]
     mlp, feats, fine = parts["mlp300"], parts["features"], parts["finetune"]
     best_alex = max(feats["test_acc_mean"], fine["test_acc_mean"])
@@ -146,7 +149,7 @@ def section_discussion(ctx: dict) -> str:
     return rf"""
 \section{{Discussion}}
 {fit}; the experiments of 1.3--1.5 measure which single changes trade training fit for validation accuracy, and the search
-of 1.6 combines them ({p1.acc(base, 'test_acc')} $\to$ {p1.acc(best, 'test_acc')} test accuracy). The robustness study of 1.7
+of 1.6 combines them ({acc(base, 'test_acc')} $\to$ {acc(best, 'test_acc')} test accuracy). The robustness study of 1.7
 shows which image statistics the network relies on and how far augmentation restores the missing invariances. {part2}
 {cav}{timing}
 """
@@ -180,9 +183,10 @@ def appendix(ctx: dict) -> str:
 
 # ----------------------------------------------------------------------------- document
 def render_tex(ctx: dict, fig_dir: Path, style_name: str = "cnnlab", official: bool = False, compact: bool = False) -> str:
-    """The whole report.tex; writes the context plots into fig_dir. compact: the run ids stay in .tex
-    comments only (no appendix table), to keep a full report within the handout's 8 pages."""
-    fig_dir.mkdir(parents=True, exist_ok=True)
+    """The whole report.tex; first draws the context's figures into fig_dir (`make_figures`), then
+    builds the text. compact: the run ids stay in .tex comments only (no appendix table), to keep a
+    full report within the handout's 8 pages."""
+    figs = make_figures(ctx, fig_dir)
     style = f"\\usepackage[final]{{{style_name}}}" if official else f"\\usepackage{{{style_name}}}"
     title = "Artist Identification with Small CNNs and\\\\Face Recognition with Transfer Learning"
     quick = "\\textbf{QUICK MODE} (1 seed, few epochs): a smoke test, not results. " if ctx["quick"] else ""
@@ -193,14 +197,14 @@ def render_tex(ctx: dict, fig_dir: Path, style_name: str = "cnnlab", official: b
         section_setup(ctx, compact),
         "\\section{Part 1: convolutional networks for artist identification}",
         p1.section_receptive(ctx),
-        p1.section_network(ctx, fig_dir),
+        p1.section_network(ctx, figs),
         p1.section_pooling(ctx),
-        p1.section_regularization(ctx, fig_dir),
-        p1.section_architecture(ctx),
-        p1.section_search(ctx, fig_dir),
-        p1.section_robustness(ctx, fig_dir),
+        p1.section_regularization(ctx, figs),
+        p1b.section_architecture(ctx),
+        p1b.section_search(ctx, figs),
+        p1b.section_robustness(ctx, figs),
         "\\section{Part 2: face recognition with an MLP and AlexNet}",
-        p2.section_mlp(ctx, fig_dir),
+        p2.section_mlp(ctx, figs),
         p2.section_features(ctx),
         p2.section_weights(ctx),
         p2.section_finetune(ctx),

@@ -1,22 +1,22 @@
-"""Part 1 of the report (questions 1.1-1.7): LaTeX text, tables and plots from the context.
+"""Part 1 of the report, questions 1.1-1.4 (sections1b.py: 1.5-1.7): LaTeX text and tables from the context.
 
-Every sentence that states a result is computed from the suite rows: a difference is called better
-or worse only when it exceeds two standard errors of the seed-to-seed spread, else "within seed
-noise" (or "single seed" when n = 1). Run ids go into .tex comments next to each table row.
+Every sentence that states a result is computed from the suite rows, and every verdict (better,
+worse, within seed noise, single seed) is `cnnlab.core.stats.compare`. Suite rows are found by the
+labels the suites define (`cnnlab.art.suites.labels`). Figures are drawn beforehand
+(`figures_tex.make_figures`); the sections receive their file names. Run ids go into .tex comments
+next to each table row.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any
+from typing import Mapping
 
-from cnnlab.report import plots
-from cnnlab.report.compare import acc, change, delta, find, gap, grouped, id_comments, seeds_note
-from cnnlab.report.latex import comment, esc, figure, figure_pair, num, pct, pm, pp, split_table, table
-
-STARTER = "starter (k5 s2, 2x16)"
-REG_BASE = "baseline (Adam 1e-4)"
+from cnnlab.art.suites import labels
+from cnnlab.art.suites.labels import find_variant
+from cnnlab.core.stats import BETTER, compare_records
+from cnnlab.report.compare import acc, change, gap, grouped, id_comments, seeds_note
+from cnnlab.report.latex import comment, esc, figure, num, pct, pp, split_table, table
 
 
 # ----------------------------------------------------------------------------- 1.1 and 1.2
@@ -61,7 +61,7 @@ def _layer_cells(layer: dict) -> list[str]:
     return [kind + (f" {detail}" if detail else ""), shape, num(layer["params"]) if layer["params"] else ""]
 
 
-def section_network(ctx: dict, fig_dir: Path) -> str:
+def section_network(ctx: dict, figs: Mapping[str, str]) -> str:
     net = ctx["network"]
     base = ctx["suites"]["baseline"]["rows"][0]
     layers = net["layers"]
@@ -76,7 +76,6 @@ def section_network(ctx: dict, fig_dir: Path) -> str:
     opt_name = {"adam": "Adam", "sgd": "SGD", "adamw": "AdamW", "rmsprop": "RMSprop"}.get(opt["name"], opt["name"])
     chance = 1 / max(1, len(ctx["art"]["counts"]))
     g = gap(base)
-    plots.plot_curves(ctx["curves"]["baseline"], fig_dir / "baseline_curves.pdf", f"starter network, n={base['n']}")
     if g > 0.1:
         meaning = (f"The network fits its training images far better than unseen ones: a gap of {pct(g)} points means it is "
                    "overfitting, memorising the small training set (and {0} parameters for {1} training images) rather than "
@@ -119,7 +118,7 @@ After training, the starter network reaches {acc(base, 'train_acc')} training an
 \end{{minipage}}\hfill
 \begin{{minipage}}[b]{{0.44\linewidth}}
 \centering
-\includegraphics[width=\linewidth]{{figures/baseline_curves.pdf}}
+\includegraphics[width=\linewidth]{{figures/{figs['baseline_curves']}}}
 \captionof{{figure}}{{Starter network: accuracy per epoch (line: mean, band: $\pm$1 std over {base['n']} seed{'s' if base['n'] > 1 else ''}).}}\label{{fig:baseline}}
 \end{{minipage}}
 \end{{figure}}
@@ -129,7 +128,7 @@ After training, the starter network reaches {acc(base, 'train_acc')} training an
 # ----------------------------------------------------------------------------- 1.3 pooling
 def section_pooling(ctx: dict) -> str:
     rows = ctx["suites"]["pooling"]["rows"]
-    base = find(rows, "no pooling")
+    base = find_variant(rows, labels.NO_POOLING, "pooling")
     pooled = [r for r in rows if r is not base]
     best = max(pooled, key=lambda r: r["val_acc_mean"])
     narrower = sum(gap(r) < gap(base) for r in pooled)
@@ -159,40 +158,36 @@ reaches {acc(best)} validation accuracy, {change(best, base)} against no pooling
 
 
 # ----------------------------------------------------------------------------- 1.4 regularisation
-def section_regularization(ctx: dict, fig_dir: Path) -> str:
+def section_regularization(ctx: dict, figs: Mapping[str, str]) -> str:
     rows = ctx["suites"]["regularization"]["rows"]
-    base = find(rows, REG_BASE)
+    base = find_variant(rows, labels.REG_BASELINE, "regularization")
     groups = list(dict.fromkeys(r["group"] for r in rows if r is not base))
     lines, ranking = [], []
     for g in groups:
         members = [r for r in rows if r["group"] == g]
         best = max(members, key=lambda r: r["val_acc_mean"])
-        d, _, verdict = delta(best, base)
-        ranking.append((d, verdict, g, best))
+        c = compare_records(best, base)
+        ranking.append((c.diff, c.verdict, g, best))
         extra = ""
-        if g == "early stopping":
+        if g == labels.EARLY_STOPPING:
             extra = f"; it stopped after {best['epochs_run_mean']:.0f} of {ctx['network']['epochs']} epochs on average"
         lines.append(f"\\textbf{{{esc(g).capitalize()}}}: best {esc(best['variant'])} at {acc(best)}, {change(best, base)}{extra}.")
     ranking.sort(key=lambda t: -t[0])
     d, verdict, g, best = ranking[0]
-    if verdict == "better":
+    if verdict == BETTER:
         winner = (f"The most effective regulariser was \\textbf{{{esc(g)}}} ({esc(best['variant'])}, {pp(d)} points of validation "
                   "accuracy beyond seed noise).")
     else:
         winner = (f"The largest gain came from {esc(g)} ({esc(best['variant'])}, {pp(d)} points), but it is {verdict}: "
                   "no single regulariser clearly beat the baseline at this budget.")
-    worst = min(((delta(r, base)[0], r) for r in rows if r is not base), key=lambda t: t[0])
+    worst = min(((compare_records(r, base).diff, r) for r in rows if r is not base), key=lambda t: t[0])
     cells = lambda r: [esc(r["variant"]), acc(r, unit=False), pct(gap(r)),  # noqa: E731
                        "" if r is base else pp(r["val_acc_mean"] - base["val_acc_mean"])]
     tab = split_table(f"Each regulariser alone against the baseline (Adam, lr $10^{{-4}}$, no regularisation): validation accuracy in \\%, "
                       f"{seeds_note(rows)}. Gap: training minus validation accuracy; $\\Delta$: validation change against the baseline.",
                       "tab:reg", ["variant", "validation", "gap", r"$\Delta$"],
                       grouped(rows, cells, 4, base["variant"]), "@{}lrrr@{}", comments=id_comments(rows))
-    arch_rows = ctx["suites"]["architecture"]["rows"]
-    plots.plot_deltas([(rows, base["variant"], "regularisation, each alone (1.4)"),
-                       (arch_rows, find(arch_rows, STARTER)["variant"], "architecture, one change at a time (1.5)")],
-                      fig_dir / "deltas.pdf")
-    fig = figure(("deltas.pdf"), "Validation accuracy of each variant of 1.4 and 1.5 minus its reference (the baseline and the "
+    fig = figure(figs["deltas"], "Validation accuracy of each variant of 1.4 and 1.5 minus its reference (the baseline and the "
                  "starter network), in points, coloured by group; error bars: $\\pm$2 standard errors over seeds.", "fig:deltas")
     return rf"""
 \subsection{{Regularisation}}
@@ -204,196 +199,6 @@ the best epoch are restored), and learning-rate schedules. {' '.join(lines)}
 {winner} The most harmful change was {esc(worst[1]['variant'])} ({pp(worst[0])} points). Regularisers that reduce
 the train--validation gap without lowering validation accuracy trade memorisation for generalisation; those that
 also lower training accuracy a lot (large weight decay, strong dropout at a small budget) underfit instead.
-
-{tab}
-
-{fig}
-"""
-
-
-# ----------------------------------------------------------------------------- 1.5 architecture
-def section_architecture(ctx: dict) -> str:
-    rows = ctx["suites"]["architecture"]["rows"]
-    base = find(rows, STARTER)
-
-    def said(label: str) -> str:
-        r = find(rows, label)
-        if r["variant"] != label:
-            return f"{esc(label)}: not run"
-        return f"{esc(label)} {acc(r)} ({change(r, base)})"
-
-    shapes = [r for r in rows if r["group"] == "shape"]
-    best_shape = max(shapes, key=lambda r: r["val_acc_mean"]) if shapes else None
-    others = sorted((r for r in rows if r is not base), key=lambda r: r["val_acc_mean"])
-    up, down = others[-1], others[0]
-    shape_text = ""
-    if shapes:
-        ds = ", ".join(f"{esc(r['variant'])} {acc(r)} with {num(r['params'])} parameters" for r in shapes)
-        verdict = delta(best_shape, min(shapes, key=lambda r: r["val_acc_mean"]))[2]
-        margin = {"better": "by more than the seed noise over the worst shape", "within seed noise":
-                  "but within seed noise of the worst shape"}.get(verdict, "from a single seed")
-        kind = best_shape["variant"].split()[0]
-        theory = ("A pyramid spends few filters on the large early maps (generic edges and colours, cheap there) and many on the "
-                  "small late maps, where the combinations that identify a style are formed")
-        if kind == "pyramidal":
-            why = theory + "; the inverted shape does the opposite and leaves the final representation thin."
-        else:
-            why = ("The usual argument for pyramids (few filters on the large early maps, many on the small late ones, where "
-                   f"style-specific combinations form) did not pay off here: the {esc(kind)} shape did better on this data.")
-        shape_text = (f"With the same spatial schedule (three $3\\times3$ convolutions, each followed by $2\\times2$ pooling), the shapes "
-                      f"compare as {ds}. The {esc(kind)} network is best, {margin}. {why}")
-    cells = lambda r: [esc(r["variant"]), num(r["params"]), acc(r, unit=False),  # noqa: E731
-                       "" if r is base else pp(r["val_acc_mean"] - base["val_acc_mean"])]
-    tab = split_table(f"Architecture changes, one at a time from the starter network: validation accuracy in \\%, {seeds_note(rows)}. "
-                      "$\\Delta$: validation change against the starter.", "tab:arch",
-                      ["variant", "params", "validation", r"$\Delta$"], grouped(rows, cells, 4, base["variant"]),
-                      "@{}lrrr@{}", comments=id_comments(rows))
-    return rf"""
-\subsection{{Architecture}}
-Table~\ref{{tab:arch}} and Figure~\ref{{fig:deltas}} (right) change one property of the starter network at a time (starter: {acc(base)} validation accuracy).
-(a)~\textbf{{Filter size}}: {said('kernel 3')}; {said('kernel 7')}.
-(b)~\textbf{{Stride}}: {said('stride 1')}; {said('stride 3')}. A larger stride skips positions and shrinks the maps (and the
-fully connected layer) quickly, a smaller one keeps detail but multiplies the parameters of the first fully connected layer.
-(c)~\textbf{{Depth}}: {said('1 conv layer')}; {said('3 conv layers')}; {said('4 conv layers (k3)')}.
-The biggest increase came from {esc(up['variant'])} ({change(up, base)}) and the biggest decrease from
-{esc(down['variant'])} ({change(down, base)}). {shape_text}
-
-{tab}
-"""
-
-
-# ----------------------------------------------------------------------------- 1.6 search
-def _fmt_value(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_fmt_value(x) for x in v) + "]"
-    return esc(v)
-
-
-def section_search(ctx: dict, fig_dir: Path) -> str:
-    s = ctx["suites"]["search"]
-    r = s["rows"][0]
-    starter = ctx["suites"]["baseline"]["rows"][0]
-    trials = s.get("trials") or []
-    status = {}
-    for t in trials:
-        status[t.get("status", "?")] = status.get(t.get("status", "?"), 0) + 1
-    counts = ", ".join(f"{v} {esc(k)}" for k, v in sorted(status.items(), key=lambda kv: -kv[1])) or "no trial record"
-    params = s.get("best_params") or {}
-    prow = [[esc(k), _fmt_value(v)] for k, v in params.items()]
-    half = (len(prow) + 1) // 2
-    pairs = [prow[i] + (prow[i + half] if i + half < len(prow) else ["", ""]) for i in range(half)]
-    body = [" & ".join(c) + r" \\" for c in pairs] or [r"\multicolumn{4}{l}{(no parameters recorded)} \\"]
-    ptable = "\n".join(["\\begin{tabular}{@{}ll@{\\hspace{1.2em}}ll@{}}", "\\toprule", r"parameter & value & parameter & value \\",
-                        "\\midrule", *body, "\\bottomrule", "\\end{tabular}"])
-    has_plot = any(t.get("status") == "complete" for t in trials)
-    if has_plot:
-        plots.plot_search(trials, fig_dir / "search.pdf")
-        right = ("\\includegraphics[width=\\linewidth]{figures/search.pdf}\n\\captionof{figure}{Search: validation accuracy of each "
-                 "trial and the best so far.}\\label{fig:search}")
-    else:
-        right = ""
-    d_test = r["test_acc_mean"] - starter["test_acc_mean"]
-    return rf"""
-\subsection{{The best configuration}}
-An Optuna search (TPE sampler, median pruning on validation accuracy; {len(trials)} trials: {counts}) explored the
-architecture, optimizer, regularisation and augmentation together, scoring each trial by \emph{{validation}} accuracy only.
-The best configuration (Table~\ref{{tab:best}}) was then retrained with {r['n']} seed{'s' if r['n'] > 1 else ''}: it reaches
-{acc(r)} validation and \textbf{{{acc(r, 'test_acc')} test accuracy}}, against {acc(starter, 'test_acc')} test accuracy for
-the starter network ({pp(d_test)} points). The test split was used once, for these final numbers.
-
-{comment('best configuration runs: ' + ' '.join(r['run_ids']))}
-\begin{{figure}}[t]
-\begin{{minipage}}[b]{{0.50\linewidth}}
-\centering\footnotesize
-\captionof{{table}}{{Best configuration found by the search (its sampled hyperparameters).}}\label{{tab:best}}
-{ptable}
-\end{{minipage}}\hfill
-\begin{{minipage}}[b]{{0.47\linewidth}}
-\centering
-{right}
-\end{{minipage}}
-\end{{figure}}
-"""
-
-
-# ----------------------------------------------------------------------------- 1.7 robustness
-GEOMETRIC = ("translate", "hflip")
-PHOTOMETRIC = ("brighten", "darken", "contrast_high", "contrast_low", "invert")
-
-
-def section_robustness(ctx: dict, fig_dir: Path) -> str:
-    s = ctx["suites"]["robustness"]
-    tab_rows = s["robustness"]
-    models = list(dict.fromkeys(r["model"] for r in tab_rows))
-    strongest = {t: max(r["severity"] for r in tab_rows if r["transform"] == t) for t in dict.fromkeys(r["transform"] for r in tab_rows)}
-    get = lambda m, t: next(r for r in tab_rows if r["model"] == m and r["transform"] == t and r["severity"] == strongest[t])  # noqa: E731
-    plain = models[0]
-    clean = get(plain, "original")
-    transforms = [t for t in strongest if t != "original"]
-    drops = {t: clean["acc_mean"] - get(plain, t)["acc_mean"] for t in transforms}
-    ranked = sorted(transforms, key=lambda t: drops[t])
-    chance = 1 / max(1, len(ctx["art"]["counts"]))
-    name = lambda t: t.replace("_", " ")  # noqa: E731
-    invariant = ", ".join(f"{name(t)} ({pct(get(plain, t)['acc_mean'])}\\,\\%)" for t in ranked[:2])
-    damaging = ", ".join(f"{name(t)} ({pct(get(plain, t)['acc_mean'])}\\,\\%)" for t in ranked[::-1][:2])
-    geo = [drops[t] for t in transforms if t in GEOMETRIC]
-    pho = [drops[t] for t in transforms if t in PHOTOMETRIC]
-    mean = lambda xs: sum(xs) / len(xs) if xs else 0.0  # noqa: E731
-    if pho and geo and mean(pho) > mean(geo) + 0.02:
-        features = ("Photometric changes hurt far more than geometric ones (mean drop {0} against {1} points): the network "
-                    "identifies an artist mostly by colour and intensity statistics (palette, brightness, contrast of the "
-                    "strokes) and much less by where things are in the picture.").format(pct(mean(pho)), pct(mean(geo)))
-    elif pho and geo and mean(geo) > mean(pho) + 0.02:
-        features = ("Geometric changes hurt more than photometric ones (mean drop {0} against {1} points): the network relies "
-                    "on the spatial layout of the picture (composition, position of the subject) more than on its "
-                    "palette.").format(pct(mean(geo)), pct(mean(pho)))
-    else:
-        features = ("Geometric and photometric changes hurt about equally (mean drops {0} and {1} points): the network uses "
-                    "both the layout and the colour statistics of the images.").format(pct(mean(geo)), pct(mean(pho)))
-    surprising = []
-    if "hflip" in drops and abs(drops["hflip"]) < 0.03:
-        surprising.append("mirroring costs almost nothing, as a style should not depend on left and right")
-    if "invert" in drops and get(plain, "invert")["acc_mean"] < chance + 0.1:
-        surprising.append(f"the negative image falls to near chance ({pct(chance)}\\,\\%), although it keeps every edge and shape")
-    if "translate" in drops and drops["translate"] > 0.1:
-        surprising.append("a shift of a few pixels already costs much, although convolutions are translation-equivariant (the fully connected layer is not)")
-    surprise = ("Notable: " + "; ".join(surprising) + ".") if surprising else ""
-    aug_text = ""
-    if len(models) > 1:
-        aug = models[1]
-        gains = {t: get(aug, t)["acc_mean"] - get(plain, t)["acc_mean"] for t in transforms}
-        top = sorted(gains, key=lambda t: -gains[t])[:2]
-        clean_change = pp(get(aug, "original")["acc_mean"] - clean["acc_mean"])
-        if gains[top[0]] > 0.02:
-            aug_text = (f"Retraining with random transforms ({esc(aug)}) changes the clean test accuracy by {clean_change} points "
-                        "and helps most on " + ", ".join(f"{name(t)} ({pp(gains[t])})" for t in top)
-                        + ": an invariance that the training images do not show has to be taught.")
-        else:
-            aug_text = (f"Retraining with random transforms ({esc(aug)}) changes the clean test accuracy by {clean_change} points "
-                        f"and does not make the network measurably more robust (largest gain {pp(gains[top[0]])} points, on {name(top[0])}).")
-    header = ["transform", "severity"] + [esc(m) for m in models] + ([r"$\Delta$"] if len(models) > 1 else [])
-    rows = []
-    for t in ["original"] + transforms:
-        cells = [name(t), f"{strongest[t]:g}"] + [pm(get(m, t)["acc_mean"], get(m, t)["acc_std"], n=get(m, t)["n"]) for m in models]
-        if len(models) > 1:
-            cells.append(pp(get(models[1], t)["acc_mean"] - get(plain, t)["acc_mean"]))
-        rows.append(cells)
-    ids = [f"{r['variant']}: runs {' '.join(r['run_ids'])}" for r in s["rows"]]
-    tab = table(f"Test accuracy (\\%) on transformed test images at the strongest severity, {seeds_note(s['rows'])}; "
-                "$\\Delta$: augmented minus as trained.", "tab:robust", header, rows, "@{}lr" + "r" * (len(models) + (len(models) > 1)) + "@{}",
-                comments=ids)
-    plots.plot_robustness_bars(tab_rows, fig_dir / "robust_bars.pdf")
-    plots.plot_robustness_curves(tab_rows, fig_dir / "robust_curves.pdf")
-    fig = figure_pair(("robust_bars.pdf", "strongest severity"), ("robust_curves.pdf", "accuracy against severity"),
-                      "Test accuracy under the 1.7 transformations (mean $\\pm$ std over seeds).", "fig:robust")
-    return rf"""
-\subsection{{Robustness to transformed images}}
-The best model of 1.6 was evaluated on the test split transformed as in the handout's Figure~3 (examples in
-Figure~\ref{{fig:data}}): translated, brightened, darkened, with higher and lower contrast, mirrored and inverted, each
-at increasing severity (Table~\ref{{tab:robust}}, Figure~\ref{{fig:robust}}). On clean test images it scores {acc(clean, 'acc')}.
-It is most invariant to {invariant} and least to {damaging}. {surprise} {features} {aug_text}
 
 {tab}
 

@@ -4,9 +4,8 @@ caption and table row that involves it; its numbers are never called transfer le
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Mapping
 
-from cnnlab.report import plots
 from cnnlab.report.latex import comment, esc, path, pct, pm, pp
 
 ORDER = {"mlp300": "MLP, 300 hidden", "mlp800": "MLP, 800 hidden", "features": "conv4 features + FC head", "finetune": "fine-tuned"}
@@ -70,7 +69,17 @@ INIT_TEXT = {
 }
 
 
-def section_mlp(ctx: dict, fig_dir: Path) -> str:
+def curve_titles(ctx: dict) -> dict[str, str]:
+    """The panel titles of the Part 2 learning-curve figure, per model key."""
+    titles = dict(ORDER)
+    titles["features"] = f"{short_alexnet(ctx)}:\nconv4 + FC head"
+    titles["finetune"] = f"{short_alexnet(ctx)}:\nfine-tuned"
+    titles["mlp300"] = "MLP\n300 hidden"
+    titles["mlp800"] = "MLP\n800 hidden"
+    return titles
+
+
+def section_mlp(ctx: dict, figs: Mapping[str, str]) -> str:
     p2 = ctx["part2"]
     g, g8 = p2["mlp300"], p2["mlp800"]
     arch = g["summary"].get("architecture", {})
@@ -78,12 +87,6 @@ def section_mlp(ctx: dict, fig_dir: Path) -> str:
     size, ch = arch.get("image_size", 28), arch.get("channels", 1)
     k = arch.get("num_classes", len(ctx["faces"].get("people", [])))
     init = arch.get("init", g["summary"].get("init", ""))
-    titles = dict(ORDER)
-    titles["features"] = f"{short_alexnet(ctx)}:\nconv4 + FC head"
-    titles["finetune"] = f"{short_alexnet(ctx)}:\nfine-tuned"
-    titles["mlp300"] = "MLP\n300 hidden"
-    titles["mlp800"] = "MLP\n800 hidden"
-    plots.plot_part2_curves(p2, titles, fig_dir / "part2_curves.pdf")
     opt = esc(train.get("optimizer", "adam")).replace("adam", "Adam")
     training = (f"{opt}, learning rate {train.get('lr', 0):g}, L2 weight decay {train.get('weight_decay', 0):g}, mini-batches of "
                 f"{train.get('batch_size', '')}, {train.get('epochs', '')} epochs; the weights of the epoch with the lowest "
@@ -108,7 +111,7 @@ validation {acc(g, 'val_acc')}); with 800 units it reaches {acc(g8)} ({pp(g8['te
 
 \begin{{figure}}[t]
 \centering
-\includegraphics[width=\linewidth]{{figures/part2_curves.pdf}}
+\includegraphics[width=\linewidth]{{figures/{figs['part2_curves']}}}
 \caption{{Learning curves of the Part 2 models: training, validation and test accuracy per epoch (mean over seeds, band $\pm$1 std).
 {'The AlexNet models use an untrained AlexNet (random weights).' if not ctx['alexnet'].get('pretrained') else ''}}}
 \label{{fig:part2}}

@@ -10,9 +10,7 @@ number, and the findings) and its plots.
 from __future__ import annotations
 
 import logging
-import math
 import os
-import statistics
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ from cnnlab.art.config import RunConfig
 from cnnlab.core.config import resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.registry import Registry
+from cnnlab.core.stats import NOISE_SE, aggregate, compare_records, format_record
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +154,10 @@ def run_variants(variants: Sequence[Variant], options: SuiteOptions, base: RunCo
     rows = []
     for i, v in enumerate(variants):
         runs = summaries[i * len(seeds) : (i + 1) * len(seeds)]
-        row = {"group": v.group, "variant": v.label, "n": len(runs)}
-        for m in METRICS:
-            values = [float(r[m]) for r in runs]
-            row[f"{m}_mean"] = statistics.fmean(values)
-            row[f"{m}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+        missing = [m for m in METRICS if any(m not in r for r in runs)]
+        if missing:
+            raise ValueError(f"run summaries of {v.label!r} lack {', '.join(missing)}")
+        row = {"group": v.group, "variant": v.label, **aggregate(runs, METRICS)}
         row["params"] = runs[0]["params"]
         row["macs"] = runs[0]["macs"]
         row["overrides"] = " ".join(v.overrides)
@@ -170,10 +168,6 @@ def run_variants(variants: Sequence[Variant], options: SuiteOptions, base: RunCo
 
 
 # ----------------------------------------------------------------------------- writing results
-def fmt(mean: float, std: float, n: int, digits: int = 3) -> str:
-    return f"{mean:.{digits}f} ± {std:.{digits}f} (n={n})"
-
-
 def write_suite(name: str, options: SuiteOptions, rows: list[dict], findings: list[str], extra: dict | None = None, columns: Sequence[str] = ("train_acc", "val_acc")) -> SuiteResult:
     """results.csv, results.md and suite.json in <out>/suites/<name>/ (atomic writes)."""
     import csv
@@ -193,7 +187,7 @@ def write_suite(name: str, options: SuiteOptions, rows: list[dict], findings: li
     header = ["group", "variant"] + [c.replace("_", " ") for c in columns] + ["params", "epochs"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
-        cells = [r["group"], r["variant"]] + [fmt(r[f"{c}_mean"], r[f"{c}_std"], r["n"]) for c in columns]
+        cells = [r["group"], r["variant"]] + [format_record(r, c) for c in columns]
         cells += [f"{r['params']:,}", f"{r['epochs_run_mean']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     data = _data_note(rows)
@@ -227,27 +221,22 @@ def _data_note(rows: list[dict]) -> str:
     return f"Data: {s['data_name']} — {kind}."
 
 
-def compare(rows: list[dict], baseline_label: str, metric: str = "val_acc") -> list[str]:
-    """Per group: the best variant by mean `metric`, and its difference from the baseline."""
-    base = next(r for r in rows if r["variant"] == baseline_label)
+def compare(rows: list[dict], base: dict, metric: str = "val_acc") -> list[str]:
+    """Per group: the best variant by mean `metric`, and its difference from the `base` row
+    (verdict by `cnnlab.core.stats.compare`)."""
     findings = []
-    groups = list(dict.fromkeys(r["group"] for r in rows if r["variant"] != baseline_label))
+    groups = list(dict.fromkeys(r["group"] for r in rows if r is not base))
     best_overall = None
     for g in groups:
         members = [r for r in rows if r["group"] == g]
         best = max(members, key=lambda r: r[f"{metric}_mean"])
-        delta = best[f"{metric}_mean"] - base[f"{metric}_mean"]
-        se = math.sqrt(best[f"{metric}_std"] ** 2 / best["n"] + base[f"{metric}_std"] ** 2 / base["n"])
-        if best["n"] < 2 or base["n"] < 2:
-            verdict = "single seed: no error bar"
-        else:
-            verdict = "within noise" if abs(delta) <= 2 * se else ("better" if delta > 0 else "worse")
+        c = compare_records(best, base, metric)
         findings.append(
-            f"{g}: best {best['variant']} at {fmt(best[f'{metric}_mean'], best[f'{metric}_std'], best['n'])} validation accuracy, "
-            f"{delta:+.3f} vs {baseline_label} ({verdict}; 2 standard errors = {2 * se:.3f})"
+            f"{g}: best {best['variant']} at {format_record(best, metric)} validation accuracy, "
+            f"{c.diff:+.3f} vs {base['variant']} ({c.verdict}; {NOISE_SE:g} standard errors = {c.margin:.3f})"
         )
-        if best_overall is None or delta > best_overall[1]:
-            best_overall = (g, delta, best["variant"])
+        if best_overall is None or c.diff > best_overall[1]:
+            best_overall = (g, c.diff, best["variant"])
     if best_overall:
-        findings.append(f"most effective: {best_overall[0]} ({best_overall[2]}, {best_overall[1]:+.3f} validation accuracy vs {baseline_label})")
+        findings.append(f"most effective: {best_overall[0]} ({best_overall[2]}, {best_overall[1]:+.3f} validation accuracy vs {base['variant']})")
     return findings

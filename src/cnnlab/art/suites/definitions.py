@@ -8,21 +8,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from cnnlab.art.config import RunConfig
+from cnnlab.art.robustness import RobustnessFacts, evaluate_robustness, robustness_facts
 from cnnlab.core.config import from_dict, resolve_config, to_dict
-from cnnlab.art.suites.common import (
-    SUITES,
-    SuiteOptions,
-    SuiteResult,
-    Variant,
-    compare,
-    fmt,
-    run_variants,
-    write_suite,
-)
-from cnnlab.art.suites.plots import plot_mean_curves, plot_variant_bars
+from cnnlab.art.suites import labels
+from cnnlab.art.suites.common import SUITES, SuiteOptions, SuiteResult, Variant, compare, run_variants, write_suite
+from cnnlab.art.suites.plots import plot_mean_curves, plot_robustness, plot_variant_bars
+from cnnlab.core.stats import format_record
 
 log = logging.getLogger(__name__)
-BASELINE = Variant("starter", "baseline")
+BASELINE = Variant(labels.STARTER, "baseline")
 
 
 @SUITES.register("baseline")
@@ -32,7 +26,7 @@ def baseline_suite(options: SuiteOptions) -> SuiteResult:
     r = rows[0]
     gap = r["train_acc_mean"] - r["val_acc_mean"]
     findings = [
-        f"starter network: train {fmt(r['train_acc_mean'], r['train_acc_std'], r['n'])}, validation {fmt(r['val_acc_mean'], r['val_acc_std'], r['n'])} accuracy after {r['epochs_run_mean']:.0f} epochs",
+        f"starter network: train {format_record(r, 'train_acc')}, validation {format_record(r, 'val_acc')} accuracy after {r['epochs_run_mean']:.0f} epochs",
         f"train-validation gap {gap:+.3f}: " + ("the network fits the training set much better than it generalises (overfitting)" if gap > 0.1 else "small: little overfitting at this budget"),
     ]
     result = write_suite("baseline", options, rows, findings)
@@ -43,21 +37,22 @@ def baseline_suite(options: SuiteOptions) -> SuiteResult:
 @SUITES.register("pooling")
 def pooling_suite(options: SuiteOptions) -> SuiteResult:
     """1.3: max-pooling off vs on, several sizes and strides (all valid on 50x50 inputs)."""
-    variants = [replace(BASELINE, label="no pooling")]
+    variants = [replace(BASELINE, label=labels.NO_POOLING)]
     for size, stride in ((2, 2), (3, 2), (2, 1), (3, 1)):
         variants.append(Variant(f"pool {size}/{stride}", "max-pool size/stride", ("model.pool=true", f"model.pool_size={size}", f"model.pool_stride={stride}")))
     rows = run_variants(variants, options)
-    findings = compare(rows, "no pooling")
+    base = labels.find_variant(rows, labels.NO_POOLING, "pooling")
+    findings = compare(rows, base)
     for r in rows:
         r["gap_mean"] = r["train_acc_mean"] - r["val_acc_mean"]
     findings.append("train-validation gap per variant: " + ", ".join(f"{r['variant']} {r['gap_mean']:+.3f}" for r in rows))
     result = write_suite("pooling", options, rows, findings)
-    plot_variant_bars(rows, result.path / "accuracy.png", "Max-pooling (mean ± std over seeds)", "no pooling")
+    plot_variant_bars(rows, result.path / "accuracy.png", "Max-pooling (mean ± std over seeds)", base)
     return result
 
 
 def regularization_variants() -> list[Variant]:
-    v = [replace(BASELINE, label="baseline (Adam 1e-4)")]
+    v = [replace(BASELINE, label=labels.REG_BASELINE)]
     v += [Variant(f"dropout {p}", "dropout", (f"model.dropout={p}",)) for p in (0.1, 0.2, 0.3, 0.4, 0.5)]
     optimizers = {"sgd": ("train.optimizer.name=sgd", "train.optimizer.lr=0.01", "train.optimizer.momentum=0.9"),
                   "adam": ("train.optimizer.name=adam",), "adamw": ("train.optimizer.name=adamw",),
@@ -67,7 +62,7 @@ def regularization_variants() -> list[Variant]:
             if name == "adam" and wd == 0.0:
                 continue  # that is the baseline
             v.append(Variant(f"{name} wd {wd:g}", "optimizer + weight decay", sets + (f"train.optimizer.weight_decay={wd}",)))
-    v += [Variant(f"early stop p{p}", "early stopping", (f"train.early_stopping.patience={p}",)) for p in (3, 5, 10, 20)]
+    v += [Variant(f"early stop p{p}", labels.EARLY_STOPPING, (f"train.early_stopping.patience={p}",)) for p in (3, 5, 10, 20)]
     v += [
         Variant("StepLR", "LR schedule", ("train.scheduler.name=step", "train.scheduler.step_size=15", "train.scheduler.gamma=0.5", "train.optimizer.lr=0.0003")),
         Variant("cosine", "LR schedule", ("train.scheduler.name=cosine", "train.optimizer.lr=0.0003")),
@@ -81,28 +76,29 @@ def regularization_variants() -> list[Variant]:
 def regularization_suite(options: SuiteOptions) -> SuiteResult:
     """1.4: each regulariser alone against the baseline."""
     rows = run_variants(regularization_variants(), options)
-    findings = compare(rows, "baseline (Adam 1e-4)")
+    base = labels.find_variant(rows, labels.REG_BASELINE, "regularization")
+    findings = compare(rows, base)
     result = write_suite("regularization", options, rows, findings)
-    plot_variant_bars(rows, result.path / "accuracy.png", "Regularisation, each alone (mean ± std over seeds)", "baseline (Adam 1e-4)")
+    plot_variant_bars(rows, result.path / "accuracy.png", "Regularisation, each alone (mean ± std over seeds)", base)
     return result
 
 
 def architecture_variants() -> list[Variant]:
-    v = [replace(BASELINE, label="starter (k5 s2, 2x16)")]
-    v += [Variant(f"kernel {k}", "filter size", (f"model.kernel_sizes={k}",)) for k in (3, 7)]
-    v += [Variant(f"stride {s}", "stride", (f"model.strides={s}",)) for s in (1, 3)]
+    v = [replace(BASELINE, label=labels.ARCH_STARTER)]
+    v += [Variant(labels.kernel_label(k), "filter size", (f"model.kernel_sizes={k}",)) for k in labels.KERNEL_SIZES]
+    v += [Variant(labels.stride_label(s), "stride", (f"model.strides={s}",)) for s in labels.STRIDES]
     v += [
-        Variant("1 conv layer", "depth", ("model.filters=[16]",)),
-        Variant("3 conv layers", "depth", ("model.filters=[16,16,16]",)),
-        Variant("4 conv layers (k3)", "depth", ("model.filters=[16,16,16,16]", "model.kernel_sizes=3", "model.paddings=1")),
+        Variant(labels.ONE_CONV, "depth", ("model.filters=[16]",)),
+        Variant(labels.THREE_CONV, "depth", ("model.filters=[16,16,16]",)),
+        Variant(labels.FOUR_CONV, "depth", ("model.filters=[16,16,16,16]", "model.kernel_sizes=3", "model.paddings=1")),
     ]
     v += [Variant(f"{f} filters", "filters per layer", (f"model.filters=[{f},{f}]",)) for f in (8, 32, 64)]
     # Same spatial schedule (3x3 convs, pool 2 after each: 50 -> 24 -> 11 -> 4), channels differ.
     shape = ("model.kernel_sizes=3", "model.strides=1", "model.pool=true")
     v += [
-        Variant("pyramidal 8-16-32", "shape", ("model.filters=[8,16,32]",) + shape),
-        Variant("flat 16-16-16", "shape", ("model.filters=[16,16,16]",) + shape),
-        Variant("inverted 32-16-8", "shape", ("model.filters=[32,16,8]",) + shape),
+        Variant("pyramidal 8-16-32", labels.SHAPE, ("model.filters=[8,16,32]",) + shape),
+        Variant("flat 16-16-16", labels.SHAPE, ("model.filters=[16,16,16]",) + shape),
+        Variant("inverted 32-16-8", labels.SHAPE, ("model.filters=[32,16,8]",) + shape),
     ]
     return v
 
@@ -111,11 +107,12 @@ def architecture_variants() -> list[Variant]:
 def architecture_suite(options: SuiteOptions) -> SuiteResult:
     """1.5: filter size, stride, depth, width and pyramidal vs flat vs inverted shapes."""
     rows = run_variants(architecture_variants(), options)
-    findings = compare(rows, "starter (k5 s2, 2x16)")
-    shapes = [r for r in rows if r["group"] == "shape"]
-    findings.append("shapes: " + "; ".join(f"{r['variant']} {fmt(r['val_acc_mean'], r['val_acc_std'], r['n'])}, {r['params']:,} params, {r['macs'] / 1e6:.2f} M MACs" for r in shapes))
+    base = labels.find_variant(rows, labels.ARCH_STARTER, "architecture")
+    findings = compare(rows, base)
+    shapes = [r for r in rows if r["group"] == labels.SHAPE]
+    findings.append("shapes: " + "; ".join(f"{r['variant']} {format_record(r, 'val_acc')}, {r['params']:,} params, {r['macs'] / 1e6:.2f} M MACs" for r in shapes))
     result = write_suite("architecture", options, rows, findings, columns=("train_acc", "val_acc"))
-    plot_variant_bars(rows, result.path / "accuracy.png", "Architecture (mean ± std over seeds)", "starter (k5 s2, 2x16)")
+    plot_variant_bars(rows, result.path / "accuracy.png", "Architecture (mean ± std over seeds)", base)
     return result
 
 
@@ -129,11 +126,11 @@ def search_suite(options: SuiteOptions) -> SuiteResult:
     sweep = run_sweep(study_name=study, storage=default_storage(Path(options.out_root)), trials=trials, workers=min(options.jobs, 2),
                       base=options.base, out_root=Path(options.out_root), seed=0, epochs=options.n_epochs)
     best = sweep.best_config
-    rows = run_variants([Variant("best found", "search")], options, base=best)
+    rows = run_variants([Variant(labels.BEST_FOUND, "search")], options, base=best)
     r = rows[0]
     findings = [
         f"{sweep.n_complete} complete and {sweep.n_pruned} pruned trials (median pruning on validation accuracy); best trial validation accuracy {sweep.best_value:.3f}",
-        f"best configuration retrained over {r['n']} seeds: validation {fmt(r['val_acc_mean'], r['val_acc_std'], r['n'])}, test {fmt(r['test_acc_mean'], r['test_acc_std'], r['n'])} (test split used once, for this final number)",
+        f"best configuration retrained over {r['n']} seeds: validation {format_record(r, 'val_acc')}, test {format_record(r, 'test_acc')} (test split used once, for this final number)",
     ]
     extra = {"best_params": sweep.best_params, "best_config": to_dict(best), "study": sweep.study_name, "storage": sweep.storage,
              "trials": sweep.trials}
@@ -154,8 +151,6 @@ def best_config(options: SuiteOptions) -> tuple[RunConfig, str]:
 @SUITES.register("robustness")
 def robustness_suite(options: SuiteOptions) -> SuiteResult:
     """1.7: the best model on the transformed test split, then retrained with random transforms."""
-    from cnnlab.art.robustness import evaluate_robustness, plot_robustness
-
     config, origin = best_config(options)
     cfg_dict = to_dict(config)
     probabilities = dict(config.augment.probabilities) or {}
@@ -164,10 +159,10 @@ def robustness_suite(options: SuiteOptions) -> SuiteResult:
 
         probabilities = {name: 0.2 for name in AUGMENT_ORDER}
     augmented = resolve_config(RunConfig, None, [], extra={**cfg_dict, "augment": {"probabilities": probabilities, "max_severity": 1.0}})
-    plain_rows = run_variants([Variant("as trained", "robustness")], options, base=config)
-    aug_rows = run_variants([Variant("augmented", "robustness")], options, base=augmented)
-    table = evaluate_robustness({"as trained": plain_rows[0]["run_paths"], "augmented": aug_rows[0]["run_paths"]}, config)
-    findings = _robustness_findings(table)
+    plain_rows = run_variants([Variant(labels.AS_TRAINED, "robustness")], options, base=config)
+    aug_rows = run_variants([Variant(labels.AUGMENTED, "robustness")], options, base=augmented)
+    table = evaluate_robustness({labels.AS_TRAINED: plain_rows[0]["run_paths"], labels.AUGMENTED: aug_rows[0]["run_paths"]}, config)
+    findings = _robustness_findings(robustness_facts(table, labels.AS_TRAINED, labels.AUGMENTED))
     findings.insert(0, f"model: {origin}; augmented retraining with per-image probabilities {probabilities} at severities up to 1.0")
     result = write_suite("robustness", options, plain_rows + aug_rows, findings, extra={"robustness": table, "augment_probabilities": probabilities},
                          columns=("train_acc", "val_acc", "test_acc"))
@@ -176,18 +171,15 @@ def robustness_suite(options: SuiteOptions) -> SuiteResult:
     return result
 
 
-def _robustness_findings(table: list[dict]) -> list[str]:
-    plain = [r for r in table if r["model"] == "as trained" and r["severity"] == max(x["severity"] for x in table if x["transform"] == r["transform"])]
-    original = next(r for r in table if r["model"] == "as trained" and r["transform"] == "original")
-    ranked = sorted((r for r in plain if r["transform"] != "original"), key=lambda r: r["acc_mean"], reverse=True)
-    out = [f"clean test accuracy {fmt(original['acc_mean'], original['acc_std'], original['n'])}"]
-    if ranked:
-        out.append("most invariant to: " + ", ".join(f"{r['transform']} ({r['acc_mean']:.3f})" for r in ranked[:2]))
-        out.append("most damaging: " + ", ".join(f"{r['transform']} ({r['acc_mean']:.3f})" for r in ranked[-2:][::-1]))
-    aug = {r["transform"]: r for r in table if r["model"] == "augmented" and r["severity"] == max(x["severity"] for x in table if x["transform"] == r["transform"])}
-    gains = [(r["transform"], aug[r["transform"]]["acc_mean"] - r["acc_mean"]) for r in ranked if r["transform"] in aug]
-    if gains:
-        out.append("augmented training changes strongest-severity accuracy by: " + ", ".join(f"{t} {d:+.3f}" for t, d in gains))
+def _robustness_findings(facts: RobustnessFacts) -> list[str]:
+    """The suite's wording of the facts (the report words the same facts in LaTeX)."""
+    acc = lambda t: facts.row(facts.reference, t)["acc_mean"]  # noqa: E731
+    out = [f"clean test accuracy {format_record(facts.clean, 'acc')}"]
+    if facts.ranked:
+        out.append("most invariant to: " + ", ".join(f"{t} ({acc(t):.3f})" for t in facts.most_invariant()))
+        out.append("most damaging: " + ", ".join(f"{t} ({acc(t):.3f})" for t in facts.most_damaging()))
+    if facts.gains:
+        out.append("augmented training changes strongest-severity accuracy by: " + ", ".join(f"{t} {facts.gains[t]:+.3f}" for t in facts.ranked))
     return out
 
 
@@ -195,7 +187,7 @@ def _write_robustness_table(table: list[dict], path: Path) -> None:
     from cnnlab.core.io import atomic_write_text
 
     lines = ["| model | transform | severity | test accuracy |", "|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['transform']} | {r['severity']:g} | {fmt(r['acc_mean'], r['acc_std'], r['n'])} |" for r in table]
+    lines += [f"| {r['model']} | {r['transform']} | {r['severity']:g} | {format_record(r, 'acc')} |" for r in table]
     atomic_write_text(path / "robustness.md", "\n".join(lines) + "\n")
     header = "model,transform,severity,acc_mean,acc_std,n\n"
     atomic_write_text(path / "robustness.csv", header + "".join(f"{r['model']},{r['transform']},{r['severity']},{r['acc_mean']},{r['acc_std']},{r['n']}\n" for r in table))
