@@ -38,7 +38,7 @@ def suggest_config(trial: Any, base: RunConfig) -> RunConfig:
     """The RunConfig of one trial; raises optuna.TrialPruned (user attr "invalid") for untrainable draws."""
     import optuna
 
-    from cnnlab.art.transforms import AUGMENT_ORDER, TRANSFORMS
+    from cnnlab.art.transforms import augment_order
 
     n_conv = trial.suggest_int("n_conv", 1, MAX_CONV)
     filters = tuple(trial.suggest_categorical(f"filters_{i}", [8, 16, 32, 64]) for i in range(1, n_conv + 1))
@@ -88,9 +88,8 @@ def suggest_config(trial: Any, base: RunConfig) -> RunConfig:
 
     augment = AugmentConfig(probabilities={}, max_severity=base.augment.max_severity)
     if trial.suggest_categorical("augment", [False, True]):
-        names = list(AUGMENT_ORDER) + [n for n in TRANSFORMS.names() if n not in AUGMENT_ORDER]
         augment = AugmentConfig(
-            probabilities={n: trial.suggest_float(f"aug_{n}", 0.0, 0.5) for n in names},
+            probabilities={n: trial.suggest_float(f"aug_{n}", 0.0, 0.5) for n in augment_order()},
             max_severity=trial.suggest_float("aug_max_severity", 0.1, 1.0),
         )
 
