@@ -178,8 +178,8 @@ class Trainer:
         shuffle_gen = torch.Generator().manual_seed(cfg.seed)
         augment_gen = torch.Generator().manual_seed(cfg.seed + 1)
         model.to(self.device)
-        (x_train, y_train), (x_val, y_val) = train, val
-        if len(x_train) == 0 or len(x_val) == 0:
+        x_train, y_train = train
+        if len(x_train) == 0 or len(val[0]) == 0:
             raise DataError("training and validation sets must not be empty")
         params = param_groups if param_groups is not None else [p for p in model.parameters() if p.requires_grad]
         optimizer = create_optimizer(params, cfg.optimizer)
