@@ -88,11 +88,11 @@ def create_scheduler(optimizer: torch.optim.Optimizer, config: SchedulerConfig, 
 class FitResult:
     """What `Trainer.fit` returns. The model holds `best_state` when fit returns."""
 
-    history: list[dict]
-    best_epoch: int
+    history: list[dict]  # one row per epoch run (see Callback.on_epoch_end for the keys)
+    best_epoch: int  # from 1, by the early-stopping monitor
     best_state: dict[str, torch.Tensor]
-    final_state: dict[str, torch.Tensor]
-    stopped_early: bool
+    final_state: dict[str, torch.Tensor]  # after the last epoch run
+    stopped_early: bool  # a callback (early stopping or another) stopped training
     seconds: float
     selected_by: str = "val_loss"  # the early-stopping monitor that chose best_epoch
     extra: dict = field(default_factory=dict)
