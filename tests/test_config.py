@@ -80,3 +80,8 @@ def test_shipped_example_configs_resolve():
     for path in sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")):
         cfg = resolve_config(RunConfig, path)
         create_model(cfg.model.name, num_classes=11, config=cfg.model, image_size=cfg.data.image_size)
+
+
+def test_unknown_augment_transform_is_a_config_error_naming_the_choices():
+    with pytest.raises(ConfigError, match="unknown transform 'rotate' in augment.probabilities .*hflip"):
+        resolve_config(RunConfig, None, ["augment.probabilities.rotate=0.5"])

@@ -1,4 +1,4 @@
-"""Tests for cnnlab.art.data: folder loading, robustness to odd files, the cache, the split, synthetic data."""
+"""Tests for cnnlab.art.data and cnnlab.art.folder: folder loading, robustness to odd files, the cache, the split, synthetic data."""
 
 from __future__ import annotations
 
@@ -10,17 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlab.art import data as data_mod
+from cnnlab.art import folder as folder_mod
 from cnnlab.art import synthetic
-from cnnlab.art.data import (
-    DATASETS,
-    ImageDataset,
-    cache_path,
-    default_cache_dir,
-    display_name,
-    load_art_data,
-    stratified_split,
-)
+from cnnlab.art.data import DATASETS, ImageDataset, load_art_data, stratified_split
+from cnnlab.art.folder import cache_path, default_cache_dir
+from cnnlab.core.images import display_name
 from cnnlab.core.errors import ConfigError, DataError
 
 
@@ -77,7 +71,7 @@ def synthetic_ds(tmp_path_factory) -> ImageDataset:
 
 # ----------------------------------------------------------------------------- folders
 def test_layout_robustness(art_folder: Path, cache_dir: Path, caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="cnnlab.art.data"):
+    with caplog.at_level(logging.WARNING, logger="cnnlab.art.folder"):
         ds = load_art_data(str(art_folder), cache_dir=cache_dir)
     assert ds.class_names == ("Canaletto", "Claude Monet", "Paul Sandby")
     assert not ds.synthetic and ds.name == str(art_folder.resolve())
@@ -136,7 +130,7 @@ def test_second_load_uses_the_cache(art_folder: Path, cache_dir: Path, monkeypat
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded although the cache is valid")
 
-    monkeypatch.setattr(data_mod, "_decode_image", no_decoding)
+    monkeypatch.setattr(folder_mod, "_decode_image", no_decoding)
     second = load_art_data(art_folder, cache_dir=cache_dir)
     assert torch.equal(first.images, second.images) and torch.equal(first.labels, second.labels)
     assert second.data_hash == first.data_hash and second.skipped == first.skipped
@@ -146,8 +140,8 @@ def test_second_load_uses_the_cache(art_folder: Path, cache_dir: Path, monkeypat
 def test_content_change_invalidates_the_cache(art_folder: Path, cache_dir: Path, monkeypatch) -> None:
     first = load_art_data(art_folder, cache_dir=cache_dir)
     calls = []
-    real = data_mod._decode_image
-    monkeypatch.setattr(data_mod, "_decode_image", lambda *a: calls.append(a) or real(*a))
+    real = folder_mod._decode_image
+    monkeypatch.setattr(folder_mod, "_decode_image", lambda *a: calls.append(a) or real(*a))
     Image.new("RGB", (100, 50), (0, 255, 0)).save(art_folder / "canaletto" / "a_wide_red.png")  # same size
     second = load_art_data(art_folder, cache_dir=cache_dir)
     assert second.data_hash != first.data_hash and calls
@@ -160,7 +154,7 @@ def test_content_change_invalidates_the_cache(art_folder: Path, cache_dir: Path,
 def test_damaged_cache_file_is_rebuilt(art_folder: Path, cache_dir: Path, caplog) -> None:
     first = load_art_data(art_folder, cache_dir=cache_dir)
     cache_path(first.data_hash, 50, cache_dir).write_bytes(b"not a torch file")
-    with caplog.at_level(logging.WARNING, logger="cnnlab.art.data"):
+    with caplog.at_level(logging.WARNING, logger="cnnlab.art.folder"):
         again = load_art_data(art_folder, cache_dir=cache_dir)
     assert torch.equal(first.images, again.images)
     assert "unreadable cache file" in caplog.text

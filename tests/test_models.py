@@ -3,11 +3,11 @@ import torch
 
 from cnnlab.art.config import ModelConfig
 from cnnlab.core.errors import ConfigError
-from cnnlab.art.models import SimpleCNN, count_parameters, create_model, describe_layers, model_names
+from cnnlab.art.models import MODELS, SimpleCNN, count_parameters, create_model, describe_layers, model_names
 
 
-@pytest.mark.parametrize("name", model_names())
-def test_every_registered_model_builds_and_runs(name):
+@pytest.mark.parametrize("name", MODELS.names())
+def test_every_registered_art_model_builds_and_runs(name):
     model = create_model(name, num_classes=5)
     x = torch.randn(2, *model.input_shape)
     model.eval()
@@ -50,3 +50,17 @@ def test_too_deep_stack_names_the_layer():
 def test_relus_are_not_inplace():
     model = SimpleCNN(ModelConfig(dropout=0.2))
     assert not any(getattr(m, "inplace", False) for m in model.modules())
+
+
+def test_art_registry_is_part_1_only_and_honest():
+    import subprocess
+    import sys
+
+    assert model_names() == MODELS.names() and "simple_cnn" in model_names()
+    with pytest.raises(ConfigError, match="unknown model 'alexnet' .*simple_cnn"):
+        create_model("alexnet", num_classes=5)
+    # Building a Part 1 model never imports Part 2 (art and faces are independent).
+    code = ("import sys; from cnnlab.art.models import create_model, model_names; create_model('simple_cnn', 3); model_names(); "
+            "print(sorted(m for m in sys.modules if m.startswith('cnnlab.faces')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -6,6 +6,7 @@ import torch
 from cnnlab.core.train_config import EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
 from cnnlab.art.config import ModelConfig
 from cnnlab.art.models import SimpleCNN
+from cnnlab.core.callbacks import Callback, EarlyStopping, FitState
 from cnnlab.core.trainer import Trainer, seed_everything
 
 
@@ -101,3 +102,82 @@ def test_frozen_parameters_are_not_updated(toy_images):
     before = {k: v.clone() for k, v in model.features.state_dict().items()}
     Trainer(TrainConfig(epochs=2, batch_size=16, optimizer=OptimizerConfig(lr=1e-2))).fit(model, (x[:40], y[:40]), (x[40:], y[40:]))
     assert all(torch.equal(before[k], v) for k, v in model.features.state_dict().items())
+
+
+def test_custom_callback_records_rows_and_sees_model_and_optimizer(toy_images):
+    x, y = toy_images
+
+    class Recorder(Callback):
+        def __init__(self):
+            self.calls, self.rows = [], []
+
+        def on_fit_start(self, state):
+            self.calls.append("start")
+            assert state.model is model and state.history == []
+            self.lr = state.optimizer.param_groups[0]["lr"]
+
+        def on_epoch_end(self, state, row):
+            self.calls.append(f"epoch {state.epoch}")
+            assert state.history[-1] is row
+            self.rows.append(dict(row))
+
+        def on_fit_end(self, state):
+            self.calls.append("end")
+
+    model, recorder = _model(), Recorder()
+    cfg = TrainConfig(epochs=3, batch_size=16, optimizer=OptimizerConfig(lr=2e-3))
+    result = Trainer(cfg).fit(model, (x[:40], y[:40]), (x[40:], y[40:]), monitor={"test": (x[50:], y[50:])}, callbacks=[recorder])
+    assert recorder.calls == ["start", "epoch 1", "epoch 2", "epoch 3", "end"]
+    assert recorder.rows == result.history
+    assert list(recorder.rows[0]) == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "test_loss", "test_acc", "seconds"]
+    assert recorder.lr == 2e-3 and not result.stopped_early
+
+
+def test_callback_can_stop_training_and_attaching_one_changes_nothing_else(toy_images):
+    x, y = toy_images
+
+    class StopAfter(Callback):
+        def on_epoch_end(self, state, row):
+            if row["epoch"] == 2:
+                state.request_stop("enough")
+
+    cfg = TrainConfig(epochs=6, batch_size=8, optimizer=OptimizerConfig(lr=1e-3), seed=5)
+    full = Trainer(cfg).fit(_model(seed=5, dropout=0.2), (x[:40], y[:40]), (x[40:], y[40:]))
+    model = _model(seed=5, dropout=0.2)
+    result = Trainer(cfg).fit(model, (x[:40], y[:40]), (x[40:], y[40:]), callbacks=[StopAfter()])
+    assert result.stopped_early and len(result.history) == 2 and len(full.history) == 6
+    # The same first two epochs to the last digit: a callback does not disturb the random streams.
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(result.history) == strip(full.history[:2])
+    assert result.best_epoch == min((1, 2), key=lambda e: result.history[e - 1]["val_loss"])
+    assert all(torch.equal(v, result.best_state[k]) for k, v in model.state_dict().items())
+
+
+def test_callback_exception_aborts_but_still_ends_the_fit(toy_images):
+    x, y = toy_images
+    ended = []
+
+    class Prune(Callback):
+        def on_epoch_end(self, state, row):
+            raise RuntimeError(f"pruned at epoch {row['epoch']}")
+
+        def on_fit_end(self, state):
+            ended.append(len(state.history))
+
+    with pytest.raises(RuntimeError, match="pruned at epoch 1"):
+        Trainer(TrainConfig(epochs=3, batch_size=16)).fit(_model(), (x[:40], y[:40]), (x[40:], y[40:]), callbacks=[Prune()])
+    assert ended == [1]
+
+
+def test_early_stopping_callback_min_delta_and_monitor():
+    model = torch.nn.Linear(2, 2)
+    state = FitState(TrainConfig(), model, torch.optim.SGD(model.parameters(), lr=0.1), None)
+    stopper = EarlyStopping(EarlyStoppingConfig(patience=2, monitor="val_acc", min_delta=0.05))
+    stopper.on_fit_start(state)
+    for epoch, acc in enumerate([0.5, 0.53, 0.6, 0.62, 0.64], start=1):
+        stopper.on_epoch_end(state, {"epoch": epoch, "val_acc": acc})
+        if state.should_stop:
+            break
+    # 0.53 and 0.62 do not beat the best by more than min_delta; 0.64 ends patience after epoch 3
+    assert (stopper.best_epoch, epoch, state.should_stop) == (3, 5, True)
+    assert "best epoch 3" in state.stop_reason

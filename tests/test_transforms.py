@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
+from cnnlab.art.config import AugmentConfig
 from cnnlab.core.errors import ConfigError
 from cnnlab.art.transforms import (
+    AUGMENT_ORDER,
     BINARY,
     SEVERITIES,
     TRANSFORMS,
-    AugmentConfig,
     apply_transform,
+    augment_order,
     random_augment,
 )
 
@@ -111,9 +113,9 @@ def test_apply_transform_rejects_bad_input() -> None:
 
 
 def test_augment_config_validation() -> None:
-    assert not AugmentConfig().enabled()
-    assert not AugmentConfig({"invert": 0.0}).enabled()
-    assert AugmentConfig({"hflip": 0.5}).enabled()
+    assert not AugmentConfig().enabled
+    assert not AugmentConfig({"invert": 0.0}).enabled
+    assert AugmentConfig({"hflip": 0.5}).enabled
     with pytest.raises(ConfigError, match="unknown transform"):
         AugmentConfig({"rotate": 0.5})
     with pytest.raises(ConfigError):
@@ -121,11 +123,24 @@ def test_augment_config_validation() -> None:
     with pytest.raises(ConfigError):
         AugmentConfig({"hflip": "often"})
     with pytest.raises(ConfigError):
+        AugmentConfig({"hflip": True})
+    with pytest.raises(ConfigError):
         AugmentConfig(max_severity=2.0)
+    with pytest.raises(ConfigError, match="max_severity must be a number"):
+        AugmentConfig(max_severity="strong")
+    with pytest.raises(ConfigError, match="mapping"):
+        AugmentConfig(["hflip"])
+    assert AugmentConfig({"hflip": 1}, max_severity=1).max_severity == 1.0
     probs = {"hflip": 0.5}
     cfg = AugmentConfig(probs)
     probs["hflip"] = 0.0  # the config keeps its own copy
     assert cfg.probabilities["hflip"] == 0.5
+
+
+def test_augment_order_lists_every_transform_geometry_first() -> None:
+    order = augment_order()
+    assert sorted(order) == TRANSFORMS.names() and len(set(order)) == len(order)
+    assert order[: len(AUGMENT_ORDER)] == AUGMENT_ORDER
 
 
 def test_random_augment_probability_zero_is_identity() -> None:

@@ -6,9 +6,11 @@ cnnlab.core.train_config.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from cnnlab.art.transforms import TRANSFORMS
 from cnnlab.core.config import check
 from cnnlab.core.layers import ACTIVATIONS
 from cnnlab.core.train_config import TrainConfig
@@ -91,20 +93,37 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Training-time random augmentation: per-image probability of each transformation."""
+    """Training-time random augmentation (cnnlab.art.transforms.random_augment).
+
+    Each registered transform is applied to each training image independently with its probability
+    (absent = 0), at a random severity in [0, max_severity] (binary ones at full strength).
+    """
 
     probabilities: Mapping[str, float] = field(default_factory=dict)
     max_severity: float = 0.5
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "probabilities", dict(self.probabilities))
+        check(isinstance(self.probabilities, Mapping),
+              f"augment.probabilities must be a mapping, got {type(self.probabilities).__name__}")
+        probs: dict[str, float] = {}  # the config's own copy, as floats
         for name, p in self.probabilities.items():
-            check(0.0 <= float(p) <= 1.0, f"augment.probabilities.{name} must be in [0, 1]")
-        check(0.0 <= self.max_severity <= 1.0, "augment.max_severity must be in [0, 1]")
+            check(name in TRANSFORMS, f"unknown transform {name!r} in augment.probabilities (choose from: {', '.join(TRANSFORMS.names())})")
+            probs[name] = _number(p, f"augment.probabilities.{name}")
+            check(0.0 <= probs[name] <= 1.0, f"augment.probabilities.{name} must be in [0, 1], got {probs[name]}")
+        object.__setattr__(self, "probabilities", probs)
+        object.__setattr__(self, "max_severity", _number(self.max_severity, "augment.max_severity"))
+        check(0.0 <= self.max_severity <= 1.0, f"augment.max_severity must be in [0, 1], got {self.max_severity}")
 
     @property
     def enabled(self) -> bool:
+        """True when some transform has a non-zero probability."""
         return any(p > 0 for p in self.probabilities.values())
+
+
+def _number(value: object, key: str) -> float:
+    """`value` as a float, or ConfigError naming `key` (bools are not numbers here)."""
+    check(isinstance(value, numbers.Real) and not isinstance(value, bool), f"{key} must be a number, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -1,43 +1,27 @@
-"""Part 1 data: the artists' images as tensors, a stratified split, and an on-disk cache.
+"""Part 1 data: the artists' images as one in-memory dataset, the dataset registry, and a stratified split.
 
 `load_art_data(spec)` takes a registered dataset name (the default, "synthetic-artists", is a
 procedural stand-in for the handout's 451 paintings; see cnnlab.art.synthetic) or a folder laid out
 like the handout's art_data/artists: one sub-folder per artist, any image format Pillow reads.
-
-Preprocessing follows the handout's DataLoader: each image is downsampled so that its longer side is
-`image_size` (aspect ratio kept), centred and padded to a square with mid-grey (0.0), and RGB is
-scaled to [-0.5, 0.5]. Grayscale, palette, CMYK and 16-bit images are converted to RGB; transparent
-ones are composited over mid-grey. Files that cannot be decoded (truncated, corrupt, not images) are
-skipped with a warning and listed in `ImageDataset.skipped`; hidden files (.DS_Store) are listed there
-too. Decoded tensors are cached under `default_cache_dir()`, keyed by a hash of the folder's content,
-the image size and the preprocessing version, so later runs do not decode again.
+Decoding, preprocessing and the on-disk tensor cache are in cnnlab.art.folder; files that could not
+be used are listed in `ImageDataset.skipped`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from cnnlab.art.folder import cache_path, load_folder, read_cache, write_cache
 from cnnlab.core.errors import ConfigError, DataError
-from cnnlab.core.io import atomic_path, canonical_json, sha256_bytes
-from cnnlab.core.images import display_name, to_rgb
+from cnnlab.core.io import canonical_json, sha256_bytes
 from cnnlab.core.registry import Registry
 
-log = logging.getLogger(__name__)
-
 SYNTHETIC_NAME = "synthetic-artists"
-# Bump when decoding/resizing/padding changes: it is part of the cache key.
-PREPROCESS_VERSION = 1
-PAD_VALUE = 0.0  # mid-grey in [-0.5, 0.5]; invariant under the "invert" transform
-_IGNORED_DIRS = {"__MACOSX"}  # macOS zip artefacts: resource forks, never images
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,27 +76,14 @@ class Split:
 DATASETS: Registry[ImageDataset] = Registry("dataset")
 
 
-def default_cache_dir() -> Path:
-    """$CNNLAB_CACHE, or ~/.cache/cnnlab."""
-    return Path(os.environ.get("CNNLAB_CACHE") or "~/.cache/cnnlab").expanduser()
-
-
-def cache_path(data_hash: str, image_size: int, cache_dir: str | Path | None = None) -> Path:
-    """The cache file for one data hash, image size and preprocessing version."""
-    key = sha256_bytes(
-        canonical_json({"data": data_hash, "size": int(image_size), "pre": PREPROCESS_VERSION}).encode()
-    )[:24]
-    return Path(cache_dir if cache_dir is not None else default_cache_dir()) / "art" / f"{key}.pt"
-
-
 def load_art_data(
     spec: str = SYNTHETIC_NAME, *, image_size: int = 50, cache_dir: str | Path | None = None
 ) -> ImageDataset:
     """Load a registered dataset by name, or a folder with one sub-folder per class.
 
     Registered names win over a folder of the same name (write ./synthetic-artists for the folder).
-    `cache_dir` defaults to `default_cache_dir()`. Raises DataError for a missing folder, fewer than
-    two class folders, or a class folder without a readable image.
+    `cache_dir` defaults to cnnlab.art.folder.default_cache_dir(). Raises DataError for a missing
+    folder, fewer than two class folders, or a class folder without a readable image.
     """
     if not isinstance(image_size, int) or isinstance(image_size, bool) or not 8 <= image_size <= 1024:
         raise ConfigError(f"image size must be an integer in [8, 1024], got {image_size!r}")
@@ -126,7 +97,10 @@ def load_art_data(
         )
     if not root.is_dir():
         raise DataError(f"data path is not a folder: {spec}")
-    return _load_folder(root.resolve(), image_size, cache_dir)
+    root = root.resolve()
+    found = load_folder(root, image_size, cache_dir)
+    return ImageDataset(name=str(root), images=found.images, labels=found.labels, class_names=found.class_names,
+                        data_hash=found.data_hash, synthetic=False, skipped=found.skipped)
 
 
 def stratified_split(
@@ -180,7 +154,7 @@ def _synthetic_artists(image_size: int = 50, cache_dir: str | Path | None = None
 
     data_hash = sha256_bytes(canonical_json(synthetic.generator_params()).encode())
     path = cache_path(data_hash, image_size, cache_dir)
-    cached = _read_cache(path, data_hash, image_size)
+    cached = read_cache(path, data_hash, image_size)
     if cached is None:
         images, labels = synthetic.render_artists(image_size)
         cached = {
@@ -189,7 +163,7 @@ def _synthetic_artists(image_size: int = 50, cache_dir: str | Path | None = None
             "class_names": list(synthetic.class_names()),
             "skipped": [],
         }
-        _write_cache(path, cached, data_hash, image_size)
+        write_cache(path, cached, data_hash, image_size)
     return ImageDataset(
         name=SYNTHETIC_NAME,
         images=cached["images"],
@@ -199,203 +173,3 @@ def _synthetic_artists(image_size: int = 50, cache_dir: str | Path | None = None
         synthetic=True,
         skipped=(),
     )
-
-
-# ----------------------------------------------------------------------------- folders
-@dataclass
-class _Scan:
-    class_dirs: list[str]  # raw folder names, sorted
-    files: list[list[str]]  # per class: relative paths of candidate image files, sorted
-    ignored: list[tuple[str, str]]  # (relative path, reason)
-    data_hash: str
-
-
-def _hidden(name: str) -> bool:
-    return name.startswith(".") or name in _IGNORED_DIRS
-
-
-def _scan_folder(root: Path) -> _Scan:
-    """List class folders and files, and hash relative paths plus bytes in one streaming pass."""
-    h = hashlib.sha256()
-
-    def add_entry(tag: bytes, rel: str) -> None:
-        raw = rel.encode("utf-8", "surrogateescape")
-        h.update(tag + len(raw).to_bytes(4, "little") + raw)
-
-    def add_file(path: Path, rel: str) -> None:
-        add_entry(b"F", rel)
-        try:
-            with open(path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                h.update(size.to_bytes(8, "little"))
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-        except OSError as exc:  # unreadable: it changes the hash, and decoding will skip it
-            h.update(b"!" + type(exc).__name__.encode())
-
-    class_dirs: list[str] = []
-    files: list[list[str]] = []
-    ignored: list[tuple[str, str]] = []
-    try:
-        with os.scandir(root) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError as exc:
-        raise DataError(f"cannot read data folder {root}: {exc.strerror or exc}") from None
-    for entry in entries:
-        if entry.is_dir():
-            if _hidden(entry.name):
-                add_entry(b"X", entry.name)
-                ignored.append((entry.name, "hidden or system folder"))
-                continue
-            add_entry(b"D", entry.name)
-            class_dirs.append(entry.name)
-            files.append([])
-            for dirpath, dirnames, filenames in os.walk(entry.path):
-                rel_dir = os.path.relpath(dirpath, root)
-                for d in sorted(dirnames):
-                    if _hidden(d):
-                        ignored.append((os.path.join(rel_dir, d), "hidden or system folder"))
-                dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
-                for name in sorted(filenames):
-                    rel = os.path.join(rel_dir, name)
-                    add_file(Path(dirpath) / name, rel)
-                    if _hidden(name):
-                        ignored.append((rel, "hidden file"))
-                    else:
-                        files[-1].append(rel)
-        else:
-            add_file(Path(entry.path), entry.name)
-            ignored.append((entry.name, "hidden file" if _hidden(entry.name) else "not inside a class folder"))
-    return _Scan(class_dirs, files, ignored, h.hexdigest())
-
-
-def _load_folder(root: Path, image_size: int, cache_dir: str | Path | None) -> ImageDataset:
-    scan = _scan_folder(root)
-    if not scan.class_dirs:
-        raise DataError(f"no class folders in {root} (expected one sub-folder per artist)")
-    if len(scan.class_dirs) < 2:
-        raise DataError(f"need at least two class folders in {root}, found 1 ({scan.class_dirs[0]!r})")
-    names = [display_name(d) for d in scan.class_dirs]
-    for i, name in enumerate(names):
-        if names.index(name) != i:
-            raise DataError(
-                f"class folders {scan.class_dirs[names.index(name)]!r} and {scan.class_dirs[i]!r} in "
-                f"{root} have the same name {name!r}"
-            )
-
-    path = cache_path(scan.data_hash, image_size, cache_dir)
-    cached = _read_cache(path, scan.data_hash, image_size)
-    if cached is None:
-        cached = _decode_folder(root, scan, image_size)
-        _write_cache(path, cached, scan.data_hash, image_size)
-    else:
-        log.debug("loaded %s from cache %s", root, path)
-
-    skipped = tuple((str(root / rel), reason) for rel, reason in cached["skipped"])
-    for file, reason in skipped:
-        if reason.startswith("hidden"):
-            log.info("ignored %s: %s", file, reason)
-        else:
-            log.warning("skipped %s: %s", file, reason)
-    if skipped:
-        log.warning("skipped %d of the files in %s (see above)", len(skipped), root)
-    return ImageDataset(
-        name=str(root),
-        images=cached["images"],
-        labels=cached["labels"],
-        class_names=tuple(names),
-        data_hash=scan.data_hash,
-        synthetic=False,
-        skipped=skipped,
-    )
-
-
-def _decode_folder(root: Path, scan: _Scan, image_size: int) -> dict:
-    jobs = [(c, rel) for c, rels in enumerate(scan.files) for rel in rels]
-    workers = max(1, min(4, os.cpu_count() or 1))
-    # Pillow releases the GIL while decoding, so threads help; map keeps the order deterministic.
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda job: _try_decode(root / job[1], image_size), jobs))
-    images, labels, skipped = [], [], list(scan.ignored)
-    for (c, rel), (array, reason) in zip(jobs, results):
-        if array is None:
-            skipped.append((rel, reason))
-        else:
-            images.append(array)
-            labels.append(c)
-    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(scan.class_dirs))
-    for c, n in enumerate(counts):
-        if n == 0:
-            n_files = len(scan.files[c])
-            raise DataError(
-                f"class folder {scan.class_dirs[c]!r} in {root} has no readable images "
-                f"({n_files} file{'s' if n_files != 1 else ''} there)"
-            )
-    skipped.sort()
-    return {
-        "images": torch.from_numpy(np.stack(images)),
-        "labels": torch.tensor(labels, dtype=torch.int64),
-        "class_names": [display_name(d) for d in scan.class_dirs],
-        "skipped": [list(s) for s in skipped],
-    }
-
-
-def _try_decode(path: Path, image_size: int) -> tuple[np.ndarray | None, str]:
-    try:
-        return _decode_image(path, image_size), ""
-    except Exception as exc:  # noqa: BLE001 - Pillow raises many types on corrupt files; skip, never crash
-        msg = str(exc).splitlines()[0] if str(exc) else ""
-        return None, f"cannot decode ({type(exc).__name__}{': ' + msg if msg else ''})"
-
-
-def _decode_image(path: Path, image_size: int) -> np.ndarray:
-    """Decode one file to (3, S, S) float32 in [-0.5, 0.5]: fit the longer side, pad with grey."""
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as im:
-        # JPEG: decode at a reduced scale (>= 2x the target) - much faster for large scans.
-        im.draft(None, (2 * image_size, 2 * image_size))
-        im.load()  # raises on truncated files (Pillow's LOAD_TRUNCATED_IMAGES stays False)
-        try:
-            im = ImageOps.exif_transpose(im)
-        except Exception:  # noqa: BLE001 - a broken EXIF block only loses the rotation
-            pass
-        im = to_rgb(im)  # transparency over mid-grey, like the padding
-        w, h = im.size
-        scale = image_size / max(w, h)
-        nw, nh = max(1, min(image_size, round(w * scale))), max(1, min(image_size, round(h * scale)))
-        im = im.resize((nw, nh), Image.Resampling.LANCZOS)
-        arr = np.asarray(im, dtype=np.float32) / 255.0 - 0.5  # (nh, nw, 3)
-    out = np.full((3, image_size, image_size), PAD_VALUE, dtype=np.float32)
-    top, left = (image_size - nh) // 2, (image_size - nw) // 2
-    out[:, top:top + nh, left:left + nw] = arr.transpose(2, 0, 1)
-    return out
-
-
-# ----------------------------------------------------------------------------- cache
-def _read_cache(path: Path, data_hash: str, image_size: int) -> dict | None:
-    """The cached tensors, or None when missing, stale or unreadable (then they are rebuilt)."""
-    if not path.is_file():
-        return None
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-        ok = (
-            isinstance(obj, dict)
-            and obj.get("data_hash") == data_hash
-            and obj.get("image_size") == image_size
-            and obj.get("version") == PREPROCESS_VERSION
-            and obj["images"].shape[-1] == image_size
-        )
-    except Exception as exc:  # noqa: BLE001 - a damaged cache file is rebuilt, never fatal
-        log.warning("ignoring unreadable cache file %s (%s)", path, type(exc).__name__)
-        return None
-    return obj if ok else None
-
-
-def _write_cache(path: Path, payload: dict, data_hash: str, image_size: int) -> None:
-    obj = dict(payload, data_hash=data_hash, image_size=image_size, version=PREPROCESS_VERSION)
-    try:
-        with atomic_path(path) as tmp:
-            torch.save(obj, tmp)
-    except OSError as exc:  # a read-only cache only costs time
-        log.warning("could not write cache file %s (%s); continuing without cache", path, exc)

@@ -1,8 +1,9 @@
-"""Models and the model registry.
+"""Part 1 models, their registry, and layer-by-layer summaries.
 
-`SimpleCNN` is the handout's starter network made configurable. Every registered model factory
-takes `num_classes` (plus its own keyword options) and returns an `nn.Module` with an
-`input_shape` attribute `(C, H, W)`, so tests can build and run every registered model.
+`SimpleCNN` is the handout's starter network made configurable. `MODELS` holds the Part 1 models
+only (Part 2's face models live in cnnlab.faces). Every registered factory takes `num_classes` (plus
+its own keyword options) and returns an `nn.Module` with an `input_shape` attribute `(C, H, W)`, so
+tests build and run every registered model.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from cnnlab.core.registry import Registry
 log = logging.getLogger(__name__)
 
 MODELS: Registry[nn.Module] = Registry("model")
-
 
 
 class SimpleCNN(nn.Module):
@@ -94,29 +94,17 @@ def _simple_cnn(num_classes: int = 11, config: ModelConfig | None = None, in_cha
 
 
 def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
-    """Build a registered model by name."""
-    _load_plugins()
+    """Build a registered Part 1 model by name (ConfigError naming the choices for an unknown one)."""
     return MODELS.create(name, num_classes=num_classes, **kwargs)
 
 
 def model_names() -> list[str]:
-    _load_plugins()
+    """The registered Part 1 model names (what model.name may be)."""
     return MODELS.names()
 
 
-def _load_plugins() -> None:
-    # Part 2 models register themselves on import; import them lazily to keep `import cnnlab` cheap.
-    import importlib
-
-    for module in ("cnnlab.faces.mlp", "cnnlab.faces.alexnet"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-
-
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (only those with requires_grad when `trainable_only`)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 

@@ -11,13 +11,14 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
 from cnnlab.art.config import RunConfig
 from cnnlab.core.config import to_dict
 from cnnlab.art.models import count_parameters, create_model, describe_layers
+from cnnlab.core.callbacks import Callback
 from cnnlab.core.runs import RunResult, cached_run, create_run, load_summary
 from cnnlab.core.trainer import FitResult, Trainer, seed_everything
 
@@ -71,9 +72,9 @@ def make_augment(config: RunConfig) -> Callable | None:
     """The training-time batch augmentation of config.augment, or None when it is off."""
     if not config.augment.enabled:
         return None
-    from cnnlab.art.transforms import AugmentConfig, random_augment
+    from cnnlab.art.transforms import random_augment
 
-    aug = AugmentConfig(probabilities=dict(config.augment.probabilities), max_severity=config.augment.max_severity)
+    aug = config.augment
     return lambda x, gen: random_augment(x, aug, gen)
 
 
@@ -101,12 +102,13 @@ def train_run(
     device: str | torch.device = "cpu",
     progress: bool = False,
     force: bool = False,
-    on_epoch: Callable[[dict], None] | None = None,
+    callbacks: Sequence[Callback] = (),
     write_plot: bool = True,
 ) -> RunResult:
     """Train one SimpleCNN run (seed = config.train.seed) and write runs/<run id>/.
 
-    A finished run with the same config, data and seed is reused unless `force`.
+    A finished run with the same config, data and seed is reused unless `force` (then no callback
+    runs). `callbacks` are passed to `Trainer.fit` (e.g. the sweep's pruning hook).
     """
     data = data or prepare_data(config)
     config_dict = to_dict(config)
@@ -124,16 +126,34 @@ def train_run(
     num_classes = len(data.dataset.class_names)
     model = create_model(config.model.name, num_classes=num_classes, config=config.model, image_size=config.data.image_size)
     trainer = Trainer(config.train, device=device, progress=progress)
-    result: FitResult = trainer.fit(model, data.train, data.val, augment=make_augment(config), on_epoch=on_epoch)
+    result: FitResult = trainer.fit(model, data.train, data.val, augment=make_augment(config), callbacks=callbacks)
+    summary = _run_summary(config, data, trainer, model, result)
+    with create_run(out_root, RUN_KIND, config_dict, seed, data_info) as run:
+        import yaml
 
+        run.write_text("config.yaml", yaml.safe_dump(config_dict, sort_keys=False))
+        run.write_history(result.history)
+        run.save_checkpoint(result.best_state, "best.pt")
+        if summary["reported_model"] == "final":
+            run.save_checkpoint(result.final_state, "final.pt")
+        if write_plot:
+            _plot_run(run.path, {"data": data_info, "seed": seed}, result.history)
+        summary["prep_seconds"] = round(time.perf_counter() - t0 - result.seconds, 3)
+        full = run.write_summary(summary)
+    return RunResult(run.path, full, False)
+
+
+def _run_summary(config: RunConfig, data: PreparedData, trainer: Trainer, model: torch.nn.Module, result: FitResult) -> dict:
+    """The run's summary fields; evaluates every split (test included) with the best and the final weights."""
     # Final numbers: the test split is evaluated here, once per model, after all decisions.
     best = trainer.evaluate_splits(model, data.splits)
     model.load_state_dict(result.final_state)
     final = trainer.evaluate_splits(model, data.splits)
     model.load_state_dict(result.best_state)
 
+    data_info = data.info
     reported = "best" if config.train.early_stopping.patience is not None else "final"
-    summary = {
+    return {
         "data_name": data_info["name"],
         "synthetic_data": data_info["synthetic"],
         "model": config.model.name,
@@ -150,19 +170,6 @@ def train_run(
         "torch_threads": torch.get_num_threads(),  # results are bitwise reproducible for a fixed thread count
         "skipped_files": len(data_info["skipped_files"]),
     }
-    with create_run(out_root, RUN_KIND, config_dict, seed, data_info) as run:
-        import yaml
-
-        run.write_text("config.yaml", yaml.safe_dump(config_dict, sort_keys=False))
-        run.write_history(result.history)
-        run.save_checkpoint(result.best_state, "best.pt")
-        if reported == "final":
-            run.save_checkpoint(result.final_state, "final.pt")
-        if write_plot:
-            _plot_run(run.path, {"data": data_info, "seed": seed}, result.history)
-        summary["prep_seconds"] = round(time.perf_counter() - t0 - result.seconds, 3)
-        full = run.write_summary(summary)
-    return RunResult(run.path, full, False)
 
 
 def _plot_run(run_path: Path, summary: dict, history: list[dict] | None = None) -> None:

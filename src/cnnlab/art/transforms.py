@@ -12,14 +12,14 @@ randomness from an explicit torch.Generator, so results are reproducible. Consta
 - hflip:         mirror left-right when severity > 0 (binary)
 - invert:        x -> -x when severity > 0 (binary; the negative image, as 255 - pixel)
 
-`random_augment` applies them at training time: each transform independently per image with its
-probability, at a random severity in [0, max_severity] (binary ones at full strength).
+`random_augment` applies them at training time, as a run's `AugmentConfig` (cnnlab.art.config) says:
+each transform independently per image with its probability, at a random severity in
+[0, max_severity] (binary ones at full strength).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Protocol
 
 import torch
 
@@ -124,50 +124,34 @@ def apply_transform(
     return fn(x, sev, generator).clamp(LO, HI)
 
 
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Training-time augmentation: per-image probability of each transform, and the severity cap."""
+class AugmentSettings(Protocol):
+    """What random_augment reads: in practice cnnlab.art.config.AugmentConfig, which validates it.
 
-    probabilities: Mapping[str, float] = field(default_factory=dict)
-    max_severity: float = 0.5
+    (A protocol, not that class: the config checks transform names against TRANSFORMS, so this
+    module stays below it.)
+    """
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.probabilities, Mapping):
-            raise ConfigError(f"augment probabilities must be a mapping, got {type(self.probabilities).__name__}")
-        probs: dict[str, float] = {}
-        for name, p in self.probabilities.items():
-            if name not in TRANSFORMS:
-                raise ConfigError(
-                    f"unknown transform {name!r} in augment probabilities (choose from: "
-                    f"{', '.join(TRANSFORMS.names())})"
-                )
-            try:
-                p = float(p)
-            except (TypeError, ValueError):
-                raise ConfigError(f"augment probability of {name!r} must be a number, got {p!r}") from None
-            if not 0.0 <= p <= 1.0:
-                raise ConfigError(f"augment probability of {name!r} must be in [0, 1], got {p}")
-            probs[name] = p
-        object.__setattr__(self, "probabilities", probs)
-        try:
-            max_severity = float(self.max_severity)
-        except (TypeError, ValueError):
-            raise ConfigError(f"max_severity must be a number, got {self.max_severity!r}") from None
-        if not 0.0 <= max_severity <= 1.0:
-            raise ConfigError(f"max_severity must be in [0, 1], got {max_severity}")
-        object.__setattr__(self, "max_severity", max_severity)
+    @property
+    def probabilities(self) -> Mapping[str, float]: ...  # transform name -> per-image probability
 
-    def enabled(self) -> bool:
-        """True when some transform has a non-zero probability."""
-        return any(p > 0 for p in self.probabilities.values())
+    @property
+    def max_severity(self) -> float: ...
 
 
-def random_augment(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
-    """Randomly transform each image of a batch (B, C, H, W): see AugmentConfig. Deterministic per generator."""
+def augment_order() -> tuple[str, ...]:
+    """Every registered transform in the order random_augment applies them: AUGMENT_ORDER, then any others."""
+    return AUGMENT_ORDER + tuple(n for n in TRANSFORMS.names() if n not in AUGMENT_ORDER)
+
+
+def random_augment(x: torch.Tensor, config: AugmentSettings, generator: torch.Generator) -> torch.Tensor:
+    """Randomly transform each image of a batch (B, C, H, W), per the run's AugmentConfig; deterministic per generator.
+
+    Each transform with probability p > 0 is applied to each image with probability p, at a severity
+    drawn uniformly from [0, config.max_severity] (binary transforms at full strength).
+    """
     _check_batch(x)
     b = x.shape[0]
-    order = AUGMENT_ORDER + tuple(n for n in TRANSFORMS.names() if n not in AUGMENT_ORDER)
-    for name in order:
+    for name in augment_order():
         p = config.probabilities.get(name, 0.0)
         if p <= 0.0:
             continue

@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 import math
 import random
-import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cnnlab.core.callbacks import Callback, EarlyStopping, FitState, ProgressBar, state_copy
 from cnnlab.core.device import resolve_device
+from cnnlab.core.errors import DataError
 from cnnlab.core.train_config import EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
 
 __all__ = [
@@ -87,11 +88,11 @@ def create_scheduler(optimizer: torch.optim.Optimizer, config: SchedulerConfig, 
 class FitResult:
     """What `Trainer.fit` returns. The model holds `best_state` when fit returns."""
 
-    history: list[dict]
-    best_epoch: int
+    history: list[dict]  # one row per epoch run (see Callback.on_epoch_end for the keys)
+    best_epoch: int  # from 1, by the early-stopping monitor
     best_state: dict[str, torch.Tensor]
-    final_state: dict[str, torch.Tensor]
-    stopped_early: bool
+    final_state: dict[str, torch.Tensor]  # after the last epoch run
+    stopped_early: bool  # a callback (early stopping or another) stopped training
     seconds: float
     selected_by: str = "val_loss"  # the early-stopping monitor that chose best_epoch
     extra: dict = field(default_factory=dict)
@@ -113,11 +114,6 @@ class FitResult:
             "selected_by": self.selected_by,
             "train_seconds": round(self.seconds, 3),
         }
-
-
-def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
-    # A real copy: the starter kept a reference to the live model as its "best model".
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 class Trainer:
@@ -166,105 +162,108 @@ class Trainer:
         monitor: Mapping[str, Tensors] | None = None,
         augment: Augment | None = None,
         param_groups: list[dict] | None = None,
-        on_epoch: Callable[[dict], None] | None = None,
+        callbacks: Sequence[Callback] = (),
     ) -> FitResult:
         """Train `model`; returns per-epoch history and restores the best weights (by the monitor).
 
         `monitor` sets (e.g. {"test": ...}) are evaluated and recorded each epoch, never used for
-        any decision. `augment(x, generator)` transforms each training batch. `on_epoch(row)` is
-        called after each epoch (pruning hooks may raise to stop). Parameters with
-        requires_grad=False are not optimised.
+        any decision. `augment(x, generator)` transforms each training batch. `callbacks` run after
+        the built-in early stopping (and progress bar) at every hook: they may read the model,
+        optimizer and each epoch's row, call `state.request_stop(reason)`, or raise to abort (a pruned
+        sweep trial). Parameters with requires_grad=False are not optimised.
         """
         cfg = self.config
+        # RNG order: global seeds (dropout), then one generator for shuffling and one for augmentation.
         seed_everything(cfg.seed)
         shuffle_gen = torch.Generator().manual_seed(cfg.seed)
         augment_gen = torch.Generator().manual_seed(cfg.seed + 1)
         model.to(self.device)
         x_train, y_train = train
-        x_val, y_val = val
-        n = len(x_train)
-        if n == 0 or len(x_val) == 0:
-            from cnnlab.core.errors import DataError
-
+        if len(x_train) == 0 or len(val[0]) == 0:
             raise DataError("training and validation sets must not be empty")
-        steps_per_epoch = math.ceil(n / cfg.batch_size)
         params = param_groups if param_groups is not None else [p for p in model.parameters() if p.requires_grad]
         optimizer = create_optimizer(params, cfg.optimizer)
-        scheduler = create_scheduler(optimizer, cfg.scheduler, cfg.epochs, steps_per_epoch)
-        per_batch_schedule = cfg.scheduler.name == "onecycle"
-        stop_cfg = cfg.early_stopping
-        sign = 1.0 if stop_cfg.monitor == "val_loss" else -1.0  # minimise sign * metric
-        best_score, best_epoch, best_state = math.inf, 0, _state_copy(model)
-        epochs_since_best, stopped_early = 0, False
-        history: list[dict] = []
-        x_train_dev, y_train_dev = x_train.to(self.device), y_train.to(self.device)
-        bar = _progress_bar(cfg.epochs, enabled=self.progress)
+        scheduler = create_scheduler(optimizer, cfg.scheduler, cfg.epochs, math.ceil(len(x_train) / cfg.batch_size))
+        state = FitState(cfg, model, optimizer, scheduler)
+        stopper = EarlyStopping(cfg.early_stopping)
+        hooks: list[Callback] = [stopper, *([ProgressBar()] if self.progress else []), *callbacks]
+        batches = _Batches(x_train.to(self.device), y_train.to(self.device), shuffle_gen, augment, augment_gen)
         t_start = time.perf_counter()
-        for epoch in range(1, cfg.epochs + 1):
-            t0 = time.perf_counter()
-            model.train()
-            lr = optimizer.param_groups[0]["lr"]
-            order = torch.randperm(n, generator=shuffle_gen).to(self.device)
-            loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-            correct = torch.zeros((), dtype=torch.int64, device=self.device)
-            for start in range(0, n, cfg.batch_size):
-                idx = order[start : start + cfg.batch_size]
-                xb, yb = x_train_dev[idx], y_train_dev[idx]  # (B, C, H, W), (B,)
-                if augment is not None:
-                    xb = augment(xb, augment_gen)
-                logits = model(xb)
-                loss = F.cross_entropy(logits, yb)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if per_batch_schedule:
-                    scheduler.step()
-                # Running sums without .item() per batch: no host sync inside the loop.
-                loss_sum += loss.detach().double() * len(idx)
-                correct += (logits.detach().argmax(1) == yb).sum()
-            val_loss, val_acc = self.evaluate(model, x_val, y_val)
-            row = {
-                "epoch": epoch,
-                "train_loss": float(loss_sum) / n,
-                "train_acc": int(correct) / n,
-                "val_loss": val_loss,
-                "val_acc": val_acc,
-                "lr": lr,
-            }
-            for name, (xm, ym) in (monitor or {}).items():
-                row[f"{name}_loss"], row[f"{name}_acc"] = self.evaluate(model, xm, ym)
-            if scheduler is not None and not per_batch_schedule:
-                scheduler.step(val_loss) if cfg.scheduler.name == "plateau" else scheduler.step()
-            score = sign * row[stop_cfg.monitor]
-            if score < best_score - stop_cfg.min_delta:
-                best_score, best_epoch, best_state = score, epoch, _state_copy(model)
-                epochs_since_best = 0
-            else:
-                epochs_since_best += 1
-            row["seconds"] = time.perf_counter() - t0
-            history.append(row)
-            if bar is not None:
-                bar.set_postfix(train_acc=f"{row['train_acc']:.3f}", val_acc=f"{val_acc:.3f}")
-                bar.update(1)
-            log.debug("epoch %d: %s", epoch, row)
-            if on_epoch is not None:
-                on_epoch(row)
-            if stop_cfg.patience is not None and epochs_since_best >= stop_cfg.patience:
-                stopped_early = True
-                log.info("early stopping at epoch %d (best epoch %d by %s)", epoch, best_epoch, stop_cfg.monitor)
-                break
-        if bar is not None:
-            bar.close()
-        final_state = _state_copy(model)
-        model.load_state_dict(best_state)
-        return FitResult(history, best_epoch, best_state, final_state, stopped_early, time.perf_counter() - t_start,
-                         selected_by=stop_cfg.monitor)
+        for cb in hooks:
+            cb.on_fit_start(state)
+        try:
+            for epoch in range(1, cfg.epochs + 1):
+                state.epoch = epoch
+                row = self._epoch(state, batches, val, monitor or {})
+                log.debug("epoch %d: %s", epoch, row)
+                for cb in hooks:
+                    cb.on_epoch_end(state, row)
+                if state.should_stop:
+                    log.info("stopping at epoch %d: %s", epoch, state.stop_reason)
+                    break
+        finally:
+            for cb in hooks:
+                cb.on_fit_end(state)
+        final_state = state_copy(model)
+        model.load_state_dict(stopper.best_state)
+        return FitResult(state.history, stopper.best_epoch, stopper.best_state, final_state, state.should_stop,
+                         time.perf_counter() - t_start, selected_by=cfg.early_stopping.monitor)
+
+    def _epoch(self, state: FitState, batches: _Batches, val: Tensors, monitor: Mapping[str, Tensors]) -> dict:
+        """Train one epoch, evaluate, step an epoch-based LR schedule; returns the history row (also appended)."""
+        t0 = time.perf_counter()
+        lr = state.optimizer.param_groups[0]["lr"]  # the LR this epoch starts with
+        train_loss, train_acc = self._train_epoch(state, batches)
+        val_loss, val_acc = self.evaluate(state.model, *val)
+        row = {"epoch": state.epoch, "train_loss": train_loss, "train_acc": train_acc,
+               "val_loss": val_loss, "val_acc": val_acc, "lr": lr}
+        for name, (xm, ym) in monitor.items():
+            row[f"{name}_loss"], row[f"{name}_acc"] = self.evaluate(state.model, xm, ym)
+        scheduler = state.scheduler
+        if scheduler is not None and not _per_batch(self.config):
+            scheduler.step(val_loss) if self.config.scheduler.name == "plateau" else scheduler.step()
+        row["seconds"] = time.perf_counter() - t0
+        state.history.append(row)
+        return row
+
+    def _train_epoch(self, state: FitState, batches: _Batches) -> tuple[float, float]:
+        """One pass over the training set in a fresh shuffled order; returns its mean loss and accuracy."""
+        model, optimizer, batch_size = state.model, state.optimizer, self.config.batch_size
+        batch_scheduler = state.scheduler if _per_batch(self.config) else None
+        model.train()
+        n = len(batches.x)
+        order = torch.randperm(n, generator=batches.shuffle_gen).to(self.device)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            xb, yb = batches.x[idx], batches.y[idx]  # (B, C, H, W), (B,)
+            if batches.augment is not None:
+                xb = batches.augment(xb, batches.augment_gen)
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if batch_scheduler is not None:
+                batch_scheduler.step()
+            # Running sums without .item() per batch: no host sync inside the loop.
+            loss_sum += loss.detach().double() * len(idx)
+            correct += (logits.detach().argmax(1) == yb).sum()
+        return float(loss_sum) / n, int(correct) / n
 
 
-def _progress_bar(total: int, enabled: bool):
-    """A tqdm bar on an interactive terminal only."""
-    if not enabled or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
+@dataclass(frozen=True)
+class _Batches:
+    """The training set on the device, and the generators that shuffle and augment it."""
 
-    return tqdm(total=total, unit="epoch", leave=False, dynamic_ncols=True)
+    x: torch.Tensor  # (N, C, H, W)
+    y: torch.Tensor  # (N,) int64
+    shuffle_gen: torch.Generator
+    augment: Augment | None
+    augment_gen: torch.Generator
+
+
+def _per_batch(config: TrainConfig) -> bool:
+    """Whether the LR schedule steps after every batch (onecycle) rather than every epoch."""
+    return config.scheduler.name == "onecycle"

@@ -24,8 +24,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from cnnlab.art.config import AugmentConfig, RunConfig
-from cnnlab.core.train_config import SchedulerConfig
+from cnnlab.art.config import AugmentConfig, ModelConfig, RunConfig
+from cnnlab.core.train_config import SchedulerConfig, TrainConfig
 from cnnlab.core.errors import ConfigError
 
 SPACE_VERSION = 1
@@ -38,8 +38,24 @@ def suggest_config(trial: Any, base: RunConfig) -> RunConfig:
     """The RunConfig of one trial; raises optuna.TrialPruned (user attr "invalid") for untrainable draws."""
     import optuna
 
-    from cnnlab.art.transforms import AUGMENT_ORDER, TRANSFORMS
+    # The order of the suggest_* calls is part of the space: random draws follow it.
+    model = _suggest_model(trial, base)
+    train = _suggest_train(trial, base)
+    augment = _suggest_augment(trial, base)
+    try:
+        config = dataclasses.replace(base, model=model, train=train, augment=augment)
+    except ConfigError as exc:  # pragma: no cover - every value above is in range
+        reason = str(exc)
+    else:
+        reason = architecture_problem(config)
+        if reason is None:
+            return config
+    trial.set_user_attr("invalid", reason)
+    raise optuna.TrialPruned(f"invalid architecture: {reason}")
 
+
+def _suggest_model(trial: Any, base: RunConfig) -> ModelConfig:
+    """Depth, per-layer filters/kernel/stride, padding, pooling, FC head, dropout and normalisations."""
     n_conv = trial.suggest_int("n_conv", 1, MAX_CONV)
     filters = tuple(trial.suggest_categorical(f"filters_{i}", [8, 16, 32, 64]) for i in range(1, n_conv + 1))
     kernels = tuple(trial.suggest_categorical(f"kernel_{i}", [3, 5, 7]) for i in range(1, n_conv + 1))
@@ -49,7 +65,7 @@ def suggest_config(trial: Any, base: RunConfig) -> RunConfig:
     pool_size = trial.suggest_categorical("pool_size", [2, 3]) if pool else base.model.pool_size
     fc_layers = trial.suggest_int("fc_layers", 0, 2)
     fc_width = trial.suggest_categorical("fc_width", [32, 64, 128, 256]) if fc_layers else 0
-    model = dataclasses.replace(
+    return dataclasses.replace(
         base.model,
         filters=filters,
         kernel_sizes=kernels,
@@ -65,6 +81,9 @@ def suggest_config(trial: Any, base: RunConfig) -> RunConfig:
         weight_norm=trial.suggest_categorical("weight_norm", [False, True]),
     )
 
+
+def _suggest_train(trial: Any, base: RunConfig) -> TrainConfig:
+    """Optimizer, learning rate, weight decay, LR schedule and batch size (the rest from base.train)."""
     opt_name = trial.suggest_categorical("optimizer", ["sgd", "adam", "adamw", "rmsprop"])
     optimizer = dataclasses.replace(
         base.train.optimizer,
@@ -79,31 +98,24 @@ def suggest_config(trial: Any, base: RunConfig) -> RunConfig:
         sched.update(step_size=max(1, base.train.epochs // 3), gamma=trial.suggest_float("step_gamma", 0.1, 0.7))
     elif sched_name == "exponential":
         sched["gamma"] = trial.suggest_float("exp_gamma", 0.85, 0.99)
-    train = dataclasses.replace(
+    return dataclasses.replace(
         base.train,
         batch_size=trial.suggest_categorical("batch_size", [8, 16, 32, 64]),
         optimizer=optimizer,
         scheduler=dataclasses.replace(base.train.scheduler if base.train.scheduler.name == sched_name else SchedulerConfig(), **sched),
     )
 
-    augment = AugmentConfig(probabilities={}, max_severity=base.augment.max_severity)
-    if trial.suggest_categorical("augment", [False, True]):
-        names = list(AUGMENT_ORDER) + [n for n in TRANSFORMS.names() if n not in AUGMENT_ORDER]
-        augment = AugmentConfig(
-            probabilities={n: trial.suggest_float(f"aug_{n}", 0.0, 0.5) for n in names},
-            max_severity=trial.suggest_float("aug_max_severity", 0.1, 1.0),
-        )
 
-    try:
-        config = dataclasses.replace(base, model=model, train=train, augment=augment)
-    except ConfigError as exc:  # pragma: no cover - every value above is in range
-        reason = str(exc)
-    else:
-        reason = architecture_problem(config)
-        if reason is None:
-            return config
-    trial.set_user_attr("invalid", reason)
-    raise optuna.TrialPruned(f"invalid architecture: {reason}")
+def _suggest_augment(trial: Any, base: RunConfig) -> AugmentConfig:
+    """Augmentation off, or on with a probability for every registered transform and a severity cap."""
+    from cnnlab.art.transforms import augment_order
+
+    if not trial.suggest_categorical("augment", [False, True]):
+        return AugmentConfig(probabilities={}, max_severity=base.augment.max_severity)
+    return AugmentConfig(
+        probabilities={n: trial.suggest_float(f"aug_{n}", 0.0, 0.5) for n in augment_order()},
+        max_severity=trial.suggest_float("aug_max_severity", 0.1, 1.0),
+    )
 
 
 def architecture_problem(config: RunConfig, num_classes: int = 11) -> str | None:

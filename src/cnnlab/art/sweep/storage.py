@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT = (60, 180)  # RDB storages: heartbeat interval, seconds without one before a trial is stale
 _DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "pymysql": "pymysql", "MySQLdb": "mysqlclient"}
+_URL_HINT = "expected sqlite:///file.db, postgresql://user:password@host/db or a file ending .log/.journal"
 
 
 def default_storage(out_root: str | os.PathLike) -> str:
@@ -53,23 +54,31 @@ def open_storage(url: str, heartbeat: bool = True) -> Any:
     Raises CnnlabError (one line, password hidden) for a malformed URL, a missing driver, an
     unreachable database or a storage file in a folder that does not exist.
     """
-    import optuna
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
     if not isinstance(url, str) or not url.strip():
         raise CnnlabError("empty storage URL")
     url = url.strip()
     if "://" not in url and url.endswith((".log", ".journal")):
-        path = Path(url).expanduser()
-        if not path.parent.is_dir():
-            raise CnnlabError(f"folder of journal storage {path} does not exist")
-        try:
-            return JournalStorage(JournalFileBackend(str(path)))
-        except OSError as exc:
-            raise CnnlabError(f"cannot open journal storage {path}: {exc.strerror or exc}") from None
-    hint = "expected sqlite:///file.db, postgresql://user:password@host/db or a file ending .log/.journal"
+        return _open_journal(Path(url).expanduser())
     if "://" not in url:
-        raise CnnlabError(f"malformed storage URL {url!r}: {hint}")
+        raise CnnlabError(f"malformed storage URL {url!r}: {_URL_HINT}")
+    return _open_database(url, heartbeat)
+
+
+def _open_journal(path: Path) -> Any:
+    """A journal-file storage (no database server; one file that workers append to)."""
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    if not path.parent.is_dir():
+        raise CnnlabError(f"folder of journal storage {path} does not exist")
+    try:
+        return JournalStorage(JournalFileBackend(str(path)))
+    except OSError as exc:
+        raise CnnlabError(f"cannot open journal storage {path}: {exc.strerror or exc}") from None
+
+
+def _open_database(url: str, heartbeat: bool) -> Any:
+    """An RDBStorage for a SQLAlchemy URL, with heartbeats (stale trials re-queued) unless told otherwise."""
+    import optuna
     from sqlalchemy import exc as sa_exc
     from sqlalchemy.engine import make_url
 
@@ -77,7 +86,7 @@ def open_storage(url: str, heartbeat: bool = True) -> Any:
     try:
         parsed = make_url(url)
     except sa_exc.ArgumentError:
-        raise CnnlabError(f"malformed storage URL {shown!r}: {hint}") from None
+        raise CnnlabError(f"malformed storage URL {shown!r}: {_URL_HINT}") from None
     engine_kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
@@ -100,7 +109,7 @@ def open_storage(url: str, heartbeat: bool = True) -> Any:
         package = _DRIVER_PACKAGES.get(missing.split(".")[0], missing or "the database driver")
         raise CnnlabError(f"storage {shown!r} needs the Python module {missing or '?'}: pip install {package!r}") from None
     except sa_exc.NoSuchModuleError:
-        raise CnnlabError(f"unsupported storage URL scheme {parsed.drivername!r}: {hint}") from None
+        raise CnnlabError(f"unsupported storage URL scheme {parsed.drivername!r}: {_URL_HINT}") from None
     except sa_exc.SQLAlchemyError as exc:
         lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         reason = lines[0] if lines else type(exc).__name__

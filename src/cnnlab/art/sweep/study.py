@@ -90,33 +90,12 @@ def load_sweep(study_name: str, storage: str) -> SweepResult:
 
 
 def _summarise(study: Any, shown: str) -> SweepResult:
+    """The study's state: every trial as a row, counts by status, and the best complete trial."""
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
     replaced = {t.user_attrs["replaces"] for t in trials if "replaces" in t.user_attrs}
-    rows = []
-    for t in trials:
-        status = {TrialState.WAITING: "waiting", TrialState.RUNNING: "running", TrialState.COMPLETE: "complete"}.get(t.state)
-        if t.state == TrialState.PRUNED:
-            status = "invalid" if "invalid" in t.user_attrs else "pruned"
-        elif t.state == TrialState.FAIL:
-            status = "replaced" if t.number in replaced else "failed"
-        duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
-        note = t.user_attrs.get("invalid") or t.user_attrs.get("error") or t.user_attrs.get("interrupted") or ""
-        if t.number in replaced and status != "invalid":
-            note = (note + "; " if note else "") + "re-queued"
-        rows.append({
-            "number": t.number,
-            "state": t.state.name,
-            "status": status,
-            "value": t.value if t.state == TrialState.COMPLETE else None,
-            "params": dict(t.params),
-            "run_id": t.user_attrs.get("run_id"),
-            "duration": round(duration, 3) if duration is not None else None,
-            "epochs": len(t.intermediate_values),
-            "worker": t.user_attrs.get("worker"),
-            "note": note,
-        })
+    rows = [_trial_row(t, replaced) for t in trials]
     count = lambda s: sum(r["status"] == s for r in rows)  # noqa: E731
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     best = max(done, key=lambda t: (t.value, -t.number)) if done else None
@@ -142,6 +121,33 @@ def _summarise(study: Any, shown: str) -> SweepResult:
     )
 
 
+def _trial_row(t: Any, replaced: set[int]) -> dict:
+    """One trial as a table row; `replaced` holds the numbers of trials that a re-queued copy replaces."""
+    from optuna.trial import TrialState
+
+    status = {TrialState.WAITING: "waiting", TrialState.RUNNING: "running", TrialState.COMPLETE: "complete"}.get(t.state)
+    if t.state == TrialState.PRUNED:
+        status = "invalid" if "invalid" in t.user_attrs else "pruned"
+    elif t.state == TrialState.FAIL:
+        status = "replaced" if t.number in replaced else "failed"
+    duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
+    note = t.user_attrs.get("invalid") or t.user_attrs.get("error") or t.user_attrs.get("interrupted") or ""
+    if t.number in replaced and status != "invalid":
+        note = (note + "; " if note else "") + "re-queued"
+    return {
+        "number": t.number,
+        "state": t.state.name,
+        "status": status,
+        "value": t.value if t.state == TrialState.COMPLETE else None,
+        "params": dict(t.params),
+        "run_id": t.user_attrs.get("run_id"),
+        "duration": round(duration, 3) if duration is not None else None,
+        "epochs": len(t.intermediate_values),
+        "worker": t.user_attrs.get("worker"),
+        "note": note,
+    }
+
+
 def run_sweep(
     *,
     study_name: str,
@@ -163,7 +169,7 @@ def run_sweep(
     machines shares one budget, and rerunning it resumes. A larger `trials` than the study was created
     with extends it (do that from one process at a time). `workers` > 1 starts that many local worker
     processes, each with `threads` torch threads (default: CPU cores // workers); `workers` = 1 runs
-    in this process. Each trial trains through `experiments.train_run` into a cached run folder under
+    in this process. Each trial trains through `cnnlab.art.run.train_run` into a cached run folder under
     `out_root`. Returns the study's state when this call's workers have nothing left to claim.
     """
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:

@@ -2,7 +2,7 @@
 
 `work` runs in the calling process (one worker) or in each process `spawn_workers` starts. A trial
 gets a fresh Study object (fresh trial cache) with a TPESampler seeded from (seed, trial number), draws
-its config from `sweep_space.suggest_config`, trains it through `experiments.train_run` and reports the
+its config from `sweep_space.suggest_config`, trains it through `cnnlab.art.run.train_run` and reports the
 validation accuracy of every epoch, so the median pruner can stop it. Invalid draws are pruned at once
 and replaced by a fresh WAITING trial; Ctrl-C fails the running trial and queues it again.
 """
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnnlab.art.config import RunConfig
+from cnnlab.core.callbacks import Callback, FitState
 from cnnlab.core.config import from_dict, to_dict
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import short_hash
@@ -221,6 +222,23 @@ def _sampler(kind: str, seed: int, slot: int, attempt: int) -> Any:
                                           constant_liar=True)
 
 
+class PruningCallback(Callback):
+    """Reports each epoch's val acc to the Optuna trial; raises optuna.TrialPruned when the pruner says so.
+
+    Raising (not requesting a stop) aborts the run: a pruned trial writes no run folder.
+    """
+
+    def __init__(self, trial: Any) -> None:
+        self.trial = trial
+
+    def on_epoch_end(self, state: FitState, row: dict) -> None:
+        import optuna
+
+        self.trial.report(row["val_acc"], row["epoch"])
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"val acc {row['val_acc']:.3f} below the median at epoch {row['epoch']}")
+
+
 def _objective(trial: Any, base: RunConfig, data: Any, job: Job) -> float:
     """Train the trial's config; report val acc each epoch (pruning); return the kept model's val acc."""
     import optuna
@@ -231,14 +249,8 @@ def _objective(trial: Any, base: RunConfig, data: Any, job: Job) -> float:
 
     config = suggest_config(trial, base)
     trial.set_user_attr("config", to_dict(config))
-
-    def on_epoch(row: dict) -> None:
-        trial.report(row["val_acc"], row["epoch"])
-        if trial.should_prune():
-            raise optuna.TrialPruned(f"val acc {row['val_acc']:.3f} below the median at epoch {row['epoch']}")
-
     try:
-        result = train_run(config, job.out_root, data=data, device=job.device, on_epoch=on_epoch, write_plot=False)
+        result = train_run(config, job.out_root, data=data, device=job.device, callbacks=[PruningCallback(trial)], write_plot=False)
     except ConfigError as exc:  # the model builder rejected what the space let through
         trial.set_user_attr("invalid", str(exc))
         raise optuna.TrialPruned(str(exc)) from None
