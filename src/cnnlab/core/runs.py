@@ -18,9 +18,11 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import torch
+
+from cnnlab.core.callbacks import Callback
 
 from cnnlab.core.version import __version__
 from cnnlab.core.io import atomic_path, atomic_write_json, atomic_write_text, short_hash
@@ -130,11 +132,14 @@ class RunDir:
 
 
 @contextlib.contextmanager
-def create_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any], seed: int, data: Mapping[str, Any]) -> Iterator[RunDir]:
+def create_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any], seed: int, data: Mapping[str, Any],
+               callbacks: Sequence[Callback] = ()) -> Iterator[RunDir]:
     """Write a run into a temporary folder; rename it to root/<run id> when the block succeeds.
 
     `data` must hold a "hash" (and usually a "name"). The resolved config is written first as
     config.json. On any exception the temporary folder is removed, so no half-written run remains.
+    After the block, each callback's `on_run_folder` may add files to the complete folder (the
+    training callbacks of the run, e.g. TensorBoard logging) before it is renamed into place.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -150,6 +155,8 @@ def create_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any], se
         yield run
         if not (tmp / SUMMARY).is_file():
             raise RuntimeError("a run must write its summary before it finishes")
+        for cb in callbacks:
+            cb.on_run_folder(tmp)
         if final.exists():  # finished meanwhile by another process: keep the one already there
             shutil.rmtree(tmp)
         else:
