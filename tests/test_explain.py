@@ -10,7 +10,9 @@ from torch import nn
 from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.faces.explain import EXPLAINERS, attribute, check_relus, explain_image
 from cnnlab.faces.checkpoints import FeatureClassifier, save_checkpoint
-from cnnlab.faces.mlp import MLP, MLPConfig
+from cnnlab.core.config import to_dict
+from cnnlab.faces.config import MLPConfig
+from cnnlab.faces.mlp import MLP
 
 
 class _GuidedReLU(torch.autograd.Function):
@@ -82,8 +84,8 @@ def checkpoints(tmp_path_factory):
     """A tiny MLP checkpoint (grayscale 12x12) and a tiny AlexNet-features one (RGB 67x67, random weights)."""
     d = tmp_path_factory.mktemp("ckpt")
     torch.manual_seed(0)
-    mlp = MLP(MLPConfig(num_classes=3, image_size=12, hidden=8, activation="relu"))
-    save_checkpoint(d / "mlp.pt", mlp, kind="mlp", config=mlp.config.as_dict(), class_names=["a", "b", "c"],
+    mlp = MLP(MLPConfig(image_size=12, hidden=8, activation="relu"), 3)
+    save_checkpoint(d / "mlp.pt", mlp, kind="mlp", config=to_dict(mlp.config), class_names=["a", "b", "c"],
                     image_size=12, channels=1, meta={"description": "tiny MLP"})
     feat = FeatureClassifier("conv4", 256 * 3 * 3, [16], 3)
     save_checkpoint(d / "alex.pt", feat, kind="alexnet-features",

@@ -15,8 +15,12 @@ from cnnlab.faces import weights as W
 from cnnlab.cli.main import main
 from cnnlab.faces import FaceData
 from cnnlab.faces.checkpoints import load_checkpoint, predict
-from cnnlab.faces.experiments import MLPSettings, TrainSettings, seed_summary, train_mlp
-from cnnlab.faces.transfer import FeatureSettings, FinetuneSettings, alexnet_features, alexnet_finetune
+from cnnlab.core.errors import ConfigError
+from cnnlab.core.train_config import OptimizerConfig, TrainConfig
+from cnnlab.faces.config import (FeaturesConfig, FeaturesRunConfig, FinetuneConfig, FinetuneRunConfig, MLPConfig,
+                                 MLPRunConfig, with_seed)
+from cnnlab.faces.experiments import seed_summary, train_mlp
+from cnnlab.faces.transfer import alexnet_features, alexnet_finetune
 
 NAMES = ("Alec Baldwin", "Bill Hader", "Peri Gilpin")
 
@@ -39,12 +43,16 @@ def save_face(x: torch.Tensor, path) -> None:
     Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr).save(path)
 
 
-QUICK = TrainSettings(epochs=8, batch_size=8, lr=1e-2, weight_decay=1e-4)
+QUICK = TrainConfig(epochs=8, batch_size=8, optimizer=OptimizerConfig(lr=1e-2, weight_decay=1e-4))
+
+
+def mlp_run(hidden: int = 16, **mlp) -> MLPRunConfig:
+    return MLPRunConfig(mlp=MLPConfig(hidden=hidden, **mlp), train=QUICK)
 
 
 def test_train_mlp_writes_curves_weights_checkpoint_and_is_cached(tmp_path):
     faces = synthetic_faces(28, 1)
-    res = train_mlp(faces, MLPSettings(hidden=16, units_per_class=1), QUICK, tmp_path / "runs")
+    res = train_mlp(faces, mlp_run(units_per_class=1), tmp_path / "runs")
     s = res.summary
     assert not res.cached and s["test_acc"] >= 0.9 and s["init"] == "normal-0.01"
     for name in ("learning_curves.png", "weights.png", "metrics.csv", "model.pt", "model.json", "weight_units.json"):
@@ -54,17 +62,21 @@ def test_train_mlp_writes_curves_weights_checkpoint_and_is_cached(tmp_path):
     assert len(rows) == 8 and {"train_acc", "val_acc", "test_acc", "train_loss", "val_loss", "test_loss"} <= set(rows[0])
     assert {u["class"] for u in s["weight_units"]} == set(NAMES)
     assert "standardised" in s["description"] and "normal-0.01" in s["description"]
-    again = train_mlp(faces, MLPSettings(hidden=16, units_per_class=1), QUICK, tmp_path / "runs")
+    assert "lowest validation loss" in s["description"] and "8 epochs" in s["description"]
+    assert s["architecture"]["num_classes"] == 3 and s["architecture"]["hidden"] == 16
+    saved = json.loads((res.path / "config.json").read_text())["config"]  # the resolved run config
+    assert saved["mlp"]["hidden"] == 16 and saved["train"]["optimizer"]["lr"] == 1e-2 and saved["data"]["source"] == "olivetti"
+    again = train_mlp(faces, mlp_run(units_per_class=1), tmp_path / "runs")
     assert again.cached and again.path == res.path
-    other = train_mlp(faces, MLPSettings(hidden=16, units_per_class=1), TrainSettings(**{**QUICK.__dict__, "seed": 1}),
-                      tmp_path / "runs")
+    other = train_mlp(faces, with_seed(mlp_run(units_per_class=1), 1), tmp_path / "runs")
+    assert other.summary["seed"] == 1 and other.path != res.path
     agg = seed_summary([res, other])
     assert agg["n"] == 2 and 0.9 <= agg["test_acc_mean"] <= 1.0 and agg["test_acc_std"] >= 0.0
 
 
 def test_predict_top_k_from_any_image(tmp_path, capsys):
     faces = synthetic_faces(28, 1)
-    res = train_mlp(faces, MLPSettings(hidden=16), QUICK, tmp_path / "runs")
+    res = train_mlp(faces, mlp_run(), tmp_path / "runs")
     img = tmp_path / "face.png"
     save_face(faces.test_x[-1], img)  # a Peri Gilpin face
     top = predict(img, res.path / "model.pt", top_k=2)
@@ -94,17 +106,25 @@ def untrained_weights() -> tuple[dict, dict]:
 def test_alexnet_features_untrained_is_labelled_and_cache_reused(tmp_path, caplog, capsys):
     faces = synthetic_faces(67, 3, per_class=(4, 2, 2))
     sd, weights = untrained_weights()
-    settings = FeatureSettings(layer="conv4", hidden=(8,), input_size=67)
-    train = TrainSettings(epochs=3, batch_size=4, lr=1e-3)
-    res = alexnet_features(faces, sd, weights, settings, train, tmp_path / "runs")
+    settings = FeaturesConfig(layer="conv4", head_hidden=(8,), input_size=67, weights="random")
+    train = TrainConfig(epochs=3, batch_size=4, optimizer=OptimizerConfig(lr=1e-3, weight_decay=1e-2))
+    config = FeaturesRunConfig(features=settings, train=train)
+    res = alexnet_features(faces, sd, weights, config, tmp_path / "runs")
     s = res.summary
     assert s["alexnet"] == "untrained AlexNet" and s["model"].startswith("untrained AlexNet conv4")
     assert "untrained AlexNet" in s["warning"] and s["feature_dim"] == 256 * 3 * 3 and s["cache_hits"] == []
     meta = json.loads((res.path / "model.json").read_text())
     assert meta["kind"] == "alexnet-features" and "untrained AlexNet" in meta["meta"]["description"]
     # Another head on the same features: extraction is skipped.
-    res2 = alexnet_features(faces, sd, weights, settings, TrainSettings(epochs=2, batch_size=4, seed=1), tmp_path / "runs")
-    assert res2.summary["cache_hits"] == ["train", "val", "test"]
+    train2 = TrainConfig(epochs=2, batch_size=4, optimizer=OptimizerConfig(lr=3e-4, weight_decay=1e-2), seed=1)
+    res2 = alexnet_features(faces, sd, weights, FeaturesRunConfig(features=settings, train=train2), tmp_path / "runs")
+    assert res2.summary["cache_hits"] == ["train", "val", "test"] and res2.summary["seed"] == 1
+    saved = json.loads((res.path / "config.json").read_text())["config"]
+    assert saved["features"]["head_hidden"] == [8] and saved["weights_sha256"] == weights["sha256"]
+    # The config's weights spec must match the weights given: default (ImageNet) vs untrained ones.
+    with pytest.raises(ConfigError, match="ImageNet AlexNet"):
+        alexnet_features(faces, sd, weights, FeaturesRunConfig(features=FeaturesConfig(input_size=67), train=train),
+                         tmp_path / "runs")
     clf = load_checkpoint(res.path / "model.pt")
     assert clf.kind == "alexnet-features" and clf.image_size == 67 and clf.class_names == list(NAMES)
     img = tmp_path / "face.png"
@@ -120,8 +140,9 @@ def test_alexnet_finetune_replaces_last_layer(tmp_path, freeze):
     torch.manual_seed(0)
     sd = A.AlexNet().state_dict()
     weights = {"pretrained": False, "source": "random (test)", "sha256": "t" * 64, "label": A.UNTRAINED_LABEL}
-    res = alexnet_finetune(faces, sd, weights, FinetuneSettings(freeze=freeze, input_size=67),
-                           TrainSettings(epochs=1, batch_size=3, lr=1e-4, optimizer="sgd"), tmp_path / "runs")
+    train = TrainConfig(epochs=1, batch_size=3, optimizer=OptimizerConfig(name="sgd", lr=1e-4, weight_decay=1e-2))
+    config = FinetuneRunConfig(finetune=FinetuneConfig(freeze=freeze, input_size=67, weights="random"), train=train)
+    res = alexnet_finetune(faces, sd, weights, config, tmp_path / "runs")
     s = res.summary
     assert s["alexnet"] == "untrained AlexNet" and s["freeze"] == freeze and 0 <= s["test_acc"] <= 1
     clf = load_checkpoint(res.path / "model.pt")

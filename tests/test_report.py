@@ -117,7 +117,7 @@ def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pre
                        "architecture": {"num_classes": len(people), "image_size": 28, "channels": 1, "hidden": int(hidden or 300),
                                         "activation": "tanh", "init": "normal-0.01"}}
             (root / rid / "summary.json").write_text(json.dumps(summary))
-            (root / rid / "config.json").write_text(json.dumps({"config": {"train": {"optimizer": "adam", "lr": 0.001, "weight_decay": 0.01,
+            (root / rid / "config.json").write_text(json.dumps({"config": {"train": {"optimizer": {"name": "adam", "lr": 0.001, "weight_decay": 0.01},
                                                                                      "batch_size": 32, "epochs": 8}}}))
     assets = root / "report-assets"
     for name, size in (("art_overview.png", (1100, 350)), ("mlp_units.png", (760, 480)), ("guided_backprop.png", (1100, 230)),
@@ -170,6 +170,8 @@ def test_tex_renders_from_fixture_runs_without_training(tmp_path):
                 assert rid in tex, (name, rid)
     assert all(rid in tex for g in ctx["part2"].values() for rid in g["run_ids"])
     assert (tmp_path / "figs" / "deltas.pdf").is_file() and (tmp_path / "figs" / "part2_curves.pdf").is_file()
+    # the MLP's training sentence reads the nested optimizer section of the run's resolved config
+    assert "Adam, learning rate 0.001, L2 weight decay 0.01" in tex
 
 
 def test_provenance_lines_for_synthetic_data_and_untrained_weights(tmp_path):

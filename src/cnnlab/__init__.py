@@ -1,9 +1,138 @@
 """cnnlab: reproduce and extend the CNN practical (art-style CNNs, FaceScrub transfer learning, report).
 
-Importing cnnlab is cheap: heavy submodules (optuna, matplotlib, captum) are imported where used.
+The public Python API; the `cnnlab` command calls the same functions::
+
+    import cnnlab
+
+    data = cnnlab.load_art_data()                                   # embedded synthetic paintings
+    config = cnnlab.resolve_config(overrides=["train.epochs=5"])    # the Part 1 RunConfig, like --set
+    run = cnnlab.train(config, out="runs")                          # runs/<run id>/, cached by content
+    record = cnnlab.load_run(run.path)                              # config, summary, per-epoch history
+    model = cnnlab.load_model(run.path)                             # the trained SimpleCNN, eval mode
+    suite = cnnlab.run_suite("pooling", quick=True)                 # runs/suites/pooling/
+    report = cnnlab.build_report(quick=True)                        # report/report.pdf
+
+Importing cnnlab is cheap: each function imports what it needs (torch, matplotlib, optuna) when called.
 """
 
-from cnnlab.core.errors import CnnlabError
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from cnnlab.core.errors import CnnlabError, ConfigError, DataError
 from cnnlab.core.version import __version__
 
-__all__ = ["__version__", "CnnlabError"]
+if TYPE_CHECKING:  # the types of the API, without importing torch at `import cnnlab`
+    from torch import nn
+
+    from cnnlab.art.config import ModelConfig, RunConfig
+    from cnnlab.art.data import ImageDataset
+    from cnnlab.art.suites import SuiteResult
+    from cnnlab.core.callbacks import Callback
+    from cnnlab.core.runs import RunRecord, RunResult
+    from cnnlab.faces.dataset import FaceData
+    from cnnlab.report import ReportResult
+
+__all__ = [
+    "__version__", "CnnlabError", "ConfigError", "DataError",
+    "load_art_data", "load_faces", "resolve_config", "build_model", "train", "run_suite", "load_run",
+    "load_model", "build_report",
+]
+
+
+def load_art_data(name: str = "synthetic-artists", image_size: int | None = None) -> "ImageDataset":
+    """The Part 1 paintings: the embedded `synthetic-artists` set or a folder with one sub-folder per artist.
+
+    Images are (N, 3, S, S) float tensors in [-0.5, 0.5]; `image_size` defaults to the RunConfig's.
+    """
+    from cnnlab.art.config import DataConfig
+    from cnnlab.art.data import load_art_data as load
+
+    return load(name, image_size=image_size or DataConfig().image_size)
+
+
+def load_faces(source: str = "olivetti", *, image_size: int = 28, channels: int = 1,
+               actors: Sequence[str] | None = None) -> "FaceData":
+    """Part 2 faces split per person: the embedded Olivetti faces or a `cnnlab faces download` folder.
+
+    `actors` are names, or "course" for the six actors of the course project; None means everyone.
+    """
+    from cnnlab.faces.dataset import load_faces as load
+    from cnnlab.faces.dataset import resolve_actors
+
+    return load(source, image_size=image_size, channels=channels, actors=resolve_actors(actors))
+
+
+def resolve_config(yaml_path: str | Path | None = None, overrides: Sequence[str] = ()) -> "RunConfig":
+    """The Part 1 RunConfig: the defaults, then a YAML file, then `key=value` overrides (as `--set`)."""
+    from cnnlab.art.config import RunConfig
+    from cnnlab.core.config import resolve_config as resolve
+
+    return resolve(RunConfig, yaml_path, overrides)
+
+
+def build_model(config: "ModelConfig | None" = None, num_classes: int = 11, image_size: int = 50) -> "nn.Module":
+    """A SimpleCNN (the handout's starter network by default), freshly initialised."""
+    from cnnlab.art.config import ModelConfig
+    from cnnlab.art.models import create_model
+
+    config = config or ModelConfig()
+    return create_model(config.name, num_classes=num_classes, config=config, image_size=image_size)
+
+
+def train(config: "RunConfig | None" = None, *, out: str | Path = "runs", device: str = "cpu", force: bool = False,
+          progress: bool = False, callbacks: Sequence["Callback"] = ()) -> "RunResult":
+    """Train one Part 1 run (seed: config.train.seed) into out/<run id>/, or reuse the finished one.
+
+    Returns the run folder, its summary (train/val/test accuracy, epochs, ...) and whether it was cached.
+    """
+    from cnnlab.art.config import RunConfig
+    from cnnlab.art.run import train_run
+
+    return train_run(config or RunConfig(), out, device=device, force=force, progress=progress, callbacks=list(callbacks))
+
+
+def run_suite(name: str, *, seeds: int | Sequence[int] = 3, quick: bool = False, out: str | Path = "runs",
+              base: "RunConfig | None" = None, jobs: int | None = None) -> "SuiteResult":
+    """Run (or reuse) a Part 1 experiment suite ("baseline", "pooling", ...) and write out/suites/<name>/."""
+    from cnnlab.art.config import RunConfig
+    from cnnlab.art.suites import SuiteOptions, default_jobs
+    from cnnlab.art.suites import run_suite as run
+
+    options = SuiteOptions(out_root=Path(out), base=base or RunConfig(), seeds=seeds, quick=quick,
+                           jobs=jobs or default_jobs())
+    return run(name, options)
+
+
+def load_run(path: str | Path) -> "RunRecord":
+    """A finished run folder read back: `.meta` (config.json), `.config`, `.summary`, `.history`."""
+    from cnnlab.core.runs import read_run
+
+    return read_run(path)
+
+
+def load_model(path: str | Path) -> "nn.Module":
+    """The trained network of a run folder, in eval mode: a Part 1 SimpleCNN, or a Part 2 face model."""
+    from cnnlab.core.runs import read_run
+
+    record = read_run(path)
+    if (record.path / "model.pt").is_file():  # Part 2 runs save a self-describing checkpoint
+        from cnnlab.faces.checkpoints import load_checkpoint
+
+        return load_checkpoint(record.path / "model.pt").model.eval()
+    from cnnlab.art.run import load_run_model
+
+    return load_run_model(record.path)
+
+
+def build_report(*, quick: bool = False, out: str | Path = "runs", report_dir: str | Path = "report",
+                 **options: Any) -> "ReportResult":
+    """Run (or reuse) every experiment and write report_dir/report.tex and report.pdf.
+
+    Further keyword options are those of `cnnlab.report.ReportOptions` (seeds, jobs, art_data, faces, ...).
+    """
+    from cnnlab.report import ReportOptions
+    from cnnlab.report import build_report as build
+
+    return build(ReportOptions(out_root=Path(out), report_dir=Path(report_dir), quick=quick, **options))

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Callable
 
 from cnnlab.core.errors import CnnlabError
 
@@ -42,9 +42,11 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
-def add_seeds_arg(p: argparse.ArgumentParser, default: str, what: str = "seeds per configuration") -> None:
+def add_seeds_arg(p: argparse.ArgumentParser, default: str | None, what: str = "seeds per configuration") -> None:
+    """--seeds; default None: not given (the command then runs once with its config's train.seed)."""
+    shown = default if default is not None else "one run with train.seed"
     p.add_argument("--seeds", default=default, metavar="N|S,S,...",
-                   help=f"{what}: a count (3 = seeds 0,1,2) or a comma list (0,2; 4, for seed 4 alone) (default: {default})")
+                   help=f"{what}: a count (3 = seeds 0,1,2) or a comma list (0,2; 4, for seed 4 alone) (default: {shown})")
 
 
 def add_actors_arg(p: argparse.ArgumentParser) -> None:
@@ -83,6 +85,62 @@ def add_config_args(p: argparse.ArgumentParser, data: bool = True) -> None:
         p.add_argument("--data", help="art data: 'synthetic-artists' (embedded, default) or a folder with one sub-folder per artist")
         p.add_argument("--seed", type=int, help="training seed (train.seed)")
         p.add_argument("--epochs", type=int, help="number of epochs (train.epochs)")
+
+
+# ----------------------------------------------------------------------------- flags that mirror config fields
+def field_default(cls: type, path: str) -> Any:
+    """The default of the (nested) field `path` of config dataclass `cls`, e.g. ("train.optimizer.lr")."""
+    value: Any = cls()
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value)) or "none"
+    return "none" if value is None else str(value)
+
+
+def add_field_arg(p: argparse.ArgumentParser, cls: type, path: str, flag: str, help: str,
+                  to_config: Callable[[Any], Any] | None = None, **kwargs: Any) -> None:
+    """A flag that sets config field `path` of `cls` (through `to_config`, if given). Its default and help
+    come from the dataclass; its own default is None ("not given"), so only given flags override the
+    config (see config_extra). kwargs go to add_argument (type, metavar, action, const, ...)."""
+    default = field_default(cls, path)
+    action = p.add_argument(flag, default=None, help=f"{help} (default: {_shown(default)}; {path})", **kwargs)
+    bind_field(p, action.dest, path, to_config)
+
+
+def bind_field(p: argparse.ArgumentParser, dest: str, path: str, to_config: Callable[[Any], Any] | None = None) -> None:
+    """Make the existing flag stored in `dest` (None = not given) set config field `path`."""
+    fields = dict(p.get_default("config_fields") or {})
+    fields[dest] = (path, to_config)
+    p.set_defaults(config_fields=fields)
+
+
+def config_extra(args: argparse.Namespace) -> dict:
+    """The given field flags (add_field_arg, bind_field) as a nested mapping: resolve_config's `extra`."""
+    extra: dict = {}
+    for dest, (path, to_config) in (getattr(args, "config_fields", None) or {}).items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        *sections, key = path.split(".")
+        node = extra
+        for part in sections:
+            node = node.setdefault(part, {})
+        node[key] = to_config(value) if to_config else value
+    return extra
+
+
+def resolve_command_config(cls: type, args: argparse.Namespace) -> Any:
+    """`cls` for a command: defaults <- --config YAML <- the given field flags <- --set overrides."""
+    from cnnlab.core.config import resolve_config
+
+    return resolve_config(cls, args.config, args.overrides, config_extra(args))
 
 
 def resolve_run_config(args: argparse.Namespace) -> Any:

@@ -1,4 +1,8 @@
-"""`cnnlab part2 mlp|weights|features|finetune`, `predict` and `explain`: the Part 2 face models (2.1-2.5)."""
+"""`cnnlab part2 mlp|weights|features|finetune`, `predict` and `explain`: the Part 2 face models (2.1-2.5).
+
+Each run command resolves its run config (cnnlab.faces.config): defaults <- --config YAML <- the
+flags that mirror config fields (defaults and help read from the dataclass) <- --set key=value.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ import argparse
 import logging
 from typing import Callable
 
-from cnnlab.cli.common import ArgumentParser, add_actors_arg, add_device_arg, add_seeds_arg, parse_actors, parse_seeds
+from cnnlab.cli.common import (ArgumentParser, add_actors_arg, add_config_args, add_device_arg, add_field_arg, add_seeds_arg,
+                               bind_field, parse_actors, parse_seeds, resolve_command_config)
 from cnnlab.core.errors import CnnlabError
+from cnnlab.core.train_config import OPTIMIZERS
 
 log = logging.getLogger("cnnlab")
 
@@ -19,54 +25,72 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     _add_explain(sub)
 
 
-def _add_face_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--faces", default="olivetti", metavar="SOURCE",
-                   help="'olivetti' (embedded, default) or a folder made by `cnnlab faces download`")
+def _add_face_data_args(p: argparse.ArgumentParser, cls: type) -> None:
+    """--config/--set, the data flags (data.*), and what every Part 2 run command takes."""
+    add_config_args(p, data=False)
+    add_field_arg(p, cls, "data.source", "--faces", "'olivetti' (embedded) or a folder made by `cnnlab faces download`",
+                  metavar="SOURCE")
     add_actors_arg(p)
-    p.add_argument("--train-per-actor", type=int, default=70, metavar="N")
-    p.add_argument("--val-per-actor", type=int, default=20, metavar="N")
-    p.add_argument("--test-per-actor", type=int, default=20, metavar="N")
-    p.add_argument("--split-seed", type=int, default=0, metavar="S")
+    bind_field(p, "actors", "data.actors", parse_actors)
+    for flag, key in (("--train-per-actor", "train_per_actor"), ("--val-per-actor", "val_per_actor"),
+                      ("--test-per-actor", "test_per_actor")):
+        add_field_arg(p, cls, f"data.split.{key}", flag, f"{key.split('_')[0]} faces per person", type=int, metavar="N")
+    add_field_arg(p, cls, "data.split.seed", "--split-seed", "seed of the per-person split", type=int, metavar="S")
     p.add_argument("--out", default="runs", help="runs folder (default: runs)")
     p.add_argument("--force", action="store_true", help="retrain even if this exact run is cached")
     p.add_argument("--json", action="store_true", help="print summary.json on stdout")
     add_device_arg(p)
 
 
-def _add_train_args(p: argparse.ArgumentParser, epochs: int, lr: float, weight_decay: float) -> None:
-    p.add_argument("--epochs", type=int, default=epochs)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--optimizer", default="adam", help="adam, adamw, sgd or rmsprop (default: adam)")
-    p.add_argument("--lr", type=float, default=lr, help=f"learning rate (default: {lr:g})")
-    p.add_argument("--weight-decay", type=float, default=weight_decay, help=f"L2 weight decay (default: {weight_decay:g})")
-    p.add_argument("--patience", type=int, help="early stopping on validation loss (default: off)")
-    add_seeds_arg(p, "1", "training seeds, one run each, then mean +- std")
+def _add_train_args(p: argparse.ArgumentParser, cls: type) -> None:
+    """The train.* flags; their defaults are the command's own (cls().train)."""
+    add_field_arg(p, cls, "train.epochs", "--epochs", "training epochs", type=int)
+    add_field_arg(p, cls, "train.batch_size", "--batch-size", "mini-batch size", type=int)
+    add_field_arg(p, cls, "train.optimizer.name", "--optimizer", f"optimizer: {', '.join(OPTIMIZERS)}")
+    add_field_arg(p, cls, "train.optimizer.lr", "--lr", "learning rate", type=float)
+    add_field_arg(p, cls, "train.optimizer.weight_decay", "--weight-decay", "L2 weight decay", type=float)
+    add_field_arg(p, cls, "train.early_stopping.patience", "--patience",
+                  "early stopping after this many epochs without improvement in validation loss", type=int)
+    add_seeds_arg(p, None, "training seeds, one run each (sets train.seed), then mean +- std")
 
 
-def _add_alexnet_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights", metavar="PATH|random",
-                   help="AlexNet ImageNet weights (alexnet-owt-7be5be79.pth); default: the torch hub cache, then a "
-                        "checked download; 'random' = an untrained AlexNet")
+def _add_alexnet_args(p: argparse.ArgumentParser, cls: type, section: str) -> None:
+    add_field_arg(p, cls, f"{section}.weights", "--weights",
+                  "AlexNet ImageNet weights (alexnet-owt-7be5be79.pth); none = the torch hub cache, then a checked "
+                  "download; 'random' = an untrained AlexNet", metavar="PATH|random")
     p.add_argument("--hub-dir", help="torch hub folder (default: torch.hub.get_dir())")
     p.add_argument("--weights-url", default=None, metavar="URL",
                    help="where to download the weights when not cached (default: the official torchvision URL; "
                         "the file name must carry its SHA-256 prefix)")
-    p.add_argument("--input-size", type=int, default=227, help="face size fed to AlexNet (default: 227)")
+    add_field_arg(p, cls, f"{section}.input_size", "--input-size", "face size fed to AlexNet", type=int)
+    add_field_arg(p, cls, f"{section}.dropout", "--dropout", "dropout", type=float)
     p.add_argument("--cache-dir", help="feature cache folder (default: <out>/cache/features)")
 
 
-def _face_split(args: argparse.Namespace):
-    from cnnlab.faces import FaceSplitConfig
+def _add_mlp_args(p: argparse.ArgumentParser) -> None:
+    """The mlp.* flags (all but the hidden size, which `mlp` and `weights` take differently)."""
+    from cnnlab.faces.config import INIT_DESCRIPTIONS, MLP_ACTIVATIONS, STANDARDIZE, UNIT_RULES, MLPRunConfig
 
-    return FaceSplitConfig(train_per_actor=args.train_per_actor, val_per_actor=args.val_per_actor,
-                           test_per_actor=args.test_per_actor, seed=args.split_seed)
+    cls = MLPRunConfig
+    add_field_arg(p, cls, "mlp.activation", "--activation", " or ".join(MLP_ACTIVATIONS))
+    add_field_arg(p, cls, "mlp.init", "--init", f"weight initialisation: {', '.join(INIT_DESCRIPTIONS)}")
+    add_field_arg(p, cls, "mlp.channels", "--rgb", "RGB inputs instead of grayscale", action="store_const", const=3)
+    add_field_arg(p, cls, "mlp.image_size", "--image-size", "face size", type=int)
+    add_field_arg(p, cls, "mlp.dropout", "--dropout", "dropout on the hidden units", type=float)
+    add_field_arg(p, cls, "mlp.flip", "--flip", "augment with random horizontal flips", action="store_const", const=True)
+    add_field_arg(p, cls, "mlp.unit_rule", "--unit-rule", f"which hidden units to picture: {' or '.join(UNIT_RULES)}")
+    add_field_arg(p, cls, "mlp.units_per_class", "--units-per-class", "pictured units per person", type=int)
+    add_field_arg(p, cls, "mlp.standardize", "--standardize",
+                  f"input standardisation: {', '.join(STANDARDIZE)} (pixel: mean face and per-pixel std)")
+    _add_train_args(p, cls)
 
 
-def _train_settings(args: argparse.Namespace, seed: int):
-    from cnnlab.faces.experiments import TrainSettings
-
-    return TrainSettings(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                         weight_decay=args.weight_decay, patience=args.patience, seed=seed)
+def _head_hidden(text: str) -> list[int]:
+    """--head-hidden "64,32" -> [64, 32]; "0" -> [] (a linear head)."""
+    try:
+        return [int(h) for h in text.split(",") if h.strip() and int(h) != 0]
+    except ValueError:
+        raise CnnlabError(f"--head-hidden must be comma-separated integers, got {text!r}") from None
 
 
 def _print_part2(results: list, args: argparse.Namespace, extra: Callable[[dict], list[str]] | None = None) -> None:
@@ -93,114 +117,113 @@ def _print_part2(results: list, args: argparse.Namespace, extra: Callable[[dict]
 
 
 def _add_part2(sub: argparse._SubParsersAction) -> None:
+    from cnnlab.faces.config import WEIGHT_STUDY_HIDDEN, FeaturesRunConfig, FinetuneRunConfig, MLPRunConfig
+
     p = sub.add_parser("part2", help="Part 2 face models: MLP (2.1, 2.3), AlexNet features (2.2), fine-tuning (2.4)")
     psub = p.add_subparsers(dest="part2_command", metavar="STEP", parser_class=ArgumentParser)
     psub.required = True
-    for name, help_text in (("mlp", "train the one-hidden-layer MLP on 28x28 faces (2.1)"),
-                            ("weights", "MLPs with 300 and 800 hidden units and pictures of chosen units' input weights (2.3)")):
-        m = psub.add_parser(name, help=help_text)
-        _add_face_data_args(m)
-        if name == "mlp":
-            m.add_argument("--hidden", type=int, default=300, help="hidden units (default: 300)")
-        else:
-            m.add_argument("--hidden", type=int, nargs="+", default=[300, 800], help="hidden sizes (default: 300 800)")
-        m.add_argument("--activation", default="tanh", help="tanh or relu (default: tanh)")
-        m.add_argument("--init", default="normal-0.01",
-                       help="weight initialisation: normal-0.01 (default), xavier-uniform, xavier-normal, kaiming-normal, torch-default")
-        m.add_argument("--rgb", action="store_true", help="RGB inputs instead of grayscale")
-        m.add_argument("--image-size", type=int, default=28)
-        m.add_argument("--dropout", type=float, default=0.0)
-        m.add_argument("--flip", action="store_true", help="augment with random horizontal flips")
-        m.add_argument("--unit-rule", default="most-selective",
-                       help="which hidden units to picture: most-selective (default) or top-outgoing")
-        m.add_argument("--units-per-class", type=int, default=2)
-        m.add_argument("--standardize", default="pixel",
-                       help="input standardisation: pixel (default: mean face and per-pixel std), channel or none")
-        _add_train_args(m, epochs=100, lr=3e-4, weight_decay=1e-2)
-        m.set_defaults(handler=_run_part2_mlp)
+    m = psub.add_parser("mlp", help="train the one-hidden-layer MLP on 28x28 faces (2.1)")
+    _add_face_data_args(m, MLPRunConfig)
+    add_field_arg(m, MLPRunConfig, "mlp.hidden", "--hidden", "hidden units", type=int)
+    _add_mlp_args(m)
+    m.set_defaults(handler=_run_part2_mlp)
+
+    w = psub.add_parser("weights", help="MLPs with 300 and 800 hidden units and pictures of chosen units' input weights (2.3)")
+    _add_face_data_args(w, MLPRunConfig)
+    w.add_argument("--hidden", type=int, nargs="+", default=list(WEIGHT_STUDY_HIDDEN), metavar="N",
+                   help=f"hidden sizes, one MLP each (replaces mlp.hidden; default: {' '.join(map(str, WEIGHT_STUDY_HIDDEN))})")
+    _add_mlp_args(w)
+    w.set_defaults(handler=_run_part2_weights)
 
     f = psub.add_parser("features", help="AlexNet activations (conv4) as fixed features + a fully connected head (2.2)")
-    _add_face_data_args(f)
-    _add_alexnet_args(f)
-    f.add_argument("--layer", default="conv4", help="AlexNet layer: conv1..conv5, pool1, pool2, pool5, fc6, fc7 (default: conv4)")
-    f.add_argument("--head-hidden", default="64", metavar="N[,N...]",
-                   help="hidden sizes of the head, comma-separated; 0 for a linear head (default: 64)")
-    f.add_argument("--dropout", type=float, default=0.5)
-    _add_train_args(f, epochs=30, lr=1e-4, weight_decay=1e-4)
+    _add_face_data_args(f, FeaturesRunConfig)
+    _add_alexnet_args(f, FeaturesRunConfig, "features")
+    add_field_arg(f, FeaturesRunConfig, "features.layer", "--layer", "AlexNet layer: conv1..conv5, pool1, pool2, pool5, fc6, fc7")
+    add_field_arg(f, FeaturesRunConfig, "features.head_hidden", "--head-hidden",
+                  "hidden sizes of the head, comma-separated; 0 for a linear head", to_config=_head_hidden, metavar="N[,N...]")
+    _add_train_args(f, FeaturesRunConfig)
     f.set_defaults(handler=_run_part2_features)
 
     t = psub.add_parser("finetune", help="AlexNet with one output per actor, fine-tuned (2.4)")
-    _add_face_data_args(t)
-    _add_alexnet_args(t)
-    t.add_argument("--freeze", default="features",
-                   help="features (default: conv layers frozen), all-but-last (only the new layer trains) or none")
-    t.add_argument("--lr-scale", type=float, default=0.1, help="pretrained layers train at lr x this (default: 0.1)")
-    _add_train_args(t, epochs=20, lr=1e-4, weight_decay=0.0)
+    _add_face_data_args(t, FinetuneRunConfig)
+    _add_alexnet_args(t, FinetuneRunConfig, "finetune")
+    add_field_arg(t, FinetuneRunConfig, "finetune.freeze", "--freeze",
+                  "features (conv layers frozen), all-but-last (only the new layer trains) or none")
+    add_field_arg(t, FinetuneRunConfig, "finetune.lr_scale", "--lr-scale", "pretrained layers train at lr x this", type=float)
+    _add_train_args(t, FinetuneRunConfig)
     t.set_defaults(handler=_run_part2_finetune)
 
 
-def _run_part2_mlp(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+def _seeded(config, args: argparse.Namespace) -> list:
+    """One config per --seeds seed (train.seed), or just `config` when --seeds is not given."""
+    from cnnlab.faces.config import with_seed
 
-    from cnnlab.faces.dataset import load_faces
-    from cnnlab.faces.experiments import MLPSettings, train_mlp
+    return [config] if args.seeds is None else [with_seed(config, s) for s in parse_seeds(args.seeds)]
 
-    channels = 3 if args.rgb else 1
-    settings = MLPSettings(hidden=args.hidden if isinstance(args.hidden, int) else args.hidden[0],
-                           activation=args.activation, init=args.init, image_size=args.image_size,
-                           channels=channels, dropout=args.dropout, standardize=args.standardize, flip=args.flip,
-                           unit_rule=args.unit_rule,
-                           units_per_class=args.units_per_class)
-    seeds = parse_seeds(args.seeds)
-    faces = load_faces(args.faces, image_size=args.image_size, channels=channels, actors=parse_actors(args.actors),
-                           split=_face_split(args))
-    hidden_sizes = [args.hidden] if isinstance(args.hidden, int) else list(args.hidden)
-    results = [train_mlp(faces, replace(settings, hidden=h), _train_settings(args, seed), args.out,
-                         device=args.device, force=args.force, progress=not args.json)
-               for h in hidden_sizes for seed in seeds]
 
-    def extra(s: dict) -> list[str]:
+def _mlp_lines(args: argparse.Namespace) -> Callable[[dict], list[str]]:
+    def lines(s: dict) -> list[str]:
         path = f"{args.out}/{s['run_id']}"
         units = ", ".join(f"{u['unit']}->{u['favours_class']}" for u in s.get("weight_units", [])[:6])
         return [f"learning curves: {path}/learning_curves.png, metrics.csv; weights: {path}/weights.png ({units}, ...)",
                 f"checkpoint: {path}/model.pt"]
 
-    for h in hidden_sizes:
-        group = [r for r in results if r.summary["architecture"]["hidden"] == h]
-        if len(hidden_sizes) > 1 and not args.json:
-            print(f"--- {h} hidden units")
-        _print_part2(group, args, extra)
+    return lines
+
+
+def _train_mlps(configs: list, args: argparse.Namespace) -> list:
+    from cnnlab.faces.experiments import load_run_faces, train_mlp
+
+    faces = load_run_faces(configs[0])  # the configs differ only in mlp.hidden and train.seed
+    return [train_mlp(faces, c, args.out, device=args.device, force=args.force, progress=not args.json) for c in configs]
+
+
+def _run_part2_mlp(args: argparse.Namespace) -> int:
+    from cnnlab.faces.config import MLPRunConfig
+
+    config = resolve_command_config(MLPRunConfig, args)
+    _print_part2(_train_mlps(_seeded(config, args), args), args, _mlp_lines(args))
     return 0
 
 
-def _load_alexnet_inputs(args: argparse.Namespace):
-    from cnnlab.faces.weights import resolve_weights
-    from cnnlab.faces.dataset import load_faces
+def _run_part2_weights(args: argparse.Namespace) -> int:
+    from dataclasses import replace
 
-    if args.input_size < 63:
-        raise CnnlabError(f"--input-size must be >= 63 for AlexNet, got {args.input_size}")
+    from cnnlab.faces.config import MLPRunConfig
+
+    config = resolve_command_config(MLPRunConfig, args)
+    by_size = {h: _seeded(replace(config, mlp=replace(config.mlp, hidden=h)), args) for h in dict.fromkeys(args.hidden)}
+    results = _train_mlps([c for group in by_size.values() for c in group], args)
+    if args.json:  # one JSON document: every run's summary
+        _print_part2(results, args)
+        return 0
+    for h in by_size:
+        if len(by_size) > 1:
+            print(f"--- {h} hidden units")
+        _print_part2([r for r in results if r.summary["architecture"]["hidden"] == h], args, _mlp_lines(args))
+    return 0
+
+
+def _load_alexnet_inputs(config, weights_spec: str | None, args: argparse.Namespace):
+    """(state dict, weights provenance, faces) for an AlexNet run config."""
     from cnnlab.faces.alexnet import OFFICIAL_URL
+    from cnnlab.faces.experiments import load_run_faces
+    from cnnlab.faces.weights import resolve_weights
 
-    state_dict, weights = resolve_weights(args.weights, hub_dir=args.hub_dir, url=args.weights_url or OFFICIAL_URL,
+    state_dict, weights = resolve_weights(weights_spec, hub_dir=args.hub_dir, url=args.weights_url or OFFICIAL_URL,
                                           progress=not args.json)
-    faces = load_faces(args.faces, image_size=args.input_size, channels=3, actors=parse_actors(args.actors),
-                           split=_face_split(args))
-    return state_dict, weights, faces
+    return state_dict, weights, load_run_faces(config)
 
 
 def _run_part2_features(args: argparse.Namespace) -> int:
-    from cnnlab.faces.transfer import FeatureSettings, alexnet_features
+    from cnnlab.faces.config import FeaturesRunConfig
+    from cnnlab.faces.transfer import alexnet_features
 
-    try:
-        hidden = tuple(int(h) for h in args.head_hidden.split(",") if h.strip() and int(h) != 0)
-    except ValueError:
-        raise CnnlabError(f"--head-hidden must be comma-separated integers, got {args.head_hidden!r}") from None
-    settings = FeatureSettings(layer=args.layer, hidden=hidden, dropout=args.dropout, input_size=args.input_size)
-    seeds = parse_seeds(args.seeds)
-    state_dict, weights, faces = _load_alexnet_inputs(args)
-    results = [alexnet_features(faces, state_dict, weights, settings, _train_settings(args, seed), args.out,
-                                cache_dir=args.cache_dir, device=args.device, force=args.force, progress=not args.json)
-               for seed in seeds]
+    config = resolve_command_config(FeaturesRunConfig, args)
+    state_dict, weights, faces = _load_alexnet_inputs(config, config.features.weights, args)
+    results = [alexnet_features(faces, state_dict, weights, c, args.out, cache_dir=args.cache_dir, device=args.device,
+                                force=args.force, progress=not args.json)
+               for c in _seeded(config, args)]
     _print_part2(results, args, lambda s: [
         f"features: {s['feature_dim']} per face, {'cached' if s.get('cache_hits') else 'extracted'} "
         f"({s.get('extract_seconds', 0):.1f} s); head trained in {s['train_seconds']:.1f} s",
@@ -209,14 +232,14 @@ def _run_part2_features(args: argparse.Namespace) -> int:
 
 
 def _run_part2_finetune(args: argparse.Namespace) -> int:
-    from cnnlab.faces.transfer import FinetuneSettings, alexnet_finetune
+    from cnnlab.faces.config import FinetuneRunConfig
+    from cnnlab.faces.transfer import alexnet_finetune
 
-    settings = FinetuneSettings(freeze=args.freeze, lr_scale=args.lr_scale, input_size=args.input_size)
-    seeds = parse_seeds(args.seeds)
-    state_dict, weights, faces = _load_alexnet_inputs(args)
-    results = [alexnet_finetune(faces, state_dict, weights, settings, _train_settings(args, seed), args.out,
-                                cache_dir=args.cache_dir, device=args.device, force=args.force, progress=not args.json)
-               for seed in seeds]
+    config = resolve_command_config(FinetuneRunConfig, args)
+    state_dict, weights, faces = _load_alexnet_inputs(config, config.finetune.weights, args)
+    results = [alexnet_finetune(faces, state_dict, weights, c, args.out, cache_dir=args.cache_dir, device=args.device,
+                                force=args.force, progress=not args.json)
+               for c in _seeded(config, args)]
     _print_part2(results, args, lambda s: [f"checkpoint: {args.out}/{s['run_id']}/model.pt"])
     return 0
 

@@ -66,6 +66,46 @@ def cached_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any], da
     return RunResult(path, load_summary(path), True)
 
 
+@dataclass(frozen=True)
+class RunRecord:
+    """A run folder read back: its resolved config.json, summary.json and per-epoch history."""
+
+    path: Path
+    meta: dict  # config.json: kind, seed, version, data, config (the resolved configuration)
+    summary: dict
+    history: list[dict]
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def kind(self) -> str:
+        return str(self.meta.get("kind", self.summary.get("kind", "")))
+
+    @property
+    def config(self) -> dict:
+        return dict(self.meta.get("config", {}))
+
+
+def read_run(run_path: str | os.PathLike) -> RunRecord:
+    """Read a finished run folder (config.json, summary.json, metrics.jsonl); a DataError names what is missing."""
+    from cnnlab.core.errors import DataError
+
+    path = Path(run_path)
+    if not (path / SUMMARY).is_file():
+        raise DataError(f"not a finished cnnlab run folder (no {SUMMARY}): {path}")
+    try:
+        meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        summary = load_summary(path)
+        history = load_history(path) if (path / "metrics.jsonl").is_file() else []
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"unreadable run folder {path}: {exc}") from None
+    if not isinstance(meta, dict) or not isinstance(summary, dict):
+        raise DataError(f"unreadable run folder {path}: config.json and summary.json must hold objects")
+    return RunRecord(path, meta, summary, history)
+
+
 def load_summary(run_path: str | os.PathLike) -> dict:
     return json.loads((Path(run_path) / SUMMARY).read_text())
 

@@ -1,6 +1,6 @@
 """Part 2 face classifiers as self-describing checkpoints, plus `predict` for any image file.
 
-Three model kinds share one checkpoint format (a dict of plain types and tensors, loadable with
+Three model kinds (registry FACE_MODELS) share one checkpoint format (a dict of plain types and tensors, loadable with
 `torch.load(weights_only=True)`):
   mlp               the 2.1/2.3 MLP on small images (its input standardisation lives in buffers)
   alexnet-features  2.2: AlexNet up to a layer (frozen, ImageNet-normalised) + a fully connected head
@@ -11,22 +11,25 @@ Each carries its class names, input size and channels, so predict/explain need n
 from __future__ import annotations
 
 import json
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
 
-from cnnlab.faces.alexnet import INPUT_SIZE, AlexNet, AlexNetTrunk, Normalize, UNTRAINED_LABEL
+from cnnlab.core.config import from_dict
 from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.core.io import atomic_path, atomic_write_json
-from cnnlab.faces.mlp import MLP, MLPConfig
+from cnnlab.core.registry import Registry
+from cnnlab.faces.alexnet import INPUT_SIZE, AlexNet, AlexNetTrunk, Normalize, UNTRAINED_LABEL, feature_shape
+from cnnlab.faces.config import FeaturesConfig, FinetuneConfig, MLPConfig
+from cnnlab.faces.mlp import MLP
 
 CHECKPOINT_FORMAT = "cnnlab-face-classifier"
 CHECKPOINT_VERSION = 1
-MODEL_KINDS = ("mlp", "alexnet-features", "alexnet")
 
 
 class FeatureHead(nn.Module):
@@ -90,19 +93,47 @@ class FaceAlexNet(AlexNet):
         return super().forward(self.normalize(x))
 
 
-def build_model(kind: str, config: dict[str, Any], num_classes: int, init: bool = True) -> nn.Module:
-    """An untrained model of `kind` from its plain-dict config (init=False: AlexNet parameters are left
-    uninitialised, for loading a checkpoint)."""
-    if kind == "mlp":
-        return MLP(MLPConfig(**{**config, "num_classes": num_classes}))
-    if kind == "alexnet-features":
-        return FeatureClassifier(
-            config["layer"], int(config["in_features"]), list(config["hidden"]), num_classes, float(config.get("dropout", 0.0)),
-            init=init,
-        )
-    if kind == "alexnet":
-        return FaceAlexNet(num_classes, float(config.get("dropout", 0.5)), init=init)
-    raise ConfigError(f"unknown model kind {kind!r} (choose from: {', '.join(MODEL_KINDS)})")
+# ----------------------------------------------------------------------------- the face-model registry
+# Each factory: (config from a checkpoint, num_classes, image_size or None for the kind's default,
+# init) -> a model with `input_shape` (C, H, W). Missing config keys take the Part 2 config defaults.
+FACE_MODELS: Registry[nn.Module] = Registry("face model")
+
+
+@FACE_MODELS.register("mlp")
+def _build_mlp(config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True) -> nn.Module:
+    known = {f.name for f in fields(MLPConfig)}
+    data = {k: v for k, v in config.items() if k in known}  # older checkpoints also stored num_classes
+    if image_size is not None:
+        data["image_size"] = int(image_size)
+    return MLP(from_dict(MLPConfig, data), num_classes)
+
+
+@FACE_MODELS.register("alexnet-features")
+def _build_features(config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True) -> nn.Module:
+    defaults = FeaturesConfig()
+    size = int(image_size or defaults.input_size)
+    layer = str(config.get("layer", defaults.layer))
+    in_features = int(config.get("in_features") or math.prod(feature_shape(layer, size)))
+    hidden = [int(h) for h in config.get("hidden", defaults.head_hidden)]
+    model = FeatureClassifier(layer, in_features, hidden, num_classes, float(config.get("dropout", defaults.dropout)), init=init)
+    model.input_shape = (3, size, size)
+    return model
+
+
+@FACE_MODELS.register("alexnet")
+def _build_alexnet(config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True) -> nn.Module:
+    defaults = FinetuneConfig()
+    size = int(image_size or defaults.input_size)
+    model = FaceAlexNet(num_classes, float(config.get("dropout", defaults.dropout)), init=init)
+    model.input_shape = (3, size, size)
+    return model
+
+
+def build_model(kind: str, config: Mapping[str, Any], num_classes: int, image_size: int | None = None,
+                init: bool = True) -> nn.Module:
+    """An untrained face model of a registered `kind` from its plain-dict config (init=False: AlexNet
+    parameters are left uninitialised, for loading a checkpoint). It has `input_shape` (C, H, W)."""
+    return FACE_MODELS.create(kind, config, num_classes, image_size=image_size, init=init)
 
 
 @dataclass
@@ -134,8 +165,7 @@ def save_checkpoint(
     meta: dict[str, Any] | None = None,
 ) -> Path:
     """Write model + everything predict/explain need to `path` (and a readable `path`.json beside it)."""
-    if kind not in MODEL_KINDS:
-        raise ConfigError(f"unknown model kind {kind!r}")
+    FACE_MODELS.get(kind)  # an unregistered kind is a ConfigError naming the choices
     header = {
         "format": CHECKPOINT_FORMAT,
         "format_version": CHECKPOINT_VERSION,
@@ -169,7 +199,7 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> FaceClassif
     if int(obj.get("format_version", 0)) > CHECKPOINT_VERSION:
         raise CnnlabError(f"{path} has checkpoint format {obj['format_version']}; this cnnlab reads up to {CHECKPOINT_VERSION}")
     names = list(obj["class_names"])
-    model = build_model(obj["kind"], obj["config"], len(names), init=False)
+    model = build_model(obj["kind"], obj["config"], len(names), image_size=int(obj["image_size"]), init=False)
     try:
         model.load_state_dict(obj["state_dict"], strict=True)
     except RuntimeError as exc:
@@ -233,6 +263,6 @@ def untrained_note(clf: FaceClassifier) -> str:
 
 
 __all__ = [
-    "FeatureHead", "FeatureClassifier", "FaceAlexNet", "FaceClassifier", "build_model", "save_checkpoint",
+    "FACE_MODELS", "FeatureHead", "FeatureClassifier", "FaceAlexNet", "FaceClassifier", "build_model", "save_checkpoint",
     "load_checkpoint", "load_image", "predict", "predict_probs", "untrained_note", "INPUT_SIZE",
 ]

@@ -61,7 +61,8 @@ def resolve_actors(names: Sequence[str] | None) -> list[str] | None:
 
 @dataclass(frozen=True)
 class FaceSplitConfig:
-    """Faces per person for each split (see module docstring for persons with fewer faces)."""
+    """Faces per person for each split, and the seed of the per-person permutation (see the module
+    docstring for persons with fewer faces). The `data.split` section of the Part 2 run configs."""
 
     train_per_actor: int = 70
     val_per_actor: int = 20
@@ -72,7 +73,7 @@ class FaceSplitConfig:
         for name, low in (("train_per_actor", 1), ("val_per_actor", 0), ("test_per_actor", 0), ("seed", 0)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
-                raise ConfigError(f"FaceSplitConfig.{name}={v!r}: must be an int >= {low}")
+                raise ConfigError(f"data.split.{name} must be an integer >= {low}, got {v!r}")
 
 
 @dataclass(frozen=True)

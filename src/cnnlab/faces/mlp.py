@@ -1,16 +1,14 @@
-"""The Part 2.1/2.3 multilayer perceptron on small face images, and pictures of its input weights.
+"""The Part 2.1/2.3 multilayer perceptron on small face images, and which hidden units to picture.
 
 MLP: standardise -> flatten (C, H, W) -> Linear(C*H*W, hidden) -> tanh | ReLU -> Linear(hidden, classes).
 Standardisation uses training-set statistics, per pixel by default (subtract the mean face, divide by
 each pixel's std) or per channel; they are buffers, so a checkpoint carries its own preprocessing.
-The weight initialisation is chosen by name and recorded.
+The weight initialisation is chosen by name and recorded. The configuration (MLPConfig) is in
+cnnlab.faces.config; the weight pictures are drawn by cnnlab.faces.plots.
 """
 
 from __future__ import annotations
 
-import math
-import os
-from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 import torch
@@ -19,9 +17,9 @@ from torch import nn
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.layers import make_activation
 from cnnlab.core.registry import Registry
+from cnnlab.faces.config import STANDARDIZE, UNIT_RULES, MLPConfig
 
-STANDARDIZE = ("pixel", "channel", "none")
-MLP_ACTIVATIONS = ("tanh", "relu")  # of cnnlab.core.layers.ACTIVATIONS: the ones the named inits have gains for
+# Named initialisations, one per cnnlab.faces.config.INIT_DESCRIPTIONS entry (the names MLPConfig accepts).
 INITS: Registry[None] = Registry("weight initialisation")
 
 
@@ -56,71 +54,25 @@ def _default(linear: nn.Linear, activation: str) -> None:
     linear.reset_parameters()  # kaiming_uniform(a=sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in))
 
 
-INIT_DESCRIPTIONS = {
-    "xavier-uniform": "Glorot uniform, gain for the activation, zero biases",
-    "xavier-normal": "Glorot normal, gain for the activation, zero biases",
-    "kaiming-normal": "He normal (fan-in), zero biases",
-    "normal-0.01": "N(0, 0.01^2) weights, zero biases",
-    "torch-default": "PyTorch default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) weights and biases",
-}
-
-
-@dataclass(frozen=True)
-class MLPConfig:
-    """Architecture of the one-hidden-layer MLP."""
-
-    num_classes: int
-    image_size: int = 28
-    channels: int = 1
-    hidden: int = 300
-    activation: str = "tanh"
-    init: str = "normal-0.01"
-    dropout: float = 0.0
-    standardize: str = "pixel"
-
-    def __post_init__(self) -> None:
-        if self.num_classes < 2:
-            raise ConfigError(f"MLP needs at least 2 classes, got {self.num_classes}")
-        if self.image_size < 1 or self.channels not in (1, 3):
-            raise ConfigError(f"MLP input must be 1 or 3 channels of positive size, got {self.channels}x{self.image_size}")
-        if self.hidden < 1:
-            raise ConfigError(f"hidden units must be >= 1, got {self.hidden}")
-        if self.activation not in MLP_ACTIVATIONS:
-            raise ConfigError(f"unknown MLP activation {self.activation!r} (choose from: {', '.join(MLP_ACTIVATIONS)})")
-        INITS.get(self.init)  # raises ConfigError for unknown names
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.standardize not in STANDARDIZE:
-            raise ConfigError(f"unknown standardisation {self.standardize!r} (choose from: {', '.join(STANDARDIZE)})")
-
-    @property
-    def stats_shape(self) -> tuple[int, ...]:
-        """Shape of the mean/std buffers: (1, C, H, W) per pixel, (1, C, 1, 1) per channel."""
-        c, s = self.channels, self.image_size
-        return (1, c, s, s) if self.standardize == "pixel" else (1, c, 1, 1)
-
-    @property
-    def input_dim(self) -> int:
-        return self.channels * self.image_size * self.image_size
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 class MLP(nn.Module):
     """Standardise -> flatten -> hidden (tanh/ReLU) -> logits. Input (B, C, H, W) in [0, 1]; buffers
-    mean/std of MLPConfig.stats_shape."""
+    mean/std of MLPConfig.stats_shape. The number of classes comes from the data."""
 
-    def __init__(self, config: MLPConfig, mean: torch.Tensor | None = None, std: torch.Tensor | None = None) -> None:
+    def __init__(self, config: MLPConfig, num_classes: int, mean: torch.Tensor | None = None,
+                 std: torch.Tensor | None = None) -> None:
         super().__init__()
+        if num_classes < 2:
+            raise ConfigError(f"the MLP needs at least 2 classes, got {num_classes}")
         self.config = config
+        self.num_classes = num_classes
+        self.input_shape = (config.channels, config.image_size, config.image_size)
         shape = config.stats_shape
         self.register_buffer("mean", torch.zeros(shape) if mean is None else torch.as_tensor(mean, dtype=torch.float32).reshape(shape))
         self.register_buffer("std", torch.ones(shape) if std is None else torch.as_tensor(std, dtype=torch.float32).reshape(shape))
         self.hidden = nn.Linear(config.input_dim, config.hidden)
         self.act = make_activation(config.activation)  # its own module: captum hooks need one per use
         self.drop = nn.Dropout(config.dropout)
-        self.out = nn.Linear(config.hidden, config.num_classes)
+        self.out = nn.Linear(config.hidden, num_classes)
         init = INITS.get(config.init)
         init(self.hidden, config.activation)
         init(self.out, "tanh" if config.activation == "tanh" else "linear")
@@ -147,10 +99,7 @@ def input_stats(x: torch.Tensor, standardize: str = "pixel") -> tuple[torch.Tens
     raise ConfigError(f"unknown standardisation {standardize!r} (choose from: {', '.join(STANDARDIZE)})")
 
 
-# ----------------------------------------------------------------------------- weight pictures
-
-UNIT_RULES = ("top-outgoing", "most-selective")
-
+# ----------------------------------------------------------------------------- which units to picture
 
 def choose_units(model: MLP, rule: str = "most-selective", per_class: int = 1) -> list[dict[str, Any]]:
     """Hidden units worth looking at, `per_class` for each class, each labelled with the class it favours.
@@ -191,44 +140,3 @@ def unit_images(model: MLP, units: Sequence[int]) -> torch.Tensor:
     cfg = model.config
     w = model.hidden.weight.detach().float()  # (hidden, C*H*W)
     return w[list(units)].view(len(units), cfg.channels, cfg.image_size, cfg.image_size)
-
-
-def plot_weight_grid(
-    model: MLP,
-    chosen: Sequence[dict[str, Any]],
-    class_names: Sequence[str],
-    path: str | os.PathLike,
-    title: str,
-) -> None:
-    """A grid of the chosen units' input weights, one tile per unit, titled with the class it favours.
-
-    Grayscale weights use a diverging map centred on zero (red +, blue -); RGB weights are min-max
-    scaled per unit.
-    """
-    from cnnlab.core.plotting import pyplot, save_figure
-
-    plt = pyplot()
-    imgs = unit_images(model, [u["unit"] for u in chosen])  # (n, C, H, W)
-    n = len(chosen)
-    cols = min(n, 6)
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.1 * cols, 2.4 * rows + 0.4), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, img, u in zip(axes.flat, imgs, chosen):
-        if img.shape[0] == 1:
-            lim = float(img.abs().max()) or 1.0
-            ax.imshow(img[0].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-        else:
-            lo, hi = float(img.min()), float(img.max())
-            ax.imshow(((img - lo) / max(hi - lo, 1e-12)).permute(1, 2, 0).numpy(), interpolation="nearest")
-        name = class_names[u["favours"]]
-        ax.set_title(f"unit {u['unit']}\nfavours {_short(name)}", fontsize=8)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110)
-
-
-def _short(name: str) -> str:
-    # "Alec_Baldwin" -> "Alec Baldwin"
-    return name.replace("_", " ")

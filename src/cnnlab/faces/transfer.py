@@ -1,54 +1,45 @@
 """Part 2.2 and 2.4: AlexNet as a fixed feature extractor, and AlexNet fine-tuned, on face data.
 
-Both take (state_dict, weights) from cnnlab.faces.weights.resolve_weights; runs on an untrained AlexNet say
-"untrained AlexNet" in the summary, the plot titles and the checkpoint. Re-exported by cnnlab.faces.experiments.
+Both take a run config (cnnlab.faces.config.FeaturesRunConfig / FinetuneRunConfig) and (state_dict,
+weights) from cnnlab.faces.weights.resolve_weights (of the config's `weights` spec); runs on an untrained
+AlexNet say "untrained AlexNet" in the summary, the plot titles and the checkpoint.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from cnnlab.core.config import to_dict
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.runs import RunResult, cached_run, create_run
-from cnnlab.faces.experiments import TrainSettings
 from cnnlab.core.trainer import Trainer, seed_everything
+from cnnlab.faces.config import RANDOM_WEIGHTS, FaceRunConfig, FeaturesRunConfig, FinetuneRunConfig
+from cnnlab.faces.experiments import check_faces
 
 log = logging.getLogger(__name__)
-
-FREEZE_MODES = ("features", "all-but-last", "none")
-
-
-@dataclass(frozen=True)
-class FeatureSettings:
-    """2.2: which AlexNet layer feeds the head, and the head's shape."""
-
-    layer: str = "conv4"
-    hidden: tuple[int, ...] = (64,)
-    dropout: float = 0.5
-    input_size: int = 227
-
-    def __post_init__(self) -> None:
-        from cnnlab.faces.alexnet import LAYERS, MIN_INPUT_SIZE
-
-        if self.layer not in LAYERS:
-            raise ConfigError(f"unknown AlexNet layer {self.layer!r} (choose from: {', '.join(LAYERS)})")
-        if any(h < 1 for h in self.hidden) or not 0 <= self.dropout < 1:
-            raise ConfigError("hidden sizes must be >= 1 and dropout in [0, 1)")
-        if self.input_size < MIN_INPUT_SIZE:
-            raise ConfigError(f"AlexNet input size must be >= {MIN_INPUT_SIZE}")
 
 
 def _alexnet_label(weights: dict) -> str:
     from cnnlab.faces.alexnet import UNTRAINED_LABEL
 
     return "ImageNet AlexNet" if weights["pretrained"] else UNTRAINED_LABEL
+
+
+def _run_identity(config: FaceRunConfig, spec: str | None, weights: dict) -> dict[str, Any]:
+    """config.json's config: the resolved run config plus the weights actually used (by hash).
+
+    `spec` is the config's weights spec; None (ImageNet weights) and "random" must match `weights`.
+    """
+    if spec in (None, RANDOM_WEIGHTS) and (spec == RANDOM_WEIGHTS) == bool(weights["pretrained"]):
+        raise ConfigError(f"the config asks for {'an untrained' if spec else 'the ImageNet'} AlexNet but the weights given "
+                          f"are {'ImageNet' if weights['pretrained'] else 'untrained'} ones")
+    return {**to_dict(config), "weights_sha256": weights["sha256"], "alexnet": _alexnet_label(weights)}
 
 
 def _features_for(faces: Any, layer: str, state_dict: dict, weights: dict, cache_dir: str | Path, device: str,
@@ -73,8 +64,7 @@ def alexnet_features(
     faces: Any,
     state_dict: dict[str, torch.Tensor],
     weights: dict[str, Any],
-    settings: FeatureSettings = FeatureSettings(),
-    train: TrainSettings = TrainSettings(lr=1e-4, weight_decay=1e-4, epochs=30),
+    config: FeaturesRunConfig,
     out_root: str | Path = "runs",
     *,
     cache_dir: str | Path | None = None,
@@ -83,20 +73,21 @@ def alexnet_features(
     progress: bool = False,
     extract_batch_size: int = 64,
 ) -> RunResult:
-    """2.2: AlexNet `layer` activations (cached on disk) -> a fully connected head trained on them.
+    """2.2: AlexNet `features.layer` activations (cached on disk) -> a fully connected head trained on them.
 
-    `faces` must be RGB at settings.input_size; (state_dict, weights) come from weights.resolve_weights.
-    The checkpoint holds the trunk up to the layer plus the head, so predict/explain take raw images.
+    `faces` must be RGB at features.input_size (load_run_faces(config)); (state_dict, weights) come from
+    weights.resolve_weights. The checkpoint holds the trunk up to the layer plus the head, so
+    predict/explain take raw images. Seeded by config.train.seed.
     """
-    from cnnlab.faces.checkpoints import FeatureClassifier, FeatureHead, save_checkpoint
     from cnnlab.core.plotting import plot_learning_curves
+    from cnnlab.faces.checkpoints import FeatureClassifier, FeatureHead, save_checkpoint
 
-    _check_rgb(faces, settings.input_size)
+    check_faces(faces, config, "AlexNet")
+    settings, seed = config.features, config.train.seed
     info = faces.info
     label = _alexnet_label(weights)
-    config = {"features": {**asdict(settings), "hidden": list(settings.hidden)}, "train": asdict(train),
-              "weights_sha256": weights["sha256"], "alexnet": label}
-    hit = cached_run(out_root, "alexnet-features", config, info["hash"], train.seed, force)
+    resolved = _run_identity(config, settings.weights, weights)
+    hit = cached_run(out_root, "alexnet-features", resolved, info["hash"], seed, force)
     if hit is not None:
         return hit
     cache_dir = Path(cache_dir) if cache_dir is not None else Path(out_root) / "cache" / "features"
@@ -104,18 +95,18 @@ def alexnet_features(
     sets = faces.splits
     fsets = {k: (feats[k], sets[k][1]) for k in sets}
     names = list(faces.class_names)
-    seed_everything(train.seed)
-    head = FeatureHead(feats["train"].shape[1], settings.hidden, len(names), settings.dropout)
+    seed_everything(seed)
+    head = FeatureHead(feats["train"].shape[1], settings.head_hidden, len(names), settings.dropout)
     head.fit_standardizer(feats["train"])
-    trainer = Trainer(train.train_config(), device=device, progress=progress)
+    trainer = Trainer(config.train, device=device, progress=progress)
     result = trainer.fit(head, fsets["train"], fsets["val"], monitor={"test": fsets["test"]})
     final = trainer.evaluate_splits(head, fsets)
     head.cpu()
 
-    model = FeatureClassifier(settings.layer, feats["train"].shape[1], settings.hidden, len(names), settings.dropout)
+    model = FeatureClassifier(settings.layer, feats["train"].shape[1], settings.head_hidden, len(names), settings.dropout)
     model.load_from_alexnet(state_dict)
     model.head.load_state_dict(head.state_dict())
-    hidden = "-".join(str(h) for h in settings.hidden) or "linear"
+    hidden = "-".join(str(h) for h in settings.head_hidden) or "linear"
     desc = f"{label} {settings.layer} features ({feats['train'].shape[1]}) -> FC {hidden} -> {len(names)}"
     summary = {
         "question": "2.2",
@@ -130,11 +121,11 @@ def alexnet_features(
     }
     if not weights["pretrained"]:
         summary["warning"] = "untrained AlexNet: random weights, features carry no ImageNet knowledge"
-    with create_run(out_root, "alexnet-features", config, train.seed, info) as run:
+    with create_run(out_root, "alexnet-features", resolved, seed, info) as run:
         run.write_history(result.history)
         plot_learning_curves(result.history, run.file("learning_curves.png"), sets=["train", "val", "test"],
                              title=f"{desc} on {info['name']}: test acc {final['test_acc']:.3f}")
-        config_m = {"layer": settings.layer, "in_features": int(feats["train"].shape[1]), "hidden": list(settings.hidden),
+        config_m = {"layer": settings.layer, "in_features": int(feats["train"].shape[1]), "hidden": list(settings.head_hidden),
                     "dropout": settings.dropout}
         save_checkpoint(run.file("model.pt"), model, kind="alexnet-features", config=config_m, class_names=names,
                         image_size=settings.input_size, channels=3,
@@ -143,34 +134,7 @@ def alexnet_features(
     return RunResult(run.path, full, False)
 
 
-def _check_rgb(faces: Any, size: int) -> None:
-    shape = tuple(faces.train_x.shape[1:])
-    if shape != (3, size, size):
-        raise ConfigError(f"AlexNet needs RGB faces at {size}x{size}, got {shape} (load them with channels=3, image_size={size})")
-
-
 # ----------------------------------------------------------------------------- 2.4: fine-tuning
-
-
-@dataclass(frozen=True)
-class FinetuneSettings:
-    """2.4: which parts train. features: conv layers frozen, classifier trained; all-but-last: only the
-    new last layer; none: everything, pretrained layers at lr * lr_scale."""
-
-    freeze: str = "features"
-    lr_scale: float = 0.1
-    input_size: int = 227
-    dropout: float = 0.5
-
-    def __post_init__(self) -> None:
-        from cnnlab.faces.alexnet import MIN_INPUT_SIZE
-
-        if self.freeze not in FREEZE_MODES:
-            raise ConfigError(f"unknown freeze mode {self.freeze!r} (choose from: {', '.join(FREEZE_MODES)})")
-        if not self.lr_scale > 0:
-            raise ConfigError("lr scale must be > 0")
-        if self.input_size < MIN_INPUT_SIZE:
-            raise ConfigError(f"AlexNet input size must be >= {MIN_INPUT_SIZE}")
 
 
 class _Tail(nn.Module):
@@ -188,8 +152,7 @@ def alexnet_finetune(
     faces: Any,
     state_dict: dict[str, torch.Tensor],
     weights: dict[str, Any],
-    settings: FinetuneSettings = FinetuneSettings(),
-    train: TrainSettings = TrainSettings(lr=1e-4, weight_decay=0.0, epochs=20),
+    config: FinetuneRunConfig,
     out_root: str | Path = "runs",
     *,
     cache_dir: str | Path | None = None,
@@ -198,37 +161,39 @@ def alexnet_finetune(
     progress: bool = False,
     extract_batch_size: int = 64,
 ) -> RunResult:
-    """2.4: AlexNet whose last layer (classifier.6) has one output per class, then trained.
+    """2.4: AlexNet whose last layer (classifier.6) has one output per class, then trained (config.finetune
+    says which parts; seeded by config.train.seed). `faces`: load_run_faces(config).
 
     With frozen features (or all but the last layer) the frozen part is deterministic in eval mode, so
     its output (pool5 / fc7) comes from the feature cache and only the tail trains; this is the same
     model as back-propagating through the frozen layers, minus the repeated forward passes.
     """
-    from cnnlab.faces.checkpoints import FaceAlexNet, save_checkpoint
     from cnnlab.core.plotting import plot_learning_curves
+    from cnnlab.faces.checkpoints import FaceAlexNet, save_checkpoint
 
-    _check_rgb(faces, settings.input_size)
+    check_faces(faces, config, "AlexNet")
+    settings, seed, lr = config.finetune, config.train.seed, config.train.optimizer.lr
     info = faces.info
     label = _alexnet_label(weights)
     names = list(faces.class_names)
-    config = {"finetune": asdict(settings), "train": asdict(train), "weights_sha256": weights["sha256"], "alexnet": label}
-    hit = cached_run(out_root, "alexnet-finetune", config, info["hash"], train.seed, force)
+    resolved = _run_identity(config, settings.weights, weights)
+    hit = cached_run(out_root, "alexnet-finetune", resolved, info["hash"], seed, force)
     if hit is not None:
         return hit
 
-    seed_everything(train.seed)
+    seed_everything(seed)
     model = FaceAlexNet(len(names), settings.dropout)
     pretrained = {k: v for k, v in state_dict.items() if not k.startswith("classifier.6.")}
     missing = model.load_state_dict(pretrained, strict=False)
     if missing.unexpected_keys or set(missing.missing_keys) != {"classifier.6.weight", "classifier.6.bias"}:
         raise ConfigError(f"AlexNet weights do not fit: {missing}")
     new_params = list(model.classifier[6].parameters())
-    trainer = Trainer(train.train_config(), device=device, progress=progress)
+    trainer = Trainer(config.train, device=device, progress=progress)
     sets = faces.splits
     finfo: dict[str, Any] = {}
     if settings.freeze == "none":
         old = [p for n, p in model.named_parameters() if not n.startswith("classifier.6.")]
-        groups = [{"params": old, "lr": train.lr * settings.lr_scale}, {"params": new_params, "lr": train.lr}]
+        groups = [{"params": old, "lr": lr * settings.lr_scale}, {"params": new_params, "lr": lr}]
         result = trainer.fit(model, sets["train"], sets["val"], monitor={"test": sets["test"]}, param_groups=groups)
         final = trainer.evaluate_splits(model, sets)
         trained = "all layers (pretrained at lr x %g)" % settings.lr_scale
@@ -240,7 +205,7 @@ def alexnet_finetune(
         fsets = {k: (feats[k], sets[k][1]) for k in sets}
         new_ids = {id(p) for p in new_params}
         old = [p for p in tail.parameters() if id(p) not in new_ids]
-        groups = [g for g in ({"params": old, "lr": train.lr * settings.lr_scale}, {"params": new_params, "lr": train.lr}) if g["params"]]
+        groups = [g for g in ({"params": old, "lr": lr * settings.lr_scale}, {"params": new_params, "lr": lr}) if g["params"]]
         result = trainer.fit(tail, fsets["train"], fsets["val"], monitor={"test": fsets["test"]}, param_groups=groups)
         final = trainer.evaluate_splits(tail, fsets)
         trained = "classifier (fc6, fc7 at lr x %g, new fc8)" % settings.lr_scale if start == 0 else "the new last layer only"
@@ -258,7 +223,7 @@ def alexnet_finetune(
     }
     if not weights["pretrained"]:
         summary["warning"] = "untrained AlexNet: random weights, no ImageNet knowledge to transfer"
-    with create_run(out_root, "alexnet-finetune", config, train.seed, info) as run:
+    with create_run(out_root, "alexnet-finetune", resolved, seed, info) as run:
         run.write_history(result.history)
         plot_learning_curves(result.history, run.file("learning_curves.png"), sets=["train", "val", "test"],
                              title=f"{label} fine-tuned ({settings.freeze} frozen) on {info['name']}: test acc {final['test_acc']:.3f}")

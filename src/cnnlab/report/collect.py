@@ -2,8 +2,8 @@
 
 Part 1: the six experiment suites (`cnnlab.art.suites.common.run_all`), which write <out>/suites/<name>/.
 Part 2: MLPs with 300 and 800 hidden units, AlexNet conv4 features + head, fine-tuned AlexNet, each
-over the seeds, through the public `cnnlab.faces.experiments` functions with the same settings as the
-`cnnlab part2 ...` commands' defaults (so runs made by hand are reused). Then the figures that need
+over the seeds, through the public `cnnlab.faces` run functions with the run configs of
+`cnnlab.faces.config` (the `cnnlab part2 ...` commands' defaults, so runs made by hand are reused). Then the figures that need
 data or checkpoints (art samples and transforms, MLP weight pictures, guided backprop, a prediction
 example) go to <out>/report-assets/, with manifest.json naming every Part 2 run and asset.
 `cnnlab.report.context.load_context` reads all of it back without training anything.
@@ -11,7 +11,6 @@ example) go to <out>/report-assets/, with manifest.json naming every Part 2 run 
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from dataclasses import replace
@@ -19,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.core.errors import CnnlabError
+from cnnlab.faces.config import WEIGHT_STUDY_HIDDEN
 from cnnlab.report.options import QUICK_FACE_PEOPLE, QUICK_PART2_EPOCHS, ReportOptions
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
-MLP_HIDDEN = (300, 800)
+MLP_HIDDEN = WEIGHT_STUDY_HIDDEN  # 2.3: the MLP sizes whose weight pictures are compared (300, 800)
 
 
 def art_config(options: ReportOptions):
@@ -89,11 +89,6 @@ def run_part1(options: ReportOptions) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- Part 2
-def _default(fn, name: str):
-    """A keyword default of a part2 function (its TrainSettings), so the report matches the CLI."""
-    return inspect.signature(fn).parameters[name].default
-
-
 def face_people(options: ReportOptions) -> list[str] | None:
     """Everyone (full mode) or the first QUICK_FACE_PEOPLE persons that have enough faces (quick)."""
     if not options.quick:
@@ -106,47 +101,61 @@ def face_people(options: ReportOptions) -> list[str] | None:
     return usable[:QUICK_FACE_PEOPLE]
 
 
-def resolve_alexnet(spec: str) -> tuple[dict, dict]:
-    """(state dict, provenance) for --weights: auto, random, download or a path."""
+def alexnet_weights_spec(spec: str) -> str | None:
+    """The run configs' weights spec for --weights (auto, random, download or a path): None = the
+    ImageNet weights (hub cache or download), "random" = an untrained AlexNet, or the path."""
     from cnnlab.faces.alexnet import UNTRAINED_LABEL, WEIGHTS_FILENAME
-    from cnnlab.faces.weights import hub_checkpoint_dir, resolve_weights
+    from cnnlab.faces.config import RANDOM_WEIGHTS
+    from cnnlab.faces.weights import hub_checkpoint_dir
 
     if spec == "auto":
         if (hub_checkpoint_dir() / WEIGHTS_FILENAME).is_file():
-            return resolve_weights(None)
+            return None
         log.warning("no ImageNet AlexNet weights in %s: the report uses an %s (pass --weights PATH for real transfer learning)",
                     hub_checkpoint_dir(), UNTRAINED_LABEL)
-        return resolve_weights("random")
-    return resolve_weights(None if spec == "download" else spec)
+        return RANDOM_WEIGHTS
+    return None if spec == "download" else spec
+
+
+def part2_configs(options: ReportOptions, people: list[str] | None, weights: str | None) -> dict[str, Any]:
+    """The Part 2 run configs (before seeds): the run-config defaults on options.faces/people, the
+    AlexNet input size and weights of the report, and QUICK_PART2_EPOCHS in quick mode."""
+    from cnnlab.faces.config import (FaceDataConfig, FeaturesConfig, FeaturesRunConfig, FinetuneConfig, FinetuneRunConfig,
+                                     MLPRunConfig, with_epochs)
+
+    data = FaceDataConfig(source=str(options.faces), actors=tuple(people or ()))
+    size = options.alexnet_size
+    mlp = MLPRunConfig(data=data)
+    configs = {
+        **{f"mlp{h}": replace(mlp, mlp=replace(mlp.mlp, hidden=h)) for h in MLP_HIDDEN},
+        "features": FeaturesRunConfig(data=data, features=FeaturesConfig(input_size=size, weights=weights)),
+        "finetune": FinetuneRunConfig(data=data, finetune=FinetuneConfig(input_size=size, weights=weights)),
+    }
+    return {k: with_epochs(c, QUICK_PART2_EPOCHS) for k, c in configs.items()} if options.quick else configs
 
 
 def run_part2(options: ReportOptions) -> dict[str, Any]:
     """MLPs (2.1, 2.3), AlexNet features (2.2) and fine-tuning (2.4) over the seeds, and the 2.3-2.5 figures."""
-    from cnnlab.faces import experiments as part2
-    from cnnlab.faces import transfer
-    from cnnlab.faces.dataset import load_faces
+    from cnnlab.faces.config import with_seed
+    from cnnlab.faces.experiments import load_run_faces, train_mlp
+    from cnnlab.faces.transfer import alexnet_features, alexnet_finetune
+    from cnnlab.faces.weights import resolve_weights
 
     people = face_people(options)
     seeds = options.run_seeds
     out = options.out_root
+    spec = alexnet_weights_spec(options.weights)
+    configs = part2_configs(options, people, spec)
 
-    def train(fn, seed: int):
-        settings = replace(_default(fn, "train"), seed=seed)
-        return replace(settings, epochs=QUICK_PART2_EPOCHS) if options.quick else settings
-
-    faces_gray = load_faces(options.faces, image_size=28, channels=1, actors=people)
-    mlp = {}
-    for hidden in MLP_HIDDEN:
-        settings = part2.MLPSettings(hidden=hidden)
-        mlp[str(hidden)] = [part2.train_mlp(faces_gray, settings, train(part2.train_mlp, s), out, device=options.device).path.name
-                            for s in seeds]
-    state_dict, weights = resolve_alexnet(options.weights)
-    size = options.alexnet_size
-    faces_rgb = load_faces(options.faces, image_size=size, channels=3, actors=people)
-    features = [transfer.alexnet_features(faces_rgb, state_dict, weights, transfer.FeatureSettings(input_size=size),
-                                       train(transfer.alexnet_features, s), out, device=options.device).path.name for s in seeds]
-    finetune = [transfer.alexnet_finetune(faces_rgb, state_dict, weights, transfer.FinetuneSettings(input_size=size),
-                                       train(transfer.alexnet_finetune, s), out, device=options.device).path.name for s in seeds]
+    faces_gray = load_run_faces(configs[f"mlp{MLP_HIDDEN[0]}"])
+    mlp = {str(h): [train_mlp(faces_gray, with_seed(configs[f"mlp{h}"], s), out, device=options.device).path.name
+                    for s in seeds] for h in MLP_HIDDEN}
+    state_dict, weights = resolve_weights(spec)
+    faces_rgb = load_run_faces(configs["features"])
+    features = [alexnet_features(faces_rgb, state_dict, weights, with_seed(configs["features"], s), out,
+                                 device=options.device).path.name for s in seeds]
+    finetune = [alexnet_finetune(faces_rgb, state_dict, weights, with_seed(configs["finetune"], s), out,
+                                 device=options.device).path.name for s in seeds]
     del state_dict
 
     from cnnlab.report import figures
@@ -164,7 +173,7 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
             "people": list(faces_gray.class_names),
             "counts": {k: list(v) for k, v in faces_gray.counts.items()},
             "subset": people is not None,
-            "alexnet_input": size,
+            "alexnet_input": options.alexnet_size,
         },
         "alexnet": {k: v for k, v in weights.items()},
         "part2": {"mlp": mlp, "features": features, "finetune": finetune},

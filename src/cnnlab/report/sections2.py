@@ -87,10 +87,13 @@ def section_mlp(ctx: dict, figs: Mapping[str, str]) -> str:
     size, ch = arch.get("image_size", 28), arch.get("channels", 1)
     k = arch.get("num_classes", len(ctx["faces"].get("people", [])))
     init = arch.get("init", g["summary"].get("init", ""))
-    opt = esc(train.get("optimizer", "adam")).replace("adam", "Adam")
-    training = (f"{opt}, learning rate {train.get('lr', 0):g}, L2 weight decay {train.get('weight_decay', 0):g}, mini-batches of "
-                f"{train.get('batch_size', '')}, {train.get('epochs', '')} epochs; the weights of the epoch with the lowest "
-                "validation loss are kept") if train else esc(g["summary"].get("description", ""))
+    optimizer = train.get("optimizer", {})
+    opt_name = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}.get(optimizer.get("name"), optimizer.get("name", ""))
+    monitor = {"val_loss": "lowest validation loss", "val_acc": "highest validation accuracy"}.get(
+        g["summary"].get("selected_by", "val_loss"), esc(g["summary"].get("selected_by", "")))
+    training = (f"{esc(opt_name)}, learning rate {optimizer.get('lr', 0):g}, L2 weight decay {optimizer.get('weight_decay', 0):g}, "
+                f"mini-batches of {train.get('batch_size', '')}, {train.get('epochs', '')} epochs; the weights of the epoch with the "
+                f"{monitor} are kept") if optimizer else esc(g["summary"].get("description", ""))
     return rf"""
 \subsection{{A multilayer perceptron on $28\times28$ faces}}
 \textbf{{Preprocessing.}} Each face crop is converted to {'grayscale' if ch == 1 else 'RGB'}, resized to ${size}\times{size}$

@@ -1,0 +1,238 @@
+"""Part 2 configuration: the face data, the three face models, and one run config per command.
+
+    MLPRunConfig       data, mlp, train        `cnnlab part2 mlp` / `weights` (2.1, 2.3)
+    FeaturesRunConfig  data, features, train   `cnnlab part2 features` (2.2)
+    FinetuneRunConfig  data, finetune, train   `cnnlab part2 finetune` (2.4)
+
+`train` is cnnlab.core.train_config.TrainConfig with each command's own defaults, written once below.
+The machinery (YAML, `--set`, validation) is cnnlab.core.config: build these with
+`resolve_config(MLPRunConfig, yaml, ["mlp.hidden=800"])`, which starts from the command's defaults
+(a bare `from_dict` would fill a partial `train` section with TrainConfig's generic defaults).
+The number of classes is not configured: it is the number of people in the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar, Union
+
+from cnnlab.core.config import check
+from cnnlab.core.train_config import OptimizerConfig, TrainConfig
+from cnnlab.faces.dataset import FaceSplitConfig, resolve_actors
+
+OLIVETTI = "olivetti"
+STANDARDIZE = ("pixel", "channel", "none")
+MLP_ACTIVATIONS = ("tanh", "relu")  # of cnnlab.core.layers.ACTIVATIONS: the ones the named inits have gains for
+UNIT_RULES = ("most-selective", "top-outgoing")
+# The named MLP weight initialisations (implemented by cnnlab.faces.mlp.INITS, which tests keep in step).
+INIT_DESCRIPTIONS = {
+    "xavier-uniform": "Glorot uniform, gain for the activation, zero biases",
+    "xavier-normal": "Glorot normal, gain for the activation, zero biases",
+    "kaiming-normal": "He normal (fan-in), zero biases",
+    "normal-0.01": "N(0, 0.01^2) weights, zero biases",
+    "torch-default": "PyTorch default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) weights and biases",
+}
+FREEZE_MODES = ("features", "all-but-last", "none")
+WEIGHT_STUDY_HIDDEN = (300, 800)  # 2.3: the hidden sizes whose weight pictures are compared
+RANDOM_WEIGHTS = "random"  # the weights spec for an untrained AlexNet
+
+
+def _choices(names: Any) -> str:
+    return ", ".join(names)
+
+
+# ----------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class FaceDataConfig:
+    """Which faces and how they are split: `source` is "olivetti" (embedded) or a `cnnlab faces download`
+    folder; `actors` are names (or "course" for the six of the course project; empty = everyone)."""
+
+    source: str = OLIVETTI
+    actors: tuple[str, ...] | str = ()
+    split: FaceSplitConfig = field(default_factory=FaceSplitConfig)
+
+    def __post_init__(self) -> None:
+        check(isinstance(self.source, str) and bool(self.source.strip()), "data.source must be 'olivetti' or a folder")
+        if self.source.lower() == OLIVETTI:
+            object.__setattr__(self, "source", OLIVETTI)
+        actors = [self.actors] if isinstance(self.actors, str) else list(self.actors)
+        check(all(isinstance(a, str) for a in actors), "data.actors must be a list of names")
+        object.__setattr__(self, "actors", tuple(resolve_actors(actors) or ()))  # "course" expanded, commas split
+
+
+# ----------------------------------------------------------------------------- models
+@dataclass(frozen=True)
+class MLPConfig:
+    """The 2.1/2.3 MLP and its input: architecture, preprocessing, augmentation, and which hidden units
+    the weight pictures show (`unit_rule`, `units_per_class`, at most `max_tiles`)."""
+
+    hidden: int = 300
+    activation: str = "tanh"
+    init: str = "normal-0.01"  # small weights: the L2-shaped pictures are not buried in init noise
+    image_size: int = 28
+    channels: int = 1
+    dropout: float = 0.0
+    standardize: str = "pixel"  # pixel: subtract the mean face, divide by each pixel's std; or channel, none
+    flip: bool = False  # augmentation: random horizontal flips of training batches (p = 0.5)
+    unit_rule: str = "most-selective"
+    units_per_class: int = 2
+    max_tiles: int = 24
+
+    def __post_init__(self) -> None:
+        check(self.hidden >= 1, f"mlp.hidden must be >= 1, got {self.hidden}")
+        check(self.activation in MLP_ACTIVATIONS,
+              f"unknown MLP activation {self.activation!r} (choose from: {_choices(MLP_ACTIVATIONS)})")
+        check(self.init in INIT_DESCRIPTIONS,
+              f"unknown weight initialisation {self.init!r} (choose from: {_choices(sorted(INIT_DESCRIPTIONS))})")
+        check(1 <= self.image_size <= 1024, f"mlp.image_size must be in 1..1024, got {self.image_size}")
+        check(self.channels in (1, 3), f"mlp.channels must be 1 or 3, got {self.channels}")
+        check(0.0 <= self.dropout < 1.0, f"mlp.dropout must be in [0, 1), got {self.dropout}")
+        check(self.standardize in STANDARDIZE,
+              f"unknown standardisation {self.standardize!r} (choose from: {_choices(STANDARDIZE)})")
+        check(self.unit_rule in UNIT_RULES, f"unknown unit rule {self.unit_rule!r} (choose from: {_choices(UNIT_RULES)})")
+        check(self.units_per_class >= 1 and self.max_tiles >= 1, "mlp.units_per_class and mlp.max_tiles must be >= 1")
+
+    @property
+    def input_dim(self) -> int:
+        return self.channels * self.image_size * self.image_size
+
+    @property
+    def stats_shape(self) -> tuple[int, ...]:
+        """Shape of the standardisation buffers: (1, C, H, W) per pixel, (1, C, 1, 1) otherwise."""
+        c, s = self.channels, self.image_size
+        return (1, c, s, s) if self.standardize == "pixel" else (1, c, 1, 1)
+
+    def architecture(self, num_classes: int) -> dict[str, Any]:
+        """What the network is (for summaries): the model fields plus classes and input size."""
+        keys = ("image_size", "channels", "hidden", "activation", "init", "dropout", "standardize")
+        return {"num_classes": int(num_classes), **{k: getattr(self, k) for k in keys}, "input_dim": self.input_dim}
+
+
+def _check_alexnet(section: str, input_size: int, dropout: float, weights: str | None) -> None:
+    from cnnlab.faces.alexnet import MIN_INPUT_SIZE  # lazily: importing this module stays torch-free
+
+    check(input_size >= MIN_INPUT_SIZE, f"{section}.input_size must be >= {MIN_INPUT_SIZE} for AlexNet, got {input_size}")
+    check(0.0 <= dropout < 1.0, f"{section}.dropout must be in [0, 1), got {dropout}")
+    check(weights is None or bool(str(weights).strip()), f"{section}.weights must be a path, 'random' or null")
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """2.2: which AlexNet layer feeds a fully connected head, and the head's shape.
+
+    weights: None = ImageNet weights from the torch hub cache (else a checked download), "random" = an
+    untrained AlexNet, or a path to a state dict.
+    """
+
+    layer: str = "conv4"
+    head_hidden: tuple[int, ...] = (64,)  # () = a linear head
+    dropout: float = 0.5
+    input_size: int = 227
+    weights: str | None = None
+
+    def __post_init__(self) -> None:
+        from cnnlab.faces.alexnet import LAYERS
+
+        check(self.layer in LAYERS, f"unknown AlexNet layer {self.layer!r} (choose from: {_choices(LAYERS)})")
+        check(all(h >= 1 for h in self.head_hidden), f"features.head_hidden sizes must be >= 1, got {list(self.head_hidden)}")
+        _check_alexnet("features", self.input_size, self.dropout, self.weights)
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """2.4: AlexNet with a new last layer. freeze: features (conv layers frozen, classifier trained),
+    all-but-last (only the new layer) or none (everything, pretrained layers at lr * lr_scale).
+    weights as in FeaturesConfig."""
+
+    freeze: str = "features"
+    lr_scale: float = 0.1
+    input_size: int = 227
+    dropout: float = 0.5
+    weights: str | None = None
+
+    def __post_init__(self) -> None:
+        check(self.freeze in FREEZE_MODES, f"unknown freeze mode {self.freeze!r} (choose from: {_choices(FREEZE_MODES)})")
+        check(self.lr_scale > 0, f"finetune.lr_scale must be > 0, got {self.lr_scale}")
+        _check_alexnet("finetune", self.input_size, self.dropout, self.weights)
+
+
+# ----------------------------------------------------------------------------- one run per command
+def mlp_training() -> TrainConfig:
+    """2.1: Adam, lr 3e-4, L2 weight decay 1e-2, batch 32, 100 epochs, no early stopping."""
+    return TrainConfig(epochs=100, batch_size=32, optimizer=OptimizerConfig(name="adam", lr=3e-4, weight_decay=1e-2))
+
+
+def features_training() -> TrainConfig:
+    """2.2: the head on cached features: Adam, lr 1e-4, weight decay 1e-4, batch 32, 30 epochs."""
+    return TrainConfig(epochs=30, batch_size=32, optimizer=OptimizerConfig(name="adam", lr=1e-4, weight_decay=1e-4))
+
+
+def finetune_training() -> TrainConfig:
+    """2.4: Adam, lr 1e-4 (pretrained layers x finetune.lr_scale), no weight decay, batch 32, 20 epochs."""
+    return TrainConfig(epochs=20, batch_size=32, optimizer=OptimizerConfig(name="adam", lr=1e-4, weight_decay=0.0))
+
+
+@dataclass(frozen=True)
+class MLPRunConfig:
+    """Everything one MLP run needs (`cnnlab part2 mlp`, and each size of `cnnlab part2 weights`)."""
+
+    data: FaceDataConfig = field(default_factory=FaceDataConfig)
+    mlp: MLPConfig = field(default_factory=MLPConfig)
+    train: TrainConfig = field(default_factory=mlp_training)
+
+    @property
+    def image_size(self) -> int:
+        return self.mlp.image_size
+
+    @property
+    def channels(self) -> int:
+        return self.mlp.channels
+
+
+@dataclass(frozen=True)
+class FeaturesRunConfig:
+    """Everything one AlexNet-features run needs (`cnnlab part2 features`)."""
+
+    data: FaceDataConfig = field(default_factory=FaceDataConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    train: TrainConfig = field(default_factory=features_training)
+
+    @property
+    def image_size(self) -> int:
+        return self.features.input_size
+
+    @property
+    def channels(self) -> int:
+        return 3
+
+
+@dataclass(frozen=True)
+class FinetuneRunConfig:
+    """Everything one fine-tuning run needs (`cnnlab part2 finetune`)."""
+
+    data: FaceDataConfig = field(default_factory=FaceDataConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    train: TrainConfig = field(default_factory=finetune_training)
+
+    @property
+    def image_size(self) -> int:
+        return self.finetune.input_size
+
+    @property
+    def channels(self) -> int:
+        return 3
+
+
+FaceRunConfig = Union[MLPRunConfig, FeaturesRunConfig, FinetuneRunConfig]
+R = TypeVar("R", MLPRunConfig, FeaturesRunConfig, FinetuneRunConfig)
+
+
+def with_seed(config: R, seed: int) -> R:
+    """`config` with train.seed = seed (one run of a multi-seed study)."""
+    return replace(config, train=replace(config.train, seed=seed))
+
+
+def with_epochs(config: R, epochs: int) -> R:
+    """`config` with train.epochs = epochs (e.g. the report's quick mode)."""
+    return replace(config, train=replace(config.train, epochs=epochs))
+
