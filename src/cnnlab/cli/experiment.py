@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import add_config_args, add_device_arg, add_seeds_arg, parse_seeds, resolve_run_config
+from cnnlab.cli.common import (add_config_args, add_device_arg, add_seeds_arg, add_tensorboard_arg, parse_seeds, resolve_run_config,
+                               tensorboard_callbacks, tensorboard_done)
 
 log = logging.getLogger("cnnlab")
 
@@ -31,6 +32,7 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trials", type=int, default=30, help="Optuna trials of the search suite (default: 30)")
     p.add_argument("--out", default="runs", help="runs folder: the runs and runs/suites/<suite>/ tables go here (default: runs)")
     add_device_arg(p)
+    add_tensorboard_arg(p)
     p.set_defaults(handler=_run_experiment)
 
 
@@ -41,20 +43,24 @@ def _suite_options(args: argparse.Namespace):
 
     base = resolve_run_config(argparse.Namespace(**{**vars(args), "epochs": None}))
     return SuiteOptions(out_root=Path(args.out), base=base, seeds=parse_seeds(args.seeds), epochs=args.epochs,
-                        quick=args.quick, jobs=args.jobs or default_jobs(), search_trials=args.trials, device=args.device)
+                        quick=args.quick, jobs=args.jobs or default_jobs(), search_trials=args.trials, device=args.device,
+                        callbacks=tuple(tensorboard_callbacks(args, args.out)))
 
 
 def _run_experiment(args: argparse.Namespace) -> int:
     from cnnlab.art.suites.runner import run_all, run_suite
 
     options = _suite_options(args)
+    run_paths: list = []
 
     def show(result) -> None:
         print(f"== {result.name}: {result.path}")
         print((result.path / "results.md").read_text())
+        run_paths.extend(p for row in result.rows for p in row.get("run_paths", []))
 
     if args.suite == "all":
         run_all(options, on_suite=show)
     else:
         show(run_suite(args.suite, options))
+    tensorboard_done(args, args.out, run_paths)
     return 0

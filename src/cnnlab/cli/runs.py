@@ -27,19 +27,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.set_defaults(handler=_run_table)
     actions = p.add_subparsers(dest="runs_command", metavar="{show,diff,tensorboard}", parser_class=ArgumentParser)
+    # --out and --json work before or after the action; SUPPRESS keeps a value given before it.
+    common = ArgumentParser(add_help=False)
+    common.add_argument("--out", default=argparse.SUPPRESS, help="runs folder (default: runs)")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
 
-    s = actions.add_parser("show", help="one run's resolved config and summary")
+    s = actions.add_parser("show", parents=[common], help="one run's resolved config and summary")
     s.add_argument("run", help="a run folder, a run id, or a unique prefix of one")
-    s.add_argument("--json", action="store_true", help="print config.json and summary.json as one JSON object")
     s.set_defaults(handler=_run_show)
 
-    d = actions.add_parser("diff", help="the config keys that differ between two runs, and their metric deltas")
-    d.add_argument("run_a", metavar="RUN_A")
+    d = actions.add_parser("diff", parents=[common], help="the config keys that differ between two runs, and their metric deltas")
+    d.add_argument("run_a", metavar="RUN_A", help="a run folder, a run id, or a unique prefix of one")
     d.add_argument("run_b", metavar="RUN_B")
-    d.add_argument("--json", action="store_true", help="print the differences as JSON")
     d.set_defaults(handler=_run_diff)
 
-    t = actions.add_parser("tensorboard", help="write TensorBoard event files for run folders that lack them")
+    t = actions.add_parser("tensorboard", parents=[common], help="write TensorBoard event files for run folders that lack them")
     t.add_argument("runs_dir", nargs="?", metavar="RUNS_DIR", help="runs folder (default: --out)")
     t.add_argument("--force", action="store_true", help="rewrite event files that exist")
     t.set_defaults(handler=_run_tensorboard)
@@ -65,9 +67,9 @@ def _run_table(args: argparse.Namespace) -> int:
 def _run_show(args: argparse.Namespace) -> int:
     import yaml
 
-    from cnnlab.core.catalog import find_run, read_run
+    from cnnlab.core.catalog import find_run, read_row
 
-    rec = read_run(find_run(args.out, args.run))
+    rec = read_row(find_run(args.out, args.run))
     if args.json:
         print(json.dumps({"path": str(rec.path), "status": rec.status, "config": rec.meta, "summary": rec.summary}, indent=2))
         return 0
@@ -84,10 +86,10 @@ def _run_show(args: argparse.Namespace) -> int:
 
 
 def _run_diff(args: argparse.Namespace) -> int:
-    from cnnlab.core.catalog import diff_runs, find_run, read_run
+    from cnnlab.core.catalog import diff_runs, find_run, read_row
     from cnnlab.core.errors import CnnlabError
 
-    a, b = (read_run(find_run(args.out, ref)) for ref in (args.run_a, args.run_b))
+    a, b = (read_row(find_run(args.out, ref)) for ref in (args.run_a, args.run_b))
     for rec in (a, b):
         if not rec.ok:
             raise CnnlabError(f"run {rec.run_id} is {rec.status} ({rec.problem})")

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from cnnlab.core.config import flatten
 from cnnlab.core.errors import CnnlabError
 
-__all__ = ["RunRecord", "RunDiff", "COLUMNS", "KINDS", "list_runs", "filter_runs", "sort_runs", "find_run",
+__all__ = ["RunRow", "RunDiff", "COLUMNS", "KINDS", "list_runs", "filter_runs", "sort_runs", "find_run",
            "diff_runs", "format_table", "sweep_index_path", "parse_where"]
 
 KINDS = ("run", "suite", "trial", "mlp", "alexnet-features", "alexnet-finetune")
@@ -39,7 +39,7 @@ _PART1_KIND = "cnn"
 
 
 @dataclass
-class RunRecord:
+class RunRow:
     """One row of the table: a run folder, what it is, its headline numbers, or why it cannot be read."""
 
     path: Path
@@ -136,13 +136,13 @@ def _candidates(root: Path) -> Iterable[os.DirEntry]:
                 yield entry
 
 
-def read_run(path: Path, suites: Mapping[str, set[str]] | None = None, studies: Mapping[str, set[str]] | None = None) -> RunRecord:
-    """One run folder as a RunRecord; problems become its status, never an exception."""
+def read_row(path: Path, suites: Mapping[str, set[str]] | None = None, studies: Mapping[str, set[str]] | None = None) -> RunRow:
+    """One run folder as a RunRow; problems become its status, never an exception."""
     name = path.name
     if name.startswith(".tmp-"):
         rid = name[len(".tmp-"):].rsplit("-", 1)[0]
-        return RunRecord(path, rid, status="half-written", problem="temporary folder: being written, or its process was killed")
-    rec = RunRecord(path, name)
+        return RunRow(path, rid, status="half-written", problem="temporary folder: being written, or its process was killed")
+    rec = RunRow(path, name)
     try:
         rec.summary = _read_json(path / "summary.json")
         rec.when = os.stat(path / "summary.json").st_mtime
@@ -184,7 +184,7 @@ def _num(value: Any, kind: type) -> Any:
     return kind(value)
 
 
-def list_runs(root: str | os.PathLike, include_problems: bool = True) -> list[RunRecord]:
+def list_runs(root: str | os.PathLike, include_problems: bool = True) -> list[RunRow]:
     """Every run folder under `root` (oldest first; unreadable ones too unless told otherwise)."""
     root = Path(root)
     if not root.is_dir():
@@ -193,9 +193,9 @@ def list_runs(root: str | os.PathLike, include_problems: bool = True) -> list[Ru
     records = []
     for entry in _candidates(root):
         try:
-            rec = read_run(Path(entry.path), suites, studies)
+            rec = read_row(Path(entry.path), suites, studies)
         except OSError as exc:  # e.g. a folder we may not list
-            rec = RunRecord(Path(entry.path), entry.name, status="unreadable", problem=str(exc))
+            rec = RunRow(Path(entry.path), entry.name, status="unreadable", problem=str(exc))
         if include_problems or rec.ok:
             records.append(rec)
     return sort_runs(records, "when")
@@ -233,7 +233,7 @@ def _equal(actual: Any, wanted: Any) -> bool:
     return actual == wanted or (isinstance(wanted, str) and str(actual) == wanted)
 
 
-def _matches(rec: RunRecord, key: str, op: str, wanted: Any) -> bool:
+def _matches(rec: RunRow, key: str, op: str, wanted: Any) -> bool:
     actual = rec.value(key)
     if op in ("=", "!="):
         return _equal(actual, wanted) == (op == "=")
@@ -243,8 +243,8 @@ def _matches(rec: RunRecord, key: str, op: str, wanted: Any) -> bool:
         return False
 
 
-def filter_runs(records: Iterable[RunRecord], kind: str | None = None, data: str | None = None,
-                where: Sequence[str] = ()) -> list[RunRecord]:
+def filter_runs(records: Iterable[RunRow], kind: str | None = None, data: str | None = None,
+                where: Sequence[str] = ()) -> list[RunRow]:
     """Runs of `kind` (a KINDS value, or cnn for every Part 1 run), on `data` (its name or folder
     name), and matching every `where` condition (KEY=VALUE on dotted config/summary keys)."""
     conditions = [parse_where(w) for w in where]
@@ -263,7 +263,7 @@ def filter_runs(records: Iterable[RunRecord], kind: str | None = None, data: str
     return out
 
 
-def sort_runs(records: Iterable[RunRecord], key: str = "when", reverse: bool = False) -> list[RunRecord]:
+def sort_runs(records: Iterable[RunRow], key: str = "when", reverse: bool = False) -> list[RunRow]:
     """Sorted by a column or dotted key; runs without the key go last (whatever `reverse`)."""
     have, missing = [], []
     for rec in records:
@@ -301,19 +301,19 @@ METRIC_KEYS = ("train_acc", "val_acc", "test_acc", "train_loss", "val_loss", "te
 class RunDiff:
     """Two runs compared: config keys that differ and metric deltas (b - a)."""
 
-    a: RunRecord
-    b: RunRecord
+    a: RunRow
+    b: RunRow
     config: list[tuple[str, Any, Any]]  # (dotted key, value in a, value in b); missing = None
     metrics: list[tuple[str, float, float, float]]  # (key, a, b, b - a)
 
 
-def _comparable_config(rec: RunRecord) -> dict[str, Any]:
+def _comparable_config(rec: RunRow) -> dict[str, Any]:
     """The resolved config's dotted keys, plus config.json's other fields (kind, seed, data, version) as run.*."""
     meta = flatten({k: v for k, v in rec.meta.items() if k != "config"})
     return {**flatten(rec.meta.get("config") or {}), **{f"run.{k}": v for k, v in meta.items()}}
 
 
-def diff_runs(a: RunRecord, b: RunRecord) -> RunDiff:
+def diff_runs(a: RunRow, b: RunRow) -> RunDiff:
     """The resolved-config keys (and kind, seed, data, version) that differ, and every metric's delta."""
     ca, cb = _comparable_config(a), _comparable_config(b)
     config = [(k, ca.get(k), cb.get(k)) for k in sorted(set(ca) | set(cb)) if not _equal(ca.get(k), cb.get(k))]
@@ -337,7 +337,7 @@ def _cell(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def format_table(records: Sequence[RunRecord]) -> str:
+def format_table(records: Sequence[RunRow]) -> str:
     """The runs as an aligned text table, one line per run (problem runs say why in place of numbers)."""
     header = ["id", "kind", "data", "seed", "epochs", "train", "val", "test", "seconds", "when"]
     rows = []
