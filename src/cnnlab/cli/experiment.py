@@ -22,9 +22,20 @@ def _suite_choices() -> list[str]:
     return suite_names() + ["all"]
 
 
+class _SuiteChoices:
+    """The suite names for argparse, imported only when `cnnlab experiment` parses or prints its help:
+    importing the suites imports torch, which other commands (`cnnlab runs`) must not pay for."""
+
+    def __iter__(self):
+        return iter(_suite_choices())
+
+    def __contains__(self, name: object) -> bool:
+        return name in _suite_choices()
+
+
 def _add_experiment(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("experiment", help="run a Part 1 experiment suite over several seeds (questions 1.2-1.7)")
-    p.add_argument("suite", choices=_suite_choices(), help="suite to run, or 'all'")
+    p.add_argument("suite", choices=_SuiteChoices(), metavar="SUITE", help="suite to run: %(choices)s")
     add_config_args(p)
     add_seeds_arg(p, "3")
     p.add_argument("--quick", action="store_true", help="1 seed, 2 epochs (smoke test)")

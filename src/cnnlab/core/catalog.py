@@ -66,15 +66,21 @@ class RunRow:
         return self.status == "ok"
 
     def value(self, key: str) -> Any:
-        """A column, a dotted key of the resolved config, of config.json or of summary.json (None if absent)."""
+        """A column (id, kind, data, ...), else `lookup(key)`: what --sort uses."""
         key = "run_id" if key == "id" else key
         if key in COLUMNS or key in ("status", "path", "suites", "studies"):
             return getattr(self, key)
+        return self.lookup(key)
+
+    def lookup(self, key: str) -> Any:
+        """A dotted key of the resolved config, else of config.json (kind, seed, data.name), else of
+        summary.json, else a column: what --where uses. None when absent."""
         for source in (self.meta.get("config") or {}, self.meta, self.summary):
             flat = flatten(source) if isinstance(source, Mapping) else {}
             if key in flat:
                 return flat[key]
-        return None
+        key = "run_id" if key == "id" else key
+        return getattr(self, key) if key in COLUMNS else None
 
     def to_dict(self) -> dict:
         """The row as JSON: every column plus status, suites, studies and the folder."""
@@ -141,7 +147,8 @@ def read_row(path: Path, suites: Mapping[str, set[str]] | None = None, studies: 
     name = path.name
     if name.startswith(".tmp-"):
         rid = name[len(".tmp-"):].rsplit("-", 1)[0]
-        return RunRow(path, rid, status="half-written", problem="temporary folder: being written, or its process was killed")
+        return RunRow(path, rid, status="half-written", problem="temporary folder: being written, or its process was killed",
+                      run_kind=rid.rsplit("-", 1)[0])
     rec = RunRow(path, name)
     try:
         rec.summary = _read_json(path / "summary.json")
@@ -234,7 +241,7 @@ def _equal(actual: Any, wanted: Any) -> bool:
 
 
 def _matches(rec: RunRow, key: str, op: str, wanted: Any) -> bool:
-    actual = rec.value(key)
+    actual = rec.lookup(key)
     if op in ("=", "!="):
         return _equal(actual, wanted) == (op == "=")
     try:

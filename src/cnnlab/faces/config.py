@@ -109,7 +109,7 @@ class MLPConfig:
 
 
 def _check_alexnet(section: str, input_size: int, dropout: float, weights: str | None) -> None:
-    from cnnlab.faces.alexnet import MIN_INPUT_SIZE  # lazily: importing this module stays torch-free
+    from cnnlab.faces.alexnet_layers import MIN_INPUT_SIZE  # torch-free: building a config never imports torch
 
     check(input_size >= MIN_INPUT_SIZE, f"{section}.input_size must be >= {MIN_INPUT_SIZE} for AlexNet, got {input_size}")
     check(0.0 <= dropout < 1.0, f"{section}.dropout must be in [0, 1), got {dropout}")
@@ -131,7 +131,7 @@ class FeaturesConfig:
     weights: str | None = None
 
     def __post_init__(self) -> None:
-        from cnnlab.faces.alexnet import LAYERS
+        from cnnlab.faces.alexnet_layers import LAYERS
 
         check(self.layer in LAYERS, f"unknown AlexNet layer {self.layer!r} (choose from: {_choices(LAYERS)})")
         check(all(h >= 1 for h in self.head_hidden), f"features.head_hidden sizes must be >= 1, got {list(self.head_hidden)}")
