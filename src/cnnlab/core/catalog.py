@@ -56,7 +56,7 @@ class RunRow:
     train_acc: float | None = None
     val_acc: float | None = None
     test_acc: float | None = None
-    seconds: float | None = None
+    seconds: float | None = None  # training time (summary's train_seconds)
     when: float | None = None  # POSIX time summary.json was written
     meta: dict = field(default_factory=dict, repr=False)  # config.json
     summary: dict = field(default_factory=dict, repr=False)
@@ -181,7 +181,8 @@ def read_row(path: Path, suites: Mapping[str, set[str]] | None = None, studies: 
     rec.seed = _num(s.get("seed", m.get("seed")), int)
     rec.epochs = _num(s.get("epochs_run"), int)
     rec.train_acc, rec.val_acc, rec.test_acc = (_num(s.get(k), float) for k in ("train_acc", "val_acc", "test_acc"))
-    rec.seconds = _num(s.get("wall_seconds"), float)
+    # Training time: wall_seconds only covers writing the run folder, which starts after training.
+    rec.seconds = _num(s.get("train_seconds", s.get("wall_seconds")), float)
     return rec
 
 
