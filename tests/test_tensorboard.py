@@ -162,3 +162,46 @@ def test_missing_tensorboard_is_one_line_saying_what_to_install(config, tmp_path
     train_run(config, out)
     assert main(["runs", "tensorboard", str(out)]) == 2
     assert 'pip install -e ".[tensorboard]"' in capsys.readouterr().err
+
+
+def test_tensorboard_hparams_view_compares_live_and_after_the_fact_runs(config, tmp_path):
+    """TensorBoard itself, on a loopback port, lists both runs as HParams sessions with their config."""
+    import dataclasses
+    import time
+    import urllib.request
+
+    from tensorboard import program
+
+    out = tmp_path / "runs"
+    live = train_run(config, out, callbacks=[TensorBoardLogger(out)]).path
+    later = train_run(dataclasses.replace(config, train=dataclasses.replace(config.train, seed=1)), out).path
+    write_run_events(later)
+    board = program.TensorBoard()
+    board.configure(argv=[None, "--logdir", str(out), "--host", "127.0.0.1", "--port", "0", "--load_fast", "false",
+                          "--reload_interval", "1"])
+    url = board.launch()
+
+    def post(path: str, body: dict) -> dict:
+        request = urllib.request.Request(url.rstrip("/") + path, data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    query = {"experimentName": "", "startIndex": 0, "sliceSize": 10, "colParams": [],
+             "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]}
+    deadline = time.monotonic() + 120
+    groups: list = []
+    try:
+        while time.monotonic() < deadline and len(groups) < 2:
+            time.sleep(1)
+            groups = post("/data/plugin/hparams/session_groups", query).get("sessionGroups", [])
+        experiment = post("/data/plugin/hparams/experiment", {"experimentName": ""})
+    finally:
+        server = getattr(board, "_server", None)  # TensorBoard has no public stop; its werkzeug server does
+        if server is not None:
+            server.shutdown()
+    assert sorted(g["name"] for g in groups) == sorted([live.name, later.name])
+    seeds = sorted(g["hparams"]["seed"] for g in groups)
+    assert seeds == [0, 1]
+    assert {"train.optimizer.lr", "model.filters", "kind"} <= {h["name"] for h in experiment["hparamInfos"]}
+    assert {"final/test_acc", "accuracy/val"} <= {m["name"]["tag"] for m in experiment["metricInfos"]}
