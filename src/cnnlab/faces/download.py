@@ -343,7 +343,8 @@ def _settle_all(plan: ListPlan, worker: _Downloader, cfg: DownloadConfig, journa
     runner = GroupRunner(settle=lambda item: worker.settle_local(item[1]),
                          fetch=lambda items: worker.fetch([row for _i, row in items]),
                          finish=lambda item, fetched: worker.settle_fetched(item[1], fetched),
-                         done=done, workers=cfg.workers, name="faces")
+                         done=done, workers=cfg.workers, name="faces",
+                         finish_workers=min(cfg.workers, 2 * (os.cpu_count() or 1)))
     try:
         runner.run(groups())
     finally:

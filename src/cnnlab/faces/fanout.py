@@ -4,8 +4,10 @@ Made for the downloader (a group = the faces of one URL), but knows nothing abou
 
 1. `settle(item)` tries each item of a group without network (a result settles it, None does not);
 2. `fetch(items)` runs once per group for the items left;
-3. `finish(item, fetched)` then runs for each of them on any free worker, so the faces of one
-   photo are cropped in parallel instead of one after another;
+3. `finish(item, fetched)` then runs for each of them on any free thread of a second, smaller pool
+   (`finish_workers`: CPU work gains nothing from more threads than cores, and fewer threads
+   handling large image buffers keep the C heap from fragmenting over a long run), so the faces
+   of one photo are processed in parallel instead of one after another;
 4. `done(items, results)` runs in the calling thread, once per group, with (result, used_network)
    for each item in order; it is the only place that touches the caller's state, so that state
    needs no lock.
@@ -40,16 +42,20 @@ class GroupRunner(Generic[T, R, F]):
 
     def __init__(self, settle: Callable[[T], R | None], fetch: Callable[[Sequence[T]], F],
                  finish: Callable[[T, F], R], done: Callable[[Sequence[T], list[tuple[R, bool]]], None],
-                 workers: int, max_groups: int | None = None, name: str = "worker") -> None:
+                 workers: int, finish_workers: int | None = None, max_groups: int | None = None,
+                 name: str = "worker") -> None:
         self._settle, self._fetch, self._finish, self._done = settle, fetch, finish, done
-        self._workers, self._name = workers, name
+        self._workers, self._finish_workers, self._name = workers, finish_workers or workers, name
         self._max_groups = max_groups or 2 * workers  # enough queued groups to keep every worker busy
         self._events: queue.SimpleQueue = queue.SimpleQueue()  # ("done", group) or ("error", exception)
         self._pool: ThreadPoolExecutor | None = None
+        self._finish_pool: ThreadPoolExecutor | None = None
 
     def run(self, groups: Iterable[Sequence[T]]) -> None:
         """Run every group of `groups` (consumed lazily, in the calling thread) to completion."""
         self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix=self._name)
+        self._finish_pool = ThreadPoolExecutor(max_workers=self._finish_workers,
+                                               thread_name_prefix=f"{self._name}-finish")
         in_flight = 0
         try:
             for items in groups:
@@ -65,8 +71,10 @@ class GroupRunner(Generic[T, R, F]):
                 in_flight -= self._handle(self._events.get())
         except BaseException:
             self._pool.shutdown(wait=False, cancel_futures=True)
+            self._finish_pool.shutdown(wait=False, cancel_futures=True)
             raise
         self._pool.shutdown(wait=True)
+        self._finish_pool.shutdown(wait=True)
 
     def _handle(self, event: tuple[str, object]) -> int:
         kind, payload = event
@@ -93,10 +101,9 @@ class GroupRunner(Generic[T, R, F]):
         if not need:
             return
         fetched = self._fetch([group.items[i] for i in need])
-        assert self._pool is not None
-        for i in need[1:]:  # fan out: free workers take the other items of this group
-            self._pool.submit(self._guard, self._finish_one, group, i, fetched)
-        self._finish_one(group, need[0], fetched)
+        assert self._finish_pool is not None
+        for i in need:  # fan out: any free finishing thread takes any item of this group
+            self._finish_pool.submit(self._guard, self._finish_one, group, i, fetched)
 
     def _finish_one(self, group: _Group, i: int, fetched: F) -> None:
         self._settled(group, i, self._finish(group.items[i], fetched), True)
