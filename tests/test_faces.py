@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.faces import (COURSE_ACTORS, DownloadConfig, FaceSplitConfig, describe_faces, download_faces,
                           load_faces, parse_list, parse_lists, safe_name, split_sizes)
 from cnnlab.faces.olivetti import convert_olivetti, embedded_path, load_olivetti
+from cnnlab.faces.plan import plan_lists
 from faces_helpers import FaceServer, Route, list_line, make_image, sha, write_list
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -111,6 +113,26 @@ def test_list_size_is_capped(tmp_path):
     assert "\n" not in str(err.value)
     with pytest.raises(DataError, match="directory"):
         parse_list(tmp_path)
+
+
+def test_plan_of_a_long_list_is_compact(tmp_path):
+    """20,000 rows planned in a few bytes each; work comes out in list order, one unit per URL."""
+    n = 20_000
+    lines = [list_line(f"Actor {i % 50}", i, f"http://h/{i // 2}.jpg", "1,2,3,4", DIGEST) for i in range(n)]
+    lines[7] = list_line("Actor 7", 7, "http://h/3.jpg", "1,2", DIGEST)  # bad_bbox: a unit of its own
+    lst = write_list(tmp_path / "long.txt", lines)
+    tracemalloc.start()
+    try:
+        plan = plan_lists([lst])
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    with plan:
+        assert kept < 40 * n and peak < 250 * n, (kept / n, peak / n)  # bytes per row; a FaceRow is ~1.5 KB
+        assert (plan.n_rows, plan.n_faces, plan.n_urls) == (n, n - 1, n // 2)
+        units = [[idx for idx, _row in unit] for unit in plan.work()]
+    assert units[:5] == [[0, 1], [2, 3], [4, 5], [6], [7]] and len(units) == n // 2 + 1
+    assert sorted(i for unit in units for i in unit) == list(range(n))
 
 
 def test_safe_name_never_escapes():

@@ -315,8 +315,8 @@ def download_faces(lists: Sequence[str | Path], out: str | Path, config: Downloa
     return report
 
 
-def _settle_all(plan: ListPlan, worker: _Downloader, cfg: DownloadConfig, journal: ManifestJournal, report: DownloadReport,
-                progress: bool) -> None:
+def _settle_all(plan: ListPlan, worker: _Downloader, cfg: DownloadConfig, journal: ManifestJournal,
+                report: DownloadReport, progress: bool) -> None:
     """Settle every planned row: rows with a problem here, URL groups on the pool (faces.fanout)."""
     from tqdm import tqdm
 

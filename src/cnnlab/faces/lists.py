@@ -42,7 +42,6 @@ def name_key(name: str) -> str:
     return display_name(name).casefold()
 
 
-@functools.lru_cache(maxsize=4096)  # actor names repeat on every row of a list
 def safe_name(text: str) -> str:
     """A file name made only of [A-Za-z0-9._-], never empty, never starting with a dot.
 
@@ -55,6 +54,11 @@ def safe_name(text: str) -> str:
         digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         cleaned = f"{cleaned or 'x'}-{digest}"
     return cleaned
+
+
+@functools.lru_cache(maxsize=1024)  # an actor's name comes back on each of their rows; FaceScrub has 530
+def _actor_dir(name: str) -> str:
+    return safe_name(name.replace(" ", "_")) if name else "unknown"
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ class FaceRow:
 
     @property
     def actor_dir(self) -> str:
-        return safe_name(self.name.replace(" ", "_")) if self.name else "unknown"
+        return _actor_dir(self.name)
 
     @property
     def face_file(self) -> str:
