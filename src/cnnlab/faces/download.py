@@ -12,14 +12,15 @@ Output folder (nothing is ever written outside it; every name comes from `safe_n
 Resuming: a face whose record says ok and whose original still hashes to the list's SHA-256 is
 reused without network (its copies are remade locally if missing or if the sizes/bbox changed);
 final answers (404, hash_mismatch, not_image, truncated...) are not fetched again unless
-`retry_failed`; transient failures (timeouts, resets, 5xx, refused connections) are. Every file is
-written through a temporary file and a rename, so a kill at any moment loses at most the faces in
-flight, and a rerun completes them.
+`retry_failed`; transient failures (timeouts, resets, 5xx) are. Every file is written through a
+temporary file and a rename, so a kill at any moment loses at most the faces in flight, and a rerun
+completes them: the state records are the durable journal of a run, and manifest.csv is replaced
+only once a run has settled every row.
 
 Memory does not grow with the list: the lists are planned compactly (faces.plan), at most a few
-URLs per worker are in flight (faces.fanout), each URL is fetched once and its faces are cropped
-on any free worker, and manifest rows wait on disk (faces.manifest) until the ordered manifest is
-written at the end.
+URLs per worker are in flight (faces.fanout), each URL is fetched once by one of `workers` network
+threads and its faces are checked and cropped on any of ~2 threads per core, and manifest rows wait
+on disk (faces.manifest) until the ordered manifest is written at the end.
 """
 
 from __future__ import annotations
@@ -343,8 +344,8 @@ def _settle_all(plan: ListPlan, worker: _Downloader, cfg: DownloadConfig, journa
     runner = GroupRunner(settle=lambda item: worker.settle_local(item[1]),
                          fetch=lambda items: worker.fetch([row for _i, row in items]),
                          finish=lambda item, fetched: worker.settle_fetched(item[1], fetched),
-                         done=done, workers=cfg.workers, name="faces",
-                         finish_workers=min(cfg.workers, 2 * (os.cpu_count() or 1)))
+                         done=done, name="faces", net_workers=cfg.workers,
+                         local_workers=min(cfg.workers, 2 * (os.cpu_count() or 1)))
     try:
         runner.run(groups())
     finally:
