@@ -23,7 +23,9 @@ from cnnlab.faces.fetch import fetch
 from faces_helpers import (HTML_PAGE, FaceServer, Route, closed_port, list_line, make_image, png_bomb, sha,
                            wait_until, write_list)
 
-FAST = DownloadConfig(workers=8, timeout=0.5, retries=2, backoff=0.01, backoff_max=0.05, max_bytes=200_000)
+# timeout: well under the stalled (2 s) and trickling routes, yet not so short that a busy CI machine,
+# where the test server shares the GIL with the downloader, turns an ok answer into a timeout
+FAST = DownloadConfig(workers=8, timeout=1.0, retries=2, backoff=0.01, backoff_max=0.05, max_bytes=200_000)
 
 
 @pytest.fixture(scope="module")

@@ -107,6 +107,11 @@ class DownloadReport:
         self.actor_counts[row.name or "?"][status] += 1
 
     @property
+    def total(self) -> int:
+        """Rows of the manifest."""
+        return sum(self.counts.values())
+
+    @property
     def rows(self) -> list[dict[str, str]]:
         """The manifest rows, in list order (read from out_dir/manifest.csv at each access)."""
         return read_manifest(self.out_dir)
@@ -312,7 +317,7 @@ def download_faces(lists: Sequence[str | Path], out: str | Path, config: Downloa
                 journal.write(report.manifest)
     report.elapsed = time.monotonic() - start
     log.info("faces: %d ok of %d rows in %.1f s (%d URLs fetched, %d faces reused)", report.counts["ok"],
-             sum(report.counts.values()), report.elapsed, report.fetched, report.reused)
+             report.total, report.elapsed, report.fetched, report.reused)
     return report
 
 
