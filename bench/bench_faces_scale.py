@@ -37,7 +37,7 @@ lst, out, workers, rgb = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.arg
 r = download_faces([lst], out, DownloadConfig(workers=workers, timeout=60, rgb_size=rgb))
 print(json.dumps({"counts": dict(r.counts), "fetched": r.fetched, "reused": r.reused}))
 """
-CLI = "import sys; from cnnlab.cli.main import main; sys.exit(main(sys.argv[1:]))"
+CLI = "import sys; from cnnlab.cli.app import main; sys.exit(main(sys.argv[1:]))"
 
 
 def _bodies() -> list[bytes]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from cnnlab.cli.main import main
+from cnnlab.cli.app import main
 from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.faces import DownloadConfig, download_faces, read_manifest
 from cnnlab.faces.fetch import fetch
@@ -190,7 +190,7 @@ def test_killed_download_resumes_without_refetching_verified_faces(server, tmp_p
     lst = write_list(tmp_path / "l.txt", lines)
     out = tmp_path / "out"
     server.reset_log()
-    code = ("import sys; from cnnlab.cli.main import main; sys.exit(main(sys.argv[1:]))")
+    code = ("import sys; from cnnlab.cli.app import main; sys.exit(main(sys.argv[1:]))")
     proc = subprocess.Popen([sys.executable, "-c", code, "faces", "download", "--list", str(lst), "--out", str(out),
                              "--workers", "2", "--no-progress"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -365,7 +365,7 @@ def test_rows_in_memory_stay_bounded_on_long_lists(tmp_path, monkeypatch):
 def test_special_files_are_not_lists(tmp_path):
     fifo = tmp_path / "list.fifo"
     os.mkfifo(fifo)
-    code = "import sys; from cnnlab.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from cnnlab.cli.app import main; sys.exit(main(sys.argv[1:]))"
     procs = {special: subprocess.Popen([sys.executable, "-c", code, "faces", "download", "--list", str(special),
                                         "--out", str(tmp_path / "out"), "--no-progress"],
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
