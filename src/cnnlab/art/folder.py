@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnnlab.core.errors import DataError
+from cnnlab.core.errors import DataError, first_line
 from cnnlab.core.images import display_name, to_rgb
 from cnnlab.core.io import atomic_path, canonical_json, sha256_bytes
 
@@ -229,8 +229,7 @@ def _try_decode(path: Path, image_size: int) -> tuple[np.ndarray | None, str]:
     try:
         return _decode_image(path, image_size), ""
     except Exception as exc:  # noqa: BLE001 - Pillow raises many types on corrupt files; skip, never crash
-        msg = str(exc).splitlines()[0] if str(exc) else ""
-        return None, f"cannot decode ({type(exc).__name__}{': ' + msg if msg else ''})"
+        return None, f"cannot decode ({first_line(exc, 200, with_type=True)})"
 
 
 def _decode_image(path: Path, image_size: int) -> np.ndarray:

@@ -94,12 +94,12 @@ def _head_hidden(text: str) -> list[int]:
 
 
 def _print_part2(results: list, args: argparse.Namespace, extra: Callable[[dict], list[str]] | None = None) -> None:
-    import json
+    from cnnlab.core.io import json_text
 
     from cnnlab.faces.experiments import seed_summary
 
     if args.json:
-        print(json.dumps([r.summary for r in results] if len(results) > 1 else results[0].summary, indent=2))
+        print(json_text([r.summary for r in results] if len(results) > 1 else results[0].summary, indent=2))
         return
     for r in results:
         s = r.summary

@@ -37,7 +37,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    import json
+    from cnnlab.core.io import json_text
     from pathlib import Path
 
     from cnnlab.art.sweep.study import default_storage, load_sweep, run_sweep
@@ -57,7 +57,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
                            out_root=Path(args.out), seed=seed, prune=not args.no_prune, sampler=args.sampler, threads=args.threads,
                            device=args.device)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, default=str))
+        print(json_text(result.to_dict(), indent=2, default=str))
         return 0
     print(f"study {result.study_name!r} in {result.storage}")
     print(f"{result.n_finished} of {result.target} trials finished: {result.n_complete} complete, {result.n_pruned} pruned, "

@@ -28,7 +28,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    import json
+    from cnnlab.core.io import json_text
 
     from cnnlab.art.run import train_run
 
@@ -36,7 +36,7 @@ def _run_train(args: argparse.Namespace) -> int:
     result = train_run(config, args.out, device=args.device, progress=not args.json, force=args.force)
     s = result.summary
     if args.json:
-        print(json.dumps(s, indent=2))
+        print(json_text(s, indent=2))
     else:
         note = " (cached)" if result.cached else ""
         synthetic = " [synthetic data]" if s.get("synthetic_data") else ""

@@ -9,6 +9,7 @@ import numpy as np
 if TYPE_CHECKING:
     from PIL import Image
 
+MAX_IMAGE_SIZE = 1024  # the largest side any model input (data.image_size, a checkpoint's image_size) may have
 MID_GREY = (128, 128, 128)
 WHITE = (255, 255, 255)
 _HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")

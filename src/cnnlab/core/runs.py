@@ -23,7 +23,7 @@ from typing import Any, Iterator, Mapping
 import torch
 
 from cnnlab.core.version import __version__
-from cnnlab.core.io import atomic_path, atomic_write_json, atomic_write_text, short_hash
+from cnnlab.core.io import atomic_path, atomic_write_json, atomic_write_text, json_text, short_hash
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class RunDir:
 
     def write_history(self, history: list[dict]) -> None:
         """Per-epoch metrics as metrics.jsonl and metrics.csv."""
-        self.write_text("metrics.jsonl", "".join(json.dumps(row) + "\n" for row in history))
+        self.write_text("metrics.jsonl", "".join(json_text(row) + "\n" for row in history))
         if history:
             keys = list(dict.fromkeys(k for row in history for k in row))
             buf = io.StringIO()

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnlab.core.callbacks import Callback, EarlyStopping, FitState, ProgressBar, state_copy
+from cnnlab.core.callbacks import Callback, DivergenceGuard, EarlyStopping, FitState, ProgressBar, state_copy
 from cnnlab.core.device import resolve_device
 from cnnlab.core.errors import DataError
 from cnnlab.core.train_config import EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
@@ -186,7 +186,7 @@ class Trainer:
         scheduler = create_scheduler(optimizer, cfg.scheduler, cfg.epochs, math.ceil(len(x_train) / cfg.batch_size))
         state = FitState(cfg, model, optimizer, scheduler)
         stopper = EarlyStopping(cfg.early_stopping)
-        hooks: list[Callback] = [stopper, *([ProgressBar()] if self.progress else []), *callbacks]
+        hooks: list[Callback] = [DivergenceGuard(), stopper, *([ProgressBar()] if self.progress else []), *callbacks]
         batches = _Batches(x_train.to(self.device), y_train.to(self.device), shuffle_gen, augment, augment_gen)
         t_start = time.perf_counter()
         for cb in hooks:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from cnnlab.core.config import from_dict
-from cnnlab.core.errors import CnnlabError, ConfigError
+from cnnlab.core.errors import CnnlabError, ConfigError, first_line
 from cnnlab.core.io import atomic_path, atomic_write_json
 from cnnlab.core.registry import Registry
 from cnnlab.faces.alexnet import INPUT_SIZE, AlexNet, AlexNetTrunk, Normalize, UNTRAINED_LABEL, feature_shape
@@ -203,7 +203,7 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> FaceClassif
     try:
         model.load_state_dict(obj["state_dict"], strict=True)
     except RuntimeError as exc:
-        raise CnnlabError(f"checkpoint {path} does not match its model: {str(exc).splitlines()[0][:160]}") from None
+        raise CnnlabError(f"checkpoint {path} does not match its model: {first_line(exc, 160)}") from None
     model.to(device).eval()
     return FaceClassifier(model, obj["kind"], obj["config"], names, int(obj["image_size"]), int(obj["channels"]), obj.get("meta", {}))
 
@@ -223,7 +223,7 @@ def load_image(path: str | os.PathLike, image_size: int, channels: int) -> torch
             im.load()
             img = im.convert("L" if channels == 1 else "RGB")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise CnnlabError(f"cannot read image {path}: {str(exc).splitlines()[0][:120] or type(exc).__name__}") from None
+        raise CnnlabError(f"cannot read image {path}: {first_line(exc, 120)}") from None
     w, h = img.size
     if w == 0 or h == 0:
         raise CnnlabError(f"image {path} is empty")
