@@ -159,3 +159,92 @@ def test_run_folder_files_are_group_and_other_readable(tmp_path):
     assert stat.S_IMODE(run.stat().st_mode) == 0o755
     for f in run.iterdir():
         assert stat.S_IMODE(f.stat().st_mode) == 0o644, f.name
+
+
+# ----------------------------------------------------------------------------- 2 and 4: run folders
+def _fake_run(root: Path, score: int = 1, replace: bool = False) -> Path:
+    from cnnlab.core.runs import create_run
+
+    with create_run(root, "x", {"a": 1}, 0, {"hash": "h"}, replace=replace) as run:
+        run.write_history([{"epoch": 1, "val_acc": 0.5}])
+        run.write_summary({"score": score})
+    return run.path
+
+
+CORRUPTIONS = {
+    "summary garbage": lambda p: (p / "summary.json").write_text("{garbage"),
+    "summary empty object": lambda p: (p / "summary.json").write_text("{}"),
+    "summary a list": lambda p: (p / "summary.json").write_text("[1, 2]"),
+    "metrics missing": lambda p: (p / "metrics.jsonl").unlink(),
+    "metrics garbage": lambda p: (p / "metrics.jsonl").write_text("{\"epoch\": 1}\nnot json\n"),
+    "config missing": lambda p: (p / "config.json").unlink(),
+    "config garbage": lambda p: (p / "config.json").write_text("\xff{"),
+}
+
+
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS))
+def test_a_corrupt_cached_run_is_ignored_with_a_warning_and_replaced(tmp_path, caplog, corruption):
+    from cnnlab.core.runs import cached_run, run_problem
+
+    path = _fake_run(tmp_path)
+    assert run_problem(path) is None and cached_run(tmp_path, "x", {"a": 1}, "h", 0) is not None
+    CORRUPTIONS[corruption](path)
+    (path / "junk.txt").write_text("left by the bad run")
+    assert run_problem(path)
+    with caplog.at_level("WARNING"):
+        assert cached_run(tmp_path, "x", {"a": 1}, "h", 0) is None
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and path.name in warnings[0].getMessage() and "\n" not in warnings[0].getMessage()
+    assert _fake_run(tmp_path, score=2) == path
+    assert run_problem(path) is None and not (path / "junk.txt").exists()
+    assert json.loads((path / "summary.json").read_text())["score"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name], "nothing left aside"
+
+
+def test_a_valid_run_finished_meanwhile_is_kept_unless_replace(tmp_path):
+    from cnnlab.core.runs import create_run
+
+    with create_run(tmp_path, "x", {"a": 1}, 0, {"hash": "h"}) as run:
+        other = _fake_run(tmp_path, score=7)  # another process finishes the same run first
+        run.write_history([])
+        run.write_summary({"score": 8})
+    assert run.path == other and json.loads((other / "summary.json").read_text())["score"] == 7
+    _fake_run(tmp_path, score=9, replace=True)  # --force: the new run replaces the old one
+    assert json.loads((other / "summary.json").read_text())["score"] == 9
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name]
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_create_run_removes_stale_temporary_folders_of_dead_processes(tmp_path):
+    stale = tmp_path / f".tmp-x-0123456789ab-{_dead_pid()}"
+    (stale / "sub").mkdir(parents=True)
+    live = tmp_path / f".tmp-x-0123456789ab-{os.getppid()}"  # a living process's folder is kept
+    live.mkdir()
+    _fake_run(tmp_path)
+    assert not stale.exists() and live.is_dir()
+
+
+def test_train_cli_repairs_a_corrupt_cached_run_and_force_replaces(tmp_path, capsys):
+    out = tmp_path / "runs"
+    args = ["train", "--epochs", "1", "--out", str(out), "--json"]
+    assert main(args) == 0
+    run = out / json.loads(capsys.readouterr().out)["run_id"]
+    stale = out / f".tmp-{run.name}-{_dead_pid()}"
+    stale.mkdir()
+    (run / "summary.json").write_text("{garbage")
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["run_id"] == run.name and "Traceback" not in captured.err
+    assert json.loads((run / "summary.json").read_text())["run_id"] == run.name
+    assert not stale.exists(), "train cleans stale temporary run folders too"
+    (run / "old-marker").write_text("x")
+    assert main([*args, "--force"]) == 0
+    assert not (run / "old-marker").exists() and (run / "summary.json").is_file()

@@ -128,7 +128,7 @@ def train_run(
     trainer = Trainer(config.train, device=device, progress=progress)
     result: FitResult = trainer.fit(model, data.train, data.val, augment=make_augment(config), callbacks=callbacks)
     summary = _run_summary(config, data, trainer, model, result)
-    with create_run(out_root, RUN_KIND, config_dict, seed, data_info) as run:
+    with create_run(out_root, RUN_KIND, config_dict, seed, data_info, replace=force) as run:
         import yaml
 
         run.write_text("config.yaml", yaml.safe_dump(config_dict, sort_keys=False))

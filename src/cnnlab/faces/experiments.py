@@ -153,7 +153,7 @@ def train_mlp(
     else:
         grid_title = (f"MLP {m.hidden} hidden: input weights of the units with the largest outgoing weight "
                       f"to each class (red +, blue -)")
-    with create_run(out_root, "mlp", resolved, seed, info) as run:
+    with create_run(out_root, "mlp", resolved, seed, info, replace=force) as run:
         run.write_history(result.history)
         title = f"MLP {m.hidden} hidden ({m.activation}) on {info['name']}: test acc {final['test_acc']:.3f}"
         plot_learning_curves(result.history, run.file("learning_curves.png"), title=title, sets=["train", "val", "test"])
