@@ -113,6 +113,9 @@ _WORKER_DATA: dict = {}
 def _init_worker(threads: int) -> None:
     import torch
 
+    from cnnlab.core.processes import exit_with_parent
+
+    exit_with_parent()  # a killed `cnnlab experiment` must not leave its workers running
     torch.set_num_threads(threads)
 
 
