@@ -56,6 +56,16 @@ def check_number(value: Any, key: str, low: float | None = None, high: float | N
     check(ok, f"{key} must be {kind}{where}, got {value!r}")
 
 
+MAX_PARAMETERS = 50_000_000  # 200 MB of float32 weights (plus as much again per optimizer state): 450x the starter CNN
+
+
+def check_parameter_count(count: int, what: str) -> None:
+    """ConfigError when a model of `count` parameters (counted from its config, before anything is
+    allocated) exceeds MAX_PARAMETERS: a typo such as filters=[100000] must not claim 13 GB."""
+    check(count <= MAX_PARAMETERS, f"{what} would have {count:,} parameters, more than the limit of "
+                                   f"{MAX_PARAMETERS:,}: use fewer or smaller layers")
+
+
 def check_seed(value: Any, key: str) -> None:
     """ConfigError naming `key` unless `value` is a seed: an integer in [0, 2**32)."""
     check(isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value < SEED_LIMIT,

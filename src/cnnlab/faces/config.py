@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar, Union
 
-from cnnlab.core.config import check, check_number
+from cnnlab.core.config import check, check_number, check_parameter_count
 from cnnlab.core.images import MAX_IMAGE_SIZE
 from cnnlab.core.train_config import OptimizerConfig, TrainConfig
 from cnnlab.faces.dataset import FaceSplitConfig, resolve_actors
@@ -92,6 +92,7 @@ class MLPConfig:
               f"unknown standardisation {self.standardize!r} (choose from: {_choices(STANDARDIZE)})")
         check(self.unit_rule in UNIT_RULES, f"unknown unit rule {self.unit_rule!r} (choose from: {_choices(UNIT_RULES)})")
         check(self.units_per_class >= 1 and self.max_tiles >= 1, "mlp.units_per_class and mlp.max_tiles must be >= 1")
+        check_parameter_count((self.input_dim + 1) * self.hidden, "the MLP's hidden layer")
 
     @property
     def input_dim(self) -> int:

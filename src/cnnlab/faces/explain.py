@@ -134,9 +134,10 @@ def explain_image(
 
     `classes` picks the explained classes by name (default: the top two predictions).
     """
-    from cnnlab.core.plotting import pyplot, save_figure
+    from cnnlab.core.plotting import check_figure_path, pyplot, save_figure
     from cnnlab.faces.checkpoints import load_checkpoint, load_image, predict_probs, untrained_note
 
+    out = check_figure_path(out)  # before any work: a bad --out is a one-line error
     plt = pyplot()
     EXPLAINERS.get(method)
     clf = load_checkpoint(checkpoint, device=device)
