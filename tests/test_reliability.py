@@ -248,3 +248,36 @@ def test_train_cli_repairs_a_corrupt_cached_run_and_force_replaces(tmp_path, cap
     (run / "old-marker").write_text("x")
     assert main([*args, "--force"]) == 0
     assert not (run / "old-marker").exists() and (run / "summary.json").is_file()
+
+
+# ----------------------------------------------------------------------------- threads under load
+TRAINING_COMMANDS = [["train"], ["experiment", "pooling"], ["sweep"], ["part2", "mlp"], ["part2", "weights"],
+                     ["part2", "features"], ["part2", "finetune"], ["report"]]
+
+
+@pytest.mark.parametrize("command", TRAINING_COMMANDS, ids=" ".join)
+def test_every_training_command_takes_threads(command, capsys):
+    from cnnlab.cli.main import build_parser
+
+    args = build_parser().parse_args([*command, "--threads", "3"])
+    assert args.threads == 3
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args([*command, "--threads", "0"])
+    assert exc.value.code == 2 and "--threads" in capsys.readouterr().err
+
+
+def test_default_thread_rule_and_summary_record(tmp_path, capsys, monkeypatch):
+    from cnnlab.core.threads import DEFAULT_THREADS, resolve_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert resolve_threads(None) == DEFAULT_THREADS == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert resolve_threads(None) == 3 and resolve_threads(2) == 2
+    with pytest.raises(ConfigError):
+        resolve_threads(0)
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    torch.set_num_threads(2)
+    assert main(["train", "--epochs", "1", "--out", str(tmp_path / "a"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["torch_threads"] == 1 and torch.get_num_threads() == 1
+    assert main(["part2", "mlp", "--epochs", "1", "--threads", "2", "--out", str(tmp_path / "b"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["torch_threads"] == 2

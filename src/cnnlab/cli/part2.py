@@ -11,7 +11,7 @@ import logging
 from typing import Callable
 
 from cnnlab.cli.common import (ArgumentParser, add_actors_arg, add_config_args, add_device_arg, add_field_arg, add_seeds_arg,
-                               bind_field, parse_actors, parse_seeds, resolve_command_config)
+                               add_threads_arg, bind_field, parse_actors, parse_seeds, resolve_command_config)
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.train_config import OPTIMIZERS
 
@@ -40,6 +40,7 @@ def _add_face_data_args(p: argparse.ArgumentParser, cls: type) -> None:
     p.add_argument("--force", action="store_true", help="retrain even if this exact run is cached")
     p.add_argument("--json", action="store_true", help="print summary.json on stdout")
     add_device_arg(p)
+    add_threads_arg(p)
 
 
 def _add_train_args(p: argparse.ArgumentParser, cls: type) -> None:

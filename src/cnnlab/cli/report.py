@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import add_device_arg, add_seeds_arg, parse_seeds
+from cnnlab.cli.common import add_device_arg, add_seeds_arg, add_threads_arg, parse_seeds
 
 log = logging.getLogger("cnnlab")
 
@@ -34,6 +34,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
                    help="AlexNet weights: auto (default: ImageNet weights from the torch hub cache, else an untrained "
                         "AlexNet, said so in the report), random, download, or a state-dict file")
     add_device_arg(p)
+    add_threads_arg(p, "per training process (each of --jobs, and the Part 2 training)")
     p.set_defaults(handler=_run_report)
 
 
@@ -46,7 +47,7 @@ def _run_report(args: argparse.Namespace) -> int:
     options = ReportOptions(out_root=Path(args.out), report_dir=Path(args.report_dir), quick=args.quick, seeds=parse_seeds(args.seeds),
                             jobs=args.jobs or default_jobs(), trials=args.trials, style=Path(args.style) if args.style else None,
                             compile=not args.no_compile, train=not args.no_train, art_data=args.data, faces=args.faces,
-                            weights=args.weights, device=args.device)
+                            weights=args.weights, device=args.device, threads=args.threads)
     result = build_report(options)
     ctx = result.context
     notes = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import add_config_args, add_device_arg, resolve_run_config
+from cnnlab.cli.common import add_config_args, add_device_arg, add_threads_arg, resolve_run_config
 from cnnlab.core.errors import CnnlabError
 
 log = logging.getLogger("cnnlab")
@@ -24,7 +24,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
                                      "(default: sqlite:///<out>/optuna.db)")
     p.add_argument("--study", default="cnnlab", help="study name (default: cnnlab)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default: 1)")
-    p.add_argument("--threads", type=int, help="torch threads per worker (default: CPU cores // workers)")
+    add_threads_arg(p, "per worker")
     p.add_argument("--sampler-seed", type=int, help="TPE sampler seed (default: the training seed, else 0)")
     p.add_argument("--no-prune", action="store_true", help="no median pruning")
     p.add_argument("--sampler", choices=("tpe", "random"), default="tpe", help="TPE (default) or random search")
@@ -49,8 +49,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
         if args.trials is None or args.trials < 1:
             raise CnnlabError(f"--trials must be a positive integer, got {args.trials}" if args.trials is not None
                               else "--trials is required (or --show to print a study)")
-        if args.workers < 1 or (args.threads is not None and args.threads < 1):
-            raise CnnlabError("--workers and --threads must be positive integers")
+        if args.workers < 1:
+            raise CnnlabError("--workers must be a positive integer")
         config = resolve_run_config(args)
         seed = args.sampler_seed if args.sampler_seed is not None else (args.seed or 0)
         result = run_sweep(study_name=args.study, storage=storage, trials=args.trials, workers=args.workers, base=config,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import add_config_args, add_device_arg, resolve_run_config
+from cnnlab.cli.common import add_config_args, add_device_arg, add_threads_arg, resolve_run_config
 
 log = logging.getLogger("cnnlab")
 
@@ -24,6 +24,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="retrain even if this exact run is cached")
     p.add_argument("--json", action="store_true", help="print summary.json on stdout")
     add_device_arg(p)
+    add_threads_arg(p)
     p.set_defaults(handler=_run_train)
 
 

@@ -96,6 +96,7 @@ class FitResult:
     seconds: float
     selected_by: str = "val_loss"  # the early-stopping monitor that chose best_epoch
     extra: dict = field(default_factory=dict)
+    torch_threads: int = 0  # intra-op threads it trained with: results are bitwise reproducible for a fixed count
 
     @property
     def best(self) -> dict:
@@ -113,6 +114,7 @@ class FitResult:
             "stopped_early": self.stopped_early,
             "selected_by": self.selected_by,
             "train_seconds": round(self.seconds, 3),
+            "torch_threads": self.torch_threads,
         }
 
 
@@ -207,7 +209,8 @@ class Trainer:
         final_state = state_copy(model)
         model.load_state_dict(stopper.best_state)
         return FitResult(state.history, stopper.best_epoch, stopper.best_state, final_state, state.should_stop,
-                         time.perf_counter() - t_start, selected_by=cfg.early_stopping.monitor)
+                         time.perf_counter() - t_start, selected_by=cfg.early_stopping.monitor,
+                         torch_threads=torch.get_num_threads())
 
     def _epoch(self, state: FitState, batches: _Batches, val: Tensors, monitor: Mapping[str, Tensors]) -> dict:
         """Train one epoch, evaluate, step an epoch-based LR schedule; returns the history row (also appended)."""

@@ -39,6 +39,7 @@ class ReportOptions:
     faces: str = "olivetti"
     weights: str = "auto"
     device: str = "cpu"
+    threads: int | None = None  # torch threads per training process; None: the rule of cnnlab.core.threads
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out_root", Path(self.out_root))

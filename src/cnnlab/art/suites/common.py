@@ -55,6 +55,7 @@ class SuiteOptions:
     jobs: int = field(default_factory=default_jobs)
     device: str = "cpu"
     search_trials: int = 30
+    threads: int | None = None  # torch threads per training process; None: the rule of cnnlab.core.threads
 
     def __post_init__(self) -> None:
         seeds = tuple(range(self.seeds)) if isinstance(self.seeds, int) else tuple(self.seeds)
@@ -138,7 +139,9 @@ def run_configs(configs: Sequence[RunConfig], options: SuiteOptions) -> list[dic
     else:
         import multiprocessing
 
-        threads = max(1, (os.cpu_count() or 1) // options.jobs)
+        from cnnlab.core.threads import resolve_threads
+
+        threads = resolve_threads(options.threads)
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(options.jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
             out = list(pool.map(_run_one, configs, [str(options.out_root)] * len(configs), [options.device] * len(configs)))
