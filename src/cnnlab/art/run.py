@@ -132,7 +132,8 @@ def train_run(
     """Train one SimpleCNN run (seed = config.train.seed) and write runs/<run id>/.
 
     A finished run with the same config, data and seed is reused unless `force` (then no callback
-    runs). `callbacks` are passed to `Trainer.fit` (e.g. the sweep's pruning hook).
+    runs). `callbacks` are passed to `Trainer.fit` (e.g. the sweep's pruning hook) and to the run
+    writer (`on_run_folder`, e.g. TensorBoard logging).
     """
     data = data or prepare_data(config)
     config_dict = to_dict(config)
@@ -152,7 +153,7 @@ def train_run(
     trainer = Trainer(config.train, device=device, progress=progress)
     result: FitResult = trainer.fit(model, data.train, data.val, augment=make_augment(config), callbacks=callbacks)
     summary = _run_summary(config, data, trainer, model, result)
-    with create_run(out_root, RUN_KIND, config_dict, seed, data_info, replace=force) as run:
+    with create_run(out_root, RUN_KIND, config_dict, seed, data_info, callbacks=callbacks, replace=force) as run:
         import yaml
 
         run.write_text("config.yaml", yaml.safe_dump(config_dict, sort_keys=False))

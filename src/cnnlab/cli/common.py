@@ -184,3 +184,31 @@ def resolve_run_config(args: argparse.Namespace) -> Any:
     if getattr(args, "epochs", None) is not None:
         extra.setdefault("train", {})["epochs"] = args.epochs
     return resolve_config(RunConfig, args.config, args.overrides, extra)
+
+
+def add_tensorboard_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tensorboard", action="store_true",
+                   help="log every run trained to TensorBoard, live, into <out>/<run id>/tensorboard/ "
+                        "(then: tensorboard --logdir <out>; needs pip install -e \".[tensorboard]\")")
+
+
+def tensorboard_callbacks(args: argparse.Namespace, out: Any) -> list:
+    """[TensorBoardLogger(out)] when --tensorboard was given (a one-line error if tensorboard is missing), else []."""
+    if not getattr(args, "tensorboard", False):
+        return []
+    from cnnlab.core.tensorboard import TensorBoardLogger
+
+    return [TensorBoardLogger(out)]
+
+
+def tensorboard_done(args: argparse.Namespace, out: Any, run_paths: Any = (), stream: Any = None) -> None:
+    """After a --tensorboard command: event files for its cached runs (trained earlier without them), and the
+    `tensorboard --logdir` line to run."""
+    if not getattr(args, "tensorboard", False):
+        return
+    import sys
+
+    from cnnlab.core.tensorboard import logdir_command, write_runs_events
+
+    write_runs_events(run_paths)  # runs that already have events are skipped
+    print(f"TensorBoard: {logdir_command(out)}", file=stream or sys.stdout)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import add_config_args, add_device_arg, add_seeds_arg, add_threads_arg, parse_seeds, resolve_run_config
+from cnnlab.cli.common import (add_config_args, add_device_arg, add_seeds_arg, add_tensorboard_arg, add_threads_arg, parse_seeds,
+                               resolve_run_config, tensorboard_callbacks, tensorboard_done)
 
 log = logging.getLogger("cnnlab")
 
@@ -21,9 +22,20 @@ def _suite_choices() -> list[str]:
     return suite_names() + ["all"]
 
 
+class _SuiteChoices:
+    """The suite names for argparse, imported only when `cnnlab experiment` parses or prints its help:
+    importing the suites imports torch, which other commands (`cnnlab runs`) must not pay for."""
+
+    def __iter__(self):
+        return iter(_suite_choices())
+
+    def __contains__(self, name: object) -> bool:
+        return name in _suite_choices()
+
+
 def _add_experiment(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("experiment", help="run a Part 1 experiment suite over several seeds (questions 1.2-1.7)")
-    p.add_argument("suite", choices=_suite_choices(), help="suite to run, or 'all'")
+    p.add_argument("suite", choices=_SuiteChoices(), metavar="SUITE", help="suite to run: %(choices)s")
     add_config_args(p)
     add_seeds_arg(p, "3")
     p.add_argument("--quick", action="store_true", help="1 seed, 2 epochs (smoke test)")
@@ -32,6 +44,7 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs", help="runs folder: the runs and runs/suites/<suite>/ tables go here (default: runs)")
     add_device_arg(p)
     add_threads_arg(p, "per training process (each of --jobs)")
+    add_tensorboard_arg(p)
     p.set_defaults(handler=_run_experiment)
 
 
@@ -43,20 +56,23 @@ def _suite_options(args: argparse.Namespace):
     base = resolve_run_config(argparse.Namespace(**{**vars(args), "epochs": None}))
     return SuiteOptions(out_root=Path(args.out), base=base, seeds=parse_seeds(args.seeds), epochs=args.epochs,
                         quick=args.quick, jobs=args.jobs or default_jobs(), search_trials=args.trials, device=args.device,
-                        threads=args.threads)
+                        callbacks=tuple(tensorboard_callbacks(args, args.out)), threads=args.threads)
 
 
 def _run_experiment(args: argparse.Namespace) -> int:
     from cnnlab.art.suites.runner import run_all, run_suite
 
     options = _suite_options(args)
+    run_paths: list = []
 
     def show(result) -> None:
         print(f"== {result.name}: {result.path}")
         print((result.path / "results.md").read_text())
+        run_paths.extend(p for row in result.rows for p in row.get("run_paths", []))
 
     if args.suite == "all":
         run_all(options, on_suite=show)
     else:
         show(run_suite(args.suite, options))
+    tensorboard_done(args, args.out, run_paths)
     return 0

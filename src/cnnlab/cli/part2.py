@@ -11,7 +11,8 @@ import logging
 from typing import Callable
 
 from cnnlab.cli.common import (ArgumentParser, add_actors_arg, add_config_args, add_device_arg, add_field_arg, add_seeds_arg,
-                               add_threads_arg, bind_field, parse_actors, parse_seeds, resolve_command_config)
+                               add_tensorboard_arg, add_threads_arg, bind_field, parse_actors, parse_seeds, resolve_command_config,
+                               tensorboard_callbacks, tensorboard_done)
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.train_config import OPTIMIZERS
 
@@ -41,6 +42,13 @@ def _add_face_data_args(p: argparse.ArgumentParser, cls: type) -> None:
     p.add_argument("--json", action="store_true", help="print summary.json on stdout")
     add_device_arg(p)
     add_threads_arg(p)
+    add_tensorboard_arg(p)
+
+
+def _tensorboard_done(results: list, args: argparse.Namespace) -> None:
+    import sys
+
+    tensorboard_done(args, args.out, [r.path for r in results], stream=sys.stderr if args.json else None)
 
 
 def _add_train_args(p: argparse.ArgumentParser, cls: type) -> None:
@@ -176,14 +184,18 @@ def _train_mlps(configs: list, args: argparse.Namespace) -> list:
     from cnnlab.faces.experiments import load_run_faces, train_mlp
 
     faces = load_run_faces(configs[0])  # the configs differ only in mlp.hidden and train.seed
-    return [train_mlp(faces, c, args.out, device=args.device, force=args.force, progress=not args.json) for c in configs]
+    callbacks = tensorboard_callbacks(args, args.out)
+    return [train_mlp(faces, c, args.out, device=args.device, force=args.force, progress=not args.json, callbacks=callbacks)
+            for c in configs]
 
 
 def _run_part2_mlp(args: argparse.Namespace) -> int:
     from cnnlab.faces.config import MLPRunConfig
 
     config = resolve_command_config(MLPRunConfig, args)
-    _print_part2(_train_mlps(_seeded(config, args), args), args, _mlp_lines(args))
+    results = _train_mlps(_seeded(config, args), args)
+    _print_part2(results, args, _mlp_lines(args))
+    _tensorboard_done(results, args)
     return 0
 
 
@@ -197,11 +209,12 @@ def _run_part2_weights(args: argparse.Namespace) -> int:
     results = _train_mlps([c for group in by_size.values() for c in group], args)
     if args.json:  # one JSON document: every run's summary
         _print_part2(results, args)
-        return 0
-    for h in by_size:
-        if len(by_size) > 1:
-            print(f"--- {h} hidden units")
-        _print_part2([r for r in results if r.summary["architecture"]["hidden"] == h], args, _mlp_lines(args))
+    else:
+        for h in by_size:
+            if len(by_size) > 1:
+                print(f"--- {h} hidden units")
+            _print_part2([r for r in results if r.summary["architecture"]["hidden"] == h], args, _mlp_lines(args))
+    _tensorboard_done(results, args)
     return 0
 
 
@@ -222,13 +235,15 @@ def _run_part2_features(args: argparse.Namespace) -> int:
 
     config = resolve_command_config(FeaturesRunConfig, args)
     state_dict, weights, faces = _load_alexnet_inputs(config, config.features.weights, args)
+    callbacks = tensorboard_callbacks(args, args.out)
     results = [alexnet_features(faces, state_dict, weights, c, args.out, cache_dir=args.cache_dir, device=args.device,
-                                force=args.force, progress=not args.json)
+                                force=args.force, progress=not args.json, callbacks=callbacks)
                for c in _seeded(config, args)]
     _print_part2(results, args, lambda s: [
         f"features: {s['feature_dim']} per face, {'cached' if s.get('cache_hits') else 'extracted'} "
         f"({s.get('extract_seconds', 0):.1f} s); head trained in {s['train_seconds']:.1f} s",
         f"checkpoint: {args.out}/{s['run_id']}/model.pt"])
+    _tensorboard_done(results, args)
     return 0
 
 
@@ -238,10 +253,12 @@ def _run_part2_finetune(args: argparse.Namespace) -> int:
 
     config = resolve_command_config(FinetuneRunConfig, args)
     state_dict, weights, faces = _load_alexnet_inputs(config, config.finetune.weights, args)
+    callbacks = tensorboard_callbacks(args, args.out)
     results = [alexnet_finetune(faces, state_dict, weights, c, args.out, cache_dir=args.cache_dir, device=args.device,
-                                force=args.force, progress=not args.json)
+                                force=args.force, progress=not args.json, callbacks=callbacks)
                for c in _seeded(config, args)]
     _print_part2(results, args, lambda s: [f"checkpoint: {args.out}/{s['run_id']}/model.pt"])
+    _tensorboard_done(results, args)
     return 0
 
 

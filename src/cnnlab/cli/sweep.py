@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import add_config_args, add_device_arg, add_threads_arg, resolve_run_config
+from cnnlab.cli.common import (add_config_args, add_device_arg, add_tensorboard_arg, add_threads_arg, resolve_run_config,
+                               tensorboard_callbacks, tensorboard_done)
 from cnnlab.core.errors import CnnlabError
 
 log = logging.getLogger("cnnlab")
@@ -30,6 +31,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sampler", choices=("tpe", "random"), default="tpe", help="TPE (default) or random search")
     p.add_argument("--out", default="runs", help="runs folder: each trial's run goes to <out>/<run id>/, the default study to <out>/optuna.db (default: runs)")
     add_device_arg(p)
+    add_tensorboard_arg(p)
     p.add_argument("--show", action="store_true", help="only print the study's results; run nothing")
     p.add_argument("--top", type=int, default=10, help="trials listed, best first (default: 10)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -37,12 +39,15 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from cnnlab.core.io import json_text
+    import sys
     from pathlib import Path
 
+    from cnnlab.art.sweep.storage import dashboard_command
     from cnnlab.art.sweep.study import default_storage, load_sweep, run_sweep
 
     storage = args.storage or default_storage(Path(args.out))
+    stream = sys.stderr if args.json else sys.stdout  # --json keeps stdout one JSON document
+    dashboard = f"watch the study: {dashboard_command(storage)}  (pip install -e \".[dashboard]\")"
     if args.show:
         result = load_sweep(args.study, storage)
     else:
@@ -53,19 +58,32 @@ def _run_sweep(args: argparse.Namespace) -> int:
             raise CnnlabError("--workers must be a positive integer")
         config = resolve_run_config(args)
         seed = args.sampler_seed if args.sampler_seed is not None else (args.seed or 0)
+        callbacks = tensorboard_callbacks(args, args.out)
+        print(dashboard, file=stream, flush=True)
         result = run_sweep(study_name=args.study, storage=storage, trials=args.trials, workers=args.workers, base=config,
                            out_root=Path(args.out), seed=seed, prune=not args.no_prune, sampler=args.sampler, threads=args.threads,
-                           device=args.device)
+                           device=args.device, callbacks=callbacks)
+    _print_result(result, args)
+    if not args.show:
+        trial_runs = (Path(args.out) / str(t["run_id"]) for t in result.trials if t["run_id"])
+        tensorboard_done(args, args.out, [p for p in trial_runs if p.is_dir()], stream=stream)
+    print(dashboard, file=stream)
+    return 0
+
+
+def _print_result(result, args: argparse.Namespace) -> None:
+    from cnnlab.core.io import json_text
+
     if args.json:
         print(json_text(result.to_dict(), indent=2, default=str))
-        return 0
+        return
     print(f"study {result.study_name!r} in {result.storage}")
     print(f"{result.n_finished} of {result.target} trials finished: {result.n_complete} complete, {result.n_pruned} pruned, "
           f"{result.n_failed} failed; {result.n_invalid} invalid architectures replaced; "
           f"{result.n_running} running, {result.n_waiting} waiting")
     if result.best_trial is None:
         print("no complete trial yet")
-        return 0
+        return
     print(f"best: trial {result.best_trial}, val acc {result.best_value:.4f}, run {result.best_run_id}")
     for key, value in result.best_params.items():
         print(f"  {key} = {value:.4g}" if isinstance(value, float) else f"  {key} = {value}")
@@ -73,4 +91,3 @@ def _run_sweep(args: argparse.Namespace) -> int:
     print(f"{'trial':>6}{'val_acc':>9}{'epochs':>8}{'seconds':>9}  run")
     for t in done[: max(0, args.top)]:
         print(f"{t['number']:>6}{t['value']:>9.4f}{t['epochs']:>8}{t['duration'] or 0:>9.1f}  {t['run_id']}")
-    return 0

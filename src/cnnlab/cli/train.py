@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import add_config_args, add_device_arg, add_threads_arg, resolve_run_config
+from cnnlab.cli.common import (add_config_args, add_device_arg, add_tensorboard_arg, add_threads_arg, resolve_run_config,
+                               tensorboard_callbacks, tensorboard_done)
 
 log = logging.getLogger("cnnlab")
 
@@ -25,6 +26,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print summary.json on stdout")
     add_device_arg(p)
     add_threads_arg(p)
+    add_tensorboard_arg(p)
     p.set_defaults(handler=_run_train)
 
 
@@ -33,8 +35,11 @@ def _run_train(args: argparse.Namespace) -> int:
 
     from cnnlab.art.run import train_run
 
+    import sys
+
     config = resolve_run_config(args)
-    result = train_run(config, args.out, device=args.device, progress=not args.json, force=args.force)
+    result = train_run(config, args.out, device=args.device, progress=not args.json, force=args.force,
+                       callbacks=tensorboard_callbacks(args, args.out))
     s = result.summary
     if args.json:
         print(json_text(s, indent=2))
@@ -47,6 +52,7 @@ def _run_train(args: argparse.Namespace) -> int:
         print(f"final model: train {s['final_train_acc']:.3f}  val {s['final_val_acc']:.3f}  test {s['final_test_acc']:.3f}")
         if s.get("skipped_files"):
             print(f"skipped {s['skipped_files']} unreadable files (see summary.json / config.json)")
+    tensorboard_done(args, args.out, [result.path], stream=sys.stderr if args.json else None)
     return 0
 
 

@@ -1,6 +1,8 @@
 """Training callbacks: small objects `Trainer.fit` calls at the start, after each epoch and at the end.
 
-In the spirit of Lightning's and fastai's callbacks, but only three hooks. Every hook gets the one
+In the spirit of Lightning's and fastai's callbacks, but only three training hooks, plus
+`on_run_folder`, which the run writer (`cnnlab.core.runs.create_run`) calls with the finished run folder
+just before it is renamed into place, so a callback can add files to the run (TensorBoard's events). Every hook gets the one
 `FitState` of the run, which holds the model, the optimizer, the scheduler, the config and the
 history so far; `on_epoch_end` also gets the epoch's finished history row. A callback stops training
 with `state.request_stop(reason)` (the trainer finishes the epoch's callbacks, then stops and restores
@@ -19,6 +21,7 @@ import logging
 import math
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -72,6 +75,11 @@ class Callback:
 
     def on_fit_end(self, state: FitState) -> None:
         """Called once when training ends, also when a callback or the training raised (close files here)."""
+
+    def on_run_folder(self, folder: Path) -> None:
+        """Called by `cnnlab.core.runs.create_run` with the complete temporary run folder (config.json,
+        metrics, figures, summary.json written), just before it is renamed into place: files written
+        into `folder` here end up in the run folder. Not called for cached runs (nothing was trained)."""
 
 
 class TrainingDiverged(CnnlabError):

@@ -239,3 +239,18 @@ def _is_free_mapping(cls: type, path: Sequence[str]) -> bool:
             return False
         annotation = typing.get_type_hints(annotation).get(part)
     return typing.get_origin(annotation) in (Mapping, dict, collections.abc.Mapping)
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config dict as {"train.optimizer.lr": 0.0001, ...}: the dotted keys of `--set`.
+
+    Lists and other leaves are kept as they are; an empty mapping is a leaf ({}).
+    """
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out

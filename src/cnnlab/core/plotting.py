@@ -1,4 +1,4 @@
-"""The one matplotlib set-up: the Agg backend set once, figures saved atomically, learning curves.
+"""The one matplotlib set-up: a backend that needs no display, figures saved atomically, learning curves.
 
 matplotlib is imported lazily (inside `pyplot()`), so importing this module costs nothing.
 """
@@ -24,11 +24,20 @@ REPORT_STYLE: Mapping[str, Any] = {
 FORMATS = ("png", "pdf", "svg", "jpg", "jpeg")
 
 
+_FILE_BACKENDS = ("agg", "pdf", "ps", "svg", "cairo", "pgf", "template")
+
+
 def pyplot(style: Mapping[str, Any] | None = None):
-    """matplotlib.pyplot on the Agg backend (no display needed); `style` updates rcParams."""
+    """matplotlib.pyplot on a backend that needs no display; `style` updates rcParams.
+
+    A GUI backend (Tk, Qt, ...) is replaced by Agg; a file backend and a notebook's inline backend
+    ("module://...") are kept, so that a notebook still shows its own plots after calling cnnlab
+    (cnnlab's figures are closed once saved, so the notebook does not show them).
+    """
     import matplotlib
 
-    if matplotlib.get_backend().lower() != "agg":
+    backend = matplotlib.get_backend()
+    if not backend.startswith("module://") and backend.lower() not in _FILE_BACKENDS:
         matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 

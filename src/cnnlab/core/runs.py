@@ -23,9 +23,11 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import torch
+
+from cnnlab.core.callbacks import Callback
 
 from cnnlab.core.version import __version__
 from cnnlab.core.io import atomic_path, atomic_write_json, atomic_write_text, json_text, short_hash
@@ -224,13 +226,15 @@ class RunDir:
 
 @contextlib.contextmanager
 def create_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any], seed: int, data: Mapping[str, Any],
-               replace: bool = False) -> Iterator[RunDir]:
+               callbacks: Sequence[Callback] = (), replace: bool = False) -> Iterator[RunDir]:
     """Write a run into a temporary folder; rename it to root/<run id> when the block succeeds.
 
     `data` must hold a "hash" (and usually a "name"). The resolved config is written first as
     config.json. On any exception the temporary folder is removed, so no half-written run remains.
     A valid run folder already there (finished meanwhile by another process) is kept, unless
     `replace` (--force); an invalid one is replaced. Stale temporary folders are removed first.
+    After the block, each callback's `on_run_folder` may add files to the complete folder (the
+    training callbacks of the run, e.g. TensorBoard logging) before it is renamed into place.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -247,6 +251,8 @@ def create_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any], se
         yield run
         if not (tmp / SUMMARY).is_file():
             raise RuntimeError("a run must write its summary before it finishes")
+        for cb in callbacks:
+            cb.on_run_folder(tmp)
         _install(tmp, final, replace)
         run.path = final
     except BaseException:

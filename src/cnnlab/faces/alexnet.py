@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from cnnlab.core.errors import CnnlabError, ConfigError
+from cnnlab.faces.alexnet_layers import LAYERS, MIN_INPUT_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -25,23 +26,9 @@ WEIGHTS_FILENAME = "alexnet-owt-7be5be79.pth"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 INPUT_SIZE = 227  # the course's crop size; AdaptiveAvgPool2d((6, 6)) also admits 224 and anything >= 63
-MIN_INPUT_SIZE = 63  # smallest square input for which every max-pool still has an output
 UNTRAINED_LABEL = "untrained AlexNet"
 FEATURE_CACHE_FORMAT = 1
 
-# name -> (stage, number of leading modules of that stage); "after its ReLU" for conv/fc layers.
-LAYERS: dict[str, tuple[str, int]] = {
-    "conv1": ("features", 2),
-    "pool1": ("features", 3),
-    "conv2": ("features", 5),
-    "pool2": ("features", 6),
-    "conv3": ("features", 8),
-    "conv4": ("features", 10),
-    "conv5": ("features", 12),
-    "pool5": ("avgpool", 0),  # features + AdaptiveAvgPool2d((6, 6)): the classifier's 9216 inputs
-    "fc6": ("classifier", 3),
-    "fc7": ("classifier", 6),
-}
 DEFAULT_LAYER = "conv4"
 
 

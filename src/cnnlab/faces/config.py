@@ -111,7 +111,7 @@ class MLPConfig:
 
 
 def _check_alexnet(section: str, input_size: int, dropout: float, weights: str | None) -> None:
-    from cnnlab.faces.alexnet import MIN_INPUT_SIZE  # lazily: importing this module stays torch-free
+    from cnnlab.faces.alexnet_layers import MIN_INPUT_SIZE  # torch-free: building a config never imports torch
 
     check(input_size >= MIN_INPUT_SIZE, f"{section}.input_size must be >= {MIN_INPUT_SIZE} for AlexNet, got {input_size}")
     check(input_size <= MAX_IMAGE_SIZE, f"{section}.input_size must be <= {MAX_IMAGE_SIZE}, got {input_size}")
@@ -134,7 +134,7 @@ class FeaturesConfig:
     weights: str | None = None
 
     def __post_init__(self) -> None:
-        from cnnlab.faces.alexnet import LAYERS
+        from cnnlab.faces.alexnet_layers import LAYERS
 
         check(self.layer in LAYERS, f"unknown AlexNet layer {self.layer!r} (choose from: {_choices(LAYERS)})")
         check(all(h >= 1 for h in self.head_hidden), f"features.head_hidden sizes must be >= 1, got {list(self.head_hidden)}")

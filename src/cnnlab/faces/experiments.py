@@ -23,6 +23,7 @@ import torch
 
 from cnnlab.core.config import to_dict
 from cnnlab.core.errors import ConfigError
+from cnnlab.core.callbacks import Callback
 from cnnlab.core.runs import RunResult, cached_run, create_run
 from cnnlab.core.stats import aggregate
 from cnnlab.core.trainer import Trainer, seed_everything
@@ -101,6 +102,7 @@ def train_mlp(
     device: str = "cpu",
     force: bool = False,
     progress: bool = False,
+    callbacks: Sequence[Callback] = (),
 ) -> RunResult:
     """2.1: train the MLP on `faces` (load_run_faces(config)); write its run folder, seeded by config.train.seed.
 
@@ -126,7 +128,8 @@ def train_mlp(
     mean, std = input_stats(sets["train"][0], m.standardize)
     model = MLP(m, len(names), mean, std)
     trainer = Trainer(config.train, device=device, progress=progress)
-    result = trainer.fit(model, sets["train"], sets["val"], monitor={"test": sets["test"]}, augment=hflip if m.flip else None)
+    result = trainer.fit(model, sets["train"], sets["val"], monitor={"test": sets["test"]}, augment=hflip if m.flip else None,
+                         callbacks=callbacks)
     final = trainer.evaluate_splits(model, sets)  # the best epoch's weights are loaded
     model.cpu()
     chosen = choose_units(model, m.unit_rule, m.units_per_class)
@@ -153,7 +156,7 @@ def train_mlp(
     else:
         grid_title = (f"MLP {m.hidden} hidden: input weights of the units with the largest outgoing weight "
                       f"to each class (red +, blue -)")
-    with create_run(out_root, "mlp", resolved, seed, info, replace=force) as run:
+    with create_run(out_root, "mlp", resolved, seed, info, callbacks=callbacks, replace=force) as run:
         run.write_history(result.history)
         title = f"MLP {m.hidden} hidden ({m.activation}) on {info['name']}: test acc {final['test_acc']:.3f}"
         plot_learning_curves(result.history, run.file("learning_curves.png"), title=title, sets=["train", "val", "test"])

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
 from cnnlab.core.config import to_dict
 from cnnlab.core.errors import ConfigError
+from cnnlab.core.callbacks import Callback
 from cnnlab.core.runs import RunResult, cached_run, create_run
 from cnnlab.core.trainer import Trainer, seed_everything
 from cnnlab.faces.config import RANDOM_WEIGHTS, FaceRunConfig, FeaturesRunConfig, FinetuneRunConfig
@@ -72,6 +73,7 @@ def alexnet_features(
     force: bool = False,
     progress: bool = False,
     extract_batch_size: int = 64,
+    callbacks: Sequence[Callback] = (),
 ) -> RunResult:
     """2.2: AlexNet `features.layer` activations (cached on disk) -> a fully connected head trained on them.
 
@@ -99,7 +101,7 @@ def alexnet_features(
     head = FeatureHead(feats["train"].shape[1], settings.head_hidden, len(names), settings.dropout)
     head.fit_standardizer(feats["train"])
     trainer = Trainer(config.train, device=device, progress=progress)
-    result = trainer.fit(head, fsets["train"], fsets["val"], monitor={"test": fsets["test"]})
+    result = trainer.fit(head, fsets["train"], fsets["val"], monitor={"test": fsets["test"]}, callbacks=callbacks)
     final = trainer.evaluate_splits(head, fsets)
     head.cpu()
 
@@ -121,7 +123,7 @@ def alexnet_features(
     }
     if not weights["pretrained"]:
         summary["warning"] = "untrained AlexNet: random weights, features carry no ImageNet knowledge"
-    with create_run(out_root, "alexnet-features", resolved, seed, info, replace=force) as run:
+    with create_run(out_root, "alexnet-features", resolved, seed, info, callbacks=callbacks, replace=force) as run:
         run.write_history(result.history)
         plot_learning_curves(result.history, run.file("learning_curves.png"), sets=["train", "val", "test"],
                              title=f"{desc} on {info['name']}: test acc {final['test_acc']:.3f}")
@@ -160,6 +162,7 @@ def alexnet_finetune(
     force: bool = False,
     progress: bool = False,
     extract_batch_size: int = 64,
+    callbacks: Sequence[Callback] = (),
 ) -> RunResult:
     """2.4: AlexNet whose last layer (classifier.6) has one output per class, then trained (config.finetune
     says which parts; seeded by config.train.seed). `faces`: load_run_faces(config).
@@ -194,7 +197,7 @@ def alexnet_finetune(
     if settings.freeze == "none":
         old = [p for n, p in model.named_parameters() if not n.startswith("classifier.6.")]
         groups = [{"params": old, "lr": lr * settings.lr_scale}, {"params": new_params, "lr": lr}]
-        result = trainer.fit(model, sets["train"], sets["val"], monitor={"test": sets["test"]}, param_groups=groups)
+        result = trainer.fit(model, sets["train"], sets["val"], monitor={"test": sets["test"]}, param_groups=groups, callbacks=callbacks)
         final = trainer.evaluate_splits(model, sets)
         trained = "all layers (pretrained at lr x %g)" % settings.lr_scale
     else:
@@ -206,7 +209,7 @@ def alexnet_finetune(
         new_ids = {id(p) for p in new_params}
         old = [p for p in tail.parameters() if id(p) not in new_ids]
         groups = [g for g in ({"params": old, "lr": lr * settings.lr_scale}, {"params": new_params, "lr": lr}) if g["params"]]
-        result = trainer.fit(tail, fsets["train"], fsets["val"], monitor={"test": fsets["test"]}, param_groups=groups)
+        result = trainer.fit(tail, fsets["train"], fsets["val"], monitor={"test": fsets["test"]}, param_groups=groups, callbacks=callbacks)
         final = trainer.evaluate_splits(tail, fsets)
         trained = "classifier (fc6, fc7 at lr x %g, new fc8)" % settings.lr_scale if start == 0 else "the new last layer only"
     model.cpu().eval()
@@ -223,7 +226,7 @@ def alexnet_finetune(
     }
     if not weights["pretrained"]:
         summary["warning"] = "untrained AlexNet: random weights, no ImageNet knowledge to transfer"
-    with create_run(out_root, "alexnet-finetune", resolved, seed, info, replace=force) as run:
+    with create_run(out_root, "alexnet-finetune", resolved, seed, info, callbacks=callbacks, replace=force) as run:
         run.write_history(result.history)
         plot_learning_curves(result.history, run.file("learning_curves.png"), sets=["train", "val", "test"],
                              title=f"{label} fine-tuned ({settings.freeze} frozen) on {info['name']}: test acc {final['test_acc']:.3f}")

@@ -65,7 +65,8 @@ def run_part1(options: ReportOptions) -> dict[str, Any]:
 
     base = art_config(options)
     suite_options = SuiteOptions(out_root=options.out_root, base=base, seeds=options.seeds, quick=options.quick,
-                                 jobs=options.jobs, device=options.device, search_trials=options.trials, threads=options.threads)
+                                 jobs=options.jobs, device=options.device, search_trials=options.trials,
+                                 callbacks=options.callbacks, threads=options.threads)
 
     def done(result) -> None:
         log.info("suite %s: %d rows -> %s", result.name, len(result.rows), result.path)
@@ -148,14 +149,15 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     configs = part2_configs(options, people, spec)
 
     faces_gray = load_run_faces(configs[f"mlp{MLP_HIDDEN[0]}"])
-    mlp = {str(h): [train_mlp(faces_gray, with_seed(configs[f"mlp{h}"], s), out, device=options.device).path.name
+    mlp = {str(h): [train_mlp(faces_gray, with_seed(configs[f"mlp{h}"], s), out, device=options.device,
+                                  callbacks=options.callbacks).path.name
                     for s in seeds] for h in MLP_HIDDEN}
     state_dict, weights = resolve_weights(spec)
     faces_rgb = load_run_faces(configs["features"])
     features = [alexnet_features(faces_rgb, state_dict, weights, with_seed(configs["features"], s), out,
-                                 device=options.device).path.name for s in seeds]
+                                 device=options.device, callbacks=options.callbacks).path.name for s in seeds]
     finetune = [alexnet_finetune(faces_rgb, state_dict, weights, with_seed(configs["finetune"], s), out,
-                                 device=options.device).path.name for s in seeds]
+                                 device=options.device, callbacks=options.callbacks).path.name for s in seeds]
     del state_dict
 
     from cnnlab.report import figures

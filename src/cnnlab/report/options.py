@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cnnlab.core.errors import ConfigError
 from cnnlab.art.suites import default_jobs
@@ -24,6 +25,7 @@ class ReportOptions:
     folder as it is (no training; fails if a needed result is missing). weights: "auto" (ImageNet
     weights from the torch hub cache if present, else an untrained AlexNet, said so everywhere),
     "random" (untrained AlexNet), "download" (hub cache or download), or a path to a state dict.
+    callbacks: training callbacks added to every run trained (e.g. TensorBoard logging; they must pickle).
     """
 
     out_root: Path = Path("runs")
@@ -40,10 +42,12 @@ class ReportOptions:
     weights: str = "auto"
     device: str = "cpu"
     threads: int | None = None  # torch threads per training process; None: the rule of cnnlab.core.threads
+    callbacks: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out_root", Path(self.out_root))
         object.__setattr__(self, "report_dir", Path(self.report_dir))
+        object.__setattr__(self, "callbacks", tuple(self.callbacks))
         seeds = tuple(range(self.seeds)) if isinstance(self.seeds, int) and not isinstance(self.seeds, bool) else tuple(self.seeds)
         if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
             raise ConfigError(f"--seeds must name at least one seed >= 0, got {self.seeds!r}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from cnnlab.art.config import RunConfig
+from cnnlab.core.callbacks import Callback
 from cnnlab.core.config import resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.registry import Registry
@@ -45,6 +46,7 @@ class SuiteOptions:
     """How to run a suite: which seeds, an epochs override, quick mode, parallel jobs.
 
     `seeds` is a count (3: seeds 0, 1, 2) or the seeds themselves; it is stored as a tuple.
+    `callbacks` are added to every run's training (they must pickle: runs train in worker processes).
     """
 
     out_root: Path = Path("runs")
@@ -56,6 +58,7 @@ class SuiteOptions:
     device: str = "cpu"
     search_trials: int = 30
     threads: int | None = None  # torch threads per training process; None: the rule of cnnlab.core.threads
+    callbacks: tuple[Callback, ...] = ()
 
     def __post_init__(self) -> None:
         seeds = tuple(range(self.seeds)) if isinstance(self.seeds, int) else tuple(self.seeds)
@@ -63,6 +66,7 @@ class SuiteOptions:
             raise ConfigError("--seeds must name at least one seed >= 0")
         object.__setattr__(self, "seeds", seeds)
         object.__setattr__(self, "out_root", Path(self.out_root))
+        object.__setattr__(self, "callbacks", tuple(self.callbacks))
         if self.epochs is not None and self.epochs < 1:
             raise ConfigError("--epochs must be a positive integer")
         if self.jobs < 1:
@@ -120,7 +124,7 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _run_one(config: RunConfig, out_root: str, device: str) -> dict:
+def _run_one(config: RunConfig, out_root: str, device: str, callbacks: Sequence[Callback] = ()) -> dict:
     """Train (or reuse) one run; returns its summary plus the run folder. Runs in a worker."""
     from cnnlab.art.run import prepare_data, train_run
 
@@ -128,14 +132,14 @@ def _run_one(config: RunConfig, out_root: str, device: str) -> dict:
     if key not in _WORKER_DATA:
         _WORKER_DATA[key] = prepare_data(config)
     # No per-run learning-curve PNG: suites plot their own aggregated figures (saves ~0.4 s a run).
-    result = train_run(config, out_root, data=_WORKER_DATA[key], device=device, write_plot=False)
+    result = train_run(config, out_root, data=_WORKER_DATA[key], device=device, write_plot=False, callbacks=callbacks)
     return {**result.summary, "path": str(result.path), "cached": result.cached}
 
 
 def run_configs(configs: Sequence[RunConfig], options: SuiteOptions) -> list[dict]:
     """Run many configs (cached ones are reused), in `options.jobs` processes; summaries in order."""
     if options.jobs == 1 or len(configs) <= 1:
-        out = [_run_one(c, str(options.out_root), options.device) for c in configs]
+        out = [_run_one(c, str(options.out_root), options.device, options.callbacks) for c in configs]
     else:
         import multiprocessing
 
@@ -144,7 +148,8 @@ def run_configs(configs: Sequence[RunConfig], options: SuiteOptions) -> list[dic
         threads = resolve_threads(options.threads)
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(options.jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
-            out = list(pool.map(_run_one, configs, [str(options.out_root)] * len(configs), [options.device] * len(configs)))
+            n = len(configs)
+            out = list(pool.map(_run_one, configs, [str(options.out_root)] * n, [options.device] * n, [options.callbacks] * n))
     n_cached = sum(s["cached"] for s in out)
     if n_cached:
         log.info("%d of %d runs were cached and reused", n_cached, len(out))

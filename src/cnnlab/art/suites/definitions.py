@@ -124,7 +124,8 @@ def search_suite(options: SuiteOptions) -> SuiteResult:
     trials = 3 if options.quick else options.search_trials
     study = "search-quick" if options.quick else "search"
     sweep = run_sweep(study_name=study, storage=default_storage(Path(options.out_root)), trials=trials, workers=min(options.jobs, 2),
-                      base=options.base, out_root=Path(options.out_root), seed=0, epochs=options.n_epochs)
+                      base=options.base, out_root=Path(options.out_root), seed=0, epochs=options.n_epochs,
+                      callbacks=options.callbacks)
     best = sweep.best_config
     rows = run_variants([Variant(labels.BEST_FOUND, "search")], options, base=best)
     r = rows[0]

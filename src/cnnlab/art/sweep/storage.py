@@ -48,6 +48,13 @@ def redact(url: str) -> str:
         return url.split("://", 1)[0] + "://..."
 
 
+def dashboard_command(url: str) -> str:
+    """The shell line that opens the study's storage in optuna-dashboard (password shown as ***)."""
+    import shlex
+
+    return f"optuna-dashboard {shlex.quote(redact(url))}"
+
+
 def open_storage(url: str, heartbeat: bool = True) -> Any:
     """An Optuna storage for `url`: "sqlite:///f.db", "postgresql://user:pw@host/db" or "path.log".
 

@@ -27,9 +27,10 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from cnnlab.art.config import RunConfig
+from cnnlab.core.callbacks import Callback
 from cnnlab.core.config import from_dict, to_dict
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import canonical_json
@@ -162,6 +163,7 @@ def run_sweep(
     sampler: str = "tpe",
     threads: int | None = None,
     device: str = "cpu",
+    callbacks: Sequence[Callback] = (),
 ) -> SweepResult:
     """Run (or join, or resume) study `study_name` until it holds `trials` finished trials.
 
@@ -170,7 +172,9 @@ def run_sweep(
     with extends it (do that from one process at a time). `workers` > 1 starts that many local worker
     processes, each with `threads` torch threads (default: the rule of cnnlab.core.threads); `workers` = 1 runs
     in this process. Each trial trains through `cnnlab.art.run.train_run` into a cached run folder under
-    `out_root`. Returns the study's state when this call's workers have nothing left to claim.
+    `out_root`; `callbacks` are added to each trial's training (e.g. TensorBoard logging). Returns the
+    study's state when this call's workers have nothing left to claim, and records its trials' run ids
+    in <out_root>/sweeps/<study>.json (read by `cnnlab runs`).
     """
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise CnnlabError(f"--trials must be a positive integer, got {trials!r}")
@@ -194,7 +198,7 @@ def run_sweep(
     from cnnlab.core.threads import resolve_threads, use_threads
 
     job = Job(study_name, url, to_dict(base), str(out_root), seed, prune, str(device), sampler,
-              threads=resolve_threads(threads), log_level=logging.getLogger().getEffectiveLevel())
+              threads=resolve_threads(threads), log_level=logging.getLogger().getEffectiveLevel(), callbacks=tuple(callbacks))
     if workers == 1:  # this process is the worker
         use_threads(threads)
         work(job, store, data)
@@ -202,7 +206,21 @@ def run_sweep(
         spawn_workers(job, workers)
     import optuna
 
-    return _summarise(optuna.load_study(study_name=study_name, storage=store), redact(url))
+    result = _summarise(optuna.load_study(study_name=study_name, storage=store), redact(url))
+    write_sweep_index(out_root, result)
+    return result
+
+
+def write_sweep_index(out_root: str | os.PathLike, result: SweepResult) -> Path:
+    """<out_root>/sweeps/<study>.json: the study's trials and their run ids, so `cnnlab runs` can tell
+    sweep trials from other runs without opening the Optuna storage."""
+    from cnnlab.core.catalog import sweep_index_path
+    from cnnlab.core.io import atomic_write_json
+
+    path = sweep_index_path(out_root, result.study_name)
+    trials = [{k: t[k] for k in ("number", "status", "value", "run_id")} for t in result.trials]
+    atomic_write_json(path, {"study": result.study_name, "storage": result.storage, "trials": trials})
+    return path
 
 
 def _init_study(store: Any, name: str, base: RunConfig, data_hash: str, trials: int) -> int:

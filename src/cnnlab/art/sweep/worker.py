@@ -18,7 +18,7 @@ import sys
 import threading
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from cnnlab.art.config import RunConfig
 from cnnlab.core.callbacks import Callback, FitState
@@ -52,6 +52,7 @@ class Job:
     threads: int | None = None
     log_level: int = logging.INFO
     worker: int = 0
+    callbacks: Sequence[Callback] = ()  # extra training callbacks of every trial (e.g. TensorBoard logging)
 
 
 def spawn_workers(job: Job, workers: int) -> None:
@@ -253,7 +254,7 @@ def _objective(trial: Any, base: RunConfig, data: Any, job: Job) -> float:
     config = suggest_config(trial, base)
     trial.set_user_attr("config", to_dict(config))
     try:
-        result = train_run(config, job.out_root, data=data, device=job.device, callbacks=[PruningCallback(trial)], write_plot=False)
+        result = train_run(config, job.out_root, data=data, device=job.device, callbacks=[PruningCallback(trial), *job.callbacks], write_plot=False)
     except ConfigError as exc:  # the model builder rejected what the space let through
         trial.set_user_attr("invalid", str(exc))
         raise optuna.TrialPruned(str(exc)) from None

@@ -1,0 +1,366 @@
+"""The catalogue of run folders behind `cnnlab runs`: read, classify, filter, sort, show and diff runs.
+
+It reads only each run folder's config.json and summary.json (no torch, no numpy: a few thousand
+folders in about a second), plus the indexes that say what a run belongs to:
+
+  <root>/suites/*/suite.json   written by every experiment suite: `rows[].run_ids` are suite members;
+                               the search suite's `trials[].run_id` are sweep trials
+  <root>/sweeps/<study>.json   written by `cnnlab sweep` (`sweep_index_path`): its trials' run ids
+
+Kinds: "run" (a Part 1 run trained on its own), "suite" (a suite member), "trial" (a sweep trial),
+"mlp", "alexnet-features", "alexnet-finetune" (Part 2); a run that is both a suite member and a trial
+shows as "suite" and matches `--kind trial` too. A folder that cannot be read is listed with its status
+("half-written": a temporary folder of a run still being written or killed; "incomplete": no
+summary.json; "unreadable": a file that is not valid JSON or cannot be opened), never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from cnnlab.core.config import flatten
+from cnnlab.core.errors import CnnlabError
+
+__all__ = ["RunRow", "RunDiff", "COLUMNS", "KINDS", "list_runs", "filter_runs", "sort_runs", "find_run",
+           "diff_runs", "format_table", "sweep_index_path", "parse_where"]
+
+KINDS = ("run", "suite", "trial", "mlp", "alexnet-features", "alexnet-finetune")
+COLUMNS = ("run_id", "kind", "data", "seed", "epochs", "train_acc", "val_acc", "test_acc", "seconds", "when")
+_RUN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*-[0-9a-f]{12}$")  # <kind>-<short hash>, see core.runs.run_id
+_STAGING_PREFIX = ".tmp-tensorboard-"  # live TensorBoard staging (core.tensorboard), not a run
+_PART1_KIND = "cnn"
+
+
+@dataclass
+class RunRow:
+    """One row of the table: a run folder, what it is, its headline numbers, or why it cannot be read."""
+
+    path: Path
+    run_id: str
+    status: str = "ok"  # ok, half-written, incomplete, unreadable
+    problem: str = ""
+    kind: str = ""  # one of KINDS, or the summary's kind when unknown
+    run_kind: str = ""  # summary.json's kind: cnn, mlp, alexnet-features, alexnet-finetune
+    suites: tuple[str, ...] = ()
+    studies: tuple[str, ...] = ()
+    data: str = ""
+    seed: int | None = None
+    epochs: int | None = None
+    train_acc: float | None = None
+    val_acc: float | None = None
+    test_acc: float | None = None
+    seconds: float | None = None  # training time (summary's train_seconds)
+    when: float | None = None  # POSIX time summary.json was written
+    meta: dict = field(default_factory=dict, repr=False)  # config.json
+    summary: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def value(self, key: str) -> Any:
+        """A column (id, kind, data, ...), else `lookup(key)`: what --sort uses."""
+        key = "run_id" if key == "id" else key
+        if key in COLUMNS or key in ("status", "path", "suites", "studies"):
+            return getattr(self, key)
+        return self.lookup(key)
+
+    def lookup(self, key: str) -> Any:
+        """A dotted key of the resolved config, else of config.json (kind, seed, data.name), else of
+        summary.json, else a column: what --where uses. None when absent."""
+        for source in (self.meta.get("config") or {}, self.meta, self.summary):
+            flat = flatten(source) if isinstance(source, Mapping) else {}
+            if key in flat:
+                return flat[key]
+        key = "run_id" if key == "id" else key
+        return getattr(self, key) if key in COLUMNS else None
+
+    def to_dict(self) -> dict:
+        """The row as JSON: every column plus status, suites, studies and the folder."""
+        out = {c: getattr(self, c) for c in COLUMNS}
+        out["when"] = _iso(self.when)
+        out.update(status=self.status, problem=self.problem, run_kind=self.run_kind, suites=list(self.suites),
+                   studies=list(self.studies), path=str(self.path))
+        return out
+
+
+# ----------------------------------------------------------------------------- reading
+def sweep_index_path(root: str | os.PathLike, study: str) -> Path:
+    """Where `cnnlab sweep` records its trials' run ids: <root>/sweeps/<study>.json."""
+    return Path(root) / "sweeps" / (re.sub(r"[^A-Za-z0-9._-]", "_", study) + ".json")
+
+
+def _read_json(path: Path) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def memberships(root: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """({run id: suite names}, {run id: sweep study names}) from the suite and sweep indexes under root."""
+    suites: dict[str, set[str]] = {}
+    studies: dict[str, set[str]] = {}
+    for path in sorted(root.glob("suites/*/suite.json")):
+        try:
+            suite = _read_json(path)
+        except (OSError, ValueError):
+            continue
+        name = str(suite.get("suite", path.parent.name))
+        for row in suite.get("rows") or []:
+            for rid in row.get("run_ids") or []:
+                suites.setdefault(rid, set()).add(name)
+        for trial in suite.get("trials") or []:
+            if isinstance(trial, dict) and trial.get("run_id"):
+                studies.setdefault(trial["run_id"], set()).add(str(suite.get("study", name)))
+    for path in sorted(root.glob("sweeps/*.json")):
+        try:
+            index = _read_json(path)
+        except (OSError, ValueError):
+            continue
+        for trial in index.get("trials") or []:
+            if isinstance(trial, dict) and trial.get("run_id"):
+                studies.setdefault(trial["run_id"], set()).add(str(index.get("study", path.stem)))
+    return suites, studies
+
+
+def _candidates(root: Path) -> Iterable[os.DirEntry]:
+    """Sub-folders of root that are (or were meant to be) run folders."""
+    with os.scandir(root) as it:
+        for entry in it:
+            name = entry.name
+            if not entry.is_dir() or name.startswith(_STAGING_PREFIX):
+                continue
+            if name.startswith(".tmp-") or _RUN_NAME.match(name):
+                yield entry
+            elif os.path.exists(os.path.join(entry.path, "config.json")) or os.path.exists(os.path.join(entry.path, "summary.json")):
+                yield entry
+
+
+def read_row(path: Path, suites: Mapping[str, set[str]] | None = None, studies: Mapping[str, set[str]] | None = None) -> RunRow:
+    """One run folder as a RunRow; problems become its status, never an exception."""
+    name = path.name
+    if name.startswith(".tmp-"):
+        rid = name[len(".tmp-"):].rsplit("-", 1)[0]
+        return RunRow(path, rid, status="half-written", problem="temporary folder: being written, or its process was killed",
+                      run_kind=rid.rsplit("-", 1)[0])
+    rec = RunRow(path, name)
+    try:
+        rec.summary = _read_json(path / "summary.json")
+        rec.when = os.stat(path / "summary.json").st_mtime
+    except FileNotFoundError:
+        rec.status, rec.problem = "incomplete", "no summary.json"
+    except (OSError, ValueError) as exc:
+        rec.status, rec.problem = "unreadable", f"summary.json: {exc}"
+    try:
+        rec.meta = _read_json(path / "config.json")
+    except FileNotFoundError:
+        if rec.ok:
+            rec.status, rec.problem = "incomplete", "no config.json"
+    except (OSError, ValueError) as exc:
+        if rec.ok:
+            rec.status, rec.problem = "unreadable", f"config.json: {exc}"
+    if not isinstance(rec.summary, dict) or not isinstance(rec.meta, dict):
+        rec.summary, rec.meta = {}, {}
+        rec.status, rec.problem = "unreadable", "config.json or summary.json is not a JSON object"
+    s, m = rec.summary, rec.meta
+    rec.run_kind = str(s.get("kind") or m.get("kind") or name.rsplit("-", 1)[0])
+    rec.suites = tuple(sorted((suites or {}).get(name, ())))
+    rec.studies = tuple(sorted((studies or {}).get(name, ())))
+    if rec.run_kind == _PART1_KIND:
+        rec.kind = "suite" if rec.suites else "trial" if rec.studies else "run"
+    else:
+        rec.kind = rec.run_kind
+    data = s.get("data") if isinstance(s.get("data"), dict) else m.get("data")
+    rec.data = str((data or {}).get("name", "")) if isinstance(data, dict) else ""
+    rec.seed = _num(s.get("seed", m.get("seed")), int)
+    rec.epochs = _num(s.get("epochs_run"), int)
+    rec.train_acc, rec.val_acc, rec.test_acc = (_num(s.get(k), float) for k in ("train_acc", "val_acc", "test_acc"))
+    # Training time: wall_seconds only covers writing the run folder, which starts after training.
+    rec.seconds = _num(s.get("train_seconds", s.get("wall_seconds")), float)
+    return rec
+
+
+def _num(value: Any, kind: type) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return kind(value)
+
+
+def list_runs(root: str | os.PathLike, include_problems: bool = True) -> list[RunRow]:
+    """Every run folder under `root` (oldest first; unreadable ones too unless told otherwise)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CnnlabError(f"runs folder {root} does not exist")
+    suites, studies = memberships(root)
+    records = []
+    for entry in _candidates(root):
+        try:
+            rec = read_row(Path(entry.path), suites, studies)
+        except OSError as exc:  # e.g. a folder we may not list
+            rec = RunRow(Path(entry.path), entry.name, status="unreadable", problem=str(exc))
+        if include_problems or rec.ok:
+            records.append(rec)
+    return sort_runs(records, "when")
+
+
+# ----------------------------------------------------------------------------- filtering and sorting
+_OPS = ("!=", ">=", "<=", "=", ">", "<")
+
+
+def parse_where(text: str) -> tuple[str, str, Any]:
+    """'train.optimizer.lr=1e-3' -> ('train.optimizer.lr', '=', 0.001); also !=, <, <=, >, >=."""
+    for op in _OPS:
+        key, sep, raw = text.partition(op)
+        if sep and key.strip() and not any(o in key for o in _OPS):
+            return key.strip(), op, _parse_value(raw.strip())
+    raise CnnlabError(f"--where takes KEY=VALUE (or !=, <, <=, >, >=), got {text!r}")
+
+
+def _parse_value(raw: str) -> Any:
+    """JSON when it parses (numbers, true/false/null, lists), True/False/None as in YAML, else the text."""
+    literals = {"true": True, "false": False, "none": None, "null": None}
+    if raw.lower() in literals:
+        return literals[raw.lower()]
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _equal(actual: Any, wanted: Any) -> bool:
+    if isinstance(actual, (int, float)) and isinstance(wanted, (int, float)) and not isinstance(actual, bool) and not isinstance(wanted, bool):
+        return math.isclose(actual, wanted, rel_tol=1e-9, abs_tol=0.0)
+    if isinstance(actual, (list, tuple)) and isinstance(wanted, (list, tuple)):
+        return len(actual) == len(wanted) and all(_equal(a, w) for a, w in zip(actual, wanted))
+    return actual == wanted or (isinstance(wanted, str) and str(actual) == wanted)
+
+
+def _matches(rec: RunRow, key: str, op: str, wanted: Any) -> bool:
+    actual = rec.lookup(key)
+    if op in ("=", "!="):
+        return _equal(actual, wanted) == (op == "=")
+    try:
+        return {">": actual > wanted, "<": actual < wanted, ">=": actual >= wanted, "<=": actual <= wanted}[op]
+    except TypeError:
+        return False
+
+
+def filter_runs(records: Iterable[RunRow], kind: str | None = None, data: str | None = None,
+                where: Sequence[str] = ()) -> list[RunRow]:
+    """Runs of `kind` (a KINDS value, or cnn for every Part 1 run), on `data` (its name or folder
+    name), and matching every `where` condition (KEY=VALUE on dotted config/summary keys)."""
+    conditions = [parse_where(w) for w in where]
+    if kind is not None and kind not in KINDS + (_PART1_KIND,):
+        raise CnnlabError(f"unknown kind {kind!r} (choose from: {', '.join(KINDS + (_PART1_KIND,))})")
+    out = []
+    for rec in records:
+        if kind is not None and not (kind in (rec.kind, rec.run_kind) or (kind == "suite" and rec.suites)
+                                     or (kind == "trial" and rec.studies)):
+            continue
+        if data is not None and data not in (rec.data, Path(rec.data).name):
+            continue
+        if conditions and not (rec.ok and all(_matches(rec, *c) for c in conditions)):
+            continue
+        out.append(rec)
+    return out
+
+
+def sort_runs(records: Iterable[RunRow], key: str = "when", reverse: bool = False) -> list[RunRow]:
+    """Sorted by a column or dotted key; runs without the key go last (whatever `reverse`)."""
+    have, missing = [], []
+    for rec in records:
+        (missing if rec.value(key) is None else have).append(rec)
+    try:
+        have.sort(key=lambda r: (r.value(key), r.run_id), reverse=reverse)
+    except TypeError:  # mixed types (a key that is a number in some runs and text in others)
+        have.sort(key=lambda r: (str(r.value(key)), r.run_id), reverse=reverse)
+    return have + sorted(missing, key=lambda r: r.run_id)
+
+
+def find_run(root: str | os.PathLike, ref: str) -> Path:
+    """A run folder named by path, by run id, or by a unique prefix of a run id in `root`."""
+    path = Path(ref)
+    if path.is_dir() and ((path / "summary.json").exists() or (path / "config.json").exists()):
+        return path
+    root = Path(root)
+    if (root / ref).is_dir():
+        return root / ref
+    matches = sorted(e.name for e in _candidates(root) if e.name.startswith(ref) and not e.name.startswith(".")) if root.is_dir() else []
+    if len(matches) == 1:
+        return root / matches[0]
+    if not matches:
+        raise CnnlabError(f"no run {ref!r}: not a run folder, nor a run id (or prefix) in {root}")
+    shown = ", ".join(matches[:5]) + (f" and {len(matches) - 5} more" if len(matches) > 5 else "")
+    raise CnnlabError(f"run {ref!r} is ambiguous in {root}: {shown}")
+
+
+# ----------------------------------------------------------------------------- show and diff
+METRIC_KEYS = ("train_acc", "val_acc", "test_acc", "train_loss", "val_loss", "test_loss", "epochs_run", "best_epoch",
+               "train_seconds", "wall_seconds")
+
+
+@dataclass(frozen=True)
+class RunDiff:
+    """Two runs compared: config keys that differ and metric deltas (b - a)."""
+
+    a: RunRow
+    b: RunRow
+    config: list[tuple[str, Any, Any]]  # (dotted key, value in a, value in b); missing = None
+    metrics: list[tuple[str, float, float, float]]  # (key, a, b, b - a)
+
+
+def _comparable_config(rec: RunRow) -> dict[str, Any]:
+    """The resolved config's dotted keys, plus config.json's other fields (kind, seed, data, version) as run.*."""
+    meta = flatten({k: v for k, v in rec.meta.items() if k != "config"})
+    return {**flatten(rec.meta.get("config") or {}), **{f"run.{k}": v for k, v in meta.items()}}
+
+
+def diff_runs(a: RunRow, b: RunRow) -> RunDiff:
+    """The resolved-config keys (and kind, seed, data, version) that differ, and every metric's delta."""
+    ca, cb = _comparable_config(a), _comparable_config(b)
+    config = [(k, ca.get(k), cb.get(k)) for k in sorted(set(ca) | set(cb)) if not _equal(ca.get(k), cb.get(k))]
+    numeric = lambda s: {k: float(v) for k, v in s.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}  # noqa: E731
+    sa, sb = numeric(a.summary), numeric(b.summary)
+    keys = [k for k in METRIC_KEYS if k in sa and k in sb]
+    keys += sorted(k for k in set(sa) & set(sb) if k not in keys and sa[k] != sb[k])
+    return RunDiff(a, b, config, [(k, sa[k], sb[k], sb[k] - sa[k]) for k in keys])
+
+
+# ----------------------------------------------------------------------------- printing
+def _iso(t: float | None) -> str | None:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t is not None else None
+
+
+def _cell(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def format_table(records: Sequence[RunRow]) -> str:
+    """The runs as an aligned text table, one line per run (problem runs say why in place of numbers)."""
+    header = ["id", "kind", "data", "seed", "epochs", "train", "val", "test", "seconds", "when"]
+    rows = []
+    for r in records:
+        data = Path(r.data).name if r.data else "-"
+        data = data if len(data) <= 20 else data[:19] + "…"
+        if r.ok:
+            rows.append([r.run_id, r.kind, data, _cell(r.seed), _cell(r.epochs), _cell(r.train_acc), _cell(r.val_acc),
+                         _cell(r.test_acc), _cell(r.seconds, 1), _iso(r.when) or "-"])
+        else:
+            rows.append([r.run_id, r.status, f"({r.problem})"])
+    widths = [max([len(header[i])] + [len(row[i]) for row in rows if len(row) == len(header)]) for i in range(len(header))]
+    right = {3, 4, 5, 6, 7, 8}
+    line = lambda cells: "  ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip()  # noqa: E731
+    out = [line(header)]
+    for row in rows:
+        out.append(line(row) if len(row) == len(header) else "  ".join([row[0].ljust(widths[0]), row[1], row[2]]))
+    return "\n".join(out)
