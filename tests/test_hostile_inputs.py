@@ -75,7 +75,18 @@ BAD_CHECKPOINTS = {
     "image_size a string": ("image_size", "28"),
     "kind unknown": ("kind", "resnet"),
     "meta a list": ("meta", [1]),
+    "meta description an int": ("meta", {"description": 5}),
 }
+
+
+def test_checkpoint_texts_with_mathtext_and_undecodable_bytes_still_explain(ckpt, tmp_path):
+    from cnnlab.faces.explain import explain_image
+
+    obj = torch.load(ckpt, weights_only=True)
+    odd = {**obj, "class_names": ["$a", "b\udcff", "c_$x^2$"], "meta": {"description": "a $5 model \udcfe"}}
+    torch.save(odd, tmp_path / "odd.pt")
+    result = explain_image(ckpt.parent / "face.png", tmp_path / "odd.pt", tmp_path / "odd.png")
+    assert result.path.is_file() and len(result.classes) == 2
 
 
 @pytest.mark.parametrize("case", list(BAD_CHECKPOINTS))

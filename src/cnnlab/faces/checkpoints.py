@@ -264,8 +264,8 @@ def checkpoint_problem(obj: object) -> str | None:
     if not is_int(obj["channels"]) or obj["channels"] not in (1, 3):
         return f"has channels {str(obj['channels'])[:40]!r}; it must be 1 or 3"
     meta = obj.get("meta", {})
-    if not isinstance(meta, dict) or not isinstance(meta.get("weights") or {}, dict):
-        return "has an invalid meta section (a mapping; its weights entry a mapping)"
+    if not isinstance(meta, dict) or not isinstance(meta.get("weights") or {}, dict) or not isinstance(meta.get("description", ""), str):
+        return "has an invalid meta section (a mapping; its weights entry a mapping, its description a string)"
     return None
 
 
