@@ -281,3 +281,29 @@ def test_default_thread_rule_and_summary_record(tmp_path, capsys, monkeypatch):
     assert json.loads(capsys.readouterr().out)["torch_threads"] == 1 and torch.get_num_threads() == 1
     assert main(["part2", "mlp", "--epochs", "1", "--threads", "2", "--out", str(tmp_path / "b"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["torch_threads"] == 2
+
+
+# ----------------------------------------------------------------------------- 11: download numbers
+@pytest.mark.parametrize("field, value", [("timeout", math.inf), ("timeout", math.nan), ("timeout", 1e9), ("backoff", math.inf),
+                                          ("backoff_max", math.nan), ("max_bytes", 2**80), ("max_pixels", 2**80)])
+def test_download_config_numbers_are_finite_and_sane(field, value):
+    from cnnlab.faces import DownloadConfig
+
+    with pytest.raises(ConfigError, match=field):
+        DownloadConfig(**{field: value})
+
+
+def test_download_timeout_inf_is_a_one_line_error(tmp_path, capsys):
+    lst = tmp_path / "list.txt"
+    lst.write_text("name\timage_id\tface_id\turl\tbbox\tsha256\n"
+                   f"Ann Lee\t1\t1\thttp://127.0.0.1:9/a.jpg\t0,0,10,10\t{'0' * 64}\n")
+    code = main(["faces", "download", "--list", str(lst), "--out", str(tmp_path / "out"), "--timeout", "inf", "--no-progress"])
+    assert _one_line_error(capsys, code).startswith("cnnlab: error: download timeout=inf")
+    assert not (tmp_path / "out").exists()
+
+
+def test_downloader_and_user_images_share_one_pixel_limit():
+    from cnnlab.core.images import MAX_IMAGE_PIXELS
+    from cnnlab.faces import DownloadConfig
+
+    assert DownloadConfig().max_pixels == MAX_IMAGE_PIXELS
