@@ -17,7 +17,7 @@ import torch
 from cnnlab.cli.main import main
 from cnnlab.core.config import resolve_config
 from cnnlab.core import errors, io
-from cnnlab.core.errors import CnnlabError, ConfigError
+from cnnlab.core.errors import ConfigError
 from cnnlab.core.io import atomic_write_json, atomic_write_text
 from cnnlab.core.train_config import TrainConfig
 

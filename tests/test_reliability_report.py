@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cnnlab.core.errors import CnnlabError, ConfigError
-from cnnlab.report import ReportOptions, build_report
+from cnnlab.report import ReportOptions
 from cnnlab.report.context import load_context
 from cnnlab.report.render import MARKER, write_report
 from test_report import HAS_TEX, make_fixture_runs

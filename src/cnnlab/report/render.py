@@ -312,10 +312,10 @@ def _swap_in(tmp: Path, report_dir: Path) -> None:
 
 def _clean_stale(report_dir: Path) -> None:
     """Remove the temporary folders of builds whose process died (MARKER.tmp-<pid>, MARKER.old-<pid>)."""
-    for path in report_dir.glob(f"{MARKER}.*-*"):
-        pid = path.name.rsplit("-", 1)[-1]
-        if path.is_dir() and pid.isdigit() and not pid_alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
+    for leftover in report_dir.glob(f"{MARKER}.*-*"):
+        pid = leftover.name.rsplit("-", 1)[-1]
+        if leftover.is_dir() and pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def write_report(ctx: dict, report_dir: str | Path, style: Path | None = None, compile: bool = True):
