@@ -15,10 +15,12 @@ import pytest
 from PIL import Image
 
 from cnnlab.art.config import RunConfig
+from cnnlab.art.course_transforms import COURSE_ORDER
 from cnnlab.art.robustness import ORIGINAL, robustness_facts
 from cnnlab.art.suites import SuiteOptions, labels, run_suite, suite_names
 from cnnlab.core.config import resolve_config
 from cnnlab.core.errors import CnnlabError
+from cnnlab.core.stats import format_comparison
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,7 @@ def test_suite_quick_mode_writes_results(tmp_path, tiny_art, name):
     result = run_suite(name, _options(tmp_path, tiny_art))
     assert (result.path / "results.csv").is_file() and (result.path / "results.md").is_file()
     meta = json.loads((result.path / "suite.json").read_text())
-    assert meta["seeds"] == 1 and meta["epochs"] == 2
+    assert meta["repeats"] == [0] and meta["n_repeats"] == 1 and meta["epochs"] == 2
     assert len(result.rows) >= 1
     for row in result.rows:
         assert row["n"] == 1 and 0.0 <= row["val_acc_mean"] <= 1.0
@@ -60,7 +62,7 @@ def test_suite_quick_mode_writes_results(tmp_path, tiny_art, name):
 
 
 def test_seeds_give_error_bars_and_cache_skips_finished_runs(tmp_path, tiny_art, caplog):
-    options = _options(tmp_path, tiny_art, seeds=2)
+    options = _options(tmp_path, tiny_art, repeats=2)
     options = SuiteOptions(**{**options.__dict__, "quick": False, "epochs": 2})
     first = run_suite("baseline", options)
     row = first.rows[0]
@@ -78,13 +80,19 @@ def test_robustness_suite_quick(tmp_path, tiny_art):
     table = json.loads((result.path / "suite.json").read_text())["robustness"]
     transforms = {r["transform"] for r in table}
     assert {"original", "invert", "hflip", "translate", "brighten", "darken", "contrast_high", "contrast_low"} <= transforms
+    assert set(COURSE_ORDER) <= transforms  # the course's transformations: the headline
     assert {r["model"] for r in table} == {"as trained", "augmented"}
     assert (result.path / "robustness_curves.png").is_file() and (result.path / "robustness.md").is_file()
-    # the findings state the facts the report words too
+    # the findings state the facts the report words too, about the course's transformations
     facts = robustness_facts(table, labels.AS_TRAINED, labels.AUGMENTED)
+    assert set(facts.transforms) == set(COURSE_ORDER)
     findings = "\n".join(result.findings)
     assert f"most invariant to: {facts.most_invariant()[0]} " in findings and f"most damaging: {facts.most_damaging()[0]} " in findings
-    assert f"{facts.ranked[0]} {facts.gains[facts.ranked[0]]:+.3f}" in findings
+    assert f"{facts.ranked[0]} {format_comparison(facts.gains[facts.ranked[0]])}" in findings
+    # as trained and augmented ran on the same repeats: the augmented row carries its paired difference
+    rows = {r["variant"]: r for r in result.rows}
+    assert rows[labels.AUGMENTED]["repeats"] == rows[labels.AS_TRAINED]["repeats"] == [0]
+    assert rows[labels.AUGMENTED]["vs_reference"]["reference"] == labels.AS_TRAINED
 
 
 def test_killed_suite_resumes_without_loss(tmp_path, tiny_art):

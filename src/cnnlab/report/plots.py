@@ -10,7 +10,8 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from cnnlab.art.robustness import ORIGINAL, strongest_severities, table_row
+from cnnlab.art.course_transforms import COURSE_LABELS, COURSE_ORDER
+from cnnlab.art.robustness import ORIGINAL, course_points, strongest_severities, table_row
 from cnnlab.core.plotting import mpl_text
 from cnnlab.core.stats import compare_records
 from cnnlab.report.figures import WIDTH, pyplot, save
@@ -43,9 +44,10 @@ def plot_curves(curve: dict[str, list[float]], path: Path, title: str, sets: Seq
 
 
 def plot_deltas(panels: Sequence[tuple[list[dict], dict, str]], path: Path, height: float = 1.75) -> Path:
-    """Validation accuracy of every variant minus its reference (bars, coloured by group) with
-    +-NOISE_SE standard errors of the difference (`cnnlab.core.stats.compare`); one panel per
-    (rows, reference row (one of rows), title), side by side."""
+    """Validation accuracy of every variant minus its reference, paired per repeat (bars, coloured by
+    group), with the 95 % paired t interval of `cnnlab.core.stats.compare_records` as error bar (an
+    interval that misses 0 is the rule's "better" or "worse"); one panel per (rows, reference row
+    (one of rows), title), side by side."""
     plt = pyplot()
     sizes = [len(rows) - 1 for rows, _, _ in panels]
     fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH, height), squeeze=False,
@@ -56,7 +58,8 @@ def plot_deltas(panels: Sequence[tuple[list[dict], dict, str]], path: Path, heig
         for x, r in enumerate(others):
             c = compare_records(r, base)
             color = GROUP_COLORS[groups.index(r["group"]) % len(GROUP_COLORS)]
-            ax.bar(x, 100 * c.diff, color=color, width=0.75, yerr=100 * c.margin if c.se > 0 else None, error_kw={"lw": 0.6, "capsize": 1.2})
+            ax.bar(x, 100 * c.diff, color=color, width=0.75, yerr=100 * c.margin if c.has_error_bar and c.se > 0 else None,
+                   error_kw={"lw": 0.6, "capsize": 1.2})
         ax.set_xticks(range(len(others)))
         labels = ax.set_xticklabels([mpl_text(r["variant"]) for r in others], rotation=65, ha="right", fontsize=5.5,
                                     rotation_mode="anchor")
@@ -70,12 +73,12 @@ def plot_deltas(panels: Sequence[tuple[list[dict], dict, str]], path: Path, heig
     return save(fig, path)
 
 
-def plot_robustness_bars(table: list[dict], path: Path, size=(HALF, 1.9)) -> Path:
-    """Test accuracy under each transform at its strongest severity, per model (+-1 std)."""
+def plot_robustness_bars(table: list[dict], path: Path, size=(HALF, 2.1)) -> Path:
+    """Test accuracy under each of the course's transformations (and clean), per model (+-1 std)."""
     plt = pyplot()
     models = list(dict.fromkeys(r["model"] for r in table))
     strongest = strongest_severities(table)
-    transforms = list(strongest)
+    transforms = [ORIGINAL] + [t for t in COURSE_ORDER if t in strongest]
     fig, ax = plt.subplots(figsize=size)
     width = 0.8 / len(models)
     for i, m in enumerate(models):
@@ -84,7 +87,7 @@ def plot_robustness_bars(table: list[dict], path: Path, size=(HALF, 1.9)) -> Pat
         ax.bar(xs, [100 * r["acc_mean"] for r in rows], width, yerr=[100 * r["acc_std"] for r in rows],
                color=GROUP_COLORS[i % len(GROUP_COLORS)], label=mpl_text(m), error_kw={"lw": 0.6, "capsize": 1.5})
     ax.set_xticks(range(len(transforms)))
-    ax.set_xticklabels([t.replace("_", " ") for t in transforms], rotation=35, ha="right")
+    ax.set_xticklabels([COURSE_LABELS.get(t, "clean") for t in transforms], rotation=40, ha="right", rotation_mode="anchor", fontsize=6)
     ax.set(ylabel="test accuracy (%)", ylim=(0, 105))
     ax.legend(frameon=False, ncol=len(models), loc="lower center", bbox_to_anchor=(0.5, 1.0))
     ax.grid(axis="y", alpha=0.3, lw=0.4)
@@ -92,8 +95,9 @@ def plot_robustness_bars(table: list[dict], path: Path, size=(HALF, 1.9)) -> Pat
     return save(fig, path)
 
 
-def plot_robustness_curves(table: list[dict], path: Path, size=(HALF, 1.9)) -> Path:
-    """Test accuracy against severity for each graded transform (severity 0 = the clean test set)."""
+def plot_robustness_curves(table: list[dict], path: Path, size=(HALF, 2.1)) -> Path:
+    """Test accuracy against severity for each graded transform (severity 0 = the clean test set); a
+    star marks the course's transformation where it sits on the curve."""
     plt = pyplot()
     models = list(dict.fromkeys(r["model"] for r in table))
     strongest = strongest_severities(table)
@@ -103,10 +107,13 @@ def plot_robustness_curves(table: list[dict], path: Path, size=(HALF, 1.9)) -> P
     fig, axes = plt.subplots(nrows, cols, figsize=size, sharex=True, sharey=True, squeeze=False)
     for ax, t in zip(axes.flat, graded):
         for i, m in enumerate(models):
+            color = GROUP_COLORS[i % len(GROUP_COLORS)]
             clean = table_row(table, m, ORIGINAL, strongest[ORIGINAL])
             rows = [clean] + sorted((r for r in table if r["model"] == m and r["transform"] == t), key=lambda r: r["severity"])
             ax.errorbar([0.0] + [r["severity"] for r in rows[1:]], [100 * r["acc_mean"] for r in rows], yerr=[100 * r["acc_std"] for r in rows],
-                        color=GROUP_COLORS[i % len(GROUP_COLORS)], marker="o", ms=2, lw=0.8, elinewidth=0.5, capsize=1, label=mpl_text(m))
+                        color=color, marker="o", ms=2, lw=0.8, elinewidth=0.5, capsize=1, label=mpl_text(m))
+            for severity, value in course_points(table, m, t):
+                ax.plot([severity], [100 * value], ls="none", marker="*", ms=6, color=color, markeredgecolor="k", markeredgewidth=0.4)
         ax.set_title(t.replace("_", " "), fontsize=6, pad=2)
         ax.set_ylim(0, 105)
         ax.grid(alpha=0.3, lw=0.4)
