@@ -251,7 +251,7 @@ def test_figures_are_drawn_first_and_sections_only_build_strings(tmp_path, monke
     _edit_suite(root, "search", lambda meta: meta.update(trials=[{**t, "status": "pruned"} for t in meta["trials"]]))
     ctx = load_context(root)
     figs = make_figures(ctx, tmp_path / "figs")
-    assert set(figs) == {"baseline_curves", "deltas", "robust_bars", "robust_curves", "part2_curves"}
+    assert set(figs) == {"baseline_curves", "deltas", "robust_curves", "part2_curves"}
     assert all((tmp_path / "figs" / name).is_file() for name in figs.values())
     drawn = sorted(p.name for p in (tmp_path / "figs").iterdir())
     for name in [n for n in dir(plots) if n.startswith("plot_")]:

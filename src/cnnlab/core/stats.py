@@ -32,11 +32,10 @@ CONFIDENCE = 0.95  # of the two-sided paired t interval
 # A variant whose per-repeat values of all these keys equal its reference's changed nothing.
 IDENTITY_KEYS = ("train_acc", "val_acc", "test_acc", "val_loss", "epochs_run")
 VERDICT_RULE = (
-    "paired comparison over repeats (both variants ran on the same repeats: the same validation fold, seed and "
-    "test split): per-repeat difference d = a - b, reported as mean(d) ± SE with SE = std(d) / sqrt(n) "
-    f"(sample std); '{BETTER}' or '{WORSE}' when the two-sided {CONFIDENCE:.0%} paired t interval "
-    f"mean(d) ± t(0.975, n - 1) SE excludes 0, else '{NO_CLEAR_DIFFERENCE}'; '{SINGLE_REPEAT}' when n < 2; "
-    f"'{NO_EFFECT}' when every per-repeat number of the variant equals the reference's"
+    "paired over repeats (each repeat: the same validation fold, seed and test split for both variants): per-repeat "
+    "difference d = a - b, reported as mean(d) ± SE, SE = sample std of d / sqrt(n); "
+    f"'{BETTER}' or '{WORSE}' when the two-sided {CONFIDENCE:.0%} t interval mean(d) ± t(0.975, n - 1) SE excludes 0, "
+    f"else '{NO_CLEAR_DIFFERENCE}'; '{SINGLE_REPEAT}' when n < 2; '{NO_EFFECT}' when every per-repeat number equals the reference's"
 )
 
 

@@ -23,6 +23,18 @@ def diff_text(c: Comparison) -> str:
     return f"{pp(c.diff)}\\,$\\pm$\\,{100 * c.se:.1f} points ($n={c.n}$, {c.verdict})"
 
 
+def short_diff(c: Comparison) -> str:
+    r"""'$-$7.2\,$\pm$\,1.6 (worse)': a paired difference in points without n (for lists; n is in the caption)."""
+    if c.verdict == NO_EFFECT or not c.has_error_bar:
+        return f"{pp(c.diff)} ({c.verdict})"
+    return f"{pp(c.diff)}\\,$\\pm$\\,{100 * c.se:.1f} ({c.verdict})"
+
+
+def short_change(row: Mapping, base: Mapping, metric: str = "val_acc") -> str:
+    """`short_diff` of `metric`, row minus base, paired over their repeats."""
+    return short_diff(compare_records(row, base, metric))
+
+
 def change(row: Mapping, base: Mapping, metric: str = "val_acc") -> str:
     """`diff_text` of `metric`, row minus base, paired over their repeats."""
     return diff_text(compare_records(row, base, metric))

@@ -10,7 +10,6 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from cnnlab.art.course_transforms import COURSE_LABELS, COURSE_ORDER
 from cnnlab.art.robustness import ORIGINAL, course_points, strongest_severities, table_row
 from cnnlab.core.plotting import mpl_text
 from cnnlab.core.stats import compare_records
@@ -70,28 +69,6 @@ def plot_deltas(panels: Sequence[tuple[list[dict], dict, str]], path: Path, heig
         ax.set_title(mpl_text(title), fontsize=7)
         ax.grid(axis="y", alpha=0.3, lw=0.4)
     axes[0][0].set_ylabel("$\\Delta$ val. accuracy (points)")
-    return save(fig, path)
-
-
-def plot_robustness_bars(table: list[dict], path: Path, size=(HALF, 2.1)) -> Path:
-    """Test accuracy under each of the course's transformations (and clean), per model (+-1 std)."""
-    plt = pyplot()
-    models = list(dict.fromkeys(r["model"] for r in table))
-    strongest = strongest_severities(table)
-    transforms = [ORIGINAL] + [t for t in COURSE_ORDER if t in strongest]
-    fig, ax = plt.subplots(figsize=size)
-    width = 0.8 / len(models)
-    for i, m in enumerate(models):
-        rows = [table_row(table, m, t, strongest[t]) for t in transforms]
-        xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(transforms))]
-        ax.bar(xs, [100 * r["acc_mean"] for r in rows], width, yerr=[100 * r["acc_std"] for r in rows],
-               color=GROUP_COLORS[i % len(GROUP_COLORS)], label=mpl_text(m), error_kw={"lw": 0.6, "capsize": 1.5})
-    ax.set_xticks(range(len(transforms)))
-    ax.set_xticklabels([COURSE_LABELS.get(t, "clean") for t in transforms], rotation=40, ha="right", rotation_mode="anchor", fontsize=6)
-    ax.set(ylabel="test accuracy (%)", ylim=(0, 105))
-    ax.legend(frameon=False, ncol=len(models), loc="lower center", bbox_to_anchor=(0.5, 1.0))
-    ax.grid(axis="y", alpha=0.3, lw=0.4)
-    fig.tight_layout(pad=0.3)
     return save(fig, path)
 
 

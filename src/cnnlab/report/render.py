@@ -102,10 +102,9 @@ def protocol(ctx: dict) -> str:
     seeds = ctx["seeds"]
     seed_text = f"{seeds} seeds (0, \\dots, {seeds - 1})" if seeds > 1 else "one seed (0)"
     return (f"\\textbf{{Protocol.}} The test split ({pct(test)}\\,\\% of each class, fixed) is evaluated once per run, for reporting only. "
-            f"The other images are split into {folds} stratified folds; repeat $r$ trains with seed $r$ and validates on fold "
-            f"$r \\bmod {folds}$, so the error bars include split noise as well as seed noise. Part~1 uses {n} repeat{'s' if n > 1 else ''} "
-            f"({why}); every variant runs on the same repeats as its reference, so each difference is paired. Tables give the "
-            "mean\\,$\\pm$\\,standard deviation over repeats with their number $n$, and differences as mean\\,$\\pm$\\,standard error. "
+            f"The other images form {folds} stratified folds; repeat $r$ trains with seed $r$ and validates on fold $r \\bmod {folds}$, so "
+            f"error bars include split noise as well as seed noise. Part~1 uses {n} repeat{'s' if n > 1 else ''} ({why}), the same for "
+            "every variant of a suite and its reference. Tables give mean\\,$\\pm$\\,std over the repeats and their number $n$. "
             f"Verdict rule: {esc(VERDICT_RULE)}. Part~2 trains every model with {seed_text}.")
 
 
@@ -128,7 +127,7 @@ summary and weights.
 \centering
 \includegraphics[width=\linewidth]{{figures/art_overview.png}}
 \caption{{Top: one {'synthetic ' if ctx['art']['synthetic'] else ''}image per class of the Part~1 data. Bottom: the
-transformations of question 1.7 at their strongest severity, applied to the first image.}}
+course's transformations of question 1.7, applied to the first image.}}
 \label{{fig:data}}
 \end{{figure}}
 """

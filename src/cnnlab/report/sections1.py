@@ -17,7 +17,8 @@ from typing import Mapping
 from cnnlab.art.suites import labels
 from cnnlab.art.suites.labels import find_variant
 from cnnlab.core.stats import BETTER, NO_EFFECT, WORSE, compare_records
-from cnnlab.report.compare import acc, change, delta_cell, delta_note, diff_text, gap, gap_comparison, grouped, id_comments, repeats_note
+from cnnlab.report.compare import (acc, change, delta_cell, delta_note, diff_text, gap, gap_comparison, grouped, id_comments, repeats_note,
+                                   short_change)
 from cnnlab.report.latex import comment, esc, figure, num, pct, pp, split_table, table
 
 
@@ -207,43 +208,44 @@ def section_regularization(ctx: dict, figs: Mapping[str, str]) -> str:
     base = find_variant(rows, labels.REG_BASELINE, "regularization")
     others = [r for r in rows if r is not base]
     g0 = gap(base)
-    fit = (f"In this regime the baseline clearly overfits: {acc(base, 'train_acc')} training against {acc(base)} validation accuracy, "
-           f"a gap of {pct(g0)} points." if g0 > 0.1 else
-           f"In this regime the baseline reaches {acc(base, 'train_acc')} training and {acc(base)} validation accuracy (gap {pct(g0)} points).")
+    fit = (f"it clearly overfits ({acc(base, 'train_acc')} training against {acc(base)} validation accuracy, a gap of {pct(g0)} points)"
+           if g0 > 0.1 else f"it reaches {acc(base, 'train_acc')} training and {acc(base)} validation accuracy (gap {pct(g0)} points)")
+    best_of = lambda members: max(members, key=lambda r: r["val_acc_mean"])  # noqa: E731
     lines = []
     drop = _group(rows, labels.DROPOUT)
     if drop:
-        lines.append(r"\textbf{Dropout} before the fully connected layers (\texttt{nn.Dropout(p)}, active in training only): "
-                     + "; ".join(f"$p={r['variant'].split()[-1]}$ {change(r, base)}, gap {pct(gap(r))}" for r in drop) + ".")
+        lines.append(r"\textbf{Dropout} (\texttt{nn.Dropout(p)} before the fully connected layers): "
+                     + ", ".join(f"$p={r['variant'].split()[-1]}$ {short_change(r, base)}" for r in drop) + ".")
     lr_pick = suite.get("lr_pick") or {}
-    opt = _group(rows, labels.OPTIMIZER)
+    opt, sched = _group(rows, labels.OPTIMIZER), _group(rows, labels.SCHEDULE)
     if opt:
         picked = ", ".join(f"{labels.OPTIMIZER_NAMES.get(k, k)} {v:g}" for k, v in lr_pick.items())
-        best = max(opt, key=lambda r: r["val_acc_mean"])
-        lines.append(f"\\textbf{{Optimizers}}, each over a small learning-rate grid (best on validation: {esc(picked)}): the best, "
-                     f"{esc(best['variant'])}, {change(best, base)}.")
+        lines.append(f"\\textbf{{Optimizers}} over small learning-rate grids (best on validation: {esc(picked)}): best "
+                     f"{esc(best_of(opt)['variant'])} {short_change(best_of(opt), base)}"
+                     + (f"; \\textbf{{LR schedules}}: best {esc(best_of(sched)['variant'])} {short_change(best_of(sched), base)}." if sched else "."))
     decay = _group(rows, labels.WEIGHT_DECAY)
     if decay:
         parts = []
         for name in dict.fromkeys(r["variant"].split()[0] for r in decay):
             members = [r for r in decay if r["variant"].split()[0] == name]
             ref = find_variant(rows, members[0].get("decay_reference", labels.REG_BASELINE), "regularization")
-            best, strongest = max(members, key=lambda r: r["val_acc_mean"]), members[-1]
-            parts.append(f"{esc(name)}: best {esc(best['variant'])} {change(best, ref)}, strongest {esc(strongest['variant'])} "
-                         f"{change(strongest, ref)} (train {acc(strongest, 'train_acc')})")
-        lines.append(r"\textbf{Weight decay}, from hardly any to clearly too strong, each against the same optimizer and rate without it: "
+            best, strongest = best_of(members), members[-1]
+            text = f"{esc(name)} best {esc(best['variant'].split(' ', 1)[1])} {short_change(best, ref)}"
+            if strongest is not best:
+                text += f", strongest {esc(strongest['variant'].split()[-1])} {short_change(strongest, ref)}"
+            parts.append(text)
+        lines.append(r"\textbf{Weight decay}, from hardly any to clearly too strong, against the same optimizer and rate without it: "
                      + "; ".join(parts) + ".")
     stop = _group(rows, labels.EARLY_STOPPING)
     if stop:
-        lines.append(r"\textbf{Early stopping} (validation accuracy unless noted; the best epoch's weights are kept) against training the "
-                     "whole budget: " + "; ".join(
-                         f"{esc(r['variant'])} stopped after {r['epochs_run_mean']:.0f} epochs (kept epoch {r['best_epoch_mean']:.0f}), "
-                         f"validation {change(r, base)}, test {change(r, base, 'test_acc')}" for r in stop)
-                     + ". Validation accuracy at the kept epoch is the maximum over epochs, an optimistic estimate; the test change is the unbiased one.")
-    sched = _group(rows, labels.SCHEDULE)
-    if sched:
-        best = max(sched, key=lambda r: r["val_acc_mean"])
-        lines.append(f"\\textbf{{LR schedules}}: the best, {esc(best['variant'])}, {change(best, base)}.")
+        best = best_of(stop)
+        lines.append(r"\textbf{Early stopping} (on validation accuracy unless noted; the best epoch's weights are kept) stopped after "
+                     + ", ".join(f"{r['epochs_run_mean']:.0f}" for r in stop) + " epochs on average ("
+                     + ", ".join(esc(r["variant"].replace("early stop ", "")) for r in stop) + f"; kept epochs "
+                     + ", ".join(f"{r['best_epoch_mean']:.0f}" for r in stop) + f") instead of {base['epochs_run_mean']:.0f}. "
+                     f"The best, {esc(best['variant'])}, changes validation accuracy by {short_change(best, base)} and test accuracy by "
+                     f"{short_change(best, base, 'test_acc')}; the validation number is optimistic (the kept epoch is chosen on it), the "
+                     "test number is not.")
     comps = {r["variant"]: compare_records(r, base) for r in others}
     better = sorted((r for r in others if comps[r["variant"]].verdict == BETTER), key=lambda r: -comps[r["variant"]].diff)
     worst = min(others, key=lambda r: comps[r["variant"]].diff)
@@ -269,7 +271,8 @@ def section_regularization(ctx: dict, figs: Mapping[str, str]) -> str:
     return rf"""
 \subsection{{Regularisation}}
 Regularisation can only help where there is overfitting to curb, so the baseline of Table~\ref{{tab:reg}} trains with
-{regime_text(suite)}. {fit} Every variant changes one thing and runs on the same repeats (Figure~\ref{{fig:deltas}}).
+{regime_text(suite)}: {fit}. Every variant changes one thing and runs on the same repeats (Figure~\ref{{fig:deltas}};
+differences in points, mean\,$\pm$\,SE over $n={base['n']}$).
 {' '.join(lines)}
 
 {winner} The most harmful change was {esc(worst['variant'])} ({diff_text(comps[worst['variant']])}).{inert_text}

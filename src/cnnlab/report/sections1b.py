@@ -15,8 +15,8 @@ from cnnlab.art.robustness import ORIGINAL, robustness_facts
 from cnnlab.art.suites import labels
 from cnnlab.art.suites.labels import find_variant
 from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE, compare_records
-from cnnlab.report.compare import acc, change, delta_cell, delta_note, diff_text, grouped, id_comments, repeats_note
-from cnnlab.report.latex import comment, esc, figure_pair, num, pct, pm, pp, split_table, table
+from cnnlab.report.compare import acc, change, delta_cell, delta_note, diff_text, grouped, id_comments, repeats_note, short_change
+from cnnlab.report.latex import comment, esc, num, pct, pm, pp, split_table
 from cnnlab.report.sections1 import regime_text, verdict_counts
 
 
@@ -27,25 +27,28 @@ def section_architecture(ctx: dict) -> str:
     base = find_variant(rows, labels.ARCH_STARTER, "architecture")
 
     def said(*names: str) -> str:
-        """'kernel 3 51.7 % (+2.5 ± 1.0 points (n=5, better), 23 epochs)' for each named variant, joined by '; '."""
+        """'kernel 3 +2.5 ± 1.0 (better)' for each named variant, joined by '; '."""
         found = [find_variant(rows, n, "architecture") for n in names]
-        return "; ".join(f"{esc(r['variant'])} {acc(r)} ({change(r, base)}, {r['epochs_run_mean']:.0f} epochs)" for r in found)
+        return "; ".join(f"{esc(r['variant'])} {short_change(r, base)}" for r in found)
 
     by = verdict_counts(rows, base)
-    clear = sorted(by.get(BETTER, []) + by.get(WORSE, []), key=lambda r: -compare_records(r, base).diff)
+    clear = by.get(BETTER, []) + by.get(WORSE, [])
     others = sorted((r for r in rows if r is not base), key=lambda r: compare_records(r, base).diff)
+    up, down = others[-1], others[0]
     if clear:
-        extremes = ("Changes beyond the repeat noise: " + "; ".join(f"{esc(r['variant'])} {change(r, base)}" for r in clear) + ".")
+        extremes = (f"{len(clear)} of {len(others)} changes move validation accuracy beyond the repeat noise (bold in the table); the biggest "
+                    f"increase is {esc(up['variant'])} ({short_change(up, base)}) and the biggest decrease {esc(down['variant'])} "
+                    f"({short_change(down, base)}).")
     else:
-        extremes = (f"No single change moves validation accuracy beyond the repeat noise: the largest increase, {esc(others[-1]['variant'])}, "
-                    f"is {change(others[-1], base)}, and the largest decrease, {esc(others[0]['variant'])}, {change(others[0], base)}.")
+        extremes = (f"No single change moves validation accuracy beyond the repeat noise: the largest increase, {esc(up['variant'])}, "
+                    f"is {change(up, base)}, and the largest decrease, {esc(down['variant'])}, {change(down, base)}.")
     shapes = [r for r in rows if r["group"] == labels.SHAPE]
     shape_text = ""
     if shapes:
         best_shape = max(shapes, key=lambda r: r["val_acc_mean"])
         worst_shape = min(shapes, key=lambda r: r["val_acc_mean"])
         c = compare_records(best_shape, worst_shape)
-        ds = ", ".join(f"{esc(r['variant'])} {acc(r)} ({num(r['params'])} parameters, {r['epochs_run_mean']:.0f} epochs)" for r in shapes)
+        ds = ", ".join(f"{esc(r['variant'])} {acc(r)} ({num(r['params'])} parameters)" for r in shapes)
         kind = best_shape["variant"].split()[0]
         if c.verdict == BETTER:
             why = {"pyramidal": " A pyramid spends few filters on the large early maps (generic edges and colours, cheap there) and many on "
@@ -68,7 +71,8 @@ def section_architecture(ctx: dict) -> str:
 \subsection{{Architecture}}
 Table~\ref{{tab:arch}} and Figure~\ref{{fig:deltas}} (right) change one property of the starter network at a time. So that a
 deeper or larger network does not lose merely for being undertrained, every variant trains with {regime_text(suite)}; the
-epochs each used are in the table (starter: {acc(base)} validation accuracy after {base['epochs_run_mean']:.0f} epochs).
+epochs each used are in the table (starter: {acc(base)} validation accuracy after {base['epochs_run_mean']:.0f} epochs; differences
+in points, mean\,$\pm$\,SE over $n={base['n']}$).
 (a)~\textbf{{Filter size}}: {said(*map(labels.kernel_label, labels.KERNEL_SIZES))}.
 (b)~\textbf{{Stride}}: {said(*map(labels.stride_label, labels.STRIDES))}. A larger stride skips positions and shrinks the maps (and the
 fully connected layer) quickly, a smaller one keeps detail but multiplies the parameters of the first fully connected layer.
@@ -191,23 +195,30 @@ def section_robustness(ctx: dict, figs: Mapping[str, str]) -> str:
             cells.append(pp(g.diff) + (f"\\,$\\pm$\\,{100 * g.se:.1f}" if g.has_error_bar else ""))
         cells.append("" if t == ORIGINAL else _change_from_clean(drops[t]).replace(" points", ""))
         rows.append(cells)
-    tab = table(f"Test accuracy (\\%) under the course's transformations of the test images (8-bit, as in the course code), "
-                f"{repeats_note(s['rows'])}. $\\Delta$ aug.: augmented minus as trained; change: transformed minus clean accuracy of the "
-                "model as trained; both paired per repeat, mean\\,$\\pm$\\,SE in points.", "tab:robust", header, rows,
-                "@{}l" + "r" * (len(models) + (len(models) > 1) + 1) + "@{}", comments=id_comments(s["rows"]), size=r"\footnotesize")
-    fig = figure_pair((figs["robust_bars"], "the course's transformations"), (figs["robust_curves"], "graded severities (star: the course's point)"),
-                      "Test accuracy under the 1.7 transformations (mean $\\pm$ std over repeats).", "fig:robust")
+    body = "\n".join([f"\\begin{{tabular}}{{@{{}}l{'r' * (len(header) - 1)}@{{}}}}", "\\toprule", " & ".join(header) + r" \\", "\\midrule",
+                      *[" & ".join(c) + r" \\" for c in rows], "\\bottomrule", "\\end{tabular}"])
+    ids = "\n".join(comment(c) for c in id_comments(s["rows"]))
     return rf"""
 \subsection{{Robustness to transformed images}}
-The best model of 1.6 was evaluated on the test split transformed with the course's own definitions (Table~\ref{{tab:robust}}):
-translated by 10 pixels down and right with wrap-around, brightened $\times1.5$ and darkened $\times0.75$ (PIL's brightness
-enhancer), contrast $\times1.5$ and $\times0.75$ about the mean grey level (PIL's contrast enhancer), flipped left--right and
-rotated by 180\textdegree{{}} (the course code's flip; the handout's figure does not say which), and inverted ($255-v$). On clean
-test images it scores {acc(clean, 'acc')}. It is most invariant to {invariant}, and least to {damaging}. {unharmed_text}
-{features} {surprise} Figure~\ref{{fig:robust}} (right) adds our graded versions of these transformations at increasing severity
-(examples in Figure~\ref{{fig:data}}). {aug_text}
+The best model of 1.6 was evaluated on the test split transformed with the course's own definitions, on the 8-bit images
+(Table~\ref{{tab:robust}}, Figure~\ref{{fig:data}}; PIL's brightness and contrast enhancers, a wrap-around shift of 10 pixels, and
+for ``flipped'' both a left--right mirror and the course code's 180\textdegree{{}} rotation, as the handout's figure does not say
+which). On clean test images it scores {acc(clean, 'acc')}. It is most invariant to {invariant}, and least to {damaging}. {unharmed_text} {features} {surprise}
+Figure~\ref{{fig:robust}} adds our graded versions of these transformations at increasing severity. {aug_text}
 
-{tab}
-
-{fig}
+{ids}
+\begin{{figure}}[t]
+\begin{{minipage}}[b]{{0.56\linewidth}}
+\centering\scriptsize\setlength{{\tabcolsep}}{{3pt}}
+\captionof{{table}}{{Test accuracy (\%) under the course's transformations (8-bit, as in the course code), {repeats_note(s['rows'])}.
+$\Delta$ aug.: augmented minus as trained; change: transformed minus clean, as trained; both paired per repeat, mean\,$\pm$\,SE in points.}}\label{{tab:robust}}
+{body}
+\end{{minipage}}\hfill
+\begin{{minipage}}[b]{{0.42\linewidth}}
+\centering
+\includegraphics[width=\linewidth]{{figures/{figs['robust_curves']}}}
+\captionof{{figure}}{{Test accuracy against the severity of the graded transformations (mean\,$\pm$\,std over repeats); a star marks the
+course's transformation on its curve.}}\label{{fig:robust}}
+\end{{minipage}}
+\end{{figure}}
 """
