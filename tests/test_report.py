@@ -92,7 +92,8 @@ def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pre
     rng = random.Random(0)
     suites = {
         "baseline": [_row("baseline", labels.STARTER, seeds, rng)],
-        "pooling": [_row("baseline", labels.NO_POOLING, seeds, rng)] + [_row("max-pool size/stride", f"pool {s}", seeds, rng, 12000) for s in ("2/2", "3/2")],
+        "pooling": [_row("baseline", labels.NO_POOLING, seeds, rng)] + [_row("max-pool size/stride", f"pool {s}", seeds, rng, 12000)
+                                                                         for s in ("2/2", "3/2", "2/1", "3/1")],
         "regularization": [_row(v.group, v.label, seeds, rng) for v in regularization_variants()],
         "architecture": [_row(v.group, v.label, seeds, rng) for v in architecture_variants()],
         "search": [_row("search", labels.BEST_FOUND, seeds, rng)],
@@ -192,6 +193,19 @@ def test_tex_renders_from_fixture_runs_without_training(tmp_path):
                 assert rid in tex, (name, rid)
     assert all(rid in tex for g in ctx["part2"].values() for rid in g["run_ids"])
     assert (tmp_path / "figs" / "deltas.pdf").is_file() and (tmp_path / "figs" / "part2_curves.pdf").is_file()
+
+
+def test_the_protocol_states_the_verdict_rule_of_core_stats(tmp_path):
+    from cnnlab.core.stats import VERDICT_RULE
+
+    tex = render_tex(load_context(make_fixture_runs(tmp_path / "runs", seeds=5)), tmp_path / "figs")
+    setup = tex.split("\\section*{Setup")[1].split("\\section")[0]
+    assert f"Verdict rule: {esc(VERDICT_RULE)}." in setup
+    assert "Part~1 uses 5 repeats (5 is one repeat per fold" in setup and "5 stratified folds" in setup
+    # tables give paired differences with their standard error, and the suites' training regimes are stated
+    assert "paired difference from the reference, mean\\,$\\pm$\\,SE" in tex
+    assert "Adam at learning rate 0.001, until 10 epochs pass without a new best validation accuracy (at most 100" in tex
+    assert "Adam at learning rate 0.001 for 40 epochs" in tex
 
 
 def test_provenance_lines_for_synthetic_data_and_untrained_weights(tmp_path):
@@ -304,8 +318,8 @@ def test_broken_latex_is_one_line_error_and_keeps_the_log(tmp_path, monkeypatch)
 
 @pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
 def test_full_mode_layout_has_6_to_8_pages(tmp_path):
-    """The handout's page limit, checked on a full-mode-sized fixture (3 seeds, every suite variant)."""
-    result = write_report(load_context(make_fixture_runs(tmp_path / "runs", seeds=3)), tmp_path / "rep")
+    """The handout's page limit, checked on a full-mode-sized fixture (5 repeats, every suite variant)."""
+    result = write_report(load_context(make_fixture_runs(tmp_path / "runs", seeds=5)), tmp_path / "rep")
     assert 6 <= result.pages <= 8, result.pages
 
 

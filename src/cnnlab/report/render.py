@@ -45,7 +45,9 @@ def provenance_lines(ctx: dict) -> dict[str, str]:
                     f"{path(art['name'])}, downsampled to ${art['image_size']}\\times{art['image_size']}$"
                     + (f" ({art['skipped']} unreadable files skipped)" if art.get("skipped") else "") + ".")
     classes = ", ".join(f"{esc(name)} ({count})" for name, count in art["counts"].items())
-    art_line += f" Classes (images): {classes}. Stratified split: {sp['train']} training, {sp['val']} validation, {sp['test']} test images."
+    folds = ctx["network"].get("folds", 5)
+    art_line += (f" Classes (images): {classes}. Split: {sp['test']} test images (fixed) and {sp['train'] + sp['val']} others in {folds} "
+                 f"stratified folds of about {sp['val']}.")
     counts = faces.get("counts") or {}
     per = sorted({tuple(c) for c in counts.values()}, reverse=True)
     per_text = ", ".join("/".join(map(str, c)) for c in per)

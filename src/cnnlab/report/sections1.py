@@ -275,7 +275,7 @@ Regularisation can only help where there is overfitting to curb, so the baseline
 differences in points, mean\,$\pm$\,SE over $n={base['n']}$).
 {' '.join(lines)}
 
-{winner} The most harmful change was {esc(worst['variant'])} ({diff_text(comps[worst['variant']])}).{inert_text}
+{winner} The most harmful: {esc(worst['variant'])} ({short_change(worst, base)}).{inert_text}
 
 {tab}
 
