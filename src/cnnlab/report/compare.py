@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from cnnlab.core.stats import BETTER, NO_EFFECT, WORSE, Comparison, compare, compare_records, per_repeat
+from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, NO_EFFECT, WORSE, Comparison, compare, compare_records, per_repeat
 from cnnlab.report.latex import esc, pm, pp
 
 
@@ -24,10 +24,15 @@ def diff_text(c: Comparison) -> str:
 
 
 def short_diff(c: Comparison) -> str:
-    r"""'$-$7.2\,$\pm$\,1.6 (worse)': a paired difference in points without n (for lists; n is in the caption)."""
+    r"""'$-$7.2\,$\pm$\,1.6 (worse)': a paired difference in points without n, for lists whose sentence states n
+    and says that only the marked differences are clear: "no clear difference" is left unsaid."""
     if c.verdict == NO_EFFECT or not c.has_error_bar:
         return f"{pp(c.diff)} ({c.verdict})"
-    return f"{pp(c.diff)}\\,$\\pm$\\,{100 * c.se:.1f} ({c.verdict})"
+    text = f"{pp(c.diff)}\\,$\\pm$\\,{100 * c.se:.1f}"
+    return text if c.verdict == NO_CLEAR_DIFFERENCE else f"{text} ({c.verdict})"
+
+
+QUIET_NOTE = "differences in points, mean\\,$\\pm$\\,SE over $n={n}$; only those marked better or worse are clear"
 
 
 def short_change(row: Mapping, base: Mapping, metric: str = "val_acc") -> str:

@@ -15,7 +15,7 @@ from cnnlab.art.robustness import ORIGINAL, robustness_facts
 from cnnlab.art.suites import labels
 from cnnlab.art.suites.labels import find_variant
 from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE, compare_records
-from cnnlab.report.compare import acc, change, delta_cell, delta_note, diff_text, grouped, id_comments, repeats_note, short_change
+from cnnlab.report.compare import QUIET_NOTE, acc, change, delta_cell, delta_note, diff_text, grouped, id_comments, repeats_note, short_change
 from cnnlab.report.latex import comment, esc, num, pct, pm, pp, split_table
 from cnnlab.report.sections1 import regime_text, verdict_counts
 
@@ -71,8 +71,8 @@ def section_architecture(ctx: dict) -> str:
 \subsection{{Architecture}}
 Table~\ref{{tab:arch}} and Figure~\ref{{fig:deltas}} (right) change one property of the starter network at a time. So that a
 deeper or larger network does not lose merely for being undertrained, every variant trains with {regime_text(suite)}; the
-epochs each used are in the table (starter: {acc(base)} validation accuracy after {base['epochs_run_mean']:.0f} epochs; differences
-in points, mean\,$\pm$\,SE over $n={base['n']}$).
+epochs each used are in the table (starter: {acc(base)} validation accuracy after {base['epochs_run_mean']:.0f} epochs;
+{QUIET_NOTE.format(n=base['n'])}).
 (a)~\textbf{{Filter size}}: {said(*map(labels.kernel_label, labels.KERNEL_SIZES))}.
 (b)~\textbf{{Stride}}: {said(*map(labels.stride_label, labels.STRIDES))}. A larger stride skips positions and shrinks the maps (and the
 fully connected layer) quickly, a smaller one keeps detail but multiplies the parameters of the first fully connected layer.

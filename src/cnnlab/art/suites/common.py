@@ -182,6 +182,8 @@ def run_variants(variants: Sequence[Variant], options: SuiteOptions, base: RunCo
         row["params"] = runs[0]["params"]
         row["macs"] = runs[0]["macs"]
         row["overrides"] = " ".join(v.overrides)
+        # The reported model is the epoch early stopping chose on validation: its validation accuracy is optimistic.
+        row["selected_on_validation"] = all(r.get("reported_model") == "best" for r in runs)
         row["repeats"] = list(repeats)
         row["per_repeat"] = {m: [r[m] for r in runs] for m in PER_REPEAT}
         row["run_ids"] = [r["run_id"] for r in runs]
@@ -303,8 +305,12 @@ def compare(rows: list[dict], base: dict, metric: str = "val_acc") -> list[str]:
         members = [r for r in rows if r["group"] == g and r is not base]
         best = max(members, key=lambda r: r[f"{metric}_mean"])
         c = compare_records(best, base, metric)
-        findings.append(f"{g}: best {best['variant']} at {format_record(best, metric)} validation accuracy, "
-                        f"{format_comparison(c)} vs {base['variant']} (paired)")
+        text = (f"{g}: best {best['variant']} at {format_record(best, metric)} validation accuracy, "
+                f"{format_comparison(c)} vs {base['variant']} (paired)")
+        if best.get("selected_on_validation") and not base.get("selected_on_validation"):
+            text += (f"; its epoch was chosen on validation accuracy, so that number is optimistic: test accuracy "
+                     f"{format_comparison(compare_records(best, base, 'test_acc'))}")
+        findings.append(text)
         if best_overall is None or c.diff > best_overall[1]:
             best_overall = (g, c.diff, best["variant"], c.verdict)
     inert = [r["variant"] for r in rows if r is not base and compare_records(r, base, metric).verdict == NO_EFFECT]
