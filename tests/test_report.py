@@ -201,7 +201,7 @@ def test_the_protocol_states_the_verdict_rule_of_core_stats(tmp_path):
     tex = render_tex(load_context(make_fixture_runs(tmp_path / "runs", seeds=5)), tmp_path / "figs")
     setup = tex.split("\\section*{Setup")[1].split("\\section")[0]
     assert f"Verdict rule: {esc(VERDICT_RULE)}." in setup
-    assert "Part~1 uses 5 repeats (5 is one repeat per fold" in setup and "5 stratified folds" in setup
+    assert "Part~1 uses 5 repeats (one per fold" in setup and "5 stratified folds" in setup
     # tables give paired differences with their standard error, and the suites' training regimes are stated
     assert "paired difference from the reference, mean\\,$\\pm$\\,SE" in tex
     assert "Adam at learning rate 0.001, until 10 epochs pass without a new best validation accuracy (at most 100" in tex

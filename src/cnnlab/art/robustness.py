@@ -144,6 +144,19 @@ class RobustnessFacts:
         drops = [self.drops[t].diff for t in self.transforms if t in kinds]
         return sum(drops) / len(drops) if drops else None
 
+    def compare_drops(self, kinds: Sequence[str], others: Sequence[str]) -> Comparison | None:
+        """The mean drop over `kinds` minus that over `others`, paired per repeat (the reference model's runs); None if
+        either has no transform in the table."""
+        a, b = [t for t in self.transforms if t in kinds], [t for t in self.transforms if t in others]
+        if not a or not b:
+            return None
+        clean = self.clean["accs"]
+
+        def per_repeat(names: list[str]) -> list[float]:
+            return [sum(clean[i] - self.row(self.reference, t)["accs"][i] for t in names) / len(names) for i in range(len(clean))]
+
+        return compare(per_repeat(a), per_repeat(b))
+
 
 def robustness_facts(table: Sequence[Mapping], reference: str, augmented: str | None = None,
                      transforms: Sequence[str] | None = COURSE_ORDER) -> RobustnessFacts:

@@ -42,7 +42,7 @@ def plot_curves(curve: dict[str, list[float]], path: Path, title: str, sets: Seq
     return save(fig, path)
 
 
-def plot_deltas(panels: Sequence[tuple[list[dict], dict, str]], path: Path, height: float = 1.75) -> Path:
+def plot_deltas(panels: Sequence[tuple[list[dict], dict, str]], path: Path, height: float = 1.6) -> Path:
     """Validation accuracy of every variant minus its reference, paired per repeat (bars, coloured by
     group), with the 95 % paired t interval of `cnnlab.core.stats.compare_records` as error bar (an
     interval that misses 0 is the rule's "better" or "worse"); one panel per (rows, reference row
@@ -126,7 +126,7 @@ def plot_part2_curves(part2: dict[str, Any], titles: dict[str, str], path: Path)
     return save(fig, path)
 
 
-def plot_search(trials: list[dict], path: Path, size=(HALF, 1.7)) -> Path:
+def plot_search(trials: list[dict], path: Path, size=(HALF, 1.5)) -> Path:
     """Validation accuracy of each complete search trial and the best so far."""
     plt = pyplot()
     done = sorted((t for t in trials if t.get("status") == "complete" and t.get("value") is not None), key=lambda t: t["number"])

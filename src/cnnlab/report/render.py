@@ -97,8 +97,7 @@ def protocol(ctx: dict) -> str:
     n = int(ctx["repeats"])
     test = ctx["network"].get("test_fraction", 0.15)
     if n >= folds:
-        why = (f"{n} is one repeat per fold, so every non-test image is validated on once; the number is set by the time budget "
-               "(the whole report in 15 minutes on 2 CPU cores)")
+        why = f"one per fold, so every non-test image is validated on once; more would break the budget of 15 minutes on 2 CPU cores"
     else:
         why = f"{n} repeat{'s' if n > 1 else ''}, fewer than the folds: a smoke test or a reduced budget"
     seeds = ctx["seeds"]

@@ -244,13 +244,12 @@ def section_regularization(ctx: dict, figs: Mapping[str, str]) -> str:
     stop = _group(rows, labels.EARLY_STOPPING)
     if stop:
         best = best_of(stop)
-        lines.append(r"\textbf{Early stopping} (on validation accuracy unless noted; the best epoch's weights are kept) stopped after "
-                     + ", ".join(f"{r['epochs_run_mean']:.0f}" for r in stop) + " epochs on average ("
-                     + ", ".join(esc(r["variant"].replace("early stop ", "")) for r in stop) + f"; kept epochs "
-                     + ", ".join(f"{r['best_epoch_mean']:.0f}" for r in stop) + f") instead of {base['epochs_run_mean']:.0f}. "
-                     f"The best, {esc(best['variant'])}, changes validation accuracy by {short_change(best, base)} and test accuracy by "
-                     f"{short_change(best, base, 'test_acc')}; the validation number is optimistic (the kept epoch is chosen on it), the "
-                     "test number is not.")
+        ep, kept = [r["epochs_run_mean"] for r in stop], [r["best_epoch_mean"] for r in stop]
+        lines.append(f"\\textbf{{Early stopping}} (on validation accuracy unless noted; the best epoch is kept) stopped after "
+                     f"{min(ep):.0f}--{max(ep):.0f} epochs on average (kept epochs {min(kept):.0f}--{max(kept):.0f}) instead of "
+                     f"{base['epochs_run_mean']:.0f}; the best, {esc(best['variant'])}, changes validation accuracy by "
+                     f"{short_change(best, base)} but test accuracy by {short_change(best, base, 'test_acc')}: the validation number is "
+                     "optimistic, as the kept epoch is chosen on it.")
     comps = {r["variant"]: compare_records(r, base) for r in others}
     # A variant whose kept epoch was chosen on validation accuracy (early stopping) is judged on test accuracy: its
     # validation number is the maximum over epochs, optimistic against a baseline that reports its last epoch.

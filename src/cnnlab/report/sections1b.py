@@ -15,7 +15,8 @@ from cnnlab.art.robustness import ORIGINAL, robustness_facts
 from cnnlab.art.suites import labels
 from cnnlab.art.suites.labels import find_variant
 from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE, compare_records
-from cnnlab.report.compare import QUIET_NOTE, acc, change, delta_cell, delta_note, diff_text, grouped, id_comments, repeats_note, short_change
+from cnnlab.report.compare import (QUIET_NOTE, acc, change, delta_cell, delta_note, diff_text, grouped, id_comments, repeats_note,
+                                   short_change, short_diff)
 from cnnlab.report.latex import comment, esc, num, pct, pm, pp, split_table
 from cnnlab.report.sections1 import regime_text, verdict_counts
 
@@ -74,8 +75,8 @@ deeper or larger network does not lose merely for being undertrained, every vari
 epochs each used are in the table (starter: {acc(base)} validation accuracy after {base['epochs_run_mean']:.0f} epochs;
 {QUIET_NOTE.format(n=base['n'])}).
 (a)~\textbf{{Filter size}}: {said(*map(labels.kernel_label, labels.KERNEL_SIZES))}.
-(b)~\textbf{{Stride}}: {said(*map(labels.stride_label, labels.STRIDES))}. A larger stride skips positions and shrinks the maps (and the
-fully connected layer) quickly, a smaller one keeps detail but multiplies the parameters of the first fully connected layer.
+(b)~\textbf{{Stride}}: {said(*map(labels.stride_label, labels.STRIDES))}; a larger stride skips positions and shrinks the maps and the
+fully connected layer.
 (c)~\textbf{{Depth}}: {said(*labels.DEPTHS)}.
 {extremes} {shape_text}
 
@@ -124,7 +125,7 @@ accuracy is optimistic (the search chose it on the first repeat's validation spl
 {comment('best configuration runs: ' + ' '.join(r['run_ids']))}
 \begin{{figure}}[t]
 \begin{{minipage}}[b]{{0.50\linewidth}}
-\centering\footnotesize
+\centering\scriptsize
 \captionof{{table}}{{Best configuration found by the search (its sampled hyperparameters).}}\label{{tab:best}}
 {ptable}
 \end{{minipage}}\hfill
@@ -159,22 +160,21 @@ def section_robustness(ctx: dict, figs: Mapping[str, str]) -> str:
     unharmed_text = ("Within the repeat noise it is invariant to " + ", ".join(_course_name(t) for t in unharmed) + "."
                      if unharmed else "Every one of these transformations lowers its accuracy beyond the repeat noise.")
     geo, pho = facts.mean_drop(GEOMETRIC), facts.mean_drop(PHOTOMETRIC)
-    if pho is not None and geo is not None and pho > geo + 0.02:
-        features = ("On average the photometric changes cost more than the geometric ones (mean drop {0} against {1} points): the "
-                    "network relies on colour and intensity statistics (palette, brightness, contrast of the strokes) more than on "
-                    "where things are in the picture.").format(pct(pho), pct(geo))
-    elif pho is not None and geo is not None and geo > pho + 0.02:
-        features = ("On average the geometric changes cost more than the photometric ones (mean drop {0} against {1} points): the network "
-                    "relies on the spatial layout of the picture more than on its palette.").format(pct(geo), pct(pho))
-    else:
-        features = ("Geometric and photometric changes cost about the same on average (mean drops {0} and {1} points).").format(
-            pct(geo or 0.0), pct(pho or 0.0))
+    c = facts.compare_drops(PHOTOMETRIC, GEOMETRIC)
+    features = ""
+    if c is not None:
+        means = f"mean drop {pct(pho)} against {pct(geo)} points, paired difference {short_diff(c)}"
+        features = {BETTER: f"Photometric changes cost clearly more than geometric ones ({means}): the network relies more on colour and "
+                            "intensity statistics than on where things are in the picture.",
+                    WORSE: f"Geometric changes cost clearly more than photometric ones ({means}): the network relies more on the "
+                           "layout of the picture than on its palette."}.get(
+            c.verdict, f"Photometric and geometric changes cost about the same ({means}).")
     surprising = []
     if "course_invert" in drops and get(plain, "course_invert")["acc_mean"] < chance + 0.1:
         surprising.append(f"the negative image falls to near chance ({pct(chance)}\\,\\%), although it keeps every edge and shape")
     if "course_translate" in drops and drops["course_translate"].verdict == BETTER:  # clean minus translated > 0: a clear loss
-        surprising.append("a wrap-around shift of 10 pixels costs accuracy, although convolutions are translation-equivariant "
-                          "(the fully connected layer is not, and the wrapped border moves content across the image)")
+        surprising.append("a 10-pixel shift costs accuracy although convolutions are translation-equivariant (the fully connected "
+                          "layer is not)")
     surprise = ("Notable: " + "; ".join(surprising) + ".") if surprising else ""
     aug_text = ""
     if facts.augmented:
@@ -204,7 +204,7 @@ The best model of 1.6 was evaluated on the test split transformed with the cours
 (Table~\ref{{tab:robust}}, Figure~\ref{{fig:data}}; PIL's brightness and contrast enhancers, a wrap-around shift of 10 pixels, and
 for ``flipped'' both a left--right mirror and the course code's 180\textdegree{{}} rotation, as the handout's figure does not say
 which). On clean test images it scores {acc(clean, 'acc')}. It is most invariant to {invariant}, and least to {damaging}. {unharmed_text} {features} {surprise}
-Figure~\ref{{fig:robust}} adds our graded versions of these transformations at increasing severity. {aug_text}
+Figure~\ref{{fig:robust}} adds graded versions at increasing severity. {aug_text}
 
 {ids}
 \begin{{figure}}[t]

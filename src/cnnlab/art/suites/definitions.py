@@ -42,7 +42,7 @@ SEARCH_REGIME = ("train.early_stopping.patience=10", "train.early_stopping.monit
 # validation accuracy picks each optimizer's rate for its weight decay grid.
 LR_GRID = {"sgd": (0.003, 0.01, 0.03), "adam": (0.0003, 0.001, 0.003), "rmsprop": (0.0001, 0.0003, 0.001)}
 # L2 (SGD, Adam) and decoupled decay (AdamW, at Adam's rate): from hardly any to clearly too strong.
-DECAY_GRID = {"sgd": (0.001, 0.01, 0.1), "adam": (0.001, 0.01, 0.1, 1.0), "adamw": (0.1, 1.0, 10.0)}
+DECAY_GRID = {"sgd": (0.01, 0.1, 1.0), "adam": (0.01, 0.1, 1.0), "adamw": (0.1, 1.0, 10.0)}
 DROPOUTS = (0.25, 0.5, 0.75)
 PATIENCES = (3, 5, 10)
 
