@@ -13,7 +13,7 @@ from cnnlab.art.suites.common import SUITES, SuiteOptions, SuiteResult, Variant,
 from cnnlab.art.suites.definitions import SEARCH_REGIME
 from cnnlab.art.suites.plots import plot_robustness
 from cnnlab.core.config import from_dict, to_dict
-from cnnlab.core.stats import format_comparison, format_record
+from cnnlab.core.stats import BETTER, WORSE, Comparison, format_comparison, format_record
 
 log = logging.getLogger(__name__)
 AUGMENT_PROBABILITY = 0.2  # per transform and image, when the best configuration has no augmentation of its own
@@ -90,10 +90,18 @@ def robustness_findings(facts: RobustnessFacts) -> list[str]:
     if facts.ranked:
         out.append("most invariant to: " + ", ".join(f"{t} ({acc(t):.3f})" for t in facts.most_invariant()))
         out.append("most damaging: " + ", ".join(f"{t} ({acc(t):.3f})" for t in facts.most_damaging()))
-        out.append("drop from clean, paired: " + ", ".join(f"{t} {format_comparison(facts.drops[t])}" for t in facts.ranked))
+        out.append("change from clean test accuracy, paired: " + ", ".join(f"{t} {_change_text(facts.drops[t])}" for t in facts.ranked))
     if facts.gains:
         out.append("augmented minus as trained, paired: " + ", ".join(f"{t} {format_comparison(facts.gains[t])}" for t in facts.gains))
     return out
+
+
+def _change_text(drop: Comparison) -> str:
+    """A transformation's accuracy change (transformed minus clean) from its drop (clean minus transformed)."""
+    if not drop.has_error_bar:
+        return f"{-drop.diff:+.3f} (n={drop.n}, {drop.verdict})"
+    word = {BETTER: "a clear loss", WORSE: "a clear gain"}.get(drop.verdict, drop.verdict)
+    return f"{-drop.diff:+.3f} ± {drop.se:.3f} SE (n={drop.n}, {word})"
 
 
 def _write_robustness_table(table: list[dict], path: Path) -> None:
