@@ -264,10 +264,10 @@ def section_regularization(ctx: dict, figs: Mapping[str, str]) -> str:
                   f"({esc(top['group'])}, {on(top)} accuracy {diff_text(fair[top['variant']])}).")
     else:
         top = max(others, key=lambda r: comps[r["variant"]].diff)
-        caveat = (f", but its epoch was chosen on that validation accuracy; on test it is {short_change(top, base, 'test_acc')}"
+        caveat = (f", but its epoch was chosen on that validation accuracy: on test the change is {short_change(top, base, 'test_acc')}"
                   if chosen(top) else "")
-        winner = (f"No variant beat the baseline clearly (early stopping judged on test accuracy): the largest validation gain, "
-                  f"{esc(top['variant'])} ({diff_text(comps[top['variant']])}){caveat}. At this budget no single regulariser stands out "
+        winner = (f"No variant beat the baseline clearly (early stopping judged on test accuracy). The largest validation gain is "
+                  f"{esc(top['variant'])}'s ({diff_text(comps[top['variant']])}){caveat}. At this budget no single regulariser stands out "
                   "from the repeat-to-repeat noise.")
     inert = [r for r in others if comps[r["variant"]].verdict == NO_EFFECT]
     inert_text = (" Flagged \\emph{no effect at this setting} (every per-repeat number equals the baseline's): "
