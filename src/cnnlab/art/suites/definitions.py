@@ -157,7 +157,8 @@ def architecture_variants() -> list[Variant]:
         Variant(labels.THREE_CONV, "depth", ("model.filters=[16,16,16]",)),
         Variant(labels.FOUR_CONV, "depth", ("model.filters=[16,16,16,16]", "model.kernel_sizes=3", "model.paddings=1")),
     ]
-    v += [Variant(f"{f} filters", "filters per layer", (f"model.filters=[{f},{f}]",)) for f in (8, 32, 64)]
+    # Width (not asked by the handout) at half and twice the starter's; 64 filters cost a quarter of the suite's time.
+    v += [Variant(f"{f} filters", "filters per layer", (f"model.filters=[{f},{f}]",)) for f in (8, 32)]
     # Same spatial schedule (3x3 convs, pool 2 after each: 50 -> 24 -> 11 -> 4), channels differ.
     shape = ("model.kernel_sizes=3", "model.strides=1", "model.pool=true")
     v += [

@@ -30,7 +30,7 @@ OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "R
 # 1.5 architecture: the reference, the single changes the report names, and the shape group.
 ARCH_STARTER = "starter (k5 s2, 2x16)"
 KERNEL_SIZES = (3, 7)
-STRIDES = (1, 3)
+STRIDES = (3,)  # the handout asks about a larger stride; stride 1 (1.8M parameters) cost a quarter of the suite
 ONE_CONV = "1 conv layer"
 THREE_CONV = "3 conv layers"
 FOUR_CONV = "4 conv layers (k3)"
