@@ -288,7 +288,7 @@ Regularisation can only help where there is overfitting to curb, so the baseline
 {QUIET_NOTE.format(n=base['n'])}).
 {' '.join(lines)}
 
-{winner} The most harmful: {esc(worst['variant'])} ({short_change(worst, base)}).{inert_text}
+{winner} The most harmful: {esc(worst['variant'])}, {short_change(worst, base)}.{inert_text}
 
 {tab}
 

@@ -37,9 +37,9 @@ def section_architecture(ctx: dict) -> str:
     others = sorted((r for r in rows if r is not base), key=lambda r: compare_records(r, base).diff)
     up, down = others[-1], others[0]
     if clear:
-        extremes = (f"{len(clear)} of {len(others)} changes move validation accuracy beyond the repeat noise (bold in the table); the biggest "
-                    f"increase is {esc(up['variant'])} ({short_change(up, base)}) and the biggest decrease {esc(down['variant'])} "
-                    f"({short_change(down, base)}).")
+        extremes = (f"{len(clear)} of {len(others)} changes move{'s' if len(clear) == 1 else ''} validation accuracy beyond the repeat "
+                    f"noise (bold in the table); the biggest increase is {esc(up['variant'])}, {short_change(up, base)}, and the biggest "
+                    f"decrease {esc(down['variant'])}, {short_change(down, base)}.")
     else:
         extremes = (f"No single change moves validation accuracy beyond the repeat noise: the largest increase, {esc(up['variant'])}, "
                     f"is {change(up, base)}, and the largest decrease, {esc(down['variant'])}, {change(down, base)}.")
@@ -171,7 +171,8 @@ def section_robustness(ctx: dict, figs: Mapping[str, str]) -> str:
             c.verdict, f"Photometric and geometric changes cost about the same ({means}).")
     surprising = []
     if "course_invert" in drops and get(plain, "course_invert")["acc_mean"] < chance + 0.1:
-        surprising.append(f"the negative image falls to near chance ({pct(chance)}\\,\\%), although it keeps every edge and shape")
+        surprising.append(f"the negative image falls to {pct(get(plain, 'course_invert')['acc_mean'])}\\,\\%, near chance "
+                          f"({pct(chance)}\\,\\%), although it keeps every edge and shape")
     if "course_translate" in drops and drops["course_translate"].verdict == BETTER:  # clean minus translated > 0: a clear loss
         surprising.append("a 10-pixel shift costs accuracy although convolutions are translation-equivariant (the fully connected "
                           "layer is not)")
@@ -182,7 +183,7 @@ def section_robustness(ctx: dict, figs: Mapping[str, str]) -> str:
         helped = sorted((t for t in facts.transforms if gains[t].verdict == BETTER), key=lambda t: -gains[t].diff)
         hurt = [t for t in facts.transforms if gains[t].verdict == WORSE]
         aug_text = (f"Retraining with random graded transforms ({esc(aug)}) changes the clean test accuracy by {diff_text(facts.clean_change)}"
-                    + ("; it clearly helps on " + ", ".join(f"{_course_name(t)} ({diff_text(gains[t])})" for t in helped) if helped else
+                    + ("; it clearly helps on " + ", ".join(f"{_course_name(t)}, {short_diff(gains[t])}" for t in helped) if helped else
                        "; it helps on none of the course's transformations beyond the repeat noise")
                     + ("; it clearly hurts on " + ", ".join(_course_name(t) for t in hurt) if hurt else "") + ".")
     header = ["transformation"] + [esc(m) for m in models] + (["$\\Delta$ aug."] if facts.augmented else []) + ["change"]
