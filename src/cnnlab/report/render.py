@@ -97,7 +97,7 @@ def protocol(ctx: dict) -> str:
     n = int(ctx["repeats"])
     test = ctx["network"].get("test_fraction", 0.15)
     if n >= folds:
-        why = f"one per fold, so every non-test image is validated on once; more would break the budget of 15 minutes on 2 CPU cores"
+        why = "one per fold, so every non-test image is validated on once; the number is chosen for the report's budget of 15 minutes on 2 CPU cores"
     else:
         why = f"{n} repeat{'s' if n > 1 else ''}, fewer than the folds: a smoke test or a reduced budget"
     seeds = ctx["seeds"]
