@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from cnnlab.art.config import RunConfig
+from cnnlab.art.repeats import DEFAULT_REPEATS
 from cnnlab.core.callbacks import Callback
 from cnnlab.core.config import resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
@@ -33,7 +34,6 @@ METRICS = ("train_acc", "val_acc", "test_acc", "val_loss", "epochs_run", "best_e
 PER_REPEAT = ("train_acc", "val_acc", "test_acc", "val_loss", "epochs_run", "best_epoch")  # kept per repeat in every row
 # Repeats per variant by default: one per validation fold (data.folds = 5), so every non-test image is
 # validated on once; the whole `cnnlab report` stays within its 15-minute budget on 2 cores (README).
-DEFAULT_REPEATS = 5
 
 
 def default_jobs() -> int:
