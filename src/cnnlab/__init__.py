@@ -93,15 +93,20 @@ def train(config: "RunConfig | None" = None, *, out: str | Path = "runs", device
     return train_run(config or RunConfig(), out, device=device, force=force, progress=progress, callbacks=list(callbacks))
 
 
-def run_suite(name: str, *, seeds: int | Sequence[int] = 3, quick: bool = False, out: str | Path = "runs",
+def run_suite(name: str, *, repeats: int | Sequence[int] | None = None, quick: bool = False, out: str | Path = "runs",
               base: "RunConfig | None" = None, jobs: int | None = None) -> "SuiteResult":
-    """Run (or reuse) a Part 1 experiment suite ("baseline", "pooling", ...) and write out/suites/<name>/."""
+    """Run (or reuse) a Part 1 experiment suite ("baseline", "pooling", ...) and write out/suites/<name>/.
+
+    Every variant runs on the same paired repeats (repeat r: seed r, validation fold r % data.folds);
+    `repeats` is a count or the repeat ids (default: cnnlab.art.repeats.DEFAULT_REPEATS).
+    """
     from cnnlab.art.config import RunConfig
+    from cnnlab.art.repeats import DEFAULT_REPEATS
     from cnnlab.art.suites import SuiteOptions, default_jobs
     from cnnlab.art.suites import run_suite as run
 
-    options = SuiteOptions(out_root=Path(out), base=base or RunConfig(), seeds=seeds, quick=quick,
-                           jobs=jobs or default_jobs())
+    options = SuiteOptions(out_root=Path(out), base=base or RunConfig(), repeats=DEFAULT_REPEATS if repeats is None else repeats,
+                           quick=quick, jobs=jobs or default_jobs())
     return run(name, options)
 
 
