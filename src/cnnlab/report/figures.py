@@ -137,7 +137,7 @@ def plot_guided_backprop(checkpoint: Path, faces: Any, path: Path, k: int = 3, d
     `centre_share`: the fraction of the absolute attribution inside the central box (half the width
     and half the height, a quarter of the area, where eyes, nose and mouth are in a face crop).
     """
-    from cnnlab.faces.explain import attribute, to_picture
+    from cnnlab.core.attribution import attribute, to_picture
     from cnnlab.faces.checkpoints import load_checkpoint, predict_probs, untrained_note
 
     plt = pyplot()
