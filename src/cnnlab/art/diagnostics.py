@@ -147,6 +147,6 @@ def plot_feature_maps(model: nn.Module, diag: SplitDiagnostics, images: torch.Te
     x = images[picks]  # (P, 3, H, W)
     outs = block_outputs(model, x, blocks)
     rows = [[to_display(x[r])] + [mosaic(out[r].numpy()) for _, out in outs] for r in range(len(picks))]
-    cols = ["image"] + [f"{name}: {out.shape[1]} maps {out.shape[2]}x{out.shape[3]}" for name, out in outs]
+    cols = ["image"] + [f"{name}\n{out.shape[1]} maps {out.shape[2]}x{out.shape[3]}" for name, out in outs]
     return plot_tiles(rows, path, row_labels=labels, col_labels=cols, cmap="viridis", tile=1.3,
                       title=f"feature maps of the first conv blocks, one {diag.split} image per class (each map scaled on its own)")
