@@ -166,3 +166,21 @@ def test_inspected_figures_reach_tensorboard(art_run):
     acc.Reload()
     tags = set(acc.Tags()["images"])
     assert {"figures/diagnostics/confusion_test", "figures/diagnostics/saliency", "figures/diagnostics/first_layer_filters"} <= tags
+
+
+def test_inspect_part2_alexnet_features_run_rebuilds_the_whole_network(tmp_path):
+    """The checkpoint holds trunk + head: inspecting it end to end gives the accuracy the head had on cached features."""
+    from cnnlab.core.train_config import TrainConfig
+    from cnnlab.faces.config import FeaturesConfig, FeaturesRunConfig
+    from cnnlab.faces.experiments import load_run_faces
+    from cnnlab.faces.transfer import alexnet_features
+    from cnnlab.faces.weights import resolve_weights
+
+    config = FeaturesRunConfig(features=FeaturesConfig(layer="conv4", head_hidden=(16,), input_size=67, weights="random"),
+                               train=TrainConfig(epochs=3, batch_size=32))
+    state_dict, weights = resolve_weights("random")
+    run = alexnet_features(load_run_faces(config), state_dict, weights, config, tmp_path / "runs").path
+    result = cnnlab.inspect(run.name, out=tmp_path / "runs")
+    summary = json.loads((run / "summary.json").read_text())
+    assert result.kind == "alexnet-features" and "untrained AlexNet" in result.extra["model"]
+    assert result.splits["test"].accuracy == pytest.approx(summary["test_acc"]) and (result.path / "saliency.png").is_file()
