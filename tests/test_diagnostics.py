@@ -134,6 +134,8 @@ def test_split_diagnostics_against_hand_counts():
     assert all(c["correct"] for c in d.confident_correct())
     ex = {name: (right, wrong) for name, right, wrong in d.examples()}
     assert ex["Turner"][1]["index"] == 1 and ex["Monet"][1] is None
+    pooled = SplitDiagnostics.pooled([d, d])  # two models' predictions on the same split: counts add up
+    assert pooled.confusion.tolist() == (2 * d.confusion).tolist() and pooled.confused_pairs(1)[0]["of"] == 8
 
 
 def test_inspect_part2_mlp_run(tmp_path, capsys):

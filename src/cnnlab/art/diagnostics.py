@@ -24,12 +24,12 @@ from torch import nn
 from cnnlab.art.config import RunConfig
 from cnnlab.art.run import RUN_KIND, PreparedData, load_run_model, prepare_data
 from cnnlab.core.config import from_dict
-from cnnlab.core.diagnostics import (InspectResult, SplitDiagnostics, check_data_hash, model_probabilities, split_names,
+from cnnlab.core.diagnostics import (SPLITS, InspectResult, SplitDiagnostics, check_data_hash, model_probabilities, split_names,
                                      write_diagnostics)
-from cnnlab.core.errors import CnnlabError
+from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.core.runs import read_run
 
-__all__ = ["inspect_run", "load_run_data", "to_display", "plot_first_layer_filters", "plot_feature_maps"]
+__all__ = ["inspect_run", "run_split", "load_run_data", "to_display", "plot_first_layer_filters", "plot_feature_maps"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,16 @@ def load_run_data(run_path: str | Path) -> tuple[RunConfig, PreparedData]:
     data = prepare_data(config)
     check_data_hash(str(record.meta.get("data", {}).get("hash", "")), data.info["hash"], record.path)
     return config, data
+
+
+def run_split(run_path: str | Path, split: str = "test", device: str = "cpu") -> SplitDiagnostics:
+    """The SplitDiagnostics of a finished Part 1 run's reported model on one split (test or val), writing nothing."""
+    if split not in SPLITS:
+        raise ConfigError(f"one split: test or val, got {split!r}")
+    _, data = load_run_data(run_path)
+    model = load_run_model(run_path).to(device)
+    x, y = data.splits[split]
+    return SplitDiagnostics.of(split, tuple(data.dataset.class_names), y, model_probabilities(model, x))
 
 
 def inspect_run(run_path: str | Path, split: str = "test", *, device: str = "cpu", method: str = SALIENCY_METHOD,

@@ -77,6 +77,15 @@ class SplitDiagnostics:
     def of(cls, split: str, class_names: Sequence[str], y: torch.Tensor, probs: torch.Tensor) -> "SplitDiagnostics":
         return cls(split, tuple(class_names), y.detach().cpu().numpy().astype(np.int64), probs.detach().cpu().double().numpy())
 
+    @classmethod
+    def pooled(cls, parts: Sequence["SplitDiagnostics"]) -> "SplitDiagnostics":
+        """The predictions of several models (e.g. the repeats of one configuration) on the same classes, pooled:
+        counts add up over the models, so "k of n" means k of n predictions."""
+        if not parts or any(p.class_names != parts[0].class_names for p in parts):
+            raise ValueError("pooling needs at least one SplitDiagnostics, all with the same classes")
+        return cls(parts[0].split, parts[0].class_names, np.concatenate([p.y_true for p in parts]),
+                   np.concatenate([p.probs for p in parts]))
+
     @property
     def n(self) -> int:
         return int(len(self.y_true))
