@@ -97,12 +97,12 @@ def main() -> None:
             reference.append(_reference(lst))
             assert again.counts == report.counts
             shutil.rmtree(out)
-        print(f"machine: {os.cpu_count()} CPU cores; {len(report.rows)} rows, {report.counts['ok']} ok; "
+        print(f"machine: {os.cpu_count()} CPU cores; {report.total} rows, {report.counts['ok']} ok; "
               f"workers={args.workers}; repeats={args.repeats}")
         print(f"statuses: {dict(report.counts)}")
         med = statistics.median
         print(f"full download + crops + copies : median {med(full):6.2f} s  (runs: "
-              f"{', '.join(f'{t:.2f}' for t in full)}) = {len(report.rows) / med(full):.0f} faces/s")
+              f"{', '.join(f'{t:.2f}' for t in full)}) = {report.total / med(full):.0f} faces/s")
         print(f"CPU time of the downloader process (server excluded): median {med(cpu):6.2f} s per full run; "
               f"load average {os.getloadavg()[0]:.1f}")
         print(f"resume (all verified, no fetch): median {med(resume):6.2f} s  ({again.reused} faces reused, "

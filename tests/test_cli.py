@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlab.cli.main import main
+from cnnlab.cli.app import main
 
 
 def _art_folder(root: Path, classes=("monet", "paul sandby "), per_class=8) -> Path:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnlab.cli.main import main
+from cnnlab.cli.app import main
 from cnnlab.core.catalog import filter_runs, list_runs
 
 pytest.importorskip("optuna")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import logging
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.faces import (COURSE_ACTORS, DownloadConfig, FaceSplitConfig, describe_faces, download_faces,
                           load_faces, parse_list, parse_lists, safe_name, split_sizes)
 from cnnlab.faces.olivetti import convert_olivetti, embedded_path, load_olivetti
+from cnnlab.faces.plan import plan_lists
 from faces_helpers import FaceServer, Route, list_line, make_image, sha, write_list
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -65,6 +68,71 @@ def test_parse_lists_subsets_duplicates_and_bad_lines(tmp_path, caplog):
                                                    ("Alec Baldwin", None)]
     with pytest.raises(DataError, match="Nobody"):
         parse_lists([a], actors=["Nobody", "Alec Baldwin"])
+
+
+def test_utf16_lists_decode_like_utf8(tmp_path):
+    lines = [list_line("Zoë Saldaña", 1, "http://h/1.jpg", "1,2,3,4", DIGEST),
+             list_line("Alec Baldwin", 2, "http://h/é.jpg", "5,6,7,8", DIGEST)]
+    text = "\r\n".join(lines) + "\r\n"
+    want = [(r.source.split(":")[1], r.name, r.face_id, r.url, r.bbox, r.problem)
+            for r in parse_list(write_list(tmp_path / "utf8.txt", lines)).rows]
+    assert [w[1] for w in want] == ["Zoë Saldaña", "Alec Baldwin"]
+    for enc, bom in (("utf-8", codecs.BOM_UTF8), ("utf-16-le", codecs.BOM_UTF16_LE),
+                     ("utf-16-be", codecs.BOM_UTF16_BE)):
+        path = tmp_path / f"{enc}.txt"
+        path.write_bytes(bom + text.encode(enc))
+        got = [(r.source.split(":")[1], r.name, r.face_id, r.url, r.bbox, r.problem) for r in parse_list(path).rows]
+        assert got == want, enc
+    # without a byte-order mark only UTF-8 is accepted, with one clear line saying so
+    for name, data in (("latin1.txt", text.encode("latin-1")), ("utf16_nobom.txt", text.encode("utf-16-le")),
+                       ("utf32.txt", text.encode("utf-32"))):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(DataError, match="UTF-8") as err:
+            parse_list(tmp_path / name)
+        assert name in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("odd", ["\u2028", "\u2029", "\u0085", "\x0c", "\x0b", "\x1c", "\x1d", "\x1e", "\r"])
+def test_only_newline_ends_a_line(tmp_path, odd):
+    lines = [list_line(f"Alec{odd}Baldwin", 1, "http://h/1.jpg", "1,2,3,4", DIGEST, image_id=f"7{odd}8"),
+             list_line("Bill Hader", 2, f"http://h/{odd}2.jpg", "1,2,3,4", DIGEST),
+             list_line("Bill Hader", 3, "http://h/3.jpg", "1,2,3,4", DIGEST)]
+    rows = parse_list(write_list(tmp_path / "l.txt", lines)).rows
+    assert [r.source for r in rows] == ["l.txt:1", "l.txt:2", "l.txt:3"]
+    assert rows[0].name == "Alec Baldwin" and rows[0].image_id == f"7{odd}8" and rows[0].problem is None
+    assert rows[1].problem == "bad_url" and rows[2].problem is None
+    assert [r.face_id for r in parse_lists([tmp_path / "l.txt"])] == ["1", "2", "3"]
+
+
+def test_list_size_is_capped(tmp_path):
+    big = tmp_path / "huge.txt"
+    with open(big, "wb") as f:
+        f.truncate((1 << 30) + 1)  # sparse: nothing is written, nothing may be read
+    with pytest.raises(DataError, match="huge.txt.*limit") as err:
+        parse_list(big)
+    assert "\n" not in str(err.value)
+    with pytest.raises(DataError, match="directory"):
+        parse_list(tmp_path)
+
+
+def test_plan_of_a_long_list_is_compact(tmp_path):
+    """20,000 rows planned in a few bytes each; work comes out in list order, one unit per URL."""
+    n = 20_000
+    lines = [list_line(f"Actor {i % 50}", i, f"http://h/{i // 2}.jpg", "1,2,3,4", DIGEST) for i in range(n)]
+    lines[7] = list_line("Actor 7", 7, "http://h/3.jpg", "1,2", DIGEST)  # bad_bbox: a unit of its own
+    lst = write_list(tmp_path / "long.txt", lines)
+    tracemalloc.start()
+    try:
+        plan = plan_lists([lst])
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    with plan:
+        assert kept < 40 * n and peak < 250 * n, (kept / n, peak / n)  # bytes per row; a FaceRow is ~1.5 KB
+        assert (plan.n_rows, plan.n_faces, plan.n_urls) == (n, n - 1, n // 2)
+        units = [[idx for idx, _row in unit] for unit in plan.work()]
+    assert units[:5] == [[0, 1], [2, 3], [4, 5], [6], [7]] and len(units) == n // 2 + 1
+    assert sorted(i for unit in units for i in unit) == list(range(n))
 
 
 def test_safe_name_never_escapes():

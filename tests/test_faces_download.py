@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import csv
+import gc
+import io
 import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from cnnlab.cli.main import main
+from cnnlab.cli.app import main
 from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.faces import DownloadConfig, download_faces, read_manifest
 from cnnlab.faces.fetch import fetch
 from faces_helpers import (HTML_PAGE, FaceServer, Route, closed_port, list_line, make_image, png_bomb, sha,
                            wait_until, write_list)
 
-FAST = DownloadConfig(workers=8, timeout=0.5, retries=2, backoff=0.01, backoff_max=0.05, max_bytes=200_000)
+# timeout: well under the stalled (2 s) and trickling routes, yet not so short that a busy CI machine,
+# where the test server shares the GIL with the downloader, turns an ok answer into a timeout
+FAST = DownloadConfig(workers=8, timeout=1.0, retries=2, backoff=0.01, backoff_max=0.05, max_bytes=200_000)
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +190,7 @@ def test_killed_download_resumes_without_refetching_verified_faces(server, tmp_p
     lst = write_list(tmp_path / "l.txt", lines)
     out = tmp_path / "out"
     server.reset_log()
-    code = ("import sys; from cnnlab.cli.main import main; sys.exit(main(sys.argv[1:]))")
+    code = ("import sys; from cnnlab.cli.app import main; sys.exit(main(sys.argv[1:]))")
     proc = subprocess.Popen([sys.executable, "-c", code, "faces", "download", "--list", str(lst), "--out", str(out),
                              "--workers", "2", "--no-progress"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -271,3 +277,107 @@ def test_second_concurrent_run_is_refused(server, tmp_path):
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         with pytest.raises(DataError, match="another"):
             download_faces([lst], out, FAST)
+
+
+def test_faces_of_one_photo_are_fetched_once_and_cropped_in_parallel(server, tmp_path, monkeypatch):
+    import cnnlab.faces.download as download_module
+
+    photo = make_image(700, size=(120, 90))
+    url = server.add("/g/group.jpg", Route("bytes", photo))
+    boxes = [(x, y, x + 30, y + 25) for x in (0, 20, 40, 60) for y in (0, 40)]
+    lines = [list_line("Sharon Osbourne", i, url, ",".join(map(str, b)), sha(photo)) for i, b in enumerate(boxes)]
+    others = [make_image(710 + i) for i in range(5)]
+    lines += [list_line("Kelly Osbourne", 100 + i, server.add(f"/g/{i}.jpg", Route("bytes", d)), "0,0,20,20",
+                        sha(d)) for i, d in enumerate(others)]
+    lines.append(list_line("Ozzy Osbourne", 200, url, "90,60,120,90", sha(photo)))  # same photo, far away
+    boxes.append((90, 60, 120, 90))
+    threads: dict[str, set[str]] = {}
+    real_crops = download_module.make_crops
+
+    def slow_crops(img, bbox, *args):
+        threads.setdefault(img.size, set()).add(threading.current_thread().name)
+        time.sleep(0.05)  # a photo with many faces: its crops should not queue behind one worker
+        return real_crops(img, bbox, *args)
+
+    monkeypatch.setattr(download_module, "make_crops", slow_crops)
+    server.reset_log()
+    out = tmp_path / "out"
+    report = download_faces([write_list(tmp_path / "l.txt", lines)], out, DownloadConfig(workers=8, timeout=5))
+    assert report.counts == {"ok": len(lines)}
+    assert server.completed["/g/group.jpg"] == 1 and server.requests.count("/g/group.jpg") == 1
+    assert len(threads[(120, 90)]) >= 2, "the faces of one photo were cropped one after another"
+    rows = [r for r in read_manifest(out) if r["url"] == url]
+    assert [r["face_id"] for r in rows] == [str(i) for i in range(8)] + ["200"]
+    original = Image.open(io.BytesIO(photo)).convert("RGB")
+    for r, box in zip(rows, boxes):
+        assert Image.open(out / r["crop"]).tobytes() == original.crop(box).tobytes()
+        assert (out / r["gray"]).is_file() and (out / r["rgb"]).is_file()
+    assert report.fetched == 1 + len(others)
+
+
+def _live_face_rows() -> int:
+    from cnnlab.faces import FaceRow
+
+    return sum(1 for o in gc.get_objects() if type(o) is FaceRow)
+
+
+def test_rows_in_memory_stay_bounded_on_long_lists(tmp_path, monkeypatch):
+    """A long list streams: a bounded number of rows is alive at any time, in a first run and a resume."""
+    import cnnlab.faces.download as download_module
+    from cnnlab.faces.fetch import FetchResult
+
+    n = 1500
+    lines = [list_line(f"Actor {i % 7}", i, f"http://127.0.0.1:9/{i}.jpg", "0,0,9,9", f"{i:064x}")
+             for i in range(n)]
+    lines[10] = list_line("Actor 3", 10, "gopher://x/1", "0,0,9,9", "1" * 64)  # settled without any work
+    lst = write_list(tmp_path / "long.txt", lines)
+    calls: list[str] = []
+
+    def fake_fetch(url, **_kw):
+        calls.append(url)
+        return FetchResult("http_404", None, 404, "HTTP 404 Not Found", 1)
+
+    monkeypatch.setattr(download_module, "fetch", fake_fetch)
+    def sample(peak: list[int], done: threading.Event) -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _live_face_rows())
+            time.sleep(0.05)
+
+    peaks = []
+    for _run in range(2):
+        peak, done = [0], threading.Event()
+        sampler = threading.Thread(target=sample, args=(peak, done))
+        sampler.start()
+        try:
+            report = download_faces([lst], tmp_path / "out", DownloadConfig(workers=4, timeout=1))
+        finally:
+            done.set()
+            sampler.join()
+        peaks.append(peak[0])
+        assert report.counts == {"http_404": n - 1, "bad_url": 1}
+    assert len(calls) == n - 1  # the second run settles every final 404 from its record
+    assert max(peaks) <= 100, f"{peaks} rows alive at once for a {n}-row list"
+    with open(tmp_path / "out" / "manifest.csv", newline="") as f:
+        assert [r["face_id"] for r in csv.DictReader(f)] == [str(i) for i in range(n)]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not Path("/dev/zero").exists(), reason="POSIX special files")
+def test_special_files_are_not_lists(tmp_path):
+    fifo = tmp_path / "list.fifo"
+    os.mkfifo(fifo)
+    code = "import sys; from cnnlab.cli.app import main; sys.exit(main(sys.argv[1:]))"
+    procs = {special: subprocess.Popen([sys.executable, "-c", code, "faces", "download", "--list", str(special),
+                                        "--out", str(tmp_path / "out"), "--no-progress"],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for special in (fifo, Path("/dev/zero"))}  # both at once: each pays the CLI's start-up
+    try:
+        for special, proc in procs.items():
+            _out, err = proc.communicate(timeout=60)  # before the fix: a FIFO hangs, /dev/zero eats memory
+            lines = err.strip().splitlines()
+            assert proc.returncode == 2 and len(lines) == 1, err[-500:]
+            assert str(special) in lines[0] and "regular file" in lines[0]
+    finally:
+        for proc in procs.values():
+            proc.kill()
+            proc.wait()
+    assert not (tmp_path / "out").exists()

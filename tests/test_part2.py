@@ -12,7 +12,7 @@ from PIL import Image
 
 from cnnlab.faces import alexnet as A
 from cnnlab.faces import weights as W
-from cnnlab.cli.main import main
+from cnnlab.cli.app import main
 from cnnlab.faces import FaceData
 from cnnlab.faces.checkpoints import load_checkpoint, predict
 from cnnlab.core.errors import ConfigError

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cnnlab.cli.common import config_extra, field_default, resolve_command_config
-from cnnlab.cli.main import build_parser, main
+from cnnlab.cli.app import build_parser, main
 from cnnlab.core.config import resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.train_config import EarlyStoppingConfig, SchedulerConfig

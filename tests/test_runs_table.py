@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.cli.main import main
+from cnnlab.cli.app import main
 from cnnlab.core.catalog import diff_runs, filter_runs, find_run, list_runs, parse_where, read_row, sort_runs, sweep_index_path
 from cnnlab.core.errors import CnnlabError
 
@@ -139,7 +139,7 @@ def test_thousands_of_folders_in_about_a_second_without_torch(tmp_path):
     assert len(records) == 2000 and all(r.ok for r in records)
     print(f"list_runs: 2000 folders in {seconds:.2f} s")
     assert seconds < 5  # about 0.2 s on an idle core; generous for a loaded CI machine
-    code = ("import sys, time; from cnnlab.cli.main import main; t = time.perf_counter(); "
+    code = ("import sys, time; from cnnlab.cli.app import main; t = time.perf_counter(); "
             f"rc = main(['runs', '--out', {str(root)!r}, '--where', 'train.optimizer.lr=1e-3', '--json']); "
             "print('SECONDS', time.perf_counter() - t, 'TORCH', 'torch' in sys.modules, file=sys.stderr); sys.exit(rc)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlab.cli.main import main
+from cnnlab.cli.app import main
 from cnnlab.art.config import DataConfig, RunConfig
 from cnnlab.core.train_config import TrainConfig
 from cnnlab.core.errors import CnnlabError

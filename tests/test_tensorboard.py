@@ -12,7 +12,7 @@ from PIL import Image
 
 from cnnlab.art.config import DataConfig, RunConfig
 from cnnlab.art.run import train_run
-from cnnlab.cli.main import main
+from cnnlab.cli.app import main
 from cnnlab.core.callbacks import Callback
 from cnnlab.core.runs import load_history, load_summary
 from cnnlab.core.train_config import TrainConfig

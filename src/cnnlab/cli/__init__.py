@@ -1,5 +1,5 @@
 """The `cnnlab` command line: one module per area; each parses arguments and calls the library."""
 
-from cnnlab.cli.main import main
+from cnnlab.cli.app import main
 
 __all__ = ["main"]

@@ -7,21 +7,25 @@ Output folder (nothing is ever written outside it; every name comes from `safe_n
     gray<G>/<Actor>/<face_id>.png       G x G grayscale (G = 28 by default, for the MLP)
     rgb<R>/<Actor>/<face_id>.png        R x R RGB (R = 227 by default, for AlexNet)
     state/<Actor>/<face_id>.json        per-face record, written last (atomically)
-    manifest.csv                        one row per list line, rebuilt from the records
+    manifest.csv                        one row per list line, in list order (see faces.manifest)
 
 Resuming: a face whose record says ok and whose original still hashes to the list's SHA-256 is
 reused without network (its copies are remade locally if missing or if the sizes/bbox changed);
 final answers (404, hash_mismatch, not_image, truncated...) are not fetched again unless
-`retry_failed`; transient failures (timeouts, resets, 5xx, refused connections) are. Every file is
-written through a temporary file and a rename, so a kill at any moment loses at most the faces in
-flight, and a rerun completes them.
+`retry_failed`; transient failures (timeouts, resets, 5xx) are. Every file is written through a
+temporary file and a rename, so a kill at any moment loses at most the faces in flight, and a rerun
+completes them: the state records are the durable journal of a run, and manifest.csv is replaced
+only once a run has settled every row.
+
+Memory does not grow with the list: the lists are planned compactly (faces.plan), at most a few
+URLs per worker are in flight (faces.fanout), each URL is fetched once by one of `workers` network
+threads and its faces are checked and cropped on any of ~2 threads per core, and manifest rows wait
+on disk (faces.manifest) until the ordered manifest is written at the end.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 import logging
 import os
@@ -29,25 +33,22 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 from cnnlab.core.errors import ConfigError, DataError
+from cnnlab.core.io import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
+from cnnlab.faces.fanout import GroupRunner
 from cnnlab.faces.fetch import FetchResult, fetch
-from cnnlab.faces.images import check_image, extension_for, make_crops, png_bytes
-from cnnlab.faces.lists import FaceRow, parse_lists
-from cnnlab.core.io import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
+from cnnlab.faces.images import check_image, extension_for, known_extensions, make_crops, png_bytes
+from cnnlab.faces.lists import FaceRow
+from cnnlab.faces.manifest import MANIFEST, ManifestJournal, manifest_row, read_manifest
+from cnnlab.faces.plan import ListPlan, plan_lists
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.csv"
-MANIFEST_COLUMNS = (
-    "source", "actor", "image_id", "face_id", "url", "bbox", "status", "detail", "http_code", "attempts",
-    "bytes", "sha256", "expected_sha256", "format", "width", "height", "original", "crop", "gray", "rgb",
-    "gray_size", "rgb_size",
-)
+__all__ = ["DownloadConfig", "DownloadReport", "download_faces", "format_summary", "read_manifest"]
 # Verdicts on content or final HTTP answers: not fetched again on a rerun (unless retry_failed).
 _FINAL = {"hash_mismatch", "not_image", "truncated", "corrupt_image", "decompression_bomb", "too_large",
           "too_many_redirects", "bad_url"}
@@ -91,22 +92,32 @@ class DownloadConfig:
 
 @dataclass
 class DownloadReport:
+    """What one download did. Holds counts only; `rows` reads the manifest back from disk."""
+
     out_dir: Path
     manifest: Path
-    rows: list[dict[str, str]]  # manifest rows, in list order
     fetched: int = 0  # URLs requested over the network in this run
     reused: int = 0  # faces settled from local files, without network
     elapsed: float = 0.0
-    counts: Counter = field(default_factory=Counter)
+    counts: Counter = field(default_factory=Counter)  # manifest rows per status
+    actor_counts: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
 
-    def __post_init__(self) -> None:
-        self.counts = Counter(r["status"] for r in self.rows)
+    def add(self, row: FaceRow, status: str) -> None:
+        self.counts[status] += 1
+        self.actor_counts[row.name or "?"][status] += 1
+
+    @property
+    def total(self) -> int:
+        """Rows of the manifest."""
+        return sum(self.counts.values())
+
+    @property
+    def rows(self) -> list[dict[str, str]]:
+        """The manifest rows, in list order (read from out_dir/manifest.csv at each access)."""
+        return read_manifest(self.out_dir)
 
     def by_actor(self) -> dict[str, Counter]:
-        out: dict[str, Counter] = defaultdict(Counter)
-        for r in self.rows:
-            out[r["actor"] or "?"][r["status"]] += 1
-        return dict(out)
+        return dict(self.actor_counts)
 
 
 # ----------------------------------------------------------------------------- paths
@@ -143,24 +154,24 @@ class _Downloader:
     def state_path(self, row: FaceRow) -> Path:
         return _inside(self.out, _rel("state", row.actor_dir, f"{row.face_file}.json"))
 
-    def run_group(self, rows: list[FaceRow]) -> list[tuple[dict, bool]]:
-        """Settle every face of one URL; returns (record, used_network) per row, in order."""
-        results: list[tuple[dict, bool] | None] = [None] * len(rows)
-        fetched: FetchResult | None = None
-        for i, row in enumerate(rows):
-            rec, unchanged = self._from_local(row)
-            if rec is None:
-                if fetched is None:
-                    c = self.cfg
-                    fetched = fetch(row.url, timeout=c.timeout, retries=c.retries, max_bytes=c.max_bytes,
-                                    backoff=c.backoff, backoff_max=c.backoff_max)
-                rec = self._from_fetch(row, fetched)
-                results[i] = (rec, True)
-            else:
-                results[i] = (rec, False)
-            if not unchanged:
-                atomic_write_json(self.state_path(row), rec)
-        return results  # type: ignore[return-value]
+    def settle_local(self, row: FaceRow) -> dict | None:
+        """The face's record if it can be settled without network (written if it changed), else None."""
+        rec, unchanged = self._from_local(row)
+        if rec is not None and not unchanged:
+            atomic_write_json(self.state_path(row), rec)
+        return rec
+
+    def fetch(self, rows: Sequence[FaceRow]) -> FetchResult:
+        """One GET of the URL these rows share."""
+        c = self.cfg
+        return fetch(rows[0].url, timeout=c.timeout, retries=c.retries, max_bytes=c.max_bytes, backoff=c.backoff,
+                     backoff_max=c.backoff_max)
+
+    def settle_fetched(self, row: FaceRow, fetched: FetchResult) -> dict:
+        """The face's record from the fetched bytes (checked, cropped), written to its state file."""
+        rec = self._from_fetch(row, fetched)
+        atomic_write_json(self.state_path(row), rec)
+        return rec
 
     def _base(self, row: FaceRow) -> dict:
         c = self.cfg
@@ -211,12 +222,12 @@ class _Downloader:
 
     def _local_original(self, row: FaceRow) -> bytes | None:
         folder = _inside(self.out, _rel("originals", row.actor_dir, "x")).parent
-        for path in sorted(folder.glob(f"{row.face_file}.*")) if folder.is_dir() else []:
-            if path.name.startswith("."):
-                continue
-            data = path.read_bytes()
-            if sha256_bytes(data) == row.sha256:
-                return data
+        for ext in known_extensions():  # not a glob: that would list the whole folder for every face
+            path = folder / f"{row.face_file}.{ext}"
+            if path.is_file():
+                data = path.read_bytes()
+                if sha256_bytes(data) == row.sha256:
+                    return data
         return None
 
     def _from_fetch(self, row: FaceRow, fr: FetchResult) -> dict:
@@ -256,48 +267,6 @@ class _Downloader:
         return rec
 
 
-# ----------------------------------------------------------------------------- manifest
-def _manifest_row(row: FaceRow, rec: dict | None) -> dict[str, str]:
-    out = {k: "" for k in MANIFEST_COLUMNS}
-    out.update(source=row.source, actor=row.name, image_id=row.image_id, face_id=row.face_id, url=row.url,
-               bbox=row.bbox_text, expected_sha256=row.sha256)
-    if rec is None:
-        out.update(status=row.problem or "", detail=row.detail)
-    else:
-        for k in MANIFEST_COLUMNS:
-            if k in rec and k not in ("bbox",):
-                out[k] = "" if rec[k] is None else str(rec[k])
-        out["expected_sha256"] = row.sha256
-    return out
-
-
-def write_manifest(out: Path, rows: Iterable[dict[str, str]]) -> Path:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    path = out / MANIFEST
-    atomic_write_text(path, buf.getvalue())
-    return path
-
-
-def read_manifest(folder: str | Path) -> list[dict[str, str]]:
-    """Rows of `folder`/manifest.csv (made by `cnnlab faces download`). DataError if absent or malformed."""
-    path = Path(folder) / MANIFEST
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"no {MANIFEST} in {folder} (make one with `cnnlab faces download`)") from None
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in ("actor", "face_id", "status", "sha256", "crop", "gray", "rgb") if c not in
-               (reader.fieldnames or [])]
-    if missing:
-        raise DataError(f"{path} is not a cnnlab faces manifest (missing column(s) {', '.join(missing)})")
-    return list(reader)
-
-
 # ----------------------------------------------------------------------------- driver
 @contextlib.contextmanager
 def _exclusive(out: Path) -> Iterator[None]:
@@ -334,51 +303,58 @@ def download_faces(lists: Sequence[str | Path], out: str | Path, config: Downloa
     Safe to interrupt and rerun (see module docstring). `actors` keeps a subset of names.
     """
     cfg = config or DownloadConfig()
-    rows = parse_lists(lists, actors)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"--out {out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.monotonic()
-    with _exclusive(out):
-        _remove_stale_temporaries(out)
-        groups: dict[str, list[FaceRow]] = defaultdict(list)  # one fetch per URL
-        for r in rows:
-            if r.problem is None:
-                groups[r.url].append(r)
-        records: dict[str, dict] = {}
-        fetched = reused = n_ok = 0
-        todo = sum(len(g) for g in groups.values())
-        from tqdm import tqdm
-
-        bar = tqdm(total=todo, unit="face", disable=not progress, file=sys.stderr, dynamic_ncols=True)
-        worker = _Downloader(out, cfg)
-        pool = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="faces")
-        try:
-            futures = {pool.submit(worker.run_group, g): g for g in groups.values()}
-            for fut in as_completed(futures):
-                group = futures[fut]
-                results = fut.result()
-                for row, (rec, network) in zip(group, results):
-                    records[row.key] = rec
-                    reused += not network
-                    n_ok += rec["status"] == "ok"
-                fetched += any(network for _rec, network in results)
-                bar.update(len(group))
-                bar.set_postfix(ok=n_ok, refresh=False)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        finally:
-            bar.close()
-        pool.shutdown(wait=True)
-        manifest_rows = [_manifest_row(r, records.get(r.key) if r.problem is None else None) for r in rows]
-        path = write_manifest(out, manifest_rows)
-    report = DownloadReport(out, path, manifest_rows, fetched=fetched, reused=reused,
-                            elapsed=time.monotonic() - start)
+    with plan_lists(lists, actors) as plan:
+        if out.exists() and not out.is_dir():
+            raise DataError(f"--out {out} exists and is not a folder")
+        out.mkdir(parents=True, exist_ok=True)
+        start = time.monotonic()
+        with _exclusive(out):
+            _remove_stale_temporaries(out)
+            report = DownloadReport(out, out / MANIFEST)
+            with ManifestJournal(out, len(plan)) as journal:
+                _settle_all(plan, _Downloader(out, cfg), cfg, journal, report, progress)
+                journal.write(report.manifest)
+    report.elapsed = time.monotonic() - start
     log.info("faces: %d ok of %d rows in %.1f s (%d URLs fetched, %d faces reused)", report.counts["ok"],
-             len(manifest_rows), report.elapsed, fetched, reused)
+             report.total, report.elapsed, report.fetched, report.reused)
     return report
+
+
+def _settle_all(plan: ListPlan, worker: _Downloader, cfg: DownloadConfig, journal: ManifestJournal,
+                report: DownloadReport, progress: bool) -> None:
+    """Settle every planned row: rows with a problem here, URL groups on the pool (faces.fanout)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=plan.n_faces, unit="face", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+
+    def groups() -> Iterator[list[tuple[int, FaceRow]]]:
+        for group in plan.work():
+            idx, row = group[0]
+            if row.problem is None:
+                yield group
+            else:  # nothing to fetch: its manifest row comes from the list
+                journal.add(idx, manifest_row(row, None))
+                report.add(row, row.problem)
+
+    def done(items: Sequence[tuple[int, FaceRow]], results: list[tuple[dict, bool]]) -> None:
+        for (idx, row), (rec, network) in zip(items, results):
+            journal.add(idx, manifest_row(row, rec))
+            report.add(row, rec["status"])
+            report.reused += not network
+        report.fetched += any(network for _rec, network in results)
+        bar.update(len(items))
+        bar.set_postfix(ok=report.counts["ok"], refresh=False)
+
+    runner = GroupRunner(settle=lambda item: worker.settle_local(item[1]),
+                         fetch=lambda items: worker.fetch([row for _i, row in items]),
+                         finish=lambda item, fetched: worker.settle_fetched(item[1], fetched),
+                         done=done, name="faces", net_workers=cfg.workers,
+                         local_workers=min(cfg.workers, 2 * (os.cpu_count() or 1)))
+    try:
+        runner.run(groups())
+    finally:
+        bar.close()
 
 
 def format_summary(report: DownloadReport) -> str:

@@ -45,6 +45,11 @@ def extension_for(fmt: str | None) -> str:
     return _EXTENSIONS.get((fmt or "").upper(), (fmt or "bin").lower())
 
 
+def known_extensions() -> tuple[str, ...]:
+    """The extensions `extension_for` gives to the formats `sniff_format` recognises."""
+    return tuple(dict.fromkeys(_EXTENSIONS.values()))
+
+
 @dataclass
 class Checked:
     status: str  # ok or the rejection status

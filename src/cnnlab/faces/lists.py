@@ -4,24 +4,28 @@ A list file has one face per line, tab-separated: name, image_id, face_id, url, 
 sha256 (of the downloaded bytes). The files we have carry no header; a header line naming these
 columns (in any order) is accepted. Real list files are sometimes cut short (the last line of the
 course's facescrub_actresses.txt has 4 fields): such lines are not fatal, they become `bad_line`
-rows with the reason, so nothing is skipped silently.
+rows with the reason, so nothing is skipped silently. How a file is read (regular files only, UTF-8
+or UTF-16 with a byte-order mark, lines split at "\n" only) is in `cnnlab.faces.listfile`; lists of
+any length are planned in bounded memory by `cnnlab.faces.plan`.
 
 Nothing from a list is trusted for paths: `safe_name` turns names and face ids into plain file names.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterator
 from urllib.parse import urlsplit
 
 from cnnlab.core.errors import DataError
 from cnnlab.core.images import display_name
+from cnnlab.faces.listfile import ListFile
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,7 @@ _SHA_RE = re.compile(r"[0-9a-fA-F]{64}")
 _BBOX_RE = re.compile(r"\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*")
 _UNSAFE_RE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_NAME = 80
+_LOGGED_BAD_LINES = 10  # then one line with the count
 
 
 def name_key(name: str) -> str:
@@ -51,6 +56,11 @@ def safe_name(text: str) -> str:
     return cleaned
 
 
+@functools.lru_cache(maxsize=1024)  # an actor's name comes back on each of their rows; FaceScrub has 530
+def _actor_dir(name: str) -> str:
+    return safe_name(name.replace(" ", "_")) if name else "unknown"
+
+
 @dataclass(frozen=True)
 class FaceRow:
     """One line of a list file. `problem` is a status found without any network access, or None."""
@@ -68,7 +78,7 @@ class FaceRow:
 
     @property
     def actor_dir(self) -> str:
-        return safe_name(self.name.replace(" ", "_")) if self.name else "unknown"
+        return _actor_dir(self.name)
 
     @property
     def face_file(self) -> str:
@@ -116,22 +126,6 @@ def check_url(url: str) -> str | None:
     return None
 
 
-def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"list file not found: {path}") from None
-    except IsADirectoryError:
-        raise DataError(f"list file is a directory: {path}") from None
-    except OSError as exc:
-        raise DataError(f"cannot read list file {path}: {exc.strerror}") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        log.warning("%s is not UTF-8; reading it as Latin-1", path)
-        return raw.decode("latin-1")
-
-
 def _header_map(fields: list[str]) -> dict[str, int] | None:
     """Column positions if `fields` is a header line, else None."""
     names = [f.strip().lower().replace(" ", "_") for f in fields]
@@ -143,32 +137,62 @@ def _header_map(fields: list[str]) -> dict[str, int] | None:
     return {c: names.index(c) for c in COLUMNS}
 
 
-def parse_list(path: str | Path) -> ParsedList:
-    """Parse one FaceScrub list file (see module docstring). Raises DataError if it has no valid row."""
-    path = Path(path)
-    text = _read_text(path)
-    columns = {c: i for i, c in enumerate(COLUMNS)}
-    rows: list[FaceRow] = []
-    first = True
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        line = line.rstrip("\r\n")
-        if not line.strip():
-            continue
-        fields = line.split("\t")
-        if first:
-            first = False
-            header = _header_map(fields)
-            if header is not None:
-                columns = header
+class ListRows:
+    """The rows of one list file, streamed: iterate for (line, byte offset, FaceRow); `row_at` reads one again.
+
+    Blank lines and a header line are skipped; `bad_line` rows are logged (the first few). Raises
+    DataError at the end of the file if it had no valid row.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.file = ListFile(path)
+        self.path = self.file.path
+        self.columns = {c: i for i, c in enumerate(COLUMNS)}
+        self._logged = False
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __iter__(self) -> Iterator[tuple[int, int, FaceRow]]:
+        """(line number, byte offset, row) for each row, in file order."""
+        first, good, bad = True, 0, 0
+        quiet, self._logged = self._logged, True  # a second pass logs nothing again
+        for lineno, offset, line in self.file.lines():
+            if not line.strip():
                 continue
-        rows.append(_parse_fields(fields, columns, f"{path.name}:{lineno}"))
-    good = [r for r in rows if r.problem != "bad_line"]
-    if not good:
-        raise DataError(f"{path}: no valid FaceScrub row (expected 6 tab-separated fields per line)")
-    for r in rows:
-        if r.problem == "bad_line":
-            log.warning("%s: %s", r.source, r.detail)
-    return ParsedList(path=path, rows=tuple(rows))
+            fields = line.split("\t")
+            if first:
+                first = False
+                header = _header_map(fields)
+                if header is not None:
+                    self.columns = header
+                    continue
+            row = _parse_fields(fields, self.columns, f"{self.file.name}:{lineno}")
+            if row.problem == "bad_line":
+                bad += 1
+                if bad <= _LOGGED_BAD_LINES and not quiet:
+                    log.warning("%s: %s", row.source, row.detail)
+            else:
+                good += 1
+            yield lineno, offset, row
+        if not good:
+            raise DataError(f"{self.path}: no valid FaceScrub row (expected 6 tab-separated fields per line)")
+        if bad > _LOGGED_BAD_LINES and not quiet:
+            log.warning("%s: %d more bad lines", self.path, bad - _LOGGED_BAD_LINES)
+
+    def row_at(self, offset: int, lineno: int) -> FaceRow:
+        """The row of the line at byte `offset` (line number `lineno`), parsed as during iteration."""
+        return _parse_fields(self.file.line_at(offset).split("\t"), self.columns, f"{self.file.name}:{lineno}")
+
+
+def parse_list(path: str | Path) -> ParsedList:
+    """Parse one FaceScrub list file (see module docstring) into memory. DataError if it has no valid row."""
+    reader = ListRows(path)
+    try:
+        rows = tuple(row for _lineno, _offset, row in reader)
+    finally:
+        reader.close()
+    return ParsedList(path=reader.path, rows=rows)
 
 
 def _parse_fields(fields: list[str], columns: dict[str, int], source: str) -> FaceRow:
@@ -194,46 +218,3 @@ def _parse_fields(fields: list[str], columns: dict[str, int], source: str) -> Fa
             problem, detail = "bad_url", reason
     return FaceRow(source, name, v["image_id"], face_id, v["url"], v["bbox"], v["sha256"].lower(),
                    bbox, problem, detail or "")
-
-
-def parse_lists(paths: Sequence[str | Path], actors: Iterable[str] | None = None) -> list[FaceRow]:
-    """Parse several lists, keep the `actors` subset (case-insensitive; unknown names -> DataError).
-
-    Identical duplicate rows (same face in two lists) are kept once; a second, different row for the
-    same face id of the same actor becomes a `duplicate` row, so no face is overwritten.
-    """
-    if not paths:
-        raise DataError("no list file given")
-    rows = [r for p in paths for r in parse_list(p).rows]
-    if actors is not None:
-        wanted = {name_key(a): a for a in ([actors] if isinstance(actors, str) else actors) if a.strip()}
-        if not wanted:
-            raise DataError("empty actor selection")
-        present = {name_key(r.name) for r in rows if r.name}
-        unknown = [a for k, a in wanted.items() if k not in present]
-        if unknown:
-            raise DataError(f"actor(s) not in the list files: {', '.join(unknown)}")
-        rows = [r for r in rows if name_key(r.name) in wanted]
-    # one spelling per actor (the first seen), so names differing in case share one folder
-    spelling: dict[str, str] = {}
-    rows = [r if spelling.setdefault(name_key(r.name), r.name) == r.name
-            else replace(r, name=spelling[name_key(r.name)]) for r in rows]
-    seen: dict[str, FaceRow] = {}
-    out: list[FaceRow] = []
-    dropped = 0
-    for r in rows:
-        if r.problem is not None:  # rows that will not be fetched claim no face id
-            out.append(r)
-            continue
-        prev = seen.get(r.key)
-        if prev is None:
-            seen[r.key] = r
-            out.append(r)
-        elif prev.same_face(r):
-            dropped += 1
-        else:
-            out.append(replace(r, problem="duplicate",
-                               detail=f"face id already used by {prev.source} with other data"))
-    if dropped:
-        log.info("ignored %d identical duplicate row(s)", dropped)
-    return out
