@@ -14,7 +14,7 @@ from PIL import Image
 import cnnlab
 from cnnlab.art.config import RunConfig
 from cnnlab.art.run import train_run
-from cnnlab.cli.main import main
+from cnnlab.cli.app import main
 from cnnlab.core.config import resolve_config
 from cnnlab.core.diagnostics import SplitDiagnostics, load_diagnostics
 from cnnlab.core.io import atomic_dir

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from cnnlab.cli.main import main
+from cnnlab.cli.app import main
 from cnnlab.core.callbacks import Callback, FitState
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.lr_finder import RangeTest, RangeTestDone, find_lr, lr_at, smooth, suggest, write_lr_find
