@@ -171,3 +171,20 @@ def test_random_augment_is_deterministic_and_random_per_image() -> None:
     inverted = random_augment(x, AugmentConfig({"invert": 0.5}), torch.Generator().manual_seed(3))
     n = int((inverted == -x).flatten(1).all(1).sum())
     assert 60 < n < 140  # about half of 200 images
+
+
+def test_grayscale_is_the_luminance_on_three_equal_channels():
+    from cnnlab.art.transforms import LUMA, grayscale
+
+    x = torch.tensor([[0.5, -0.5, 0.0], [-0.5, 0.5, 0.0], [-0.5, -0.5, 0.0]]).T.reshape(3, 3, 1, 1)  # red, green, grey
+    g = grayscale(x)
+    assert g.shape == x.shape and torch.equal(g[:, 0], g[:, 1]) and torch.equal(g[:, 1], g[:, 2])
+    assert g[0, 0, 0, 0].item() == pytest.approx(LUMA[0] - 0.5) and g[2].abs().max() == 0  # mid-grey padding stays 0
+    from cnnlab.art.config import RunConfig
+    from cnnlab.art.run import prepare_data
+    from cnnlab.core.config import resolve_config
+
+    gray = prepare_data(resolve_config(RunConfig, None, ["data.grayscale=true"]))
+    colour = prepare_data(RunConfig())
+    assert torch.equal(gray.test[1], colour.test[1]) and torch.allclose(gray.test[0], grayscale(colour.test[0]))
+    assert gray.info["hash"] == colour.info["hash"]  # the same images; the run config says grayscale

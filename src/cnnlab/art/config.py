@@ -77,13 +77,18 @@ class ModelConfig:
 # ----------------------------------------------------------------------------- data and run
 @dataclass(frozen=True)
 class DataConfig:
-    """Part 1 art data: a registered embedded dataset name or a folder path."""
+    """Part 1 art data: a registered embedded dataset name or a folder path.
+
+    grayscale: every image replaced by its luminance (ITU-R BT.601 weights, as Pillow's "L"), replicated
+    to the three channels, so the network is unchanged (the colour control of question 1.7).
+    """
 
     name: str = "synthetic-artists"
     image_size: int = 50
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     split_seed: int = 0
+    grayscale: bool = False
 
     def __post_init__(self) -> None:
         check(self.image_size >= 8, "data.image_size must be >= 8")

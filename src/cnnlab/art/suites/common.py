@@ -99,7 +99,7 @@ class SuiteResult:
 
 
 SUITES: Registry[SuiteResult] = Registry("experiment suite")
-SUITE_ORDER = ("baseline", "pooling", "regularization", "architecture", "search", "robustness")
+SUITE_ORDER = ("baseline", "pooling", "regularization", "architecture", "search", "controls", "robustness")
 
 
 # ----------------------------------------------------------------------------- running variants
@@ -124,7 +124,7 @@ def _run_one(config: RunConfig, out_root: str, device: str, callbacks: Sequence[
     """Train (or reuse) one run; returns its summary plus the run folder. Runs in a worker."""
     from cnnlab.art.run import prepare_data, train_run
 
-    key = (config.data.name, config.data.image_size, config.data.val_fraction, config.data.test_fraction, config.data.split_seed)
+    key = config.data  # frozen: every field (grayscale too) is part of the key
     if key not in _WORKER_DATA:
         _WORKER_DATA[key] = prepare_data(config)
     # No per-run learning-curve PNG: suites plot their own aggregated figures (saves ~0.4 s a run).
@@ -183,7 +183,8 @@ def write_suite(name: str, options: SuiteOptions, rows: list[dict], findings: li
 
     path = options.suite_root / name
     path.mkdir(parents=True, exist_ok=True)
-    flat = [{k: (" ".join(v) if isinstance(v, list) else v) for k, v in r.items() if k != "run_paths"} for r in rows]
+    skip = ("run_paths", "per_repeat", "vs_reference")
+    flat = [{k: (" ".join(map(str, v)) if isinstance(v, list) else v) for k, v in r.items() if k not in skip} for r in rows]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in flat for k in r)))
     writer.writeheader()
