@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from cnnlab.art.transforms import TRANSFORMS
-from cnnlab.core.config import check
+from cnnlab.core.config import check, check_number, check_seed
+from cnnlab.core.images import MAX_IMAGE_SIZE
 from cnnlab.core.layers import ACTIVATIONS
 from cnnlab.core.train_config import TrainConfig
 
@@ -49,7 +50,7 @@ class ModelConfig:
             check(all(isinstance(v, int) and v >= minimum for v in value), f"model.{key} must be integers >= {minimum}")
         check(self.pool_size >= 1 and self.pool_stride >= 1, "model.pool_size and model.pool_stride must be >= 1")
         check(all(isinstance(f, int) and f > 0 for f in self.fc_sizes), "model.fc_sizes must be positive integers")
-        check(0.0 <= self.dropout < 1.0, f"model.dropout must be in [0, 1), got {self.dropout}")
+        check_number(self.dropout, "model.dropout", 0, 1, high_open=True)
         check(self.activation in ACTIVATIONS, f"unknown activation {self.activation!r} (choose from: {', '.join(ACTIVATIONS.names())})")
 
     def _per_layer(self, key: str) -> tuple[int, ...]:
@@ -91,7 +92,8 @@ class DataConfig:
     grayscale: bool = False
 
     def __post_init__(self) -> None:
-        check(self.image_size >= 8, "data.image_size must be >= 8")
+        check_number(self.image_size, "data.image_size", 8, MAX_IMAGE_SIZE, integer=True)
+        check_seed(self.split_seed, "data.split_seed")
         check(0 < self.val_fraction < 1 and 0 < self.test_fraction < 1, "data.val_fraction and data.test_fraction must be in (0, 1)")
         check(self.val_fraction + self.test_fraction < 1, "data.val_fraction + data.test_fraction must be < 1")
 

@@ -3,8 +3,11 @@
 Preprocessing follows the handout's DataLoader: each image is downsampled so that its longer side is
 `image_size` (aspect ratio kept), centred and padded to a square with mid-grey (0.0), and RGB is
 scaled to [-0.5, 0.5]. Grayscale, palette, CMYK and 16-bit images are converted to RGB; transparent
-ones are composited over mid-grey. Files that cannot be decoded (truncated, corrupt, not images) are
-skipped with a warning and listed with the reason; hidden files (.DS_Store) are listed there too.
+ones are composited over mid-grey. Files that cannot be decoded (truncated, corrupt, not images, more
+pixels than cnnlab.core.images.MAX_IMAGE_PIXELS) are skipped with a warning and listed with the
+reason; hidden files (.DS_Store) are listed there too. Only regular files (or links to them) are
+read: a FIFO or a link to a device (/dev/zero) would hang the content hash, so they are skipped, named
+in a warning.
 
 Decoded tensors are cached under `default_cache_dir()`, keyed by a hash of the folder's content (or,
 for generated data, of the generator's parameters), the image size and the preprocessing version, so
@@ -16,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnnlab.core.errors import DataError
-from cnnlab.core.images import display_name, to_rgb
+from cnnlab.core.errors import DataError, first_line
+from cnnlab.core.images import check_pixels, display_name, open_image, to_rgb
 from cnnlab.core.io import atomic_path, canonical_json, sha256_bytes
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,7 @@ log = logging.getLogger(__name__)
 PREPROCESS_VERSION = 1
 PAD_VALUE = 0.0  # mid-grey in [-0.5, 0.5]; invariant under the "invert" transform
 IGNORED_DIRS = frozenset({"__MACOSX"})  # macOS zip artefacts: resource forks, never images
+NOT_REGULAR = "not a regular file (a FIFO, device or socket): not read"
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,16 +153,27 @@ def _scan_folder(root: Path) -> _Scan:
         raw = rel.encode("utf-8", "surrogateescape")
         h.update(tag + len(raw).to_bytes(4, "little") + raw)
 
-    def add_file(path: Path, rel: str) -> None:
+    def add_file(path: Path, rel: str) -> bool:
+        """Hash one file; False (nothing read) when it is not a regular file."""
         add_entry(b"F", rel)
         try:
-            with open(path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                h.update(size.to_bytes(8, "little"))
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
+            # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then tells what was opened.
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except OSError as exc:  # unreadable: it changes the hash, and decoding will skip it
             h.update(b"!" + type(exc).__name__.encode())
+            return True
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                h.update(b"S")
+                return False
+            try:
+                h.update(st.st_size.to_bytes(8, "little"))
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            except OSError as exc:
+                h.update(b"!" + type(exc).__name__.encode())
+        return True
 
     class_dirs: list[str] = []
     files: list[list[str]] = []
@@ -184,13 +200,15 @@ def _scan_folder(root: Path) -> _Scan:
                 dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
                 for name in sorted(filenames):
                     rel = os.path.join(rel_dir, name)
-                    add_file(Path(dirpath) / name, rel)
-                    if _hidden(name):
+                    if not add_file(Path(dirpath) / name, rel):
+                        ignored.append((rel, NOT_REGULAR))
+                    elif _hidden(name):
                         ignored.append((rel, "hidden file"))
                     else:
                         files[-1].append(rel)
+        elif not add_file(Path(entry.path), entry.name):
+            ignored.append((entry.name, NOT_REGULAR))
         else:
-            add_file(Path(entry.path), entry.name)
             ignored.append((entry.name, "hidden file" if _hidden(entry.name) else "not inside a class folder"))
     return _Scan(class_dirs, files, ignored, h.hexdigest())
 
@@ -229,17 +247,17 @@ def _try_decode(path: Path, image_size: int) -> tuple[np.ndarray | None, str]:
     try:
         return _decode_image(path, image_size), ""
     except Exception as exc:  # noqa: BLE001 - Pillow raises many types on corrupt files; skip, never crash
-        msg = str(exc).splitlines()[0] if str(exc) else ""
-        return None, f"cannot decode ({type(exc).__name__}{': ' + msg if msg else ''})"
+        return None, f"cannot decode ({first_line(exc, 200, with_type=True)})"
 
 
 def _decode_image(path: Path, image_size: int) -> np.ndarray:
     """Decode one file to (3, S, S) float32 in [-0.5, 0.5]: fit the longer side, pad with grey."""
     from PIL import Image, ImageOps
 
-    with Image.open(path) as im:
+    with open_image(path, max_pixels=None) as im:
         # JPEG: decode at a reduced scale (>= 2x the target) - much faster for large scans.
         im.draft(None, (2 * image_size, 2 * image_size))
+        check_pixels(*im.size, "too large")  # after the draft: the pixels that will really be decoded
         im.load()  # raises on truncated files (Pillow's LOAD_TRUNCATED_IMAGES stays False)
         try:
             im = ImageOps.exif_transpose(im)

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from cnnlab.art.config import ModelConfig
+from cnnlab.core.config import check_parameter_count
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.layers import conv_output_size, make_activation
 from cnnlab.core.registry import Registry
@@ -29,12 +30,13 @@ class SimpleCNN(nn.Module):
     Default (ModelConfig()): conv 3->16 k5 s2, ReLU, conv 16->16 k5 s2, ReLU, FC 1600->64, ReLU,
     FC 64->num_classes. Each conv block is conv [-> batch norm] -> activation [-> LRN] [-> max-pool].
     The FC input size is computed; a stack that shrinks the map below 1x1 raises ConfigError naming
-    the layer.
+    the layer, and so does a network over MAX_PARAMETERS (counted before anything is allocated).
     """
 
     def __init__(self, config: ModelConfig | None = None, num_classes: int = 11, in_channels: int = 3, image_size: int = 50) -> None:
         super().__init__()
         config = config or ModelConfig()
+        check_parameter_count(parameter_count(config, num_classes, in_channels, image_size), "this SimpleCNN")
         self.config = config
         self.input_shape = (in_channels, image_size, image_size)
         blocks: list[nn.Module] = []
@@ -86,6 +88,24 @@ class SimpleCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x (B, C, H, W) -> logits (B, num_classes); no softmax: the loss takes logits.
         return self.classifier(self.features(x))
+
+
+def parameter_count(config: ModelConfig, num_classes: int, in_channels: int = 3, image_size: int = 50) -> int:
+    """SimpleCNN's number of parameters, from its config alone (arithmetic: nothing is allocated)."""
+    total, channels, size = 0, in_channels, image_size
+    for filters, kernel, stride, padding in zip(config.filters, config.layer_kernels, config.layer_strides, config.layer_paddings):
+        total += filters * (channels * kernel * kernel + 1)  # conv weight and bias
+        total += 2 * filters if config.batch_norm else 0  # batch-norm scale and shift
+        total += filters if config.weight_norm else 0  # weight norm's per-filter magnitude g
+        size = max(conv_output_size(size, kernel, stride, padding), 0)
+        if config.pool:
+            size = max(conv_output_size(size, config.pool_size, config.pool_stride, 0), 0)
+        channels = filters
+    width = channels * size * size
+    for out in (*config.fc_sizes, num_classes):
+        total += (width + 1) * out
+        width = out
+    return total
 
 
 @MODELS.register("simple_cnn")

@@ -19,7 +19,8 @@ from cnnlab.art.config import RunConfig
 from cnnlab.core.config import to_dict
 from cnnlab.art.models import count_parameters, create_model, describe_layers
 from cnnlab.core.callbacks import Callback
-from cnnlab.core.runs import RunResult, cached_run, create_run, load_summary
+from cnnlab.core.plotting import draw_safely
+from cnnlab.core.runs import RunResult, cached_run, create_run
 from cnnlab.core.trainer import FitResult, Trainer, seed_everything
 
 log = logging.getLogger(__name__)
@@ -84,18 +85,41 @@ def make_augment(config: RunConfig) -> Callable | None:
 
 
 def load_run_model(run_path: str | Path, which: str | None = None) -> torch.nn.Module:
-    """Rebuild a finished run's model with its reported weights ("best" or "final"), in eval mode."""
-    import json
+    """Rebuild a finished run's model with its reported weights ("best" or "final"), in eval mode.
 
+    A damaged or foreign run folder is a one-line DataError naming it: its config, class names and
+    weights are checked (the weights' shapes against the rebuilt model) before anything is loaded.
+    """
     from cnnlab.core.config import from_dict
+    from cnnlab.core.errors import ConfigError, DataError, first_line
+    from cnnlab.core.runs import read_run
+    from cnnlab.core.state_dicts import state_dict_problem
 
-    run_path = Path(run_path)
-    meta = json.loads((run_path / "config.json").read_text())
-    config = from_dict(RunConfig, meta["config"])
-    summary = load_summary(run_path)
-    which = which or summary.get("reported_model", "best")
-    model = create_model(config.model.name, num_classes=len(meta["data"]["classes"]), config=config.model, image_size=config.data.image_size)
-    model.load_state_dict(torch.load(run_path / f"{which}.pt", weights_only=True))
+    record = read_run(run_path)
+    run_path = record.path
+    data = record.meta.get("data")
+    classes = data.get("classes") if isinstance(data, dict) else None
+    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+        raise DataError(f"run folder {run_path}: config.json lists no class names")
+    try:
+        config = from_dict(RunConfig, record.meta.get("config"))
+        which = which or record.summary.get("reported_model", "best")
+        if which not in ("best", "final"):
+            raise DataError(f"run folder {run_path}: unknown model {str(which)[:40]!r} (best or final)")
+        model = create_model(config.model.name, num_classes=len(classes), config=config.model, image_size=config.data.image_size)
+    except ConfigError as exc:
+        raise DataError(f"run folder {run_path} has an invalid config: {exc}") from None
+    weights = run_path / f"{which}.pt"
+    if not weights.is_file():
+        raise DataError(f"run folder {run_path} has no {which}.pt")
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: one line
+        raise DataError(f"cannot read {weights}: {first_line(exc, 120, with_type=True)}") from None
+    problem = state_dict_problem(model.state_dict(), state)
+    if problem is not None:
+        raise DataError(f"run folder {run_path}: {which}.pt does not match its model: {problem}")
+    model.load_state_dict(state)
     return model.eval()
 
 
@@ -124,7 +148,7 @@ def train_run(
     if hit is not None:
         if write_plot and not (hit.path / "learning_curves.png").is_file():
             # Suites and sweeps skip per-run plots; draw it now that someone asks for this run.
-            _plot_run(hit.path, hit.summary)
+            draw_safely(lambda: _plot_run(hit.path, hit.summary), "the learning curves")
         return hit
 
     t0 = time.perf_counter()
@@ -134,7 +158,7 @@ def train_run(
     trainer = Trainer(config.train, device=device, progress=progress)
     result: FitResult = trainer.fit(model, data.train, data.val, augment=make_augment(config), callbacks=callbacks)
     summary = _run_summary(config, data, trainer, model, result)
-    with create_run(out_root, RUN_KIND, config_dict, seed, data_info, callbacks=callbacks) as run:
+    with create_run(out_root, RUN_KIND, config_dict, seed, data_info, callbacks=callbacks, replace=force) as run:
         import yaml
 
         run.write_text("config.yaml", yaml.safe_dump(config_dict, sort_keys=False))
@@ -142,8 +166,8 @@ def train_run(
         run.save_checkpoint(result.best_state, "best.pt")
         if summary["reported_model"] == "final":
             run.save_checkpoint(result.final_state, "final.pt")
-        if write_plot:
-            _plot_run(run.path, {"data": data_info, "seed": seed}, result.history)
+        if write_plot:  # a figure that fails is a warning: the run is kept
+            draw_safely(lambda: _plot_run(run.path, {"data": data_info, "seed": seed}, result.history), "the learning curves")
         summary["prep_seconds"] = round(time.perf_counter() - t0 - result.seconds, 3)
         full = run.write_summary(summary)
     return RunResult(run.path, full, False)

@@ -7,7 +7,7 @@ import sys
 from typing import Sequence
 
 from cnnlab.cli import experiment, faces, inspect, lr_find, part2, report, runs, sweep, train
-from cnnlab.cli.common import ArgumentParser
+from cnnlab.cli.common import ArgumentParser, apply_threads
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.version import __version__
 
@@ -36,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
+        apply_threads(args)  # every training command: torch threads before anything trains
         return int(args.handler(args) or 0)
     except CnnlabError as exc:
         print(f"cnnlab: error: {exc}", file=sys.stderr)

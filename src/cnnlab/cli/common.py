@@ -4,6 +4,7 @@
 --seeds          a count ("3": seeds 0, 1, 2) or a comma list ("0,2", or "4," for seed 4 alone)
 --actors         repeatable; each a comma list of names, "course" for the six of the course project
 --device         checked before anything runs: an unavailable device is a one-line error
+--threads        torch threads per training process (the rule: cnnlab.core.threads), set before training
 --out            documented per command (a runs folder, a download folder, an image)
 """
 
@@ -70,6 +71,33 @@ def device_arg(text: str) -> str:
         return str(resolve_device(text))
     except CnnlabError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type for counts: a positive integer, else a one-line usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def add_threads_arg(p: argparse.ArgumentParser, what: str = "per training process") -> None:
+    """--threads N (default None: the rule of cnnlab.core.threads, 1 unless $OMP_NUM_THREADS is set)."""
+    p.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                   help=f"torch threads {what} (default: $OMP_NUM_THREADS if set, else 1: faster than more threads "
+                        "for networks this small, and far faster on a busy machine; see README, Benchmarks)")
+
+
+def apply_threads(args: argparse.Namespace) -> int | None:
+    """Set torch's thread count by --threads (or the default rule) when the command has the flag."""
+    if not hasattr(args, "threads"):
+        return None
+    from cnnlab.core.threads import use_threads
+
+    return use_threads(args.threads)
 
 
 def add_device_arg(p: argparse.ArgumentParser) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import (add_config_args, add_device_arg, add_seeds_arg, add_tensorboard_arg, parse_seeds, resolve_run_config,
-                               tensorboard_callbacks, tensorboard_done)
+from cnnlab.cli.common import (add_config_args, add_device_arg, add_seeds_arg, add_tensorboard_arg, add_threads_arg, parse_seeds,
+                               resolve_run_config, tensorboard_callbacks, tensorboard_done)
 
 log = logging.getLogger("cnnlab")
 
@@ -43,6 +43,7 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trials", type=int, default=30, help="Optuna trials of the search suite (default: 30)")
     p.add_argument("--out", default="runs", help="runs folder: the runs and runs/suites/<suite>/ tables go here (default: runs)")
     add_device_arg(p)
+    add_threads_arg(p, "per training process (each of --jobs)")
     add_tensorboard_arg(p)
     p.set_defaults(handler=_run_experiment)
 
@@ -55,7 +56,7 @@ def _suite_options(args: argparse.Namespace):
     base = resolve_run_config(argparse.Namespace(**{**vars(args), "epochs": None}))
     return SuiteOptions(out_root=Path(args.out), base=base, seeds=parse_seeds(args.seeds), epochs=args.epochs,
                         quick=args.quick, jobs=args.jobs or default_jobs(), search_trials=args.trials, device=args.device,
-                        callbacks=tuple(tensorboard_callbacks(args, args.out)))
+                        callbacks=tuple(tensorboard_callbacks(args, args.out)), threads=args.threads)
 
 
 def _run_experiment(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from cnnlab.cli.common import ArgumentParser, add_actors_arg, parse_actors
+from cnnlab.core.images import MAX_IMAGE_PIXELS
 
 log = logging.getLogger("cnnlab")
 
@@ -41,7 +42,8 @@ def _add_faces(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--retries", type=int, default=2, help="retries after a transient failure (default: 2)")
     d.add_argument("--backoff", type=float, default=0.5, help="first retry delay in s, doubled each time")
     d.add_argument("--max-bytes", type=_byte_count, default=20_000_000, help="largest response (default: 20000000)")
-    d.add_argument("--max-pixels", type=int, default=40_000_000, help="largest image (decompression-bomb guard)")
+    d.add_argument("--max-pixels", type=int, default=MAX_IMAGE_PIXELS,
+                   help=f"largest image, checked before decoding (decompression-bomb guard; default: {MAX_IMAGE_PIXELS})")
     d.add_argument("--gray-size", type=int, default=28, help="side of the grayscale copies (default: 28)")
     d.add_argument("--rgb-size", type=int, default=227, help="side of the RGB copies (default: 227)")
     d.add_argument("--retry-failed", action="store_true", help="fetch again faces that failed for good (404...)")

@@ -11,7 +11,7 @@ import logging
 from typing import Callable
 
 from cnnlab.cli.common import (ArgumentParser, add_actors_arg, add_config_args, add_device_arg, add_field_arg, add_seeds_arg,
-                               add_tensorboard_arg, bind_field, parse_actors, parse_seeds, resolve_command_config,
+                               add_tensorboard_arg, add_threads_arg, bind_field, parse_actors, parse_seeds, resolve_command_config,
                                tensorboard_callbacks, tensorboard_done)
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.train_config import OPTIMIZERS
@@ -41,6 +41,7 @@ def _add_face_data_args(p: argparse.ArgumentParser, cls: type) -> None:
     p.add_argument("--force", action="store_true", help="retrain even if this exact run is cached")
     p.add_argument("--json", action="store_true", help="print summary.json on stdout")
     add_device_arg(p)
+    add_threads_arg(p)
     add_tensorboard_arg(p)
 
 
@@ -102,12 +103,12 @@ def _head_hidden(text: str) -> list[int]:
 
 
 def _print_part2(results: list, args: argparse.Namespace, extra: Callable[[dict], list[str]] | None = None) -> None:
-    import json
+    from cnnlab.core.io import json_text
 
     from cnnlab.faces.experiments import seed_summary
 
     if args.json:
-        print(json.dumps([r.summary for r in results] if len(results) > 1 else results[0].summary, indent=2))
+        print(json_text([r.summary for r in results] if len(results) > 1 else results[0].summary, indent=2))
         return
     for r in results:
         s = r.summary

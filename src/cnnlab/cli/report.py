@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import add_device_arg, add_seeds_arg, add_tensorboard_arg, parse_seeds, tensorboard_callbacks, tensorboard_done
+from cnnlab.cli.common import (add_device_arg, add_seeds_arg, add_tensorboard_arg, add_threads_arg, parse_seeds, tensorboard_callbacks,
+                               tensorboard_done)
 
 log = logging.getLogger("cnnlab")
 
@@ -34,6 +35,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
                    help="AlexNet weights: auto (default: ImageNet weights from the torch hub cache, else an untrained "
                         "AlexNet, said so in the report), random, download, or a state-dict file")
     add_device_arg(p)
+    add_threads_arg(p, "per training process (each of --jobs, and the Part 2 training)")
     add_tensorboard_arg(p)
     p.set_defaults(handler=_run_report)
 
@@ -47,7 +49,8 @@ def _run_report(args: argparse.Namespace) -> int:
     options = ReportOptions(out_root=Path(args.out), report_dir=Path(args.report_dir), quick=args.quick, seeds=parse_seeds(args.seeds),
                             jobs=args.jobs or default_jobs(), trials=args.trials, style=Path(args.style) if args.style else None,
                             compile=not args.no_compile, train=not args.no_train, art_data=args.data, faces=args.faces,
-                            weights=args.weights, device=args.device, callbacks=tensorboard_callbacks(args, args.out))
+                            weights=args.weights, device=args.device, callbacks=tensorboard_callbacks(args, args.out),
+                            threads=args.threads)
     result = build_report(options)
     ctx = result.context
     notes = []

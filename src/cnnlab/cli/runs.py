@@ -4,7 +4,7 @@ TensorBoard event files for runs trained without live logging."""
 from __future__ import annotations
 
 import argparse
-import json
+from cnnlab.core.io import json_text
 
 from cnnlab.cli.common import ArgumentParser
 
@@ -53,7 +53,7 @@ def _run_table(args: argparse.Namespace) -> int:
     records = filter_runs(list_runs(args.out), kind=args.kind, data=args.data, where=args.where)
     records = sort_runs(records, args.sort, reverse=args.reverse)
     if args.json:
-        print(json.dumps([r.to_dict() for r in records], indent=2))
+        print(json_text([r.to_dict() for r in records], indent=2))
         return 0
     if not records:
         print(f"no runs in {args.out}" + (" match" if args.kind or args.data or args.where else ""))
@@ -71,7 +71,7 @@ def _run_show(args: argparse.Namespace) -> int:
 
     rec = read_row(find_run(args.out, args.run))
     if args.json:
-        print(json.dumps({"path": str(rec.path), "status": rec.status, "config": rec.meta, "summary": rec.summary}, indent=2))
+        print(json_text({"path": str(rec.path), "status": rec.status, "config": rec.meta, "summary": rec.summary}, indent=2))
         return 0
     print(f"run {rec.run_id} ({rec.kind or rec.status}): {rec.path}")
     if not rec.ok:
@@ -95,7 +95,7 @@ def _run_diff(args: argparse.Namespace) -> int:
             raise CnnlabError(f"run {rec.run_id} is {rec.status} ({rec.problem})")
     diff = diff_runs(a, b)
     if args.json:
-        print(json.dumps({"a": str(a.path), "b": str(b.path),
+        print(json_text({"a": str(a.path), "b": str(b.path),
                           "config": [{"key": k, "a": va, "b": vb} for k, va, vb in diff.config],
                           "metrics": [{"key": k, "a": va, "b": vb, "delta": d} for k, va, vb, d in diff.metrics]}, indent=2))
         return 0
@@ -104,7 +104,7 @@ def _run_diff(args: argparse.Namespace) -> int:
         width = max(len(k) for k, _, _ in diff.config)
         print(f"\nconfig ({len(diff.config)} keys differ):")
         for key, va, vb in diff.config:
-            print(f"  {key:<{width}}  {json.dumps(va)}  ->  {json.dumps(vb)}")
+            print(f"  {key:<{width}}  {json_text(va)}  ->  {json_text(vb)}")
     else:
         print("\nconfig: identical")
     if diff.metrics:

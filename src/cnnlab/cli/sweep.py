@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import add_config_args, add_device_arg, add_tensorboard_arg, resolve_run_config, tensorboard_callbacks, tensorboard_done
+from cnnlab.cli.common import (add_config_args, add_device_arg, add_tensorboard_arg, add_threads_arg, resolve_run_config,
+                               tensorboard_callbacks, tensorboard_done)
 from cnnlab.core.errors import CnnlabError
 
 log = logging.getLogger("cnnlab")
@@ -24,7 +25,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
                                      "(default: sqlite:///<out>/optuna.db)")
     p.add_argument("--study", default="cnnlab", help="study name (default: cnnlab)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default: 1)")
-    p.add_argument("--threads", type=int, help="torch threads per worker (default: CPU cores // workers)")
+    add_threads_arg(p, "per worker")
     p.add_argument("--sampler-seed", type=int, help="TPE sampler seed (default: the training seed, else 0)")
     p.add_argument("--no-prune", action="store_true", help="no median pruning")
     p.add_argument("--sampler", choices=("tpe", "random"), default="tpe", help="TPE (default) or random search")
@@ -53,8 +54,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
         if args.trials is None or args.trials < 1:
             raise CnnlabError(f"--trials must be a positive integer, got {args.trials}" if args.trials is not None
                               else "--trials is required (or --show to print a study)")
-        if args.workers < 1 or (args.threads is not None and args.threads < 1):
-            raise CnnlabError("--workers and --threads must be positive integers")
+        if args.workers < 1:
+            raise CnnlabError("--workers must be a positive integer")
         config = resolve_run_config(args)
         seed = args.sampler_seed if args.sampler_seed is not None else (args.seed or 0)
         callbacks = tensorboard_callbacks(args, args.out)
@@ -71,10 +72,10 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
 
 def _print_result(result, args: argparse.Namespace) -> None:
-    import json
+    from cnnlab.core.io import json_text
 
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, default=str))
+        print(json_text(result.to_dict(), indent=2, default=str))
         return
     print(f"study {result.study_name!r} in {result.storage}")
     print(f"{result.n_finished} of {result.target} trials finished: {result.n_complete} complete, {result.n_pruned} pruned, "

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import (add_config_args, add_device_arg, add_tensorboard_arg, resolve_run_config, tensorboard_callbacks,
-                               tensorboard_done)
+from cnnlab.cli.common import (add_config_args, add_device_arg, add_tensorboard_arg, add_threads_arg, resolve_run_config,
+                               tensorboard_callbacks, tensorboard_done)
 
 log = logging.getLogger("cnnlab")
 
@@ -25,12 +25,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="retrain even if this exact run is cached")
     p.add_argument("--json", action="store_true", help="print summary.json on stdout")
     add_device_arg(p)
+    add_threads_arg(p)
     add_tensorboard_arg(p)
     p.set_defaults(handler=_run_train)
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    import json
+    from cnnlab.core.io import json_text
 
     from cnnlab.art.run import train_run
 
@@ -41,7 +42,7 @@ def _run_train(args: argparse.Namespace) -> int:
                        callbacks=tensorboard_callbacks(args, args.out))
     s = result.summary
     if args.json:
-        print(json.dumps(s, indent=2))
+        print(json_text(s, indent=2))
     else:
         note = " (cached)" if result.cached else ""
         synthetic = " [synthetic data]" if s.get("synthetic_data") else ""

@@ -10,9 +10,10 @@ with `state.request_stop(reason)` (the trainer finishes the epoch's callbacks, t
 the best weights) or aborts it by raising (a pruned sweep trial). Callbacks must not draw from the
 global random generators: runs stay bitwise reproducible whatever is attached.
 
-Two callbacks are built in and always attached by the trainer: `EarlyStopping` (tracks the best
-epoch and its weights by the monitor, and stops after `patience` epochs without improvement) and,
-when asked for, `ProgressBar`.
+Three callbacks are built in and always attached by the trainer: `DivergenceGuard` (first: a
+non-finite loss ends training with a one-line `TrainingDiverged` error, so no NaN ever reaches a
+summary), `EarlyStopping` (tracks the best epoch and its weights by the monitor, and stops after
+`patience` epochs without improvement) and, when asked for, `ProgressBar`.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnnlab.core.errors import CnnlabError
 from cnnlab.core.train_config import EarlyStoppingConfig, TrainConfig
 
-__all__ = ["Callback", "FitState", "EarlyStopping", "ProgressBar", "state_copy"]
+__all__ = ["Callback", "FitState", "DivergenceGuard", "EarlyStopping", "ProgressBar", "TrainingDiverged", "state_copy"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,26 @@ class Callback:
         """Called by `cnnlab.core.runs.create_run` with the complete temporary run folder (config.json,
         metrics, figures, summary.json written), just before it is renamed into place: files written
         into `folder` here end up in the run folder. Not called for cached runs (nothing was trained)."""
+
+
+class TrainingDiverged(CnnlabError):
+    """The loss became NaN or infinite: the run is abandoned (no run folder), reported in one line."""
+
+
+class DivergenceGuard(Callback):
+    """Raises `TrainingDiverged` after an epoch whose training or validation loss is not finite.
+
+    Checked once per epoch on the history row (no per-batch host sync). Raising rather than
+    requesting a stop: diverged weights are no result, and a stop would still write a run.
+    """
+
+    def on_epoch_end(self, state: FitState, row: dict) -> None:
+        for key in ("train_loss", "val_loss"):
+            if not math.isfinite(row[key]):
+                opt = state.config.optimizer
+                raise TrainingDiverged(
+                    f"training diverged: the {key.replace('_', ' ')} became {row[key]} at epoch {row['epoch']} "
+                    f"({opt.name}, lr {opt.lr:g}); lower train.optimizer.lr (or train.scheduler.max_lr)")
 
 
 class EarlyStopping(Callback):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import math
+import numbers
 import types
 import typing
 from pathlib import Path
@@ -22,6 +24,52 @@ def check(cond: bool, message: str) -> None:
     """Raise ConfigError(message) unless `cond`: the validation helper of every config dataclass."""
     if not cond:
         raise ConfigError(message)
+
+
+SEED_LIMIT = 2**32  # seeds are integers in [0, 2**32): what NumPy and every torch generator accept
+
+
+def check_number(value: Any, key: str, low: float | None = None, high: float | None = None, *,
+                 low_open: bool = False, high_open: bool = False, integer: bool = False) -> None:
+    """ConfigError naming `key` unless `value` is a finite number (an int when `integer`; never a
+    bool) within [low, high] (bounds None: unbounded; `low_open`/`high_open`: the bound excluded).
+
+    Every numeric field of every config goes through here: infinities and NaN are never valid
+    hyperparameters (a NaN also fails every comparison, so a bare range check cannot be trusted).
+    """
+    kind = "an integer" if integer else "a finite number"
+    if high is None and low is not None:
+        where = f" {'>' if low_open else '>='} {low:g}"
+    elif low is None and high is not None:
+        where = f" {'<' if high_open else '<='} {high:g}"
+    elif low is not None and high is not None:
+        where = f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    else:
+        where = ""
+    ok = isinstance(value, numbers.Integral if integer else numbers.Real) and not isinstance(value, bool)
+    if ok and not integer:
+        ok = math.isfinite(float(value))
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    check(ok, f"{key} must be {kind}{where}, got {value!r}")
+
+
+MAX_PARAMETERS = 50_000_000  # 200 MB of float32 weights (plus as much again per optimizer state): 450x the starter CNN
+
+
+def check_parameter_count(count: int, what: str) -> None:
+    """ConfigError when a model of `count` parameters (counted from its config, before anything is
+    allocated) exceeds MAX_PARAMETERS: a typo such as filters=[100000] must not claim 13 GB."""
+    check(count <= MAX_PARAMETERS, f"{what} would have {count:,} parameters, more than the limit of "
+                                   f"{MAX_PARAMETERS:,}: use fewer or smaller layers")
+
+
+def check_seed(value: Any, key: str) -> None:
+    """ConfigError naming `key` unless `value` is a seed: an integer in [0, 2**32)."""
+    check(isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value < SEED_LIMIT,
+          f"{key} must be an integer in [0, 2**32), got {value!r}")
 
 
 # ----------------------------------------------------------------------------- dict <-> dataclass

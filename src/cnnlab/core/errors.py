@@ -15,3 +15,20 @@ class ConfigError(CnnlabError, ValueError):
 
 class DataError(CnnlabError):
     """Missing, empty or unusable data."""
+
+
+def first_line(exc: BaseException, limit: int = 160, with_type: bool = False) -> str:
+    """The first non-empty line of `exc`'s message (at most `limit` characters), else its type name;
+    `with_type`: "TypeName: line" (just "TypeName" for an empty message).
+
+    Never fails: for one-line error messages built from any exception, even one with an empty message.
+    """
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not break the error handler
+        text = ""
+    line = next((s.strip() for s in text.splitlines() if s.strip()), "")
+    name = type(exc).__name__
+    if not line:
+        return name
+    return f"{name}: {line[:limit]}" if with_type else line[:limit]

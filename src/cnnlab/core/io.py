@@ -1,7 +1,13 @@
-"""Atomic file writes and hashing helpers.
+"""Atomic file writes, strict JSON and hashing helpers.
 
 Every file cnnlab writes goes through a temporary file in the same folder plus `os.replace`, so a
-killed process leaves either the old file or the new one, never a half-written one.
+killed process leaves either the old file or the new one, never a half-written one. The temporary
+file gets the usual permissions (0o666 minus the umask) before the rename: mkstemp creates it 0600,
+which would make every output unreadable to other users.
+
+JSON is always strict (RFC 8259: no NaN or Infinity). A non-finite float is written as null, on
+purpose: training refuses non-finite losses (cnnlab.core.callbacks), so what remains are undefined
+statistics, which readers treat as missing.
 """
 
 from __future__ import annotations
@@ -9,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import tempfile
+import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 
 @contextlib.contextmanager
@@ -27,8 +35,11 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     fd, tmp = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=path.suffix if suffix is None else suffix, dir=path.parent
     )
-    os.close(fd)
     tmp_path = Path(tmp)
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())
+    finally:
+        os.close(fd)
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as f:
@@ -38,6 +49,31 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+_UMASK_LOCK = threading.Lock()
+_FALLBACK_UMASK: list[int] = []
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux: /proc/self/status).
+
+    Elsewhere it is read once by setting and restoring it (under a lock), then cached: os.umask cannot
+    be read without briefly changing it for every thread.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        if not _FALLBACK_UMASK:
+            mask = os.umask(0o022)
+            os.umask(mask)
+            _FALLBACK_UMASK.append(mask)
+        return _FALLBACK_UMASK[0]
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -52,17 +88,46 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write `obj` as indented JSON atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    """Write `obj` as indented, strict JSON atomically (non-finite numbers as null: see the module docstring)."""
+    atomic_write_text(path, json_text(obj, indent=2) + "\n")
+
+
+def json_text(obj: Any, indent: int | None = None, default: Callable[[Any], Any] | None = None) -> str:
+    """`obj` as strict JSON text: Paths as strings, numpy/torch scalars and arrays as numbers and lists,
+    NaN and +-Infinity as null (`default` converts any other type). What every JSON cnnlab writes or
+    prints goes through."""
+    return json.dumps(finite_json(obj, default), indent=indent, allow_nan=False)
+
+
+def finite_json(obj: Any, default: Callable[[Any], Any] | None = None) -> Any:
+    """`obj` with every non-finite float replaced by None (dicts, lists and tuples walked), and
+    Paths, numpy and torch values (or what `default` handles) converted to plain JSON types."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, (str, int, bool)) or obj is None:
+        return obj
+    if isinstance(obj, dict):
+        return {k: finite_json(v, default) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v, default) for v in obj]
+    try:
+        plain = _json_default(obj)
+    except TypeError:
+        if default is None:
+            raise
+        plain = default(obj)
+    return finite_json(plain, default)
 
 
 def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
-    if hasattr(obj, "item"):  # numpy / torch scalars
+    if hasattr(obj, "item") and getattr(obj, "ndim", 0) == 0:  # numpy / torch scalars
         return obj.item()
     if hasattr(obj, "tolist"):
         return obj.tolist()
+    if hasattr(obj, "item"):
+        return obj.item()
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 

@@ -6,11 +6,14 @@ matplotlib is imported lazily (inside `pyplot()`), so importing this module cost
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from cnnlab.core.errors import CnnlabError
+from cnnlab.core.errors import CnnlabError, first_line
 from cnnlab.core.io import atomic_path
+
+log = logging.getLogger(__name__)
 
 # Small fonts sized for a 5.5in text block: the report's figures print at their nominal size.
 REPORT_STYLE: Mapping[str, Any] = {
@@ -52,21 +55,65 @@ def figure_format(path: str | Path) -> str:
     return fmt
 
 
-def save_figure(fig: Any, path: str | Path, dpi: int = 130, **savefig_kwargs: Any) -> Path:
-    """Save `fig` atomically (the format passed explicitly, from the suffix) and close it."""
+def check_figure_path(path: str | Path) -> Path:
+    """`path` as a Path, after checking it can take a figure: one-line CnnlabErrors for a name
+    without an image suffix, an existing directory, and a folder that is not one or is not writable.
+    Call it before expensive work whose result is a figure."""
     path = Path(path)
-    fmt = figure_format(path)
+    figure_format(path)
+    if path.is_dir():
+        raise CnnlabError(f"{path} is a directory: give a file name for the figure, e.g. {path / ('figure' + path.suffix)}")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:  # the folder that would be created in
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CnnlabError(f"cannot write {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CnnlabError(f"cannot write {path}: the folder {folder} is not writable")
+    return path
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int = 130, **savefig_kwargs: Any) -> Path:
+    """Save `fig` atomically (the format passed explicitly, from the suffix) and close it.
+
+    A path that cannot be written is a one-line CnnlabError (see `check_figure_path`)."""
     try:
+        path = check_figure_path(path)
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=dpi, format=fmt, **savefig_kwargs)
+            fig.savefig(tmp, dpi=dpi, format=figure_format(path), **savefig_kwargs)
+    except OSError as exc:
+        raise CnnlabError(f"cannot write {path}: {exc.strerror or first_line(exc)}") from None
     finally:
         pyplot().close(fig)
     return path
 
 
+def draw_safely(draw: Callable[[], Any], what: str) -> bool:
+    """Run `draw()`; a failure is one warning line, never an exception: a run folder must never be
+    lost over a figure. Returns whether the figure was drawn."""
+    try:
+        draw()
+    except Exception as exc:  # noqa: BLE001 - any plotting failure (fonts, odd text, a full disk)
+        log.warning("could not draw %s: %s", what, first_line(exc, 160, with_type=True))
+        return False
+    return True
+
+
+def safe_text(text: object) -> str:
+    """`text` as printable Unicode: bytes a file name could not decode (surrogate escapes, as
+    os.fsdecode makes them from a non-UTF-8 path) become U+FFFD instead of breaking encoders."""
+    s = str(text)
+    try:
+        raw = s.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # surrogates that are no escaped bytes
+        raw = s.encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
+
+
 def mpl_text(text: object) -> str:
-    """Data text safe for matplotlib (a '$' would start mathtext)."""
-    return str(text).replace("$", r"\$")
+    """Data text safe for matplotlib: a '$' would start mathtext, and undecodable bytes of a file name
+    (surrogates) would make its font code raise."""
+    return safe_text(text).replace("$", r"\$")
 
 
 def plot_learning_curves(history: Sequence[dict], path: str | Path, title: str = "", sets: Sequence[str] | None = None) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cnnlab.core.config import check
+from cnnlab.core.config import check, check_number, check_seed
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "cosine", "exponential", "plateau", "onecycle")
@@ -21,9 +21,9 @@ class OptimizerConfig:
 
     def __post_init__(self) -> None:
         check(self.name in OPTIMIZERS, f"unknown optimizer {self.name!r} (choose from: {', '.join(OPTIMIZERS)})")
-        check(self.lr > 0, f"train.optimizer.lr must be positive, got {self.lr}")
-        check(self.weight_decay >= 0, "train.optimizer.weight_decay must be >= 0")
-        check(0 <= self.momentum < 1, "train.optimizer.momentum must be in [0, 1)")
+        check_number(self.lr, "train.optimizer.lr", 0, low_open=True)
+        check_number(self.weight_decay, "train.optimizer.weight_decay", 0)
+        check_number(self.momentum, "train.optimizer.momentum", 0, 1, high_open=True)
         check(not self.nesterov or (self.name == "sgd" and self.momentum > 0), "nesterov needs the sgd optimizer with momentum > 0")
 
 
@@ -42,12 +42,15 @@ class SchedulerConfig:
 
     def __post_init__(self) -> None:
         check(self.name in SCHEDULERS, f"unknown scheduler {self.name!r} (choose from: {', '.join(SCHEDULERS)})")
-        check(self.step_size >= 1, "train.scheduler.step_size must be >= 1")
-        check(0 < self.gamma <= 1, "train.scheduler.gamma must be in (0, 1]")
-        check(self.t_max is None or self.t_max >= 1, "train.scheduler.t_max must be >= 1")
-        check(0 < self.factor < 1, "train.scheduler.factor must be in (0, 1)")
-        check(self.patience >= 0, "train.scheduler.patience must be >= 0")
-        check(self.max_lr is None or self.max_lr > 0, "train.scheduler.max_lr must be positive")
+        check_number(self.step_size, "train.scheduler.step_size", 1, integer=True)
+        check_number(self.gamma, "train.scheduler.gamma", 0, 1, low_open=True)
+        if self.t_max is not None:
+            check_number(self.t_max, "train.scheduler.t_max", 1, integer=True)
+        check_number(self.eta_min, "train.scheduler.eta_min", 0)  # a negative floor drove the LR below zero
+        check_number(self.factor, "train.scheduler.factor", 0, 1, low_open=True, high_open=True)
+        check_number(self.patience, "train.scheduler.patience", 0, integer=True)
+        if self.max_lr is not None:
+            check_number(self.max_lr, "train.scheduler.max_lr", 0, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,10 @@ class EarlyStoppingConfig:
     min_delta: float = 0.0
 
     def __post_init__(self) -> None:
-        check(self.patience is None or self.patience >= 1, "train.early_stopping.patience must be >= 1 or null")
+        check(self.patience is None or (isinstance(self.patience, int) and self.patience >= 1),
+              "train.early_stopping.patience must be >= 1 or null")
         check(self.monitor in MONITORS, f"unknown early-stopping monitor {self.monitor!r} (choose from: {', '.join(MONITORS)})")
-        check(self.min_delta >= 0, "train.early_stopping.min_delta must be >= 0")
+        check_number(self.min_delta, "train.early_stopping.min_delta", 0)
 
 
 @dataclass(frozen=True)
@@ -79,5 +83,6 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check(isinstance(self.epochs, int) and self.epochs >= 1, f"epochs must be a positive integer, got {self.epochs}")
         check(isinstance(self.batch_size, int) and self.batch_size >= 1, f"batch size must be a positive integer, got {self.batch_size}")
+        check_seed(self.seed, "train.seed")
 
 

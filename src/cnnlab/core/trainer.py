@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnlab.core.callbacks import Callback, EarlyStopping, FitState, ProgressBar, state_copy
+from cnnlab.core.callbacks import Callback, DivergenceGuard, EarlyStopping, FitState, ProgressBar, state_copy
 from cnnlab.core.device import resolve_device
 from cnnlab.core.errors import DataError
 from cnnlab.core.train_config import EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
@@ -96,6 +96,7 @@ class FitResult:
     seconds: float
     selected_by: str = "val_loss"  # the early-stopping monitor that chose best_epoch
     extra: dict = field(default_factory=dict)
+    torch_threads: int = 0  # intra-op threads it trained with: results are bitwise reproducible for a fixed count
 
     @property
     def best(self) -> dict:
@@ -113,6 +114,7 @@ class FitResult:
             "stopped_early": self.stopped_early,
             "selected_by": self.selected_by,
             "train_seconds": round(self.seconds, 3),
+            "torch_threads": self.torch_threads,
         }
 
 
@@ -186,7 +188,7 @@ class Trainer:
         scheduler = create_scheduler(optimizer, cfg.scheduler, cfg.epochs, math.ceil(len(x_train) / cfg.batch_size))
         state = FitState(cfg, model, optimizer, scheduler)
         stopper = EarlyStopping(cfg.early_stopping)
-        hooks: list[Callback] = [stopper, *([ProgressBar()] if self.progress else []), *callbacks]
+        hooks: list[Callback] = [DivergenceGuard(), stopper, *([ProgressBar()] if self.progress else []), *callbacks]
         # Per-batch hooks only for callbacks that define one: nothing extra runs per batch otherwise.
         batch_hooks = [cb for cb in hooks if type(cb).on_batch_end is not Callback.on_batch_end]
         batches = _Batches(x_train.to(self.device), y_train.to(self.device), shuffle_gen, augment, augment_gen, batch_hooks)
@@ -209,7 +211,8 @@ class Trainer:
         final_state = state_copy(model)
         model.load_state_dict(stopper.best_state)
         return FitResult(state.history, stopper.best_epoch, stopper.best_state, final_state, state.should_stop,
-                         time.perf_counter() - t_start, selected_by=cfg.early_stopping.monitor)
+                         time.perf_counter() - t_start, selected_by=cfg.early_stopping.monitor,
+                         torch_threads=torch.get_num_threads())
 
     def _epoch(self, state: FitState, batches: _Batches, val: Tensors, monitor: Mapping[str, Tensors]) -> dict:
         """Train one epoch, evaluate, step an epoch-based LR schedule; returns the history row (also appended)."""

@@ -20,16 +20,19 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
-from cnnlab.core.config import from_dict
-from cnnlab.core.errors import CnnlabError, ConfigError
+from cnnlab.core.config import check_parameter_count, from_dict
+from cnnlab.core.errors import CnnlabError, ConfigError, first_line
+from cnnlab.core.images import MAX_IMAGE_SIZE, open_image
 from cnnlab.core.io import atomic_path, atomic_write_json
 from cnnlab.core.registry import Registry
+from cnnlab.core.state_dicts import state_dict_problem
 from cnnlab.faces.alexnet import INPUT_SIZE, AlexNet, AlexNetTrunk, Normalize, UNTRAINED_LABEL, feature_shape
 from cnnlab.faces.config import FeaturesConfig, FinetuneConfig, MLPConfig
 from cnnlab.faces.mlp import MLP
 
 CHECKPOINT_FORMAT = "cnnlab-face-classifier"
 CHECKPOINT_VERSION = 1
+MIN_IMAGE_SIZE = 8  # the smallest input side a checkpoint may declare (MAX_IMAGE_SIZE: cnnlab.core.images)
 
 
 class FeatureHead(nn.Module):
@@ -41,6 +44,8 @@ class FeatureHead(nn.Module):
 
     def __init__(self, in_features: int, hidden: Sequence[int], num_classes: int, dropout: float = 0.0) -> None:
         super().__init__()
+        widths = [in_features, *hidden, num_classes]
+        check_parameter_count(sum((a + 1) * b for a, b in zip(widths, widths[1:])), "this feature head")
         self.register_buffer("mean", torch.zeros(in_features))
         self.register_buffer("std", torch.ones(in_features))
         layers: list[nn.Module] = []
@@ -186,44 +191,102 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> FaceClassifier:
-    """Load a checkpoint written by `save_checkpoint` (weights_only); one-line errors for bad files."""
+    """Load a checkpoint written by `save_checkpoint` (weights_only); one-line errors for bad files.
+
+    Everything in the file is validated before any model is built (`checkpoint_problem`), and the
+    weights' shapes are compared with a model built on the "meta" device (nothing allocated), so a
+    hand-edited or foreign file can neither crash the loader nor make it allocate gigabytes.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise CnnlabError(f"{path} is a directory, not a checkpoint file")
     if not path.is_file():
         raise CnnlabError(f"checkpoint not found: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CnnlabError(f"cannot read checkpoint {path}: {type(exc).__name__}") from None
-    if not isinstance(obj, dict) or obj.get("format") != CHECKPOINT_FORMAT:
-        raise CnnlabError(f"{path} is not a cnnlab face classifier checkpoint (written by cnnlab part2 ...)")
-    if int(obj.get("format_version", 0)) > CHECKPOINT_VERSION:
-        raise CnnlabError(f"{path} has checkpoint format {obj['format_version']}; this cnnlab reads up to {CHECKPOINT_VERSION}")
-    names = list(obj["class_names"])
-    model = build_model(obj["kind"], obj["config"], len(names), image_size=int(obj["image_size"]), init=False)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file: one line
+        raise CnnlabError(f"cannot read checkpoint {path}: {first_line(exc, 120, with_type=True)}") from None
+    problem = checkpoint_problem(obj)
+    if problem is not None:
+        raise CnnlabError(f"{path} {problem}")
+    kind, config, names, size = obj["kind"], obj["config"], obj["class_names"], obj["image_size"]
+    try:
+        with torch.device("meta"):  # shapes only: a config asking for a huge model allocates nothing
+            expected = build_model(kind, config, len(names), image_size=size, init=True)
+    except Exception as exc:  # noqa: BLE001 - any config the builders reject
+        raise CnnlabError(f"checkpoint {path} has an invalid {kind} config: {first_line(exc, 160)}") from None
+    if tuple(expected.input_shape) != (obj["channels"], size, size):
+        raise CnnlabError(f"checkpoint {path}: channels {obj['channels']} and image_size {size} do not match its "
+                          f"model's input {list(expected.input_shape)}")
+    mismatch = state_dict_problem(expected.state_dict(), obj["state_dict"])
+    if mismatch is not None:
+        raise CnnlabError(f"checkpoint {path} does not match its model: {mismatch}")
+    model = build_model(kind, config, len(names), image_size=size, init=False)
     try:
         model.load_state_dict(obj["state_dict"], strict=True)
     except RuntimeError as exc:
-        raise CnnlabError(f"checkpoint {path} does not match its model: {str(exc).splitlines()[0][:160]}") from None
+        raise CnnlabError(f"checkpoint {path} does not match its model: {first_line(exc, 160)}") from None
     model.to(device).eval()
-    return FaceClassifier(model, obj["kind"], obj["config"], names, int(obj["image_size"]), int(obj["channels"]), obj.get("meta", {}))
+    return FaceClassifier(model, kind, config, list(names), size, obj["channels"], obj.get("meta", {}))
+
+
+_HEADER_KEYS = ("format_version", "kind", "config", "class_names", "image_size", "channels", "state_dict")
+
+
+def checkpoint_problem(obj: object) -> str | None:
+    """Why `obj` (a loaded checkpoint file) is not a usable face classifier checkpoint, or None.
+
+    Types and ranges of every header field; the state dict's shapes are checked against the model later.
+    """
+    def is_int(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if not isinstance(obj, dict) or obj.get("format") != CHECKPOINT_FORMAT:
+        return "is not a cnnlab face classifier checkpoint (written by cnnlab part2 ...)"
+    missing = [k for k in _HEADER_KEYS if k not in obj]
+    if missing:
+        return f"is an incomplete checkpoint: it lacks {', '.join(missing)}"
+    version = obj["format_version"]
+    if not is_int(version) or version < 1:
+        return f"has an invalid format_version {str(version)[:40]!r}"
+    if version > CHECKPOINT_VERSION:
+        return f"has checkpoint format {version}; this cnnlab reads up to {CHECKPOINT_VERSION}"
+    if not isinstance(obj["kind"], str) or obj["kind"] not in FACE_MODELS:
+        return f"names an unknown model kind {str(obj['kind'])[:40]!r} (known: {', '.join(FACE_MODELS.names())})"
+    if not isinstance(obj["config"], dict) or not all(isinstance(k, str) for k in obj["config"]):
+        return "has no model config (a mapping of names to values)"
+    names = obj["class_names"]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        return "has no class names (a non-empty list of strings)"
+    size = obj["image_size"]
+    if not is_int(size) or not MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE:
+        return f"has image_size {str(size)[:40]!r}; it must be an integer in [{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}]"
+    if not is_int(obj["channels"]) or obj["channels"] not in (1, 3):
+        return f"has channels {str(obj['channels'])[:40]!r}; it must be 1 or 3"
+    meta = obj.get("meta", {})
+    if not isinstance(meta, dict) or not isinstance(meta.get("weights") or {}, dict) or not isinstance(meta.get("description", ""), str):
+        return "has an invalid meta section (a mapping; its weights entry a mapping, its description a string)"
+    return None
 
 
 # ----------------------------------------------------------------------------- images
 
 
 def load_image(path: str | os.PathLike, image_size: int, channels: int) -> torch.Tensor:
-    """An image file as (1, C, S, S) float32 in [0, 1]: centre square crop, then resize (like the face crops)."""
+    """An image file as (1, C, S, S) float32 in [0, 1]: centre square crop, then resize (like the face crops).
+
+    One-line errors for a missing file, a directory, a special file, more than MAX_IMAGE_PIXELS pixels
+    (checked from the header, before decoding) and an undecodable file.
+    """
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
-    if not path.is_file():
-        raise CnnlabError(f"image not found: {path}")
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             im.load()
             img = im.convert("L" if channels == 1 else "RGB")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise CnnlabError(f"cannot read image {path}: {str(exc).splitlines()[0][:120] or type(exc).__name__}") from None
+        raise CnnlabError(f"cannot read image {path}: {first_line(exc, 120)}") from None
     w, h = img.size
     if w == 0 or h == 0:
         raise CnnlabError(f"image {path} is empty")
@@ -264,5 +327,5 @@ def untrained_note(clf: FaceClassifier) -> str:
 
 __all__ = [
     "FACE_MODELS", "FeatureHead", "FeatureClassifier", "FaceAlexNet", "FaceClassifier", "build_model", "save_checkpoint",
-    "load_checkpoint", "load_image", "predict", "predict_probs", "untrained_note", "INPUT_SIZE",
+    "load_checkpoint", "checkpoint_problem", "load_image", "predict", "predict_probs", "untrained_note", "INPUT_SIZE",
 ]

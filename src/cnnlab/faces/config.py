@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar, Union
 
-from cnnlab.core.config import check
+from cnnlab.core.config import check, check_number, check_parameter_count
+from cnnlab.core.images import MAX_IMAGE_SIZE
 from cnnlab.core.train_config import OptimizerConfig, TrainConfig
 from cnnlab.faces.dataset import FaceSplitConfig, resolve_actors
 
@@ -84,13 +85,14 @@ class MLPConfig:
               f"unknown MLP activation {self.activation!r} (choose from: {_choices(MLP_ACTIVATIONS)})")
         check(self.init in INIT_DESCRIPTIONS,
               f"unknown weight initialisation {self.init!r} (choose from: {_choices(sorted(INIT_DESCRIPTIONS))})")
-        check(1 <= self.image_size <= 1024, f"mlp.image_size must be in 1..1024, got {self.image_size}")
+        check_number(self.image_size, "mlp.image_size", 1, MAX_IMAGE_SIZE, integer=True)
         check(self.channels in (1, 3), f"mlp.channels must be 1 or 3, got {self.channels}")
-        check(0.0 <= self.dropout < 1.0, f"mlp.dropout must be in [0, 1), got {self.dropout}")
+        check_number(self.dropout, "mlp.dropout", 0, 1, high_open=True)
         check(self.standardize in STANDARDIZE,
               f"unknown standardisation {self.standardize!r} (choose from: {_choices(STANDARDIZE)})")
         check(self.unit_rule in UNIT_RULES, f"unknown unit rule {self.unit_rule!r} (choose from: {_choices(UNIT_RULES)})")
         check(self.units_per_class >= 1 and self.max_tiles >= 1, "mlp.units_per_class and mlp.max_tiles must be >= 1")
+        check_parameter_count((self.input_dim + 1) * self.hidden, "the MLP's hidden layer")
 
     @property
     def input_dim(self) -> int:
@@ -112,7 +114,8 @@ def _check_alexnet(section: str, input_size: int, dropout: float, weights: str |
     from cnnlab.faces.alexnet_layers import MIN_INPUT_SIZE  # torch-free: building a config never imports torch
 
     check(input_size >= MIN_INPUT_SIZE, f"{section}.input_size must be >= {MIN_INPUT_SIZE} for AlexNet, got {input_size}")
-    check(0.0 <= dropout < 1.0, f"{section}.dropout must be in [0, 1), got {dropout}")
+    check(input_size <= MAX_IMAGE_SIZE, f"{section}.input_size must be <= {MAX_IMAGE_SIZE}, got {input_size}")
+    check_number(dropout, f"{section}.dropout", 0, 1, high_open=True)
     check(weights is None or bool(str(weights).strip()), f"{section}.weights must be a path, 'random' or null")
 
 
@@ -152,7 +155,7 @@ class FinetuneConfig:
 
     def __post_init__(self) -> None:
         check(self.freeze in FREEZE_MODES, f"unknown freeze mode {self.freeze!r} (choose from: {_choices(FREEZE_MODES)})")
-        check(self.lr_scale > 0, f"finetune.lr_scale must be > 0, got {self.lr_scale}")
+        check_number(self.lr_scale, "finetune.lr_scale", 0, low_open=True)
         _check_alexnet("finetune", self.input_size, self.dropout, self.weights)
 
 

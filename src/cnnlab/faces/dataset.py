@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from cnnlab.core.config import check_number, check_seed
 from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.core.images import display_name
 from cnnlab.faces.lists import name_key
@@ -70,10 +71,9 @@ class FaceSplitConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name, low in (("train_per_actor", 1), ("val_per_actor", 0), ("test_per_actor", 0), ("seed", 0)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < low:
-                raise ConfigError(f"data.split.{name} must be an integer >= {low}, got {v!r}")
+        for name, low in (("train_per_actor", 1), ("val_per_actor", 0), ("test_per_actor", 0)):
+            check_number(getattr(self, name), f"data.split.{name}", low, integer=True)
+        check_seed(self.seed, "data.split.seed")
 
 
 @dataclass(frozen=True)

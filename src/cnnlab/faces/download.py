@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from cnnlab.core.errors import ConfigError, DataError
+from cnnlab.core.images import MAX_IMAGE_PIXELS
 from cnnlab.core.io import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 from cnnlab.faces.fanout import GroupRunner
 from cnnlab.faces.fetch import FetchResult, fetch
@@ -64,7 +65,7 @@ class DownloadConfig:
     timeout: float = 15.0  # seconds for one whole attempt (connect + headers + body)
     retries: int = 2  # extra attempts after a transient failure
     max_bytes: int = 20_000_000
-    max_pixels: int = 40_000_000  # decompression-bomb guard, checked from the header
+    max_pixels: int = MAX_IMAGE_PIXELS  # decompression-bomb guard, checked from the header (as for every image)
     backoff: float = 0.5  # first retry delay; doubles each retry
     backoff_max: float = 30.0
     gray_size: int = 28
@@ -78,12 +79,12 @@ class DownloadConfig:
                 raise ConfigError(f"download {name}={value!r}: {what}")
 
         check("workers", isinstance(self.workers, int) and 1 <= self.workers <= 256, "must be an int in 1..256")
-        check("timeout", isinstance(self.timeout, (int, float)) and self.timeout > 0, "must be > 0")
+        check("timeout", isinstance(self.timeout, (int, float)) and 0 < self.timeout <= 3600, "must be seconds in (0, 3600]")
         check("retries", isinstance(self.retries, int) and 0 <= self.retries <= 20, "must be an int in 0..20")
-        check("max_bytes", isinstance(self.max_bytes, int) and self.max_bytes > 0, "must be a positive int")
-        check("max_pixels", isinstance(self.max_pixels, int) and self.max_pixels > 0, "must be a positive int")
-        check("backoff", isinstance(self.backoff, (int, float)) and self.backoff >= 0, "must be >= 0")
-        check("backoff_max", isinstance(self.backoff_max, (int, float)) and self.backoff_max >= 0, "must be >= 0")
+        check("max_bytes", isinstance(self.max_bytes, int) and 0 < self.max_bytes <= 2**31, "must be an int in 1..2**31")
+        check("max_pixels", isinstance(self.max_pixels, int) and 0 < self.max_pixels <= 10**9, "must be an int in 1..10**9")
+        check("backoff", isinstance(self.backoff, (int, float)) and 0 <= self.backoff <= 3600, "must be seconds in [0, 3600]")
+        check("backoff_max", isinstance(self.backoff_max, (int, float)) and 0 <= self.backoff_max <= 3600, "must be seconds in [0, 3600]")
         for name in ("gray_size", "rgb_size"):
             v = getattr(self, name)
             check(name, isinstance(v, int) and 1 <= v <= 4096, "must be an int in 1..4096")

@@ -109,7 +109,7 @@ def train_mlp(
     Writes learning curves for train/val/test (plot + metrics.csv), model.pt, and weights.png: the input
     weights of the chosen hidden units (config.mlp.unit_rule), each titled with the class it favours.
     """
-    from cnnlab.core.plotting import plot_learning_curves
+    from cnnlab.core.plotting import draw_safely, plot_learning_curves
     from cnnlab.faces.checkpoints import save_checkpoint
     from cnnlab.faces.mlp import MLP, choose_units, input_stats
     from cnnlab.faces.plots import plot_weight_grid
@@ -156,11 +156,13 @@ def train_mlp(
     else:
         grid_title = (f"MLP {m.hidden} hidden: input weights of the units with the largest outgoing weight "
                       f"to each class (red +, blue -)")
-    with create_run(out_root, "mlp", resolved, seed, info, callbacks=callbacks) as run:
+    with create_run(out_root, "mlp", resolved, seed, info, callbacks=callbacks, replace=force) as run:
         run.write_history(result.history)
         title = f"MLP {m.hidden} hidden ({m.activation}) on {info['name']}: test acc {final['test_acc']:.3f}"
-        plot_learning_curves(result.history, run.file("learning_curves.png"), title=title, sets=["train", "val", "test"])
-        plot_weight_grid(model, chosen, names, run.file("weights.png"), title=grid_title)
+        # A figure that fails is one warning: the run folder is never lost over a figure.
+        draw_safely(lambda: plot_learning_curves(result.history, run.file("learning_curves.png"), title=title,
+                                                 sets=["train", "val", "test"]), "the learning curves")
+        draw_safely(lambda: plot_weight_grid(model, chosen, names, run.file("weights.png"), title=grid_title), "the weight pictures")
         run.write_json("weight_units.json", chosen)
         save_checkpoint(run.file("model.pt"), model, kind="mlp", config=to_dict(m), class_names=names,
                         image_size=m.image_size, channels=m.channels,

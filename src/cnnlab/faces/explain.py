@@ -40,9 +40,10 @@ def explain_image(
 
     `classes` picks the explained classes by name (default: the top two predictions).
     """
-    from cnnlab.core.plotting import pyplot, save_figure
+    from cnnlab.core.plotting import check_figure_path, mpl_text, pyplot, save_figure
     from cnnlab.faces.checkpoints import load_checkpoint, load_image, predict_probs, untrained_note
 
+    out = check_figure_path(out)  # before any work: a bad --out is a one-line error
     plt = pyplot()
     EXPLAINERS.get(method)
     clf = load_checkpoint(checkpoint, device=device)
@@ -61,17 +62,17 @@ def explain_image(
     fig, axes = plt.subplots(1, 1 + len(maps), figsize=(3.2 * (1 + len(maps)), 3.6))
     img = x[0].permute(1, 2, 0).numpy()
     axes[0].imshow(img[..., 0] if clf.channels == 1 else img, cmap="gray" if clf.channels == 1 else None, vmin=0, vmax=1)
-    axes[0].set_title(f"input\npredicted: {clf.class_names[int(probs.argmax())]}", fontsize=9)
+    axes[0].set_title(f"input\npredicted: {mpl_text(clf.class_names[int(probs.argmax())])}", fontsize=9)
     for ax, t, a in zip(axes[1:], targets, maps):
         pic, kw = to_picture(a)
         ax.imshow(pic, **kw)
-        ax.set_title(f"{method}: {clf.class_names[t]}\np = {float(probs[t]):.3f}", fontsize=9)
+        ax.set_title(f"{method}: {mpl_text(clf.class_names[t])}\np = {float(probs[t]):.3f}", fontsize=9)
     for ax in axes:
         ax.axis("off")
     title = f"{clf.description}" + (f" ({note})" if note and note not in clf.description else "")
     if method == "guided-backprop" and check_relus(clf.model) == 0:
         title += " - no ReLUs, so guided backprop equals the plain gradient"
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(mpl_text(title), fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
     out = save_figure(fig, out, dpi=110)
     log.info("wrote %s", out)

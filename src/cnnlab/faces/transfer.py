@@ -123,7 +123,7 @@ def alexnet_features(
     }
     if not weights["pretrained"]:
         summary["warning"] = "untrained AlexNet: random weights, features carry no ImageNet knowledge"
-    with create_run(out_root, "alexnet-features", resolved, seed, info, callbacks=callbacks) as run:
+    with create_run(out_root, "alexnet-features", resolved, seed, info, callbacks=callbacks, replace=force) as run:
         run.write_history(result.history)
         plot_learning_curves(result.history, run.file("learning_curves.png"), sets=["train", "val", "test"],
                              title=f"{desc} on {info['name']}: test acc {final['test_acc']:.3f}")
@@ -226,7 +226,7 @@ def alexnet_finetune(
     }
     if not weights["pretrained"]:
         summary["warning"] = "untrained AlexNet: random weights, no ImageNet knowledge to transfer"
-    with create_run(out_root, "alexnet-finetune", resolved, seed, info, callbacks=callbacks) as run:
+    with create_run(out_root, "alexnet-finetune", resolved, seed, info, callbacks=callbacks, replace=force) as run:
         run.write_history(result.history)
         plot_learning_curves(result.history, run.file("learning_curves.png"), sets=["train", "val", "test"],
                              title=f"{label} fine-tuned ({settings.freeze} frozen) on {info['name']}: test acc {final['test_acc']:.3f}")

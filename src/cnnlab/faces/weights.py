@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import torch
 
 from cnnlab.faces.alexnet import OFFICIAL_URL, UNTRAINED_LABEL, WEIGHTS_FILENAME, AlexNet, check_shapes
-from cnnlab.core.errors import CnnlabError
+from cnnlab.core.errors import CnnlabError, first_line
 from cnnlab.core.io import sha256_file
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def _read_weights_file(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated or non-torch file: say which one, no traceback
-        raise CnnlabError(f"cannot read AlexNet weights {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}") from None
+        raise CnnlabError(f"cannot read AlexNet weights {path}: {first_line(exc, 120, with_type=True)}") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -169,7 +169,7 @@ def resolve_weights(
     except RuntimeError as exc:
         if "invalid hash value" in str(exc):
             raise CnnlabError(f"downloaded AlexNet weights from {url} failed the hash check; nothing was kept") from None
-        raise CnnlabError(f"downloaded AlexNet weights from {url} are unreadable: {str(exc).splitlines()[0][:120]}") from None
+        raise CnnlabError(f"downloaded AlexNet weights from {url} are unreadable: {first_line(exc, 120)}") from None
     except Exception as exc:  # e.g. an unpickling error on a file whose hash prefix happens to match
         with contextlib.suppress(FileNotFoundError):
             cached.unlink()

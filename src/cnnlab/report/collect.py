@@ -66,7 +66,7 @@ def run_part1(options: ReportOptions) -> dict[str, Any]:
     base = art_config(options)
     suite_options = SuiteOptions(out_root=options.out_root, base=base, seeds=options.seeds, quick=options.quick,
                                  jobs=options.jobs, device=options.device, search_trials=options.trials,
-                                 callbacks=options.callbacks)
+                                 callbacks=options.callbacks, threads=options.threads)
 
     def done(result) -> None:
         log.info("suite %s: %d rows -> %s", result.name, len(result.rows), result.path)

@@ -1,7 +1,8 @@
 """Read a runs folder into the report's context: a plain dict of numbers, texts, run ids and paths.
 
 Nothing here trains. The context is all the renderer sees, so a report can be rebuilt from a runs
-folder (or a fixture that imitates one) alone. Sources:
+folder (or a fixture that imitates one) alone. Everything read is validated: a damaged file is a
+one-line CnnlabError naming it, never a traceback or a silently wrong report. Sources:
   <out>/suites/<name>/suite.json      Part 1 suites (rows with mean/std/n and run ids, findings, extras)
   <out>/report-assets/manifest.json   Part 2 run ids, data provenance, asset figures (collect.py)
   <out>/<run id>/summary.json, metrics.jsonl   each run's numbers and learning curves
@@ -10,11 +11,12 @@ folder (or a fixture that imitates one) alone. Sources:
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from cnnlab.art.suites.common import SUITE_ORDER
-from cnnlab.core.errors import CnnlabError
+from cnnlab.core.errors import CnnlabError, first_line
 from cnnlab.core.stats import aggregate, mean_curves
 
 PART2_GROUPS = {"mlp300": ("mlp", "300"), "mlp800": ("mlp", "800"), "features": ("features", None), "finetune": ("finetune", None)}
@@ -23,20 +25,65 @@ _SUMMARY_KEYS = ("model", "description", "alexnet", "layer", "feature_dim", "fre
                  "architecture", "init", "warning", "weight_unit_rule", "train_seconds")
 
 
-def _read_json(path: Path, what: str) -> Any:
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object read from `path`; a missing, unreadable or non-object file is a one-line error naming it."""
     if not path.is_file():
         raise CnnlabError(f"{what} not found: {path} (run `cnnlab report` without --no-train to produce it)")
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CnnlabError(f"cannot read {what} {path}: {exc}") from None
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CnnlabError(f"cannot read {what} {path}: {first_line(exc)}") from None
+    if not isinstance(obj, dict):
+        raise CnnlabError(f"{what} {path} does not hold a JSON object")
+    return obj
 
 
 def _history(run: Path) -> list[dict]:
     path = run / "metrics.jsonl"
     if not path.is_file():
         raise CnnlabError(f"learning curve not found: {path}")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    try:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CnnlabError(f"cannot read learning curve {path}: {first_line(exc)}") from None
+    if not all(isinstance(r, dict) for r in rows):
+        raise CnnlabError(f"learning curve {path} has a line that is not a JSON object")
+    return rows
+
+
+def _run_summary(root: Path, rid: Any, source: Path, metrics: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The summary.json of run `rid` named by `source`, checked: it is that run's, with finite `metrics`."""
+    if not isinstance(rid, str) or not rid or "/" in rid or rid in (".", ".."):
+        raise CnnlabError(f"{source} names an invalid run id {str(rid)[:40]!r}")
+    if not (root / rid).is_dir():
+        raise CnnlabError(f"run folder {root / rid} (named by {source}) not found")
+    path = root / rid / "summary.json"
+    summary = _read_json(path, "run summary")
+    if summary.get("run_id") != rid:
+        raise CnnlabError(f"run summary {path} is not that run's (run_id {str(summary.get('run_id'))[:40]!r})")
+    for key in metrics:
+        value = summary.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise CnnlabError(f"run summary {path} lacks a finite {key}")
+    return summary
+
+
+_MANIFEST_SECTIONS = {"art": "figure", "faces": None, "alexnet": None, "mlp_units": "figure", "explain": "figure", "predict": "image"}
+
+
+def _check_manifest(manifest: dict[str, Any], path: Path) -> None:
+    """The manifest's sections are objects, its figure names plain file names, its Part 2 run ids lists."""
+    for section, figure in _MANIFEST_SECTIONS.items():
+        if not isinstance(manifest.get(section), dict):
+            raise CnnlabError(f"report manifest {path} lacks its {section} section")
+        name = manifest[section].get(figure) if figure else ""
+        if not isinstance(name, str) or "/" in name or "\\" in name or name in (".", ".."):
+            raise CnnlabError(f"report manifest {path}: {section}.{figure} must be a file name in report-assets")
+    part2 = manifest.get("part2")
+    lists = [part2.get("features"), part2.get("finetune"), *((part2.get("mlp") or {}).get(h) for h in ("300", "800"))] \
+        if isinstance(part2, dict) and isinstance(part2.get("mlp", {}), dict) else [None]
+    if not all(isinstance(ids, list) for ids in lists):
+        raise CnnlabError(f"report manifest {path}: part2 must list the run ids of mlp 300/800, features and finetune")
 
 
 def _network(base_config: dict) -> dict[str, Any]:
@@ -71,12 +118,19 @@ def _network(base_config: dict) -> dict[str, Any]:
 
 
 def _suite(root: Path, name: str) -> dict[str, Any]:
-    meta = _read_json(root / "suites" / name / "suite.json", f"suite result {name!r}")
+    path = root / "suites" / name / "suite.json"
+    meta = _read_json(path, f"suite result {name!r}")
     rows = []
+    if not isinstance(meta.get("rows", []), list):
+        raise CnnlabError(f"{path}: rows must be a list")
     for r in meta.get("rows", []):
-        missing = [k for k in ("variant", "group", "n", "train_acc_mean", "val_acc_mean", "run_ids") if k not in r]
+        missing = [k for k in ("variant", "group", "n", "train_acc_mean", "val_acc_mean", "run_ids") if not isinstance(r, dict) or k not in r]
         if missing:
-            raise CnnlabError(f"{root / 'suites' / name / 'suite.json'}: a row lacks {', '.join(missing)}")
+            raise CnnlabError(f"{path}: a row lacks {', '.join(missing)}")
+        if not isinstance(r["run_ids"], list):
+            raise CnnlabError(f"{path}: run_ids of {str(r['variant'])[:40]!r} must be a list")
+        for rid in r["run_ids"]:  # every number must trace back to a run folder that is intact
+            _run_summary(root, rid, path)
         rows.append({k: v for k, v in r.items() if k != "run_paths"})
     out = {k: v for k, v in meta.items() if k not in ("rows", "best_config", "base_config")}
     out["rows"] = rows
@@ -93,8 +147,11 @@ def load_context(out_root: str | Path) -> dict[str, Any]:
     if not root.is_dir():
         raise CnnlabError(f"runs folder not found: {root}")
     manifest = _read_json(manifest_path(root), "report manifest")
+    _check_manifest(manifest, manifest_path(root))
     suites = {name: _suite(root, name) for name in SUITE_ORDER}
     base_meta = _read_json(root / "suites" / "baseline" / "suite.json", "suite result 'baseline'")
+    if not isinstance(base_meta.get("base_config"), dict):
+        raise CnnlabError(f"{root / 'suites' / 'baseline' / 'suite.json'} lacks its base_config")
     network = _network(base_meta["base_config"])
 
     baseline_runs = [root / rid for rid in suites["baseline"]["rows"][0]["run_ids"]]
@@ -106,7 +163,7 @@ def load_context(out_root: str | Path) -> dict[str, Any]:
         ids = ids[sub] if sub else ids
         if not ids:
             raise CnnlabError(f"report manifest lists no {key} runs")
-        summaries = [_read_json(root / rid / "summary.json", "run summary") for rid in ids]
+        summaries = [_run_summary(root, rid, manifest_path(root), ("train_acc", "val_acc", "test_acc")) for rid in ids]
         group: dict[str, Any] = aggregate(summaries, _METRICS)
         group["run_ids"] = list(ids)
         group["summary"] = {k: summaries[0][k] for k in _SUMMARY_KEYS if k in summaries[0]}

@@ -41,6 +41,7 @@ class ReportOptions:
     faces: str = "olivetti"
     weights: str = "auto"
     device: str = "cpu"
+    threads: int | None = None  # torch threads per training process; None: the rule of cnnlab.core.threads
     callbacks: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
@@ -66,8 +67,12 @@ class ReportOptions:
             raise ConfigError("--weights must be auto, random, download or a path")
         if not str(self.art_data).strip() or not str(self.faces).strip():
             raise ConfigError("--data and --faces must not be empty")
-        if self.report_dir.resolve() == self.out_root.resolve():
+        out, report = self.out_root.resolve(), self.report_dir.resolve()
+        if report == out:
             raise ConfigError("--report-dir must differ from the runs folder --out")
+        if report in out.parents:
+            raise ConfigError(f"--out {self.out_root} is inside --report-dir {self.report_dir}: keep the runs folder "
+                              "outside the report folder")
 
     @property
     def run_seeds(self) -> tuple[int, ...]:

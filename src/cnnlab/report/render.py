@@ -1,8 +1,11 @@
 """The report document: front matter, provenance, the Part 1 and Part 2 sections, the run appendix.
 
 `write_report(context, report_dir)` renders report.tex, the style file and every figure into a
-temporary folder beside report_dir, compiles it there (when TeX is installed), then swaps it into
-place, so report_dir is never half-written. A folder that is not a cnnlab report is never replaced.
+temporary folder inside report_dir, compiles it there (when TeX is installed), then swaps its
+entries into place. Only what a report wrote is ever replaced or removed: the marker file lists the
+top-level entries of the last build, and anything else in report_dir (a runs folder, the user's
+notes) is left alone. A non-empty folder without the marker is not a cnnlab report and is refused.
+report_dir itself is never renamed, so `--report-dir .` works.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import time
 from pathlib import Path
 
 from cnnlab.core.errors import CnnlabError
+from cnnlab.core.io import atomic_write_text
+from cnnlab.core.processes import pid_alive
 from cnnlab.report import sections1 as p1
 from cnnlab.report import sections1b as p1b
 from cnnlab.report import sections2 as p2
@@ -24,7 +29,8 @@ from cnnlab.report.latex import comment, esc, path, pct
 log = logging.getLogger(__name__)
 
 MIN_PAGES, MAX_PAGES = 6, 8  # the handout's length for the write-up
-MARKER = ".cnnlab-report"  # marks a folder written by cnnlab report (safe to replace)
+MARKER = ".cnnlab-report"  # marks a folder written by cnnlab report, and lists the entries it wrote
+MARKER_HEADER = "written by cnnlab report; the next build replaces only the entries listed below"
 STYLE = Path(__file__).with_name("cnnlab.sty")
 
 
@@ -255,8 +261,7 @@ def render_bundle(ctx: dict, folder: Path, style: Path | None = None, compact: b
         shutil.copy2(STYLE, folder / STYLE.name)
         tex = render_tex(ctx, fig_dir, compact=compact)
     out = folder / "report.tex"
-    out.write_text(tex, encoding="utf-8")
-    (folder / MARKER).write_text("written by cnnlab report; this folder is replaced on the next build\n")
+    atomic_write_text(out, tex)
     return out
 
 
@@ -265,13 +270,52 @@ def _check_replaceable(report_dir: Path) -> None:
         raise CnnlabError(f"refusing to replace {report_dir}: it exists and is not a cnnlab report folder (choose another --report-dir)")
 
 
+def _owned(report_dir: Path) -> set[str]:
+    """The top-level entries of report_dir that the last build wrote (listed in its marker).
+
+    A marker of an older cnnlab lists nothing: then the entries such a build wrote (report.*,
+    figures, *.sty) count as its own, and nothing else."""
+    marker = report_dir / MARKER
+    if not marker.is_file():
+        return set()
+    lines = marker.read_text(encoding="utf-8", errors="replace").splitlines()
+    if lines and lines[0] == MARKER_HEADER:
+        return {n for n in lines[1:] if n and "/" not in n and n not in (".", "..")}
+    return {n for n in os.listdir(report_dir) if n.startswith("report.") or n.endswith(".sty") or n == "figures"}
+
+
+def _write_marker(report_dir: Path, names: set[str]) -> None:
+    atomic_write_text(report_dir / MARKER, "\n".join([MARKER_HEADER, *sorted(names)]) + "\n")
+
+
 def _swap_in(tmp: Path, report_dir: Path) -> None:
-    """Replace report_dir with tmp: two renames, so readers see the old or the new report, never a mix."""
-    old = report_dir.with_name(f".{report_dir.name}.old-{os.getpid()}")
-    if report_dir.exists():
-        os.replace(report_dir, old)
-    os.replace(tmp, report_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    """Move the new build's entries from tmp into report_dir; the last build's own entries are moved
+    aside first and then deleted. Nothing report_dir holds that a build did not write is touched."""
+    new = {n for n in os.listdir(tmp) if n != MARKER}
+    old = _owned(report_dir) & set(os.listdir(report_dir))
+    foreign = sorted(n for n in new - old if os.path.lexists(report_dir / n))
+    if foreign:
+        raise CnnlabError(f"refusing to replace {report_dir / foreign[0]}: cnnlab report did not write it "
+                          "(move it away or choose another --report-dir)")
+    aside = report_dir / f"{MARKER}.old-{os.getpid()}"
+    shutil.rmtree(aside, ignore_errors=True)
+    aside.mkdir()
+    _write_marker(report_dir, old | new)  # a crash half-way leaves both builds' entries owned
+    for name in sorted(old):
+        os.replace(report_dir / name, aside / name)
+    for name in sorted(new):
+        os.replace(tmp / name, report_dir / name)
+    _write_marker(report_dir, new)
+    shutil.rmtree(aside, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _clean_stale(report_dir: Path) -> None:
+    """Remove the temporary folders of builds whose process died (MARKER.tmp-<pid>, MARKER.old-<pid>)."""
+    for leftover in report_dir.glob(f"{MARKER}.*-*"):
+        pid = leftover.name.rsplit("-", 1)[-1]
+        if leftover.is_dir() and pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def write_report(ctx: dict, report_dir: str | Path, style: Path | None = None, compile: bool = True):
@@ -281,8 +325,10 @@ def write_report(ctx: dict, report_dir: str | Path, style: Path | None = None, c
 
     report_dir = Path(report_dir)
     _check_replaceable(report_dir)
-    report_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = report_dir.with_name(f".{report_dir.name}.tmp-{os.getpid()}")
+    report_dir.mkdir(parents=True, exist_ok=True)
+    _clean_stale(report_dir)
+    # Inside report_dir: the swap is a few renames within one folder, and report_dir is never renamed.
+    tmp = report_dir / f"{MARKER}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:

@@ -57,6 +57,7 @@ class SuiteOptions:
     jobs: int = field(default_factory=default_jobs)
     device: str = "cpu"
     search_trials: int = 30
+    threads: int | None = None  # torch threads per training process; None: the rule of cnnlab.core.threads
     callbacks: tuple[Callback, ...] = ()
 
     def __post_init__(self) -> None:
@@ -117,6 +118,9 @@ _WORKER_DATA: dict = {}
 def _init_worker(threads: int) -> None:
     import torch
 
+    from cnnlab.core.processes import exit_with_parent
+
+    exit_with_parent()  # a killed `cnnlab experiment` must not leave its workers running
     torch.set_num_threads(threads)
 
 
@@ -139,7 +143,9 @@ def run_configs(configs: Sequence[RunConfig], options: SuiteOptions) -> list[dic
     else:
         import multiprocessing
 
-        threads = max(1, (os.cpu_count() or 1) // options.jobs)
+        from cnnlab.core.threads import resolve_threads
+
+        threads = resolve_threads(options.threads)
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(options.jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
             n = len(configs)

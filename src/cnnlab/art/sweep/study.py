@@ -170,7 +170,7 @@ def run_sweep(
     `trials` is the study's total, not a per-worker or per-call count, so the same command on several
     machines shares one budget, and rerunning it resumes. A larger `trials` than the study was created
     with extends it (do that from one process at a time). `workers` > 1 starts that many local worker
-    processes, each with `threads` torch threads (default: CPU cores // workers); `workers` = 1 runs
+    processes, each with `threads` torch threads (default: the rule of cnnlab.core.threads); `workers` = 1 runs
     in this process. Each trial trains through `cnnlab.art.run.train_run` into a cached run folder under
     `out_root`; `callbacks` are added to each trial's training (e.g. TensorBoard logging). Returns the
     study's state when this call's workers have nothing left to claim, and records its trials' run ids
@@ -195,15 +195,12 @@ def run_sweep(
 
     data = prepare_data(base)  # validates the data and fills the decoded-tensor cache for the workers
     _init_study(store, study_name, base, data.info["hash"], trials)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    job = Job(study_name, url, to_dict(base), str(out_root), seed, prune, str(device), sampler,
-              threads=threads or (max(1, cores // workers) if workers > 1 else None),
-              log_level=logging.getLogger().getEffectiveLevel(), callbacks=tuple(callbacks))
-    if workers == 1:
-        if threads:  # asked for explicitly: this process is the worker
-            import torch
+    from cnnlab.core.threads import resolve_threads, use_threads
 
-            torch.set_num_threads(threads)
+    job = Job(study_name, url, to_dict(base), str(out_root), seed, prune, str(device), sampler,
+              threads=resolve_threads(threads), log_level=logging.getLogger().getEffectiveLevel(), callbacks=tuple(callbacks))
+    if workers == 1:  # this process is the worker
+        use_threads(threads)
         work(job, store, data)
     else:
         spawn_workers(job, workers)

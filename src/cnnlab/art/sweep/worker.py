@@ -90,6 +90,9 @@ def spawn_workers(job: Job, workers: int) -> None:
 
 def _worker_main(job: Job, barrier: Any = None) -> None:
     """Entry point of a worker process."""
+    from cnnlab.core.processes import exit_with_parent
+
+    exit_with_parent()  # a killed `cnnlab sweep` must not leave its workers running
     if job.threads:
         os.environ["OMP_NUM_THREADS"] = str(job.threads)  # before torch is imported in this process
     logging.basicConfig(level=job.log_level, stream=sys.stderr, format=f"%(levelname)s worker {job.worker} %(name)s: %(message)s")

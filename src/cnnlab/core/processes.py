@@ -1,0 +1,85 @@
+"""Processes: whether a pid is alive, and worker processes that never outlive their parent.
+
+cnnlab starts worker processes in two places (the suites' process pool, the sweep's workers), both with
+the "spawn" start method. When the parent is killed with SIGKILL nothing tells them: a pool worker
+finishes its run and then blocks on its pipe forever. `exit_with_parent()`, called first thing in
+every worker, closes that hole twice over:
+  - Linux: prctl(PR_SET_PDEATHSIG, SIGKILL), so the kernel kills the worker the moment its parent
+    exits (then a re-check of the parent pid covers a parent that died before the call);
+  - everywhere: a daemon thread that polls the parent pid and ends the process when it changes
+    (the worker was re-parented) or the parent is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+
+log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+WATCH_INTERVAL = 1.0  # seconds between the watchdog's checks of the parent
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie, which writes nothing any more, counts as dead)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A killed worker can linger as a zombie until it is reaped.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+    except OSError:
+        return True
+
+
+def exit_with_parent(parent_pid: int | None = None, interval: float = WATCH_INTERVAL) -> None:
+    """Make this (worker) process end when its parent dies, even by SIGKILL.
+
+    `parent_pid` defaults to the process that started this one (multiprocessing's parent, else
+    os.getppid()). Safe to call more than once; the watchdog thread is started once.
+    """
+    if parent_pid is None:
+        import multiprocessing
+
+        parent = multiprocessing.parent_process()
+        parent_pid = parent.pid if parent is not None and parent.pid else os.getppid()
+    if sys.platform.startswith("linux"):
+        _set_parent_death_signal(signal.SIGKILL)
+    if _parent_gone(parent_pid):  # it died before the signal was armed
+        os._exit(1)
+    if not any(t.name == "cnnlab-parent-watchdog" for t in threading.enumerate()):
+        threading.Thread(target=_watch_parent, args=(parent_pid, interval), name="cnnlab-parent-watchdog", daemon=True).start()
+
+
+def _set_parent_death_signal(sig: int) -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+            log.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    except (OSError, AttributeError) as exc:  # no libc prctl: the watchdog thread still works
+        log.debug("prctl unavailable: %s", exc)
+
+
+def _parent_gone(parent_pid: int) -> bool:
+    return os.getppid() != parent_pid or not pid_alive(parent_pid)
+
+
+def _watch_parent(parent_pid: int, interval: float) -> None:
+    import time
+
+    while True:
+        time.sleep(interval)
+        if _parent_gone(parent_pid):
+            os._exit(1)  # no cleanup: the parent that would collect our results is gone
