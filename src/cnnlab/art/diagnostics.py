@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from cnnlab.core.diagnostics import (SPLITS, InspectResult, SplitDiagnostics, ch
 from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.core.runs import read_run
 
-__all__ = ["inspect_run", "run_split", "load_run_data", "to_display", "plot_first_layer_filters", "plot_feature_maps"]
+__all__ = ["inspect_run", "run_split", "load_run_data", "to_display", "plot_first_layer_filters", "plot_feature_maps", "filter_colour_share"]
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,20 @@ def first_conv(model: nn.Module) -> nn.Conv2d | None:
     return next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
 
 
-def plot_first_layer_filters(model: nn.Module, path: Path, cols: int = 8) -> Path:
+def filter_colour_share(model: nn.Module) -> float:
+    """The mean share of a first-layer filter's squared weights in its colour differences (the weights minus
+    their mean over the input channels): 0 for filters that see only luminance, 2/3 on average for i.i.d.
+    random weights over 3 channels."""
+    conv = first_conv(model)
+    if conv is None:
+        raise CnnlabError("the model has no convolutional layer")
+    w = conv.weight.detach().float().cpu()  # (F, C, k, k)
+    colour = w - w.mean(1, keepdim=True)
+    return float((colour.pow(2).flatten(1).sum(1) / w.pow(2).flatten(1).sum(1).clamp_min(1e-12)).mean())
+
+
+def plot_first_layer_filters(model: nn.Module, path: Path, cols: int = 8, title: str | None = None,
+                             style: Mapping[str, Any] | None = None, tile: float = 0.8) -> Path:
     """The first conv layer's filters (F, 3, k, k) as RGB pictures, each scaled on its own so that grey is 0."""
     from cnnlab.core.diagnostic_plots import plot_tiles
 
@@ -117,8 +130,9 @@ def plot_first_layer_filters(model: nn.Module, path: Path, cols: int = 8) -> Pat
     pics = [p.permute(1, 2, 0).numpy() if p.shape[0] == 3 else p.mean(0).numpy() for p in pics]
     rows = [pics[i: i + cols] for i in range(0, len(pics), cols)]
     f, c, k, _ = w.shape
-    return plot_tiles(rows, path, cmap="gray", tile=0.8,
-                      title=f"first-layer filters: {f} of {c}x{k}x{k}, each scaled to its own range (grey = 0)")
+    if title is None:
+        title = f"first-layer filters: {f} of {c}x{k}x{k}, each scaled to its own range (grey = 0)"
+    return plot_tiles(rows, path, cmap="gray", tile=tile, title=title, style=style)
 
 
 @torch.inference_mode()

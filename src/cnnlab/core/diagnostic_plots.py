@@ -12,7 +12,7 @@ import numpy as np
 
 from cnnlab.core.plotting import mpl_text, pyplot, save_figure
 
-__all__ = ["plot_confusion", "plot_gallery", "plot_tiles", "mosaic", "item_title"]
+__all__ = ["plot_confusion", "plot_gallery", "plot_tiles", "mosaic", "item_title", "short_name"]
 
 WRONG, RIGHT = "#c62828", "#2e7d32"  # frame colours of wrong and correct predictions
 
@@ -20,40 +20,46 @@ WRONG, RIGHT = "#c62828", "#2e7d32"  # frame colours of wrong and correct predic
 def plot_confusion(cm: np.ndarray, class_names: Sequence[str], path: str | Path, title: str = "",
                    style: Mapping[str, Any] | None = None, size: float | None = None) -> Path:
     """Confusion matrix (rows: true class, columns: predicted): colour = share of the true class (each row
-    normalised), text = the count (zeros left blank). Font and figure sizes follow the number of classes."""
+    normalised), text = the count (zeros left blank). Font and figure sizes follow the number of classes;
+    `size` (inches) draws a square figure of that side without a colour bar (the report's print size)."""
     plt = pyplot(style)
     k = len(class_names)
     counts = np.asarray(cm)
     rows = counts.sum(1, keepdims=True)
     share = np.divide(counts, rows, out=np.zeros(counts.shape, float), where=rows > 0)  # (K, K)
     side = size or float(np.clip(2.4 + 0.3 * k, 4.0, 13.0))
-    fig, ax = plt.subplots(figsize=(side + 0.9, side))
+    fig, ax = plt.subplots(figsize=(side + 0.9, side) if size is None else (side, side))
     im = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
-    font = 8 if k <= 12 else 6 if k <= 25 else 4.5
+    # Fonts follow the space per class: about 0.28 in per class at the default size (11 classes: 8 pt).
+    font = float(np.clip(0.7 * 72 * side / (k + 6), 2.5, 8.0)) if size else (8 if k <= 12 else 6 if k <= 25 else 4.5)
     for i in range(k):
         for j in range(k):
             if counts[i, j]:
                 ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=font,
                         color="white" if share[i, j] > 0.55 else "black")
-    labels = [mpl_text(n) for n in class_names]
+    labels = [mpl_text(short_name(n, 18) if size else n) for n in class_names]  # the print size has no room for long names
     ax.set_xticks(range(k), labels, rotation=90 if k > 6 else 45, ha="center" if k > 6 else "right", fontsize=font + 1)
     ax.set_yticks(range(k), labels, fontsize=font + 1)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    cbar = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
-    cbar.set_label("share of the true class's images")
+    ax.set_xlabel("predicted class", fontsize=font + 1)
+    ax.set_ylabel("true class", fontsize=font + 1)
+    if size is None:  # the report's small version leaves the colour bar out (the caption explains the colours)
+        cbar = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
+        cbar.set_label("share of the true class's images")
     if title:
         ax.set_title(mpl_text(title), fontsize=font + 2)
     fig.tight_layout()
     return save_figure(fig, path, dpi=130)
 
 
-def item_title(item: Mapping[str, Any], width: int = 14) -> str:
-    """Two or three short lines for an image: true and predicted class and their probabilities."""
-    def short(name: str) -> str:
-        return name if len(name) <= width else name[: width - 1] + "…"
+def short_name(name: object, width: int) -> str:
+    """`name` cut to `width` characters (an ellipsis marks the cut)."""
+    name = str(name)
+    return name if len(name) <= width else name[: width - 1] + "…"
 
-    true, pred = short(str(item["true"])), short(str(item["predicted"]))
+
+def item_title(item: Mapping[str, Any], width: int = 14) -> str:
+    """Two short lines for an image: its true class and probability (correct), or true and predicted class with theirs."""
+    true, pred = short_name(item["true"], width), short_name(item["predicted"], width)
     if item.get("correct"):
         return f"{true}\np = {item['p_true']:.2f}"
     return f"true {true} ({item['p_true']:.2f})\npred {pred} ({item['p_predicted']:.2f})"
@@ -69,7 +75,8 @@ def _frame(ax: Any, colour: str) -> None:
 
 
 def plot_gallery(pictures: Sequence[np.ndarray], items: Sequence[Mapping[str, Any]], path: str | Path, title: str = "",
-                 cols: int = 6, style: Mapping[str, Any] | None = None, tile: float = 1.6) -> Path:
+                 cols: int = 6, style: Mapping[str, Any] | None = None, tile: float = 1.6, fontsize: float = 6,
+                 name_width: int = 14) -> Path:
     """Images in a grid, each framed red (wrong) or green (correct) and titled by `item_title`.
 
     `pictures`: (H, W, 3) or (H, W) arrays in [0, 1]; `items`: rows with true, predicted, p_true,
@@ -79,14 +86,14 @@ def plot_gallery(pictures: Sequence[np.ndarray], items: Sequence[Mapping[str, An
     n = len(pictures)
     cols = max(1, min(cols, n))
     rows = max(1, math.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * tile, rows * (tile + 0.45) + 0.35), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * tile, rows * (tile + fontsize / 13) + (0.35 if title else 0.05)), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, pic, item in zip(axes.flat, pictures, items):
         ax.axis("on")
         ax.imshow(pic, cmap="gray" if pic.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
         _frame(ax, RIGHT if item.get("correct") else WRONG)
-        ax.set_title(mpl_text(item_title(item)), fontsize=6)
+        ax.set_title(mpl_text(item_title(item, name_width)), fontsize=fontsize)
     if n == 0:
         axes[0][0].text(0.5, 0.5, "no images", ha="center", va="center")
     if title:

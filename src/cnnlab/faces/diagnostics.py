@@ -18,12 +18,13 @@ import numpy as np
 import torch
 
 from cnnlab.core.config import from_dict
-from cnnlab.core.diagnostics import InspectResult, SplitDiagnostics, check_data_hash, model_probabilities, split_names, write_diagnostics
-from cnnlab.core.errors import CnnlabError
+from cnnlab.core.diagnostics import (SPLITS, InspectResult, SplitDiagnostics, check_data_hash, model_probabilities, split_names,
+                                     write_diagnostics)
+from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.core.runs import read_run
 from cnnlab.faces.config import FaceRunConfig, FeaturesRunConfig, FinetuneRunConfig, MLPRunConfig
 
-__all__ = ["RUN_CONFIGS", "inspect_run", "run_config", "to_display"]
+__all__ = ["RUN_CONFIGS", "inspect_run", "load_run_model_and_faces", "run_config", "run_split", "to_display"]
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +50,13 @@ def run_config(kind: str, recorded: dict[str, Any]) -> FaceRunConfig:
     return from_dict(cls, {k: v for k, v in recorded.items() if k in names})
 
 
-def inspect_run(run_path: str | Path, split: str = "test", *, device: str = "cpu", method: str = SALIENCY_METHOD,
-                saliency_classes: int = SALIENCY_CLASSES) -> InspectResult:
-    """Write <run>/diagnostics/ for a finished Part 2 run (see the module docstring); `split`: test, val or both."""
-    from cnnlab.core.attribution import EXPLAINERS
+def load_run_model_and_faces(run_path: str | Path, device: str = "cpu") -> tuple[Any, Any]:
+    """(FaceClassifier of model.pt, FaceData rebuilt from the recorded config) of a finished Part 2 run; a DataError
+    if the data changed since the run."""
     from cnnlab.faces.checkpoints import load_checkpoint
     from cnnlab.faces.experiments import load_run_faces
 
-    EXPLAINERS.get(method)
     run_path = Path(run_path)
-    names = split_names(split)
     record = read_run(run_path)
     config = run_config(record.kind, record.config)
     if not (run_path / "model.pt").is_file():
@@ -68,6 +66,36 @@ def inspect_run(run_path: str | Path, split: str = "test", *, device: str = "cpu
     clf = load_checkpoint(run_path / "model.pt", device=device)
     if list(clf.class_names) != list(faces.class_names):
         raise CnnlabError(f"{run_path.name}: the checkpoint's classes differ from the rebuilt data's")
+    return clf, faces
+
+
+def run_split(run_path: str | Path, split: str = "test", device: str = "cpu", faces: Any = None) -> SplitDiagnostics:
+    """The SplitDiagnostics of a finished Part 2 run's model on one split (test or val), writing nothing.
+    `faces`: the run's FaceData when the caller has it (skips rebuilding it; its hash must match the run's)."""
+    from cnnlab.faces.checkpoints import load_checkpoint
+
+    if split not in SPLITS:
+        raise ConfigError(f"one split: test or val, got {split!r}")
+    run_path = Path(run_path)
+    if faces is None:
+        clf, faces = load_run_model_and_faces(run_path, device)
+    else:
+        check_data_hash(str(read_run(run_path).meta.get("data", {}).get("hash", "")), faces.data_hash, run_path)
+        clf = load_checkpoint(run_path / "model.pt", device=device)
+    x, y = faces.splits[split]
+    return SplitDiagnostics.of(split, faces.class_names, y, model_probabilities(clf.model, x, batch_size=32))
+
+
+def inspect_run(run_path: str | Path, split: str = "test", *, device: str = "cpu", method: str = SALIENCY_METHOD,
+                saliency_classes: int = SALIENCY_CLASSES) -> InspectResult:
+    """Write <run>/diagnostics/ for a finished Part 2 run (see the module docstring); `split`: test, val or both."""
+    from cnnlab.core.attribution import EXPLAINERS
+
+    EXPLAINERS.get(method)
+    run_path = Path(run_path)
+    names = split_names(split)
+    record = read_run(run_path)
+    clf, faces = load_run_model_and_faces(run_path, device)
     splits = {}
     for name in names:
         x, y = faces.splits[name]  # (N, C, S, S) in [0, 1], (N,)
