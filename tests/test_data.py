@@ -226,42 +226,78 @@ def test_default_cache_dir(monkeypatch, tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- split
+HANDOUT_COUNTS = [20, 54, 63, 70, 40, 40, 37, 36, 28, 40, 23]
+
+
 def test_split_is_stratified_disjoint_and_complete() -> None:
-    counts = [20, 54, 63, 70, 40, 40, 37, 36, 28, 40, 23]
-    labels = torch.repeat_interleave(torch.arange(11), torch.tensor(counts))
+    labels = torch.repeat_interleave(torch.arange(11), torch.tensor(HANDOUT_COUNTS))
     s = stratified_split(labels, seed=0)
     all_idx = torch.cat([s.train, s.val, s.test])
     assert sorted(all_idx.tolist()) == list(range(len(labels)))  # disjoint and covering
-    assert s.train.dtype == torch.int64 and len(s.train) == 317 and len(s.val) == 67 and len(s.test) == 67
-    for c, n in enumerate(counts):
+    assert s.train.dtype == torch.int64 and len(s.test) == 67 and len(s.val) in (76, 77) and len(s.train) == 451 - 67 - len(s.val)
+    for c, n in enumerate(HANDOUT_COUNTS):
         n_val = int((labels[s.val] == c).sum())
         n_test = int((labels[s.test] == c).sum())
-        assert abs(n_val - 0.15 * n) <= 1 and abs(n_test - 0.15 * n) <= 1 and n_val >= 1 and n_test >= 1
+        assert abs(n_test - 0.15 * n) <= 1 and n_test >= 1
+        assert abs(n_val - (n - n_test) / 5) <= 1 and n_val >= 1  # one fold of five, per class
+
+
+def test_folds_partition_the_non_test_images_and_never_touch_the_test_split() -> None:
+    labels = torch.repeat_interleave(torch.arange(11), torch.tensor(HANDOUT_COUNTS))
+    splits = [stratified_split(labels, folds=5, fold=f, seed=0) for f in range(5)]
+    test = splits[0].test
+    assert all(torch.equal(s.test, test) for s in splits)  # the test split does not depend on the fold
+    vals = torch.cat([s.val for s in splits])
+    assert sorted(vals.tolist()) == sorted(set(range(len(labels))) - set(test.tolist()))  # every non-test image validated once
+    for s in splits:
+        assert not set(s.val.tolist()) & set(test.tolist()) and not set(s.train.tolist()) & set(test.tolist())
+        assert sorted(torch.cat([s.train, s.val]).tolist()) == sorted(set(range(len(labels))) - set(test.tolist()))
+    sizes = [len(s.val) for s in splits]
+    assert max(sizes) - min(sizes) <= 1  # folds dealt across classes: balanced sizes
+    # a different fold count changes the validation folds, not the test split
+    assert torch.equal(stratified_split(labels, folds=3, fold=1, seed=0).test, test)
 
 
 def test_split_deterministic_per_seed() -> None:
     labels = torch.arange(60) % 4
     a, b, c = (stratified_split(labels, seed=s) for s in (3, 3, 4))
     assert all(torch.equal(getattr(a, k), getattr(b, k)) for k in ("train", "val", "test"))
-    assert not torch.equal(a.val, c.val)
+    assert not torch.equal(a.val, c.val) and not torch.equal(a.test, c.test)
 
 
 def test_split_small_classes() -> None:
-    labels = torch.tensor([0, 0, 0, 1, 1, 2])
-    s = stratified_split(labels, seed=1)
-    # 3 images: one each; 2 and 1 images: round(n * 0.15) = 0, all training.
-    assert labels[s.val].tolist() == [0] and labels[s.test].tolist() == [0]
-    assert sorted(labels[s.train].tolist()) == [0, 1, 1, 2]
-    big = stratified_split(labels, val_fraction=0.4, test_fraction=0.4)  # rounds to 1 + 1 of 2
-    assert sorted(labels[big.train].tolist()) == [0, 1, 2]  # every class keeps a training image
-    none = stratified_split(labels, val_fraction=0.0, test_fraction=0.0)
-    assert len(none.train) == 6 and len(none.val) == 0 and len(none.test) == 0
+    labels = torch.tensor([0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2])
+    s = stratified_split(labels, folds=2, fold=0, seed=1)
+    # 6 images: round(0.9) = 1 test; 3 images: at least one test, two left (one per fold); 2 images: round(0.3) = 0 test.
+    assert sorted(labels[s.test].tolist()) == [0, 1]
+    val_counts = torch.bincount(labels[s.val], minlength=3).tolist()
+    assert val_counts[0] in (2, 3) and val_counts[1:] == [1, 1]  # each class's rest dealt over the two folds
+    assert {0, 1, 2} <= set(labels[s.train].tolist())  # every class keeps a training image in this fold
+    big = stratified_split(labels, test_fraction=0.9, folds=2)  # capped: two images stay (one for a class of two)
+    assert sorted(labels[big.test].tolist()) == [0, 0, 0, 0, 1, 2] and len(big.train) + len(big.val) == 5
 
 
-@pytest.mark.parametrize("val, test", [(-0.1, 0.1), (0.5, 0.5), (1.0, 0.0)])
-def test_split_rejects_bad_fractions(val: float, test: float) -> None:
+@pytest.mark.parametrize("kwargs", [{"test_fraction": -0.1}, {"test_fraction": 1.0}, {"folds": 1}, {"folds": 5, "fold": 5},
+                                    {"fold": -1}, {"folds": 2.5}])
+def test_split_rejects_bad_arguments(kwargs: dict) -> None:
     with pytest.raises(ConfigError):
-        stratified_split(torch.zeros(10, dtype=torch.int64), val_fraction=val, test_fraction=test)
+        stratified_split(torch.arange(40) % 2, **kwargs)
+
+
+def test_too_few_images_for_the_folds_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="use fewer folds"):
+        stratified_split(torch.tensor([0, 0, 1, 1]), test_fraction=0.1, folds=5, fold=4)
+
+
+def test_data_config_validates_folds() -> None:
+    from cnnlab.art.config import DataConfig, RunConfig
+    from cnnlab.core.config import resolve_config
+
+    assert (DataConfig().folds, DataConfig().fold) == (5, 0)
+    assert resolve_config(RunConfig, None, ["data.fold=4"]).data.fold == 4
+    for bad in (["data.fold=5"], ["data.folds=1"], ["data.fold=-1"], ["data.folds=3", "data.fold=3"]):
+        with pytest.raises(ConfigError, match="data.fold"):
+            resolve_config(RunConfig, None, bad)
 
 
 # ----------------------------------------------------------------------------- synthetic

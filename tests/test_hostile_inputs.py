@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlab.cli.main import main
+from cnnlab.cli.app import main
 from cnnlab.core.config import resolve_config, to_dict
 from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.faces.checkpoints import load_checkpoint, load_image, predict, save_checkpoint

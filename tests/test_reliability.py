@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnlab.cli.main import main
+from cnnlab.cli.app import main
 from cnnlab.core.config import resolve_config
 from cnnlab.core import errors, io
 from cnnlab.core.errors import ConfigError
@@ -257,7 +257,7 @@ TRAINING_COMMANDS = [["train"], ["experiment", "pooling"], ["sweep"], ["part2", 
 
 @pytest.mark.parametrize("command", TRAINING_COMMANDS, ids=" ".join)
 def test_every_training_command_takes_threads(command, capsys):
-    from cnnlab.cli.main import build_parser
+    from cnnlab.cli.app import build_parser
 
     args = build_parser().parse_args([*command, "--threads", "3"])
     assert args.threads == 3

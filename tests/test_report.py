@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 
 from cnnlab.art.config import RunConfig
+from cnnlab.art.course_transforms import COURSE_ORDER
 from cnnlab.core.config import to_dict
 from cnnlab.core.errors import CnnlabError
 from cnnlab.report import ReportOptions, build_report
@@ -42,11 +43,16 @@ def _rid(kind: str, rng: random.Random) -> str:
 
 
 def _row(group: str, variant: str, n: int, rng: random.Random, params: int = 110811) -> dict:
+    """A suite row with per-repeat values (repeats 0..n-1) and their mean, std and n, as suites write them."""
+    import statistics
+
     val = rng.uniform(0.2, 0.6)
-    row = {"group": group, "variant": variant, "n": n}
-    for m, v in (("train_acc", min(1.0, val + rng.uniform(0, 0.4))), ("val_acc", val), ("test_acc", val - 0.02),
-                 ("epochs_run", 50.0), ("train_seconds", 20.0)):
-        row[f"{m}_mean"], row[f"{m}_std"] = v, (rng.uniform(0.005, 0.05) if n > 1 and m.endswith("acc") else 0.0)
+    row: dict = {"group": group, "variant": variant, "n": n, "repeats": list(range(n)), "per_repeat": {}}
+    for m, v in (("train_acc", min(1.0, val + rng.uniform(0, 0.4))), ("val_acc", val), ("test_acc", val - 0.02), ("val_loss", 1.5),
+                 ("epochs_run", 30.0), ("best_epoch", 20.0), ("train_seconds", 20.0)):
+        values = [v + (rng.uniform(-0.05, 0.05) if m.endswith("acc") else 0.0) for _ in range(n)]
+        row["per_repeat"][m] = values
+        row[f"{m}_mean"], row[f"{m}_std"] = statistics.fmean(values), (statistics.stdev(values) if n > 1 else 0.0)
     row.update(params=params, macs=1_400_000, overrides="", run_ids=[_rid("cnn", rng) for _ in range(n)])
     return row
 
@@ -82,6 +88,15 @@ def _diagnostics(art_names, people, suites, part2) -> tuple[dict, dict]:
     return art, faces
 
 
+def _robust_row(model: str, transform: str, severity: float, n: int, rng: random.Random) -> dict:
+    import statistics
+
+    mean = max(0.0, 0.5 - 0.3 * severity * (transform.endswith("invert")) - 0.1 * severity)
+    accs = [min(1.0, max(0.0, mean + rng.uniform(-0.03, 0.03))) for _ in range(n)]
+    return {"model": model, "transform": transform, "severity": severity, "acc_mean": statistics.fmean(accs),
+            "acc_std": statistics.stdev(accs) if n > 1 else 0.0, "n": n, "accs": accs}
+
+
 def _history(path: Path, epochs: int, rng: random.Random, test: bool = False) -> None:
     rows = []
     for e in range(1, epochs + 1):
@@ -108,29 +123,37 @@ def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pre
     rng = random.Random(0)
     suites = {
         "baseline": [_row("baseline", labels.STARTER, seeds, rng)],
-        "pooling": [_row("baseline", labels.NO_POOLING, seeds, rng)] + [_row("max-pool size/stride", f"pool {s}", seeds, rng, 12000) for s in ("2/2", "3/2")],
+        "pooling": [_row("baseline", labels.NO_POOLING, seeds, rng)] + [_row("max-pool size/stride", f"pool {s}", seeds, rng, 12000)
+                                                                         for s in ("2/2", "3/2", "2/1", "3/1")],
         "regularization": [_row(v.group, v.label, seeds, rng) for v in regularization_variants()],
         "architecture": [_row(v.group, v.label, seeds, rng) for v in architecture_variants()],
         "search": [_row("search", labels.BEST_FOUND, seeds, rng)],
         "controls": [_paired_row(v, seeds, rng, level) for v, level in (("colour CNN", 0.6), ("grayscale CNN", 0.45), ("colour only", 0.4))],
         "robustness": [_row("robustness", labels.AS_TRAINED, seeds, rng), _row("robustness", labels.AUGMENTED, seeds, rng)],
     }
+    from cnnlab.art.suites.common import with_overrides
+    from cnnlab.art.suites.definitions import FAIR_BUDGET, OVERFIT_REGIME
+
+    regime = lambda o: {"overrides": list(o), "train": to_dict(with_overrides(RunConfig(), o).train)}  # noqa: E731
     extra = {
+        "pooling": {"regime": regime(FAIR_BUDGET)},
+        "architecture": {"regime": regime(FAIR_BUDGET)},
+        "regularization": {"regime": regime(OVERFIT_REGIME), "lr_pick": {"sgd": 0.01, "adam": 0.001, "rmsprop": 0.0003}},
         "search": {"best_params": {"n_conv": 3, "filters_1": 16, "filters_2": 32, "filters_3": 64, "kernel_1": 5, "kernel_2": 3,
                                    "kernel_3": 3, "stride_1": 1, "padding": "same", "pool": True, "pool_size": 2, "fc_layers": 1,
                                    "fc_width": 128, "dropout": 0.31, "batch_norm": True, "lrn": False, "weight_norm": False,
                                    "optimizer": "adamw", "lr": 0.0012, "weight_decay": 3.1e-4, "scheduler": "cosine",
                                    "batch_size": 32, "augment": True},
                    "trials": [{"number": i, "status": "complete" if i % 4 else "pruned", "value": 0.3 + 0.01 * i} for i in range(30)]},
-        "robustness": {"robustness": [{"model": m, "transform": t, "severity": s, "acc_mean": max(0.0, 0.5 - 0.3 * s * (t == "invert") - 0.1 * s),
-                                       "acc_std": 0.02, "n": seeds}
-                                      for m in (labels.AS_TRAINED, labels.AUGMENTED)
-                                      for t, levels in [("original", (0.0,))] + [(t, (1.0,) if t in ("hflip", "invert") else (0.5, 1.0)) for t in TRANSFORMS]
+        "robustness": {"robustness": [_robust_row(m, t, s, seeds, rng) for m in (labels.AS_TRAINED, labels.AUGMENTED)
+                                      for t, levels in [("original", (0.0,))] + [(t, (1.0,)) for t in COURSE_ORDER]
+                                      + [(t, (1.0,) if t in ("hflip", "invert") else (0.5, 1.0)) for t in TRANSFORMS]
                                       for s in levels]},
         "controls": {"chance": 0.11, "origin": "best configuration from the search suite"},
     }
     for name, rows in suites.items():
-        meta = {"suite": name, "seeds": seeds, "epochs": 50, "quick": False, "base_config": to_dict(RunConfig()),
+        meta = {"suite": name, "repeats": list(range(seeds)), "n_repeats": seeds, "folds": 5, "epochs": 50, "quick": False,
+                "base_config": to_dict(RunConfig()),
                 "data": "Data: synthetic-artists", "rows": rows, "findings": ["(fixture)"], **extra.get(name, {})}
         (root / "suites" / name).mkdir(parents=True, exist_ok=True)
         (root / "suites" / name / "suite.json").write_text(json.dumps(meta))
@@ -166,7 +189,7 @@ def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pre
         plot_confusion(np.eye(len(names), dtype=int) * 5 + 1, names, assets / name, style=plotting.REPORT_STYLE, size=side)
     art_diagnostics, face_diagnostics = _diagnostics(art_names, people, suites, part2)
     manifest = {
-        "format": 1, "version": "0.1.0", "quick": False, "seeds": seeds, "timings": {"part1_seconds": 600, "part2_seconds": 120},
+        "format": 1, "version": "0.1.0", "quick": False, "seeds": seeds, "repeats": seeds, "timings": {"part1_seconds": 600, "part2_seconds": 120},
         "art": {"name": "synthetic-artists" if synthetic else str(root / "art_data" / "artists"), "synthetic": synthetic,
                 "summary": "fixture", "counts": {n: 20 for n in art_names}, "image_size": 50, "skipped": 0,
                 "split": {"train": 28, "val": 6, "test": 6}, "figure": "art_overview.png", "diagnostics": art_diagnostics},
@@ -219,6 +242,19 @@ def test_tex_renders_from_fixture_runs_without_training(tmp_path):
     assert "Adam, learning rate 0.001, L2 weight decay 0.01" in tex
 
 
+def test_the_protocol_states_the_verdict_rule_of_core_stats(tmp_path):
+    from cnnlab.core.stats import VERDICT_RULE
+
+    tex = render_tex(load_context(make_fixture_runs(tmp_path / "runs", seeds=5)), tmp_path / "figs")
+    setup = tex.split("\\section*{Setup")[1].split("\\section")[0]
+    assert f"Verdict rule: {esc(VERDICT_RULE)}." in setup
+    assert "Part~1 uses 5 repeats (one per fold" in setup and "5 stratified folds" in setup
+    # tables give paired differences with their standard error, and the suites' training regimes are stated
+    assert "paired difference from the reference, mean\\,$\\pm$\\,SE" in tex
+    assert "Adam at learning rate 0.001, until 10 epochs pass without a new best validation accuracy (at most 100" in tex
+    assert "Adam at learning rate 0.001 for 40 epochs" in tex
+
+
 def test_provenance_lines_for_synthetic_data_and_untrained_weights(tmp_path):
     tex = render_tex(load_context(make_fixture_runs(tmp_path / "a")), tmp_path / "f1")
     assert "Art data: synthetic." in tex and "not on real paintings" in tex
@@ -244,7 +280,7 @@ def _edit_suite(root: Path, name: str, edit) -> None:
     path.write_text(json.dumps(meta))
 
 
-@pytest.mark.parametrize("suite, label", [("regularization", "baseline (Adam 1e-4)"), ("architecture", "kernel 7"),
+@pytest.mark.parametrize("suite, label", [("regularization", "baseline (no regulariser)"), ("architecture", "kernel 7"),
                                           ("pooling", "no pooling")])
 def test_unknown_variant_label_is_an_error_naming_label_and_suite(tmp_path, suite, label):
     """A suite row the report looks for by label is never replaced by another row."""
@@ -276,7 +312,7 @@ def test_figures_are_drawn_first_and_sections_only_build_strings(tmp_path, monke
     _edit_suite(root, "search", lambda meta: meta.update(trials=[{**t, "status": "pruned"} for t in meta["trials"]]))
     ctx = load_context(root)
     figs = make_figures(ctx, tmp_path / "figs")
-    assert set(figs) == {"baseline_curves", "deltas", "robust_bars", "robust_curves", "part2_curves"}
+    assert set(figs) == {"baseline_curves", "deltas", "robust_curves", "part2_curves"}
     assert all((tmp_path / "figs" / name).is_file() for name in figs.values())
     drawn = sorted(p.name for p in (tmp_path / "figs").iterdir())
     for name in [n for n in dir(plots) if n.startswith("plot_")]:
@@ -329,8 +365,8 @@ def test_broken_latex_is_one_line_error_and_keeps_the_log(tmp_path, monkeypatch)
 
 @pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
 def test_full_mode_layout_has_6_to_8_pages(tmp_path):
-    """The handout's page limit, checked on a full-mode-sized fixture (3 seeds, every suite variant)."""
-    result = write_report(load_context(make_fixture_runs(tmp_path / "runs", seeds=3)), tmp_path / "rep")
+    """The handout's page limit, checked on a full-mode-sized fixture (5 repeats, every suite variant)."""
+    result = write_report(load_context(make_fixture_runs(tmp_path / "runs", seeds=5)), tmp_path / "rep")
     assert 6 <= result.pages <= 8, result.pages
 
 

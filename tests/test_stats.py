@@ -7,22 +7,26 @@ import statistics
 
 import pytest
 
+from cnnlab.core.errors import CnnlabError
 from cnnlab.core.stats import (
     BETTER,
-    NOISE_SE,
-    SINGLE_SEED,
+    CONFIDENCE,
+    NO_CLEAR_DIFFERENCE,
+    NO_EFFECT,
+    SINGLE_REPEAT,
     VERDICT_RULE,
-    WITHIN_NOISE,
     WORSE,
     Summary,
     aggregate,
     compare,
     compare_records,
+    format_comparison,
     format_mean_std,
     format_record,
     mean_curves,
     summarize,
     summary_of,
+    t_quantile,
 )
 
 
@@ -47,46 +51,80 @@ def test_aggregate_keeps_keys_present_in_every_record():
     assert summary_of({"acc_mean": 0.3, "n": 1}, "acc") == Summary(0.3, 0.0, 1)  # a missing std is 0
 
 
-def test_clear_difference_is_better_or_worse():
-    a, b = Summary(0.80, 0.01, 3), Summary(0.50, 0.01, 3)
-    c = compare(a, b)
-    assert c.verdict == BETTER and c.diff == pytest.approx(0.30)
-    assert c.se == pytest.approx(math.sqrt(2 * 0.01**2 / 3)) and c.margin == pytest.approx(NOISE_SE * c.se)
-    assert c.has_error_bar
-    back = compare(b, a)
-    assert back.verdict == WORSE and back.diff == pytest.approx(-0.30) and back.se == pytest.approx(c.se)
+def _row(variant: str, values: list[float], repeats: list[int] | None = None, **other: list[float]) -> dict:
+    """A suite row with per-repeat values of val_acc (and any other key), as suites write them."""
+    repeats = list(range(len(values))) if repeats is None else repeats
+    per = {"val_acc": values, **other}
+    row = {"variant": variant, "group": "g", "repeats": repeats, "per_repeat": per, **aggregate([{k: v[i] for k, v in per.items()} for i in range(len(values))], list(per))}
+    return row
 
 
-def test_overlapping_spread_is_within_noise():
-    c = compare(Summary(0.52, 0.05, 3), Summary(0.50, 0.05, 3))
-    assert c.verdict == WITHIN_NOISE and abs(c.diff) < c.margin
+def test_a_consistent_small_paired_difference_is_better_where_an_unpaired_test_sees_nothing():
+    # The repeats differ a lot (folds of different difficulty); the variant is 2-3 points better in every one.
+    ref = [0.50, 0.62, 0.71, 0.55, 0.66]
+    var = [r + d for r, d in zip(ref, [0.02, 0.03, 0.02, 0.025, 0.03])]
+    c = compare(var, ref)
+    assert c.verdict == BETTER and c.n == 5 and c.diff == pytest.approx(0.025)
+    d = [a - b for a, b in zip(var, ref)]
+    assert c.se == pytest.approx(statistics.stdev(d) / math.sqrt(5))
+    assert c.low == pytest.approx(0.025 - t_quantile(5) * c.se) and c.high == pytest.approx(0.025 + t_quantile(5) * c.se) and c.low > 0
+    # an unpaired look at the same numbers: the difference of means is far inside 2 standard errors
+    sa, sb = summarize(var), summarize(ref)
+    assert abs(sa.mean - sb.mean) < 2 * math.sqrt(sa.se ** 2 + sb.se ** 2)
+    back = compare(ref, var)
+    assert back.verdict == WORSE and back.diff == pytest.approx(-0.025) and back.se == pytest.approx(c.se)
 
 
-def test_verdict_needs_more_than_two_standard_errors():
-    # std 1 and n = 2 on both sides: the standard error of the difference is exactly 1.
-    b = Summary(0.0, 1.0, 2)
-    assert compare(b, b).se == 1.0
-    assert compare(Summary(NOISE_SE, 1.0, 2), b).verdict == WITHIN_NOISE  # exactly at the margin: not beyond it
-    assert compare(Summary(NOISE_SE + 0.01, 1.0, 2), b).verdict == BETTER
-    assert compare(Summary(-NOISE_SE - 0.01, 1.0, 2), b).verdict == WORSE
+def test_a_noisy_paired_difference_is_no_clear_difference():
+    ref = [0.50, 0.62, 0.71, 0.55, 0.66]
+    var = [r + d for r, d in zip(ref, [0.08, -0.06, 0.05, -0.04, 0.03])]  # mean +0.012, but the sign flips
+    c = compare(var, ref)
+    assert c.verdict == NO_CLEAR_DIFFERENCE and c.low < 0 < c.high and c.has_error_bar
 
 
-def test_a_single_seed_never_gets_a_verdict():
-    c = compare(Summary(0.9, 0.0, 1), Summary(0.1, 0.05, 3))
-    assert c.verdict == SINGLE_SEED and not c.has_error_bar and c.diff == pytest.approx(0.8)
-    assert compare(Summary(0.9, 0.01, 3), Summary(0.1, 0.0, 1)).verdict == SINGLE_SEED
+def test_the_interval_is_the_student_t_one_at_95_percent():
+    assert CONFIDENCE == 0.95
+    assert t_quantile(2) == pytest.approx(12.7062, rel=1e-4) and t_quantile(5) == pytest.approx(2.7764, rel=1e-4)
+    # two repeats, differences 1 and 3: mean 2, SE 1, interval 2 +- 12.71: no clear difference
+    c = compare([1.0, 3.0], [0.0, 0.0])
+    assert (c.diff, c.se, c.verdict) == (2.0, 1.0, NO_CLEAR_DIFFERENCE) and c.margin == pytest.approx(12.7062, rel=1e-4)
+    # the same mean from five differences with SE 0.2: interval 2 +- 0.56 excludes 0
+    assert compare([2.0 + e for e in (-0.4, 0.4, 0.0, -0.2 * math.sqrt(2.5), 0.2 * math.sqrt(2.5))], [0.0] * 5).verdict == BETTER
+    # equal non-zero differences have SE 0: the interval is a point away from 0
+    assert compare([0.6, 0.7, 0.8], [0.5, 0.6, 0.7]).verdict == BETTER
+
+
+def test_a_single_repeat_never_gets_a_verdict():
+    c = compare([0.9], [0.1])
+    assert c.verdict == SINGLE_REPEAT and not c.has_error_bar and c.diff == pytest.approx(0.8) and c.n == 1
+    assert math.isnan(c.se) and format_comparison(c) == "+0.800 (n=1, single repeat)"
+
+
+def test_identical_numbers_are_flagged_no_effect():
+    ref = [0.5, 0.6, 0.7]
+    assert compare(list(ref), ref).verdict == NO_EFFECT and compare([0.5], [0.5]).verdict == NO_EFFECT
+    # equal validation accuracy alone is not "no effect" when another recorded number differs
+    a = _row("a", ref, train_acc=[0.9, 0.9, 0.9])
+    b = _row("b", list(ref), train_acc=[0.9, 0.9, 0.8])
+    assert compare_records(a, b).verdict == NO_CLEAR_DIFFERENCE
+    assert compare_records(a, _row("c", list(ref), train_acc=[0.9, 0.9, 0.9])).verdict == NO_EFFECT
 
 
 def test_the_rule_is_stated_once():
-    for word in (BETTER, WORSE, WITHIN_NOISE, SINGLE_SEED, f"{NOISE_SE:g} standard errors", "unpaired"):
+    for word in (BETTER, WORSE, NO_CLEAR_DIFFERENCE, SINGLE_REPEAT, NO_EFFECT, "paired", "95%", "t(0.975, n - 1)", "excludes 0"):
         assert word in VERDICT_RULE
 
 
-def test_compare_records_reads_suite_rows():
-    row = {"variant": "a", "n": 3, "val_acc_mean": 0.8, "val_acc_std": 0.01, "test_acc_mean": 0.5, "test_acc_std": 0.2}
-    base = {"variant": "b", "n": 3, "val_acc_mean": 0.5, "val_acc_std": 0.01, "test_acc_mean": 0.45, "test_acc_std": 0.2}
-    assert compare_records(row, base) == compare(Summary(0.8, 0.01, 3), Summary(0.5, 0.01, 3))
-    assert compare_records(row, base, "test_acc").verdict == WITHIN_NOISE
+def test_compare_records_pairs_values_by_repeat():
+    row = _row("a", [0.72, 0.52, 0.62], repeats=[2, 0, 1])  # the same repeats in another order: +0.02 in each
+    base = _row("b", [0.50, 0.60, 0.70])
+    c = compare_records(row, base)
+    assert c == compare([0.52, 0.62, 0.72], [0.50, 0.60, 0.70]) and c.verdict == BETTER
+    assert compare([0.72, 0.52, 0.62], [0.50, 0.60, 0.70]).verdict == NO_CLEAR_DIFFERENCE  # paired by position it would be noise
+    with pytest.raises(CnnlabError, match="ran different repeats"):
+        compare_records(_row("a", [0.6, 0.7], repeats=[0, 5]), _row("b", [0.5, 0.6]))
+    with pytest.raises(CnnlabError, match="no per-repeat val_acc"):
+        compare_records({"variant": "old", "n": 3, "val_acc_mean": 0.5}, base)
 
 
 def test_mean_curves_truncate_to_the_shortest_run():
@@ -107,16 +145,25 @@ def test_formatting():
 
 
 def test_suite_findings_report_text_and_plots_share_the_verdict():
-    """The three former copies of the rule now all answer with core.stats.compare."""
+    """Suite findings, the report's sentences and its table cells all answer with core.stats.compare_records."""
     from cnnlab.art.suites.common import compare as suite_findings
-    from cnnlab.report.compare import change
+    from cnnlab.report.compare import change, delta_cell
 
-    base = {"group": "baseline", "variant": "ref", "n": 3, "val_acc_mean": 0.50, "val_acc_std": 0.05}
-    close = {"group": "g1", "variant": "close", "n": 3, "val_acc_mean": 0.52, "val_acc_std": 0.05}
-    far = {"group": "g2", "variant": "far", "n": 3, "val_acc_mean": 0.70, "val_acc_std": 0.01}
-    findings = suite_findings([base, close, far], base)
-    assert f"({WITHIN_NOISE};" in findings[0] and f"({BETTER};" in findings[1] and "most effective: g2" in findings[2]
-    assert f"{compare_records(far, base).margin:.3f}" in findings[1]
-    assert change(close, base).endswith(f"({WITHIN_NOISE}, 2\\,SE {100 * compare_records(close, base).margin:.1f})")
-    one = {**far, "n": 1}
-    assert change(one, base) == f"+20.0 points ({SINGLE_SEED})"
+    base = _row("ref", [0.50, 0.62, 0.71, 0.55, 0.66])
+    base["group"] = "baseline"
+    close = _row("close", [0.58, 0.56, 0.76, 0.51, 0.69])
+    close["group"] = "g1"
+    far = _row("far", [v + 0.1 for v in base["per_repeat"]["val_acc"]])
+    far["group"] = "g2"
+    same = _row("same", list(base["per_repeat"]["val_acc"]))
+    same["group"] = "g3"
+    findings = suite_findings([base, close, far, same], base)
+    assert f"{NO_CLEAR_DIFFERENCE})" in findings[0] and f"{BETTER})" in findings[1] and f"{NO_EFFECT})" in findings[2]
+    assert format_comparison(compare_records(far, base)) in findings[1]
+    assert any(f.startswith(NO_EFFECT) and "same" in f for f in findings) and "largest gain: g2 (far" in findings[-1]
+    c = compare_records(close, base)
+    assert change(close, base) == f"{100 * c.diff:+.1f}\\,$\\pm$\\,{100 * c.se:.1f} points ($n=5$, {NO_CLEAR_DIFFERENCE})"
+    assert delta_cell(far, base).startswith("\\textbf{+10.0") and not delta_cell(close, base).startswith("\\textbf")
+    assert delta_cell(same, base) == "no effect" and delta_cell(base, base) == ""
+    one_a, one_b = _row("one", [0.7]), _row("ref1", [0.5])
+    assert change(one_a, one_b) == f"+20.0 points ({SINGLE_REPEAT})"

@@ -16,10 +16,12 @@ import torch
 from PIL import Image
 
 from cnnlab.art.config import RunConfig
-from cnnlab.art.robustness import ORIGINAL, robustness_facts
+from cnnlab.art.course_transforms import COURSE_ORDER
+from cnnlab.art.robustness import ORIGINAL, course_points, robustness_facts
 from cnnlab.art.suites import SuiteOptions, labels, run_suite, suite_names
 from cnnlab.core.config import resolve_config
 from cnnlab.core.errors import CnnlabError
+from cnnlab.core.stats import format_comparison
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def test_suite_quick_mode_writes_results(tmp_path, tiny_art, name):
     result = run_suite(name, _options(tmp_path, tiny_art))
     assert (result.path / "results.csv").is_file() and (result.path / "results.md").is_file()
     meta = json.loads((result.path / "suite.json").read_text())
-    assert meta["seeds"] == 1 and meta["epochs"] == 2
+    assert meta["repeats"] == [0] and meta["n_repeats"] == 1 and meta["epochs"] == 2
     assert len(result.rows) >= 1
     for row in result.rows:
         assert row["n"] == 1 and 0.0 <= row["val_acc_mean"] <= 1.0
@@ -61,7 +63,7 @@ def test_suite_quick_mode_writes_results(tmp_path, tiny_art, name):
 
 
 def test_seeds_give_error_bars_and_cache_skips_finished_runs(tmp_path, tiny_art, caplog):
-    options = _options(tmp_path, tiny_art, seeds=2)
+    options = _options(tmp_path, tiny_art, repeats=2)
     options = SuiteOptions(**{**options.__dict__, "quick": False, "epochs": 2})
     first = run_suite("baseline", options)
     row = first.rows[0]
@@ -79,13 +81,19 @@ def test_robustness_suite_quick(tmp_path, tiny_art):
     table = json.loads((result.path / "suite.json").read_text())["robustness"]
     transforms = {r["transform"] for r in table}
     assert {"original", "invert", "hflip", "translate", "brighten", "darken", "contrast_high", "contrast_low"} <= transforms
+    assert set(COURSE_ORDER) <= transforms  # the course's transformations: the headline
     assert {r["model"] for r in table} == {"as trained", "augmented"}
     assert (result.path / "robustness_curves.png").is_file() and (result.path / "robustness.md").is_file()
-    # the findings state the facts the report words too
+    # the findings state the facts the report words too, about the course's transformations
     facts = robustness_facts(table, labels.AS_TRAINED, labels.AUGMENTED)
+    assert set(facts.transforms) == set(COURSE_ORDER)
     findings = "\n".join(result.findings)
     assert f"most invariant to: {facts.most_invariant()[0]} " in findings and f"most damaging: {facts.most_damaging()[0]} " in findings
-    assert f"{facts.ranked[0]} {facts.gains[facts.ranked[0]]:+.3f}" in findings
+    assert f"{facts.ranked[0]} {format_comparison(facts.gains[facts.ranked[0]])}" in findings
+    # as trained and augmented ran on the same repeats: the augmented row carries its paired difference
+    rows = {r["variant"]: r for r in result.rows}
+    assert rows[labels.AUGMENTED]["repeats"] == rows[labels.AS_TRAINED]["repeats"] == [0]
+    assert rows[labels.AUGMENTED]["vs_reference"]["reference"] == labels.AS_TRAINED
 
 
 def test_killed_suite_resumes_without_loss(tmp_path, tiny_art):
@@ -146,24 +154,62 @@ def test_suite_variants_use_the_shared_labels():
 
 
 def test_robustness_facts_on_a_constructed_table():
-    def row(model, transform, severity, acc):
-        return {"model": model, "transform": transform, "severity": severity, "acc_mean": acc, "acc_std": 0.01, "n": 3}
+    def row(model, transform, severity, accs):
+        return {"model": model, "transform": transform, "severity": severity, "acc_mean": sum(accs) / len(accs), "acc_std": 0.01,
+                "n": len(accs), "accs": accs}
 
-    table = [row("as trained", ORIGINAL, 0.0, 0.80), row("as trained", "hflip", 1.0, 0.78), row("as trained", "invert", 1.0, 0.20),
-             row("as trained", "brighten", 0.5, 0.70), row("as trained", "brighten", 1.0, 0.50),
-             row("augmented", ORIGINAL, 0.0, 0.75), row("augmented", "hflip", 1.0, 0.74), row("augmented", "invert", 1.0, 0.60),
-             row("augmented", "brighten", 0.5, 0.70), row("augmented", "brighten", 1.0, 0.65)]
-    facts = robustness_facts(table, "as trained", "augmented")
-    assert facts.strongest == {ORIGINAL: 0.0, "hflip": 1.0, "invert": 1.0, "brighten": 1.0}
-    assert facts.clean["acc_mean"] == 0.80 and facts.clean_change == pytest.approx(-0.05)
-    assert facts.drops == pytest.approx({"hflip": 0.02, "invert": 0.60, "brighten": 0.30})
-    assert facts.ranked == ("hflip", "brighten", "invert")
-    assert facts.most_invariant(1) == ("hflip",) and facts.most_damaging() == ("invert", "brighten")
-    assert facts.gains == pytest.approx({"hflip": -0.04, "invert": 0.40, "brighten": 0.15})
-    assert facts.mean_drop(("hflip", "translate")) == pytest.approx(0.02) and facts.mean_drop(("translate",)) is None
+    table = [row("as trained", ORIGINAL, 0.0, [0.80, 0.70]), row("as trained", "hflip", 1.0, [0.78, 0.70]),
+             row("as trained", "invert", 1.0, [0.20, 0.10]), row("as trained", "brighten", 0.5, [0.70, 0.60]),
+             row("as trained", "brighten", 1.0, [0.50, 0.40]), row("as trained", "course_invert", 1.0, [0.30, 0.20]),
+             row("augmented", ORIGINAL, 0.0, [0.75, 0.65]), row("augmented", "hflip", 1.0, [0.74, 0.64]),
+             row("augmented", "invert", 1.0, [0.60, 0.50]), row("augmented", "brighten", 0.5, [0.70, 0.60]),
+             row("augmented", "brighten", 1.0, [0.65, 0.55]), row("augmented", "course_invert", 1.0, [0.30, 0.20])]
+    facts = robustness_facts(table, "as trained", "augmented", transforms=None)
+    assert facts.strongest == {ORIGINAL: 0.0, "hflip": 1.0, "invert": 1.0, "brighten": 1.0, "course_invert": 1.0}
+    assert facts.clean["acc_mean"] == pytest.approx(0.75) and facts.clean_change.diff == pytest.approx(-0.05)
+    # drops are paired per repeat: clean minus transformed of the same run
+    assert {t: c.diff for t, c in facts.drops.items()} == pytest.approx({"hflip": 0.01, "invert": 0.60, "brighten": 0.30, "course_invert": 0.50})
+    assert facts.drops["brighten"].verdict == "better" and facts.drops["brighten"].se == pytest.approx(0.0, abs=1e-12)  # 0.30 lost in both runs
+    assert facts.ranked == ("hflip", "brighten", "course_invert", "invert")
+    assert facts.most_invariant(1) == ("hflip",) and facts.most_damaging() == ("invert", "course_invert")
+    assert facts.gains["invert"].diff == pytest.approx(0.40) and facts.gains["course_invert"].verdict == "no effect at this setting"
+    assert facts.mean_drop(("hflip", "translate")) == pytest.approx(0.01) and facts.mean_drop(("translate",)) is None
+    # by default the facts are about the course's transformations only
+    course = robustness_facts(table, "as trained", "augmented")
+    assert course.transforms == ("course_invert",) and set(course.gains) == {ORIGINAL, "course_invert"}
     assert robustness_facts(table, "as trained").gains == {} and robustness_facts(table, "as trained").models == ("as trained",)
     with pytest.raises(CnnlabError, match="no row for model 'retrained'"):
         robustness_facts(table, "as trained", "retrained")
+    # where the course's points sit on the graded curves
+    assert course_points(table, "as trained", "invert") == [(1.0, pytest.approx(0.25))] and course_points(table, "as trained", "hflip") == []
+
+
+def test_variants_run_on_the_same_repeats_each_on_its_own_fold_and_seed(tmp_path, tiny_art):
+    from cnnlab.art.suites import Variant, run_on_repeats_of, run_paired
+    from cnnlab.art.suites import common
+
+    options = SuiteOptions(**{**_options(tmp_path, tiny_art, repeats=(0, 1, 6)).__dict__, "quick": False, "epochs": 1, "jobs": 1})
+    common._WORKER_DATA.clear()
+    ref = Variant("ref", "baseline")
+    rows = run_paired(ref, [Variant("same as ref", "g", ("model.dropout=0.0",)), Variant("wider", "g", ("model.filters=[8,8]",))], options)
+    assert [r["repeats"] for r in rows] == [[0, 1, 6]] * 3
+    for r in rows:
+        for repeat, rid in zip(r["repeats"], r["run_ids"]):
+            config = json.loads((tmp_path / "runs" / rid / "config.json").read_text())["config"]
+            assert (config["train"]["seed"], config["data"]["fold"]) == (repeat, repeat % 5)  # repeat 6 reuses fold 1 with seed 6
+        assert len(r["per_repeat"]["val_acc"]) == 3 and r["val_acc_mean"] == pytest.approx(sum(r["per_repeat"]["val_acc"]) / 3)
+    # the prepared data is cached per data config, the fold included: folds 0 and 1
+    assert sorted(k.fold for k in common._WORKER_DATA) == [0, 1]
+    same, wider = rows[1], rows[2]
+    assert same["run_ids"] == rows[0]["run_ids"]  # a setting that changes nothing is the same run...
+    assert same["vs_reference"]["val_acc"]["verdict"] == "no effect at this setting"  # ...and is flagged
+    assert wider["vs_reference"]["reference"] == "ref" and wider["vs_reference"]["val_acc"]["n"] == 3
+    findings = "\n".join(common.compare(rows, rows[0]))
+    assert "no effect at this setting (every per-repeat number equals ref's): same as ref" in findings
+    # a variant of a new suite against a row of another suite runs on that row's repeats, paired with it
+    later = run_on_repeats_of({**rows[0], "repeats": [1, 6], "per_repeat": {k: v[1:] for k, v in rows[0]["per_repeat"].items()}},
+                              [Variant("later", "controls", ("model.fc_sizes=[32]",))], options)
+    assert later[0]["repeats"] == [1, 6] and later[0]["vs_reference"]["val_acc"]["n"] == 2
 
 
 def test_controls_suite_pairs_colour_only_and_grayscale_with_the_colour_cnn(tmp_path, tiny_art):

@@ -38,7 +38,7 @@ def art_folder(tmp_path):
 
 @pytest.fixture
 def base(art_folder):
-    return RunConfig(data=DataConfig(name=str(art_folder), image_size=16, val_fraction=0.25, test_fraction=0.25),
+    return RunConfig(data=DataConfig(name=str(art_folder), image_size=16, test_fraction=0.25, folds=3),
                      train=TrainConfig(epochs=2))
 
 
@@ -147,7 +147,7 @@ def test_cli_errors_and_show(base, tmp_path, capsys):
     assert err.startswith("cnnlab: error: malformed storage URL") and err.count("\n") == 1
     assert main(["sweep", "--show", "--study", "absent", "--out", out]) == 2
     assert "no study 'absent'" in capsys.readouterr().err
-    args = ["sweep", "--trials", "2", "--data", base.data.name, "--set", "data.image_size=16", "--set", "data.val_fraction=0.25",
+    args = ["sweep", "--trials", "2", "--data", base.data.name, "--set", "data.image_size=16", "--set", "data.folds=4",
             "--epochs", "1", "--out", out, "--study", "cli"]
     assert main(args) == 0
     text = capsys.readouterr().out

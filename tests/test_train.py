@@ -44,17 +44,69 @@ def test_early_stopping_restores_true_best_weights(toy_images):
     # Validation labels are shuffled: validation loss gets worse as the model fits training data.
     gen = torch.Generator().manual_seed(1)
     y_val = y[40:][torch.randperm(20, generator=gen)]
-    cfg = TrainConfig(epochs=40, batch_size=8, optimizer=OptimizerConfig(lr=3e-3), early_stopping=EarlyStoppingConfig(patience=3))
+    cfg = TrainConfig(epochs=40, batch_size=8, optimizer=OptimizerConfig(lr=3e-3),
+                      early_stopping=EarlyStoppingConfig(patience=3, monitor="val_loss"))
     model = _model()
     trainer = Trainer(cfg)
     result = trainer.fit(model, (x[:40], y[:40]), (x[40:], y_val))
-    assert result.stopped_early
+    assert result.stopped_early and result.selected_by == "val_loss"
     assert len(result.history) == result.best_epoch + 3
     best_val_loss = min(r["val_loss"] for r in result.history)
     assert result.best["val_loss"] == best_val_loss
     # the model holds the best weights, not the last ones (and not a live reference)
     assert trainer.evaluate(model, x[40:], y_val)[0] == pytest.approx(best_val_loss, rel=1e-5)
     assert any(not torch.equal(result.best_state[k], result.final_state[k]) for k in result.best_state)
+
+
+class _Snapshots(Callback):
+    """Records a copy of the weights after every epoch (to check which epoch early stopping restored)."""
+
+    def __init__(self) -> None:
+        self.states: list[dict[str, torch.Tensor]] = []
+
+    def on_epoch_end(self, state: FitState, row: dict) -> None:
+        self.states.append({k: v.detach().clone() for k, v in state.model.state_dict().items()})
+
+
+def test_early_stopping_on_validation_accuracy_restores_the_first_best_epoch(toy_images):
+    """The default monitor is validation accuracy (the handout's rule); ties keep the earliest epoch."""
+    x, y = toy_images
+    assert EarlyStoppingConfig().monitor == "val_acc"
+    # Few, partly mislabelled validation images: accuracy rises, plateaus with ties, and wobbles.
+    y_val = y[40:52].clone()
+    y_val[::3] = (y_val[::3] + 1) % 3
+    cfg = TrainConfig(epochs=30, batch_size=8, optimizer=OptimizerConfig(lr=3e-3), early_stopping=EarlyStoppingConfig(patience=4))
+    model, snaps = _model(), _Snapshots()
+    trainer = Trainer(cfg)
+    result = trainer.fit(model, (x[:40], y[:40]), (x[40:52], y_val), callbacks=[snaps])
+    accs = [r["val_acc"] for r in result.history]
+    first_best = accs.index(max(accs)) + 1
+    assert result.selected_by == "val_acc" and result.best_epoch == first_best
+    assert result.stopped_early and len(result.history) == first_best + 4  # patience 4 after the last improvement
+    assert accs.count(max(accs)) > 1 or any(a == b for a, b in zip(accs, accs[1:]))  # the run really had ties to break
+    # the model holds the weights of that epoch (not the last ones)
+    assert all(torch.equal(model.state_dict()[k], snaps.states[first_best - 1][k]) for k in snaps.states[0])
+    assert trainer.evaluate(model, x[40:52], y_val)[1] == max(accs)
+    assert any(not torch.equal(snaps.states[first_best - 1][k], snaps.states[-1][k]) for k in snaps.states[0])
+
+
+def test_early_stopping_callback_on_a_constructed_history():
+    """Validation accuracy 0.4, 0.6, 0.6, 0.55, 0.6, 0.5 with patience 3: epoch 2 is kept, training stops after epoch 5."""
+    model = torch.nn.Linear(2, 2)
+    state = FitState(TrainConfig(), model, torch.optim.SGD(model.parameters(), lr=0.1), None)
+    stopper = EarlyStopping(EarlyStoppingConfig(patience=3))
+    stopper.on_fit_start(state)
+    stopped_at = None
+    for epoch, acc in enumerate([0.4, 0.6, 0.6, 0.55, 0.6, 0.5], start=1):
+        with torch.no_grad():
+            model.weight.fill_(epoch)  # the weights "of" each epoch
+        stopper.on_epoch_end(state, {"epoch": epoch, "val_acc": acc, "val_loss": 1.0 / epoch})
+        if state.should_stop:
+            stopped_at = epoch
+            break
+    assert (stopper.best_epoch, stopped_at) == (2, 5)
+    assert torch.all(stopper.best_state["weight"] == 2)  # the copy taken at epoch 2, not a live reference
+    assert "no val_acc improvement for 3 epochs" in state.stop_reason
 
 
 def test_monitor_sets_are_recorded_not_used(toy_images):

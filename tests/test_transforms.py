@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -171,6 +172,68 @@ def test_random_augment_is_deterministic_and_random_per_image() -> None:
     inverted = random_augment(x, AugmentConfig({"invert": 0.5}), torch.Generator().manual_seed(3))
     n = int((inverted == -x).flatten(1).all(1).sum())
     assert 60 < n < 140  # about half of 200 images
+
+
+# ----------------------------------------------------------------------------- the course's transformations
+def _test_image() -> "np.ndarray":
+    """A 50x50 RGB test image with full-range noise, saturated patches and a grey border (uint8, H x W x 3)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 256, (50, 50, 3), dtype=np.uint8)
+    arr[5:20, 10:30] = (250, 30, 200)
+    arr[30:45, 0:15] = (255, 255, 255)
+    arr[:, 45:] = 128  # mid-grey padding, as the loader pads
+    return arr
+
+
+def _pil_reference(name: str, arr):
+    import numpy as np
+    from PIL import Image, ImageEnhance, ImageOps
+
+    img = Image.fromarray(arr)
+    return np.asarray({
+        "course_translate": lambda: Image.fromarray(np.roll(arr, (10, 10), axis=(0, 1))),
+        "course_brighten": lambda: ImageEnhance.Brightness(img).enhance(1.5),
+        "course_darken": lambda: ImageEnhance.Brightness(img).enhance(0.75),
+        "course_contrast_high": lambda: ImageEnhance.Contrast(img).enhance(1.5),
+        "course_contrast_low": lambda: ImageEnhance.Contrast(img).enhance(0.75),
+        "course_flip_lr": lambda: ImageOps.mirror(img),
+        "course_rotate_180": lambda: img.transpose(Image.Transpose.ROTATE_180),
+        "course_invert": lambda: ImageOps.invert(img),
+    }[name]()).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", ["course_translate", "course_brighten", "course_darken", "course_contrast_high",
+                                  "course_contrast_low", "course_flip_lr", "course_rotate_180", "course_invert"])
+def test_course_transform_matches_pil(name: str) -> None:
+    """Each course transform on a batch in [-0.5, 0.5] equals PIL / NumPy on the 8-bit image within 1/255."""
+    from cnnlab.art.course_transforms import COURSE_ORDER, COURSE_TRANSFORMS, apply_course_transform, to_uint8_values
+
+    assert set(COURSE_ORDER) == set(COURSE_TRANSFORMS.names()) and name in COURSE_ORDER
+    arr = _test_image()
+    x = torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255 - 0.5  # (1, 3, 50, 50), the art data's convention
+    batch = torch.cat([x, x.flip(-1)])  # a batch: each image is transformed on its own
+    out = apply_course_transform(name, batch)
+    assert out.shape == batch.shape and out.dtype == batch.dtype
+    assert out.min() >= -0.5 and out.max() <= 0.5
+    got = to_uint8_values(out[0:1])[0].permute(1, 2, 0).numpy()
+    assert abs(got - _pil_reference(name, arr)).max() <= 1.0  # <= 1/255 after rounding
+    second = to_uint8_values(out[1:2])[0].permute(1, 2, 0).numpy()
+    assert abs(second - _pil_reference(name, arr[:, ::-1].copy())).max() <= 1.0
+
+
+def test_course_contrast_uses_each_images_own_grey_mean() -> None:
+    from cnnlab.art.course_transforms import apply_course_transform
+
+    dark, bright = torch.full((1, 3, 8, 8), -0.4), torch.full((1, 3, 8, 8), 0.4)
+    out = apply_course_transform("course_contrast_high", torch.cat([dark, bright]))
+    # a uniform image equals its own mean: contrast leaves it (up to 8-bit rounding) unchanged
+    assert torch.allclose(out, torch.cat([dark, bright]), atol=1 / 255)
+    with pytest.raises(ValueError):
+        apply_course_transform("course_invert", torch.zeros(3, 8, 8))
+    with pytest.raises(ConfigError):
+        apply_course_transform("course_blur", torch.zeros(1, 3, 8, 8))
 
 
 def test_grayscale_is_the_luminance_on_three_equal_channels():

@@ -78,24 +78,31 @@ class ModelConfig:
 # ----------------------------------------------------------------------------- data and run
 @dataclass(frozen=True)
 class DataConfig:
-    """Part 1 art data: a registered embedded dataset name or a folder path.
+    """Part 1 art data: a registered embedded dataset name or a folder path, and its split.
 
+    The test split (test_fraction, split_seed) is fixed; the rest is split into `folds` stratified
+    folds (cnnlab.art.data.stratified_split) and fold `fold` is the validation split. Suites vary the
+    fold with the repeat, so over `folds` repeats every non-test image is validated on once.
     grayscale: every image replaced by its luminance (ITU-R BT.601 weights, as Pillow's "L"), replicated
     to the three channels, so the network is unchanged (the colour control of question 1.7).
     """
 
     name: str = "synthetic-artists"
     image_size: int = 50
-    val_fraction: float = 0.15
     test_fraction: float = 0.15
     split_seed: int = 0
+    folds: int = 5
+    fold: int = 0
     grayscale: bool = False
 
     def __post_init__(self) -> None:
         check_number(self.image_size, "data.image_size", 8, MAX_IMAGE_SIZE, integer=True)
         check_seed(self.split_seed, "data.split_seed")
-        check(0 < self.val_fraction < 1 and 0 < self.test_fraction < 1, "data.val_fraction and data.test_fraction must be in (0, 1)")
-        check(self.val_fraction + self.test_fraction < 1, "data.val_fraction + data.test_fraction must be < 1")
+        check(0 < self.test_fraction < 1, "data.test_fraction must be in (0, 1)")
+        check(isinstance(self.folds, int) and not isinstance(self.folds, bool) and self.folds >= 2,
+              f"data.folds must be an integer >= 2, got {self.folds!r}")
+        check(isinstance(self.fold, int) and not isinstance(self.fold, bool) and 0 <= self.fold < self.folds,
+              f"data.fold must be an integer in [0, data.folds), got {self.fold!r} with {self.folds!r} folds")
 
 
 @dataclass(frozen=True)

@@ -104,46 +104,53 @@ def load_art_data(
 
 
 def stratified_split(
-    labels: torch.Tensor, *, val_fraction: float = 0.15, test_fraction: float = 0.15, seed: int = 0
+    labels: torch.Tensor, *, test_fraction: float = 0.15, folds: int = 5, fold: int = 0, seed: int = 0
 ) -> Split:
-    """Split indices class by class: about 70/15/15 by default, deterministic from `seed`.
+    """A fixed stratified test split, and fold `fold` of a stratified `folds`-fold split of the rest.
 
-    Each class contributes round(n * fraction) images to validation and to test, and at least one to
-    each when it has 3 or more images; training always keeps at least one. The test split is meant to
-    be touched only for final numbers.
+    Test: each class gives round(n * test_fraction) images, at least one when it has 3 or more, and
+    always leaves two (one to train on, one to validate on) when it can; the test split depends only
+    on `seed` and the fraction, never on the fold, and is meant to be touched only for final numbers.
+    Validation: the remaining images of each class, in a seeded order, are dealt round-robin to the
+    folds (continuing the deal across classes, so the folds differ in size by at most one); fold
+    `fold` is the validation split and the other folds are the training split. Over folds 0..folds-1
+    every non-test image is validated on exactly once. Deterministic from `seed`; one random stream
+    per (seed, class), so a class's split does not depend on the other classes' images.
     """
-    for name, frac in (("validation", val_fraction), ("test", test_fraction)):
-        if not 0.0 <= frac < 1.0:
-            raise ConfigError(f"{name} fraction must be in [0, 1), got {frac}")
-    if val_fraction + test_fraction >= 1.0:
-        raise ConfigError(f"validation + test fractions must be < 1, got {val_fraction + test_fraction}")
+    if not 0.0 <= test_fraction < 1.0:
+        raise ConfigError(f"test fraction must be in [0, 1), got {test_fraction}")
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ConfigError(f"folds must be an integer >= 2, got {folds!r}")
+    if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < folds:
+        raise ConfigError(f"fold must be an integer in [0, {folds}), got {fold!r}")
     labels_np = np.asarray(labels.detach().cpu() if isinstance(labels, torch.Tensor) else labels)
     if labels_np.ndim != 1:
         raise ValueError(f"labels must be 1-D, got shape {labels_np.shape}")
     parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
+    dealt = 0  # images dealt to folds so far: the next class starts its deal at fold dealt % folds
     for c in np.unique(labels_np):
         idx = np.flatnonzero(labels_np == c)
-        # One stream per (seed, class): a class's split does not depend on the other classes.
         idx = idx[np.random.default_rng([int(seed) & 0xFFFFFFFF, int(c)]).permutation(len(idx))]
         n = len(idx)
-        n_val, n_test = (math.floor(n * f + 0.5) for f in (val_fraction, test_fraction))
-        if n >= 3:
-            n_val = max(n_val, 1) if val_fraction > 0 else 0
-            n_test = max(n_test, 1) if test_fraction > 0 else 0
-        while n_val + n_test > n - 1:  # keep one training image
-            if n_test >= n_val and n_test > 0:
-                n_test -= 1
-            else:
-                n_val -= 1
-        parts["val"].append(idx[:n_val])
-        parts["test"].append(idx[n_val:n_val + n_test])
-        parts["train"].append(idx[n_val + n_test:])
+        n_test = math.floor(n * test_fraction + 0.5)
+        if n >= 3 and test_fraction > 0:
+            n_test = min(max(n_test, 1), n - 2)
+        n_test = max(0, min(n_test, n - 1))
+        rest = idx[n_test:]
+        fold_of = (dealt + np.arange(len(rest))) % folds  # (len(rest),): the fold of each remaining image
+        dealt += len(rest)
+        parts["test"].append(idx[:n_test])
+        parts["val"].append(rest[fold_of == fold])
+        parts["train"].append(rest[fold_of != fold])
+    out = {k: _sorted(v) for k, v in parts.items()}
+    if len(out["val"]) == 0 or len(out["train"]) == 0:
+        raise ConfigError(f"{len(labels_np)} images leave no validation or no training image in fold {fold} of {folds}; use fewer folds")
+    return Split(**out)
 
-    def cat(arrays: list[np.ndarray]) -> torch.Tensor:
-        out = np.sort(np.concatenate(arrays)) if arrays else np.zeros(0, np.int64)
-        return torch.from_numpy(out.astype(np.int64))
 
-    return Split(train=cat(parts["train"]), val=cat(parts["val"]), test=cat(parts["test"]))
+def _sorted(arrays: list[np.ndarray]) -> torch.Tensor:
+    out = np.sort(np.concatenate(arrays)) if arrays else np.zeros(0, np.int64)
+    return torch.from_numpy(out.astype(np.int64))
 
 
 # ----------------------------------------------------------------------------- embedded datasets

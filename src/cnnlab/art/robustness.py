@@ -1,5 +1,11 @@
 """Robustness of trained models to the handout's transformations (question 1.7): the evaluation and
-the facts the suite findings and the report both state about it (`robustness_facts`)."""
+the facts the suite findings and the report both state about it (`robustness_facts`).
+
+Two families are evaluated on the fixed test split: the course's own transformations
+(cnnlab.art.course_transforms, one strength each: the headline) and the graded transforms of
+cnnlab.art.transforms at several severities (the curves). Every table row keeps the accuracy of each
+run ("accs", in repeat order), so drops and the augmented model's gains are paired per repeat.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +13,28 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from cnnlab.art.config import RunConfig
+from cnnlab.art.course_transforms import COURSE_ORDER
 from cnnlab.core.errors import CnnlabError
-from cnnlab.core.stats import summarize
+from cnnlab.core.stats import Comparison, compare, summarize
 
 EVAL_SEED = 1234  # fixes the random parts of the transforms (translate directions) for evaluation
 ORIGINAL = "original"  # the clean test split, severity 0
-GEOMETRIC = ("translate", "hflip")
-PHOTOMETRIC = ("brighten", "darken", "contrast_high", "contrast_low", "invert")
+COURSE_SEVERITY_LEVEL = 1.0  # the one strength at which a course transform is recorded in the table
 
 
 def evaluate_robustness(models: Mapping[str, Sequence[str]], config: RunConfig, severities: Mapping[str, Sequence[float]] | None = None) -> list[dict]:
-    """Test accuracy of each run's reported model under every transform and severity.
+    """Test accuracy of each run's reported model, clean, under every course transform and every graded transform and severity.
 
-    `models` maps a label to run folders (one per seed). Returns rows: model, transform, severity,
-    acc_mean, acc_std, n, accs. Severity 0 of any transform is the clean test split ("original").
+    `models` maps a label to run folders (one per repeat, the same repeats in the same order for
+    every model). Returns rows: model, transform, severity, acc_mean, acc_std, n, accs (per run).
+    Severity 0 of any graded transform is the clean test split ("original"); course transforms
+    have the single severity COURSE_SEVERITY_LEVEL.
     """
     import torch
 
     from cnnlab.art.run import load_run_model, prepare_data
     from cnnlab.core.trainer import Trainer
+    from cnnlab.art.course_transforms import apply_course_transform
     from cnnlab.art.transforms import SEVERITIES, apply_transform
 
     severities = severities or SEVERITIES
@@ -40,6 +49,8 @@ def evaluate_robustness(models: Mapping[str, Sequence[str]], config: RunConfig, 
 
         clean = accuracy(x_test)
         rows.append(_row(label, ORIGINAL, 0.0, clean))
+        for name in COURSE_ORDER:
+            rows.append(_row(label, name, COURSE_SEVERITY_LEVEL, accuracy(apply_course_transform(name, x_test))))
         for name, levels in severities.items():
             for severity in levels:
                 if severity == 0:
@@ -68,21 +79,36 @@ def table_row(table: Sequence[Mapping], model: str, transform: str, severity: fl
     raise CnnlabError(f"the robustness table has no row for model {model!r}, transform {transform!r}, severity {severity:g}")
 
 
+def course_points(table: Sequence[Mapping], model: str, graded: str) -> list[tuple[float, float]]:
+    """(severity, accuracy) of each course transform of `model` that sits on the graded transform
+    `graded` (cnnlab.art.course_transforms.COURSE_SEVERITY): where a severity curve marks the course's point."""
+    from cnnlab.art.course_transforms import COURSE_SEVERITY
+
+    out = []
+    for course, (name, severity) in COURSE_SEVERITY.items():
+        rows = [r for r in table if r["model"] == model and r["transform"] == course]
+        if name == graded and rows:
+            out.append((severity, rows[0]["acc_mean"]))
+    return out
+
+
 @dataclass(frozen=True)
 class RobustnessFacts:
-    """What a robustness table says, at each transform's strongest severity.
+    """What a robustness table says about `transforms` (by default the course's), each at its strongest severity.
 
-    drops: clean minus transformed accuracy of the reference model; ranked: the transforms from the
-    smallest drop (most invariant) to the largest (most damaging); gains: augmented minus reference.
+    drops: clean minus transformed test accuracy of the reference model, paired per repeat (a
+    Comparison of clean against transformed: diff, se, verdict); ranked: the transforms from the
+    smallest mean drop (most invariant) to the largest (most damaging); gains: augmented minus
+    reference accuracy under each transform, paired per repeat (and "original": the clean change).
     """
 
     reference: str
     augmented: str | None
     strongest: dict[str, float]
     rows: dict[tuple[str, str], dict]  # (model, transform) -> table row at the strongest severity
-    drops: dict[str, float]
+    drops: dict[str, Comparison]
     ranked: tuple[str, ...]
-    gains: dict[str, float]
+    gains: dict[str, Comparison]
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -103,9 +129,9 @@ class RobustnessFacts:
         return self.row(self.reference, ORIGINAL)
 
     @property
-    def clean_change(self) -> float | None:
-        """Augmented minus reference clean test accuracy (None without an augmented model)."""
-        return self.row(self.augmented, ORIGINAL)["acc_mean"] - self.clean["acc_mean"] if self.augmented else None
+    def clean_change(self) -> Comparison | None:
+        """Augmented minus reference clean test accuracy, paired (None without an augmented model)."""
+        return self.gains.get(ORIGINAL)
 
     def most_invariant(self, k: int = 2) -> tuple[str, ...]:
         return self.ranked[:k]
@@ -115,17 +141,35 @@ class RobustnessFacts:
 
     def mean_drop(self, kinds: Sequence[str]) -> float | None:
         """The mean drop over the transforms of `kinds` in the table (e.g. GEOMETRIC); None if there are none."""
-        drops = [self.drops[t] for t in self.transforms if t in kinds]
+        drops = [self.drops[t].diff for t in self.transforms if t in kinds]
         return sum(drops) / len(drops) if drops else None
 
+    def compare_drops(self, kinds: Sequence[str], others: Sequence[str]) -> Comparison | None:
+        """The mean drop over `kinds` minus that over `others`, paired per repeat (the reference model's runs); None if
+        either has no transform in the table."""
+        a, b = [t for t in self.transforms if t in kinds], [t for t in self.transforms if t in others]
+        if not a or not b:
+            return None
+        clean = self.clean["accs"]
 
-def robustness_facts(table: Sequence[Mapping], reference: str, augmented: str | None = None) -> RobustnessFacts:
-    """The facts of `table` (from `evaluate_robustness`) about model `reference`, and `augmented` against it."""
-    strongest = strongest_severities(table)
+        def per_repeat(names: list[str]) -> list[float]:
+            return [sum(clean[i] - self.row(self.reference, t)["accs"][i] for t in names) / len(names) for i in range(len(clean))]
+
+        return compare(per_repeat(a), per_repeat(b))
+
+
+def robustness_facts(table: Sequence[Mapping], reference: str, augmented: str | None = None,
+                     transforms: Sequence[str] | None = COURSE_ORDER) -> RobustnessFacts:
+    """The facts of `table` (from `evaluate_robustness`) about model `reference` under `transforms`
+    (default: the course's, those of them in the table; None: every transform), and `augmented` against it."""
+    all_strongest = strongest_severities(table)
+    keep = set(all_strongest) if transforms is None else {ORIGINAL, *transforms}
+    strongest = {t: s for t, s in all_strongest.items() if t in keep}
     models = (reference,) + ((augmented,) if augmented else ())
     rows = {(m, t): table_row(table, m, t, s) for m in models for t, s in strongest.items()}
-    transforms = [t for t in strongest if t != ORIGINAL]
-    clean = rows[(reference, ORIGINAL)]["acc_mean"]
-    drops = {t: clean - rows[(reference, t)]["acc_mean"] for t in transforms}
-    gains = {t: rows[(augmented, t)]["acc_mean"] - rows[(reference, t)]["acc_mean"] for t in transforms} if augmented else {}
-    return RobustnessFacts(reference, augmented, strongest, rows, drops, tuple(sorted(transforms, key=lambda t: drops[t])), gains)
+    names = [t for t in strongest if t != ORIGINAL]
+    clean = rows[(reference, ORIGINAL)]["accs"]
+    drops = {t: compare(clean, rows[(reference, t)]["accs"]) for t in names}
+    gains = ({t: compare(rows[(augmented, t)]["accs"], rows[(reference, t)]["accs"]) for t in [ORIGINAL, *names]}
+             if augmented else {})
+    return RobustnessFacts(reference, augmented, strongest, rows, drops, tuple(sorted(names, key=lambda t: drops[t].diff)), gains)

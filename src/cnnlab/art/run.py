@@ -59,12 +59,13 @@ class PreparedData:
 
 
 def prepare_data(config: RunConfig, cache_dir: str | Path | None = None) -> PreparedData:
-    """Load the art data named by config.data and split it (stratified, seeded); grayscale when data.grayscale."""
+    """Load the art data named by config.data and split it: the fixed test split and fold data.fold as validation;
+    grayscale when data.grayscale."""
     from cnnlab.art.data import load_art_data, stratified_split
 
     dc = config.data
     ds = load_art_data(dc.name, image_size=dc.image_size, cache_dir=cache_dir)
-    split = stratified_split(ds.labels, val_fraction=dc.val_fraction, test_fraction=dc.test_fraction, seed=dc.split_seed)
+    split = stratified_split(ds.labels, test_fraction=dc.test_fraction, folds=dc.folds, fold=dc.fold, seed=dc.split_seed)
     images = ds.images
     if dc.grayscale:
         from cnnlab.art.transforms import grayscale

@@ -2,6 +2,8 @@
 
 --config/--set   YAML then dotted overrides, for every command that trains
 --seeds          a count ("3": seeds 0, 1, 2) or a comma list ("0,2", or "4," for seed 4 alone)
+--repeats        Part 1 repeats, written like --seeds; repeat r trains with seed r on validation fold
+                 r mod data.folds (for `cnnlab experiment`, --seeds is the same flag)
 --actors         repeatable; each a comma list of names, "course" for the six of the course project
 --device         checked before anything runs: an unavailable device is a one-line error
 --threads        torch threads per training process (the rule: cnnlab.core.threads), set before training
@@ -23,8 +25,8 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"cnnlab: error: {message}\n")
 
 
-def parse_seeds(text: str) -> tuple[int, ...]:
-    """'3' -> (0, 1, 2); '0,2' -> (0, 2); '4,' -> (4,). Seeds are integers in [0, 2**32)."""
+def parse_seeds(text: str, flag: str = "--seeds") -> tuple[int, ...]:
+    """'3' -> (0, 1, 2); '0,2' -> (0, 2); '4,' -> (4,). Seeds (or repeats) are integers in [0, 2**32)."""
     text = str(text).strip()
     try:
         if "," in text:
@@ -32,14 +34,14 @@ def parse_seeds(text: str) -> tuple[int, ...]:
         else:
             count = int(text)
             if count < 1:
-                raise CnnlabError(f"--seeds must be a positive count or a comma list of seeds, got {text!r}")
+                raise CnnlabError(f"{flag} must be a positive count or a comma list, got {text!r}")
             seeds = tuple(range(count))
     except ValueError:
-        raise CnnlabError(f"--seeds must be a count (3) or comma-separated seeds (0,1,2), got {text!r}") from None
+        raise CnnlabError(f"{flag} must be a count (3) or a comma-separated list (0,1,2), got {text!r}") from None
     if not seeds or any(not 0 <= s < 2**32 for s in seeds):
-        raise CnnlabError(f"--seeds must name at least one seed in [0, 2**32), got {text!r}")
+        raise CnnlabError(f"{flag} must name at least one value in [0, 2**32), got {text!r}")
     if len(set(seeds)) != len(seeds):
-        raise CnnlabError(f"--seeds names a seed twice: {text!r}")
+        raise CnnlabError(f"{flag} names a value twice: {text!r}")
     return seeds
 
 
@@ -48,6 +50,13 @@ def add_seeds_arg(p: argparse.ArgumentParser, default: str | None, what: str = "
     shown = default if default is not None else "one run with train.seed"
     p.add_argument("--seeds", default=default, metavar="N|S,S,...",
                    help=f"{what}: a count (3 = seeds 0,1,2) or a comma list (0,2; 4, for seed 4 alone) (default: {shown})")
+
+
+def add_repeats_arg(p: argparse.ArgumentParser, default: str, flags: tuple[str, ...] = ("--repeats",)) -> None:
+    """Part 1 repeats per variant (dest "repeats"); parse with parse_seeds(args.repeats, flags[0])."""
+    p.add_argument(*flags, dest="repeats", default=default, metavar="N|R,R,...",
+                   help=f"Part 1 repeats per variant: a count ({default} = repeats 0-{int(default) - 1}) or a comma list; repeat r trains "
+                        f"with seed r on validation fold r mod data.folds, and every variant runs on the same repeats (default: {default})")
 
 
 def add_actors_arg(p: argparse.ArgumentParser) -> None:

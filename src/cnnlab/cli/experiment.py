@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import (add_config_args, add_device_arg, add_seeds_arg, add_tensorboard_arg, add_threads_arg, parse_seeds,
+from cnnlab.cli.common import (add_config_args, add_device_arg, add_repeats_arg, add_tensorboard_arg, add_threads_arg, parse_seeds,
                                resolve_run_config, tensorboard_callbacks, tensorboard_done)
 
 log = logging.getLogger("cnnlab")
@@ -34,11 +34,13 @@ class _SuiteChoices:
 
 
 def _add_experiment(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("experiment", help="run a Part 1 experiment suite over several seeds (questions 1.2-1.7)")
+    p = sub.add_parser("experiment", help="run a Part 1 experiment suite over several paired repeats (questions 1.2-1.7)")
     p.add_argument("suite", choices=_SuiteChoices(), metavar="SUITE", help="suite to run: %(choices)s")
     add_config_args(p)
-    add_seeds_arg(p, "3")
-    p.add_argument("--quick", action="store_true", help="1 seed, 2 epochs (smoke test)")
+    from cnnlab.art.suites import DEFAULT_REPEATS
+
+    add_repeats_arg(p, str(DEFAULT_REPEATS), flags=("--seeds", "--repeats"))
+    p.add_argument("--quick", action="store_true", help="the first repeat alone, 2 epochs (smoke test)")
     p.add_argument("--jobs", type=int, default=None, help="parallel training processes, 1 thread each (default: CPU cores, at most 4)")
     p.add_argument("--trials", type=int, default=30, help="Optuna trials of the search suite (default: 30)")
     p.add_argument("--out", default="runs", help="runs folder: the runs and runs/suites/<suite>/ tables go here (default: runs)")
@@ -54,7 +56,7 @@ def _suite_options(args: argparse.Namespace):
     from cnnlab.art.suites import SuiteOptions, default_jobs
 
     base = resolve_run_config(argparse.Namespace(**{**vars(args), "epochs": None}))
-    return SuiteOptions(out_root=Path(args.out), base=base, seeds=parse_seeds(args.seeds), epochs=args.epochs,
+    return SuiteOptions(out_root=Path(args.out), base=base, repeats=parse_seeds(args.repeats), epochs=args.epochs,
                         quick=args.quick, jobs=args.jobs or default_jobs(), search_trials=args.trials, device=args.device,
                         callbacks=tuple(tensorboard_callbacks(args, args.out)), threads=args.threads)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import (add_device_arg, add_seeds_arg, add_tensorboard_arg, add_threads_arg, parse_seeds, tensorboard_callbacks,
-                               tensorboard_done)
+from cnnlab.cli.common import (add_device_arg, add_repeats_arg, add_seeds_arg, add_tensorboard_arg, add_threads_arg, parse_seeds,
+                               tensorboard_callbacks, tensorboard_done)
 
 log = logging.getLogger("cnnlab")
 
@@ -24,7 +24,10 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style", metavar="PATH", help="an official neurips_20XX.sty to typeset with (default: cnnlab's own NeurIPS-like style)")
     p.add_argument("--no-compile", action="store_true", help="write the LaTeX bundle only")
     p.add_argument("--no-train", action="store_true", help="render from the runs folder as it is: train nothing")
-    add_seeds_arg(p, "3", "seeds per configuration (--quick: the first alone)")
+    from cnnlab.art.suites import DEFAULT_REPEATS
+
+    add_repeats_arg(p, str(DEFAULT_REPEATS))
+    add_seeds_arg(p, "3", "Part 2 seeds per model (--quick: the first alone)")
     p.add_argument("--jobs", type=int, default=None, help="parallel training processes for Part 1, 1 thread each (default: CPU cores, at most 4)")
     p.add_argument("--trials", type=int, default=30, help="Optuna trials of the 1.6 search (default: 30; --quick: 3)")
     p.add_argument("--data", default="synthetic-artists",
@@ -47,6 +50,7 @@ def _run_report(args: argparse.Namespace) -> int:
     from cnnlab.art.suites import default_jobs
 
     options = ReportOptions(out_root=Path(args.out), report_dir=Path(args.report_dir), quick=args.quick, seeds=parse_seeds(args.seeds),
+                            repeats=parse_seeds(args.repeats, "--repeats"),
                             jobs=args.jobs or default_jobs(), trials=args.trials, style=Path(args.style) if args.style else None,
                             compile=not args.no_compile, train=not args.no_train, art_data=args.data, faces=args.faces,
                             weights=args.weights, device=args.device, callbacks=tensorboard_callbacks(args, args.out),

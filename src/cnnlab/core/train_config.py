@@ -57,11 +57,13 @@ class SchedulerConfig:
 class EarlyStoppingConfig:
     """Stop after `patience` epochs without improvement of `monitor`; None disables stopping.
 
-    The best weights (by `monitor`) are always tracked and restored at the end.
+    The best weights (by `monitor`) are always tracked and restored at the end. The default monitor
+    is validation accuracy, as the handout says ("stop after your validation accuracy starts to
+    plateau or decrease"); val_loss stays an option. With val_acc, ties keep the earliest epoch.
     """
 
     patience: int | None = None
-    monitor: str = "val_loss"
+    monitor: str = "val_acc"
     min_delta: float = 0.0
 
     def __post_init__(self) -> None:

@@ -94,7 +94,7 @@ class FitResult:
     final_state: dict[str, torch.Tensor]  # after the last epoch run
     stopped_early: bool  # a callback (early stopping or another) stopped training
     seconds: float
-    selected_by: str = "val_loss"  # the early-stopping monitor that chose best_epoch
+    selected_by: str = "val_acc"  # the early-stopping monitor that chose best_epoch
     extra: dict = field(default_factory=dict)
     torch_threads: int = 0  # intra-op threads it trained with: results are bitwise reproducible for a fixed count
 

@@ -53,6 +53,7 @@ def run_experiments(options: ReportOptions) -> dict[str, Any]:
     from cnnlab.core.version import __version__
 
     manifest = {"format": MANIFEST_FORMAT, "version": __version__, "quick": options.quick, "seeds": options.n_seeds,
+                "repeats": len(options.run_repeats),
                 "art": art, **part2, "timings": timings}
     atomic_write_json(assets / MANIFEST, manifest)
     return manifest
@@ -60,12 +61,13 @@ def run_experiments(options: ReportOptions) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- Part 1
 def run_part1(options: ReportOptions) -> dict[str, Any]:
-    """Every suite (questions 1.2-1.7), the data overview figure and the diagnostics of the key runs; returns data facts."""
+    """Every suite (questions 1.2-1.7) on options.repeats, the data overview figure and the diagnostics of the key runs;
+    returns data facts (the split sizes are those of the first repeat's fold)."""
     from cnnlab.art.run import prepare_data
     from cnnlab.art.suites import SuiteOptions, run_all
 
     base = art_config(options)
-    suite_options = SuiteOptions(out_root=options.out_root, base=base, seeds=options.seeds, quick=options.quick,
+    suite_options = SuiteOptions(out_root=options.out_root, base=base, repeats=options.repeats, quick=options.quick,
                                  jobs=options.jobs, device=options.device, search_trials=options.trials,
                                  callbacks=options.callbacks, threads=options.threads)
 

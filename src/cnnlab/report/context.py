@@ -3,7 +3,7 @@
 Nothing here trains. The context is all the renderer sees, so a report can be rebuilt from a runs
 folder (or a fixture that imitates one) alone. Everything read is validated: a damaged file is a
 one-line CnnlabError naming it, never a traceback or a silently wrong report. Sources:
-  <out>/suites/<name>/suite.json      Part 1 suites (rows with mean/std/n and run ids, findings, extras)
+  <out>/suites/<name>/suite.json      Part 1 suites (rows with mean/std/n, per-repeat values and run ids, findings, extras)
   <out>/report-assets/manifest.json   Part 2 run ids, data provenance, asset figures (collect.py)
   <out>/<run id>/summary.json, metrics.jsonl   each run's numbers and learning curves
 """
@@ -104,6 +104,8 @@ def _network(base_config: dict) -> dict[str, Any]:
         "layers": layers,
         "params": count_parameters(model),
         "input": [3, size, size],
+        "test_fraction": config.data.test_fraction,
+        "folds": config.data.folds,
         "activation": config.model.activation,
         "dropout": config.model.dropout,
         "pool": config.model.pool,
@@ -202,7 +204,8 @@ def load_context(out_root: str | Path) -> dict[str, Any]:
     return {
         "version": manifest.get("version", ""),
         "quick": bool(manifest.get("quick")),
-        "seeds": int(manifest.get("seeds", 1)),
+        "seeds": int(manifest.get("seeds", 1)),  # Part 2 seeds per model
+        "repeats": int(manifest.get("repeats", suites["baseline"]["rows"][0]["n"])),  # Part 1 repeats per variant
         "timings": manifest.get("timings", {}),
         "runs_root": str(root),
         "art": manifest["art"],

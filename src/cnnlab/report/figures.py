@@ -33,8 +33,8 @@ def save(fig, path: Path) -> Path:
 
 # ----------------------------------------------------------------------------- 1.x data and transforms
 def plot_art_overview(dataset: Any, path: Path, max_classes: int = 12) -> Path:
-    """Top: one image per class (first of each). Bottom: one image under each 1.7 transform at severity 1."""
-    from cnnlab.art.transforms import AUGMENT_ORDER, apply_transform
+    """Top: one image per class (first of each). Bottom: one image under each of the course's 1.7 transformations."""
+    from cnnlab.art.course_transforms import COURSE_LABELS, COURSE_ORDER, apply_course_transform
 
     plt = pyplot()
     names = list(dataset.class_names)[:max_classes]
@@ -47,12 +47,12 @@ def plot_art_overview(dataset: Any, path: Path, max_classes: int = 12) -> Path:
         ax.set_title(mpl_text(_wrap(name, 11)), fontsize=5.5)
         ax.axis("off")
     x = dataset.images[firsts[0] : firsts[0] + 1]  # (1, 3, H, W)
-    shown = [("original", x)] + [(t, apply_transform(t, x, 1.0, torch.Generator().manual_seed(3))) for t in AUGMENT_ORDER]
+    shown = [("original", x)] + [(COURSE_LABELS[t], apply_course_transform(t, x)) for t in COURSE_ORDER]
     bottom = fig.add_gridspec(1, len(shown), left=0.1, right=0.9, top=0.37, bottom=0.0, wspace=0.08)
     for i, (name, img) in enumerate(shown):
         ax = fig.add_subplot(bottom[0, i])
         ax.imshow((img[0] + 0.5).clamp(0, 1).permute(1, 2, 0).numpy())
-        ax.set_title(name.replace("_", "\n"), fontsize=6)
+        ax.set_title(_wrap(name, 10), fontsize=5.5)
         ax.axis("off")
     return save(fig, path)
 

@@ -19,8 +19,8 @@ from cnnlab.report.sections2 import curve_titles
 def make_figures(ctx: dict, fig_dir: Path) -> dict[str, str]:
     """Draw the context's figures into fig_dir; returns {figure key: file name} of those drawn.
 
-    Keys: baseline_curves, deltas, search (only when a search trial completed), robust_bars,
-    robust_curves, part2_curves.
+    Keys: baseline_curves, deltas, search (only when a search trial completed), robust_curves,
+    part2_curves.
     """
     fig_dir.mkdir(parents=True, exist_ok=True)
     suites = ctx["suites"]
@@ -36,7 +36,6 @@ def make_figures(ctx: dict, fig_dir: Path) -> dict[str, str]:
     if any(t.get("status") == "complete" for t in trials):
         drawn["search"] = plots.plot_search(trials, fig_dir / "search.pdf").name
     table = suites["robustness"]["robustness"]
-    drawn["robust_bars"] = plots.plot_robustness_bars(table, fig_dir / "robust_bars.pdf").name
     drawn["robust_curves"] = plots.plot_robustness_curves(table, fig_dir / "robust_curves.pdf").name
     drawn["part2_curves"] = plots.plot_part2_curves(ctx["part2"], curve_titles(ctx), fig_dir / "part2_curves.pdf").name
     return drawn

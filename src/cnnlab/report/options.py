@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.core.errors import ConfigError
-from cnnlab.art.suites import default_jobs
+from cnnlab.art.suites import DEFAULT_REPEATS, default_jobs
 
 # Quick mode: a smoke test of the whole pipeline, not results worth reading.
 QUICK_FACE_PEOPLE = 8  # Olivetti people (or FaceScrub actors) used in quick mode
@@ -21,7 +21,9 @@ class ReportOptions:
     """Everything `build_report` needs.
 
     out_root: the runs folder (runs are reused from it); report_dir: where report.tex/.pdf go.
-    quick: 1 seed, few epochs, small face subset (a smoke test). train=False renders from the runs
+    repeats: Part 1 repeats per variant (a count or the ids; repeat r = seed r on validation fold
+    r mod data.folds); seeds: Part 2 seeds per model. quick: the first repeat and seed alone, few
+    epochs, small face subset (a smoke test). train=False renders from the runs
     folder as it is (no training; fails if a needed result is missing). weights: "auto" (ImageNet
     weights from the torch hub cache if present, else an untrained AlexNet, said so everywhere),
     "random" (untrained AlexNet), "download" (hub cache or download), or a path to a state dict.
@@ -32,6 +34,7 @@ class ReportOptions:
     report_dir: Path = Path("report")
     quick: bool = False
     seeds: tuple[int, ...] | int = (0, 1, 2)
+    repeats: tuple[int, ...] | int = DEFAULT_REPEATS
     jobs: int = field(default_factory=default_jobs)
     trials: int = 30
     style: Path | None = None
@@ -52,6 +55,10 @@ class ReportOptions:
         if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
             raise ConfigError(f"--seeds must name at least one seed >= 0, got {self.seeds!r}")
         object.__setattr__(self, "seeds", seeds)
+        repeats = tuple(range(self.repeats)) if isinstance(self.repeats, int) and not isinstance(self.repeats, bool) else tuple(self.repeats)
+        if not repeats or any(isinstance(r, bool) or not isinstance(r, int) or r < 0 for r in repeats):
+            raise ConfigError(f"--repeats must name at least one repeat >= 0, got {self.repeats!r}")
+        object.__setattr__(self, "repeats", repeats)
         for name in ("jobs", "trials"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -82,6 +89,11 @@ class ReportOptions:
     @property
     def n_seeds(self) -> int:
         return len(self.run_seeds)
+
+    @property
+    def run_repeats(self) -> tuple[int, ...]:
+        """The Part 1 repeats every variant runs: the first alone in quick mode."""
+        return self.repeats[:1] if self.quick else self.repeats
 
     @property
     def alexnet_size(self) -> int:

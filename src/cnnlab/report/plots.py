@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from cnnlab.art.robustness import ORIGINAL, strongest_severities, table_row
+from cnnlab.art.robustness import ORIGINAL, course_points, strongest_severities, table_row
 from cnnlab.core.plotting import mpl_text
 from cnnlab.core.stats import compare_records
 from cnnlab.report.figures import WIDTH, pyplot, save
@@ -42,10 +42,11 @@ def plot_curves(curve: dict[str, list[float]], path: Path, title: str, sets: Seq
     return save(fig, path)
 
 
-def plot_deltas(panels: Sequence[tuple[list[dict], dict, str]], path: Path, height: float = 1.75) -> Path:
-    """Validation accuracy of every variant minus its reference (bars, coloured by group) with
-    +-NOISE_SE standard errors of the difference (`cnnlab.core.stats.compare`); one panel per
-    (rows, reference row (one of rows), title), side by side."""
+def plot_deltas(panels: Sequence[tuple[list[dict], dict, str]], path: Path, height: float = 1.6) -> Path:
+    """Validation accuracy of every variant minus its reference, paired per repeat (bars, coloured by
+    group), with the 95 % paired t interval of `cnnlab.core.stats.compare_records` as error bar (an
+    interval that misses 0 is the rule's "better" or "worse"); one panel per (rows, reference row
+    (one of rows), title), side by side."""
     plt = pyplot()
     sizes = [len(rows) - 1 for rows, _, _ in panels]
     fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH, height), squeeze=False,
@@ -56,7 +57,8 @@ def plot_deltas(panels: Sequence[tuple[list[dict], dict, str]], path: Path, heig
         for x, r in enumerate(others):
             c = compare_records(r, base)
             color = GROUP_COLORS[groups.index(r["group"]) % len(GROUP_COLORS)]
-            ax.bar(x, 100 * c.diff, color=color, width=0.75, yerr=100 * c.margin if c.se > 0 else None, error_kw={"lw": 0.6, "capsize": 1.2})
+            ax.bar(x, 100 * c.diff, color=color, width=0.75, yerr=100 * c.margin if c.has_error_bar and c.se > 0 else None,
+                   error_kw={"lw": 0.6, "capsize": 1.2})
         ax.set_xticks(range(len(others)))
         labels = ax.set_xticklabels([mpl_text(r["variant"]) for r in others], rotation=65, ha="right", fontsize=5.5,
                                     rotation_mode="anchor")
@@ -70,30 +72,9 @@ def plot_deltas(panels: Sequence[tuple[list[dict], dict, str]], path: Path, heig
     return save(fig, path)
 
 
-def plot_robustness_bars(table: list[dict], path: Path, size=(HALF, 1.9)) -> Path:
-    """Test accuracy under each transform at its strongest severity, per model (+-1 std)."""
-    plt = pyplot()
-    models = list(dict.fromkeys(r["model"] for r in table))
-    strongest = strongest_severities(table)
-    transforms = list(strongest)
-    fig, ax = plt.subplots(figsize=size)
-    width = 0.8 / len(models)
-    for i, m in enumerate(models):
-        rows = [table_row(table, m, t, strongest[t]) for t in transforms]
-        xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(transforms))]
-        ax.bar(xs, [100 * r["acc_mean"] for r in rows], width, yerr=[100 * r["acc_std"] for r in rows],
-               color=GROUP_COLORS[i % len(GROUP_COLORS)], label=mpl_text(m), error_kw={"lw": 0.6, "capsize": 1.5})
-    ax.set_xticks(range(len(transforms)))
-    ax.set_xticklabels([t.replace("_", " ") for t in transforms], rotation=35, ha="right")
-    ax.set(ylabel="test accuracy (%)", ylim=(0, 105))
-    ax.legend(frameon=False, ncol=len(models), loc="lower center", bbox_to_anchor=(0.5, 1.0))
-    ax.grid(axis="y", alpha=0.3, lw=0.4)
-    fig.tight_layout(pad=0.3)
-    return save(fig, path)
-
-
-def plot_robustness_curves(table: list[dict], path: Path, size=(HALF, 1.9)) -> Path:
-    """Test accuracy against severity for each graded transform (severity 0 = the clean test set)."""
+def plot_robustness_curves(table: list[dict], path: Path, size=(HALF, 2.1)) -> Path:
+    """Test accuracy against severity for each graded transform (severity 0 = the clean test set); a
+    star marks the course's transformation where it sits on the curve."""
     plt = pyplot()
     models = list(dict.fromkeys(r["model"] for r in table))
     strongest = strongest_severities(table)
@@ -103,10 +84,13 @@ def plot_robustness_curves(table: list[dict], path: Path, size=(HALF, 1.9)) -> P
     fig, axes = plt.subplots(nrows, cols, figsize=size, sharex=True, sharey=True, squeeze=False)
     for ax, t in zip(axes.flat, graded):
         for i, m in enumerate(models):
+            color = GROUP_COLORS[i % len(GROUP_COLORS)]
             clean = table_row(table, m, ORIGINAL, strongest[ORIGINAL])
             rows = [clean] + sorted((r for r in table if r["model"] == m and r["transform"] == t), key=lambda r: r["severity"])
             ax.errorbar([0.0] + [r["severity"] for r in rows[1:]], [100 * r["acc_mean"] for r in rows], yerr=[100 * r["acc_std"] for r in rows],
-                        color=GROUP_COLORS[i % len(GROUP_COLORS)], marker="o", ms=2, lw=0.8, elinewidth=0.5, capsize=1, label=mpl_text(m))
+                        color=color, marker="o", ms=2, lw=0.8, elinewidth=0.5, capsize=1, label=mpl_text(m))
+            for severity, value in course_points(table, m, t):
+                ax.plot([severity], [100 * value], ls="none", marker="*", ms=6, color=color, markeredgecolor="k", markeredgewidth=0.4)
         ax.set_title(t.replace("_", " "), fontsize=6, pad=2)
         ax.set_ylim(0, 105)
         ax.grid(alpha=0.3, lw=0.4)
@@ -142,7 +126,7 @@ def plot_part2_curves(part2: dict[str, Any], titles: dict[str, str], path: Path)
     return save(fig, path)
 
 
-def plot_search(trials: list[dict], path: Path, size=(HALF, 1.7)) -> Path:
+def plot_search(trials: list[dict], path: Path, size=(HALF, 1.5)) -> Path:
     """Validation accuracy of each complete search trial and the best so far."""
     plt = pyplot()
     done = sorted((t for t in trials if t.get("status") == "complete" and t.get("value") is not None), key=lambda t: t["number"])

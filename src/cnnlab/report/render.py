@@ -19,6 +19,7 @@ from pathlib import Path
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import atomic_write_text
 from cnnlab.core.processes import pid_alive
+from cnnlab.core.stats import VERDICT_RULE
 from cnnlab.report import sections1 as p1
 from cnnlab.report import sections1b as p1b
 from cnnlab.report import sections2 as p2
@@ -51,7 +52,9 @@ def provenance_lines(ctx: dict) -> dict[str, str]:
                     f"{path(art['name'])}, downsampled to ${art['image_size']}\\times{art['image_size']}$"
                     + (f" ({art['skipped']} unreadable files skipped)" if art.get("skipped") else "") + ".")
     classes = ", ".join(f"{esc(name)} ({count})" for name, count in art["counts"].items())
-    art_line += f" Classes (images): {classes}. Stratified split: {sp['train']} training, {sp['val']} validation, {sp['test']} test images."
+    folds = ctx["network"].get("folds", 5)
+    art_line += (f" Classes (images): {classes}. Split: {sp['test']} test images (fixed) and {sp['train'] + sp['val']} others in {folds} "
+                 f"stratified folds of about {sp['val']}.")
     counts = faces.get("counts") or {}
     per = sorted({tuple(c) for c in counts.values()}, reverse=True)
     per_text = ", ".join("/".join(map(str, c)) for c in per)
@@ -83,21 +86,39 @@ def abstract(ctx: dict) -> str:
     data = "synthetic stand-in paintings" if ctx["art"]["synthetic"] else "real paintings"
     faces = "Olivetti faces" if ctx["faces"].get("kind") == "olivetti" else "FaceScrub faces"
     alex = "an ImageNet-pretrained AlexNet" if ctx["alexnet"].get("pretrained") else "an \\emph{untrained} AlexNet (random weights, so no transfer learning)"
-    quick = ("\\textbf{Quick mode (smoke test): one seed and a few epochs; the numbers below are not results.} " if ctx["quick"] else "")
+    quick = ("\\textbf{Quick mode (smoke test): one repeat and a few epochs; the numbers below are not results.} " if ctx["quick"] else "")
     return (f"{quick}We reproduce Practical~2 with the \\texttt{{cnnlab}} package: a small convolutional network that "
             f"identifies the artist of {data} (Part~1) and face recognition with a multilayer perceptron and {alex} (Part~2). "
-            f"Every number is a mean over seeds of runs that can be traced by their run id. The starter network reaches "
+            f"Every Part~1 number is a mean over {ctx['repeats']} repeats (validation folds and seeds), every comparison is paired over "
+            f"them, and every run can be traced by its run id. The starter network reaches "
             f"{acc(base, 'train_acc')} training {'but only' if gap(base) > 0.05 else 'and'} {acc(base)} validation accuracy; "
             "a hyperparameter search "
             f"finds a configuration with {acc(best, 'test_acc')} test accuracy. On {faces}, the MLP reaches "
             f"{p2.acc(parts['mlp300'])} and fine-tuning the AlexNet {p2.acc(parts['finetune'])} test accuracy.")
 
 
+def protocol(ctx: dict) -> str:
+    """The Part 1 protocol: the fixed test split, the folds, the repeats and why so many, the verdict rule (core.stats.VERDICT_RULE)."""
+    base = ctx["suites"]["baseline"]
+    folds = int(base.get("folds", 5))
+    n = int(ctx["repeats"])
+    test = ctx["network"].get("test_fraction", 0.15)
+    if n >= folds:
+        why = "one per fold, so every non-test image is validated on once; the number is chosen for the report's budget of 15 minutes on 2 CPU cores"
+    else:
+        why = f"{n} repeat{'s' if n > 1 else ''}, fewer than the folds: a smoke test or a reduced budget"
+    seeds = ctx["seeds"]
+    seed_text = f"{seeds} seeds (0, \\dots, {seeds - 1})" if seeds > 1 else "one seed (0)"
+    return (f"\\textbf{{Protocol.}} The test split ({pct(test)}\\,\\% of each class, fixed) is evaluated once per run, for reporting only. "
+            f"The other images form {folds} stratified folds; repeat $r$ trains with seed $r$ and validates on fold $r \\bmod {folds}$, so "
+            f"error bars include split noise as well as seed noise. Part~1 uses {n} repeat{'s' if n > 1 else ''} ({why}), the same for "
+            "every variant of a suite and its reference. Tables give mean\\,$\\pm$\\,std over the repeats and their number $n$. "
+            f"Verdict rule: {esc(VERDICT_RULE)}. Part~2 trains every model with {seed_text}.")
+
+
 def section_setup(ctx: dict, compact: bool = False) -> str:
     prov = provenance_lines(ctx)
     appendix_ref = " and in \\texttt{suites/<name>/suite.json}" if compact else ", and Appendix~\\ref{app:runs} lists them all"
-    seeds = ctx["seeds"]
-    seed_text = f"{seeds} seeds (0, \\dots, {seeds - 1})" if seeds > 1 else "one seed (0)"
     return rf"""
 \section*{{Setup and data provenance}}
 {prov['art']}
@@ -106,17 +127,15 @@ def section_setup(ctx: dict, compact: bool = False) -> str:
 
 {prov['alexnet']}
 
-\textbf{{Protocol.}} Every configuration is trained with {seed_text}; tables give
-the mean\,$\pm$\,standard deviation over seeds and their number $n$. Differences are called better or worse only when they exceed
-two standard errors. Model selection uses the validation split; the test split is only evaluated for reporting.
-Each table row lists its run ids in a comment of \texttt{{report.tex}}{appendix_ref}: every run folder
-\texttt{{runs/<run id>/}} holds its configuration, per-epoch metrics, summary and weights.
+{protocol(ctx)} Model selection uses the validation split. Each table row lists its run ids in a comment of
+\texttt{{report.tex}}{appendix_ref}: every run folder \texttt{{runs/<run id>/}} holds its configuration, per-epoch metrics,
+summary and weights.
 
 \begin{{figure}}[t]
 \centering
 \includegraphics[width=\linewidth]{{figures/art_overview.png}}
 \caption{{Top: one {'synthetic ' if ctx['art']['synthetic'] else ''}image per class of the Part~1 data. Bottom: the
-transformations of question 1.7 at their strongest severity, applied to the first image.}}
+course's transformations of question 1.7, applied to the first image.}}
 \label{{fig:data}}
 \end{{figure}}
 """
@@ -180,7 +199,7 @@ def appendix(ctx: dict) -> str:
     body += [line(label, ctx["part2"][key]["run_ids"]) for key, label in p2.ORDER.items() if key in ctx["part2"]]
     return "\n".join([
         "\\section{Runs behind every number}\\label{app:runs}",
-        "The first 6 hex digits of the run id of every table row, seeds in order; the full ids are in comments of "
+        "The first 6 hex digits of the run id of every table row, repeats (Part~2: seeds) in order; the full ids are in comments of "
         f"\\texttt{{report.tex}} and in \\texttt{{suites/<name>/suite.json}}. Each run is a folder of {path(ctx['runs_root'])}"
         " (Part~1 ids start with \\texttt{cnn-}, Part~2 ids with \\texttt{mlp-}, \\texttt{alexnet-features-} and "
         f"\\texttt{{alexnet-finetune-}}). Produced by cnnlab {esc(ctx.get('version', ''))}.",
@@ -196,7 +215,7 @@ def render_tex(ctx: dict, fig_dir: Path, style_name: str = "cnnlab", official: b
     figs = make_figures(ctx, fig_dir)
     style = f"\\usepackage[final]{{{style_name}}}" if official else f"\\usepackage{{{style_name}}}"
     title = "Artist Identification with Small CNNs and\\\\Face Recognition with Transfer Learning"
-    quick = "\\textbf{QUICK MODE} (1 seed, few epochs): a smoke test, not results. " if ctx["quick"] else ""
+    quick = "\\textbf{QUICK MODE} (1 repeat and seed, few epochs): a smoke test, not results. " if ctx["quick"] else ""
     notice = (f"{quick}Generated by \\texttt{{cnnlab report}} from the runs in {path(ctx['runs_root'])}. "
               + ("Part~1 data: synthetic. " if ctx["art"]["synthetic"] else "")
               + ("AlexNet: untrained (random weights)." if not ctx["alexnet"].get("pretrained") else ""))
@@ -223,7 +242,7 @@ def render_tex(ctx: dict, fig_dir: Path, style_name: str = "cnnlab", official: b
     ]
     return "\n".join([
         "% report.tex -- written by `cnnlab report`; every number comes from the runs named in the comments.",
-        comment(f"runs folder: {ctx['runs_root']}; quick: {ctx['quick']}; seeds: {ctx['seeds']}"),
+        comment(f"runs folder: {ctx['runs_root']}; quick: {ctx['quick']}; Part 1 repeats: {ctx['repeats']}; Part 2 seeds: {ctx['seeds']}"),
         "\\documentclass[10pt,letterpaper]{article}",
         style,
         "\\usepackage[T1]{fontenc}",

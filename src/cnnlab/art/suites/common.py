@@ -1,10 +1,14 @@
-"""Part 1 experiment suites (questions 1.2-1.7): every configuration over several seeds.
+"""Part 1 experiment suites (questions 1.2-1.7): every configuration over several paired repeats.
 
 A suite is a list of variants (a label, a group and `--set`-style overrides of a base RunConfig).
-Each variant runs once per seed through `experiments.train_run`, so every run is cached by content
-and a killed suite resumes where it stopped. A suite writes, into <out>/suites/<name>/:
-results.csv and results.md (mean ± std and n per variant), suite.json (the run ids behind every
-number, and the findings) and its plots.
+Each variant runs once per repeat through `run.train_run`, so every run is cached by content and a
+killed suite resumes where it stopped. Repeat r trains with train.seed = r on validation fold
+data.fold = r % data.folds (`variant_config`); the test split is the same for every repeat. Every
+variant of a suite runs on the same repeats as its reference, so differences are paired
+(`run_paired`, `run_on_repeats_of`, `paired_columns`; the verdict rule is cnnlab.core.stats). A
+suite writes, into <out>/suites/<name>/: results.csv and results.md (mean ± std and n per variant,
+the paired difference from the reference), suite.json (every run's numbers per repeat, the run ids
+behind them, and the findings) and its plots.
 """
 
 from __future__ import annotations
@@ -14,18 +18,22 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from cnnlab.art.config import RunConfig
 from cnnlab.core.callbacks import Callback
 from cnnlab.core.config import resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.registry import Registry
-from cnnlab.core.stats import NOISE_SE, aggregate, compare_records, format_record
+from cnnlab.core.stats import NO_EFFECT, aggregate, compare_records, format_comparison, format_record
 
 log = logging.getLogger(__name__)
 
-METRICS = ("train_acc", "val_acc", "test_acc", "epochs_run", "train_seconds")
+METRICS = ("train_acc", "val_acc", "test_acc", "val_loss", "epochs_run", "best_epoch", "train_seconds")
+PER_REPEAT = ("train_acc", "val_acc", "test_acc", "val_loss", "epochs_run", "best_epoch")  # kept per repeat in every row
+# Repeats per variant by default: one per validation fold (data.folds = 5), so every non-test image is
+# validated on once; the whole `cnnlab report` stays within its 15-minute budget on 2 cores (README).
+DEFAULT_REPEATS = 5
 
 
 def default_jobs() -> int:
@@ -43,15 +51,16 @@ class Variant:
 
 @dataclass(frozen=True)
 class SuiteOptions:
-    """How to run a suite: which seeds, an epochs override, quick mode, parallel jobs.
+    """How to run a suite: which repeats, an epochs override, quick mode, parallel jobs.
 
-    `seeds` is a count (3: seeds 0, 1, 2) or the seeds themselves; it is stored as a tuple.
+    `repeats` is a count (5: repeats 0-4) or the repeat ids themselves; it is stored as a tuple.
+    Repeat r trains with seed r on validation fold r % data.folds (the CLI's `--seeds` sets it).
     `callbacks` are added to every run's training (they must pickle: runs train in worker processes).
     """
 
     out_root: Path = Path("runs")
     base: RunConfig = field(default_factory=RunConfig)
-    seeds: tuple[int, ...] | int = (0, 1, 2)
+    repeats: tuple[int, ...] | int = DEFAULT_REPEATS
     epochs: int | None = None
     quick: bool = False
     jobs: int = field(default_factory=default_jobs)
@@ -61,10 +70,10 @@ class SuiteOptions:
     callbacks: tuple[Callback, ...] = ()
 
     def __post_init__(self) -> None:
-        seeds = tuple(range(self.seeds)) if isinstance(self.seeds, int) else tuple(self.seeds)
-        if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
-            raise ConfigError("--seeds must name at least one seed >= 0")
-        object.__setattr__(self, "seeds", seeds)
+        repeats = tuple(range(self.repeats)) if isinstance(self.repeats, int) else tuple(self.repeats)
+        if not repeats or any(not isinstance(s, int) or s < 0 for s in repeats) or len(set(repeats)) != len(repeats):
+            raise ConfigError("--seeds must name at least one repeat >= 0, each once")
+        object.__setattr__(self, "repeats", repeats)
         object.__setattr__(self, "out_root", Path(self.out_root))
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
         if self.epochs is not None and self.epochs < 1:
@@ -73,13 +82,13 @@ class SuiteOptions:
             raise ConfigError("--jobs must be >= 1")
 
     @property
-    def run_seeds(self) -> tuple[int, ...]:
-        """The seeds each variant runs with: the first seed alone in quick mode."""
-        return self.seeds[:1] if self.quick else self.seeds
+    def run_repeats(self) -> tuple[int, ...]:
+        """The repeats each variant runs: the first alone in quick mode."""
+        return self.repeats[:1] if self.quick else self.repeats
 
     @property
-    def n_seeds(self) -> int:
-        return len(self.run_seeds)
+    def n_repeats(self) -> int:
+        return len(self.run_repeats)
 
     @property
     def n_epochs(self) -> int | None:
@@ -104,12 +113,19 @@ SUITE_ORDER = ("baseline", "pooling", "regularization", "architecture", "search"
 
 
 # ----------------------------------------------------------------------------- running variants
-def variant_config(base: RunConfig, variant: Variant, seed: int, epochs: int | None) -> RunConfig:
-    """The base config with the variant's overrides, the seed and the epoch budget applied."""
-    overrides = list(variant.overrides) + [f"train.seed={seed}"]
+def with_overrides(base: RunConfig, overrides: Sequence[str]) -> RunConfig:
+    """`base` with `--set`-style overrides applied (a suite's training regime on top of the user's base)."""
+    return resolve_config(RunConfig, None, list(overrides), extra=to_dict(base)) if overrides else base
+
+
+def variant_config(base: RunConfig, variant: Variant, repeat: int, epochs: int | None) -> RunConfig:
+    """The config of one repeat of a variant: the variant's overrides, then train.seed = repeat and
+    data.fold = repeat % data.folds (the test split is the same for every repeat), then the epoch budget."""
+    config = with_overrides(base, variant.overrides)
+    overrides = [f"train.seed={repeat}", f"data.fold={repeat % config.data.folds}"]
     if epochs is not None:
         overrides.append(f"train.epochs={epochs}")
-    return resolve_config(RunConfig, None, overrides, extra=to_dict(base))
+    return with_overrides(config, overrides)
 
 
 _WORKER_DATA: dict = {}
@@ -128,7 +144,7 @@ def _run_one(config: RunConfig, out_root: str, device: str, callbacks: Sequence[
     """Train (or reuse) one run; returns its summary plus the run folder. Runs in a worker."""
     from cnnlab.art.run import prepare_data, train_run
 
-    key = config.data  # frozen: every field (grayscale too) is part of the key
+    key = config.data  # frozen: every field (the fold and grayscale too) is part of the key
     if key not in _WORKER_DATA:
         _WORKER_DATA[key] = prepare_data(config)
     # No per-run learning-curve PNG: suites plot their own aggregated figures (saves ~0.4 s a run).
@@ -156,15 +172,20 @@ def run_configs(configs: Sequence[RunConfig], options: SuiteOptions) -> list[dic
     return out
 
 
-def run_variants(variants: Sequence[Variant], options: SuiteOptions, base: RunConfig | None = None) -> list[dict]:
-    """Every variant over every seed; one aggregated row per variant (mean, std, n, run ids)."""
+def run_variants(variants: Sequence[Variant], options: SuiteOptions, base: RunConfig | None = None,
+                 repeats: Sequence[int] | None = None) -> list[dict]:
+    """Every variant on the same repeats (default: options.run_repeats); one row per variant.
+
+    A row has the variant's label, group and overrides, mean/std/n of METRICS, "repeats" and
+    "per_repeat" (PER_REPEAT values in repeat order: what paired comparisons read), run ids and paths.
+    """
     base = base or options.base
-    seeds = list(options.run_seeds)
-    configs = [variant_config(base, v, seed, options.n_epochs) for v in variants for seed in seeds]
+    repeats = list(options.run_repeats if repeats is None else repeats)
+    configs = [variant_config(base, v, r, options.n_epochs) for v in variants for r in repeats]
     summaries = run_configs(configs, options)
     rows = []
     for i, v in enumerate(variants):
-        runs = summaries[i * len(seeds) : (i + 1) * len(seeds)]
+        runs = summaries[i * len(repeats) : (i + 1) * len(repeats)]
         missing = [m for m in METRICS if any(m not in r for r in runs)]
         if missing:
             raise ValueError(f"run summaries of {v.label!r} lack {', '.join(missing)}")
@@ -172,14 +193,49 @@ def run_variants(variants: Sequence[Variant], options: SuiteOptions, base: RunCo
         row["params"] = runs[0]["params"]
         row["macs"] = runs[0]["macs"]
         row["overrides"] = " ".join(v.overrides)
+        # The reported model is the epoch early stopping chose on validation: its validation accuracy is optimistic.
+        row["selected_on_validation"] = all(r.get("reported_model") == "best" for r in runs)
+        row["repeats"] = list(repeats)
+        row["per_repeat"] = {m: [r[m] for r in runs] for m in PER_REPEAT}
         row["run_ids"] = [r["run_id"] for r in runs]
         row["run_paths"] = [r["path"] for r in runs]
         rows.append(row)
     return rows
 
 
+def run_on_repeats_of(reference: Mapping, variants: Sequence[Variant], options: SuiteOptions, base: RunConfig | None = None) -> list[dict]:
+    """Run `variants` on exactly the repeats (fold, seed) of `reference`, a row of any suite, and add
+    the paired differences from it (`paired_columns`): how a new suite compares with an existing row."""
+    rows = run_variants(variants, options, base, repeats=reference["repeats"])
+    paired_columns(rows, reference)
+    return rows
+
+
+def run_paired(reference: Variant, variants: Sequence[Variant], options: SuiteOptions, base: RunConfig | None = None) -> list[dict]:
+    """The reference and every variant on the same repeats; rows (reference first) with the paired
+    differences of each variant from the reference (`paired_columns`)."""
+    rows = run_variants([reference, *variants], options, base)
+    paired_columns(rows, rows[0])
+    return rows
+
+
+def paired_columns(rows: Sequence[dict], reference: Mapping, keys: Sequence[str] = ("val_acc", "test_acc")) -> None:
+    """Add row["vs_reference"] to every row but the reference: per key, the paired comparison
+    (`cnnlab.core.stats.compare_records`): diff, se, n, low, high, verdict."""
+    for r in rows:
+        if r is reference:
+            continue
+        out: dict = {"reference": reference["variant"]}
+        for k in keys:
+            c = compare_records(r, reference, k)
+            finite = lambda v: v if v == v else None  # noqa: E731  (nan, for one repeat, is null in JSON)
+            out[k] = {"diff": c.diff, "se": finite(c.se), "n": c.n, "low": finite(c.low), "high": finite(c.high), "verdict": c.verdict}
+        r["vs_reference"] = out
+
+
 # ----------------------------------------------------------------------------- writing results
-def write_suite(name: str, options: SuiteOptions, rows: list[dict], findings: list[str], extra: dict | None = None, columns: Sequence[str] = ("train_acc", "val_acc")) -> SuiteResult:
+def write_suite(name: str, options: SuiteOptions, rows: list[dict], findings: list[str], extra: dict | None = None,
+                columns: Sequence[str] = ("train_acc", "val_acc")) -> SuiteResult:
     """results.csv, results.md and suite.json in <out>/suites/<name>/ (atomic writes)."""
     import csv
     import io
@@ -196,21 +252,29 @@ def write_suite(name: str, options: SuiteOptions, rows: list[dict], findings: li
     writer.writeheader()
     writer.writerows(flat)
     atomic_write_text(path / "results.csv", buf.getvalue())
-    header = ["group", "variant"] + [c.replace("_", " ") for c in columns] + ["params", "epochs"]
+    paired = any("vs_reference" in r for r in rows)
+    header = ["group", "variant"] + [c.replace("_", " ") for c in columns] + (["paired Δ val vs reference"] if paired else []) + ["params", "epochs"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         cells = [r["group"], r["variant"]] + [format_record(r, c) for c in columns]
+        if paired:
+            cells.append(_paired_cell(r))
         cells += [f"{r['params']:,}", f"{r['epochs_run_mean']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     data = _data_note(rows)
-    md = f"# {name}\n\n{data}\n\n" + "\n".join(lines) + "\n"
+    repeats = rows[0]["repeats"] if rows else list(options.run_repeats)
+    note = (f"{len(repeats)} repeat(s) per variant (repeat r: seed r, validation fold r mod {options.base.data.folds}; "
+            "the same repeats for every variant, so differences are paired).")
+    md = f"# {name}\n\n{data}\n\n{note}\n\n" + "\n".join(lines) + "\n"
     if findings:
         md += "\n## Findings\n\n" + "\n".join(f"- {f}" for f in findings) + "\n"
     atomic_write_text(path / "results.md", md)
     meta = {
         "suite": name,
         "version": __version__,
-        "seeds": options.n_seeds,
+        "repeats": repeats,
+        "n_repeats": len(repeats),
+        "folds": options.base.data.folds,
         "epochs": options.n_epochs,
         "quick": options.quick,
         "base_config": to_dict(options.base),
@@ -221,6 +285,15 @@ def write_suite(name: str, options: SuiteOptions, rows: list[dict], findings: li
     }
     atomic_write_json(path / "suite.json", meta)
     return SuiteResult(name, path, rows, findings, extra or {})
+
+
+def _paired_cell(row: Mapping) -> str:
+    vs = row.get("vs_reference")
+    if not vs:
+        return "(reference)"
+    c = vs["val_acc"]
+    se = f" ± {c['se']:.3f}" if c["se"] is not None else ""
+    return f"{c['diff']:+.3f}{se} ({c['verdict']})"
 
 
 def _data_note(rows: list[dict]) -> str:
@@ -234,21 +307,27 @@ def _data_note(rows: list[dict]) -> str:
 
 
 def compare(rows: list[dict], base: dict, metric: str = "val_acc") -> list[str]:
-    """Per group: the best variant by mean `metric`, and its difference from the `base` row
-    (verdict by `cnnlab.core.stats.compare`)."""
+    """Per group: the best variant by mean `metric` and its paired difference from the `base` row
+    (verdict by `cnnlab.core.stats.compare_records`); the variants that changed nothing; the most effective group."""
     findings = []
     groups = list(dict.fromkeys(r["group"] for r in rows if r is not base))
     best_overall = None
     for g in groups:
-        members = [r for r in rows if r["group"] == g]
+        members = [r for r in rows if r["group"] == g and r is not base]
         best = max(members, key=lambda r: r[f"{metric}_mean"])
         c = compare_records(best, base, metric)
-        findings.append(
-            f"{g}: best {best['variant']} at {format_record(best, metric)} validation accuracy, "
-            f"{c.diff:+.3f} vs {base['variant']} ({c.verdict}; {NOISE_SE:g} standard errors = {c.margin:.3f})"
-        )
+        text = (f"{g}: best {best['variant']} at {format_record(best, metric)} validation accuracy, "
+                f"{format_comparison(c)} vs {base['variant']} (paired)")
+        if best.get("selected_on_validation") and not base.get("selected_on_validation"):
+            text += (f"; its epoch was chosen on validation accuracy, so that number is optimistic: test accuracy "
+                     f"{format_comparison(compare_records(best, base, 'test_acc'))}")
+        findings.append(text)
         if best_overall is None or c.diff > best_overall[1]:
-            best_overall = (g, c.diff, best["variant"])
+            best_overall = (g, c.diff, best["variant"], c.verdict)
+    inert = [r["variant"] for r in rows if r is not base and compare_records(r, base, metric).verdict == NO_EFFECT]
+    if inert:
+        findings.append(f"{NO_EFFECT} (every per-repeat number equals {base['variant']}'s): " + ", ".join(inert))
     if best_overall:
-        findings.append(f"most effective: {best_overall[0]} ({best_overall[2]}, {best_overall[1]:+.3f} validation accuracy vs {base['variant']})")
+        g, d, v, verdict = best_overall
+        findings.append(f"largest gain: {g} ({v}, {d:+.3f} validation accuracy vs {base['variant']}, {verdict})")
     return findings

@@ -54,41 +54,52 @@ def plot_mean_curves(run_paths: Sequence[str], path: Path, title: str) -> Path:
 
 
 def plot_robustness(table: list[dict], folder: Path) -> None:
-    """robustness_bars.png (strongest severity, every model) and robustness_curves.png (accuracy against severity)."""
-    from cnnlab.art.robustness import ORIGINAL, strongest_severities, table_row
+    """robustness_bars.png (the course's transformations, every model) and robustness_curves.png
+    (accuracy against severity of the graded transforms, the course's point marked)."""
+    from cnnlab.art.course_transforms import COURSE_LABELS, COURSE_ORDER
+    from cnnlab.art.robustness import ORIGINAL, course_points, table_row
 
     plt = pyplot()
     models = list(dict.fromkeys(r["model"] for r in table))
-    strongest = strongest_severities(table)
-    transforms = list(strongest)
-    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    transforms = [ORIGINAL] + [t for t in COURSE_ORDER if any(r["transform"] == t for r in table)]
+    fig, ax = plt.subplots(figsize=(7.0, 3.4))
     width = 0.8 / len(models)
     for i, m in enumerate(models):
-        rows = [table_row(table, m, t, strongest[t]) for t in transforms]
+        rows = [table_row(table, m, t, max(r["severity"] for r in table if r["transform"] == t)) for t in transforms]
         xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(transforms))]
         ax.bar(xs, [r["acc_mean"] for r in rows], width, yerr=[r["acc_std"] for r in rows], label=m, color=COLORS[i % 3], capsize=2)
     ax.set_xticks(range(len(transforms)))
-    ax.set_xticklabels([t.replace("_", " ") for t in transforms], rotation=30, ha="right", fontsize=8)
+    ax.set_xticklabels([COURSE_LABELS.get(t, t) for t in transforms], rotation=30, ha="right", fontsize=8)
     ax.set(ylabel="test accuracy", ylim=(0, 1.05))
-    ax.set_title("Test accuracy under each transformation (strongest severity)", fontsize=9)
+    ax.set_title("Test accuracy under the course's transformations", fontsize=9)
     ax.legend(frameon=False, fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     save_figure(fig, folder / "robustness_bars.png")
 
-    graded = [t for t in transforms if t != ORIGINAL and len({r["severity"] for r in table if r["transform"] == t}) > 1]
+    graded = graded_transforms(table)
     fig, axes = plt.subplots(1, max(1, len(graded)), figsize=(2.0 * max(1, len(graded)), 2.4), sharey=True, squeeze=False)
     for ax, t in zip(axes[0], graded):
         for i, m in enumerate(models):
-            clean = table_row(table, m, ORIGINAL, strongest[ORIGINAL])
+            clean = table_row(table, m, ORIGINAL, 0.0)
             rows = [clean] + sorted((r for r in table if r["model"] == m and r["transform"] == t), key=lambda r: r["severity"])
             sev = [0.0] + [r["severity"] for r in rows[1:]]
             ax.errorbar(sev, [r["acc_mean"] for r in rows], yerr=[r["acc_std"] for r in rows], label=m, color=COLORS[i % 3], marker="o", ms=3, capsize=2)
+            for severity, acc in course_points(table, m, t):
+                ax.plot([severity], [acc], marker="*", ms=9, color=COLORS[i % 3], markeredgecolor="k", markeredgewidth=0.5, ls="none")
         ax.set_title(t.replace("_", " "), fontsize=8)
         ax.set_xlabel("severity", fontsize=8)
         ax.set_ylim(0, 1.05)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("test accuracy")
+    axes[0][0].set_ylabel("test accuracy (star: the course's transform)", fontsize=7)
     axes[0][0].legend(frameon=False, fontsize=7)
     fig.tight_layout()
     save_figure(fig, folder / "robustness_curves.png")
+
+
+def graded_transforms(table: list[dict]) -> list[str]:
+    """The transforms of `table` recorded at more than one severity (the severity curves), in table order."""
+    from cnnlab.art.robustness import ORIGINAL
+
+    names = dict.fromkeys(r["transform"] for r in table)
+    return [t for t in names if t != ORIGINAL and len({r["severity"] for r in table if r["transform"] == t}) > 1]

@@ -1,0 +1,115 @@
+"""The Part 1 suites about the best model (1.6 search, 1.7 robustness). Registered into `suites.SUITES`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from cnnlab.art.config import RunConfig
+from cnnlab.art.robustness import RobustnessFacts, evaluate_robustness, robustness_facts
+from cnnlab.art.suites import labels
+from cnnlab.art.suites.common import SUITES, SuiteOptions, SuiteResult, Variant, run_paired, run_variants, with_overrides, write_suite
+from cnnlab.art.suites.definitions import SEARCH_REGIME
+from cnnlab.art.suites.plots import plot_robustness
+from cnnlab.core.config import from_dict, to_dict
+from cnnlab.core.stats import BETTER, WORSE, Comparison, format_comparison, format_record
+
+log = logging.getLogger(__name__)
+AUGMENT_PROBABILITY = 0.2  # per transform and image, when the best configuration has no augmentation of its own
+AUGMENT_MAX_SEVERITY = 1.0
+
+
+@SUITES.register("search")
+def search_suite(options: SuiteOptions) -> SuiteResult:
+    """1.6: Optuna search on validation accuracy (fold 0, seed 0); the best config retrained on every repeat, tested once."""
+    from cnnlab.art.sweep.study import default_storage, run_sweep
+
+    base = with_overrides(options.base, SEARCH_REGIME)
+    trials = 3 if options.quick else options.search_trials
+    study = "search-quick" if options.quick else "search"
+    sweep = run_sweep(study_name=study, storage=default_storage(Path(options.out_root)), trials=trials, workers=min(options.jobs, 2),
+                      base=base, out_root=Path(options.out_root), seed=0, epochs=options.n_epochs,
+                      callbacks=options.callbacks)
+    best = sweep.best_config
+    rows = run_variants([Variant(labels.BEST_FOUND, "search")], options, base=best)
+    r = rows[0]
+    findings = [
+        f"{sweep.n_complete} complete and {sweep.n_pruned} pruned trials (median pruning on validation accuracy); best trial validation accuracy {sweep.best_value:.3f}",
+        f"best configuration retrained on {r['n']} repeats: validation {format_record(r, 'val_acc')}, test {format_record(r, 'test_acc')} (test split used once, for this final number)",
+    ]
+    extra = {"best_params": sweep.best_params, "best_config": to_dict(best), "study": sweep.study_name, "storage": sweep.storage,
+             "trials": sweep.trials, "regime": {"overrides": list(SEARCH_REGIME), "train": to_dict(base.train)}}
+    return write_suite("search", options, rows, findings, extra=extra, columns=("train_acc", "val_acc", "test_acc"))
+
+
+def best_config(options: SuiteOptions) -> tuple[RunConfig, str]:
+    """The search suite's best configuration if it ran, else the base config."""
+    path = options.suite_root / "search" / "suite.json"
+    if path.is_file():
+        meta = json.loads(path.read_text())
+        config = from_dict(RunConfig, meta["best_config"])
+        if config.data == options.base.data:
+            return config, "best configuration from the search suite"
+    return options.base, "base configuration (the search suite has not run)"
+
+
+def augmented_variant(config: RunConfig) -> tuple[Variant, dict[str, float]]:
+    """The 1.7 retraining with random transforms: the config's own augmentation probabilities if it has
+    any, else AUGMENT_PROBABILITY for every graded transform, at severities up to AUGMENT_MAX_SEVERITY."""
+    from cnnlab.art.transforms import AUGMENT_ORDER
+
+    probabilities = dict(config.augment.probabilities)
+    if not any(p > 0 for p in probabilities.values()):
+        probabilities = {name: AUGMENT_PROBABILITY for name in AUGMENT_ORDER}
+    text = "{" + ", ".join(f"{k}: {v}" for k, v in probabilities.items()) + "}"
+    overrides = (f"augment.probabilities={text}", f"augment.max_severity={AUGMENT_MAX_SEVERITY}")
+    return Variant(labels.AUGMENTED, "robustness", overrides), probabilities
+
+
+@SUITES.register("robustness")
+def robustness_suite(options: SuiteOptions) -> SuiteResult:
+    """1.7: the best model on the test split under the course's transformations (and graded ones), then
+    retrained with random transforms on the same repeats."""
+    config, origin = best_config(options)
+    augmented, probabilities = augmented_variant(config)
+    rows = run_paired(Variant(labels.AS_TRAINED, "robustness"), [augmented], options, config)
+    table = evaluate_robustness({r["variant"]: r["run_paths"] for r in rows}, config)
+    findings = robustness_findings(robustness_facts(table, labels.AS_TRAINED, labels.AUGMENTED))
+    findings.insert(0, f"model: {origin}; augmented retraining with per-image probabilities {probabilities} at severities up to {AUGMENT_MAX_SEVERITY:g}")
+    result = write_suite("robustness", options, rows, findings, extra={"robustness": table, "augment_probabilities": probabilities},
+                         columns=("train_acc", "val_acc", "test_acc"))
+    plot_robustness(table, result.path)
+    _write_robustness_table(table, result.path)
+    return result
+
+
+def robustness_findings(facts: RobustnessFacts) -> list[str]:
+    """The suite's wording of the facts (the report words the same facts in LaTeX)."""
+    acc = lambda t: facts.row(facts.reference, t)["acc_mean"]  # noqa: E731
+    out = [f"clean test accuracy {format_record(facts.clean, 'acc')}"]
+    if facts.ranked:
+        out.append("most invariant to: " + ", ".join(f"{t} ({acc(t):.3f})" for t in facts.most_invariant()))
+        out.append("most damaging: " + ", ".join(f"{t} ({acc(t):.3f})" for t in facts.most_damaging()))
+        out.append("change from clean test accuracy, paired: " + ", ".join(f"{t} {_change_text(facts.drops[t])}" for t in facts.ranked))
+    if facts.gains:
+        out.append("augmented minus as trained, paired: " + ", ".join(f"{t} {format_comparison(facts.gains[t])}" for t in facts.gains))
+    return out
+
+
+def _change_text(drop: Comparison) -> str:
+    """A transformation's accuracy change (transformed minus clean) from its drop (clean minus transformed)."""
+    if not drop.has_error_bar:
+        return f"{-drop.diff:+.3f} (n={drop.n}, {drop.verdict})"
+    word = {BETTER: "a clear loss", WORSE: "a clear gain"}.get(drop.verdict, drop.verdict)
+    return f"{-drop.diff:+.3f} ± {drop.se:.3f} SE (n={drop.n}, {word})"
+
+
+def _write_robustness_table(table: list[dict], path: Path) -> None:
+    from cnnlab.core.io import atomic_write_text
+
+    lines = ["| model | transform | severity | test accuracy |", "|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['transform']} | {r['severity']:g} | {format_record(r, 'acc')} |" for r in table]
+    atomic_write_text(path / "robustness.md", "\n".join(lines) + "\n")
+    header = "model,transform,severity,acc_mean,acc_std,n\n"
+    atomic_write_text(path / "robustness.csv", header + "".join(f"{r['model']},{r['transform']},{r['severity']},{r['acc_mean']},{r['acc_std']},{r['n']}\n" for r in table))
