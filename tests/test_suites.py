@@ -214,10 +214,11 @@ def test_variants_run_on_the_same_repeats_each_on_its_own_fold_and_seed(tmp_path
 
 def test_controls_suite_pairs_colour_only_and_grayscale_with_the_colour_cnn(tmp_path, tiny_art):
     from cnnlab.art.controls import colour_features
-    from cnnlab.art.suites.controls import COLOUR_CNN, COLOUR_ONLY, GRAYSCALE_CNN, paired
+    from cnnlab.art.suites.controls import COLOUR_CNN, COLOUR_ONLY, GRAYSCALE_CNN
+    from cnnlab.core.stats import compare_records, t_quantile
 
     base = resolve_config(RunConfig, None, [f"data.name={tiny_art}"])
-    options = SuiteOptions(out_root=tmp_path / "runs", base=base, seeds=2, epochs=2)
+    options = SuiteOptions(out_root=tmp_path / "runs", base=base, repeats=2, epochs=2, jobs=1)
     result = run_suite("controls", options)
     cnn, gray, only = (labels.find_variant(result.rows, v, "controls") for v in (COLOUR_CNN, GRAYSCALE_CNN, COLOUR_ONLY))
     for row in (cnn, gray, only):
@@ -227,13 +228,19 @@ def test_controls_suite_pairs_colour_only_and_grayscale_with_the_colour_cnn(tmp_
         s = json.loads((tmp_path / "runs" / rid / "summary.json").read_text())
         assert s["kind"] == "colour-only" and s["test_acc"] == acc and s["C"] in (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
         assert np.sum(s["confusion_test"]) == s["data"]["n_test"]
-    grayscale_run = json.loads((tmp_path / "runs" / gray["run_ids"][0] / "config.json").read_text())
-    assert grayscale_run["config"]["data"]["grayscale"] is True
-    # Paired differences: mean and SE of the per-repeat differences.
+        config = json.loads((tmp_path / "runs" / rid / "config.json").read_text())
+        assert (config["seed"], config["config"]["data"]["fold"]) == (s["seed"], s["seed"] % 5)  # repeat r: seed r, fold r mod 5
+    for rid, repeat in zip(gray["run_ids"], gray["repeats"]):
+        config = json.loads((tmp_path / "runs" / rid / "config.json").read_text())["config"]
+        assert config["data"]["grayscale"] is True and (config["train"]["seed"], config["data"]["fold"]) == (repeat, repeat % 5)
+    # Paired differences: mean and SE of the per-repeat differences, the t interval of the one rule.
     d = np.array(only["per_repeat"]["test_acc"]) - np.array(cnn["per_repeat"]["test_acc"])
-    c = paired(only, cnn)
-    assert c.diff == pytest.approx(d.mean()) and c.se == pytest.approx(d.std(ddof=1) / np.sqrt(2))
+    c = compare_records(only, cnn, "test_acc")
+    assert c.diff == pytest.approx(d.mean()) and c.n == 2
+    if d[0] != d[1]:
+        assert c.se == pytest.approx(d.std(ddof=1) / np.sqrt(2)) and c.high - c.low == pytest.approx(2 * t_quantile(2) * c.se)
     assert only["vs_reference"]["test_acc"]["diff"] == pytest.approx(c.diff) and only["vs_reference"]["reference"] == COLOUR_CNN
+    assert gray["vs_reference"]["reference"] == COLOUR_CNN and gray["vs_reference"]["test_acc"]["n"] == 2
     findings = " ".join(result.findings)
     assert "colour only minus colour CNN, paired" in findings and "grayscale minus colour CNN, paired" in findings
     assert (result.path / "controls.png").is_file()

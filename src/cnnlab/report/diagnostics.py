@@ -22,7 +22,7 @@ from cnnlab.core.diagnostics import SplitDiagnostics
 
 log = logging.getLogger(__name__)
 
-STRIP = 8  # images in the top-losses strip
+STRIP = 4  # images in the top-losses strip (half the text width in the report)
 PAIRS = 3  # confused pairs and worst classes quoted
 
 
@@ -56,15 +56,15 @@ def part1_diagnostics(out_root: Path, assets: Path, best_runs: Sequence[str], st
     inspect_run(starter[0], device=device)
     pooled = SplitDiagnostics.pooled([inspected.splits["test"]] + [run_split(p, device=device) for p in best[1:]])
     facts: dict[str, Any] = {"best": {**_split_facts(pooled, len(best)), "runs": list(best_runs),
-                                      "figure": confusion_figure(pooled, assets / "confusion_best.pdf", 2.4).name}}
+                                      "figure": confusion_figure(pooled, assets / "confusion_best.pdf", 1.6).name}}
     first = inspected.splits["test"]
     wrong = [it for it in first.top_losses(len(first.y_true)) if not it["correct"]][:STRIP]
     if wrong:
         _, data = load_run_data(best[0])
         pictures = [to_display(data.test[0][it["index"]]) for it in wrong]
-        # One row at print size (two thirds of the text width): titles readable without scaling.
-        plot_gallery(pictures, wrong, assets / "top_losses_best.png", cols=STRIP, style=plotting.REPORT_STYLE, tile=0.45,
-                     fontsize=4, name_width=9)
+        # One row at print size (half the text width): titles readable without scaling.
+        plot_gallery(pictures, wrong, assets / "top_losses_best.png", cols=STRIP, style=plotting.REPORT_STYLE, tile=0.68,
+                     fontsize=4.5, name_width=12)
         pairs = Counter((it["true"], it["predicted"]) for it in wrong)
         (true, pred), count = pairs.most_common(1)[0]
         facts["top_losses"] = {"figure": "top_losses_best.png", "run": best_runs[0], "shown": len(wrong),
@@ -76,7 +76,7 @@ def part1_diagnostics(out_root: Path, assets: Path, best_runs: Sequence[str], st
     config, _ = load_run_data(starter[0])
     seed_everything(config.train.seed)  # the same initialisation the run started from
     init = create_model(config.model.name, num_classes=len(first.class_names), config=config.model, image_size=config.data.image_size)
-    plot_first_layer_filters(model, assets / "filters_starter.png", cols=16, title="", style=plotting.REPORT_STYLE, tile=0.32)
+    plot_first_layer_filters(model, assets / "filters_starter.png", cols=16, title="", style=plotting.REPORT_STYLE, tile=0.18)
     facts["filters"] = {"figure": "filters_starter.png", "run": starter_runs[0], "colour_share": filter_colour_share(model),
                         "colour_share_init": filter_colour_share(init), "count": int(first_conv(model).out_channels)}
     return facts

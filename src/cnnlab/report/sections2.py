@@ -209,8 +209,8 @@ darker), trained into the weights by the L2 penalty, which removes the weight no
 mean of all faces (bottom); $r$: their correlation.}}
 \label{{fig:units}}
 \end{{subfigure}}\hfill
-{face_confusion_subfigure(ctx, 0.34)}
-\caption{{What the MLPs' hidden units look for, and what the best face model confuses.}}
+{face_confusion_subfigure(ctx, 0.32)}
+\caption{{What the MLPs' hidden units look for (2.3), and what the best face model confuses.}}
 \end{{figure}}
 """
 
@@ -277,8 +277,8 @@ def section_explain(ctx: dict) -> str:
     share = sum(i["centre_share"] for i in items) / max(1, len(items))
     right = sum(i["true"] == i["pred"] for i in items)
     wrong = len(items) - right
-    chosen = (f"its {right} most confident correct and {wrong} most confidently wrong prediction{'s' if wrong > 1 else ''} "
-              "(titles in green and red)" if wrong else f"its {right} most confident correct predictions (it makes no mistake)")
+    chosen = (f"its {right} most confidently correct and {wrong} most confidently wrong (green and red titles)" if wrong else
+              f"its {right} most confidently correct (it makes no mistake)")
     where = ("concentrated on the central quarter of the image" if share > 0.4 else
              "spread over the whole image" if share < 0.3 else "somewhat concentrated in the centre")
     if ctx["alexnet"].get("pretrained"):

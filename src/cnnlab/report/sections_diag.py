@@ -12,8 +12,8 @@ from typing import Any, Mapping, Sequence
 
 from cnnlab.art.suites.controls import COLOUR_CNN, COLOUR_ONLY, GRAYSCALE_CNN, controls_facts
 from cnnlab.art.suites.labels import find_variant
-from cnnlab.core.stats import BETTER, WORSE
-from cnnlab.report.compare import acc, id_comments
+from cnnlab.core.stats import BETTER, WORSE, Comparison
+from cnnlab.report.compare import acc, diff_text, id_comments
 from cnnlab.report.latex import comment, esc, pct, pp
 
 FACE_GROUPS = {"mlp300": "MLP with 300 hidden units (2.1)", "mlp800": "MLP with 800 hidden units (2.3)",
@@ -41,7 +41,7 @@ def _cap(text: str) -> str:
 
 def _pooled(d: Mapping[str, Any], what: str) -> str:
     models = d["models"]
-    return f"pooled over its {models} {what} ({d['n'] // models} test images each)" if models > 1 else f"on its {d['n']} test images"
+    return f"pooled over its {models} {what}" if models > 1 else f"on its {d['n']} test images"
 
 
 # ----------------------------------------------------------------------------- 1.2 filters
@@ -51,8 +51,8 @@ def filters_caption(ctx: dict) -> str:
     share, init = f["colour_share"], f["colour_share_init"]
     moved = ("towards colour contrasts" if share > init + 0.05 else "towards luminance patterns" if share < init - 0.05 else
              "hardly away from random initialisation")
-    return (f"First-layer filters of the starter network (each scaled to its own range, grey = 0): {pct(share, 0)}\\,\\% of their "
-            f"squared weights lie in differences between colour channels (0\\,\\% sees only luminance), {pct(init, 0)}\\,\\% at "
+    return (f"The starter network's first-layer filters (each scaled to its range, grey = 0): {pct(share, 0)}\\,\\% of their "
+            f"squared weights lie in colour differences between channels (0\\,\\%: luminance only), {pct(init, 0)}\\,\\% at "
             f"initialisation: training moved them {moved}.")
 
 
@@ -68,96 +68,94 @@ def section_confusion(ctx: dict) -> str:
     t = diag.get("top_losses")
     if t:
         common = t["common_pair"]
-        repeated = (f"; {common['count']} of them are {esc(common['true'])} taken for {esc(common['predicted'])}"
+        repeated = (f"; {common['count']} are {esc(common['true'])} taken for {esc(common['predicted'])}"
                     if common["count"] > 1 else "")
         strip = (f" Its {t['shown']} most confident mistakes (Figure~\\ref{{fig:toplosses}}) give the wrong artist "
                  f"{t['p_min']:.2f}--{t['p_max']:.2f}, the true one {t['mean_p_true']:.2f} on average{repeated}.")
     return rf"""
 \paragraph{{What the best model confuses.}} {_cap(_pooled(b, 'repeats'))}, the best configuration classifies
-{pct(b['accuracy'])}\,\% of the test paintings correctly (Figure~\ref{{fig:confusion}}; Figure~\ref{{fig:filters}}: the starter
-network's first-layer filters). {confused} The worst-recognised
-artists are {_worst(b['worst'])}.{strip}
-{comment('confusion pooled over runs: ' + ' '.join(b['runs']))}
-{comment('filters: run ' + diag['filters']['run'])}
-{_part1_figure(ctx)}
+{pct(b['accuracy'])}\,\% of the test paintings correctly (Figure~\ref{{fig:confusion}}). {confused} Worst recognised:
+{_worst(b['worst'])}.{strip}
 """
 
 
-def _part1_figure(ctx: dict) -> str:
-    """One figure for the Part 1 diagnostics: (a) the best configuration's confusion, (b) the starter network's
-    first-layer filters, (c) the best configuration's top losses (when it makes mistakes)."""
-    diag = ctx["diagnostics"]
-    b, f, t = diag["best"], diag["filters"], diag.get("top_losses")
-    right = [rf"\begin{{subfigure}}[b]{{\linewidth}}\centering\includegraphics[width=\linewidth]{{figures/{f['figure']}}}"
-             rf"\caption{{{filters_caption(ctx)}}}\label{{fig:filters}}"
-             r"\end{subfigure}"]
-    if t:
-        right += [r"\\[4pt]", rf"\begin{{subfigure}}[b]{{\linewidth}}\centering\includegraphics[width=\linewidth]{{figures/{t['figure']}}}"
-                  rf"\caption{{The best configuration's most confidently wrong test paintings (first repeat): true and "
-                  rf"predicted artist with their probabilities.}}\label{{fig:toplosses}}\end{{subfigure}}"]
+def filters_block(ctx: dict) -> str:
+    """The starter network's first-layer filters under its layer table in the 1.2 figure (label fig:filters), with
+    their colour share in the caption (`filters_caption`)."""
+    f = ctx["diagnostics"]["filters"]
+    return "\n".join([r"\par\vspace{6pt}", comment("filters: run " + f["run"]),
+                      rf"\includegraphics[width=\linewidth]{{figures/{f['figure']}}}",
+                      rf"\captionof{{figure}}{{{filters_caption(ctx)}}}\label{{fig:filters}}"])
+
+
+def confusion_block(ctx: dict) -> str:
+    """The best configuration's pooled test confusion, for the 1.6 figure (label fig:confusion)."""
+    b = ctx["diagnostics"]["best"]
     models = f"{b['models']} repeat{'s' if b['models'] > 1 else ''}"
-    return "\n".join([
-        r"\begin{figure}[t]", r"\centering",
-        rf"\begin{{subfigure}}[b]{{0.31\linewidth}}\centering\includegraphics[width=\linewidth]{{figures/{b['figure']}}}"
-        rf"\caption{{Best configuration: test confusion, {models} pooled (colour: share of the true artist).}}"
-        rf"\label{{fig:confusion}}\end{{subfigure}}\hfill",
-        r"\begin{minipage}[b]{0.67\linewidth}", *right, r"\end{minipage}",
-        r"\caption{Diagnostics of Part 1 (\texttt{cnnlab inspect}).}", r"\label{fig:diag1}", r"\end{figure}",
-    ])
+    return "\n".join([r"\par\vspace{4pt}", comment("confusion pooled over runs: " + " ".join(b["runs"])),
+                      rf"\includegraphics[width=0.52\linewidth]{{figures/{b['figure']}}}",
+                      rf"\captionof{{figure}}{{Test confusion of the best configuration, {models} pooled (colour: share of the true "
+                      rf"artist).}}\label{{fig:confusion}}"])
+
+
+def toplosses_block(ctx: dict) -> str:
+    """The best configuration's most confidently wrong test paintings, for the 1.6 figure (label fig:toplosses); empty
+    when it makes no mistake."""
+    t = ctx["diagnostics"].get("top_losses")
+    if not t:
+        return ""
+    return "\n".join([r"\par\vspace{6pt}", comment("top losses: run " + t["run"]),
+                      rf"\includegraphics[width=\linewidth]{{figures/{t['figure']}}}",
+                      r"\captionof{figure}{The best configuration's most confidently wrong test paintings (first repeat): true and "
+                      r"predicted artist with their probabilities.}\label{fig:toplosses}"])
 
 
 # ----------------------------------------------------------------------------- 1.7 controls
 def section_controls(ctx: dict) -> str:
-    """The colour-only and grayscale controls, paired with the colour CNN."""
+    """The colour-only and grayscale controls, paired with the colour CNN over the same repeats."""
     s = ctx["suites"]["controls"]
     rows = s["rows"]
     cnn, gray, only = (find_variant(rows, v, "controls") for v in (COLOUR_CNN, GRAYSCALE_CNN, COLOUR_ONLY))
     f = controls_facts([cnn, gray, only], float(s["chance"]))
-    n = cnn["n"]
-    paired = f"paired, $n={n}$"
-
-    def diff(c) -> str:
-        se = f"\\,$\\pm$\\,{pct(c.se)}" if c.has_error_bar else ""
-        return f"{pp(c.diff)}{se} points ({'SE, ' if se else ''}{paired}: {esc(c.verdict)})"
-
     c = f.only_vs_cnn
     if f.share is None:
         colour = "The CNN is not above chance here, so there is nothing to divide between colour and spatial structure."
     elif c.diff >= 0:
-        colour = (f"Colour alone does at least as well as the CNN ({diff(c)}): at this budget, nothing of the CNN's accuracy "
-                  "needs more than the global colour statistics of the paintings.")
+        colour = (f"Colour alone does at least as well as the CNN ({_paired_text(c)}): at this budget, nothing of the CNN's "
+                  "accuracy needs more than the global colour statistics of the paintings.")
     else:
-        colour = (f"Colour alone reaches {pct(f.share, 0)}\\,\\% of the CNN's accuracy above chance; the CNN's advantage over it, "
-                  f"{diff(_neg(c))}, needs more than global colour statistics: spatial structure (strokes, edges, composition)"
-                  + ("." if c.verdict == WORSE else ", though not beyond the noise."))
+        colour = (f"Colour alone reaches {pct(f.share, 0)}\\,\\% of the CNN's accuracy above chance; the CNN's advantage, "
+                  f"{_paired_text(_mirror(c))}, needs spatial structure (strokes, edges, composition)" + ("." if c.verdict == WORSE else ", though it is not clear at this number of repeats."))
     g = f.gray_vs_cnn
-    gray_text = {WORSE: "so colour carries information the network uses", BETTER: "so colour does not help this network"}.get(
-        g.verdict, "so the network does not measurably need colour")
+    gray_text = {WORSE: "colour is used", BETTER: "colour does not help"}.get(g.verdict, "no clear need for colour")
     return rf"""
-\paragraph{{Controls: colour alone, and no colour.}} On the CNN's repeats (split and seed), a logistic regression on colour alone (per-channel histograms of the painted pixels, with their means and standard
-deviations; regularisation chosen on validation) reaches {acc(only, 'test_acc')} test accuracy, the CNN {acc(cnn, 'test_acc')},
-always guessing the most frequent artist {pct(f.chance)}\,\%. {colour} Trained and tested on grayscale images, the CNN
-reaches {acc(gray, 'test_acc')}: {diff(g)}, {gray_text}.
+\paragraph{{Controls: colour alone, and no colour.}} On the CNN's repeats, a logistic regression on colour histograms of the
+painted pixels (C chosen on validation) reaches {acc(only, 'test_acc')} test accuracy, the CNN {acc(cnn, 'test_acc')}, chance
+{pct(f.chance)}\,\%. {colour} On grayscale images the CNN reaches {acc(gray, 'test_acc')}: {_paired_text(g)}, {gray_text}.
 {chr(10).join(comment(c) for c in id_comments(rows))}
 """
 
 
-def _neg(c):
-    """The comparison the other way round (b minus a): the same SE, the verdict mirrored."""
+def _paired_text(c: Comparison) -> str:
+    """`diff_text` with the pairing said: '+21.5\\,$\\pm$\\,0.9 points (paired, $n=5$, better)'."""
+    return diff_text(c).replace(" points (", " points (paired, ", 1)
+
+
+def _mirror(c: Comparison) -> Comparison:
+    """The comparison the other way round (b minus a): the same SE and interval, mirrored, and the verdict mirrored."""
     from dataclasses import replace
 
-    mirrored = {BETTER: WORSE, WORSE: BETTER}.get(c.verdict, c.verdict)
-    return replace(c, diff=-c.diff, verdict=mirrored)
+    return replace(c, diff=-c.diff, low=-c.high, high=-c.low, verdict={BETTER: WORSE, WORSE: BETTER}.get(c.verdict, c.verdict))
 
 
 # ----------------------------------------------------------------------------- 2.4 face confusion
 def face_confusion_subfigure(ctx: dict, width: float) -> str:
     """The best face model's pooled test confusion as a subfigure (label fig:faceconfusion); its caption says which
-    model it is, how it was chosen (validation accuracy) and the pair it confuses most."""
+    model it is (chosen on validation accuracy), how accurate it is and the pair it confuses most."""
     d = ctx["face_diagnostics"]
-    models = f"{d['models']} seed{'s' if d['models'] > 1 else ''}"
     pairs = _pairs(d["pairs"][:1])
     return (rf"\begin{{subfigure}}[b]{{{width}\linewidth}}\centering\includegraphics[width=\linewidth]{{figures/{d['figure']}}}"
-            rf"\caption{{Test confusion of the best face model by validation accuracy ({esc(FACE_GROUPS.get(d['group'], d['group']))}), "
-            rf"{models} pooled: {pct(d['accuracy'])}\,\%{'; ' + pairs if pairs else ''}.}}\label{{fig:faceconfusion}}\end{{subfigure}}"
+            rf"\caption{{Best face model by validation accuracy ({esc(FACE_GROUPS.get(d['group'], d['group']))}): test confusion, "
+            rf"{d['models']} seed{'s' if d['models'] > 1 else ''} pooled, {pct(d['accuracy'])}\,\% correct"
+            rf"{'; ' + pairs if pairs else ''}.}}\label{{fig:faceconfusion}}\end{{subfigure}}"
             + "\n" + comment('face confusion pooled over runs: ' + ' '.join(d['runs'])))

@@ -1,34 +1,30 @@
 """The controls suite (question 1.7, "what has the network learned to use?"): colour alone, and no colour.
 
 On the same repeats as the CNN it controls (the best configuration of the search suite, else the base
-configuration), three rows:
+configuration; repeat r = validation fold r mod data.folds and seed r, the fixed test split), three rows:
   colour CNN      the configuration as it is (the same runs as the robustness suite's "as trained")
   grayscale CNN   the same network trained and tested on grayscale images (data.grayscale)
-  colour only     per-channel colour histograms + logistic regression (cnnlab.art.controls; C on validation)
-Both controls are compared with the colour CNN paired by repeat (`paired`, the verdict rule of
-cnnlab.core.stats applied to the per-repeat differences): colour only vs CNN says how much of the
-CNN's accuracy global colour statistics explain (and how much needs spatial structure); grayscale vs
-CNN what removing colour costs.
-
-A repeat is a (data config, seed) pair (`Repeat`): `run_controls` takes the list, so the suite runs on
-whatever repeats the other suites use (`suite_repeats`: today every seed on the one split of
-data.split_seed).
+  colour only     per-channel colour histograms + logistic regression (cnnlab.art.controls; C on validation),
+                  one recorded run folder per repeat
+Both controls are compared with the colour CNN paired by repeat (`cnnlab.core.stats.compare_records`,
+the one verdict rule): colour only vs CNN says how much of the CNN's accuracy global colour statistics
+explain (and how much needs spatial structure); grayscale vs CNN what removing colour costs.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from cnnlab.art.config import DataConfig, RunConfig
-from cnnlab.art.suites.common import METRICS, SUITES, SuiteOptions, SuiteResult, run_configs, write_suite
-from cnnlab.core.stats import (BETTER, NOISE_SE, WITHIN_NOISE, WORSE, Comparison, Summary, aggregate, compare, format_record,
-                               summarize)
+from cnnlab.art.config import RunConfig
+from cnnlab.art.suites.common import (METRICS, SUITES, SuiteOptions, SuiteResult, Variant, paired_columns, run_on_repeats_of,
+                                      run_variants, variant_config, write_suite)
+from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE, Comparison, aggregate, compare_records, format_comparison, format_record
 
-__all__ = ["COLOUR_CNN", "GRAYSCALE_CNN", "COLOUR_ONLY", "Repeat", "suite_repeats", "repeat_config", "run_controls", "paired",
-           "ControlsFacts", "controls_facts", "controls_findings", "chance_accuracy"]
+__all__ = ["COLOUR_CNN", "GRAYSCALE_CNN", "COLOUR_ONLY", "run_controls", "colour_only_row", "ControlsFacts", "controls_facts",
+           "controls_findings", "chance_accuracy"]
 
 log = logging.getLogger(__name__)
 
@@ -38,75 +34,41 @@ COLOUR_ONLY = "colour only"
 GROUP = "controls"
 PER_REPEAT = ("train_acc", "val_acc", "test_acc")
 
-Repeat = tuple[DataConfig, int]  # (the data config of the repeat: its split; the training seed)
 
-
-def suite_repeats(config: RunConfig, options: SuiteOptions) -> list[Repeat]:
-    """The repeats every suite runs: each of options.run_seeds on config's data split."""
-    return [(config.data, seed) for seed in options.run_seeds]
-
-
-def repeat_config(config: RunConfig, repeat: Repeat, epochs: int | None = None) -> RunConfig:
-    """`config` on one repeat: its data config and seed (and the suite's epoch budget, if any)."""
-    data, seed = repeat
-    train = replace(config.train, seed=seed, **({"epochs": epochs} if epochs is not None else {}))
-    return replace(config, data=data, train=train)
-
-
-def _row(label: str, repeats: Sequence[Repeat], summaries: Sequence[Mapping], params: int, macs: int, overrides: str) -> dict:
-    """A suite row (as common.run_variants writes them) plus the per-repeat values paired comparisons read."""
-    row = {"group": GROUP, "variant": label, **aggregate(summaries, METRICS), "params": params, "macs": macs,
-           "overrides": overrides, "repeats": [seed for _, seed in repeats],
-           "per_repeat": {k: [float(s[k]) for s in summaries] for k in PER_REPEAT},
-           "run_ids": [s["run_id"] for s in summaries], "run_paths": [s["path"] for s in summaries]}
-    return row
-
-
-def paired(a: Mapping, b: Mapping, key: str = "test_acc") -> Comparison:
-    """a minus b on `key`, paired by repeat: the per-repeat differences d against 0 under the one verdict rule
-    (`cnnlab.core.stats.compare`): SE = sample std of d / sqrt(n)."""
-    if a["repeats"] != b["repeats"]:
-        raise ValueError(f"rows {a['variant']!r} and {b['variant']!r} ran different repeats: no paired comparison")
-    d = summarize(x - y for x, y in zip(a["per_repeat"][key], b["per_repeat"][key]))
-    return compare(d, Summary(0.0, 0.0, d.n))
-
-
-def run_controls(config: RunConfig, repeats: Sequence[Repeat], options: SuiteOptions) -> list[dict]:
-    """The three rows (colour CNN, grayscale CNN, colour only) on `repeats`, each control with its paired
-    difference from the colour CNN under "vs_reference" ({"reference": COLOUR_CNN, "val_acc": {diff, se, n,
-    verdict, margin}, "test_acc": ...})."""
+def colour_only_row(config: RunConfig, repeats: Sequence[int], options: SuiteOptions) -> dict:
+    """The colour-only classifier on `repeats` (each on the split of `variant_config`: its fold and seed), one run
+    folder per repeat; a suite row like `run_variants` writes (mean/std/n, "repeats", "per_repeat", run ids)."""
     from cnnlab.art.controls import colour_only_run
     from cnnlab.art.run import prepare_data
 
-    colour = [repeat_config(config, r, options.n_epochs) for r in repeats]
-    gray = [replace(c, data=replace(c.data, grayscale=True)) for c in colour]
-    cnn = run_configs(colour + gray, options)
-    data_cache: dict = {}
-    only = []
-    for c in colour:
+    variant = Variant(COLOUR_ONLY, GROUP)
+    summaries, data_cache = [], {}
+    for r in repeats:
+        c = variant_config(config, variant, r, options.n_epochs)
         if c.data not in data_cache:
             data_cache[c.data] = prepare_data(c)
         result = colour_only_run(c, options.out_root, data=data_cache[c.data])
-        only.append({**result.summary, "path": str(result.path)})
+        summaries.append({**result.summary, "path": str(result.path)})
     k = len(next(iter(data_cache.values())).dataset.class_names)
-    n = len(repeats)
-    rows = [
-        _row(COLOUR_CNN, repeats, cnn[:n], cnn[0]["params"], cnn[0]["macs"], ""),
-        _row(GRAYSCALE_CNN, repeats, cnn[n:], cnn[n]["params"], cnn[n]["macs"], "data.grayscale=true"),
-        _row(COLOUR_ONLY, repeats, only, (only[0]["features"] + 1) * k, 0, "colour histograms + logistic regression"),
-    ]
-    for r in rows[1:]:
-        r["vs_reference"] = {"reference": COLOUR_CNN, **{key: _comparison_dict(paired(r, rows[0], key), n) for key in ("val_acc", "test_acc")}}
-    return rows
+    return {"group": GROUP, "variant": COLOUR_ONLY, **aggregate(summaries, METRICS),
+            "params": (summaries[0]["features"] + 1) * k, "macs": 0, "overrides": "colour histograms + logistic regression",
+            "selected_on_validation": True,  # C is chosen on validation: its validation accuracy is optimistic
+            "repeats": list(repeats), "per_repeat": {m: [float(s[m]) for s in summaries] for m in PER_REPEAT},
+            "run_ids": [s["run_id"] for s in summaries], "run_paths": [s["path"] for s in summaries]}
 
 
-def _comparison_dict(c: Comparison, n: int) -> dict:
-    finite = lambda v: v if v == v else None  # noqa: E731  (nan, for one repeat, is null in JSON)
-    return {"diff": c.diff, "se": finite(c.se), "n": n, "verdict": c.verdict, "margin": finite(c.margin)}
+def run_controls(config: RunConfig, options: SuiteOptions) -> list[dict]:
+    """The three rows (colour CNN, grayscale CNN, colour only) on options.run_repeats; each control has its paired
+    difference from the colour CNN in "vs_reference" (`paired_columns`)."""
+    cnn = run_variants([Variant(COLOUR_CNN, GROUP)], options, base=config)[0]
+    gray = run_on_repeats_of(cnn, [Variant(GRAYSCALE_CNN, GROUP, ("data.grayscale=true",))], options, base=config)[0]
+    only = colour_only_row(config, cnn["repeats"], options)
+    paired_columns([only], cnn, keys=("val_acc", "test_acc"))
+    return [cnn, gray, only]
 
 
 def chance_accuracy(config: RunConfig) -> float:
-    """The test accuracy of always predicting the most frequent test class."""
+    """The test accuracy of always predicting the most frequent test class (the test split is the same for every repeat)."""
     import torch
 
     from cnnlab.art.run import prepare_data
@@ -142,7 +104,7 @@ class ControlsFacts:
 def controls_facts(rows: Sequence[Mapping], chance: float) -> ControlsFacts:
     """The facts of the three rows of `run_controls` (in its order) and the chance level."""
     cnn, gray, only = rows
-    return ControlsFacts(cnn, gray, only, chance, paired(only, cnn), paired(gray, cnn))
+    return ControlsFacts(cnn, gray, only, chance, compare_records(only, cnn, "test_acc"), compare_records(gray, cnn, "test_acc"))
 
 
 def controls_findings(facts: ControlsFacts) -> list[str]:
@@ -151,7 +113,7 @@ def controls_findings(facts: ControlsFacts) -> list[str]:
     out = [f"{r['variant']}: test accuracy {format_record(r, 'test_acc')}" for r in (f.cnn, f.gray, f.only)]
     out.append(f"chance (most frequent test class): {f.chance:.3f}")
     c = f.only_vs_cnn
-    text = f"colour only minus colour CNN, paired: {c.diff:+.3f} ± {c.se:.3f} SE ({c.verdict})"
+    text = f"colour only minus colour CNN, paired: {format_comparison(c)}"
     if f.share is None:
         text += "; the CNN is not above chance, so there is nothing to split between colour and spatial structure"
     elif c.diff >= 0:
@@ -162,19 +124,18 @@ def controls_findings(facts: ControlsFacts) -> list[str]:
     out.append(text)
     g = f.gray_vs_cnn
     meaning = {BETTER: "the network does better without colour", WORSE: "removing colour costs accuracy",
-               WITHIN_NOISE: f"removing colour changes accuracy by less than {NOISE_SE:g} standard errors"}
-    out.append(f"grayscale minus colour CNN, paired: {g.diff:+.3f} ± {g.se:.3f} SE ({g.verdict}): "
-               + meaning.get(g.verdict, "one repeat, no error bar"))
+               NO_CLEAR_DIFFERENCE: "removing colour makes no clear difference"}
+    out.append(f"grayscale minus colour CNN, paired: {format_comparison(g)}: " + meaning.get(g.verdict, "no error bar"))
     return out
 
 
 @SUITES.register("controls")
 def controls_suite(options: SuiteOptions) -> SuiteResult:
     """1.7: a colour-only classifier and the CNN on grayscale images, paired with the colour CNN."""
-    from cnnlab.art.suites.definitions import best_config
+    from cnnlab.art.suites.best_model import best_config
 
     config, origin = best_config(options)
-    rows = run_controls(config, suite_repeats(config, options), options)
+    rows = run_controls(config, options)
     chance = chance_accuracy(config)
     findings = [f"model: {origin}"] + controls_findings(controls_facts(rows, chance))
     result = write_suite("controls", options, rows, findings, extra={"chance": chance, "origin": origin},
