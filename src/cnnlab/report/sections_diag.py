@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from cnnlab.art.suites.controls import COLOUR_CNN, COLOUR_ONLY, GRAYSCALE_CNN, controls_facts
 from cnnlab.art.suites.labels import find_variant
-from cnnlab.core.stats import BETTER, WORSE, Comparison
+from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE, Comparison
 from cnnlab.report.compare import acc, diff_text, id_comments
 from cnnlab.report.latex import comment, esc, pct, pp
 
@@ -49,11 +49,11 @@ def filters_caption(ctx: dict) -> str:
     """The caption of the starter network's first-layer filters, with their colour share against initialisation."""
     f = ctx["diagnostics"]["filters"]
     share, init = f["colour_share"], f["colour_share_init"]
-    moved = ("towards colour contrasts" if share > init + 0.05 else "towards luminance patterns" if share < init - 0.05 else
-             "hardly away from random initialisation")
+    moved = ("moved them towards colour contrasts" if share > init + 0.05 else "moved them towards luminance patterns"
+             if share < init - 0.05 else "left this share near its initial value")
     return (f"The starter network's first-layer filters (each scaled to its range, grey = 0): {pct(share, 0)}\\,\\% of their "
             f"squared weights lie in colour differences between channels (0\\,\\%: luminance only), {pct(init, 0)}\\,\\% at "
-            f"initialisation: training moved them {moved}.")
+            f"initialisation: training {moved}.")
 
 
 # ----------------------------------------------------------------------------- 1.6 confusion
@@ -117,27 +117,31 @@ def section_controls(ctx: dict) -> str:
     rows = s["rows"]
     cnn, gray, only = (find_variant(rows, v, "controls") for v in (COLOUR_CNN, GRAYSCALE_CNN, COLOUR_ONLY))
     f = controls_facts([cnn, gray, only], float(s["chance"]))
-    c = f.only_vs_cnn
-    if f.share is None:
-        colour = "The CNN is not above chance here, so there is nothing to divide between colour and spatial structure."
-    elif c.diff >= 0:
-        colour = (f"Colour alone does at least as well as the CNN ({_paired_text(c)}): at this budget, nothing of the CNN's "
-                  "accuracy needs more than the global colour statistics of the paintings.")
-    else:
-        colour = (f"Colour alone reaches {pct(f.share, 0)}\\,\\% of the CNN's accuracy above chance; the CNN's advantage, "
-                  f"{_paired_text(_mirror(c))}, needs spatial structure (strokes, edges, composition)" + ("." if c.verdict == WORSE else ", though it is not clear at this number of repeats."))
-    g = f.gray_vs_cnn
-    gray_text = {WORSE: "colour is used", BETTER: "colour does not help"}.get(g.verdict, "no clear need for colour")
+    c, g = f.only_vs_cnn, f.gray_vs_cnn
+    share = f"Colour alone reaches {pct(f.share, 0)}\\,\\% of the CNN's accuracy above chance" if f.share is not None else ""
+    colour = {
+        "not above chance": "The CNN is not above chance here, so there is nothing to divide between colour and spatial structure.",
+        "spatial": f"{share}; the CNN's advantage, {_paired_text(_mirror(c))}, needs spatial structure (strokes, edges, composition).",
+        "colour better": f"{share}: colour alone does better than the CNN, {_paired_text(c)}.",
+        "colour enough": f"{share}, {_paired_text(c)}: the colour statistics explain the CNN's accuracy as far as {c.n} repeats tell.",
+        "unclear": f"{share} ({_paired_text(c, bare=True)}; one repeat: no conclusion).",
+    }[f.colour_finding]
+    gray_text = {WORSE: "colour is used", BETTER: "colour does not help", NO_CLEAR_DIFFERENCE: "no clear need for colour"}.get(
+        g.verdict, "one repeat: no conclusion")
     return rf"""
 \paragraph{{Controls: colour alone, and no colour.}} On the CNN's repeats, a logistic regression on colour histograms of the
 painted pixels (C chosen on validation) reaches {acc(only, 'test_acc')} test accuracy, the CNN {acc(cnn, 'test_acc')}, chance
-{pct(f.chance)}\,\%. {colour} On grayscale images the CNN reaches {acc(gray, 'test_acc')}: {_paired_text(g)}, {gray_text}.
+{pct(f.chance)}\,\%. {colour} On grayscale images the CNN reaches {acc(gray, 'test_acc')}: {_paired_text(g)},
+{gray_text}.
 {chr(10).join(comment(c) for c in id_comments(rows))}
 """
 
 
-def _paired_text(c: Comparison) -> str:
-    """`diff_text` with the pairing said: '+21.5\\,$\\pm$\\,0.9 points (paired, $n=5$, better)'."""
+def _paired_text(c: Comparison, bare: bool = False) -> str:
+    """`diff_text` with the pairing said: '+21.5\\,$\\pm$\\,0.9 points (paired, $n=5$, better)'; `bare`: the
+    difference alone ('+16.4 points, paired')."""
+    if bare:
+        return f"{pp(c.diff)} points, paired"
     return diff_text(c).replace(" points (", " points (paired, ", 1)
 
 

@@ -96,6 +96,22 @@ class ControlsFacts:
         return (self.only["test_acc_mean"] - self.chance) / above if above > 0 else None
 
     @property
+    def colour_finding(self) -> str:
+        """What colour only vs the CNN implies, by the verdict of the one rule: "not above chance" (the CNN is not),
+        "spatial" (colour alone is clearly worse: the rest needs more than colour statistics), "colour better"
+        (clearly better), "colour enough" (no clear difference), or "unclear" (a single repeat)."""
+        if self.share is None:
+            return "not above chance"
+        return {WORSE: "spatial", BETTER: "colour better", NO_CLEAR_DIFFERENCE: "colour enough"}.get(self.only_vs_cnn.verdict, "unclear")
+
+    @property
+    def gray_finding(self) -> str:
+        """What the grayscale CNN vs the colour CNN implies, by the verdict of the one rule."""
+        return {WORSE: "removing colour costs accuracy", BETTER: "the network does better without colour",
+                NO_CLEAR_DIFFERENCE: "removing colour makes no clear difference"}.get(self.gray_vs_cnn.verdict,
+                                                                                     "a single repeat: no conclusion")
+
+    @property
     def spatial(self) -> float:
         """The CNN's test accuracy beyond colour alone (colour CNN minus colour only, mean of the paired differences)."""
         return -self.only_vs_cnn.diff
@@ -113,19 +129,16 @@ def controls_findings(facts: ControlsFacts) -> list[str]:
     out = [f"{r['variant']}: test accuracy {format_record(r, 'test_acc')}" for r in (f.cnn, f.gray, f.only)]
     out.append(f"chance (most frequent test class): {f.chance:.3f}")
     c = f.only_vs_cnn
-    text = f"colour only minus colour CNN, paired: {format_comparison(c)}"
-    if f.share is None:
-        text += "; the CNN is not above chance, so there is nothing to split between colour and spatial structure"
-    elif c.diff >= 0:
-        text += f"; colour alone does at least as well as the CNN ({f.share:.0%} of its accuracy above chance): nothing is left for spatial structure"
-    else:
-        text += (f"; colour alone reaches {f.share:.0%} of the CNN's accuracy above chance, and the CNN's {f.spatial:+.3f} "
-                 "beyond it needs more than global colour statistics (spatial structure)")
-    out.append(text)
-    g = f.gray_vs_cnn
-    meaning = {BETTER: "the network does better without colour", WORSE: "removing colour costs accuracy",
-               NO_CLEAR_DIFFERENCE: "removing colour makes no clear difference"}
-    out.append(f"grayscale minus colour CNN, paired: {format_comparison(g)}: " + meaning.get(g.verdict, "no error bar"))
+    share = f"colour alone reaches {f.share:.0%} of the CNN's accuracy above chance" if f.share is not None else ""
+    meaning = {
+        "not above chance": "the CNN is not above chance, so there is nothing to split between colour and spatial structure",
+        "spatial": f"{share}; the CNN's {f.spatial:+.3f} beyond it needs more than global colour statistics (spatial structure)",
+        "colour better": f"{share}: colour statistics alone do better than the CNN at this budget",
+        "colour enough": f"{share}, with no clear difference: colour statistics explain the CNN's accuracy as far as {c.n} repeats tell",
+        "unclear": f"{share} (a single repeat: no conclusion)",
+    }[f.colour_finding]
+    out.append(f"colour only minus colour CNN, paired: {format_comparison(c)}; {meaning}")
+    out.append(f"grayscale minus colour CNN, paired: {format_comparison(f.gray_vs_cnn)}: {f.gray_finding}")
     return out
 
 
