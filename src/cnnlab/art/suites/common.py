@@ -109,7 +109,7 @@ class SuiteResult:
 
 
 SUITES: Registry[SuiteResult] = Registry("experiment suite")
-SUITE_ORDER = ("baseline", "pooling", "regularization", "architecture", "search", "robustness")
+SUITE_ORDER = ("baseline", "pooling", "regularization", "architecture", "search", "controls", "robustness")
 
 
 # ----------------------------------------------------------------------------- running variants
@@ -144,7 +144,7 @@ def _run_one(config: RunConfig, out_root: str, device: str, callbacks: Sequence[
     """Train (or reuse) one run; returns its summary plus the run folder. Runs in a worker."""
     from cnnlab.art.run import prepare_data, train_run
 
-    key = config.data  # frozen: every field (the fold too) is part of the key
+    key = config.data  # frozen: every field (the fold and grayscale too) is part of the key
     if key not in _WORKER_DATA:
         _WORKER_DATA[key] = prepare_data(config)
     # No per-run learning-curve PNG: suites plot their own aggregated figures (saves ~0.4 s a run).
