@@ -29,6 +29,8 @@ def test_readme_example_runs(tmp_path, monkeypatch, capsys):
     assert not namespace["trained"].training and sum(p.numel() for p in namespace["model"].parameters()) > 0
     assert (tmp_path / "runs" / "suites" / "pooling" / "results.md").is_file() and suite.name == "pooling"
     assert namespace["faces"].train_x.shape[1:] == (1, 28, 28)
+    diagnostics = namespace["diagnostics"]
+    assert (tmp_path / diagnostics.path / "confusion_test.png").is_file() and diagnostics.splits["test"].n > 0
     # a second call reuses the finished run
     again = cnnlab.train(namespace["config"], out="runs")
     assert again.cached and again.path == run.path

@@ -41,7 +41,7 @@ def _get(url: str):
 
 def test_sweep_prints_the_dashboard_command_and_the_dashboard_serves_its_trials(tmp_path, capsys):
     out = tmp_path / "runs"
-    rc = main(["sweep", "--data", str(_art(tmp_path / "art")), "--set", "data.image_size=16", "--set", "data.val_fraction=0.25",
+    rc = main(["sweep", "--data", str(_art(tmp_path / "art")), "--set", "data.image_size=16", "--set", "data.folds=4",
                "--set", "data.test_fraction=0.25", "--trials", "2", "--epochs", "1", "--study", "dash", "--out", str(out)])
     assert rc == 0
     lines = capsys.readouterr().out.splitlines()

@@ -16,7 +16,7 @@ from cnnlab.cli.app import main
 from cnnlab.faces import FaceData
 from cnnlab.faces.checkpoints import load_checkpoint, predict
 from cnnlab.core.errors import ConfigError
-from cnnlab.core.train_config import OptimizerConfig, TrainConfig
+from cnnlab.core.train_config import EarlyStoppingConfig, OptimizerConfig, TrainConfig
 from cnnlab.faces.config import (FeaturesConfig, FeaturesRunConfig, FinetuneConfig, FinetuneRunConfig, MLPConfig,
                                  MLPRunConfig, with_seed)
 from cnnlab.faces.experiments import seed_summary, train_mlp
@@ -45,7 +45,8 @@ def save_face(x: torch.Tensor, path) -> None:
     Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr).save(path)
 
 
-QUICK = TrainConfig(epochs=8, batch_size=8, optimizer=OptimizerConfig(lr=1e-2, weight_decay=1e-4))
+QUICK = TrainConfig(epochs=8, batch_size=8, optimizer=OptimizerConfig(lr=1e-2, weight_decay=1e-4),
+                    early_stopping=EarlyStoppingConfig(monitor="val_loss"))
 
 
 def mlp_run(hidden: int = 16, **mlp) -> MLPRunConfig:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from cnnlab.core.train_config import OptimizerConfig, TrainConfig
 from cnnlab.faces.config import FeaturesConfig, FeaturesRunConfig, MLPConfig, MLPRunConfig

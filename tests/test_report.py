@@ -57,6 +57,37 @@ def _row(group: str, variant: str, n: int, rng: random.Random, params: int = 110
     return row
 
 
+def _paired_row(variant: str, n: int, rng: random.Random, level: float) -> dict:
+    """A controls-suite row: per-repeat accuracies (what paired comparisons read) and their mean/std."""
+    row = {"group": "controls", "variant": variant, "n": n, "repeats": list(range(n)), "per_repeat": {}}
+    for m, shift in (("train_acc", 0.2), ("val_acc", 0.0), ("test_acc", -0.02)):
+        values = [min(1.0, level + shift + rng.uniform(-0.03, 0.03)) for _ in range(n)]
+        row["per_repeat"][m] = values
+        row[f"{m}_mean"], row[f"{m}_std"] = float(np.mean(values)), float(np.std(values, ddof=1)) if n > 1 else 0.0
+    row.update(epochs_run_mean=50.0, epochs_run_std=0.0, params=110811, macs=1_400_000, overrides="",
+               run_ids=[_rid("cnn", rng) for _ in range(n)])
+    return row
+
+
+def _diagnostics(art_names, people, suites, part2) -> tuple[dict, dict]:
+    """The manifest's Part 1 and Part 2 diagnostics facts (cnnlab.report.diagnostics), invented."""
+    a, b = art_names[0], art_names[-1]
+    pair = {"true": a, "predicted": b, "count": 4, "of": 11, "share": 4 / 11}
+    worst = [{"class": b, "support": 6, "correct": 2, "accuracy": 1 / 3, "precision": 0.5, "recall": 1 / 3, "f1": 0.4}]
+    best_runs = suites["search"][0]["run_ids"]
+    art = {"best": {"models": len(best_runs), "n": 67 * len(best_runs), "accuracy": 0.61, "classes": list(art_names), "pairs": [pair],
+                    "worst": worst, "confusion": [[1]], "runs": best_runs, "figure": "confusion_best.pdf"},
+           "top_losses": {"figure": "top_losses_best.png", "run": best_runs[0], "shown": 4, "errors": 20, "n": 67, "p_min": 0.61,
+                          "p_max": 0.97, "mean_p_true": 0.05, "common_pair": {"true": a, "predicted": b, "count": 3}, "items": []},
+           "filters": {"figure": "filters_starter.png", "run": suites["baseline"][0]["run_ids"][0], "colour_share": 0.41,
+                       "colour_share_init": 0.66, "count": 16}}
+    faces = {"group": "finetune", "val_acc": 0.8, "runs": part2["finetune"], "models": len(part2["finetune"]), "n": 6 * len(people),
+             "accuracy": 0.78, "classes": list(people), "figure": "confusion_faces.pdf",
+             "pairs": [{"true": people[0], "predicted": people[-1], "count": 2, "of": 6, "share": 1 / 3}],
+             "worst": [{"class": people[0], "support": 6, "correct": 4, "accuracy": 2 / 3, "precision": 1.0, "recall": 2 / 3, "f1": 0.8}]}
+    return art, faces
+
+
 def _robust_row(model: str, transform: str, severity: float, n: int, rng: random.Random) -> dict:
     import statistics
 
@@ -97,6 +128,7 @@ def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pre
         "regularization": [_row(v.group, v.label, seeds, rng) for v in regularization_variants()],
         "architecture": [_row(v.group, v.label, seeds, rng) for v in architecture_variants()],
         "search": [_row("search", labels.BEST_FOUND, seeds, rng)],
+        "controls": [_paired_row(v, seeds, rng, level) for v, level in (("colour CNN", 0.6), ("grayscale CNN", 0.45), ("colour only", 0.4))],
         "robustness": [_row("robustness", labels.AS_TRAINED, seeds, rng), _row("robustness", labels.AUGMENTED, seeds, rng)],
     }
     from cnnlab.art.suites.common import with_overrides
@@ -117,6 +149,7 @@ def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pre
                                       for t, levels in [("original", (0.0,))] + [(t, (1.0,)) for t in COURSE_ORDER]
                                       + [(t, (1.0,) if t in ("hflip", "invert") else (0.5, 1.0)) for t in TRANSFORMS]
                                       for s in levels]},
+        "controls": {"chance": 0.11, "origin": "best configuration from the search suite"},
     }
     for name, rows in suites.items():
         meta = {"suite": name, "repeats": list(range(seeds)), "n_repeats": seeds, "folds": 5, "epochs": 50, "quick": False,
@@ -149,14 +182,20 @@ def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pre
             (root / rid / "config.json").write_text(json.dumps({"config": {"train": {"optimizer": {"name": "adam", "lr": 0.001, "weight_decay": 0.01},
                                                                                      "batch_size": 32, "epochs": 8}}}))
     assets = root / "report-assets"
-    for name, size in (("art_overview.png", (1100, 350)), ("mlp_units.png", (760, 480)), ("guided_backprop.png", (1100, 230)),
-                       ("predict_face.png", (95, 95))):
+    for name, size in (("art_overview.png", (1100, 350)), ("mlp_units.png", (760, 480)), ("guided_backprop.png", (700, 190)),
+                       ("predict_face.png", (95, 95)), ("top_losses_best.png", (560, 190)), ("filters_starter.png", (1100, 90))):
         _png(assets / name, size)  # the aspect ratios of the real figures, so the layout is the real one
+    from cnnlab.core import plotting
+    from cnnlab.core.diagnostic_plots import plot_confusion
+
+    for name, names, side in (("confusion_best.pdf", art_names, 1.6), ("confusion_faces.pdf", people, 2.2)):
+        plot_confusion(np.eye(len(names), dtype=int) * 5 + 1, names, assets / name, style=plotting.REPORT_STYLE, size=side)
+    art_diagnostics, face_diagnostics = _diagnostics(art_names, people, suites, part2)
     manifest = {
         "format": 1, "version": "0.1.0", "quick": False, "seeds": seeds, "repeats": seeds, "timings": {"part1_seconds": 600, "part2_seconds": 120},
         "art": {"name": "synthetic-artists" if synthetic else str(root / "art_data" / "artists"), "synthetic": synthetic,
                 "summary": "fixture", "counts": {n: 20 for n in art_names}, "image_size": 50, "skipped": 0,
-                "split": {"train": 28, "val": 6, "test": 6}, "figure": "art_overview.png"},
+                "split": {"train": 28, "val": 6, "test": 6}, "figure": "art_overview.png", "diagnostics": art_diagnostics},
         "faces": {"source": "olivetti", "kind": "olivetti", "provenance": "fixture", "people": list(people),
                   "counts": {p: [6, 2, 2] for p in people}, "subset": False, "alexnet_input": 227},
         "alexnet": {"pretrained": pretrained, "source": "path" if pretrained else "random (torch default init, seed 0)",
@@ -166,9 +205,11 @@ def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pre
                       "units": {h: [{"unit": 3, "person": people[0], "score": 0.1, "corr": 0.4}, {"unit": 9, "person": people[-1], "score": 0.08, "corr": 0.3}]
                                 for h in ("300", "800")}},
         "explain": {"figure": "guided_backprop.png", "method": "guided-backprop", "run": part2["finetune"][0], "untrained": not pretrained,
-                    "items": [{"true": p, "pred": p, "prob": 0.9, "centre_share": 0.45} for p in people[:3]]},
+                    "items": [{"true": p, "pred": p, "prob": 0.9, "centre_share": 0.45, "correct": True} for p in people[:2]]
+                    + [{"true": people[-1], "pred": people[0], "prob": 0.6, "centre_share": 0.35, "correct": False}]},
         "predict": {"image": "predict_face.png", "true": people[0], "top": [[p, 0.5 / (i + 1)] for i, p in enumerate(people[:3])],
                     "run": part2["finetune"][0]},
+        "face_diagnostics": face_diagnostics,
     }
     (assets / "manifest.json").write_text(json.dumps(manifest))
     return root
@@ -189,7 +230,8 @@ def test_tex_renders_from_fixture_runs_without_training(tmp_path):
     ctx = load_context(root)
     tex = render_tex(ctx, tmp_path / "figs")
     for q in ("Receptive field", "starter network", "Max-pooling", "Regularisation", "Architecture", "best configuration",
-              "Robustness", "multilayer perceptron", "fixed feature extractor", "hidden units", "Fine-tuning", "Guided backprop"):
+              "Robustness", "multilayer perceptron", "fixed feature extractor", "hidden units", "Fine-tuning", "Guided backprop",
+              "first-layer filters", "What the best model confuses", "Controls: colour alone", "Best face model by validation"):
         assert q in tex, q
     # mean +- std with n, and every suite run id recorded in the .tex
     assert "$\\pm$" in tex and "$n=3$" in tex

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from cnnlab.art.config import RunConfig
@@ -209,3 +210,68 @@ def test_variants_run_on_the_same_repeats_each_on_its_own_fold_and_seed(tmp_path
     later = run_on_repeats_of({**rows[0], "repeats": [1, 6], "per_repeat": {k: v[1:] for k, v in rows[0]["per_repeat"].items()}},
                               [Variant("later", "controls", ("model.fc_sizes=[32]",))], options)
     assert later[0]["repeats"] == [1, 6] and later[0]["vs_reference"]["val_acc"]["n"] == 2
+
+
+def test_controls_suite_pairs_colour_only_and_grayscale_with_the_colour_cnn(tmp_path, tiny_art):
+    from cnnlab.art.controls import colour_features
+    from cnnlab.art.suites.controls import COLOUR_CNN, COLOUR_ONLY, GRAYSCALE_CNN
+    from cnnlab.core.stats import compare_records, t_quantile
+
+    base = resolve_config(RunConfig, None, [f"data.name={tiny_art}"])
+    options = SuiteOptions(out_root=tmp_path / "runs", base=base, repeats=2, epochs=2, jobs=1)
+    result = run_suite("controls", options)
+    cnn, gray, only = (labels.find_variant(result.rows, v, "controls") for v in (COLOUR_CNN, GRAYSCALE_CNN, COLOUR_ONLY))
+    for row in (cnn, gray, only):
+        assert row["n"] == 2 and row["repeats"] == [0, 1] and len(row["per_repeat"]["test_acc"]) == 2
+    # The colour-only classifier is a real, recorded run per repeat, on the same split as the CNN.
+    for rid, acc in zip(only["run_ids"], only["per_repeat"]["test_acc"]):
+        s = json.loads((tmp_path / "runs" / rid / "summary.json").read_text())
+        assert s["kind"] == "colour-only" and s["test_acc"] == acc and s["C"] in (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
+        assert np.sum(s["confusion_test"]) == s["data"]["n_test"]
+        config = json.loads((tmp_path / "runs" / rid / "config.json").read_text())
+        assert (config["seed"], config["config"]["data"]["fold"]) == (s["seed"], s["seed"] % 5)  # repeat r: seed r, fold r mod 5
+    for rid, repeat in zip(gray["run_ids"], gray["repeats"]):
+        config = json.loads((tmp_path / "runs" / rid / "config.json").read_text())["config"]
+        assert config["data"]["grayscale"] is True and (config["train"]["seed"], config["data"]["fold"]) == (repeat, repeat % 5)
+    # Paired differences: mean and SE of the per-repeat differences, the t interval of the one rule.
+    d = np.array(only["per_repeat"]["test_acc"]) - np.array(cnn["per_repeat"]["test_acc"])
+    c = compare_records(only, cnn, "test_acc")
+    assert c.diff == pytest.approx(d.mean()) and c.n == 2
+    if d[0] != d[1]:
+        assert c.se == pytest.approx(d.std(ddof=1) / np.sqrt(2)) and c.high - c.low == pytest.approx(2 * t_quantile(2) * c.se)
+    assert only["vs_reference"]["test_acc"]["diff"] == pytest.approx(c.diff) and only["vs_reference"]["reference"] == COLOUR_CNN
+    assert gray["vs_reference"]["reference"] == COLOUR_CNN and gray["vs_reference"]["test_acc"]["n"] == 2
+    findings = " ".join(result.findings)
+    assert "colour only minus colour CNN, paired" in findings and "grayscale minus colour CNN, paired" in findings
+    assert (result.path / "controls.png").is_file()
+    # The colour CNN's runs are the robustness suite's "as trained" runs (cached, not retrained).
+    robust = run_suite("robustness", options)
+    assert labels.find_variant(robust.rows, labels.AS_TRAINED, "robustness")["run_ids"] == cnn["run_ids"]
+    # Colour features ignore the mid-grey padding: a padded image has the histogram of its painted part.
+    x = torch.full((1, 3, 8, 8), -0.3)
+    padded = torch.zeros(1, 3, 12, 12)
+    padded[..., 2:10, 2:10] = -0.3
+    assert np.allclose(colour_features(x), colour_features(padded))
+
+
+def test_controls_findings_say_what_colour_explains():
+    from cnnlab.art.suites.controls import controls_facts, controls_findings
+
+    def row(label, accs):
+        return {"variant": label, "repeats": [0, 1, 2], "per_repeat": {"test_acc": accs}, "n": 3,
+                "test_acc_mean": float(np.mean(accs)), "test_acc_std": float(np.std(accs, ddof=1))}
+
+    cnn, gray = row("colour CNN", [0.60, 0.64, 0.62]), row("grayscale CNN", [0.40, 0.45, 0.41])
+    only = row("colour only", [0.40, 0.41, 0.39])
+    facts = controls_facts([cnn, gray, only], chance=0.1)
+    assert facts.share == pytest.approx(0.3 / 0.52) and facts.spatial == pytest.approx(0.22)
+    assert facts.only_vs_cnn.verdict == "worse" and facts.gray_vs_cnn.verdict == "worse"
+    text = " ".join(controls_findings(facts))
+    assert "colour alone reaches 58% of the CNN's accuracy above chance" in text and "+0.220 beyond it" in text
+    assert "removing colour costs accuracy" in text
+    unclear = controls_facts([cnn, gray, row("colour only", [0.70, 0.66, 0.69])], chance=0.1)  # paired CI spans 0
+    assert unclear.colour_finding == "colour enough"
+    assert "colour statistics explain the CNN's accuracy as far as 3 repeats tell" in " ".join(controls_findings(unclear))
+    better = controls_facts([cnn, gray, row("colour only", [0.70, 0.75, 0.72])], chance=0.1)
+    assert better.colour_finding == "colour better"
+    assert "colour statistics alone do better than the CNN" in " ".join(controls_findings(better))

@@ -36,7 +36,7 @@ def config(tmp_path) -> RunConfig:
         for i in range(8):
             pixels = np.clip(np.array(colour) + rng.normal(0, 30, (16, 16, 3)), 0, 255).astype(np.uint8)
             Image.fromarray(pixels).save(root / f"artist_{k}" / f"{i}.png")
-    return RunConfig(data=DataConfig(name=str(root), image_size=16, val_fraction=0.25, test_fraction=0.25),
+    return RunConfig(data=DataConfig(name=str(root), image_size=16, folds=4, test_fraction=0.25),
                      train=TrainConfig(epochs=EPOCHS))
 
 

@@ -234,3 +234,20 @@ def test_course_contrast_uses_each_images_own_grey_mean() -> None:
         apply_course_transform("course_invert", torch.zeros(3, 8, 8))
     with pytest.raises(ConfigError):
         apply_course_transform("course_blur", torch.zeros(1, 3, 8, 8))
+
+
+def test_grayscale_is_the_luminance_on_three_equal_channels():
+    from cnnlab.art.transforms import LUMA, grayscale
+
+    x = torch.tensor([[0.5, -0.5, 0.0], [-0.5, 0.5, 0.0], [-0.5, -0.5, 0.0]]).T.reshape(3, 3, 1, 1)  # red, green, grey
+    g = grayscale(x)
+    assert g.shape == x.shape and torch.equal(g[:, 0], g[:, 1]) and torch.equal(g[:, 1], g[:, 2])
+    assert g[0, 0, 0, 0].item() == pytest.approx(LUMA[0] - 0.5) and g[2].abs().max() == 0  # mid-grey padding stays 0
+    from cnnlab.art.config import RunConfig
+    from cnnlab.art.run import prepare_data
+    from cnnlab.core.config import resolve_config
+
+    gray = prepare_data(resolve_config(RunConfig, None, ["data.grayscale=true"]))
+    colour = prepare_data(RunConfig())
+    assert torch.equal(gray.test[1], colour.test[1]) and torch.allclose(gray.test[0], grayscale(colour.test[0]))
+    assert gray.info["hash"] == colour.info["hash"]  # the same images; the run config says grayscale

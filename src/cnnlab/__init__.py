@@ -9,6 +9,7 @@ The public Python API; the `cnnlab` command calls the same functions::
     run = cnnlab.train(config, out="runs")                          # runs/<run id>/, cached by content
     record = cnnlab.load_run(run.path)                              # config, summary, per-epoch history
     model = cnnlab.load_model(run.path)                             # the trained SimpleCNN, eval mode
+    diagnostics = cnnlab.inspect(run.path)                          # runs/<run id>/diagnostics/: confusion, ...
     suite = cnnlab.run_suite("pooling", quick=True)                 # runs/suites/pooling/
     report = cnnlab.build_report(quick=True)                        # report/report.pdf
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # the types of the API, without importing torch at `import cn
     from cnnlab.art.data import ImageDataset
     from cnnlab.art.suites import SuiteResult
     from cnnlab.core.callbacks import Callback
+    from cnnlab.core.diagnostics import InspectResult
     from cnnlab.core.runs import RunRecord, RunResult
     from cnnlab.faces.dataset import FaceData
     from cnnlab.report import ReportResult
@@ -37,7 +39,7 @@ if TYPE_CHECKING:  # the types of the API, without importing torch at `import cn
 __all__ = [
     "__version__", "CnnlabError", "ConfigError", "DataError",
     "load_art_data", "load_faces", "resolve_config", "build_model", "train", "run_suite", "load_run",
-    "load_model", "build_report",
+    "load_model", "inspect", "build_report",
 ]
 
 
@@ -93,15 +95,20 @@ def train(config: "RunConfig | None" = None, *, out: str | Path = "runs", device
     return train_run(config or RunConfig(), out, device=device, force=force, progress=progress, callbacks=list(callbacks))
 
 
-def run_suite(name: str, *, seeds: int | Sequence[int] = 3, quick: bool = False, out: str | Path = "runs",
+def run_suite(name: str, *, repeats: int | Sequence[int] | None = None, quick: bool = False, out: str | Path = "runs",
               base: "RunConfig | None" = None, jobs: int | None = None) -> "SuiteResult":
-    """Run (or reuse) a Part 1 experiment suite ("baseline", "pooling", ...) and write out/suites/<name>/."""
+    """Run (or reuse) a Part 1 experiment suite ("baseline", "pooling", ...) and write out/suites/<name>/.
+
+    Every variant runs on the same paired repeats (repeat r: seed r, validation fold r % data.folds);
+    `repeats` is a count or the repeat ids (default: cnnlab.art.repeats.DEFAULT_REPEATS).
+    """
     from cnnlab.art.config import RunConfig
+    from cnnlab.art.repeats import DEFAULT_REPEATS
     from cnnlab.art.suites import SuiteOptions, default_jobs
     from cnnlab.art.suites import run_suite as run
 
-    options = SuiteOptions(out_root=Path(out), base=base or RunConfig(), seeds=seeds, quick=quick,
-                           jobs=jobs or default_jobs())
+    options = SuiteOptions(out_root=Path(out), base=base or RunConfig(), repeats=DEFAULT_REPEATS if repeats is None else repeats,
+                           quick=quick, jobs=jobs or default_jobs())
     return run(name, options)
 
 
@@ -124,6 +131,28 @@ def load_model(path: str | Path) -> "nn.Module":
     from cnnlab.art.run import load_run_model
 
     return load_run_model(record.path)
+
+
+def inspect(run: str | Path, *, split: str = "test", out: str | Path = "runs", device: str = "cpu",
+            method: str | None = None) -> "InspectResult":
+    """Diagnostics of a finished classification run (Part 1 or Part 2; nothing is retrained), written to
+    <run>/diagnostics/: confusion matrix, per-class metrics, most confused pairs, top losses, saliency, and for
+    Part 1 CNNs the first-layer filters and feature maps.
+
+    `run` is a run folder or a run id (or unique prefix) in `out`; `split` is "test", "val" or "both";
+    `method` is an attribution method of `cnnlab explain` (default: saliency for paintings, guided-backprop
+    for faces). Returns the folder and each split's SplitDiagnostics (`.splits`).
+    """
+    from cnnlab.art.run import RUN_KIND
+    from cnnlab.core.catalog import find_run
+    from cnnlab.core.runs import read_run
+
+    path = find_run(out, str(run))
+    if read_run(path).kind == RUN_KIND:  # Part 1
+        from cnnlab.art.diagnostics import inspect_run
+    else:
+        from cnnlab.faces.diagnostics import inspect_run
+    return inspect_run(path, split, device=device, **({"method": method} if method else {}))
 
 
 def build_report(*, quick: bool = False, out: str | Path = "runs", report_dir: str | Path = "report",

@@ -83,6 +83,8 @@ class DataConfig:
     The test split (test_fraction, split_seed) is fixed; the rest is split into `folds` stratified
     folds (cnnlab.art.data.stratified_split) and fold `fold` is the validation split. Suites vary the
     fold with the repeat, so over `folds` repeats every non-test image is validated on once.
+    grayscale: every image replaced by its luminance (ITU-R BT.601 weights, as Pillow's "L"), replicated
+    to the three channels, so the network is unchanged (the colour control of question 1.7).
     """
 
     name: str = "synthetic-artists"
@@ -91,6 +93,7 @@ class DataConfig:
     split_seed: int = 0
     folds: int = 5
     fold: int = 0
+    grayscale: bool = False
 
     def __post_init__(self) -> None:
         check_number(self.image_size, "data.image_size", 8, MAX_IMAGE_SIZE, integer=True)

@@ -59,13 +59,19 @@ class PreparedData:
 
 
 def prepare_data(config: RunConfig, cache_dir: str | Path | None = None) -> PreparedData:
-    """Load the art data named by config.data and split it: the fixed test split and fold data.fold as validation."""
+    """Load the art data named by config.data and split it: the fixed test split and fold data.fold as validation;
+    grayscale when data.grayscale."""
     from cnnlab.art.data import load_art_data, stratified_split
 
     dc = config.data
     ds = load_art_data(dc.name, image_size=dc.image_size, cache_dir=cache_dir)
     split = stratified_split(ds.labels, test_fraction=dc.test_fraction, folds=dc.folds, fold=dc.fold, seed=dc.split_seed)
-    pick = lambda idx: (ds.images[idx], ds.labels[idx])  # noqa: E731
+    images = ds.images
+    if dc.grayscale:
+        from cnnlab.art.transforms import grayscale
+
+        images = grayscale(images)
+    pick = lambda idx: (images[idx], ds.labels[idx])  # noqa: E731
     return PreparedData(ds, pick(split.train), pick(split.val), pick(split.test))
 
 

@@ -162,3 +162,15 @@ def random_augment(x: torch.Tensor, config: AugmentSettings, generator: torch.Ge
             sev = torch.rand(b, generator=generator) * config.max_severity * chosen  # 0 where not chosen
         x = TRANSFORMS.get(name)(x, sev, generator).clamp(LO, HI)
     return x
+
+
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights of R, G, B, as Pillow's convert("L")
+
+
+def grayscale(x: torch.Tensor) -> torch.Tensor:
+    """Images (B, 3, H, W) in [-0.5, 0.5] as their luminance replicated to 3 channels (B, 3, H, W).
+
+    The weights sum to 1, so mid-grey (0, the padding) stays 0 and the range stays [-0.5, 0.5].
+    """
+    w = torch.tensor(LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x * w).sum(1, keepdim=True).expand(-1, 3, -1, -1).contiguous()

@@ -6,12 +6,12 @@ import logging
 import sys
 from typing import Sequence
 
-from cnnlab.cli import experiment, faces, part2, report, runs, sweep, train
+from cnnlab.cli import experiment, faces, inspect, lr_find, part2, report, runs, sweep, train
 from cnnlab.cli.common import ArgumentParser, apply_threads
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.version import __version__
 
-AREAS = (train, experiment, sweep, faces, part2, report, runs)
+AREAS = (train, lr_find, experiment, sweep, faces, part2, inspect, report, runs)
 
 
 def build_parser() -> ArgumentParser:

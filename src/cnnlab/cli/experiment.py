@@ -37,7 +37,7 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("experiment", help="run a Part 1 experiment suite over several paired repeats (questions 1.2-1.7)")
     p.add_argument("suite", choices=_SuiteChoices(), metavar="SUITE", help="suite to run: %(choices)s")
     add_config_args(p)
-    from cnnlab.art.suites import DEFAULT_REPEATS
+    from cnnlab.art.repeats import DEFAULT_REPEATS
 
     add_repeats_arg(p, str(DEFAULT_REPEATS), flags=("--seeds", "--repeats"))
     p.add_argument("--quick", action="store_true", help="the first repeat alone, 2 epochs (smoke test)")

@@ -24,7 +24,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style", metavar="PATH", help="an official neurips_20XX.sty to typeset with (default: cnnlab's own NeurIPS-like style)")
     p.add_argument("--no-compile", action="store_true", help="write the LaTeX bundle only")
     p.add_argument("--no-train", action="store_true", help="render from the runs folder as it is: train nothing")
-    from cnnlab.art.suites import DEFAULT_REPEATS
+    from cnnlab.art.repeats import DEFAULT_REPEATS
 
     add_repeats_arg(p, str(DEFAULT_REPEATS))
     add_seeds_arg(p, "3", "Part 2 seeds per model (--quick: the first alone)")

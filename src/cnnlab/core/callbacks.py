@@ -1,6 +1,7 @@
 """Training callbacks: small objects `Trainer.fit` calls at the start, after each epoch and at the end.
 
-In the spirit of Lightning's and fastai's callbacks, but only three training hooks, plus
+In the spirit of Lightning's and fastai's callbacks, but only three training hooks (and a per-batch
+`on_batch_end`, called only for callbacks that override it, e.g. the learning-rate range test), plus
 `on_run_folder`, which the run writer (`cnnlab.core.runs.create_run`) calls with the finished run folder
 just before it is renamed into place, so a callback can add files to the run (TensorBoard's events). Every hook gets the one
 `FitState` of the run, which holds the model, the optimizer, the scheduler, the config and the
@@ -50,6 +51,7 @@ class FitState:
     optimizer: torch.optim.Optimizer
     scheduler: Any  # a torch LR scheduler, or None
     epoch: int = 0  # the epoch running or just finished, from 1
+    step: int = 0  # optimizer steps taken so far (batches trained), over all epochs
     history: list[dict] = field(default_factory=list)  # one row per finished epoch
     should_stop: bool = False
     stop_reason: str = ""
@@ -72,6 +74,11 @@ class Callback:
         `row` has epoch, train_loss, train_acc, val_loss, val_acc, lr (the epoch's starting LR),
         <monitor>_loss and <monitor>_acc for each monitor set, and seconds.
         """
+
+    def on_batch_end(self, state: FitState, loss: torch.Tensor) -> None:
+        """Called after each optimizer step (state.step counts them) with the batch's training loss, a detached
+        0-d tensor computed before the step. Only callbacks that override this hook are called per batch;
+        reading the loss (float(loss)) waits for the device."""
 
     def on_fit_end(self, state: FitState) -> None:
         """Called once when training ends, also when a callback or the training raised (close files here)."""

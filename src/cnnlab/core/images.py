@@ -14,8 +14,6 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-import numpy as np
-
 from cnnlab.core.errors import DataError, first_line
 
 if TYPE_CHECKING:
@@ -48,6 +46,8 @@ def to_rgb(img: "Image.Image", background: tuple[int, int, int] = MID_GREY) -> "
     if img.mode == "RGB":
         return img
     if img.mode in _HIGH_DEPTH_MODES:
+        import numpy as np
+
         arr = np.asarray(img, dtype=np.float32)
         top = 65535.0 if arr.max(initial=0) > 255 else 255.0
         img = Image.fromarray((np.clip(arr / top, 0, 1) * 255 + 0.5).astype(np.uint8), "L")

@@ -152,3 +152,30 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
 def short_hash(obj: Any, length: int = 12) -> str:
     """A short content hash of any JSON-able object."""
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:length]
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a new empty temporary folder beside `path`; on success it replaces `path` (an older folder
+    there is renamed aside, the new one renamed in, then the old one removed). On any exception the
+    temporary folder is removed and `path` is left as it was."""
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    old = path.parent / f".{path.name}.old-{os.getpid()}"
+    for leftover in (tmp, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not path.exists():
+            os.replace(old, path)  # put the older folder back
+        raise
+    shutil.rmtree(old, ignore_errors=True)

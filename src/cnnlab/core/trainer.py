@@ -199,7 +199,9 @@ class Trainer:
         state = FitState(cfg, model, optimizer, scheduler)
         stopper = EarlyStopping(cfg.early_stopping)
         hooks: list[Callback] = [DivergenceGuard(), stopper, *([ProgressBar()] if self.progress else []), *callbacks]
-        batches = _Batches(x_train.to(self.device), y_train.to(self.device), shuffle_gen, augment, augment_gen)
+        # Per-batch hooks only for callbacks that define one: nothing extra runs per batch otherwise.
+        batch_hooks = [cb for cb in hooks if type(cb).on_batch_end is not Callback.on_batch_end]
+        batches = _Batches(x_train.to(self.device), y_train.to(self.device), shuffle_gen, augment, augment_gen, batch_hooks)
         t_start = time.perf_counter()
         for cb in hooks:
             cb.on_fit_start(state)
@@ -277,6 +279,9 @@ class Trainer:
             optimizer.step()
             if batch_scheduler is not None:
                 batch_scheduler.step()
+            state.step += 1
+            for cb in batches.hooks:
+                cb.on_batch_end(state, loss.detach())
             # Running sums without .item() per batch: no host sync inside the loop.
             loss_sum += loss.detach().double() * len(idx)
             correct += (logits.detach().argmax(1) == yb).sum()
@@ -292,6 +297,7 @@ class _Batches:
     shuffle_gen: torch.Generator
     augment: Augment | None
     augment_gen: torch.Generator
+    hooks: Sequence[Callback] = ()  # callbacks with an on_batch_end hook
 
 
 def _per_batch(config: TrainConfig) -> bool:

@@ -1,117 +1,23 @@
-"""Part 2.5: which pixels drive a face classifier's decision, via captum attributions.
+"""Part 2.5: which pixels drive a face classifier's decision: `cnnlab explain` on one face image.
 
-Methods (registry EXPLAINERS): guided-backprop, saliency, integrated-gradients, guided-gradcam.
-captum's GuidedBackprop hooks every `nn.ReLU` module in the model, so the classifier's ReLUs are
-guided as well as the convolutional ones (the handout's suggested library only hooks
-`model.features`). That needs every ReLU to be its own out-of-place module: `check_relus` enforces it.
+The attribution methods (captum: guided-backprop, saliency, integrated-gradients, guided-gradcam) and
+their registry live in cnnlab.core.attribution, shared with `cnnlab inspect` on paintings.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
-import torch
-from torch import nn
+from cnnlab.core.attribution import EXPLAINERS, attribute, check_relus, to_picture
+from cnnlab.core.errors import CnnlabError
 
-from cnnlab.core.errors import CnnlabError, ConfigError
-from cnnlab.core.registry import Registry
+__all__ = ["EXPLAINERS", "Explanation", "attribute", "check_relus", "explain_image", "to_picture"]
 
 log = logging.getLogger(__name__)
-
-Explainer = Callable[[nn.Module, torch.Tensor, int], torch.Tensor]
-EXPLAINERS: Registry[torch.Tensor] = Registry("attribution method")
-
-
-def check_relus(model: nn.Module, x: torch.Tensor | None = None) -> int:
-    """Number of ReLU modules; raises if any is in place, or (given an input x) applied twice."""
-    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
-    if any(m.inplace for m in relus):
-        raise CnnlabError("the model has in-place ReLUs; attribution hooks need inplace=False")
-    if x is not None:
-        calls: dict[int, int] = {}
-
-        def count(mod: nn.Module, inputs: object, output: object) -> None:
-            calls[id(mod)] = calls.get(id(mod), 0) + 1
-
-        hooks = [m.register_forward_hook(count) for m in relus]
-        try:
-            with torch.no_grad():
-                model(x.to(_device(model)))
-        finally:
-            for h in hooks:
-                h.remove()
-        if any(n > 1 for n in calls.values()):
-            raise CnnlabError("a ReLU module is applied twice; guided backprop needs one module per use")
-    return len(relus)
-
-
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-def last_conv(model: nn.Module) -> nn.Module:
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    if not convs:
-        raise ConfigError("guided-gradcam needs a convolutional model (use guided-backprop for the MLP)")
-    return convs[-1]
-
-
-@EXPLAINERS.register("guided-backprop")
-def _guided_backprop(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
-    from captum.attr import GuidedBackprop
-
-    return GuidedBackprop(model).attribute(x, target=target)
-
-
-@EXPLAINERS.register("saliency")
-def _saliency(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
-    from captum.attr import Saliency
-
-    return Saliency(model).attribute(x, target=target, abs=False)
-
-
-@EXPLAINERS.register("integrated-gradients")
-def _integrated_gradients(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
-    from captum.attr import IntegratedGradients
-
-    # Baseline: a black image (zeros in [0, 1] input space); 32 steps, batched 8 at a time.
-    return IntegratedGradients(model).attribute(x, baselines=torch.zeros_like(x), target=target, n_steps=32, internal_batch_size=8)
-
-
-@EXPLAINERS.register("guided-gradcam")
-def _guided_gradcam(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
-    from captum.attr import GuidedGradCam
-
-    return GuidedGradCam(model, last_conv(model)).attribute(x, target=target, interpolate_mode="bilinear")
-
-
-def attribute(model: nn.Module, x: torch.Tensor, target: int, method: str = "guided-backprop") -> torch.Tensor:
-    """Attribution of class `target` w.r.t. the input pixels, same shape as x (1, C, H, W)."""
-    fn = EXPLAINERS.get(method)
-    model.eval()
-    check_relus(model, x)
-    x = x.detach().clone().to(_device(model)).requires_grad_(True)
-    with warnings.catch_warnings():
-        # captum announces its ReLU hooks and GuidedGradCam's input checks on every call
-        warnings.simplefilter("ignore", UserWarning)
-        out = fn(model, x, int(target))
-    return out.detach().cpu()
-
-
-def to_picture(attr: torch.Tensor) -> "tuple[object, dict]":
-    """(H, W[, 3]) array in [0, 1] and imshow kwargs: colour gradients min-max scaled (as in Ozbulak's
-    library) for RGB; a diverging map centred on zero for grayscale."""
-    a = attr.squeeze(0).float()  # (C, H, W)
-    if a.shape[0] == 3:
-        lo, hi = float(a.min()), float(a.max())
-        return ((a - lo) / max(hi - lo, 1e-12)).permute(1, 2, 0).numpy(), {}
-    lim = float(a.abs().max()) or 1.0
-    return a[0].numpy(), {"cmap": "RdBu_r", "vmin": -lim, "vmax": lim}
 
 
 @dataclass(frozen=True)

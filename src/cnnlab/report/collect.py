@@ -1,11 +1,12 @@
 """Run (or reuse from the run cache) every experiment the report needs.
 
-Part 1: the six experiment suites (`cnnlab.art.suites.common.run_all`), which write <out>/suites/<name>/.
+Part 1: the experiment suites (`cnnlab.art.suites.common.run_all`), which write <out>/suites/<name>/.
 Part 2: MLPs with 300 and 800 hidden units, AlexNet conv4 features + head, fine-tuned AlexNet, each
 over the seeds, through the public `cnnlab.faces` run functions with the run configs of
 `cnnlab.faces.config` (the `cnnlab part2 ...` commands' defaults, so runs made by hand are reused). Then the figures that need
 data or checkpoints (art samples and transforms, MLP weight pictures, guided backprop, a prediction
-example) go to <out>/report-assets/, with manifest.json naming every Part 2 run and asset.
+example, and the diagnostics of cnnlab.report.diagnostics: confusion matrices, top losses, filters) go to
+<out>/report-assets/, with manifest.json naming every Part 2 run and asset.
 `cnnlab.report.context.load_context` reads all of it back without training anything.
 """
 
@@ -60,8 +61,8 @@ def run_experiments(options: ReportOptions) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- Part 1
 def run_part1(options: ReportOptions) -> dict[str, Any]:
-    """All six suites (questions 1.2-1.7) on options.repeats, plus the data overview figure; returns data facts
-    (the split sizes are those of the first repeat's fold)."""
+    """Every suite (questions 1.2-1.7) on options.repeats, the data overview figure and the diagnostics of the key runs;
+    returns data facts (the split sizes are those of the first repeat's fold)."""
     from cnnlab.art.run import prepare_data
     from cnnlab.art.suites import SuiteOptions, run_all
 
@@ -73,11 +74,16 @@ def run_part1(options: ReportOptions) -> dict[str, Any]:
     def done(result) -> None:
         log.info("suite %s: %d rows -> %s", result.name, len(result.rows), result.path)
 
-    run_all(suite_options, on_suite=done)
+    results = {r.name: r for r in run_all(suite_options, on_suite=done)}
     data = prepare_data(base)
+    from cnnlab.art.suites import labels
+    from cnnlab.report.diagnostics import part1_diagnostics
     from cnnlab.report.figures import plot_art_overview
 
     figure = plot_art_overview(data.dataset, options.assets_dir / "art_overview.png")
+    best = labels.find_variant(results["search"].rows, labels.BEST_FOUND, "search")["run_ids"]
+    starter = labels.find_variant(results["baseline"].rows, labels.STARTER, "baseline")["run_ids"]
+    diagnostics = part1_diagnostics(options.out_root, options.assets_dir, best, starter, device=options.device)
     ds = data.dataset
     return {
         "name": ds.name,
@@ -88,6 +94,7 @@ def run_part1(options: ReportOptions) -> dict[str, Any]:
         "skipped": len(ds.skipped),
         "split": {"train": int(len(data.train[1])), "val": int(len(data.val[1])), "test": int(len(data.test[1]))},
         "figure": figure.name,
+        "diagnostics": diagnostics,
     }
 
 
@@ -177,6 +184,10 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     checkpoint = out / finetune[0] / "model.pt"
     explain = figures.plot_guided_backprop(checkpoint, faces_rgb, assets / "guided_backprop.png", device=options.device)
     predict = figures.prediction_example(checkpoint, faces_rgb, assets / "predict_face.png")
+    from cnnlab.report.diagnostics import part2_diagnostics
+
+    groups = {**{f"mlp{h}": ids for h, ids in mlp.items()}, "features": features, "finetune": finetune}
+    face_diagnostics = part2_diagnostics(out, assets, groups, device=options.device)
     return {
         "faces": faces_section(options, faces_gray, people),
         "alexnet": {k: v for k, v in weights.items()},
@@ -184,6 +195,7 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
         "mlp_units": units,
         "explain": explain,
         "predict": predict,
+        "face_diagnostics": face_diagnostics,
     }
 
 

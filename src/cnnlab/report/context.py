@@ -142,6 +142,26 @@ def _suite(root: Path, name: str) -> dict[str, Any]:
     return out
 
 
+def _diagnostic_figures(manifest: dict, assets: Path) -> dict[str, Path]:
+    """The diagnostics figures of cnnlab.report.diagnostics named in the manifest (the top-losses strip only
+    when the best model made mistakes)."""
+    for key, where in (("diagnostics", manifest.get("art", {})), ("face_diagnostics", manifest)):
+        if key not in where:
+            raise CnnlabError(f"the report manifest has no {key} (written by an older cnnlab: run `cnnlab report` without --no-train)")
+    diag = manifest["art"]["diagnostics"]
+    named = {"confusion_best": (diag, "best"), "filters_starter": (diag, "filters"), "top_losses_best": (diag, "top_losses"),
+             "confusion_faces": (manifest, "face_diagnostics")}
+    out = {}
+    for key, (where, section) in named.items():
+        if key == "top_losses_best" and section not in where:
+            continue  # no mistakes to show
+        name = where.get(section, {}).get("figure") if isinstance(where.get(section), dict) else None
+        if not isinstance(name, str) or "/" in name or "\\" in name or name in ("", ".", ".."):
+            raise CnnlabError(f"report manifest: {section}.figure must be a file name in report-assets")
+        out[key] = assets / name
+    return out
+
+
 def load_context(out_root: str | Path) -> dict[str, Any]:
     """The context of a report from the runs folder `out_root` (see the module docstring)."""
     from cnnlab.report.collect import manifest_path
@@ -183,6 +203,7 @@ def load_context(out_root: str | Path) -> dict[str, Any]:
     assets = root / "report-assets"
     figures = {"art_overview": assets / manifest["art"]["figure"], "mlp_units": assets / manifest["mlp_units"]["figure"],
                "guided_backprop": assets / manifest["explain"]["figure"], "predict_face": assets / manifest["predict"]["image"]}
+    figures.update(_diagnostic_figures(manifest, assets))
     for name, p in figures.items():
         if not p.is_file():
             raise CnnlabError(f"report figure {name} not found: {p}")
@@ -203,5 +224,7 @@ def load_context(out_root: str | Path) -> dict[str, Any]:
         "mlp_units": manifest["mlp_units"],
         "explain": manifest["explain"],
         "predict": manifest["predict"],
+        "diagnostics": manifest["art"]["diagnostics"],
+        "face_diagnostics": manifest["face_diagnostics"],
         "figures": {k: str(v) for k, v in figures.items()},
     }

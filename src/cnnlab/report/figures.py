@@ -150,35 +150,43 @@ def _test_examples(faces: Any, k: int) -> list[int]:
     return out
 
 
-def plot_guided_backprop(checkpoint: Path, faces: Any, path: Path, k: int = 3, device: str = "cpu") -> dict[str, Any]:
-    """Guided backprop of the predicted class for k test faces: input and attribution side by side.
+def plot_guided_backprop(checkpoint: Path, faces: Any, path: Path, k: int = 3, device: str = "cpu", width: float = 0.62 * WIDTH) -> dict[str, Any]:
+    """Guided backprop of the predicted class for k test faces chosen among the correct and the wrong
+    predictions (`report.diagnostics.explain_examples`): input and attribution side by side.
 
     `centre_share`: the fraction of the absolute attribution inside the central box (half the width
     and half the height, a quarter of the area, where eyes, nose and mouth are in a face crop).
     """
-    from cnnlab.faces.explain import attribute, to_picture
-    from cnnlab.faces.checkpoints import load_checkpoint, predict_probs, untrained_note
+    from cnnlab.core.attribution import attribute, to_picture
+    from cnnlab.core.diagnostics import SplitDiagnostics, model_probabilities
+    from cnnlab.faces.checkpoints import load_checkpoint, untrained_note
+    from cnnlab.report.diagnostics import explain_examples
 
     plt = pyplot()
     clf = load_checkpoint(checkpoint, device=device)
+    probs = model_probabilities(clf.model, faces.test_x, batch_size=32)  # (N, K)
+    chosen = explain_examples(SplitDiagnostics.of("test", clf.class_names, faces.test_y, probs), k)
     items = []
-    fig, axes = plt.subplots(1, 2 * k, figsize=(WIDTH, WIDTH / (2 * k) + 0.35), squeeze=False)
-    for j, i in enumerate(_test_examples(faces, k)):
+    # Drawn at its print width (beside the prediction example in the report): fonts print at their size.
+    fig, axes = plt.subplots(1, 2 * len(chosen), figsize=(width, width / (2 * len(chosen)) + 0.4), squeeze=False)
+    for j, (i, correct) in enumerate(chosen):
         x = faces.test_x[i : i + 1]  # (1, 3, S, S) in [0, 1]
-        probs = predict_probs(clf, x)[0]
-        pred = int(probs.argmax())
+        pred = int(probs[i].argmax())
         attr = attribute(clf.model, x, pred, "guided-backprop")  # (1, 3, S, S)
         mag = attr.abs().sum(1)[0]  # (S, S)
         s = mag.shape[-1]
         lo, hi = s // 4, s - s // 4
         share = float(mag[lo:hi, lo:hi].sum() / mag.sum().clamp_min(1e-12))
         true = clf.class_names[int(faces.test_y[i])]
-        items.append({"true": true, "pred": clf.class_names[pred], "prob": float(probs[pred]), "centre_share": share})
+        items.append({"true": true, "pred": clf.class_names[pred], "prob": float(probs[i, pred]), "centre_share": share,
+                      "correct": correct})
         axes[0][2 * j].imshow(x[0].permute(1, 2, 0).numpy())
-        axes[0][2 * j].set_title(f"true {_name(true)}\npred {_name(clf.class_names[pred])} ({float(probs[pred]):.2f})", fontsize=6)
+        verdict = "correct" if correct else f"wrong: {_name(clf.class_names[pred])}"
+        axes[0][2 * j].set_title(f"{_name(true)}\n{verdict} ({float(probs[i, pred]):.2f})", fontsize=5,
+                                 color="#2e7d32" if correct else "#c62828")
         pic, kw = to_picture(attr)
         axes[0][2 * j + 1].imshow(pic, **kw)
-        axes[0][2 * j + 1].set_title(f"guided backprop\nclass {_name(clf.class_names[pred])}", fontsize=6)
+        axes[0][2 * j + 1].set_title(f"guided backprop\n{_name(clf.class_names[pred])}", fontsize=5)
     for ax in axes.flat:
         ax.axis("off")
     fig.tight_layout(pad=0.2, w_pad=0.2)

@@ -23,6 +23,7 @@ from cnnlab.core.stats import VERDICT_RULE
 from cnnlab.report import sections1 as p1
 from cnnlab.report import sections1b as p1b
 from cnnlab.report import sections2 as p2
+from cnnlab.report import sections_diag as sd
 from cnnlab.report.compare import acc, gap
 from cnnlab.report.figures_tex import make_figures
 from cnnlab.report.latex import comment, esc, path, pct
@@ -227,7 +228,9 @@ def render_tex(ctx: dict, fig_dir: Path, style_name: str = "cnnlab", official: b
         p1.section_regularization(ctx, figs),
         p1b.section_architecture(ctx),
         p1b.section_search(ctx, figs),
+        sd.section_confusion(ctx),
         p1b.section_robustness(ctx, figs),
+        sd.section_controls(ctx),
         "\\section{Part 2: face recognition with an MLP and AlexNet}",
         p2.section_mlp(ctx, figs),
         p2.section_features(ctx),

@@ -19,6 +19,7 @@ from cnnlab.art.suites.labels import find_variant
 from cnnlab.core.stats import BETTER, NO_EFFECT, WORSE, compare_records
 from cnnlab.report.compare import (acc, change, delta_cell, delta_note, diff_text, gap, gap_comparison, grouped, id_comments, repeats_note,
                                    short_change, QUIET_NOTE)
+from cnnlab.report.sections_diag import filters_block
 from cnnlab.report.latex import comment, esc, figure, num, pct, split_table, table
 
 
@@ -118,6 +119,7 @@ After training, the starter network reaches {acc(base, 'train_acc')} training an
 \centering\footnotesize
 \captionof{{table}}{{Layers of the starter network on ${net['input'][1]}\times{net['input'][2]}$ RGB inputs.}}\label{{tab:layers}}
 {layer_table}
+{filters_block(ctx)}
 \end{{minipage}}\hfill
 \begin{{minipage}}[b]{{0.44\linewidth}}
 \centering

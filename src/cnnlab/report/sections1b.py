@@ -17,6 +17,7 @@ from cnnlab.art.suites.labels import find_variant
 from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE, compare_records
 from cnnlab.report.compare import (QUIET_NOTE, acc, change, delta_cell, delta_note, diff_text, grouped, id_comments, repeats_note,
                                    short_change, short_diff)
+from cnnlab.report import sections_diag as sd
 from cnnlab.report.latex import comment, esc, num, pct, pm, pp, split_table
 from cnnlab.report.sections1 import regime_text, verdict_counts
 
@@ -128,10 +129,12 @@ accuracy is optimistic (the search chose it on the first repeat's validation spl
 \centering\scriptsize
 \captionof{{table}}{{Best configuration found by the search (its sampled hyperparameters).}}\label{{tab:best}}
 {ptable}
+{sd.toplosses_block(ctx)}
 \end{{minipage}}\hfill
 \begin{{minipage}}[b]{{0.47\linewidth}}
 \centering
 {right}
+{sd.confusion_block(ctx)}
 \end{{minipage}}
 \end{{figure}}
 """

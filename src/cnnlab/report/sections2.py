@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Mapping
 
 from cnnlab.core.stats import summarize
+from cnnlab.report.sections_diag import face_confusion_subfigure
 from cnnlab.report.latex import comment, esc, path, pct, pm, pp
 
 ORDER = {"mlp300": "MLP, 300 hidden", "mlp800": "MLP, 800 hidden", "features": "conv4 features + FC head", "finetune": "fine-tuned"}
@@ -252,10 +253,14 @@ darker), trained into the weights by the L2 penalty, which removes the weight no
 {comment('weight pictures from runs ' + ids)}
 \begin{{figure}}[t]
 \centering
-\includegraphics[width=0.62\linewidth]{{figures/{u['figure']}}}
+\begin{{subfigure}}[b]{{0.62\linewidth}}\centering
+\includegraphics[width=\linewidth]{{figures/{u['figure']}}}
 \caption{{Input weights of two selective hidden units per MLP (top) and the favoured person's mean face minus the
 mean of all faces (bottom); $r$: their correlation.}}
 \label{{fig:units}}
+\end{{subfigure}}\hfill
+{face_confusion_subfigure(ctx, 0.32)}
+\caption{{What the MLPs' hidden units look for (2.3), and what the best face model confuses.}}
 \end{{figure}}
 """
 
@@ -291,17 +296,27 @@ It reaches \textbf{{{acc(g)} test accuracy}} ({_seeds(g)}), {pp(d)} points again
 placeholder) and classifies the file with \texttt{{cnnlab predict}}: the network ranks {esc(top[0][0]) if top else '?'} first ({correct}).
 
 {comment('prediction example: run ' + run)}
-\begin{{figure}}[h]
+{comment('guided backprop: run ' + ctx['explain']['run'])}
+\begin{{figure}}[t]
 \centering
-\begin{{minipage}}[c]{{0.16\linewidth}}\centering\includegraphics[width=\linewidth]{{figures/{pred['image']}}}\end{{minipage}}\hspace{{1em}}
-\begin{{minipage}}[c]{{0.70\linewidth}}\footnotesize
-\texttt{{\$ cnnlab predict {esc(pred['image'])} -{{}}-checkpoint}} {path(Path(ctx['runs_root']).name + '/' + run + '/model.pt')}\\[2pt]
+\begin{{subfigure}}[b]{{0.36\linewidth}}\centering
+\begin{{minipage}}[c]{{0.36\linewidth}}\includegraphics[width=\linewidth]{{figures/{pred['image']}}}\end{{minipage}}\hfill
+\begin{{minipage}}[c]{{0.6\linewidth}}\scriptsize
 \begin{{tabular}}{{@{{}}lr@{{}}}}\toprule person & probability \\ \midrule
 {rows}
 \bottomrule\end{{tabular}}
-\end{{minipage}}
-\caption{{Classifying one test face with the fine-tuned {short_alexnet(ctx)} (\texttt{{cnnlab predict}}, top 3).}}
+\end{{minipage}}\\[2pt]
+{{\scriptsize\texttt{{\$ cnnlab predict {esc(pred['image'])} -{{}}-checkpoint}} {path(Path(ctx['runs_root']).name + '/' + run + '/model.pt')}}}
+\caption{{One test face classified with \texttt{{cnnlab predict}} (top 3).}}
 \label{{fig:predict}}
+\end{{subfigure}}\hfill
+\begin{{subfigure}}[b]{{0.62\linewidth}}\centering
+\includegraphics[width=\linewidth]{{figures/{ctx['explain']['figure']}}}
+\caption{{Guided backpropagation for the predicted person on {len(ctx['explain']['items'])} test faces (2.5; correct predictions
+first, then wrong ones).}}
+\label{{fig:gbp}}
+\end{{subfigure}}
+\caption{{The fine-tuned {short_alexnet(ctx)} of 2.4 on test faces.}}
 \end{{figure}}
 """
 
@@ -347,6 +362,9 @@ def section_explain(ctx: dict) -> str:
     items = e["items"]
     share = sum(i["centre_share"] for i in items) / max(1, len(items))
     right = sum(i["true"] == i["pred"] for i in items)
+    wrong = len(items) - right
+    chosen = (f"its {right} most confidently correct and {wrong} most confidently wrong (green and red titles)" if wrong else
+              f"its {right} most confidently correct (it makes no mistake)")
     where = ("concentrated on the central quarter of the image" if share > 0.4 else
              "spread over the whole image" if share < 0.3 else "somewhat concentrated in the centre")
     if ctx["alexnet"].get("pretrained"):
@@ -363,15 +381,8 @@ def section_explain(ctx: dict) -> str:
 \subsection{{Guided backpropagation}}
 Figure~\ref{{fig:gbp}} shows guided backpropagation (the gradient of the predicted class score with respect to the input,
 where every ReLU passes back only positive gradients for positive inputs) for {len(items)} test faces on the fine-tuned
-network of 2.4 ({right} of {len(items)} classified correctly). On average {pct(share)}\,\% of the absolute attribution lies
+network of 2.4, {chosen}. On average {pct(share)}\,\% of the absolute attribution lies
 in the central quarter of the image, where eyes, nose and mouth are (a uniform map would put 25\,\% there): the evidence is
 {where}. {comment_text}
 
-{comment('guided backprop: run ' + e['run'])}
-\begin{{figure}}[tb]
-\centering
-\includegraphics[width=\linewidth]{{figures/{e['figure']}}}
-\caption{{Guided backpropagation for the predicted person on three test faces, fine-tuned {short_alexnet(ctx)}.}}
-\label{{fig:gbp}}
-\end{{figure}}
 """

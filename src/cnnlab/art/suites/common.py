@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from cnnlab.art.config import RunConfig
+from cnnlab.art.repeats import DEFAULT_REPEATS
 from cnnlab.core.callbacks import Callback
 from cnnlab.core.config import resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
@@ -33,7 +34,6 @@ METRICS = ("train_acc", "val_acc", "test_acc", "val_loss", "epochs_run", "best_e
 PER_REPEAT = ("train_acc", "val_acc", "test_acc", "val_loss", "epochs_run", "best_epoch")  # kept per repeat in every row
 # Repeats per variant by default: one per validation fold (data.folds = 5), so every non-test image is
 # validated on once; the whole `cnnlab report` stays within its 15-minute budget on 2 cores (README).
-DEFAULT_REPEATS = 5
 
 
 def default_jobs() -> int:
@@ -109,7 +109,7 @@ class SuiteResult:
 
 
 SUITES: Registry[SuiteResult] = Registry("experiment suite")
-SUITE_ORDER = ("baseline", "pooling", "regularization", "architecture", "search", "robustness")
+SUITE_ORDER = ("baseline", "pooling", "regularization", "architecture", "search", "controls", "robustness")
 
 
 # ----------------------------------------------------------------------------- running variants
@@ -144,7 +144,7 @@ def _run_one(config: RunConfig, out_root: str, device: str, callbacks: Sequence[
     """Train (or reuse) one run; returns its summary plus the run folder. Runs in a worker."""
     from cnnlab.art.run import prepare_data, train_run
 
-    key = config.data  # frozen: every field (the fold too) is part of the key
+    key = config.data  # frozen: every field (the fold and grayscale too) is part of the key
     if key not in _WORKER_DATA:
         _WORKER_DATA[key] = prepare_data(config)
     # No per-run learning-curve PNG: suites plot their own aggregated figures (saves ~0.4 s a run).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from cnnlab.art.suites import best_model, definitions  # noqa: F401  (importing them registers the suites)
+from cnnlab.art.suites import best_model, controls, definitions  # noqa: F401  (importing them registers the suites)
 from cnnlab.art.suites.common import SUITE_ORDER, SUITES, SuiteOptions, SuiteResult
 from cnnlab.core.runs import clean_stale_tmp
 
