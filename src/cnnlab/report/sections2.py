@@ -115,25 +115,7 @@ def _mlp_recipe(config: dict, arch: dict) -> dict[str, str]:
     training = (f"{name}, learning rate {opt.get('lr', 0):g}, L2 weight decay {opt.get('weight_decay', 0):g}, mini-batches of "
                 f"{train.get('batch_size', '')}, {ends}; the weights of the epoch with the {best} are kept") if opt else ""
     drop = f", dropout {m['dropout']:g} on the hidden units" if m.get("dropout") else ""
-    return {"per_image": per_image, "standardize": std, "augmentation": augmentation, "training": training, "dropout": drop,
-            "tuned": _tuned_sentence(config)}
-
-
-def _tuned_sentence(config: dict) -> str:
-    """Says how the default recipe was chosen, when this run used it (a changed recipe was chosen by someone else)."""
-    from cnnlab.core.config import to_dict
-    from cnnlab.faces.config import MLPRunConfig
-
-    default = to_dict(MLPRunConfig())
-    keys = ("per_image", "standardize", "flip", "shift", "dropout", "activation", "init", "image_size", "channels")
-    mlp, train = config.get("mlp", {}), config.get("train", {})
-    same = all(mlp.get(k) == default["mlp"][k] for k in keys) and all(
-        train.get(k) == default["train"][k] for k in ("optimizer", "early_stopping", "batch_size", "epochs"))
-    if not same:
-        return ""
-    return ("This recipe is the default of \\texttt{cnnlab part2 mlp}. It was chosen on validation accuracy alone "
-            "(5-fold cross-validation over the training and validation faces of the six course actors of FaceScrub); the "
-            "test faces played no part in it.")
+    return {"per_image": per_image, "standardize": std, "augmentation": augmentation, "training": training, "dropout": drop}
 
 
 def section_mlp(ctx: dict, figs: Mapping[str, str]) -> str:
@@ -155,7 +137,7 @@ images), and the image is flattened to {arch.get('input_dim', ch * size * size)}
 $K={k}$ logits, one per person ({ch * size * size}--{arch.get('hidden', 300)}--{k}){r['dropout']}, softmax cross-entropy loss.
 \textbf{{Activation.}} {esc(arch.get('activation', 'tanh'))} on the hidden units.
 \textbf{{Initialisation.}} Weights {INIT_TEXT.get(init, esc(init))}.
-\textbf{{Training.}} {training}. {r['tuned']}
+\textbf{{Training.}} {training}.
 
 \textbf{{Results.}} The learning curves of the training, validation and test sets are in Figure~\ref{{fig:part2}}.
 The 300-unit MLP reaches \textbf{{{acc(g)} test accuracy}} ({_seeds(g)}; train {acc(g, 'train_acc')},
