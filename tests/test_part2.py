@@ -20,22 +20,24 @@ from cnnlab.core.train_config import EarlyStoppingConfig, OptimizerConfig, Train
 from cnnlab.faces.config import (FeaturesConfig, FeaturesRunConfig, FinetuneConfig, FinetuneRunConfig, MLPConfig,
                                  MLPRunConfig, with_seed)
 from cnnlab.faces.experiments import seed_summary, train_mlp
-from cnnlab.faces.transfer import alexnet_features, alexnet_finetune
+from cnnlab.faces.finetune import alexnet_finetune
+from cnnlab.faces.transfer import alexnet_features
 
 NAMES = ("Alec Baldwin", "Bill Hader", "Peri Gilpin")
 
 
-def synthetic_faces(size: int, channels: int, per_class=(12, 4, 4), seed: int = 0) -> FaceData:
-    """Three 'people', each a fixed random pattern plus noise: separable, like very easy faces."""
+def synthetic_faces(size: int, channels: int, per_class=(12, 4, 4), seed: int = 0, names=NAMES) -> FaceData:
+    """Three (or len(names)) 'people', each a fixed random pattern plus noise: separable, like very easy faces."""
     g = torch.Generator().manual_seed(seed)
-    protos = torch.rand(len(NAMES), channels, size, size, generator=g)
+    protos = torch.rand(len(names), channels, size, size, generator=g)
     parts = []
     for n in per_class:
-        y = torch.arange(len(NAMES)).repeat_interleave(n)
+        y = torch.arange(len(names)).repeat_interleave(n)
         x = (0.7 * protos[y] + 0.3 * torch.rand(len(y), channels, size, size, generator=g)).clamp(0, 1)
         parts += [x, y]
-    return FaceData("synthetic", "synthetic test faces", NAMES, *parts, data_hash=f"syn{size}-{channels}-{seed}",
-                    counts={n: per_class for n in NAMES})
+    tag = "" if tuple(names) == NAMES else f"-{len(names)}"
+    return FaceData("synthetic", "synthetic test faces", tuple(names), *parts, data_hash=f"syn{size}-{channels}-{seed}{tag}",
+                    counts={n: per_class for n in names})
 
 
 def save_face(x: torch.Tensor, path) -> None:

@@ -175,6 +175,9 @@ def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pre
                        "feature_dim": 43264, "freeze": "features", "alexnet": label,
                        "architecture": {"num_classes": len(people), "image_size": 28, "channels": 1, "hidden": int(hidden or 300),
                                         "activation": "tanh", "init": "normal-0.01"}}
+            if role == "finetune":  # fine-tuning from the 2.2 network of the same seed
+                summary.update({"freeze": "from-features", "trained_layers": ["conv4"], "frozen_layers": ["conv1", "conv2", "conv3"],
+                                "best_epoch": seed % 2, "start": {"train_acc": 1.0, "val_acc": 0.8, "test_acc": 0.77 + 0.01 * seed}})
             (root / rid / "summary.json").write_text(json.dumps(summary))
             (root / rid / "config.json").write_text(json.dumps({"config": {"train": {"optimizer": {"name": "adam", "lr": 0.001, "weight_decay": 0.01},
                                                                                      "batch_size": 32, "epochs": 8}}}))

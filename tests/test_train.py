@@ -90,6 +90,36 @@ def test_early_stopping_on_validation_accuracy_restores_the_first_best_epoch(toy
     assert any(not torch.equal(snaps.states[first_best - 1][k], snaps.states[-1][k]) for k in snaps.states[0])
 
 
+def test_evaluate_start_is_epoch_zero_competes_for_best_and_changes_nothing_else(toy_images):
+    """A trained model fine-tuned at a harmful learning rate: the starting point (epoch 0) stays the best
+    and is restored; without evaluate_start the epochs are bitwise the same as with it."""
+    x, y = toy_images
+    train, val = (x[:40], y[:40]), (x[40:], y[40:])
+    good = _model(dropout=0.2)
+    Trainer(TrainConfig(epochs=15, batch_size=8, optimizer=OptimizerConfig(lr=3e-3))).fit(good, train, val)
+    start_state = {k: v.clone() for k, v in good.state_dict().items()}
+    trainer = Trainer(TrainConfig(epochs=3, batch_size=8, optimizer=OptimizerConfig(name="sgd", lr=5.0)))
+    start_val = trainer.evaluate(good, *val)
+    assert start_val[1] == 1.0  # a separable toy set: the trained model is perfect on validation
+    result = trainer.fit(good, train, val, evaluate_start=True, monitor={"test": val})
+    assert result.start is not None and result.start["epoch"] == 0
+    assert (result.start["val_loss"], result.start["val_acc"]) == start_val and "test_acc" in result.start
+    assert len(result.history) == 3 and [r["epoch"] for r in result.curve] == [0, 1, 2, 3]
+    assert max(r["val_acc"] for r in result.history) < 1.0  # lr 5 ruins it (else the test proves nothing)
+    assert result.best_epoch == 0 and result.best is result.start
+    assert all(torch.equal(good.state_dict()[k], start_state[k]) for k in start_state)  # restored to the start
+    # Off (the default) and on give the same epochs to the last digit.
+    runs = []
+    for flag in (False, True):
+        model = _model(seed=1, dropout=0.2)
+        model.load_state_dict({k: v for k, v in start_state.items()})
+        cfg = TrainConfig(epochs=3, batch_size=8, optimizer=OptimizerConfig(lr=1e-3), seed=2)
+        r = Trainer(cfg).fit(model, train, val, evaluate_start=flag)
+        runs.append([{k: v for k, v in row.items() if k != "seconds"} for row in r.history])
+        assert (r.start is None) != flag
+    assert runs[0] == runs[1]
+
+
 def test_early_stopping_callback_on_a_constructed_history():
     """Validation accuracy 0.4, 0.6, 0.6, 0.55, 0.6, 0.5 with patience 3: epoch 2 is kept, training stops after epoch 5."""
     model = torch.nn.Linear(2, 2)

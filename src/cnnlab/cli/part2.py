@@ -59,7 +59,7 @@ def _add_train_args(p: argparse.ArgumentParser, cls: type) -> None:
     add_field_arg(p, cls, "train.optimizer.lr", "--lr", "learning rate", type=float)
     add_field_arg(p, cls, "train.optimizer.weight_decay", "--weight-decay", "L2 weight decay", type=float)
     add_field_arg(p, cls, "train.early_stopping.patience", "--patience",
-                  "early stopping after this many epochs without improvement in validation loss", type=int)
+                  "early stopping after this many epochs without improvement of the validation metric (train.early_stopping.monitor)", type=int)
     add_seeds_arg(p, None, "training seeds, one run each (sets train.seed), then mean +- std")
 
 
@@ -157,8 +157,15 @@ def _add_part2(sub: argparse._SubParsersAction) -> None:
     _add_face_data_args(t, FinetuneRunConfig)
     _add_alexnet_args(t, FinetuneRunConfig, "finetune")
     add_field_arg(t, FinetuneRunConfig, "finetune.freeze", "--freeze",
-                  "features (conv layers frozen), all-but-last (only the new layer trains) or none")
-    add_field_arg(t, FinetuneRunConfig, "finetune.lr_scale", "--lr-scale", "pretrained layers train at lr x this", type=float)
+                  "from-features (start from the trained 2.2 network and train it end to end from --train-from on), "
+                  "or AlexNet with a new last layer: features (conv layers frozen), all-but-last (only the new layer "
+                  "trains) or none")
+    add_field_arg(t, FinetuneRunConfig, "finetune.train_from", "--train-from",
+                  "from-features: the first AlexNet layer that trains (conv2..conv5); the layers before stay frozen, cached")
+    add_field_arg(t, FinetuneRunConfig, "finetune.features_run", "--features-run",
+                  "from-features: the 2.2 run folder to start from (default: the `part2 features` run of the same data, "
+                  "weights and seed in --out, trained first if missing)", metavar="RUN")
+    add_field_arg(t, FinetuneRunConfig, "finetune.lr_scale", "--lr-scale", "AlexNet layers train at lr x this", type=float)
     _add_train_args(t, FinetuneRunConfig)
     t.set_defaults(handler=_run_part2_finetune)
 
@@ -249,7 +256,7 @@ def _run_part2_features(args: argparse.Namespace) -> int:
 
 def _run_part2_finetune(args: argparse.Namespace) -> int:
     from cnnlab.faces.config import FinetuneRunConfig
-    from cnnlab.faces.transfer import alexnet_finetune
+    from cnnlab.faces.finetune import alexnet_finetune
 
     config = resolve_command_config(FinetuneRunConfig, args)
     state_dict, weights, faces = _load_alexnet_inputs(config, config.finetune.weights, args)
@@ -257,7 +264,14 @@ def _run_part2_finetune(args: argparse.Namespace) -> int:
     results = [alexnet_finetune(faces, state_dict, weights, c, args.out, cache_dir=args.cache_dir, device=args.device,
                                 force=args.force, progress=not args.json, callbacks=callbacks)
                for c in _seeded(config, args)]
-    _print_part2(results, args, lambda s: [f"checkpoint: {args.out}/{s['run_id']}/model.pt"])
+    def lines(s: dict) -> list[str]:
+        out = [f"checkpoint: {args.out}/{s['run_id']}/model.pt"]
+        if s.get("start"):
+            out.insert(0, f"started from 2.2 run {s['start_run']} (val {s['start']['val_acc']:.3f}, test {s['start']['test_acc']:.3f}); "
+                          f"trained: {', '.join(s['trained_layers'])} + head")
+        return out
+
+    _print_part2(results, args, lines)
     _tensorboard_done(results, args)
     return 0
 

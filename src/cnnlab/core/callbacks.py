@@ -128,14 +128,21 @@ class EarlyStopping(Callback):
         self.best_score, self.best_epoch, self.best_state = math.inf, 0, state_copy(state.model)
         self.epochs_since_best = 0
 
-    def on_epoch_end(self, state: FitState, row: dict) -> None:
+    def consider(self, state: FitState, row: dict) -> bool:
+        """Make `row` (an epoch's, or the starting point's with epoch 0) and the model's current weights
+        the best if its score improves on the best so far; returns whether it did."""
         cfg = self.config
         score = self.sign * row[cfg.monitor]
         if score < self.best_score - cfg.min_delta:
             self.best_score, self.best_epoch, self.best_state = score, row["epoch"], state_copy(state.model)
             self.epochs_since_best = 0
-        else:
-            self.epochs_since_best += 1
+            return True
+        self.epochs_since_best += 1
+        return False
+
+    def on_epoch_end(self, state: FitState, row: dict) -> None:
+        cfg = self.config
+        self.consider(state, row)
         if cfg.patience is not None and self.epochs_since_best >= cfg.patience:
             state.request_stop(f"early stopping: no {cfg.monitor} improvement for {cfg.patience} epochs "
                                f"(best epoch {self.best_epoch} by {cfg.monitor})")

@@ -97,10 +97,16 @@ class FitResult:
     selected_by: str = "val_acc"  # the early-stopping monitor that chose best_epoch
     extra: dict = field(default_factory=dict)
     torch_threads: int = 0  # intra-op threads it trained with: results are bitwise reproducible for a fixed count
+    start: dict | None = None  # the row of the untrained starting point ("epoch 0"), when fit evaluated it
 
     @property
     def best(self) -> dict:
-        return self.history[self.best_epoch - 1]
+        return self.start if self.best_epoch == 0 and self.start is not None else self.history[self.best_epoch - 1]
+
+    @property
+    def curve(self) -> list[dict]:
+        """The learning curve: the starting point's row (epoch 0), when evaluated, then one row per epoch."""
+        return ([self.start] if self.start is not None else []) + self.history
 
     @property
     def final(self) -> dict:
@@ -165,10 +171,14 @@ class Trainer:
         augment: Augment | None = None,
         param_groups: list[dict] | None = None,
         callbacks: Sequence[Callback] = (),
+        evaluate_start: bool = False,
     ) -> FitResult:
         """Train `model`; returns per-epoch history and restores the best weights (by the monitor).
 
-        `monitor` sets (e.g. {"test": ...}) are evaluated and recorded each epoch, never used for
+        `evaluate_start`: evaluate the model as given, before any training, as "epoch 0" (FitResult.start;
+        its train metrics are in eval mode) and let it compete for the best epoch: a model that starts
+        from a trained one (fine-tuning) then never ends worse on validation than it started. It draws
+        no random numbers, so the epochs that follow are the same as without it. `monitor` sets (e.g. {"test": ...}) are evaluated and recorded each epoch, never used for
         any decision. `augment(x, generator)` transforms each training batch. `callbacks` run after
         the built-in early stopping (and progress bar) at every hook: they may read the model,
         optimizer and each epoch's row, call `state.request_stop(reason)`, or raise to abort (a pruned
@@ -195,7 +205,11 @@ class Trainer:
         t_start = time.perf_counter()
         for cb in hooks:
             cb.on_fit_start(state)
+        start = None
         try:
+            if evaluate_start:
+                start = self._start_row(state, batches, val, monitor or {})
+                stopper.consider(state, start)
             for epoch in range(1, cfg.epochs + 1):
                 state.epoch = epoch
                 row = self._epoch(state, batches, val, monitor or {})
@@ -212,7 +226,20 @@ class Trainer:
         model.load_state_dict(stopper.best_state)
         return FitResult(state.history, stopper.best_epoch, stopper.best_state, final_state, state.should_stop,
                          time.perf_counter() - t_start, selected_by=cfg.early_stopping.monitor,
-                         torch_threads=torch.get_num_threads())
+                         torch_threads=torch.get_num_threads(), start=start)
+
+    def _start_row(self, state: FitState, batches: _Batches, val: Tensors, monitor: Mapping[str, Tensors]) -> dict:
+        """The history row of the model before training ("epoch 0"), every set evaluated in eval mode."""
+        t0 = time.perf_counter()
+        row: dict = {"epoch": 0}
+        row["train_loss"], row["train_acc"] = self.evaluate(state.model, batches.x, batches.y)
+        row["val_loss"], row["val_acc"] = self.evaluate(state.model, *val)
+        row["lr"] = state.optimizer.param_groups[0]["lr"]
+        for name, (xm, ym) in monitor.items():
+            row[f"{name}_loss"], row[f"{name}_acc"] = self.evaluate(state.model, xm, ym)
+        row["seconds"] = time.perf_counter() - t0
+        log.debug("epoch 0 (start): %s", row)
+        return row
 
     def _epoch(self, state: FitState, batches: _Batches, val: Tensors, monitor: Mapping[str, Tensors]) -> dict:
         """Train one epoch, evaluate, step an epoch-based LR schedule; returns the history row (also appended)."""

@@ -21,3 +21,8 @@ LAYERS: dict[str, tuple[str, int]] = {
     "fc6": ("classifier", 3),
     "fc7": ("classifier", 6),
 }
+LAYER_ORDER: tuple[str, ...] = tuple(LAYERS)  # input to output
+
+# Fine-tuning from 2.2 (`finetune.train_from`): the first convolution that trains -> the frozen layer
+# before it, whose (cached) output feeds the trained part.
+TRAIN_FROM: dict[str, str] = {"conv2": "pool1", "conv3": "pool2", "conv4": "conv3", "conv5": "conv4"}

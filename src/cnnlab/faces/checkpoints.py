@@ -108,6 +108,7 @@ FACE_MODELS: Registry[nn.Module] = Registry("face model")
 def _build_mlp(config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True) -> nn.Module:
     known = {f.name for f in fields(MLPConfig)}
     data = {k: v for k, v in config.items() if k in known}  # older checkpoints also stored num_classes
+    data.setdefault("per_image", False)  # checkpoints from before per-image standardisation were trained without it
     if image_size is not None:
         data["image_size"] = int(image_size)
     return MLP(from_dict(MLPConfig, data), num_classes)

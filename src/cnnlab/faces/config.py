@@ -33,7 +33,8 @@ INIT_DESCRIPTIONS = {
     "normal-0.01": "N(0, 0.01^2) weights, zero biases",
     "torch-default": "PyTorch default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) weights and biases",
 }
-FREEZE_MODES = ("features", "all-but-last", "none")
+FREEZE_MODES = ("from-features", "features", "all-but-last", "none")
+FROM_FEATURES = "from-features"  # fine-tuning that starts from the trained 2.2 network
 WEIGHT_STUDY_HIDDEN = (300, 800)  # 2.3: the hidden sizes whose weight pictures are compared
 RANDOM_WEIGHTS = "random"  # the weights spec for an untrained AlexNet
 
@@ -73,8 +74,10 @@ class MLPConfig:
     image_size: int = 28
     channels: int = 1
     dropout: float = 0.0
-    standardize: str = "pixel"  # pixel: subtract the mean face, divide by each pixel's std; or channel, none
+    per_image: bool = False  # first standardise each face by its own mean and std (removes brightness and contrast)
+    standardize: str = "pixel"  # then pixel: subtract the mean face, divide by each pixel's std; or channel, none
     flip: bool = False  # augmentation: random horizontal flips of training batches (p = 0.5)
+    shift: int = 0  # augmentation: random shifts of training faces by up to this many pixels (edges replicated)
     unit_rule: str = "most-selective"
     units_per_class: int = 2
     max_tiles: int = 24
@@ -88,6 +91,7 @@ class MLPConfig:
         check_number(self.image_size, "mlp.image_size", 1, MAX_IMAGE_SIZE, integer=True)
         check(self.channels in (1, 3), f"mlp.channels must be 1 or 3, got {self.channels}")
         check_number(self.dropout, "mlp.dropout", 0, 1, high_open=True)
+        check_number(self.shift, "mlp.shift", 0, max(0, self.image_size // 4), integer=True)
         check(self.standardize in STANDARDIZE,
               f"unknown standardisation {self.standardize!r} (choose from: {_choices(STANDARDIZE)})")
         check(self.unit_rule in UNIT_RULES, f"unknown unit rule {self.unit_rule!r} (choose from: {_choices(UNIT_RULES)})")
@@ -106,7 +110,7 @@ class MLPConfig:
 
     def architecture(self, num_classes: int) -> dict[str, Any]:
         """What the network is (for summaries): the model fields plus classes and input size."""
-        keys = ("image_size", "channels", "hidden", "activation", "init", "dropout", "standardize")
+        keys = ("image_size", "channels", "hidden", "activation", "init", "dropout", "per_image", "standardize")
         return {"num_classes": int(num_classes), **{k: getattr(self, k) for k in keys}, "input_dim": self.input_dim}
 
 
@@ -143,25 +147,41 @@ class FeaturesConfig:
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """2.4: AlexNet with a new last layer. freeze: features (conv layers frozen, classifier trained),
-    all-but-last (only the new layer) or none (everything, pretrained layers at lr * lr_scale).
-    weights as in FeaturesConfig."""
+    """2.4: fine-tuning AlexNet. freeze says how:
 
-    freeze: str = "features"
+    from-features (default): start from the trained 2.2 network (AlexNet up to its feature layer + its
+        head, from the 2.2 run of the same data, weights and seed, or `features_run`) and train it end to
+        end from `train_from` on: those AlexNet layers at lr * lr_scale, the head at lr. The layers before
+        `train_from` stay frozen, their (cached) output is the input. Starts at 2.2's accuracy.
+    features / all-but-last / none: the classic recipe, AlexNet with a new last layer (classifier.6):
+        conv layers frozen and the classifier trained (pretrained fc6, fc7 at lr * lr_scale), only the
+        new layer trained, or everything (pretrained layers at lr * lr_scale).
+    input_size and weights as in FeaturesConfig (from-features: they must match the 2.2 run); dropout:
+    the classifier's, in the classic modes (from-features keeps the 2.2 head's).
+    """
+
+    freeze: str = "from-features"
+    train_from: str = "conv4"
+    features_run: str | None = None
     lr_scale: float = 0.1
     input_size: int = 227
     dropout: float = 0.5
     weights: str | None = None
 
     def __post_init__(self) -> None:
+        from cnnlab.faces.alexnet_layers import TRAIN_FROM
+
         check(self.freeze in FREEZE_MODES, f"unknown freeze mode {self.freeze!r} (choose from: {_choices(FREEZE_MODES)})")
+        check(self.train_from in TRAIN_FROM,
+              f"finetune.train_from must be one of {_choices(TRAIN_FROM)} (the first AlexNet layer that trains), got {self.train_from!r}")
+        check(self.features_run is None or bool(str(self.features_run).strip()), "finetune.features_run must be a run folder or null")
         check_number(self.lr_scale, "finetune.lr_scale", 0, low_open=True)
         _check_alexnet("finetune", self.input_size, self.dropout, self.weights)
 
 
 # ----------------------------------------------------------------------------- one run per command
-# Part 2 keeps the epoch of lowest validation loss (no early stopping): with few validation faces per
-# person the loss is a finer signal than the accuracy.
+# The MLP keeps the epoch of lowest validation loss (no early stopping): with few validation faces per
+# person the loss is a finer signal than the accuracy. 2.2 and 2.4 select by validation accuracy (below).
 _KEEP_BY = EarlyStoppingConfig(patience=None, monitor="val_loss")
 
 
@@ -172,15 +192,18 @@ def mlp_training() -> TrainConfig:
 
 
 def features_training() -> TrainConfig:
-    """2.2: the head on cached features: Adam, lr 1e-4, weight decay 1e-4, batch 32, 30 epochs."""
+    """2.2: the head on cached features: Adam, lr 1e-4, weight decay 1e-4, batch 32, 30 epochs; the epoch of the
+    highest validation accuracy is kept."""
     return TrainConfig(epochs=30, batch_size=32, optimizer=OptimizerConfig(name="adam", lr=1e-4, weight_decay=1e-4),
-                       early_stopping=_KEEP_BY)
+                       early_stopping=EarlyStoppingConfig(patience=None, monitor="val_acc"))
 
 
 def finetune_training() -> TrainConfig:
-    """2.4: Adam, lr 1e-4 (pretrained layers x finetune.lr_scale), no weight decay, batch 32, 20 epochs."""
-    return TrainConfig(epochs=20, batch_size=32, optimizer=OptimizerConfig(name="adam", lr=1e-4, weight_decay=0.0),
-                       early_stopping=_KEEP_BY)
+    """2.4: Adam, lr 1e-4 (AlexNet layers x finetune.lr_scale), no weight decay, batch 32, at most 10 epochs, stopped
+    after 3 without a gain in validation accuracy. Selection by validation accuracy is what guarantees, with the
+    starting point evaluated as epoch 0, that fine-tuning from 2.2 never ends below 2.2 on validation."""
+    return TrainConfig(epochs=10, batch_size=32, optimizer=OptimizerConfig(name="adam", lr=1e-4, weight_decay=0.0),
+                       early_stopping=EarlyStoppingConfig(patience=3, monitor="val_acc"))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Part 2 experiments (questions 2.1, 2.3) on face data, each writing a cached run folder.
 
 This module: loading the faces a run config asks for, shared helpers, and the MLP runs; the AlexNet
-runs (2.2 alexnet_features, 2.4 alexnet_finetune) are in cnnlab.faces.transfer. Every run takes its
+runs are in cnnlab.faces.transfer (2.2 alexnet_features) and cnnlab.faces.finetune (2.4 alexnet_finetune). Every run takes its
 run config from cnnlab.faces.config.
 
   train_mlp   2.1: MLP on 28x28 faces; learning curves (train/val/test), test accuracy, weight grid;
@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+from torch.nn import functional as F
 
 from cnnlab.core.config import to_dict
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.callbacks import Callback
 from cnnlab.core.runs import RunResult, cached_run, create_run
 from cnnlab.core.stats import aggregate
-from cnnlab.core.trainer import Trainer, seed_everything
+from cnnlab.core.trainer import Augment, Trainer, seed_everything
 from cnnlab.faces.config import INIT_DESCRIPTIONS, FaceRunConfig, MLPRunConfig
 from cnnlab.faces.dataset import FaceData, load_faces
 
@@ -51,6 +52,30 @@ def hflip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Flip each image (B, C, H, W) left-right with probability 0.5 (faces are near-symmetric)."""
     mask = (torch.rand(len(x), generator=generator) < 0.5).to(x.device)
     return torch.where(mask[:, None, None, None], x.flip(-1), x)
+
+
+def random_shift(x: torch.Tensor, generator: torch.Generator, max_shift: int) -> torch.Tensor:
+    """Shift each image (B, C, H, W) by its own random (dy, dx) in [-max_shift, max_shift]^2, replicating
+    the edge pixels into the space uncovered (no black borders for the MLP to learn)."""
+    if max_shift <= 0:
+        return x
+    b, _, h, w = x.shape
+    offsets = torch.randint(0, 2 * max_shift + 1, (b, 2), generator=generator).tolist()
+    padded = F.pad(x, (max_shift,) * 4, mode="replicate")  # (B, C, H + 2s, W + 2s)
+    return torch.stack([padded[i, :, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets)])
+
+
+def mlp_augmentation(flip: bool, shift: int) -> Augment | None:
+    """The training-batch augmentation of MLPConfig (random flips, then random shifts), or None."""
+    if not flip and shift <= 0:
+        return None
+
+    def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if flip:
+            x = hflip(x, generator)
+        return random_shift(x, generator, shift)
+
+    return augment
 
 
 def seed_summary(results: Sequence[RunResult]) -> dict[str, float]:
@@ -84,9 +109,11 @@ def describe_mlp(config: MLPRunConfig, num_classes: int) -> str:
     colour = "grayscale" if m.channels == 1 else "RGB"
     extras = "".join([f", dropout {m.dropout:g}" if m.dropout else "",
                       ", random horizontal flips of training faces" if m.flip else "",
+                      f", random shifts of training faces by up to {m.shift} px" if m.shift else "",
                       f", {t.scheduler.name} learning-rate schedule" if t.scheduler.name != "none" else ""])
     return (
-        f"{m.image_size}x{m.image_size} {colour} face crops scaled to [0, 1], {STANDARDIZE_TEXT[m.standardize]}, "
+        f"{m.image_size}x{m.image_size} {colour} face crops scaled to [0, 1], "
+        f"{'each standardised by its own mean and std, then ' if m.per_image else ''}{STANDARDIZE_TEXT[m.standardize]}, "
         f"flattened to {m.input_dim} inputs -> fully connected {m.hidden} units, {m.activation} -> {num_classes} logits, "
         f"softmax cross-entropy; weights initialised {m.init} ({INIT_DESCRIPTIONS[m.init]}); {t.optimizer.name} lr "
         f"{t.optimizer.lr:g}, L2 weight decay {t.optimizer.weight_decay:g}, batch {t.batch_size}{extras}, "
@@ -125,10 +152,10 @@ def train_mlp(
         return hit
 
     seed_everything(seed)  # the initialisation is part of the seeded run
-    mean, std = input_stats(sets["train"][0], m.standardize)
+    mean, std = input_stats(sets["train"][0], m.standardize, m.per_image)
     model = MLP(m, len(names), mean, std)
     trainer = Trainer(config.train, device=device, progress=progress)
-    result = trainer.fit(model, sets["train"], sets["val"], monitor={"test": sets["test"]}, augment=hflip if m.flip else None,
+    result = trainer.fit(model, sets["train"], sets["val"], monitor={"test": sets["test"]}, augment=mlp_augmentation(m.flip, m.shift),
                          callbacks=callbacks)
     final = trainer.evaluate_splits(model, sets)  # the best epoch's weights are loaded
     model.cpu()

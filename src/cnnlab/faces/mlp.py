@@ -1,8 +1,10 @@
 """The Part 2.1/2.3 multilayer perceptron on small face images, and which hidden units to picture.
 
-MLP: standardise -> flatten (C, H, W) -> Linear(C*H*W, hidden) -> tanh | ReLU -> Linear(hidden, classes).
-Standardisation uses training-set statistics, per pixel by default (subtract the mean face, divide by
-each pixel's std) or per channel; they are buffers, so a checkpoint carries its own preprocessing.
+MLP: [per-image standardise] -> standardise -> flatten (C, H, W) -> Linear(C*H*W, hidden) -> tanh | ReLU
+-> [dropout] -> Linear(hidden, classes). Per-image standardisation (optional) gives each face zero mean
+and unit std over its own pixels (removing brightness and contrast); the standardisation after it uses
+training-set statistics, per pixel by default (subtract the mean face, divide by each pixel's std) or per
+channel; they are buffers, so a checkpoint carries its own preprocessing.
 The weight initialisation is chosen by name and recorded. The configuration (MLPConfig) is in
 cnnlab.faces.config; the weight pictures are drawn by cnnlab.faces.plots.
 """
@@ -78,19 +80,33 @@ class MLP(nn.Module):
         init(self.out, "tanh" if config.activation == "tanh" else "linear")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.config.per_image:
+            x = per_image_standardize(x)
         x = (x - self.mean) / self.std  # (B, C, H, W)
         h = self.act(self.hidden(x.flatten(1)))  # (B, hidden)
         return self.out(self.drop(h))  # (B, K)
 
 
-def input_stats(x: torch.Tensor, standardize: str = "pixel") -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std of training images (N, C, H, W) for `standardize`, shaped like MLP's buffers.
+def per_image_standardize(x: torch.Tensor) -> torch.Tensor:
+    """Each image (N, C, H, W) minus its own mean, divided by its own std (floored: a flat image stays finite)."""
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    std = x.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-3)
+    return (x - mean) / std
 
-    pixel: the mean face (1, C, H, W) and each pixel's std, floored at 0.05 (~13 grey levels) so
-    near-constant pixels are not blown up; channel: (1, C, 1, 1); none: 0 and 1.
+
+def input_stats(x: torch.Tensor, standardize: str = "pixel", per_image: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std of training images (N, C, H, W) for `standardize`, shaped like MLP's buffers
+    (of the per-image-standardised images when `per_image`, as the MLP sees them).
+
+    pixel: the mean face (1, C, H, W) and each pixel's std, floored at 0.05 (~13 grey levels; 0.25 for
+    per-image z-scores) so near-constant pixels are not blown up; channel: (1, C, 1, 1); none: 0 and 1.
     """
+    if per_image:
+        x = per_image_standardize(x)
+    # The floor of the pixel std is in the units of the input: 0.05 of [0, 1] pixels, 0.25 of per-image z-scores.
+    floor = 0.25 if per_image else 0.05
     if standardize == "pixel":
-        return x.mean(0, keepdim=True), x.std(0, keepdim=True).clamp_min(0.05)
+        return x.mean(0, keepdim=True), x.std(0, keepdim=True).clamp_min(floor)
     if standardize == "channel":
         return x.mean(dim=(0, 2, 3), keepdim=True), x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-3)
     if standardize == "none":

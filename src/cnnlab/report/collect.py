@@ -145,10 +145,16 @@ def part2_configs(options: ReportOptions, people: list[str] | None, weights: str
 
 
 def run_part2(options: ReportOptions) -> dict[str, Any]:
-    """MLPs (2.1, 2.3), AlexNet features (2.2) and fine-tuning (2.4) over the seeds, and the 2.3-2.5 figures."""
-    from cnnlab.faces.config import with_seed
+    """MLPs (2.1, 2.3), AlexNet features (2.2) and fine-tuning (2.4) over the seeds, and the 2.3-2.5 figures.
+
+    Each seed's fine-tuning starts from that seed's 2.2 run; with the default recipe (from-features) the
+    2.2 runs cache the frozen layer the fine-tuning reads in the same pass as their own features.
+    """
+    from cnnlab.faces.alexnet_layers import TRAIN_FROM
+    from cnnlab.faces.config import FROM_FEATURES, with_seed
     from cnnlab.faces.experiments import load_run_faces, train_mlp
-    from cnnlab.faces.transfer import alexnet_features, alexnet_finetune
+    from cnnlab.faces.finetune import alexnet_finetune
+    from cnnlab.faces.transfer import alexnet_features
     from cnnlab.faces.weights import resolve_weights
 
     people = face_people(options)
@@ -163,10 +169,12 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
                     for s in seeds] for h in MLP_HIDDEN}
     state_dict, weights = resolve_weights(spec)
     faces_rgb = load_run_faces(configs["features"])
-    features = [alexnet_features(faces_rgb, state_dict, weights, with_seed(configs["features"], s), out,
-                                 device=options.device, callbacks=options.callbacks).path.name for s in seeds]
-    finetune = [alexnet_finetune(faces_rgb, state_dict, weights, with_seed(configs["finetune"], s), out,
-                                 device=options.device, callbacks=options.callbacks).path.name for s in seeds]
+    ft = configs["finetune"].finetune
+    extra = (TRAIN_FROM[ft.train_from],) if ft.freeze == FROM_FEATURES else ()
+    features = [alexnet_features(faces_rgb, state_dict, weights, with_seed(configs["features"], s), out, device=options.device,
+                                 callbacks=options.callbacks, extra_layers=extra).path.name for s in seeds]
+    finetune = [alexnet_finetune(faces_rgb, state_dict, weights, with_seed(configs["finetune"], s), out, start=out / f22,
+                                 device=options.device, callbacks=options.callbacks).path.name for s, f22 in zip(seeds, features)]
     del state_dict
 
     from cnnlab.report import figures
@@ -181,21 +189,39 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     groups = {**{f"mlp{h}": ids for h, ids in mlp.items()}, "features": features, "finetune": finetune}
     face_diagnostics = part2_diagnostics(out, assets, groups, device=options.device)
     return {
-        "faces": {
-            "source": str(options.faces),
-            "kind": "olivetti" if str(options.faces).lower() == "olivetti" else "facescrub",
-            "provenance": faces_gray.provenance,
-            "people": list(faces_gray.class_names),
-            "counts": {k: list(v) for k, v in faces_gray.counts.items()},
-            "subset": people is not None,
-            "alexnet_input": options.alexnet_size,
-        },
+        "faces": faces_section(options, faces_gray, people),
         "alexnet": {k: v for k, v in weights.items()},
         "part2": {"mlp": mlp, "features": features, "finetune": finetune},
         "mlp_units": units,
         "explain": explain,
         "predict": predict,
         "face_diagnostics": face_diagnostics,
+    }
+
+
+def data_name(source: str | Path) -> str:
+    """What the report calls a face source: "olivetti", or the name of a `cnnlab faces download` folder
+    (its name, never its absolute path, which says nothing to a reader and leaks the machine's layout)."""
+    if str(source).lower() == "olivetti":
+        return "olivetti"
+    return Path(source).resolve().name or str(source)
+
+
+def faces_section(options: ReportOptions, faces: Any, people: list[str] | None) -> dict[str, Any]:
+    """The manifest's faces section: the data's name (not its path), provenance, people and split counts."""
+    name = data_name(options.faces)
+    provenance = str(faces.provenance)
+    if name != "olivetti":  # the dataset's sentence ends "from <folder>": name the folder, as everywhere in the report
+        for folder in {str(options.faces), str(Path(options.faces).resolve())}:
+            provenance = provenance.replace(folder, name)
+    return {
+        "source": name,
+        "kind": "olivetti" if name == "olivetti" else "facescrub",
+        "provenance": provenance,
+        "people": list(faces.class_names),
+        "counts": {k: list(v) for k, v in faces.counts.items()},
+        "subset": people is not None,
+        "alexnet_input": options.alexnet_size,
     }
 
 

@@ -22,7 +22,8 @@ from cnnlab.core.stats import aggregate, mean_curves
 PART2_GROUPS = {"mlp300": ("mlp", "300"), "mlp800": ("mlp", "800"), "features": ("features", None), "finetune": ("finetune", None)}
 _METRICS = ("train_acc", "val_acc", "test_acc", "epochs_run", "train_seconds")  # aggregated over the seeds of a Part 2 group
 _SUMMARY_KEYS = ("model", "description", "alexnet", "layer", "feature_dim", "freeze", "epochs_run", "best_epoch", "selected_by",
-                 "architecture", "init", "warning", "weight_unit_rule", "train_seconds")
+                 "architecture", "init", "warning", "weight_unit_rule", "train_seconds", "trained_layers", "frozen_layers")
+_START = ("train_acc", "val_acc", "test_acc")  # of the 2.2 network a fine-tuning started from (summary "start")
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
@@ -189,6 +190,11 @@ def load_context(out_root: str | Path) -> dict[str, Any]:
         group: dict[str, Any] = aggregate(summaries, _METRICS)
         group["run_ids"] = list(ids)
         group["summary"] = {k: summaries[0][k] for k in _SUMMARY_KEYS if k in summaries[0]}
+        group["best_epochs"] = [s.get("best_epoch") for s in summaries]
+        starts = [s["start"] for s in summaries if isinstance(s.get("start"), dict)]
+        if len(starts) == len(summaries) and all(isinstance(st.get(k), (int, float)) for st in starts for k in _START):
+            group["start"] = aggregate(starts, _START)  # fine-tuning from 2.2: where each seed started
+            group["gains"] = {k: [s[k] - st[k] for s, st in zip(summaries, starts)] for k in ("val_acc", "test_acc")}  # paired by seed
         config_file = root / ids[0] / "config.json"
         group["config"] = _read_json(config_file, "run config").get("config", {}) if config_file.is_file() else {}
         group["curve"] = mean_curves([_history(root / rid) for rid in ids], ("train_acc", "val_acc", "test_acc"))

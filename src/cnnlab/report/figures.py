@@ -69,6 +69,18 @@ def _wrap(name: str, width: int = 12) -> str:
     return "\n".join(lines[:3])
 
 
+# ----------------------------------------------------------------------------- Part 2
+NAME_CHARS = 12  # a person's name on a tile of about 0.9 in at 6 pt, one line per this many characters
+
+
+def _name(person: str) -> str:
+    """A person's name for a tile title: wrapped (words on their own lines) so neighbouring tiles'
+    titles never run into each other, whatever the name (FaceScrub's longest is 19 characters)."""
+    from cnnlab.faces.plots import wrap_label
+
+    return mpl_text(wrap_label(person, NAME_CHARS))
+
+
 # ----------------------------------------------------------------------------- 2.3 MLP weight pictures
 def plot_mlp_units(runs: Mapping[str, Path], faces: Any, path: Path, per_model: int = 2) -> dict[str, Any]:
     """For each MLP (hidden size -> run folder), its `per_model` most class-selective hidden units.
@@ -99,20 +111,27 @@ def plot_mlp_units(runs: Mapping[str, Path], faces: Any, path: Path, per_model: 
                          "image": img[0], "diff": diff[0]})
         picks[str(hidden)] = rows
     cols = sum(len(v) for v in picks.values())
-    fig, axes = plt.subplots(2, cols, figsize=(0.95 * cols, 2.45), squeeze=False)
-    j = 0
-    for hidden, rows in picks.items():
-        for r in rows:
-            lim = float(r["image"].abs().max()) or 1.0
-            axes[0][j].imshow(r["image"].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-            axes[0][j].set_title(f"{hidden} hidden: unit {r['unit']}\nfavours {mpl_text(r['person'])}", fontsize=6)
-            dl = float(r["diff"].abs().max()) or 1.0
-            axes[1][j].imshow(r["diff"].numpy(), cmap="RdBu_r", vmin=-dl, vmax=dl, interpolation="nearest")
-            axes[1][j].set_title(f"{mpl_text(r['person'])} mean face\nminus all (r = {r['corr']:.2f})", fontsize=6)
-            j += 1
-    for ax in axes.flat:
+    shown = [r for rows in picks.values() for r in rows]
+    top = {id(r): f"{h} hidden: unit {r['unit']}\nfavours\n{_name(r['person'])}" for h, rows in picks.items() for r in rows}
+    bottom = {id(r): f"{_name(r['person'])}\nmean face minus\nall (r = {r['corr']:.2f})" for r in shown}
+    # Placed by hand: each row's title band is as high as its title lines (0.1 in each at 6 pt), so wrapped
+    # long names never reach the tile above (tight_layout cannot shrink fixed-aspect tiles enough).
+    tile, gap, line = 0.82, 0.13, 0.1
+    n_top = max(t.count("\n") + 1 for t in top.values())
+    n_bottom = max(t.count("\n") + 1 for t in bottom.values())
+    width, height = cols * (tile + gap), 2 * tile + line * (n_top + n_bottom) + 0.15
+    fig = plt.figure(figsize=(width, height))
+    axes = [[fig.add_axes(((j * (tile + gap) + gap / 2) / width, (y0 / height), tile / width, tile / height)) for j in range(cols)]
+            for y0 in (height - line * n_top - 0.05 - tile, 0.0)]
+    for j, r in enumerate(shown):
+        lim = float(r["image"].abs().max()) or 1.0
+        axes[0][j].imshow(r["image"].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+        axes[0][j].set_title(top[id(r)], fontsize=6)
+        dl = float(r["diff"].abs().max()) or 1.0
+        axes[1][j].imshow(r["diff"].numpy(), cmap="RdBu_r", vmin=-dl, vmax=dl, interpolation="nearest")
+        axes[1][j].set_title(bottom[id(r)], fontsize=6)
+    for ax in (a for row in axes for a in row):
         ax.axis("off")
-    fig.tight_layout(pad=0.2, w_pad=0.3, h_pad=1.2)
     save(fig, path)
     clean = {h: [{k: v for k, v in r.items() if k not in ("image", "diff")} for r in rows] for h, rows in picks.items()}
     return {"figure": path.name, "units": clean, "runs": {h: Path(r).name for h, r in runs.items()}}
@@ -162,12 +181,12 @@ def plot_guided_backprop(checkpoint: Path, faces: Any, path: Path, k: int = 3, d
         items.append({"true": true, "pred": clf.class_names[pred], "prob": float(probs[i, pred]), "centre_share": share,
                       "correct": correct})
         axes[0][2 * j].imshow(x[0].permute(1, 2, 0).numpy())
-        verdict = "correct" if correct else f"wrong: {mpl_text(clf.class_names[pred])}"
-        axes[0][2 * j].set_title(f"{mpl_text(true)}\n{verdict} ({float(probs[i, pred]):.2f})", fontsize=5,
+        verdict = "correct" if correct else f"wrong: {_name(clf.class_names[pred])}"
+        axes[0][2 * j].set_title(f"{_name(true)}\n{verdict} ({float(probs[i, pred]):.2f})", fontsize=5,
                                  color="#2e7d32" if correct else "#c62828")
         pic, kw = to_picture(attr)
         axes[0][2 * j + 1].imshow(pic, **kw)
-        axes[0][2 * j + 1].set_title(f"guided backprop\n{mpl_text(clf.class_names[pred])}", fontsize=5)
+        axes[0][2 * j + 1].set_title(f"guided backprop\n{_name(clf.class_names[pred])}", fontsize=5)
     for ax in axes.flat:
         ax.axis("off")
     fig.tight_layout(pad=0.2, w_pad=0.2)

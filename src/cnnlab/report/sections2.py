@@ -4,8 +4,10 @@ caption and table row that involves it; its numbers are never called transfer le
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping
 
+from cnnlab.core.stats import summarize
 from cnnlab.report.sections_diag import face_confusion_subfigure
 from cnnlab.report.latex import comment, esc, path, pct, pm, pp
 
@@ -40,7 +42,7 @@ def results_table(ctx: dict) -> str:
     lines = [comment(f"{k}: runs {' '.join(p2[k]['run_ids'])}") for k in ORDER if k in p2]
     lines += ["\\begin{table}[t]", "\\centering",
               f"\\caption{{Face classification accuracy (\\%; mean\\,$\\pm$\\,std over $n={ns}$ seed{'' if ns == '1' else 's'}). {_provenance_short(ctx)} "
-              "Epoch: the epoch kept (lowest validation loss) of those trained.}",
+              f"Epoch: the epoch kept ({_kept_by(p2)}) of those trained{_epoch0_note(p2)}.}}",
               "\\label{tab:part2}", "\\small", "\\begin{tabular}{@{}llrrrr@{}}", "\\toprule",
               r"model & input & train & validation & test & epoch \\", "\\midrule"]
     for k in ORDER:
@@ -52,6 +54,17 @@ def results_table(ctx: dict) -> str:
         lines.append(" & ".join(cells) + r" \\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines)
+
+
+def _kept_by(p2: dict) -> str:
+    """How the epochs in the table were chosen: by the monitor every Part 2 run used (or each model's)."""
+    by = {p2[k]["summary"].get("selected_by", "val_acc") for k in ORDER if k in p2}
+    text = {"val_loss": "lowest validation loss", "val_acc": "highest validation accuracy"}
+    return text.get(by.pop(), "by validation") if len(by) == 1 else "by each model's validation criterion"
+
+
+def _epoch0_note(p2: dict) -> str:
+    return "; epoch 0 of the fine-tuned model is the 2.2 network it starts from" if "start" in p2.get("finetune", {}) else ""
 
 
 def _provenance_short(ctx: dict) -> str:
@@ -80,28 +93,48 @@ def curve_titles(ctx: dict) -> dict[str, str]:
     return titles
 
 
+def _mlp_recipe(config: dict, arch: dict) -> dict[str, str]:
+    """The 2.1 recipe in words, from the run's resolved config (config.json): preprocessing, augmentation,
+    regularisation and how training ends."""
+    m, train = config.get("mlp", {}), config.get("train", {})
+    per_image = ("each face is first standardised by its own mean and standard deviation over its pixels (this removes the "
+                 "brightness and contrast differences between photographs); ") if m.get("per_image") else ""
+    std = {"pixel": "the network then subtracts the training set's mean face and divides by each pixel's standard deviation",
+           "channel": "the network then subtracts the training set's mean and divides by its standard deviation",
+           "none": "the network uses the pixels as they are"}.get(m.get("standardize", "pixel"), "")
+    aug = [a for a, on in (("random left--right flips (faces are nearly symmetric)", m.get("flip")),
+                           (f"random shifts of up to {m.get('shift')} pixels", m.get("shift"))) if on]
+    augmentation = ("Each training mini-batch is augmented with " + " and ".join(aug) + "." if aug else "No data augmentation.")
+    opt = train.get("optimizer", {})
+    name = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}.get(opt.get("name"), esc(opt.get("name", "")))
+    stop = train.get("early_stopping", {})
+    monitor = "validation accuracy" if stop.get("monitor", "val_acc") == "val_acc" else "validation loss"
+    best = "highest validation accuracy" if stop.get("monitor", "val_acc") == "val_acc" else "lowest validation loss"
+    ends = (f"at most {train.get('epochs', '')} epochs, stopped early after {stop['patience']} epochs without improvement in {monitor}"
+            if stop.get("patience") else f"{train.get('epochs', '')} epochs")
+    training = (f"{name}, learning rate {opt.get('lr', 0):g}, L2 weight decay {opt.get('weight_decay', 0):g}, mini-batches of "
+                f"{train.get('batch_size', '')}, {ends}; the weights of the epoch with the {best} are kept") if opt else ""
+    drop = f", dropout {m['dropout']:g} on the hidden units" if m.get("dropout") else ""
+    return {"per_image": per_image, "standardize": std, "augmentation": augmentation, "training": training, "dropout": drop}
+
+
 def section_mlp(ctx: dict, figs: Mapping[str, str]) -> str:
     p2 = ctx["part2"]
     g, g8 = p2["mlp300"], p2["mlp800"]
     arch = g["summary"].get("architecture", {})
-    train = (g.get("config") or {}).get("train", {})
+    config = g.get("config") or {}
     size, ch = arch.get("image_size", 28), arch.get("channels", 1)
     k = arch.get("num_classes", len(ctx["faces"].get("people", [])))
     init = arch.get("init", g["summary"].get("init", ""))
-    optimizer = train.get("optimizer", {})
-    opt_name = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}.get(optimizer.get("name"), optimizer.get("name", ""))
-    monitor = {"val_loss": "lowest validation loss", "val_acc": "highest validation accuracy"}.get(
-        g["summary"].get("selected_by", "val_loss"), esc(g["summary"].get("selected_by", "")))
-    training = (f"{esc(opt_name)}, learning rate {optimizer.get('lr', 0):g}, L2 weight decay {optimizer.get('weight_decay', 0):g}, "
-                f"mini-batches of {train.get('batch_size', '')}, {train.get('epochs', '')} epochs; the weights of the epoch with the "
-                f"{monitor} are kept") if optimizer else esc(g["summary"].get("description", ""))
+    r = _mlp_recipe(config, arch)
+    training = r["training"] or esc(g["summary"].get("description", ""))
     return rf"""
 \subsection{{A multilayer perceptron on $28\times28$ faces}}
 \textbf{{Preprocessing.}} Each face crop is converted to {'grayscale' if ch == 1 else 'RGB'}, resized to ${size}\times{size}$
-(bilinear) and scaled to $[0,1]$; the network then subtracts the training set's mean and divides by its standard deviation
-(both stored in the model, so a saved model takes raw images) and flattens the image to {arch.get('input_dim', ch * size * size)} inputs.
+(bilinear) and scaled to $[0,1]$; {r['per_image']}{r['standardize']} (all of it inside the model, so a saved model takes raw
+images), and the image is flattened to {arch.get('input_dim', ch * size * size)} inputs. {r['augmentation']}
 \textbf{{Architecture.}} One fully connected hidden layer of {arch.get('hidden', 300)} units and a linear output layer with
-$K={k}$ logits, one per person ({ch * size * size}--{arch.get('hidden', 300)}--{k}), softmax cross-entropy loss.
+$K={k}$ logits, one per person ({ch * size * size}--{arch.get('hidden', 300)}--{k}){r['dropout']}, softmax cross-entropy loss.
 \textbf{{Activation.}} {esc(arch.get('activation', 'tanh'))} on the hidden units.
 \textbf{{Initialisation.}} Weights {INIT_TEXT.get(init, esc(init))}.
 \textbf{{Training.}} {training}.
@@ -151,8 +184,7 @@ def section_features(ctx: dict) -> str:
         meaning = (f"Compared with the pixel MLP this is {pp(d)} points. \\emph{{These are not transfer-learning results}}: the "
                    "AlexNet weights are random (no ImageNet weights were available), so conv4 is a fixed random projection of "
                    "the image; what the head learns from it measures how much identity survives random convolutions and "
-                   "pooling, not what ImageNet training contributes. Run with \\texttt{-{}-weights PATH} to the ImageNet weights "
-                   "for the real experiment.")
+                   "pooling, not what ImageNet training contributes.")
     return rf"""
 \subsection{{AlexNet as a fixed feature extractor}}
 \textbf{{System.}} Each face is resized to ${size}\times{size}$ RGB (grayscale faces are replicated to three channels),
@@ -235,15 +267,15 @@ def section_finetune(ctx: dict) -> str:
     trained = {"features": f"The convolutional layers are frozen; fc6 and fc7 continue training at {scale:g} times the learning rate of the new layer.",
                "all-but-last": "Everything but the new layer is frozen: only the new layer trains.",
                "none": f"All layers train, the pretrained ones at {scale:g} times the learning rate of the new layer."}.get(freeze, "")
+    system = (_from_features_text(ctx, g, scale) if "start" in g else rf"""\textbf{{System.}} The {alexnet_label(ctx)} with its last layer replaced by a new $4096\to{len(ctx['faces'].get('people', []))}$
+layer (one output per person, as in 2.2): {esc(s.get('model', ''))} (\texttt{{freeze={esc(freeze)}}}). {trained}
+It reaches \textbf{{{acc(g)} test accuracy}} ({_seeds(g)}), {pp(d)} points against the fixed conv4 features of 2.2.{untrained}""")
     return rf"""
 \subsection{{Fine-tuning AlexNet}}
-\textbf{{System.}} The {alexnet_label(ctx)} with its last layer replaced by a new $4096\to{len(ctx['faces'].get('people', []))}$
-layer (one output per person, as in 2.2): {esc(s.get('model', ''))} (\texttt{{freeze={esc(freeze)}}}). {trained}
-It reaches \textbf{{{acc(g)} test accuracy}} ({_seeds(g)}), {pp(d)} points against the fixed conv4 features of 2.2.{untrained}
+{system}
 
-\textbf{{Using the network.}} A face image (a file) is the input placeholder; the model returns the most probable people.
-Figure~\ref{{fig:predict}} saves a test face of {esc(pred['true'])} as an image file and classifies the file with
-\texttt{{cnnlab predict}}: the network ranks {esc(top[0][0]) if top else '?'} first ({correct}).
+\textbf{{Using the network.}} Figure~\ref{{fig:predict}} saves a test face of {esc(pred['true'])} as an image file (the input
+placeholder) and classifies the file with \texttt{{cnnlab predict}}: the network ranks {esc(top[0][0]) if top else '?'} first ({correct}).
 
 {comment('prediction example: run ' + run)}
 {comment('guided backprop: run ' + ctx['explain']['run'])}
@@ -256,7 +288,7 @@ Figure~\ref{{fig:predict}} saves a test face of {esc(pred['true'])} as an image 
 {rows}
 \bottomrule\end{{tabular}}
 \end{{minipage}}\\[2pt]
-{{\scriptsize\texttt{{\$ cnnlab predict {esc(pred['image'])} -{{}}-checkpoint}} {path(ctx['runs_root'] + '/' + run + '/model.pt')}}}
+{{\scriptsize\texttt{{\$ cnnlab predict {esc(pred['image'])} -{{}}-checkpoint}} {path(Path(ctx['runs_root']).name + '/' + run + '/model.pt')}}}
 \caption{{One test face classified with \texttt{{cnnlab predict}} (top 3).}}
 \label{{fig:predict}}
 \end{{subfigure}}\hfill
@@ -269,6 +301,42 @@ first, then wrong ones).}}
 \caption{{The fine-tuned {short_alexnet(ctx)} of 2.4 on test faces.}}
 \end{{figure}}
 """
+
+
+def _layers(names: list) -> str:
+    names = [esc(n) for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else "none"
+
+
+def _from_features_text(ctx: dict, g: dict, scale: float) -> str:
+    """2.4 when it starts from the 2.2 network (finetune.freeze = from-features): the system, and 2.2 against 2.4."""
+    s, start, cfg = g["summary"], g["start"], (g.get("config") or {}).get("train", {})
+    trained, frozen = s.get("trained_layers", []), s.get("frozen_layers", [])
+    lr = (cfg.get("optimizer") or {}).get("lr", 0)
+    patience = (cfg.get("early_stopping") or {}).get("patience")
+    budget = (f"at most {cfg.get('epochs', '')} epochs, stopped after {patience} without a gain in validation accuracy"
+              if patience else f"{cfg.get('epochs', '')} epochs")
+    gains = g.get("gains", {})
+    n = len(g.get("best_epochs", []))
+    kept0 = sum(1 for e in g.get("best_epochs", []) if e == 0)
+    gain = summarize(gains.get("test_acc") or [0.0])
+    gain_test = pp(gain.mean) + (f"\\,$\\pm$\\,{pct(gain.std)}" if gain.n > 1 else "")
+    if kept0 == n:
+        added = (f"In every seed the starting point stayed the best epoch: training {_layers(trained)} end to end never raised "
+                 "validation accuracy above that of 2.2, so it added nothing and the fine-tuned network is the 2.2 network.")
+    else:
+        added = (f"End-to-end training changed test accuracy by {gain_test} points (paired by seed)"
+                 + (f"; in {kept0} of {n} seeds the starting point stayed the best epoch." if kept0 else "."))
+    untrained = "" if ctx["alexnet"].get("pretrained") else (
+        f" With an untrained AlexNet, {_layers(trained)} start{'s' if len(trained) == 1 else ''} from random weights: this is "
+        "supervised training of a small convolutional network, not transfer learning.")
+    return rf"""\textbf{{System.}} Fine-tuning starts from the 2.2 network itself ({short_alexnet(ctx)} up to
+{esc(s.get('layer', 'conv4'))} and the trained head, from the 2.2 run of the same seed) and trains it end to end:
+{_layers(trained)} at {scale:g} times the head's learning rate ({lr:g}); {_layers(frozen)} stay frozen, their output read from
+the feature cache of 2.2, which keeps end-to-end training affordable on a CPU. Training runs {budget}; epoch~0, the starting
+point, competes for the best epoch by validation accuracy, so the result is never worse than 2.2 on validation.
+\textbf{{Results.}} From {acc(start, 'val_acc')} validation and {acc(start, 'test_acc')} test accuracy (2.2) the network goes
+to {acc(g, 'val_acc')} and \textbf{{{acc(g)} test accuracy}} ({_seeds(g)}). {added}{untrained}"""
 
 
 def section_explain(ctx: dict) -> str:

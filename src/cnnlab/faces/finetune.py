@@ -1,0 +1,288 @@
+"""Part 2.4: fine-tuning AlexNet on face data, by two recipes (`finetune.freeze`, cnnlab.faces.config).
+
+from-features (the default): start from the trained 2.2 network, AlexNet up to the 2.2 feature layer
+    plus the trained 2.2 head (the 2.2 run of the same data, weights and seed, found in the run cache
+    by its config and trained first if missing, or a run folder given), and train it end to end from
+    `train_from` on: those AlexNet layers at lr * lr_scale, the head at lr. The layers before stay
+    frozen and their output comes from the feature cache (2.2 caches it in the same pass), which is
+    what makes end-to-end training affordable on a CPU. The starting point is evaluated as "epoch 0"
+    and competes for the best epoch by validation accuracy, so the result is never worse on
+    validation than 2.2. The checkpoint is a 2.2-shaped network (kind alexnet-features).
+features / all-but-last / none: the classic recipe with ImageNet weights, AlexNet with a new last
+    layer (classifier.6) trained with the convolutional layers frozen, everything but the new layer
+    frozen, or nothing frozen.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from cnnlab.core.callbacks import Callback
+from cnnlab.core.errors import ConfigError
+from cnnlab.core.runs import RunResult, cached_run, create_run, load_summary, run_problem
+from cnnlab.core.trainer import Trainer, seed_everything
+from cnnlab.faces.alexnet_layers import LAYER_ORDER, LAYERS, TRAIN_FROM
+from cnnlab.faces.config import FROM_FEATURES, FeaturesRunConfig, FinetuneRunConfig
+from cnnlab.faces.experiments import check_faces
+from cnnlab.faces.transfer import alexnet_features, alexnet_label, layer_features, run_identity
+
+log = logging.getLogger(__name__)
+
+Start = FeaturesRunConfig | str | Path | None
+
+
+def alexnet_finetune(
+    faces: Any,
+    state_dict: dict[str, torch.Tensor],
+    weights: dict[str, Any],
+    config: FinetuneRunConfig,
+    out_root: str | Path = "runs",
+    *,
+    start: Start = None,
+    cache_dir: str | Path | None = None,
+    device: str = "cpu",
+    force: bool = False,
+    progress: bool = False,
+    extract_batch_size: int = 64,
+    callbacks: Sequence[Callback] = (),
+) -> RunResult:
+    """2.4: fine-tune AlexNet by config.finetune.freeze (see the module docstring), seeded by config.train.seed.
+
+    `faces`: load_run_faces(config). from-features starts from `start`: a 2.2 run folder or the
+    FeaturesRunConfig of the 2.2 run (found in `out_root`'s run cache, or trained there first);
+    None = config.finetune.features_run, else start_config(config).
+    """
+    check_faces(faces, config, "AlexNet")
+    cache_dir = Path(cache_dir) if cache_dir is not None else Path(out_root) / "cache" / "features"
+    if config.finetune.freeze == FROM_FEATURES:
+        return _finetune_from_features(faces, state_dict, weights, config, out_root, start, cache_dir, device, force,
+                                       progress, extract_batch_size, callbacks)
+    return _finetune_last_layer(faces, state_dict, weights, config, out_root, cache_dir, device, force, progress,
+                                extract_batch_size, callbacks)
+
+
+def start_config(config: FinetuneRunConfig) -> FeaturesRunConfig:
+    """The 2.2 run a from-features fine-tuning starts from by default: the 2.2 run config's defaults on
+    the same data, AlexNet weights, input size and seed."""
+    base = FeaturesRunConfig()
+    ft = config.finetune
+    return FeaturesRunConfig(data=config.data, features=replace(base.features, input_size=ft.input_size, weights=ft.weights),
+                             train=replace(base.train, seed=config.train.seed))
+
+
+# ----------------------------------------------------------------------------- from 2.2
+
+class _FromLayer(nn.Module):
+    """The trained part of a 2.2 network (cnnlab.faces.checkpoints.FeatureClassifier) over cached
+    activations: features[start:] -> [avgpool] -> flatten -> [classifier] -> head. Shares its parameters."""
+
+    def __init__(self, model: nn.Module, start: int) -> None:
+        super().__init__()
+        self.model, self.start = model, start
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        x = m.features[self.start :](x)  # (B, C, h, w) of the frozen layer -> the 2.2 layer's activations
+        if m.avgpool is not None:
+            x = m.avgpool(x)
+        x = torch.flatten(x, 1)
+        if m.classifier is not None:
+            x = m.classifier(x)
+        return m.head(x)  # (B, K)
+
+
+def _start_run(faces: Any, state_dict: dict, weights: dict[str, Any], config: FinetuneRunConfig, out_root: str | Path,
+               start: Start, cache_dir: Path, device: str, progress: bool, extract_batch_size: int) -> Path:
+    """The 2.2 run folder to start from, checked: same faces, same AlexNet weights, a layer after the frozen one."""
+    frozen = TRAIN_FROM[config.finetune.train_from]
+    start = start if start is not None else config.finetune.features_run or start_config(config)
+    if isinstance(start, FeaturesRunConfig):
+        check_faces(faces, start, "the 2.2 run")
+        found = alexnet_features(faces, state_dict, weights, start, out_root, cache_dir=cache_dir, device=device,
+                                 progress=progress, extract_batch_size=extract_batch_size, extra_layers=(frozen,))
+        log.info("fine-tuning starts from 2.2 run %s%s", found.path.name, " (cached)" if found.cached else "")
+        path = found.path
+    else:
+        path = Path(start)
+    problem = run_problem(path)
+    if problem is not None:
+        raise ConfigError(f"the 2.2 run to fine-tune from, {path}, is not a finished run folder ({problem})")
+    s = load_summary(path)
+    if s.get("kind") != "alexnet-features" or not (path / "model.pt").is_file():
+        raise ConfigError(f"{path} is not a 2.2 run (cnnlab part2 features) with a model.pt")
+    if (s.get("data") or {}).get("hash") != faces.info["hash"]:
+        raise ConfigError(f"the 2.2 run {path.name} was trained on other faces than these ({(s.get('data') or {}).get('name')})")
+    if (s.get("weights") or {}).get("sha256") != weights["sha256"]:
+        raise ConfigError(f"the 2.2 run {path.name} was trained on other AlexNet weights than these")
+    if LAYER_ORDER.index(frozen) >= LAYER_ORDER.index(str(s.get("layer"))):
+        raise ConfigError(f"finetune.train_from {config.finetune.train_from} lies beyond the 2.2 run's layer {s.get('layer')}: "
+                          f"nothing of AlexNet would train")
+    return path
+
+
+def _finetune_from_features(faces: Any, state_dict: dict[str, torch.Tensor], weights: dict[str, Any], config: FinetuneRunConfig,
+                            out_root: str | Path, start: Start, cache_dir: Path, device: str, force: bool, progress: bool,
+                            extract_batch_size: int, callbacks: Sequence[Callback]) -> RunResult:
+    """The 2.2 network trained end to end from finetune.train_from on (see the module docstring)."""
+    from cnnlab.core.plotting import plot_learning_curves
+    from cnnlab.faces.alexnet import feature_shape
+    from cnnlab.faces.checkpoints import load_checkpoint, save_checkpoint
+
+    settings, seed, lr = config.finetune, config.train.seed, config.train.optimizer.lr
+    info, names = faces.info, list(faces.class_names)
+    label = alexnet_label(weights)
+    frozen = TRAIN_FROM[settings.train_from]
+    start_path = _start_run(faces, state_dict, weights, config, out_root, start, cache_dir, device, progress, extract_batch_size)
+    resolved = {**run_identity(config, settings.weights, weights), "start_run": start_path.name}
+    hit = cached_run(out_root, "alexnet-finetune", resolved, info["hash"], seed, force)
+    if hit is not None:
+        return hit
+
+    start_summary = load_summary(start_path)
+    clf = load_checkpoint(start_path / "model.pt")
+    if clf.class_names != names or clf.image_size != settings.input_size:
+        raise ConfigError(f"the 2.2 run {start_path.name} classifies other people or image sizes than these faces")
+    model = clf.model.train()  # a FeatureClassifier: AlexNet up to the 2.2 layer + the trained head
+    layer = model.layer
+    begin = LAYERS[frozen][1]  # features[:begin] is frozen; its output is cached
+    for p in model.features[:begin].parameters():
+        p.requires_grad_(False)
+    shape = feature_shape(frozen, settings.input_size)  # (C, h, w) of the frozen layer's output
+    feats, finfo = layer_features(faces, [frozen], state_dict, weights, cache_dir, device, extract_batch_size)
+    sets = faces.splits
+    fsets = {k: (feats[frozen][k].view(-1, *shape), sets[k][1]) for k in sets}
+    tail = _FromLayer(model, begin)
+    alexnet = [*model.features[begin:].parameters(), *(model.classifier.parameters() if model.classifier is not None else ())]
+    groups = [{"params": alexnet, "lr": lr * settings.lr_scale}, {"params": list(model.head.parameters()), "lr": lr}]
+    seed_everything(seed)
+    trainer = Trainer(config.train, device=device, progress=progress)
+    result = trainer.fit(tail, fsets["train"], fsets["val"], monitor={"test": fsets["test"]}, param_groups=groups,
+                         callbacks=callbacks, evaluate_start=True)
+    final = trainer.evaluate_splits(tail, fsets)
+    model.cpu().eval()
+    i_frozen, i_layer = LAYER_ORDER.index(frozen), LAYER_ORDER.index(layer)
+    trained = [n for n in LAYER_ORDER[i_frozen + 1 : i_layer + 1] if n.startswith(("conv", "fc"))]
+    kept = [n for n in LAYER_ORDER[: i_frozen + 1] if n.startswith(("conv", "fc"))]
+    desc = (f"{label} {layer} + FC head of 2.2, fine-tuned end to end: {', '.join(trained)} (lr x {settings.lr_scale:g}) "
+            f"and the head trained, {', '.join(kept)} frozen")
+    summary = {
+        "question": "2.4",
+        "model": desc,
+        "alexnet": label,
+        "weights": weights,
+        "freeze": settings.freeze,
+        "layer": layer,
+        "trained_layers": trained,
+        "frozen_layers": kept,
+        "start_run": start_path.name,
+        "start": {k: start_summary.get(k) for k in ("train_acc", "val_acc", "test_acc", "val_loss")},
+        "start_epoch0": {k: result.start[k] for k in ("train_acc", "val_acc", "val_loss", "test_acc")} if result.start else {},
+        **final,
+        **result.summary_fields(),
+        **finfo,
+    }
+    if not weights["pretrained"]:
+        summary["warning"] = "untrained AlexNet: random weights, no ImageNet knowledge to transfer"
+    with create_run(out_root, "alexnet-finetune", resolved, seed, info, callbacks=callbacks, replace=force) as run:
+        run.write_history(result.curve)  # epoch 0 is the 2.2 network
+        plot_learning_curves(result.curve, run.file("learning_curves.png"), sets=["train", "val", "test"],
+                             title=f"{label} 2.2 network fine-tuned from {settings.train_from} on {info['name']}: "
+                                   f"test acc {final['test_acc']:.3f}")
+        save_checkpoint(run.file("model.pt"), model, kind="alexnet-features", config=clf.config, class_names=names,
+                        image_size=settings.input_size, channels=3,
+                        meta={"description": desc, "weights": weights, "data": info["name"], "start_run": start_path.name})
+        full = run.write_summary(summary)
+    return RunResult(run.path, full, False)
+
+# ----------------------------------------------------------------------------- the classic recipe
+
+class _Tail(nn.Module):
+    """The trainable tail of AlexNet over cached activations: flatten -> classifier[start:]."""
+
+    def __init__(self, classifier: nn.Sequential, start: int) -> None:
+        super().__init__()
+        self.layers = classifier[start:]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x.flatten(1))
+
+
+def _finetune_last_layer(faces: Any, state_dict: dict[str, torch.Tensor], weights: dict[str, Any], config: FinetuneRunConfig,
+                         out_root: str | Path, cache_dir: Path, device: str, force: bool, progress: bool,
+                         extract_batch_size: int, callbacks: Sequence[Callback]) -> RunResult:
+    """The classic recipe: AlexNet whose last layer (classifier.6) has one output per class, then trained
+    (freeze features, all-but-last or none).
+
+    With frozen features (or all but the last layer) the frozen part is deterministic in eval mode, so
+    its output (pool5 / fc7) comes from the feature cache and only the tail trains; this is the same
+    model as back-propagating through the frozen layers, minus the repeated forward passes.
+    """
+    from cnnlab.core.plotting import plot_learning_curves
+    from cnnlab.faces.checkpoints import FaceAlexNet, save_checkpoint
+
+    settings, seed, lr = config.finetune, config.train.seed, config.train.optimizer.lr
+    info = faces.info
+    label = alexnet_label(weights)
+    names = list(faces.class_names)
+    resolved = run_identity(config, settings.weights, weights)
+    hit = cached_run(out_root, "alexnet-finetune", resolved, info["hash"], seed, force)
+    if hit is not None:
+        return hit
+
+    seed_everything(seed)
+    model = FaceAlexNet(len(names), settings.dropout)
+    pretrained = {k: v for k, v in state_dict.items() if not k.startswith("classifier.6.")}
+    missing = model.load_state_dict(pretrained, strict=False)
+    if missing.unexpected_keys or set(missing.missing_keys) != {"classifier.6.weight", "classifier.6.bias"}:
+        raise ConfigError(f"AlexNet weights do not fit: {missing}")
+    new_params = list(model.classifier[6].parameters())
+    trainer = Trainer(config.train, device=device, progress=progress)
+    sets = faces.splits
+    finfo: dict[str, Any] = {}
+    if settings.freeze == "none":
+        old = [p for n, p in model.named_parameters() if not n.startswith("classifier.6.")]
+        groups = [{"params": old, "lr": lr * settings.lr_scale}, {"params": new_params, "lr": lr}]
+        result = trainer.fit(model, sets["train"], sets["val"], monitor={"test": sets["test"]}, param_groups=groups, callbacks=callbacks)
+        final = trainer.evaluate_splits(model, sets)
+        trained = "all layers (pretrained at lr x %g)" % settings.lr_scale
+    else:
+        layer, start = ("pool5", 0) if settings.freeze == "features" else ("fc7", 6)
+        feats, finfo = layer_features(faces, [layer], state_dict, weights, cache_dir, device, extract_batch_size)
+        feats = feats[layer]
+        tail = _Tail(model.classifier, start)  # shares parameters with `model`
+        fsets = {k: (feats[k], sets[k][1]) for k in sets}
+        new_ids = {id(p) for p in new_params}
+        old = [p for p in tail.parameters() if id(p) not in new_ids]
+        groups = [g for g in ({"params": old, "lr": lr * settings.lr_scale}, {"params": new_params, "lr": lr}) if g["params"]]
+        result = trainer.fit(tail, fsets["train"], fsets["val"], monitor={"test": fsets["test"]}, param_groups=groups, callbacks=callbacks)
+        final = trainer.evaluate_splits(tail, fsets)
+        trained = "classifier (fc6, fc7 at lr x %g, new fc8)" % settings.lr_scale if start == 0 else "the new last layer only"
+    model.cpu().eval()
+    desc = f"{label} fine-tuned: last layer 4096 -> {len(names)}, trained: {trained}"
+    summary = {
+        "question": "2.4",
+        "model": desc,
+        "alexnet": label,
+        "weights": weights,
+        "freeze": settings.freeze,
+        **final,
+        **result.summary_fields(),
+        **finfo,
+    }
+    if not weights["pretrained"]:
+        summary["warning"] = "untrained AlexNet: random weights, no ImageNet knowledge to transfer"
+    with create_run(out_root, "alexnet-finetune", resolved, seed, info, callbacks=callbacks, replace=force) as run:
+        run.write_history(result.history)
+        plot_learning_curves(result.history, run.file("learning_curves.png"), sets=["train", "val", "test"],
+                             title=f"{label} fine-tuned ({settings.freeze} frozen) on {info['name']}: test acc {final['test_acc']:.3f}")
+        save_checkpoint(run.file("model.pt"), model, kind="alexnet", config={"dropout": settings.dropout},
+                        class_names=names, image_size=settings.input_size, channels=3,
+                        meta={"description": desc, "weights": weights, "data": info["name"]})
+        full = run.write_summary(summary)
+    return RunResult(run.path, full, False)
