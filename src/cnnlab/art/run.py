@@ -137,8 +137,8 @@ def train_run(
 ) -> RunResult:
     """Train one SimpleCNN run (seed = config.train.seed) and write runs/<run id>/.
 
-    A finished run with the same config, data and seed is reused unless `force` (then no callback
-    runs). `callbacks` are passed to `Trainer.fit` (e.g. the sweep's pruning hook) and to the run
+    A finished run with the same config, data and seed is reused, and then no callback runs, unless
+    `force`. `callbacks` are passed to `Trainer.fit` (e.g. the sweep's pruning hook) and to the run
     writer (`on_run_folder`, e.g. TensorBoard logging).
     """
     data = data or prepare_data(config)
