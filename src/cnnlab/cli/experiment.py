@@ -37,12 +37,12 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("experiment", help="run a Part 1 experiment suite over several paired repeats (questions 1.2-1.7)")
     p.add_argument("suite", choices=_SuiteChoices(), metavar="SUITE", help="suite to run: %(choices)s")
     add_config_args(p)
-    from cnnlab.art.repeats import DEFAULT_REPEATS
+    from cnnlab.art.repeats import DEFAULT_REPEATS, DEFAULT_TRIALS
 
     add_repeats_arg(p, str(DEFAULT_REPEATS), flags=("--seeds", "--repeats"))
     p.add_argument("--quick", action="store_true", help="the first repeat alone, 2 epochs (smoke test)")
     p.add_argument("--jobs", type=int, default=None, help="parallel training processes, 1 thread each (default: CPU cores, at most 4)")
-    p.add_argument("--trials", type=int, default=30, help="Optuna trials of the search suite (default: 30)")
+    p.add_argument("--trials", type=int, default=DEFAULT_TRIALS, help=f"Optuna trials of the search suite (default: {DEFAULT_TRIALS})")
     p.add_argument("--out", default="runs", help="runs folder: the runs and runs/suites/<suite>/ tables go here (default: runs)")
     add_device_arg(p)
     add_threads_arg(p, "per training process (each of --jobs)")

@@ -24,12 +24,12 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style", metavar="PATH", help="an official neurips_20XX.sty to typeset with (default: cnnlab's own NeurIPS-like style)")
     p.add_argument("--no-compile", action="store_true", help="write the LaTeX bundle only")
     p.add_argument("--no-train", action="store_true", help="render from the runs folder as it is: train nothing")
-    from cnnlab.art.repeats import DEFAULT_REPEATS
+    from cnnlab.art.repeats import DEFAULT_REPEATS, DEFAULT_TRIALS
 
     add_repeats_arg(p, str(DEFAULT_REPEATS))
     add_seeds_arg(p, "3", "Part 2 seeds per model (--quick: the first alone)")
     p.add_argument("--jobs", type=int, default=None, help="parallel training processes for Part 1, 1 thread each (default: CPU cores, at most 4)")
-    p.add_argument("--trials", type=int, default=30, help="Optuna trials of the 1.6 search (default: 30; --quick: 3)")
+    p.add_argument("--trials", type=int, default=DEFAULT_TRIALS, help=f"Optuna trials of the 1.6 search (default: {DEFAULT_TRIALS}; --quick: 3)")
     p.add_argument("--data", default="synthetic-artists",
                    help="art data: 'synthetic-artists' (embedded, default) or a folder with one sub-folder per artist")
     p.add_argument("--faces", default="olivetti", metavar="SOURCE",

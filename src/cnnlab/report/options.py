@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.core.errors import ConfigError
+from cnnlab.art.repeats import DEFAULT_TRIALS
 from cnnlab.art.suites import DEFAULT_REPEATS, default_jobs
 
 # Quick mode: a smoke test of the whole pipeline, not results worth reading.
@@ -36,7 +37,7 @@ class ReportOptions:
     seeds: tuple[int, ...] | int = (0, 1, 2)
     repeats: tuple[int, ...] | int = DEFAULT_REPEATS
     jobs: int = field(default_factory=default_jobs)
-    trials: int = 30
+    trials: int = DEFAULT_TRIALS
     style: Path | None = None
     compile: bool = True
     train: bool = True

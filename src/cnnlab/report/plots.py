@@ -110,7 +110,7 @@ def plot_part2_curves(part2: dict[str, Any], titles: dict[str, str], path: Path)
     """One panel per Part 2 model: train, validation and test accuracy per epoch (mean over seeds)."""
     plt = pyplot()
     keys = [k for k in titles if k in part2]
-    fig, axes = plt.subplots(1, len(keys), figsize=(WIDTH, 1.55), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(keys), figsize=(WIDTH, 1.4), sharey=True, squeeze=False)
     for ax, k in zip(axes[0], keys):
         curve = part2[k]["curve"]
         for s in ("train", "val", "test"):

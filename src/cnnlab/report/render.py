@@ -145,21 +145,19 @@ def section_discussion(ctx: dict) -> str:
     t = ctx.get("timings") or {}
     caveats = []
     if ctx["art"]["synthetic"]:
-        caveats.append("Part~1 ran on synthetic images; the conclusions about pooling, regularisation, architecture and "
-                       "invariances describe this stand-in data and must be re-checked on the real paintings "
-                       "(\\texttt{cnnlab report -{}-data art\\_data/artists})")
+        caveats.append("Part~1 ran on synthetic images, so its conclusions describe this stand-in data (real paintings: "
+                       "\\texttt{-{}-data art\\_data/artists})")
     if not ctx["alexnet"].get("pretrained"):
-        caveats.append("AlexNet was untrained; rerun with \\texttt{-{}-weights} pointing to the ImageNet weights for transfer learning")
+        caveats.append("AlexNet was untrained (ImageNet weights: \\texttt{-{}-weights PATH})")
     if ctx["faces"].get("kind") == "olivetti":
-        caveats.append("Part~2 used the Olivetti faces (10 per person); FaceScrub (\\texttt{-{}-faces DIR} after \\texttt{cnnlab faces download}) "
-                       "has more and more varied faces per actor")
+        caveats.append("Part~2 used the Olivetti faces, 10 per person (FaceScrub: \\texttt{-{}-faces DIR})")
     if ctx["quick"]:
         caveats.append("this is a quick-mode smoke test (one seed, a few epochs, a subset of the faces)")
     cav = ("\\textbf{Limitations.} " + "; ".join(caveats) + ".") if caveats else ""
     timing = ""
     if t:
-        timing = (f" Running the experiments took {t.get('part1_seconds', 0) / 60:.1f} min for Part~1 and "
-                  f"{t.get('part2_seconds', 0) / 60:.1f} min for Part~2 on this machine (CPU; cached runs are reused).")
+        timing = (f" The experiments took {t.get('part1_seconds', 0) / 60:.1f} min (Part~1) and "
+                  f"{t.get('part2_seconds', 0) / 60:.1f} min (Part~2) on this machine's CPU.")
     s = ctx["suites"]
     base, best = s["baseline"]["rows"][0], s["search"]["rows"][0]
     g = gap(base)

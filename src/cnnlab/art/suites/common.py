@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from cnnlab.art.config import RunConfig
-from cnnlab.art.repeats import DEFAULT_REPEATS
+from cnnlab.art.repeats import DEFAULT_REPEATS, DEFAULT_TRIALS
 from cnnlab.core.callbacks import Callback
 from cnnlab.core.config import resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
@@ -65,7 +65,7 @@ class SuiteOptions:
     quick: bool = False
     jobs: int = field(default_factory=default_jobs)
     device: str = "cpu"
-    search_trials: int = 30
+    search_trials: int = DEFAULT_TRIALS
     threads: int | None = None  # torch threads per training process; None: the rule of cnnlab.core.threads
     callbacks: tuple[Callback, ...] = ()
 
