@@ -142,7 +142,6 @@ course's transformations of question 1.7, applied to the first image.}}
 
 
 def section_discussion(ctx: dict) -> str:
-    t = ctx.get("timings") or {}
     caveats = []
     if ctx["art"]["synthetic"]:
         caveats.append("Part~1 ran on synthetic images, so its conclusions describe this stand-in data (real paintings: "
@@ -154,10 +153,6 @@ def section_discussion(ctx: dict) -> str:
     if ctx["quick"]:
         caveats.append("this is a quick-mode smoke test (one seed, a few epochs, a subset of the faces)")
     cav = ("\\textbf{Limitations.} " + "; ".join(caveats) + ".") if caveats else ""
-    timing = ""
-    if t:
-        timing = (f" The experiments took {t.get('part1_seconds', 0) / 60:.1f} min (Part~1) and "
-                  f"{t.get('part2_seconds', 0) / 60:.1f} min (Part~2) on this machine's CPU.")
     s = ctx["suites"]
     base, best = s["baseline"]["rows"][0], s["search"]["rows"][0]
     g = gap(base)
@@ -173,9 +168,8 @@ def section_discussion(ctx: dict) -> str:
     return rf"""
 \section{{Discussion}}
 {fit}; the experiments of 1.3--1.5 measure which single changes trade training fit for validation accuracy, and the search
-of 1.6 combines them ({acc(base, 'test_acc')} $\to$ {acc(best, 'test_acc')} test accuracy). The robustness study of 1.7
-shows which image statistics the network relies on and how far augmentation restores the missing invariances. {part2}
-{cav}{timing}
+of 1.6 combines them ({acc(base, 'test_acc')} $\to$ {acc(best, 'test_acc')} test accuracy). {part2}
+{cav}
 """
 
 
