@@ -178,7 +178,9 @@ class Trainer:
         `evaluate_start`: evaluate the model as given, before any training, as "epoch 0" (FitResult.start;
         its train metrics are in eval mode) and let it compete for the best epoch: a model that starts
         from a trained one (fine-tuning) then never ends worse on validation than it started. It draws
-        no random numbers, so the epochs that follow are the same as without it. `monitor` sets (e.g. {"test": ...}) are evaluated and recorded each epoch, never used for
+        no random numbers, so the epochs that follow are the same as without it.
+
+        `monitor` sets (e.g. {"test": ...}) are evaluated and recorded each epoch, never used for
         any decision. `augment(x, generator)` transforms each training batch. `callbacks` run after
         the built-in early stopping (and progress bar) at every hook: they may read the model,
         optimizer and each epoch's row, call `state.request_stop(reason)`, or raise to abort (a pruned
