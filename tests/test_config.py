@@ -2,7 +2,7 @@ import pytest
 
 from cnnlab.art.config import ModelConfig, RunConfig
 from cnnlab.core.train_config import TrainConfig
-from cnnlab.core.config import parse_override, resolve_config, to_dict
+from cnnlab.core.config import as_ids, parse_override, resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
 
 
@@ -85,3 +85,19 @@ def test_shipped_example_configs_resolve():
 def test_unknown_augment_transform_is_a_config_error_naming_the_choices():
     with pytest.raises(ConfigError, match="unknown transform 'rotate' in augment.probabilities .*hflip"):
         resolve_config(RunConfig, None, ["augment.probabilities.rotate=0.5"])
+
+
+def test_repeat_and_seed_ids_one_rule():
+    """One rule for --repeats and --seeds everywhere: a count or distinct ids >= 0."""
+    from cnnlab.art.suites import SuiteOptions
+    from cnnlab.report.options import ReportOptions
+
+    assert as_ids(3, "--repeats", "repeat") == (0, 1, 2) and as_ids([4, 1], "--seeds", "seed") == (4, 1)
+    for bad in (0, [], [1, 1], [-1], [True], [0.5]):
+        with pytest.raises(ConfigError, match="--seeds must name at least one seed >= 0, each once"):
+            as_ids(bad, "--seeds", "seed")
+    assert SuiteOptions(repeats=2).repeats == (0, 1) and ReportOptions(seeds=[2, 0]).seeds == (2, 0)
+    with pytest.raises(ConfigError, match="--repeats"):
+        SuiteOptions(repeats=[0, 0])
+    with pytest.raises(ConfigError, match="--seeds"):
+        ReportOptions(seeds=[1, 1])

@@ -72,6 +72,15 @@ def check_seed(value: Any, key: str) -> None:
           f"{key} must be an integer in [0, 2**32), got {value!r}")
 
 
+def as_ids(value: int | Sequence[int], flag: str, what: str) -> tuple[int, ...]:
+    """Repeat or seed ids from a count n (ids 0..n-1) or the ids themselves: a tuple of distinct integers
+    >= 0, else a one-line ConfigError naming `flag` (`what`: "repeat", "seed")."""
+    ids = tuple(range(value)) if isinstance(value, int) and not isinstance(value, bool) else tuple(value)
+    check(bool(ids) and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids) and len(set(ids)) == len(ids),
+          f"{flag} must name at least one {what} >= 0, each once; got {value!r}")
+    return ids
+
+
 # ----------------------------------------------------------------------------- dict <-> dataclass
 def to_dict(cfg: Any) -> Any:
     """A dataclass (nested) as plain dicts, lists and scalars: what YAML and JSON hold."""

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnlab.core.errors import ConfigError
 from cnnlab.art.repeats import DEFAULT_TRIALS
 from cnnlab.art.suites import DEFAULT_REPEATS, default_jobs
+from cnnlab.core.config import as_ids
+from cnnlab.core.errors import ConfigError
 
 # Quick mode: a smoke test of the whole pipeline, not results worth reading.
 QUICK_FACE_PEOPLE = 8  # Olivetti people (or FaceScrub actors) used in quick mode
@@ -52,14 +53,8 @@ class ReportOptions:
         object.__setattr__(self, "out_root", Path(self.out_root))
         object.__setattr__(self, "report_dir", Path(self.report_dir))
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
-        seeds = tuple(range(self.seeds)) if isinstance(self.seeds, int) and not isinstance(self.seeds, bool) else tuple(self.seeds)
-        if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
-            raise ConfigError(f"--seeds must name at least one seed >= 0, got {self.seeds!r}")
-        object.__setattr__(self, "seeds", seeds)
-        repeats = tuple(range(self.repeats)) if isinstance(self.repeats, int) and not isinstance(self.repeats, bool) else tuple(self.repeats)
-        if not repeats or any(isinstance(r, bool) or not isinstance(r, int) or r < 0 for r in repeats):
-            raise ConfigError(f"--repeats must name at least one repeat >= 0, got {self.repeats!r}")
-        object.__setattr__(self, "repeats", repeats)
+        object.__setattr__(self, "seeds", as_ids(self.seeds, "--seeds", "seed"))
+        object.__setattr__(self, "repeats", as_ids(self.repeats, "--repeats", "repeat"))
         for name in ("jobs", "trials"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -23,7 +23,7 @@ from typing import Mapping, Sequence
 from cnnlab.art.config import RunConfig
 from cnnlab.art.repeats import DEFAULT_REPEATS, DEFAULT_TRIALS
 from cnnlab.core.callbacks import Callback
-from cnnlab.core.config import resolve_config, to_dict
+from cnnlab.core.config import as_ids, resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.registry import Registry
 from cnnlab.core.stats import NO_EFFECT, aggregate, compare_records, format_comparison, format_record
@@ -70,10 +70,7 @@ class SuiteOptions:
     callbacks: tuple[Callback, ...] = ()
 
     def __post_init__(self) -> None:
-        repeats = tuple(range(self.repeats)) if isinstance(self.repeats, int) else tuple(self.repeats)
-        if not repeats or any(not isinstance(s, int) or s < 0 for s in repeats) or len(set(repeats)) != len(repeats):
-            raise ConfigError("--seeds must name at least one repeat >= 0, each once")
-        object.__setattr__(self, "repeats", repeats)
+        object.__setattr__(self, "repeats", as_ids(self.repeats, "--repeats", "repeat"))
         object.__setattr__(self, "out_root", Path(self.out_root))
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
         if self.epochs is not None and self.epochs < 1:
