@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from cnnlab.art.config import RunConfig
 from cnnlab.art.models import count_parameters, create_model, describe_layers
-
-_OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
+from cnnlab.core.train_config import OPTIMIZER_NAMES
 
 
 def describe_run_config(config: RunConfig, num_classes: int = 11) -> str:
@@ -27,7 +26,7 @@ def describe_run_config(config: RunConfig, num_classes: int = 11) -> str:
         f"weighted layers: {n_conv + n_fc} ({n_conv} convolutional, {n_fc} fully connected)",
         f"activation: {config.model.activation} on every hidden layer; the output layer gives logits",
         "loss: cross-entropy on the logits (softmax over classes inside the loss)",
-        f"optimizer: {_OPTIMIZER_NAMES[opt.name]} (lr {opt.lr:g}, weight decay {opt.weight_decay:g}"
+        f"optimizer: {OPTIMIZER_NAMES[opt.name]} (lr {opt.lr:g}, weight decay {opt.weight_decay:g}"
         + (f", momentum {opt.momentum:g}" if opt.name in ("sgd", "rmsprop") else "")
         + f"), mini-batches of {config.train.batch_size}, {config.train.epochs} epochs, scheduler {sched}",
         f"parameters: {count_parameters(model):,}",

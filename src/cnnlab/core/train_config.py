@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 from cnnlab.core.config import check, check_number, check_seed
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}  # as text names them
 SCHEDULERS = ("none", "step", "cosine", "exponential", "plateau", "onecycle")
 MONITORS = ("val_loss", "val_acc")
+# How text names each monitor, and the epoch it keeps: one wording for the CLI, run summaries and the report.
+MONITOR_NAMES = {"val_loss": "validation loss", "val_acc": "validation accuracy"}
+MONITOR_BEST = {"val_loss": "lowest validation loss", "val_acc": "highest validation accuracy"}
 
 
 @dataclass(frozen=True)

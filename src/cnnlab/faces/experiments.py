@@ -27,6 +27,7 @@ from cnnlab.core.errors import ConfigError
 from cnnlab.core.callbacks import Callback
 from cnnlab.core.runs import RunResult, cached_run, create_run
 from cnnlab.core.stats import aggregate
+from cnnlab.core.train_config import MONITOR_BEST, MONITOR_NAMES
 from cnnlab.core.trainer import Augment, Trainer, seed_everything
 from cnnlab.faces.config import INIT_DESCRIPTIONS, FaceRunConfig, MLPRunConfig
 from cnnlab.faces.dataset import FaceData, load_faces
@@ -95,12 +96,11 @@ def describe_selection(config: FaceRunConfig) -> str:
     """How training ends and which epoch's weights are kept, from config.train (the Trainer always
     restores the weights of the best epoch by the early-stopping monitor)."""
     stop = config.train.early_stopping
-    best = "lowest validation loss" if stop.monitor == "val_loss" else "highest validation accuracy"
+    best = MONITOR_BEST[stop.monitor]
     if stop.patience is None:
         return f"{config.train.epochs} epochs, model kept at the epoch of {best}"
-    what = "validation loss" if stop.monitor == "val_loss" else "validation accuracy"
     return (f"up to {config.train.epochs} epochs, stopped early after {stop.patience} epochs without improvement in "
-            f"{what}, model kept at the epoch of {best}")
+            f"{MONITOR_NAMES[stop.monitor]}, model kept at the epoch of {best}")
 
 
 def describe_mlp(config: MLPRunConfig, num_classes: int) -> str:

@@ -30,11 +30,12 @@ from cnnlab.core.trainer import Trainer, seed_everything
 from cnnlab.faces.alexnet_layers import LAYER_ORDER, LAYERS, TRAIN_FROM
 from cnnlab.faces.config import FROM_FEATURES, FeaturesRunConfig, FinetuneRunConfig
 from cnnlab.faces.experiments import check_faces
-from cnnlab.faces.transfer import alexnet_features, alexnet_label, layer_features, run_identity
+from cnnlab.faces.transfer import alexnet_features, alexnet_label, alexnet_summary, layer_features, run_identity
 
 log = logging.getLogger(__name__)
 
 Start = FeaturesRunConfig | str | Path | None
+UNTRAINED = "untrained AlexNet: random weights, no ImageNet knowledge to transfer"  # the summary's warning
 
 
 def alexnet_finetune(
@@ -171,11 +172,7 @@ def _finetune_from_features(faces: Any, state_dict: dict[str, torch.Tensor], wei
     kept = [n for n in LAYER_ORDER[: i_frozen + 1] if n.startswith(("conv", "fc"))]
     desc = (f"{label} {layer} + FC head of 2.2, fine-tuned end to end: {', '.join(trained)} (lr x {settings.lr_scale:g}) "
             f"and the head trained, {', '.join(kept)} frozen")
-    summary = {
-        "question": "2.4",
-        "model": desc,
-        "alexnet": label,
-        "weights": weights,
+    summary = alexnet_summary("2.4", desc, weights, {
         "freeze": settings.freeze,
         "layer": layer,
         "trained_layers": trained,
@@ -186,9 +183,7 @@ def _finetune_from_features(faces: Any, state_dict: dict[str, torch.Tensor], wei
         **final,
         **result.summary_fields(),
         **finfo,
-    }
-    if not weights["pretrained"]:
-        summary["warning"] = "untrained AlexNet: random weights, no ImageNet knowledge to transfer"
+    }, UNTRAINED)
     with create_run(out_root, "alexnet-finetune", resolved, seed, info, callbacks=callbacks, replace=force) as run:
         run.write_history(result.curve)  # epoch 0 is the 2.2 network
         plot_learning_curves(result.curve, run.file("learning_curves.png"), sets=["train", "val", "test"],
@@ -265,18 +260,8 @@ def _finetune_last_layer(faces: Any, state_dict: dict[str, torch.Tensor], weight
         trained = "classifier (fc6, fc7 at lr x %g, new fc8)" % settings.lr_scale if start == 0 else "the new last layer only"
     model.cpu().eval()
     desc = f"{label} fine-tuned: last layer 4096 -> {len(names)}, trained: {trained}"
-    summary = {
-        "question": "2.4",
-        "model": desc,
-        "alexnet": label,
-        "weights": weights,
-        "freeze": settings.freeze,
-        **final,
-        **result.summary_fields(),
-        **finfo,
-    }
-    if not weights["pretrained"]:
-        summary["warning"] = "untrained AlexNet: random weights, no ImageNet knowledge to transfer"
+    summary = alexnet_summary("2.4", desc, weights, {"freeze": settings.freeze, **final, **result.summary_fields(), **finfo},
+                              UNTRAINED)
     with create_run(out_root, "alexnet-finetune", resolved, seed, info, callbacks=callbacks, replace=force) as run:
         run.write_history(result.history)
         plot_learning_curves(result.history, run.file("learning_curves.png"), sets=["train", "val", "test"],

@@ -31,6 +31,15 @@ def alexnet_label(weights: dict) -> str:
     return "ImageNet AlexNet" if weights["pretrained"] else UNTRAINED_LABEL
 
 
+def alexnet_summary(question: str, desc: str, weights: dict, fields: dict[str, Any], untrained: str) -> dict[str, Any]:
+    """The summary.json of an AlexNet run (2.2, 2.4): the question, what the model is, which AlexNet and
+    weights, the run's own `fields`, and, for untrained weights, the `untrained` warning."""
+    summary = {"question": question, "model": desc, "alexnet": alexnet_label(weights), "weights": weights, **fields}
+    if not weights["pretrained"]:
+        summary["warning"] = untrained
+    return summary
+
+
 def run_identity(config: FaceRunConfig, spec: str | None, weights: dict) -> dict[str, Any]:
     """config.json's config: the resolved run config plus the weights actually used (by hash).
 
@@ -115,19 +124,9 @@ def alexnet_features(
     model.head.load_state_dict(head.state_dict())
     hidden = "-".join(str(h) for h in settings.head_hidden) or "linear"
     desc = f"{label} {settings.layer} features ({feats['train'].shape[1]}) -> FC {hidden} -> {len(names)}"
-    summary = {
-        "question": "2.2",
-        "model": desc,
-        "alexnet": label,
-        "weights": weights,
-        "layer": settings.layer,
-        "feature_dim": int(feats["train"].shape[1]),
-        **final,
-        **result.summary_fields(),
-        **finfo,
-    }
-    if not weights["pretrained"]:
-        summary["warning"] = "untrained AlexNet: random weights, features carry no ImageNet knowledge"
+    summary = alexnet_summary("2.2", desc, weights, {"layer": settings.layer, "feature_dim": int(feats["train"].shape[1]),
+                                                     **final, **result.summary_fields(), **finfo},
+                              "untrained AlexNet: random weights, features carry no ImageNet knowledge")
     with create_run(out_root, "alexnet-features", resolved, seed, info, callbacks=callbacks, replace=force) as run:
         run.write_history(result.history)
         plot_learning_curves(result.history, run.file("learning_curves.png"), sets=["train", "val", "test"],

@@ -17,6 +17,7 @@ from typing import Mapping
 from cnnlab.art.suites import labels
 from cnnlab.art.suites.labels import find_variant
 from cnnlab.core.stats import BETTER, NO_EFFECT, WORSE, compare_records
+from cnnlab.core.train_config import MONITOR_NAMES, OPTIMIZER_NAMES
 from cnnlab.report.compare import (acc, change, delta_cell, delta_note, diff_text, gap, gap_comparison, grouped, id_comments, repeats_note,
                                    short_change, QUIET_NOTE)
 from cnnlab.report.sections_diag import filters_block
@@ -77,7 +78,7 @@ def section_network(ctx: dict, figs: Mapping[str, str]) -> str:
     conv_text = ("each " + words[0]) if len(set(words)) == 1 and len(words) > 1 else "; ".join(words)
     act_name = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "elu": "ELU", "gelu": "GELU"}.get(net["activation"], net["activation"])
     opt = net["optimizer"]
-    opt_name = {"adam": "Adam", "sgd": "SGD", "adamw": "AdamW", "rmsprop": "RMSprop"}.get(opt["name"], opt["name"])
+    opt_name = OPTIMIZER_NAMES.get(opt["name"], opt["name"])
     chance = 1 / max(1, len(ctx["art"]["counts"]))
     g = gap(base)
     if g > 0.1:
@@ -137,10 +138,10 @@ def regime_text(suite: Mapping) -> str:
     if not t:
         return "the starter's training settings"
     opt, es = t["optimizer"], t["early_stopping"]
-    name = labels.OPTIMIZER_NAMES.get(opt["name"], opt["name"])
+    name = OPTIMIZER_NAMES.get(opt["name"], opt["name"])
     text = f"{name} at learning rate {opt['lr']:g}"
     if es.get("patience"):
-        what = "validation accuracy" if es["monitor"] == "val_acc" else "validation loss"
+        what = MONITOR_NAMES["val_acc" if es["monitor"] == "val_acc" else "val_loss"]
         return (text + f", until {es['patience']} epochs pass without a new best {what} (at most {t['epochs']}; "
                 "the best epoch's weights are kept)")
     return text + f" for {t['epochs']} epochs"
@@ -226,7 +227,7 @@ def section_regularization(ctx: dict, figs: Mapping[str, str]) -> str:
     lr_pick = suite.get("lr_pick") or {}
     opt, sched = _group(rows, labels.OPTIMIZER), _group(rows, labels.SCHEDULE)
     if opt:
-        picked = ", ".join(f"{labels.OPTIMIZER_NAMES.get(k, k)} {v:g}" for k, v in lr_pick.items())
+        picked = ", ".join(f"{OPTIMIZER_NAMES.get(k, k)} {v:g}" for k, v in lr_pick.items())
         lines.append(f"\\textbf{{Optimizers}} over small learning-rate grids (best on validation: {esc(picked)}): best "
                      f"{esc(best_of(opt)['variant'])} {short_change(best_of(opt), base)}"
                      + (f"; \\textbf{{LR schedules}}: best {esc(best_of(sched)['variant'])} {short_change(best_of(sched), base)}." if sched else "."))

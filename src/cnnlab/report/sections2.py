@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Mapping
 
 from cnnlab.core.stats import summarize
+from cnnlab.core.train_config import MONITOR_BEST, MONITOR_NAMES, OPTIMIZER_NAMES
 from cnnlab.report.sections_diag import face_confusion_subfigure
 from cnnlab.report.latex import comment, esc, path, pct, pm, pp
 
@@ -59,8 +60,7 @@ def results_table(ctx: dict) -> str:
 def _kept_by(p2: dict) -> str:
     """How the epochs in the table were chosen: by the monitor every Part 2 run used (or each model's)."""
     by = {p2[k]["summary"].get("selected_by", "val_acc") for k in ORDER if k in p2}
-    text = {"val_loss": "lowest validation loss", "val_acc": "highest validation accuracy"}
-    return text.get(by.pop(), "by validation") if len(by) == 1 else "by each model's validation criterion"
+    return MONITOR_BEST.get(by.pop(), "by validation") if len(by) == 1 else "by each model's validation criterion"
 
 
 def _epoch0_note(p2: dict) -> str:
@@ -106,14 +106,13 @@ def _mlp_recipe(config: dict, arch: dict) -> dict[str, str]:
                            (f"random shifts of up to {m.get('shift')} pixels", m.get("shift"))) if on]
     augmentation = ("Each training mini-batch is augmented with " + " and ".join(aug) + "." if aug else "No data augmentation.")
     opt = train.get("optimizer", {})
-    name = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}.get(opt.get("name"), esc(opt.get("name", "")))
+    name = OPTIMIZER_NAMES.get(opt.get("name"), esc(opt.get("name", "")))
     stop = train.get("early_stopping", {})
-    monitor = "validation accuracy" if stop.get("monitor", "val_acc") == "val_acc" else "validation loss"
-    best = "highest validation accuracy" if stop.get("monitor", "val_acc") == "val_acc" else "lowest validation loss"
-    ends = (f"at most {train.get('epochs', '')} epochs, stopped early after {stop['patience']} epochs without improvement in {monitor}"
+    monitor = "val_acc" if stop.get("monitor", "val_acc") == "val_acc" else "val_loss"
+    ends = (f"at most {train.get('epochs', '')} epochs, stopped early after {stop['patience']} epochs without improvement in {MONITOR_NAMES[monitor]}"
             if stop.get("patience") else f"{train.get('epochs', '')} epochs")
     training = (f"{name}, learning rate {opt.get('lr', 0):g}, L2 weight decay {opt.get('weight_decay', 0):g}, mini-batches of "
-                f"{train.get('batch_size', '')}, {ends}; the weights of the epoch with the {best} are kept") if opt else ""
+                f"{train.get('batch_size', '')}, {ends}; the weights of the epoch with the {MONITOR_BEST[monitor]} are kept") if opt else ""
     drop = f", dropout {m['dropout']:g} on the hidden units" if m.get("dropout") else ""
     return {"per_image": per_image, "standardize": std, "augmentation": augmentation, "training": training, "dropout": drop}
 

@@ -25,6 +25,7 @@ from cnnlab.art.suites.common import (SUITES, SuiteOptions, SuiteResult, Variant
                                       with_overrides, write_suite)
 from cnnlab.art.suites.plots import plot_mean_curves, plot_variant_bars
 from cnnlab.core.stats import format_record
+from cnnlab.core.train_config import OPTIMIZER_NAMES
 
 log = logging.getLogger(__name__)
 BASELINE = Variant(labels.STARTER, "baseline")
@@ -139,7 +140,7 @@ def regularization_suite(options: SuiteOptions) -> SuiteResult:
     rows = [base] + sorted(rows[1:], key=lambda r: order.get(r["group"], len(order)))  # stable: grid order within a group
     findings = compare(rows, base)
     findings.insert(0, f"baseline train-validation gap {base['train_acc_mean'] - base['val_acc_mean']:+.3f} after {base['epochs_run_mean']:.0f} epochs; "
-                       "learning rates picked on validation: " + ", ".join(f"{labels.OPTIMIZER_NAMES[k]} {v:g}" for k, v in lr_pick.items()))
+                       "learning rates picked on validation: " + ", ".join(f"{OPTIMIZER_NAMES[k]} {v:g}" for k, v in lr_pick.items()))
     result = write_suite("regularization", options, rows, findings, extra={"regime": regime, "lr_pick": lr_pick},
                          columns=("train_acc", "val_acc", "test_acc"))
     plot_variant_bars(rows, result.path / "accuracy.png", "Regularisation, each alone (mean ± std over repeats)", base)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from cnnlab.core.errors import CnnlabError
+from cnnlab.core.train_config import OPTIMIZER_NAMES
 
 # 1.2 baseline: the starter network alone.
 STARTER = "starter"
@@ -25,8 +26,6 @@ WEIGHT_DECAY = "weight decay"
 EARLY_STOPPING = "early stopping"
 SCHEDULE = "LR schedule"
 REG_GROUPS = (DROPOUT, OPTIMIZER, WEIGHT_DECAY, EARLY_STOPPING, SCHEDULE)
-OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
-
 # 1.5 architecture: the reference, the single changes the report names, and the shape group.
 ARCH_STARTER = "starter (k5 s2, 2x16)"
 KERNEL_SIZES = (3, 7)
