@@ -6,7 +6,7 @@ Compares, on the same images and in the same process (medians over repeats, inte
 changes hit every variant alike):
   bare-conv4     net.features[:10](x) on already-normalised images, torch.no_grad, one batch size
   bare-full      the whole AlexNet forward (features + avgpool + classifier), same batches
-  extract        cnnlab.faces.alexnet.extract_features (per-batch ImageNet normalisation, inference_mode,
+  extract        cnnlab.faces.alexnet.features.extract_features (per-batch ImageNet normalisation, inference_mode,
                  output copied into one preallocated (N, 43264) tensor)
   extract-cl     the same with channels_last
 and the time to train the default 2.2 head (conv4 features -> 64 -> 6, 30 epochs) on cached features
@@ -42,11 +42,11 @@ def main() -> None:
     ap.add_argument("--head-epochs", type=int, default=30)
     args = ap.parse_args()
 
-    from cnnlab.faces.alexnet import AlexNet, AlexNetTrunk, Normalize
-    from cnnlab.faces.features import cached_features, extract_features
+    from cnnlab.faces.alexnet.model import AlexNet, AlexNetTrunk, Normalize
+    from cnnlab.faces.alexnet.features import cached_features, extract_features
     from cnnlab.faces.checkpoints import FeatureHead
-    from cnnlab.core.train_config import OptimizerConfig, TrainConfig
-    from cnnlab.core.trainer import Trainer
+    from cnnlab.core.train.config import OptimizerConfig, TrainConfig
+    from cnnlab.core.train.trainer import Trainer
 
     torch.manual_seed(0)
     net = AlexNet().eval()
@@ -98,7 +98,7 @@ def main() -> None:
         import numpy as np
 
         from cnnlab.core.io import atomic_path
-        from cnnlab.faces.alexnet import FEATURE_CACHE_FORMAT  # noqa: F401  (format documented in alexnet.py)
+        from cnnlab.faces.alexnet.model import FEATURE_CACHE_FORMAT  # noqa: F401  (format documented in alexnet.py)
 
         small = torch.rand(n_tr * k, 3, 67, 67)
         cached_features(small, state_dict=sd, weights_sha256="bench", layer="conv4", cache_dir=tmp)

@@ -26,8 +26,8 @@ from sklearn.model_selection import StratifiedKFold
 
 from cnnlab.core.stats import compare, format_comparison
 from cnnlab.core.threads import use_threads
-from cnnlab.core.train_config import EarlyStoppingConfig, OptimizerConfig, TrainConfig
-from cnnlab.core.trainer import Trainer, seed_everything
+from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, TrainConfig
+from cnnlab.core.train.trainer import Trainer, seed_everything
 from cnnlab.faces.config import FaceDataConfig, MLPRunConfig
 from cnnlab.faces.experiments import load_run_faces, mlp_augmentation, train_mlp
 from cnnlab.faces.mlp import MLP, input_stats

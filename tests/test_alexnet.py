@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnlab.faces import alexnet as A
-from cnnlab.faces import features as FE
-from cnnlab.faces import weights as W
+from cnnlab.faces.alexnet import model as A
+from cnnlab.faces.alexnet import features as FE
+from cnnlab.faces.alexnet import weights as W
 from cnnlab.core.errors import CnnlabError
 
 # torchvision.models.alexnet's state dict, written out (torchvision cannot be imported here).

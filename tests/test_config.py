@@ -1,7 +1,7 @@
 import pytest
 
 from cnnlab.art.config import ModelConfig, RunConfig
-from cnnlab.core.train_config import TrainConfig
+from cnnlab.core.train.config import TrainConfig
 from cnnlab.core.config import as_ids, parse_override, resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
 

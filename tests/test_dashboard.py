@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from cnnlab.cli.app import main
-from cnnlab.core.catalog import filter_runs, list_runs
+from cnnlab.core.runs.catalog import filter_runs, list_runs
 
 pytest.importorskip("optuna")
 optuna_dashboard = pytest.importorskip("optuna_dashboard")

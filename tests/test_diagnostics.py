@@ -16,7 +16,7 @@ from cnnlab.art.config import RunConfig
 from cnnlab.art.run import train_run
 from cnnlab.cli.app import main
 from cnnlab.core.config import resolve_config
-from cnnlab.core.diagnostics import SplitDiagnostics, load_diagnostics
+from cnnlab.core.diagnostics.metrics import SplitDiagnostics, load_diagnostics
 from cnnlab.core.io import atomic_dir
 
 COMMON = ["confusion_test.csv", "confusion_test.png", "per_class_test.csv", "confused_pairs_test.csv", "top_losses_test.csv",
@@ -139,7 +139,7 @@ def test_split_diagnostics_against_hand_counts():
 
 
 def test_inspect_part2_mlp_run(tmp_path, capsys):
-    from cnnlab.core.train_config import TrainConfig
+    from cnnlab.core.train.config import TrainConfig
     from cnnlab.faces.config import MLPConfig, MLPRunConfig
     from cnnlab.faces.experiments import load_run_faces, train_mlp
 
@@ -160,7 +160,7 @@ def test_inspected_figures_reach_tensorboard(art_run):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from cnnlab.core.tensorboard import EVENTS_DIR, write_run_events
+    from cnnlab.core.train.tensorboard import EVENTS_DIR, write_run_events
 
     write_run_events(art_run, overwrite=True)
     cnnlab.inspect(art_run)  # a run with events: they are rewritten with the new figures
@@ -172,11 +172,11 @@ def test_inspected_figures_reach_tensorboard(art_run):
 
 def test_inspect_part2_alexnet_features_run_rebuilds_the_whole_network(tmp_path):
     """The checkpoint holds trunk + head: inspecting it end to end gives the accuracy the head had on cached features."""
-    from cnnlab.core.train_config import TrainConfig
+    from cnnlab.core.train.config import TrainConfig
     from cnnlab.faces.config import FeaturesConfig, FeaturesRunConfig
     from cnnlab.faces.experiments import load_run_faces
     from cnnlab.faces.transfer import alexnet_features
-    from cnnlab.faces.weights import resolve_weights
+    from cnnlab.faces.alexnet.weights import resolve_weights
 
     config = FeaturesRunConfig(features=FeaturesConfig(layer="conv4", head_hidden=(16,), input_size=67, weights="random"),
                                train=TrainConfig(epochs=3, batch_size=32))

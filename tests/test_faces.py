@@ -16,7 +16,7 @@ from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.faces import (COURSE_ACTORS, DownloadConfig, FaceSplitConfig, describe_faces, download_faces,
                           load_faces, parse_list, parse_lists, safe_name, split_sizes)
 from cnnlab.faces.olivetti import convert_olivetti, embedded_path, load_olivetti
-from cnnlab.faces.plan import plan_lists
+from cnnlab.faces.facescrub.plan import plan_lists
 from faces_helpers import FaceServer, Route, list_line, make_image, sha, write_list
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"

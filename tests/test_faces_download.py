@@ -19,7 +19,7 @@ from PIL import Image
 from cnnlab.cli.app import main
 from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.faces import DownloadConfig, download_faces, read_manifest
-from cnnlab.faces.fetch import fetch
+from cnnlab.faces.facescrub.fetch import fetch
 from faces_helpers import (HTML_PAGE, FaceServer, Route, closed_port, list_line, make_image, png_bomb, sha,
                            wait_until, write_list)
 
@@ -280,7 +280,7 @@ def test_second_concurrent_run_is_refused(server, tmp_path):
 
 
 def test_faces_of_one_photo_are_fetched_once_and_cropped_in_parallel(server, tmp_path, monkeypatch):
-    import cnnlab.faces.download as download_module
+    import cnnlab.faces.facescrub.download as download_module
 
     photo = make_image(700, size=(120, 90))
     url = server.add("/g/group.jpg", Route("bytes", photo))
@@ -323,8 +323,8 @@ def _live_face_rows() -> int:
 
 def test_rows_in_memory_stay_bounded_on_long_lists(tmp_path, monkeypatch):
     """A long list streams: a bounded number of rows is alive at any time, in a first run and a resume."""
-    import cnnlab.faces.download as download_module
-    from cnnlab.faces.fetch import FetchResult
+    import cnnlab.faces.facescrub.download as download_module
+    from cnnlab.faces.facescrub.fetch import FetchResult
 
     n = 1500
     lines = [list_line(f"Actor {i % 7}", i, f"http://127.0.0.1:9/{i}.jpg", "0,0,9,9", f"{i:064x}")

@@ -13,11 +13,11 @@ from PIL import Image
 from torch import nn
 
 from cnnlab.cli.app import main
-from cnnlab.core.callbacks import Callback, FitState
+from cnnlab.core.train.callbacks import Callback, FitState
 from cnnlab.core.errors import ConfigError
-from cnnlab.core.lr_finder import RangeTest, RangeTestDone, find_lr, lr_at, smooth, suggest, write_lr_find
-from cnnlab.core.train_config import OptimizerConfig, TrainConfig
-from cnnlab.core.trainer import Trainer
+from cnnlab.core.train.lr_finder import RangeTest, RangeTestDone, find_lr, lr_at, smooth, suggest, write_lr_find
+from cnnlab.core.train.config import OptimizerConfig, TrainConfig
+from cnnlab.core.train.trainer import Trainer
 
 
 def _net() -> nn.Module:

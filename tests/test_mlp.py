@@ -10,8 +10,8 @@ from cnnlab.core.errors import ConfigError
 from cnnlab.faces.config import INIT_DESCRIPTIONS, MLPConfig
 from cnnlab.faces.mlp import INITS, MLP, choose_units, input_stats, unit_images
 from cnnlab.faces.plots import plot_weight_grid, weight_grid_figure, wrap_label
-from cnnlab.core.train_config import OptimizerConfig, TrainConfig
-from cnnlab.core.trainer import Trainer
+from cnnlab.core.train.config import OptimizerConfig, TrainConfig
+from cnnlab.core.train.trainer import Trainer
 
 
 def toy_set(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,13 +10,13 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlab.faces import alexnet as A
-from cnnlab.faces import weights as W
+from cnnlab.faces.alexnet import model as A
+from cnnlab.faces.alexnet import weights as W
 from cnnlab.cli.app import main
 from cnnlab.faces import FaceData
 from cnnlab.faces.checkpoints import load_checkpoint, predict
 from cnnlab.core.errors import ConfigError
-from cnnlab.core.train_config import EarlyStoppingConfig, OptimizerConfig, TrainConfig
+from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, TrainConfig
 from cnnlab.faces.config import (FeaturesConfig, FeaturesRunConfig, FinetuneConfig, FinetuneRunConfig, MLPConfig,
                                  MLPRunConfig, with_seed)
 from cnnlab.faces.experiments import seed_summary, train_mlp

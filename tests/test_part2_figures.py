@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from cnnlab.core.train_config import OptimizerConfig, TrainConfig
+from cnnlab.core.train.config import OptimizerConfig, TrainConfig
 from cnnlab.faces.config import FeaturesConfig, FeaturesRunConfig, MLPConfig, MLPRunConfig
 from cnnlab.faces.experiments import train_mlp
 from cnnlab.faces.transfer import alexnet_features
-from cnnlab.report import figures, plots
-from cnnlab.report.sections2 import curve_titles
+from cnnlab.report.figures import curves as plots
+from cnnlab.report.figures import images as figures
+from cnnlab.report.sections.faces import curve_titles
 
 from plot_helpers import overlapping_texts
 from test_part2 import synthetic_faces, untrained_weights

@@ -9,14 +9,14 @@ import pytest
 import torch
 
 from cnnlab.core.errors import ConfigError
-from cnnlab.core.runs import load_history
-from cnnlab.core.train_config import OptimizerConfig, TrainConfig
+from cnnlab.core.runs.folders import load_history
+from cnnlab.core.train.config import OptimizerConfig, TrainConfig
 from cnnlab.faces.checkpoints import load_checkpoint
 from cnnlab.faces.config import FeaturesConfig, FeaturesRunConfig, FinetuneConfig, FinetuneRunConfig, with_seed
-from cnnlab.faces.features import cached_layers, extract_features
+from cnnlab.faces.alexnet.features import cached_layers, extract_features
 from cnnlab.faces.finetune import alexnet_finetune, start_config
 from cnnlab.faces.transfer import alexnet_features
-from cnnlab.faces import alexnet as A
+from cnnlab.faces.alexnet import model as A
 
 from test_part2 import synthetic_faces, untrained_weights
 

@@ -19,7 +19,7 @@ from cnnlab.core.config import resolve_config
 from cnnlab.core import errors, io
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.io import atomic_write_json, atomic_write_text
-from cnnlab.core.train_config import TrainConfig
+from cnnlab.core.train.config import TrainConfig
 
 
 def _one_line_error(capsys, code: int) -> str:
@@ -76,8 +76,8 @@ def test_a_diverging_run_stops_with_one_line_and_writes_no_run(tmp_path, capsys)
 
 
 def test_diverging_loss_stops_the_trainer(toy_images):
-    from cnnlab.core.callbacks import TrainingDiverged
-    from cnnlab.core.trainer import OptimizerConfig, Trainer
+    from cnnlab.core.train.callbacks import TrainingDiverged
+    from cnnlab.core.train.trainer import OptimizerConfig, Trainer
 
     x, y = toy_images
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 3))
@@ -98,7 +98,7 @@ def test_written_json_is_strict_and_maps_non_finite_numbers_to_null(tmp_path):
 
 
 def test_run_history_is_strict_json(tmp_path):
-    from cnnlab.core.runs import create_run
+    from cnnlab.core.runs.folders import create_run
 
     with create_run(tmp_path, "x", {"a": 1}, 0, {"hash": "h"}) as run:
         run.write_history([{"epoch": 1, "val_loss": math.nan}])
@@ -163,7 +163,7 @@ def test_run_folder_files_are_group_and_other_readable(tmp_path):
 
 # ----------------------------------------------------------------------------- 2 and 4: run folders
 def _fake_run(root: Path, score: int = 1, replace: bool = False) -> Path:
-    from cnnlab.core.runs import create_run
+    from cnnlab.core.runs.folders import create_run
 
     with create_run(root, "x", {"a": 1}, 0, {"hash": "h"}, replace=replace) as run:
         run.write_history([{"epoch": 1, "val_acc": 0.5}])
@@ -184,7 +184,7 @@ CORRUPTIONS = {
 
 @pytest.mark.parametrize("corruption", list(CORRUPTIONS))
 def test_a_corrupt_cached_run_is_ignored_with_a_warning_and_replaced(tmp_path, caplog, corruption):
-    from cnnlab.core.runs import cached_run, run_problem
+    from cnnlab.core.runs.folders import cached_run, run_problem
 
     path = _fake_run(tmp_path)
     assert run_problem(path) is None and cached_run(tmp_path, "x", {"a": 1}, "h", 0) is not None
@@ -202,7 +202,7 @@ def test_a_corrupt_cached_run_is_ignored_with_a_warning_and_replaced(tmp_path, c
 
 
 def test_a_valid_run_finished_meanwhile_is_kept_unless_replace(tmp_path):
-    from cnnlab.core.runs import create_run
+    from cnnlab.core.runs.folders import create_run
 
     with create_run(tmp_path, "x", {"a": 1}, 0, {"hash": "h"}) as run:
         other = _fake_run(tmp_path, score=7)  # another process finishes the same run first

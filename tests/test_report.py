@@ -70,7 +70,7 @@ def _paired_row(variant: str, n: int, rng: random.Random, level: float) -> dict:
 
 
 def _diagnostics(art_names, people, suites, part2) -> tuple[dict, dict]:
-    """The manifest's Part 1 and Part 2 diagnostics facts (cnnlab.report.diagnostics), invented."""
+    """The manifest's Part 1 and Part 2 diagnostics facts (cnnlab.report.figures.diagnostics), invented."""
     a, b = art_names[0], art_names[-1]
     pair = {"true": a, "predicted": b, "count": 4, "of": 11, "share": 4 / 11}
     worst = [{"class": b, "support": 6, "correct": 2, "accuracy": 1 / 3, "precision": 0.5, "recall": 1 / 3, "f1": 0.4}]
@@ -186,7 +186,7 @@ def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pre
                        ("predict_face.png", (95, 95)), ("top_losses_best.png", (560, 190)), ("filters_starter.png", (1100, 90))):
         _png(assets / name, size)  # the aspect ratios of the real figures, so the layout is the real one
     from cnnlab.core import plotting
-    from cnnlab.core.diagnostic_plots import plot_confusion
+    from cnnlab.core.diagnostics.plots import plot_confusion
 
     for name, names, side in (("confusion_best.pdf", art_names, 1.6), ("confusion_faces.pdf", people, 2.2)):
         plot_confusion(np.eye(len(names), dtype=int) * 5 + 1, names, assets / name, style=plotting.REPORT_STYLE, size=side)
@@ -307,8 +307,9 @@ def test_missing_robustness_model_is_an_error(tmp_path):
 
 
 def test_figures_are_drawn_first_and_sections_only_build_strings(tmp_path, monkeypatch):
-    from cnnlab.report import plots, sections1, sections1b, sections2
-    from cnnlab.report.figures_tex import make_figures
+    from cnnlab.report.figures import curves as plots
+    from cnnlab.report.sections import faces, network, robustness, search, training
+    from cnnlab.report.figures.build import make_figures
 
     root = make_fixture_runs(tmp_path / "runs")
     # no complete search trial: no search figure, and no reference to one
@@ -320,8 +321,8 @@ def test_figures_are_drawn_first_and_sections_only_build_strings(tmp_path, monke
     drawn = sorted(p.name for p in (tmp_path / "figs").iterdir())
     for name in [n for n in dir(plots) if n.startswith("plot_")]:
         monkeypatch.setattr(plots, name, lambda *a, **k: pytest.fail("a section drew a figure"))
-    texts = [sections1.section_network(ctx, figs), sections1.section_regularization(ctx, figs), sections1b.section_search(ctx, figs),
-             sections1b.section_robustness(ctx, figs), sections2.section_mlp(ctx, figs)]
+    texts = [network.section_network(ctx, figs), training.section_regularization(ctx, figs), search.section_search(ctx, figs),
+             robustness.section_robustness(ctx, figs), faces.section_mlp(ctx, figs)]
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == drawn
     joined = "\n".join(texts)
     for name in figs.values():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cnnlab.cli.app import main
-from cnnlab.core.catalog import diff_runs, filter_runs, find_run, list_runs, parse_where, read_row, sort_runs, sweep_index_path
+from cnnlab.core.runs.catalog import diff_runs, filter_runs, find_run, list_runs, parse_where, read_row, sort_runs, sweep_index_path
 from cnnlab.core.errors import CnnlabError
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from cnnlab.cli.app import main
 from cnnlab.art.config import DataConfig, RunConfig
-from cnnlab.core.train_config import TrainConfig
+from cnnlab.core.train.config import TrainConfig
 from cnnlab.core.errors import CnnlabError
 from cnnlab.art.models import SimpleCNN
 from cnnlab.art.sweep.study import default_storage, load_sweep, run_sweep, suggest_config

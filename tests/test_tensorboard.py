@@ -13,15 +13,15 @@ from PIL import Image
 from cnnlab.art.config import DataConfig, RunConfig
 from cnnlab.art.run import train_run
 from cnnlab.cli.app import main
-from cnnlab.core.callbacks import Callback
-from cnnlab.core.runs import load_history, load_summary
-from cnnlab.core.train_config import TrainConfig
+from cnnlab.core.train.callbacks import Callback
+from cnnlab.core.runs.folders import load_history, load_summary
+from cnnlab.core.train.config import TrainConfig
 
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 from tensorboard.plugins.hparams import metadata as hp_metadata  # noqa: E402
 
-from cnnlab.core.tensorboard import EVENTS_DIR, TensorBoardLogger, write_run_events  # noqa: E402
+from cnnlab.core.train.tensorboard import EVENTS_DIR, TensorBoardLogger, write_run_events  # noqa: E402
 
 EPOCHS = 3
 

@@ -3,11 +3,11 @@ import math
 import pytest
 import torch
 
-from cnnlab.core.train_config import EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
+from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
 from cnnlab.art.config import ModelConfig
 from cnnlab.art.models import SimpleCNN
-from cnnlab.core.callbacks import Callback, EarlyStopping, FitState
-from cnnlab.core.trainer import Trainer, seed_everything
+from cnnlab.core.train.callbacks import Callback, EarlyStopping, FitState
+from cnnlab.core.train.trainer import Trainer, seed_everything
 
 
 def _model(seed=0, **kw):

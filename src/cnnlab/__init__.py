@@ -30,11 +30,12 @@ if TYPE_CHECKING:  # the types of the API, without importing torch at `import cn
     from cnnlab.art.config import ModelConfig, RunConfig
     from cnnlab.art.data import ImageDataset
     from cnnlab.art.suites import SuiteResult
-    from cnnlab.core.callbacks import Callback
-    from cnnlab.core.diagnostics import InspectResult
-    from cnnlab.core.runs import RunRecord, RunResult
+    from cnnlab.core.train.callbacks import Callback
+    from cnnlab.core.diagnostics.metrics import InspectResult
+    from cnnlab.core.runs.folders import RunRecord, RunResult
+    from cnnlab.core.runs.kinds import RunKind
     from cnnlab.faces.dataset import FaceData
-    from cnnlab.report import ReportResult
+    from cnnlab.report.options import ReportResult
 
 __all__ = [
     "__version__", "CnnlabError", "ConfigError", "DataError",
@@ -114,23 +115,29 @@ def run_suite(name: str, *, repeats: int | Sequence[int] | None = None, quick: b
 
 def load_run(path: str | Path) -> "RunRecord":
     """A finished run folder read back: `.meta` (config.json), `.config`, `.summary`, `.history`."""
-    from cnnlab.core.runs import read_run
+    from cnnlab.core.runs.folders import read_run
 
     return read_run(path)
 
 
+def _run_kind(record: "RunRecord") -> "RunKind":
+    """The registered kind of a run folder (both parts register theirs when first asked)."""
+    import cnnlab.art.kinds  # noqa: F401 - registers the Part 1 run kinds
+    import cnnlab.faces.kinds  # noqa: F401 - registers the Part 2 run kinds
+    from cnnlab.core.runs.kinds import run_kind
+
+    return run_kind(record.kind, record.path)
+
+
 def load_model(path: str | Path) -> "nn.Module":
     """The trained network of a run folder, in eval mode: a Part 1 SimpleCNN, or a Part 2 face model."""
-    from cnnlab.core.runs import read_run
+    from cnnlab.core.runs.folders import read_run
 
     record = read_run(path)
-    if (record.path / "model.pt").is_file():  # Part 2 runs save a self-describing checkpoint
-        from cnnlab.faces.checkpoints import load_checkpoint
-
-        return load_checkpoint(record.path / "model.pt").model.eval()
-    from cnnlab.art.run import load_run_model
-
-    return load_run_model(record.path)
+    kind = _run_kind(record)
+    if kind.load_model is None:
+        raise DataError(f"run folder {record.path}: a {kind.name} run has no network to load")
+    return kind.load_model(record.path)
 
 
 def inspect(run: str | Path, *, split: str = "test", out: str | Path = "runs", device: str = "cpu",
@@ -143,16 +150,14 @@ def inspect(run: str | Path, *, split: str = "test", out: str | Path = "runs", d
     `method` is an attribution method of `cnnlab explain` (default: saliency for paintings, guided-backprop
     for faces). Returns the folder and each split's SplitDiagnostics (`.splits`).
     """
-    from cnnlab.art.run import RUN_KIND
-    from cnnlab.core.catalog import find_run
-    from cnnlab.core.runs import read_run
+    from cnnlab.core.runs.catalog import find_run
+    from cnnlab.core.runs.folders import read_run
 
-    path = find_run(out, str(run))
-    if read_run(path).kind == RUN_KIND:  # Part 1
-        from cnnlab.art.diagnostics import inspect_run
-    else:
-        from cnnlab.faces.diagnostics import inspect_run
-    return inspect_run(path, split, device=device, **({"method": method} if method else {}))
+    record = read_run(find_run(out, str(run)))
+    kind = _run_kind(record)
+    if kind.inspect is None:
+        raise DataError(f"run folder {record.path}: a {kind.name} run has no network to inspect")
+    return kind.inspect(record.path, split, device=device, **({"method": method} if method else {}))
 
 
 def build_report(*, quick: bool = False, out: str | Path = "runs", report_dir: str | Path = "report",

@@ -1,7 +1,7 @@
 """Part 1 configuration: the art data, the SimpleCNN, training-time augmentation, and one run.
 
 The machinery (YAML, `--set`, validation) is in cnnlab.core.config; the training settings in
-cnnlab.core.train_config.
+cnnlab.core.train.config.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from cnnlab.art.transforms import TRANSFORMS
 from cnnlab.core.config import check, check_number, check_seed
 from cnnlab.core.images import MAX_IMAGE_SIZE
 from cnnlab.core.layers import ACTIVATIONS
-from cnnlab.core.train_config import TrainConfig
+from cnnlab.core.train.config import TrainConfig
 
 # ----------------------------------------------------------------------------- model
 @dataclass(frozen=True)

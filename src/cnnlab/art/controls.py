@@ -21,7 +21,8 @@ import torch
 from cnnlab.art.config import RunConfig
 from cnnlab.art.folder import PAD_VALUE
 from cnnlab.core.config import to_dict
-from cnnlab.core.runs import RunResult, cached_run, create_run
+from cnnlab.core.runs.folders import RunResult
+from cnnlab.core.runs.recipe import RunSpec, run_cached
 
 __all__ = ["RUN_KIND", "BINS", "C_GRID", "colour_features", "colour_only_run"]
 
@@ -69,31 +70,29 @@ def colour_only_run(config: RunConfig, out_root: str | Path = "runs", *, data: A
     seed = config.train.seed
     identity = {"data": to_dict(config.data), "features": {"bins": bins, "moments": ["mean", "std"], "padding": "excluded"},
                 "classifier": {"name": "logistic-regression", "scaler": "standard", "C_grid": list(c_grid), "chosen_on": "val_acc"}}
-    hit = cached_run(out_root, RUN_KIND, identity, info["hash"], seed, force)
-    if hit is not None:
-        return hit
     t0 = time.perf_counter()
-    feats = {k: colour_features(x, bins) for k, (x, _) in data.splits.items()}
-    labels = {k: y.numpy() for k, (_, y) in data.splits.items()}
-    # C: the highest validation accuracy; ties go to the smaller C (the stronger regularisation).
-    val_acc = {}
-    for c in c_grid:
-        val_acc[c] = float((_fit(c, feats["train"], labels["train"]).predict(feats["val"]) == labels["val"]).mean())
-    chosen = max(c_grid, key=lambda c: (val_acc[c], -c))
-    model = _fit(chosen, feats["train"], labels["train"])
-    acc = {k: float((model.predict(feats[k]) == labels[k]).mean()) for k in feats}
-    from sklearn.metrics import confusion_matrix
 
-    k = len(data.dataset.class_names)
-    summary = {
-        "data_name": info["name"], "synthetic_data": info["synthetic"], "model": "colour histograms + logistic regression",
-        "features": int(feats["train"].shape[1]), "C": chosen, "val_acc_by_C": {f"{c:g}": v for c, v in val_acc.items()},
-        **{f"{s}_acc": v for s, v in acc.items()},
-        "confusion_test": confusion_matrix(labels["test"], model.predict(feats["test"]), labels=np.arange(k)).tolist(),
-        "train_seconds": round(time.perf_counter() - t0, 3), "epochs_run": 0,
-    }
-    with create_run(out_root, RUN_KIND, identity, seed, info) as run:
-        full = run.write_summary(summary)
-    log.info("colour-only repeat (fold %s, seed %d): test accuracy %.3f with C=%g", getattr(config.data, "fold", "-"), seed,
-             acc["test"], chosen)
-    return RunResult(run.path, full, False)
+    def fit() -> dict:
+        feats = {k: colour_features(x, bins) for k, (x, _) in data.splits.items()}
+        labels = {k: y.numpy() for k, (_, y) in data.splits.items()}
+        # C: the highest validation accuracy; ties go to the smaller C (the stronger regularisation).
+        val_acc = {}
+        for c in c_grid:
+            val_acc[c] = float((_fit(c, feats["train"], labels["train"]).predict(feats["val"]) == labels["val"]).mean())
+        chosen = max(c_grid, key=lambda c: (val_acc[c], -c))
+        model = _fit(chosen, feats["train"], labels["train"])
+        acc = {k: float((model.predict(feats[k]) == labels[k]).mean()) for k in feats}
+        from sklearn.metrics import confusion_matrix
+
+        k = len(data.dataset.class_names)
+        log.info("colour-only repeat (fold %s, seed %d): test accuracy %.3f with C=%g", getattr(config.data, "fold", "-"), seed,
+                 acc["test"], chosen)
+        return {
+            "data_name": info["name"], "synthetic_data": info["synthetic"], "model": "colour histograms + logistic regression",
+            "features": int(feats["train"].shape[1]), "C": chosen, "val_acc_by_C": {f"{c:g}": v for c, v in val_acc.items()},
+            **{f"{s}_acc": v for s, v in acc.items()},
+            "confusion_test": confusion_matrix(labels["test"], model.predict(feats["test"]), labels=np.arange(k)).tolist(),
+            "train_seconds": round(time.perf_counter() - t0, 3), "epochs_run": 0,
+        }
+
+    return run_cached(RunSpec(out_root, RUN_KIND, identity, info, seed, force=force), fit, lambda run, summary: summary)

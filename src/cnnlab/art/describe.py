@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cnnlab.art.config import RunConfig
 from cnnlab.art.models import count_parameters, create_model, describe_layers
-from cnnlab.core.train_config import OPTIMIZER_NAMES
+from cnnlab.core.train.config import OPTIMIZER_NAMES
 
 
 def describe_run_config(config: RunConfig, num_classes: int = 11) -> str:

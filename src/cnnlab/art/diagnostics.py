@@ -2,7 +2,7 @@
 
 `inspect_run(run)` rebuilds the run's model (`art.run.load_run_model`: its reported weights) and its
 data split from the recorded config (the data hash must match the run's), then writes
-<run>/diagnostics/ (cnnlab.core.diagnostics: confusion, per-class metrics, confused pairs, top losses)
+<run>/diagnostics/ (cnnlab.core.diagnostics.metrics: confusion, per-class metrics, confused pairs, top losses)
 plus three Part 1 figures:
   first_layer_filters.png  the first conv layer's filters as RGB pictures
   feature_maps.png         the maps of the first two conv blocks for one image per class
@@ -24,10 +24,10 @@ from torch import nn
 from cnnlab.art.config import RunConfig
 from cnnlab.art.run import RUN_KIND, PreparedData, load_run_model, prepare_data
 from cnnlab.core.config import from_dict
-from cnnlab.core.diagnostics import (SPLITS, InspectResult, SplitDiagnostics, check_data_hash, model_probabilities, split_names,
+from cnnlab.core.diagnostics.metrics import (SPLITS, InspectResult, SplitDiagnostics, check_data_hash, model_probabilities, split_names,
                                      write_diagnostics)
 from cnnlab.core.errors import CnnlabError, ConfigError
-from cnnlab.core.runs import read_run
+from cnnlab.core.runs.folders import read_run
 
 __all__ = ["inspect_run", "run_split", "load_run_data", "to_display", "plot_first_layer_filters", "plot_feature_maps", "filter_colour_share"]
 
@@ -66,7 +66,7 @@ def run_split(run_path: str | Path, split: str = "test", device: str = "cpu") ->
 def inspect_run(run_path: str | Path, split: str = "test", *, device: str = "cpu", method: str = SALIENCY_METHOD,
                 saliency_classes: int = SALIENCY_CLASSES) -> InspectResult:
     """Write <run>/diagnostics/ for a finished Part 1 run (see the module docstring); `split`: test, val or both."""
-    from cnnlab.core.attribution import EXPLAINERS
+    from cnnlab.core.diagnostics.attribution import EXPLAINERS
 
     EXPLAINERS.get(method)  # an unknown method fails before any work
     run_path = Path(run_path)
@@ -81,7 +81,7 @@ def inspect_run(run_path: str | Path, split: str = "test", *, device: str = "cpu
     first, images = splits[names[0]]
 
     def extras(folder: Path) -> dict[str, Any]:
-        from cnnlab.core.attribution import plot_examples
+        from cnnlab.core.diagnostics.attribution import plot_examples
 
         files, facts = [], {}
         if first_conv(model) is not None:
@@ -119,7 +119,7 @@ def filter_colour_share(model: nn.Module) -> float:
 def plot_first_layer_filters(model: nn.Module, path: Path, cols: int = 8, title: str | None = None,
                              style: Mapping[str, Any] | None = None, tile: float = 0.8) -> Path:
     """The first conv layer's filters (F, 3, k, k) as RGB pictures, each scaled on its own so that grey is 0."""
-    from cnnlab.core.diagnostic_plots import plot_tiles
+    from cnnlab.core.diagnostics.plots import plot_tiles
 
     conv = first_conv(model)
     if conv is None:
@@ -158,7 +158,7 @@ def block_outputs(model: nn.Module, x: torch.Tensor, blocks: int = 2) -> list[tu
 def plot_feature_maps(model: nn.Module, diag: SplitDiagnostics, images: torch.Tensor, path: Path, blocks: int = 2) -> Path:
     """For one image per class (its most confident correct one, else its first): the image and the maps of
     the first conv blocks, each block's channels tiled into one mosaic (every map scaled on its own)."""
-    from cnnlab.core.diagnostic_plots import mosaic, plot_tiles
+    from cnnlab.core.diagnostics.plots import mosaic, plot_tiles
 
     picks, labels = [], []
     for c, name in enumerate(diag.class_names):

@@ -1,4 +1,4 @@
-"""`cnnlab lr-find` for Part 1: the learning-rate range test (cnnlab.core.lr_finder) of a RunConfig's network.
+"""`cnnlab lr-find` for Part 1: the learning-rate range test (cnnlab.core.train.lr_finder) of a RunConfig's network.
 
 The network, data split, optimizer, batch size, augmentation and seed are the config's, exactly as
 `cnnlab train` would use them; only the LR schedule is the test's. The suggestion is printed and
@@ -16,8 +16,8 @@ from cnnlab.art.config import RunConfig
 from cnnlab.art.models import create_model
 from cnnlab.art.run import make_augment, prepare_data
 from cnnlab.core.config import to_dict
-from cnnlab.core.lr_finder import LRFindResult, check_range, find_lr, write_lr_find
-from cnnlab.core.trainer import seed_everything
+from cnnlab.core.train.lr_finder import LRFindResult, check_range, find_lr, write_lr_find
+from cnnlab.core.train.trainer import seed_everything
 
 __all__ = ["lr_find", "DEFAULT_OUT"]
 

@@ -33,7 +33,7 @@ def evaluate_robustness(models: Mapping[str, Sequence[str]], config: RunConfig, 
     import torch
 
     from cnnlab.art.run import load_run_model, prepare_data
-    from cnnlab.core.trainer import Trainer
+    from cnnlab.core.train.trainer import Trainer
     from cnnlab.art.course_transforms import apply_course_transform
     from cnnlab.art.transforms import SEVERITIES, apply_transform
 

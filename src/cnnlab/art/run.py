@@ -18,10 +18,11 @@ import torch
 from cnnlab.art.config import RunConfig
 from cnnlab.core.config import to_dict
 from cnnlab.art.models import count_parameters, create_model, describe_layers
-from cnnlab.core.callbacks import Callback
+from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.plotting import draw_safely
-from cnnlab.core.runs import RunResult, cached_run, create_run
-from cnnlab.core.trainer import FitResult, Trainer, seed_everything
+from cnnlab.core.runs.folders import RunDir, RunResult
+from cnnlab.core.runs.recipe import RunSpec, run_cached
+from cnnlab.core.train.trainer import FitResult, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,8 @@ def load_run_model(run_path: str | Path, which: str | None = None) -> torch.nn.M
     """
     from cnnlab.core.config import from_dict
     from cnnlab.core.errors import ConfigError, DataError, first_line
-    from cnnlab.core.runs import read_run
-    from cnnlab.core.state_dicts import state_dict_problem
+    from cnnlab.core.runs.folders import read_run
+    from cnnlab.core.runs.state_dicts import state_dict_problem
 
     record = read_run(run_path)
     run_path = record.path
@@ -145,23 +146,20 @@ def train_run(
     config_dict = to_dict(config)
     seed = config.train.seed
     data_info = data.info
-    hit = cached_run(out_root, RUN_KIND, config_dict, data_info["hash"], seed, force)
-    if hit is not None:
-        if write_plot and not (hit.path / "learning_curves.png").is_file():
-            # Suites and sweeps skip per-run plots; draw it now that someone asks for this run.
-            draw_safely(lambda: _plot_run(hit.path, hit.summary), "the learning curves")
-        return hit
-
+    spec = RunSpec(out_root, RUN_KIND, config_dict, data_info, seed, force=force, callbacks=callbacks)
     t0 = time.perf_counter()
-    seed_everything(seed)  # before model construction: the init is part of the seeded run
-    num_classes = len(data.dataset.class_names)
-    model = create_model(config.model.name, num_classes=num_classes, config=config.model, image_size=config.data.image_size)
-    trainer = Trainer(config.train, device=device, progress=progress)
-    result: FitResult = trainer.fit(model, data.train, data.val, augment=make_augment(config), callbacks=callbacks)
-    summary = _run_summary(config, data, trainer, model, result)
-    with create_run(out_root, RUN_KIND, config_dict, seed, data_info, callbacks=callbacks, replace=force) as run:
+
+    def fit() -> tuple[torch.nn.Module, FitResult, dict]:
+        num_classes = len(data.dataset.class_names)
+        model = create_model(config.model.name, num_classes=num_classes, config=config.model, image_size=config.data.image_size)
+        trainer = Trainer(config.train, device=device, progress=progress)
+        result = trainer.fit(model, data.train, data.val, augment=make_augment(config), callbacks=callbacks)
+        return model, result, _run_summary(config, data, trainer, model, result)
+
+    def write(run: RunDir, trained: tuple[torch.nn.Module, FitResult, dict]) -> dict:
         import yaml
 
+        _, result, summary = trained
         run.write_text("config.yaml", yaml.safe_dump(config_dict, sort_keys=False))
         run.write_history(result.history)
         run.save_checkpoint(result.best_state, "best.pt")
@@ -170,8 +168,14 @@ def train_run(
         if write_plot:  # a figure that fails is a warning: the run is kept
             draw_safely(lambda: _plot_run(run.path, {"data": data_info, "seed": seed}, result.history), "the learning curves")
         summary["prep_seconds"] = round(time.perf_counter() - t0 - result.seconds, 3)
-        full = run.write_summary(summary)
-    return RunResult(run.path, full, False)
+        return summary
+
+    def complete(hit: RunResult) -> None:
+        if write_plot and not (hit.path / "learning_curves.png").is_file():
+            # Suites and sweeps skip per-run plots; draw it now that someone asks for this run.
+            draw_safely(lambda: _plot_run(hit.path, hit.summary), "the learning curves")
+
+    return run_cached(spec, fit, write, on_cached=complete)
 
 
 def _run_summary(config: RunConfig, data: PreparedData, trainer: Trainer, model: torch.nn.Module, result: FitResult) -> dict:
@@ -205,7 +209,7 @@ def _run_summary(config: RunConfig, data: PreparedData, trainer: Trainer, model:
 
 def _plot_run(run_path: Path, summary: dict, history: list[dict] | None = None) -> None:
     from cnnlab.core.plotting import plot_learning_curves
-    from cnnlab.core.runs import load_history
+    from cnnlab.core.runs.folders import load_history
 
     data = summary["data"]
     label = f"{data['name']}{' (synthetic data)' if data.get('synthetic') else ''}"

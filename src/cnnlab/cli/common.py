@@ -205,7 +205,7 @@ def tensorboard_callbacks(args: argparse.Namespace, out: Any) -> list:
     """[TensorBoardLogger(out)] when --tensorboard was given (a one-line error if tensorboard is missing), else []."""
     if not getattr(args, "tensorboard", False):
         return []
-    from cnnlab.core.tensorboard import TensorBoardLogger
+    from cnnlab.core.train.tensorboard import TensorBoardLogger
 
     return [TensorBoardLogger(out)]
 
@@ -217,7 +217,7 @@ def tensorboard_done(args: argparse.Namespace, out: Any, run_paths: Any = (), st
         return
     import sys
 
-    from cnnlab.core.tensorboard import logdir_command, write_runs_events
+    from cnnlab.core.train.tensorboard import logdir_command, write_runs_events
 
     write_runs_events(run_paths)  # runs that already have events are skipped
     print(f"TensorBoard: {logdir_command(out)}", file=stream or sys.stdout)

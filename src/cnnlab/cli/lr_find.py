@@ -24,7 +24,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _run_lr_find(args: argparse.Namespace) -> int:
     from cnnlab.art.lr_find import lr_find
-    from cnnlab.core.lr_finder import format_lr_find
+    from cnnlab.core.train.lr_finder import format_lr_find
 
     config = resolve_run_config(args)
     result = lr_find(config, args.out, start=args.start, end=args.end, steps=args.steps, device=args.device)

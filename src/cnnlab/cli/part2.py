@@ -14,7 +14,7 @@ from cnnlab.cli.common import (ArgumentParser, add_actors_arg, add_config_args, 
                                add_tensorboard_arg, add_threads_arg, bind_field, parse_actors, parse_seeds, resolve_command_config,
                                tensorboard_callbacks, tensorboard_done)
 from cnnlab.core.errors import CnnlabError
-from cnnlab.core.train_config import OPTIMIZERS
+from cnnlab.core.train.config import OPTIMIZERS
 
 log = logging.getLogger("cnnlab")
 
@@ -227,9 +227,9 @@ def _run_part2_weights(args: argparse.Namespace) -> int:
 
 def _load_alexnet_inputs(config, weights_spec: str | None, args: argparse.Namespace):
     """(state dict, weights provenance, faces) for an AlexNet run config."""
-    from cnnlab.faces.alexnet import OFFICIAL_URL
+    from cnnlab.faces.alexnet.model import OFFICIAL_URL
     from cnnlab.faces.experiments import load_run_faces
-    from cnnlab.faces.weights import resolve_weights
+    from cnnlab.faces.alexnet.weights import resolve_weights
 
     state_dict, weights = resolve_weights(weights_spec, hub_dir=args.hub_dir, url=args.weights_url or OFFICIAL_URL,
                                           progress=not args.json)

@@ -71,7 +71,7 @@ def _run_report(args: argparse.Namespace) -> int:
     if notes:
         print("note: " + "; ".join(notes))
     if args.tensorboard:  # runs reused from the cache get their event files now
-        from cnnlab.core.catalog import list_runs
+        from cnnlab.core.runs.catalog import list_runs
 
         tensorboard_done(args, args.out, [r.path for r in list_runs(args.out) if r.ok])
     return 0

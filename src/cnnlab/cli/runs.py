@@ -11,7 +11,7 @@ from cnnlab.cli.common import ArgumentParser
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add this area's sub-commands to the `cnnlab` parser."""
-    from cnnlab.core.catalog import KINDS
+    from cnnlab.core.runs.catalog import KINDS
 
     p = sub.add_parser("runs", help="a table of the run folders (filter, sort, --json); show, diff, tensorboard")
     p.add_argument("--out", default="runs", help="runs folder (default: runs)")
@@ -48,7 +48,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_table(args: argparse.Namespace) -> int:
-    from cnnlab.core.catalog import filter_runs, format_table, list_runs, sort_runs
+    from cnnlab.core.runs.catalog import filter_runs, format_table, list_runs, sort_runs
 
     records = filter_runs(list_runs(args.out), kind=args.kind, data=args.data, where=args.where)
     records = sort_runs(records, args.sort, reverse=args.reverse)
@@ -67,7 +67,7 @@ def _run_table(args: argparse.Namespace) -> int:
 def _run_show(args: argparse.Namespace) -> int:
     import yaml
 
-    from cnnlab.core.catalog import find_run, read_row
+    from cnnlab.core.runs.catalog import find_run, read_row
 
     rec = read_row(find_run(args.out, args.run))
     if args.json:
@@ -86,7 +86,7 @@ def _run_show(args: argparse.Namespace) -> int:
 
 
 def _run_diff(args: argparse.Namespace) -> int:
-    from cnnlab.core.catalog import diff_runs, find_run, read_row
+    from cnnlab.core.runs.catalog import diff_runs, find_run, read_row
     from cnnlab.core.errors import CnnlabError
 
     a, b = (read_row(find_run(args.out, ref)) for ref in (args.run_a, args.run_b))
@@ -116,8 +116,8 @@ def _run_diff(args: argparse.Namespace) -> int:
 
 
 def _run_tensorboard(args: argparse.Namespace) -> int:
-    from cnnlab.core.catalog import list_runs
-    from cnnlab.core.tensorboard import logdir_command, require_tensorboard, write_runs_events
+    from cnnlab.core.runs.catalog import list_runs
+    from cnnlab.core.train.tensorboard import logdir_command, require_tensorboard, write_runs_events
 
     require_tensorboard()
     root = args.runs_dir or args.out

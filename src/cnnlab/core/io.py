@@ -6,21 +6,23 @@ file gets the usual permissions (0o666 minus the umask) before the rename: mkste
 which would make every output unreadable to other users.
 
 JSON is always strict (RFC 8259: no NaN or Infinity). A non-finite float is written as null, on
-purpose: training refuses non-finite losses (cnnlab.core.callbacks), so what remains are undefined
+purpose: training refuses non-finite losses (cnnlab.core.train.callbacks), so what remains are undefined
 statistics, which readers treat as missing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
+import io
 import json
 import math
 import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 
 @contextlib.contextmanager
@@ -179,3 +181,15 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             os.replace(old, path)  # put the older folder back
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def write_csv(path: Path, rows: Sequence[dict], columns: Sequence[str] | None = None) -> Path:
+    """rows as a CSV file (atomic); floats with 6 significant digits."""
+    columns = list(columns or dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    atomic_write_text(path, buf.getvalue())
+    return path

@@ -15,9 +15,9 @@ from cnnlab.faces.dataset import (
     load_faces,
     split_sizes,
 )
-from cnnlab.faces.download import DownloadConfig, DownloadReport, download_faces, format_summary, read_manifest
-from cnnlab.faces.lists import FaceRow, parse_list, safe_name
-from cnnlab.faces.plan import parse_lists
+from cnnlab.faces.facescrub.download import DownloadConfig, DownloadReport, download_faces, format_summary, read_manifest
+from cnnlab.faces.facescrub.lists import FaceRow, parse_list, safe_name
+from cnnlab.faces.facescrub.plan import parse_lists
 
 __all__ = [
     "COURSE_ACTORS", "FaceData", "FaceSplitConfig", "describe_faces", "load_faces", "split_sizes",

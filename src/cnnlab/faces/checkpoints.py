@@ -25,8 +25,8 @@ from cnnlab.core.errors import CnnlabError, ConfigError, first_line
 from cnnlab.core.images import MAX_IMAGE_SIZE, open_image
 from cnnlab.core.io import atomic_path, atomic_write_json
 from cnnlab.core.registry import Registry
-from cnnlab.core.state_dicts import state_dict_problem
-from cnnlab.faces.alexnet import INPUT_SIZE, AlexNet, AlexNetTrunk, Normalize, UNTRAINED_LABEL, feature_shape
+from cnnlab.core.runs.state_dicts import state_dict_problem
+from cnnlab.faces.alexnet.model import INPUT_SIZE, AlexNet, AlexNetTrunk, Normalize, UNTRAINED_LABEL, feature_shape
 from cnnlab.faces.config import FeaturesConfig, FinetuneConfig, MLPConfig
 from cnnlab.faces.mlp import MLP
 

@@ -4,7 +4,7 @@
     FeaturesRunConfig  data, features, train   `cnnlab part2 features` (2.2)
     FinetuneRunConfig  data, finetune, train   `cnnlab part2 finetune` (2.4)
 
-`train` is cnnlab.core.train_config.TrainConfig with each command's own defaults, written once below.
+`train` is cnnlab.core.train.config.TrainConfig with each command's own defaults, written once below.
 The machinery (YAML, `--set`, validation) is cnnlab.core.config: build these with
 `resolve_config(MLPRunConfig, yaml, ["mlp.hidden=800"])`, which starts from the command's defaults
 (a bare `from_dict` would fill a partial `train` section with TrainConfig's generic defaults).
@@ -18,7 +18,7 @@ from typing import Any, TypeVar, Union
 
 from cnnlab.core.config import check, check_number, check_parameter_count
 from cnnlab.core.images import MAX_IMAGE_SIZE
-from cnnlab.core.train_config import EarlyStoppingConfig, OptimizerConfig, TrainConfig
+from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, TrainConfig
 from cnnlab.faces.dataset import FaceSplitConfig, resolve_actors
 
 OLIVETTI = "olivetti"
@@ -115,7 +115,7 @@ class MLPConfig:
 
 
 def _check_alexnet(section: str, input_size: int, dropout: float, weights: str | None) -> None:
-    from cnnlab.faces.alexnet_layers import MIN_INPUT_SIZE  # torch-free: building a config never imports torch
+    from cnnlab.faces.alexnet import MIN_INPUT_SIZE  # torch-free: building a config never imports torch
 
     check(input_size >= MIN_INPUT_SIZE, f"{section}.input_size must be >= {MIN_INPUT_SIZE} for AlexNet, got {input_size}")
     check(input_size <= MAX_IMAGE_SIZE, f"{section}.input_size must be <= {MAX_IMAGE_SIZE}, got {input_size}")
@@ -138,7 +138,7 @@ class FeaturesConfig:
     weights: str | None = None
 
     def __post_init__(self) -> None:
-        from cnnlab.faces.alexnet_layers import LAYERS
+        from cnnlab.faces.alexnet import LAYERS
 
         check(self.layer in LAYERS, f"unknown AlexNet layer {self.layer!r} (choose from: {_choices(LAYERS)})")
         check(all(h >= 1 for h in self.head_hidden), f"features.head_hidden sizes must be >= 1, got {list(self.head_hidden)}")
@@ -169,7 +169,7 @@ class FinetuneConfig:
     weights: str | None = None
 
     def __post_init__(self) -> None:
-        from cnnlab.faces.alexnet_layers import TRAIN_FROM
+        from cnnlab.faces.alexnet import TRAIN_FROM
 
         check(self.freeze in FREEZE_MODES, f"unknown freeze mode {self.freeze!r} (choose from: {_choices(FREEZE_MODES)})")
         check(self.train_from in TRAIN_FROM,

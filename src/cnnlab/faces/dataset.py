@@ -31,7 +31,7 @@ import numpy as np
 from cnnlab.core.config import check_number, check_seed
 from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.core.images import display_name
-from cnnlab.faces.lists import name_key
+from cnnlab.faces.facescrub.lists import name_key
 
 if TYPE_CHECKING:  # torch is imported lazily (import cnnlab.faces stays cheap)
     import torch
@@ -305,7 +305,7 @@ def _load_folder(folder: Path, size: int, channels: int, actors: Sequence[str] |
                  split: FaceSplitConfig) -> FaceData:
     from PIL import Image, UnidentifiedImageError
 
-    from cnnlab.faces.download import read_manifest
+    from cnnlab.faces.facescrub.download import read_manifest
 
     if not folder.is_dir():
         raise DataError(f"face folder not found: {folder} (use 'olivetti' or a `cnnlab faces download` folder)")
@@ -356,7 +356,7 @@ def describe_faces(source: str = "olivetti", split: FaceSplitConfig | None = Non
         from cnnlab.faces.olivetti import CLASS_NAMES, PER_PERSON
 
         return [(n, PER_PERSON, PER_PERSON, split_sizes(PER_PERSON, split)) for n in CLASS_NAMES]
-    from cnnlab.faces.download import read_manifest
+    from cnnlab.faces.facescrub.download import read_manifest
 
     if not Path(source).is_dir():
         raise DataError(f"face folder not found: {source}")

@@ -2,7 +2,7 @@
 
 `inspect_run(run)` rebuilds the model from the run's self-describing checkpoint (model.pt) and the face
 split from the recorded run config (the data hash must match the run's), then writes <run>/diagnostics/
-(cnnlab.core.diagnostics: confusion, per-class metrics, confused pairs, top losses) and saliency.png:
+(cnnlab.core.diagnostics.metrics: confusion, per-class metrics, confused pairs, top losses) and saliency.png:
 the attribution (`cnnlab explain`'s registry, guided backprop by default, as in 2.5) of the predicted
 class for one correctly and one wrongly classified face of a few people. Nothing is retrained.
 """
@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from cnnlab.core.config import from_dict
-from cnnlab.core.diagnostics import (SPLITS, InspectResult, SplitDiagnostics, check_data_hash, model_probabilities, split_names,
+from cnnlab.core.diagnostics.metrics import (SPLITS, InspectResult, SplitDiagnostics, check_data_hash, model_probabilities, split_names,
                                      write_diagnostics)
 from cnnlab.core.errors import CnnlabError, ConfigError
-from cnnlab.core.runs import read_run
+from cnnlab.core.runs.folders import read_run
 from cnnlab.faces.config import FaceRunConfig, FeaturesRunConfig, FinetuneRunConfig, MLPRunConfig
 
 __all__ = ["RUN_CONFIGS", "inspect_run", "load_run_model_and_faces", "run_config", "run_split", "to_display"]
@@ -89,7 +89,7 @@ def run_split(run_path: str | Path, split: str = "test", device: str = "cpu", fa
 def inspect_run(run_path: str | Path, split: str = "test", *, device: str = "cpu", method: str = SALIENCY_METHOD,
                 saliency_classes: int = SALIENCY_CLASSES) -> InspectResult:
     """Write <run>/diagnostics/ for a finished Part 2 run (see the module docstring); `split`: test, val or both."""
-    from cnnlab.core.attribution import EXPLAINERS
+    from cnnlab.core.diagnostics.attribution import EXPLAINERS
 
     EXPLAINERS.get(method)
     run_path = Path(run_path)
@@ -103,7 +103,7 @@ def inspect_run(run_path: str | Path, split: str = "test", *, device: str = "cpu
     first, images = splits[names[0]]
 
     def extras(folder: Path) -> dict[str, Any]:
-        from cnnlab.core.attribution import plot_examples
+        from cnnlab.core.diagnostics.attribution import plot_examples
 
         rows = plot_examples(clf.model, first.examples(classes=saliency_classes), images, to_display, folder / "saliency.png",
                              method=method, title=f"{method} of the predicted class: the most confident correct and the most "

@@ -24,11 +24,12 @@ from torch.nn import functional as F
 
 from cnnlab.core.config import to_dict
 from cnnlab.core.errors import ConfigError
-from cnnlab.core.callbacks import Callback
-from cnnlab.core.runs import RunResult, cached_run, create_run
+from cnnlab.core.train.callbacks import Callback
+from cnnlab.core.runs.folders import RunDir, RunResult
+from cnnlab.core.runs.recipe import RunSpec, run_cached
 from cnnlab.core.stats import aggregate
-from cnnlab.core.train_config import MONITOR_BEST, MONITOR_NAMES
-from cnnlab.core.trainer import Augment, Trainer, seed_everything
+from cnnlab.core.train.config import MONITOR_BEST, MONITOR_NAMES
+from cnnlab.core.train.trainer import Augment, Trainer
 from cnnlab.faces.config import INIT_DESCRIPTIONS, FaceRunConfig, MLPRunConfig
 from cnnlab.faces.dataset import FaceData, load_faces
 
@@ -147,43 +148,31 @@ def train_mlp(
     names = list(faces.class_names)
     info = faces.info
     resolved = to_dict(config)
-    hit = cached_run(out_root, "mlp", resolved, info["hash"], seed, force)
-    if hit is not None:
-        return hit
+    spec = RunSpec(out_root, "mlp", resolved, info, seed, force=force, callbacks=callbacks)
 
-    seed_everything(seed)  # the initialisation is part of the seeded run
-    mean, std = input_stats(sets["train"][0], m.standardize, m.per_image)
-    model = MLP(m, len(names), mean, std)
-    trainer = Trainer(config.train, device=device, progress=progress)
-    result = trainer.fit(model, sets["train"], sets["val"], monitor={"test": sets["test"]}, augment=mlp_augmentation(m.flip, m.shift),
-                         callbacks=callbacks)
-    final = trainer.evaluate_splits(model, sets)  # the best epoch's weights are loaded
-    model.cpu()
-    chosen = choose_units(model, m.unit_rule, m.units_per_class)
-    chosen = sorted(chosen, key=lambda u: -u["score"])[: m.max_tiles]
-    chosen = sorted(chosen, key=lambda u: (u["class_index"], -u["score"]))
-    for u in chosen:
-        u["class"] = names[u["class_index"]]
-        u["favours_class"] = names[u["favours"]]
-    summary = {
-        "question": "2.1/2.3",
-        "model": f"MLP {m.input_dim}-{m.hidden}-{len(names)} ({m.activation})",
-        "description": describe_mlp(config, len(names)),
-        "architecture": m.architecture(len(names)),
-        "init": m.init,
-        "standardize": m.standardize,
-        **final,
-        **result.summary_fields(),
-        "weight_units": chosen,
-        "weight_unit_rule": m.unit_rule,
-    }
-    if m.unit_rule == "most-selective":
-        grid_title = (f"MLP {m.hidden} hidden: input weights of the {len(chosen)} most class-selective units "
-                      f"({m.unit_rule}; red +, blue -), each titled with the class it favours")
-    else:
-        grid_title = (f"MLP {m.hidden} hidden: input weights of the units with the largest outgoing weight "
-                      f"to each class (red +, blue -)")
-    with create_run(out_root, "mlp", resolved, seed, info, callbacks=callbacks, replace=force) as run:
+    def fit() -> tuple[Any, Any, dict]:
+        mean, std = input_stats(sets["train"][0], m.standardize, m.per_image)
+        model = MLP(m, len(names), mean, std)
+        trainer = Trainer(config.train, device=device, progress=progress)
+        result = trainer.fit(model, sets["train"], sets["val"], monitor={"test": sets["test"]},
+                             augment=mlp_augmentation(m.flip, m.shift), callbacks=callbacks)
+        return model, result, trainer.evaluate_splits(model, sets)  # the best epoch's weights are loaded
+
+    def write(run: RunDir, trained: tuple[Any, Any, dict]) -> dict:
+        model, result, final = trained
+        model.cpu()
+        chosen = choose_units(model, m.unit_rule, m.units_per_class)
+        chosen = sorted(chosen, key=lambda u: -u["score"])[: m.max_tiles]
+        chosen = sorted(chosen, key=lambda u: (u["class_index"], -u["score"]))
+        for u in chosen:
+            u["class"] = names[u["class_index"]]
+            u["favours_class"] = names[u["favours"]]
+        if m.unit_rule == "most-selective":
+            grid_title = (f"MLP {m.hidden} hidden: input weights of the {len(chosen)} most class-selective units "
+                          f"({m.unit_rule}; red +, blue -), each titled with the class it favours")
+        else:
+            grid_title = (f"MLP {m.hidden} hidden: input weights of the units with the largest outgoing weight "
+                          f"to each class (red +, blue -)")
         run.write_history(result.history)
         title = f"MLP {m.hidden} hidden ({m.activation}) on {info['name']}: test acc {final['test_acc']:.3f}"
         # A figure that fails is one warning: the run folder is never lost over a figure.
@@ -194,5 +183,17 @@ def train_mlp(
         save_checkpoint(run.file("model.pt"), model, kind="mlp", config=to_dict(m), class_names=names,
                         image_size=m.image_size, channels=m.channels,
                         meta={"description": f"MLP {m.hidden} hidden ({m.activation})", "data": info["name"]})
-        full = run.write_summary(summary)
-    return RunResult(run.path, full, False)
+        return {
+            "question": "2.1/2.3",
+            "model": f"MLP {m.input_dim}-{m.hidden}-{len(names)} ({m.activation})",
+            "description": describe_mlp(config, len(names)),
+            "architecture": m.architecture(len(names)),
+            "init": m.init,
+            "standardize": m.standardize,
+            **final,
+            **result.summary_fields(),
+            "weight_units": chosen,
+            "weight_unit_rule": m.unit_rule,
+        }
+
+    return run_cached(spec, fit, write)

@@ -1,7 +1,7 @@
 """Part 2.5: which pixels drive a face classifier's decision: `cnnlab explain` on one face image.
 
 The attribution methods (captum: guided-backprop, saliency, integrated-gradients, guided-gradcam) and
-their registry live in cnnlab.core.attribution, shared with `cnnlab inspect` on paintings.
+their registry live in cnnlab.core.diagnostics.attribution, shared with `cnnlab inspect` on paintings.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from cnnlab.core.attribution import EXPLAINERS, attribute, check_relus, to_picture
+from cnnlab.core.diagnostics.attribution import EXPLAINERS, attribute, check_relus, to_picture
 from cnnlab.core.errors import CnnlabError
 
 __all__ = ["EXPLAINERS", "Explanation", "attribute", "check_relus", "explain_image", "to_picture"]

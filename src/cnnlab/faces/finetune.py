@@ -23,11 +23,12 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from cnnlab.core.callbacks import Callback
+from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.errors import ConfigError
-from cnnlab.core.runs import RunResult, cached_run, create_run, load_summary, run_problem
-from cnnlab.core.trainer import Trainer, seed_everything
-from cnnlab.faces.alexnet_layers import LAYER_ORDER, LAYERS, TRAIN_FROM
+from cnnlab.core.runs.folders import RunDir, RunResult, load_summary, run_problem
+from cnnlab.core.runs.recipe import RunSpec, run_cached
+from cnnlab.core.train.trainer import Trainer
+from cnnlab.faces.alexnet import LAYER_ORDER, LAYERS, TRAIN_FROM
 from cnnlab.faces.config import FROM_FEATURES, FeaturesRunConfig, FinetuneRunConfig
 from cnnlab.faces.experiments import check_faces
 from cnnlab.faces.transfer import alexnet_features, alexnet_label, alexnet_summary, layer_features, run_identity
@@ -132,7 +133,7 @@ def _finetune_from_features(faces: Any, state_dict: dict[str, torch.Tensor], wei
                             extract_batch_size: int, callbacks: Sequence[Callback]) -> RunResult:
     """The 2.2 network trained end to end from finetune.train_from on (see the module docstring)."""
     from cnnlab.core.plotting import plot_learning_curves
-    from cnnlab.faces.alexnet import feature_shape
+    from cnnlab.faces.alexnet.model import feature_shape
     from cnnlab.faces.checkpoints import load_checkpoint, save_checkpoint
 
     settings, seed, lr = config.finetune, config.train.seed, config.train.optimizer.lr
@@ -141,50 +142,38 @@ def _finetune_from_features(faces: Any, state_dict: dict[str, torch.Tensor], wei
     frozen = TRAIN_FROM[settings.train_from]
     start_path = _start_run(faces, state_dict, weights, config, out_root, start, cache_dir, device, progress, extract_batch_size)
     resolved = {**run_identity(config, settings.weights, weights), "start_run": start_path.name}
-    hit = cached_run(out_root, "alexnet-finetune", resolved, info["hash"], seed, force)
-    if hit is not None:
-        return hit
-
     start_summary = load_summary(start_path)
-    clf = load_checkpoint(start_path / "model.pt")
-    if clf.class_names != names or clf.image_size != settings.input_size:
-        raise ConfigError(f"the 2.2 run {start_path.name} classifies other people or image sizes than these faces")
-    model = clf.model.train()  # a FeatureClassifier: AlexNet up to the 2.2 layer + the trained head
-    layer = model.layer
-    begin = LAYERS[frozen][1]  # features[:begin] is frozen; its output is cached
-    for p in model.features[:begin].parameters():
-        p.requires_grad_(False)
-    shape = feature_shape(frozen, settings.input_size)  # (C, h, w) of the frozen layer's output
-    feats, finfo = layer_features(faces, [frozen], state_dict, weights, cache_dir, device, extract_batch_size)
-    sets = faces.splits
-    fsets = {k: (feats[frozen][k].view(-1, *shape), sets[k][1]) for k in sets}
-    tail = _FromLayer(model, begin)
-    alexnet = [*model.features[begin:].parameters(), *(model.classifier.parameters() if model.classifier is not None else ())]
-    groups = [{"params": alexnet, "lr": lr * settings.lr_scale}, {"params": list(model.head.parameters()), "lr": lr}]
-    seed_everything(seed)
-    trainer = Trainer(config.train, device=device, progress=progress)
-    result = trainer.fit(tail, fsets["train"], fsets["val"], monitor={"test": fsets["test"]}, param_groups=groups,
-                         callbacks=callbacks, evaluate_start=True)
-    final = trainer.evaluate_splits(tail, fsets)
-    model.cpu().eval()
-    i_frozen, i_layer = LAYER_ORDER.index(frozen), LAYER_ORDER.index(layer)
-    trained = [n for n in LAYER_ORDER[i_frozen + 1 : i_layer + 1] if n.startswith(("conv", "fc"))]
-    kept = [n for n in LAYER_ORDER[: i_frozen + 1] if n.startswith(("conv", "fc"))]
-    desc = (f"{label} {layer} + FC head of 2.2, fine-tuned end to end: {', '.join(trained)} (lr x {settings.lr_scale:g}) "
-            f"and the head trained, {', '.join(kept)} frozen")
-    summary = alexnet_summary("2.4", desc, weights, {
-        "freeze": settings.freeze,
-        "layer": layer,
-        "trained_layers": trained,
-        "frozen_layers": kept,
-        "start_run": start_path.name,
-        "start": {k: start_summary.get(k) for k in ("train_acc", "val_acc", "test_acc", "val_loss")},
-        "start_epoch0": {k: result.start[k] for k in ("train_acc", "val_acc", "val_loss", "test_acc")} if result.start else {},
-        **final,
-        **result.summary_fields(),
-        **finfo,
-    }, UNTRAINED)
-    with create_run(out_root, "alexnet-finetune", resolved, seed, info, callbacks=callbacks, replace=force) as run:
+
+    def fit() -> tuple[Any, Any, Any, dict, dict]:
+        clf = load_checkpoint(start_path / "model.pt")
+        if clf.class_names != names or clf.image_size != settings.input_size:
+            raise ConfigError(f"the 2.2 run {start_path.name} classifies other people or image sizes than these faces")
+        model = clf.model.train()  # a FeatureClassifier: AlexNet up to the 2.2 layer + the trained head
+        begin = LAYERS[frozen][1]  # features[:begin] is frozen; its output is cached
+        for p in model.features[:begin].parameters():
+            p.requires_grad_(False)
+        shape = feature_shape(frozen, settings.input_size)  # (C, h, w) of the frozen layer's output
+        feats, finfo = layer_features(faces, [frozen], state_dict, weights, cache_dir, device, extract_batch_size)
+        sets = faces.splits
+        fsets = {k: (feats[frozen][k].view(-1, *shape), sets[k][1]) for k in sets}
+        tail = _FromLayer(model, begin)
+        alexnet = [*model.features[begin:].parameters(), *(model.classifier.parameters() if model.classifier is not None else ())]
+        groups = [{"params": alexnet, "lr": lr * settings.lr_scale}, {"params": list(model.head.parameters()), "lr": lr}]
+        trainer = Trainer(config.train, device=device, progress=progress)
+        result = trainer.fit(tail, fsets["train"], fsets["val"], monitor={"test": fsets["test"]}, param_groups=groups,
+                             callbacks=callbacks, evaluate_start=True)
+        final = trainer.evaluate_splits(tail, fsets)
+        model.cpu().eval()
+        return clf, model, result, final, finfo
+
+    def write(run: RunDir, trained: tuple[Any, Any, Any, dict, dict]) -> dict:
+        clf, model, result, final, finfo = trained
+        layer = model.layer
+        i_frozen, i_layer = LAYER_ORDER.index(frozen), LAYER_ORDER.index(layer)
+        trained_layers = [n for n in LAYER_ORDER[i_frozen + 1 : i_layer + 1] if n.startswith(("conv", "fc"))]
+        kept = [n for n in LAYER_ORDER[: i_frozen + 1] if n.startswith(("conv", "fc"))]
+        desc = (f"{label} {layer} + FC head of 2.2, fine-tuned end to end: {', '.join(trained_layers)} (lr x {settings.lr_scale:g}) "
+                f"and the head trained, {', '.join(kept)} frozen")
         run.write_history(result.curve)  # epoch 0 is the 2.2 network
         plot_learning_curves(result.curve, run.file("learning_curves.png"), sets=["train", "val", "test"],
                              title=f"{label} 2.2 network fine-tuned from {settings.train_from} on {info['name']}: "
@@ -192,8 +181,21 @@ def _finetune_from_features(faces: Any, state_dict: dict[str, torch.Tensor], wei
         save_checkpoint(run.file("model.pt"), model, kind="alexnet-features", config=clf.config, class_names=names,
                         image_size=settings.input_size, channels=3,
                         meta={"description": desc, "weights": weights, "data": info["name"], "start_run": start_path.name})
-        full = run.write_summary(summary)
-    return RunResult(run.path, full, False)
+        return alexnet_summary("2.4", desc, weights, {
+            "freeze": settings.freeze,
+            "layer": layer,
+            "trained_layers": trained_layers,
+            "frozen_layers": kept,
+            "start_run": start_path.name,
+            "start": {k: start_summary.get(k) for k in ("train_acc", "val_acc", "test_acc", "val_loss")},
+            "start_epoch0": {k: result.start[k] for k in ("train_acc", "val_acc", "val_loss", "test_acc")} if result.start else {},
+            **final,
+            **result.summary_fields(),
+            **finfo,
+        }, UNTRAINED)
+
+    return run_cached(RunSpec(out_root, "alexnet-finetune", resolved, info, seed, force=force, callbacks=callbacks), fit, write)
+
 
 # ----------------------------------------------------------------------------- the classic recipe
 
@@ -226,48 +228,50 @@ def _finetune_last_layer(faces: Any, state_dict: dict[str, torch.Tensor], weight
     label = alexnet_label(weights)
     names = list(faces.class_names)
     resolved = run_identity(config, settings.weights, weights)
-    hit = cached_run(out_root, "alexnet-finetune", resolved, info["hash"], seed, force)
-    if hit is not None:
-        return hit
 
-    seed_everything(seed)
-    model = FaceAlexNet(len(names), settings.dropout)
-    pretrained = {k: v for k, v in state_dict.items() if not k.startswith("classifier.6.")}
-    missing = model.load_state_dict(pretrained, strict=False)
-    if missing.unexpected_keys or set(missing.missing_keys) != {"classifier.6.weight", "classifier.6.bias"}:
-        raise ConfigError(f"AlexNet weights do not fit: {missing}")
-    new_params = list(model.classifier[6].parameters())
-    trainer = Trainer(config.train, device=device, progress=progress)
-    sets = faces.splits
-    finfo: dict[str, Any] = {}
-    if settings.freeze == "none":
-        old = [p for n, p in model.named_parameters() if not n.startswith("classifier.6.")]
-        groups = [{"params": old, "lr": lr * settings.lr_scale}, {"params": new_params, "lr": lr}]
-        result = trainer.fit(model, sets["train"], sets["val"], monitor={"test": sets["test"]}, param_groups=groups, callbacks=callbacks)
-        final = trainer.evaluate_splits(model, sets)
-        trained = "all layers (pretrained at lr x %g)" % settings.lr_scale
-    else:
-        layer, start = ("pool5", 0) if settings.freeze == "features" else ("fc7", 6)
-        feats, finfo = layer_features(faces, [layer], state_dict, weights, cache_dir, device, extract_batch_size)
-        feats = feats[layer]
-        tail = _Tail(model.classifier, start)  # shares parameters with `model`
-        fsets = {k: (feats[k], sets[k][1]) for k in sets}
-        new_ids = {id(p) for p in new_params}
-        old = [p for p in tail.parameters() if id(p) not in new_ids]
-        groups = [g for g in ({"params": old, "lr": lr * settings.lr_scale}, {"params": new_params, "lr": lr}) if g["params"]]
-        result = trainer.fit(tail, fsets["train"], fsets["val"], monitor={"test": fsets["test"]}, param_groups=groups, callbacks=callbacks)
-        final = trainer.evaluate_splits(tail, fsets)
-        trained = "classifier (fc6, fc7 at lr x %g, new fc8)" % settings.lr_scale if start == 0 else "the new last layer only"
-    model.cpu().eval()
-    desc = f"{label} fine-tuned: last layer 4096 -> {len(names)}, trained: {trained}"
-    summary = alexnet_summary("2.4", desc, weights, {"freeze": settings.freeze, **final, **result.summary_fields(), **finfo},
-                              UNTRAINED)
-    with create_run(out_root, "alexnet-finetune", resolved, seed, info, callbacks=callbacks, replace=force) as run:
+    def fit() -> tuple[Any, Any, dict, dict, str]:
+        model = FaceAlexNet(len(names), settings.dropout)
+        pretrained = {k: v for k, v in state_dict.items() if not k.startswith("classifier.6.")}
+        missing = model.load_state_dict(pretrained, strict=False)
+        if missing.unexpected_keys or set(missing.missing_keys) != {"classifier.6.weight", "classifier.6.bias"}:
+            raise ConfigError(f"AlexNet weights do not fit: {missing}")
+        new_params = list(model.classifier[6].parameters())
+        trainer = Trainer(config.train, device=device, progress=progress)
+        sets = faces.splits
+        finfo: dict[str, Any] = {}
+        if settings.freeze == "none":
+            old = [p for n, p in model.named_parameters() if not n.startswith("classifier.6.")]
+            groups = [{"params": old, "lr": lr * settings.lr_scale}, {"params": new_params, "lr": lr}]
+            result = trainer.fit(model, sets["train"], sets["val"], monitor={"test": sets["test"]}, param_groups=groups,
+                                 callbacks=callbacks)
+            final = trainer.evaluate_splits(model, sets)
+            trained = "all layers (pretrained at lr x %g)" % settings.lr_scale
+        else:
+            layer, start = ("pool5", 0) if settings.freeze == "features" else ("fc7", 6)
+            feats, finfo = layer_features(faces, [layer], state_dict, weights, cache_dir, device, extract_batch_size)
+            feats = feats[layer]
+            tail = _Tail(model.classifier, start)  # shares parameters with `model`
+            fsets = {k: (feats[k], sets[k][1]) for k in sets}
+            new_ids = {id(p) for p in new_params}
+            old = [p for p in tail.parameters() if id(p) not in new_ids]
+            groups = [g for g in ({"params": old, "lr": lr * settings.lr_scale}, {"params": new_params, "lr": lr}) if g["params"]]
+            result = trainer.fit(tail, fsets["train"], fsets["val"], monitor={"test": fsets["test"]}, param_groups=groups,
+                                 callbacks=callbacks)
+            final = trainer.evaluate_splits(tail, fsets)
+            trained = "classifier (fc6, fc7 at lr x %g, new fc8)" % settings.lr_scale if start == 0 else "the new last layer only"
+        model.cpu().eval()
+        return model, result, final, finfo, trained
+
+    def write(run: RunDir, fitted: tuple[Any, Any, dict, dict, str]) -> dict:
+        model, result, final, finfo, trained = fitted
+        desc = f"{label} fine-tuned: last layer 4096 -> {len(names)}, trained: {trained}"
         run.write_history(result.history)
         plot_learning_curves(result.history, run.file("learning_curves.png"), sets=["train", "val", "test"],
                              title=f"{label} fine-tuned ({settings.freeze} frozen) on {info['name']}: test acc {final['test_acc']:.3f}")
         save_checkpoint(run.file("model.pt"), model, kind="alexnet", config={"dropout": settings.dropout},
                         class_names=names, image_size=settings.input_size, channels=3,
                         meta={"description": desc, "weights": weights, "data": info["name"]})
-        full = run.write_summary(summary)
-    return RunResult(run.path, full, False)
+        return alexnet_summary("2.4", desc, weights, {"freeze": settings.freeze, **final, **result.summary_fields(), **finfo},
+                               UNTRAINED)
+
+    return run_cached(RunSpec(out_root, "alexnet-finetune", resolved, info, seed, force=force, callbacks=callbacks), fit, write)

@@ -1,7 +1,7 @@
 """Part 2.2: AlexNet as a fixed feature extractor on face data, and what 2.4 (cnnlab.faces.finetune) shares.
 
 alexnet_features takes a run config (cnnlab.faces.config.FeaturesRunConfig) and (state_dict, weights)
-from cnnlab.faces.weights.resolve_weights (of the config's `weights` spec); runs on an untrained AlexNet
+from cnnlab.faces.alexnet.weights.resolve_weights (of the config's `weights` spec); runs on an untrained AlexNet
 say "untrained AlexNet" in the summary, the plot titles and the checkpoint.
 """
 
@@ -16,9 +16,10 @@ import torch
 
 from cnnlab.core.config import to_dict
 from cnnlab.core.errors import ConfigError
-from cnnlab.core.callbacks import Callback
-from cnnlab.core.runs import RunResult, cached_run, create_run
-from cnnlab.core.trainer import Trainer, seed_everything
+from cnnlab.core.train.callbacks import Callback
+from cnnlab.core.runs.folders import RunDir, RunResult
+from cnnlab.core.runs.recipe import RunSpec, run_cached
+from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.config import RANDOM_WEIGHTS, FaceRunConfig, FeaturesRunConfig
 from cnnlab.faces.experiments import check_faces
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def alexnet_label(weights: dict) -> str:
-    from cnnlab.faces.alexnet import UNTRAINED_LABEL
+    from cnnlab.faces.alexnet.model import UNTRAINED_LABEL
 
     return "ImageNet AlexNet" if weights["pretrained"] else UNTRAINED_LABEL
 
@@ -55,7 +56,7 @@ def layer_features(faces: Any, layers: Sequence[str], state_dict: dict, weights:
                   batch_size: int) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
     """Cached activations of every split at each of `layers` (extracted together where not cached);
     returns ({layer: {split: (N, D)}}, timing/cache info)."""
-    from cnnlab.faces.features import cached_layers
+    from cnnlab.faces.alexnet.features import cached_layers
 
     feats: dict[str, dict[str, torch.Tensor]] = {layer: {} for layer in layers}
     info: dict[str, Any] = {"cache_hits": [], "extract_seconds": 0.0}
@@ -102,39 +103,41 @@ def alexnet_features(
     info = faces.info
     label = alexnet_label(weights)
     resolved = run_identity(config, settings.weights, weights)
-    hit = cached_run(out_root, "alexnet-features", resolved, info["hash"], seed, force)
-    if hit is not None:
-        return hit
     cache_dir = Path(cache_dir) if cache_dir is not None else Path(out_root) / "cache" / "features"
-    feats, finfo = layer_features(faces, [settings.layer, *extra_layers], state_dict, weights, cache_dir, device, extract_batch_size)
-    feats = feats[settings.layer]
-    sets = faces.splits
-    fsets = {k: (feats[k], sets[k][1]) for k in sets}
+    spec = RunSpec(out_root, "alexnet-features", resolved, info, seed, force=force, callbacks=callbacks)
     names = list(faces.class_names)
-    seed_everything(seed)
-    head = FeatureHead(feats["train"].shape[1], settings.head_hidden, len(names), settings.dropout)
-    head.fit_standardizer(feats["train"])
-    trainer = Trainer(config.train, device=device, progress=progress)
-    result = trainer.fit(head, fsets["train"], fsets["val"], monitor={"test": fsets["test"]}, callbacks=callbacks)
-    final = trainer.evaluate_splits(head, fsets)
-    head.cpu()
 
-    model = FeatureClassifier(settings.layer, feats["train"].shape[1], settings.head_hidden, len(names), settings.dropout)
-    model.load_from_alexnet(state_dict)
-    model.head.load_state_dict(head.state_dict())
-    hidden = "-".join(str(h) for h in settings.head_hidden) or "linear"
-    desc = f"{label} {settings.layer} features ({feats['train'].shape[1]}) -> FC {hidden} -> {len(names)}"
-    summary = alexnet_summary("2.2", desc, weights, {"layer": settings.layer, "feature_dim": int(feats["train"].shape[1]),
-                                                     **final, **result.summary_fields(), **finfo},
-                              "untrained AlexNet: random weights, features carry no ImageNet knowledge")
-    with create_run(out_root, "alexnet-features", resolved, seed, info, callbacks=callbacks, replace=force) as run:
+    def fit() -> tuple[Any, Any, dict, dict, int]:
+        with torch.random.fork_rng(devices=[]):  # the feature pass leaves the run's generator alone: the head's init follows the seed
+            feats, finfo = layer_features(faces, [settings.layer, *extra_layers], state_dict, weights, cache_dir, device,
+                                          extract_batch_size)
+        feats = feats[settings.layer]
+        sets = faces.splits
+        fsets = {k: (feats[k], sets[k][1]) for k in sets}
+        head = FeatureHead(feats["train"].shape[1], settings.head_hidden, len(names), settings.dropout)
+        head.fit_standardizer(feats["train"])
+        trainer = Trainer(config.train, device=device, progress=progress)
+        result = trainer.fit(head, fsets["train"], fsets["val"], monitor={"test": fsets["test"]}, callbacks=callbacks)
+        final = trainer.evaluate_splits(head, fsets)
+        head.cpu()
+        model = FeatureClassifier(settings.layer, feats["train"].shape[1], settings.head_hidden, len(names), settings.dropout)
+        model.load_from_alexnet(state_dict)
+        model.head.load_state_dict(head.state_dict())
+        return model, result, final, finfo, int(feats["train"].shape[1])
+
+    def write(run: RunDir, trained: tuple[Any, Any, dict, dict, int]) -> dict:
+        model, result, final, finfo, dim = trained
+        hidden = "-".join(str(h) for h in settings.head_hidden) or "linear"
+        desc = f"{label} {settings.layer} features ({dim}) -> FC {hidden} -> {len(names)}"
         run.write_history(result.history)
         plot_learning_curves(result.history, run.file("learning_curves.png"), sets=["train", "val", "test"],
                              title=f"{desc} on {info['name']}: test acc {final['test_acc']:.3f}")
-        config_m = {"layer": settings.layer, "in_features": int(feats["train"].shape[1]), "hidden": list(settings.head_hidden),
-                    "dropout": settings.dropout}
+        config_m = {"layer": settings.layer, "in_features": dim, "hidden": list(settings.head_hidden), "dropout": settings.dropout}
         save_checkpoint(run.file("model.pt"), model, kind="alexnet-features", config=config_m, class_names=names,
                         image_size=settings.input_size, channels=3,
                         meta={"description": desc, "weights": weights, "data": info["name"]})
-        full = run.write_summary(summary)
-    return RunResult(run.path, full, False)
+        return alexnet_summary("2.2", desc, weights, {"layer": settings.layer, "feature_dim": dim,
+                                                      **final, **result.summary_fields(), **finfo},
+                               "untrained AlexNet: random weights, features carry no ImageNet knowledge")
+
+    return run_cached(spec, fit, write)

@@ -12,26 +12,11 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
-from cnnlab.report.options import ReportOptions
+from cnnlab.report.options import ReportOptions, ReportResult
 
 __all__ = ["ReportOptions", "ReportResult", "build_report"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ReportResult:
-    report_dir: Path
-    tex: Path
-    pdf: Path | None  # None: not compiled (--no-compile, or no TeX installed)
-    pages: int | None
-    message: str  # what happened, e.g. how to compile when TeX is missing
-    seconds: dict[str, float] = field(default_factory=dict)
-    context: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def build_report(options: ReportOptions) -> ReportResult:

@@ -5,7 +5,7 @@ Part 2: MLPs with 300 and 800 hidden units, AlexNet conv4 features + head, fine-
 over the seeds, through the public `cnnlab.faces` run functions with the run configs of
 `cnnlab.faces.config` (the `cnnlab part2 ...` commands' defaults, so runs made by hand are reused). Then the figures that need
 data or checkpoints (art samples and transforms, MLP weight pictures, guided backprop, a prediction
-example, and the diagnostics of cnnlab.report.diagnostics: confusion matrices, top losses, filters) go to
+example, and the diagnostics of cnnlab.report.figures.diagnostics: confusion matrices, top losses, filters) go to
 <out>/report-assets/, with manifest.json naming every Part 2 run and asset.
 `cnnlab.report.context.load_context` reads all of it back without training anything.
 """
@@ -77,8 +77,8 @@ def run_part1(options: ReportOptions) -> dict[str, Any]:
     results = {r.name: r for r in run_all(suite_options, on_suite=done)}
     data = prepare_data(base)
     from cnnlab.art.suites import labels
-    from cnnlab.report.diagnostics import part1_diagnostics
-    from cnnlab.report.figures import plot_art_overview
+    from cnnlab.report.figures.diagnostics import part1_diagnostics
+    from cnnlab.report.figures.images import plot_art_overview
 
     figure = plot_art_overview(data.dataset, options.assets_dir / "art_overview.png")
     best = labels.find_variant(results["search"].rows, labels.BEST_FOUND, "search")["run_ids"]
@@ -114,9 +114,9 @@ def face_people(options: ReportOptions) -> list[str] | None:
 def alexnet_weights_spec(spec: str) -> str | None:
     """The run configs' weights spec for --weights (auto, random, download or a path): None = the
     ImageNet weights (hub cache or download), "random" = an untrained AlexNet, or the path."""
-    from cnnlab.faces.alexnet import UNTRAINED_LABEL, WEIGHTS_FILENAME
+    from cnnlab.faces.alexnet.model import UNTRAINED_LABEL, WEIGHTS_FILENAME
     from cnnlab.faces.config import RANDOM_WEIGHTS
-    from cnnlab.faces.weights import hub_checkpoint_dir
+    from cnnlab.faces.alexnet.weights import hub_checkpoint_dir
 
     if spec == "auto":
         if (hub_checkpoint_dir() / WEIGHTS_FILENAME).is_file():
@@ -150,12 +150,12 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     Each seed's fine-tuning starts from that seed's 2.2 run; with the default recipe (from-features) the
     2.2 runs cache the frozen layer the fine-tuning reads in the same pass as their own features.
     """
-    from cnnlab.faces.alexnet_layers import TRAIN_FROM
+    from cnnlab.faces.alexnet import TRAIN_FROM
     from cnnlab.faces.config import FROM_FEATURES, with_seed
     from cnnlab.faces.experiments import load_run_faces, train_mlp
     from cnnlab.faces.finetune import alexnet_finetune
     from cnnlab.faces.transfer import alexnet_features
-    from cnnlab.faces.weights import resolve_weights
+    from cnnlab.faces.alexnet.weights import resolve_weights
 
     people = face_people(options)
     seeds = options.run_seeds
@@ -177,14 +177,14 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
                                  device=options.device, callbacks=options.callbacks).path.name for s, f22 in zip(seeds, features)]
     del state_dict
 
-    from cnnlab.report import figures
+    from cnnlab.report.figures import images as figures
 
     assets = options.assets_dir
     units = figures.plot_mlp_units({h: out / ids[0] for h, ids in mlp.items()}, faces_gray, assets / "mlp_units.png")
     checkpoint = out / finetune[0] / "model.pt"
     explain = figures.plot_guided_backprop(checkpoint, faces_rgb, assets / "guided_backprop.png", device=options.device)
     predict = figures.prediction_example(checkpoint, faces_rgb, assets / "predict_face.png")
-    from cnnlab.report.diagnostics import part2_diagnostics
+    from cnnlab.report.figures.diagnostics import part2_diagnostics
 
     groups = {**{f"mlp{h}": ids for h, ids in mlp.items()}, "features": features, "finetune": finetune}
     face_diagnostics = part2_diagnostics(out, assets, groups, device=options.device)

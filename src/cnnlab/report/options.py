@@ -99,3 +99,16 @@ class ReportOptions:
     def assets_dir(self) -> Path:
         """<out>/report-assets: the Part 2 manifest and the figures made from data and checkpoints."""
         return self.out_root / "report-assets"
+
+
+@dataclass
+class ReportResult:
+    """What `build_report` returns: the report folder, its .tex and .pdf, pages, a message and timings."""
+
+    report_dir: Path
+    tex: Path
+    pdf: Path | None  # None: not compiled (--no-compile, or no TeX installed)
+    pages: int | None
+    message: str  # what happened, e.g. how to compile when TeX is missing
+    seconds: dict[str, float] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict, repr=False)

@@ -22,7 +22,7 @@ from typing import Mapping, Sequence
 
 from cnnlab.art.config import RunConfig
 from cnnlab.art.repeats import DEFAULT_REPEATS, DEFAULT_TRIALS
-from cnnlab.core.callbacks import Callback
+from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.config import as_ids, resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.registry import Registry
@@ -294,7 +294,7 @@ def _paired_cell(row: Mapping) -> str:
 
 
 def _data_note(rows: list[dict]) -> str:
-    from cnnlab.core.runs import load_summary
+    from cnnlab.core.runs.folders import load_summary
 
     if not rows or not rows[0].get("run_paths"):
         return ""

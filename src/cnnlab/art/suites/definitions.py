@@ -25,7 +25,7 @@ from cnnlab.art.suites.common import (SUITES, SuiteOptions, SuiteResult, Variant
                                       with_overrides, write_suite)
 from cnnlab.art.suites.plots import plot_mean_curves, plot_variant_bars
 from cnnlab.core.stats import format_record
-from cnnlab.core.train_config import OPTIMIZER_NAMES
+from cnnlab.core.train.config import OPTIMIZER_NAMES
 
 log = logging.getLogger(__name__)
 BASELINE = Variant(labels.STARTER, "baseline")

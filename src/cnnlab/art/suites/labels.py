@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from cnnlab.core.errors import CnnlabError
-from cnnlab.core.train_config import OPTIMIZER_NAMES
+from cnnlab.core.train.config import OPTIMIZER_NAMES
 
 # 1.2 baseline: the starter network alone.
 STARTER = "starter"

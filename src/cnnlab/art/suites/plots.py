@@ -34,7 +34,7 @@ def plot_variant_bars(rows: list[dict], path: Path, title: str, baseline: Mappin
 
 def plot_mean_curves(run_paths: Sequence[str], path: Path, title: str) -> Path:
     """Train and validation accuracy per epoch, mean ± sample std over seeds (the 1.2 overfitting gap)."""
-    from cnnlab.core.runs import load_history
+    from cnnlab.core.runs.folders import load_history
     from cnnlab.core.stats import mean_curves
 
     plt = pyplot()

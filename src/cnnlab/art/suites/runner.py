@@ -6,7 +6,7 @@ from typing import Callable
 
 from cnnlab.art.suites import best_model, controls, definitions  # noqa: F401  (importing them registers the suites)
 from cnnlab.art.suites.common import SUITE_ORDER, SUITES, SuiteOptions, SuiteResult
-from cnnlab.core.runs import clean_stale_tmp
+from cnnlab.core.runs.folders import clean_stale_tmp
 
 
 def run_suite(name: str, options: SuiteOptions) -> SuiteResult:

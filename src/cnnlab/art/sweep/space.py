@@ -25,7 +25,7 @@ import dataclasses
 from typing import Any
 
 from cnnlab.art.config import AugmentConfig, ModelConfig, RunConfig
-from cnnlab.core.train_config import SchedulerConfig, TrainConfig
+from cnnlab.core.train.config import SchedulerConfig, TrainConfig
 from cnnlab.core.errors import ConfigError
 
 SPACE_VERSION = 1

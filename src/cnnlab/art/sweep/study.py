@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from cnnlab.art.config import RunConfig
-from cnnlab.core.callbacks import Callback
+from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.config import from_dict, to_dict
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import canonical_json
@@ -214,7 +214,7 @@ def run_sweep(
 def write_sweep_index(out_root: str | os.PathLike, result: SweepResult) -> Path:
     """<out_root>/sweeps/<study>.json: the study's trials and their run ids, so `cnnlab runs` can tell
     sweep trials from other runs without opening the Optuna storage."""
-    from cnnlab.core.catalog import sweep_index_path
+    from cnnlab.core.runs.catalog import sweep_index_path
     from cnnlab.core.io import atomic_write_json
 
     path = sweep_index_path(out_root, result.study_name)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from cnnlab.art.config import RunConfig
-from cnnlab.core.callbacks import Callback, FitState
+from cnnlab.core.train.callbacks import Callback, FitState
 from cnnlab.core.config import from_dict, to_dict
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import short_hash
@@ -249,7 +249,7 @@ def _objective(trial: Any, base: RunConfig, data: Any, job: Job) -> float:
 
     from cnnlab.core.errors import ConfigError
     from cnnlab.art.run import train_run
-    from cnnlab.core.runs import load_history
+    from cnnlab.core.runs.folders import load_history
 
     config = suggest_config(trial, base)
     trial.set_user_attr("config", to_dict(config))

@@ -1,0 +1,61 @@
+"""Runtime options: where results go and how work runs, as opposed to what it computes (the run configs).
+
+`RuntimeOptions` (out, device, threads, jobs, data) is shared by the Python API, the experiment suites,
+the report and the CLI, and every runtime default is written here once. None of these options is part
+of a run's identity except through what they change in the resolved config (data) or the record of the
+run (the device and thread count are written to every summary).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnnlab.core.errors import ConfigError
+
+__all__ = ["DEFAULT_OUT", "DEFAULT_DEVICE", "MAX_JOBS", "RuntimeOptions", "default_jobs", "check_jobs"]
+
+DEFAULT_OUT = Path("runs")  # the runs folder: every run, suite, sweep and cache lives below it
+DEFAULT_DEVICE = "cpu"
+MAX_JOBS = 4  # parallel training processes by default, at most (one per core below that)
+
+
+def default_jobs() -> int:
+    """One single-threaded training process per core, up to MAX_JOBS: for networks this small that beats
+    one process using every core (pooling suite on 2 cores: 26.0 s vs 33.5 s, docs/benchmarks.md)."""
+    return max(1, min(os.cpu_count() or 1, MAX_JOBS))
+
+
+def check_jobs(value: object, flag: str = "--jobs") -> int:
+    """`value` if it is a positive integer, else a one-line ConfigError naming `flag`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{flag} must be a positive integer, got {str(value)[:40]!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """Where and how work runs.
+
+    out: the runs folder. device: a torch device name ("cpu", "cuda", "cuda:1", "mps"), checked when
+    training starts. threads: torch threads per training process (None: the rule of cnnlab.core.threads).
+    jobs: parallel training processes. data: the Part 1 data (None: the RunConfig's default,
+    cnnlab.art.config.DataConfig.name).
+    """
+
+    out: Path = DEFAULT_OUT
+    device: str = DEFAULT_DEVICE
+    threads: int | None = None
+    jobs: int = field(default_factory=default_jobs)
+    data: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "out", Path(self.out))
+        check_jobs(self.jobs)
+        if self.threads is not None:
+            check_jobs(self.threads, "--threads")
+        if not isinstance(self.device, str) or not self.device.strip():
+            raise ConfigError(f"--device must name a torch device, got {str(self.device)[:40]!r}")
+        if self.data is not None and not str(self.data).strip():
+            raise ConfigError("--data must not be empty")

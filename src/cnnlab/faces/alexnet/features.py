@@ -1,0 +1,203 @@
+"""AlexNet activations as fixed features: extracted under inference_mode and cached on disk.
+
+The cache key covers the weights hash, the layer, the data hash and the input shape, so a cached file
+is only ever reused for the very same computation. Several layers can be extracted in one pass
+(`cached_layers`): 2.2 caches conv4 and the fine-tuning of 2.4 starts from conv3, from one forward pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from cnnlab.core.errors import CnnlabError
+from cnnlab.core.io import atomic_path, atomic_write_json, short_hash
+from cnnlab.faces.alexnet.model import FEATURE_CACHE_FORMAT, AlexNetTrunk, Normalize, layer_spec
+from cnnlab.faces.alexnet import LAYER_ORDER
+
+log = logging.getLogger(__name__)
+
+
+def _to_device(x: torch.Tensor, device: str, channels_last: bool) -> torch.Tensor:
+    x = x.to(device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def extract_features(
+    trunk: nn.Module,
+    x: torch.Tensor,
+    *,
+    batch_size: int = 64,
+    device: str = "cpu",
+    channels_last: bool = False,
+    normalize: bool = True,
+) -> torch.Tensor:
+    """Activations of `trunk` for images `x` (N, 3, H, W) in [0, 1]; returns (N, D) float32 on CPU.
+
+    ImageNet normalisation is applied per batch (so the full normalised copy never exists), under
+    inference_mode, writing into one preallocated output.
+    """
+    return extract_outputs(trunk, x, {"output": trunk}, batch_size=batch_size, device=device,
+                           channels_last=channels_last, normalize=normalize)["output"]
+
+
+def extract_outputs(
+    trunk: nn.Module,
+    x: torch.Tensor,
+    taps: Mapping[str, nn.Module],
+    *,
+    batch_size: int = 64,
+    device: str = "cpu",
+    channels_last: bool = False,
+    normalize: bool = True,
+) -> dict[str, torch.Tensor]:
+    """The outputs of several modules of `trunk` (name -> module, the trunk itself included) in one pass
+    over images `x` (N, 3, H, W) in [0, 1]: {name: (N, D) float32 on CPU}, each flattened per image."""
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise CnnlabError(f"AlexNet needs (N, 3, H, W) images, got shape {tuple(x.shape)}")
+    trunk = trunk.eval().to(device)
+    if channels_last:
+        trunk = trunk.to(memory_format=torch.channels_last)
+    norm = Normalize().to(device)
+    out: dict[str, torch.Tensor] = {}
+    batch: dict[str, torch.Tensor] = {}
+
+    def hook(name: str):
+        def keep(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+            batch[name] = output.flatten(1)  # (b, D)
+        return keep
+
+    handles = [module.register_forward_hook(hook(name)) for name, module in taps.items()]
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(x), batch_size):
+                xb = _to_device(x[start : start + batch_size], device, channels_last)
+                trunk(norm(xb) if normalize else xb)
+                for name, yb in batch.items():
+                    if name not in out:
+                        out[name] = torch.empty((len(x), yb.shape[1]), dtype=torch.float32)
+                    out[name][start : start + len(yb)] = yb.float().cpu()
+    finally:
+        for h in handles:
+            h.remove()
+    return {name: out.get(name, torch.empty((0, 0))) for name in taps}
+
+
+def tap_module(trunk: AlexNetTrunk, layer: str) -> nn.Module:
+    """The module of `trunk` whose output is the activation of `layer` (a layer at or before trunk.layer)."""
+    stage, n = layer_spec(layer)
+    if LAYER_ORDER.index(layer) > LAYER_ORDER.index(trunk.layer):
+        raise CnnlabError(f"AlexNet layer {layer} lies beyond the trunk, which ends at {trunk.layer}")
+    if stage == "features":
+        return trunk.features[n - 1]
+    if stage == "avgpool":
+        return trunk.avgpool
+    return trunk.classifier[n - 1]
+
+
+def tensor_hash(x: torch.Tensor) -> str:
+    """SHA-256 of a tensor's shape, dtype and bytes (the data key of the feature cache)."""
+    t = x.detach().cpu().contiguous()
+    h = hashlib.sha256(f"{tuple(t.shape)}|{t.dtype}|".encode())
+    h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class CachedFeatures:
+    features: torch.Tensor  # (N, D) float32
+    path: Path
+    hit: bool
+    key: str
+
+
+def cached_features(
+    x: torch.Tensor,
+    *,
+    state_dict: dict[str, torch.Tensor],
+    weights_sha256: str,
+    layer: str,
+    cache_dir: str | os.PathLike,
+    data_hash: str | None = None,
+    batch_size: int = 64,
+    device: str = "cpu",
+    channels_last: bool = False,
+) -> CachedFeatures:
+    """AlexNet `layer` activations of `x`, computed once and kept in `cache_dir` (see cached_layers)."""
+    return cached_layers(x, state_dict=state_dict, weights_sha256=weights_sha256, layers=[layer], cache_dir=cache_dir,
+                         data_hash=data_hash, batch_size=batch_size, device=device, channels_last=channels_last)[layer]
+
+
+def cached_layers(
+    x: torch.Tensor,
+    *,
+    state_dict: dict[str, torch.Tensor],
+    weights_sha256: str,
+    layers: Sequence[str],
+    cache_dir: str | os.PathLike,
+    data_hash: str | None = None,
+    batch_size: int = 64,
+    device: str = "cpu",
+    channels_last: bool = False,
+) -> dict[str, CachedFeatures]:
+    """AlexNet activations of `x` at each of `layers`, computed once and kept in `cache_dir`.
+
+    One file per layer, keyed by (weights sha256, layer, data hash, input shape, format): new weights,
+    another layer or other images get a new file; `data_hash` defaults to a hash of `x`'s bytes. The
+    layers not cached yet are extracted together, in one pass through AlexNet up to the deepest of them.
+    """
+    for layer in layers:
+        layer_spec(layer)
+    data_hash = data_hash or tensor_hash(x)
+    cache_dir = Path(cache_dir)
+    found: dict[str, CachedFeatures] = {}
+    missing: dict[str, tuple[dict, str, Path]] = {}
+    for layer in dict.fromkeys(layers):
+        key_obj = {"format": FEATURE_CACHE_FORMAT, "weights": weights_sha256, "layer": layer, "data": data_hash,
+                   "shape": list(x.shape)}
+        key = short_hash(key_obj, 20)
+        path = cache_dir / f"alexnet-{layer}-{key}.npy"
+        arr = _read_cache(path, len(x))
+        if arr is None:
+            missing[layer] = (key_obj, key, path)
+        else:
+            found[layer] = CachedFeatures(torch.from_numpy(arr), path, True, key)
+    if missing:
+        deepest = max(missing, key=LAYER_ORDER.index)
+        trunk = AlexNetTrunk(deepest, init=False)
+        trunk.load_from_alexnet(state_dict)
+        feats = extract_outputs(trunk, x, {layer: tap_module(trunk, layer) for layer in missing}, batch_size=batch_size,
+                                device=device, channels_last=channels_last)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for layer, (key_obj, key, path) in missing.items():
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as f:
+                    np.save(f, feats[layer].numpy(), allow_pickle=False)
+            atomic_write_json(path.with_suffix(".json"), {**key_obj, "key": key, "features": list(feats[layer].shape)})
+            log.info("feature cache written: %s %s", path, tuple(feats[layer].shape))
+            found[layer] = CachedFeatures(feats[layer], path, False, key)
+    return {layer: found[layer] for layer in layers}
+
+
+def _read_cache(path: Path, n: int) -> np.ndarray | None:
+    """The cached (n, D) float32 array at `path`, or None (absent, or damaged: a warning, then recomputed)."""
+    if not path.is_file():
+        return None
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        log.warning("feature cache %s is unreadable (%s); recomputing", path, exc)
+        return None
+    if arr.ndim == 2 and arr.shape[0] == n and arr.dtype == np.float32:
+        log.info("feature cache hit: %s", path)
+        return arr
+    log.warning("feature cache %s has shape %s; recomputing", path, arr.shape)
+    return None
