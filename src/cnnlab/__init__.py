@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from cnnlab.core.errors import CnnlabError, ConfigError, DataError
+from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
 from cnnlab.core.version import __version__
 
 if TYPE_CHECKING:  # the types of the API, without importing torch at `import cnnlab`
@@ -44,15 +45,16 @@ __all__ = [
 ]
 
 
-def load_art_data(name: str = "synthetic-artists", image_size: int | None = None) -> "ImageDataset":
-    """The Part 1 paintings: the embedded `synthetic-artists` set or a folder with one sub-folder per artist.
+def load_art_data(name: str | None = None, image_size: int | None = None) -> "ImageDataset":
+    """The Part 1 paintings: the embedded `synthetic-artists` set (the default, DataConfig.name) or a folder
+    with one sub-folder per artist.
 
     Images are (N, 3, S, S) float tensors in [-0.5, 0.5]; `image_size` defaults to the RunConfig's.
     """
     from cnnlab.art.config import DataConfig
     from cnnlab.art.data import load_art_data as load
 
-    return load(name, image_size=image_size or DataConfig().image_size)
+    return load(name or DataConfig().name, image_size=image_size or DataConfig().image_size)
 
 
 def load_faces(source: str = "olivetti", *, image_size: int = 28, channels: int = 1,
@@ -84,8 +86,8 @@ def build_model(config: "ModelConfig | None" = None, num_classes: int = 11, imag
     return create_model(config.name, num_classes=num_classes, config=config, image_size=image_size)
 
 
-def train(config: "RunConfig | None" = None, *, out: str | Path = "runs", device: str = "cpu", force: bool = False,
-          progress: bool = False, callbacks: Sequence["Callback"] = ()) -> "RunResult":
+def train(config: "RunConfig | None" = None, *, out: str | Path = DEFAULT_OUT, device: str = DEFAULT_DEVICE,
+          force: bool = False, progress: bool = False, callbacks: Sequence["Callback"] = ()) -> "RunResult":
     """Train one Part 1 run (seed: config.train.seed) into out/<run id>/, or reuse the finished one.
 
     Returns the run folder, its summary (train/val/test accuracy, epochs, ...) and whether it was cached.
@@ -96,20 +98,23 @@ def train(config: "RunConfig | None" = None, *, out: str | Path = "runs", device
     return train_run(config or RunConfig(), out, device=device, force=force, progress=progress, callbacks=list(callbacks))
 
 
-def run_suite(name: str, *, repeats: int | Sequence[int] | None = None, quick: bool = False, out: str | Path = "runs",
-              base: "RunConfig | None" = None, jobs: int | None = None) -> "SuiteResult":
+def run_suite(name: str, *, repeats: int | Sequence[int] | None = None, quick: bool = False, out: str | Path = DEFAULT_OUT,
+              base: "RunConfig | None" = None, jobs: int | None = None, device: str = DEFAULT_DEVICE) -> "SuiteResult":
     """Run (or reuse) a Part 1 experiment suite ("baseline", "pooling", ...) and write out/suites/<name>/.
 
     Every variant runs on the same paired repeats (repeat r: seed r, validation fold r % data.folds);
-    `repeats` is a count or the repeat ids (default: cnnlab.art.repeats.DEFAULT_REPEATS).
+    `repeats` is a count or the repeat ids (default: cnnlab.art.repeats.DEFAULT_REPEATS); `jobs` parallel
+    training processes (default: one per core, at most cnnlab.core.runtime.MAX_JOBS).
     """
     from cnnlab.art.config import RunConfig
     from cnnlab.art.repeats import DEFAULT_REPEATS
-    from cnnlab.art.suites import SuiteOptions, default_jobs
+    from cnnlab.art.suites import SuiteOptions
     from cnnlab.art.suites import run_suite as run
+    from cnnlab.core.runtime import RuntimeOptions
 
-    options = SuiteOptions(out_root=Path(out), base=base or RunConfig(), repeats=DEFAULT_REPEATS if repeats is None else repeats,
-                           quick=quick, jobs=jobs or default_jobs())
+    runtime = RuntimeOptions(out=Path(out), device=device, **({"jobs": jobs} if jobs is not None else {}))
+    options = SuiteOptions(runtime=runtime, base=base or RunConfig(), repeats=DEFAULT_REPEATS if repeats is None else repeats,
+                           quick=quick)
     return run(name, options)
 
 
@@ -140,7 +145,7 @@ def load_model(path: str | Path) -> "nn.Module":
     return kind.load_model(record.path)
 
 
-def inspect(run: str | Path, *, split: str = "test", out: str | Path = "runs", device: str = "cpu",
+def inspect(run: str | Path, *, split: str = "test", out: str | Path = DEFAULT_OUT, device: str = DEFAULT_DEVICE,
             method: str | None = None) -> "InspectResult":
     """Diagnostics of a finished classification run (Part 1 or Part 2; nothing is retrained), written to
     <run>/diagnostics/: confusion matrix, per-class metrics, most confused pairs, top losses, saliency, and for
@@ -160,13 +165,15 @@ def inspect(run: str | Path, *, split: str = "test", out: str | Path = "runs", d
     return kind.inspect(record.path, split, device=device, **({"method": method} if method else {}))
 
 
-def build_report(*, quick: bool = False, out: str | Path = "runs", report_dir: str | Path = "report",
-                 **options: Any) -> "ReportResult":
+def build_report(*, quick: bool = False, out: str | Path = DEFAULT_OUT, report_dir: str | Path = "report",
+                 device: str = DEFAULT_DEVICE, jobs: int | None = None, **options: Any) -> "ReportResult":
     """Run (or reuse) every experiment and write report_dir/report.tex and report.pdf.
 
-    Further keyword options are those of `cnnlab.report.ReportOptions` (seeds, jobs, art_data, faces, ...).
+    Further keyword options are those of `cnnlab.report.ReportOptions` (seeds, repeats, trials, faces, ...).
     """
+    from cnnlab.core.runtime import RuntimeOptions
     from cnnlab.report import ReportOptions
     from cnnlab.report import build_report as build
 
-    return build(ReportOptions(out_root=Path(out), report_dir=Path(report_dir), quick=quick, **options))
+    runtime = RuntimeOptions(out=Path(out), device=device, **({"jobs": jobs} if jobs is not None else {}))
+    return build(ReportOptions(runtime=runtime, report_dir=Path(report_dir), quick=quick, **options))

@@ -23,6 +23,7 @@ from cnnlab.art.folder import PAD_VALUE
 from cnnlab.core.config import to_dict
 from cnnlab.core.runs.folders import RunResult
 from cnnlab.core.runs.recipe import RunSpec, run_cached
+from cnnlab.core.runtime import DEFAULT_OUT
 
 __all__ = ["RUN_KIND", "BINS", "C_GRID", "colour_features", "colour_only_run"]
 
@@ -58,7 +59,7 @@ def _fit(c: float, xs: np.ndarray, y: np.ndarray) -> Any:
     return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000)).fit(xs, y)
 
 
-def colour_only_run(config: RunConfig, out_root: str | Path = "runs", *, data: Any = None, force: bool = False,
+def colour_only_run(config: RunConfig, out_root: str | Path = DEFAULT_OUT, *, data: Any = None, force: bool = False,
                     c_grid: Sequence[float] = C_GRID, bins: int = BINS) -> RunResult:
     """The colour-only classifier on the repeat of `config` (its data split: data.fold; seed: train.seed),
     written to <out>/colour-only-<hash>/ (summary: train/val/test accuracy, the chosen C, the validation

@@ -28,6 +28,7 @@ from cnnlab.core.diagnostics.metrics import (SPLITS, InspectResult, SplitDiagnos
                                      write_diagnostics)
 from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.core.runs.folders import read_run
+from cnnlab.core.runtime import DEFAULT_DEVICE
 
 __all__ = ["inspect_run", "run_split", "load_run_data", "to_display", "plot_first_layer_filters", "plot_feature_maps", "filter_colour_share"]
 
@@ -53,7 +54,7 @@ def load_run_data(run_path: str | Path) -> tuple[RunConfig, PreparedData]:
     return config, data
 
 
-def run_split(run_path: str | Path, split: str = "test", device: str = "cpu") -> SplitDiagnostics:
+def run_split(run_path: str | Path, split: str = "test", device: str = DEFAULT_DEVICE) -> SplitDiagnostics:
     """The SplitDiagnostics of a finished Part 1 run's reported model on one split (test or val), writing nothing."""
     if split not in SPLITS:
         raise ConfigError(f"one split: test or val, got {split!r}")
@@ -63,7 +64,7 @@ def run_split(run_path: str | Path, split: str = "test", device: str = "cpu") ->
     return SplitDiagnostics.of(split, tuple(data.dataset.class_names), y, model_probabilities(model, x))
 
 
-def inspect_run(run_path: str | Path, split: str = "test", *, device: str = "cpu", method: str = SALIENCY_METHOD,
+def inspect_run(run_path: str | Path, split: str = "test", *, device: str = DEFAULT_DEVICE, method: str = SALIENCY_METHOD,
                 saliency_classes: int = SALIENCY_CLASSES) -> InspectResult:
     """Write <run>/diagnostics/ for a finished Part 1 run (see the module docstring); `split`: test, val or both."""
     from cnnlab.core.diagnostics.attribution import EXPLAINERS

@@ -18,16 +18,18 @@ from cnnlab.art.run import make_augment, prepare_data
 from cnnlab.core.config import to_dict
 from cnnlab.core.train.lr_finder import LRFindResult, check_range, find_lr, write_lr_find
 from cnnlab.core.train.trainer import seed_everything
+from cnnlab.core.runtime import DEFAULT_DEVICE
+from cnnlab.core.runtime import DEFAULT_OUT as RUNS_OUT
 
 __all__ = ["lr_find", "DEFAULT_OUT"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_OUT = Path("runs") / "lr_find"
+DEFAULT_OUT = RUNS_OUT / "lr_find"  # lr-find writes its files here by default
 
 
 def lr_find(config: RunConfig, out: str | Path = DEFAULT_OUT, *, start: float = 1e-7, end: float = 10.0, steps: int = 100,
-            device: str | torch.device = "cpu") -> LRFindResult:
+            device: str | torch.device = DEFAULT_DEVICE) -> LRFindResult:
     """Range-test `config`'s network on its training split; writes lr_find.csv/.png/.json into `out`."""
     check_range(start, end, steps)  # before loading any data
     data = prepare_data(config)

@@ -158,7 +158,8 @@ def describe_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict
     model.eval()
     try:
         with torch.inference_mode():
-            model(torch.zeros(1, *input_shape))
+            param = next(model.parameters(), None)  # probe on the model's own device (cpu, cuda, mps)
+            model(torch.zeros(1, *input_shape, device=param.device if param is not None else "cpu"))
     finally:
         model.train(was_training)
         for _, h in hooks:

@@ -3,7 +3,7 @@ torch-free constants, so the CLI parser can show them.
 
 Repeat r trains with seed r on validation fold r % data.folds (the test split is fixed). Five repeats
 put every non-test image in a validation fold once with the default 5 folds, and keep the full report
-within its time budget on 2 CPU cores (README).
+within its time budget on 2 CPU cores (docs/benchmarks.md).
 """
 
 DEFAULT_REPEATS = 5

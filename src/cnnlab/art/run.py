@@ -20,9 +20,11 @@ from cnnlab.core.config import to_dict
 from cnnlab.art.models import count_parameters, create_model, describe_layers
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.plotting import draw_safely
+from cnnlab.core.device import device_name, resolve_device
 from cnnlab.core.runs.folders import RunDir, RunResult
 from cnnlab.core.runs.recipe import RunSpec, run_cached
 from cnnlab.core.train.trainer import FitResult, Trainer
+from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +129,10 @@ def load_run_model(run_path: str | Path, which: str | None = None) -> torch.nn.M
 
 def train_run(
     config: RunConfig,
-    out_root: str | Path = "runs",
+    out_root: str | Path = DEFAULT_OUT,
     *,
     data: PreparedData | None = None,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = DEFAULT_DEVICE,
     progress: bool = False,
     force: bool = False,
     callbacks: Sequence[Callback] = (),
@@ -146,7 +148,9 @@ def train_run(
     config_dict = to_dict(config)
     seed = config.train.seed
     data_info = data.info
-    spec = RunSpec(out_root, RUN_KIND, config_dict, data_info, seed, force=force, callbacks=callbacks)
+    device = resolve_device(device)
+    spec = RunSpec(out_root, RUN_KIND, config_dict, data_info, seed, force=force, callbacks=callbacks,
+                   device=device_name(device))
     t0 = time.perf_counter()
 
     def fit() -> tuple[torch.nn.Module, FitResult, dict]:

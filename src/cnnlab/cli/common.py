@@ -26,23 +26,10 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def parse_seeds(text: str, flag: str = "--seeds") -> tuple[int, ...]:
-    """'3' -> (0, 1, 2); '0,2' -> (0, 2); '4,' -> (4,). Seeds (or repeats) are integers in [0, 2**32)."""
-    text = str(text).strip()
-    try:
-        if "," in text:
-            seeds = tuple(int(s) for s in text.split(",") if s.strip())
-        else:
-            count = int(text)
-            if count < 1:
-                raise CnnlabError(f"{flag} must be a positive count or a comma list, got {text!r}")
-            seeds = tuple(range(count))
-    except ValueError:
-        raise CnnlabError(f"{flag} must be a count (3) or a comma-separated list (0,1,2), got {text!r}") from None
-    if not seeds or any(not 0 <= s < 2**32 for s in seeds):
-        raise CnnlabError(f"{flag} must name at least one value in [0, 2**32), got {text!r}")
-    if len(set(seeds)) != len(seeds):
-        raise CnnlabError(f"{flag} names a value twice: {text!r}")
-    return seeds
+    """'3' -> (0, 1, 2); '0,2' -> (0, 2); '4,' -> (4,): the one rule of cnnlab.core.config.as_ids."""
+    from cnnlab.core.config import as_ids
+
+    return as_ids(str(text), flag)
 
 
 def add_seeds_arg(p: argparse.ArgumentParser, default: str | None, what: str = "seeds per configuration") -> None:
@@ -97,7 +84,7 @@ def add_threads_arg(p: argparse.ArgumentParser, what: str = "per training proces
     """--threads N (default None: the rule of cnnlab.core.threads, 1 unless $OMP_NUM_THREADS is set)."""
     p.add_argument("--threads", type=positive_int, default=None, metavar="N",
                    help=f"torch threads {what} (default: $OMP_NUM_THREADS if set, else 1: faster than more threads "
-                        "for networks this small, and far faster on a busy machine; see README, Benchmarks)")
+                        "for networks this small, and far faster on a busy machine; see docs/benchmarks.md)")
 
 
 def apply_threads(args: argparse.Namespace) -> int | None:
@@ -110,18 +97,64 @@ def apply_threads(args: argparse.Namespace) -> int | None:
 
 
 def add_device_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="cpu", type=device_arg, help="torch device: cpu (default), cuda, cuda:1, mps")
+    from cnnlab.core.runtime import DEFAULT_DEVICE
+
+    p.add_argument("--device", default=DEFAULT_DEVICE, type=device_arg,
+                   help=f"torch device: cpu, cuda, cuda:1, mps, or auto (cuda, else mps, else cpu) (default: {DEFAULT_DEVICE})")
+
+
+def add_out_arg(p: argparse.ArgumentParser, what: str) -> None:
+    """--out: the runs folder (`what` it holds for this command); its default is cnnlab.core.runtime.DEFAULT_OUT."""
+    from cnnlab.core.runtime import DEFAULT_OUT
+
+    p.add_argument("--out", default=str(DEFAULT_OUT), help=f"runs folder: {what} (default: {DEFAULT_OUT})")
+
+
+def add_runtime_args(p: argparse.ArgumentParser, out: str, *, jobs: str | None = None, threads: str = "per training process",
+                     device: bool = True) -> None:
+    """The runtime flags of a command (cnnlab.core.runtime.RuntimeOptions): --out, --device, --threads, and
+    --jobs when `jobs` says what its processes do. Read them back with `runtime_options(args)`."""
+    add_out_arg(p, out)
+    if device:
+        add_device_arg(p)
+    add_threads_arg(p, threads)
+    if jobs is not None:
+        from cnnlab.core.runtime import MAX_JOBS
+
+        p.add_argument("--jobs", type=positive_int, default=None, metavar="N",
+                       help=f"parallel training processes, {jobs} (default: CPU cores, at most {MAX_JOBS})")
+
+
+def runtime_options(args: argparse.Namespace) -> Any:
+    """The RuntimeOptions of a command's flags (those it does not have keep their defaults)."""
+    from pathlib import Path
+
+    from cnnlab.core.runtime import RuntimeOptions
+
+    given = {"out": Path(args.out), "device": getattr(args, "device", None), "threads": getattr(args, "threads", None),
+             "jobs": getattr(args, "jobs", None), "data": getattr(args, "data", None)}
+    return RuntimeOptions(**{k: v for k, v in given.items() if v is not None})
 
 
 def add_config_args(p: argparse.ArgumentParser, data: bool = True) -> None:
-    """--config and --set (and, for Part 1 commands, --data, --seed and --epochs)."""
+    """--config and --set (and, for Part 1 commands, --data, --seed and --epochs, bound to their config
+    fields as every field flag is: see bind_field)."""
     p.add_argument("--config", metavar="YAML", help="YAML file overriding the defaults")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one setting, e.g. --set train.optimizer.lr=1e-3 (repeatable; applied after --config)")
     if data:
-        p.add_argument("--data", help="art data: 'synthetic-artists' (embedded, default) or a folder with one sub-folder per artist")
+        add_part1_data_arg(p)
         p.add_argument("--seed", type=int, help="training seed (train.seed)")
+        bind_field(p, "seed", "train.seed")
         p.add_argument("--epochs", type=int, help="number of epochs (train.epochs)")
+        bind_field(p, "epochs", "train.epochs")
+
+
+def add_part1_data_arg(p: argparse.ArgumentParser) -> None:
+    """--data, bound to data.name of the Part 1 RunConfig."""
+    p.add_argument("--data", help="art data: the embedded 'synthetic-artists' set or a folder with one sub-folder per "
+                                  "artist (default: data.name of the config)")
+    bind_field(p, "data", "data.name")
 
 
 # ----------------------------------------------------------------------------- flags that mirror config fields
@@ -183,16 +216,8 @@ def resolve_command_config(cls: type, args: argparse.Namespace) -> Any:
 def resolve_run_config(args: argparse.Namespace) -> Any:
     """The Part 1 RunConfig: defaults <- --config <- --data/--seed/--epochs <- --set."""
     from cnnlab.art.config import RunConfig
-    from cnnlab.core.config import resolve_config
 
-    extra: dict = {}
-    if getattr(args, "data", None):
-        extra.setdefault("data", {})["name"] = args.data
-    if getattr(args, "seed", None) is not None:
-        extra.setdefault("train", {})["seed"] = args.seed
-    if getattr(args, "epochs", None) is not None:
-        extra.setdefault("train", {})["epochs"] = args.epochs
-    return resolve_config(RunConfig, args.config, args.overrides, extra)
+    return resolve_command_config(RunConfig, args)
 
 
 def add_tensorboard_arg(p: argparse.ArgumentParser) -> None:

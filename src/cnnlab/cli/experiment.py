@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import (add_config_args, add_device_arg, add_repeats_arg, add_tensorboard_arg, add_threads_arg, parse_seeds,
-                               resolve_run_config, tensorboard_callbacks, tensorboard_done)
+from cnnlab.cli.common import (add_config_args, add_repeats_arg, add_runtime_args, add_tensorboard_arg, parse_seeds, positive_int,
+                               resolve_run_config, runtime_options, tensorboard_callbacks, tensorboard_done)
 
 log = logging.getLogger("cnnlab")
 
@@ -41,24 +41,20 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
 
     add_repeats_arg(p, str(DEFAULT_REPEATS), flags=("--seeds", "--repeats"))
     p.add_argument("--quick", action="store_true", help="the first repeat alone, 2 epochs (smoke test)")
-    p.add_argument("--jobs", type=int, default=None, help="parallel training processes, 1 thread each (default: CPU cores, at most 4)")
-    p.add_argument("--trials", type=int, default=DEFAULT_TRIALS, help=f"Optuna trials of the search suite (default: {DEFAULT_TRIALS})")
-    p.add_argument("--out", default="runs", help="runs folder: the runs and runs/suites/<suite>/ tables go here (default: runs)")
-    add_device_arg(p)
-    add_threads_arg(p, "per training process (each of --jobs)")
+    p.add_argument("--trials", type=positive_int, default=DEFAULT_TRIALS,
+                   help=f"Optuna trials of the search suite (default: {DEFAULT_TRIALS})")
+    add_runtime_args(p, "the runs and <out>/suites/<suite>/ tables go here", jobs="1 thread each",
+                     threads="per training process (each of --jobs)")
     add_tensorboard_arg(p)
     p.set_defaults(handler=_run_experiment)
 
 
 def _suite_options(args: argparse.Namespace):
-    from pathlib import Path
-
-    from cnnlab.art.suites import SuiteOptions, default_jobs
+    from cnnlab.art.suites import SuiteOptions
 
     base = resolve_run_config(argparse.Namespace(**{**vars(args), "epochs": None}))
-    return SuiteOptions(out_root=Path(args.out), base=base, repeats=parse_seeds(args.repeats), epochs=args.epochs,
-                        quick=args.quick, jobs=args.jobs or default_jobs(), search_trials=args.trials, device=args.device,
-                        callbacks=tuple(tensorboard_callbacks(args, args.out)), threads=args.threads)
+    return SuiteOptions(runtime=runtime_options(args), base=base, repeats=parse_seeds(args.repeats), epochs=args.epochs,
+                        quick=args.quick, search_trials=args.trials, callbacks=tuple(tensorboard_callbacks(args, args.out)))
 
 
 def _run_experiment(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cnnlab.cli.common import add_device_arg
+from cnnlab.cli.common import add_device_arg, add_out_arg
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +13,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                        "finished run, into <run>/diagnostics/ (nothing is retrained)")
     p.add_argument("run", metavar="RUN", help="a run folder, or a run id (or unique prefix) in --out")
     p.add_argument("--split", default="test", choices=("test", "val", "both"), help="split(s) to diagnose (default: test)")
-    p.add_argument("--out", default="runs", help="runs folder holding RUN (default: runs)")
+    add_out_arg(p, "the folder holding RUN")
     p.add_argument("--method", help="attribution method of saliency.png, as for `cnnlab explain` "
                                     "(default: saliency for paintings, guided-backprop for faces)")
     p.add_argument("--json", action="store_true", help="print diagnostics.json on stdout")

@@ -10,8 +10,8 @@ import argparse
 import logging
 from typing import Callable
 
-from cnnlab.cli.common import (ArgumentParser, add_actors_arg, add_config_args, add_device_arg, add_field_arg, add_seeds_arg,
-                               add_tensorboard_arg, add_threads_arg, bind_field, parse_actors, parse_seeds, resolve_command_config,
+from cnnlab.cli.common import (ArgumentParser, add_actors_arg, add_config_args, add_device_arg, add_runtime_args, add_field_arg, add_seeds_arg,
+                               add_tensorboard_arg, bind_field, parse_actors, parse_seeds, resolve_command_config,
                                tensorboard_callbacks, tensorboard_done)
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.train.config import OPTIMIZERS
@@ -37,11 +37,9 @@ def _add_face_data_args(p: argparse.ArgumentParser, cls: type) -> None:
                       ("--test-per-actor", "test_per_actor")):
         add_field_arg(p, cls, f"data.split.{key}", flag, f"{key.split('_')[0]} faces per person", type=int, metavar="N")
     add_field_arg(p, cls, "data.split.seed", "--split-seed", "seed of the per-person split", type=int, metavar="S")
-    p.add_argument("--out", default="runs", help="runs folder (default: runs)")
+    add_runtime_args(p, "each run is written to <out>/<run id>/")
     p.add_argument("--force", action="store_true", help="retrain even if this exact run is cached")
     p.add_argument("--json", action="store_true", help="print summary.json on stdout")
-    add_device_arg(p)
-    add_threads_arg(p)
     add_tensorboard_arg(p)
 
 
@@ -281,13 +279,14 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("image", help="image file (a face crop, like the training faces)")
     p.add_argument("--checkpoint", required=True, help="model.pt of a `cnnlab part2` run")
     p.add_argument("--top-k", type=int, default=3)
+    add_device_arg(p)
     p.set_defaults(handler=_run_predict)
 
 
 def _run_predict(args: argparse.Namespace) -> int:
     from cnnlab.faces.checkpoints import load_checkpoint, predict, untrained_note
 
-    clf = load_checkpoint(args.checkpoint)
+    clf = load_checkpoint(args.checkpoint, device=args.device)
     if untrained_note(clf):
         log.warning("%s: this checkpoint is built on an %s", args.checkpoint, untrained_note(clf))
     for name, prob in predict(args.image, clf, top_k=args.top_k):

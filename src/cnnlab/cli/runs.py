@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from cnnlab.core.io import json_text
 
-from cnnlab.cli.common import ArgumentParser
+from cnnlab.cli.common import ArgumentParser, add_out_arg
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +14,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     from cnnlab.core.runs.catalog import KINDS
 
     p = sub.add_parser("runs", help="a table of the run folders (filter, sort, --json); show, diff, tensorboard")
-    p.add_argument("--out", default="runs", help="runs folder (default: runs)")
+    add_out_arg(p, "the run folders listed")
     p.add_argument("--kind", metavar="KIND", help=f"only runs of this kind: {', '.join(KINDS)} (or cnn: every Part 1 run)")
     p.add_argument("--data", metavar="NAME", help="only runs on this data (its name, or a data folder's name)")
     p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import (add_config_args, add_device_arg, add_tensorboard_arg, add_threads_arg, resolve_run_config,
+from cnnlab.cli.common import (add_config_args, add_device_arg, add_out_arg, add_tensorboard_arg, add_threads_arg, resolve_run_config,
                                tensorboard_callbacks, tensorboard_done)
 from cnnlab.core.errors import CnnlabError
 
@@ -29,7 +29,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sampler-seed", type=int, help="TPE sampler seed (default: the training seed, else 0)")
     p.add_argument("--no-prune", action="store_true", help="no median pruning")
     p.add_argument("--sampler", choices=("tpe", "random"), default="tpe", help="TPE (default) or random search")
-    p.add_argument("--out", default="runs", help="runs folder: each trial's run goes to <out>/<run id>/, the default study to <out>/optuna.db (default: runs)")
+    add_out_arg(p, "each trial's run goes to <out>/<run id>/, the default study to <out>/optuna.db")
     add_device_arg(p)
     add_tensorboard_arg(p)
     p.add_argument("--show", action="store_true", help="only print the study's results; run nothing")

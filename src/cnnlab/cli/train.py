@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import (add_config_args, add_device_arg, add_tensorboard_arg, add_threads_arg, resolve_run_config,
+from cnnlab.cli.common import (add_config_args, add_runtime_args, add_tensorboard_arg, resolve_run_config,
                                tensorboard_callbacks, tensorboard_done)
 
 log = logging.getLogger("cnnlab")
@@ -21,11 +21,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a SimpleCNN on the art data and write runs/<run id>/")
     add_config_args(p)
-    p.add_argument("--out", default="runs", help="runs folder: the run is written to <out>/<run id>/ (default: runs)")
+    add_runtime_args(p, "the run is written to <out>/<run id>/")
     p.add_argument("--force", action="store_true", help="retrain even if this exact run is cached")
     p.add_argument("--json", action="store_true", help="print summary.json on stdout")
-    add_device_arg(p)
-    add_threads_arg(p)
     add_tensorboard_arg(p)
     p.set_defaults(handler=_run_train)
 

@@ -72,13 +72,31 @@ def check_seed(value: Any, key: str) -> None:
           f"{key} must be an integer in [0, 2**32), got {value!r}")
 
 
-def as_ids(value: int | Sequence[int], flag: str, what: str) -> tuple[int, ...]:
-    """Repeat or seed ids from a count n (ids 0..n-1) or the ids themselves: a tuple of distinct integers
-    >= 0, else a one-line ConfigError naming `flag` (`what`: "repeat", "seed")."""
-    ids = tuple(range(value)) if isinstance(value, int) and not isinstance(value, bool) else tuple(value)
-    check(bool(ids) and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids) and len(set(ids)) == len(ids),
-          f"{flag} must name at least one {what} >= 0, each once; got {value!r}")
-    return ids
+MAX_IDS = 1000  # seeds or repeats one command may ask for (a count of 10**9 must not build a huge tuple)
+
+
+def as_ids(value: int | str | Sequence[int], flag: str, what: str = "seed") -> tuple[int, ...]:
+    """The one rule for seed and repeat ids: from a count n (ids 0..n-1), a text as the CLI takes it
+    ("3": 0, 1, 2; "0,2"; "4," for 4 alone), or the ids themselves. Each id is a seed (an integer in
+    [0, 2**32), check_seed), named once, at most MAX_IDS of them; else a one-line ConfigError naming
+    `flag` (`what`: "seed" or "repeat")."""
+    shown = str(value)[:40]
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = [int(s) for s in text.split(",") if s.strip()] if "," in text else int(text)
+        except ValueError:
+            raise ConfigError(f"{flag} must be a count (3) or a comma-separated list (0,1,2), got {shown!r}") from None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        check(1 <= value <= MAX_IDS, f"{flag} must be a count from 1 to {MAX_IDS} or a comma list, got {shown!r}")
+        return tuple(range(int(value)))
+    check(isinstance(value, collections.abc.Iterable), f"{flag} must be a count or a list of {what}s, got {shown!r}")
+    ids = tuple(value)
+    check(0 < len(ids) <= MAX_IDS, f"{flag} must name from 1 to {MAX_IDS} {what}s, got {shown!r}")
+    for i in ids:
+        check_seed(i, f"each {what} of {flag}")
+    check(len(set(ids)) == len(ids), f"{flag} names a {what} twice: {shown!r}")
+    return tuple(int(i) for i in ids)
 
 
 # ----------------------------------------------------------------------------- dict <-> dataclass

@@ -9,22 +9,26 @@ run (the device and thread count are written to every summary).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab.core.errors import ConfigError
 
-__all__ = ["DEFAULT_OUT", "DEFAULT_DEVICE", "MAX_JOBS", "RuntimeOptions", "default_jobs", "check_jobs"]
+__all__ = ["DEFAULT_OUT", "DEFAULT_DEVICE", "MAX_JOBS", "MAX_GPU_JOBS", "RuntimeOptions", "default_jobs", "check_jobs"]
 
 DEFAULT_OUT = Path("runs")  # the runs folder: every run, suite, sweep and cache lives below it
 DEFAULT_DEVICE = "cpu"
-MAX_JOBS = 4  # parallel training processes by default, at most (one per core below that)
+MAX_JOBS = 4  # parallel training processes on the CPU by default, at most (one per core below that)
+MAX_GPU_JOBS = 16  # parallel training processes sharing one GPU by default, at most (one per core below that)
 
 
-def default_jobs() -> int:
-    """One single-threaded training process per core, up to MAX_JOBS: for networks this small that beats
-    one process using every core (pooling suite on 2 cores: 26.0 s vs 33.5 s, docs/benchmarks.md)."""
-    return max(1, min(os.cpu_count() or 1, MAX_JOBS))
+def default_jobs(device: str = DEFAULT_DEVICE) -> int:
+    """Parallel training processes by default: one single-threaded process per core, up to MAX_JOBS on the CPU
+    (for networks this small that beats one process using every core: pooling suite on 2 cores 26.0 s vs
+    33.5 s, docs/benchmarks.md), and up to MAX_GPU_JOBS sharing a GPU, where each process only feeds the
+    GPU its small kernels (one process leaves it mostly idle)."""
+    gpu = str(device).split(":")[0].strip().lower() in ("cuda", "mps")
+    return max(1, min(os.cpu_count() or 1, MAX_GPU_JOBS if gpu else MAX_JOBS))
 
 
 def check_jobs(value: object, flag: str = "--jobs") -> int:
@@ -40,18 +44,20 @@ class RuntimeOptions:
 
     out: the runs folder. device: a torch device name ("cpu", "cuda", "cuda:1", "mps"), checked when
     training starts. threads: torch threads per training process (None: the rule of cnnlab.core.threads).
-    jobs: parallel training processes. data: the Part 1 data (None: the RunConfig's default,
+    jobs: parallel training processes (None: default_jobs for the device). data: the Part 1 data (None: the RunConfig's default,
     cnnlab.art.config.DataConfig.name).
     """
 
     out: Path = DEFAULT_OUT
     device: str = DEFAULT_DEVICE
     threads: int | None = None
-    jobs: int = field(default_factory=default_jobs)
+    jobs: int | None = None  # None: default_jobs(device)
     data: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
+        if self.jobs is None:
+            object.__setattr__(self, "jobs", default_jobs(self.device))
         check_jobs(self.jobs)
         if self.threads is not None:
             check_jobs(self.threads, "--threads")

@@ -1,7 +1,7 @@
 """Torch threads per process: the one rule every training command follows (`--threads N` overrides it).
 
 The rule: `--threads N` if given, else $OMP_NUM_THREADS if set, else DEFAULT_THREADS = 1 thread per
-process. Measured with `python bench/bench_train.py` (README, Benchmarks): these networks are so small
+process. Measured with `python bench/bench_train.py` (docs/benchmarks.md): these networks are so small
 that a second intra-op thread buys little on an idle machine, while on a busy one oversubscribed
 OpenMP threads spin-wait and a run becomes many times slower; parallel work is done by processes
 (`--jobs`, `--workers`) instead. A fixed count also keeps Part 1 results bitwise reproducible whatever

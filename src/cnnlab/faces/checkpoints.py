@@ -29,6 +29,7 @@ from cnnlab.core.runs.state_dicts import state_dict_problem
 from cnnlab.faces.alexnet.model import INPUT_SIZE, AlexNet, AlexNetTrunk, Normalize, UNTRAINED_LABEL, feature_shape
 from cnnlab.faces.config import FeaturesConfig, FinetuneConfig, MLPConfig
 from cnnlab.faces.mlp import MLP
+from cnnlab.core.runtime import DEFAULT_DEVICE
 
 CHECKPOINT_FORMAT = "cnnlab-face-classifier"
 CHECKPOINT_VERSION = 1
@@ -191,7 +192,7 @@ def save_checkpoint(
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> FaceClassifier:
+def load_checkpoint(path: str | os.PathLike, device: str = DEFAULT_DEVICE) -> FaceClassifier:
     """Load a checkpoint written by `save_checkpoint` (weights_only); one-line errors for bad files.
 
     Everything in the file is validated before any model is built (`checkpoint_problem`), and the

@@ -23,6 +23,7 @@ from cnnlab.core.diagnostics.metrics import (SPLITS, InspectResult, SplitDiagnos
 from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.core.runs.folders import read_run
 from cnnlab.faces.config import FaceRunConfig, FeaturesRunConfig, FinetuneRunConfig, MLPRunConfig
+from cnnlab.core.runtime import DEFAULT_DEVICE
 
 __all__ = ["RUN_CONFIGS", "inspect_run", "load_run_model_and_faces", "run_config", "run_split", "to_display"]
 
@@ -50,7 +51,7 @@ def run_config(kind: str, recorded: dict[str, Any]) -> FaceRunConfig:
     return from_dict(cls, {k: v for k, v in recorded.items() if k in names})
 
 
-def load_run_model_and_faces(run_path: str | Path, device: str = "cpu") -> tuple[Any, Any]:
+def load_run_model_and_faces(run_path: str | Path, device: str = DEFAULT_DEVICE) -> tuple[Any, Any]:
     """(FaceClassifier of model.pt, FaceData rebuilt from the recorded config) of a finished Part 2 run; a DataError
     if the data changed since the run."""
     from cnnlab.faces.checkpoints import load_checkpoint
@@ -69,7 +70,7 @@ def load_run_model_and_faces(run_path: str | Path, device: str = "cpu") -> tuple
     return clf, faces
 
 
-def run_split(run_path: str | Path, split: str = "test", device: str = "cpu", faces: Any = None) -> SplitDiagnostics:
+def run_split(run_path: str | Path, split: str = "test", device: str = DEFAULT_DEVICE, faces: Any = None) -> SplitDiagnostics:
     """The SplitDiagnostics of a finished Part 2 run's model on one split (test or val), writing nothing.
     `faces`: the run's FaceData when the caller has it (skips rebuilding it; its hash must match the run's)."""
     from cnnlab.faces.checkpoints import load_checkpoint
@@ -86,7 +87,7 @@ def run_split(run_path: str | Path, split: str = "test", device: str = "cpu", fa
     return SplitDiagnostics.of(split, faces.class_names, y, model_probabilities(clf.model, x, batch_size=32))
 
 
-def inspect_run(run_path: str | Path, split: str = "test", *, device: str = "cpu", method: str = SALIENCY_METHOD,
+def inspect_run(run_path: str | Path, split: str = "test", *, device: str = DEFAULT_DEVICE, method: str = SALIENCY_METHOD,
                 saliency_classes: int = SALIENCY_CLASSES) -> InspectResult:
     """Write <run>/diagnostics/ for a finished Part 2 run (see the module docstring); `split`: test, val or both."""
     from cnnlab.core.diagnostics.attribution import EXPLAINERS

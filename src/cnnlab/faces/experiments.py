@@ -25,6 +25,7 @@ from torch.nn import functional as F
 from cnnlab.core.config import to_dict
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.train.callbacks import Callback
+from cnnlab.core.device import device_name, resolve_device
 from cnnlab.core.runs.folders import RunDir, RunResult
 from cnnlab.core.runs.recipe import RunSpec, run_cached
 from cnnlab.core.stats import aggregate
@@ -32,6 +33,7 @@ from cnnlab.core.train.config import MONITOR_BEST, MONITOR_NAMES
 from cnnlab.core.train.trainer import Augment, Trainer
 from cnnlab.faces.config import INIT_DESCRIPTIONS, FaceRunConfig, MLPRunConfig
 from cnnlab.faces.dataset import FaceData, load_faces
+from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +127,9 @@ def describe_mlp(config: MLPRunConfig, num_classes: int) -> str:
 def train_mlp(
     faces: Any,
     config: MLPRunConfig,
-    out_root: str | Path = "runs",
+    out_root: str | Path = DEFAULT_OUT,
     *,
-    device: str = "cpu",
+    device: str = DEFAULT_DEVICE,
     force: bool = False,
     progress: bool = False,
     callbacks: Sequence[Callback] = (),
@@ -148,7 +150,9 @@ def train_mlp(
     names = list(faces.class_names)
     info = faces.info
     resolved = to_dict(config)
-    spec = RunSpec(out_root, "mlp", resolved, info, seed, force=force, callbacks=callbacks)
+    device = resolve_device(device)
+    spec = RunSpec(out_root, "mlp", resolved, info, seed, force=force, callbacks=callbacks,
+                   device=device_name(device))
 
     def fit() -> tuple[Any, Any, dict]:
         mean, std = input_stats(sets["train"][0], m.standardize, m.per_image)

@@ -14,6 +14,7 @@ from typing import Sequence
 
 from cnnlab.core.diagnostics.attribution import EXPLAINERS, attribute, check_relus, to_picture
 from cnnlab.core.errors import CnnlabError
+from cnnlab.core.runtime import DEFAULT_DEVICE
 
 __all__ = ["EXPLAINERS", "Explanation", "attribute", "check_relus", "explain_image", "to_picture"]
 
@@ -34,7 +35,7 @@ def explain_image(
     *,
     method: str = "guided-backprop",
     classes: Sequence[str] | None = None,
-    device: str = "cpu",
+    device: str = DEFAULT_DEVICE,
 ) -> Explanation:
     """Write a PNG: the input, the attribution map for the predicted class and for a second class.
 

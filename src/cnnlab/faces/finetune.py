@@ -25,6 +25,7 @@ from torch import nn
 
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.errors import ConfigError
+from cnnlab.core.device import device_name, resolve_device
 from cnnlab.core.runs.folders import RunDir, RunResult, load_summary, run_problem
 from cnnlab.core.runs.recipe import RunSpec, run_cached
 from cnnlab.core.train.trainer import Trainer
@@ -32,6 +33,7 @@ from cnnlab.faces.alexnet import LAYER_ORDER, LAYERS, TRAIN_FROM
 from cnnlab.faces.config import FROM_FEATURES, FeaturesRunConfig, FinetuneRunConfig
 from cnnlab.faces.experiments import check_faces
 from cnnlab.faces.transfer import alexnet_features, alexnet_label, alexnet_summary, layer_features, run_identity
+from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +46,11 @@ def alexnet_finetune(
     state_dict: dict[str, torch.Tensor],
     weights: dict[str, Any],
     config: FinetuneRunConfig,
-    out_root: str | Path = "runs",
+    out_root: str | Path = DEFAULT_OUT,
     *,
     start: Start = None,
     cache_dir: str | Path | None = None,
-    device: str = "cpu",
+    device: str = DEFAULT_DEVICE,
     force: bool = False,
     progress: bool = False,
     extract_batch_size: int = 64,
@@ -61,6 +63,7 @@ def alexnet_finetune(
     None = config.finetune.features_run, else start_config(config).
     """
     check_faces(faces, config, "AlexNet")
+    device = resolve_device(device)
     cache_dir = Path(cache_dir) if cache_dir is not None else Path(out_root) / "cache" / "features"
     if config.finetune.freeze == FROM_FEATURES:
         return _finetune_from_features(faces, state_dict, weights, config, out_root, start, cache_dir, device, force,
@@ -129,7 +132,7 @@ def _start_run(faces: Any, state_dict: dict, weights: dict[str, Any], config: Fi
 
 
 def _finetune_from_features(faces: Any, state_dict: dict[str, torch.Tensor], weights: dict[str, Any], config: FinetuneRunConfig,
-                            out_root: str | Path, start: Start, cache_dir: Path, device: str, force: bool, progress: bool,
+                            out_root: str | Path, start: Start, cache_dir: Path, device: torch.device, force: bool, progress: bool,
                             extract_batch_size: int, callbacks: Sequence[Callback]) -> RunResult:
     """The 2.2 network trained end to end from finetune.train_from on (see the module docstring)."""
     from cnnlab.core.plotting import plot_learning_curves
@@ -194,7 +197,8 @@ def _finetune_from_features(faces: Any, state_dict: dict[str, torch.Tensor], wei
             **finfo,
         }, UNTRAINED)
 
-    return run_cached(RunSpec(out_root, "alexnet-finetune", resolved, info, seed, force=force, callbacks=callbacks), fit, write)
+    spec = RunSpec(out_root, "alexnet-finetune", resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device))
+    return run_cached(spec, fit, write)
 
 
 # ----------------------------------------------------------------------------- the classic recipe
@@ -211,7 +215,7 @@ class _Tail(nn.Module):
 
 
 def _finetune_last_layer(faces: Any, state_dict: dict[str, torch.Tensor], weights: dict[str, Any], config: FinetuneRunConfig,
-                         out_root: str | Path, cache_dir: Path, device: str, force: bool, progress: bool,
+                         out_root: str | Path, cache_dir: Path, device: torch.device, force: bool, progress: bool,
                          extract_batch_size: int, callbacks: Sequence[Callback]) -> RunResult:
     """The classic recipe: AlexNet whose last layer (classifier.6) has one output per class, then trained
     (freeze features, all-but-last or none).
@@ -274,4 +278,5 @@ def _finetune_last_layer(faces: Any, state_dict: dict[str, torch.Tensor], weight
         return alexnet_summary("2.4", desc, weights, {"freeze": settings.freeze, **final, **result.summary_fields(), **finfo},
                                UNTRAINED)
 
-    return run_cached(RunSpec(out_root, "alexnet-finetune", resolved, info, seed, force=force, callbacks=callbacks), fit, write)
+    spec = RunSpec(out_root, "alexnet-finetune", resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device))
+    return run_cached(spec, fit, write)

@@ -17,11 +17,13 @@ import torch
 from cnnlab.core.config import to_dict
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.train.callbacks import Callback
+from cnnlab.core.device import device_name, resolve_device
 from cnnlab.core.runs.folders import RunDir, RunResult
 from cnnlab.core.runs.recipe import RunSpec, run_cached
 from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.config import RANDOM_WEIGHTS, FaceRunConfig, FeaturesRunConfig
 from cnnlab.faces.experiments import check_faces
+from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +80,10 @@ def alexnet_features(
     state_dict: dict[str, torch.Tensor],
     weights: dict[str, Any],
     config: FeaturesRunConfig,
-    out_root: str | Path = "runs",
+    out_root: str | Path = DEFAULT_OUT,
     *,
     cache_dir: str | Path | None = None,
-    device: str = "cpu",
+    device: str = DEFAULT_DEVICE,
     force: bool = False,
     progress: bool = False,
     extract_batch_size: int = 64,
@@ -104,7 +106,9 @@ def alexnet_features(
     label = alexnet_label(weights)
     resolved = run_identity(config, settings.weights, weights)
     cache_dir = Path(cache_dir) if cache_dir is not None else Path(out_root) / "cache" / "features"
-    spec = RunSpec(out_root, "alexnet-features", resolved, info, seed, force=force, callbacks=callbacks)
+    device = resolve_device(device)
+    spec = RunSpec(out_root, "alexnet-features", resolved, info, seed, force=force, callbacks=callbacks,
+                   device=device_name(device))
     names = list(faces.class_names)
 
     def fit() -> tuple[Any, Any, dict, dict, int]:

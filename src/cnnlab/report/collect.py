@@ -34,7 +34,7 @@ def art_config(options: ReportOptions):
     from cnnlab.art.config import RunConfig
     from cnnlab.core.config import resolve_config
 
-    return resolve_config(RunConfig, None, [], extra={"data": {"name": options.art_data}})
+    return resolve_config(RunConfig, None, [], extra={"data": {"name": options.art_data}} if options.art_data else None)
 
 
 def run_experiments(options: ReportOptions) -> dict[str, Any]:
@@ -67,9 +67,8 @@ def run_part1(options: ReportOptions) -> dict[str, Any]:
     from cnnlab.art.suites import SuiteOptions, run_all
 
     base = art_config(options)
-    suite_options = SuiteOptions(out_root=options.out_root, base=base, repeats=options.repeats, quick=options.quick,
-                                 jobs=options.jobs, device=options.device, search_trials=options.trials,
-                                 callbacks=options.callbacks, threads=options.threads)
+    suite_options = SuiteOptions(runtime=options.runtime, base=base, repeats=options.repeats, quick=options.quick,
+                                 search_trials=options.trials, callbacks=options.callbacks)
 
     def done(result) -> None:
         log.info("suite %s: %d rows -> %s", result.name, len(result.rows), result.path)

@@ -162,6 +162,18 @@ def _diagnostic_figures(manifest: dict, assets: Path) -> dict[str, Path]:
     return out
 
 
+def _devices(root: Path, run_ids: list[str]) -> list[str]:
+    """The devices the report's runs trained on, as their summaries record them (runs of cnnlab 0.2: "cpu")."""
+    found = set()
+    for rid in run_ids:
+        try:
+            summary = json.loads((root / rid / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a missing or damaged run is reported where its numbers are read
+        found.add(str(summary.get("device", "cpu")) if isinstance(summary, dict) else "cpu")
+    return sorted(found)
+
+
 def load_context(out_root: str | Path) -> dict[str, Any]:
     """The context of a report from the runs folder `out_root` (see the module docstring)."""
     from cnnlab.report.collect import manifest_path
@@ -214,6 +226,8 @@ def load_context(out_root: str | Path) -> dict[str, Any]:
         "repeats": int(manifest.get("repeats", suites["baseline"]["rows"][0]["n"])),  # Part 1 repeats per variant
         "timings": manifest.get("timings", {}),
         "runs_root": str(root),
+        "devices": _devices(root, [rid for s in suites.values() for r in s["rows"] for rid in r.get("run_ids", [])]
+                            + [rid for g in part2.values() for rid in g["run_ids"]]),
         "art": manifest["art"],
         "faces": manifest["faces"],
         "alexnet": manifest["alexnet"],

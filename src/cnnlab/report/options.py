@@ -6,23 +6,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnlab.art.repeats import DEFAULT_TRIALS
-from cnnlab.art.suites import DEFAULT_REPEATS, default_jobs
+from cnnlab.art.repeats import DEFAULT_REPEATS, DEFAULT_TRIALS
 from cnnlab.core.config import as_ids
 from cnnlab.core.errors import ConfigError
+from cnnlab.faces.config import OLIVETTI
+from cnnlab.core.runtime import RuntimeOptions, check_jobs
 
 # Quick mode: a smoke test of the whole pipeline, not results worth reading.
 QUICK_FACE_PEOPLE = 8  # Olivetti people (or FaceScrub actors) used in quick mode
 QUICK_ALEXNET_SIZE = 95  # AlexNet input side in quick mode (>= alexnet.MIN_INPUT_SIZE); 227 in full mode
 FULL_ALEXNET_SIZE = 227
 QUICK_PART2_EPOCHS = 4
+DEFAULT_SEEDS = (0, 1, 2)  # Part 2 seeds per model
+DEFAULT_FACES = OLIVETTI  # the embedded face data
+DEFAULT_WEIGHTS = "auto"  # ImageNet weights from the torch hub cache if present, else an untrained AlexNet
 
 
 @dataclass(frozen=True)
 class ReportOptions:
     """Everything `build_report` needs.
 
-    out_root: the runs folder (runs are reused from it); report_dir: where report.tex/.pdf go.
+    runtime: the runs folder (runs are reused from it), device, threads, jobs and Part 1 data;
+    report_dir: where report.tex/.pdf go.
     repeats: Part 1 repeats per variant (a count or the ids; repeat r = seed r on validation fold
     r mod data.folds); seeds: Part 2 seeds per model. quick: the first repeat and seed alone, few
     epochs, small face subset (a smoke test). train=False renders from the runs
@@ -32,33 +37,25 @@ class ReportOptions:
     callbacks: training callbacks added to every run trained (e.g. TensorBoard logging; they must pickle).
     """
 
-    out_root: Path = Path("runs")
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
     report_dir: Path = Path("report")
     quick: bool = False
-    seeds: tuple[int, ...] | int = (0, 1, 2)
+    seeds: tuple[int, ...] | int = DEFAULT_SEEDS
     repeats: tuple[int, ...] | int = DEFAULT_REPEATS
-    jobs: int = field(default_factory=default_jobs)
     trials: int = DEFAULT_TRIALS
     style: Path | None = None
     compile: bool = True
     train: bool = True
-    art_data: str = "synthetic-artists"
-    faces: str = "olivetti"
-    weights: str = "auto"
-    device: str = "cpu"
-    threads: int | None = None  # torch threads per training process; None: the rule of cnnlab.core.threads
+    faces: str = DEFAULT_FACES
+    weights: str = DEFAULT_WEIGHTS
     callbacks: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "out_root", Path(self.out_root))
         object.__setattr__(self, "report_dir", Path(self.report_dir))
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
         object.__setattr__(self, "seeds", as_ids(self.seeds, "--seeds", "seed"))
         object.__setattr__(self, "repeats", as_ids(self.repeats, "--repeats", "repeat"))
-        for name in ("jobs", "trials"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"--{name} must be a positive integer, got {value!r}")
+        check_jobs(self.trials, "--trials")
         if self.style is not None:
             style = Path(self.style)
             if style.suffix != ".sty":
@@ -68,14 +65,35 @@ class ReportOptions:
             object.__setattr__(self, "style", style)
         if not str(self.weights).strip():
             raise ConfigError("--weights must be auto, random, download or a path")
-        if not str(self.art_data).strip() or not str(self.faces).strip():
-            raise ConfigError("--data and --faces must not be empty")
+        if not str(self.faces).strip():
+            raise ConfigError("--faces must not be empty")
         out, report = self.out_root.resolve(), self.report_dir.resolve()
         if report == out:
             raise ConfigError("--report-dir must differ from the runs folder --out")
         if report in out.parents:
             raise ConfigError(f"--out {self.out_root} is inside --report-dir {self.report_dir}: keep the runs folder "
                               "outside the report folder")
+
+    @property
+    def out_root(self) -> Path:
+        return self.runtime.out
+
+    @property
+    def jobs(self) -> int:
+        return self.runtime.jobs
+
+    @property
+    def device(self) -> str:
+        return self.runtime.device
+
+    @property
+    def threads(self) -> int | None:
+        return self.runtime.threads
+
+    @property
+    def art_data(self) -> str | None:
+        """The Part 1 data (None: the RunConfig's default)."""
+        return self.runtime.data
 
     @property
     def run_seeds(self) -> tuple[int, ...]:

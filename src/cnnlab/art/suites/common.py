@@ -14,9 +14,8 @@ behind them, and the findings) and its plots.
 from __future__ import annotations
 
 import logging
-import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -26,6 +25,7 @@ from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.config import as_ids, resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.registry import Registry
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.stats import NO_EFFECT, aggregate, compare_records, format_comparison, format_record
 
 log = logging.getLogger(__name__)
@@ -33,13 +33,7 @@ log = logging.getLogger(__name__)
 METRICS = ("train_acc", "val_acc", "test_acc", "val_loss", "epochs_run", "best_epoch", "train_seconds")
 PER_REPEAT = ("train_acc", "val_acc", "test_acc", "val_loss", "epochs_run", "best_epoch")  # kept per repeat in every row
 # Repeats per variant by default: one per validation fold (data.folds = 5), so every non-test image is
-# validated on once; the whole `cnnlab report` stays within its 15-minute budget on 2 cores (README).
-
-
-def default_jobs() -> int:
-    """One single-threaded training process per core (up to 4): for networks this small that beats
-    one process using every core (pooling suite on 2 cores: 26.0 s vs 33.5 s, README)."""
-    return max(1, min(os.cpu_count() or 1, 4))
+# validated on once; the whole `cnnlab report` stays within its 15-minute budget on 2 cores (docs/benchmarks.md).
 
 
 @dataclass(frozen=True)
@@ -51,32 +45,42 @@ class Variant:
 
 @dataclass(frozen=True)
 class SuiteOptions:
-    """How to run a suite: which repeats, an epochs override, quick mode, parallel jobs.
+    """How to run a suite: where and how (`runtime`), which repeats, an epochs override, quick mode.
 
     `repeats` is a count (5: repeats 0-4) or the repeat ids themselves; it is stored as a tuple.
     Repeat r trains with seed r on validation fold r % data.folds (the CLI's `--seeds` sets it).
     `callbacks` are added to every run's training (they must pickle: runs train in worker processes).
     """
 
-    out_root: Path = Path("runs")
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
     base: RunConfig = field(default_factory=RunConfig)
     repeats: tuple[int, ...] | int = DEFAULT_REPEATS
     epochs: int | None = None
     quick: bool = False
-    jobs: int = field(default_factory=default_jobs)
-    device: str = "cpu"
     search_trials: int = DEFAULT_TRIALS
-    threads: int | None = None  # torch threads per training process; None: the rule of cnnlab.core.threads
     callbacks: tuple[Callback, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "repeats", as_ids(self.repeats, "--repeats", "repeat"))
-        object.__setattr__(self, "out_root", Path(self.out_root))
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
         if self.epochs is not None and self.epochs < 1:
             raise ConfigError("--epochs must be a positive integer")
-        if self.jobs < 1:
-            raise ConfigError("--jobs must be >= 1")
+
+    @property
+    def out_root(self) -> Path:
+        return self.runtime.out
+
+    @property
+    def jobs(self) -> int:
+        return self.runtime.jobs
+
+    @property
+    def device(self) -> str:
+        return self.runtime.device
+
+    @property
+    def threads(self) -> int | None:
+        return self.runtime.threads
 
     @property
     def run_repeats(self) -> tuple[int, ...]:
@@ -119,10 +123,8 @@ def variant_config(base: RunConfig, variant: Variant, repeat: int, epochs: int |
     """The config of one repeat of a variant: the variant's overrides, then train.seed = repeat and
     data.fold = repeat % data.folds (the test split is the same for every repeat), then the epoch budget."""
     config = with_overrides(base, variant.overrides)
-    overrides = [f"train.seed={repeat}", f"data.fold={repeat % config.data.folds}"]
-    if epochs is not None:
-        overrides.append(f"train.epochs={epochs}")
-    return with_overrides(config, overrides)
+    train = replace(config.train, seed=repeat, **({} if epochs is None else {"epochs": epochs}))
+    return replace(config, train=train, data=replace(config.data, fold=repeat % config.data.folds))
 
 
 _WORKER_DATA: dict = {}

@@ -37,6 +37,7 @@ from cnnlab.core.io import canonical_json
 from cnnlab.art.sweep.space import SPACE_VERSION, suggest_config
 from cnnlab.art.sweep.storage import default_storage, open_storage, redact
 from cnnlab.art.sweep.worker import ATTR_TRIALS, Job, spawn_workers, work
+from cnnlab.core.runtime import DEFAULT_DEVICE
 
 __all__ = ["SweepResult", "suggest_config", "default_storage", "open_storage", "run_sweep", "load_sweep"]
 
@@ -162,7 +163,7 @@ def run_sweep(
     prune: bool = True,
     sampler: str = "tpe",
     threads: int | None = None,
-    device: str = "cpu",
+    device: str = DEFAULT_DEVICE,
     callbacks: Sequence[Callback] = (),
 ) -> SweepResult:
     """Run (or join, or resume) study `study_name` until it holds `trials` finished trials.

@@ -38,13 +38,26 @@ log = logging.getLogger(__name__)
 SUMMARY = "summary.json"
 
 
-def run_key(kind: str, config: Mapping[str, Any], data_hash: str, seed: int) -> dict:
-    """What identifies a run: changing any of it is a different run."""
-    return {"kind": kind, "config": config, "data_hash": data_hash, "seed": seed, "version": __version__}
+def device_type(device: Any) -> str:
+    """"cpu", "cuda" or "mps" of a device name or torch.device ("cuda:1" -> "cuda")."""
+    text = str(getattr(device, "type", None) or device).lower()
+    return text[: len(text) - len(text.lstrip("abcdefghijklmnopqrstuvwxyz"))] or text
 
 
-def run_id(kind: str, config: Mapping[str, Any], data_hash: str, seed: int) -> str:
-    return f"{kind}-{short_hash(run_key(kind, config, data_hash, seed))}"
+def run_key(kind: str, config: Mapping[str, Any], data_hash: str, seed: int, device: Any = "cpu") -> dict:
+    """What identifies a run: changing any of it is a different run.
+
+    The device type is part of it (a CUDA run and a CPU run of the same config differ in the last digits,
+    so a report never mixes them silently); CPU runs leave it out, so their ids are those of cnnlab 0.2.
+    """
+    key = {"kind": kind, "config": config, "data_hash": data_hash, "seed": seed, "version": __version__}
+    if device_type(device) != "cpu":
+        key["device"] = device_type(device)
+    return key
+
+
+def run_id(kind: str, config: Mapping[str, Any], data_hash: str, seed: int, device: Any = "cpu") -> str:
+    return f"{kind}-{short_hash(run_key(kind, config, data_hash, seed, device))}"
 
 
 @dataclass(frozen=True)
@@ -97,9 +110,10 @@ def run_problem(path: str | os.PathLike) -> str | None:
     return None
 
 
-def find_cached_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any], data_hash: str, seed: int) -> Path | None:
+def find_cached_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any], data_hash: str, seed: int,
+                    device: Any = "cpu") -> Path | None:
     """The finished, valid run folder for this work, if there is one (an invalid one: a warning, and None)."""
-    path = Path(root) / run_id(kind, config, data_hash, seed)
+    path = Path(root) / run_id(kind, config, data_hash, seed, device)
     if not path.exists():
         return None
     problem = run_problem(path)
@@ -110,9 +124,9 @@ def find_cached_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any
 
 
 def cached_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any], data_hash: str, seed: int,
-               force: bool = False) -> RunResult | None:
+               force: bool = False, device: Any = "cpu") -> RunResult | None:
     """The cached RunResult for this work, or None when there is none or `force` asks to retrain."""
-    path = None if force else find_cached_run(root, kind, config, data_hash, seed)
+    path = None if force else find_cached_run(root, kind, config, data_hash, seed, device)
     if path is None:
         return None
     log.info("run %s is cached; reusing it", path.name)
@@ -171,7 +185,8 @@ def load_history(run_path: str | os.PathLike) -> list[dict]:
 class RunDir:
     """Writer for one run folder (used inside `create_run`)."""
 
-    def __init__(self, path: Path, final_path: Path, kind: str, config: Mapping[str, Any], data: Mapping[str, Any], seed: int) -> None:
+    def __init__(self, path: Path, final_path: Path, kind: str, config: Mapping[str, Any], data: Mapping[str, Any], seed: int,
+                 device: str = "cpu") -> None:
         self.path = path  # the temporary folder being written
         self.final_path = final_path
         self.run_id = final_path.name
@@ -179,6 +194,7 @@ class RunDir:
         self.config = dict(config)
         self.data = dict(data)
         self.seed = seed
+        self.device = device
         self.started = time.time()
 
     def file(self, name: str) -> Path:
@@ -210,7 +226,7 @@ class RunDir:
         return self.path / name
 
     def write_summary(self, summary: Mapping[str, Any]) -> dict:
-        """summary.json: the given fields plus run id, kind, seed, data, version and wall seconds."""
+        """summary.json: the given fields plus run id, kind, seed, data, version, device and wall seconds."""
         full = {
             "run_id": self.run_id,
             "kind": self.kind,
@@ -218,6 +234,7 @@ class RunDir:
             "seed": self.seed,
             "data": self.data,
             **summary,
+            "device": self.device,
             "wall_seconds": round(time.time() - self.started, 3),
         }
         self.write_json(SUMMARY, full)
@@ -226,7 +243,7 @@ class RunDir:
 
 @contextlib.contextmanager
 def create_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any], seed: int, data: Mapping[str, Any],
-               callbacks: Sequence[Callback] = (), replace: bool = False) -> Iterator[RunDir]:
+               callbacks: Sequence[Callback] = (), replace: bool = False, device: str = "cpu") -> Iterator[RunDir]:
     """Write a run into a temporary folder; rename it to root/<run id> when the block succeeds.
 
     `data` must hold a "hash" (and usually a "name"). The resolved config is written first as
@@ -239,15 +256,16 @@ def create_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any], se
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     clean_stale_tmp(root)
-    rid = run_id(kind, config, str(data.get("hash", "")), seed)
+    rid = run_id(kind, config, str(data.get("hash", "")), seed, device)
     final = root / rid
     tmp = root / f".tmp-{rid}-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    run = RunDir(tmp, final, kind, config, data, seed)
+    run = RunDir(tmp, final, kind, config, data, seed, device)
     try:
-        run.write_json("config.json", {"kind": kind, "seed": seed, "version": __version__, "data": dict(data), "config": dict(config)})
+        run.write_json("config.json", {"kind": kind, "seed": seed, "version": __version__, "device": device, "data": dict(data),
+                                       "config": dict(config)})
         yield run
         if not (tmp / SUMMARY).is_file():
             raise RuntimeError("a run must write its summary before it finishes")

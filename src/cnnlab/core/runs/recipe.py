@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
-from cnnlab.core.runs.folders import RunDir, RunResult, cached_run, create_run
+import torch
+
+from cnnlab.core.errors import CnnlabError
+from cnnlab.core.runs.folders import RunDir, RunResult, cached_run, create_run, run_id
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import seed_everything
 
@@ -43,6 +46,7 @@ class RunSpec:
     data: Mapping[str, Any]
     seed: int
     force: bool = False  # train again even when a valid finished run exists (--force), and replace it
+    device: str = "cpu"  # what it trains on: its type is part of the run's identity (folders.run_key), its name is recorded
     callbacks: Sequence[Callback] = field(default=())  # also given `on_run_folder` before the rename
 
     @property
@@ -61,15 +65,21 @@ def run_cached(
     `write` returns the summary fields; run id, kind, version, seed, data and wall seconds are added.
     `on_cached(hit)` may complete a reused run (e.g. draw a figure a suite skipped).
     """
-    hit = cached_run(spec.root, spec.kind, spec.identity, spec.data_hash, spec.seed, spec.force)
+    hit = cached_run(spec.root, spec.kind, spec.identity, spec.data_hash, spec.seed, spec.force, spec.device)
     if hit is not None:
         if on_cached is not None:
             on_cached(hit)
         return hit
     seed_everything(spec.seed)  # before the model is built: the initialisation is part of the seeded run
-    trained = train()
+    try:
+        trained = train()
+    except torch.OutOfMemoryError:
+        # Nothing of the run is written yet (create_run comes after training): one line, and the advice.
+        name = run_id(spec.kind, spec.identity, spec.data_hash, spec.seed, spec.device)
+        raise CnnlabError(f"out of memory on {spec.device} while training run {name}: use a smaller batch "
+                          "(--set train.batch_size=...) or fewer parallel --jobs") from None
     with create_run(spec.root, spec.kind, spec.identity, spec.seed, spec.data, callbacks=spec.callbacks,
-                    replace=spec.force) as run:
+                    replace=spec.force, device=spec.device) as run:
         full = run.write_summary(dict(write(run, trained)))
     log.debug("wrote run %s", Path(run.path).name)
     return RunResult(run.path, full, False)

@@ -29,6 +29,7 @@ from torch import nn
 from cnnlab.core.train.callbacks import Callback, FitState
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.train.config import EarlyStoppingConfig, SchedulerConfig, TrainConfig
+from cnnlab.core.runtime import DEFAULT_DEVICE
 
 __all__ = ["RangeTest", "RangeTestDone", "LRFindResult", "lr_at", "smooth", "suggest", "check_range", "find_lr", "plot_lr_find",
            "write_lr_find", "format_lr_find", "SMOOTH_BETA", "DIVERGE"]
@@ -145,7 +146,7 @@ def check_range(start: float, end: float, steps: int) -> None:
 
 def find_lr(config: TrainConfig, model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
             *, start: float = 1e-7, end: float = 10.0, steps: int = 100, augment: Callable | None = None,
-            device: str | torch.device = "cpu", callbacks: Sequence[Callback] = ()) -> LRFindResult:
+            device: str | torch.device = DEFAULT_DEVICE, callbacks: Sequence[Callback] = ()) -> LRFindResult:
     """Run the range test on `model` (changed in place: pass a fresh one) through the one Trainer.
 
     The training settings are `config`'s (optimizer, batch size, seed, augmentation) except: the LR

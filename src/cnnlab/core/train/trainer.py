@@ -19,9 +19,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from cnnlab.core.train.callbacks import Callback, DivergenceGuard, EarlyStopping, FitState, ProgressBar, state_copy
-from cnnlab.core.device import resolve_device
+from cnnlab.core.device import configure_determinism, resolve_device
 from cnnlab.core.errors import DataError
 from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
+from cnnlab.core.runtime import DEFAULT_DEVICE
 
 __all__ = [
     "Trainer",
@@ -131,9 +132,10 @@ class Trainer:
         result = Trainer(TrainConfig(epochs=10)).fit(model, train=(x, y), val=(xv, yv))
     """
 
-    def __init__(self, config: TrainConfig | None = None, device: str | torch.device = "cpu", progress: bool = False) -> None:
+    def __init__(self, config: TrainConfig | None = None, device: str | torch.device = DEFAULT_DEVICE, progress: bool = False) -> None:
         self.config = config or TrainConfig()
         self.device = resolve_device(device)
+        configure_determinism(self.device)  # CUDA: seeded runs repeat bitwise (no-op on the CPU)
         self.progress = progress
 
     # ------------------------------------------------------------------ evaluation
@@ -153,6 +155,9 @@ class Trainer:
         model.train(was_training)
         n = max(len(x), 1)
         return float(total_loss) / n, int(correct) / n
+
+    def _on_device(self, xy: Tensors) -> Tensors:
+        return xy[0].to(self.device, non_blocking=True), xy[1].to(self.device, non_blocking=True)
 
     def evaluate_splits(self, model: nn.Module, splits: Mapping[str, Tensors]) -> dict[str, float]:
         """{"<split>_loss", "<split>_acc"} for every named split, e.g. {"train": (x, y), "val": ..., "test": ...}."""
@@ -204,6 +209,9 @@ class Trainer:
         # Per-batch hooks only for callbacks that define one: nothing extra runs per batch otherwise.
         batch_hooks = [cb for cb in hooks if type(cb).on_batch_end is not Callback.on_batch_end]
         batches = _Batches(x_train.to(self.device), y_train.to(self.device), shuffle_gen, augment, augment_gen, batch_hooks)
+        # Every set moves to the device once per fit, not once per batch and epoch.
+        val = self._on_device(val)
+        monitor = {name: self._on_device(xy) for name, xy in (monitor or {}).items()}
         t_start = time.perf_counter()
         for cb in hooks:
             cb.on_fit_start(state)

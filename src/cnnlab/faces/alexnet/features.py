@@ -22,6 +22,7 @@ from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import atomic_path, atomic_write_json, short_hash
 from cnnlab.faces.alexnet.model import FEATURE_CACHE_FORMAT, AlexNetTrunk, Normalize, layer_spec
 from cnnlab.faces.alexnet import LAYER_ORDER
+from cnnlab.core.runtime import DEFAULT_DEVICE
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def extract_features(
     x: torch.Tensor,
     *,
     batch_size: int = 64,
-    device: str = "cpu",
+    device: str = DEFAULT_DEVICE,
     channels_last: bool = False,
     normalize: bool = True,
 ) -> torch.Tensor:
@@ -55,7 +56,7 @@ def extract_outputs(
     taps: Mapping[str, nn.Module],
     *,
     batch_size: int = 64,
-    device: str = "cpu",
+    device: str = DEFAULT_DEVICE,
     channels_last: bool = False,
     normalize: bool = True,
 ) -> dict[str, torch.Tensor]:
@@ -128,7 +129,7 @@ def cached_features(
     cache_dir: str | os.PathLike,
     data_hash: str | None = None,
     batch_size: int = 64,
-    device: str = "cpu",
+    device: str = DEFAULT_DEVICE,
     channels_last: bool = False,
 ) -> CachedFeatures:
     """AlexNet `layer` activations of `x`, computed once and kept in `cache_dir` (see cached_layers)."""
@@ -145,7 +146,7 @@ def cached_layers(
     cache_dir: str | os.PathLike,
     data_hash: str | None = None,
     batch_size: int = 64,
-    device: str = "cpu",
+    device: str = DEFAULT_DEVICE,
     channels_last: bool = False,
 ) -> dict[str, CachedFeatures]:
     """AlexNet activations of `x` at each of `layers`, computed once and kept in `cache_dir`.

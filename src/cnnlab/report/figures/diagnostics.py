@@ -19,6 +19,7 @@ from typing import Any, Mapping, Sequence
 
 from cnnlab.core import plotting
 from cnnlab.core.diagnostics.metrics import SplitDiagnostics
+from cnnlab.core.runtime import DEFAULT_DEVICE
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def confusion_figure(d: SplitDiagnostics, path: Path, size: float) -> Path:
 
 
 def part1_diagnostics(out_root: Path, assets: Path, best_runs: Sequence[str], starter_runs: Sequence[str],
-                      device: str = "cpu") -> dict[str, Any]:
+                      device: str = DEFAULT_DEVICE) -> dict[str, Any]:
     """Inspect the first run of the best 1.6 configuration and of the starter network, pool the best
     configuration's test predictions over its repeats, and draw the report's Part 1 diagnostic figures."""
     from cnnlab.art.diagnostics import (filter_colour_share, first_conv, inspect_run, load_run_data, plot_first_layer_filters,
@@ -95,7 +96,7 @@ def best_face_group(groups: Mapping[str, Sequence[str]], out_root: Path) -> tupl
     return key, list(groups[key]), scores[key]
 
 
-def part2_diagnostics(out_root: Path, assets: Path, groups: Mapping[str, Sequence[str]], device: str = "cpu") -> dict[str, Any]:
+def part2_diagnostics(out_root: Path, assets: Path, groups: Mapping[str, Sequence[str]], device: str = DEFAULT_DEVICE) -> dict[str, Any]:
     """Inspect the first run of the best face model and pool its test predictions over its seeds."""
     from cnnlab.faces.diagnostics import inspect_run, load_run_model_and_faces, run_split
 

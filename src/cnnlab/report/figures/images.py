@@ -15,6 +15,7 @@ import torch
 from cnnlab.core import plotting
 from cnnlab.core.io import atomic_path
 from cnnlab.core.plotting import mpl_text
+from cnnlab.core.runtime import DEFAULT_DEVICE
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def _test_examples(faces: Any, k: int) -> list[int]:
     return out
 
 
-def plot_guided_backprop(checkpoint: Path, faces: Any, path: Path, k: int = 3, device: str = "cpu", width: float = 0.62 * WIDTH) -> dict[str, Any]:
+def plot_guided_backprop(checkpoint: Path, faces: Any, path: Path, k: int = 3, device: str = DEFAULT_DEVICE, width: float = 0.62 * WIDTH) -> dict[str, Any]:
     """Guided backprop of the predicted class for k test faces chosen among the correct and the wrong
     predictions (`report.diagnostics.explain_examples`): input and attribution side by side.
 

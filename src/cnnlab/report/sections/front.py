@@ -89,6 +89,16 @@ def protocol(ctx: dict) -> str:
             f"Verdict rule: {esc(VERDICT_RULE)}. Part~2 trains every model with {seed_text}.")
 
 
+def devices_sentence(ctx: dict) -> str:
+    """Where the runs trained; several devices are said plainly (CPU and CUDA numbers differ in the last digits)."""
+    devices = ctx.get("devices") or ["cpu"]
+    names = ", ".join(f"\\texttt{{{esc(d)}}}" for d in devices)
+    if len(devices) == 1:
+        return f"Every run trained on {names}."
+    return (f"\\textbf{{The runs trained on several devices}} ({names}); numbers from different devices differ in the last "
+            "digits, so compare runs of one device.")
+
+
 def section_setup(ctx: dict, compact: bool = False) -> str:
     prov = provenance_lines(ctx)
     appendix_ref = " and in \\texttt{suites/<name>/suite.json}" if compact else ", and Appendix~\\ref{app:runs} lists them all"
@@ -100,7 +110,7 @@ def section_setup(ctx: dict, compact: bool = False) -> str:
 
 {prov['alexnet']}
 
-{protocol(ctx)} Model selection uses the validation split. Each table row lists its run ids in a comment of
+{protocol(ctx)} Model selection uses the validation split. {devices_sentence(ctx)} Each table row lists its run ids in a comment of
 \texttt{{report.tex}}{appendix_ref}: every run folder \texttt{{runs/<run id>/}} holds its configuration, per-epoch metrics,
 summary and weights.
 

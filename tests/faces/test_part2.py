@@ -137,6 +137,7 @@ def test_alexnet_features_untrained_is_labelled_and_cache_reused(tmp_path, caplo
     assert len(capsys.readouterr().out.strip().splitlines()) == 1 and "untrained AlexNet" in caplog.text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("freeze", ["all-but-last", "none"])
 def test_alexnet_finetune_replaces_last_layer(tmp_path, freeze):
     faces = synthetic_faces(67, 3, per_class=(3, 1, 1))

@@ -1,4 +1,4 @@
-"""Issue 12 for `cnnlab report`: never delete what the report did not write (1), validate what the
+"""The report folder: `cnnlab report` never deletes what the report did not write (1), validate what the
 context reads (14), `--report-dir .` (14), and readable output files (13)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.report import ReportOptions
 from cnnlab.report.context import load_context
@@ -25,6 +26,7 @@ def ctx(tmp_path_factory):
 
 
 # ----------------------------------------------------------------------------- 1: never delete a runs folder
+@pytest.mark.slow
 def test_a_runs_folder_inside_the_report_dir_survives_a_rebuild(tmp_path, ctx):
     report = tmp_path / "R"
     write_report(ctx, report, compile=False)  # an earlier report
@@ -40,13 +42,14 @@ def test_report_refuses_out_inside_report_dir_before_any_work(tmp_path, ctx):
     write_report(ctx, report, compile=False)
     runs = make_fixture_runs(report / "runs", seeds=1)
     with pytest.raises(ConfigError, match="inside --report-dir"):
-        ReportOptions(out_root=runs, report_dir=report)
+        ReportOptions(runtime=RuntimeOptions(out=runs), report_dir=report)
     proc = subprocess.run([sys.executable, "-m", "cnnlab", "report", "--no-train", "--no-compile", "--out", str(runs),
                            "--report-dir", str(report)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "inside --report-dir" in proc.stderr
     assert (runs / "report-assets" / "manifest.json").is_file()
 
 
+@pytest.mark.slow
 def test_rebuild_replaces_only_the_reports_own_files(tmp_path, ctx):
     report = tmp_path / "R"
     write_report(ctx, report, compile=False)
@@ -136,6 +139,7 @@ def test_damaged_runs_folders_are_one_line_errors_naming_the_file(tmp_path, case
 
 
 # ----------------------------------------------------------------------------- 13: readable report files
+@pytest.mark.slow
 def test_report_files_are_readable_by_others_under_umask_022(tmp_path, ctx):
     old = os.umask(0o022)
     try:

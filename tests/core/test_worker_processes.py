@@ -1,4 +1,4 @@
-"""Issue 12 item 3: worker processes never outlive a parent killed with SIGKILL.
+"""Worker processes never outlive a parent killed with SIGKILL.
 
 Each test starts a real parent process, waits for its spawn workers, kills the parent with SIGKILL
 and checks that every worker is gone within a few seconds (before the fix they ran on forever).
@@ -87,12 +87,14 @@ def test_exit_with_parent_ends_a_worker_when_its_parent_is_killed(tmp_path, port
     _kill_parent_and_check_workers([sys.executable, str(tmp_path / "parent.py")], 2, tmp_path, start_timeout=60)
 
 
+@pytest.mark.slow
 def test_experiment_pool_workers_die_with_a_killed_cnnlab(tmp_path):
     cmd = [sys.executable, "-m", "cnnlab", "experiment", "pooling", "--jobs", "2", "--seeds", "1", "--epochs", "400",
            "--out", str(tmp_path / "runs")]
     _kill_parent_and_check_workers(cmd, 2, tmp_path)
 
 
+@pytest.mark.slow
 def test_sweep_workers_die_with_a_killed_cnnlab(tmp_path):
     cmd = [sys.executable, "-m", "cnnlab", "sweep", "--workers", "2", "--trials", "20", "--epochs", "400",
            "--sampler", "random", "--no-prune", "--out", str(tmp_path / "runs")]

@@ -321,6 +321,7 @@ def _live_face_rows() -> int:
     return sum(1 for o in gc.get_objects() if type(o) is FaceRow)
 
 
+@pytest.mark.slow
 def test_rows_in_memory_stay_bounded_on_long_lists(tmp_path, monkeypatch):
     """A long list streams: a bounded number of rows is alive at any time, in a first run and a resume."""
     import cnnlab.faces.facescrub.download as download_module

@@ -1,4 +1,4 @@
-"""Issue 12 (reliability): hostile numbers, strict JSON, file modes, one-line errors that never fail.
+"""Bad values: hostile numbers, strict JSON, file modes, one-line errors that never fail.
 
 Each test reproduces one probe of the issue; the numbered comments name the item.
 """

@@ -36,6 +36,7 @@ def _cnnlab(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cnnlab", *args], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_train_end_to_end_writes_a_complete_run(tmp_path, art):
     out = tmp_path / "runs"
     proc = _cnnlab("train", "--data", str(art), "--epochs", "3", "--seed", "5", "--out", str(out), "--json",

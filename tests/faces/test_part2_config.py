@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.cli.common import config_extra, field_default, resolve_command_config
 from cnnlab.cli.app import build_parser, main
 from cnnlab.core.config import resolve_config, to_dict
@@ -171,10 +172,10 @@ def test_report_uses_the_run_configs(tmp_path):
     from cnnlab.report.collect import MLP_HIDDEN, part2_configs
     from cnnlab.report.options import QUICK_ALEXNET_SIZE, QUICK_PART2_EPOCHS, ReportOptions
 
-    full = part2_configs(ReportOptions(out_root=tmp_path / "r", report_dir=tmp_path / "p"), None, None)
+    full = part2_configs(ReportOptions(runtime=RuntimeOptions(out=tmp_path / "r"), report_dir=tmp_path / "p"), None, None)
     assert full["features"] == FeaturesRunConfig() and full["finetune"] == FinetuneRunConfig()
     assert [full[f"mlp{h}"] for h in MLP_HIDDEN] == [replace(MLPRunConfig(), mlp=MLPConfig(hidden=h)) for h in (300, 800)]
-    quick = part2_configs(ReportOptions(out_root=tmp_path / "r", report_dir=tmp_path / "p", quick=True), ["s1", "s2"], "random")
+    quick = part2_configs(ReportOptions(runtime=RuntimeOptions(out=tmp_path / "r"), report_dir=tmp_path / "p", quick=True), ["s1", "s2"], "random")
     assert quick["mlp300"].train == replace(MLPRunConfig().train, epochs=QUICK_PART2_EPOCHS)
     assert quick["finetune"].train == replace(FinetuneRunConfig().train, epochs=QUICK_PART2_EPOCHS)
     assert quick["features"].features == FeaturesConfig(input_size=QUICK_ALEXNET_SIZE, weights="random")

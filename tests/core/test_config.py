@@ -77,7 +77,7 @@ def test_shipped_example_configs_resolve():
 
     from cnnlab.art.models import create_model
 
-    for path in sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")):
+    for path in sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml")):
         cfg = resolve_config(RunConfig, path)
         create_model(cfg.model.name, num_classes=11, config=cfg.model, image_size=cfg.data.image_size)
 
@@ -88,13 +88,17 @@ def test_unknown_augment_transform_is_a_config_error_naming_the_choices():
 
 
 def test_repeat_and_seed_ids_one_rule():
-    """One rule for --repeats and --seeds everywhere: a count or distinct ids >= 0."""
+    """One rule for --repeats and --seeds everywhere (the CLI's text included): a count, or distinct seeds in [0, 2**32)."""
     from cnnlab.art.suites import SuiteOptions
+    from cnnlab.cli.common import parse_seeds
     from cnnlab.report.options import ReportOptions
 
     assert as_ids(3, "--repeats", "repeat") == (0, 1, 2) and as_ids([4, 1], "--seeds", "seed") == (4, 1)
-    for bad in (0, [], [1, 1], [-1], [True], [0.5]):
-        with pytest.raises(ConfigError, match="--seeds must name at least one seed >= 0, each once"):
+    assert as_ids("3", "--seeds") == (0, 1, 2) and as_ids("0,2", "--seeds") == (0, 2) and as_ids("4,", "--seeds") == (4,)
+    assert parse_seeds("4,") == (4,) and as_ids([2**32 - 1], "--seeds") == (2**32 - 1,)
+    for bad, why in ((0, "count from 1"), (10**9, "count from 1"), ([], "from 1 to"), ([1, 1], "twice"), ([-1], r"\[0, 2\*\*32\)"),
+                     ([2**32], r"\[0, 2\*\*32\)"), ([True], "integer"), ([0.5], "integer"), ("x", "a count"), ("1,1", "twice")):
+        with pytest.raises(ConfigError, match=f"--seeds .*{why}"):
             as_ids(bad, "--seeds", "seed")
     assert SuiteOptions(repeats=2).repeats == (0, 1) and ReportOptions(seeds=[2, 0]).seeds == (2, 0)
     with pytest.raises(ConfigError, match="--repeats"):

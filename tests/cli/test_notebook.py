@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import time
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "docs" / "tutorial.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "docs" / "tutorial.ipynb"
 
 
 def test_notebook_is_stored_without_outputs():
@@ -20,6 +22,7 @@ def test_notebook_is_stored_without_outputs():
     assert any("import cnnlab" in c.source for c in code)
 
 
+@pytest.mark.slow
 def test_notebook_executes_in_a_kernel(tmp_path):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     started = time.perf_counter()

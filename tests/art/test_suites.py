@@ -18,6 +18,7 @@ from PIL import Image
 from cnnlab.art.config import RunConfig
 from cnnlab.art.course_transforms import COURSE_ORDER
 from cnnlab.art.robustness import ORIGINAL, course_points, robustness_facts
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.art.suites import SuiteOptions, labels, run_suite, suite_names
 from cnnlab.core.config import resolve_config
 from cnnlab.core.errors import CnnlabError
@@ -41,11 +42,13 @@ def tiny_art(tmp_path_factory) -> Path:
     return root
 
 
-def _options(tmp_path: Path, tiny_art: Path, **kw) -> SuiteOptions:
+def _options(tmp_path: Path, tiny_art: Path, jobs: int | None = None, **kw) -> SuiteOptions:
     base = resolve_config(RunConfig, None, [f"data.name={tiny_art}"])
-    return SuiteOptions(out_root=tmp_path / "runs", base=base, quick=True, **kw)
+    runtime = RuntimeOptions(out=tmp_path / "runs", **({"jobs": jobs} if jobs else {}))
+    return SuiteOptions(runtime=runtime, base=base, quick=True, **kw)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in suite_names() if n not in ("search", "robustness")])
 def test_suite_quick_mode_writes_results(tmp_path, tiny_art, name):
     result = run_suite(name, _options(tmp_path, tiny_art))
@@ -62,6 +65,7 @@ def test_suite_quick_mode_writes_results(tmp_path, tiny_art, name):
     assert list(result.path.glob("*.png")), "each suite writes its plots"
 
 
+@pytest.mark.slow
 def test_seeds_give_error_bars_and_cache_skips_finished_runs(tmp_path, tiny_art, caplog):
     options = _options(tmp_path, tiny_art, repeats=2)
     options = SuiteOptions(**{**options.__dict__, "quick": False, "epochs": 2})
@@ -76,6 +80,7 @@ def test_seeds_give_error_bars_and_cache_skips_finished_runs(tmp_path, tiny_art,
     assert "2 of 2 runs were cached" in caplog.text
 
 
+@pytest.mark.slow
 def test_robustness_suite_quick(tmp_path, tiny_art):
     result = run_suite("robustness", _options(tmp_path, tiny_art))
     table = json.loads((result.path / "suite.json").read_text())["robustness"]
@@ -96,6 +101,7 @@ def test_robustness_suite_quick(tmp_path, tiny_art):
     assert rows[labels.AUGMENTED]["vs_reference"]["reference"] == labels.AS_TRAINED
 
 
+@pytest.mark.slow
 def test_killed_suite_resumes_without_loss(tmp_path, tiny_art):
     out = tmp_path / "runs"
     cmd = [sys.executable, "-m", "cnnlab", "experiment", "pooling", "--quick", "--data", str(tiny_art), "--out", str(out)]
@@ -188,7 +194,7 @@ def test_variants_run_on_the_same_repeats_each_on_its_own_fold_and_seed(tmp_path
     from cnnlab.art.suites import Variant, run_on_repeats_of, run_paired
     from cnnlab.art.suites import common
 
-    options = SuiteOptions(**{**_options(tmp_path, tiny_art, repeats=(0, 1, 6)).__dict__, "quick": False, "epochs": 1, "jobs": 1})
+    options = SuiteOptions(**{**_options(tmp_path, tiny_art, repeats=(0, 1, 6), jobs=1).__dict__, "quick": False, "epochs": 1})
     common._WORKER_DATA.clear()
     ref = Variant("ref", "baseline")
     rows = run_paired(ref, [Variant("same as ref", "g", ("model.dropout=0.0",)), Variant("wider", "g", ("model.filters=[8,8]",))], options)
@@ -218,7 +224,7 @@ def test_controls_suite_pairs_colour_only_and_grayscale_with_the_colour_cnn(tmp_
     from cnnlab.core.stats import compare_records, t_quantile
 
     base = resolve_config(RunConfig, None, [f"data.name={tiny_art}"])
-    options = SuiteOptions(out_root=tmp_path / "runs", base=base, repeats=2, epochs=2, jobs=1)
+    options = SuiteOptions(runtime=RuntimeOptions(out=tmp_path / "runs", jobs=1), base=base, repeats=2, epochs=2)
     result = run_suite("controls", options)
     cnn, gray, only = (labels.find_variant(result.rows, v, "controls") for v in (COLOUR_CNN, GRAYSCALE_CNN, COLOUR_ONLY))
     for row in (cnn, gray, only):

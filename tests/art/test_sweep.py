@@ -63,6 +63,7 @@ def _check_exactly_n(trials, n):
     return counted
 
 
+@pytest.mark.slow
 def test_two_worker_processes_finish_exactly_n_trials(base, tmp_path):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     result = run_sweep(study_name="s", storage=storage, trials=8, workers=2, base=base, out_root=tmp_path / "runs", seed=1)

@@ -19,7 +19,7 @@ from cnnlab.faces.olivetti import convert_olivetti, embedded_path, load_olivetti
 from cnnlab.faces.facescrub.plan import plan_lists
 from faces_helpers import FaceServer, Route, list_line, make_image, sha, write_list
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 LISTS = SHARED / "facescrub" / "lists"
 MAT = SHARED / "olivetti" / "olivettifaces.mat"
 DIGEST = "a" * 64

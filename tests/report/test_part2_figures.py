@@ -42,7 +42,7 @@ def captured(monkeypatch):
 def test_longest_names_are_the_ones_of_the_lists():
     from pathlib import Path
 
-    lists = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "facescrub" / "lists"
+    lists = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "facescrub" / "lists"
     if not lists.is_dir():
         pytest.skip("../shared/data/facescrub/lists is not here")
     names = {line.split("\t")[0] for f in lists.glob("*.txt") for line in f.read_text(encoding="utf-8").splitlines() if line.strip()}

@@ -1,4 +1,4 @@
-"""Issue 12: hostile files and inputs give one-line errors (or are skipped with a warning), never a
+"""Bad input: hostile files and inputs give one-line errors (or are skipped with a warning), never a
 traceback, a hang or a huge allocation: checkpoints (5), decompression bombs (6), special files (7),
 --out paths of explain (9), non-UTF-8 names and model sizes (11), directories given as images (14).
 """
@@ -239,6 +239,7 @@ def test_predict_and_explain_on_a_directory_say_so(ckpt, tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------- 11: names and model sizes
+@pytest.mark.slow
 def test_non_utf8_data_path_trains_and_keeps_its_run(tmp_path):
     art = _art_folder(tmp_path / "art")
     weird = os.fsencode(tmp_path) + b"/art\xff\xfe"

@@ -12,7 +12,7 @@ import torch
 from cnnlab.faces import COURSE_ACTORS, DownloadConfig, FaceSplitConfig, download_faces, load_faces
 from faces_helpers import serve_directory
 
-MIRROR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "facescrub" / "mirror"
+MIRROR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "facescrub" / "mirror"
 KIND_TO_STATUS = {"hash_mismatch": "hash_mismatch", "not_found": "http_404", "html_page": "not_image",
                   "truncated": "truncated", "connection_refused": "connection_error"}
 
@@ -37,6 +37,7 @@ def mirror_download(tmp_path_factory):
     return report, json.loads((MIRROR / "expected.json").read_text())
 
 
+@pytest.mark.slow
 def test_mirror_statuses_match_expected(mirror_download):
     report, expected = mirror_download
     assert len(report.rows) == expected["rows"]

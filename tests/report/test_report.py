@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.art.config import RunConfig
 from cnnlab.art.course_transforms import COURSE_ORDER
 from cnnlab.core.config import to_dict
@@ -258,6 +259,7 @@ def test_the_protocol_states_the_verdict_rule_of_core_stats(tmp_path):
     assert "Adam at learning rate 0.001 for 40 epochs" in tex
 
 
+@pytest.mark.slow
 def test_provenance_lines_for_synthetic_data_and_untrained_weights(tmp_path):
     tex = render_tex(load_context(make_fixture_runs(tmp_path / "a")), tmp_path / "f1")
     assert "Art data: synthetic." in tex and "not on real paintings" in tex
@@ -330,6 +332,7 @@ def test_figures_are_drawn_first_and_sections_only_build_strings(tmp_path, monke
     assert "search.pdf" not in joined and "fig:search" not in joined
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
 def test_special_characters_in_names_compile(tmp_path):
     root = make_fixture_runs(tmp_path / "runs_50%_#1", seeds=2, people=(NASTY, "Zoë O'Neil", "李 x"),
@@ -340,6 +343,7 @@ def test_special_characters_in_names_compile(tmp_path):
     assert not list(tmp_path.glob(".rep.*")), "no temporary folder left behind"
 
 
+@pytest.mark.slow
 def test_report_dir_is_never_a_foreign_folder(tmp_path):
     root = make_fixture_runs(tmp_path / "runs")
     foreign = tmp_path / "mine"
@@ -348,7 +352,7 @@ def test_report_dir_is_never_a_foreign_folder(tmp_path):
     with pytest.raises(CnnlabError, match="not a cnnlab report folder"):
         write_report(load_context(root), foreign, compile=False)
     assert (foreign / "thesis.tex").read_text() == "precious"
-    result = build_report(ReportOptions(out_root=root, report_dir=tmp_path / "rep", train=False, compile=False))
+    result = build_report(ReportOptions(runtime=RuntimeOptions(out=root), report_dir=tmp_path / "rep", train=False, compile=False))
     assert result.pdf is None and "not compiled" in result.message and result.seconds["experiments"] < 1
     write_report(load_context(root), tmp_path / "rep", compile=False)  # a cnnlab report folder is replaced
 
@@ -367,6 +371,7 @@ def test_broken_latex_is_one_line_error_and_keeps_the_log(tmp_path, monkeypatch)
     assert (tmp_path / "rep" / "report.log").is_file() and not (tmp_path / "rep" / "report.pdf").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
 def test_full_mode_layout_has_6_to_8_pages(tmp_path):
     """The handout's page limit, checked on a full-mode-sized fixture (5 repeats, every suite variant)."""
@@ -383,6 +388,7 @@ def test_without_tex_the_bundle_is_written_and_says_how_to_compile(tmp_path, mon
     assert (tmp_path / "rep" / "figures" / "deltas.pdf").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
 def test_over_long_report_moves_the_appendix_into_comments(tmp_path, monkeypatch):
     import cnnlab.report.render as render
@@ -395,6 +401,7 @@ def test_over_long_report_moves_the_appendix_into_comments(tmp_path, monkeypatch
     assert all(rid in tex for g in ctx["part2"].values() for rid in g["run_ids"])  # still traceable
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
 def test_official_style_file_is_used_with_final_option(tmp_path):
     sty = tmp_path / "neurips_2099.sty"  # stands in for an official neurips_20XX.sty
@@ -419,6 +426,7 @@ def tiny_art(tmp_path) -> Path:
     return tmp_path / "art"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
 def test_quick_report_builds_a_pdf(tmp_path, tiny_art):
     """The real thing, end to end through the CLI: every suite and Part 2 model trained briefly, then the PDF."""
@@ -444,7 +452,7 @@ def test_quick_report_builds_a_pdf(tmp_path, tiny_art):
 
 
 def test_bad_options_are_one_line_errors(tmp_path):
-    for argv, message in (([" --seeds", "0"], "--seeds must be a positive count"),
+    for argv, message in (([" --seeds", "0"], "--seeds must be a count from 1"),
                           (["--style", str(tmp_path / "none.sty")], "style file not found"),
                           (["--style", str(tmp_path)], "must be a LaTeX .sty file"),
                           (["--no-train", "--out", str(tmp_path / "missing")], "runs folder not found")):
