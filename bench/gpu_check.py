@@ -94,7 +94,7 @@ def _numbers(path: Path) -> list:
 def determinism(work: Path, env: dict, device: str) -> dict:
     """The same seeded run twice (Part 1 CNN with dropout and augmentation, Part 2 MLP): bitwise equal histories?"""
     out = {}
-    for name, args in (("cnn", ["train", "--epochs", "5", "--set", "model.dropout=0.3", "--set", "augment.enabled=true"]),
+    for name, args in (("cnn", ["train", "--epochs", "5", "--set", "model.dropout=0.3", "--set", "augment.probabilities={translate: 0.3, hflip: 0.3}"]),
                        ("mlp", ["part2", "mlp", "--epochs", "5"])):
         histories = []
         for i in range(2):

@@ -66,7 +66,7 @@ def test_the_device_is_recorded_in_config_and_summary(tmp_path):
 @pytest.mark.gpu
 @gpu
 def test_cuda_training_repeats_bitwise_and_differs_from_the_cpu_run(tmp_path):
-    config = cnnlab.resolve_config(overrides=["train.epochs=3", "model.dropout=0.3", "augment.enabled=true"])
+    config = cnnlab.resolve_config(overrides=["train.epochs=3", "model.dropout=0.3", "augment.probabilities={translate: 0.3, hflip: 0.3}"])
     a = cnnlab.train(config, out=tmp_path / "a", device="cuda")
     b = cnnlab.train(config, out=tmp_path / "b", device="cuda")
     cpu = cnnlab.train(config, out=tmp_path / "a", device="cpu")
