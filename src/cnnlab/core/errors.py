@@ -32,3 +32,31 @@ def first_line(exc: BaseException, limit: int = 160, with_type: bool = False) ->
     if not line:
         return name
     return f"{name}: {line[:limit]}" if with_type else line[:limit]
+
+
+SHORT_LIMIT = 80  # characters of a user value quoted in an error message
+
+
+def shorten(value: object, limit: int = SHORT_LIMIT) -> str:
+    """`value`'s repr for an error message, at most `limit` characters (cut with "…").
+
+    Bounded in time and memory whatever `value` is: long strings, huge integers and deep or long
+    containers (a YAML alias bomb) are abbreviated by `reprlib` before anything is joined.
+    """
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxlevel, short.maxstring, short.maxother, short.maxlong = 3, limit, limit, limit
+    short.maxlist = short.maxtuple = short.maxdict = short.maxset = short.maxfrozenset = 8
+    try:
+        text = short.repr(value)
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not break the error message
+        text = f"<{type(value).__name__}>"
+    return clip(text, limit)
+
+
+def clip(text: str, limit: int = SHORT_LIMIT) -> str:
+    """`text` on one line, at most `limit` characters (cut with "…"): for unquoted user text in messages."""
+    text = str(text)[: limit * 4]
+    text = " ".join(text.split()) if "\n" in text or "\r" in text else text
+    return text if len(text) <= limit else text[: limit - 1] + "…"
