@@ -88,8 +88,8 @@ def write_cache(path: Path, payload: dict, data_hash: str, image_size: int) -> N
     """Write `payload` (images, labels, class_names, skipped) atomically; a failure only logs a warning."""
     obj = dict(payload, data_hash=data_hash, image_size=image_size, version=PREPROCESS_VERSION)
     try:
-        with atomic_path(path) as tmp:
-            torch.save(obj, tmp)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            torch.save(obj, f)
     except OSError as exc:  # a read-only cache only costs time
         log.warning("could not write cache file %s (%s); continuing without cache", path, exc)
 

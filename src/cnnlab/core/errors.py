@@ -4,6 +4,8 @@ Any problem caused by the user's input (a missing file, a malformed config, a ba
 `CnnlabError`; the CLI turns it into one line on stderr and exit status 2, never a traceback.
 """
 
+import errno
+
 
 class CnnlabError(Exception):
     """A problem with the user's input: reported as one line, exit status 2."""
@@ -15,6 +17,26 @@ class ConfigError(CnnlabError, ValueError):
 
 class DataError(CnnlabError):
     """Missing, empty or unusable data."""
+
+
+class OutputError(CnnlabError, OSError):
+    """An output that cannot be written: a full disk or quota, a read-only folder, an --out that is a file
+    (an OSError too, so that code which tolerates a failed write, e.g. of a cache, still does)."""
+
+
+WRITE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES)  # the environment, not a bug
+
+
+def write_failure(exc: BaseException | None) -> OSError | None:
+    """The OSError behind a failed write that the environment caused (a full disk, a file size limit, a
+    quota, a read-only or forbidden folder), found in `exc` or the exceptions it was raised from
+    (torch.save reports a full disk as a RuntimeError raised while handling it); else None."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
 
 
 def first_line(exc: BaseException, limit: int = 160, with_type: bool = False) -> str:

@@ -22,6 +22,8 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from cnnlab.core.errors import OutputError, write_failure
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
@@ -31,10 +33,15 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     (matplotlib, PIL) still work.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=path.suffix if suffix is None else suffix, dir=path.parent
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=path.suffix if suffix is None else suffix, dir=path.parent
+        )
+    except OSError as exc:
+        if write_failure(exc) is None:
+            raise
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     tmp_path = Path(tmp)
     try:
         os.fchmod(fd, 0o666 & ~current_umask())
@@ -45,9 +52,12 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        failure = write_failure(exc)
+        if failure is not None:  # a full disk: one line naming the file, not a traceback
+            raise OutputError(f"cannot write {path}: {failure.strerror or failure}") from exc
         raise
 
 

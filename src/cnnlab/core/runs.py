@@ -228,8 +228,8 @@ class RunDir:
         """A plain state_dict, loadable with torch.load(weights_only=True)."""
         import torch
 
-        with atomic_path(self.path / name) as tmp:
-            torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, tmp)
+        with atomic_path(self.path / name) as tmp, open(tmp, "wb") as f:  # a file object: a full disk stays an OSError
+            torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, f)
         return self.path / name
 
     def write_summary(self, summary: Mapping[str, Any]) -> dict:

@@ -185,8 +185,8 @@ def save_checkpoint(
     }
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save({**header, "state_dict": state}, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: a full disk stays an OSError
+        torch.save({**header, "state_dict": state}, f)
     atomic_write_json(path.with_suffix(".json"), header)
     return path
 
