@@ -30,6 +30,7 @@ def lr_find(config: RunConfig, out: str | Path = DEFAULT_OUT, *, start: float = 
             device: str | torch.device = "cpu") -> LRFindResult:
     """Range-test `config`'s network on its training split; writes lr_find.csv/.png/.json into `out`."""
     check_range(start, end, steps)  # before loading any data
+    check_out_dir(out)
     data = prepare_data(config)
     seed_everything(config.train.seed)  # the same initialisation as a training run of this config
     model = create_model(config.model.name, num_classes=len(data.dataset.class_names), config=config.model,

@@ -17,6 +17,7 @@ import torch
 
 from cnnlab.art.config import RunConfig
 from cnnlab.core.config import to_dict
+from cnnlab.core.io import check_out_dir
 from cnnlab.art.models import count_parameters, create_model, describe_layers
 from cnnlab.core.callbacks import Callback
 from cnnlab.core.plotting import draw_safely
@@ -141,6 +142,7 @@ def train_run(
     `force`. `callbacks` are passed to `Trainer.fit` (e.g. the sweep's pruning hook) and to the run
     writer (`on_run_folder`, e.g. TensorBoard logging).
     """
+    check_out_dir(out_root)  # before any work: an --out that is a file must not cost a training
     data = data or prepare_data(config)
     config_dict = to_dict(config)
     seed = config.train.seed

@@ -61,6 +61,24 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         raise
 
 
+def check_out_dir(path: str | os.PathLike, what: str = "--out") -> Path:
+    """`path` if it is a folder or can become one, else a one-line OutputError naming `what`: it, or the
+    nearest of its parents that exists, is a file or not writable. Creates nothing: commands call it
+    before any work starts, so that an --out that is a file never costs a training."""
+    path = Path(path)
+    for existing in (path, *path.parents):
+        if existing.exists() or existing.is_symlink():
+            break
+    else:
+        return path
+    if not existing.is_dir():
+        where = "exists and is not a folder" if existing == path else f"cannot be made: {existing} is not a folder"
+        raise OutputError(f"{what} {path} {where}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {path} cannot be written: {existing} is not writable")
+    return path
+
+
 _UMASK_LOCK = threading.Lock()
 _FALLBACK_UMASK: list[int] = []
 
