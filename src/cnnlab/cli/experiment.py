@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import (add_config_args, add_device_arg, add_repeats_arg, add_tensorboard_arg, add_threads_arg, parse_seeds,
+from cnnlab.cli.common import (add_config_args, add_device_arg, add_repeats_arg, add_tensorboard_arg, add_threads_arg, parse_seeds, positive_int,
                                resolve_run_config, tensorboard_callbacks, tensorboard_done)
 
 log = logging.getLogger("cnnlab")
@@ -41,7 +41,7 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
 
     add_repeats_arg(p, str(DEFAULT_REPEATS), flags=("--seeds", "--repeats"))
     p.add_argument("--quick", action="store_true", help="the first repeat alone, 2 epochs (smoke test)")
-    p.add_argument("--jobs", type=int, default=None, help="parallel training processes, 1 thread each (default: CPU cores, at most 4)")
+    p.add_argument("--jobs", type=positive_int, default=None, help="parallel training processes, 1 thread each (default: CPU cores, at most 4)")
     p.add_argument("--trials", type=int, default=DEFAULT_TRIALS, help=f"Optuna trials of the search suite (default: {DEFAULT_TRIALS})")
     p.add_argument("--out", default="runs", help="runs folder: the runs and runs/suites/<suite>/ tables go here (default: runs)")
     add_device_arg(p)
@@ -54,9 +54,10 @@ def _suite_options(args: argparse.Namespace):
     from pathlib import Path
 
     from cnnlab.art.suites import SuiteOptions, default_jobs
+    from cnnlab.core.io import check_out_dir
 
     base = resolve_run_config(argparse.Namespace(**{**vars(args), "epochs": None}))
-    return SuiteOptions(out_root=Path(args.out), base=base, repeats=parse_seeds(args.repeats), epochs=args.epochs,
+    return SuiteOptions(out_root=check_out_dir(args.out), base=base, repeats=parse_seeds(args.repeats, args.repeats_flag), epochs=args.epochs,
                         quick=args.quick, jobs=args.jobs or default_jobs(), search_trials=args.trials, device=args.device,
                         callbacks=tuple(tensorboard_callbacks(args, args.out)), threads=args.threads)
 

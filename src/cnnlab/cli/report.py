@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import (add_device_arg, add_repeats_arg, add_seeds_arg, add_tensorboard_arg, add_threads_arg, parse_seeds,
+from cnnlab.cli.common import (add_device_arg, add_repeats_arg, add_seeds_arg, add_tensorboard_arg, add_threads_arg, parse_seeds, positive_int,
                                tensorboard_callbacks, tensorboard_done)
 
 log = logging.getLogger("cnnlab")
@@ -28,7 +28,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 
     add_repeats_arg(p, str(DEFAULT_REPEATS))
     add_seeds_arg(p, "3", "Part 2 seeds per model (--quick: the first alone)")
-    p.add_argument("--jobs", type=int, default=None, help="parallel training processes for Part 1, 1 thread each (default: CPU cores, at most 4)")
+    p.add_argument("--jobs", type=positive_int, default=None, help="parallel training processes for Part 1, 1 thread each (default: CPU cores, at most 4)")
     p.add_argument("--trials", type=int, default=DEFAULT_TRIALS, help=f"Optuna trials of the 1.6 search (default: {DEFAULT_TRIALS}; --quick: 3)")
     p.add_argument("--data", default="synthetic-artists",
                    help="art data: 'synthetic-artists' (embedded, default) or a folder with one sub-folder per artist")

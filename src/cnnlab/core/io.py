@@ -202,26 +202,65 @@ def short_hash(obj: Any, length: int = 12) -> str:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a new empty temporary folder beside `path`; on success it replaces `path` (an older folder
-    there is renamed aside, the new one renamed in, then the old one removed). On any exception the
-    temporary folder is removed and `path` is left as it was."""
+    """Yield a new empty temporary folder beside `path`; on success it replaces `path`. On any exception
+    the temporary folder is removed and `path` is left as it was.
+
+    Race-free against other processes replacing the same folder: the rename onto `path` is tried; while
+    another folder is there, that one is renamed aside (under a name no other process uses) and the
+    rename tried again; the folders set aside are removed at the end. Temporary folders of killed
+    processes (.<name>.tmp-<pid>, .<name>.old-<pid>-<n>) are removed when the next one starts.
+    """
+    import errno
     import shutil
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_dirs(path)
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    old = path.parent / f".{path.name}.old-{os.getpid()}"
-    for leftover in (tmp, old):
-        shutil.rmtree(leftover, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
+    aside: list[Path] = []
     try:
         yield tmp
-        if path.exists():
-            os.replace(path, old)
-        os.replace(tmp, path)
+        for attempt in range(1000):
+            try:
+                os.replace(tmp, path)  # atomic; fails only while a non-empty folder is there
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+            old = path.parent / f".{path.name}.old-{os.getpid()}-{attempt}"
+            with contextlib.suppress(FileNotFoundError):  # gone already: another process moved it aside
+                os.replace(path, old)
+                aside.append(old)
+        else:
+            raise OSError(errno.EBUSY, f"other processes keep replacing {path}")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not path.exists():
-            os.replace(old, path)  # put the older folder back
+        if aside and not path.exists():
+            with contextlib.suppress(OSError):
+                os.replace(aside.pop(), path)  # put the older folder back
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    finally:
+        for old in aside:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def clean_stale_dirs(path: str | os.PathLike) -> int:
+    """Remove the temporary folders that `atomic_dir(path)` left beside `path` when its process was killed
+    (those of live processes are kept); returns how many were removed."""
+    import re
+    import shutil
+
+    from cnnlab.core.processes import pid_alive
+
+    path = Path(path)
+    pattern = re.compile(re.escape(f".{path.name}.") + r"(?:tmp|old)-(\d+)(?:-\d+)?")
+    removed = 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            match = pattern.fullmatch(entry.name)
+            if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed += 1
+    return removed
