@@ -95,7 +95,7 @@ def load_run_model(run_path: str | Path, which: str | None = None) -> torch.nn.M
     from cnnlab.core.config import from_dict
     from cnnlab.core.errors import ConfigError, DataError, first_line
     from cnnlab.core.runs import read_run
-    from cnnlab.core.state_dicts import state_dict_problem
+    from cnnlab.core.state_dicts import load_weights, state_dict_problem
 
     record = read_run(run_path)
     run_path = record.path
@@ -115,7 +115,7 @@ def load_run_model(run_path: str | Path, which: str | None = None) -> torch.nn.M
     if not weights.is_file():
         raise DataError(f"run folder {run_path} has no {which}.pt")
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
+        state = load_weights(weights)
     except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: one line
         raise DataError(f"cannot read {weights}: {first_line(exc, 120, with_type=True)}") from None
     problem = state_dict_problem(model.state_dict(), state)
