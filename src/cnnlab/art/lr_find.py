@@ -16,6 +16,7 @@ from cnnlab.art.config import RunConfig
 from cnnlab.art.models import create_model
 from cnnlab.art.run import make_augment, prepare_data
 from cnnlab.core.config import to_dict
+from cnnlab.core.io import check_out_dir
 from cnnlab.core.lr_finder import LRFindResult, check_range, find_lr, write_lr_find
 from cnnlab.core.trainer import seed_everything
 
