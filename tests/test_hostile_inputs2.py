@@ -359,7 +359,13 @@ def test_temporaries_of_a_killed_inspect_are_cleaned_by_the_rerun(tmp_path):
     (["--seeds", "0"], "--seeds"),
     (["--repeats", "1,1"], "--repeats"),
 ])
-def test_experiment_flags_are_checked_and_named_as_typed(tmp_path, capsys, args, flag):
+def test_experiment_flags_are_checked_and_named_as_typed(tmp_path, capsys, monkeypatch, args, flag):
+    import cnnlab.art.suites.runner
+
+    def no_suite(*a, **k):
+        raise AssertionError("the suite ran despite the bad flag")
+
+    monkeypatch.setattr(cnnlab.art.suites.runner, "run_suite", no_suite)
     code = _cli(["experiment", "pooling", *args, "--out", str(tmp_path / "runs")])
     line = _one_line_error(capsys, code)
     assert flag in line and ("--seeds" not in line if flag == "--repeats" else True)

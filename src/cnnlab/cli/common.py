@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable
 
-from cnnlab.core.errors import CnnlabError
+from cnnlab.core.errors import CnnlabError, shorten
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -34,14 +34,14 @@ def parse_seeds(text: str, flag: str = "--seeds") -> tuple[int, ...]:
         else:
             count = int(text)
             if count < 1:
-                raise CnnlabError(f"{flag} must be a positive count or a comma list, got {text!r}")
+                raise CnnlabError(f"{flag} must be a positive count or a comma list, got {shorten(text)}")
             seeds = tuple(range(count))
     except ValueError:
-        raise CnnlabError(f"{flag} must be a count (3) or a comma-separated list (0,1,2), got {text!r}") from None
+        raise CnnlabError(f"{flag} must be a count (3) or a comma-separated list (0,1,2), got {shorten(text)}") from None
     if not seeds or any(not 0 <= s < 2**32 for s in seeds):
-        raise CnnlabError(f"{flag} must name at least one value in [0, 2**32), got {text!r}")
+        raise CnnlabError(f"{flag} must name at least one value in [0, 2**32), got {shorten(text)}")
     if len(set(seeds)) != len(seeds):
-        raise CnnlabError(f"{flag} names a value twice: {text!r}")
+        raise CnnlabError(f"{flag} names a value twice: {shorten(text)}")
     return seeds
 
 
@@ -99,7 +99,7 @@ def positive_int(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {shorten(text)}")
     return value
 
 

@@ -329,9 +329,9 @@ def find_run(root: str | os.PathLike, ref: str) -> Path:
     if len(matches) == 1:
         return root / matches[0]
     if not matches:
-        raise CnnlabError(f"no run {ref!r}: not a run folder, nor a run id (or prefix) in {root}")
+        raise CnnlabError(f"no run {shorten(ref)}: not a run folder, nor a run id (or prefix) in {root}")
     shown = ", ".join(matches[:5]) + (f" and {len(matches) - 5} more" if len(matches) > 5 else "")
-    raise CnnlabError(f"run {ref!r} is ambiguous in {root}: {shown}")
+    raise CnnlabError(f"run {shorten(ref)} is ambiguous in {root}: {shown}")
 
 
 # ----------------------------------------------------------------------------- show and diff

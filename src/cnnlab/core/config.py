@@ -123,7 +123,7 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             raise ConfigError(f"{key} must be a mapping, got {shorten(value)}")
         args = typing.get_args(annotation)
         vtype = args[1] if len(args) == 2 else Any
-        return {str(k): _coerce(v, vtype, f"{key}.{k}") for k, v in value.items()}
+        return {str(k): _coerce(v, vtype, f"{key}.{clip(str(k))}") for k, v in value.items()}
     if annotation is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{key} must be true or false, got {shorten(value)}")
@@ -164,7 +164,7 @@ def from_dict(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
     except ConfigError:
         raise
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}: {exc}") from None
+        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}: {clip(str(exc), 200)}") from None
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from cnnlab.core.version import __version__
 from cnnlab.core.io import atomic_path, atomic_write_json, atomic_write_text, json_text, load_json, short_hash
+from cnnlab.core.processes import pid_alive
 
 if TYPE_CHECKING:  # torch only where weights are written: `cnnlab runs` reads run folders without it
     import torch
 
     from cnnlab.core.callbacks import Callback
-from cnnlab.core.processes import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,8 @@ def run_problem(path: str | os.PathLike) -> str | None:
     return None
 
 
-_SUMMARY_TYPES = {"run_id": (str,), "kind": (str,), "version": (str,), "seed": (int,), "data": (dict,), "wall_seconds": (int, float)}
+_SUMMARY_TYPES = {"run_id": ((str,), "text"), "kind": ((str,), "text"), "version": ((str,), "text"), "seed": ((int,), "an integer"),
+                  "data": ((dict,), "an object"), "wall_seconds": ((int, float), "a number")}
 
 
 def documents_problem(name: str, meta: Any, summary: Any) -> str | None:
@@ -108,9 +109,9 @@ def documents_problem(name: str, meta: Any, summary: Any) -> str | None:
     missing = [k for k in SUMMARY_KEYS if k not in summary]
     if missing:
         return f"{SUMMARY} lacks {', '.join(missing)}"
-    for key, types in _SUMMARY_TYPES.items():
+    for key, (types, what) in _SUMMARY_TYPES.items():
         if isinstance(summary[key], bool) or not isinstance(summary[key], types):
-            return f"{SUMMARY}'s {key} is not {'a number' if float in types else 'an object' if dict in types else 'an integer' if int in types else 'text'}"
+            return f"{SUMMARY}'s {key} is not {what}"
     if summary["run_id"] != name:
         return f"{SUMMARY} names another run ({str(summary['run_id'])[:40]!r})"
     if not isinstance(meta.get("config"), dict):

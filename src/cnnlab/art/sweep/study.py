@@ -32,7 +32,7 @@ from typing import Any, Sequence
 from cnnlab.art.config import RunConfig
 from cnnlab.core.callbacks import Callback
 from cnnlab.core.config import from_dict, to_dict
-from cnnlab.core.errors import CnnlabError
+from cnnlab.core.errors import CnnlabError, shorten
 from cnnlab.core.io import canonical_json, check_out_dir
 from cnnlab.art.sweep.space import SPACE_VERSION, suggest_config
 from cnnlab.art.sweep.storage import default_storage, open_storage, redact
@@ -278,4 +278,4 @@ def _first_difference(a: Any, b: Any, key: str = "") -> str | None:
             if d:
                 return d
         return None
-    return None if canonical_json(a) == canonical_json(b) else f"{key or 'config'}: {a!r} vs {b!r}"
+    return None if canonical_json(a) == canonical_json(b) else f"{key or 'config'}: {shorten(a)} vs {shorten(b)}"
