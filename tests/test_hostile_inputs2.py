@@ -372,7 +372,13 @@ def test_experiment_flags_are_checked_and_named_as_typed(tmp_path, capsys, monke
     assert not (tmp_path / "runs").exists()
 
 
-def test_report_jobs_zero_is_an_error(capsys):
+def test_report_jobs_zero_is_an_error(capsys, monkeypatch):
+    import cnnlab.report
+
+    def no_report(*a, **k):
+        raise AssertionError("the report was built despite --jobs 0")
+
+    monkeypatch.setattr(cnnlab.report, "build_report", no_report)
     code = _cli(["report", "--jobs", "0"])
     assert "--jobs" in _one_line_error(capsys, code)
 
