@@ -83,7 +83,7 @@ def test_alias_bomb_cli_under_a_memory_limit(tmp_path):
         print("SECONDS", time.perf_counter() - start)
         sys.exit(code)
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=ENV, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, env=ENV, timeout=120)
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "alias" in lines[0] and len(lines[0]) < 300, proc.stderr[-2000:]
@@ -233,7 +233,7 @@ def _limited(args: list[str], kib: int, cwd: Path, env: dict | None = None) -> s
     script = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
               f"resource.setrlimit(resource.RLIMIT_FSIZE, ({kib * 1024}, {kib * 1024})); "
               "from cnnlab.cli.app import main; sys.exit(main(sys.argv[1:]))")
-    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env or ENV, cwd=cwd, timeout=600)
+    return subprocess.run([sys.executable, "-c", script, *args], check=False, capture_output=True, text=True, env=env or ENV, cwd=cwd, timeout=600)
 
 
 def test_train_on_a_full_disk_is_one_line_and_a_rerun_finishes(tmp_path):
@@ -245,7 +245,7 @@ def test_train_on_a_full_disk_is_one_line_and_a_rerun_finishes(tmp_path):
     assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert "cannot write" in lines[0] and str(out) in lines[0] and "File too large" in lines[0]
     assert not [p for p in out.iterdir()]  # nothing half-written survives
-    again = subprocess.run([sys.executable, "-m", "cnnlab", "train", *args[1:], "--json"], capture_output=True, text=True,
+    again = subprocess.run([sys.executable, "-m", "cnnlab", "train", *args[1:], "--json"], check=False, capture_output=True, text=True,
                            env=env, cwd=tmp_path, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     assert (out / json.loads(again.stdout)["run_id"] / "best.pt").is_file()
@@ -269,7 +269,7 @@ def test_faces_download_on_a_full_disk_is_one_line_and_a_rerun_finishes(tmp_path
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-3000:]
         assert "cannot write" in lines[0] and str(tmp_path / "out") in lines[0] and "File too large" in lines[0]
-        again = subprocess.run([sys.executable, "-m", "cnnlab", *args], capture_output=True, text=True, env=ENV, timeout=300)
+        again = subprocess.run([sys.executable, "-m", "cnnlab", *args], check=False, capture_output=True, text=True, env=ENV, timeout=300)
         assert again.returncode == 0, again.stderr[-2000:]
         assert [r["status"] for r in read_manifest(tmp_path / "out")] == ["ok"] * 60
     finally:
@@ -342,7 +342,7 @@ def test_temporaries_of_a_killed_inspect_are_cleaned_by_the_rerun(tmp_path):
 
     run = tmp_path / "cnn-0123456789ab"
     run.mkdir()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=False, capture_output=True, text=True).stdout.strip()
     for name in (f".{DIAGNOSTICS_DIR}.tmp-{dead}", f".{DIAGNOSTICS_DIR}.old-{dead}-0"):
         (run / name).mkdir()
         (run / name / "confusion_test.csv").write_text("half")
@@ -400,7 +400,7 @@ def test_a_pickle_that_is_not_weights_is_refused_without_torch_warnings(tmp_path
     from PIL import Image
 
     Image.new("RGB", (20, 20)).save(tmp_path / "face.png")
-    proc = subprocess.run([sys.executable, "-m", "cnnlab", "predict", str(tmp_path / "face.png"), "--checkpoint", str(bad)], capture_output=True,
-                          text=True, env=ENV, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "cnnlab", "predict", str(tmp_path / "face.png"), "--checkpoint", str(bad)], check=False,
+                          capture_output=True, text=True, env=ENV, timeout=120)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and "not a weights file" in lines[0], proc.stderr

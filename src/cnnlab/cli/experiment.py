@@ -51,8 +51,6 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
 
 
 def _suite_options(args: argparse.Namespace):
-    from pathlib import Path
-
     from cnnlab.art.suites import SuiteOptions, default_jobs
     from cnnlab.core.io import check_out_dir
 
