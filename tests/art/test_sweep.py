@@ -146,6 +146,8 @@ def test_cli_errors_and_show(base, tmp_path, capsys):
     assert main(["sweep", "--trials", "2", "--storage", "bogus", "--out", out]) == 2
     err = capsys.readouterr().err
     assert err.startswith("cnnlab: error: malformed storage URL") and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()  # issue 22: a failed --storage leaves no empty --out folder
+    (tmp_path / "runs").mkdir()
     assert main(["sweep", "--show", "--study", "absent", "--out", out]) == 2
     assert "no study 'absent'" in capsys.readouterr().err
     args = ["sweep", "--trials", "2", "--data", base.data.name, "--set", "data.image_size=16", "--set", "data.folds=4",

@@ -26,7 +26,7 @@ def _run(root: Path, rid: str, kind: str = "cnn", seed: int = 0, lr: float = 1e-
         config = {**part2, "train": {"epochs": epochs, "optimizer": {"name": "adam", "lr": lr}}}
     (path / "config.json").write_text(json.dumps({"kind": kind, "seed": seed, "version": "0", "data": {"name": data, "hash": "h"},
                                                   "config": config}))
-    (path / "summary.json").write_text(json.dumps({"run_id": rid, "kind": kind, "seed": seed, "data": {"name": data},
+    (path / "summary.json").write_text(json.dumps({"run_id": rid, "kind": kind, "version": "0", "seed": seed, "data": {"name": data},
                                                    "epochs_run": epochs, "train_acc": acc + 0.2, "val_acc": acc, "test_acc": acc - 0.1,
                                                    "val_loss": 1.0 - acc, "train_seconds": 12.5, "wall_seconds": 0.1}))
     return path

@@ -30,6 +30,7 @@ import torch
 from cnnlab.core.errors import DataError, first_line
 from cnnlab.core.images import check_pixels, display_name, open_image, to_rgb
 from cnnlab.core.io import atomic_path, canonical_json, sha256_bytes
+from cnnlab.core.state_dicts import load_weights
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def read_cache(path: Path, data_hash: str, image_size: int) -> dict | None:
     if not path.is_file():
         return None
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = load_weights(path)
         ok = (
             isinstance(obj, dict)
             and obj.get("data_hash") == data_hash
@@ -88,8 +89,8 @@ def write_cache(path: Path, payload: dict, data_hash: str, image_size: int) -> N
     """Write `payload` (images, labels, class_names, skipped) atomically; a failure only logs a warning."""
     obj = dict(payload, data_hash=data_hash, image_size=image_size, version=PREPROCESS_VERSION)
     try:
-        with atomic_path(path) as tmp:
-            torch.save(obj, tmp)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            torch.save(obj, f)
     except OSError as exc:  # a read-only cache only costs time
         log.warning("could not write cache file %s (%s); continuing without cache", path, exc)
 

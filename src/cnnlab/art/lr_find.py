@@ -16,6 +16,7 @@ from cnnlab.art.config import RunConfig
 from cnnlab.art.models import create_model
 from cnnlab.art.run import make_augment, prepare_data
 from cnnlab.core.config import to_dict
+from cnnlab.core.io import check_out_dir
 from cnnlab.core.train.lr_finder import LRFindResult, check_range, find_lr, write_lr_find
 from cnnlab.core.train.trainer import seed_everything
 from cnnlab.core.runtime import DEFAULT_DEVICE
@@ -32,6 +33,7 @@ def lr_find(config: RunConfig, out: str | Path = DEFAULT_OUT, *, start: float = 
             device: str | torch.device = DEFAULT_DEVICE) -> LRFindResult:
     """Range-test `config`'s network on its training split; writes lr_find.csv/.png/.json into `out`."""
     check_range(start, end, steps)  # before loading any data
+    check_out_dir(out)
     data = prepare_data(config)
     seed_everything(config.train.seed)  # the same initialisation as a training run of this config
     model = create_model(config.model.name, num_classes=len(data.dataset.class_names), config=config.model,

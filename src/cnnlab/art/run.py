@@ -17,6 +17,7 @@ import torch
 
 from cnnlab.art.config import RunConfig
 from cnnlab.core.config import to_dict
+from cnnlab.core.io import check_out_dir
 from cnnlab.art.models import count_parameters, create_model, describe_layers
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.plotting import draw_safely
@@ -97,7 +98,7 @@ def load_run_model(run_path: str | Path, which: str | None = None) -> torch.nn.M
     from cnnlab.core.config import from_dict
     from cnnlab.core.errors import ConfigError, DataError, first_line
     from cnnlab.core.runs.folders import read_run
-    from cnnlab.core.runs.state_dicts import state_dict_problem
+    from cnnlab.core.runs.state_dicts import load_weights, state_dict_problem
 
     record = read_run(run_path)
     run_path = record.path
@@ -117,7 +118,7 @@ def load_run_model(run_path: str | Path, which: str | None = None) -> torch.nn.M
     if not weights.is_file():
         raise DataError(f"run folder {run_path} has no {which}.pt")
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
+        state = load_weights(weights)
     except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: one line
         raise DataError(f"cannot read {weights}: {first_line(exc, 120, with_type=True)}") from None
     problem = state_dict_problem(model.state_dict(), state)
@@ -144,6 +145,7 @@ def train_run(
     `force`. `callbacks` are passed to `Trainer.fit` (e.g. the sweep's pruning hook) and to the run
     writer (`on_run_folder`, e.g. TensorBoard logging).
     """
+    check_out_dir(out_root)  # before any work: an --out that is a file must not cost a training
     data = data or prepare_data(config)
     config_dict = to_dict(config)
     seed = config.train.seed

@@ -8,8 +8,10 @@ from typing import Sequence
 
 from cnnlab.cli import experiment, faces, inspect, lr_find, part2, report, runs, sweep, train
 from cnnlab.cli.common import ArgumentParser, apply_threads
-from cnnlab.core.errors import CnnlabError
+from cnnlab.core.errors import CnnlabError, clip, write_failure
 from cnnlab.core.version import __version__
+
+MAX_ERROR_CHARS = 2000  # an error line is cut here, whatever it quotes
 
 AREAS = (train, lr_find, experiment, sweep, faces, part2, inspect, report, runs)
 
@@ -39,7 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         apply_threads(args)  # every training command: torch threads before anything trains
         return int(args.handler(args) or 0)
     except CnnlabError as exc:
-        print(f"cnnlab: error: {exc}", file=sys.stderr)
+        print(f"cnnlab: error: {clip(str(exc), MAX_ERROR_CHARS)}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        failure = write_failure(exc)  # a full disk wherever it struck: one line, not a traceback
+        if failure is None:
+            raise
+        where = f" {failure.filename}" if failure.filename else ""
+        print(f"cnnlab: error: cannot write{where}: {failure.strerror or failure}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cnnlab: interrupted", file=sys.stderr)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable
 
-from cnnlab.core.errors import CnnlabError
+from cnnlab.core.errors import CnnlabError, shorten
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -39,9 +39,19 @@ def add_seeds_arg(p: argparse.ArgumentParser, default: str | None, what: str = "
                    help=f"{what}: a count (3 = seeds 0,1,2) or a comma list (0,2; 4, for seed 4 alone) (default: {shown})")
 
 
+class RememberFlag(argparse.Action):
+    """Store the value, and in `<dest>_flag` the spelling the user typed (--seeds or --repeats), for errors."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_flag", option_string)
+
+
 def add_repeats_arg(p: argparse.ArgumentParser, default: str, flags: tuple[str, ...] = ("--repeats",)) -> None:
-    """Part 1 repeats per variant (dest "repeats"); parse with parse_seeds(args.repeats, flags[0])."""
-    p.add_argument(*flags, dest="repeats", default=default, metavar="N|R,R,...",
+    """Part 1 repeats per variant (dest "repeats"); parse with parse_seeds(args.repeats, args.repeats_flag):
+    errors then name the flag the user typed."""
+    p.set_defaults(repeats_flag=flags[-1])
+    p.add_argument(*flags, dest="repeats", default=default, metavar="N|R,R,...", action=RememberFlag,
                    help=f"Part 1 repeats per variant: a count ({default} = repeats 0-{int(default) - 1}) or a comma list; repeat r trains "
                         f"with seed r on validation fold r mod data.folds, and every variant runs on the same repeats (default: {default})")
 
@@ -76,7 +86,7 @@ def positive_int(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {shorten(text)}")
     return value
 
 

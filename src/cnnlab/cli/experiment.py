@@ -51,10 +51,13 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
 
 def _suite_options(args: argparse.Namespace):
     from cnnlab.art.suites import SuiteOptions
+    from cnnlab.core.io import check_out_dir
 
+    check_out_dir(args.out)  # before any work: an --out that is a file must not cost a suite
     base = resolve_run_config(argparse.Namespace(**{**vars(args), "epochs": None}))
-    return SuiteOptions(runtime=runtime_options(args), base=base, repeats=parse_seeds(args.repeats), epochs=args.epochs,
-                        quick=args.quick, search_trials=args.trials, callbacks=tuple(tensorboard_callbacks(args, args.out)))
+    return SuiteOptions(runtime=runtime_options(args), base=base, repeats=parse_seeds(args.repeats, args.repeats_flag),
+                        epochs=args.epochs, quick=args.quick, search_trials=args.trials,
+                        callbacks=tuple(tensorboard_callbacks(args, args.out)))
 
 
 def _run_experiment(args: argparse.Namespace) -> int:

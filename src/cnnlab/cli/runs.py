@@ -50,8 +50,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def _run_table(args: argparse.Namespace) -> int:
     from cnnlab.core.runs.catalog import filter_runs, format_table, list_runs, sort_runs
 
-    records = filter_runs(list_runs(args.out), kind=args.kind, data=args.data, where=args.where)
-    records = sort_runs(records, args.sort, reverse=args.reverse)
+    records = sort_runs(list_runs(args.out), args.sort, reverse=args.reverse)  # all runs: --sort is checked against them
+    records = filter_runs(records, kind=args.kind, data=args.data, where=args.where)
     if args.json:
         print(json_text([r.to_dict() for r in records], indent=2))
         return 0

@@ -17,7 +17,7 @@ import typing
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from cnnlab.core.errors import ConfigError
+from cnnlab.core.errors import ConfigError, clip, shorten
 
 
 def check(cond: bool, message: str) -> None:
@@ -53,7 +53,7 @@ def check_number(value: Any, key: str, low: float | None = None, high: float | N
         ok = value > low if low_open else value >= low
     if ok and high is not None:
         ok = value < high if high_open else value <= high
-    check(ok, f"{key} must be {kind}{where}, got {value!r}")
+    check(ok, f"{key} must be {kind}{where}, got {shorten(value)}")
 
 
 MAX_PARAMETERS = 50_000_000  # 200 MB of float32 weights (plus as much again per optimizer state): 450x the starter CNN
@@ -69,7 +69,7 @@ def check_parameter_count(count: int, what: str) -> None:
 def check_seed(value: Any, key: str) -> None:
     """ConfigError naming `key` unless `value` is a seed: an integer in [0, 2**32)."""
     check(isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value < SEED_LIMIT,
-          f"{key} must be an integer in [0, 2**32), got {value!r}")
+          f"{key} must be an integer in [0, 2**32), got {shorten(value)}")
 
 
 MAX_IDS = 1000  # seeds or repeats one command may ask for (a count of 10**9 must not build a huge tuple)
@@ -80,22 +80,22 @@ def as_ids(value: int | str | Sequence[int], flag: str, what: str = "seed") -> t
     ("3": 0, 1, 2; "0,2"; "4," for 4 alone), or the ids themselves. Each id is a seed (an integer in
     [0, 2**32), check_seed), named once, at most MAX_IDS of them; else a one-line ConfigError naming
     `flag` (`what`: "seed" or "repeat")."""
-    shown = str(value)[:40]
+    shown = shorten(value)
     if isinstance(value, str):
         text = value.strip()
         try:
             value = [int(s) for s in text.split(",") if s.strip()] if "," in text else int(text)
         except ValueError:
-            raise ConfigError(f"{flag} must be a count (3) or a comma-separated list (0,1,2), got {shown!r}") from None
+            raise ConfigError(f"{flag} must be a count (3) or a comma-separated list (0,1,2), got {shown}") from None
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        check(1 <= value <= MAX_IDS, f"{flag} must be a count from 1 to {MAX_IDS} or a comma list, got {shown!r}")
+        check(1 <= value <= MAX_IDS, f"{flag} must be a count from 1 to {MAX_IDS} or a comma list, got {shown}")
         return tuple(range(int(value)))
-    check(isinstance(value, collections.abc.Iterable), f"{flag} must be a count or a list of {what}s, got {shown!r}")
+    check(isinstance(value, collections.abc.Iterable), f"{flag} must be a count or a list of {what}s, got {shown}")
     ids = tuple(value)
-    check(0 < len(ids) <= MAX_IDS, f"{flag} must name from 1 to {MAX_IDS} {what}s, got {shown!r}")
+    check(0 < len(ids) <= MAX_IDS, f"{flag} must name from 1 to {MAX_IDS} {what}s, got {shown}")
     for i in ids:
         check_seed(i, f"each {what} of {flag}")
-    check(len(set(ids)) == len(ids), f"{flag} names a {what} twice: {shown!r}")
+    check(len(set(ids)) == len(ids), f"{flag} names a {what} twice: {shown}")
     return tuple(int(i) for i in ids)
 
 
@@ -126,29 +126,29 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
                 return _coerce(value, arg, key)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{key}: invalid value {value!r}")
+        raise ConfigError(errors[0] if errors else f"{key}: invalid value {shorten(value)}")
     if dataclasses.is_dataclass(annotation):
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+            raise ConfigError(f"{key} must be a mapping, got {shorten(value)}")
         return from_dict(annotation, value, prefix=key + ".")
     if origin is tuple:
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-            raise ConfigError(f"{key} must be a list, got {value!r}")
+            raise ConfigError(f"{key} must be a list, got {shorten(value)}")
         (item_type, *_rest) = typing.get_args(annotation) or (Any,)
         return tuple(_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value))
     if origin in (Mapping, dict, collections.abc.Mapping) or annotation is dict:
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+            raise ConfigError(f"{key} must be a mapping, got {shorten(value)}")
         args = typing.get_args(annotation)
         vtype = args[1] if len(args) == 2 else Any
-        return {str(k): _coerce(v, vtype, f"{key}.{k}") for k, v in value.items()}
+        return {str(k): _coerce(v, vtype, f"{key}.{clip(str(k))}") for k, v in value.items()}
     if annotation is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{key} must be true or false, got {value!r}")
+            raise ConfigError(f"{key} must be true or false, got {shorten(value)}")
         return value
     if annotation is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
+            raise ConfigError(f"{key} must be an integer, got {shorten(value)}")
         return value
     if annotation is float:
         if isinstance(value, str):
@@ -158,11 +158,11 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key} must be a number, got {value!r}")
+            raise ConfigError(f"{key} must be a number, got {shorten(value)}")
         return float(value)
     if annotation is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{key} must be a string, got {value!r}")
+            raise ConfigError(f"{key} must be a string, got {shorten(value)}")
         return value
     return value
 
@@ -175,14 +175,14 @@ def from_dict(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = [k for k in data if k not in names]
     if unknown:
-        raise ConfigError(f"unknown config key {prefix}{unknown[0]} (known: {', '.join(sorted(names))})")
+        raise ConfigError(f"unknown config key {clip(f'{prefix}{unknown[0]}')} (known: {', '.join(sorted(names))})")
     kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
     try:
         return cls(**kwargs)
     except ConfigError:
         raise
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}: {exc}") from None
+        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}: {clip(str(exc), 200)}") from None
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -192,11 +192,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"malformed override {text!r}: expected key=value, e.g. train.optimizer.lr=0.001")
+        raise ConfigError(f"malformed override {shorten(text)}: expected key=value, e.g. train.optimizer.lr=0.001")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = bounded_yaml(raw, f"override {shorten(text)}") if raw.strip() else None
     except yaml.YAMLError:
-        raise ConfigError(f"malformed override {text!r}: value is not valid YAML") from None
+        raise ConfigError(f"malformed override {shorten(text)}: value is not valid YAML") from None
     return key.split("."), value
 
 
@@ -211,19 +211,75 @@ def merge(base: dict, overrides: Mapping) -> dict:
     return out
 
 
+MAX_CONFIG_BYTES = 2**20  # a config YAML file: refused unread beyond this (real ones are a few KB)
+MAX_YAML_VALUES = 100_000  # scalars, lists and mappings of a YAML document with its aliases expanded
+
+
+def bounded_yaml(text: str, what: str) -> Any:
+    """yaml.safe_load(text), refused with a one-line ConfigError naming `what` when the document, its
+    aliases (*name) expanded, holds more than MAX_YAML_VALUES values, or nests too deeply: an alias bomb
+    of a few hundred bytes must not expand into gigabytes. Malformed YAML raises yaml.YAMLError."""
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()  # a graph: an alias is one more edge to its anchor's node
+        if node is None:
+            return None
+        if _expanded_size(node, MAX_YAML_VALUES) > MAX_YAML_VALUES:
+            raise ConfigError(f"{what} holds more than {MAX_YAML_VALUES:,} values once its YAML aliases (*name) "
+                              "are expanded, or an alias inside itself: write the values out")
+        return loader.construct_document(node)
+    except RecursionError:
+        raise ConfigError(f"{what} nests too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(root: Any, limit: int) -> int:
+    """The number of nodes of a composed YAML graph as a tree (aliases expanded), counting stops past
+    `limit`; a node that contains itself (a recursive alias) counts as past the limit."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:  # iterative post-order walk, each distinct node once
+        node, done = stack.pop()
+        key = id(node)
+        children = ([v for pair in node.value for v in pair] if isinstance(node, yaml.MappingNode)
+                    else node.value if isinstance(node, yaml.SequenceNode) else [])
+        if done:
+            active.discard(key)
+            sizes[key] = min(limit + 1, 1 + sum(sizes[id(c)] for c in children))
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            return limit + 1
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
 def load_yaml(path: str | Path) -> dict:
     """Read a YAML config file (a mapping); errors name the file."""
     import yaml
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:  # at most one byte past the cap: the size is checked before parsing
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES // 2**20} MB: not a cnnlab config")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        raise ConfigError(f"cannot read config file {path}: {clip(exc)}") from None
     try:
-        data = yaml.safe_load(text)
+        data = bounded_yaml(text, f"config file {path}")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -248,12 +304,12 @@ def resolve_config(cls: type, yaml_path: str | Path | None = None, overrides: Se
         for i, part in enumerate(path[:-1]):
             if not isinstance(node.get(part), dict):
                 if part not in node:
-                    raise ConfigError(f"unknown config key {'.'.join(path[: i + 1])} in override {text!r}")
-                raise ConfigError(f"override {text!r}: {'.'.join(path[: i + 1])} is not a section")
+                    raise ConfigError(f"unknown config key {'.'.join(path[: i + 1])} in override {shorten(text)}")
+                raise ConfigError(f"override {shorten(text)}: {'.'.join(path[: i + 1])} is not a section")
             node[part] = dict(node[part])
             node = node[part]
         if path[-1] not in node and not _is_free_mapping(cls, path[:-1]):
-            raise ConfigError(f"unknown config key {'.'.join(path)} in override {text!r}")
+            raise ConfigError(f"unknown config key {'.'.join(path)} in override {shorten(text)}")
         node[path[-1]] = value
     return from_dict(cls, data)
 

@@ -24,6 +24,8 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from cnnlab.core.errors import OutputError, write_failure
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
@@ -33,10 +35,15 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     (matplotlib, PIL) still work.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=path.suffix if suffix is None else suffix, dir=path.parent
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=path.suffix if suffix is None else suffix, dir=path.parent
+        )
+    except OSError as exc:
+        if write_failure(exc) is None:
+            raise
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     tmp_path = Path(tmp)
     try:
         os.fchmod(fd, 0o666 & ~current_umask())
@@ -47,10 +54,31 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        failure = write_failure(exc)
+        if failure is not None:  # a full disk: one line naming the file, not a traceback
+            raise OutputError(f"cannot write {path}: {failure.strerror or failure}") from exc
         raise
+
+
+def check_out_dir(path: str | os.PathLike, what: str = "--out") -> Path:
+    """`path` if it is a folder or can become one, else a one-line OutputError naming `what`: it, or the
+    nearest of its parents that exists, is a file or not writable. Creates nothing: commands call it
+    before any work starts, so that an --out that is a file never costs a training."""
+    path = Path(path)
+    for existing in (path, *path.parents):
+        if existing.exists() or existing.is_symlink():
+            break
+    else:
+        return path
+    if not existing.is_dir():
+        where = "exists and is not a folder" if existing == path else f"cannot be made: {existing} is not a folder"
+        raise OutputError(f"{what} {path} {where}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {path} cannot be written: {existing} is not writable")
+    return path
 
 
 _UMASK_LOCK = threading.Lock()
@@ -133,6 +161,24 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
+
+
+def load_json(path: str | os.PathLike) -> Any:
+    """A JSON file read strictly (RFC 8259, like what cnnlab writes): NaN, Infinity and numbers beyond
+    the float range raise ValueError, as do malformed JSON (json.JSONDecodeError) and bad UTF-8."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 def canonical_json(obj: Any) -> str:
     """Deterministic JSON (sorted keys, no spaces) for hashing."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default)
@@ -158,29 +204,68 @@ def short_hash(obj: Any, length: int = 12) -> str:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a new empty temporary folder beside `path`; on success it replaces `path` (an older folder
-    there is renamed aside, the new one renamed in, then the old one removed). On any exception the
-    temporary folder is removed and `path` is left as it was."""
+    """Yield a new empty temporary folder beside `path`; on success it replaces `path`. On any exception
+    the temporary folder is removed and `path` is left as it was.
+
+    Race-free against other processes replacing the same folder: the rename onto `path` is tried; while
+    another folder is there, that one is renamed aside (under a name no other process uses) and the
+    rename tried again; the folders set aside are removed at the end. Temporary folders of killed
+    processes (.<name>.tmp-<pid>, .<name>.old-<pid>-<n>) are removed when the next one starts.
+    """
+    import errno
     import shutil
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_dirs(path)
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    old = path.parent / f".{path.name}.old-{os.getpid()}"
-    for leftover in (tmp, old):
-        shutil.rmtree(leftover, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
+    aside: list[Path] = []
     try:
         yield tmp
-        if path.exists():
-            os.replace(path, old)
-        os.replace(tmp, path)
+        for attempt in range(1000):
+            try:
+                os.replace(tmp, path)  # atomic; fails only while a non-empty folder is there
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+            old = path.parent / f".{path.name}.old-{os.getpid()}-{attempt}"
+            with contextlib.suppress(FileNotFoundError):  # gone already: another process moved it aside
+                os.replace(path, old)
+                aside.append(old)
+        else:
+            raise OSError(errno.EBUSY, f"other processes keep replacing {path}")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not path.exists():
-            os.replace(old, path)  # put the older folder back
+        if aside and not path.exists():
+            with contextlib.suppress(OSError):
+                os.replace(aside.pop(), path)  # put the older folder back
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    finally:
+        for old in aside:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def clean_stale_dirs(path: str | os.PathLike) -> int:
+    """Remove the temporary folders that `atomic_dir(path)` left beside `path` when its process was killed
+    (those of live processes are kept); returns how many were removed."""
+    import re
+    import shutil
+
+    from cnnlab.core.processes import pid_alive
+
+    path = Path(path)
+    pattern = re.compile(re.escape(f".{path.name}.") + r"(?:tmp|old)-(\d+)(?:-\d+)?")
+    removed = 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            match = pattern.fullmatch(entry.name)
+            if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed += 1
+    return removed
 
 
 def write_csv(path: Path, rows: Sequence[dict], columns: Sequence[str] | None = None) -> Path:

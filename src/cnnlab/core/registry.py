@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable, Generic, Iterator, TypeVar
 
-from cnnlab.core.errors import ConfigError
+from cnnlab.core.errors import ConfigError, shorten
 
 T = TypeVar("T")
 
@@ -35,7 +35,7 @@ class Registry(Generic[T]):
             return self._entries[name]
         except KeyError:
             choices = ", ".join(sorted(self._entries))
-            raise ConfigError(f"unknown {self.kind} {name!r} (choose from: {choices})") from None
+            raise ConfigError(f"unknown {self.kind} {shorten(name)} (choose from: {choices})") from None
 
     def create(self, name: str, *args, **kwargs) -> T:
         return self.get(name)(*args, **kwargs)

@@ -25,7 +25,7 @@ from cnnlab.core.errors import CnnlabError, ConfigError, first_line
 from cnnlab.core.images import MAX_IMAGE_SIZE, open_image
 from cnnlab.core.io import atomic_path, atomic_write_json
 from cnnlab.core.registry import Registry
-from cnnlab.core.runs.state_dicts import state_dict_problem
+from cnnlab.core.runs.state_dicts import load_weights, state_dict_problem
 from cnnlab.faces.alexnet.model import INPUT_SIZE, AlexNet, AlexNetTrunk, Normalize, UNTRAINED_LABEL, feature_shape
 from cnnlab.faces.config import FeaturesConfig, FinetuneConfig, MLPConfig
 from cnnlab.faces.mlp import MLP
@@ -186,8 +186,8 @@ def save_checkpoint(
     }
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save({**header, "state_dict": state}, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: a full disk stays an OSError
+        torch.save({**header, "state_dict": state}, f)
     atomic_write_json(path.with_suffix(".json"), header)
     return path
 
@@ -205,7 +205,7 @@ def load_checkpoint(path: str | os.PathLike, device: str = DEFAULT_DEVICE) -> Fa
     if not path.is_file():
         raise CnnlabError(f"checkpoint not found: {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = load_weights(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable file: one line
         raise CnnlabError(f"cannot read checkpoint {path}: {first_line(exc, 120, with_type=True)}") from None
     problem = checkpoint_problem(obj)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar, Union
 
 from cnnlab.core.config import check, check_number, check_parameter_count
+from cnnlab.core.errors import shorten
 from cnnlab.core.images import MAX_IMAGE_SIZE
 from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, TrainConfig
 from cnnlab.faces.dataset import FaceSplitConfig, resolve_actors
@@ -85,16 +86,16 @@ class MLPConfig:
     def __post_init__(self) -> None:
         check(self.hidden >= 1, f"mlp.hidden must be >= 1, got {self.hidden}")
         check(self.activation in MLP_ACTIVATIONS,
-              f"unknown MLP activation {self.activation!r} (choose from: {_choices(MLP_ACTIVATIONS)})")
+              f"unknown MLP activation {shorten(self.activation)} (choose from: {_choices(MLP_ACTIVATIONS)})")
         check(self.init in INIT_DESCRIPTIONS,
-              f"unknown weight initialisation {self.init!r} (choose from: {_choices(sorted(INIT_DESCRIPTIONS))})")
+              f"unknown weight initialisation {shorten(self.init)} (choose from: {_choices(sorted(INIT_DESCRIPTIONS))})")
         check_number(self.image_size, "mlp.image_size", 1, MAX_IMAGE_SIZE, integer=True)
         check(self.channels in (1, 3), f"mlp.channels must be 1 or 3, got {self.channels}")
         check_number(self.dropout, "mlp.dropout", 0, 1, high_open=True)
         check_number(self.shift, "mlp.shift", 0, max(0, self.image_size // 4), integer=True)
         check(self.standardize in STANDARDIZE,
-              f"unknown standardisation {self.standardize!r} (choose from: {_choices(STANDARDIZE)})")
-        check(self.unit_rule in UNIT_RULES, f"unknown unit rule {self.unit_rule!r} (choose from: {_choices(UNIT_RULES)})")
+              f"unknown standardisation {shorten(self.standardize)} (choose from: {_choices(STANDARDIZE)})")
+        check(self.unit_rule in UNIT_RULES, f"unknown unit rule {shorten(self.unit_rule)} (choose from: {_choices(UNIT_RULES)})")
         check(self.units_per_class >= 1 and self.max_tiles >= 1, "mlp.units_per_class and mlp.max_tiles must be >= 1")
         check_parameter_count((self.input_dim + 1) * self.hidden, "the MLP's hidden layer")
 
@@ -140,7 +141,7 @@ class FeaturesConfig:
     def __post_init__(self) -> None:
         from cnnlab.faces.alexnet import LAYERS
 
-        check(self.layer in LAYERS, f"unknown AlexNet layer {self.layer!r} (choose from: {_choices(LAYERS)})")
+        check(self.layer in LAYERS, f"unknown AlexNet layer {shorten(self.layer)} (choose from: {_choices(LAYERS)})")
         check(all(h >= 1 for h in self.head_hidden), f"features.head_hidden sizes must be >= 1, got {list(self.head_hidden)}")
         _check_alexnet("features", self.input_size, self.dropout, self.weights)
 
@@ -171,9 +172,9 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         from cnnlab.faces.alexnet import TRAIN_FROM
 
-        check(self.freeze in FREEZE_MODES, f"unknown freeze mode {self.freeze!r} (choose from: {_choices(FREEZE_MODES)})")
+        check(self.freeze in FREEZE_MODES, f"unknown freeze mode {shorten(self.freeze)} (choose from: {_choices(FREEZE_MODES)})")
         check(self.train_from in TRAIN_FROM,
-              f"finetune.train_from must be one of {_choices(TRAIN_FROM)} (the first AlexNet layer that trains), got {self.train_from!r}")
+              f"finetune.train_from must be one of {_choices(TRAIN_FROM)} (the first AlexNet layer that trains), got {shorten(self.train_from)}")
         check(self.features_run is None or bool(str(self.features_run).strip()), "finetune.features_run must be a run folder or null")
         check_number(self.lr_scale, "finetune.lr_scale", 0, low_open=True)
         _check_alexnet("finetune", self.input_size, self.dropout, self.weights)

@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
-from cnnlab.core.errors import CnnlabError
+from cnnlab.core.errors import CnnlabError, clip, first_line, shorten
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,10 @@ def redact(url: str) -> str:
         from sqlalchemy.engine import make_url
 
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL is reported elsewhere; never echo it raw
-        return url.split("://", 1)[0] + "://..."
+    except Exception:  # noqa: BLE001 - a malformed URL (a port that is not a number): mask what looks like a password
+        scheme, rest = url.split("://", 1)
+        userinfo, at, host = rest.rpartition("@")
+        return f"{scheme}://{userinfo.split(':', 1)[0]}{':***' if ':' in userinfo else ''}{at}{host}" if at else url
 
 
 def dashboard_command(url: str) -> str:
@@ -67,7 +69,7 @@ def open_storage(url: str, heartbeat: bool = True) -> Any:
     if "://" not in url and url.endswith((".log", ".journal")):
         return _open_journal(Path(url).expanduser())
     if "://" not in url:
-        raise CnnlabError(f"malformed storage URL {url!r}: {_URL_HINT}")
+        raise CnnlabError(f"malformed storage URL {shorten(url)}: {_URL_HINT}")
     return _open_database(url, heartbeat)
 
 
@@ -92,8 +94,8 @@ def _open_database(url: str, heartbeat: bool) -> Any:
     shown = redact(url)
     try:
         parsed = make_url(url)
-    except sa_exc.ArgumentError:
-        raise CnnlabError(f"malformed storage URL {shown!r}: {_URL_HINT}") from None
+    except (sa_exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise CnnlabError(f"malformed storage URL {clip(shown)!r}: {_URL_HINT}") from None
     engine_kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
@@ -117,6 +119,9 @@ def _open_database(url: str, heartbeat: bool) -> Any:
         raise CnnlabError(f"storage {shown!r} needs the Python module {missing or '?'}: pip install {package!r}") from None
     except sa_exc.NoSuchModuleError:
         raise CnnlabError(f"unsupported storage URL scheme {parsed.drivername!r}: {_URL_HINT}") from None
+    except (sa_exc.ArgumentError, ValueError) as exc:  # e.g. a port out of range, found on connecting
+        reason = first_line(exc).replace(str(parsed.password), "***") if parsed.password else first_line(exc)
+        raise CnnlabError(f"malformed storage URL {clip(shown)!r}: {reason}") from None
     except sa_exc.SQLAlchemyError as exc:
         lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         reason = lines[0] if lines else type(exc).__name__

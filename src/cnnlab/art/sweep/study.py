@@ -32,8 +32,8 @@ from typing import Any, Sequence
 from cnnlab.art.config import RunConfig
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.config import from_dict, to_dict
-from cnnlab.core.errors import CnnlabError
-from cnnlab.core.io import canonical_json
+from cnnlab.core.errors import CnnlabError, shorten
+from cnnlab.core.io import canonical_json, check_out_dir
 from cnnlab.art.sweep.space import SPACE_VERSION, suggest_config
 from cnnlab.art.sweep.storage import default_storage, open_storage, redact
 from cnnlab.art.sweep.worker import ATTR_TRIALS, Job, spawn_workers, work
@@ -187,10 +187,12 @@ def run_sweep(
         raise CnnlabError("the study name must not be empty")
     if epochs is not None:
         base = dataclasses.replace(base, train=dataclasses.replace(base.train, epochs=epochs))
-    out_root = Path(out_root)
-    out_root.mkdir(parents=True, exist_ok=True)
+    out_root = check_out_dir(out_root)  # folders are made only once the storage opens: a bad --storage leaves none
+    if storage is None:
+        out_root.mkdir(parents=True, exist_ok=True)  # the default storage is a file in it
     url = storage or default_storage(out_root)
     store = open_storage(url)
+    out_root.mkdir(parents=True, exist_ok=True)
 
     from cnnlab.art.run import prepare_data
 
@@ -277,4 +279,4 @@ def _first_difference(a: Any, b: Any, key: str = "") -> str | None:
             if d:
                 return d
         return None
-    return None if canonical_json(a) == canonical_json(b) else f"{key or 'config'}: {a!r} vs {b!r}"
+    return None if canonical_json(a) == canonical_json(b) else f"{key or 'config'}: {shorten(a)} vs {shorten(b)}"

@@ -17,6 +17,7 @@ summary.json; "unreadable": a file that is not valid JSON or cannot be opened), 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -26,7 +27,11 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from cnnlab.core.config import flatten
-from cnnlab.core.errors import CnnlabError
+from cnnlab.core.errors import CnnlabError, clip, shorten
+from cnnlab.core.io import load_json
+from cnnlab.core.runs import SUMMARY, documents_problem
+
+log = logging.getLogger(__name__)
 
 __all__ = ["RunRow", "RunDiff", "COLUMNS", "KINDS", "list_runs", "filter_runs", "sort_runs", "find_run",
            "diff_runs", "format_table", "sweep_index_path", "parse_where"]
@@ -97,48 +102,53 @@ def sweep_index_path(root: str | os.PathLike, study: str) -> Path:
     return Path(root) / "sweeps" / (re.sub(r"[^A-Za-z0-9._-]", "_", study) + ".json")
 
 
-def _read_json(path: Path) -> Any:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+def _index(path: Path) -> dict:
+    """A suite or sweep index (a JSON object), else {} with one warning line saying why it is ignored."""
+    try:
+        doc = load_json(path)
+    except (OSError, ValueError) as exc:
+        doc = clip(exc, 160)
+    if not isinstance(doc, dict):
+        log.warning("ignoring %s: %s", path, doc if isinstance(doc, str) else "not a JSON object")
+    return doc if isinstance(doc, dict) else {}
+
+
+def _items(value: Any, kind: type = dict) -> list:
+    """The items of an index list that are `kind` (a JSON object; str: non-empty run ids), else none."""
+    return [v for v in (value if isinstance(value, list) else []) if isinstance(v, kind) and v]
 
 
 def memberships(root: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    """({run id: suite names}, {run id: sweep study names}) from the suite and sweep indexes under root."""
+    """({run id: suite names}, {run id: sweep study names}) from the suite and sweep indexes under root (a bad one: a warning)."""
     suites: dict[str, set[str]] = {}
     studies: dict[str, set[str]] = {}
     for path in sorted(root.glob("suites/*/suite.json")):
-        try:
-            suite = _read_json(path)
-        except (OSError, ValueError):
-            continue
+        suite = _index(path)
         name = str(suite.get("suite", path.parent.name))
-        for row in suite.get("rows") or []:
-            for rid in row.get("run_ids") or []:
+        for row in _items(suite.get("rows")):
+            for rid in _items(row.get("run_ids"), str):
                 suites.setdefault(rid, set()).add(name)
-        for trial in suite.get("trials") or []:
-            if isinstance(trial, dict) and trial.get("run_id"):
-                studies.setdefault(trial["run_id"], set()).add(str(suite.get("study", name)))
+        for trial in _items(suite.get("trials")):
+            for rid in _items([trial.get("run_id")], str):
+                studies.setdefault(rid, set()).add(str(suite.get("study", name)))
     for path in sorted(root.glob("sweeps/*.json")):
-        try:
-            index = _read_json(path)
-        except (OSError, ValueError):
-            continue
-        for trial in index.get("trials") or []:
-            if isinstance(trial, dict) and trial.get("run_id"):
-                studies.setdefault(trial["run_id"], set()).add(str(index.get("study", path.stem)))
+        index = _index(path)
+        for trial in _items(index.get("trials")):
+            for rid in _items([trial.get("run_id")], str):
+                studies.setdefault(rid, set()).add(str(index.get("study", path.stem)))
     return suites, studies
 
 
 def _candidates(root: Path) -> Iterable[os.DirEntry]:
-    """Sub-folders of root that are (or were meant to be) run folders."""
+    """Sub-folders of root that are (or were meant to be) run folders, and run-named entries that cannot be looked at."""
     with os.scandir(root) as it:
         for entry in it:
             name = entry.name
-            if not entry.is_dir() or name.startswith(_STAGING_PREFIX):
+            if not (entry.is_symlink() or entry.is_dir()) or name.startswith(_STAGING_PREFIX):  # is_dir() of a link loop raises
                 continue
             if name.startswith(".tmp-") or _RUN_NAME.match(name):
                 yield entry
-            elif os.path.exists(os.path.join(entry.path, "config.json")) or os.path.exists(os.path.join(entry.path, "summary.json")):
+            elif (os.path.exists(os.path.join(entry.path, "config.json")) or os.path.exists(os.path.join(entry.path, "summary.json"))):
                 yield entry
 
 
@@ -151,23 +161,25 @@ def read_row(path: Path, suites: Mapping[str, set[str]] | None = None, studies: 
                       run_kind=rid.rsplit("-", 1)[0])
     rec = RunRow(path, name)
     try:
-        rec.summary = _read_json(path / "summary.json")
-        rec.when = os.stat(path / "summary.json").st_mtime
+        rec.summary = load_json(path / SUMMARY)
+        rec.when = os.stat(path / SUMMARY).st_mtime
     except FileNotFoundError:
         rec.status, rec.problem = "incomplete", "no summary.json"
     except (OSError, ValueError) as exc:
-        rec.status, rec.problem = "unreadable", f"summary.json: {exc}"
+        rec.status, rec.problem = "unreadable", f"summary.json: {clip(exc, 160)}"
     try:
-        rec.meta = _read_json(path / "config.json")
+        rec.meta = load_json(path / "config.json")
     except FileNotFoundError:
         if rec.ok:
             rec.status, rec.problem = "incomplete", "no config.json"
     except (OSError, ValueError) as exc:
         if rec.ok:
-            rec.status, rec.problem = "unreadable", f"config.json: {exc}"
+            rec.status, rec.problem = "unreadable", f"config.json: {clip(exc, 160)}"
+    problem = documents_problem(name, rec.meta, rec.summary) if rec.ok else None
+    if problem is not None:  # the rule of the run cache (core.runs): a run it would not reuse is not listed as ok
+        rec.status, rec.problem = "unreadable", problem
     if not isinstance(rec.summary, dict) or not isinstance(rec.meta, dict):
         rec.summary, rec.meta = {}, {}
-        rec.status, rec.problem = "unreadable", "config.json or summary.json is not a JSON object"
     s, m = rec.summary, rec.meta
     rec.run_kind = str(s.get("kind") or m.get("kind") or name.rsplit("-", 1)[0])
     rec.suites = tuple(sorted((suites or {}).get(name, ())))
@@ -187,9 +199,11 @@ def read_row(path: Path, suites: Mapping[str, set[str]] | None = None, studies: 
 
 
 def _num(value: Any, kind: type) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    try:
+        ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+        return kind(value) if ok else None
+    except OverflowError:  # an integer beyond the float range
         return None
-    return kind(value)
 
 
 def list_runs(root: str | os.PathLike, include_problems: bool = True) -> list[RunRow]:
@@ -218,19 +232,34 @@ def parse_where(text: str) -> tuple[str, str, Any]:
     for op in _OPS:
         key, sep, raw = text.partition(op)
         if sep and key.strip() and not any(o in key for o in _OPS):
-            return key.strip(), op, _parse_value(raw.strip())
-    raise CnnlabError(f"--where takes KEY=VALUE (or !=, <, <=, >, >=), got {text!r}")
+            raw = raw.strip()
+            if raw[:1] in ("<", ">", "=", "!"):
+                raise CnnlabError(f"malformed --where {shorten(text)}: one operator of =, !=, <, <=, >, >=, then the value")
+            return key.strip(), op, _parse_value(raw, text)
+    raise CnnlabError(f"--where takes KEY=VALUE (or !=, <, <=, >, >=), got {shorten(text)}")
 
 
-def _parse_value(raw: str) -> Any:
-    """JSON when it parses (numbers, true/false/null, lists), True/False/None as in YAML, else the text."""
+def _parse_value(raw: str, text: str = "") -> Any:
+    """JSON when it parses (numbers, true/false/null, lists), True/False/None as in YAML, else the text (not a broken [ or {)."""
     literals = {"true": True, "false": False, "none": None, "null": None}
     if raw.lower() in literals:
         return literals[raw.lower()]
     try:
         return json.loads(raw)
     except ValueError:
+        if raw[:1] in ("[", "{"):
+            raise CnnlabError(f"malformed --where {shorten(text or raw)}: the value is not a valid JSON list or object") from None
         return raw
+
+
+def check_key(key: str, records: Sequence[RunRow], flag: str) -> None:
+    """CnnlabError naming `flag` unless `key` is a column or a dotted key of some readable run (or there is none)."""
+    readable = [r for r in records if r.ok]
+    if key in COLUMNS + ("id", "status", "path", "suites", "studies") or not readable or any(
+            isinstance(s, Mapping) and key in flatten(s) for r in readable for s in (r.meta.get("config"), r.meta, r.summary)):
+        return
+    raise CnnlabError(f"unknown {flag} key {shorten(key)}: no run has it (use a column: {', '.join(('id',) + COLUMNS[1:])}, "
+                      "or a dotted config/summary key such as train.optimizer.lr)")
 
 
 def _equal(actual: Any, wanted: Any) -> bool:
@@ -256,8 +285,11 @@ def filter_runs(records: Iterable[RunRow], kind: str | None = None, data: str | 
     """Runs of `kind` (a KINDS value, or cnn for every Part 1 run), on `data` (its name or folder
     name), and matching every `where` condition (KEY=VALUE on dotted config/summary keys)."""
     conditions = [parse_where(w) for w in where]
+    records = list(records)
+    for key, _, _ in conditions:
+        check_key(key, records, "--where")
     if kind is not None and kind not in KINDS + (_PART1_KIND,):
-        raise CnnlabError(f"unknown kind {kind!r} (choose from: {', '.join(KINDS + (_PART1_KIND,))})")
+        raise CnnlabError(f"unknown kind {shorten(kind)} (choose from: {', '.join(KINDS + (_PART1_KIND,))})")
     out = []
     for rec in records:
         if kind is not None and not (kind in (rec.kind, rec.run_kind) or (kind == "suite" and rec.suites)
@@ -272,7 +304,9 @@ def filter_runs(records: Iterable[RunRow], kind: str | None = None, data: str | 
 
 
 def sort_runs(records: Iterable[RunRow], key: str = "when", reverse: bool = False) -> list[RunRow]:
-    """Sorted by a column or dotted key; runs without the key go last (whatever `reverse`)."""
+    """Sorted by a column or dotted key (a CnnlabError if no run has it); runs without it go last (whatever `reverse`)."""
+    records = list(records)
+    check_key(key, records, "--sort")
     have, missing = [], []
     for rec in records:
         (missing if rec.value(key) is None else have).append(rec)
@@ -295,9 +329,9 @@ def find_run(root: str | os.PathLike, ref: str) -> Path:
     if len(matches) == 1:
         return root / matches[0]
     if not matches:
-        raise CnnlabError(f"no run {ref!r}: not a run folder, nor a run id (or prefix) in {root}")
+        raise CnnlabError(f"no run {shorten(ref)}: not a run folder, nor a run id (or prefix) in {root}")
     shown = ", ".join(matches[:5]) + (f" and {len(matches) - 5} more" if len(matches) > 5 else "")
-    raise CnnlabError(f"run {ref!r} is ambiguous in {root}: {shown}")
+    raise CnnlabError(f"run {shorten(ref)} is ambiguous in {root}: {shown}")
 
 
 # ----------------------------------------------------------------------------- show and diff

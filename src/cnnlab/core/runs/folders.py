@@ -23,15 +23,16 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
-
-import torch
-
-from cnnlab.core.train.callbacks import Callback
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from cnnlab.core.version import __version__
-from cnnlab.core.io import atomic_path, atomic_write_json, atomic_write_text, json_text, short_hash
+from cnnlab.core.io import atomic_path, atomic_write_json, atomic_write_text, json_text, load_json, short_hash
 from cnnlab.core.processes import pid_alive
+
+if TYPE_CHECKING:  # torch only where weights are written: `cnnlab runs` reads run folders without it
+    import torch
+
+    from cnnlab.core.train.callbacks import Callback
 
 log = logging.getLogger(__name__)
 
@@ -84,21 +85,14 @@ def run_problem(path: str | os.PathLike) -> str | None:
     docs = {}
     for name in ("config.json", SUMMARY):
         try:
-            docs[name] = json.loads((path / name).read_text(encoding="utf-8"))
+            docs[name] = load_json(path / name)
         except FileNotFoundError:
             return f"{name} is missing"
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
             return f"{name} is unreadable ({type(exc).__name__})"
-        if not isinstance(docs[name], dict):
-            return f"{name} does not hold a JSON object"
-    summary = docs[SUMMARY]
-    missing = [k for k in SUMMARY_KEYS if k not in summary]
-    if missing:
-        return f"{SUMMARY} lacks {', '.join(missing)}"
-    if summary["run_id"] != path.name:
-        return f"{SUMMARY} names another run ({str(summary['run_id'])[:40]!r})"
-    if not isinstance(docs["config.json"].get("config"), dict):
-        return "config.json holds no config"
+    problem = documents_problem(path.name, docs["config.json"], docs[SUMMARY])
+    if problem is not None:
+        return problem
     try:
         history = load_history(path)
     except FileNotFoundError:
@@ -107,6 +101,34 @@ def run_problem(path: str | os.PathLike) -> str | None:
         return f"metrics.jsonl is unreadable ({type(exc).__name__})"
     if not all(isinstance(row, dict) for row in history):
         return "metrics.jsonl holds a line that is not a JSON object"
+    return None
+
+
+_SUMMARY_TYPES = {"run_id": ((str,), "text"), "kind": ((str,), "text"), "version": ((str,), "text"), "seed": ((int,), "an integer"),
+                  "data": ((dict,), "an object"), "wall_seconds": ((int, float), "a number")}
+
+
+def documents_problem(name: str, meta: Any, summary: Any) -> str | None:
+    """Why a run folder called `name` with these config.json (`meta`) and summary.json documents is not a
+    valid run (one line), or None: the rule shared by the run cache (`run_problem`) and `cnnlab runs`.
+
+    Both must be JSON objects; the summary holds SUMMARY_KEYS with their types (its run_id the folder's
+    name, its seed an integer); config.json's "config" is an object. Read them with `core.io.load_json`,
+    which also refuses NaN and Infinity.
+    """
+    for what, doc in (("config.json", meta), (SUMMARY, summary)):
+        if not isinstance(doc, dict):
+            return f"{what} does not hold a JSON object"
+    missing = [k for k in SUMMARY_KEYS if k not in summary]
+    if missing:
+        return f"{SUMMARY} lacks {', '.join(missing)}"
+    for key, (types, what) in _SUMMARY_TYPES.items():
+        if isinstance(summary[key], bool) or not isinstance(summary[key], types):
+            return f"{SUMMARY}'s {key} is not {what}"
+    if summary["run_id"] != name:
+        return f"{SUMMARY} names another run ({str(summary['run_id'])[:40]!r})"
+    if not isinstance(meta.get("config"), dict):
+        return "config.json holds no config"
     return None
 
 
@@ -221,8 +243,10 @@ class RunDir:
 
     def save_checkpoint(self, state_dict: Mapping[str, torch.Tensor], name: str = "best.pt") -> Path:
         """A plain state_dict, loadable with torch.load(weights_only=True)."""
-        with atomic_path(self.path / name) as tmp:
-            torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, tmp)
+        import torch
+
+        with atomic_path(self.path / name) as tmp, open(tmp, "wb") as f:  # a file object: a full disk stays an OSError
+            torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, f)
         return self.path / name
 
     def write_summary(self, summary: Mapping[str, Any]) -> dict:

@@ -8,9 +8,24 @@ without allocating anything).
 
 from __future__ import annotations
 
-from typing import Mapping
+import os
+import pickle
+import warnings
+from typing import Any, Mapping
 
 import torch
+
+
+def load_weights(path: str | os.PathLike) -> Any:
+    """torch.load(path, map_location="cpu", weights_only=True), silently: torch warns (two lines on stderr)
+    about a pickle it is about to refuse, so its warnings are muted; a refused pickle raises an
+    UnpicklingError whose message is one plain line. Anything else raises as torch.load does."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise pickle.UnpicklingError("not a weights file: it holds other Python objects (refused: loading them could run code)") from None
 
 
 def state_dict_problem(expected: Mapping[str, torch.Tensor], state: object) -> str | None:

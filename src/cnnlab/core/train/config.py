@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cnnlab.core.config import check, check_number, check_seed
+from cnnlab.core.errors import shorten
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}  # as text names them
@@ -24,7 +25,7 @@ class OptimizerConfig:
     nesterov: bool = False  # SGD
 
     def __post_init__(self) -> None:
-        check(self.name in OPTIMIZERS, f"unknown optimizer {self.name!r} (choose from: {', '.join(OPTIMIZERS)})")
+        check(self.name in OPTIMIZERS, f"unknown optimizer {shorten(self.name)} (choose from: {', '.join(OPTIMIZERS)})")
         check_number(self.lr, "train.optimizer.lr", 0, low_open=True)
         check_number(self.weight_decay, "train.optimizer.weight_decay", 0)
         check_number(self.momentum, "train.optimizer.momentum", 0, 1, high_open=True)
@@ -45,7 +46,7 @@ class SchedulerConfig:
     max_lr: float | None = None  # onecycle; None = 10 x optimizer lr
 
     def __post_init__(self) -> None:
-        check(self.name in SCHEDULERS, f"unknown scheduler {self.name!r} (choose from: {', '.join(SCHEDULERS)})")
+        check(self.name in SCHEDULERS, f"unknown scheduler {shorten(self.name)} (choose from: {', '.join(SCHEDULERS)})")
         check_number(self.step_size, "train.scheduler.step_size", 1, integer=True)
         check_number(self.gamma, "train.scheduler.gamma", 0, 1, low_open=True)
         if self.t_max is not None:
@@ -73,7 +74,7 @@ class EarlyStoppingConfig:
     def __post_init__(self) -> None:
         check(self.patience is None or (isinstance(self.patience, int) and self.patience >= 1),
               "train.early_stopping.patience must be >= 1 or null")
-        check(self.monitor in MONITORS, f"unknown early-stopping monitor {self.monitor!r} (choose from: {', '.join(MONITORS)})")
+        check(self.monitor in MONITORS, f"unknown early-stopping monitor {shorten(self.monitor)} (choose from: {', '.join(MONITORS)})")
         check_number(self.min_delta, "train.early_stopping.min_delta", 0)
 
 

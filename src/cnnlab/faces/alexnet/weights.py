@@ -25,6 +25,7 @@ import torch
 from cnnlab.faces.alexnet.model import OFFICIAL_URL, UNTRAINED_LABEL, WEIGHTS_FILENAME, AlexNet, check_shapes
 from cnnlab.core.errors import CnnlabError, first_line
 from cnnlab.core.io import sha256_file
+from cnnlab.core.state_dicts import load_weights
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def random_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
 
 def _read_weights_file(path: Path) -> dict[str, torch.Tensor]:
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = load_weights(path)
     except Exception as exc:  # a truncated or non-torch file: say which one, no traceback
         raise CnnlabError(f"cannot read AlexNet weights {path}: {first_line(exc, 120, with_type=True)}") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlab.core.errors import DataError
+from cnnlab.core.errors import DataError, OutputError, write_failure
 from cnnlab.core.io import atomic_path
 from cnnlab.faces.facescrub.lists import FaceRow
 
@@ -49,6 +49,7 @@ class ManifestJournal:
     """Manifest rows kept on disk in the order they settle, for `n` row indices (see module docstring)."""
 
     def __init__(self, folder: Path, n: int) -> None:
+        self._folder = folder
         self._file = tempfile.TemporaryFile(dir=folder, prefix=f".{MANIFEST}.journal.")
         self._where = np.full(n, -1, dtype=np.int64)  # byte offset of each row index's entry; -1: none
 
@@ -56,17 +57,33 @@ class ManifestJournal:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._file.close()
+        try:
+            self._file.close()  # flushes: a full disk may strike here too
+        except OSError as err:
+            if exc[0] is None:  # else the error in flight (often the same full disk) is the one to report
+                raise self._failed(err) from None
 
     def add(self, idx: int, row: dict[str, str]) -> None:
         """Record the manifest row of row index `idx` (one JSON line: no field can break it)."""
         self._where[idx] = self._file.tell()
-        self._file.write(json.dumps([row[c] for c in MANIFEST_COLUMNS]).encode("ascii") + b"\n")
+        try:
+            self._file.write(json.dumps([row[c] for c in MANIFEST_COLUMNS]).encode("ascii") + b"\n")
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: OSError) -> OSError:
+        """A full disk as one line naming the journal's folder (an OutputError); other errors as they are."""
+        if write_failure(exc) is None:
+            return exc
+        return OutputError(f"cannot write the manifest journal in {self._folder}: {exc.strerror or exc}")
 
     def write(self, path: Path) -> int:
         """Write the recorded rows to `path` as CSV, in row-index order, atomically; returns the row count."""
         f, count = self._file, 0
-        f.flush()
+        try:
+            f.flush()
+        except OSError as exc:
+            raise self._failed(exc) from None
         with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(MANIFEST_COLUMNS)
