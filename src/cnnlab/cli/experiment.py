@@ -44,6 +44,11 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=None, help="parallel training processes, 1 thread each (default: CPU cores, at most 4)")
     p.add_argument("--trials", type=int, default=DEFAULT_TRIALS, help=f"Optuna trials of the search suite (default: {DEFAULT_TRIALS})")
     p.add_argument("--out", default="runs", help="runs folder: the runs and runs/suites/<suite>/ tables go here (default: runs)")
+    p.add_argument("--storage", metavar="URL", help="read the 1.6 search from an Optuna storage (e.g. postgresql://user@host/db, "
+                                                   "shared by `cnnlab sweep` workers on many machines) instead of searching here; "
+                                                   "needs --study (password never printed)")
+    p.add_argument("--study", metavar="NAME", help="the study (made by `cnnlab sweep`) to read the 1.6 search from; its best "
+                                                   "configuration is retrained on the repeats (default storage: <out>/optuna.db)")
     add_device_arg(p)
     add_threads_arg(p, "per training process (each of --jobs)")
     add_tensorboard_arg(p)
@@ -58,13 +63,18 @@ def _suite_options(args: argparse.Namespace):
     base = resolve_run_config(argparse.Namespace(**{**vars(args), "epochs": None}))
     return SuiteOptions(out_root=Path(args.out), base=base, repeats=parse_seeds(args.repeats), epochs=args.epochs,
                         quick=args.quick, jobs=args.jobs or default_jobs(), search_trials=args.trials, device=args.device,
-                        callbacks=tuple(tensorboard_callbacks(args, args.out)), threads=args.threads)
+                        callbacks=tuple(tensorboard_callbacks(args, args.out)), threads=args.threads,
+                        search_storage=args.storage, search_study=args.study)
 
 
 def _run_experiment(args: argparse.Namespace) -> int:
     from cnnlab.art.suites.runner import run_all, run_suite
 
     options = _suite_options(args)
+    if args.suite == "search":
+        from cnnlab.art.suites.best_model import check_search_study
+
+        check_search_study(options)  # a bad --storage/--study: one line before anything trains
     run_paths: list = []
 
     def show(result) -> None:

@@ -30,6 +30,11 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     add_seeds_arg(p, "3", "Part 2 seeds per model (--quick: the first alone)")
     p.add_argument("--jobs", type=int, default=None, help="parallel training processes for Part 1, 1 thread each (default: CPU cores, at most 4)")
     p.add_argument("--trials", type=int, default=DEFAULT_TRIALS, help=f"Optuna trials of the 1.6 search (default: {DEFAULT_TRIALS}; --quick: 3)")
+    p.add_argument("--storage", metavar="URL", help="read the 1.6 search from an Optuna storage (e.g. postgresql://user@host/db, "
+                                                   "shared by `cnnlab sweep` workers on many machines) instead of searching here; "
+                                                   "needs --study (password never printed)")
+    p.add_argument("--study", metavar="NAME", help="the study (made by `cnnlab sweep`) to read the 1.6 search from; its best "
+                                                   "configuration is retrained on the repeats (default storage: <out>/optuna.db)")
     p.add_argument("--data", default="synthetic-artists",
                    help="art data: 'synthetic-artists' (embedded, default) or a folder with one sub-folder per artist")
     p.add_argument("--faces", default="olivetti", metavar="SOURCE",
@@ -54,7 +59,7 @@ def _run_report(args: argparse.Namespace) -> int:
                             jobs=args.jobs or default_jobs(), trials=args.trials, style=Path(args.style) if args.style else None,
                             compile=not args.no_compile, train=not args.no_train, art_data=args.data, faces=args.faces,
                             weights=args.weights, device=args.device, callbacks=tensorboard_callbacks(args, args.out),
-                            threads=args.threads)
+                            threads=args.threads, search_storage=args.storage, search_study=args.study)
     result = build_report(options)
     ctx = result.context
     notes = []

@@ -60,16 +60,24 @@ def run_experiments(options: ReportOptions) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- Part 1
+def part1_suite_options(options: ReportOptions, base: Any) -> Any:
+    """The SuiteOptions of the report's Part 1 (its repeats, jobs, trials and any shared search study)."""
+    from cnnlab.art.suites import SuiteOptions
+
+    return SuiteOptions(out_root=options.out_root, base=base, repeats=options.repeats, quick=options.quick,
+                        jobs=options.jobs, device=options.device, search_trials=options.trials,
+                        callbacks=options.callbacks, threads=options.threads,
+                        search_storage=options.search_storage, search_study=options.search_study)
+
+
 def run_part1(options: ReportOptions) -> dict[str, Any]:
     """Every suite (questions 1.2-1.7) on options.repeats, the data overview figure and the diagnostics of the key runs;
     returns data facts (the split sizes are those of the first repeat's fold)."""
     from cnnlab.art.run import prepare_data
-    from cnnlab.art.suites import SuiteOptions, run_all
+    from cnnlab.art.suites import run_all
 
     base = art_config(options)
-    suite_options = SuiteOptions(out_root=options.out_root, base=base, repeats=options.repeats, quick=options.quick,
-                                 jobs=options.jobs, device=options.device, search_trials=options.trials,
-                                 callbacks=options.callbacks, threads=options.threads)
+    suite_options = part1_suite_options(options, base)
 
     def done(result) -> None:
         log.info("suite %s: %d rows -> %s", result.name, len(result.rows), result.path)

@@ -8,6 +8,7 @@ from typing import Any
 
 from cnnlab.art.repeats import DEFAULT_TRIALS
 from cnnlab.art.suites import DEFAULT_REPEATS, default_jobs
+from cnnlab.art.suites.common import check_search_source
 from cnnlab.core.config import as_ids
 from cnnlab.core.errors import ConfigError
 
@@ -30,6 +31,8 @@ class ReportOptions:
     weights from the torch hub cache if present, else an untrained AlexNet, said so everywhere),
     "random" (untrained AlexNet), "download" (hub cache or download), or a path to a state dict.
     callbacks: training callbacks added to every run trained (e.g. TensorBoard logging; they must pickle).
+    search_storage/search_study: read the 1.6 search from a study made by `cnnlab sweep` (on any number of
+    machines) instead of running one; its best configuration is retrained on the report's repeats.
     """
 
     out_root: Path = Path("runs")
@@ -48,8 +51,11 @@ class ReportOptions:
     device: str = "cpu"
     threads: int | None = None  # torch threads per training process; None: the rule of cnnlab.core.threads
     callbacks: tuple[Any, ...] = ()
+    search_storage: str | None = None  # 1.6 from a shared study: its Optuna storage URL (default: <out>/optuna.db)
+    search_study: str | None = None  # 1.6 from a shared study made by `cnnlab sweep`: its name
 
     def __post_init__(self) -> None:
+        check_search_source(self.search_storage, self.search_study)
         object.__setattr__(self, "out_root", Path(self.out_root))
         object.__setattr__(self, "report_dir", Path(self.report_dir))
         object.__setattr__(self, "callbacks", tuple(self.callbacks))

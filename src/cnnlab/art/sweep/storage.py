@@ -164,9 +164,7 @@ def _open_database(url: str, heartbeat: bool | Liveness) -> Any:
         beat = dict(heartbeat_interval=live.interval, grace_period=live.grace,
                     heartbeat_stale_trial_callback=RetryLostTrial(live.max_retry, live.grace))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
+        return _rdb_storage(url, engine_kwargs, beat)
     except ImportError as exc:
         # Optuna re-raises the driver's ImportError; SQLAlchemy >= 2.1 drives postgresql:// with psycopg 3.
         missing = getattr(exc.__cause__, "name", None) or exc.name or ""
@@ -180,6 +178,29 @@ def _open_database(url: str, heartbeat: bool | Liveness) -> Any:
         for secret in {str(parsed.password or ""), raw or ""} - {""}:
             reason = reason.replace(secret, "***")
         raise CnnlabError(f"cannot use storage {shown!r}: {reason}") from None
+
+
+def _rdb_storage(url: str, engine_kwargs: dict, beat: dict, attempts: int = 6) -> Any:
+    """optuna.storages.RDBStorage(url), retried when workers that start together on an empty database race
+    to create Optuna's tables (PostgreSQL: "duplicate key value violates unique constraint", "already exists")."""
+    import random
+    import time
+
+    import optuna
+    from sqlalchemy import exc as sa_exc
+
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
+        except (sa_exc.IntegrityError, sa_exc.ProgrammingError) as exc:
+            text = str(getattr(exc, "orig", exc))
+            if attempt == attempts - 1 or not ("duplicate key" in text or "already exists" in text):
+                raise
+            log.debug("another worker is creating the storage's tables; trying again (%s)", text.splitlines()[0])
+            time.sleep(0.2 + random.random())
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @contextlib.contextmanager
