@@ -229,11 +229,14 @@ def claim_lock(url: str) -> Iterator[None]:
 
 
 def claim(store: Any, study_id: int) -> tuple[int, int] | None:
-    """Set one WAITING trial to RUNNING (the storage lets one worker win each): (number, id), or None."""
+    """Set one WAITING trial to RUNNING (the storage lets one worker win each), re-queued copies first:
+    (number, id), or None."""
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
-    for frozen in store.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
+    waiting = store.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,))
+    # Copies of lost or stopped trials first: a lost trial runs again as soon as a worker is free.
+    for frozen in sorted(waiting, key=lambda t: ("replaces" not in t.user_attrs, t.number)):
         trial_id = store.get_trial_id_from_study_id_trial_number(study_id, frozen.number)
         try:
             if not store.set_trial_state_values(trial_id, state=TrialState.RUNNING):
