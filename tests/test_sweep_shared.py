@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from cnnlab.cli.app import main
-from pg_helpers import marks, postgres_url, start_worker, stop, wait_for, worker_env  # noqa: F401 (postgres_url: fixture)
+from pg_helpers import marks, start_worker, stop, wait_for, worker_env
 
 optuna = pytest.importorskip("optuna")
 TrialState = optuna.trial.TrialState
@@ -271,6 +271,9 @@ def test_bad_storage_urls_without_a_server(url, expected, capsys, tmp_path):
 
 def test_heartbeat_flags_are_checked_and_documented(capsys):
     from cnnlab.art.sweep.storage import HEARTBEAT, MAX_RETRY
+    from cnnlab.cli import sweep as cli_sweep
+
+    assert (cli_sweep.HEARTBEAT, cli_sweep.MAX_RETRY) == (HEARTBEAT, MAX_RETRY)  # the CLI mirrors the defaults
 
     assert main(["sweep", "--trials", "2", "--heartbeat-interval", "10", "--grace-period", "10"]) == 2
     assert "must be longer than --heartbeat-interval" in capsys.readouterr().err

@@ -10,6 +10,9 @@ from cnnlab.cli.common import (add_config_args, add_device_arg, add_tensorboard_
 from cnnlab.core.errors import CnnlabError
 
 log = logging.getLogger("cnnlab")
+# Defaults of cnnlab.art.sweep.storage (HEARTBEAT, MAX_RETRY), not imported: importing it imports Optuna,
+# which the other commands' --help must not pay for. tests/test_sweep_shared.py checks that they agree.
+HEARTBEAT, MAX_RETRY = (30, 120), 2
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +21,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
-    HEARTBEAT, MAX_RETRY = (30, 120), 2  # noqa: N806 - mirrors art.sweep.storage (not imported: keeps --help fast)
     p = sub.add_parser("sweep", help="Optuna hyperparameter search on validation accuracy, shareable by many workers/machines")
     add_config_args(p)  # base config; --seed is the training seed, --epochs the epochs per trial
     p.add_argument("--trials", type=int, help="total trials of the study, shared by all workers (rerun to resume)")

@@ -135,7 +135,6 @@ def _open_journal(path: Path) -> Any:
 
 def _open_database(url: str, heartbeat: bool | Liveness) -> Any:
     """An RDBStorage for a SQLAlchemy URL, with heartbeats (stale trials re-queued) unless told otherwise."""
-    import optuna
     from sqlalchemy import exc as sa_exc
     from sqlalchemy.engine import make_url
 

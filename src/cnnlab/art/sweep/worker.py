@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from cnnlab.art.config import RunConfig
@@ -58,7 +58,7 @@ class Job:
     log_level: int = logging.INFO
     worker: int = 0
     callbacks: Sequence[Callback] = ()  # extra training callbacks of every trial (e.g. TensorBoard logging)
-    liveness: Liveness = Liveness()  # heartbeat interval, grace period, retry limit
+    liveness: Liveness = field(default_factory=Liveness)  # heartbeat interval, grace period, retry limit
 
 
 def spawn_workers(job: Job, workers: int) -> list[tuple[int, int | None]]:
