@@ -103,20 +103,20 @@ def test_journal_storage_resumes_and_extends(base, tmp_path):
         run_sweep(study_name="s", storage=journal, trials=5, base=other, out_root=tmp_path / "runs")
 
 
-def test_dead_worker_trial_is_failed_and_requeued(base, tmp_path, monkeypatch):
+def test_dead_worker_trial_is_failed_and_requeued(base, tmp_path):
     import cnnlab.art.sweep.storage as storage_mod
 
-    monkeypatch.setattr(storage_mod, "HEARTBEAT", (1, 1))
+    live = storage_mod.Liveness(1, 2)
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     run_sweep(study_name="s", storage=storage, trials=1, base=base, out_root=tmp_path / "runs")
-    store = storage_mod.open_storage(storage)
+    store = storage_mod.open_storage(storage, live)
     # a worker claims a queued trial, beats once, and dies
     study = optuna.load_study(study_name="s", storage=store)
     study.enqueue_trial({"n_conv": 1})
     study_id = store.get_study_id_from_name("s")
     number, trial_id = storage_mod.claim(store, study_id)
-    time.sleep(2.2)
-    result = run_sweep(study_name="s", storage=storage, trials=1, base=base, out_root=tmp_path / "runs")
+    time.sleep(3.2)  # SQLite's clock has whole seconds
+    result = run_sweep(study_name="s", storage=storage, trials=1, base=base, out_root=tmp_path / "runs", liveness=live)
     trials = _raw_trials(storage)
     dead = trials[number]
     assert dead.state == TrialState.FAIL

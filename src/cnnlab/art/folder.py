@@ -30,7 +30,7 @@ import torch
 from cnnlab.core.errors import DataError, first_line
 from cnnlab.core.images import check_pixels, display_name, open_image, to_rgb
 from cnnlab.core.io import atomic_path, canonical_json, sha256_bytes
-from cnnlab.core.state_dicts import load_weights
+from cnnlab.core.runs.state_dicts import load_weights
 
 log = logging.getLogger(__name__)
 

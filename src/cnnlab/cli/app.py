@@ -29,7 +29,7 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one `cnnlab` command; returns its exit status (2 for a user error, 130 when interrupted)."""
+    """Run one `cnnlab` command; returns its exit status (2 for a user error, 130 when interrupted, 143 on SIGTERM)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" {failure.filename}" if failure.filename else ""
         print(f"cnnlab: error: cannot write{where}: {failure.strerror or failure}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("cnnlab: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C: 130; SIGTERM where a command handles it (sweep): 143
+        status = int(getattr(exc, "exit_status", 130))
+        print("cnnlab: interrupted" if status == 130 else f"cnnlab: stopped by signal {status - 128}", file=sys.stderr)
+        return status

@@ -45,6 +45,11 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
                    help=f"Optuna trials of the search suite (default: {DEFAULT_TRIALS})")
     add_runtime_args(p, "the runs and <out>/suites/<suite>/ tables go here", jobs="1 thread each",
                      threads="per training process (each of --jobs)")
+    p.add_argument("--storage", metavar="URL", help="read the 1.6 search from an Optuna storage (e.g. postgresql://user@host/db, "
+                                                   "shared by `cnnlab sweep` workers on many machines) instead of searching here; "
+                                                   "needs --study (password never printed)")
+    p.add_argument("--study", metavar="NAME", help="the study (made by `cnnlab sweep`) to read the 1.6 search from; its best "
+                                                   "configuration is retrained on the repeats (default storage: <out>/optuna.db)")
     add_tensorboard_arg(p)
     p.set_defaults(handler=_run_experiment)
 
@@ -57,13 +62,18 @@ def _suite_options(args: argparse.Namespace):
     base = resolve_run_config(argparse.Namespace(**{**vars(args), "epochs": None}))
     return SuiteOptions(runtime=runtime_options(args), base=base, repeats=parse_seeds(args.repeats, args.repeats_flag),
                         epochs=args.epochs, quick=args.quick, search_trials=args.trials,
-                        callbacks=tuple(tensorboard_callbacks(args, args.out)))
+                        callbacks=tuple(tensorboard_callbacks(args, args.out)),
+                        search_storage=args.storage, search_study=args.study)
 
 
 def _run_experiment(args: argparse.Namespace) -> int:
     from cnnlab.art.suites.runner import run_all, run_suite
 
     options = _suite_options(args)
+    if args.suite == "search":
+        from cnnlab.art.suites.best_model import check_search_study
+
+        check_search_study(options)  # a bad --storage/--study: one line before anything trains
     run_paths: list = []
 
     def show(result) -> None:

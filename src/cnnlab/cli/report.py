@@ -38,6 +38,11 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
                         f"AlexNet, said so in the report), random, download, or a state-dict file (default: {DEFAULT_WEIGHTS})")
     add_runtime_args(p, "finished runs are reused from it", jobs="for Part 1, 1 thread each",
                      threads="per training process (each of --jobs, and the Part 2 training)")
+    p.add_argument("--storage", metavar="URL", help="read the 1.6 search from an Optuna storage (e.g. postgresql://user@host/db, "
+                                                   "shared by `cnnlab sweep` workers on many machines) instead of searching here; "
+                                                   "needs --study (password never printed)")
+    p.add_argument("--study", metavar="NAME", help="the study (made by `cnnlab sweep`) to read the 1.6 search from; its best "
+                                                   "configuration is retrained on the repeats (default storage: <out>/optuna.db)")
     add_tensorboard_arg(p)
     p.set_defaults(handler=_run_report)
 
@@ -50,7 +55,8 @@ def _run_report(args: argparse.Namespace) -> int:
     options = ReportOptions(runtime=runtime_options(args), report_dir=Path(args.report_dir), quick=args.quick,
                             seeds=parse_seeds(args.seeds), repeats=parse_seeds(args.repeats, "--repeats"), trials=args.trials,
                             style=Path(args.style) if args.style else None, compile=not args.no_compile, train=not args.no_train,
-                            faces=args.faces, weights=args.weights, callbacks=tensorboard_callbacks(args, args.out))
+                            faces=args.faces, weights=args.weights, callbacks=tensorboard_callbacks(args, args.out),
+                            search_storage=args.storage, search_study=args.study)
     result = build_report(options)
     ctx = result.context
     notes = []

@@ -10,6 +10,9 @@ from cnnlab.cli.common import (add_config_args, add_device_arg, add_out_arg, add
 from cnnlab.core.errors import CnnlabError
 
 log = logging.getLogger("cnnlab")
+# Defaults of cnnlab.art.sweep.storage (HEARTBEAT, MAX_RETRY), not imported: importing it imports Optuna,
+# which the other commands' --help must not pay for. tests/test_sweep_shared.py checks that they agree.
+HEARTBEAT, MAX_RETRY = (30, 120), 2
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +29,15 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--study", default="cnnlab", help="study name (default: cnnlab)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default: 1)")
     add_threads_arg(p, "per worker")
+    p.add_argument("--heartbeat-interval", type=int, default=HEARTBEAT[0], metavar="S",
+                   help=f"seconds between a running trial's heartbeats in a database storage (default: {HEARTBEAT[0]})")
+    p.add_argument("--grace-period", type=int, default=HEARTBEAT[1], metavar="S",
+                   help=f"seconds without heartbeat after which a trial's worker counts as dead: a surviving worker "
+                        f"fails the trial and runs it again, so a lost trial waits about this long (default: {HEARTBEAT[1]}; "
+                        "use the same values on every host)")
+    p.add_argument("--max-retry", type=int, default=MAX_RETRY, metavar="N",
+                   help=f"times a trial whose worker died is run again before it is failed for good (default: {MAX_RETRY}); "
+                        "Ctrl-C and SIGTERM give the trial back at once without counting")
     p.add_argument("--sampler-seed", type=int, help="TPE sampler seed (default: the training seed, else 0)")
     p.add_argument("--no-prune", action="store_true", help="no median pruning")
     p.add_argument("--sampler", choices=("tpe", "random"), default="tpe", help="TPE (default) or random search")
@@ -42,7 +54,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from cnnlab.art.sweep.storage import dashboard_command
+    from cnnlab.art.sweep.storage import Liveness, dashboard_command
     from cnnlab.art.sweep.study import default_storage, load_sweep, run_sweep
 
     storage = args.storage or default_storage(Path(args.out))
@@ -56,13 +68,14 @@ def _run_sweep(args: argparse.Namespace) -> int:
                               else "--trials is required (or --show to print a study)")
         if args.workers < 1:
             raise CnnlabError("--workers must be a positive integer")
+        liveness = Liveness(args.heartbeat_interval, args.grace_period, args.max_retry)
         config = resolve_run_config(args)
         seed = args.sampler_seed if args.sampler_seed is not None else (args.seed or 0)
         callbacks = tensorboard_callbacks(args, args.out)
         print(dashboard, file=stream, flush=True)
         result = run_sweep(study_name=args.study, storage=storage, trials=args.trials, workers=args.workers, base=config,
                            out_root=Path(args.out), seed=seed, prune=not args.no_prune, sampler=args.sampler, threads=args.threads,
-                           device=args.device, callbacks=callbacks)
+                           device=args.device, callbacks=callbacks, liveness=liveness)
     _print_result(result, args)
     if not args.show:
         trial_runs = (Path(args.out) / str(t["run_id"]) for t in result.trials if t["run_id"])

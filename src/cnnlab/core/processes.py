@@ -24,6 +24,29 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 WATCH_INTERVAL = 1.0  # seconds between the watchdog's checks of the parent
 
 
+def host_tag() -> str:
+    """This machine's name as it appears in temporary names: letters, digits and _ only (no '-' or '.')."""
+    import re
+    import socket
+
+    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
+
+
+def process_tag() -> str:
+    """'<pid>.<host>': names this process's temporary files and folders, unique across the hosts that
+    share a folder (a pid alone is not: another host's live pid can look dead here)."""
+    return f"{os.getpid()}.{host_tag()}"
+
+
+def tag_alive(tag: str) -> bool | None:
+    """For a `process_tag` (or a bare pid, as older versions wrote): whether that process runs. None when
+    this host cannot tell: the tag names another host, or is not a tag at all."""
+    pid, _, host = tag.partition(".")
+    if not pid.isdigit() or (host and host != host_tag()):
+        return None
+    return pid_alive(int(pid))
+
+
 def pid_alive(pid: int) -> bool:
     """Whether process `pid` runs (a zombie, which writes nothing any more, counts as dead)."""
     if pid == os.getpid():

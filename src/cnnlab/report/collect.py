@@ -60,15 +60,23 @@ def run_experiments(options: ReportOptions) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- Part 1
+def part1_suite_options(options: ReportOptions, base: Any) -> Any:
+    """The SuiteOptions of the report's Part 1 (its repeats, jobs, trials and any shared search study)."""
+    from cnnlab.art.suites import SuiteOptions
+
+    return SuiteOptions(runtime=options.runtime, base=base, repeats=options.repeats, quick=options.quick,
+                        search_trials=options.trials, callbacks=options.callbacks,
+                        search_storage=options.search_storage, search_study=options.search_study)
+
+
 def run_part1(options: ReportOptions) -> dict[str, Any]:
     """Every suite (questions 1.2-1.7) on options.repeats, the data overview figure and the diagnostics of the key runs;
     returns data facts (the split sizes are those of the first repeat's fold)."""
     from cnnlab.art.run import prepare_data
-    from cnnlab.art.suites import SuiteOptions, run_all
+    from cnnlab.art.suites import run_all
 
     base = art_config(options)
-    suite_options = SuiteOptions(runtime=options.runtime, base=base, repeats=options.repeats, quick=options.quick,
-                                 search_trials=options.trials, callbacks=options.callbacks)
+    suite_options = part1_suite_options(options, base)
 
     def done(result) -> None:
         log.info("suite %s: %d rows -> %s", result.name, len(result.rows), result.path)
@@ -115,7 +123,7 @@ def alexnet_weights_spec(spec: str) -> str | None:
     ImageNet weights (hub cache or download), "random" = an untrained AlexNet, or the path."""
     from cnnlab.faces.alexnet.model import UNTRAINED_LABEL, WEIGHTS_FILENAME
     from cnnlab.faces.config import RANDOM_WEIGHTS
-    from cnnlab.faces.alexnet.weights import hub_checkpoint_dir
+    from cnnlab.faces.alexnet.model.weights import hub_checkpoint_dir
 
     if spec == "auto":
         if (hub_checkpoint_dir() / WEIGHTS_FILENAME).is_file():
@@ -149,12 +157,12 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     Each seed's fine-tuning starts from that seed's 2.2 run; with the default recipe (from-features) the
     2.2 runs cache the frozen layer the fine-tuning reads in the same pass as their own features.
     """
-    from cnnlab.faces.alexnet import TRAIN_FROM
+    from cnnlab.faces.alexnet.model import TRAIN_FROM
     from cnnlab.faces.config import FROM_FEATURES, with_seed
     from cnnlab.faces.experiments import load_run_faces, train_mlp
-    from cnnlab.faces.finetune import alexnet_finetune
-    from cnnlab.faces.transfer import alexnet_features
-    from cnnlab.faces.alexnet.weights import resolve_weights
+    from cnnlab.faces.alexnet.model.finetune import alexnet_finetune
+    from cnnlab.faces.alexnet.model.transfer import alexnet_features
+    from cnnlab.faces.alexnet.model.weights import resolve_weights
 
     people = face_people(options)
     seeds = options.run_seeds
@@ -176,7 +184,7 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
                                  device=options.device, callbacks=options.callbacks).path.name for s, f22 in zip(seeds, features)]
     del state_dict
 
-    from cnnlab.report.figures import images as figures
+    from cnnlab.report.figures.images import images as figures
 
     assets = options.assets_dir
     units = figures.plot_mlp_units({h: out / ids[0] for h, ids in mlp.items()}, faces_gray, assets / "mlp_units.png")

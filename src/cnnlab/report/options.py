@@ -35,6 +35,8 @@ class ReportOptions:
     weights from the torch hub cache if present, else an untrained AlexNet, said so everywhere),
     "random" (untrained AlexNet), "download" (hub cache or download), or a path to a state dict.
     callbacks: training callbacks added to every run trained (e.g. TensorBoard logging; they must pickle).
+    search_storage/search_study: read the 1.6 search from a study made by `cnnlab sweep` (on any number of
+    machines) instead of running one; its best configuration is retrained on the report's repeats.
     """
 
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
@@ -49,8 +51,13 @@ class ReportOptions:
     faces: str = DEFAULT_FACES
     weights: str = DEFAULT_WEIGHTS
     callbacks: tuple[Any, ...] = ()
+    search_storage: str | None = None  # 1.6 from a shared study: its Optuna storage URL (default: <out>/optuna.db)
+    search_study: str | None = None  # 1.6 from a shared study made by `cnnlab sweep`: its name
 
     def __post_init__(self) -> None:
+        from cnnlab.art.suites.common import check_search_source  # here: importing the suites imports torch
+
+        check_search_source(self.search_storage, self.search_study)
         object.__setattr__(self, "report_dir", Path(self.report_dir))
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
         object.__setattr__(self, "seeds", as_ids(self.seeds, "--seeds", "seed"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cnnlab.art.config import RunConfig
 from cnnlab.art.robustness import RobustnessFacts, evaluate_robustness, robustness_facts
@@ -13,7 +14,11 @@ from cnnlab.art.suites.common import SUITES, SuiteOptions, SuiteResult, Variant,
 from cnnlab.art.suites.definitions import SEARCH_REGIME
 from cnnlab.art.suites.plots import plot_robustness
 from cnnlab.core.config import from_dict, to_dict
+from cnnlab.core.errors import CnnlabError
 from cnnlab.core.stats import BETTER, WORSE, Comparison, format_comparison, format_record
+
+if TYPE_CHECKING:
+    from cnnlab.art.sweep.study import SweepResult
 
 log = logging.getLogger(__name__)
 AUGMENT_PROBABILITY = 0.2  # per transform and image, when the best configuration has no augmentation of its own
@@ -22,25 +27,64 @@ AUGMENT_MAX_SEVERITY = 1.0
 
 @SUITES.register("search")
 def search_suite(options: SuiteOptions) -> SuiteResult:
-    """1.6: Optuna search on validation accuracy (fold 0, seed 0); the best config retrained on every repeat, tested once."""
-    from cnnlab.art.sweep.study import default_storage, run_sweep
-
+    """1.6: Optuna search on validation accuracy (fold 0, seed 0), or a study made by `cnnlab sweep` read from
+    --storage/--study; the best config retrained on every repeat, tested once."""
     base = with_overrides(options.base, SEARCH_REGIME)
-    trials = 3 if options.quick else options.search_trials
-    study = "search-quick" if options.quick else "search"
-    sweep = run_sweep(study_name=study, storage=default_storage(Path(options.out_root)), trials=trials, workers=min(options.jobs, 2),
-                      base=base, out_root=Path(options.out_root), seed=0, epochs=options.n_epochs,
-                      callbacks=options.callbacks)
-    best = sweep.best_config
+    if options.search_study:
+        sweep, best = read_search_study(options, base)
+        origin = f"study {sweep.study_name!r} read from {sweep.storage}: {sweep.n_finished} of {sweep.target} trials finished"
+    else:
+        from cnnlab.art.sweep.study import default_storage, run_sweep
+
+        trials = 3 if options.quick else options.search_trials
+        study = "search-quick" if options.quick else "search"
+        sweep = run_sweep(study_name=study, storage=default_storage(Path(options.out_root)), trials=trials, workers=min(options.jobs, 2),
+                          base=base, out_root=Path(options.out_root), seed=0, epochs=options.n_epochs,
+                          callbacks=options.callbacks)
+        best, origin = sweep.best_config, f"study {sweep.study_name!r} in the runs folder's optuna.db"
     rows = run_variants([Variant(labels.BEST_FOUND, "search")], options, base=best)
     r = rows[0]
     findings = [
+        origin,
         f"{sweep.n_complete} complete and {sweep.n_pruned} pruned trials (median pruning on validation accuracy); best trial validation accuracy {sweep.best_value:.3f}",
         f"best configuration retrained on {r['n']} repeats: validation {format_record(r, 'val_acc')}, test {format_record(r, 'test_acc')} (test split used once, for this final number)",
     ]
     extra = {"best_params": sweep.best_params, "best_config": to_dict(best), "study": sweep.study_name, "storage": sweep.storage,
+             "shared": bool(options.search_study), "target": sweep.target, "n_finished": sweep.n_finished,
              "trials": sweep.trials, "regime": {"overrides": list(SEARCH_REGIME), "train": to_dict(base.train)}}
     return write_suite("search", options, rows, findings, extra=extra, columns=("train_acc", "val_acc", "test_acc"))
+
+
+def check_search_study(options: SuiteOptions) -> SweepResult | None:
+    """The study named by --storage/--study (one line, exit 2, password masked, if it cannot be read or has no
+    complete trial), or None when the search suite runs its own. Cheap: called before any suite trains."""
+    if not options.search_study:
+        return None
+    from cnnlab.art.sweep.study import default_storage, load_sweep
+
+    sweep = load_sweep(options.search_study, options.search_storage or default_storage(Path(options.out_root)))
+    if sweep.best_config is None:
+        raise CnnlabError(f"study {sweep.study_name!r} in {sweep.storage} has no complete trial yet")
+    if sweep.n_running or sweep.n_waiting:
+        log.warning("study %r: %d of %s trials finished, %d running, %d waiting: using the best trial so far",
+                    sweep.study_name, sweep.n_finished, sweep.target, sweep.n_running, sweep.n_waiting)
+    return sweep
+
+
+def read_search_study(options: SuiteOptions, base: RunConfig) -> tuple[SweepResult, RunConfig]:
+    """The study and its best configuration, to be retrained on this suite's data and repeats: refused (one
+    line) if the study searched other images (data content hash) than `base`."""
+    import dataclasses
+
+    from cnnlab.art.run import prepare_data
+
+    sweep = check_search_study(options)
+    assert sweep is not None and sweep.best_config is not None
+    here = prepare_data(base).info["hash"]
+    if sweep.data_hash and sweep.data_hash != here:
+        raise CnnlabError(f"study {sweep.study_name!r} in {sweep.storage} searched other data (hash {sweep.data_hash}, here {here}): "
+                          "give the same --data and data.image_size as its workers")
+    return sweep, dataclasses.replace(sweep.best_config, data=base.data)
 
 
 def best_config(options: SuiteOptions) -> tuple[RunConfig, str]:

@@ -59,8 +59,11 @@ class SuiteOptions:
     quick: bool = False
     search_trials: int = DEFAULT_TRIALS
     callbacks: tuple[Callback, ...] = ()
+    search_storage: str | None = None  # 1.6: read study `search_study` from this Optuna storage (default: <out>/optuna.db)
+    search_study: str | None = None  # 1.6: a study made by `cnnlab sweep` to read instead of searching here
 
     def __post_init__(self) -> None:
+        check_search_source(self.search_storage, self.search_study)
         object.__setattr__(self, "repeats", as_ids(self.repeats, "--repeats", "repeat"))
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
         if self.epochs is not None and self.epochs < 1:
@@ -98,6 +101,14 @@ class SuiteOptions:
     @property
     def suite_root(self) -> Path:
         return Path(self.out_root) / "suites"
+
+
+def check_search_source(storage: str | None, study: str | None) -> None:
+    """`--storage URL --study NAME` (or `--study NAME` alone, in the runs folder's optuna.db) names a study to read."""
+    if study is not None and not str(study).strip():
+        raise ConfigError("--study must not be empty")
+    if storage is not None and study is None:
+        raise ConfigError("--storage needs --study NAME: the study (made by `cnnlab sweep`) to read the search from")
 
 
 @dataclass

@@ -18,7 +18,9 @@ def run_suite(name: str, options: SuiteOptions) -> SuiteResult:
 
 
 def run_all(options: SuiteOptions, on_suite: Callable[[SuiteResult], None] | None = None) -> list[SuiteResult]:
-    """Every suite in the handout's order (1.2-1.7); `on_suite(result)` after each."""
+    """Every suite in the handout's order (1.2-1.7); `on_suite(result)` after each. A study named by
+    --storage/--study is checked first, so a bad URL fails before anything trains."""
+    best_model.check_search_study(options)
     results = []
     for name in SUITE_ORDER:
         result = run_suite(name, options)

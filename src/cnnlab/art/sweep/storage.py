@@ -8,8 +8,9 @@ in messages.
 Claiming: a worker only ever runs trials it moved from WAITING to RUNNING. PostgreSQL and MySQL lock
 the row (SELECT ... FOR UPDATE) and journal files order the claims in the log, so one claimant wins;
 SQLite has no row locks, so claims on an SQLite file are serialised with an flock (`claim_lock`).
-On RDB storages each running trial records a heartbeat every HEARTBEAT[0] s; a trial without one for
-HEARTBEAT[1] s is failed by the next worker that looks and queued again with the same parameters.
+On RDB storages each running trial records a heartbeat every `Liveness.interval` s; a trial without one
+for `Liveness.grace` s is failed by the next worker that looks and queued again with the same parameters
+(at most `Liveness.max_retry` times; sweep.lifecycle). Journal files have no heartbeats.
 """
 
 from __future__ import annotations
@@ -17,16 +18,45 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import threading
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import unquote
 
+from cnnlab.art.sweep.lifecycle import RetryLostTrial
 from cnnlab.core.errors import CnnlabError, clip, first_line, shorten
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT = (60, 180)  # RDB storages: heartbeat interval, seconds without one before a trial is stale
+HEARTBEAT = (30, 120)  # RDB storages: default heartbeat interval, seconds without one before a trial is stale
+MAX_RETRY = 2  # default: times a trial whose worker died is run again before it is failed for good
+CONNECT_TIMEOUT = 10  # seconds to wait for a PostgreSQL server before giving up (default TCP: minutes)
+_SECRET_KEYS = re.compile(r"(?i)([?&](?:password|passwd|pwd|secret|token|sslpassword)=)[^&#]*")
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """How workers notice each other's death: heartbeat interval and grace period (seconds), and how many
+    times a trial whose worker died is run again. A lost trial waits about `grace` (+ one poll) seconds."""
+
+    interval: int = HEARTBEAT[0]
+    grace: int = HEARTBEAT[1]
+    max_retry: int = MAX_RETRY
+
+    def __post_init__(self) -> None:
+        for name in ("interval", "grace"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise CnnlabError(f"--{'heartbeat-interval' if name == 'interval' else 'grace-period'} must be a positive "
+                                  f"number of seconds, got {value!r}")
+        if self.grace <= self.interval:
+            raise CnnlabError(f"--grace-period ({self.grace} s) must be longer than --heartbeat-interval ({self.interval} s), "
+                              "or live trials look dead between two heartbeats")
+        if isinstance(self.max_retry, bool) or not isinstance(self.max_retry, int) or self.max_retry < 0:
+            raise CnnlabError(f"--max-retry must be a non-negative integer, got {self.max_retry!r}")
 _DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "pymysql": "pymysql", "MySQLdb": "mysqlclient"}
 _URL_HINT = "expected sqlite:///file.db, postgresql://user:password@host/db or a file ending .log/.journal"
 
@@ -36,32 +66,50 @@ def default_storage(out_root: str | os.PathLike) -> str:
     return f"sqlite:///{Path(out_root).resolve() / 'optuna.db'}"
 
 
-def redact(url: str) -> str:
-    """The storage URL with any password replaced by ***, for messages."""
-    if "://" not in url:
-        return url
-    try:
-        from sqlalchemy.engine import make_url
+def mask_url(url: str) -> str:
+    """`url` with its password (and any password=... query value) replaced by ***: for every message.
 
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL (a port that is not a number): mask what looks like a password
-        scheme, rest = url.split("://", 1)
-        userinfo, at, host = rest.rpartition("@")
-        return f"{scheme}://{userinfo.split(':', 1)[0]}{':***' if ':' in userinfo else ''}{at}{host}" if at else url
+    Works on the raw text, not on a parser's reading of it, so even a URL that no parser accepts (an
+    unencoded @ or / in the password) shows nothing of the password: everything between the user name
+    and the last @ is masked. Paths without "://" (journal files) are returned as they are.
+    """
+    if not isinstance(url, str) or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    at = rest.rfind("@")
+    if at >= 0:
+        userinfo = rest[:at]
+        user = userinfo.split(":", 1)[0]
+        rest = (f"{user}:***" if ":" in userinfo else user) + rest[at:]
+    return f"{scheme}://{_SECRET_KEYS.sub(lambda m: m.group(1) + '***', rest)}"
+
+
+redact = mask_url  # the older name
+
+
+def _raw_password(url: str) -> str | None:
+    """The password as written in `url` (between the first ':' of the user info and the last '@'), decoded."""
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    at = rest.rfind("@")
+    if at < 0 or ":" not in rest[:at]:
+        return None
+    return unquote(rest[:at].split(":", 1)[1])
 
 
 def dashboard_command(url: str) -> str:
     """The shell line that opens the study's storage in optuna-dashboard (password shown as ***)."""
     import shlex
 
-    return f"optuna-dashboard {shlex.quote(redact(url))}"
+    return f"optuna-dashboard {shlex.quote(mask_url(url))}"
 
 
-def open_storage(url: str, heartbeat: bool = True) -> Any:
+def open_storage(url: str, heartbeat: bool | Liveness = True) -> Any:
     """An Optuna storage for `url`: "sqlite:///f.db", "postgresql://user:pw@host/db" or "path.log".
 
-    Raises CnnlabError (one line, password hidden) for a malformed URL, a missing driver, an
-    unreachable database or a storage file in a folder that does not exist.
+    `heartbeat`: a Liveness (True: the defaults) turns on RDB heartbeats, stale-trial failing and retries;
+    False opens the storage to read it. Raises CnnlabError (one line, password hidden) for a malformed URL,
+    an unknown scheme, a missing driver, a refused connection, bad credentials, a missing database or a
+    storage file in a folder that does not exist.
     """
     if not isinstance(url, str) or not url.strip():
         raise CnnlabError("empty storage URL")
@@ -85,17 +133,19 @@ def _open_journal(path: Path) -> Any:
         raise CnnlabError(f"cannot open journal storage {path}: {exc.strerror or exc}") from None
 
 
-def _open_database(url: str, heartbeat: bool) -> Any:
+def _open_database(url: str, heartbeat: bool | Liveness) -> Any:
     """An RDBStorage for a SQLAlchemy URL, with heartbeats (stale trials re-queued) unless told otherwise."""
-    import optuna
     from sqlalchemy import exc as sa_exc
     from sqlalchemy.engine import make_url
 
-    shown = redact(url)
+    shown = mask_url(url)
     try:
         parsed = make_url(url)
     except (sa_exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise CnnlabError(f"malformed storage URL {clip(shown)!r}: {_URL_HINT}") from None
+    raw = _raw_password(url)
+    if raw is not None and parsed.password != raw:
+        raise CnnlabError(f"malformed storage URL {clip(shown)!r}: percent-encode @ : / ? # in the password (%40 for @)")
     engine_kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
@@ -105,13 +155,15 @@ def _open_database(url: str, heartbeat: bool) -> Any:
         engine_kwargs["connect_args"] = {"timeout": 60}  # several processes: wait for locks, not fail
     else:
         engine_kwargs["pool_pre_ping"] = True  # survive server-side idle disconnects in long trials
+        if parsed.get_backend_name() == "postgresql":
+            engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
     beat: dict[str, Any] = {}
     if heartbeat:
-        beat = dict(heartbeat_interval=HEARTBEAT[0], grace_period=HEARTBEAT[1], heartbeat_stale_trial_callback=requeue_stale)
+        live = heartbeat if isinstance(heartbeat, Liveness) else Liveness()
+        beat = dict(heartbeat_interval=live.interval, grace_period=live.grace,
+                    heartbeat_stale_trial_callback=RetryLostTrial(live.max_retry, live.grace))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
+        return _rdb_storage(url, engine_kwargs, beat)
     except ImportError as exc:
         # Optuna re-raises the driver's ImportError; SQLAlchemy >= 2.1 drives postgresql:// with psycopg 3.
         missing = getattr(exc.__cause__, "name", None) or exc.name or ""
@@ -125,26 +177,32 @@ def _open_database(url: str, heartbeat: bool) -> Any:
     except sa_exc.SQLAlchemyError as exc:
         lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         reason = lines[0] if lines else type(exc).__name__
-        if parsed.password:
-            reason = reason.replace(str(parsed.password), "***")
+        for secret in {str(parsed.password or ""), raw or ""} - {""}:
+            reason = reason.replace(secret, "***")
         raise CnnlabError(f"cannot use storage {shown!r}: {reason}") from None
 
 
-def requeue_stale(study: Any, trial: Any) -> None:
-    """Heartbeat callback: a worker died during `trial` (now FAIL); queue the same parameters again."""
-    log.warning("trial %d lost its worker (no heartbeat); queued again", trial.number)
-    study.enqueue_trial(trial_params(trial), user_attrs=retry_attrs(trial))
+def _rdb_storage(url: str, engine_kwargs: dict, beat: dict, attempts: int = 6) -> Any:
+    """optuna.storages.RDBStorage(url), retried when workers that start together on an empty database race
+    to create Optuna's tables (PostgreSQL: "duplicate key value violates unique constraint", "already exists")."""
+    import random
+    import time
 
+    import optuna
+    from sqlalchemy import exc as sa_exc
 
-def retry_attrs(trial: Any) -> dict:
-    """User attributes of a trial queued to replace `trial`: same slot (sampler seed), next attempt."""
-    return {"replaces": trial.number, "slot": trial.user_attrs.get("slot", trial.number),
-            "attempt": trial.user_attrs.get("attempt", 0) + 1}
-
-
-def trial_params(trial: Any) -> dict:
-    """The parameters a retry of `trial` must reuse: those it drew plus those it was queued with."""
-    return {**trial.system_attrs.get("fixed_params", {}), **trial.params}
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
+        except (sa_exc.IntegrityError, sa_exc.ProgrammingError) as exc:
+            text = str(getattr(exc, "orig", exc))
+            if attempt == attempts - 1 or not ("duplicate key" in text or "already exists" in text):
+                raise
+            log.debug("another worker is creating the storage's tables; trying again (%s)", text.splitlines()[0])
+            time.sleep(0.2 + random.random())
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @contextlib.contextmanager
@@ -173,11 +231,14 @@ def claim_lock(url: str) -> Iterator[None]:
 
 
 def claim(store: Any, study_id: int) -> tuple[int, int] | None:
-    """Set one WAITING trial to RUNNING (the storage lets one worker win each): (number, id), or None."""
+    """Set one WAITING trial to RUNNING (the storage lets one worker win each), re-queued copies first:
+    (number, id), or None."""
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
-    for frozen in store.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
+    waiting = store.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,))
+    # Copies of lost or stopped trials first: a lost trial runs again as soon as a worker is free.
+    for frozen in sorted(waiting, key=lambda t: ("replaces" not in t.user_attrs, t.number)):
         trial_id = store.get_trial_id_from_study_id_trial_number(study_id, frozen.number)
         try:
             if not store.set_trial_state_values(trial_id, state=TrialState.RUNNING):

@@ -10,8 +10,10 @@ empty WAITING trials, and workers only ever claim WAITING trials (the storage le
 never create new ones. A trial whose sampled architecture is invalid (map below 1x1, or over the cost
 limits) is pruned at once, records why in user attribute "invalid", and is replaced by a fresh WAITING
 trial, so N trials are trained. On RDB storages each running trial records a heartbeat; a trial whose
-worker died (no heartbeat for sweep_storage.HEARTBEAT[1] s) is failed by the next worker and re-queued with the same
-parameters. Ctrl-C fails and re-queues the interrupted trial the same way.
+worker died (no heartbeat for the grace period, storage.Liveness) is failed by a surviving worker and
+queued again with the same parameters, up to a retry limit (sweep.lifecycle). Workers wait for trials
+running elsewhere, so while one worker lives the study ends with N finished trials and none running.
+SIGINT (Ctrl-C) and SIGTERM give the interrupted trial back at once.
 
 Each trial's sampler (TPE, or random search) is seeded from (seed, slot, attempt), where a slot is one
 of the N requested trials and attempt counts its replacements: random-phase draws (the first
@@ -34,12 +36,13 @@ from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.config import from_dict, to_dict
 from cnnlab.core.errors import CnnlabError, shorten
 from cnnlab.core.io import canonical_json, check_out_dir
+from cnnlab.art.sweep.lifecycle import gave_up_key, replaced_numbers, stop_on_signals, trial_status
 from cnnlab.art.sweep.space import SPACE_VERSION, suggest_config
-from cnnlab.art.sweep.storage import default_storage, open_storage, redact
+from cnnlab.art.sweep.storage import Liveness, default_storage, mask_url, open_storage
 from cnnlab.art.sweep.worker import ATTR_TRIALS, Job, spawn_workers, work
 from cnnlab.core.runtime import DEFAULT_DEVICE
 
-__all__ = ["SweepResult", "suggest_config", "default_storage", "open_storage", "run_sweep", "load_sweep"]
+__all__ = ["SweepResult", "Liveness", "suggest_config", "default_storage", "open_storage", "run_sweep", "load_sweep"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ class SweepResult:
     n_running: int
     n_waiting: int
     trials: list[dict] = field(default_factory=list)
+    data_hash: str | None = None  # content hash of the data the study searched on
 
     @property
     def n_finished(self) -> int:
@@ -87,8 +91,8 @@ def load_sweep(study_name: str, storage: str) -> SweepResult:
     try:
         study = optuna.load_study(study_name=study_name, storage=store)
     except KeyError:
-        raise CnnlabError(f"no study {study_name!r} in storage {redact(storage)!r}") from None
-    return _summarise(study, redact(storage))
+        raise CnnlabError(f"no study {study_name!r} in storage {mask_url(storage)!r}") from None
+    return _summarise(study, mask_url(storage))
 
 
 def _summarise(study: Any, shown: str) -> SweepResult:
@@ -96,8 +100,9 @@ def _summarise(study: Any, shown: str) -> SweepResult:
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
-    replaced = {t.user_attrs["replaces"] for t in trials if "replaces" in t.user_attrs}
-    rows = [_trial_row(t, replaced) for t in trials]
+    replaced = replaced_numbers(trials)
+    study_attrs = study.user_attrs
+    rows = [_trial_row(t, replaced, study_attrs) for t in trials]
     count = lambda s: sum(r["status"] == s for r in rows)  # noqa: E731
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     best = max(done, key=lambda t: (t.value, -t.number)) if done else None
@@ -120,20 +125,21 @@ def _summarise(study: Any, shown: str) -> SweepResult:
         n_running=count("running"),
         n_waiting=count("waiting"),
         trials=rows,
+        data_hash=study_attrs.get(_ATTR_DATA),
     )
 
 
-def _trial_row(t: Any, replaced: set[int]) -> dict:
-    """One trial as a table row; `replaced` holds the numbers of trials that a re-queued copy replaces."""
+def _trial_row(t: Any, replaced: set[int], study_attrs: dict) -> dict:
+    """One trial as a table row; `replaced` holds the numbers of trials that a re-queued copy replaces,
+    `study_attrs` the study's user attributes (why a trial was not run again)."""
     from optuna.trial import TrialState
 
-    status = {TrialState.WAITING: "waiting", TrialState.RUNNING: "running", TrialState.COMPLETE: "complete"}.get(t.state)
-    if t.state == TrialState.PRUNED:
-        status = "invalid" if "invalid" in t.user_attrs else "pruned"
-    elif t.state == TrialState.FAIL:
-        status = "replaced" if t.number in replaced else "failed"
+    status = trial_status(t, replaced)
     duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
-    note = t.user_attrs.get("invalid") or t.user_attrs.get("error") or t.user_attrs.get("interrupted") or ""
+    note = (t.user_attrs.get("invalid") or t.user_attrs.get("error") or t.user_attrs.get("interrupted")
+            or study_attrs.get(gave_up_key(t.number)) or "")
+    if status == "replaced" and not note:
+        note = "its worker died (no heartbeat)"
     if t.number in replaced and status != "invalid":
         note = (note + "; " if note else "") + "re-queued"
     return {
@@ -165,6 +171,7 @@ def run_sweep(
     threads: int | None = None,
     device: str = DEFAULT_DEVICE,
     callbacks: Sequence[Callback] = (),
+    liveness: Liveness | None = None,
 ) -> SweepResult:
     """Run (or join, or resume) study `study_name` until it holds `trials` finished trials.
 
@@ -175,7 +182,10 @@ def run_sweep(
     in this process. Each trial trains through `cnnlab.art.run.train_run` into a cached run folder under
     `out_root`; `callbacks` are added to each trial's training (e.g. TensorBoard logging). Returns the
     study's state when this call's workers have nothing left to claim, and records its trials' run ids
-    in <out_root>/sweeps/<study>.json (read by `cnnlab runs`).
+    in <out_root>/sweeps/<study>.json (read by `cnnlab runs`). `liveness`: heartbeat interval, grace
+    period and retry limit of lost trials (default: storage.Liveness()); every worker should use the same.
+    A worker that dies is survived: the study still ends with `trials` finished trials, and this call
+    fails only if the study did not.
     """
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise CnnlabError(f"--trials must be a positive integer, got {trials!r}")
@@ -191,7 +201,8 @@ def run_sweep(
     if storage is None:
         out_root.mkdir(parents=True, exist_ok=True)  # the default storage is a file in it
     url = storage or default_storage(out_root)
-    store = open_storage(url)
+    liveness = liveness or Liveness()
+    store = open_storage(url, liveness)
     out_root.mkdir(parents=True, exist_ok=True)
 
     from cnnlab.art.run import prepare_data
@@ -201,16 +212,24 @@ def run_sweep(
     from cnnlab.core.threads import resolve_threads, use_threads
 
     job = Job(study_name, url, to_dict(base), str(out_root), seed, prune, str(device), sampler,
-              threads=resolve_threads(threads), log_level=logging.getLogger().getEffectiveLevel(), callbacks=tuple(callbacks))
+              threads=resolve_threads(threads), log_level=logging.getLogger().getEffectiveLevel(), callbacks=tuple(callbacks),
+              liveness=liveness)
+    bad: list = []
     if workers == 1:  # this process is the worker
         use_threads(threads)
-        work(job, store, data)
+        with stop_on_signals():
+            work(job, store, data)
     else:
-        spawn_workers(job, workers)
+        bad = spawn_workers(job, workers)
     import optuna
 
-    result = _summarise(optuna.load_study(study_name=study_name, storage=store), redact(url))
+    result = _summarise(optuna.load_study(study_name=study_name, storage=store), mask_url(url))
     write_sweep_index(out_root, result)
+    if bad:
+        text = f"{len(bad)} of {workers} sweep workers ended badly (worker, exit code: {bad})"
+        if any(code == 2 for _, code in bad) or result.n_running or result.n_waiting or result.n_finished < (result.target or 0):
+            raise CnnlabError(f"{text}; see the messages above")
+        log.warning("%s; the others ran their trials, and the study holds all %d", text, result.n_finished)
     return result
 
 

@@ -4,7 +4,9 @@
 gets a fresh Study object (fresh trial cache) with a TPESampler seeded from (seed, trial number), draws
 its config from `sweep_space.suggest_config`, trains it through `cnnlab.art.run.train_run` and reports the
 validation accuracy of every epoch, so the median pruner can stop it. Invalid draws are pruned at once
-and replaced by a fresh WAITING trial; Ctrl-C fails the running trial and queues it again.
+and replaced by a fresh WAITING trial; SIGINT (Ctrl-C) and SIGTERM fail the running trial and queue it
+again at once (sweep.lifecycle). A worker with nothing to claim waits while other workers' trials run,
+failing and re-running any whose heartbeat stops, until the study holds its target of finished trials.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import os
 import socket
 import sys
 import threading
+import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from cnnlab.art.config import RunConfig
@@ -25,8 +28,9 @@ from cnnlab.core.train.callbacks import Callback, FitState
 from cnnlab.core.config import from_dict, to_dict
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import short_hash
+from cnnlab.art.sweep.lifecycle import exit_status, give_back, progress, retry_attrs, signals_ignored, stop_on_signals
 from cnnlab.art.sweep.space import suggest_config
-from cnnlab.art.sweep.storage import claim, claim_lock, heartbeat_thread, open_storage, retry_attrs, trial_params
+from cnnlab.art.sweep.storage import Liveness, claim, claim_lock, heartbeat_thread, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,7 @@ N_STARTUP = 10  # TPE: random trials before the model kicks in
 PRUNE_STARTUP = 5  # MedianPruner: complete trials before pruning starts
 START_WAIT = 120.0  # seconds local workers wait for each other before claiming
 MAX_INVALID_FACTOR = 5  # stop replacing invalid trials past max(20, factor * N) of them
+MAX_POLL = 5.0  # seconds between looks at a study whose last trials run on other workers
 ATTR_TRIALS = "cnnlab_trials"  # study user attribute: the number of trials asked for
 
 
@@ -53,10 +58,15 @@ class Job:
     log_level: int = logging.INFO
     worker: int = 0
     callbacks: Sequence[Callback] = ()  # extra training callbacks of every trial (e.g. TensorBoard logging)
+    liveness: Liveness = field(default_factory=Liveness)  # heartbeat interval, grace period, retry limit
 
 
-def spawn_workers(job: Job, workers: int) -> None:
-    """Run `workers` local worker processes ("spawn": no forked torch/DB state) and wait for them."""
+def spawn_workers(job: Job, workers: int) -> list[tuple[int, int | None]]:
+    """Run `workers` local worker processes ("spawn": no forked torch/DB state) and wait for them; returns
+    (worker, exit code) of those that did not exit 0 (the caller decides whether the study suffered).
+
+    SIGTERM to this process is passed on to the workers at once (each gives its trial back and exits 143);
+    a terminal's Ctrl-C reaches them by itself."""
     import multiprocessing as mp
     import signal
 
@@ -67,25 +77,26 @@ def spawn_workers(job: Job, workers: int) -> None:
     for p in procs:
         p.start()
     try:
-        for p in procs:
-            p.join()
-    except KeyboardInterrupt:
-        # A terminal's Ctrl-C reached the workers too; each fails and re-queues its trial, then stops.
-        # Workers that did not get it (parent signalled alone) get a SIGINT; stragglers are ended.
-        for p in procs:
-            p.join(timeout=10)
-        for p in procs:
-            if p.is_alive() and p.pid:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(p.pid, signal.SIGINT)
-        for p in procs:
-            p.join(timeout=30)
-            if p.is_alive():
-                p.terminate()
+        with stop_on_signals():
+            for p in procs:
+                p.join()
+    except KeyboardInterrupt as exc:
+        # A terminal's Ctrl-C reached the workers too; each gives its trial back, then stops. Workers that
+        # did not get the signal (this process signalled alone) get it now; stragglers are ended.
+        signum = getattr(exc, "signum", signal.SIGINT)
+        with signals_ignored():
+            for p in procs:
+                p.join(timeout=0 if signum == signal.SIGTERM else 10)
+            for p in procs:
+                if p.is_alive() and p.pid:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(p.pid, signum)
+            for p in procs:
+                p.join(timeout=30)
+                if p.is_alive():
+                    p.kill()
         raise
-    bad = [(i, p.exitcode) for i, p in enumerate(procs) if p.exitcode != 0]
-    if bad:
-        raise CnnlabError(f"{len(bad)} of {workers} sweep workers failed (worker, exit code: {bad}); see the messages above")
+    return [(i, p.exitcode) for i, p in enumerate(procs) if p.exitcode != 0]
 
 
 def _worker_main(job: Job, barrier: Any = None) -> None:
@@ -101,23 +112,29 @@ def _worker_main(job: Job, barrier: Any = None) -> None:
     if job.threads:
         torch.set_num_threads(job.threads)
     try:
-        from cnnlab.art.run import prepare_data
+        with stop_on_signals():
+            from cnnlab.art.run import prepare_data
 
-        store = open_storage(job.storage)
-        data = prepare_data(from_dict(RunConfig, job.base))
-        if barrier is not None:
-            with contextlib.suppress(threading.BrokenBarrierError):
-                barrier.wait(timeout=START_WAIT)
-        work(job, store, data)
+            store = open_storage(job.storage, job.liveness)
+            data = prepare_data(from_dict(RunConfig, job.base))
+            if barrier is not None:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    barrier.wait(timeout=START_WAIT)
+            work(job, store, data)
     except CnnlabError as exc:
         log.error("%s", exc)
         sys.exit(2)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        sys.exit(exit_status(exc))
 
 
 def work(job: Job, store: Any, data: Any) -> int:
-    """Claim WAITING trials of the study and run them until none is left; returns how many ran."""
+    """Claim WAITING trials of the study and run them until the study holds its target of finished trials
+    (or nothing is left that could finish); returns how many ran here.
+
+    With nothing to claim while other workers' trials run, wait and look again every few seconds: a trial
+    whose worker died (no heartbeat for the grace period) is failed and queued again, and run here.
+    Storages without heartbeats (journal files) cannot tell a dead worker from a slow one: return then."""
     import optuna
 
     base = from_dict(RunConfig, job.base)
@@ -126,16 +143,32 @@ def work(job: Job, store: Any, data: Any) -> int:
         pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNE_STARTUP, n_warmup_steps=max(1, base.train.epochs // 4))
     worker = f"{socket.gethostname()}:{os.getpid()}"
     study_id = store.get_study_id_from_name(job.study_name)
-    ran = 0
+    beats = bool(getattr(store, "get_heartbeat_interval", lambda: None)())
+    poll = min(MAX_POLL, float(job.liveness.interval))
+    ran, waiting_said = 0, False
     while True:
         control = optuna.load_study(study_name=job.study_name, storage=store)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(control)  # a dead worker's trial: FAIL + re-queued
+            optuna.storages.fail_stale_trials(control)  # a dead worker's trial: FAIL + queued again
         with claim_lock(job.storage):
             claimed = claim(store, study_id)
         if claimed is None:
-            return ran
+            state = progress(control.get_trials(deepcopy=False))
+            target = int(control.user_attrs.get(ATTR_TRIALS, 0))
+            if state.finished >= target or not state.running:
+                return ran
+            if not beats:
+                log.warning("%d trial(s) still running on other workers; this storage has no heartbeats, so a "
+                            "dead worker's trial is not run again (use an RDB storage such as PostgreSQL)", state.running)
+                return ran
+            if not waiting_said:
+                log.info("%d of %d trials finished, %d running elsewhere: waiting (a trial without heartbeat for "
+                         "%d s is run again here)", state.finished, target, state.running, job.liveness.grace)
+                waiting_said = True
+            time.sleep(poll)
+            continue
+        waiting_said = False
         number, trial_id = claimed
         try:
             _run_trial(job, store, base, data, pruner, worker, number, trial_id)
@@ -146,61 +179,52 @@ def work(job: Job, store: Any, data: Any) -> int:
 
 
 def _run_trial(job: Job, store: Any, base: RunConfig, data: Any, pruner: Any, worker: str, number: int, trial_id: int) -> None:
-    """Run one claimed trial and tell the storage how it ended."""
+    """Run one claimed trial and tell the storage how it ended; a signal gives the trial back at once."""
+    import optuna
+
+    study = None
+    try:
+        with heartbeat_thread(store, trial_id):
+            # A fresh Study per trial: a fresh trial cache, and a sampler seeded by the trial's slot and
+            # attempt (not its number, which depends on timing), so random-phase draws are reproducible.
+            attrs = store.get_trial(trial_id).user_attrs
+            sampler = _sampler(job.sampler, job.seed, attrs.get("slot", number), attrs.get("attempt", 0))
+            study = optuna.load_study(study_name=job.study_name, storage=store, sampler=sampler, pruner=pruner)
+            _train_trial(job, study, base, data, worker, number, trial_id)
+    except KeyboardInterrupt as exc:
+        with signals_ignored():  # a second signal must not lose the trial half-way through this
+            study = study or optuna.load_study(study_name=job.study_name, storage=store)
+            reason = "stopped by SIGTERM" if exit_status(exc) == 143 else "interrupted (Ctrl-C)"
+            give_back(study, store, trial_id, reason)
+        raise
+
+
+def _train_trial(job: Job, study: Any, base: RunConfig, data: Any, worker: str, number: int, trial_id: int) -> None:
+    """Train the claimed trial in `study` and tell the storage how it ended (complete, pruned or failed)."""
     import optuna
     from optuna.trial import TrialState
 
-    with heartbeat_thread(store, trial_id):
-        # A fresh Study per trial: a fresh trial cache, and a sampler seeded by the trial's slot and
-        # attempt (not its number, which depends on timing), so random-phase draws are reproducible.
-        attrs = store.get_trial(trial_id).user_attrs
-        sampler = _sampler(job.sampler, job.seed, attrs.get("slot", number), attrs.get("attempt", 0))
-        study = optuna.load_study(study_name=job.study_name, storage=store, sampler=sampler, pruner=pruner)
-        # Read the trials once, as Study.ask() does, so the storage's trial cache holds this trial
-        # before a queued (fixed) parameter is written (Optuna's cached RDB storage needs that).
-        study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        trial = optuna.trial.Trial(study, trial_id)
-        trial.set_user_attr("worker", worker)
-        try:
-            value = _objective(trial, base, data, job)
-        except optuna.TrialPruned as exc:
-            study.tell(trial, state=TrialState.PRUNED)
-            if "invalid" in trial.user_attrs:
-                log.info("trial %d: invalid architecture (%s)", number, trial.user_attrs["invalid"])
-                _replace_invalid(study, study.trials[number])
-            else:
-                log.info("trial %d: pruned (%s)", number, exc)
-        except KeyboardInterrupt:
-            with _sigint_ignored():  # a second Ctrl-C must not lose the trial half-way through this
-                trial.set_user_attr("interrupted", "interrupted (Ctrl-C)")
-                study.tell(trial, state=TrialState.FAIL)
-                frozen = study.trials[number]
-                study.enqueue_trial(trial_params(frozen), user_attrs=retry_attrs(frozen))
-                log.warning("trial %d interrupted; queued again", number)
-            raise
-        except Exception as exc:  # noqa: BLE001 - one broken trial must not stop the sweep
-            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
-            study.tell(trial, state=TrialState.FAIL)
-            log.error("trial %d failed: %s: %s", number, type(exc).__name__, exc, exc_info=not isinstance(exc, CnnlabError))
+    # Read the trials once, as Study.ask() does, so the storage's trial cache holds this trial
+    # before a queued (fixed) parameter is written (Optuna's cached RDB storage needs that).
+    study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    trial = optuna.trial.Trial(study, trial_id)
+    trial.set_user_attr("worker", worker)
+    try:
+        value = _objective(trial, base, data, job)
+    except optuna.TrialPruned as exc:
+        study.tell(trial, state=TrialState.PRUNED)
+        if "invalid" in trial.user_attrs:
+            log.info("trial %d: invalid architecture (%s)", number, trial.user_attrs["invalid"])
+            _replace_invalid(study, study.trials[number])
         else:
-            study.tell(trial, value)
-            log.info("trial %d: val acc %.4f (run %s)", number, value, trial.user_attrs.get("run_id"))
-
-
-@contextlib.contextmanager
-def _sigint_ignored():
-    """Ignore SIGINT inside the block (main thread only; elsewhere signals cannot be changed)."""
-    import signal
-
-    try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+            log.info("trial %d: pruned (%s)", number, exc)
+    except Exception as exc:  # noqa: BLE001 - one broken trial must not stop the sweep
+        trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
+        study.tell(trial, state=TrialState.FAIL)
+        log.error("trial %d failed: %s: %s", number, type(exc).__name__, exc, exc_info=not isinstance(exc, CnnlabError))
+    else:
+        study.tell(trial, value)
+        log.info("trial %d: val acc %.4f (run %s)", number, value, trial.user_attrs.get("run_id"))
 
 
 def _replace_invalid(study: Any, trial: Any) -> None:

@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from cnnlab.core.config import flatten
 from cnnlab.core.errors import CnnlabError, clip, shorten
 from cnnlab.core.io import load_json
-from cnnlab.core.runs import SUMMARY, documents_problem
+from cnnlab.core.runs.folders import SUMMARY, documents_problem
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from cnnlab.core.version import __version__
 from cnnlab.core.io import atomic_path, atomic_write_json, atomic_write_text, json_text, load_json, short_hash
-from cnnlab.core.processes import pid_alive
+from cnnlab.core.processes import process_tag, tag_alive
 
 if TYPE_CHECKING:  # torch only where weights are written: `cnnlab runs` reads run folders without it
     import torch
@@ -282,7 +282,7 @@ def create_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any], se
     clean_stale_tmp(root)
     rid = run_id(kind, config, str(data.get("hash", "")), seed, device)
     final = root / rid
-    tmp = root / f".tmp-{rid}-{os.getpid()}"
+    tmp = root / f".tmp-{rid}-{process_tag()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
@@ -309,7 +309,7 @@ def _install(tmp: Path, final: Path, replace: bool) -> None:
     aside (to a .tmp-old-* name that `clean_stale_tmp` removes if this process dies), then `tmp` takes
     its place and the old folder is deleted. A valid `final` is kept (and `tmp` dropped) unless `replace`.
     """
-    aside = final.with_name(f".tmp-old-{final.name}-{os.getpid()}")
+    aside = final.with_name(f".tmp-old-{final.name}-{process_tag()}")
     for _ in range(10):
         if final.exists() or final.is_symlink():
             problem = run_problem(final)
@@ -333,13 +333,25 @@ def _install(tmp: Path, final: Path, replace: bool) -> None:
     raise OSError(f"could not install run folder {final}: other processes keep replacing it")
 
 
-def clean_stale_tmp(root: str | os.PathLike) -> int:
-    """Remove temporary run folders left by killed processes (only those whose process is gone)."""
+FOREIGN_TMP_AGE = 3 * 24 * 3600  # seconds untouched before another host's temporary folder counts as stale
+
+
+def clean_stale_tmp(root: str | os.PathLike, foreign_age: float = FOREIGN_TMP_AGE) -> int:
+    """Remove temporary run folders (.tmp-*-<pid>.<host>) left by killed processes: this host's whose process
+    is gone, and any other (another host's, or unnamed) only once untouched for `foreign_age` seconds, so
+    several hosts can share one runs folder (NFS) without removing each other's runs in progress."""
     removed = 0
+    now = time.time()
     for path in Path(root).glob(".tmp-*"):
-        pid = path.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and pid_alive(int(pid)):
+        alive = tag_alive(path.name.rsplit("-", 1)[-1])
+        if alive:
             continue
+        if alive is None:
+            try:
+                if now - path.stat().st_mtime < foreign_age:
+                    continue
+            except OSError:
+                continue
         shutil.rmtree(path, ignore_errors=True)
         removed += 1
     return removed

@@ -32,6 +32,7 @@ from typing import Any, Iterable, Mapping
 from cnnlab.core.train.callbacks import Callback, FitState
 from cnnlab.core.config import flatten
 from cnnlab.core.errors import CnnlabError
+from cnnlab.core.processes import process_tag
 
 __all__ = ["EVENTS_DIR", "TensorBoardLogger", "require_tensorboard", "write_run_events", "write_runs_events", "logdir_command"]
 
@@ -219,7 +220,7 @@ class TensorBoardLogger(Callback):
     def on_fit_start(self, state: FitState) -> None:
         self._discard()  # a staged log that no run folder adopted (that run failed or was pruned)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.staging = self.root / f".tmp-{EVENTS_DIR}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}-{os.getpid()}"
+        self.staging = self.root / f".tmp-{EVENTS_DIR}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}-{process_tag()}"
         self.writer = _summary_writer(self.staging)
 
     def on_epoch_end(self, state: FitState, row: dict) -> None:

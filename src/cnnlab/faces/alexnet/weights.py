@@ -25,7 +25,7 @@ import torch
 from cnnlab.faces.alexnet.model import OFFICIAL_URL, UNTRAINED_LABEL, WEIGHTS_FILENAME, AlexNet, check_shapes
 from cnnlab.core.errors import CnnlabError, first_line
 from cnnlab.core.io import sha256_file
-from cnnlab.core.state_dicts import load_weights
+from cnnlab.core.runs.state_dicts import load_weights
 
 log = logging.getLogger(__name__)
 

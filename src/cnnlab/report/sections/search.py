@@ -19,6 +19,17 @@ def _fmt_value(v: Any) -> str:
     return esc(v)
 
 
+def search_origin(s: Mapping[str, Any]) -> str:
+    """Which study the 1.6 search is, and where it is stored (the URL's password masked): LaTeX."""
+    from cnnlab.art.sweep.storage import mask_url
+
+    study = esc(s.get("study") or "search")
+    if s.get("shared"):
+        done = f", {s['n_finished']} of {s['target']} trials finished" if s.get("target") else ""
+        return f"study \\texttt{{{study}}} read from \\texttt{{{esc(mask_url(str(s.get('storage') or '?')))}}}{done}"
+    return f"study \\texttt{{{study}}} in the runs folder's \\texttt{{optuna.db}}"
+
+
 def section_search(ctx: dict, figs: Mapping[str, str]) -> str:
     s = ctx["suites"]["search"]
     r = s["rows"][0]
@@ -41,7 +52,7 @@ def section_search(ctx: dict, figs: Mapping[str, str]) -> str:
                  "trial and the best so far.}\\label{fig:search}")
     return rf"""
 \subsection{{The best configuration}}
-An Optuna search (TPE sampler, median pruning on validation accuracy; {len(trials)} trials: {counts}) explored the
+An Optuna search ({search_origin(s)}; TPE sampler, median pruning on validation accuracy; {len(trials)} trials: {counts}) explored the
 architecture, optimizer, regularisation and augmentation together, each trial trained on the first repeat's split and scored by
 \emph{{validation}} accuracy only. The best configuration (Table~\ref{{tab:best}}) was then retrained on the same {r['n']}
 repeat{'s' if r['n'] > 1 else ''} as the starter network: it reaches {acc(r)} validation and \textbf{{{acc(r, 'test_acc')} test accuracy}},
