@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnlab.art import synthetic
+from cnnlab.art.data import synthetic
 from cnnlab.art.data import load_art_data, stratified_split
 from cnnlab.art.transforms import SEVERITIES, apply_transform
 

@@ -1,4 +1,4 @@
-"""Tests for cnnlab.art.data and cnnlab.art.folder: folder loading, robustness to odd files, the cache, the split, synthetic data."""
+"""Tests for cnnlab.art.data and cnnlab.art.data.folder: folder loading, robustness to odd files, the cache, the split, synthetic data."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlab.art import folder as folder_mod
-from cnnlab.art import synthetic
+from cnnlab.art.data import folder as folder_mod
+from cnnlab.art.data import synthetic
 from cnnlab.art.data import DATASETS, ImageDataset, load_art_data, stratified_split
-from cnnlab.art.folder import cache_path, default_cache_dir
+from cnnlab.art.data.folder import cache_path, default_cache_dir
 from cnnlab.core.images import display_name
 from cnnlab.core.errors import ConfigError, DataError
 
@@ -71,7 +71,7 @@ def synthetic_ds(tmp_path_factory) -> ImageDataset:
 
 # ----------------------------------------------------------------------------- folders
 def test_layout_robustness(art_folder: Path, cache_dir: Path, caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="cnnlab.art.folder"):
+    with caplog.at_level(logging.WARNING, logger="cnnlab.art.data.folder"):
         ds = load_art_data(str(art_folder), cache_dir=cache_dir)
     assert ds.class_names == ("Canaletto", "Claude Monet", "Paul Sandby")
     assert not ds.synthetic and ds.name == str(art_folder.resolve())
@@ -154,7 +154,7 @@ def test_content_change_invalidates_the_cache(art_folder: Path, cache_dir: Path,
 def test_damaged_cache_file_is_rebuilt(art_folder: Path, cache_dir: Path, caplog) -> None:
     first = load_art_data(art_folder, cache_dir=cache_dir)
     cache_path(first.data_hash, 50, cache_dir).write_bytes(b"not a torch file")
-    with caplog.at_level(logging.WARNING, logger="cnnlab.art.folder"):
+    with caplog.at_level(logging.WARNING, logger="cnnlab.art.data.folder"):
         again = load_art_data(art_folder, cache_dir=cache_dir)
     assert torch.equal(first.images, again.images)
     assert "unreadable cache file" in caplog.text

@@ -2,7 +2,7 @@ import pytest
 
 from cnnlab.art.config import ModelConfig
 from cnnlab.core.errors import ConfigError
-from cnnlab.art.receptive import layers_from_config, parse_spec, receptive_field
+from cnnlab.art.models.receptive import layers_from_config, parse_spec, receptive_field
 
 
 def test_handout_question_5x5_then_3x3_gives_7x7():

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from cnnlab.art.config import RunConfig
-from cnnlab.art.course_transforms import COURSE_ORDER
+from cnnlab.art.transforms.course import COURSE_ORDER
 from cnnlab.art.robustness import ORIGINAL, course_points, robustness_facts
 from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.art.suites import SuiteOptions, labels, run_suite, suite_names

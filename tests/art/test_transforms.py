@@ -208,7 +208,7 @@ def _pil_reference(name: str, arr):
                                   "course_contrast_low", "course_flip_lr", "course_rotate_180", "course_invert"])
 def test_course_transform_matches_pil(name: str) -> None:
     """Each course transform on a batch in [-0.5, 0.5] equals PIL / NumPy on the 8-bit image within 1/255."""
-    from cnnlab.art.course_transforms import COURSE_ORDER, COURSE_TRANSFORMS, apply_course_transform, to_uint8_values
+    from cnnlab.art.transforms.course import COURSE_ORDER, COURSE_TRANSFORMS, apply_course_transform, to_uint8_values
 
     assert set(COURSE_ORDER) == set(COURSE_TRANSFORMS.names()) and name in COURSE_ORDER
     arr = _test_image()
@@ -224,7 +224,7 @@ def test_course_transform_matches_pil(name: str) -> None:
 
 
 def test_course_contrast_uses_each_images_own_grey_mean() -> None:
-    from cnnlab.art.course_transforms import apply_course_transform
+    from cnnlab.art.transforms.course import apply_course_transform
 
     dark, bright = torch.full((1, 3, 8, 8), -0.4), torch.full((1, 3, 8, 8), 0.4)
     out = apply_course_transform("course_contrast_high", torch.cat([dark, bright]))

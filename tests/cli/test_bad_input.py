@@ -180,7 +180,7 @@ def _art_folder(root: Path, per_class: int = 6) -> Path:
 
 
 def test_art_folder_skips_an_image_over_the_pixel_limit(tmp_path, caplog):
-    from cnnlab.art.folder import load_folder
+    from cnnlab.art.data.folder import load_folder
 
     art = _art_folder(tmp_path / "art")
     (art / "monet" / "bomb.png").write_bytes(png_bomb(9000, 9000))
@@ -201,7 +201,7 @@ def test_special_files_in_class_folders_are_skipped_not_read(tmp_path):
     os.mkfifo(art / "top-level-pipe")
     code = (
         "import logging, sys; logging.basicConfig(level=logging.WARNING)\n"
-        "from cnnlab.art.folder import load_folder\n"
+        "from cnnlab.art.data.folder import load_folder\n"
         f"found = load_folder(__import__('pathlib').Path({str(art)!r}), 16, cache_dir={str(tmp_path / 'cache')!r})\n"
         "print(len(found.labels))\n"
     )

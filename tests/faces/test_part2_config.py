@@ -14,7 +14,7 @@ from cnnlab.cli.app import build_parser, main
 from cnnlab.core.config import resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.train.config import EarlyStoppingConfig, SchedulerConfig
-from cnnlab.faces.alexnet.model import MIN_INPUT_SIZE
+from cnnlab.faces.alexnet import MIN_INPUT_SIZE
 from cnnlab.faces.checkpoints import FACE_MODELS, build_model, load_checkpoint, save_checkpoint
 from cnnlab.faces.config import (FaceDataConfig, FeaturesConfig, FeaturesRunConfig, FinetuneConfig,
                                  FinetuneRunConfig, MLPConfig, MLPRunConfig, with_epochs, with_seed)

@@ -24,7 +24,7 @@ from PIL import Image
 
 from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.art.config import RunConfig
-from cnnlab.art.course_transforms import COURSE_ORDER
+from cnnlab.art.transforms.course import COURSE_ORDER
 from cnnlab.core.config import to_dict
 from cnnlab.core.errors import CnnlabError
 from cnnlab.report import ReportOptions, build_report

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from cnnlab.art.config import RunConfig
-from cnnlab.art.folder import PAD_VALUE
+from cnnlab.art.data.folder import PAD_VALUE
 from cnnlab.core.config import to_dict
 from cnnlab.core.runs.folders import RunResult
 from cnnlab.core.runs.recipe import RunSpec, run_cached

@@ -2,7 +2,7 @@
 the facts the suite findings and the report both state about it (`robustness_facts`).
 
 Two families are evaluated on the fixed test split: the course's own transformations
-(cnnlab.art.course_transforms, one strength each: the headline) and the graded transforms of
+(cnnlab.art.transforms.course, one strength each: the headline) and the graded transforms of
 cnnlab.art.transforms at several severities (the curves). Every table row keeps the accuracy of each
 run ("accs", in repeat order), so drops and the augmented model's gains are paired per repeat.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from cnnlab.art.config import RunConfig
-from cnnlab.art.course_transforms import COURSE_ORDER
+from cnnlab.art.transforms.course import COURSE_ORDER
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.stats import Comparison, compare, summarize
 
@@ -34,7 +34,7 @@ def evaluate_robustness(models: Mapping[str, Sequence[str]], config: RunConfig, 
 
     from cnnlab.art.run import load_run_model, prepare_data
     from cnnlab.core.train.trainer import Trainer
-    from cnnlab.art.course_transforms import apply_course_transform
+    from cnnlab.art.transforms.course import apply_course_transform
     from cnnlab.art.transforms import SEVERITIES, apply_transform
 
     severities = severities or SEVERITIES
@@ -81,8 +81,8 @@ def table_row(table: Sequence[Mapping], model: str, transform: str, severity: fl
 
 def course_points(table: Sequence[Mapping], model: str, graded: str) -> list[tuple[float, float]]:
     """(severity, accuracy) of each course transform of `model` that sits on the graded transform
-    `graded` (cnnlab.art.course_transforms.COURSE_SEVERITY): where a severity curve marks the course's point."""
-    from cnnlab.art.course_transforms import COURSE_SEVERITY
+    `graded` (cnnlab.art.transforms.course.COURSE_SEVERITY): where a severity curve marks the course's point."""
+    from cnnlab.art.transforms.course import COURSE_SEVERITY
 
     out = []
     for course, (name, severity) in COURSE_SEVERITY.items():

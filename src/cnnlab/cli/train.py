@@ -62,7 +62,7 @@ def _add_describe(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_describe(args: argparse.Namespace) -> int:
-    from cnnlab.art.describe import describe_run_config
+    from cnnlab.art.models.describe import describe_run_config
 
     print(describe_run_config(resolve_run_config(args), num_classes=args.classes))
     return 0
@@ -79,7 +79,7 @@ def _add_receptive_field(sub: argparse._SubParsersAction) -> None:
 def _run_receptive_field(args: argparse.Namespace) -> int:
     from cnnlab.art.config import RunConfig
     from cnnlab.core.config import resolve_config
-    from cnnlab.art.receptive import layers_from_config, parse_spec, receptive_field
+    from cnnlab.art.models.receptive import layers_from_config, parse_spec, receptive_field
 
     if args.spec:
         layers = parse_spec(args.spec)

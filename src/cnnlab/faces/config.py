@@ -116,7 +116,7 @@ class MLPConfig:
 
 
 def _check_alexnet(section: str, input_size: int, dropout: float, weights: str | None) -> None:
-    from cnnlab.faces.alexnet.model import MIN_INPUT_SIZE  # torch-free: building a config never imports torch
+    from cnnlab.faces.alexnet import MIN_INPUT_SIZE  # torch-free: building a config never imports torch
 
     check(input_size >= MIN_INPUT_SIZE, f"{section}.input_size must be >= {MIN_INPUT_SIZE} for AlexNet, got {input_size}")
     check(input_size <= MAX_IMAGE_SIZE, f"{section}.input_size must be <= {MAX_IMAGE_SIZE}, got {input_size}")
@@ -139,7 +139,7 @@ class FeaturesConfig:
     weights: str | None = None
 
     def __post_init__(self) -> None:
-        from cnnlab.faces.alexnet.model import LAYERS
+        from cnnlab.faces.alexnet import LAYERS
 
         check(self.layer in LAYERS, f"unknown AlexNet layer {shorten(self.layer)} (choose from: {_choices(LAYERS)})")
         check(all(h >= 1 for h in self.head_hidden), f"features.head_hidden sizes must be >= 1, got {list(self.head_hidden)}")
@@ -170,7 +170,7 @@ class FinetuneConfig:
     weights: str | None = None
 
     def __post_init__(self) -> None:
-        from cnnlab.faces.alexnet.model import TRAIN_FROM
+        from cnnlab.faces.alexnet import TRAIN_FROM
 
         check(self.freeze in FREEZE_MODES, f"unknown freeze mode {shorten(self.freeze)} (choose from: {_choices(FREEZE_MODES)})")
         check(self.train_from in TRAIN_FROM,

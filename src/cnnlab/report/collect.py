@@ -157,7 +157,7 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     Each seed's fine-tuning starts from that seed's 2.2 run; with the default recipe (from-features) the
     2.2 runs cache the frozen layer the fine-tuning reads in the same pass as their own features.
     """
-    from cnnlab.faces.alexnet.model import TRAIN_FROM
+    from cnnlab.faces.alexnet import TRAIN_FROM
     from cnnlab.faces.config import FROM_FEATURES, with_seed
     from cnnlab.faces.experiments import load_run_faces, train_mlp
     from cnnlab.faces.alexnet.model.finetune import alexnet_finetune
@@ -184,7 +184,7 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
                                  device=options.device, callbacks=options.callbacks).path.name for s, f22 in zip(seeds, features)]
     del state_dict
 
-    from cnnlab.report.figures.images import images as figures
+    from cnnlab.report.figures import images as figures
 
     assets = options.assets_dir
     units = figures.plot_mlp_units({h: out / ids[0] for h, ids in mlp.items()}, faces_gray, assets / "mlp_units.png")

@@ -92,7 +92,7 @@ def _network(base_config: dict) -> dict[str, Any]:
     from cnnlab.art.config import RunConfig
     from cnnlab.core.config import from_dict
     from cnnlab.art.models import count_parameters, create_model, describe_layers
-    from cnnlab.art.receptive import layers_from_config, parse_spec, receptive_field
+    from cnnlab.art.models.receptive import layers_from_config, parse_spec, receptive_field
 
     config = from_dict(RunConfig, base_config)
     size = config.data.image_size

@@ -56,7 +56,7 @@ def plot_mean_curves(run_paths: Sequence[str], path: Path, title: str) -> Path:
 def plot_robustness(table: list[dict], folder: Path) -> None:
     """robustness_bars.png (the course's transformations, every model) and robustness_curves.png
     (accuracy against severity of the graded transforms, the course's point marked)."""
-    from cnnlab.art.course_transforms import COURSE_LABELS, COURSE_ORDER
+    from cnnlab.art.transforms.course import COURSE_LABELS, COURSE_ORDER
     from cnnlab.art.robustness import ORIGINAL, course_points, table_row
 
     plt = pyplot()

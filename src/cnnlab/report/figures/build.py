@@ -1,7 +1,7 @@
 """The report's figure step: every figure drawn from the context, before any text is written.
 
 `make_figures(ctx, fig_dir)` draws the plots of report.plots into fig_dir and returns the file name
-of each figure it drew; the section builders (sections1, sections1b, sections2) only build strings
+of each figure it drew; the section builders (report.sections) only build strings
 and refer to these names. (The figures that need data or checkpoints are made while collecting, by
 report.figures, and copied in by render.render_bundle.)
 """
@@ -13,7 +13,13 @@ from pathlib import Path
 from cnnlab.art.suites import labels
 from cnnlab.art.suites.labels import find_variant
 from cnnlab.report.figures import curves as plots
-from cnnlab.report.sections.faces import curve_titles
+
+
+def curve_titles(ctx: dict) -> dict[str, str]:
+    """The panel titles of the Part 2 learning-curve figure, per model key (an untrained AlexNet named as such)."""
+    alexnet = "pretrained AlexNet" if ctx["alexnet"].get("pretrained") else "untrained AlexNet"
+    return {"mlp300": "MLP\n300 hidden", "mlp800": "MLP\n800 hidden", "features": f"{alexnet}:\nconv4 + FC head",
+            "finetune": f"{alexnet}:\nfine-tuned"}
 
 
 def make_figures(ctx: dict, fig_dir: Path) -> dict[str, str]:

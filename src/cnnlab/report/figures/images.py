@@ -35,7 +35,7 @@ def save(fig, path: Path) -> Path:
 # ----------------------------------------------------------------------------- 1.x data and transforms
 def plot_art_overview(dataset: Any, path: Path, max_classes: int = 12) -> Path:
     """Top: one image per class (first of each). Bottom: one image under each of the course's 1.7 transformations."""
-    from cnnlab.art.course_transforms import COURSE_LABELS, COURSE_ORDER, apply_course_transform
+    from cnnlab.art.transforms.course import COURSE_LABELS, COURSE_ORDER, apply_course_transform
 
     plt = pyplot()
     names = list(dataset.class_names)[:max_classes]

@@ -83,16 +83,6 @@ INIT_TEXT = {
 }
 
 
-def curve_titles(ctx: dict) -> dict[str, str]:
-    """The panel titles of the Part 2 learning-curve figure, per model key."""
-    titles = dict(ORDER)
-    titles["features"] = f"{short_alexnet(ctx)}:\nconv4 + FC head"
-    titles["finetune"] = f"{short_alexnet(ctx)}:\nfine-tuned"
-    titles["mlp300"] = "MLP\n300 hidden"
-    titles["mlp800"] = "MLP\n800 hidden"
-    return titles
-
-
 def _mlp_recipe(config: dict, arch: dict) -> dict[str, str]:
     """The 2.1 recipe in words, from the run's resolved config (config.json): preprocessing, augmentation,
     regularisation and how training ends."""

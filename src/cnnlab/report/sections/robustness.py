@@ -6,7 +6,7 @@ same facts the suite's findings state.
 from __future__ import annotations
 
 from typing import Mapping
-from cnnlab.art.course_transforms import COURSE_LABELS, GEOMETRIC, PHOTOMETRIC
+from cnnlab.art.transforms.course import COURSE_LABELS, GEOMETRIC, PHOTOMETRIC
 from cnnlab.art.robustness import ORIGINAL, robustness_facts
 from cnnlab.art.suites import labels
 from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE

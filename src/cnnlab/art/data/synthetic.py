@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from cnnlab.art.folder import PAD_VALUE  # mid-grey, as the real loader pads
+from cnnlab.art.data.folder import PAD_VALUE  # mid-grey, as the real loader pads
 
 # Bump when the rendering code changes (the parameters and the style table are hashed already): it is
 # part of the data hash, so caches of old renders are ignored.

@@ -1,9 +1,9 @@
 """Part 1 data: the artists' images as one in-memory dataset, the dataset registry, and a stratified split.
 
 `load_art_data(spec)` takes a registered dataset name (the default, "synthetic-artists", is a
-procedural stand-in for the handout's 451 paintings; see cnnlab.art.synthetic) or a folder laid out
+procedural stand-in for the handout's 451 paintings; see cnnlab.art.data.synthetic) or a folder laid out
 like the handout's art_data/artists: one sub-folder per artist, any image format Pillow reads.
-Decoding, preprocessing and the on-disk tensor cache are in cnnlab.art.folder; files that could not
+Decoding, preprocessing and the on-disk tensor cache are in cnnlab.art.data.folder; files that could not
 be used are listed in `ImageDataset.skipped`.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnnlab.art.folder import cache_path, load_folder, read_cache, write_cache
+from cnnlab.art.data.folder import cache_path, load_folder, read_cache, write_cache
 from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.core.io import canonical_json, sha256_bytes
 from cnnlab.core.registry import Registry
@@ -82,7 +82,7 @@ def load_art_data(
     """Load a registered dataset by name, or a folder with one sub-folder per class.
 
     Registered names win over a folder of the same name (write ./synthetic-artists for the folder).
-    `cache_dir` defaults to cnnlab.art.folder.default_cache_dir(). Raises DataError for a missing
+    `cache_dir` defaults to cnnlab.art.data.folder.default_cache_dir(). Raises DataError for a missing
     folder, fewer than two class folders, or a class folder without a readable image.
     """
     if not isinstance(image_size, int) or isinstance(image_size, bool) or not 8 <= image_size <= 1024:
@@ -157,7 +157,7 @@ def _sorted(arrays: list[np.ndarray]) -> torch.Tensor:
 @DATASETS.register(SYNTHETIC_NAME)
 def _synthetic_artists(image_size: int = 50, cache_dir: str | Path | None = None) -> ImageDataset:
     """The procedural stand-in for the handout's 11 artists (451 images, Table 1 counts)."""
-    from cnnlab.art import synthetic
+    from cnnlab.art.data import synthetic
 
     data_hash = sha256_bytes(canonical_json(synthetic.generator_params()).encode())
     path = cache_path(data_hash, image_size, cache_dir)
