@@ -10,7 +10,7 @@ from cnnlab.faces.experiments import train_mlp
 from cnnlab.faces.transfer import alexnet_features
 from cnnlab.report.figures import curves as plots
 from cnnlab.report.figures import images as figures
-from cnnlab.report.sections.faces import curve_titles
+from cnnlab.report.figures.build import curve_titles
 
 from plot_helpers import overlapping_texts
 from test_part2 import synthetic_faces, untrained_weights

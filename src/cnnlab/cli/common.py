@@ -146,6 +146,15 @@ def runtime_options(args: argparse.Namespace) -> Any:
     return RuntimeOptions(**{k: v for k, v in given.items() if v is not None})
 
 
+def add_search_source_args(p: argparse.ArgumentParser) -> None:
+    """--storage/--study: read the 1.6 search from a study made by `cnnlab sweep` instead of searching here."""
+    p.add_argument("--storage", metavar="URL", help="read the 1.6 search from an Optuna storage (e.g. postgresql://user@host/db, "
+                                                   "shared by `cnnlab sweep` workers on many machines) instead of searching here; "
+                                                   "needs --study (password never printed)")
+    p.add_argument("--study", metavar="NAME", help="the study (made by `cnnlab sweep`) to read the 1.6 search from; its best "
+                                                   "configuration is retrained on the repeats (default storage: <out>/optuna.db)")
+
+
 def add_config_args(p: argparse.ArgumentParser, data: bool = True) -> None:
     """--config and --set (and, for Part 1 commands, --data, --seed and --epochs, bound to their config
     fields as every field flag is: see bind_field)."""

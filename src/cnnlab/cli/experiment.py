@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import (add_config_args, add_repeats_arg, add_runtime_args, add_tensorboard_arg, parse_seeds, positive_int,
+from cnnlab.cli.common import (add_search_source_args, add_config_args, add_repeats_arg, add_runtime_args, add_tensorboard_arg, parse_seeds, positive_int,
                                resolve_run_config, runtime_options, tensorboard_callbacks, tensorboard_done)
 
 log = logging.getLogger("cnnlab")
@@ -45,11 +45,7 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
                    help=f"Optuna trials of the search suite (default: {DEFAULT_TRIALS})")
     add_runtime_args(p, "the runs and <out>/suites/<suite>/ tables go here", jobs="1 thread each",
                      threads="per training process (each of --jobs)")
-    p.add_argument("--storage", metavar="URL", help="read the 1.6 search from an Optuna storage (e.g. postgresql://user@host/db, "
-                                                   "shared by `cnnlab sweep` workers on many machines) instead of searching here; "
-                                                   "needs --study (password never printed)")
-    p.add_argument("--study", metavar="NAME", help="the study (made by `cnnlab sweep`) to read the 1.6 search from; its best "
-                                                   "configuration is retrained on the repeats (default storage: <out>/optuna.db)")
+    add_search_source_args(p)
     add_tensorboard_arg(p)
     p.set_defaults(handler=_run_experiment)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import (add_part1_data_arg, add_repeats_arg, add_runtime_args, add_seeds_arg, add_tensorboard_arg, parse_seeds,
+from cnnlab.cli.common import (add_search_source_args, add_part1_data_arg, add_repeats_arg, add_runtime_args, add_seeds_arg, add_tensorboard_arg, parse_seeds,
                                positive_int, runtime_options, tensorboard_callbacks, tensorboard_done)
 
 log = logging.getLogger("cnnlab")
@@ -38,11 +38,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
                         f"AlexNet, said so in the report), random, download, or a state-dict file (default: {DEFAULT_WEIGHTS})")
     add_runtime_args(p, "finished runs are reused from it", jobs="for Part 1, 1 thread each",
                      threads="per training process (each of --jobs, and the Part 2 training)")
-    p.add_argument("--storage", metavar="URL", help="read the 1.6 search from an Optuna storage (e.g. postgresql://user@host/db, "
-                                                   "shared by `cnnlab sweep` workers on many machines) instead of searching here; "
-                                                   "needs --study (password never printed)")
-    p.add_argument("--study", metavar="NAME", help="the study (made by `cnnlab sweep`) to read the 1.6 search from; its best "
-                                                   "configuration is retrained on the repeats (default storage: <out>/optuna.db)")
+    add_search_source_args(p)
     add_tensorboard_arg(p)
     p.set_defaults(handler=_run_report)
 

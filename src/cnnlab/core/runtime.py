@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cnnlab.core.errors import ConfigError
 
-__all__ = ["DEFAULT_OUT", "DEFAULT_DEVICE", "MAX_JOBS", "MAX_GPU_JOBS", "RuntimeOptions", "default_jobs", "check_jobs"]
+__all__ = ["DEFAULT_OUT", "DEFAULT_DEVICE", "MAX_JOBS", "MAX_GPU_JOBS", "RuntimeOptions", "RuntimeView", "default_jobs", "check_jobs"]
 
 DEFAULT_OUT = Path("runs")  # the runs folder: every run, suite, sweep and cache lives below it
 DEFAULT_DEVICE = "cpu"
@@ -65,3 +65,31 @@ class RuntimeOptions:
             raise ConfigError(f"--device must name a torch device, got {str(self.device)[:40]!r}")
         if self.data is not None and not str(self.data).strip():
             raise ConfigError("--data must not be empty")
+
+
+class RuntimeView:
+    """The runtime options of an options object that holds them as `runtime` (SuiteOptions, ReportOptions),
+    read as its own attributes."""
+
+    runtime: RuntimeOptions
+
+    @property
+    def out_root(self) -> Path:
+        return self.runtime.out
+
+    @property
+    def jobs(self) -> int:
+        return int(self.runtime.jobs or 1)
+
+    @property
+    def device(self) -> str:
+        return self.runtime.device
+
+    @property
+    def threads(self) -> int | None:
+        return self.runtime.threads
+
+    @property
+    def art_data(self) -> str | None:
+        """The Part 1 data (None: the RunConfig's default)."""
+        return self.runtime.data

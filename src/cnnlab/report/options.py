@@ -10,7 +10,7 @@ from cnnlab.art.repeats import DEFAULT_REPEATS, DEFAULT_TRIALS
 from cnnlab.core.config import as_ids
 from cnnlab.core.errors import ConfigError
 from cnnlab.faces.config import OLIVETTI
-from cnnlab.core.runtime import RuntimeOptions, check_jobs
+from cnnlab.core.runtime import RuntimeOptions, RuntimeView, check_jobs
 
 # Quick mode: a smoke test of the whole pipeline, not results worth reading.
 QUICK_FACE_PEOPLE = 8  # Olivetti people (or FaceScrub actors) used in quick mode
@@ -23,7 +23,7 @@ DEFAULT_WEIGHTS = "auto"  # ImageNet weights from the torch hub cache if present
 
 
 @dataclass(frozen=True)
-class ReportOptions:
+class ReportOptions(RuntimeView):
     """Everything `build_report` needs.
 
     runtime: the runs folder (runs are reused from it), device, threads, jobs and Part 1 data;
@@ -80,27 +80,6 @@ class ReportOptions:
         if report in out.parents:
             raise ConfigError(f"--out {self.out_root} is inside --report-dir {self.report_dir}: keep the runs folder "
                               "outside the report folder")
-
-    @property
-    def out_root(self) -> Path:
-        return self.runtime.out
-
-    @property
-    def jobs(self) -> int:
-        return self.runtime.jobs
-
-    @property
-    def device(self) -> str:
-        return self.runtime.device
-
-    @property
-    def threads(self) -> int | None:
-        return self.runtime.threads
-
-    @property
-    def art_data(self) -> str | None:
-        """The Part 1 data (None: the RunConfig's default)."""
-        return self.runtime.data
 
     @property
     def run_seeds(self) -> tuple[int, ...]:

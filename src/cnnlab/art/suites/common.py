@@ -25,7 +25,7 @@ from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.config import as_ids, resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.registry import Registry
-from cnnlab.core.runtime import RuntimeOptions
+from cnnlab.core.runtime import RuntimeOptions, RuntimeView
 from cnnlab.core.stats import NO_EFFECT, aggregate, compare_records, format_comparison, format_record
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class Variant:
 
 
 @dataclass(frozen=True)
-class SuiteOptions:
+class SuiteOptions(RuntimeView):
     """How to run a suite: where and how (`runtime`), which repeats, an epochs override, quick mode.
 
     `repeats` is a count (5: repeats 0-4) or the repeat ids themselves; it is stored as a tuple.
@@ -68,22 +68,6 @@ class SuiteOptions:
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
         if self.epochs is not None and self.epochs < 1:
             raise ConfigError("--epochs must be a positive integer")
-
-    @property
-    def out_root(self) -> Path:
-        return self.runtime.out
-
-    @property
-    def jobs(self) -> int:
-        return self.runtime.jobs
-
-    @property
-    def device(self) -> str:
-        return self.runtime.device
-
-    @property
-    def threads(self) -> int | None:
-        return self.runtime.threads
 
     @property
     def run_repeats(self) -> tuple[int, ...]:
