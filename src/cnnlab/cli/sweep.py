@@ -73,7 +73,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
         seed = args.sampler_seed if args.sampler_seed is not None else (args.seed or 0)
         callbacks = tensorboard_callbacks(args, args.out)
         print(dashboard, file=stream, flush=True)
-        result = run_sweep(study_name=args.study, storage=storage, trials=args.trials, workers=args.workers, base=config,
+        result = run_sweep(study_name=args.study, storage=args.storage, trials=args.trials, workers=args.workers, base=config,
                            out_root=Path(args.out), seed=seed, prune=not args.no_prune, sampler=args.sampler, threads=args.threads,
                            device=args.device, callbacks=callbacks, liveness=liveness)
     _print_result(result, args)
