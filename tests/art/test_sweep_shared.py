@@ -117,7 +117,7 @@ def test_two_workers_split_a_study_then_experiment_search_reads_it(postgres_url,
     from cnnlab.art.config import RunConfig
     from cnnlab.report import ReportOptions
     from cnnlab.report.collect import part1_suite_options
-    from cnnlab.report.sections1b import search_origin
+    from cnnlab.report.sections.search import search_origin
 
     options = ReportOptions(out_root=out, report_dir=tmp_path / "report", quick=True, search_storage=postgres_url, search_study=study)
     suite_options = part1_suite_options(options, RunConfig())

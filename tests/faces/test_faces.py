@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import codecs
 import logging
-import tracemalloc
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -121,15 +122,17 @@ def test_plan_of_a_long_list_is_compact(tmp_path):
     lines = [list_line(f"Actor {i % 50}", i, f"http://h/{i // 2}.jpg", "1,2,3,4", DIGEST) for i in range(n)]
     lines[7] = list_line("Actor 7", 7, "http://h/3.jpg", "1,2", DIGEST)  # bad_bbox: a unit of its own
     lst = write_list(tmp_path / "long.txt", lines)
-    tracemalloc.start()
-    try:
-        plan = plan_lists([lst])
-        kept, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    with plan:
-        assert kept < 40 * n and peak < 250 * n, (kept / n, peak / n)  # bytes per row; a FaceRow is ~1.5 KB
-        assert (plan.n_rows, plan.n_faces, plan.n_urls) == (n, n - 1, n // 2)
+    # Measured in a fresh interpreter: the state earlier tests leave in this process (seen after the
+    # TensorBoard tests) can triple the transient peak without the plan itself changing.
+    code = ("import sys, tracemalloc; from cnnlab.faces.facescrub.plan import plan_lists; tracemalloc.start(); "
+            f"plan = plan_lists([{str(lst)!r}]); kept, peak = tracemalloc.get_traced_memory(); "
+            "print(kept, peak, plan.n_rows, plan.n_faces, plan.n_urls)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    kept, peak, n_rows, n_faces, n_urls = map(int, proc.stdout.split())
+    assert kept < 40 * n and peak < 250 * n, (kept / n, peak / n)  # bytes per row; a FaceRow is ~1.5 KB
+    assert (n_rows, n_faces, n_urls) == (n, n - 1, n // 2)
+    with plan_lists([lst]) as plan:  # and in this process: the same plan
         units = [[idx for idx, _row in unit] for unit in plan.work()]
     assert units[:5] == [[0, 1], [2, 3], [4, 5], [6], [7]] and len(units) == n // 2 + 1
     assert sorted(i for unit in units for i in unit) == list(range(n))

@@ -123,7 +123,7 @@ def alexnet_weights_spec(spec: str) -> str | None:
     ImageNet weights (hub cache or download), "random" = an untrained AlexNet, or the path."""
     from cnnlab.faces.alexnet.model import UNTRAINED_LABEL, WEIGHTS_FILENAME
     from cnnlab.faces.config import RANDOM_WEIGHTS
-    from cnnlab.faces.alexnet.model.weights import hub_checkpoint_dir
+    from cnnlab.faces.alexnet.weights import hub_checkpoint_dir
 
     if spec == "auto":
         if (hub_checkpoint_dir() / WEIGHTS_FILENAME).is_file():
@@ -160,9 +160,9 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     from cnnlab.faces.alexnet import TRAIN_FROM
     from cnnlab.faces.config import FROM_FEATURES, with_seed
     from cnnlab.faces.experiments import load_run_faces, train_mlp
-    from cnnlab.faces.alexnet.model.finetune import alexnet_finetune
-    from cnnlab.faces.alexnet.model.transfer import alexnet_features
-    from cnnlab.faces.alexnet.model.weights import resolve_weights
+    from cnnlab.faces.finetune import alexnet_finetune
+    from cnnlab.faces.transfer import alexnet_features
+    from cnnlab.faces.alexnet.weights import resolve_weights
 
     people = face_people(options)
     seeds = options.run_seeds
