@@ -42,11 +42,11 @@ def main() -> None:
     ap.add_argument("--head-epochs", type=int, default=30)
     args = ap.parse_args()
 
-    from cnnlab.faces.alexnet.model import AlexNet, AlexNetTrunk, Normalize
-    from cnnlab.faces.alexnet.features import cached_features, extract_features
-    from cnnlab.faces.checkpoints import FeatureHead
     from cnnlab.core.train.config import OptimizerConfig, TrainConfig
     from cnnlab.core.train.trainer import Trainer
+    from cnnlab.faces.alexnet.features import cached_features, extract_features
+    from cnnlab.faces.alexnet.model import AlexNet, AlexNetTrunk, Normalize
+    from cnnlab.faces.checkpoints import FeatureHead
 
     torch.manual_seed(0)
     net = AlexNet().eval()
@@ -57,7 +57,9 @@ def main() -> None:
         xn = Normalize()(x)  # pre-normalised copy for the bare references
     conv4 = net.features[:10]
     b = args.batch
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.images} images {args.size}x{args.size}, batch {b}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.images} images {args.size}x{args.size}, batch {b}"
+    )
 
     def bare_conv4() -> None:
         with torch.no_grad():
@@ -102,7 +104,9 @@ def main() -> None:
 
         small = torch.rand(n_tr * k, 3, 67, 67)
         cached_features(small, state_dict=sd, weights_sha256="bench", layer="conv4", cache_dir=tmp)
-        t_hit = _median_time(lambda: cached_features(small, state_dict=sd, weights_sha256="bench", layer="conv4", cache_dir=tmp), 3)
+        t_hit = _median_time(
+            lambda: cached_features(small, state_dict=sd, weights_sha256="bench", layer="conv4", cache_dir=tmp), 3
+        )
         path = f"{tmp}/big.npy"
         with atomic_path(path) as p:
             np.save(p, feats["train"].numpy())
@@ -110,14 +114,22 @@ def main() -> None:
     y = {s: torch.arange(k).repeat_interleave(len(v) // k) for s, v in feats.items()}
     head = FeatureHead(feats["train"].shape[1], (64,), k, 0.5)
     head.fit_standardizer(feats["train"])
-    cfg = TrainConfig(epochs=args.head_epochs, batch_size=32, optimizer=OptimizerConfig(name="adam", lr=1e-4, weight_decay=1e-4))
+    cfg = TrainConfig(
+        epochs=args.head_epochs, batch_size=32, optimizer=OptimizerConfig(name="adam", lr=1e-4, weight_decay=1e-4)
+    )
     t0 = time.perf_counter()
-    Trainer(cfg).fit(head, (feats["train"], y["train"]), (feats["val"], y["val"]), monitor={"test": (feats["test"], y["test"])})
+    Trainer(cfg).fit(
+        head, (feats["train"], y["train"]), (feats["val"], y["val"]), monitor={"test": (feats["test"], y["test"])}
+    )
     t_head = time.perf_counter() - t0
-    print(f"head 43264 -> 64 -> {k}, {args.head_epochs} epochs on {n_tr * k} cached conv4 features "
-          f"(+ val/test curves): {t_head:.2f} s")
-    print(f"feature cache: hit (hash + load) of {n_tr * k} small faces {t_hit:.3f} s; "
-          f"loading {n_tr * k} x 43264 float32 ({feats['train'].numel() * 4 / 2**20:.0f} MiB) {t_load:.3f} s")
+    print(
+        f"head 43264 -> 64 -> {k}, {args.head_epochs} epochs on {n_tr * k} cached conv4 features "
+        f"(+ val/test curves): {t_head:.2f} s"
+    )
+    print(
+        f"feature cache: hit (hash + load) of {n_tr * k} small faces {t_hit:.3f} s; "
+        f"loading {n_tr * k} x 43264 float32 ({feats['train'].numel() * 4 / 2**20:.0f} MiB) {t_load:.3f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,11 @@ def _free_port() -> int:
 
 def _serve(folder: Path) -> tuple[subprocess.Popen, int]:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-                             "--directory", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
@@ -97,16 +100,24 @@ def main() -> None:
             reference.append(_reference(lst))
             assert again.counts == report.counts
             shutil.rmtree(out)
-        print(f"machine: {os.cpu_count()} CPU cores; {report.total} rows, {report.counts['ok']} ok; "
-              f"workers={args.workers}; repeats={args.repeats}")
+        print(
+            f"machine: {os.cpu_count()} CPU cores; {report.total} rows, {report.counts['ok']} ok; "
+            f"workers={args.workers}; repeats={args.repeats}"
+        )
         print(f"statuses: {dict(report.counts)}")
         med = statistics.median
-        print(f"full download + crops + copies : median {med(full):6.2f} s  (runs: "
-              f"{', '.join(f'{t:.2f}' for t in full)}) = {report.total / med(full):.0f} faces/s")
-        print(f"CPU time of the downloader process (server excluded): median {med(cpu):6.2f} s per full run; "
-              f"load average {os.getloadavg()[0]:.1f}")
-        print(f"resume (all verified, no fetch): median {med(resume):6.2f} s  ({again.reused} faces reused, "
-              f"{again.fetched} URLs retried)")
+        print(
+            f"full download + crops + copies : median {med(full):6.2f} s  (runs: "
+            f"{', '.join(f'{t:.2f}' for t in full)}) = {report.total / med(full):.0f} faces/s"
+        )
+        print(
+            f"CPU time of the downloader process (server excluded): median {med(cpu):6.2f} s per full run; "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
+        print(
+            f"resume (all verified, no fetch): median {med(resume):6.2f} s  ({again.reused} faces reused, "
+            f"{again.fetched} URLs retried)"
+        )
         print(f"reference: sequential urllib GET, bytes only: median {med(reference):6.2f} s")
         print(f"ratio full / reference: {med(full) / med(reference):.2f}; resume / full: {med(resume) / med(full):.3f}")
     finally:

@@ -100,8 +100,24 @@ def write_list(path: Path, n: int, port: int, bodies: list[bytes], shared_every:
 def run_child(lst: Path, out: Path, workers: int, rgb_size: int, cli: bool) -> tuple[float, int, int, str]:
     """(seconds, peak RSS in KiB, exit status, first lines of output) of one download in a child process."""
     if cli:
-        cmd = [sys.executable, "-c", CLI, "faces", "download", "--list", str(lst), "--out", str(out), "--workers",
-               str(workers), "--timeout", "60", "--rgb-size", str(rgb_size), "--no-progress"]
+        cmd = [
+            sys.executable,
+            "-c",
+            CLI,
+            "faces",
+            "download",
+            "--list",
+            str(lst),
+            "--out",
+            str(out),
+            "--workers",
+            str(workers),
+            "--timeout",
+            "60",
+            "--rgb-size",
+            str(rgb_size),
+            "--no-progress",
+        ]
     else:
         cmd = [sys.executable, "-c", CHILD, str(lst), str(out), str(workers), str(rgb_size)]
     log = out.with_suffix(".log")
@@ -130,8 +146,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_faces_scale_", dir=args.tmp))
     results = []
     try:
-        print(f"machine: {os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.1f}; workers={args.workers}; "
-              f"rgb {args.rgb_size}; a shared photo every {args.shared_every} rows", flush=True)
+        print(
+            f"machine: {os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.1f}; workers={args.workers}; "
+            f"rgb {args.rgb_size}; a shared photo every {args.shared_every} rows",
+            flush=True,
+        )
         for n in args.sizes:
             lst = tmp / f"list_{n}.txt"
             urls = write_list(lst, n, port, bodies, args.shared_every)
@@ -140,13 +159,19 @@ def main() -> None:
             secs, rss, code, tail = run_child(lst, out, args.workers, args.rgb_size, args.cli)
             requests = hits[0] - before
             results.append((n, secs, rss))
-            print(f"{n:>7} rows ({urls} URLs, {requests} requests): {secs:7.1f} s = {n / secs:6.0f} rows/s, "
-                  f"peak RSS {rss / 1024:6.1f} MiB, exit {code}  [{tail}]", flush=True)
+            print(
+                f"{n:>7} rows ({urls} URLs, {requests} requests): {secs:7.1f} s = {n / secs:6.0f} rows/s, "
+                f"peak RSS {rss / 1024:6.1f} MiB, exit {code}  [{tail}]",
+                flush=True,
+            )
             if args.resume:
                 before = hits[0]
                 secs, rss, code, _tail = run_child(lst, out, args.workers, args.rgb_size, args.cli)
-                print(f"{n:>7} rows, resume: {secs:7.1f} s = {n / secs:6.0f} rows/s, peak RSS {rss / 1024:6.1f} MiB, "
-                      f"{hits[0] - before} requests, exit {code}", flush=True)
+                print(
+                    f"{n:>7} rows, resume: {secs:7.1f} s = {n / secs:6.0f} rows/s, peak RSS {rss / 1024:6.1f} MiB, "
+                    f"{hits[0] - before} requests, exit {code}",
+                    flush=True,
+                )
             shutil.rmtree(out, ignore_errors=True)
         if len(results) >= 2:
             (n0, s0, r0), (n1, s1, r1) = results[0], results[-1]

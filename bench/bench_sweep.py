@@ -29,16 +29,47 @@ import uuid
 
 
 def _cmd(storage: str, study: str, out: str, trials: int, epochs: int, seed: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "cnnlab", "sweep", "--storage", storage, "--study", study, "--trials", str(trials),
-            "--epochs", str(epochs), "--no-prune", "--sampler", "random", "--sampler-seed", str(seed), "--threads", "1",
-            "--out", out, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "cnnlab",
+        "sweep",
+        "--storage",
+        storage,
+        "--study",
+        study,
+        "--trials",
+        str(trials),
+        "--epochs",
+        str(epochs),
+        "--no-prune",
+        "--sampler",
+        "random",
+        "--sampler-seed",
+        str(seed),
+        "--threads",
+        "1",
+        "--out",
+        out,
+        *extra,
+    ]
 
 
 def _measure(storage: str | None, workers: int, trials: int, epochs: int, seed: int) -> tuple[float, list[str]]:
     """Wall seconds of one fresh sweep with `workers` local processes, and the run ids of its complete trials."""
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         url = storage or f"sqlite:///{tmp}/optuna.db"
-        cmd = _cmd(url, f"bench-{uuid.uuid4().hex[:8]}", os.path.join(tmp, "runs"), trials, epochs, seed, "--workers", str(workers), "--json")
+        cmd = _cmd(
+            url,
+            f"bench-{uuid.uuid4().hex[:8]}",
+            os.path.join(tmp, "runs"),
+            trials,
+            epochs,
+            seed,
+            "--workers",
+            str(workers),
+            "--json",
+        )
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - t0
@@ -59,8 +90,14 @@ def _recovery(storage: str, trials: int, epochs: int, seed: int, interval: int, 
     study = f"bench-kill-{uuid.uuid4().hex[:8]}"
     beat = ["--heartbeat-interval", str(interval), "--grace-period", str(grace)]
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
-        procs = [subprocess.Popen(_cmd(storage, study, os.path.join(tmp, f"host{i}"), trials, epochs, seed, *beat),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(2)]
+        procs = [
+            subprocess.Popen(
+                _cmd(storage, study, os.path.join(tmp, f"host{i}"), trials, epochs, seed, *beat),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for i in range(2)
+        ]
         store = open_storage(storage, heartbeat=False)
 
         def trials_now():
@@ -71,8 +108,14 @@ def _recovery(storage: str, trials: int, epochs: int, seed: int, interval: int, 
 
         victim, number = procs[0], None
         while number is None:
-            number = next((t.number for t in trials_now() if t.state.name == "RUNNING"
-                           and t.user_attrs.get("worker", "").endswith(f":{victim.pid}")), None)
+            number = next(
+                (
+                    t.number
+                    for t in trials_now()
+                    if t.state.name == "RUNNING" and t.user_attrs.get("worker", "").endswith(f":{victim.pid}")
+                ),
+                None,
+            )
             time.sleep(0.1)
         os.kill(victim.pid, signal.SIGKILL)
         killed = time.monotonic()
@@ -101,20 +144,36 @@ def main() -> None:
     from cnnlab.art.sweep.storage import mask_url
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"{cores} cores, load average {os.getloadavg()[0]:.2f} at start; storage {mask_url(args.storage or 'sqlite (fresh file)')}; "
-          f"{args.trials} trials x {args.epochs} epochs, synthetic-artists 50x50, random search seed {args.seed}, no pruning, 1 thread per worker")
-    subprocess.run([sys.executable, "-c", "from cnnlab.art.run import prepare_data; from cnnlab.art.config import RunConfig; "
-                    "prepare_data(RunConfig())"], check=True)  # decode and cache the data once
+    print(
+        f"{cores} cores, load average {os.getloadavg()[0]:.2f} at start; storage {mask_url(args.storage or 'sqlite (fresh file)')}; "
+        f"{args.trials} trials x {args.epochs} epochs, synthetic-artists 50x50, random search seed {args.seed}, no pruning, 1 thread per worker"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from cnnlab.art.run import prepare_data; from cnnlab.art.config import RunConfig; "
+            "prepare_data(RunConfig())",
+        ],
+        check=True,
+    )  # decode and cache the data once
     rate, runs = {}, {}
     for k in args.workers:
         wall, run_ids = _measure(args.storage, k, args.trials, args.epochs, args.seed)
         rate[k], runs[k] = args.trials / wall * 60, run_ids
-        print(f"{k} worker{'s' if k > 1 else ' '}  {wall:7.1f} s  {rate[k]:6.2f} trials/min  x{rate[k] / rate[args.workers[0]]:.2f}", flush=True)
+        print(
+            f"{k} worker{'s' if k > 1 else ' '}  {wall:7.1f} s  {rate[k]:6.2f} trials/min  x{rate[k] / rate[args.workers[0]]:.2f}",
+            flush=True,
+        )
     print(f"same trained configurations for every worker count: {len({tuple(v) for v in runs.values()}) == 1}")
     if args.storage:
-        waited, finished = _recovery(args.storage, args.trials, args.epochs, args.seed, args.heartbeat_interval, args.grace_period)
-        print(f"kill -9 of 1 of 2 workers (heartbeat {args.heartbeat_interval} s, grace {args.grace_period} s): its trial ran again "
-              f"{waited:.1f} s later; the survivor finished {finished} of {args.trials} trials")
+        waited, finished = _recovery(
+            args.storage, args.trials, args.epochs, args.seed, args.heartbeat_interval, args.grace_period
+        )
+        print(
+            f"kill -9 of 1 of 2 workers (heartbeat {args.heartbeat_interval} s, grace {args.grace_period} s): its trial ran again "
+            f"{waited:.1f} s later; the survivor finished {finished} of {args.trials} trials"
+        )
     print(f"load average at end {os.getloadavg()[0]:.2f} (other processes share these cores)")
 
 

@@ -83,8 +83,11 @@ def main() -> None:
 
     default_threads = resolve_threads(None) if "OMP_NUM_THREADS" not in env else None
     # Warm the decoded-data cache once so every process starts from cached tensors.
-    subprocess.run([sys.executable, "-c", "from cnnlab.art.data import load_art_data; load_art_data('synthetic-artists')"],
-                   check=True, env=env)
+    subprocess.run(
+        [sys.executable, "-c", "from cnnlab.art.data import load_art_data; load_art_data('synthetic-artists')"],
+        check=True,
+        env=env,
+    )
     load_before = os.getloadavg()[0]
     hog = subprocess.Popen([sys.executable, "-c", "while 1: pass"]) if args.load else None
     times: dict[str, list[float]] = {s: [] for s in settings}
@@ -101,7 +104,19 @@ def main() -> None:
                     line.append(f"bare {w:.2f}s")
                 for s in settings:
                     flag = [] if s == "default" else ["--threads", s]
-                    cmd = [sys.executable, "-m", "cnnlab", "train", "--out", out, "--force", "--epochs", str(args.epochs), "--json", *flag]
+                    cmd = [
+                        sys.executable,
+                        "-m",
+                        "cnnlab",
+                        "train",
+                        "--out",
+                        out,
+                        "--force",
+                        "--epochs",
+                        str(args.epochs),
+                        "--json",
+                        *flag,
+                    ]
                     w, m = _timed(cmd, env)
                     times[s].append(w), mem[s].append(m)
                     line.append(f"{s} {w:.2f}s")
@@ -111,14 +126,23 @@ def main() -> None:
             hog.kill()
             hog.wait()
     state = "loaded (one busy-loop process)" if args.load else "quiet (no load added)"
-    print(f"{state}; {os.cpu_count()} CPUs; 1-min load average before: {load_before:.2f}; {args.epochs} epochs, {args.rounds} rounds")
+    print(
+        f"{state}; {os.cpu_count()} CPUs; 1-min load average before: {load_before:.2f}; {args.epochs} epochs, {args.rounds} rounds"
+    )
     for s, ts in times.items():
-        label = "bare loop" if s == "bare" else (f"cnnlab train, default ({default_threads} thread)" if s == "default"
-                                                  else f"cnnlab train --threads {s}")
+        label = (
+            "bare loop"
+            if s == "bare"
+            else (
+                f"cnnlab train, default ({default_threads} thread)" if s == "default" else f"cnnlab train --threads {s}"
+            )
+        )
         print(f"{label:<40} median {statistics.median(ts):6.2f}s  (min {min(ts):.2f}s)  peak RSS {max(mem[s]):.0f} MB")
     if "bare" in times and "default" in times:
-        print(f"ratio cnnlab (default) / bare (medians): {statistics.median(times['default']) / statistics.median(times['bare']):.3f}"
-              "  [target <= 1.25]")
+        print(
+            f"ratio cnnlab (default) / bare (medians): {statistics.median(times['default']) / statistics.median(times['bare']):.3f}"
+            "  [target <= 1.25]"
+        )
 
 
 if __name__ == "__main__":

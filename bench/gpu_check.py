@@ -31,15 +31,23 @@ def cnnlab(args: list[str], work: Path, env: dict, timeout: float = 600) -> dict
     """Run `python -m cnnlab args` in `work`; returns status, seconds, tracebacks and the output's tail."""
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, "-m", "cnnlab", *args], cwd=work, env=env, capture_output=True, text=True,
-                              timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-m", "cnnlab", *args], cwd=work, env=env, capture_output=True, text=True, timeout=timeout
+        )
         rc, out, err = proc.returncode, proc.stdout, proc.stderr
     except subprocess.TimeoutExpired as exc:
         rc, out, err = 124, str(exc.stdout or ""), str(exc.stderr or "") + "\ntimed out"
     seconds = time.perf_counter() - t0
     text = out + err
-    return {"cmd": "cnnlab " + " ".join(args), "rc": rc, "seconds": round(seconds, 2), "traceback": "Traceback" in text,
-            "ok": rc == 0 and "Traceback" not in text, "tail": text[-1500:], "stdout": out}
+    return {
+        "cmd": "cnnlab " + " ".join(args),
+        "rc": rc,
+        "seconds": round(seconds, 2),
+        "traceback": "Traceback" in text,
+        "ok": rc == 0 and "Traceback" not in text,
+        "tail": text[-1500:],
+        "stdout": out,
+    }
 
 
 def smoke(work: Path, env: dict, device: str) -> list[dict]:
@@ -72,7 +80,23 @@ def smoke(work: Path, env: dict, device: str) -> list[dict]:
     run(["part2", "weights", "--epochs", "2", "--out", "runs", *dev])
     run(["part2", "features", "--epochs", "2", "--weights", "random", "--input-size", "95", "--out", "runs", *dev])
     run(["part2", "finetune", "--epochs", "1", "--weights", "random", "--input-size", "95", "--out", "runs", *dev])
-    run(["part2", "finetune", "--epochs", "1", "--weights", "random", "--input-size", "95", "--freeze", "none", "--out", "runs", *dev])
+    run(
+        [
+            "part2",
+            "finetune",
+            "--epochs",
+            "1",
+            "--weights",
+            "random",
+            "--input-size",
+            "95",
+            "--freeze",
+            "none",
+            "--out",
+            "runs",
+            *dev,
+        ]
+    )
     if mlp["ok"]:
         ckpt = str(Path("runs") / json.loads(mlp["stdout"])["run_id"] / "model.pt")
         face = w / "face.png"
@@ -94,8 +118,21 @@ def _numbers(path: Path) -> list:
 def determinism(work: Path, env: dict, device: str) -> dict:
     """The same seeded run twice (Part 1 CNN with dropout and augmentation, Part 2 MLP): bitwise equal histories?"""
     out = {}
-    for name, args in (("cnn", ["train", "--epochs", "5", "--set", "model.dropout=0.3", "--set", "augment.probabilities={translate: 0.3, hflip: 0.3}"]),
-                       ("mlp", ["part2", "mlp", "--epochs", "5"])):
+    for name, args in (
+        (
+            "cnn",
+            [
+                "train",
+                "--epochs",
+                "5",
+                "--set",
+                "model.dropout=0.3",
+                "--set",
+                "augment.probabilities={translate: 0.3, hflip: 0.3}",
+            ],
+        ),
+        ("mlp", ["part2", "mlp", "--epochs", "5"]),
+    ):
         histories = []
         for i in range(2):
             folder = work / f"det-{name}-{i}"
@@ -106,8 +143,12 @@ def determinism(work: Path, env: dict, device: str) -> dict:
             run = next(p for p in folder.iterdir() if (p / "metrics.jsonl").is_file())
             histories.append(_numbers(run / "metrics.jsonl"))
         else:
-            out[name] = {"ok": True, "equal": histories[0] == histories[1], "epochs": len(histories[0]),
-                         "last_train_loss": [h[-1].get("train_loss") for h in histories]}
+            out[name] = {
+                "ok": True,
+                "equal": histories[0] == histories[1],
+                "epochs": len(histories[0]),
+                "last_train_loss": [h[-1].get("train_loss") for h in histories],
+            }
         print(f"  determinism {name} on {device}: {out[name]}", flush=True)
     return out
 
@@ -129,10 +170,14 @@ def timed(label: str, args: list[str], work: Path, env: dict, rounds: int, fresh
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="smoke,determinism,starter,suite", help=f"steps, comma-separated: {', '.join(STEPS)}")
+    ap.add_argument(
+        "--only", default="smoke,determinism,starter,suite", help=f"steps, comma-separated: {', '.join(STEPS)}"
+    )
     ap.add_argument("--report", default="", help="full report timing on: gpu, cpu or gpu,cpu (adds the report step)")
     ap.add_argument("--device", default="cuda", help="the GPU device (default: cuda)")
-    ap.add_argument("--jobs-gpu", type=int, default=None, help="--jobs on the GPU (default: cnnlab's default for the device)")
+    ap.add_argument(
+        "--jobs-gpu", type=int, default=None, help="--jobs on the GPU (default: cnnlab's default for the device)"
+    )
     ap.add_argument("--jobs-cpu", type=int, default=os.cpu_count(), help="--jobs on the CPU (default: every core)")
     ap.add_argument("--rounds", type=int, default=2, help="rounds of each timing (median)")
     ap.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
@@ -144,12 +189,20 @@ def main() -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     import torch
 
-    info = {"date": time.strftime("%Y-%m-%d %H:%M"), "torch": torch.__version__, "python": platform.python_version(),
-            "cuda": torch.version.cuda, "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "cpus": os.cpu_count()}
+    info = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cuda": torch.version.cuda,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "cpus": os.cpu_count(),
+    }
     print(f"gpu_check: {info}", flush=True)
     if not torch.cuda.is_available() and args.device.startswith("cuda"):
-        print("gpu_check: no CUDA GPU here: nothing to check (--device cpu rehearses the script on the CPU)", file=sys.stderr)
+        print(
+            "gpu_check: no CUDA GPU here: nothing to check (--device cpu rehearses the script on the CPU)",
+            file=sys.stderr,
+        )
         return 2
     results: dict = {"info": info}
     gpu_jobs = ["--jobs", str(args.jobs_gpu)] if args.jobs_gpu else []
@@ -164,39 +217,64 @@ def main() -> int:
     if "starter" in steps:
         print("== the starter run (cnnlab train, defaults), whole command", flush=True)
         for _ in range(1):  # interleaved: CPU, GPU, CPU, GPU ...
-            timings.append(timed("starter-cpu-1thread", ["train", "--device", "cpu", "--threads", "1"], work, env, args.rounds))
+            timings.append(
+                timed("starter-cpu-1thread", ["train", "--device", "cpu", "--threads", "1"], work, env, args.rounds)
+            )
             timings.append(timed("starter-cuda", ["train", "--device", args.device], work, env, args.rounds))
     if "suite" in steps:
         print("== one suite (experiment pooling, 5 repeats)", flush=True)
         timings.append(timed("pooling-cpu", ["experiment", "pooling", "--device", "cpu", *cpu_jobs], work, env, 1))
-        timings.append(timed("pooling-cuda", ["experiment", "pooling", "--device", args.device, *gpu_jobs], work, env, 1))
+        timings.append(
+            timed("pooling-cuda", ["experiment", "pooling", "--device", args.device, *gpu_jobs], work, env, 1)
+        )
     if "report" in steps:
         for which in args.report.split(","):
             print(f"== the full report on {which} (--no-compile)", flush=True)
             dev, jobs = (args.device, gpu_jobs) if which == "gpu" else ("cpu", cpu_jobs)
-            timings.append(timed(f"report-{'cuda' if which == 'gpu' else 'cpu'}",
-                                 ["report", "--no-compile", "--device", dev, *jobs, "--report-dir", str(work / f"report-{which}")],
-                                 work, env, 1))
+            timings.append(
+                timed(
+                    f"report-{'cuda' if which == 'gpu' else 'cpu'}",
+                    ["report", "--no-compile", "--device", dev, *jobs, "--report-dir", str(work / f"report-{which}")],
+                    work,
+                    env,
+                    1,
+                )
+            )
     results["timings"] = timings
     by = {t["label"]: t for t in timings if t.get("ok")}
     print("\n== summary", flush=True)
     if "smoke" in results:
         bad = [r["cmd"] for r in results["smoke"] if not r["ok"]]
-        print(f"smoke: {len(results['smoke']) - len(bad)}/{len(results['smoke'])} commands ok" + (f"; FAILED: {bad}" if bad else ""))
+        print(
+            f"smoke: {len(results['smoke']) - len(bad)}/{len(results['smoke'])} commands ok"
+            + (f"; FAILED: {bad}" if bad else "")
+        )
     if "determinism" in results:
-        print("determinism: " + ", ".join(f"{k} {'bitwise equal' if v.get('equal') else 'DIFFERENT'}" for k, v in results["determinism"].items()))
+        print(
+            "determinism: "
+            + ", ".join(
+                f"{k} {'bitwise equal' if v.get('equal') else 'DIFFERENT'}" for k, v in results["determinism"].items()
+            )
+        )
     print(f"{'timing':<22}{'median s':>10}")
     for t in timings:
         print(f"{t['label']:<22}{t['median'] if t.get('ok') else float('nan'):>10.1f}")
-    for what, cpu, gpu in (("starter", "starter-cpu-1thread", "starter-cuda"), ("pooling suite", "pooling-cpu", "pooling-cuda"),
-                           ("full report", "report-cpu", "report-cuda")):
+    for what, cpu, gpu in (
+        ("starter", "starter-cpu-1thread", "starter-cuda"),
+        ("pooling suite", "pooling-cpu", "pooling-cuda"),
+        ("full report", "report-cpu", "report-cuda"),
+    ):
         if cpu in by and gpu in by:
-            print(f"ratio {what}: CUDA / CPU = {by[gpu]['median'] / by[cpu]['median']:.2f} (CPU {by[cpu]['median']:.1f} s, CUDA {by[gpu]['median']:.1f} s)")
+            print(
+                f"ratio {what}: CUDA / CPU = {by[gpu]['median'] / by[cpu]['median']:.2f} (CPU {by[cpu]['median']:.1f} s, CUDA {by[gpu]['median']:.1f} s)"
+            )
     if args.json:
         for r in results.get("smoke", []):
             r.pop("stdout", None)
         args.json.write_text(json.dumps(results, indent=2, default=str))
-    failed = any(not r["ok"] for r in results.get("smoke", [])) or any(not v.get("equal") for v in results.get("determinism", {}).values())
+    failed = any(not r["ok"] for r in results.get("smoke", [])) or any(
+        not v.get("equal") for v in results.get("determinism", {}).values()
+    )
     return 1 if failed else 0
 
 

@@ -38,11 +38,18 @@ FOLDS, FOLD_SEED, TEST_SEEDS = 5, 123, (0, 1, 2)
 def recipes(data: FaceDataConfig) -> dict[str, MLPRunConfig]:
     """The recipes compared, the default first (the reference of the paired differences)."""
     default = MLPRunConfig(data=data)
-    tuned_train = TrainConfig(epochs=100, batch_size=32, optimizer=OptimizerConfig(name="adam", lr=1e-3, weight_decay=1e-3),
-                              early_stopping=EarlyStoppingConfig(patience=40, monitor="val_acc"))
+    tuned_train = TrainConfig(
+        epochs=100,
+        batch_size=32,
+        optimizer=OptimizerConfig(name="adam", lr=1e-3, weight_decay=1e-3),
+        early_stopping=EarlyStoppingConfig(patience=40, monitor="val_acc"),
+    )
     tuned = replace(default, mlp=replace(default.mlp, per_image=True, flip=True, dropout=0.5), train=tuned_train)
-    return {"default": default, "per-image + flips + dropout 0.5": tuned,
-            "the same on RGB": replace(tuned, mlp=replace(tuned.mlp, channels=3))}
+    return {
+        "default": default,
+        "per-image + flips + dropout 0.5": tuned,
+        "the same on RGB": replace(tuned, mlp=replace(tuned.mlp, channels=3)),
+    }
 
 
 def cross_validate(config: MLPRunConfig) -> list[float]:
@@ -68,8 +75,10 @@ def test_accuracy(config: MLPRunConfig) -> list[float]:
     """Test accuracy of `train_mlp` with each of TEST_SEEDS (the configured split, early stopping on validation)."""
     faces = load_run_faces(config)
     with tempfile.TemporaryDirectory() as out:
-        return [train_mlp(faces, replace(config, train=replace(config.train, seed=s)), out).summary["test_acc"]
-                for s in TEST_SEEDS]
+        return [
+            train_mlp(faces, replace(config, train=replace(config.train, seed=s)), out).summary["test_acc"]
+            for s in TEST_SEEDS
+        ]
 
 
 def main() -> None:

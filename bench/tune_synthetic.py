@@ -22,8 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnlab.art.data import synthetic
-from cnnlab.art.data import load_art_data, stratified_split
+from cnnlab.art.data import load_art_data, stratified_split, synthetic
 from cnnlab.art.transforms import SEVERITIES, apply_transform
 
 
@@ -59,7 +58,7 @@ def train_starter(x_tr, y_tr, x_val, y_val, seed: int, epochs: int = 50, num_cla
         model.train()
         order = torch.randperm(len(y_tr), generator=g)
         for i in range(0, len(order), 16):
-            idx = order[i:i + 16]
+            idx = order[i : i + 16]
             opt.zero_grad()
             loss_fn(model(x_tr[idx]), y_tr[idx]).backward()
             opt.step()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from pg_helpers import postgres_url  # noqa: F401 - the session fixture of a real PostgreSQL server (sweep tests)
 
 REPO = Path(__file__).resolve().parents[1]

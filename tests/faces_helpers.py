@@ -11,10 +11,10 @@ import threading
 import time
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -32,7 +32,7 @@ def make_image(seed: int, size: tuple[int, int] = (64, 48), fmt: str = "JPEG", m
     base = rng.integers(0, 255, 3)
     arr = np.stack([(xx * (c + 1) + yy * (3 - c) + base[c]) % 256 for c in range(3)], axis=-1).astype(np.uint8)
     x0, y0 = int(rng.integers(0, w // 2)), int(rng.integers(0, h // 2))
-    arr[y0:y0 + h // 3, x0:x0 + w // 3] = rng.integers(0, 255, 3)
+    arr[y0 : y0 + h // 3, x0 : x0 + w // 3] = rng.integers(0, 255, 3)
     img = Image.fromarray(arr).convert(mode)
     buf = io.BytesIO()
     img.save(buf, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
@@ -46,7 +46,9 @@ def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>Moved</title></head><body>This image is gone.</body></html>\n"
@@ -81,7 +83,7 @@ class FaceServer:
         self.routes[path] = route
         return self.url(path)
 
-    def start(self) -> "FaceServer":
+    def start(self) -> FaceServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -133,7 +135,7 @@ class FaceServer:
                     self.send_header("Content-Length", str(len(r.data)))
                     self.end_headers()
                     for i in range(len(r.data)):
-                        self.wfile.write(r.data[i:i + 1])
+                        self.wfile.write(r.data[i : i + 1])
                         self.wfile.flush()
                         time.sleep(r.seconds)
                 elif r.kind == "drop":

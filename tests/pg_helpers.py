@@ -94,7 +94,9 @@ def throwaway_cluster():
     """Start a tiny PostgreSQL cluster in a temporary folder on 127.0.0.1; yields its URL (database cnnlab_test)."""
     initdb, pg_ctl = _find_bin("initdb"), _find_bin("pg_ctl")
     if not (initdb and pg_ctl):
-        raise FileNotFoundError("no PostgreSQL server binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql/*/bin")
+        raise FileNotFoundError(
+            "no PostgreSQL server binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql/*/bin"
+        )
     prefix = _as_user()
     folder = Path(tempfile.mkdtemp(prefix="cnnlab-pg-"))
     password = secrets.token_hex(8)
@@ -109,9 +111,24 @@ def throwaway_cluster():
     def run(cmd: list[str]) -> None:
         subprocess.run(prefix + cmd, check=True, capture_output=True, text=True, timeout=120)
 
-    run([initdb, "-D", str(data), "-U", "cnnlab", "--auth-host=scram-sha-256", "--auth-local=trust",
-         f"--pwfile={folder / 'pw'}", "-E", "UTF8", "--no-instructions"])
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off -c shared_buffers=16MB -c max_connections=60"
+    run(
+        [
+            initdb,
+            "-D",
+            str(data),
+            "-U",
+            "cnnlab",
+            "--auth-host=scram-sha-256",
+            "--auth-local=trust",
+            f"--pwfile={folder / 'pw'}",
+            "-E",
+            "UTF8",
+            "--no-instructions",
+        ]
+    )
+    options = (
+        f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off -c shared_buffers=16MB -c max_connections=60"
+    )
     try:
         run([pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "-t", "60", "start"])
         import psycopg
@@ -163,8 +180,13 @@ def worker_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def start_worker(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     """`python -m cnnlab sweep ARGS` as a separate process (as on another host), output to `log`."""
     out = open(log, "ab")  # noqa: SIM115 - closed with the process by the caller's wait
-    return subprocess.Popen([sys.executable, "-m", "cnnlab", "sweep", *args], env=env, stdout=out, stderr=subprocess.STDOUT,
-                            cwd=str(log.parent))
+    return subprocess.Popen(
+        [sys.executable, "-m", "cnnlab", "sweep", *args],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        cwd=str(log.parent),
+    )
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):

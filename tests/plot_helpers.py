@@ -26,6 +26,6 @@ def overlapping_texts(fig) -> list[tuple[str, str]]:
     images = [im.get_window_extent(renderer) for ax in fig.axes if ax.get_visible() for im in ax.get_images()]
     clashes = []
     for i, (a, box) in enumerate(boxes):
-        clashes += [(a, b) for b, other in boxes[i + 1:] if box.overlaps(other)]
+        clashes += [(a, b) for b, other in boxes[i + 1 :] if box.overlaps(other)]
         clashes += [(a, "<image>") for img in images if box.overlaps(img)]
     return clashes

@@ -41,8 +41,27 @@ def _get(url: str):
 
 def test_sweep_prints_the_dashboard_command_and_the_dashboard_serves_its_trials(tmp_path, capsys):
     out = tmp_path / "runs"
-    rc = main(["sweep", "--data", str(_art(tmp_path / "art")), "--set", "data.image_size=16", "--set", "data.folds=4",
-               "--set", "data.test_fraction=0.25", "--trials", "2", "--epochs", "1", "--study", "dash", "--out", str(out)])
+    rc = main(
+        [
+            "sweep",
+            "--data",
+            str(_art(tmp_path / "art")),
+            "--set",
+            "data.image_size=16",
+            "--set",
+            "data.folds=4",
+            "--set",
+            "data.test_fraction=0.25",
+            "--trials",
+            "2",
+            "--epochs",
+            "1",
+            "--study",
+            "dash",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     lines = capsys.readouterr().out.splitlines()
     commands = [line.split("watch the study: ", 1)[1] for line in lines if line.startswith("watch the study: ")]
@@ -75,5 +94,8 @@ def test_sweep_prints_the_dashboard_command_and_the_dashboard_serves_its_trials(
 def test_dashboard_command_hides_the_password():
     from cnnlab.art.sweep.storage import dashboard_command
 
-    assert dashboard_command("postgresql://cnnlab:s3cret@dbhost:5432/cnnlab") == "optuna-dashboard 'postgresql://cnnlab:***@dbhost:5432/cnnlab'"
+    assert (
+        dashboard_command("postgresql://cnnlab:s3cret@dbhost:5432/cnnlab")
+        == "optuna-dashboard 'postgresql://cnnlab:***@dbhost:5432/cnnlab'"
+    )
     assert dashboard_command("runs/study.log") == "optuna-dashboard runs/study.log"

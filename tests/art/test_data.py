@@ -10,12 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
+from cnnlab.art.data import DATASETS, ImageDataset, load_art_data, stratified_split, synthetic
 from cnnlab.art.data import folder as folder_mod
-from cnnlab.art.data import synthetic
-from cnnlab.art.data import DATASETS, ImageDataset, load_art_data, stratified_split
 from cnnlab.art.data.folder import cache_path, default_cache_dir
-from cnnlab.core.images import display_name
 from cnnlab.core.errors import ConfigError, DataError
+from cnnlab.core.images import display_name
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -211,8 +210,13 @@ def test_duplicate_display_names(art_folder: Path, cache_dir: Path) -> None:
 
 @pytest.mark.parametrize(
     "folder, name",
-    [("j. m. w. turner", "J. M. W. Turner"), ("paul sandby ", "Paul Sandby"),
-     ("Claude Monet", "Claude Monet"), ("richard_wilson", "Richard Wilson"), ("rembrandt", "Rembrandt")],
+    [
+        ("j. m. w. turner", "J. M. W. Turner"),
+        ("paul sandby ", "Paul Sandby"),
+        ("Claude Monet", "Claude Monet"),
+        ("richard_wilson", "Richard Wilson"),
+        ("rembrandt", "Rembrandt"),
+    ],
 )
 def test_display_name(folder: str, name: str) -> None:
     assert display_name(folder) == name
@@ -234,7 +238,12 @@ def test_split_is_stratified_disjoint_and_complete() -> None:
     s = stratified_split(labels, seed=0)
     all_idx = torch.cat([s.train, s.val, s.test])
     assert sorted(all_idx.tolist()) == list(range(len(labels)))  # disjoint and covering
-    assert s.train.dtype == torch.int64 and len(s.test) == 67 and len(s.val) in (76, 77) and len(s.train) == 451 - 67 - len(s.val)
+    assert (
+        s.train.dtype == torch.int64
+        and len(s.test) == 67
+        and len(s.val) in (76, 77)
+        and len(s.train) == 451 - 67 - len(s.val)
+    )
     for c, n in enumerate(HANDOUT_COUNTS):
         n_val = int((labels[s.val] == c).sum())
         n_test = int((labels[s.test] == c).sum())
@@ -248,7 +257,9 @@ def test_folds_partition_the_non_test_images_and_never_touch_the_test_split() ->
     test = splits[0].test
     assert all(torch.equal(s.test, test) for s in splits)  # the test split does not depend on the fold
     vals = torch.cat([s.val for s in splits])
-    assert sorted(vals.tolist()) == sorted(set(range(len(labels))) - set(test.tolist()))  # every non-test image validated once
+    assert sorted(vals.tolist()) == sorted(
+        set(range(len(labels))) - set(test.tolist())
+    )  # every non-test image validated once
     for s in splits:
         assert not set(s.val.tolist()) & set(test.tolist()) and not set(s.train.tolist()) & set(test.tolist())
         assert sorted(torch.cat([s.train, s.val]).tolist()) == sorted(set(range(len(labels))) - set(test.tolist()))
@@ -277,8 +288,17 @@ def test_split_small_classes() -> None:
     assert sorted(labels[big.test].tolist()) == [0, 0, 0, 0, 1, 2] and len(big.train) + len(big.val) == 5
 
 
-@pytest.mark.parametrize("kwargs", [{"test_fraction": -0.1}, {"test_fraction": 1.0}, {"folds": 1}, {"folds": 5, "fold": 5},
-                                    {"fold": -1}, {"folds": 2.5}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"test_fraction": -0.1},
+        {"test_fraction": 1.0},
+        {"folds": 1},
+        {"folds": 5, "fold": 5},
+        {"fold": -1},
+        {"folds": 2.5},
+    ],
+)
 def test_split_rejects_bad_arguments(kwargs: dict) -> None:
     with pytest.raises(ConfigError):
         stratified_split(torch.arange(40) % 2, **kwargs)
@@ -310,9 +330,17 @@ def test_synthetic_counts(synthetic_ds: ImageDataset) -> None:
     assert ds.synthetic and ds.name == "synthetic-artists" and "SYNTHETIC" in ds.summary()
     assert ds.images.shape == (451, 3, 50, 50) and ds.labels.dtype == torch.int64
     assert ds.class_counts() == {
-        "Canaletto": 20, "Claude Monet": 54, "George Romney": 63, "J. M. W. Turner": 70,
-        "John Robert Cozens": 40, "Paul Cezanne": 40, "Paul Gauguin": 37, "Paul Sandby": 36,
-        "Peter Paul Rubens": 28, "Rembrandt": 40, "Richard Wilson": 23,
+        "Canaletto": 20,
+        "Claude Monet": 54,
+        "George Romney": 63,
+        "J. M. W. Turner": 70,
+        "John Robert Cozens": 40,
+        "Paul Cezanne": 40,
+        "Paul Gauguin": 37,
+        "Paul Sandby": 36,
+        "Peter Paul Rubens": 28,
+        "Rembrandt": 40,
+        "Richard Wilson": 23,
     }
     assert float(ds.images.min()) >= -0.5 and float(ds.images.max()) <= 0.5
     assert ds.skipped == ()

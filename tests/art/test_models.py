@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from cnnlab.art.config import ModelConfig
-from cnnlab.core.errors import ConfigError
 from cnnlab.art.models import MODELS, SimpleCNN, count_parameters, create_model, describe_layers, model_names
+from cnnlab.core.errors import ConfigError
 
 
 @pytest.mark.parametrize("name", MODELS.names())
@@ -60,7 +60,9 @@ def test_art_registry_is_part_1_only_and_honest():
     with pytest.raises(ConfigError, match="unknown model 'alexnet' .*simple_cnn"):
         create_model("alexnet", num_classes=5)
     # Building a Part 1 model never imports Part 2 (art and faces are independent).
-    code = ("import sys; from cnnlab.art.models import create_model, model_names; create_model('simple_cnn', 3); model_names(); "
-            "print(sorted(m for m in sys.modules if m.startswith('cnnlab.faces')))")
+    code = (
+        "import sys; from cnnlab.art.models import create_model, model_names; create_model('simple_cnn', 3); model_names(); "
+        "print(sorted(m for m in sys.modules if m.startswith('cnnlab.faces')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

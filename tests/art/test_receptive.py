@@ -1,8 +1,8 @@
 import pytest
 
 from cnnlab.art.config import ModelConfig
-from cnnlab.core.errors import ConfigError
 from cnnlab.art.models.receptive import layers_from_config, parse_spec, receptive_field
+from cnnlab.core.errors import ConfigError
 
 
 def test_handout_question_5x5_then_3x3_gives_7x7():

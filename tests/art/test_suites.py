@@ -16,12 +16,12 @@ import torch
 from PIL import Image
 
 from cnnlab.art.config import RunConfig
-from cnnlab.art.transforms.course import COURSE_ORDER
 from cnnlab.art.robustness import ORIGINAL, course_points, robustness_facts
-from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.art.suites import SuiteOptions, labels, run_suite, suite_names
+from cnnlab.art.transforms.course import COURSE_ORDER
 from cnnlab.core.config import resolve_config
 from cnnlab.core.errors import CnnlabError
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.stats import format_comparison
 
 
@@ -85,7 +85,16 @@ def test_robustness_suite_quick(tmp_path, tiny_art):
     result = run_suite("robustness", _options(tmp_path, tiny_art))
     table = json.loads((result.path / "suite.json").read_text())["robustness"]
     transforms = {r["transform"] for r in table}
-    assert {"original", "invert", "hflip", "translate", "brighten", "darken", "contrast_high", "contrast_low"} <= transforms
+    assert {
+        "original",
+        "invert",
+        "hflip",
+        "translate",
+        "brighten",
+        "darken",
+        "contrast_high",
+        "contrast_low",
+    } <= transforms
     assert set(COURSE_ORDER) <= transforms  # the course's transformations: the headline
     assert {r["model"] for r in table} == {"as trained", "augmented"}
     assert (result.path / "robustness_curves.png").is_file() and (result.path / "robustness.md").is_file()
@@ -93,7 +102,10 @@ def test_robustness_suite_quick(tmp_path, tiny_art):
     facts = robustness_facts(table, labels.AS_TRAINED, labels.AUGMENTED)
     assert set(facts.transforms) == set(COURSE_ORDER)
     findings = "\n".join(result.findings)
-    assert f"most invariant to: {facts.most_invariant()[0]} " in findings and f"most damaging: {facts.most_damaging()[0]} " in findings
+    assert (
+        f"most invariant to: {facts.most_invariant()[0]} " in findings
+        and f"most damaging: {facts.most_damaging()[0]} " in findings
+    )
     assert f"{facts.ranked[0]} {format_comparison(facts.gains[facts.ranked[0]])}" in findings
     # as trained and augmented ran on the same repeats: the augmented row carries its paired difference
     rows = {r["variant"]: r for r in result.rows}
@@ -104,7 +116,18 @@ def test_robustness_suite_quick(tmp_path, tiny_art):
 @pytest.mark.slow
 def test_killed_suite_resumes_without_loss(tmp_path, tiny_art):
     out = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "cnnlab", "experiment", "pooling", "--quick", "--data", str(tiny_art), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cnnlab",
+        "experiment",
+        "pooling",
+        "--quick",
+        "--data",
+        str(tiny_art),
+        "--out",
+        str(out),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(out.glob("cnn-*/summary.json"))) < 3:
@@ -128,8 +151,8 @@ def test_killed_suite_resumes_without_loss(tmp_path, tiny_art):
 
 def test_cached_suite_run_gets_its_plot_when_trained_by_hand(tmp_path, tiny_art):
     from cnnlab.art.run import train_run
-    from cnnlab.art.suites.definitions import BASELINE
     from cnnlab.art.suites.common import variant_config
+    from cnnlab.art.suites.definitions import BASELINE
 
     options = _options(tmp_path, tiny_art)
     row = run_suite("baseline", options).rows[0]
@@ -153,7 +176,9 @@ def test_suite_variants_use_the_shared_labels():
 
     arch = {v.label: v.group for v in architecture_variants()}
     assert arch[labels.ARCH_STARTER] == "baseline"
-    assert all(labels.kernel_label(k) in arch for k in labels.KERNEL_SIZES) and all(labels.stride_label(s) in arch for s in labels.STRIDES)
+    assert all(labels.kernel_label(k) in arch for k in labels.KERNEL_SIZES) and all(
+        labels.stride_label(s) in arch for s in labels.STRIDES
+    )
     assert all(d in arch for d in labels.DEPTHS) and list(arch.values()).count(labels.SHAPE) == 3
     reg = {v.label: v.group for v in regularization_variants()}
     assert reg[labels.REG_BASELINE] == "baseline" and labels.EARLY_STOPPING in reg.values()
@@ -161,49 +186,86 @@ def test_suite_variants_use_the_shared_labels():
 
 def test_robustness_facts_on_a_constructed_table():
     def row(model, transform, severity, accs):
-        return {"model": model, "transform": transform, "severity": severity, "acc_mean": sum(accs) / len(accs), "acc_std": 0.01,
-                "n": len(accs), "accs": accs}
+        return {
+            "model": model,
+            "transform": transform,
+            "severity": severity,
+            "acc_mean": sum(accs) / len(accs),
+            "acc_std": 0.01,
+            "n": len(accs),
+            "accs": accs,
+        }
 
-    table = [row("as trained", ORIGINAL, 0.0, [0.80, 0.70]), row("as trained", "hflip", 1.0, [0.78, 0.70]),
-             row("as trained", "invert", 1.0, [0.20, 0.10]), row("as trained", "brighten", 0.5, [0.70, 0.60]),
-             row("as trained", "brighten", 1.0, [0.50, 0.40]), row("as trained", "course_invert", 1.0, [0.30, 0.20]),
-             row("augmented", ORIGINAL, 0.0, [0.75, 0.65]), row("augmented", "hflip", 1.0, [0.74, 0.64]),
-             row("augmented", "invert", 1.0, [0.60, 0.50]), row("augmented", "brighten", 0.5, [0.70, 0.60]),
-             row("augmented", "brighten", 1.0, [0.65, 0.55]), row("augmented", "course_invert", 1.0, [0.30, 0.20])]
+    table = [
+        row("as trained", ORIGINAL, 0.0, [0.80, 0.70]),
+        row("as trained", "hflip", 1.0, [0.78, 0.70]),
+        row("as trained", "invert", 1.0, [0.20, 0.10]),
+        row("as trained", "brighten", 0.5, [0.70, 0.60]),
+        row("as trained", "brighten", 1.0, [0.50, 0.40]),
+        row("as trained", "course_invert", 1.0, [0.30, 0.20]),
+        row("augmented", ORIGINAL, 0.0, [0.75, 0.65]),
+        row("augmented", "hflip", 1.0, [0.74, 0.64]),
+        row("augmented", "invert", 1.0, [0.60, 0.50]),
+        row("augmented", "brighten", 0.5, [0.70, 0.60]),
+        row("augmented", "brighten", 1.0, [0.65, 0.55]),
+        row("augmented", "course_invert", 1.0, [0.30, 0.20]),
+    ]
     facts = robustness_facts(table, "as trained", "augmented", transforms=None)
     assert facts.strongest == {ORIGINAL: 0.0, "hflip": 1.0, "invert": 1.0, "brighten": 1.0, "course_invert": 1.0}
     assert facts.clean["acc_mean"] == pytest.approx(0.75) and facts.clean_change.diff == pytest.approx(-0.05)
     # drops are paired per repeat: clean minus transformed of the same run
-    assert {t: c.diff for t, c in facts.drops.items()} == pytest.approx({"hflip": 0.01, "invert": 0.60, "brighten": 0.30, "course_invert": 0.50})
-    assert facts.drops["brighten"].verdict == "better" and facts.drops["brighten"].se == pytest.approx(0.0, abs=1e-12)  # 0.30 lost in both runs
+    assert {t: c.diff for t, c in facts.drops.items()} == pytest.approx(
+        {"hflip": 0.01, "invert": 0.60, "brighten": 0.30, "course_invert": 0.50}
+    )
+    assert facts.drops["brighten"].verdict == "better" and facts.drops["brighten"].se == pytest.approx(
+        0.0, abs=1e-12
+    )  # 0.30 lost in both runs
     assert facts.ranked == ("hflip", "brighten", "course_invert", "invert")
     assert facts.most_invariant(1) == ("hflip",) and facts.most_damaging() == ("invert", "course_invert")
-    assert facts.gains["invert"].diff == pytest.approx(0.40) and facts.gains["course_invert"].verdict == "no effect at this setting"
+    assert (
+        facts.gains["invert"].diff == pytest.approx(0.40)
+        and facts.gains["course_invert"].verdict == "no effect at this setting"
+    )
     assert facts.mean_drop(("hflip", "translate")) == pytest.approx(0.01) and facts.mean_drop(("translate",)) is None
     # by default the facts are about the course's transformations only
     course = robustness_facts(table, "as trained", "augmented")
     assert course.transforms == ("course_invert",) and set(course.gains) == {ORIGINAL, "course_invert"}
-    assert robustness_facts(table, "as trained").gains == {} and robustness_facts(table, "as trained").models == ("as trained",)
+    assert robustness_facts(table, "as trained").gains == {} and robustness_facts(table, "as trained").models == (
+        "as trained",
+    )
     with pytest.raises(CnnlabError, match="no row for model 'retrained'"):
         robustness_facts(table, "as trained", "retrained")
     # where the course's points sit on the graded curves
-    assert course_points(table, "as trained", "invert") == [(1.0, pytest.approx(0.25))] and course_points(table, "as trained", "hflip") == []
+    assert (
+        course_points(table, "as trained", "invert") == [(1.0, pytest.approx(0.25))]
+        and course_points(table, "as trained", "hflip") == []
+    )
 
 
 def test_variants_run_on_the_same_repeats_each_on_its_own_fold_and_seed(tmp_path, tiny_art):
-    from cnnlab.art.suites import Variant, run_on_repeats_of, run_paired
-    from cnnlab.art.suites import common
+    from cnnlab.art.suites import Variant, common, run_on_repeats_of, run_paired
 
-    options = SuiteOptions(**{**_options(tmp_path, tiny_art, repeats=(0, 1, 6), jobs=1).__dict__, "quick": False, "epochs": 1})
+    options = SuiteOptions(
+        **{**_options(tmp_path, tiny_art, repeats=(0, 1, 6), jobs=1).__dict__, "quick": False, "epochs": 1}
+    )
     common._WORKER_DATA.clear()
     ref = Variant("ref", "baseline")
-    rows = run_paired(ref, [Variant("same as ref", "g", ("model.dropout=0.0",)), Variant("wider", "g", ("model.filters=[8,8]",))], options)
+    rows = run_paired(
+        ref,
+        [Variant("same as ref", "g", ("model.dropout=0.0",)), Variant("wider", "g", ("model.filters=[8,8]",))],
+        options,
+    )
     assert [r["repeats"] for r in rows] == [[0, 1, 6]] * 3
     for r in rows:
         for repeat, rid in zip(r["repeats"], r["run_ids"]):
             config = json.loads((tmp_path / "runs" / rid / "config.json").read_text())["config"]
-            assert (config["train"]["seed"], config["data"]["fold"]) == (repeat, repeat % 5)  # repeat 6 reuses fold 1 with seed 6
-        assert len(r["per_repeat"]["val_acc"]) == 3 and r["val_acc_mean"] == pytest.approx(sum(r["per_repeat"]["val_acc"]) / 3)
+            assert (config["train"]["seed"], config["data"]["fold"]) == (
+                repeat,
+                repeat % 5,
+            )  # repeat 6 reuses fold 1 with seed 6
+        assert len(r["per_repeat"]["val_acc"]) == 3 and r["val_acc_mean"] == pytest.approx(
+            sum(r["per_repeat"]["val_acc"]) / 3
+        )
     # the prepared data is cached per data config, the fold included: folds 0 and 1
     assert sorted(k.fold for k in common._WORKER_DATA) == [0, 1]
     same, wider = rows[1], rows[2]
@@ -213,8 +275,11 @@ def test_variants_run_on_the_same_repeats_each_on_its_own_fold_and_seed(tmp_path
     findings = "\n".join(common.compare(rows, rows[0]))
     assert "no effect at this setting (every per-repeat number equals ref's): same as ref" in findings
     # a variant of a new suite against a row of another suite runs on that row's repeats, paired with it
-    later = run_on_repeats_of({**rows[0], "repeats": [1, 6], "per_repeat": {k: v[1:] for k, v in rows[0]["per_repeat"].items()}},
-                              [Variant("later", "controls", ("model.fc_sizes=[32]",))], options)
+    later = run_on_repeats_of(
+        {**rows[0], "repeats": [1, 6], "per_repeat": {k: v[1:] for k, v in rows[0]["per_repeat"].items()}},
+        [Variant("later", "controls", ("model.fc_sizes=[32]",))],
+        options,
+    )
     assert later[0]["repeats"] == [1, 6] and later[0]["vs_reference"]["val_acc"]["n"] == 2
 
 
@@ -226,26 +291,43 @@ def test_controls_suite_pairs_colour_only_and_grayscale_with_the_colour_cnn(tmp_
     base = resolve_config(RunConfig, None, [f"data.name={tiny_art}"])
     options = SuiteOptions(runtime=RuntimeOptions(out=tmp_path / "runs", jobs=1), base=base, repeats=2, epochs=2)
     result = run_suite("controls", options)
-    cnn, gray, only = (labels.find_variant(result.rows, v, "controls") for v in (COLOUR_CNN, GRAYSCALE_CNN, COLOUR_ONLY))
+    cnn, gray, only = (
+        labels.find_variant(result.rows, v, "controls") for v in (COLOUR_CNN, GRAYSCALE_CNN, COLOUR_ONLY)
+    )
     for row in (cnn, gray, only):
         assert row["n"] == 2 and row["repeats"] == [0, 1] and len(row["per_repeat"]["test_acc"]) == 2
     # The colour-only classifier is a real, recorded run per repeat, on the same split as the CNN.
     for rid, acc in zip(only["run_ids"], only["per_repeat"]["test_acc"]):
         s = json.loads((tmp_path / "runs" / rid / "summary.json").read_text())
-        assert s["kind"] == "colour-only" and s["test_acc"] == acc and s["C"] in (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
+        assert (
+            s["kind"] == "colour-only"
+            and s["test_acc"] == acc
+            and s["C"] in (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
+        )
         assert np.sum(s["confusion_test"]) == s["data"]["n_test"]
         config = json.loads((tmp_path / "runs" / rid / "config.json").read_text())
-        assert (config["seed"], config["config"]["data"]["fold"]) == (s["seed"], s["seed"] % 5)  # repeat r: seed r, fold r mod 5
+        assert (config["seed"], config["config"]["data"]["fold"]) == (
+            s["seed"],
+            s["seed"] % 5,
+        )  # repeat r: seed r, fold r mod 5
     for rid, repeat in zip(gray["run_ids"], gray["repeats"]):
         config = json.loads((tmp_path / "runs" / rid / "config.json").read_text())["config"]
-        assert config["data"]["grayscale"] is True and (config["train"]["seed"], config["data"]["fold"]) == (repeat, repeat % 5)
+        assert config["data"]["grayscale"] is True and (config["train"]["seed"], config["data"]["fold"]) == (
+            repeat,
+            repeat % 5,
+        )
     # Paired differences: mean and SE of the per-repeat differences, the t interval of the one rule.
     d = np.array(only["per_repeat"]["test_acc"]) - np.array(cnn["per_repeat"]["test_acc"])
     c = compare_records(only, cnn, "test_acc")
     assert c.diff == pytest.approx(d.mean()) and c.n == 2
     if d[0] != d[1]:
-        assert c.se == pytest.approx(d.std(ddof=1) / np.sqrt(2)) and c.high - c.low == pytest.approx(2 * t_quantile(2) * c.se)
-    assert only["vs_reference"]["test_acc"]["diff"] == pytest.approx(c.diff) and only["vs_reference"]["reference"] == COLOUR_CNN
+        assert c.se == pytest.approx(d.std(ddof=1) / np.sqrt(2)) and c.high - c.low == pytest.approx(
+            2 * t_quantile(2) * c.se
+        )
+    assert (
+        only["vs_reference"]["test_acc"]["diff"] == pytest.approx(c.diff)
+        and only["vs_reference"]["reference"] == COLOUR_CNN
+    )
     assert gray["vs_reference"]["reference"] == COLOUR_CNN and gray["vs_reference"]["test_acc"]["n"] == 2
     findings = " ".join(result.findings)
     assert "colour only minus colour CNN, paired" in findings and "grayscale minus colour CNN, paired" in findings
@@ -264,8 +346,14 @@ def test_controls_findings_say_what_colour_explains():
     from cnnlab.art.suites.controls import controls_facts, controls_findings
 
     def row(label, accs):
-        return {"variant": label, "repeats": [0, 1, 2], "per_repeat": {"test_acc": accs}, "n": 3,
-                "test_acc_mean": float(np.mean(accs)), "test_acc_std": float(np.std(accs, ddof=1))}
+        return {
+            "variant": label,
+            "repeats": [0, 1, 2],
+            "per_repeat": {"test_acc": accs},
+            "n": 3,
+            "test_acc_mean": float(np.mean(accs)),
+            "test_acc_std": float(np.std(accs, ddof=1)),
+        }
 
     cnn, gray = row("colour CNN", [0.60, 0.64, 0.62]), row("grayscale CNN", [0.40, 0.45, 0.41])
     only = row("colour only", [0.40, 0.41, 0.39])
@@ -277,7 +365,9 @@ def test_controls_findings_say_what_colour_explains():
     assert "removing colour costs accuracy" in text
     unclear = controls_facts([cnn, gray, row("colour only", [0.70, 0.66, 0.69])], chance=0.1)  # paired CI spans 0
     assert unclear.colour_finding == "colour enough"
-    assert "colour statistics explain the CNN's accuracy as far as 3 repeats tell" in " ".join(controls_findings(unclear))
+    assert "colour statistics explain the CNN's accuracy as far as 3 repeats tell" in " ".join(
+        controls_findings(unclear)
+    )
     better = controls_facts([cnn, gray, row("colour only", [0.70, 0.75, 0.72])], chance=0.1)
     assert better.colour_finding == "colour better"
     assert "colour statistics alone do better than the CNN" in " ".join(controls_findings(better))

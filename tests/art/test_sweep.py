@@ -10,13 +10,13 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlab.cli.app import main
 from cnnlab.art.config import DataConfig, RunConfig
-from cnnlab.core.train.config import TrainConfig
-from cnnlab.core.errors import CnnlabError
 from cnnlab.art.models import SimpleCNN
-from cnnlab.art.sweep.study import default_storage, load_sweep, run_sweep, suggest_config
 from cnnlab.art.sweep.space import MAX_FC_INPUTS, MAX_MACS, architecture_problem
+from cnnlab.art.sweep.study import default_storage, load_sweep, run_sweep, suggest_config
+from cnnlab.cli.app import main
+from cnnlab.core.errors import CnnlabError
+from cnnlab.core.train.config import TrainConfig
 
 optuna = pytest.importorskip("optuna")
 TrialState = optuna.trial.TrialState
@@ -38,8 +38,9 @@ def art_folder(tmp_path):
 
 @pytest.fixture
 def base(art_folder):
-    return RunConfig(data=DataConfig(name=str(art_folder), image_size=16, test_fraction=0.25, folds=3),
-                     train=TrainConfig(epochs=2))
+    return RunConfig(
+        data=DataConfig(name=str(art_folder), image_size=16, test_fraction=0.25, folds=3), train=TrainConfig(epochs=2)
+    )
 
 
 def _raw_trials(storage, name="s"):
@@ -66,7 +67,9 @@ def _check_exactly_n(trials, n):
 @pytest.mark.slow
 def test_two_worker_processes_finish_exactly_n_trials(base, tmp_path):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    result = run_sweep(study_name="s", storage=storage, trials=8, workers=2, base=base, out_root=tmp_path / "runs", seed=1)
+    result = run_sweep(
+        study_name="s", storage=storage, trials=8, workers=2, base=base, out_root=tmp_path / "runs", seed=1
+    )
     trials = _raw_trials(storage)
     counted = _check_exactly_n(trials, 8)
     assert (result.n_complete + result.n_pruned, result.n_failed, result.n_running, result.n_waiting) == (8, 0, 0, 0)
@@ -126,13 +129,16 @@ def test_dead_worker_trial_is_failed_and_requeued(base, tmp_path):
     assert [r["status"] for r in result.trials if r["number"] == number] == ["replaced"]
 
 
-@pytest.mark.parametrize("storage, message", [
-    ("nonsense", "malformed storage URL"),
-    ("foo://host/db", "unsupported storage URL scheme"),
-    ("sqlite:///{tmp}/missing/dir/x.db", "does not exist"),
-    ("{tmp}/missing/dir/x.log", "does not exist"),
-    ("postgresql://me:secret123@127.0.0.1:1/db", "storage 'postgresql://me:\\*\\*\\*@127.0.0.1:1/db'"),
-])
+@pytest.mark.parametrize(
+    "storage, message",
+    [
+        ("nonsense", "malformed storage URL"),
+        ("foo://host/db", "unsupported storage URL scheme"),
+        ("sqlite:///{tmp}/missing/dir/x.db", "does not exist"),
+        ("{tmp}/missing/dir/x.log", "does not exist"),
+        ("postgresql://me:secret123@127.0.0.1:1/db", "storage 'postgresql://me:\\*\\*\\*@127.0.0.1:1/db'"),
+    ],
+)
 def test_bad_storage_is_one_clean_error(base, tmp_path, storage, message):
     with pytest.raises(CnnlabError, match=message) as info:
         run_sweep(study_name="s", storage=storage.format(tmp=tmp_path), trials=2, base=base, out_root=tmp_path / "runs")
@@ -150,8 +156,23 @@ def test_cli_errors_and_show(base, tmp_path, capsys):
     (tmp_path / "runs").mkdir()
     assert main(["sweep", "--show", "--study", "absent", "--out", out]) == 2
     assert "no study 'absent'" in capsys.readouterr().err
-    args = ["sweep", "--trials", "2", "--data", base.data.name, "--set", "data.image_size=16", "--set", "data.folds=4",
-            "--epochs", "1", "--out", out, "--study", "cli"]
+    args = [
+        "sweep",
+        "--trials",
+        "2",
+        "--data",
+        base.data.name,
+        "--set",
+        "data.image_size=16",
+        "--set",
+        "data.folds=4",
+        "--epochs",
+        "1",
+        "--out",
+        out,
+        "--study",
+        "cli",
+    ]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "2 of 2 trials finished" in text and default_storage(out) in text
@@ -201,7 +222,9 @@ def test_architecture_limits_name_the_problem():
     wide = RunConfig(model=ModelConfig(filters=(64,), kernel_sizes=3, strides=1, paddings=1))
     assert "FC inputs" in architecture_problem(wide)
     # 32x32 -> 32 -> pool 16 -> 16 -> pool 8 -> ...: the second conv alone is 16*16*64*64*49 = 51M MACs
-    costly = RunConfig(model=ModelConfig(filters=(64, 64, 64), kernel_sizes=7, strides=1, paddings=3, pool=True),
-                       data=DataConfig(image_size=32))
+    costly = RunConfig(
+        model=ModelConfig(filters=(64, 64, 64), kernel_sizes=7, strides=1, paddings=3, pool=True),
+        data=DataConfig(image_size=32),
+    )
     assert "multiply-adds" in architecture_problem(costly) and MAX_MACS < 16 * 16 * 64 * 64 * 49
     assert architecture_problem(RunConfig()) is None  # the handout's starter network

@@ -44,7 +44,19 @@ def _data_args(art_folder) -> list[str]:
 
 
 def _sweep_args(url: str, study: str, trials: int, art_folder, out, *extra: str) -> list[str]:
-    return ["--storage", url, "--study", study, "--trials", str(trials), "--out", str(out), *_data_args(art_folder), *FAST, *extra]
+    return [
+        "--storage",
+        url,
+        "--study",
+        study,
+        "--trials",
+        str(trials),
+        "--out",
+        str(out),
+        *_data_args(art_folder),
+        *FAST,
+        *extra,
+    ]
 
 
 def _trials(url: str, study: str):
@@ -59,7 +71,9 @@ def _final(url: str, study: str, n: int):
 
     trials = _trials(url, study)
     state = progress(trials)
-    assert (state.finished, state.running, state.waiting) == (n, 0, 0), [(t.number, t.state, t.user_attrs) for t in trials]
+    assert (state.finished, state.running, state.waiting) == (n, 0, 0), [
+        (t.number, t.state, t.user_attrs) for t in trials
+    ]
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
     return trials
 
@@ -101,8 +115,23 @@ def test_two_workers_split_a_study_then_experiment_search_reads_it(postgres_url,
 
     # `experiment search` reads the shared study: best configuration retrained on the repeats, none searched here
     out = tmp_path / "experiment"
-    assert main(["experiment", "search", "--storage", postgres_url, "--study", study, "--quick", "--out", str(out),
-                 *_data_args(art_folder)]) == 0
+    assert (
+        main(
+            [
+                "experiment",
+                "search",
+                "--storage",
+                postgres_url,
+                "--study",
+                study,
+                "--quick",
+                "--out",
+                str(out),
+                *_data_args(art_folder),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr()
     meta = json.loads((out / "suites" / "search" / "suite.json").read_text())
     assert meta["study"] == study and meta["shared"] and meta["storage"] == postgres_url.replace(password, "***")
@@ -119,7 +148,9 @@ def test_two_workers_split_a_study_then_experiment_search_reads_it(postgres_url,
     from cnnlab.report.collect import part1_suite_options
     from cnnlab.report.sections.search import search_origin
 
-    options = ReportOptions(out_root=out, report_dir=tmp_path / "report", quick=True, search_storage=postgres_url, search_study=study)
+    options = ReportOptions(
+        out_root=out, report_dir=tmp_path / "report", quick=True, search_storage=postgres_url, search_study=study
+    )
     suite_options = part1_suite_options(options, RunConfig())
     assert (suite_options.search_storage, suite_options.search_study) == (postgres_url, study)
     origin = search_origin(meta)
@@ -134,8 +165,14 @@ def test_kill_9_mid_trial_survivor_completes_all_trials(postgres_url, art_folder
     a = start_worker(_sweep_args(postgres_url, study, 3, art_folder, tmp_path / "a"), env, tmp_path / "a.log")
     b = start_worker(_sweep_args(postgres_url, study, 3, art_folder, tmp_path / "b"), env, tmp_path / "b.log")
     try:
-        number = wait_for(lambda: next((n for pid, n in marks(seen) if pid == a.pid), None) is not None
-                          and next(n for pid, n in marks(seen) if pid == a.pid), 120, "worker a to start a trial")
+        number = wait_for(
+            lambda: (
+                next((n for pid, n in marks(seen) if pid == a.pid), None) is not None
+                and next(n for pid, n in marks(seen) if pid == a.pid)
+            ),
+            120,
+            "worker a to start a trial",
+        )
         os.kill(a.pid, signal.SIGKILL)  # mid-trial: the hook sleeps 2.5 s before training
         killed_at = time.time()
         assert a.wait(timeout=30) == -signal.SIGKILL
@@ -181,7 +218,9 @@ def test_sigterm_gives_the_trial_back_at_once(postgres_url, art_folder, tmp_path
     assert [t.state for t in _retry_of(trials, given[0].number)] == [TrialState.WAITING]
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     # `--workers 2` (docker stop signals the parent alone): the parent passes SIGTERM on, every trial comes back
-    p = start_worker(_sweep_args(postgres_url, study, 3, art_folder, tmp_path / "p", "--workers", "2"), env, tmp_path / "p.log")
+    p = start_worker(
+        _sweep_args(postgres_url, study, 3, art_folder, tmp_path / "p", "--workers", "2"), env, tmp_path / "p.log"
+    )
     try:
         wait_for(lambda: len([n for pid, n in marks(seen) if pid != a.pid]) >= 2, 120, "two workers to start trials")
         p.send_signal(signal.SIGTERM)
@@ -193,7 +232,12 @@ def test_sigterm_gives_the_trial_back_at_once(postgres_url, art_folder, tmp_path
     assert sum(t.user_attrs.get("interrupted") == "stopped by SIGTERM" for t in trials) == 3
     # a fresh worker finishes the study; SIGTERMs do not count as retries
     env = worker_env(tmp_path, CNNLAB_TEST_TRIAL_SLEEP="0")
-    assert start_worker(_sweep_args(postgres_url, study, 3, art_folder, tmp_path / "c"), env, tmp_path / "c.log").wait(timeout=120) == 0
+    assert (
+        start_worker(_sweep_args(postgres_url, study, 3, art_folder, tmp_path / "c"), env, tmp_path / "c.log").wait(
+            timeout=120
+        )
+        == 0
+    )
     trials = _final(postgres_url, study, 3)
     assert all(t.user_attrs.get("lost", 0) == 0 for t in trials)
 
@@ -243,24 +287,31 @@ def test_bad_postgres_input_is_one_line_exit_2_password_masked(postgres_url, cap
         "no study 'absent'": postgres_url,
     }
     for expected, url in cases.items():
-        for argv in (["sweep", "--show", "--storage", url, "--study", "absent", "--out", str(tmp_path)],
-                     ["experiment", "search", "--storage", url, "--study", "absent", "--quick", "--out", str(tmp_path)]):
+        for argv in (
+            ["sweep", "--show", "--storage", url, "--study", "absent", "--out", str(tmp_path)],
+            ["experiment", "search", "--storage", url, "--study", "absent", "--quick", "--out", str(tmp_path)],
+        ):
             assert main(argv) == 2
             err = capsys.readouterr().err
             assert expected in err and err.count("\n") == 1 and err.startswith("cnnlab: error:"), err
             assert password not in err and "not-" + password[:4] not in err
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("postgresql://me:s3cret@127.0.0.1:1/db", "Connection refused"),
-    ("postgresql://me:s3cret@127.0.0.1:notaport/db", "malformed storage URL"),
-    ("postgresql://me:s3cr@t@127.0.0.1/db", "percent-encode"),
-    ("ftp://me:s3cret@host/db", "unsupported storage URL scheme 'ftp'"),
-    ("nonsense", "malformed storage URL"),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("postgresql://me:s3cret@127.0.0.1:1/db", "Connection refused"),
+        ("postgresql://me:s3cret@127.0.0.1:notaport/db", "malformed storage URL"),
+        ("postgresql://me:s3cr@t@127.0.0.1/db", "percent-encode"),
+        ("ftp://me:s3cret@host/db", "unsupported storage URL scheme 'ftp'"),
+        ("nonsense", "malformed storage URL"),
+    ],
+)
 def test_bad_storage_urls_without_a_server(url, expected, capsys, tmp_path):
-    for argv in (["sweep", "--show", "--storage", url, "--study", "x", "--out", str(tmp_path)],
-                 ["experiment", "search", "--storage", url, "--study", "x", "--quick", "--out", str(tmp_path)]):
+    for argv in (
+        ["sweep", "--show", "--storage", url, "--study", "x", "--out", str(tmp_path)],
+        ["experiment", "search", "--storage", url, "--study", "x", "--quick", "--out", str(tmp_path)],
+    ):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert expected in err and err.count("\n") == 1, err
@@ -291,7 +342,7 @@ def test_temporary_folders_shared_by_hosts(tmp_path, monkeypatch):
 
     here = processes.process_tag()
     assert here == f"{os.getpid()}.{processes.host_tag()}" and "-" not in processes.host_tag()
-    dead = 2 ** 22 + 12345  # above the usual pid range
+    dead = 2**22 + 12345  # above the usual pid range
     mine_dead = tmp_path / f".tmp-cnn-0123456789ab-{dead}.{processes.host_tag()}"
     mine_live = tmp_path / f".tmp-cnn-0123456789ab-{here}"
     foreign = tmp_path / f".tmp-cnn-0123456789ab-{os.getpid()}.otherhost"  # a live pid here means nothing there

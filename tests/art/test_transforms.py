@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from cnnlab.art.config import AugmentConfig
-from cnnlab.core.errors import ConfigError
 from cnnlab.art.transforms import (
     AUGMENT_ORDER,
     BINARY,
@@ -17,6 +16,7 @@ from cnnlab.art.transforms import (
     augment_order,
     random_augment,
 )
+from cnnlab.core.errors import ConfigError
 
 
 def batch(b: int = 8, seed: int = 0, lo: float = -0.5, hi: float = 0.5) -> torch.Tensor:
@@ -175,7 +175,7 @@ def test_random_augment_is_deterministic_and_random_per_image() -> None:
 
 
 # ----------------------------------------------------------------------------- the course's transformations
-def _test_image() -> "np.ndarray":
+def _test_image() -> np.ndarray:
     """A 50x50 RGB test image with full-range noise, saturated patches and a grey border (uint8, H x W x 3)."""
     import numpy as np
 
@@ -192,20 +192,33 @@ def _pil_reference(name: str, arr):
     from PIL import Image, ImageEnhance, ImageOps
 
     img = Image.fromarray(arr)
-    return np.asarray({
-        "course_translate": lambda: Image.fromarray(np.roll(arr, (10, 10), axis=(0, 1))),
-        "course_brighten": lambda: ImageEnhance.Brightness(img).enhance(1.5),
-        "course_darken": lambda: ImageEnhance.Brightness(img).enhance(0.75),
-        "course_contrast_high": lambda: ImageEnhance.Contrast(img).enhance(1.5),
-        "course_contrast_low": lambda: ImageEnhance.Contrast(img).enhance(0.75),
-        "course_flip_lr": lambda: ImageOps.mirror(img),
-        "course_rotate_180": lambda: img.transpose(Image.Transpose.ROTATE_180),
-        "course_invert": lambda: ImageOps.invert(img),
-    }[name]()).astype(np.float32)
+    return np.asarray(
+        {
+            "course_translate": lambda: Image.fromarray(np.roll(arr, (10, 10), axis=(0, 1))),
+            "course_brighten": lambda: ImageEnhance.Brightness(img).enhance(1.5),
+            "course_darken": lambda: ImageEnhance.Brightness(img).enhance(0.75),
+            "course_contrast_high": lambda: ImageEnhance.Contrast(img).enhance(1.5),
+            "course_contrast_low": lambda: ImageEnhance.Contrast(img).enhance(0.75),
+            "course_flip_lr": lambda: ImageOps.mirror(img),
+            "course_rotate_180": lambda: img.transpose(Image.Transpose.ROTATE_180),
+            "course_invert": lambda: ImageOps.invert(img),
+        }[name]()
+    ).astype(np.float32)
 
 
-@pytest.mark.parametrize("name", ["course_translate", "course_brighten", "course_darken", "course_contrast_high",
-                                  "course_contrast_low", "course_flip_lr", "course_rotate_180", "course_invert"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "course_translate",
+        "course_brighten",
+        "course_darken",
+        "course_contrast_high",
+        "course_contrast_low",
+        "course_flip_lr",
+        "course_rotate_180",
+        "course_invert",
+    ],
+)
 def test_course_transform_matches_pil(name: str) -> None:
     """Each course transform on a batch in [-0.5, 0.5] equals PIL / NumPy on the 8-bit image within 1/255."""
     from cnnlab.art.transforms.course import COURSE_ORDER, COURSE_TRANSFORMS, apply_course_transform, to_uint8_values

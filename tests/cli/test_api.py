@@ -16,7 +16,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 def _readme_example() -> str:
     text = README.read_text(encoding="utf-8")
-    section = text[text.index("## Python API"):]
+    section = text[text.index("## Python API") :]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
@@ -48,7 +48,9 @@ def test_api_names_are_exported_and_documented():
 
 def test_import_cnnlab_is_cheap():
     """No torch, matplotlib or optuna at `import cnnlab`: the CLI's non-training commands start fast."""
-    code = "import sys, cnnlab; print(sorted(m for m in ('torch', 'matplotlib', 'optuna', 'captum') if m in sys.modules))"
+    code = (
+        "import sys, cnnlab; print(sorted(m for m in ('torch', 'matplotlib', 'optuna', 'captum') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -39,8 +39,16 @@ def ckpt(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("ckpt")
     torch.manual_seed(0)
     mlp = MLP(MLPConfig(image_size=12, hidden=8, activation="relu"), 3)
-    save_checkpoint(d / "mlp.pt", mlp, kind="mlp", config=to_dict(mlp.config), class_names=["a", "b", "c"],
-                    image_size=12, channels=1, meta={"description": "tiny MLP"})
+    save_checkpoint(
+        d / "mlp.pt",
+        mlp,
+        kind="mlp",
+        config=to_dict(mlp.config),
+        class_names=["a", "b", "c"],
+        image_size=12,
+        channels=1,
+        meta={"description": "tiny MLP"},
+    )
     Image.fromarray((torch.rand(40, 30, 3) * 255).byte().numpy()).save(d / "face.png")
     return d / "mlp.pt"
 
@@ -119,7 +127,9 @@ def _fake_art_run(root: Path) -> Path:
     run = root / "cnn-0123456789ab"
     run.mkdir(parents=True)
     config = RunConfig()
-    (run / "config.json").write_text(json.dumps({"kind": "cnn", "config": to_dict(config), "data": {"classes": ["a", "b"]}}))
+    (run / "config.json").write_text(
+        json.dumps({"kind": "cnn", "config": to_dict(config), "data": {"classes": ["a", "b"]}})
+    )
     (run / "summary.json").write_text(json.dumps({"run_id": run.name, "reported_model": "final"}))
     model = create_model("simple_cnn", num_classes=2, config=config.model, image_size=config.data.image_size)
     torch.save(model.state_dict(), run / "final.pt")
@@ -130,7 +140,9 @@ ART_RUN_DAMAGE = {
     "config garbage": lambda r: (r / "config.json").write_text("{garbage"),
     "config a list": lambda r: (r / "config.json").write_text("[]"),
     "classes missing": lambda r: (r / "config.json").write_text(json.dumps({"config": {}, "data": {}})),
-    "config invalid": lambda r: (r / "config.json").write_text(json.dumps({"config": {"model": {"filters": [0]}}, "data": {"classes": ["a", "b"]}})),
+    "config invalid": lambda r: (r / "config.json").write_text(
+        json.dumps({"config": {"model": {"filters": [0]}}, "data": {"classes": ["a", "b"]}})
+    ),
     "weights missing": lambda r: (r / "final.pt").unlink(),
     "weights a list": lambda r: torch.save([1, 2], r / "final.pt"),
     "weights empty file": lambda r: (r / "final.pt").write_bytes(b""),
@@ -245,15 +257,21 @@ def test_non_utf8_data_path_trains_and_keeps_its_run(tmp_path):
     weird = os.fsencode(tmp_path) + b"/art\xff\xfe"
     os.rename(art, weird)
     out = tmp_path / "runs"
-    proc = subprocess.run([sys.executable, "-m", "cnnlab", "train", "--data", weird, "--epochs", "2", "--out", str(out), "--json"],
-                          capture_output=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cnnlab", "train", "--data", weird, "--epochs", "2", "--out", str(out), "--json"],
+        capture_output=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
     summary = json.loads(proc.stdout)
     run = out / summary["run_id"]
     assert (run / "learning_curves.png").is_file() and (run / "summary.json").is_file()
     # the run stays reusable: the same command finds it in the cache
-    again = subprocess.run([sys.executable, "-m", "cnnlab", "train", "--data", weird, "--epochs", "2", "--out", str(out)],
-                           capture_output=True, timeout=300)
+    again = subprocess.run(
+        [sys.executable, "-m", "cnnlab", "train", "--data", weird, "--epochs", "2", "--out", str(out)],
+        capture_output=True,
+        timeout=300,
+    )
     assert again.returncode == 0 and b"(cached)" in again.stdout
 
 
@@ -275,7 +293,14 @@ def test_oversized_part2_models_are_config_errors():
         FeatureHead(256 * 13 * 13, [100_000_000], 6)  # conv4 at 227: checked before the 17 TB allocation
 
 
-@pytest.mark.parametrize("overrides", [[], ["model.batch_norm=true", "model.pool=true"], ["model.weight_norm=true", "model.filters=[8,16,32]", "model.paddings=2", "model.fc_sizes=[32,16]"]])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["model.batch_norm=true", "model.pool=true"],
+        ["model.weight_norm=true", "model.filters=[8,16,32]", "model.paddings=2", "model.fc_sizes=[32,16]"],
+    ],
+)
 def test_parameter_count_from_the_config_matches_the_built_model(overrides):
     from cnnlab.art.config import RunConfig
     from cnnlab.art.models import count_parameters, create_model, parameter_count

@@ -45,8 +45,10 @@ def _cli(args: list[str]) -> int:
 
 def _alias_bomb(levels: int = 9) -> str:
     """The issue's 444-byte config: 9 levels of 9-way aliases, 8**9 = 134 million strings once expanded."""
+
     def node(i: int) -> str:
         return "&l0 lol" if i == 0 else f"&l{i} [{node(i - 1)}, " + ", ".join([f"*l{i - 1}"] * 8) + "]"
+
     return "model:\n  filters: [" + node(levels) + "]\n"
 
 
@@ -83,7 +85,9 @@ def test_alias_bomb_cli_under_a_memory_limit(tmp_path):
         print("SECONDS", time.perf_counter() - start)
         sys.exit(code)
     """)
-    proc = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, env=ENV, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, env=ENV, timeout=120
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "alias" in lines[0] and len(lines[0]) < 300, proc.stderr[-2000:]
@@ -91,11 +95,14 @@ def test_alias_bomb_cli_under_a_memory_limit(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("text, message", [
-    ("model:\n  filters: &a [1, *a]\n", "alias"),  # an alias inside itself
-    ("a: " + "[" * 3000 + "]" * 3000 + "\n", "nests too deeply"),
-    ("model:\n  filters: &a [8, 8, 8, 8, 8, 8, 8, 8]\n  fc_sizes: *a\n", None),  # a small alias is fine
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("model:\n  filters: &a [1, *a]\n", "alias"),  # an alias inside itself
+        ("a: " + "[" * 3000 + "]" * 3000 + "\n", "nests too deeply"),
+        ("model:\n  filters: &a [8, 8, 8, 8, 8, 8, 8, 8]\n  fc_sizes: *a\n", None),  # a small alias is fine
+    ],
+)
 def test_yaml_aliases_and_nesting_are_bounded(tmp_path, text, message):
     path = tmp_path / "c.yaml"
     path.write_text(text)
@@ -127,7 +134,11 @@ def test_user_values_in_error_messages_are_shortened(capsys):
     line = _one_line_error(capsys, code)
     assert "train.optimizer.lr" in line and "xxx..." in line and len(line) < 200
     with pytest.raises(ConfigError) as err:
-        resolve_config(__import__("cnnlab.art.config", fromlist=["RunConfig"]).RunConfig, None, ["model.filters=" + str(list(range(50_000)))])
+        resolve_config(
+            __import__("cnnlab.art.config", fromlist=["RunConfig"]).RunConfig,
+            None,
+            ["model.filters=" + str(list(range(50_000)))],
+        )
     assert len(str(err.value)) < 300
     nested: list = ["lol"]
     for _ in range(40):  # 8**40 strings as a tree: only a bounded repr can print it
@@ -141,10 +152,21 @@ def _run(root: Path, rid: str, seed=0, config=None, **summary) -> Path:
     path = root / rid
     path.mkdir(parents=True)
     config = {"train": {"optimizer": {"lr": 0.001}}} if config is None else config
-    (path / "config.json").write_text(json.dumps({"kind": "cnn", "seed": 0, "version": "0", "data": {"name": "d", "hash": "h"},
-                                                  "config": config}))
-    text = json.dumps({"run_id": rid, "kind": "cnn", "version": "0", "seed": 0, "data": {"name": "d"}, "wall_seconds": 1.0,
-                       "val_acc": 0.5, **summary})
+    (path / "config.json").write_text(
+        json.dumps({"kind": "cnn", "seed": 0, "version": "0", "data": {"name": "d", "hash": "h"}, "config": config})
+    )
+    text = json.dumps(
+        {
+            "run_id": rid,
+            "kind": "cnn",
+            "version": "0",
+            "seed": 0,
+            "data": {"name": "d"},
+            "wall_seconds": 1.0,
+            "val_acc": 0.5,
+            **summary,
+        }
+    )
     (path / "summary.json").write_text(text.replace('"seed": 0', f'"seed": {seed}'))
     return path
 
@@ -160,8 +182,9 @@ def hostile_runs(tmp_path) -> Path:
     (root / "suites" / "x").mkdir(parents=True)
     (root / "suites" / "x" / "suite.json").write_text("[1, 2]")
     (root / "suites" / "y").mkdir()
-    (root / "suites" / "y" / "suite.json").write_text(json.dumps({"rows": [5, {"run_ids": [["a"], {"b": 1}, "cnn-000000000001"]}],
-                                                                  "trials": "x"}))
+    (root / "suites" / "y" / "suite.json").write_text(
+        json.dumps({"rows": [5, {"run_ids": [["a"], {"b": 1}, "cnn-000000000001"]}], "trials": "x"})
+    )
     (root / "sweeps").mkdir()
     (root / "sweeps" / "s.json").write_text(json.dumps({"trials": [{"run_id": ["a"]}, {"run_id": {"x": 1}}, 3]}))
     return root
@@ -207,11 +230,14 @@ def test_the_catalogue_and_the_run_cache_apply_one_rule(hostile_runs):
     assert read_row(path).ok and read_row(path).train_acc is None
 
 
-@pytest.mark.parametrize("where, message", [
-    ("lr>>1", "malformed --where"),
-    ("a=[1,2", "not a valid JSON list"),
-    ("no.such.key=1", "unknown --where key"),
-])
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("lr>>1", "malformed --where"),
+        ("a=[1,2", "not a valid JSON list"),
+        ("no.such.key=1", "unknown --where key"),
+    ],
+)
 def test_runs_where_mistakes_are_errors_not_no_match(hostile_runs, capsys, where, message):
     code = main(["runs", "--out", str(hostile_runs), "--where", where])
     assert message in _one_line_error(capsys, code)
@@ -230,10 +256,20 @@ def test_runs_sort_by_an_unknown_key_names_the_sortable_keys(hostile_runs, capsy
 def _limited(args: list[str], kib: int, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     """`cnnlab ARGS` with files capped at `kib` KiB (ulimit -f) and SIGXFSZ ignored: writes past the cap
     fail with EFBIG, as on a full disk."""
-    script = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
-              f"resource.setrlimit(resource.RLIMIT_FSIZE, ({kib * 1024}, {kib * 1024})); "
-              "from cnnlab.cli.app import main; sys.exit(main(sys.argv[1:]))")
-    return subprocess.run([sys.executable, "-c", script, *args], check=False, capture_output=True, text=True, env=env or ENV, cwd=cwd, timeout=600)
+    script = (
+        "import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({kib * 1024}, {kib * 1024})); "
+        "from cnnlab.cli.app import main; sys.exit(main(sys.argv[1:]))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env or ENV,
+        cwd=cwd,
+        timeout=600,
+    )
 
 
 def test_train_on_a_full_disk_is_one_line_and_a_rerun_finishes(tmp_path):
@@ -245,30 +281,53 @@ def test_train_on_a_full_disk_is_one_line_and_a_rerun_finishes(tmp_path):
     assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert "cannot write" in lines[0] and str(out) in lines[0] and "File too large" in lines[0]
     assert not [p for p in out.iterdir()]  # nothing half-written survives
-    again = subprocess.run([sys.executable, "-m", "cnnlab", "train", *args[1:], "--json"], check=False, capture_output=True, text=True,
-                           env=env, cwd=tmp_path, timeout=600)
+    again = subprocess.run(
+        [sys.executable, "-m", "cnnlab", "train", *args[1:], "--json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert again.returncode == 0, again.stderr[-2000:]
     assert (out / json.loads(again.stdout)["run_id"] / "best.pt").is_file()
 
 
 def test_faces_download_on_a_full_disk_is_one_line_and_a_rerun_finishes(tmp_path):
-    from faces_helpers import FaceServer, Route, list_line, make_image, sha, write_list
-
     from cnnlab.faces import read_manifest
+    from faces_helpers import FaceServer, Route, list_line, make_image, sha, write_list
 
     server = FaceServer().start()
     try:
         images = [make_image(i, size=(24, 24)) for i in range(60)]
-        lines = [list_line("Peri Gilpin", i, server.add(f"/r/{i}.jpg", Route("bytes", d)), "1,1,20,20", sha(d))
-                 for i, d in enumerate(images)]
+        lines = [
+            list_line("Peri Gilpin", i, server.add(f"/r/{i}.jpg", Route("bytes", d)), "1,1,20,20", sha(d))
+            for i, d in enumerate(images)
+        ]
         lst = write_list(tmp_path / "faces.txt", lines)
-        args = ["faces", "download", "--list", str(lst), "--out", str(tmp_path / "out"), "--no-progress", "--workers", "2",
-                "--rgb-size", "16", "--gray-size", "8"]
+        args = [
+            "faces",
+            "download",
+            "--list",
+            str(lst),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-progress",
+            "--workers",
+            "2",
+            "--rgb-size",
+            "16",
+            "--gray-size",
+            "8",
+        ]
         proc = _limited(args, 4, tmp_path)  # every image fits; the manifest journal does not
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-3000:]
         assert "cannot write" in lines[0] and str(tmp_path / "out") in lines[0] and "File too large" in lines[0]
-        again = subprocess.run([sys.executable, "-m", "cnnlab", *args], check=False, capture_output=True, text=True, env=ENV, timeout=300)
+        again = subprocess.run(
+            [sys.executable, "-m", "cnnlab", *args], check=False, capture_output=True, text=True, env=ENV, timeout=300
+        )
         assert again.returncode == 0, again.stderr[-2000:]
         assert [r["status"] for r in read_manifest(tmp_path / "out")] == ["ok"] * 60
     finally:
@@ -324,8 +383,12 @@ def test_atomic_dir_is_race_free_between_two_processes(tmp_path):
                 print(repr(exc), file=sys.stderr)
         print(failures)
     """)
-    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+        )
+        for _ in range(2)
+    ]
     time.sleep(1.0)  # both imported and waiting
     (tmp_path / "go").touch()
     results = [p.communicate(timeout=300) for p in procs]
@@ -341,7 +404,9 @@ def test_temporaries_of_a_killed_inspect_are_cleaned_by_the_rerun(tmp_path):
 
     run = tmp_path / "cnn-0123456789ab"
     run.mkdir()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=False, capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], check=False, capture_output=True, text=True
+    ).stdout.strip()
     for name in (f".{DIAGNOSTICS_DIR}.tmp-{dead}", f".{DIAGNOSTICS_DIR}.old-{dead}-0"):
         (run / name).mkdir()
         (run / name / "confusion_test.csv").write_text("half")
@@ -351,13 +416,16 @@ def test_temporaries_of_a_killed_inspect_are_cleaned_by_the_rerun(tmp_path):
     assert sorted(p.name for p in run.iterdir()) == [f".{DIAGNOSTICS_DIR}.tmp-1", DIAGNOSTICS_DIR]
 
 
-@pytest.mark.parametrize("args, flag", [
-    (["--jobs", "0"], "--jobs"),
-    (["--jobs", "-1"], "--jobs"),
-    (["--repeats", "0"], "--repeats"),
-    (["--seeds", "0"], "--seeds"),
-    (["--repeats", "1,1"], "--repeats"),
-])
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["--jobs", "0"], "--jobs"),
+        (["--jobs", "-1"], "--jobs"),
+        (["--repeats", "0"], "--repeats"),
+        (["--seeds", "0"], "--seeds"),
+        (["--repeats", "1,1"], "--repeats"),
+    ],
+)
 def test_experiment_flags_are_checked_and_named_as_typed(tmp_path, capsys, monkeypatch, args, flag):
     import cnnlab.art.suites.runner
 
@@ -399,7 +467,13 @@ def test_a_pickle_that_is_not_weights_is_refused_without_torch_warnings(tmp_path
     from PIL import Image
 
     Image.new("RGB", (20, 20)).save(tmp_path / "face.png")
-    proc = subprocess.run([sys.executable, "-m", "cnnlab", "predict", str(tmp_path / "face.png"), "--checkpoint", str(bad)], check=False,
-                          capture_output=True, text=True, env=ENV, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cnnlab", "predict", str(tmp_path / "face.png"), "--checkpoint", str(bad)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and "not a weights file" in lines[0], proc.stderr

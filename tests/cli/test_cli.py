@@ -39,14 +39,42 @@ def _cnnlab(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_train_end_to_end_writes_a_complete_run(tmp_path, art):
     out = tmp_path / "runs"
-    proc = _cnnlab("train", "--data", str(art), "--epochs", "3", "--seed", "5", "--out", str(out), "--json",
-                   "--set", "train.optimizer.lr=1e-3")
+    proc = _cnnlab(
+        "train",
+        "--data",
+        str(art),
+        "--epochs",
+        "3",
+        "--seed",
+        "5",
+        "--out",
+        str(out),
+        "--json",
+        "--set",
+        "train.optimizer.lr=1e-3",
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     run = out / summary["run_id"]
-    assert {"summary.json", "config.json", "config.yaml", "metrics.csv", "metrics.jsonl", "best.pt", "learning_curves.png"} <= {p.name for p in run.iterdir()}
+    assert {
+        "summary.json",
+        "config.json",
+        "config.yaml",
+        "metrics.csv",
+        "metrics.jsonl",
+        "best.pt",
+        "learning_curves.png",
+    } <= {p.name for p in run.iterdir()}
     assert summary["seed"] == 5 and summary["epochs_run"] == 3
-    for key in ("final_train_acc", "final_val_acc", "final_test_acc", "best_train_acc", "best_val_acc", "best_test_acc", "wall_seconds"):
+    for key in (
+        "final_train_acc",
+        "final_val_acc",
+        "final_test_acc",
+        "best_train_acc",
+        "best_val_acc",
+        "best_test_acc",
+        "wall_seconds",
+    ):
         assert 0 <= summary[key]
     assert summary["data"]["hash"] and summary["data"]["synthetic"] is False
     assert summary["version"]
@@ -56,7 +84,19 @@ def test_train_end_to_end_writes_a_complete_run(tmp_path, art):
     assert "classifier.3.weight" in state
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
     # the same command again reuses the finished run
-    again = _cnnlab("train", "--data", str(art), "--epochs", "3", "--seed", "5", "--out", str(out), "--set", "train.optimizer.lr=1e-3")
+    again = _cnnlab(
+        "train",
+        "--data",
+        str(art),
+        "--epochs",
+        "3",
+        "--seed",
+        "5",
+        "--out",
+        str(out),
+        "--set",
+        "train.optimizer.lr=1e-3",
+    )
     assert again.returncode == 0 and "(cached)" in again.stdout
 
 
@@ -94,8 +134,18 @@ def _bad(tmp_path: Path, art: Path, case: str) -> list[str]:
     raise AssertionError(case)
 
 
-BAD_CASES = ["missing data folder", "empty class folder", "one class", "unknown optimizer", "unknown scheduler",
-             "zero epochs", "negative epochs", "malformed yaml", "malformed override", "unknown key"]
+BAD_CASES = [
+    "missing data folder",
+    "empty class folder",
+    "one class",
+    "unknown optimizer",
+    "unknown scheduler",
+    "zero epochs",
+    "negative epochs",
+    "malformed yaml",
+    "malformed override",
+    "unknown key",
+]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)

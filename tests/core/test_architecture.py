@@ -60,11 +60,17 @@ def test_import_contract_catches_a_forbidden_arrow(tmp_path, monkeypatch):
 def test_module_rules(path: Path):
     """No module __getattr__ re-exports, no private names imported across modules, no module over ~400 lines."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    assert not any(isinstance(node, ast.FunctionDef) and node.name == "__getattr__" for node in tree.body), \
+    assert not any(isinstance(node, ast.FunctionDef) and node.name == "__getattr__" for node in tree.body), (
         f"{path.name}: module __getattr__ hides imports from tools"
+    )
     this = _module_name(path)
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cnnlab") and node.module != this:
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("cnnlab")
+            and node.module != this
+        ):
             private = [a.name for a in node.names if a.name.startswith("_") and a.name != "__version__"]
             assert not private, f"{path.name} imports private names {private} from {node.module}"
     lines = len(path.read_text(encoding="utf-8").splitlines())

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from cnnlab.cli.app import main
-from cnnlab.core.config import resolve_config
 from cnnlab.core import errors, io
+from cnnlab.core.config import resolve_config
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.io import atomic_write_json, atomic_write_text
 from cnnlab.core.train.config import TrainConfig
@@ -31,25 +31,37 @@ def _one_line_error(capsys, code: int) -> str:
 
 
 # ----------------------------------------------------------------------------- 10: non-finite hyperparameters
-@pytest.mark.parametrize("override", [
-    "train.optimizer.lr=.inf", "train.optimizer.lr=.nan", "train.optimizer.weight_decay=.inf",
-    "train.scheduler.max_lr=.inf", "train.scheduler.eta_min=-1", "train.scheduler.eta_min=.inf",
-    "train.early_stopping.min_delta=.inf", "train.optimizer.momentum=.nan", "train.scheduler.gamma=.nan",
-])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "train.optimizer.lr=.inf",
+        "train.optimizer.lr=.nan",
+        "train.optimizer.weight_decay=.inf",
+        "train.scheduler.max_lr=.inf",
+        "train.scheduler.eta_min=-1",
+        "train.scheduler.eta_min=.inf",
+        "train.early_stopping.min_delta=.inf",
+        "train.optimizer.momentum=.nan",
+        "train.scheduler.gamma=.nan",
+    ],
+)
 def test_non_finite_or_negative_train_numbers_are_rejected(override):
     with pytest.raises(ConfigError, match=override.split("=")[0].split(".")[-1]):
         resolve_config(TrainConfig, None, [override.removeprefix("train.")])
 
 
-@pytest.mark.parametrize("cls_path, override", [
-    ("cnnlab.art.config:RunConfig", "model.dropout=.nan"),
-    ("cnnlab.art.config:RunConfig", "data.split_seed=-1"),
-    ("cnnlab.art.config:RunConfig", "data.image_size=100000"),
-    ("cnnlab.faces.config:MLPRunConfig", "mlp.dropout=.nan"),
-    ("cnnlab.faces.config:FinetuneRunConfig", "finetune.lr_scale=.inf"),
-    ("cnnlab.faces.config:FeaturesRunConfig", "features.dropout=.nan"),
-    ("cnnlab.faces.config:MLPRunConfig", "data.split.seed=18446744073709551616"),
-])
+@pytest.mark.parametrize(
+    "cls_path, override",
+    [
+        ("cnnlab.art.config:RunConfig", "model.dropout=.nan"),
+        ("cnnlab.art.config:RunConfig", "data.split_seed=-1"),
+        ("cnnlab.art.config:RunConfig", "data.image_size=100000"),
+        ("cnnlab.faces.config:MLPRunConfig", "mlp.dropout=.nan"),
+        ("cnnlab.faces.config:FinetuneRunConfig", "finetune.lr_scale=.inf"),
+        ("cnnlab.faces.config:FeaturesRunConfig", "features.dropout=.nan"),
+        ("cnnlab.faces.config:MLPRunConfig", "data.split.seed=18446744073709551616"),
+    ],
+)
 def test_part_configs_reject_nonsense_numbers(cls_path, override):
     import importlib
 
@@ -68,8 +80,19 @@ def test_train_with_infinite_lr_is_a_one_line_error(tmp_path, capsys):
 def test_a_diverging_run_stops_with_one_line_and_writes_no_run(tmp_path, capsys):
     # lr 1e30 is finite (valid) but blows the weights up: the loss becomes inf/nan in the first epoch.
     out = tmp_path / "runs"
-    code = main(["train", "--epochs", "3", "--out", str(out), "--set", "train.optimizer.lr=1e30",
-                 "--set", "train.optimizer.name=sgd"])
+    code = main(
+        [
+            "train",
+            "--epochs",
+            "3",
+            "--out",
+            str(out),
+            "--set",
+            "train.optimizer.lr=1e30",
+            "--set",
+            "train.optimizer.name=sgd",
+        ]
+    )
     line = _one_line_error(capsys, code)
     assert "diverged" in line and "epoch 1" in line
     assert not out.exists() or not [p for p in out.iterdir() if not p.name.startswith(".")]
@@ -124,10 +147,17 @@ def test_part2_seed_out_of_range_is_a_config_error():
 
 
 # ----------------------------------------------------------------------------- 12: first_line never fails
-@pytest.mark.parametrize("exc, expected", [
-    (RuntimeError(""), "RuntimeError"), (OSError(), "OSError"), (ValueError("\n\nsecond"), "second"),
-    (KeyError("k"), "'k'"), (RuntimeError("a\nb"), "a"), (RuntimeError("x" * 500), "x" * 160),
-])
+@pytest.mark.parametrize(
+    "exc, expected",
+    [
+        (RuntimeError(""), "RuntimeError"),
+        (OSError(), "OSError"),
+        (ValueError("\n\nsecond"), "second"),
+        (KeyError("k"), "'k'"),
+        (RuntimeError("a\nb"), "a"),
+        (RuntimeError("x" * 500), "x" * 160),
+    ],
+)
 def test_first_line_of_any_exception(exc, expected):
     assert errors.first_line(exc, 160) == expected
 
@@ -176,7 +206,7 @@ CORRUPTIONS = {
     "summary empty object": lambda p: (p / "summary.json").write_text("{}"),
     "summary a list": lambda p: (p / "summary.json").write_text("[1, 2]"),
     "metrics missing": lambda p: (p / "metrics.jsonl").unlink(),
-    "metrics garbage": lambda p: (p / "metrics.jsonl").write_text("{\"epoch\": 1}\nnot json\n"),
+    "metrics garbage": lambda p: (p / "metrics.jsonl").write_text('{"epoch": 1}\nnot json\n'),
     "config missing": lambda p: (p / "config.json").unlink(),
     "config garbage": lambda p: (p / "config.json").write_text("\xff{"),
 }
@@ -251,8 +281,16 @@ def test_train_cli_repairs_a_corrupt_cached_run_and_force_replaces(tmp_path, cap
 
 
 # ----------------------------------------------------------------------------- threads under load
-TRAINING_COMMANDS = [["train"], ["experiment", "pooling"], ["sweep"], ["part2", "mlp"], ["part2", "weights"],
-                     ["part2", "features"], ["part2", "finetune"], ["report"]]
+TRAINING_COMMANDS = [
+    ["train"],
+    ["experiment", "pooling"],
+    ["sweep"],
+    ["part2", "mlp"],
+    ["part2", "weights"],
+    ["part2", "features"],
+    ["part2", "finetune"],
+    ["report"],
+]
 
 
 @pytest.mark.parametrize("command", TRAINING_COMMANDS, ids=" ".join)
@@ -284,8 +322,18 @@ def test_default_thread_rule_and_summary_record(tmp_path, capsys, monkeypatch):
 
 
 # ----------------------------------------------------------------------------- 11: download numbers
-@pytest.mark.parametrize("field, value", [("timeout", math.inf), ("timeout", math.nan), ("timeout", 1e9), ("backoff", math.inf),
-                                          ("backoff_max", math.nan), ("max_bytes", 2**80), ("max_pixels", 2**80)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("timeout", math.inf),
+        ("timeout", math.nan),
+        ("timeout", 1e9),
+        ("backoff", math.inf),
+        ("backoff_max", math.nan),
+        ("max_bytes", 2**80),
+        ("max_pixels", 2**80),
+    ],
+)
 def test_download_config_numbers_are_finite_and_sane(field, value):
     from cnnlab.faces import DownloadConfig
 
@@ -295,9 +343,12 @@ def test_download_config_numbers_are_finite_and_sane(field, value):
 
 def test_download_timeout_inf_is_a_one_line_error(tmp_path, capsys):
     lst = tmp_path / "list.txt"
-    lst.write_text("name\timage_id\tface_id\turl\tbbox\tsha256\n"
-                   f"Ann Lee\t1\t1\thttp://127.0.0.1:9/a.jpg\t0,0,10,10\t{'0' * 64}\n")
-    code = main(["faces", "download", "--list", str(lst), "--out", str(tmp_path / "out"), "--timeout", "inf", "--no-progress"])
+    lst.write_text(
+        f"name\timage_id\tface_id\turl\tbbox\tsha256\nAnn Lee\t1\t1\thttp://127.0.0.1:9/a.jpg\t0,0,10,10\t{'0' * 64}\n"
+    )
+    code = main(
+        ["faces", "download", "--list", str(lst), "--out", str(tmp_path / "out"), "--timeout", "inf", "--no-progress"]
+    )
     assert _one_line_error(capsys, code).startswith("cnnlab: error: download timeout=inf")
     assert not (tmp_path / "out").exists()
 

@@ -1,9 +1,11 @@
+import dataclasses
+
 import pytest
 
 from cnnlab.art.config import ModelConfig, RunConfig
-from cnnlab.core.train.config import TrainConfig
 from cnnlab.core.config import as_ids, parse_override, resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
+from cnnlab.core.train.config import TrainConfig
 
 
 def test_defaults_are_the_starter_network():
@@ -67,7 +69,7 @@ def test_parse_override_values():
 
 
 def test_frozen():
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         TrainConfig().epochs = 3  # type: ignore[misc]
     assert ModelConfig(kernel_sizes=(3, 5)).layer_kernels == (3, 5)
 
@@ -94,10 +96,22 @@ def test_repeat_and_seed_ids_one_rule():
     from cnnlab.report.options import ReportOptions
 
     assert as_ids(3, "--repeats", "repeat") == (0, 1, 2) and as_ids([4, 1], "--seeds", "seed") == (4, 1)
-    assert as_ids("3", "--seeds") == (0, 1, 2) and as_ids("0,2", "--seeds") == (0, 2) and as_ids("4,", "--seeds") == (4,)
+    assert (
+        as_ids("3", "--seeds") == (0, 1, 2) and as_ids("0,2", "--seeds") == (0, 2) and as_ids("4,", "--seeds") == (4,)
+    )
     assert parse_seeds("4,") == (4,) and as_ids([2**32 - 1], "--seeds") == (2**32 - 1,)
-    for bad, why in ((0, "count from 1"), (10**9, "count from 1"), ([], "from 1 to"), ([1, 1], "twice"), ([-1], r"\[0, 2\*\*32\)"),
-                     ([2**32], r"\[0, 2\*\*32\)"), ([True], "integer"), ([0.5], "integer"), ("x", "a count"), ("1,1", "twice")):
+    for bad, why in (
+        (0, "count from 1"),
+        (10**9, "count from 1"),
+        ([], "from 1 to"),
+        ([1, 1], "twice"),
+        ([-1], r"\[0, 2\*\*32\)"),
+        ([2**32], r"\[0, 2\*\*32\)"),
+        ([True], "integer"),
+        ([0.5], "integer"),
+        ("x", "a count"),
+        ("1,1", "twice"),
+    ):
         with pytest.raises(ConfigError, match=f"--seeds .*{why}"):
             as_ids(bad, "--seeds", "seed")
     assert SuiteOptions(repeats=2).repeats == (0, 1) and ReportOptions(seeds=[2, 0]).seeds == (2, 0)

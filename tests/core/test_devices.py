@@ -66,7 +66,9 @@ def test_the_device_is_recorded_in_config_and_summary(tmp_path):
 @pytest.mark.gpu
 @gpu
 def test_cuda_training_repeats_bitwise_and_differs_from_the_cpu_run(tmp_path):
-    config = cnnlab.resolve_config(overrides=["train.epochs=3", "model.dropout=0.3", "augment.probabilities={translate: 0.3, hflip: 0.3}"])
+    config = cnnlab.resolve_config(
+        overrides=["train.epochs=3", "model.dropout=0.3", "augment.probabilities={translate: 0.3, hflip: 0.3}"]
+    )
     a = cnnlab.train(config, out=tmp_path / "a", device="cuda")
     b = cnnlab.train(config, out=tmp_path / "b", device="cuda")
     cpu = cnnlab.train(config, out=tmp_path / "a", device="cpu")
@@ -81,7 +83,9 @@ def test_cuda_training_repeats_bitwise_and_differs_from_the_cpu_run(tmp_path):
 def test_a_suite_and_the_quick_report_run_on_cuda(tmp_path):
     suite = cnnlab.run_suite("pooling", quick=True, out=tmp_path / "runs", jobs=2, device="cuda")
     assert suite.rows and all(r["n"] == 1 for r in suite.rows)
-    report = cnnlab.build_report(quick=True, out=tmp_path / "runs", report_dir=tmp_path / "report", device="cuda", compile=False)
+    report = cnnlab.build_report(
+        quick=True, out=tmp_path / "runs", report_dir=tmp_path / "report", device="cuda", compile=False
+    )
     assert report.tex.is_file() and "cuda" in report.tex.read_text()
 
 
@@ -90,12 +94,24 @@ def test_a_suite_and_the_quick_report_run_on_cuda(tmp_path):
 def test_part2_predict_and_explain_on_cuda(tmp_path):
     from PIL import Image
 
-    proc = _cli("part2", "mlp", "--epochs", "2", "--device", "cuda", "--out", str(tmp_path / "runs"), "--json", cwd=tmp_path)
+    proc = _cli(
+        "part2", "mlp", "--epochs", "2", "--device", "cuda", "--out", str(tmp_path / "runs"), "--json", cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     ckpt = tmp_path / "runs" / json.loads(proc.stdout)["run_id"] / "model.pt"
     face = tmp_path / "face.png"
     Image.new("L", (28, 28), 100).save(face)
     pred = _cli("predict", str(face), "--checkpoint", str(ckpt), "--device", "cuda", cwd=tmp_path)
     assert pred.returncode == 0 and len(pred.stdout.splitlines()) == 3, pred.stderr
-    expl = _cli("explain", str(face), "--checkpoint", str(ckpt), "--device", "cuda", "--out", str(tmp_path / "e.png"), cwd=tmp_path)
+    expl = _cli(
+        "explain",
+        str(face),
+        "--checkpoint",
+        str(ckpt),
+        "--device",
+        "cuda",
+        "--out",
+        str(tmp_path / "e.png"),
+        cwd=tmp_path,
+    )
     assert expl.returncode == 0 and (tmp_path / "e.png").is_file(), expl.stderr

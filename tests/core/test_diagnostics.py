@@ -19,8 +19,16 @@ from cnnlab.core.config import resolve_config
 from cnnlab.core.diagnostics.metrics import SplitDiagnostics, load_diagnostics
 from cnnlab.core.io import atomic_dir
 
-COMMON = ["confusion_test.csv", "confusion_test.png", "per_class_test.csv", "confused_pairs_test.csv", "top_losses_test.csv",
-          "top_losses_test.png", "saliency.png", "diagnostics.json"]
+COMMON = [
+    "confusion_test.csv",
+    "confusion_test.png",
+    "per_class_test.csv",
+    "confused_pairs_test.csv",
+    "top_losses_test.csv",
+    "top_losses_test.png",
+    "saliency.png",
+    "diagnostics.json",
+]
 PART1 = COMMON + ["first_layer_filters.png", "feature_maps.png"]
 
 
@@ -73,7 +81,10 @@ def test_inspect_cli_writes_every_file_and_the_numbers_agree_with_the_run(art_ru
     pairs = _csv(folder / "confused_pairs_test.csv")
     assert sum(int(p["count"]) for p in pairs) == cm.sum() - np.trace(cm)
     diag = load_diagnostics(art_run)
-    assert diag["splits"]["test"]["accuracy"] == pytest.approx(summary["test_acc"]) and diag["saliency"]["method"] == "saliency"
+    assert (
+        diag["splits"]["test"]["accuracy"] == pytest.approx(summary["test_acc"])
+        and diag["saliency"]["method"] == "saliency"
+    )
     assert set(diag["files"]) == names
     with Image.open(folder / "confusion_test.png") as im:
         assert min(im.size) > 300
@@ -127,7 +138,11 @@ def test_split_diagnostics_against_hand_counts():
     assert d.confusion.tolist() == [[2, 2, 0], [1, 1, 0], [0, 0, 2]] and d.accuracy == pytest.approx(5 / 8)
     assert d.confused_pairs()[0] == {"true": "Turner", "predicted": "Cozens", "count": 2, "of": 4, "share": 0.5}
     per = {r["class"]: r for r in d.per_class()}
-    assert per["Turner"]["recall"] == 0.5 and per["Cozens"]["precision"] == pytest.approx(1 / 3) and per["Monet"]["f1"] == 1.0
+    assert (
+        per["Turner"]["recall"] == 0.5
+        and per["Cozens"]["precision"] == pytest.approx(1 / 3)
+        and per["Monet"]["f1"] == 1.0
+    )
     assert [r["class"] for r in d.worst_classes(2)] == ["Cozens", "Turner"]
     top = d.top_losses(3)
     assert top[0]["index"] == 1 and [t["loss"] for t in top] == sorted((t["loss"] for t in top), reverse=True)
@@ -143,7 +158,9 @@ def test_inspect_part2_mlp_run(tmp_path, capsys):
     from cnnlab.faces.config import MLPConfig, MLPRunConfig
     from cnnlab.faces.experiments import load_run_faces, train_mlp
 
-    config = MLPRunConfig(mlp=MLPConfig(hidden=16, activation="relu", image_size=16), train=TrainConfig(epochs=2, batch_size=32))
+    config = MLPRunConfig(
+        mlp=MLPConfig(hidden=16, activation="relu", image_size=16), train=TrainConfig(epochs=2, batch_size=32)
+    )
     run = train_mlp(load_run_faces(config), config, tmp_path / "runs").path
     assert main(["inspect", run.name[:10], "--out", str(tmp_path / "runs")]) == 0
     assert "accuracy" in capsys.readouterr().out
@@ -167,22 +184,31 @@ def test_inspected_figures_reach_tensorboard(art_run):
     acc = EventAccumulator(str(art_run / EVENTS_DIR), size_guidance={"images": 0})
     acc.Reload()
     tags = set(acc.Tags()["images"])
-    assert {"figures/diagnostics/confusion_test", "figures/diagnostics/saliency", "figures/diagnostics/first_layer_filters"} <= tags
+    assert {
+        "figures/diagnostics/confusion_test",
+        "figures/diagnostics/saliency",
+        "figures/diagnostics/first_layer_filters",
+    } <= tags
 
 
 def test_inspect_part2_alexnet_features_run_rebuilds_the_whole_network(tmp_path):
     """The checkpoint holds trunk + head: inspecting it end to end gives the accuracy the head had on cached features."""
     from cnnlab.core.train.config import TrainConfig
+    from cnnlab.faces.alexnet.weights import resolve_weights
     from cnnlab.faces.config import FeaturesConfig, FeaturesRunConfig
     from cnnlab.faces.experiments import load_run_faces
     from cnnlab.faces.transfer import alexnet_features
-    from cnnlab.faces.alexnet.weights import resolve_weights
 
-    config = FeaturesRunConfig(features=FeaturesConfig(layer="conv4", head_hidden=(16,), input_size=67, weights="random"),
-                               train=TrainConfig(epochs=3, batch_size=32))
+    config = FeaturesRunConfig(
+        features=FeaturesConfig(layer="conv4", head_hidden=(16,), input_size=67, weights="random"),
+        train=TrainConfig(epochs=3, batch_size=32),
+    )
     state_dict, weights = resolve_weights("random")
     run = alexnet_features(load_run_faces(config), state_dict, weights, config, tmp_path / "runs").path
     result = cnnlab.inspect(run.name, out=tmp_path / "runs")
     summary = json.loads((run / "summary.json").read_text())
     assert result.kind == "alexnet-features" and "untrained AlexNet" in result.extra["model"]
-    assert result.splits["test"].accuracy == pytest.approx(summary["test_acc"]) and (result.path / "saliency.png").is_file()
+    assert (
+        result.splits["test"].accuracy == pytest.approx(summary["test_acc"])
+        and (result.path / "saliency.png").is_file()
+    )

@@ -13,10 +13,10 @@ from PIL import Image
 from torch import nn
 
 from cnnlab.cli.app import main
-from cnnlab.core.train.callbacks import Callback, FitState
 from cnnlab.core.errors import ConfigError
-from cnnlab.core.train.lr_finder import RangeTest, RangeTestDone, find_lr, lr_at, smooth, suggest, write_lr_find
+from cnnlab.core.train.callbacks import Callback, FitState
 from cnnlab.core.train.config import OptimizerConfig, TrainConfig
+from cnnlab.core.train.lr_finder import RangeTest, RangeTestDone, find_lr, lr_at, smooth, suggest, write_lr_find
 from cnnlab.core.train.trainer import Trainer
 
 
@@ -42,7 +42,9 @@ def test_smoothing_is_bias_corrected_and_the_rules_pick_the_steepest_fall():
     i_steep, i_min = suggest(lrs, loss.tolist(), skip_begin=0)
     assert lrs[i_steep] == pytest.approx(1e-3, rel=0.13) and i_steep < i_min
     assert lrs[i_min] == pytest.approx(0.1, rel=0.15)
-    assert suggest(lrs[:5], [1.0, 2, 3, 4, 5])[0] is None  # rising from the start: no steepest descent before the minimum
+    assert (
+        suggest(lrs[:5], [1.0, 2, 3, 4, 5])[0] is None
+    )  # rising from the start: no steepest descent before the minimum
 
 
 def test_range_test_on_the_trainer(toy_images, tmp_path):
@@ -60,7 +62,9 @@ def test_range_test_on_the_trainer(toy_images, tmp_path):
         rows = list(csv.DictReader(f))
     assert [float(r["lr"]) for r in rows] == pytest.approx(result.lrs, rel=1e-5)
     info = json.loads((tmp_path / "lrf" / "lr_find.json").read_text())
-    assert info["suggestion"] == pytest.approx(result.suggestion) and ("steepest" in info["rule"] or "minimum" in info["rule"])
+    assert info["suggestion"] == pytest.approx(result.suggestion) and (
+        "steepest" in info["rule"] or "minimum" in info["rule"]
+    )
     with pytest.raises(ConfigError):
         find_lr(config, _net(), (x, y), (x, y), start=1.0, end=0.1)
 
@@ -76,7 +80,9 @@ def test_range_test_stops_when_the_smoothed_loss_diverges_and_keeps_group_ratios
         for loss in [1.0] * 10 + [1000.0] * 10:
             test.on_batch_end(state, torch.tensor(loss))
     assert len(test.lrs) < 20 and test.smoothed[-1] > 4 * min(test.smoothed)
-    assert [g["lr"] for g in opt.param_groups] == pytest.approx([lr_at(len(test.lrs) - 1, 1e-3, 1.0, 50) * r for r in (1, 10)])
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx(
+        [lr_at(len(test.lrs) - 1, 1e-3, 1.0, 50) * r for r in (1, 10)]
+    )
 
 
 class _Count(Callback):
@@ -108,8 +114,23 @@ def test_cli_lr_find_on_a_tiny_art_folder(tmp_path, capsys):
             img[..., c] += 150
             Image.fromarray(img).save(tmp_path / "art" / f"artist {c}" / f"{i}.png")
     out = tmp_path / "lrf"
-    code = main(["lr-find", "--data", str(tmp_path / "art"), "--set", "data.image_size=16", "--set", "train.batch_size=4",
-                 "--steps", "12", "--end", "1", "--out", str(out)])
+    code = main(
+        [
+            "lr-find",
+            "--data",
+            str(tmp_path / "art"),
+            "--set",
+            "data.image_size=16",
+            "--set",
+            "train.batch_size=4",
+            "--steps",
+            "12",
+            "--end",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "suggested lr:" in text and "minimum/10:" in text and "not changed" in text

@@ -11,24 +11,60 @@ from pathlib import Path
 import pytest
 
 from cnnlab.cli.app import main
-from cnnlab.core.runs.catalog import diff_runs, filter_runs, find_run, list_runs, parse_where, read_row, sort_runs, sweep_index_path
 from cnnlab.core.errors import CnnlabError
+from cnnlab.core.runs.catalog import (
+    diff_runs,
+    filter_runs,
+    find_run,
+    list_runs,
+    parse_where,
+    read_row,
+    sort_runs,
+    sweep_index_path,
+)
 
 
-def _run(root: Path, rid: str, kind: str = "cnn", seed: int = 0, lr: float = 1e-4, acc: float = 0.5, data: str = "synthetic-artists",
-         epochs: int = 5) -> Path:
+def _run(
+    root: Path,
+    rid: str,
+    kind: str = "cnn",
+    seed: int = 0,
+    lr: float = 1e-4,
+    acc: float = 0.5,
+    data: str = "synthetic-artists",
+    epochs: int = 5,
+) -> Path:
     """A run folder as core.runs writes it (config.json + summary.json), without training anything."""
     path = root / rid
     path.mkdir(parents=True)
-    config = {"train": {"epochs": epochs, "optimizer": {"name": "adam", "lr": lr}}, "model": {"filters": [16, 16], "pool": False}}
+    config = {
+        "train": {"epochs": epochs, "optimizer": {"name": "adam", "lr": lr}},
+        "model": {"filters": [16, 16], "pool": False},
+    }
     if kind != "cnn":
         part2 = {"mlp": {"hidden": 300}} if kind == "mlp" else {"finetune": {"freeze": "features"}}
         config = {**part2, "train": {"epochs": epochs, "optimizer": {"name": "adam", "lr": lr}}}
-    (path / "config.json").write_text(json.dumps({"kind": kind, "seed": seed, "version": "0", "data": {"name": data, "hash": "h"},
-                                                  "config": config}))
-    (path / "summary.json").write_text(json.dumps({"run_id": rid, "kind": kind, "version": "0", "seed": seed, "data": {"name": data},
-                                                   "epochs_run": epochs, "train_acc": acc + 0.2, "val_acc": acc, "test_acc": acc - 0.1,
-                                                   "val_loss": 1.0 - acc, "train_seconds": 12.5, "wall_seconds": 0.1}))
+    (path / "config.json").write_text(
+        json.dumps({"kind": kind, "seed": seed, "version": "0", "data": {"name": data, "hash": "h"}, "config": config})
+    )
+    (path / "summary.json").write_text(
+        json.dumps(
+            {
+                "run_id": rid,
+                "kind": kind,
+                "version": "0",
+                "seed": seed,
+                "data": {"name": data},
+                "epochs_run": epochs,
+                "train_acc": acc + 0.2,
+                "val_acc": acc,
+                "test_acc": acc - 0.1,
+                "val_loss": 1.0 - acc,
+                "train_seconds": 12.5,
+                "wall_seconds": 0.1,
+            }
+        )
+    )
     return path
 
 
@@ -43,12 +79,24 @@ def runs(tmp_path) -> Path:
     _run(root, "mlp-000000000005", kind="mlp", acc=0.80)
     _run(root, "alexnet-finetune-000000000006", kind="alexnet-finetune", acc=0.90)
     (root / "suites" / "pooling").mkdir(parents=True)
-    (root / "suites" / "pooling" / "suite.json").write_text(json.dumps(
-        {"suite": "pooling", "rows": [{"variant": "a", "run_ids": ["cnn-000000000002", "cnn-000000000004"]}]}))
+    (root / "suites" / "pooling" / "suite.json").write_text(
+        json.dumps(
+            {"suite": "pooling", "rows": [{"variant": "a", "run_ids": ["cnn-000000000002", "cnn-000000000004"]}]}
+        )
+    )
     sweep_index_path(root, "study 1").parent.mkdir()
-    sweep_index_path(root, "study 1").write_text(json.dumps(
-        {"study": "study 1", "trials": [{"number": 0, "run_id": "cnn-000000000003"}, {"number": 1, "run_id": "cnn-000000000004"},
-                                        {"number": 2, "run_id": None}]}))
+    sweep_index_path(root, "study 1").write_text(
+        json.dumps(
+            {
+                "study": "study 1",
+                "trials": [
+                    {"number": 0, "run_id": "cnn-000000000003"},
+                    {"number": 1, "run_id": "cnn-000000000004"},
+                    {"number": 2, "run_id": None},
+                ],
+            }
+        )
+    )
     (root / ".tmp-cnn-00000000000a-999999").mkdir()  # a killed run's temporary folder
     (root / "cnn-00000000000b").mkdir()
     (root / "cnn-00000000000b" / "config.json").write_text("{}")  # no summary.json
@@ -62,8 +110,13 @@ def runs(tmp_path) -> Path:
 def test_table_kinds_and_broken_folders(runs, capsys):
     rows = {r.run_id: r for r in list_runs(runs)}
     assert {k: r.kind for k, r in rows.items() if r.ok} == {
-        "cnn-000000000001": "run", "cnn-000000000002": "suite", "cnn-000000000003": "trial", "cnn-000000000004": "suite",
-        "mlp-000000000005": "mlp", "alexnet-finetune-000000000006": "alexnet-finetune"}
+        "cnn-000000000001": "run",
+        "cnn-000000000002": "suite",
+        "cnn-000000000003": "trial",
+        "cnn-000000000004": "suite",
+        "mlp-000000000005": "mlp",
+        "alexnet-finetune-000000000006": "alexnet-finetune",
+    }
     assert rows["cnn-000000000004"].suites == ("pooling",) and rows["cnn-000000000004"].studies == ("study 1",)
     assert rows["cnn-00000000000a"].status == "half-written"
     assert rows["cnn-00000000000b"].status == "incomplete" and "summary.json" in rows["cnn-00000000000b"].problem
@@ -88,11 +141,17 @@ def test_filters_sort_and_json(runs, capsys):
     assert ids(filter_runs(records, data="artists")) == ["cnn-000000000004"]  # a data folder by its name
     assert ids(filter_runs(records, where=["train.optimizer.lr=1e-3"])) == ["cnn-000000000002"]
     assert set(ids(filter_runs(records, where=["train.optimizer.lr=0.0001", "seed=0", "kind=cnn"]))) == {
-        "cnn-000000000001", "cnn-000000000004"}
+        "cnn-000000000001",
+        "cnn-000000000004",
+    }
     assert ids(filter_runs(records, where=["model.filters=[16,16]", "val_acc>0.65"])) == ["cnn-000000000004"]
-    assert ids(filter_runs(records, where=["mlp.hidden!=300"])) == [r.run_id for r in records if r.ok and r.run_kind != "mlp"]
-    assert ids(sort_runs([r for r in records if r.ok], "test_acc", reverse=True))[:2] == ["alexnet-finetune-000000000006",
-                                                                                           "mlp-000000000005"]
+    assert ids(filter_runs(records, where=["mlp.hidden!=300"])) == [
+        r.run_id for r in records if r.ok and r.run_kind != "mlp"
+    ]
+    assert ids(sort_runs([r for r in records if r.ok], "test_acc", reverse=True))[:2] == [
+        "alexnet-finetune-000000000006",
+        "mlp-000000000005",
+    ]
     assert ids(sort_runs(records, "val_loss"))[0] == "alexnet-finetune-000000000006"
     assert parse_where("a.b>=2") == ("a.b", ">=", 2)
     with pytest.raises(CnnlabError, match="KEY=VALUE"):
@@ -139,9 +198,11 @@ def test_thousands_of_folders_in_about_a_second_without_torch(tmp_path):
     assert len(records) == 2000 and all(r.ok for r in records)
     print(f"list_runs: 2000 folders in {seconds:.2f} s")
     assert seconds < 5  # about 0.2 s on an idle core; generous for a loaded CI machine
-    code = ("import sys, time; from cnnlab.cli.app import main; t = time.perf_counter(); "
-            f"rc = main(['runs', '--out', {str(root)!r}, '--where', 'train.optimizer.lr=1e-3', '--json']); "
-            "print('SECONDS', time.perf_counter() - t, 'TORCH', 'torch' in sys.modules, file=sys.stderr); sys.exit(rc)")
+    code = (
+        "import sys, time; from cnnlab.cli.app import main; t = time.perf_counter(); "
+        f"rc = main(['runs', '--out', {str(root)!r}, '--where', 'train.optimizer.lr=1e-3', '--json']); "
+        "print('SECONDS', time.perf_counter() - t, 'TORCH', 'torch' in sys.modules, file=sys.stderr); sys.exit(rc)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)) == 1000

@@ -55,7 +55,13 @@ def _row(variant: str, values: list[float], repeats: list[int] | None = None, **
     """A suite row with per-repeat values of val_acc (and any other key), as suites write them."""
     repeats = list(range(len(values))) if repeats is None else repeats
     per = {"val_acc": values, **other}
-    row = {"variant": variant, "group": "g", "repeats": repeats, "per_repeat": per, **aggregate([{k: v[i] for k, v in per.items()} for i in range(len(values))], list(per))}
+    row = {
+        "variant": variant,
+        "group": "g",
+        "repeats": repeats,
+        "per_repeat": per,
+        **aggregate([{k: v[i] for k, v in per.items()} for i in range(len(values))], list(per)),
+    }
     return row
 
 
@@ -67,10 +73,14 @@ def test_a_consistent_small_paired_difference_is_better_where_an_unpaired_test_s
     assert c.verdict == BETTER and c.n == 5 and c.diff == pytest.approx(0.025)
     d = [a - b for a, b in zip(var, ref)]
     assert c.se == pytest.approx(statistics.stdev(d) / math.sqrt(5))
-    assert c.low == pytest.approx(0.025 - t_quantile(5) * c.se) and c.high == pytest.approx(0.025 + t_quantile(5) * c.se) and c.low > 0
+    assert (
+        c.low == pytest.approx(0.025 - t_quantile(5) * c.se)
+        and c.high == pytest.approx(0.025 + t_quantile(5) * c.se)
+        and c.low > 0
+    )
     # an unpaired look at the same numbers: the difference of means is far inside 2 standard errors
     sa, sb = summarize(var), summarize(ref)
-    assert abs(sa.mean - sb.mean) < 2 * math.sqrt(sa.se ** 2 + sb.se ** 2)
+    assert abs(sa.mean - sb.mean) < 2 * math.sqrt(sa.se**2 + sb.se**2)
     back = compare(ref, var)
     assert back.verdict == WORSE and back.diff == pytest.approx(-0.025) and back.se == pytest.approx(c.se)
 
@@ -89,7 +99,10 @@ def test_the_interval_is_the_student_t_one_at_95_percent():
     c = compare([1.0, 3.0], [0.0, 0.0])
     assert (c.diff, c.se, c.verdict) == (2.0, 1.0, NO_CLEAR_DIFFERENCE) and c.margin == pytest.approx(12.7062, rel=1e-4)
     # the same mean from five differences with SE 0.2: interval 2 +- 0.56 excludes 0
-    assert compare([2.0 + e for e in (-0.4, 0.4, 0.0, -0.2 * math.sqrt(2.5), 0.2 * math.sqrt(2.5))], [0.0] * 5).verdict == BETTER
+    assert (
+        compare([2.0 + e for e in (-0.4, 0.4, 0.0, -0.2 * math.sqrt(2.5), 0.2 * math.sqrt(2.5))], [0.0] * 5).verdict
+        == BETTER
+    )
     # equal non-zero differences have SE 0: the interval is a point away from 0
     assert compare([0.6, 0.7, 0.8], [0.5, 0.6, 0.7]).verdict == BETTER
 
@@ -111,7 +124,17 @@ def test_identical_numbers_are_flagged_no_effect():
 
 
 def test_the_rule_is_stated_once():
-    for word in (BETTER, WORSE, NO_CLEAR_DIFFERENCE, SINGLE_REPEAT, NO_EFFECT, "paired", "95%", "t(0.975, n - 1)", "excludes 0"):
+    for word in (
+        BETTER,
+        WORSE,
+        NO_CLEAR_DIFFERENCE,
+        SINGLE_REPEAT,
+        NO_EFFECT,
+        "paired",
+        "95%",
+        "t(0.975, n - 1)",
+        "excludes 0",
+    ):
         assert word in VERDICT_RULE
 
 
@@ -120,7 +143,9 @@ def test_compare_records_pairs_values_by_repeat():
     base = _row("b", [0.50, 0.60, 0.70])
     c = compare_records(row, base)
     assert c == compare([0.52, 0.62, 0.72], [0.50, 0.60, 0.70]) and c.verdict == BETTER
-    assert compare([0.72, 0.52, 0.62], [0.50, 0.60, 0.70]).verdict == NO_CLEAR_DIFFERENCE  # paired by position it would be noise
+    assert (
+        compare([0.72, 0.52, 0.62], [0.50, 0.60, 0.70]).verdict == NO_CLEAR_DIFFERENCE
+    )  # paired by position it would be noise
     with pytest.raises(CnnlabError, match="ran different repeats"):
         compare_records(_row("a", [0.6, 0.7], repeats=[0, 5]), _row("b", [0.5, 0.6]))
     with pytest.raises(CnnlabError, match="no per-repeat val_acc"):
@@ -128,7 +153,11 @@ def test_compare_records_pairs_values_by_repeat():
 
 
 def test_mean_curves_truncate_to_the_shortest_run():
-    h1 = [{"epoch": 1, "acc": 0.2, "loss": 2.0}, {"epoch": 2, "acc": 0.4, "loss": 1.0}, {"epoch": 3, "acc": 0.9, "loss": 0.5}]
+    h1 = [
+        {"epoch": 1, "acc": 0.2, "loss": 2.0},
+        {"epoch": 2, "acc": 0.4, "loss": 1.0},
+        {"epoch": 3, "acc": 0.9, "loss": 0.5},
+    ]
     h2 = [{"epoch": 1, "acc": 0.4}, {"epoch": 2, "acc": 0.6}]
     out = mean_curves([h1, h2], ("acc", "loss"))
     assert out["epoch"] == [1.0, 2.0]
@@ -162,7 +191,9 @@ def test_suite_findings_report_text_and_plots_share_the_verdict():
     assert format_comparison(compare_records(far, base)) in findings[1]
     assert any(f.startswith(NO_EFFECT) and "same" in f for f in findings) and "largest gain: g2 (far" in findings[-1]
     c = compare_records(close, base)
-    assert change(close, base) == f"{100 * c.diff:+.1f}\\,$\\pm$\\,{100 * c.se:.1f} points ($n=5$, {NO_CLEAR_DIFFERENCE})"
+    assert (
+        change(close, base) == f"{100 * c.diff:+.1f}\\,$\\pm$\\,{100 * c.se:.1f} points ($n=5$, {NO_CLEAR_DIFFERENCE})"
+    )
     assert delta_cell(far, base).startswith("\\textbf{+10.0") and not delta_cell(close, base).startswith("\\textbf")
     assert delta_cell(same, base) == "no effect" and delta_cell(base, base) == ""
     one_a, one_b = _row("one", [0.7]), _row("ref1", [0.5])

@@ -13,8 +13,8 @@ from PIL import Image
 from cnnlab.art.config import DataConfig, RunConfig
 from cnnlab.art.run import train_run
 from cnnlab.cli.app import main
-from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.runs.folders import load_history, load_summary
+from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.config import TrainConfig
 
 pytest.importorskip("tensorboard")
@@ -36,8 +36,9 @@ def config(tmp_path) -> RunConfig:
         for i in range(8):
             pixels = np.clip(np.array(colour) + rng.normal(0, 30, (16, 16, 3)), 0, 255).astype(np.uint8)
             Image.fromarray(pixels).save(root / f"artist_{k}" / f"{i}.png")
-    return RunConfig(data=DataConfig(name=str(root), image_size=16, folds=4, test_fraction=0.25),
-                     train=TrainConfig(epochs=EPOCHS))
+    return RunConfig(
+        data=DataConfig(name=str(root), image_size=16, folds=4, test_fraction=0.25), train=TrainConfig(epochs=EPOCHS)
+    )
 
 
 def _events(run: Path) -> EventAccumulator:
@@ -142,8 +143,30 @@ def test_train_flag_logs_live_and_gives_cached_runs_their_events(config, tmp_pat
 
 def test_part2_runs_log_their_test_curve(tmp_path, capsys):
     out = tmp_path / "runs"
-    rc = main(["part2", "mlp", "--actors", "s1,s2,s3", "--train-per-actor", "4", "--val-per-actor", "2", "--test-per-actor", "2",
-               "--hidden", "5", "--image-size", "10", "--epochs", "2", "--out", str(out), "--tensorboard", "--json"])
+    rc = main(
+        [
+            "part2",
+            "mlp",
+            "--actors",
+            "s1,s2,s3",
+            "--train-per-actor",
+            "4",
+            "--val-per-actor",
+            "2",
+            "--test-per-actor",
+            "2",
+            "--hidden",
+            "5",
+            "--image-size",
+            "10",
+            "--epochs",
+            "2",
+            "--out",
+            str(out),
+            "--tensorboard",
+            "--json",
+        ]
+    )
     assert rc == 0
     run = out / json.loads(capsys.readouterr().out)["run_id"]
     acc = _check_run_events(run)
@@ -177,18 +200,37 @@ def test_tensorboard_hparams_view_compares_live_and_after_the_fact_runs(config, 
     later = train_run(dataclasses.replace(config, train=dataclasses.replace(config.train, seed=1)), out).path
     write_run_events(later)
     board = program.TensorBoard()
-    board.configure(argv=[None, "--logdir", str(out), "--host", "127.0.0.1", "--port", "0", "--load_fast", "false",
-                          "--reload_interval", "1"])
+    board.configure(
+        argv=[
+            None,
+            "--logdir",
+            str(out),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--load_fast",
+            "false",
+            "--reload_interval",
+            "1",
+        ]
+    )
     url = board.launch()
 
     def post(path: str, body: dict) -> dict:
-        request = urllib.request.Request(url.rstrip("/") + path, data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url.rstrip("/") + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
-    query = {"experimentName": "", "startIndex": 0, "sliceSize": 10, "colParams": [],
-             "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]}
+    query = {
+        "experimentName": "",
+        "startIndex": 0,
+        "sliceSize": 10,
+        "colParams": [],
+        "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"],
+    }
     deadline = time.monotonic() + 120
     groups: list = []
     try:

@@ -3,16 +3,18 @@ import math
 import pytest
 import torch
 
-from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
 from cnnlab.art.config import ModelConfig
 from cnnlab.art.models import SimpleCNN
 from cnnlab.core.train.callbacks import Callback, EarlyStopping, FitState
+from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
 from cnnlab.core.train.trainer import Trainer, seed_everything
 
 
 def _model(seed=0, **kw):
     seed_everything(seed)
-    return SimpleCNN(ModelConfig(filters=(8, 8), kernel_sizes=3, strides=1, pool=True, **kw), num_classes=3, image_size=16)
+    return SimpleCNN(
+        ModelConfig(filters=(8, 8), kernel_sizes=3, strides=1, pool=True, **kw), num_classes=3, image_size=16
+    )
 
 
 def test_overfit_one_batch(toy_images):
@@ -44,8 +46,12 @@ def test_early_stopping_restores_true_best_weights(toy_images):
     # Validation labels are shuffled: validation loss gets worse as the model fits training data.
     gen = torch.Generator().manual_seed(1)
     y_val = y[40:][torch.randperm(20, generator=gen)]
-    cfg = TrainConfig(epochs=40, batch_size=8, optimizer=OptimizerConfig(lr=3e-3),
-                      early_stopping=EarlyStoppingConfig(patience=3, monitor="val_loss"))
+    cfg = TrainConfig(
+        epochs=40,
+        batch_size=8,
+        optimizer=OptimizerConfig(lr=3e-3),
+        early_stopping=EarlyStoppingConfig(patience=3, monitor="val_loss"),
+    )
     model = _model()
     trainer = Trainer(cfg)
     result = trainer.fit(model, (x[:40], y[:40]), (x[40:], y_val))
@@ -75,7 +81,9 @@ def test_early_stopping_on_validation_accuracy_restores_the_first_best_epoch(toy
     # Few, partly mislabelled validation images: accuracy rises, plateaus with ties, and wobbles.
     y_val = y[40:52].clone()
     y_val[::3] = (y_val[::3] + 1) % 3
-    cfg = TrainConfig(epochs=30, batch_size=8, optimizer=OptimizerConfig(lr=3e-3), early_stopping=EarlyStoppingConfig(patience=4))
+    cfg = TrainConfig(
+        epochs=30, batch_size=8, optimizer=OptimizerConfig(lr=3e-3), early_stopping=EarlyStoppingConfig(patience=4)
+    )
     model, snaps = _model(), _Snapshots()
     trainer = Trainer(cfg)
     result = trainer.fit(model, (x[:40], y[:40]), (x[40:52], y_val), callbacks=[snaps])
@@ -141,7 +149,9 @@ def test_early_stopping_callback_on_a_constructed_history():
 
 def test_monitor_sets_are_recorded_not_used(toy_images):
     x, y = toy_images
-    result = Trainer(TrainConfig(epochs=2, batch_size=16)).fit(_model(), (x[:40], y[:40]), (x[40:50], y[40:50]), monitor={"test": (x[50:], y[50:])})
+    result = Trainer(TrainConfig(epochs=2, batch_size=16)).fit(
+        _model(), (x[:40], y[:40]), (x[40:50], y[40:50]), monitor={"test": (x[50:], y[50:])}
+    )
     assert {"test_loss", "test_acc"} <= set(result.history[0])
 
 
@@ -182,7 +192,9 @@ def test_frozen_parameters_are_not_updated(toy_images):
     for p in model.features.parameters():
         p.requires_grad_(False)
     before = {k: v.clone() for k, v in model.features.state_dict().items()}
-    Trainer(TrainConfig(epochs=2, batch_size=16, optimizer=OptimizerConfig(lr=1e-2))).fit(model, (x[:40], y[:40]), (x[40:], y[40:]))
+    Trainer(TrainConfig(epochs=2, batch_size=16, optimizer=OptimizerConfig(lr=1e-2))).fit(
+        model, (x[:40], y[:40]), (x[40:], y[40:])
+    )
     assert all(torch.equal(before[k], v) for k, v in model.features.state_dict().items())
 
 
@@ -208,10 +220,22 @@ def test_custom_callback_records_rows_and_sees_model_and_optimizer(toy_images):
 
     model, recorder = _model(), Recorder()
     cfg = TrainConfig(epochs=3, batch_size=16, optimizer=OptimizerConfig(lr=2e-3))
-    result = Trainer(cfg).fit(model, (x[:40], y[:40]), (x[40:], y[40:]), monitor={"test": (x[50:], y[50:])}, callbacks=[recorder])
+    result = Trainer(cfg).fit(
+        model, (x[:40], y[:40]), (x[40:], y[40:]), monitor={"test": (x[50:], y[50:])}, callbacks=[recorder]
+    )
     assert recorder.calls == ["start", "epoch 1", "epoch 2", "epoch 3", "end"]
     assert recorder.rows == result.history
-    assert list(recorder.rows[0]) == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "test_loss", "test_acc", "seconds"]
+    assert list(recorder.rows[0]) == [
+        "epoch",
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+        "lr",
+        "test_loss",
+        "test_acc",
+        "seconds",
+    ]
     assert recorder.lr == 2e-3 and not result.stopped_early
 
 
@@ -247,7 +271,9 @@ def test_callback_exception_aborts_but_still_ends_the_fit(toy_images):
             ended.append(len(state.history))
 
     with pytest.raises(RuntimeError, match="pruned at epoch 1"):
-        Trainer(TrainConfig(epochs=3, batch_size=16)).fit(_model(), (x[:40], y[:40]), (x[40:], y[40:]), callbacks=[Prune()])
+        Trainer(TrainConfig(epochs=3, batch_size=16)).fit(
+            _model(), (x[:40], y[:40]), (x[40:], y[40:]), callbacks=[Prune()]
+        )
     assert ended == [1]
 
 

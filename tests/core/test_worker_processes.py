@@ -89,13 +89,41 @@ def test_exit_with_parent_ends_a_worker_when_its_parent_is_killed(tmp_path, port
 
 @pytest.mark.slow
 def test_experiment_pool_workers_die_with_a_killed_cnnlab(tmp_path):
-    cmd = [sys.executable, "-m", "cnnlab", "experiment", "pooling", "--jobs", "2", "--seeds", "1", "--epochs", "400",
-           "--out", str(tmp_path / "runs")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cnnlab",
+        "experiment",
+        "pooling",
+        "--jobs",
+        "2",
+        "--seeds",
+        "1",
+        "--epochs",
+        "400",
+        "--out",
+        str(tmp_path / "runs"),
+    ]
     _kill_parent_and_check_workers(cmd, 2, tmp_path)
 
 
 @pytest.mark.slow
 def test_sweep_workers_die_with_a_killed_cnnlab(tmp_path):
-    cmd = [sys.executable, "-m", "cnnlab", "sweep", "--workers", "2", "--trials", "20", "--epochs", "400",
-           "--sampler", "random", "--no-prune", "--out", str(tmp_path / "runs")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cnnlab",
+        "sweep",
+        "--workers",
+        "2",
+        "--trials",
+        "20",
+        "--epochs",
+        "400",
+        "--sampler",
+        "random",
+        "--no-prune",
+        "--out",
+        str(tmp_path / "runs"),
+    ]
     _kill_parent_and_check_workers(cmd, 2, tmp_path)

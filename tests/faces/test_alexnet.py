@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnlab.faces.alexnet import model as A
-from cnnlab.faces.alexnet import features as FE
-from cnnlab.faces.alexnet import weights as W
 from cnnlab.core.errors import CnnlabError
+from cnnlab.faces.alexnet import features as FE
+from cnnlab.faces.alexnet import model as A
+from cnnlab.faces.alexnet import weights as W
 
 # torchvision.models.alexnet's state dict, written out (torchvision cannot be imported here).
 TORCHVISION_ALEXNET = {
@@ -190,8 +190,11 @@ def test_trunk_matches_full_network(layer):
     x = torch.rand(2, 3, 67, 67)  # the adaptive avgpool admits inputs down to 63x63
     with torch.no_grad():
         h = net.features(x)
-        ref = {"conv4": net.features[:10](x).flatten(1), "pool5": net.avgpool(h).flatten(1),
-               "fc6": net.classifier[:3](net.avgpool(h).flatten(1))}[layer]
+        ref = {
+            "conv4": net.features[:10](x).flatten(1),
+            "pool5": net.avgpool(h).flatten(1),
+            "fc6": net.classifier[:3](net.avgpool(h).flatten(1)),
+        }[layer]
         assert torch.allclose(trunk(x), ref, atol=1e-5)
     assert A.feature_shape("conv4") == (256, 13, 13)
 

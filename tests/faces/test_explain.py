@@ -7,11 +7,11 @@ import torch
 from PIL import Image
 from torch import nn
 
-from cnnlab.core.errors import CnnlabError, ConfigError
-from cnnlab.faces.explain import EXPLAINERS, attribute, check_relus, explain_image
-from cnnlab.faces.checkpoints import FeatureClassifier, save_checkpoint
 from cnnlab.core.config import to_dict
+from cnnlab.core.errors import CnnlabError, ConfigError
+from cnnlab.faces.checkpoints import FeatureClassifier, save_checkpoint
 from cnnlab.faces.config import MLPConfig
+from cnnlab.faces.explain import EXPLAINERS, attribute, check_relus, explain_image
 from cnnlab.faces.mlp import MLP
 
 
@@ -85,13 +85,27 @@ def checkpoints(tmp_path_factory):
     d = tmp_path_factory.mktemp("ckpt")
     torch.manual_seed(0)
     mlp = MLP(MLPConfig(image_size=12, hidden=8, activation="relu"), 3)
-    save_checkpoint(d / "mlp.pt", mlp, kind="mlp", config=to_dict(mlp.config), class_names=["a", "b", "c"],
-                    image_size=12, channels=1, meta={"description": "tiny MLP"})
+    save_checkpoint(
+        d / "mlp.pt",
+        mlp,
+        kind="mlp",
+        config=to_dict(mlp.config),
+        class_names=["a", "b", "c"],
+        image_size=12,
+        channels=1,
+        meta={"description": "tiny MLP"},
+    )
     feat = FeatureClassifier("conv4", 256 * 3 * 3, [16], 3)
-    save_checkpoint(d / "alex.pt", feat, kind="alexnet-features",
-                    config={"layer": "conv4", "in_features": 2304, "hidden": [16], "dropout": 0.0},
-                    class_names=["a", "b", "c"], image_size=67, channels=3,
-                    meta={"description": "tiny untrained AlexNet conv4 head", "weights": {"pretrained": False}})
+    save_checkpoint(
+        d / "alex.pt",
+        feat,
+        kind="alexnet-features",
+        config={"layer": "conv4", "in_features": 2304, "hidden": [16], "dropout": 0.0},
+        class_names=["a", "b", "c"],
+        image_size=67,
+        channels=3,
+        meta={"description": "tiny untrained AlexNet conv4 head", "weights": {"pretrained": False}},
+    )
     Image.fromarray((torch.rand(40, 30, 3) * 255).byte().numpy()).save(d / "face.png")
     return d
 

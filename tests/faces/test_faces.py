@@ -14,10 +14,20 @@ import torch
 from PIL import Image
 
 from cnnlab.core.errors import ConfigError, DataError
-from cnnlab.faces import (COURSE_ACTORS, DownloadConfig, FaceSplitConfig, describe_faces, download_faces,
-                          load_faces, parse_list, parse_lists, safe_name, split_sizes)
-from cnnlab.faces.olivetti import convert_olivetti, embedded_path, load_olivetti
+from cnnlab.faces import (
+    COURSE_ACTORS,
+    DownloadConfig,
+    FaceSplitConfig,
+    describe_faces,
+    download_faces,
+    load_faces,
+    parse_list,
+    parse_lists,
+    safe_name,
+    split_sizes,
+)
 from cnnlab.faces.facescrub.plan import plan_lists
+from cnnlab.faces.olivetti import convert_olivetti, embedded_path, load_olivetti
 from faces_helpers import FaceServer, Route, list_line, make_image, sha, write_list
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -28,65 +38,107 @@ DIGEST = "a" * 64
 
 # ----------------------------------------------------------------------------- lists
 def test_parse_list_formats(tmp_path):
-    body = [list_line("Alec  Baldwin", 1, "http://h/1.jpg", "1,2,3,4", DIGEST),
-            "", list_line("Alec_Baldwin", 2, "http://h/2.jpg", " 5, 6, 7, 8 ", DIGEST.upper())]
+    body = [
+        list_line("Alec  Baldwin", 1, "http://h/1.jpg", "1,2,3,4", DIGEST),
+        "",
+        list_line("Alec_Baldwin", 2, "http://h/2.jpg", " 5, 6, 7, 8 ", DIGEST.upper()),
+    ]
     plain = write_list(tmp_path / "plain.txt", body)
     rows = parse_list(plain).rows
     assert [(r.name, r.face_id, r.bbox, r.sha256, r.problem) for r in rows] == [
-        ("Alec Baldwin", "1", (1, 2, 3, 4), DIGEST, None), ("Alec Baldwin", "2", (5, 6, 7, 8), DIGEST, None)]
+        ("Alec Baldwin", "1", (1, 2, 3, 4), DIGEST, None),
+        ("Alec Baldwin", "2", (5, 6, 7, 8), DIGEST, None),
+    ]
     assert rows[1].source == "plain.txt:3" and rows[0].key == "Alec_Baldwin/1"
     # a header (columns in any order), a BOM and CRLF line ends
     header = "\t".join(["url", "name", "image_id", "face_id", "bbox", "sha256"])
     data = "\t".join(["http://h/9.jpg", "Bill Hader", "7", "9", "0,0,5,5", DIGEST])
     (tmp_path / "h.txt").write_bytes(("\ufeff" + header + "\r\n" + data + "\r\n").encode("utf-8"))
     (row,) = parse_list(tmp_path / "h.txt").rows
-    assert (row.name, row.url, row.face_id, row.image_id, row.bbox) == ("Bill Hader", "http://h/9.jpg", "9", "7",
-                                                                          (0, 0, 5, 5))
+    assert (row.name, row.url, row.face_id, row.image_id, row.bbox) == (
+        "Bill Hader",
+        "http://h/9.jpg",
+        "9",
+        "7",
+        (0, 0, 5, 5),
+    )
     (tmp_path / "bad_header.txt").write_text("name\turl\tface_id\n")
     with pytest.raises(DataError, match="lacks column"):
         parse_list(tmp_path / "bad_header.txt")
 
 
 def test_parse_lists_subsets_duplicates_and_bad_lines(tmp_path, caplog):
-    a = write_list(tmp_path / "a.txt", [list_line("Alec Baldwin", 1, "http://h/1.jpg", "1,2,3,4", DIGEST),
-                                        list_line("Bill Hader", 2, "http://h/2.jpg", "1,2,3,4", DIGEST),
-                                        "Bill Hader\t3\t3\thttp://h/3"])
-    b = write_list(tmp_path / "b.txt", [list_line("Alec Baldwin", 1, "http://h/1.jpg", "1,2,3,4", DIGEST),
-                                        list_line("Alec Baldwin", 1, "http://h/other.jpg", "1,2,3,4", DIGEST)])
+    a = write_list(
+        tmp_path / "a.txt",
+        [
+            list_line("Alec Baldwin", 1, "http://h/1.jpg", "1,2,3,4", DIGEST),
+            list_line("Bill Hader", 2, "http://h/2.jpg", "1,2,3,4", DIGEST),
+            "Bill Hader\t3\t3\thttp://h/3",
+        ],
+    )
+    b = write_list(
+        tmp_path / "b.txt",
+        [
+            list_line("Alec Baldwin", 1, "http://h/1.jpg", "1,2,3,4", DIGEST),
+            list_line("Alec Baldwin", 1, "http://h/other.jpg", "1,2,3,4", DIGEST),
+        ],
+    )
     with caplog.at_level(logging.WARNING):
         rows = parse_lists([a, b])
-    assert [(r.source, r.problem) for r in rows] == [("a.txt:1", None), ("a.txt:2", None), ("a.txt:3", "bad_line"),
-                                                     ("b.txt:2", "duplicate")]
+    assert [(r.source, r.problem) for r in rows] == [
+        ("a.txt:1", None),
+        ("a.txt:2", None),
+        ("a.txt:3", "bad_line"),
+        ("b.txt:2", "duplicate"),
+    ]
     assert "a.txt:3" in caplog.text and "truncated" in caplog.text
     assert [r.face_id for r in parse_lists([a], actors=["bill_HADER"])] == ["2", "3"]
     assert [r.face_id for r in parse_lists([a], actors="Bill Hader")] == ["2", "3"]
     # spellings differing in case share one actor; rows with problems claim no face id
-    c = write_list(tmp_path / "c.txt", [list_line("alec baldwin", 5, "http://h/5.jpg", "1,2,3,4", DIGEST),
-                                        list_line("Alec Baldwin", 6, "http://h/6.jpg", "1,2,3", DIGEST),
-                                        list_line("Alec Baldwin", 6, "http://h/6.jpg", "1,2,3,4", DIGEST)])
+    c = write_list(
+        tmp_path / "c.txt",
+        [
+            list_line("alec baldwin", 5, "http://h/5.jpg", "1,2,3,4", DIGEST),
+            list_line("Alec Baldwin", 6, "http://h/6.jpg", "1,2,3", DIGEST),
+            list_line("Alec Baldwin", 6, "http://h/6.jpg", "1,2,3,4", DIGEST),
+        ],
+    )
     rows = parse_lists([c])
-    assert [(r.name, r.problem) for r in rows] == [("Alec Baldwin", None), ("Alec Baldwin", "bad_bbox"),
-                                                   ("Alec Baldwin", None)]
+    assert [(r.name, r.problem) for r in rows] == [
+        ("Alec Baldwin", None),
+        ("Alec Baldwin", "bad_bbox"),
+        ("Alec Baldwin", None),
+    ]
     with pytest.raises(DataError, match="Nobody"):
         parse_lists([a], actors=["Nobody", "Alec Baldwin"])
 
 
 def test_utf16_lists_decode_like_utf8(tmp_path):
-    lines = [list_line("Zoë Saldaña", 1, "http://h/1.jpg", "1,2,3,4", DIGEST),
-             list_line("Alec Baldwin", 2, "http://h/é.jpg", "5,6,7,8", DIGEST)]
+    lines = [
+        list_line("Zoë Saldaña", 1, "http://h/1.jpg", "1,2,3,4", DIGEST),
+        list_line("Alec Baldwin", 2, "http://h/é.jpg", "5,6,7,8", DIGEST),
+    ]
     text = "\r\n".join(lines) + "\r\n"
-    want = [(r.source.split(":")[1], r.name, r.face_id, r.url, r.bbox, r.problem)
-            for r in parse_list(write_list(tmp_path / "utf8.txt", lines)).rows]
+    want = [
+        (r.source.split(":")[1], r.name, r.face_id, r.url, r.bbox, r.problem)
+        for r in parse_list(write_list(tmp_path / "utf8.txt", lines)).rows
+    ]
     assert [w[1] for w in want] == ["Zoë Saldaña", "Alec Baldwin"]
-    for enc, bom in (("utf-8", codecs.BOM_UTF8), ("utf-16-le", codecs.BOM_UTF16_LE),
-                     ("utf-16-be", codecs.BOM_UTF16_BE)):
+    for enc, bom in (
+        ("utf-8", codecs.BOM_UTF8),
+        ("utf-16-le", codecs.BOM_UTF16_LE),
+        ("utf-16-be", codecs.BOM_UTF16_BE),
+    ):
         path = tmp_path / f"{enc}.txt"
         path.write_bytes(bom + text.encode(enc))
         got = [(r.source.split(":")[1], r.name, r.face_id, r.url, r.bbox, r.problem) for r in parse_list(path).rows]
         assert got == want, enc
     # without a byte-order mark only UTF-8 is accepted, with one clear line saying so
-    for name, data in (("latin1.txt", text.encode("latin-1")), ("utf16_nobom.txt", text.encode("utf-16-le")),
-                       ("utf32.txt", text.encode("utf-32"))):
+    for name, data in (
+        ("latin1.txt", text.encode("latin-1")),
+        ("utf16_nobom.txt", text.encode("utf-16-le")),
+        ("utf32.txt", text.encode("utf-32")),
+    ):
         (tmp_path / name).write_bytes(data)
         with pytest.raises(DataError, match="UTF-8") as err:
             parse_list(tmp_path / name)
@@ -95,9 +147,11 @@ def test_utf16_lists_decode_like_utf8(tmp_path):
 
 @pytest.mark.parametrize("odd", ["\u2028", "\u2029", "\u0085", "\x0c", "\x0b", "\x1c", "\x1d", "\x1e", "\r"])
 def test_only_newline_ends_a_line(tmp_path, odd):
-    lines = [list_line(f"Alec{odd}Baldwin", 1, "http://h/1.jpg", "1,2,3,4", DIGEST, image_id=f"7{odd}8"),
-             list_line("Bill Hader", 2, f"http://h/{odd}2.jpg", "1,2,3,4", DIGEST),
-             list_line("Bill Hader", 3, "http://h/3.jpg", "1,2,3,4", DIGEST)]
+    lines = [
+        list_line(f"Alec{odd}Baldwin", 1, "http://h/1.jpg", "1,2,3,4", DIGEST, image_id=f"7{odd}8"),
+        list_line("Bill Hader", 2, f"http://h/{odd}2.jpg", "1,2,3,4", DIGEST),
+        list_line("Bill Hader", 3, "http://h/3.jpg", "1,2,3,4", DIGEST),
+    ]
     rows = parse_list(write_list(tmp_path / "l.txt", lines)).rows
     assert [r.source for r in rows] == ["l.txt:1", "l.txt:2", "l.txt:3"]
     assert rows[0].name == "Alec Baldwin" and rows[0].image_id == f"7{odd}8" and rows[0].problem is None
@@ -124,9 +178,11 @@ def test_plan_of_a_long_list_is_compact(tmp_path):
     lst = write_list(tmp_path / "long.txt", lines)
     # Measured in a fresh interpreter: the state earlier tests leave in this process (seen after the
     # TensorBoard tests) can triple the transient peak without the plan itself changing.
-    code = ("import sys, tracemalloc; from cnnlab.faces.facescrub.plan import plan_lists; tracemalloc.start(); "
-            f"plan = plan_lists([{str(lst)!r}]); kept, peak = tracemalloc.get_traced_memory(); "
-            "print(kept, peak, plan.n_rows, plan.n_faces, plan.n_urls)")
+    code = (
+        "import sys, tracemalloc; from cnnlab.faces.facescrub.plan import plan_lists; tracemalloc.start(); "
+        f"plan = plan_lists([{str(lst)!r}]); kept, peak = tracemalloc.get_traced_memory(); "
+        "print(kept, peak, plan.n_rows, plan.n_faces, plan.n_urls)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     kept, peak, n_rows, n_faces, n_urls = map(int, proc.stdout.split())
@@ -139,8 +195,23 @@ def test_plan_of_a_long_list_is_compact(tmp_path):
 
 
 def test_safe_name_never_escapes():
-    nasty = ["..", ".", "../../etc/passwd", "/abs", "a/b", "C:\\x", "", " ", "\x00", "é\u202e", "-rf", "x" * 500,
-             "name with spaces", "..hidden", "a:b*c?d"]
+    nasty = [
+        "..",
+        ".",
+        "../../etc/passwd",
+        "/abs",
+        "a/b",
+        "C:\\x",
+        "",
+        " ",
+        "\x00",
+        "é\u202e",
+        "-rf",
+        "x" * 500,
+        "name with spaces",
+        "..hidden",
+        "a:b*c?d",
+    ]
     names = [safe_name(s) for s in nasty]
     for n in names:
         assert n and not n.startswith((".", "-")) and len(n) <= 90
@@ -152,11 +223,19 @@ def test_safe_name_never_escapes():
 @pytest.mark.skipif(not LISTS.is_dir(), reason="../shared is absent")
 def test_parse_the_real_facescrub_lists():
     parsed = {p.name: parse_list(p) for p in sorted(LISTS.glob("*.txt"))}
-    assert set(parsed) == {"facescrub_actors.txt", "facescrub_actresses.txt", "subset_actors.txt",
-                           "subset_actresses.txt"}
+    assert set(parsed) == {
+        "facescrub_actors.txt",
+        "facescrub_actresses.txt",
+        "subset_actors.txt",
+        "subset_actresses.txt",
+    }
     sizes = {name: (len(p.rows), len(p.bad_lines), len({r.name for r in p.rows})) for name, p in parsed.items()}
-    assert sizes == {"facescrub_actors.txt": (1549, 0, 6), "facescrub_actresses.txt": (1556, 1, 6),
-                     "subset_actors.txt": (2859, 0, 20), "subset_actresses.txt": (2925, 0, 20)}
+    assert sizes == {
+        "facescrub_actors.txt": (1549, 0, 6),
+        "facescrub_actresses.txt": (1556, 1, 6),
+        "subset_actors.txt": (2859, 0, 20),
+        "subset_actresses.txt": (2925, 0, 20),
+    }
     # the actresses file is cut short mid-line: that line is reported, not fatal
     assert parsed["facescrub_actresses.txt"].bad_lines[0].source == "facescrub_actresses.txt:1556"
     course = parse_lists([LISTS / "facescrub_actors.txt", LISTS / "facescrub_actresses.txt"], actors=COURSE_ACTORS)
@@ -167,9 +246,21 @@ def test_parse_the_real_facescrub_lists():
 
 
 # ----------------------------------------------------------------------------- splits
-@pytest.mark.parametrize("n, expected", [
-    (200, (70, 20, 20)), (110, (70, 20, 20)), (90, (70, 10, 10)), (81, (70, 6, 5)), (72, (70, 1, 1)),
-    (71, (45, 13, 13)), (10, (6, 2, 2)), (3, (1, 1, 1)), (2, None), (0, None)])
+@pytest.mark.parametrize(
+    "n, expected",
+    [
+        (200, (70, 20, 20)),
+        (110, (70, 20, 20)),
+        (90, (70, 10, 10)),
+        (81, (70, 6, 5)),
+        (72, (70, 1, 1)),
+        (71, (45, 13, 13)),
+        (10, (6, 2, 2)),
+        (3, (1, 1, 1)),
+        (2, None),
+        (0, None),
+    ],
+)
 def test_split_sizes_rule(n, expected):
     assert split_sizes(n, FaceSplitConfig()) == expected
     if expected:
@@ -187,8 +278,13 @@ def test_split_sizes_other_configs():
             if sizes is not None:
                 assert sum(sizes) <= n and sizes[0] >= 1 and all(s >= 1 for s in sizes[1:])
                 assert sizes[0] <= cfg.train_per_actor and sizes[1] <= max(cfg.val_per_actor, n)
-    for bad in ({"train_per_actor": 0}, {"val_per_actor": -1}, {"seed": -1}, {"test_per_actor": True},
-                {"train_per_actor": 2.5}):
+    for bad in (
+        {"train_per_actor": 0},
+        {"val_per_actor": -1},
+        {"seed": -1},
+        {"test_per_actor": True},
+        {"train_per_actor": 2.5},
+    ):
         with pytest.raises(ConfigError):
             FaceSplitConfig(**bad)
 
@@ -301,8 +397,10 @@ def test_load_download_folder_sizes_and_actors(folder):
     assert rgb.class_names == ("Bill Hader",) and rgb.train_x.shape == (5, 3, 227, 227)
     odd = load_faces(str(folder), image_size=40, channels=3, actors=["Alec Baldwin"], split=FaceSplitConfig(8, 3, 3))
     assert odd.train_x.shape == (8, 3, 40, 40)  # resized from the crops
-    assert odd.data_hash != load_faces(str(folder), image_size=28, actors=["Alec Baldwin"],
-                                       split=FaceSplitConfig(8, 3, 3)).data_hash
+    assert (
+        odd.data_hash
+        != load_faces(str(folder), image_size=28, actors=["Alec Baldwin"], split=FaceSplitConfig(8, 3, 3)).data_hash
+    )
     with pytest.raises(DataError, match="Nobody"):
         load_faces(str(folder), actors=["Nobody"])
     with pytest.raises(DataError, match="not found"):

@@ -20,8 +20,18 @@ from cnnlab.cli.app import main
 from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.faces import DownloadConfig, download_faces, read_manifest
 from cnnlab.faces.facescrub.fetch import fetch
-from faces_helpers import (HTML_PAGE, FaceServer, Route, closed_port, list_line, make_image, png_bomb, sha,
-                           wait_until, write_list)
+from faces_helpers import (
+    HTML_PAGE,
+    FaceServer,
+    Route,
+    closed_port,
+    list_line,
+    make_image,
+    png_bomb,
+    sha,
+    wait_until,
+    write_list,
+)
 
 # timeout: well under the stalled (2 s) and trickling routes, yet not so short that a busy CI machine,
 # where the test server shares the GIL with the downloader, turns an ok answer into a timeout
@@ -46,34 +56,118 @@ def _scenario(server: FaceServer, tmp: Path) -> tuple[Path, dict[str, str], dict
         ("Alec Baldwin", 1, server.add("/a/jpg.jpg", Route("bytes", jpg)), "10,10,40,40", sha(jpg), "ok", 1),
         ("Alec Baldwin", 2, server.add("/a/png.png", Route("bytes", png)), "0,0,64,48", sha(png), "ok", 1),
         ("Alec Baldwin", 3, server.add("/a/gif.gif", Route("bytes", gif)), "-5,-5,30,30", sha(gif), "ok", 1),
-        ("Alec Baldwin", 4, server.add("/a/redirect", Route("redirect", location="/a/jpg.jpg")), "1,1,9,9", sha(jpg),
-         "ok", 1),
-        ("Alec Baldwin", 5, server.add("/a/flaky.jpg", Route("flaky", jpg, fail_times=2)), "1,1,20,20", sha(jpg),
-         "ok", 3),
+        (
+            "Alec Baldwin",
+            4,
+            server.add("/a/redirect", Route("redirect", location="/a/jpg.jpg")),
+            "1,1,9,9",
+            sha(jpg),
+            "ok",
+            1,
+        ),
+        (
+            "Alec Baldwin",
+            5,
+            server.add("/a/flaky.jpg", Route("flaky", jpg, fail_times=2)),
+            "1,1,20,20",
+            sha(jpg),
+            "ok",
+            3,
+        ),
         ("Alec Baldwin", 6, server.url("/a/missing.jpg"), "1,1,20,20", sha(jpg), "http_404", 1),
         ("Alec Baldwin", 7, server.add("/a/403", Route("status", code=403)), "1,1,20,20", sha(jpg), "http_403", 1),
         ("Alec Baldwin", 8, server.add("/a/500", Route("status", code=500)), "1,1,20,20", sha(jpg), "http_500", 3),
-        ("Bill Hader", 10, server.add("/b/page.jpg", Route("bytes", HTML_PAGE)), "1,1,20,20", sha(HTML_PAGE),
-         "not_image", 1),
-        ("Bill Hader", 11, server.add("/b/changed.jpg", Route("bytes", other)), "1,1,20,20", sha(jpg),
-         "hash_mismatch", 1),
-        ("Bill Hader", 12, server.add("/b/cut.jpg", Route("bytes", truncated)), "1,1,20,20", sha(truncated),
-         "truncated", 1),
-        ("Bill Hader", 13, server.add("/b/stall", Route("stall", jpg, seconds=2.0)), "1,1,20,20", sha(jpg),
-         "timeout", 3),
-        ("Bill Hader", 14, server.add("/b/trickle", Route("trickle", jpg, seconds=0.05)), "1,1,20,20", sha(jpg),
-         "timeout", 3),
+        (
+            "Bill Hader",
+            10,
+            server.add("/b/page.jpg", Route("bytes", HTML_PAGE)),
+            "1,1,20,20",
+            sha(HTML_PAGE),
+            "not_image",
+            1,
+        ),
+        (
+            "Bill Hader",
+            11,
+            server.add("/b/changed.jpg", Route("bytes", other)),
+            "1,1,20,20",
+            sha(jpg),
+            "hash_mismatch",
+            1,
+        ),
+        (
+            "Bill Hader",
+            12,
+            server.add("/b/cut.jpg", Route("bytes", truncated)),
+            "1,1,20,20",
+            sha(truncated),
+            "truncated",
+            1,
+        ),
+        (
+            "Bill Hader",
+            13,
+            server.add("/b/stall", Route("stall", jpg, seconds=2.0)),
+            "1,1,20,20",
+            sha(jpg),
+            "timeout",
+            3,
+        ),
+        (
+            "Bill Hader",
+            14,
+            server.add("/b/trickle", Route("trickle", jpg, seconds=0.05)),
+            "1,1,20,20",
+            sha(jpg),
+            "timeout",
+            3,
+        ),
         ("Bill Hader", 15, server.add("/b/drop", Route("drop")), "1,1,20,20", sha(jpg), "connection_error", 3),
-        ("Bill Hader", 16, server.add("/b/dropmid", Route("dropmid", jpg)), "1,1,20,20", sha(jpg),
-         "connection_error", 3),
-        ("Bill Hader", 17, server.add("/b/big", Route("biglength", b"x" * 10, code=10_000_000)), "1,1,20,20",
-         sha(jpg), "too_large", 1),
-        ("Bill Hader", 18, server.add("/b/bigstream", Route("bigstream", code=300_000)), "1,1,20,20", sha(jpg),
-         "too_large", 1),
-        ("Bill Hader", 19, server.add("/b/bomb.png", Route("bytes", png_bomb())), "1,1,20,20", sha(png_bomb()),
-         "decompression_bomb", 1),
-        ("Bill Hader", 20, server.add("/b/box.jpg", Route("bytes", other)), "100,100,200,200", sha(other),
-         "empty_box", 1),
+        (
+            "Bill Hader",
+            16,
+            server.add("/b/dropmid", Route("dropmid", jpg)),
+            "1,1,20,20",
+            sha(jpg),
+            "connection_error",
+            3,
+        ),
+        (
+            "Bill Hader",
+            17,
+            server.add("/b/big", Route("biglength", b"x" * 10, code=10_000_000)),
+            "1,1,20,20",
+            sha(jpg),
+            "too_large",
+            1,
+        ),
+        (
+            "Bill Hader",
+            18,
+            server.add("/b/bigstream", Route("bigstream", code=300_000)),
+            "1,1,20,20",
+            sha(jpg),
+            "too_large",
+            1,
+        ),
+        (
+            "Bill Hader",
+            19,
+            server.add("/b/bomb.png", Route("bytes", png_bomb())),
+            "1,1,20,20",
+            sha(png_bomb()),
+            "decompression_bomb",
+            1,
+        ),
+        (
+            "Bill Hader",
+            20,
+            server.add("/b/box.jpg", Route("bytes", other)),
+            "100,100,200,200",
+            sha(other),
+            "empty_box",
+            1,
+        ),
         ("Bill Hader", 21, f"http://127.0.0.1:{refused}/x.jpg", "1,1,20,20", sha(jpg), "connection_error", 1),
         ("Steve Carell", 30, server.add("/c/shared.jpg", Route("bytes", shared)), "1,1,20,20", sha(shared), "ok", 1),
         ("Steve Carell", 31, server.url("/c/shared.jpg"), "20,10,60,40", sha(shared), "ok", 1),
@@ -83,10 +177,24 @@ def _scenario(server: FaceServer, tmp: Path) -> tuple[Path, dict[str, str], dict
         ("Steve Carell", 35, server.url("/a/jpg.jpg"), "1,1,20,20", "beef", "bad_sha256", None),
         ("Steve Carell", 30, server.url("/a/png.png"), "1,1,20,20", sha(png), "duplicate", None),
         # names and URLs that try to escape the output folder
-        ("../../evil", "../../../x", server.add("/../../etc/passwd", Route("bytes", jpg)), "1,1,20,20", sha(jpg),
-         "ok", 1),
-        ("/abs/olute", "a/b\\c:d", server.add("/a/odd%20name.jpg?x=1&y=..", Route("bytes", png)), "1,1,20,20",
-         sha(png), "ok", 1),
+        (
+            "../../evil",
+            "../../../x",
+            server.add("/../../etc/passwd", Route("bytes", jpg)),
+            "1,1,20,20",
+            sha(jpg),
+            "ok",
+            1,
+        ),
+        (
+            "/abs/olute",
+            "a/b\\c:d",
+            server.add("/a/odd%20name.jpg?x=1&y=..", Route("bytes", png)),
+            "1,1,20,20",
+            sha(png),
+            "ok",
+            1,
+        ),
     ]
     lines = [list_line(n, f, u, b, s) for n, f, u, b, s, _st, _at in rows]
     lines.append("Steve Carell\t99\t99\thttp://127.0.0.1:1/cut")  # a list cut short mid-line
@@ -127,17 +235,29 @@ def test_every_row_gets_its_exact_status(server, tmp_path):
     for path in out.rglob("*"):
         assert path.resolve().is_relative_to(out.resolve())
         assert not path.name.startswith(".") or path.name == ".lock"
-    assert {p.name for p in out.iterdir()} == {"originals", "crops", "gray28", "rgb227", "state", "manifest.csv",
-                                               ".lock"}
+    assert {p.name for p in out.iterdir()} == {
+        "originals",
+        "crops",
+        "gray28",
+        "rgb227",
+        "state",
+        "manifest.csv",
+        ".lock",
+    }
 
 
 def test_rerun_uses_no_network_for_verified_or_final_faces(server, tmp_path):
     jpgs = [make_image(100 + i) for i in range(6)]
-    lines = [list_line("Peri Gilpin", i, server.add(f"/r/{i}.jpg", Route("bytes", d)), "2,2,30,30", sha(d))
-             for i, d in enumerate(jpgs)]
+    lines = [
+        list_line("Peri Gilpin", i, server.add(f"/r/{i}.jpg", Route("bytes", d)), "2,2,30,30", sha(d))
+        for i, d in enumerate(jpgs)
+    ]
     lines.append(list_line("Peri Gilpin", 50, server.url("/r/none.jpg"), "2,2,30,30", sha(jpgs[0])))
-    lines.append(list_line("Peri Gilpin", 51, server.add("/r/stall", Route("stall", jpgs[0], seconds=1.0)),
-                           "2,2,30,30", sha(jpgs[0])))
+    lines.append(
+        list_line(
+            "Peri Gilpin", 51, server.add("/r/stall", Route("stall", jpgs[0], seconds=1.0)), "2,2,30,30", sha(jpgs[0])
+        )
+    )
     lst = write_list(tmp_path / "l.txt", lines)
     out = tmp_path / "out"
     cfg = DownloadConfig(workers=4, timeout=0.3, retries=0, backoff=0.0)
@@ -152,8 +272,7 @@ def test_rerun_uses_no_network_for_verified_or_final_faces(server, tmp_path):
     assert second.reused == 7 and [r["status"] for r in second.rows] == [r["status"] for r in first.rows]
     # new model sizes: made locally from the originals, still no network
     server.reset_log()
-    third = download_faces([lst], out, DownloadConfig(workers=4, timeout=0.3, retries=0, gray_size=32,
-                                                      rgb_size=64))
+    third = download_faces([lst], out, DownloadConfig(workers=4, timeout=0.3, retries=0, gray_size=32, rgb_size=64))
     assert set(server.requests) <= {"/r/stall"}
     assert third.counts["ok"] == 6 and Image.open(out / third.rows[0]["gray"]).size == (32, 32)
     # --retry-failed asks again for final failures
@@ -164,8 +283,10 @@ def test_rerun_uses_no_network_for_verified_or_final_faces(server, tmp_path):
 
 def test_partial_and_corrupted_files_are_never_trusted(server, tmp_path):
     data = make_image(200)
-    lst = write_list(tmp_path / "l.txt", [list_line("Angie Harmon", 7, server.add("/p/7.jpg", Route("bytes", data)),
-                                                    "0,0,30,30", sha(data))])
+    lst = write_list(
+        tmp_path / "l.txt",
+        [list_line("Angie Harmon", 7, server.add("/p/7.jpg", Route("bytes", data)), "0,0,30,30", sha(data))],
+    )
     out = tmp_path / "out"
     # what a killed run can leave: a temporary file and a half-written original, no record
     (out / "originals" / "Angie_Harmon").mkdir(parents=True)
@@ -185,15 +306,32 @@ def test_partial_and_corrupted_files_are_never_trusted(server, tmp_path):
 def test_killed_download_resumes_without_refetching_verified_faces(server, tmp_path):
     n = 40
     images = [make_image(300 + i) for i in range(n)]
-    lines = [list_line("Lorraine Bracco", i, server.add(f"/k/{i}.jpg", Route("bytes", d, delay=0.04)),
-                       "0,0,32,32", sha(d)) for i, d in enumerate(images)]
+    lines = [
+        list_line("Lorraine Bracco", i, server.add(f"/k/{i}.jpg", Route("bytes", d, delay=0.04)), "0,0,32,32", sha(d))
+        for i, d in enumerate(images)
+    ]
     lst = write_list(tmp_path / "l.txt", lines)
     out = tmp_path / "out"
     server.reset_log()
-    code = ("import sys; from cnnlab.cli.app import main; sys.exit(main(sys.argv[1:]))")
-    proc = subprocess.Popen([sys.executable, "-c", code, "faces", "download", "--list", str(lst), "--out", str(out),
-                             "--workers", "2", "--no-progress"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    code = "import sys; from cnnlab.cli.app import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "faces",
+            "download",
+            "--list",
+            str(lst),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            "--no-progress",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert wait_until(lambda: sum(server.completed.values()) >= n // 3)
     finally:
@@ -220,7 +358,9 @@ def test_fetch_limits_and_bad_urls(server):
     assert fetch(url, timeout=2, max_bytes=len(data)).status == "ok"
     loop = server.add("/f/loop", Route("redirect", location="/f/loop"))
     assert fetch(loop, timeout=2).status == "too_many_redirects"
-    assert fetch(server.add("/f/tofile", Route("redirect", location="file:///etc/passwd")), timeout=2).status == "bad_url"
+    assert (
+        fetch(server.add("/f/tofile", Route("redirect", location="file:///etc/passwd")), timeout=2).status == "bad_url"
+    )
     zipped = server.add("/f/gzip", Route("gzip", data))
     assert fetch(zipped, timeout=2).data == data
     bomb = server.add("/f/gzipbomb", Route("gzip", b"\0" * 5_000_000))
@@ -246,12 +386,34 @@ def test_config_validation_and_list_errors(tmp_path):
 
 def test_cli_download_and_info(server, tmp_path, capsys):
     data = [make_image(500 + i) for i in range(3)]
-    lines = [list_line(name, i, server.add(f"/cli/{i}.jpg", Route("bytes", d)), "0,0,30,30", sha(d))
-             for i, (name, d) in enumerate(zip(["Alec Baldwin", "Alec Baldwin", "Bill Hader"], data))]
+    lines = [
+        list_line(name, i, server.add(f"/cli/{i}.jpg", Route("bytes", d)), "0,0,30,30", sha(d))
+        for i, (name, d) in enumerate(zip(["Alec Baldwin", "Alec Baldwin", "Bill Hader"], data))
+    ]
     lst = write_list(tmp_path / "l.txt", lines)
     out = tmp_path / "out"
-    assert main(["faces", "download", "--list", str(lst), "--out", str(out), "--actors", "alec_baldwin",
-                 "--workers", "2", "--timeout", "2", "--max-bytes", "1M", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "faces",
+                "download",
+                "--list",
+                str(lst),
+                "--out",
+                str(out),
+                "--actors",
+                "alec_baldwin",
+                "--workers",
+                "2",
+                "--timeout",
+                "2",
+                "--max-bytes",
+                "1M",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "ok" in text and "Alec Baldwin" in text and "Bill Hader" not in text
     with open(out / "manifest.csv", newline="") as f:
@@ -269,8 +431,9 @@ def test_second_concurrent_run_is_refused(server, tmp_path):
     import fcntl
 
     data = make_image(600)
-    lst = write_list(tmp_path / "l.txt", [list_line("A B", 1, server.add("/lock/1.jpg", Route("bytes", data)),
-                                                    "0,0,9,9", sha(data))])
+    lst = write_list(
+        tmp_path / "l.txt", [list_line("A B", 1, server.add("/lock/1.jpg", Route("bytes", data)), "0,0,9,9", sha(data))]
+    )
     out = tmp_path / "out"
     out.mkdir()
     with open(out / ".lock", "a+") as f:
@@ -287,8 +450,10 @@ def test_faces_of_one_photo_are_fetched_once_and_cropped_in_parallel(server, tmp
     boxes = [(x, y, x + 30, y + 25) for x in (0, 20, 40, 60) for y in (0, 40)]
     lines = [list_line("Sharon Osbourne", i, url, ",".join(map(str, b)), sha(photo)) for i, b in enumerate(boxes)]
     others = [make_image(710 + i) for i in range(5)]
-    lines += [list_line("Kelly Osbourne", 100 + i, server.add(f"/g/{i}.jpg", Route("bytes", d)), "0,0,20,20",
-                        sha(d)) for i, d in enumerate(others)]
+    lines += [
+        list_line("Kelly Osbourne", 100 + i, server.add(f"/g/{i}.jpg", Route("bytes", d)), "0,0,20,20", sha(d))
+        for i, d in enumerate(others)
+    ]
     lines.append(list_line("Ozzy Osbourne", 200, url, "90,60,120,90", sha(photo)))  # same photo, far away
     boxes.append((90, 60, 120, 90))
     threads: dict[str, set[str]] = {}
@@ -328,8 +493,7 @@ def test_rows_in_memory_stay_bounded_on_long_lists(tmp_path, monkeypatch):
     from cnnlab.faces.facescrub.fetch import FetchResult
 
     n = 1500
-    lines = [list_line(f"Actor {i % 7}", i, f"http://127.0.0.1:9/{i}.jpg", "0,0,9,9", f"{i:064x}")
-             for i in range(n)]
+    lines = [list_line(f"Actor {i % 7}", i, f"http://127.0.0.1:9/{i}.jpg", "0,0,9,9", f"{i:064x}") for i in range(n)]
     lines[10] = list_line("Actor 3", 10, "gopher://x/1", "0,0,9,9", "1" * 64)  # settled without any work
     lst = write_list(tmp_path / "long.txt", lines)
     calls: list[str] = []
@@ -339,6 +503,7 @@ def test_rows_in_memory_stay_bounded_on_long_lists(tmp_path, monkeypatch):
         return FetchResult("http_404", None, 404, "HTTP 404 Not Found", 1)
 
     monkeypatch.setattr(download_module, "fetch", fake_fetch)
+
     def sample(peak: list[int], done: threading.Event) -> None:
         while not done.is_set():
             peak[0] = max(peak[0], _live_face_rows())
@@ -367,10 +532,26 @@ def test_special_files_are_not_lists(tmp_path):
     fifo = tmp_path / "list.fifo"
     os.mkfifo(fifo)
     code = "import sys; from cnnlab.cli.app import main; sys.exit(main(sys.argv[1:]))"
-    procs = {special: subprocess.Popen([sys.executable, "-c", code, "faces", "download", "--list", str(special),
-                                        "--out", str(tmp_path / "out"), "--no-progress"],
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for special in (fifo, Path("/dev/zero"))}  # both at once: each pays the CLI's start-up
+    procs = {
+        special: subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                code,
+                "faces",
+                "download",
+                "--list",
+                str(special),
+                "--out",
+                str(tmp_path / "out"),
+                "--no-progress",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for special in (fifo, Path("/dev/zero"))
+    }  # both at once: each pays the CLI's start-up
     try:
         for special, proc in procs.items():
             _out, err = proc.communicate(timeout=60)  # before the fix: a FIFO hangs, /dev/zero eats memory

@@ -13,8 +13,13 @@ from cnnlab.faces import COURSE_ACTORS, DownloadConfig, FaceSplitConfig, downloa
 from faces_helpers import serve_directory
 
 MIRROR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "facescrub" / "mirror"
-KIND_TO_STATUS = {"hash_mismatch": "hash_mismatch", "not_found": "http_404", "html_page": "not_image",
-                  "truncated": "truncated", "connection_refused": "connection_error"}
+KIND_TO_STATUS = {
+    "hash_mismatch": "hash_mismatch",
+    "not_found": "http_404",
+    "html_page": "not_image",
+    "truncated": "truncated",
+    "connection_refused": "connection_error",
+}
 
 pytestmark = pytest.mark.skipif(not MIRROR.is_dir(), reason="../shared is absent")
 

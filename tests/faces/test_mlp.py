@@ -7,11 +7,11 @@ import torch
 from PIL import Image
 
 from cnnlab.core.errors import ConfigError
+from cnnlab.core.train.config import OptimizerConfig, TrainConfig
+from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.config import INIT_DESCRIPTIONS, MLPConfig
 from cnnlab.faces.mlp import INITS, MLP, choose_units, input_stats, unit_images
 from cnnlab.faces.plots import plot_weight_grid, weight_grid_figure, wrap_label
-from cnnlab.core.train.config import OptimizerConfig, TrainConfig
-from cnnlab.core.train.trainer import Trainer
 
 
 def toy_set(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,11 +97,19 @@ def test_weight_grid_is_written(tmp_path):
 
 
 def test_weight_grid_titles_with_long_names_do_not_overlap():
-    names = ["Mary-Louise Parker-Featherstonehaugh", "Jean-Claude Van Damme", "Bill_Hader", "Catherine Zeta-Jones",
-             "Sarah Michelle Gellar", "Jennifer Love Hewitt"]
+    names = [
+        "Mary-Louise Parker-Featherstonehaugh",
+        "Jean-Claude Van Damme",
+        "Bill_Hader",
+        "Catherine Zeta-Jones",
+        "Sarah Michelle Gellar",
+        "Jennifer Love Hewitt",
+    ]
     m = MLP(MLPConfig(image_size=6, hidden=12), len(names))
     chosen = choose_units(m, per_class=1)
-    assert wrap_label("Bill_Hader") == "Bill Hader" and all(len(line) <= 18 for line in wrap_label(names[0]).split("\n"))
+    assert wrap_label("Bill_Hader") == "Bill Hader" and all(
+        len(line) <= 18 for line in wrap_label(names[0]).split("\n")
+    )
     fig = weight_grid_figure(m, chosen, names, title="a long title " * 12)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -110,7 +118,7 @@ def test_weight_grid_titles_with_long_names_do_not_overlap():
     images = [ax.get_images()[0].get_window_extent(renderer) for ax in fig.axes if ax.get_images()]
     assert len(boxes) == len(names) == len(images)
     for i, a in enumerate(boxes):
-        assert not any(a.overlaps(b) for b in boxes[i + 1:]), titles[i].get_text()
+        assert not any(a.overlaps(b) for b in boxes[i + 1 :]), titles[i].get_text()
         assert not any(a.overlaps(img) for img in images), titles[i].get_text()  # no title runs into a tile
     from cnnlab.core.plotting import pyplot
 

@@ -10,15 +10,22 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlab.faces.alexnet import model as A
-from cnnlab.faces.alexnet import weights as W
 from cnnlab.cli.app import main
-from cnnlab.faces import FaceData
-from cnnlab.faces.checkpoints import load_checkpoint, predict
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, TrainConfig
-from cnnlab.faces.config import (FeaturesConfig, FeaturesRunConfig, FinetuneConfig, FinetuneRunConfig, MLPConfig,
-                                 MLPRunConfig, with_seed)
+from cnnlab.faces import FaceData
+from cnnlab.faces.alexnet import model as A
+from cnnlab.faces.alexnet import weights as W
+from cnnlab.faces.checkpoints import load_checkpoint, predict
+from cnnlab.faces.config import (
+    FeaturesConfig,
+    FeaturesRunConfig,
+    FinetuneConfig,
+    FinetuneRunConfig,
+    MLPConfig,
+    MLPRunConfig,
+    with_seed,
+)
 from cnnlab.faces.experiments import seed_summary, train_mlp
 from cnnlab.faces.finetune import alexnet_finetune
 from cnnlab.faces.transfer import alexnet_features
@@ -36,8 +43,14 @@ def synthetic_faces(size: int, channels: int, per_class=(12, 4, 4), seed: int = 
         x = (0.7 * protos[y] + 0.3 * torch.rand(len(y), channels, size, size, generator=g)).clamp(0, 1)
         parts += [x, y]
     tag = "" if tuple(names) == NAMES else f"-{len(names)}"
-    return FaceData("synthetic", "synthetic test faces", tuple(names), *parts, data_hash=f"syn{size}-{channels}-{seed}{tag}",
-                    counts={n: per_class for n in names})
+    return FaceData(
+        "synthetic",
+        "synthetic test faces",
+        tuple(names),
+        *parts,
+        data_hash=f"syn{size}-{channels}-{seed}{tag}",
+        counts={n: per_class for n in names},
+    )
 
 
 def save_face(x: torch.Tensor, path) -> None:
@@ -45,8 +58,12 @@ def save_face(x: torch.Tensor, path) -> None:
     Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr).save(path)
 
 
-QUICK = TrainConfig(epochs=8, batch_size=8, optimizer=OptimizerConfig(lr=1e-2, weight_decay=1e-4),
-                    early_stopping=EarlyStoppingConfig(monitor="val_loss"))
+QUICK = TrainConfig(
+    epochs=8,
+    batch_size=8,
+    optimizer=OptimizerConfig(lr=1e-2, weight_decay=1e-4),
+    early_stopping=EarlyStoppingConfig(monitor="val_loss"),
+)
 
 
 def mlp_run(hidden: int = 16, **mlp) -> MLPRunConfig:
@@ -62,13 +79,19 @@ def test_train_mlp_writes_curves_weights_checkpoint_and_is_cached(tmp_path):
         assert (res.path / name).is_file(), name
     with open(res.path / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 8 and {"train_acc", "val_acc", "test_acc", "train_loss", "val_loss", "test_loss"} <= set(rows[0])
+    assert len(rows) == 8 and {"train_acc", "val_acc", "test_acc", "train_loss", "val_loss", "test_loss"} <= set(
+        rows[0]
+    )
     assert {u["class"] for u in s["weight_units"]} == set(NAMES)
     assert "standardised" in s["description"] and "normal-0.01" in s["description"]
     assert "lowest validation loss" in s["description"] and "8 epochs" in s["description"]
     assert s["architecture"]["num_classes"] == 3 and s["architecture"]["hidden"] == 16
     saved = json.loads((res.path / "config.json").read_text())["config"]  # the resolved run config
-    assert saved["mlp"]["hidden"] == 16 and saved["train"]["optimizer"]["lr"] == 1e-2 and saved["data"]["source"] == "olivetti"
+    assert (
+        saved["mlp"]["hidden"] == 16
+        and saved["train"]["optimizer"]["lr"] == 1e-2
+        and saved["data"]["source"] == "olivetti"
+    )
     again = train_mlp(faces, mlp_run(units_per_class=1), tmp_path / "runs")
     assert again.cached and again.path == res.path
     other = train_mlp(faces, with_seed(mlp_run(units_per_class=1), 1), tmp_path / "runs")
@@ -103,7 +126,12 @@ def untrained_weights() -> tuple[dict, dict]:
     """conv layers only (all conv4 features need), labelled as an untrained AlexNet."""
     torch.manual_seed(0)
     sd = A.AlexNetTrunk("conv5").state_dict()
-    return sd, {"pretrained": False, "source": "random (test)", "sha256": W.state_dict_hash(sd), "label": A.UNTRAINED_LABEL}
+    return sd, {
+        "pretrained": False,
+        "source": "random (test)",
+        "sha256": W.state_dict_hash(sd),
+        "label": A.UNTRAINED_LABEL,
+    }
 
 
 def test_alexnet_features_untrained_is_labelled_and_cache_reused(tmp_path, caplog, capsys):
@@ -126,8 +154,13 @@ def test_alexnet_features_untrained_is_labelled_and_cache_reused(tmp_path, caplo
     assert saved["features"]["head_hidden"] == [8] and saved["weights_sha256"] == weights["sha256"]
     # The config's weights spec must match the weights given: default (ImageNet) vs untrained ones.
     with pytest.raises(ConfigError, match="ImageNet AlexNet"):
-        alexnet_features(faces, sd, weights, FeaturesRunConfig(features=FeaturesConfig(input_size=67), train=train),
-                         tmp_path / "runs")
+        alexnet_features(
+            faces,
+            sd,
+            weights,
+            FeaturesRunConfig(features=FeaturesConfig(input_size=67), train=train),
+            tmp_path / "runs",
+        )
     clf = load_checkpoint(res.path / "model.pt")
     assert clf.kind == "alexnet-features" and clf.image_size == 67 and clf.class_names == list(NAMES)
     img = tmp_path / "face.png"

@@ -8,16 +8,25 @@ from dataclasses import replace
 import pytest
 import torch
 
-from cnnlab.core.runtime import RuntimeOptions
-from cnnlab.cli.common import config_extra, field_default, resolve_command_config
 from cnnlab.cli.app import build_parser, main
+from cnnlab.cli.common import config_extra, field_default, resolve_command_config
 from cnnlab.core.config import resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.config import EarlyStoppingConfig, SchedulerConfig
 from cnnlab.faces.alexnet import MIN_INPUT_SIZE
 from cnnlab.faces.checkpoints import FACE_MODELS, build_model, load_checkpoint, save_checkpoint
-from cnnlab.faces.config import (FaceDataConfig, FeaturesConfig, FeaturesRunConfig, FinetuneConfig,
-                                 FinetuneRunConfig, MLPConfig, MLPRunConfig, with_epochs, with_seed)
+from cnnlab.faces.config import (
+    FaceDataConfig,
+    FeaturesConfig,
+    FeaturesRunConfig,
+    FinetuneConfig,
+    FinetuneRunConfig,
+    MLPConfig,
+    MLPRunConfig,
+    with_epochs,
+    with_seed,
+)
 from cnnlab.faces.dataset import COURSE_ACTORS
 from cnnlab.faces.experiments import describe_mlp
 from cnnlab.faces.mlp import MLP
@@ -29,11 +38,21 @@ TINY = ["--actors", "s1,s2,s3", "--train-per-actor", "4", "--val-per-actor", "2"
 # ----------------------------------------------------------------------------- the dataclasses
 def test_each_command_has_its_own_training_defaults():
     mlp, feat, fine = MLPRunConfig().train, FeaturesRunConfig().train, FinetuneRunConfig().train
-    assert (mlp.epochs, mlp.batch_size, mlp.optimizer.name, mlp.optimizer.lr, mlp.optimizer.weight_decay) == (100, 32, "adam", 3e-4, 1e-2)
+    assert (mlp.epochs, mlp.batch_size, mlp.optimizer.name, mlp.optimizer.lr, mlp.optimizer.weight_decay) == (
+        100,
+        32,
+        "adam",
+        3e-4,
+        1e-2,
+    )
     assert mlp.early_stopping.patience is None
     assert (feat.epochs, feat.optimizer.lr, feat.optimizer.weight_decay) == (30, 1e-4, 1e-4)
     assert (fine.epochs, fine.optimizer.lr, fine.optimizer.weight_decay) == (10, 1e-4, 0.0)
-    assert (mlp.early_stopping.monitor, feat.early_stopping.monitor, fine.early_stopping.monitor) == ("val_loss", "val_acc", "val_acc")
+    assert (mlp.early_stopping.monitor, feat.early_stopping.monitor, fine.early_stopping.monitor) == (
+        "val_loss",
+        "val_acc",
+        "val_acc",
+    )
     assert fine.early_stopping.patience == 3 and feat.early_stopping.patience is None
     # A YAML/--set override of one train field keeps the command's other defaults.
     cfg = resolve_config(FeaturesRunConfig, None, ["train.epochs=3"])
@@ -68,9 +87,15 @@ def test_describe_mlp_follows_the_training_config():
     text = describe_mlp(base, 6)
     assert "100 epochs, model kept at the epoch of lowest validation loss" in text and "-> 6 logits" in text
     assert "adam lr 0.0003, L2 weight decay 0.01, batch 32" in text and "early" not in text
-    stop = replace(base, train=replace(base.train, early_stopping=EarlyStoppingConfig(patience=4, monitor="val_acc"),
-                                       scheduler=SchedulerConfig(name="cosine")),
-                   mlp=replace(base.mlp, flip=True))
+    stop = replace(
+        base,
+        train=replace(
+            base.train,
+            early_stopping=EarlyStoppingConfig(patience=4, monitor="val_acc"),
+            scheduler=SchedulerConfig(name="cosine"),
+        ),
+        mlp=replace(base.mlp, flip=True),
+    )
     text = describe_mlp(stop, 6)
     assert "stopped early after 4 epochs without improvement in validation accuracy" in text
     assert "highest validation accuracy" in text and "lowest validation loss" not in text
@@ -93,8 +118,17 @@ def test_registry_names_the_three_kinds_and_old_mlp_checkpoints_load(tmp_path):
     with pytest.raises(ConfigError, match="face model"):
         build_model("resnet", {}, 3)
     mlp = MLP(MLPConfig(image_size=8, hidden=5), 3)
-    old = {"num_classes": 3, **{k: v for k, v in to_dict(mlp.config).items() if k not in ("flip", "unit_rule", "units_per_class", "max_tiles")}}
-    save_checkpoint(tmp_path / "m.pt", mlp, kind="mlp", config=old, class_names=["a", "b", "c"], image_size=8, channels=1)
+    old = {
+        "num_classes": 3,
+        **{
+            k: v
+            for k, v in to_dict(mlp.config).items()
+            if k not in ("flip", "unit_rule", "units_per_class", "max_tiles")
+        },
+    }
+    save_checkpoint(
+        tmp_path / "m.pt", mlp, kind="mlp", config=old, class_names=["a", "b", "c"], image_size=8, channels=1
+    )
     clf = load_checkpoint(tmp_path / "m.pt")  # written before num_classes left the config
     assert clf.model.config == mlp.config and clf.model.num_classes == 3
 
@@ -119,8 +153,22 @@ def _subparser(parser, command):
 
 def test_cli_flags_yaml_and_set_resolve_in_order():
     parse = build_parser().parse_args
-    args = parse(["part2", "finetune", "--lr", "1e-3", "--freeze", "none", "--input-size", "99", "--actors", "course",
-                  "--set", "finetune.freeze=all-but-last"])
+    args = parse(
+        [
+            "part2",
+            "finetune",
+            "--lr",
+            "1e-3",
+            "--freeze",
+            "none",
+            "--input-size",
+            "99",
+            "--actors",
+            "course",
+            "--set",
+            "finetune.freeze=all-but-last",
+        ]
+    )
     cfg = resolve_command_config(FinetuneRunConfig, args)
     assert cfg.train.optimizer.lr == 1e-3 and cfg.finetune.freeze == "all-but-last" and cfg.finetune.input_size == 99
     assert cfg.data.actors == COURSE_ACTORS and cfg.train.epochs == FinetuneRunConfig().train.epochs == 10
@@ -135,31 +183,74 @@ def test_cli_flags_yaml_and_set_resolve_in_order():
 def test_cli_mlp_yaml_config_and_set(tmp_path, capsys):
     yaml = tmp_path / "mlp.yaml"
     yaml.write_text("mlp: {hidden: 5, image_size: 12}\ntrain: {epochs: 2, batch_size: 4}\n")
-    rc = main(["part2", "mlp", *TINY, "--config", str(yaml), "--hidden", "6", "--set", "mlp.hidden=7",
-               "--out", str(tmp_path / "runs"), "--json"])
+    rc = main(
+        [
+            "part2",
+            "mlp",
+            *TINY,
+            "--config",
+            str(yaml),
+            "--hidden",
+            "6",
+            "--set",
+            "mlp.hidden=7",
+            "--out",
+            str(tmp_path / "runs"),
+            "--json",
+        ]
+    )
     s = json.loads(capsys.readouterr().out)
-    assert rc == 0 and s["architecture"]["hidden"] == 7 and s["architecture"]["image_size"] == 12 and s["epochs_run"] == 2
+    assert (
+        rc == 0 and s["architecture"]["hidden"] == 7 and s["architecture"]["image_size"] == 12 and s["epochs_run"] == 2
+    )
     saved = json.loads((tmp_path / "runs" / s["run_id"] / "config.json").read_text())["config"]
-    assert saved["mlp"]["hidden"] == 7 and saved["train"]["batch_size"] == 4 and saved["train"]["optimizer"]["lr"] == 3e-4
+    assert (
+        saved["mlp"]["hidden"] == 7 and saved["train"]["batch_size"] == 4 and saved["train"]["optimizer"]["lr"] == 3e-4
+    )
     assert saved["data"]["actors"] == ["s1", "s2", "s3"] and s["data"]["classes"] == ["s1", "s2", "s3"]
 
 
 def test_cli_weights_runs_one_mlp_per_size_and_seed(tmp_path, capsys):
-    rc = main(["part2", "weights", *TINY, "--hidden", "4", "6", "--image-size", "10", "--epochs", "1", "--seeds", "0,2",
-               "--out", str(tmp_path / "runs"), "--json"])
+    rc = main(
+        [
+            "part2",
+            "weights",
+            *TINY,
+            "--hidden",
+            "4",
+            "6",
+            "--image-size",
+            "10",
+            "--epochs",
+            "1",
+            "--seeds",
+            "0,2",
+            "--out",
+            str(tmp_path / "runs"),
+            "--json",
+        ]
+    )
     runs = json.loads(capsys.readouterr().out)
-    assert rc == 0 and sorted((r["architecture"]["hidden"], r["seed"]) for r in runs) == [(4, 0), (4, 2), (6, 0), (6, 2)]
+    assert rc == 0 and sorted((r["architecture"]["hidden"], r["seed"]) for r in runs) == [
+        (4, 0),
+        (4, 2),
+        (6, 0),
+        (6, 2),
+    ]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["part2", "mlp", "--set", "mlp.hiden=3"], "unknown config key mlp.hiden"),
-    (["part2", "mlp", "--set", "mlp.activation=sigmoid"], "unknown MLP activation"),
-    (["part2", "mlp", "--set", "train.epochs"], "malformed override"),
-    (["part2", "weights", "--set", "train.optimizer.name=lbfgs"], "unknown optimizer"),
-    (["part2", "features", "--input-size", "20"], f"features.input_size must be >= {MIN_INPUT_SIZE}"),
-    (["part2", "finetune", "--set", "finetune.freeze=half"], "unknown freeze mode"),
-    (["part2", "features", "--head-hidden", "a,b"], "--head-hidden"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["part2", "mlp", "--set", "mlp.hiden=3"], "unknown config key mlp.hiden"),
+        (["part2", "mlp", "--set", "mlp.activation=sigmoid"], "unknown MLP activation"),
+        (["part2", "mlp", "--set", "train.epochs"], "malformed override"),
+        (["part2", "weights", "--set", "train.optimizer.name=lbfgs"], "unknown optimizer"),
+        (["part2", "features", "--input-size", "20"], f"features.input_size must be >= {MIN_INPUT_SIZE}"),
+        (["part2", "finetune", "--set", "finetune.freeze=half"], "unknown freeze mode"),
+        (["part2", "features", "--head-hidden", "a,b"], "--head-hidden"),
+    ],
+)
 def test_bad_config_is_one_line_exit_2(tmp_path, capsys, argv, message):
     rc = main([*argv, "--out", str(tmp_path / "runs")])
     err = capsys.readouterr().err.strip().splitlines()
@@ -172,10 +263,18 @@ def test_report_uses_the_run_configs(tmp_path):
     from cnnlab.report.collect import MLP_HIDDEN, part2_configs
     from cnnlab.report.options import QUICK_ALEXNET_SIZE, QUICK_PART2_EPOCHS, ReportOptions
 
-    full = part2_configs(ReportOptions(runtime=RuntimeOptions(out=tmp_path / "r"), report_dir=tmp_path / "p"), None, None)
+    full = part2_configs(
+        ReportOptions(runtime=RuntimeOptions(out=tmp_path / "r"), report_dir=tmp_path / "p"), None, None
+    )
     assert full["features"] == FeaturesRunConfig() and full["finetune"] == FinetuneRunConfig()
-    assert [full[f"mlp{h}"] for h in MLP_HIDDEN] == [replace(MLPRunConfig(), mlp=MLPConfig(hidden=h)) for h in (300, 800)]
-    quick = part2_configs(ReportOptions(runtime=RuntimeOptions(out=tmp_path / "r"), report_dir=tmp_path / "p", quick=True), ["s1", "s2"], "random")
+    assert [full[f"mlp{h}"] for h in MLP_HIDDEN] == [
+        replace(MLPRunConfig(), mlp=MLPConfig(hidden=h)) for h in (300, 800)
+    ]
+    quick = part2_configs(
+        ReportOptions(runtime=RuntimeOptions(out=tmp_path / "r"), report_dir=tmp_path / "p", quick=True),
+        ["s1", "s2"],
+        "random",
+    )
     assert quick["mlp300"].train == replace(MLPRunConfig().train, epochs=QUICK_PART2_EPOCHS)
     assert quick["finetune"].train == replace(FinetuneRunConfig().train, epochs=QUICK_PART2_EPOCHS)
     assert quick["features"].features == FeaturesConfig(input_size=QUICK_ALEXNET_SIZE, weights="random")

@@ -7,30 +7,33 @@ import math
 
 import pytest
 import torch
+from test_part2 import synthetic_faces, untrained_weights
 
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.runs.folders import load_history
 from cnnlab.core.train.config import OptimizerConfig, TrainConfig
+from cnnlab.faces.alexnet import model as A
+from cnnlab.faces.alexnet.features import cached_layers, extract_features
 from cnnlab.faces.checkpoints import load_checkpoint
 from cnnlab.faces.config import FeaturesConfig, FeaturesRunConfig, FinetuneConfig, FinetuneRunConfig, with_seed
-from cnnlab.faces.alexnet.features import cached_layers, extract_features
 from cnnlab.faces.finetune import alexnet_finetune, start_config
 from cnnlab.faces.transfer import alexnet_features
-from cnnlab.faces.alexnet import model as A
-
-from test_part2 import synthetic_faces, untrained_weights
 
 SIZE = 67
 
 
 def features_config(epochs: int, lr: float, seed: int = 0) -> FeaturesRunConfig:
-    return FeaturesRunConfig(features=FeaturesConfig(layer="conv4", head_hidden=(8,), input_size=SIZE, weights="random"),
-                             train=TrainConfig(epochs=epochs, batch_size=6, optimizer=OptimizerConfig(lr=lr), seed=seed))
+    return FeaturesRunConfig(
+        features=FeaturesConfig(layer="conv4", head_hidden=(8,), input_size=SIZE, weights="random"),
+        train=TrainConfig(epochs=epochs, batch_size=6, optimizer=OptimizerConfig(lr=lr), seed=seed),
+    )
 
 
 def finetune_config(epochs: int, lr: float, optimizer: str = "adam", **finetune) -> FinetuneRunConfig:
-    return FinetuneRunConfig(finetune=FinetuneConfig(input_size=SIZE, weights="random", **finetune),
-                             train=TrainConfig(epochs=epochs, batch_size=6, optimizer=OptimizerConfig(name=optimizer, lr=lr)))
+    return FinetuneRunConfig(
+        finetune=FinetuneConfig(input_size=SIZE, weights="random", **finetune),
+        train=TrainConfig(epochs=epochs, batch_size=6, optimizer=OptimizerConfig(name=optimizer, lr=lr)),
+    )
 
 
 def _runs(root, kind: str) -> list:
@@ -76,7 +79,9 @@ def test_finetuning_that_only_hurts_keeps_the_22_network(tmp_path):
     root = tmp_path / "runs"
     f22 = alexnet_features(faces, sd, weights, features_config(epochs=8, lr=3e-3), root)
     assert f22.summary["val_acc"] == 1.0  # separable faces: a perfect start
-    res = alexnet_finetune(faces, sd, weights, finetune_config(epochs=2, lr=50.0, optimizer="sgd"), root, start=f22.path)
+    res = alexnet_finetune(
+        faces, sd, weights, finetune_config(epochs=2, lr=50.0, optimizer="sgd"), root, start=f22.path
+    )
     curve = load_history(res.path)
     assert max(r["val_acc"] for r in curve[1:]) < 1.0  # the huge step ruins it (else the test proves nothing)
     assert res.summary["best_epoch"] == 0 and res.summary["val_acc"] == 1.0
@@ -111,9 +116,13 @@ def test_start_run_must_match_faces_weights_and_layer(tmp_path):
     with pytest.raises(ConfigError, match="other faces"):
         alexnet_finetune(other, sd, weights, finetune_config(epochs=1, lr=1e-3), root, start=f22.path)
     with pytest.raises(ConfigError, match="beyond the 2.2 run's layer conv4"):
-        alexnet_finetune(faces, sd, weights, finetune_config(epochs=1, lr=1e-3, train_from="conv5"), root, start=f22.path)
+        alexnet_finetune(
+            faces, sd, weights, finetune_config(epochs=1, lr=1e-3, train_from="conv5"), root, start=f22.path
+        )
     with pytest.raises(ConfigError, match="not a finished run folder"):
-        alexnet_finetune(faces, sd, weights, finetune_config(epochs=1, lr=1e-3, features_run=str(tmp_path / "nowhere")), root)
+        alexnet_finetune(
+            faces, sd, weights, finetune_config(epochs=1, lr=1e-3, features_run=str(tmp_path / "nowhere")), root
+        )
     with pytest.raises(ConfigError, match="train_from"):
         FinetuneConfig(train_from="fc6")
 
@@ -125,6 +134,12 @@ def test_cached_layers_extracts_several_layers_in_one_pass(tmp_path):
     for layer in ("conv3", "conv4"):
         trunk = A.AlexNetTrunk(layer)
         trunk.load_from_alexnet(sd)
-        assert not both[layer].hit and torch.allclose(both[layer].features, extract_features(trunk, x, batch_size=2), atol=1e-5)
+        assert not both[layer].hit and torch.allclose(
+            both[layer].features, extract_features(trunk, x, batch_size=2), atol=1e-5
+        )
     again = cached_layers(x, state_dict=sd, weights_sha256="w", layers=["conv4", "pool2"], cache_dir=tmp_path)
-    assert again["conv4"].hit and not again["pool2"].hit and again["pool2"].features.shape == (5, math.prod(A.feature_shape("pool2", SIZE)))
+    assert (
+        again["conv4"].hit
+        and not again["pool2"].hit
+        and again["pool2"].features.shape == (5, math.prod(A.feature_shape("pool2", SIZE)))
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from test_part2 import synthetic_faces, untrained_weights
 
 from cnnlab.core.train.config import OptimizerConfig, TrainConfig
 from cnnlab.faces.config import FeaturesConfig, FeaturesRunConfig, MLPConfig, MLPRunConfig
@@ -11,14 +12,18 @@ from cnnlab.faces.transfer import alexnet_features
 from cnnlab.report.figures import curves as plots
 from cnnlab.report.figures import images as figures
 from cnnlab.report.figures.build import curve_titles
-
 from plot_helpers import overlapping_texts
-from test_part2 import synthetic_faces, untrained_weights
 
 # The longest names of the FaceScrub lists (../shared/data/facescrub/lists: 12 course and 40 subset people),
 # and a course actor: the figures must fit them whichever the data.
-LONG_NAMES = ("Christina Applegate", "Julianna Margulies", "Kristin Chenoweth", "Michael Weatherly", "Lorraine Bracco",
-              "Felicity Huffman")
+LONG_NAMES = (
+    "Christina Applegate",
+    "Julianna Margulies",
+    "Kristin Chenoweth",
+    "Michael Weatherly",
+    "Lorraine Bracco",
+    "Felicity Huffman",
+)
 
 
 @pytest.fixture
@@ -45,7 +50,12 @@ def test_longest_names_are_the_ones_of_the_lists():
     lists = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "facescrub" / "lists"
     if not lists.is_dir():
         pytest.skip("../shared/data/facescrub/lists is not here")
-    names = {line.split("\t")[0] for f in lists.glob("*.txt") for line in f.read_text(encoding="utf-8").splitlines() if line.strip()}
+    names = {
+        line.split("\t")[0]
+        for f in lists.glob("*.txt")
+        for line in f.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    }
     longest = max(len(n) for n in names)
     assert max(len(n) for n in LONG_NAMES) == longest and set(LONG_NAMES[:2]) <= names
 
@@ -53,20 +63,28 @@ def test_longest_names_are_the_ones_of_the_lists():
 def test_mlp_unit_pictures_with_long_names(tmp_path, captured):
     faces = synthetic_faces(28, 1, per_class=(6, 2, 2), names=LONG_NAMES)
     train = TrainConfig(epochs=3, batch_size=8, optimizer=OptimizerConfig(lr=1e-2))
-    runs = {str(h): train_mlp(faces, MLPRunConfig(mlp=MLPConfig(hidden=h, max_tiles=2), train=train), tmp_path / "runs").path
-            for h in (300, 800)}
+    runs = {
+        str(h): train_mlp(
+            faces, MLPRunConfig(mlp=MLPConfig(hidden=h, max_tiles=2), train=train), tmp_path / "runs"
+        ).path
+        for h in (300, 800)
+    }
     facts = figures.plot_mlp_units(runs, faces, tmp_path / "units.png")
     assert len(captured) == 1 and {r["person"] for rows in facts["units"].values() for r in rows} <= set(LONG_NAMES)
     titles = [ax.get_title() for ax in captured[0].axes if ax.get_title()]
-    assert len(titles) == 8 and any("Christina" in t or "Julianna" in t or "Kristin" in t or "Michael" in t for t in titles)
+    assert len(titles) == 8 and any(
+        "Christina" in t or "Julianna" in t or "Kristin" in t or "Michael" in t for t in titles
+    )
     assert overlapping_texts(captured[0]) == []
 
 
 def test_guided_backprop_with_long_names(tmp_path, captured):
     faces = synthetic_faces(67, 3, per_class=(4, 2, 2), names=LONG_NAMES)
     sd, weights = untrained_weights()
-    config = FeaturesRunConfig(features=FeaturesConfig(head_hidden=(8,), input_size=67, weights="random"),
-                               train=TrainConfig(epochs=2, batch_size=8, optimizer=OptimizerConfig(lr=1e-3)))
+    config = FeaturesRunConfig(
+        features=FeaturesConfig(head_hidden=(8,), input_size=67, weights="random"),
+        train=TrainConfig(epochs=2, batch_size=8, optimizer=OptimizerConfig(lr=1e-3)),
+    )
     run = alexnet_features(faces, sd, weights, config, tmp_path / "runs")
     facts = figures.plot_guided_backprop(run.path / "model.pt", faces, tmp_path / "gbp.png")
     assert len(captured) == 1 and all(i["true"] in LONG_NAMES for i in facts["items"])
@@ -74,8 +92,14 @@ def test_guided_backprop_with_long_names(tmp_path, captured):
 
 
 def test_part2_learning_curve_titles_do_not_overlap(captured, tmp_path):
-    curve = {"epoch": [0.0, 1.0, 2.0], **{f"{s}_acc_{m}": [0.5, 0.6, 0.7] if m == "mean" else [0.0] * 3
-                                          for s in ("train", "val", "test") for m in ("mean", "std")}}
+    curve = {
+        "epoch": [0.0, 1.0, 2.0],
+        **{
+            f"{s}_acc_{m}": [0.5, 0.6, 0.7] if m == "mean" else [0.0] * 3
+            for s in ("train", "val", "test")
+            for m in ("mean", "std")
+        },
+    }
     for pretrained in (False, True):
         part2 = {k: {"curve": curve} for k in ("mlp300", "mlp800", "features", "finetune")}
         plots.plot_part2_curves(part2, curve_titles({"alexnet": {"pretrained": pretrained}}), tmp_path / "curves.png")

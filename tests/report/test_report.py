@@ -22,11 +22,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.art.config import RunConfig
 from cnnlab.art.transforms.course import COURSE_ORDER
 from cnnlab.core.config import to_dict
 from cnnlab.core.errors import CnnlabError
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.report import ReportOptions, build_report
 from cnnlab.report.compile import page_count, tex_available
 from cnnlab.report.context import load_context
@@ -49,8 +49,15 @@ def _row(group: str, variant: str, n: int, rng: random.Random, params: int = 110
 
     val = rng.uniform(0.2, 0.6)
     row: dict = {"group": group, "variant": variant, "n": n, "repeats": list(range(n)), "per_repeat": {}}
-    for m, v in (("train_acc", min(1.0, val + rng.uniform(0, 0.4))), ("val_acc", val), ("test_acc", val - 0.02), ("val_loss", 1.5),
-                 ("epochs_run", 30.0), ("best_epoch", 20.0), ("train_seconds", 20.0)):
+    for m, v in (
+        ("train_acc", min(1.0, val + rng.uniform(0, 0.4))),
+        ("val_acc", val),
+        ("test_acc", val - 0.02),
+        ("val_loss", 1.5),
+        ("epochs_run", 30.0),
+        ("best_epoch", 20.0),
+        ("train_seconds", 20.0),
+    ):
         values = [v + (rng.uniform(-0.05, 0.05) if m.endswith("acc") else 0.0) for _ in range(n)]
         row["per_repeat"][m] = values
         row[f"{m}_mean"], row[f"{m}_std"] = statistics.fmean(values), (statistics.stdev(values) if n > 1 else 0.0)
@@ -65,8 +72,14 @@ def _paired_row(variant: str, n: int, rng: random.Random, level: float) -> dict:
         values = [min(1.0, level + shift + rng.uniform(-0.03, 0.03)) for _ in range(n)]
         row["per_repeat"][m] = values
         row[f"{m}_mean"], row[f"{m}_std"] = float(np.mean(values)), float(np.std(values, ddof=1)) if n > 1 else 0.0
-    row.update(epochs_run_mean=50.0, epochs_run_std=0.0, params=110811, macs=1_400_000, overrides="",
-               run_ids=[_rid("cnn", rng) for _ in range(n)])
+    row.update(
+        epochs_run_mean=50.0,
+        epochs_run_std=0.0,
+        params=110811,
+        macs=1_400_000,
+        overrides="",
+        run_ids=[_rid("cnn", rng) for _ in range(n)],
+    )
     return row
 
 
@@ -76,16 +89,60 @@ def _diagnostics(art_names, people, suites, part2) -> tuple[dict, dict]:
     pair = {"true": a, "predicted": b, "count": 4, "of": 11, "share": 4 / 11}
     worst = [{"class": b, "support": 6, "correct": 2, "accuracy": 1 / 3, "precision": 0.5, "recall": 1 / 3, "f1": 0.4}]
     best_runs = suites["search"][0]["run_ids"]
-    art = {"best": {"models": len(best_runs), "n": 67 * len(best_runs), "accuracy": 0.61, "classes": list(art_names), "pairs": [pair],
-                    "worst": worst, "confusion": [[1]], "runs": best_runs, "figure": "confusion_best.pdf"},
-           "top_losses": {"figure": "top_losses_best.png", "run": best_runs[0], "shown": 4, "errors": 20, "n": 67, "p_min": 0.61,
-                          "p_max": 0.97, "mean_p_true": 0.05, "common_pair": {"true": a, "predicted": b, "count": 3}, "items": []},
-           "filters": {"figure": "filters_starter.png", "run": suites["baseline"][0]["run_ids"][0], "colour_share": 0.41,
-                       "colour_share_init": 0.66, "count": 16}}
-    faces = {"group": "finetune", "val_acc": 0.8, "runs": part2["finetune"], "models": len(part2["finetune"]), "n": 6 * len(people),
-             "accuracy": 0.78, "classes": list(people), "figure": "confusion_faces.pdf",
-             "pairs": [{"true": people[0], "predicted": people[-1], "count": 2, "of": 6, "share": 1 / 3}],
-             "worst": [{"class": people[0], "support": 6, "correct": 4, "accuracy": 2 / 3, "precision": 1.0, "recall": 2 / 3, "f1": 0.8}]}
+    art = {
+        "best": {
+            "models": len(best_runs),
+            "n": 67 * len(best_runs),
+            "accuracy": 0.61,
+            "classes": list(art_names),
+            "pairs": [pair],
+            "worst": worst,
+            "confusion": [[1]],
+            "runs": best_runs,
+            "figure": "confusion_best.pdf",
+        },
+        "top_losses": {
+            "figure": "top_losses_best.png",
+            "run": best_runs[0],
+            "shown": 4,
+            "errors": 20,
+            "n": 67,
+            "p_min": 0.61,
+            "p_max": 0.97,
+            "mean_p_true": 0.05,
+            "common_pair": {"true": a, "predicted": b, "count": 3},
+            "items": [],
+        },
+        "filters": {
+            "figure": "filters_starter.png",
+            "run": suites["baseline"][0]["run_ids"][0],
+            "colour_share": 0.41,
+            "colour_share_init": 0.66,
+            "count": 16,
+        },
+    }
+    faces = {
+        "group": "finetune",
+        "val_acc": 0.8,
+        "runs": part2["finetune"],
+        "models": len(part2["finetune"]),
+        "n": 6 * len(people),
+        "accuracy": 0.78,
+        "classes": list(people),
+        "figure": "confusion_faces.pdf",
+        "pairs": [{"true": people[0], "predicted": people[-1], "count": 2, "of": 6, "share": 1 / 3}],
+        "worst": [
+            {
+                "class": people[0],
+                "support": 6,
+                "correct": 4,
+                "accuracy": 2 / 3,
+                "precision": 1.0,
+                "recall": 2 / 3,
+                "f1": 0.8,
+            }
+        ],
+    }
     return art, faces
 
 
@@ -94,15 +151,27 @@ def _robust_row(model: str, transform: str, severity: float, n: int, rng: random
 
     mean = max(0.0, 0.5 - 0.3 * severity * (transform.endswith("invert")) - 0.1 * severity)
     accs = [min(1.0, max(0.0, mean + rng.uniform(-0.03, 0.03))) for _ in range(n)]
-    return {"model": model, "transform": transform, "severity": severity, "acc_mean": statistics.fmean(accs),
-            "acc_std": statistics.stdev(accs) if n > 1 else 0.0, "n": n, "accs": accs}
+    return {
+        "model": model,
+        "transform": transform,
+        "severity": severity,
+        "acc_mean": statistics.fmean(accs),
+        "acc_std": statistics.stdev(accs) if n > 1 else 0.0,
+        "n": n,
+        "accs": accs,
+    }
 
 
 def _history(path: Path, epochs: int, rng: random.Random, test: bool = False) -> None:
     rows = []
     for e in range(1, epochs + 1):
-        row = {"epoch": e, "train_acc": min(1, 0.1 + 0.1 * e), "val_acc": min(0.8, 0.1 + 0.07 * e),
-               "train_loss": 2.0 / e, "val_loss": 2.2 / e + rng.uniform(0, 0.1)}
+        row = {
+            "epoch": e,
+            "train_acc": min(1, 0.1 + 0.1 * e),
+            "val_acc": min(0.8, 0.1 + 0.07 * e),
+            "train_loss": 2.0 / e,
+            "val_loss": 2.2 / e + rng.uniform(0, 0.1),
+        }
         if test:
             row.update(test_acc=min(0.8, 0.1 + 0.06 * e), test_loss=2.3 / e)
         rows.append(row)
@@ -115,8 +184,15 @@ def _png(path: Path, size=(40, 30)) -> None:
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (*size[::-1], 3), dtype=np.uint8)).save(path)
 
 
-def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pretrained: bool = False,
-                      people=("s1", "s2", "s3"), art_names=("Canaletto", "Claude Monet")) -> Path:
+def make_fixture_runs(
+    root: Path,
+    *,
+    seeds: int = 3,
+    synthetic: bool = True,
+    pretrained: bool = False,
+    people=("s1", "s2", "s3"),
+    art_names=("Canaletto", "Claude Monet"),
+) -> Path:
     """A runs folder with the structure `cnnlab report` reads, every number invented (FIXTURE)."""
     from cnnlab.art.suites import labels
     from cnnlab.art.suites.definitions import architecture_variants, regularization_variants
@@ -124,13 +200,19 @@ def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pre
     rng = random.Random(0)
     suites = {
         "baseline": [_row("baseline", labels.STARTER, seeds, rng)],
-        "pooling": [_row("baseline", labels.NO_POOLING, seeds, rng)] + [_row("max-pool size/stride", f"pool {s}", seeds, rng, 12000)
-                                                                         for s in ("2/2", "3/2", "2/1", "3/1")],
+        "pooling": [_row("baseline", labels.NO_POOLING, seeds, rng)]
+        + [_row("max-pool size/stride", f"pool {s}", seeds, rng, 12000) for s in ("2/2", "3/2", "2/1", "3/1")],
         "regularization": [_row(v.group, v.label, seeds, rng) for v in regularization_variants()],
         "architecture": [_row(v.group, v.label, seeds, rng) for v in architecture_variants()],
         "search": [_row("search", labels.BEST_FOUND, seeds, rng)],
-        "controls": [_paired_row(v, seeds, rng, level) for v, level in (("colour CNN", 0.6), ("grayscale CNN", 0.45), ("colour only", 0.4))],
-        "robustness": [_row("robustness", labels.AS_TRAINED, seeds, rng), _row("robustness", labels.AUGMENTED, seeds, rng)],
+        "controls": [
+            _paired_row(v, seeds, rng, level)
+            for v, level in (("colour CNN", 0.6), ("grayscale CNN", 0.45), ("colour only", 0.4))
+        ],
+        "robustness": [
+            _row("robustness", labels.AS_TRAINED, seeds, rng),
+            _row("robustness", labels.AUGMENTED, seeds, rng),
+        ],
     }
     from cnnlab.art.suites.common import with_overrides
     from cnnlab.art.suites.definitions import FAIR_BUDGET, OVERFIT_REGIME
@@ -139,23 +221,66 @@ def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pre
     extra = {
         "pooling": {"regime": regime(FAIR_BUDGET)},
         "architecture": {"regime": regime(FAIR_BUDGET)},
-        "regularization": {"regime": regime(OVERFIT_REGIME), "lr_pick": {"sgd": 0.01, "adam": 0.001, "rmsprop": 0.0003}},
-        "search": {"best_params": {"n_conv": 3, "filters_1": 16, "filters_2": 32, "filters_3": 64, "kernel_1": 5, "kernel_2": 3,
-                                   "kernel_3": 3, "stride_1": 1, "padding": "same", "pool": True, "pool_size": 2, "fc_layers": 1,
-                                   "fc_width": 128, "dropout": 0.31, "batch_norm": True, "lrn": False, "weight_norm": False,
-                                   "optimizer": "adamw", "lr": 0.0012, "weight_decay": 3.1e-4, "scheduler": "cosine",
-                                   "batch_size": 32, "augment": True},
-                   "trials": [{"number": i, "status": "complete" if i % 4 else "pruned", "value": 0.3 + 0.01 * i} for i in range(30)]},
-        "robustness": {"robustness": [_robust_row(m, t, s, seeds, rng) for m in (labels.AS_TRAINED, labels.AUGMENTED)
-                                      for t, levels in [("original", (0.0,))] + [(t, (1.0,)) for t in COURSE_ORDER]
-                                      + [(t, (1.0,) if t in ("hflip", "invert") else (0.5, 1.0)) for t in TRANSFORMS]
-                                      for s in levels]},
+        "regularization": {
+            "regime": regime(OVERFIT_REGIME),
+            "lr_pick": {"sgd": 0.01, "adam": 0.001, "rmsprop": 0.0003},
+        },
+        "search": {
+            "best_params": {
+                "n_conv": 3,
+                "filters_1": 16,
+                "filters_2": 32,
+                "filters_3": 64,
+                "kernel_1": 5,
+                "kernel_2": 3,
+                "kernel_3": 3,
+                "stride_1": 1,
+                "padding": "same",
+                "pool": True,
+                "pool_size": 2,
+                "fc_layers": 1,
+                "fc_width": 128,
+                "dropout": 0.31,
+                "batch_norm": True,
+                "lrn": False,
+                "weight_norm": False,
+                "optimizer": "adamw",
+                "lr": 0.0012,
+                "weight_decay": 3.1e-4,
+                "scheduler": "cosine",
+                "batch_size": 32,
+                "augment": True,
+            },
+            "trials": [
+                {"number": i, "status": "complete" if i % 4 else "pruned", "value": 0.3 + 0.01 * i} for i in range(30)
+            ],
+        },
+        "robustness": {
+            "robustness": [
+                _robust_row(m, t, s, seeds, rng)
+                for m in (labels.AS_TRAINED, labels.AUGMENTED)
+                for t, levels in [("original", (0.0,))]
+                + [(t, (1.0,)) for t in COURSE_ORDER]
+                + [(t, (1.0,) if t in ("hflip", "invert") else (0.5, 1.0)) for t in TRANSFORMS]
+                for s in levels
+            ]
+        },
         "controls": {"chance": 0.11, "origin": "best configuration from the search suite"},
     }
     for name, rows in suites.items():
-        meta = {"suite": name, "repeats": list(range(seeds)), "n_repeats": seeds, "folds": 5, "epochs": 50, "quick": False,
-                "base_config": to_dict(RunConfig()),
-                "data": "Data: synthetic-artists", "rows": rows, "findings": ["(fixture)"], **extra.get(name, {})}
+        meta = {
+            "suite": name,
+            "repeats": list(range(seeds)),
+            "n_repeats": seeds,
+            "folds": 5,
+            "epochs": 50,
+            "quick": False,
+            "base_config": to_dict(RunConfig()),
+            "data": "Data: synthetic-artists",
+            "rows": rows,
+            "findings": ["(fixture)"],
+            **extra.get(name, {}),
+        }
         (root / "suites" / name).mkdir(parents=True, exist_ok=True)
         (root / "suites" / name / "suite.json").write_text(json.dumps(meta))
     for rid in suites["baseline"][0]["run_ids"]:
@@ -166,50 +291,140 @@ def make_fixture_runs(root: Path, *, seeds: int = 3, synthetic: bool = True, pre
 
     part2 = {"mlp": {"300": [], "800": []}, "features": [], "finetune": []}
     label = "ImageNet-pretrained AlexNet" if pretrained else "untrained AlexNet"
-    for role, kind, hidden in (("mlp", "mlp", "300"), ("mlp", "mlp", "800"), ("features", "alexnet-features", None), ("finetune", "alexnet-finetune", None)):
+    for role, kind, hidden in (
+        ("mlp", "mlp", "300"),
+        ("mlp", "mlp", "800"),
+        ("features", "alexnet-features", None),
+        ("finetune", "alexnet-finetune", None),
+    ):
         for seed in range(seeds):
             rid = _rid(kind, rng)
             (part2[role][hidden] if hidden else part2[role]).append(rid)
             _history(root / rid, 8, rng, test=True)
-            summary = {"run_id": rid, "kind": kind, "seed": seed, "train_acc": 1.0, "val_acc": 0.8, "test_acc": 0.78 + 0.01 * seed,
-                       "best_epoch": 7, "epochs_run": 8, "model": f"{label} thing -> {len(people)}", "layer": "conv4",
-                       "feature_dim": 43264, "freeze": "features", "alexnet": label,
-                       "architecture": {"num_classes": len(people), "image_size": 28, "channels": 1, "hidden": int(hidden or 300),
-                                        "activation": "tanh", "init": "normal-0.01"}}
+            summary = {
+                "run_id": rid,
+                "kind": kind,
+                "seed": seed,
+                "train_acc": 1.0,
+                "val_acc": 0.8,
+                "test_acc": 0.78 + 0.01 * seed,
+                "best_epoch": 7,
+                "epochs_run": 8,
+                "model": f"{label} thing -> {len(people)}",
+                "layer": "conv4",
+                "feature_dim": 43264,
+                "freeze": "features",
+                "alexnet": label,
+                "architecture": {
+                    "num_classes": len(people),
+                    "image_size": 28,
+                    "channels": 1,
+                    "hidden": int(hidden or 300),
+                    "activation": "tanh",
+                    "init": "normal-0.01",
+                },
+            }
             if role == "finetune":  # fine-tuning from the 2.2 network of the same seed
-                summary.update({"freeze": "from-features", "trained_layers": ["conv4"], "frozen_layers": ["conv1", "conv2", "conv3"],
-                                "best_epoch": seed % 2, "start": {"train_acc": 1.0, "val_acc": 0.8, "test_acc": 0.77 + 0.01 * seed}})
+                summary.update(
+                    {
+                        "freeze": "from-features",
+                        "trained_layers": ["conv4"],
+                        "frozen_layers": ["conv1", "conv2", "conv3"],
+                        "best_epoch": seed % 2,
+                        "start": {"train_acc": 1.0, "val_acc": 0.8, "test_acc": 0.77 + 0.01 * seed},
+                    }
+                )
             (root / rid / "summary.json").write_text(json.dumps(summary))
-            (root / rid / "config.json").write_text(json.dumps({"config": {"train": {"optimizer": {"name": "adam", "lr": 0.001, "weight_decay": 0.01},
-                                                                                     "batch_size": 32, "epochs": 8}}}))
+            (root / rid / "config.json").write_text(
+                json.dumps(
+                    {
+                        "config": {
+                            "train": {
+                                "optimizer": {"name": "adam", "lr": 0.001, "weight_decay": 0.01},
+                                "batch_size": 32,
+                                "epochs": 8,
+                            }
+                        }
+                    }
+                )
+            )
     assets = root / "report-assets"
-    for name, size in (("art_overview.png", (1100, 350)), ("mlp_units.png", (760, 480)), ("guided_backprop.png", (700, 190)),
-                       ("predict_face.png", (95, 95)), ("top_losses_best.png", (560, 190)), ("filters_starter.png", (1100, 90))):
+    for name, size in (
+        ("art_overview.png", (1100, 350)),
+        ("mlp_units.png", (760, 480)),
+        ("guided_backprop.png", (700, 190)),
+        ("predict_face.png", (95, 95)),
+        ("top_losses_best.png", (560, 190)),
+        ("filters_starter.png", (1100, 90)),
+    ):
         _png(assets / name, size)  # the aspect ratios of the real figures, so the layout is the real one
     from cnnlab.core import plotting
     from cnnlab.core.diagnostics.plots import plot_confusion
 
     for name, names, side in (("confusion_best.pdf", art_names, 1.6), ("confusion_faces.pdf", people, 2.2)):
-        plot_confusion(np.eye(len(names), dtype=int) * 5 + 1, names, assets / name, style=plotting.REPORT_STYLE, size=side)
+        plot_confusion(
+            np.eye(len(names), dtype=int) * 5 + 1, names, assets / name, style=plotting.REPORT_STYLE, size=side
+        )
     art_diagnostics, face_diagnostics = _diagnostics(art_names, people, suites, part2)
     manifest = {
-        "format": 1, "version": "0.1.0", "quick": False, "seeds": seeds, "repeats": seeds, "timings": {"part1_seconds": 600, "part2_seconds": 120},
-        "art": {"name": "synthetic-artists" if synthetic else str(root / "art_data" / "artists"), "synthetic": synthetic,
-                "summary": "fixture", "counts": {n: 20 for n in art_names}, "image_size": 50, "skipped": 0,
-                "split": {"train": 28, "val": 6, "test": 6}, "figure": "art_overview.png", "diagnostics": art_diagnostics},
-        "faces": {"source": "olivetti", "kind": "olivetti", "provenance": "fixture", "people": list(people),
-                  "counts": {p: [6, 2, 2] for p in people}, "subset": False, "alexnet_input": 227},
-        "alexnet": {"pretrained": pretrained, "source": "path" if pretrained else "random (torch default init, seed 0)",
-                    "sha256": "ab" * 32, "label": label},
+        "format": 1,
+        "version": "0.1.0",
+        "quick": False,
+        "seeds": seeds,
+        "repeats": seeds,
+        "timings": {"part1_seconds": 600, "part2_seconds": 120},
+        "art": {
+            "name": "synthetic-artists" if synthetic else str(root / "art_data" / "artists"),
+            "synthetic": synthetic,
+            "summary": "fixture",
+            "counts": {n: 20 for n in art_names},
+            "image_size": 50,
+            "skipped": 0,
+            "split": {"train": 28, "val": 6, "test": 6},
+            "figure": "art_overview.png",
+            "diagnostics": art_diagnostics,
+        },
+        "faces": {
+            "source": "olivetti",
+            "kind": "olivetti",
+            "provenance": "fixture",
+            "people": list(people),
+            "counts": {p: [6, 2, 2] for p in people},
+            "subset": False,
+            "alexnet_input": 227,
+        },
+        "alexnet": {
+            "pretrained": pretrained,
+            "source": "path" if pretrained else "random (torch default init, seed 0)",
+            "sha256": "ab" * 32,
+            "label": label,
+        },
         "part2": part2,
-        "mlp_units": {"figure": "mlp_units.png", "runs": {"300": part2["mlp"]["300"][0], "800": part2["mlp"]["800"][0]},
-                      "units": {h: [{"unit": 3, "person": people[0], "score": 0.1, "corr": 0.4}, {"unit": 9, "person": people[-1], "score": 0.08, "corr": 0.3}]
-                                for h in ("300", "800")}},
-        "explain": {"figure": "guided_backprop.png", "method": "guided-backprop", "run": part2["finetune"][0], "untrained": not pretrained,
-                    "items": [{"true": p, "pred": p, "prob": 0.9, "centre_share": 0.45, "correct": True} for p in people[:2]]
-                    + [{"true": people[-1], "pred": people[0], "prob": 0.6, "centre_share": 0.35, "correct": False}]},
-        "predict": {"image": "predict_face.png", "true": people[0], "top": [[p, 0.5 / (i + 1)] for i, p in enumerate(people[:3])],
-                    "run": part2["finetune"][0]},
+        "mlp_units": {
+            "figure": "mlp_units.png",
+            "runs": {"300": part2["mlp"]["300"][0], "800": part2["mlp"]["800"][0]},
+            "units": {
+                h: [
+                    {"unit": 3, "person": people[0], "score": 0.1, "corr": 0.4},
+                    {"unit": 9, "person": people[-1], "score": 0.08, "corr": 0.3},
+                ]
+                for h in ("300", "800")
+            },
+        },
+        "explain": {
+            "figure": "guided_backprop.png",
+            "method": "guided-backprop",
+            "run": part2["finetune"][0],
+            "untrained": not pretrained,
+            "items": [{"true": p, "pred": p, "prob": 0.9, "centre_share": 0.45, "correct": True} for p in people[:2]]
+            + [{"true": people[-1], "pred": people[0], "prob": 0.6, "centre_share": 0.35, "correct": False}],
+        },
+        "predict": {
+            "image": "predict_face.png",
+            "true": people[0],
+            "top": [[p, 0.5 / (i + 1)] for i, p in enumerate(people[:3])],
+            "run": part2["finetune"][0],
+        },
         "face_diagnostics": face_diagnostics,
     }
     (assets / "manifest.json").write_text(json.dumps(manifest))
@@ -230,9 +445,24 @@ def test_tex_renders_from_fixture_runs_without_training(tmp_path):
     root = make_fixture_runs(tmp_path / "runs")
     ctx = load_context(root)
     tex = render_tex(ctx, tmp_path / "figs")
-    for q in ("Receptive field", "starter network", "Max-pooling", "Regularisation", "Architecture", "best configuration",
-              "Robustness", "multilayer perceptron", "fixed feature extractor", "hidden units", "Fine-tuning", "Guided backprop",
-              "first-layer filters", "What the best model confuses", "Controls: colour alone", "Best face model by validation"):
+    for q in (
+        "Receptive field",
+        "starter network",
+        "Max-pooling",
+        "Regularisation",
+        "Architecture",
+        "best configuration",
+        "Robustness",
+        "multilayer perceptron",
+        "fixed feature extractor",
+        "hidden units",
+        "Fine-tuning",
+        "Guided backprop",
+        "first-layer filters",
+        "What the best model confuses",
+        "Controls: colour alone",
+        "Best face model by validation",
+    ):
         assert q in tex, q
     # mean +- std with n, and every suite run id recorded in the .tex
     assert "$\\pm$" in tex and "$n=3$" in tex
@@ -255,7 +485,9 @@ def test_the_protocol_states_the_verdict_rule_of_core_stats(tmp_path):
     assert "Part~1 uses 5 repeats (one per fold" in setup and "5 stratified folds" in setup
     # tables give paired differences with their standard error, and the suites' training regimes are stated
     assert "paired difference from the reference, mean\\,$\\pm$\\,SE" in tex
-    assert "Adam at learning rate 0.001, until 10 epochs pass without a new best validation accuracy (at most 100" in tex
+    assert (
+        "Adam at learning rate 0.001, until 10 epochs pass without a new best validation accuracy (at most 100" in tex
+    )
     assert "Adam at learning rate 0.001 for 40 epochs" in tex
 
 
@@ -266,9 +498,13 @@ def test_provenance_lines_for_synthetic_data_and_untrained_weights(tmp_path):
     assert "AlexNet: untrained." in tex and "not transfer-learning results" in tex
     assert "Olivetti, not FaceScrub" in tex
     assert "ImageNet-pretrained" not in tex
-    real = render_tex(load_context(make_fixture_runs(tmp_path / "b", synthetic=False, pretrained=True)), tmp_path / "f2")
+    real = render_tex(
+        load_context(make_fixture_runs(tmp_path / "b", synthetic=False, pretrained=True)), tmp_path / "f2"
+    )
     assert "Art data: real images." in real and "AlexNet: ImageNet-pretrained" in real
-    assert "untrained AlexNet" not in real and "synthetic" not in real.split("\\section*{Setup")[1].split("\\section")[0]
+    assert (
+        "untrained AlexNet" not in real and "synthetic" not in real.split("\\section*{Setup")[1].split("\\section")[0]
+    )
 
 
 def test_missing_suite_is_one_clear_error(tmp_path):
@@ -285,8 +521,10 @@ def _edit_suite(root: Path, name: str, edit) -> None:
     path.write_text(json.dumps(meta))
 
 
-@pytest.mark.parametrize("suite, label", [("regularization", "baseline (no regulariser)"), ("architecture", "kernel 7"),
-                                          ("pooling", "no pooling")])
+@pytest.mark.parametrize(
+    "suite, label",
+    [("regularization", "baseline (no regulariser)"), ("architecture", "kernel 7"), ("pooling", "no pooling")],
+)
 def test_unknown_variant_label_is_an_error_naming_label_and_suite(tmp_path, suite, label):
     """A suite row the report looks for by label is never replaced by another row."""
     root = make_fixture_runs(tmp_path / "runs")
@@ -303,15 +541,19 @@ def test_unknown_variant_label_is_an_error_naming_label_and_suite(tmp_path, suit
 
 def test_missing_robustness_model_is_an_error(tmp_path):
     root = make_fixture_runs(tmp_path / "runs")
-    _edit_suite(root, "robustness", lambda meta: meta.update(robustness=[r for r in meta["robustness"] if r["model"] != "augmented"]))
+    _edit_suite(
+        root,
+        "robustness",
+        lambda meta: meta.update(robustness=[r for r in meta["robustness"] if r["model"] != "augmented"]),
+    )
     with pytest.raises(CnnlabError, match="no row for model 'augmented'"):
         render_tex(load_context(root), tmp_path / "figs")
 
 
 def test_figures_are_drawn_first_and_sections_only_build_strings(tmp_path, monkeypatch):
     from cnnlab.report.figures import curves as plots
-    from cnnlab.report.sections import faces, network, robustness, search, training
     from cnnlab.report.figures.build import make_figures
+    from cnnlab.report.sections import faces, network, robustness, search, training
 
     root = make_fixture_runs(tmp_path / "runs")
     # no complete search trial: no search figure, and no reference to one
@@ -323,8 +565,13 @@ def test_figures_are_drawn_first_and_sections_only_build_strings(tmp_path, monke
     drawn = sorted(p.name for p in (tmp_path / "figs").iterdir())
     for name in [n for n in dir(plots) if n.startswith("plot_")]:
         monkeypatch.setattr(plots, name, lambda *a, **k: pytest.fail("a section drew a figure"))
-    texts = [network.section_network(ctx, figs), training.section_regularization(ctx, figs), search.section_search(ctx, figs),
-             robustness.section_robustness(ctx, figs), faces.section_mlp(ctx, figs)]
+    texts = [
+        network.section_network(ctx, figs),
+        training.section_regularization(ctx, figs),
+        search.section_search(ctx, figs),
+        robustness.section_robustness(ctx, figs),
+        faces.section_mlp(ctx, figs),
+    ]
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == drawn
     joined = "\n".join(texts)
     for name in figs.values():
@@ -335,8 +582,9 @@ def test_figures_are_drawn_first_and_sections_only_build_strings(tmp_path, monke
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
 def test_special_characters_in_names_compile(tmp_path):
-    root = make_fixture_runs(tmp_path / "runs_50%_#1", seeds=2, people=(NASTY, "Zoë O'Neil", "李 x"),
-                             art_names=(NASTY, "J. M. W. Turner"))
+    root = make_fixture_runs(
+        tmp_path / "runs_50%_#1", seeds=2, people=(NASTY, "Zoë O'Neil", "李 x"), art_names=(NASTY, "J. M. W. Turner")
+    )
     result = write_report(load_context(root), tmp_path / "rep")
     assert result.pdf is not None and result.pdf.is_file() and result.pages >= 5
     assert (tmp_path / "rep" / "report.tex").is_file() and (tmp_path / "rep" / "figures" / "mlp_units.png").is_file()
@@ -352,7 +600,9 @@ def test_report_dir_is_never_a_foreign_folder(tmp_path):
     with pytest.raises(CnnlabError, match="not a cnnlab report folder"):
         write_report(load_context(root), foreign, compile=False)
     assert (foreign / "thesis.tex").read_text() == "precious"
-    result = build_report(ReportOptions(runtime=RuntimeOptions(out=root), report_dir=tmp_path / "rep", train=False, compile=False))
+    result = build_report(
+        ReportOptions(runtime=RuntimeOptions(out=root), report_dir=tmp_path / "rep", train=False, compile=False)
+    )
     assert result.pdf is None and "not compiled" in result.message and result.seconds["experiments"] < 1
     write_report(load_context(root), tmp_path / "rep", compile=False)  # a cnnlab report folder is replaced
 
@@ -364,10 +614,18 @@ def test_broken_latex_is_one_line_error_and_keeps_the_log(tmp_path, monkeypatch)
 
     root = make_fixture_runs(tmp_path / "runs")
     real = render.render_tex
-    monkeypatch.setattr(render, "render_tex", lambda *a, **k: real(*a, **k).replace("\\end{abstract}", "\\undefinedmacro\\end{abstract}"))
+    monkeypatch.setattr(
+        render,
+        "render_tex",
+        lambda *a, **k: real(*a, **k).replace("\\end{abstract}", "\\undefinedmacro\\end{abstract}"),
+    )
     with pytest.raises(CnnlabError) as err:
         write_report(load_context(root), tmp_path / "rep")
-    assert "LaTeX failed" in str(err.value) and "Undefined control sequence" in str(err.value) and "\n" not in str(err.value)
+    assert (
+        "LaTeX failed" in str(err.value)
+        and "Undefined control sequence" in str(err.value)
+        and "\n" not in str(err.value)
+    )
     assert (tmp_path / "rep" / "report.log").is_file() and not (tmp_path / "rep" / "report.pdf").exists()
 
 
@@ -383,7 +641,9 @@ def test_without_tex_the_bundle_is_written_and_says_how_to_compile(tmp_path, mon
     ctx = load_context(make_fixture_runs(tmp_path / "runs", seeds=1))
     monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))  # no pdflatex, no latexmk
     result = write_report(ctx, tmp_path / "rep")
-    assert result.pdf is None and "TeX is not installed" in result.message and "latexmk -pdf report.tex" in result.message
+    assert (
+        result.pdf is None and "TeX is not installed" in result.message and "latexmk -pdf report.tex" in result.message
+    )
     assert (tmp_path / "rep" / "report.tex").is_file() and (tmp_path / "rep" / "cnnlab.sty").is_file()
     assert (tmp_path / "rep" / "figures" / "deltas.pdf").is_file()
 
@@ -405,8 +665,10 @@ def test_over_long_report_moves_the_appendix_into_comments(tmp_path, monkeypatch
 @pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
 def test_official_style_file_is_used_with_final_option(tmp_path):
     sty = tmp_path / "neurips_2099.sty"  # stands in for an official neurips_20XX.sty
-    sty.write_text("\\ProvidesPackage{neurips_2099}\n\\DeclareOption{final}{\\gdef\\seenfinal{}}\n\\ProcessOptions\\relax\n"
-                   "\\renewcommand{\\rmdefault}{ptm}\n\\usepackage[margin=1.5in]{geometry}\n")
+    sty.write_text(
+        "\\ProvidesPackage{neurips_2099}\n\\DeclareOption{final}{\\gdef\\seenfinal{}}\n\\ProcessOptions\\relax\n"
+        "\\renewcommand{\\rmdefault}{ptm}\n\\usepackage[margin=1.5in]{geometry}\n"
+    )
     result = write_report(load_context(make_fixture_runs(tmp_path / "runs", seeds=1)), tmp_path / "rep", style=sty)
     tex = result.tex.read_text()
     assert "\\usepackage[final]{neurips_2099}" in tex and "\\usepackage{cnnlab}" not in tex
@@ -431,8 +693,21 @@ def tiny_art(tmp_path) -> Path:
 def test_quick_report_builds_a_pdf(tmp_path, tiny_art):
     """The real thing, end to end through the CLI: every suite and Part 2 model trained briefly, then the PDF."""
     t0 = time.perf_counter()
-    args = [sys.executable, "-m", "cnnlab", "report", "--quick", "--data", str(tiny_art), "--out", str(tmp_path / "runs"),
-            "--report-dir", str(tmp_path / "report"), "--weights", "random"]
+    args = [
+        sys.executable,
+        "-m",
+        "cnnlab",
+        "report",
+        "--quick",
+        "--data",
+        str(tiny_art),
+        "--out",
+        str(tmp_path / "runs"),
+        "--report-dir",
+        str(tmp_path / "report"),
+        "--weights",
+        "random",
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     first = time.perf_counter() - t0
@@ -452,11 +727,25 @@ def test_quick_report_builds_a_pdf(tmp_path, tiny_art):
 
 
 def test_bad_options_are_one_line_errors(tmp_path):
-    for argv, message in (([" --seeds", "0"], "--seeds must be a count from 1"),
-                          (["--style", str(tmp_path / "none.sty")], "style file not found"),
-                          (["--style", str(tmp_path)], "must be a LaTeX .sty file"),
-                          (["--no-train", "--out", str(tmp_path / "missing")], "runs folder not found")):
-        proc = subprocess.run([sys.executable, "-m", "cnnlab", "report", *[a.strip() for a in argv],
-                               "--report-dir", str(tmp_path / "rep")], capture_output=True, text=True, timeout=120)
+    for argv, message in (
+        ([" --seeds", "0"], "--seeds must be a count from 1"),
+        (["--style", str(tmp_path / "none.sty")], "style file not found"),
+        (["--style", str(tmp_path)], "must be a LaTeX .sty file"),
+        (["--no-train", "--out", str(tmp_path / "missing")], "runs folder not found"),
+    ):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cnnlab",
+                "report",
+                *[a.strip() for a in argv],
+                "--report-dir",
+                str(tmp_path / "rep"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 2, (argv, proc.stderr)
         assert proc.stderr.startswith("cnnlab: error:") and message in proc.stderr and proc.stderr.count("\n") == 1

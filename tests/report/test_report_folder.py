@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_report import HAS_TEX, make_fixture_runs
 
-from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.errors import CnnlabError, ConfigError
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.report import ReportOptions
 from cnnlab.report.context import load_context
 from cnnlab.report.render import MARKER, write_report
-from test_report import HAS_TEX, make_fixture_runs
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,23 @@ def test_report_refuses_out_inside_report_dir_before_any_work(tmp_path, ctx):
     runs = make_fixture_runs(report / "runs", seeds=1)
     with pytest.raises(ConfigError, match="inside --report-dir"):
         ReportOptions(runtime=RuntimeOptions(out=runs), report_dir=report)
-    proc = subprocess.run([sys.executable, "-m", "cnnlab", "report", "--no-train", "--no-compile", "--out", str(runs),
-                           "--report-dir", str(report)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cnnlab",
+            "report",
+            "--no-train",
+            "--no-compile",
+            "--out",
+            str(runs),
+            "--report-dir",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "inside --report-dir" in proc.stderr
     assert (runs / "report-assets" / "manifest.json").is_file()
 
@@ -102,10 +117,19 @@ def _manifest(root: Path) -> Path:
 CONTEXT_DAMAGE = {
     "manifest null": (lambda r: _manifest(r).write_text("null"), "manifest.json"),
     "manifest empty": (lambda r: _manifest(r).write_text("{}"), "manifest.json"),
-    "manifest part2 a list": (lambda r: _manifest(r).write_text(json.dumps({**json.loads(_manifest(r).read_text()), "part2": []})), "manifest.json"),
+    "manifest part2 a list": (
+        lambda r: _manifest(r).write_text(json.dumps({**json.loads(_manifest(r).read_text()), "part2": []})),
+        "manifest.json",
+    ),
     "suite a list": (lambda r: (r / "suites" / "pooling" / "suite.json").write_text("[]"), "suite.json"),
-    "part 1 summary garbage": (lambda r: _first_run(r, "pooling").joinpath("summary.json").write_text("{garbage"), "summary.json"),
-    "part 1 summary empty": (lambda r: _first_run(r, "search").joinpath("summary.json").write_text("{}"), "summary.json"),
+    "part 1 summary garbage": (
+        lambda r: _first_run(r, "pooling").joinpath("summary.json").write_text("{garbage"),
+        "summary.json",
+    ),
+    "part 1 summary empty": (
+        lambda r: _first_run(r, "search").joinpath("summary.json").write_text("{}"),
+        "summary.json",
+    ),
     "part 1 run missing": (lambda r: __import__("shutil").rmtree(_first_run(r, "architecture")), "not found"),
     "part 2 summary null": (lambda r: _part2_run(r).joinpath("summary.json").write_text("null"), "summary.json"),
     "part 2 summary lacks test_acc": (lambda r: _drop(_part2_run(r) / "summary.json", "test_acc"), "test_acc"),

@@ -7,8 +7,8 @@ cnnlab.core.train.config.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from cnnlab.art.transforms import TRANSFORMS
 from cnnlab.core.config import check, check_number, check_seed
@@ -16,6 +16,7 @@ from cnnlab.core.errors import shorten
 from cnnlab.core.images import MAX_IMAGE_SIZE
 from cnnlab.core.layers import ACTIVATIONS
 from cnnlab.core.train.config import TrainConfig
+
 
 # ----------------------------------------------------------------------------- model
 @dataclass(frozen=True)
@@ -52,7 +53,10 @@ class ModelConfig:
         check(self.pool_size >= 1 and self.pool_stride >= 1, "model.pool_size and model.pool_stride must be >= 1")
         check(all(isinstance(f, int) and f > 0 for f in self.fc_sizes), "model.fc_sizes must be positive integers")
         check_number(self.dropout, "model.dropout", 0, 1, high_open=True)
-        check(self.activation in ACTIVATIONS, f"unknown activation {shorten(self.activation)} (choose from: {', '.join(ACTIVATIONS.names())})")
+        check(
+            self.activation in ACTIVATIONS,
+            f"unknown activation {shorten(self.activation)} (choose from: {', '.join(ACTIVATIONS.names())})",
+        )
 
     def _per_layer(self, key: str) -> tuple[int, ...]:
         # An int is kept as written (so changing the depth keeps it valid) and broadcast here.
@@ -100,10 +104,14 @@ class DataConfig:
         check_number(self.image_size, "data.image_size", 8, MAX_IMAGE_SIZE, integer=True)
         check_seed(self.split_seed, "data.split_seed")
         check(0 < self.test_fraction < 1, "data.test_fraction must be in (0, 1)")
-        check(isinstance(self.folds, int) and not isinstance(self.folds, bool) and self.folds >= 2,
-              f"data.folds must be an integer >= 2, got {shorten(self.folds)}")
-        check(isinstance(self.fold, int) and not isinstance(self.fold, bool) and 0 <= self.fold < self.folds,
-              f"data.fold must be an integer in [0, data.folds), got {shorten(self.fold)} with {shorten(self.folds)} folds")
+        check(
+            isinstance(self.folds, int) and not isinstance(self.folds, bool) and self.folds >= 2,
+            f"data.folds must be an integer >= 2, got {shorten(self.folds)}",
+        )
+        check(
+            isinstance(self.fold, int) and not isinstance(self.fold, bool) and 0 <= self.fold < self.folds,
+            f"data.fold must be an integer in [0, data.folds), got {shorten(self.fold)} with {shorten(self.folds)} folds",
+        )
 
 
 @dataclass(frozen=True)
@@ -118,11 +126,16 @@ class AugmentConfig:
     max_severity: float = 0.5
 
     def __post_init__(self) -> None:
-        check(isinstance(self.probabilities, Mapping),
-              f"augment.probabilities must be a mapping, got {type(self.probabilities).__name__}")
+        check(
+            isinstance(self.probabilities, Mapping),
+            f"augment.probabilities must be a mapping, got {type(self.probabilities).__name__}",
+        )
         probs: dict[str, float] = {}  # the config's own copy, as floats
         for name, p in self.probabilities.items():
-            check(name in TRANSFORMS, f"unknown transform {shorten(name)} in augment.probabilities (choose from: {', '.join(TRANSFORMS.names())})")
+            check(
+                name in TRANSFORMS,
+                f"unknown transform {shorten(name)} in augment.probabilities (choose from: {', '.join(TRANSFORMS.names())})",
+            )
             probs[name] = _number(p, f"augment.probabilities.{name}")
             check(0.0 <= probs[name] <= 1.0, f"augment.probabilities.{name} must be in [0, 1], got {probs[name]}")
         object.__setattr__(self, "probabilities", probs)
@@ -137,7 +150,9 @@ class AugmentConfig:
 
 def _number(value: object, key: str) -> float:
     """`value` as a float, or ConfigError naming `key` (bools are not numbers here)."""
-    check(isinstance(value, numbers.Real) and not isinstance(value, bool), f"{key} must be a number, got {shorten(value)}")
+    check(
+        isinstance(value, numbers.Real) and not isinstance(value, bool), f"{key} must be a number, got {shorten(value)}"
+    )
     return float(value)  # type: ignore[arg-type]
 
 
@@ -149,5 +164,3 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,8 +60,15 @@ def _fit(c: float, xs: np.ndarray, y: np.ndarray) -> Any:
     return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000)).fit(xs, y)
 
 
-def colour_only_run(config: RunConfig, out_root: str | Path = DEFAULT_OUT, *, data: Any = None, force: bool = False,
-                    c_grid: Sequence[float] = C_GRID, bins: int = BINS) -> RunResult:
+def colour_only_run(
+    config: RunConfig,
+    out_root: str | Path = DEFAULT_OUT,
+    *,
+    data: Any = None,
+    force: bool = False,
+    c_grid: Sequence[float] = C_GRID,
+    bins: int = BINS,
+) -> RunResult:
     """The colour-only classifier on the repeat of `config` (its data split: data.fold; seed: train.seed),
     written to <out>/colour-only-<hash>/ (summary: train/val/test accuracy, the chosen C, the validation
     accuracy of every C, the test confusion matrix); reused when it exists unless `force`."""
@@ -69,8 +77,16 @@ def colour_only_run(config: RunConfig, out_root: str | Path = DEFAULT_OUT, *, da
     data = data or prepare_data(config)
     info = data.info
     seed = config.train.seed
-    identity = {"data": to_dict(config.data), "features": {"bins": bins, "moments": ["mean", "std"], "padding": "excluded"},
-                "classifier": {"name": "logistic-regression", "scaler": "standard", "C_grid": list(c_grid), "chosen_on": "val_acc"}}
+    identity = {
+        "data": to_dict(config.data),
+        "features": {"bins": bins, "moments": ["mean", "std"], "padding": "excluded"},
+        "classifier": {
+            "name": "logistic-regression",
+            "scaler": "standard",
+            "C_grid": list(c_grid),
+            "chosen_on": "val_acc",
+        },
+    }
     t0 = time.perf_counter()
 
     def fit() -> dict:
@@ -86,14 +102,26 @@ def colour_only_run(config: RunConfig, out_root: str | Path = DEFAULT_OUT, *, da
         from sklearn.metrics import confusion_matrix
 
         k = len(data.dataset.class_names)
-        log.info("colour-only repeat (fold %s, seed %d): test accuracy %.3f with C=%g", getattr(config.data, "fold", "-"), seed,
-                 acc["test"], chosen)
+        log.info(
+            "colour-only repeat (fold %s, seed %d): test accuracy %.3f with C=%g",
+            getattr(config.data, "fold", "-"),
+            seed,
+            acc["test"],
+            chosen,
+        )
         return {
-            "data_name": info["name"], "synthetic_data": info["synthetic"], "model": "colour histograms + logistic regression",
-            "features": int(feats["train"].shape[1]), "C": chosen, "val_acc_by_C": {f"{c:g}": v for c, v in val_acc.items()},
+            "data_name": info["name"],
+            "synthetic_data": info["synthetic"],
+            "model": "colour histograms + logistic regression",
+            "features": int(feats["train"].shape[1]),
+            "C": chosen,
+            "val_acc_by_C": {f"{c:g}": v for c, v in val_acc.items()},
             **{f"{s}_acc": v for s, v in acc.items()},
-            "confusion_test": confusion_matrix(labels["test"], model.predict(feats["test"]), labels=np.arange(k)).tolist(),
-            "train_seconds": round(time.perf_counter() - t0, 3), "epochs_run": 0,
+            "confusion_test": confusion_matrix(
+                labels["test"], model.predict(feats["test"]), labels=np.arange(k)
+            ).tolist(),
+            "train_seconds": round(time.perf_counter() - t0, 3),
+            "epochs_run": 0,
         }
 
     return run_cached(RunSpec(out_root, RUN_KIND, identity, info, seed, force=force), fit, lambda run, summary: summary)

@@ -14,8 +14,9 @@ Nothing is retrained: suites and the report call the same function on their key 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,13 +25,28 @@ from torch import nn
 from cnnlab.art.config import RunConfig
 from cnnlab.art.run import RUN_KIND, PreparedData, load_run_model, prepare_data
 from cnnlab.core.config import from_dict
-from cnnlab.core.diagnostics.metrics import (SPLITS, InspectResult, SplitDiagnostics, check_data_hash, model_probabilities, split_names,
-                                     write_diagnostics)
+from cnnlab.core.diagnostics.metrics import (
+    SPLITS,
+    InspectResult,
+    SplitDiagnostics,
+    check_data_hash,
+    model_probabilities,
+    split_names,
+    write_diagnostics,
+)
 from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.core.runs.folders import read_run
 from cnnlab.core.runtime import DEFAULT_DEVICE
 
-__all__ = ["inspect_run", "run_split", "load_run_data", "to_display", "plot_first_layer_filters", "plot_feature_maps", "filter_colour_share"]
+__all__ = [
+    "inspect_run",
+    "run_split",
+    "load_run_data",
+    "to_display",
+    "plot_first_layer_filters",
+    "plot_feature_maps",
+    "filter_colour_share",
+]
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +80,14 @@ def run_split(run_path: str | Path, split: str = "test", device: str = DEFAULT_D
     return SplitDiagnostics.of(split, tuple(data.dataset.class_names), y, model_probabilities(model, x))
 
 
-def inspect_run(run_path: str | Path, split: str = "test", *, device: str = DEFAULT_DEVICE, method: str = SALIENCY_METHOD,
-                saliency_classes: int = SALIENCY_CLASSES) -> InspectResult:
+def inspect_run(
+    run_path: str | Path,
+    split: str = "test",
+    *,
+    device: str = DEFAULT_DEVICE,
+    method: str = SALIENCY_METHOD,
+    saliency_classes: int = SALIENCY_CLASSES,
+) -> InspectResult:
     """Write <run>/diagnostics/ for a finished Part 1 run (see the module docstring); `split`: test, val or both."""
     from cnnlab.core.diagnostics.attribution import EXPLAINERS
 
@@ -90,10 +112,20 @@ def inspect_run(run_path: str | Path, split: str = "test", *, device: str = DEFA
             plot_feature_maps(model, first, images, folder / "feature_maps.png")
             files += ["first_layer_filters.png", "feature_maps.png"]
         examples = first.examples(classes=saliency_classes)
-        facts["saliency"] = {"split": first.split, "method": method, "rows": plot_examples(
-            model, examples, images, to_display, folder / "saliency.png", method=method,
-            title=f"{method} of the predicted class: most confident correct and most confidently wrong {first.split} "
-                  f"image per class")}
+        facts["saliency"] = {
+            "split": first.split,
+            "method": method,
+            "rows": plot_examples(
+                model,
+                examples,
+                images,
+                to_display,
+                folder / "saliency.png",
+                method=method,
+                title=f"{method} of the predicted class: most confident correct and most confidently wrong {first.split} "
+                f"image per class",
+            ),
+        }
         files.append("saliency.png")
         return {"files": files, "model": config.model.name, "data": data.info["name"], **facts}
 
@@ -117,8 +149,14 @@ def filter_colour_share(model: nn.Module) -> float:
     return float((colour.pow(2).flatten(1).sum(1) / w.pow(2).flatten(1).sum(1).clamp_min(1e-12)).mean())
 
 
-def plot_first_layer_filters(model: nn.Module, path: Path, cols: int = 8, title: str | None = None,
-                             style: Mapping[str, Any] | None = None, tile: float = 0.8) -> Path:
+def plot_first_layer_filters(
+    model: nn.Module,
+    path: Path,
+    cols: int = 8,
+    title: str | None = None,
+    style: Mapping[str, Any] | None = None,
+    tile: float = 0.8,
+) -> Path:
     """The first conv layer's filters (F, 3, k, k) as RGB pictures, each scaled on its own so that grey is 0."""
     from cnnlab.core.diagnostics.plots import plot_tiles
 
@@ -127,9 +165,9 @@ def plot_first_layer_filters(model: nn.Module, path: Path, cols: int = 8, title:
         raise CnnlabError("the model has no convolutional layer")
     w = conv.weight.detach().float().cpu()  # (F, C, k, k); a weight-normed conv computes it here
     scale = w.flatten(1).abs().amax(1).clamp_min(1e-12)[:, None, None, None]
-    pics = (0.5 + 0.5 * w / scale)  # (F, C, k, k) in [0, 1], 0.5 = zero weight
+    pics = 0.5 + 0.5 * w / scale  # (F, C, k, k) in [0, 1], 0.5 = zero weight
     pics = [p.permute(1, 2, 0).numpy() if p.shape[0] == 3 else p.mean(0).numpy() for p in pics]
-    rows = [pics[i: i + cols] for i in range(0, len(pics), cols)]
+    rows = [pics[i : i + cols] for i in range(0, len(pics), cols)]
     f, c, k, _ = w.shape
     if title is None:
         title = f"first-layer filters: {f} of {c}x{k}x{k}, each scaled to its own range (grey = 0)"
@@ -143,10 +181,14 @@ def block_outputs(model: nn.Module, x: torch.Tensor, blocks: int = 2) -> list[tu
     if isinstance(getattr(model, "features", None), nn.Sequential):
         modules = [(f"conv block {i + 1}", m) for i, m in enumerate(list(model.features)[:blocks])]
     else:
-        modules = [(f"conv {i + 1}", m) for i, m in enumerate(m for m in model.modules() if isinstance(m, nn.Conv2d))][:blocks]
+        modules = [(f"conv {i + 1}", m) for i, m in enumerate(m for m in model.modules() if isinstance(m, nn.Conv2d))][
+            :blocks
+        ]
     outputs: dict[str, torch.Tensor] = {}
-    hooks = [m.register_forward_hook(lambda mod, inp, out, name=name: outputs.__setitem__(name, out.detach().cpu()))
-             for name, m in modules]
+    hooks = [
+        m.register_forward_hook(lambda mod, inp, out, name=name: outputs.__setitem__(name, out.detach().cpu()))
+        for name, m in modules
+    ]
     try:
         model.eval()
         model(x.to(next(model.parameters()).device))
@@ -156,7 +198,9 @@ def block_outputs(model: nn.Module, x: torch.Tensor, blocks: int = 2) -> list[tu
     return [(name, outputs[name]) for name, _ in modules if name in outputs]
 
 
-def plot_feature_maps(model: nn.Module, diag: SplitDiagnostics, images: torch.Tensor, path: Path, blocks: int = 2) -> Path:
+def plot_feature_maps(
+    model: nn.Module, diag: SplitDiagnostics, images: torch.Tensor, path: Path, blocks: int = 2
+) -> Path:
     """For one image per class (its most confident correct one, else its first): the image and the maps of
     the first conv blocks, each block's channels tiled into one mosaic (every map scaled on its own)."""
     from cnnlab.core.diagnostics.plots import mosaic, plot_tiles
@@ -173,5 +217,12 @@ def plot_feature_maps(model: nn.Module, diag: SplitDiagnostics, images: torch.Te
     outs = block_outputs(model, x, blocks)
     rows = [[to_display(x[r])] + [mosaic(out[r].numpy()) for _, out in outs] for r in range(len(picks))]
     cols = ["image"] + [f"{name}\n{out.shape[1]} maps {out.shape[2]}x{out.shape[3]}" for name, out in outs]
-    return plot_tiles(rows, path, row_labels=labels, col_labels=cols, cmap="viridis", tile=1.3,
-                      title=f"feature maps of the first conv blocks, one {diag.split} image per class (each map scaled on its own)")
+    return plot_tiles(
+        rows,
+        path,
+        row_labels=labels,
+        col_labels=cols,
+        cmap="viridis",
+        tile=1.3,
+        title=f"feature maps of the first conv blocks, one {diag.split} image per class (each map scaled on its own)",
+    )

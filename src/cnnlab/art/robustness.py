@@ -9,8 +9,8 @@ run ("accs", in repeat order), so drops and the augmented model's gains are pair
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from cnnlab.art.config import RunConfig
 from cnnlab.art.transforms.course import COURSE_ORDER
@@ -22,7 +22,9 @@ ORIGINAL = "original"  # the clean test split, severity 0
 COURSE_SEVERITY_LEVEL = 1.0  # the one strength at which a course transform is recorded in the table
 
 
-def evaluate_robustness(models: Mapping[str, Sequence[str]], config: RunConfig, severities: Mapping[str, Sequence[float]] | None = None) -> list[dict]:
+def evaluate_robustness(
+    models: Mapping[str, Sequence[str]], config: RunConfig, severities: Mapping[str, Sequence[float]] | None = None
+) -> list[dict]:
     """Test accuracy of each run's reported model, clean, under every course transform and every graded transform and severity.
 
     `models` maps a label to run folders (one per repeat, the same repeats in the same order for
@@ -33,9 +35,9 @@ def evaluate_robustness(models: Mapping[str, Sequence[str]], config: RunConfig, 
     import torch
 
     from cnnlab.art.run import load_run_model, prepare_data
-    from cnnlab.core.train.trainer import Trainer
-    from cnnlab.art.transforms.course import apply_course_transform
     from cnnlab.art.transforms import SEVERITIES, apply_transform
+    from cnnlab.art.transforms.course import apply_course_transform
+    from cnnlab.core.train.trainer import Trainer
 
     severities = severities or SEVERITIES
     x_test, y_test = prepare_data(config).test  # (N, 3, H, W), (N,)
@@ -44,7 +46,7 @@ def evaluate_robustness(models: Mapping[str, Sequence[str]], config: RunConfig, 
     for label, paths in models.items():
         nets = [load_run_model(p) for p in paths]
 
-        def accuracy(x: torch.Tensor) -> list[float]:
+        def accuracy(x: torch.Tensor, nets: list = nets) -> list[float]:  # nets bound now: this label's networks
             return [trainer.evaluate(net, x, y_test)[1] for net in nets]
 
         clean = accuracy(x_test)
@@ -56,19 +58,32 @@ def evaluate_robustness(models: Mapping[str, Sequence[str]], config: RunConfig, 
                 if severity == 0:
                     continue
                 gen = torch.Generator().manual_seed(EVAL_SEED)
-                rows.append(_row(label, name, float(severity), accuracy(apply_transform(name, x_test, float(severity), gen))))
+                rows.append(
+                    _row(label, name, float(severity), accuracy(apply_transform(name, x_test, float(severity), gen)))
+                )
     return rows
 
 
 def _row(model: str, transform: str, severity: float, accs: list[float]) -> dict:
     s = summarize(accs)
-    return {"model": model, "transform": transform, "severity": severity, "acc_mean": s.mean, "acc_std": s.std, "n": s.n, "accs": accs}
+    return {
+        "model": model,
+        "transform": transform,
+        "severity": severity,
+        "acc_mean": s.mean,
+        "acc_std": s.std,
+        "n": s.n,
+        "accs": accs,
+    }
 
 
 # ----------------------------------------------------------------------------- reading a robustness table
 def strongest_severities(table: Sequence[Mapping]) -> dict[str, float]:
     """transform -> its strongest severity in `table`, in table order ("original": 0)."""
-    return {t: max(r["severity"] for r in table if r["transform"] == t) for t in dict.fromkeys(r["transform"] for r in table)}
+    return {
+        t: max(r["severity"] for r in table if r["transform"] == t)
+        for t in dict.fromkeys(r["transform"] for r in table)
+    }
 
 
 def table_row(table: Sequence[Mapping], model: str, transform: str, severity: float) -> dict:
@@ -76,7 +91,9 @@ def table_row(table: Sequence[Mapping], model: str, transform: str, severity: fl
     for r in table:
         if r["model"] == model and r["transform"] == transform and r["severity"] == severity:
             return dict(r)
-    raise CnnlabError(f"the robustness table has no row for model {model!r}, transform {transform!r}, severity {severity:g}")
+    raise CnnlabError(
+        f"the robustness table has no row for model {model!r}, transform {transform!r}, severity {severity:g}"
+    )
 
 
 def course_points(table: Sequence[Mapping], model: str, graded: str) -> list[tuple[float, float]]:
@@ -153,13 +170,20 @@ class RobustnessFacts:
         clean = self.clean["accs"]
 
         def per_repeat(names: list[str]) -> list[float]:
-            return [sum(clean[i] - self.row(self.reference, t)["accs"][i] for t in names) / len(names) for i in range(len(clean))]
+            return [
+                sum(clean[i] - self.row(self.reference, t)["accs"][i] for t in names) / len(names)
+                for i in range(len(clean))
+            ]
 
         return compare(per_repeat(a), per_repeat(b))
 
 
-def robustness_facts(table: Sequence[Mapping], reference: str, augmented: str | None = None,
-                     transforms: Sequence[str] | None = COURSE_ORDER) -> RobustnessFacts:
+def robustness_facts(
+    table: Sequence[Mapping],
+    reference: str,
+    augmented: str | None = None,
+    transforms: Sequence[str] | None = COURSE_ORDER,
+) -> RobustnessFacts:
     """The facts of `table` (from `evaluate_robustness`) about model `reference` under `transforms`
     (default: the course's, those of them in the table; None: every transform), and `augmented` against it."""
     all_strongest = strongest_severities(table)
@@ -170,6 +194,11 @@ def robustness_facts(table: Sequence[Mapping], reference: str, augmented: str | 
     names = [t for t in strongest if t != ORIGINAL]
     clean = rows[(reference, ORIGINAL)]["accs"]
     drops = {t: compare(clean, rows[(reference, t)]["accs"]) for t in names}
-    gains = ({t: compare(rows[(augmented, t)]["accs"], rows[(reference, t)]["accs"]) for t in [ORIGINAL, *names]}
-             if augmented else {})
-    return RobustnessFacts(reference, augmented, strongest, rows, drops, tuple(sorted(names, key=lambda t: drops[t].diff)), gains)
+    gains = (
+        {t: compare(rows[(augmented, t)]["accs"], rows[(reference, t)]["accs"]) for t in [ORIGINAL, *names]}
+        if augmented
+        else {}
+    )
+    return RobustnessFacts(
+        reference, augmented, strongest, rows, drops, tuple(sorted(names, key=lambda t: drops[t].diff)), gains
+    )

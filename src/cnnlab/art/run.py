@@ -9,23 +9,24 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
 from cnnlab.art.config import RunConfig
-from cnnlab.core.config import to_dict
-from cnnlab.core.io import check_out_dir
 from cnnlab.art.models import count_parameters, create_model, describe_layers
-from cnnlab.core.train.callbacks import Callback
-from cnnlab.core.plotting import draw_safely
+from cnnlab.core.config import to_dict
 from cnnlab.core.device import device_name, resolve_device
+from cnnlab.core.io import check_out_dir
+from cnnlab.core.plotting import draw_safely
 from cnnlab.core.runs.folders import RunDir, RunResult
 from cnnlab.core.runs.recipe import RunSpec, run_cached
-from cnnlab.core.train.trainer import FitResult, Trainer
 from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
+from cnnlab.core.train.callbacks import Callback
+from cnnlab.core.train.trainer import FitResult, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,9 @@ def prepare_data(config: RunConfig, cache_dir: str | Path | None = None) -> Prep
 
     dc = config.data
     ds = load_art_data(dc.name, image_size=dc.image_size, cache_dir=cache_dir)
-    split = stratified_split(ds.labels, test_fraction=dc.test_fraction, folds=dc.folds, fold=dc.fold, seed=dc.split_seed)
+    split = stratified_split(
+        ds.labels, test_fraction=dc.test_fraction, folds=dc.folds, fold=dc.fold, seed=dc.split_seed
+    )
     images = ds.images
     if dc.grayscale:
         from cnnlab.art.transforms import grayscale
@@ -111,7 +114,9 @@ def load_run_model(run_path: str | Path, which: str | None = None) -> torch.nn.M
         which = which or record.summary.get("reported_model", "best")
         if which not in ("best", "final"):
             raise DataError(f"run folder {run_path}: unknown model {str(which)[:40]!r} (best or final)")
-        model = create_model(config.model.name, num_classes=len(classes), config=config.model, image_size=config.data.image_size)
+        model = create_model(
+            config.model.name, num_classes=len(classes), config=config.model, image_size=config.data.image_size
+        )
     except ConfigError as exc:
         raise DataError(f"run folder {run_path} has an invalid config: {exc}") from None
     weights = run_path / f"{which}.pt"
@@ -151,13 +156,16 @@ def train_run(
     seed = config.train.seed
     data_info = data.info
     device = resolve_device(device)
-    spec = RunSpec(out_root, RUN_KIND, config_dict, data_info, seed, force=force, callbacks=callbacks,
-                   device=device_name(device))
+    spec = RunSpec(
+        out_root, RUN_KIND, config_dict, data_info, seed, force=force, callbacks=callbacks, device=device_name(device)
+    )
     t0 = time.perf_counter()
 
     def fit() -> tuple[torch.nn.Module, FitResult, dict]:
         num_classes = len(data.dataset.class_names)
-        model = create_model(config.model.name, num_classes=num_classes, config=config.model, image_size=config.data.image_size)
+        model = create_model(
+            config.model.name, num_classes=num_classes, config=config.model, image_size=config.data.image_size
+        )
         trainer = Trainer(config.train, device=device, progress=progress)
         result = trainer.fit(model, data.train, data.val, augment=make_augment(config), callbacks=callbacks)
         return model, result, _run_summary(config, data, trainer, model, result)
@@ -172,7 +180,9 @@ def train_run(
         if summary["reported_model"] == "final":
             run.save_checkpoint(result.final_state, "final.pt")
         if write_plot:  # a figure that fails is a warning: the run is kept
-            draw_safely(lambda: _plot_run(run.path, {"data": data_info, "seed": seed}, result.history), "the learning curves")
+            draw_safely(
+                lambda: _plot_run(run.path, {"data": data_info, "seed": seed}, result.history), "the learning curves"
+            )
         summary["prep_seconds"] = round(time.perf_counter() - t0 - result.seconds, 3)
         return summary
 
@@ -184,7 +194,9 @@ def train_run(
     return run_cached(spec, fit, write, on_cached=complete)
 
 
-def _run_summary(config: RunConfig, data: PreparedData, trainer: Trainer, model: torch.nn.Module, result: FitResult) -> dict:
+def _run_summary(
+    config: RunConfig, data: PreparedData, trainer: Trainer, model: torch.nn.Module, result: FitResult
+) -> dict:
     """The run's summary fields; evaluates every split (test included) with the best and the final weights."""
     # Final numbers: the test split is evaluated here, once per model, after all decisions.
     best = trainer.evaluate_splits(model, data.splits)
@@ -220,4 +232,6 @@ def _plot_run(run_path: Path, summary: dict, history: list[dict] | None = None) 
     data = summary["data"]
     label = f"{data['name']}{' (synthetic data)' if data.get('synthetic') else ''}"
     history = history if history is not None else load_history(run_path)
-    plot_learning_curves(history, Path(run_path) / "learning_curves.png", title=f"SimpleCNN on {label}, seed {summary['seed']}")
+    plot_learning_curves(
+        history, Path(run_path) / "learning_curves.png", title=f"SimpleCNN on {label}, seed {summary['seed']}"
+    )

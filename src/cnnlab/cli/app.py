@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from cnnlab.cli import experiment, faces, inspect, lr_find, part2, report, runs, sweep, train
 from cnnlab.cli.common import ArgumentParser, apply_threads

@@ -13,7 +13,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from cnnlab.core.errors import CnnlabError, shorten
 
@@ -35,14 +36,24 @@ def parse_seeds(text: str, flag: str = "--seeds") -> tuple[int, ...]:
 def add_seeds_arg(p: argparse.ArgumentParser, default: str | None, what: str = "seeds per configuration") -> None:
     """--seeds; default None: not given (the command then runs once with its config's train.seed)."""
     shown = default if default is not None else "one run with train.seed"
-    p.add_argument("--seeds", default=default, metavar="N|S,S,...",
-                   help=f"{what}: a count (3 = seeds 0,1,2) or a comma list (0,2; 4, for seed 4 alone) (default: {shown})")
+    p.add_argument(
+        "--seeds",
+        default=default,
+        metavar="N|S,S,...",
+        help=f"{what}: a count (3 = seeds 0,1,2) or a comma list (0,2; 4, for seed 4 alone) (default: {shown})",
+    )
 
 
 class RememberFlag(argparse.Action):
     """Store the value, and in `<dest>_flag` the spelling the user typed (--seeds or --repeats), for errors."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
         setattr(namespace, self.dest, values)
         setattr(namespace, f"{self.dest}_flag", option_string)
 
@@ -51,15 +62,25 @@ def add_repeats_arg(p: argparse.ArgumentParser, default: str, flags: tuple[str, 
     """Part 1 repeats per variant (dest "repeats"); parse with parse_seeds(args.repeats, args.repeats_flag):
     errors then name the flag the user typed."""
     p.set_defaults(repeats_flag=flags[-1])
-    p.add_argument(*flags, dest="repeats", default=default, metavar="N|R,R,...", action=RememberFlag,
-                   help=f"Part 1 repeats per variant: a count ({default} = repeats 0-{int(default) - 1}) or a comma list; repeat r trains "
-                        f"with seed r on validation fold r mod data.folds, and every variant runs on the same repeats (default: {default})")
+    p.add_argument(
+        *flags,
+        dest="repeats",
+        default=default,
+        metavar="N|R,R,...",
+        action=RememberFlag,
+        help=f"Part 1 repeats per variant: a count ({default} = repeats 0-{int(default) - 1}) or a comma list; repeat r trains "
+        f"with seed r on validation fold r mod data.folds, and every variant runs on the same repeats (default: {default})",
+    )
 
 
 def add_actors_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--actors", action="append", metavar="NAMES",
-                   help='people to use, comma-separated ("Alec Baldwin,Bill_Hader"), or "course" for the six of the '
-                        "course project; repeatable (default: everyone)")
+    p.add_argument(
+        "--actors",
+        action="append",
+        metavar="NAMES",
+        help='people to use, comma-separated ("Alec Baldwin,Bill_Hader"), or "course" for the six of the '
+        "course project; repeatable (default: everyone)",
+    )
 
 
 def parse_actors(values: list[str] | None) -> list[str] | None:
@@ -92,9 +113,14 @@ def positive_int(text: str) -> int:
 
 def add_threads_arg(p: argparse.ArgumentParser, what: str = "per training process") -> None:
     """--threads N (default None: the rule of cnnlab.core.threads, 1 unless $OMP_NUM_THREADS is set)."""
-    p.add_argument("--threads", type=positive_int, default=None, metavar="N",
-                   help=f"torch threads {what} (default: $OMP_NUM_THREADS if set, else 1: faster than more threads "
-                        "for networks this small, and far faster on a busy machine; see docs/benchmarks.md)")
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help=f"torch threads {what} (default: $OMP_NUM_THREADS if set, else 1: faster than more threads "
+        "for networks this small, and far faster on a busy machine; see docs/benchmarks.md)",
+    )
 
 
 def apply_threads(args: argparse.Namespace) -> int | None:
@@ -109,8 +135,12 @@ def apply_threads(args: argparse.Namespace) -> int | None:
 def add_device_arg(p: argparse.ArgumentParser) -> None:
     from cnnlab.core.runtime import DEFAULT_DEVICE
 
-    p.add_argument("--device", default=DEFAULT_DEVICE, type=device_arg,
-                   help=f"torch device: cpu, cuda, cuda:1, mps, or auto (cuda, else mps, else cpu) (default: {DEFAULT_DEVICE})")
+    p.add_argument(
+        "--device",
+        default=DEFAULT_DEVICE,
+        type=device_arg,
+        help=f"torch device: cpu, cuda, cuda:1, mps, or auto (cuda, else mps, else cpu) (default: {DEFAULT_DEVICE})",
+    )
 
 
 def add_out_arg(p: argparse.ArgumentParser, what: str) -> None:
@@ -120,8 +150,14 @@ def add_out_arg(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--out", default=str(DEFAULT_OUT), help=f"runs folder: {what} (default: {DEFAULT_OUT})")
 
 
-def add_runtime_args(p: argparse.ArgumentParser, out: str, *, jobs: str | None = None, threads: str = "per training process",
-                     device: bool = True) -> None:
+def add_runtime_args(
+    p: argparse.ArgumentParser,
+    out: str,
+    *,
+    jobs: str | None = None,
+    threads: str = "per training process",
+    device: bool = True,
+) -> None:
     """The runtime flags of a command (cnnlab.core.runtime.RuntimeOptions): --out, --device, --threads, and
     --jobs when `jobs` says what its processes do. Read them back with `runtime_options(args)`."""
     add_out_arg(p, out)
@@ -131,8 +167,13 @@ def add_runtime_args(p: argparse.ArgumentParser, out: str, *, jobs: str | None =
     if jobs is not None:
         from cnnlab.core.runtime import MAX_JOBS
 
-        p.add_argument("--jobs", type=positive_int, default=None, metavar="N",
-                       help=f"parallel training processes, {jobs} (default: CPU cores, at most {MAX_JOBS})")
+        p.add_argument(
+            "--jobs",
+            type=positive_int,
+            default=None,
+            metavar="N",
+            help=f"parallel training processes, {jobs} (default: CPU cores, at most {MAX_JOBS})",
+        )
 
 
 def runtime_options(args: argparse.Namespace) -> Any:
@@ -141,26 +182,45 @@ def runtime_options(args: argparse.Namespace) -> Any:
 
     from cnnlab.core.runtime import RuntimeOptions
 
-    given = {"out": Path(args.out), "device": getattr(args, "device", None), "threads": getattr(args, "threads", None),
-             "jobs": getattr(args, "jobs", None), "data": getattr(args, "data", None)}
+    given = {
+        "out": Path(args.out),
+        "device": getattr(args, "device", None),
+        "threads": getattr(args, "threads", None),
+        "jobs": getattr(args, "jobs", None),
+        "data": getattr(args, "data", None),
+    }
     return RuntimeOptions(**{k: v for k, v in given.items() if v is not None})
 
 
 def add_search_source_args(p: argparse.ArgumentParser) -> None:
     """--storage/--study: read the 1.6 search from a study made by `cnnlab sweep` instead of searching here."""
-    p.add_argument("--storage", metavar="URL", help="read the 1.6 search from an Optuna storage (e.g. postgresql://user@host/db, "
-                                                   "shared by `cnnlab sweep` workers on many machines) instead of searching here; "
-                                                   "needs --study (password never printed)")
-    p.add_argument("--study", metavar="NAME", help="the study (made by `cnnlab sweep`) to read the 1.6 search from; its best "
-                                                   "configuration is retrained on the repeats (default storage: <out>/optuna.db)")
+    p.add_argument(
+        "--storage",
+        metavar="URL",
+        help="read the 1.6 search from an Optuna storage (e.g. postgresql://user@host/db, "
+        "shared by `cnnlab sweep` workers on many machines) instead of searching here; "
+        "needs --study (password never printed)",
+    )
+    p.add_argument(
+        "--study",
+        metavar="NAME",
+        help="the study (made by `cnnlab sweep`) to read the 1.6 search from; its best "
+        "configuration is retrained on the repeats (default storage: <out>/optuna.db)",
+    )
 
 
 def add_config_args(p: argparse.ArgumentParser, data: bool = True) -> None:
     """--config and --set (and, for Part 1 commands, --data, --seed and --epochs, bound to their config
     fields as every field flag is: see bind_field)."""
     p.add_argument("--config", metavar="YAML", help="YAML file overriding the defaults")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one setting, e.g. --set train.optimizer.lr=1e-3 (repeatable; applied after --config)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one setting, e.g. --set train.optimizer.lr=1e-3 (repeatable; applied after --config)",
+    )
     if data:
         add_part1_data_arg(p)
         p.add_argument("--seed", type=int, help="training seed (train.seed)")
@@ -171,8 +231,11 @@ def add_config_args(p: argparse.ArgumentParser, data: bool = True) -> None:
 
 def add_part1_data_arg(p: argparse.ArgumentParser) -> None:
     """--data, bound to data.name of the Part 1 RunConfig."""
-    p.add_argument("--data", help="art data: the embedded 'synthetic-artists' set or a folder with one sub-folder per "
-                                  "artist (default: data.name of the config)")
+    p.add_argument(
+        "--data",
+        help="art data: the embedded 'synthetic-artists' set or a folder with one sub-folder per "
+        "artist (default: data.name of the config)",
+    )
     bind_field(p, "data", "data.name")
 
 
@@ -193,8 +256,15 @@ def _shown(value: Any) -> str:
     return "none" if value is None else str(value)
 
 
-def add_field_arg(p: argparse.ArgumentParser, cls: type, path: str, flag: str, help: str,
-                  to_config: Callable[[Any], Any] | None = None, **kwargs: Any) -> None:
+def add_field_arg(
+    p: argparse.ArgumentParser,
+    cls: type,
+    path: str,
+    flag: str,
+    help: str,
+    to_config: Callable[[Any], Any] | None = None,
+    **kwargs: Any,
+) -> None:
     """A flag that sets config field `path` of `cls` (through `to_config`, if given). Its default and help
     come from the dataclass; its own default is None ("not given"), so only given flags override the
     config (see config_extra). kwargs go to add_argument (type, metavar, action, const, ...)."""
@@ -240,9 +310,12 @@ def resolve_run_config(args: argparse.Namespace) -> Any:
 
 
 def add_tensorboard_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tensorboard", action="store_true",
-                   help="log every run trained to TensorBoard, live, into <out>/<run id>/tensorboard/ "
-                        "(then: tensorboard --logdir <out>; needs pip install -e \".[tensorboard]\")")
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="log every run trained to TensorBoard, live, into <out>/<run id>/tensorboard/ "
+        '(then: tensorboard --logdir <out>; needs pip install -e ".[tensorboard]")',
+    )
 
 
 def tensorboard_callbacks(args: argparse.Namespace, out: Any) -> list:

@@ -5,8 +5,19 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import (add_search_source_args, add_config_args, add_repeats_arg, add_runtime_args, add_tensorboard_arg, parse_seeds, positive_int,
-                               resolve_run_config, runtime_options, tensorboard_callbacks, tensorboard_done)
+from cnnlab.cli.common import (
+    add_config_args,
+    add_repeats_arg,
+    add_runtime_args,
+    add_search_source_args,
+    add_tensorboard_arg,
+    parse_seeds,
+    positive_int,
+    resolve_run_config,
+    runtime_options,
+    tensorboard_callbacks,
+    tensorboard_done,
+)
 
 log = logging.getLogger("cnnlab")
 
@@ -34,17 +45,27 @@ class _SuiteChoices:
 
 
 def _add_experiment(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("experiment", help="run a Part 1 experiment suite over several paired repeats (questions 1.2-1.7)")
+    p = sub.add_parser(
+        "experiment", help="run a Part 1 experiment suite over several paired repeats (questions 1.2-1.7)"
+    )
     p.add_argument("suite", choices=_SuiteChoices(), metavar="SUITE", help="suite to run: %(choices)s")
     add_config_args(p)
     from cnnlab.art.repeats import DEFAULT_REPEATS, DEFAULT_TRIALS
 
     add_repeats_arg(p, str(DEFAULT_REPEATS), flags=("--seeds", "--repeats"))
     p.add_argument("--quick", action="store_true", help="the first repeat alone, 2 epochs (smoke test)")
-    p.add_argument("--trials", type=positive_int, default=DEFAULT_TRIALS,
-                   help=f"Optuna trials of the search suite (default: {DEFAULT_TRIALS})")
-    add_runtime_args(p, "the runs and <out>/suites/<suite>/ tables go here", jobs="1 thread each",
-                     threads="per training process (each of --jobs)")
+    p.add_argument(
+        "--trials",
+        type=positive_int,
+        default=DEFAULT_TRIALS,
+        help=f"Optuna trials of the search suite (default: {DEFAULT_TRIALS})",
+    )
+    add_runtime_args(
+        p,
+        "the runs and <out>/suites/<suite>/ tables go here",
+        jobs="1 thread each",
+        threads="per training process (each of --jobs)",
+    )
     add_search_source_args(p)
     add_tensorboard_arg(p)
     p.set_defaults(handler=_run_experiment)
@@ -56,10 +77,17 @@ def _suite_options(args: argparse.Namespace):
 
     check_out_dir(args.out)  # before any work: an --out that is a file must not cost a suite
     base = resolve_run_config(argparse.Namespace(**{**vars(args), "epochs": None}))
-    return SuiteOptions(runtime=runtime_options(args), base=base, repeats=parse_seeds(args.repeats, args.repeats_flag),
-                        epochs=args.epochs, quick=args.quick, search_trials=args.trials,
-                        callbacks=tuple(tensorboard_callbacks(args, args.out)),
-                        search_storage=args.storage, search_study=args.study)
+    return SuiteOptions(
+        runtime=runtime_options(args),
+        base=base,
+        repeats=parse_seeds(args.repeats, args.repeats_flag),
+        epochs=args.epochs,
+        quick=args.quick,
+        search_trials=args.trials,
+        callbacks=tuple(tensorboard_callbacks(args, args.out)),
+        search_storage=args.storage,
+        search_study=args.study,
+    )
 
 
 def _run_experiment(args: argparse.Namespace) -> int:

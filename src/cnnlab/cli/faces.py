@@ -18,7 +18,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _byte_count(text: str) -> int:
-    """"20000000", "20M", "512k" -> bytes."""
+    """ "20000000", "20M", "512k" -> bytes."""
     units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
     t = text.strip().lower().removesuffix("b").removesuffix("i")
     try:
@@ -33,8 +33,9 @@ def _add_faces(sub: argparse._SubParsersAction) -> None:
     fsub.required = True
 
     d = fsub.add_parser("download", help="download, verify and crop the faces of FaceScrub list files")
-    d.add_argument("--list", dest="lists", action="append", required=True, metavar="FILE",
-                   help="FaceScrub list file (repeatable)")
+    d.add_argument(
+        "--list", dest="lists", action="append", required=True, metavar="FILE", help="FaceScrub list file (repeatable)"
+    )
     d.add_argument("--out", required=True, metavar="DIR", help="output folder (nothing is written outside it)")
     add_actors_arg(d)
     d.add_argument("--workers", type=int, default=16, help="concurrent downloads (default: 16)")
@@ -42,8 +43,12 @@ def _add_faces(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--retries", type=int, default=2, help="retries after a transient failure (default: 2)")
     d.add_argument("--backoff", type=float, default=0.5, help="first retry delay in s, doubled each time")
     d.add_argument("--max-bytes", type=_byte_count, default=20_000_000, help="largest response (default: 20000000)")
-    d.add_argument("--max-pixels", type=int, default=MAX_IMAGE_PIXELS,
-                   help=f"largest image, checked before decoding (decompression-bomb guard; default: {MAX_IMAGE_PIXELS})")
+    d.add_argument(
+        "--max-pixels",
+        type=int,
+        default=MAX_IMAGE_PIXELS,
+        help=f"largest image, checked before decoding (decompression-bomb guard; default: {MAX_IMAGE_PIXELS})",
+    )
     d.add_argument("--gray-size", type=int, default=28, help="side of the grayscale copies (default: 28)")
     d.add_argument("--rgb-size", type=int, default=227, help="side of the RGB copies (default: 227)")
     d.add_argument("--retry-failed", action="store_true", help="fetch again faces that failed for good (404...)")
@@ -66,11 +71,24 @@ def _add_faces(sub: argparse._SubParsersAction) -> None:
 def _run_faces_download(args: argparse.Namespace) -> int:
     from cnnlab.faces import DownloadConfig, download_faces, format_summary
 
-    cfg = DownloadConfig(workers=args.workers, timeout=args.timeout, retries=args.retries, backoff=args.backoff,
-                         max_bytes=args.max_bytes, max_pixels=args.max_pixels, gray_size=args.gray_size,
-                         rgb_size=args.rgb_size, retry_failed=args.retry_failed)
-    report = download_faces(args.lists, args.out, cfg, actors=parse_actors(args.actors),
-                            progress=not args.no_progress and sys.stderr.isatty())
+    cfg = DownloadConfig(
+        workers=args.workers,
+        timeout=args.timeout,
+        retries=args.retries,
+        backoff=args.backoff,
+        max_bytes=args.max_bytes,
+        max_pixels=args.max_pixels,
+        gray_size=args.gray_size,
+        rgb_size=args.rgb_size,
+        retry_failed=args.retry_failed,
+    )
+    report = download_faces(
+        args.lists,
+        args.out,
+        cfg,
+        actors=parse_actors(args.actors),
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
     print(format_summary(report))
     return 0 if report.counts["ok"] else 1
 

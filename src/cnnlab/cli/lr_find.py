@@ -9,8 +9,11 @@ from cnnlab.cli.common import add_config_args, add_device_arg, add_part1_data_ar
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add this area's sub-commands to the `cnnlab` parser."""
-    p = sub.add_parser("lr-find", help="learning-rate range test (Smith 2015): loss vs an exponentially growing LR, "
-                                       "a suggested LR printed (never applied)")
+    p = sub.add_parser(
+        "lr-find",
+        help="learning-rate range test (Smith 2015): loss vs an exponentially growing LR, "
+        "a suggested LR printed (never applied)",
+    )
     add_config_args(p, data=False)
     add_part1_data_arg(p)
     p.add_argument("--seed", type=int, help="training seed (train.seed)")

@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Callable
+from collections.abc import Callable
 
-from cnnlab.cli.common import (ArgumentParser, add_actors_arg, add_config_args, add_device_arg, add_runtime_args, add_field_arg, add_seeds_arg,
-                               add_tensorboard_arg, bind_field, parse_actors, parse_seeds, resolve_command_config,
-                               tensorboard_callbacks, tensorboard_done)
+from cnnlab.cli.common import (
+    ArgumentParser,
+    add_actors_arg,
+    add_config_args,
+    add_device_arg,
+    add_field_arg,
+    add_runtime_args,
+    add_seeds_arg,
+    add_tensorboard_arg,
+    bind_field,
+    parse_actors,
+    parse_seeds,
+    resolve_command_config,
+    tensorboard_callbacks,
+    tensorboard_done,
+)
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.train.config import OPTIMIZERS
 
@@ -29,12 +42,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def _add_face_data_args(p: argparse.ArgumentParser, cls: type) -> None:
     """--config/--set, the data flags (data.*), and what every Part 2 run command takes."""
     add_config_args(p, data=False)
-    add_field_arg(p, cls, "data.source", "--faces", "'olivetti' (embedded) or a folder made by `cnnlab faces download`",
-                  metavar="SOURCE")
+    add_field_arg(
+        p,
+        cls,
+        "data.source",
+        "--faces",
+        "'olivetti' (embedded) or a folder made by `cnnlab faces download`",
+        metavar="SOURCE",
+    )
     add_actors_arg(p)
     bind_field(p, "actors", "data.actors", parse_actors)
-    for flag, key in (("--train-per-actor", "train_per_actor"), ("--val-per-actor", "val_per_actor"),
-                      ("--test-per-actor", "test_per_actor")):
+    for flag, key in (
+        ("--train-per-actor", "train_per_actor"),
+        ("--val-per-actor", "val_per_actor"),
+        ("--test-per-actor", "test_per_actor"),
+    ):
         add_field_arg(p, cls, f"data.split.{key}", flag, f"{key.split('_')[0]} faces per person", type=int, metavar="N")
     add_field_arg(p, cls, "data.split.seed", "--split-seed", "seed of the per-person split", type=int, metavar="S")
     add_runtime_args(p, "each run is written to <out>/<run id>/")
@@ -56,19 +78,35 @@ def _add_train_args(p: argparse.ArgumentParser, cls: type) -> None:
     add_field_arg(p, cls, "train.optimizer.name", "--optimizer", f"optimizer: {', '.join(OPTIMIZERS)}")
     add_field_arg(p, cls, "train.optimizer.lr", "--lr", "learning rate", type=float)
     add_field_arg(p, cls, "train.optimizer.weight_decay", "--weight-decay", "L2 weight decay", type=float)
-    add_field_arg(p, cls, "train.early_stopping.patience", "--patience",
-                  "early stopping after this many epochs without improvement of the validation metric (train.early_stopping.monitor)", type=int)
+    add_field_arg(
+        p,
+        cls,
+        "train.early_stopping.patience",
+        "--patience",
+        "early stopping after this many epochs without improvement of the validation metric (train.early_stopping.monitor)",
+        type=int,
+    )
     add_seeds_arg(p, None, "training seeds, one run each (sets train.seed), then mean +- std")
 
 
 def _add_alexnet_args(p: argparse.ArgumentParser, cls: type, section: str) -> None:
-    add_field_arg(p, cls, f"{section}.weights", "--weights",
-                  "AlexNet ImageNet weights (alexnet-owt-7be5be79.pth); none = the torch hub cache, then a checked "
-                  "download; 'random' = an untrained AlexNet", metavar="PATH|random")
+    add_field_arg(
+        p,
+        cls,
+        f"{section}.weights",
+        "--weights",
+        "AlexNet ImageNet weights (alexnet-owt-7be5be79.pth); none = the torch hub cache, then a checked "
+        "download; 'random' = an untrained AlexNet",
+        metavar="PATH|random",
+    )
     p.add_argument("--hub-dir", help="torch hub folder (default: torch.hub.get_dir())")
-    p.add_argument("--weights-url", default=None, metavar="URL",
-                   help="where to download the weights when not cached (default: the official torchvision URL; "
-                        "the file name must carry its SHA-256 prefix)")
+    p.add_argument(
+        "--weights-url",
+        default=None,
+        metavar="URL",
+        help="where to download the weights when not cached (default: the official torchvision URL; "
+        "the file name must carry its SHA-256 prefix)",
+    )
     add_field_arg(p, cls, f"{section}.input_size", "--input-size", "face size fed to AlexNet", type=int)
     add_field_arg(p, cls, f"{section}.dropout", "--dropout", "dropout", type=float)
     p.add_argument("--cache-dir", help="feature cache folder (default: <out>/cache/features)")
@@ -84,11 +122,18 @@ def _add_mlp_args(p: argparse.ArgumentParser) -> None:
     add_field_arg(p, cls, "mlp.channels", "--rgb", "RGB inputs instead of grayscale", action="store_const", const=3)
     add_field_arg(p, cls, "mlp.image_size", "--image-size", "face size", type=int)
     add_field_arg(p, cls, "mlp.dropout", "--dropout", "dropout on the hidden units", type=float)
-    add_field_arg(p, cls, "mlp.flip", "--flip", "augment with random horizontal flips", action="store_const", const=True)
+    add_field_arg(
+        p, cls, "mlp.flip", "--flip", "augment with random horizontal flips", action="store_const", const=True
+    )
     add_field_arg(p, cls, "mlp.unit_rule", "--unit-rule", f"which hidden units to picture: {' or '.join(UNIT_RULES)}")
     add_field_arg(p, cls, "mlp.units_per_class", "--units-per-class", "pictured units per person", type=int)
-    add_field_arg(p, cls, "mlp.standardize", "--standardize",
-                  f"input standardisation: {', '.join(STANDARDIZE)} (pixel: mean face and per-pixel std)")
+    add_field_arg(
+        p,
+        cls,
+        "mlp.standardize",
+        "--standardize",
+        f"input standardisation: {', '.join(STANDARDIZE)} (pixel: mean face and per-pixel std)",
+    )
     _add_train_args(p, cls)
 
 
@@ -102,7 +147,6 @@ def _head_hidden(text: str) -> list[int]:
 
 def _print_part2(results: list, args: argparse.Namespace, extra: Callable[[dict], list[str]] | None = None) -> None:
     from cnnlab.core.io import json_text
-
     from cnnlab.faces.experiments import seed_summary
 
     if args.json:
@@ -111,7 +155,9 @@ def _print_part2(results: list, args: argparse.Namespace, extra: Callable[[dict]
     for r in results:
         s = r.summary
         print(f"run {s['run_id']}{' (cached)' if r.cached else ''}: {r.path}")
-        print(f"  {s['model']}; seed {s['seed']}, best epoch {s['best_epoch']} of {s['epochs_run']} (by {s['selected_by'].replace('_', ' ')})")
+        print(
+            f"  {s['model']}; seed {s['seed']}, best epoch {s['best_epoch']} of {s['epochs_run']} (by {s['selected_by'].replace('_', ' ')})"
+        )
         print(f"  accuracy: train {s['train_acc']:.3f}  val {s['val_acc']:.3f}  test {s['test_acc']:.3f}")
         for line in extra(s) if extra else []:
             print(f"  {line}")
@@ -119,8 +165,10 @@ def _print_part2(results: list, args: argparse.Namespace, extra: Callable[[dict]
             print(f"  WARNING: {s['warning']}")
     if len(results) > 1:
         agg = seed_summary(results)
-        print(f"test accuracy over {agg['n']} seeds: {agg['test_acc_mean']:.3f} +- {agg['test_acc_std']:.3f} "
-              f"(val {agg['val_acc_mean']:.3f} +- {agg['val_acc_std']:.3f})")
+        print(
+            f"test accuracy over {agg['n']} seeds: {agg['test_acc_mean']:.3f} +- {agg['test_acc_std']:.3f} "
+            f"(val {agg['val_acc_mean']:.3f} +- {agg['val_acc_std']:.3f})"
+        )
 
 
 def _add_part2(sub: argparse._SubParsersAction) -> None:
@@ -135,35 +183,70 @@ def _add_part2(sub: argparse._SubParsersAction) -> None:
     _add_mlp_args(m)
     m.set_defaults(handler=_run_part2_mlp)
 
-    w = psub.add_parser("weights", help="MLPs with 300 and 800 hidden units and pictures of chosen units' input weights (2.3)")
+    w = psub.add_parser(
+        "weights", help="MLPs with 300 and 800 hidden units and pictures of chosen units' input weights (2.3)"
+    )
     _add_face_data_args(w, MLPRunConfig)
-    w.add_argument("--hidden", type=int, nargs="+", default=list(WEIGHT_STUDY_HIDDEN), metavar="N",
-                   help=f"hidden sizes, one MLP each (replaces mlp.hidden; default: {' '.join(map(str, WEIGHT_STUDY_HIDDEN))})")
+    w.add_argument(
+        "--hidden",
+        type=int,
+        nargs="+",
+        default=list(WEIGHT_STUDY_HIDDEN),
+        metavar="N",
+        help=f"hidden sizes, one MLP each (replaces mlp.hidden; default: {' '.join(map(str, WEIGHT_STUDY_HIDDEN))})",
+    )
     _add_mlp_args(w)
     w.set_defaults(handler=_run_part2_weights)
 
     f = psub.add_parser("features", help="AlexNet activations (conv4) as fixed features + a fully connected head (2.2)")
     _add_face_data_args(f, FeaturesRunConfig)
     _add_alexnet_args(f, FeaturesRunConfig, "features")
-    add_field_arg(f, FeaturesRunConfig, "features.layer", "--layer", "AlexNet layer: conv1..conv5, pool1, pool2, pool5, fc6, fc7")
-    add_field_arg(f, FeaturesRunConfig, "features.head_hidden", "--head-hidden",
-                  "hidden sizes of the head, comma-separated; 0 for a linear head", to_config=_head_hidden, metavar="N[,N...]")
+    add_field_arg(
+        f, FeaturesRunConfig, "features.layer", "--layer", "AlexNet layer: conv1..conv5, pool1, pool2, pool5, fc6, fc7"
+    )
+    add_field_arg(
+        f,
+        FeaturesRunConfig,
+        "features.head_hidden",
+        "--head-hidden",
+        "hidden sizes of the head, comma-separated; 0 for a linear head",
+        to_config=_head_hidden,
+        metavar="N[,N...]",
+    )
     _add_train_args(f, FeaturesRunConfig)
     f.set_defaults(handler=_run_part2_features)
 
     t = psub.add_parser("finetune", help="AlexNet with one output per actor, fine-tuned (2.4)")
     _add_face_data_args(t, FinetuneRunConfig)
     _add_alexnet_args(t, FinetuneRunConfig, "finetune")
-    add_field_arg(t, FinetuneRunConfig, "finetune.freeze", "--freeze",
-                  "from-features (start from the trained 2.2 network and train it end to end from --train-from on), "
-                  "or AlexNet with a new last layer: features (conv layers frozen), all-but-last (only the new layer "
-                  "trains) or none")
-    add_field_arg(t, FinetuneRunConfig, "finetune.train_from", "--train-from",
-                  "from-features: the first AlexNet layer that trains (conv2..conv5); the layers before stay frozen, cached")
-    add_field_arg(t, FinetuneRunConfig, "finetune.features_run", "--features-run",
-                  "from-features: the 2.2 run folder to start from (default: the `part2 features` run of the same data, "
-                  "weights and seed in --out, trained first if missing)", metavar="RUN")
-    add_field_arg(t, FinetuneRunConfig, "finetune.lr_scale", "--lr-scale", "AlexNet layers train at lr x this", type=float)
+    add_field_arg(
+        t,
+        FinetuneRunConfig,
+        "finetune.freeze",
+        "--freeze",
+        "from-features (start from the trained 2.2 network and train it end to end from --train-from on), "
+        "or AlexNet with a new last layer: features (conv layers frozen), all-but-last (only the new layer "
+        "trains) or none",
+    )
+    add_field_arg(
+        t,
+        FinetuneRunConfig,
+        "finetune.train_from",
+        "--train-from",
+        "from-features: the first AlexNet layer that trains (conv2..conv5); the layers before stay frozen, cached",
+    )
+    add_field_arg(
+        t,
+        FinetuneRunConfig,
+        "finetune.features_run",
+        "--features-run",
+        "from-features: the 2.2 run folder to start from (default: the `part2 features` run of the same data, "
+        "weights and seed in --out, trained first if missing)",
+        metavar="RUN",
+    )
+    add_field_arg(
+        t, FinetuneRunConfig, "finetune.lr_scale", "--lr-scale", "AlexNet layers train at lr x this", type=float
+    )
     _add_train_args(t, FinetuneRunConfig)
     t.set_defaults(handler=_run_part2_finetune)
 
@@ -179,8 +262,10 @@ def _mlp_lines(args: argparse.Namespace) -> Callable[[dict], list[str]]:
     def lines(s: dict) -> list[str]:
         path = f"{args.out}/{s['run_id']}"
         units = ", ".join(f"{u['unit']}->{u['favours_class']}" for u in s.get("weight_units", [])[:6])
-        return [f"learning curves: {path}/learning_curves.png, metrics.csv; weights: {path}/weights.png ({units}, ...)",
-                f"checkpoint: {path}/model.pt"]
+        return [
+            f"learning curves: {path}/learning_curves.png, metrics.csv; weights: {path}/weights.png ({units}, ...)",
+            f"checkpoint: {path}/model.pt",
+        ]
 
     return lines
 
@@ -190,8 +275,10 @@ def _train_mlps(configs: list, args: argparse.Namespace) -> list:
 
     faces = load_run_faces(configs[0])  # the configs differ only in mlp.hidden and train.seed
     callbacks = tensorboard_callbacks(args, args.out)
-    return [train_mlp(faces, c, args.out, device=args.device, force=args.force, progress=not args.json, callbacks=callbacks)
-            for c in configs]
+    return [
+        train_mlp(faces, c, args.out, device=args.device, force=args.force, progress=not args.json, callbacks=callbacks)
+        for c in configs
+    ]
 
 
 def _run_part2_mlp(args: argparse.Namespace) -> int:
@@ -226,11 +313,12 @@ def _run_part2_weights(args: argparse.Namespace) -> int:
 def _load_alexnet_inputs(config, weights_spec: str | None, args: argparse.Namespace):
     """(state dict, weights provenance, faces) for an AlexNet run config."""
     from cnnlab.faces.alexnet.model import OFFICIAL_URL
-    from cnnlab.faces.experiments import load_run_faces
     from cnnlab.faces.alexnet.weights import resolve_weights
+    from cnnlab.faces.experiments import load_run_faces
 
-    state_dict, weights = resolve_weights(weights_spec, hub_dir=args.hub_dir, url=args.weights_url or OFFICIAL_URL,
-                                          progress=not args.json)
+    state_dict, weights = resolve_weights(
+        weights_spec, hub_dir=args.hub_dir, url=args.weights_url or OFFICIAL_URL, progress=not args.json
+    )
     return state_dict, weights, load_run_faces(config)
 
 
@@ -241,13 +329,30 @@ def _run_part2_features(args: argparse.Namespace) -> int:
     config = resolve_command_config(FeaturesRunConfig, args)
     state_dict, weights, faces = _load_alexnet_inputs(config, config.features.weights, args)
     callbacks = tensorboard_callbacks(args, args.out)
-    results = [alexnet_features(faces, state_dict, weights, c, args.out, cache_dir=args.cache_dir, device=args.device,
-                                force=args.force, progress=not args.json, callbacks=callbacks)
-               for c in _seeded(config, args)]
-    _print_part2(results, args, lambda s: [
-        f"features: {s['feature_dim']} per face, {'cached' if s.get('cache_hits') else 'extracted'} "
-        f"({s.get('extract_seconds', 0):.1f} s); head trained in {s['train_seconds']:.1f} s",
-        f"checkpoint: {args.out}/{s['run_id']}/model.pt"])
+    results = [
+        alexnet_features(
+            faces,
+            state_dict,
+            weights,
+            c,
+            args.out,
+            cache_dir=args.cache_dir,
+            device=args.device,
+            force=args.force,
+            progress=not args.json,
+            callbacks=callbacks,
+        )
+        for c in _seeded(config, args)
+    ]
+    _print_part2(
+        results,
+        args,
+        lambda s: [
+            f"features: {s['feature_dim']} per face, {'cached' if s.get('cache_hits') else 'extracted'} "
+            f"({s.get('extract_seconds', 0):.1f} s); head trained in {s['train_seconds']:.1f} s",
+            f"checkpoint: {args.out}/{s['run_id']}/model.pt",
+        ],
+    )
     _tensorboard_done(results, args)
     return 0
 
@@ -259,14 +364,30 @@ def _run_part2_finetune(args: argparse.Namespace) -> int:
     config = resolve_command_config(FinetuneRunConfig, args)
     state_dict, weights, faces = _load_alexnet_inputs(config, config.finetune.weights, args)
     callbacks = tensorboard_callbacks(args, args.out)
-    results = [alexnet_finetune(faces, state_dict, weights, c, args.out, cache_dir=args.cache_dir, device=args.device,
-                                force=args.force, progress=not args.json, callbacks=callbacks)
-               for c in _seeded(config, args)]
+    results = [
+        alexnet_finetune(
+            faces,
+            state_dict,
+            weights,
+            c,
+            args.out,
+            cache_dir=args.cache_dir,
+            device=args.device,
+            force=args.force,
+            progress=not args.json,
+            callbacks=callbacks,
+        )
+        for c in _seeded(config, args)
+    ]
+
     def lines(s: dict) -> list[str]:
         out = [f"checkpoint: {args.out}/{s['run_id']}/model.pt"]
         if s.get("start"):
-            out.insert(0, f"started from 2.2 run {s['start_run']} (val {s['start']['val_acc']:.3f}, test {s['start']['test_acc']:.3f}); "
-                          f"trained: {', '.join(s['trained_layers'])} + head")
+            out.insert(
+                0,
+                f"started from 2.2 run {s['start_run']} (val {s['start']['val_acc']:.3f}, test {s['start']['test_acc']:.3f}); "
+                f"trained: {', '.join(s['trained_layers'])} + head",
+            )
         return out
 
     _print_part2(results, args, lines)
@@ -298,8 +419,11 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("explain", help="attribution maps of a face image for two classes, as a PNG (2.5)")
     p.add_argument("image", help="image file (a face crop, like the training faces)")
     p.add_argument("--checkpoint", required=True, help="model.pt of a `cnnlab part2` run")
-    p.add_argument("--method", default="guided-backprop",
-                   help="guided-backprop (default), saliency, integrated-gradients or guided-gradcam")
+    p.add_argument(
+        "--method",
+        default="guided-backprop",
+        help="guided-backprop (default), saliency, integrated-gradients or guided-gradcam",
+    )
     p.add_argument("--classes", metavar="A,B", help="the classes to explain (default: the two most probable)")
     p.add_argument("--out", help="output PNG (default: <image stem>_<method>.png in the current folder)")
     add_device_arg(p)

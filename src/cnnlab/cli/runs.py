@@ -4,9 +4,9 @@ TensorBoard event files for runs trained without live logging."""
 from __future__ import annotations
 
 import argparse
-from cnnlab.core.io import json_text
 
 from cnnlab.cli.common import ArgumentParser, add_out_arg
+from cnnlab.core.io import json_text
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -15,14 +15,25 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("runs", help="a table of the run folders (filter, sort, --json); show, diff, tensorboard")
     add_out_arg(p, "the run folders listed")
-    p.add_argument("--kind", metavar="KIND", help=f"only runs of this kind: {', '.join(KINDS)} (or cnn: every Part 1 run)")
+    p.add_argument(
+        "--kind", metavar="KIND", help=f"only runs of this kind: {', '.join(KINDS)} (or cnn: every Part 1 run)"
+    )
     p.add_argument("--data", metavar="NAME", help="only runs on this data (its name, or a data folder's name)")
-    p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
-                   help="only runs whose resolved config (dotted key, e.g. train.optimizer.lr=1e-3) or summary matches; "
-                        "also !=, <, <=, >, >=; repeatable (all must hold)")
-    p.add_argument("--sort", default="when", metavar="KEY",
-                   help="sort by a column (id, kind, data, seed, epochs, train_acc, val_acc, test_acc, seconds, when) "
-                        "or a dotted config/summary key (default: when)")
+    p.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only runs whose resolved config (dotted key, e.g. train.optimizer.lr=1e-3) or summary matches; "
+        "also !=, <, <=, >, >=; repeatable (all must hold)",
+    )
+    p.add_argument(
+        "--sort",
+        default="when",
+        metavar="KEY",
+        help="sort by a column (id, kind, data, seed, epochs, train_acc, val_acc, test_acc, seconds, when) "
+        "or a dotted config/summary key (default: when)",
+    )
     p.add_argument("--reverse", action="store_true", help="largest first")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.set_defaults(handler=_run_table)
@@ -36,12 +47,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("run", help="a run folder, a run id, or a unique prefix of one")
     s.set_defaults(handler=_run_show)
 
-    d = actions.add_parser("diff", parents=[common], help="the config keys that differ between two runs, and their metric deltas")
+    d = actions.add_parser(
+        "diff", parents=[common], help="the config keys that differ between two runs, and their metric deltas"
+    )
     d.add_argument("run_a", metavar="RUN_A", help="a run folder, a run id, or a unique prefix of one")
     d.add_argument("run_b", metavar="RUN_B")
     d.set_defaults(handler=_run_diff)
 
-    t = actions.add_parser("tensorboard", parents=[common], help="write TensorBoard event files for run folders that lack them")
+    t = actions.add_parser(
+        "tensorboard", parents=[common], help="write TensorBoard event files for run folders that lack them"
+    )
     t.add_argument("runs_dir", nargs="?", metavar="RUNS_DIR", help="runs folder (default: --out)")
     t.add_argument("--force", action="store_true", help="rewrite event files that exist")
     t.set_defaults(handler=_run_tensorboard)
@@ -50,7 +65,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def _run_table(args: argparse.Namespace) -> int:
     from cnnlab.core.runs.catalog import filter_runs, format_table, list_runs, sort_runs
 
-    records = sort_runs(list_runs(args.out), args.sort, reverse=args.reverse)  # all runs: --sort is checked against them
+    records = sort_runs(
+        list_runs(args.out), args.sort, reverse=args.reverse
+    )  # all runs: --sort is checked against them
     records = filter_runs(records, kind=args.kind, data=args.data, where=args.where)
     if args.json:
         print(json_text([r.to_dict() for r in records], indent=2))
@@ -71,7 +88,11 @@ def _run_show(args: argparse.Namespace) -> int:
 
     rec = read_row(find_run(args.out, args.run))
     if args.json:
-        print(json_text({"path": str(rec.path), "status": rec.status, "config": rec.meta, "summary": rec.summary}, indent=2))
+        print(
+            json_text(
+                {"path": str(rec.path), "status": rec.status, "config": rec.meta, "summary": rec.summary}, indent=2
+            )
+        )
         return 0
     print(f"run {rec.run_id} ({rec.kind or rec.status}): {rec.path}")
     if not rec.ok:
@@ -86,8 +107,8 @@ def _run_show(args: argparse.Namespace) -> int:
 
 
 def _run_diff(args: argparse.Namespace) -> int:
-    from cnnlab.core.runs.catalog import diff_runs, find_run, read_row
     from cnnlab.core.errors import CnnlabError
+    from cnnlab.core.runs.catalog import diff_runs, find_run, read_row
 
     a, b = (read_row(find_run(args.out, ref)) for ref in (args.run_a, args.run_b))
     for rec in (a, b):
@@ -95,9 +116,17 @@ def _run_diff(args: argparse.Namespace) -> int:
             raise CnnlabError(f"run {rec.run_id} is {rec.status} ({rec.problem})")
     diff = diff_runs(a, b)
     if args.json:
-        print(json_text({"a": str(a.path), "b": str(b.path),
-                          "config": [{"key": k, "a": va, "b": vb} for k, va, vb in diff.config],
-                          "metrics": [{"key": k, "a": va, "b": vb, "delta": d} for k, va, vb, d in diff.metrics]}, indent=2))
+        print(
+            json_text(
+                {
+                    "a": str(a.path),
+                    "b": str(b.path),
+                    "config": [{"key": k, "a": va, "b": vb} for k, va, vb in diff.config],
+                    "metrics": [{"key": k, "a": va, "b": vb, "delta": d} for k, va, vb, d in diff.metrics],
+                },
+                indent=2,
+            )
+        )
         return 0
     print(f"A = {a.run_id} ({a.kind})\nB = {b.run_id} ({b.kind})")
     if diff.config:
@@ -123,7 +152,9 @@ def _run_tensorboard(args: argparse.Namespace) -> int:
     root = args.runs_dir or args.out
     records = [r for r in list_runs(root) if r.ok]
     counts = write_runs_events((r.path for r in records), overwrite=args.force)
-    print(f"{counts['written']} runs written, {counts['skipped']} already had event files"
-          + (f", {counts['failed']} failed (see the warnings)" if counts["failed"] else ""))
+    print(
+        f"{counts['written']} runs written, {counts['skipped']} already had event files"
+        + (f", {counts['failed']} failed (see the warnings)" if counts["failed"] else "")
+    )
     print(logdir_command(root))
     return 0

@@ -5,8 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import (add_config_args, add_device_arg, add_out_arg, add_tensorboard_arg, add_threads_arg, resolve_run_config,
-                               tensorboard_callbacks, tensorboard_done)
+from cnnlab.cli.common import (
+    add_config_args,
+    add_device_arg,
+    add_out_arg,
+    add_tensorboard_arg,
+    add_threads_arg,
+    resolve_run_config,
+    tensorboard_callbacks,
+    tensorboard_done,
+)
 from cnnlab.core.errors import CnnlabError
 
 log = logging.getLogger("cnnlab")
@@ -21,23 +29,43 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sweep", help="Optuna hyperparameter search on validation accuracy, shareable by many workers/machines")
+    p = sub.add_parser(
+        "sweep", help="Optuna hyperparameter search on validation accuracy, shareable by many workers/machines"
+    )
     add_config_args(p)  # base config; --seed is the training seed, --epochs the epochs per trial
     p.add_argument("--trials", type=int, help="total trials of the study, shared by all workers (rerun to resume)")
-    p.add_argument("--storage", help="sqlite:///file.db, postgresql://user:pw@host/db or a journal file *.log "
-                                     "(default: sqlite:///<out>/optuna.db)")
+    p.add_argument(
+        "--storage",
+        help="sqlite:///file.db, postgresql://user:pw@host/db or a journal file *.log "
+        "(default: sqlite:///<out>/optuna.db)",
+    )
     p.add_argument("--study", default="cnnlab", help="study name (default: cnnlab)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default: 1)")
     add_threads_arg(p, "per worker")
-    p.add_argument("--heartbeat-interval", type=int, default=HEARTBEAT[0], metavar="S",
-                   help=f"seconds between a running trial's heartbeats in a database storage (default: {HEARTBEAT[0]})")
-    p.add_argument("--grace-period", type=int, default=HEARTBEAT[1], metavar="S",
-                   help=f"seconds without heartbeat after which a trial's worker counts as dead: a surviving worker "
-                        f"fails the trial and runs it again, so a lost trial waits about this long (default: {HEARTBEAT[1]}; "
-                        "use the same values on every host)")
-    p.add_argument("--max-retry", type=int, default=MAX_RETRY, metavar="N",
-                   help=f"times a trial whose worker died is run again before it is failed for good (default: {MAX_RETRY}); "
-                        "Ctrl-C and SIGTERM give the trial back at once without counting")
+    p.add_argument(
+        "--heartbeat-interval",
+        type=int,
+        default=HEARTBEAT[0],
+        metavar="S",
+        help=f"seconds between a running trial's heartbeats in a database storage (default: {HEARTBEAT[0]})",
+    )
+    p.add_argument(
+        "--grace-period",
+        type=int,
+        default=HEARTBEAT[1],
+        metavar="S",
+        help=f"seconds without heartbeat after which a trial's worker counts as dead: a surviving worker "
+        f"fails the trial and runs it again, so a lost trial waits about this long (default: {HEARTBEAT[1]}; "
+        "use the same values on every host)",
+    )
+    p.add_argument(
+        "--max-retry",
+        type=int,
+        default=MAX_RETRY,
+        metavar="N",
+        help=f"times a trial whose worker died is run again before it is failed for good (default: {MAX_RETRY}); "
+        "Ctrl-C and SIGTERM give the trial back at once without counting",
+    )
     p.add_argument("--sampler-seed", type=int, help="TPE sampler seed (default: the training seed, else 0)")
     p.add_argument("--no-prune", action="store_true", help="no median pruning")
     p.add_argument("--sampler", choices=("tpe", "random"), default="tpe", help="TPE (default) or random search")
@@ -59,13 +87,16 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
     storage = args.storage or default_storage(Path(args.out))
     stream = sys.stderr if args.json else sys.stdout  # --json keeps stdout one JSON document
-    dashboard = f"watch the study: {dashboard_command(storage)}  (pip install -e \".[dashboard]\")"
+    dashboard = f'watch the study: {dashboard_command(storage)}  (pip install -e ".[dashboard]")'
     if args.show:
         result = load_sweep(args.study, storage)
     else:
         if args.trials is None or args.trials < 1:
-            raise CnnlabError(f"--trials must be a positive integer, got {args.trials}" if args.trials is not None
-                              else "--trials is required (or --show to print a study)")
+            raise CnnlabError(
+                f"--trials must be a positive integer, got {args.trials}"
+                if args.trials is not None
+                else "--trials is required (or --show to print a study)"
+            )
         if args.workers < 1:
             raise CnnlabError("--workers must be a positive integer")
         liveness = Liveness(args.heartbeat_interval, args.grace_period, args.max_retry)
@@ -73,9 +104,21 @@ def _run_sweep(args: argparse.Namespace) -> int:
         seed = args.sampler_seed if args.sampler_seed is not None else (args.seed or 0)
         callbacks = tensorboard_callbacks(args, args.out)
         print(dashboard, file=stream, flush=True)
-        result = run_sweep(study_name=args.study, storage=args.storage, trials=args.trials, workers=args.workers, base=config,
-                           out_root=Path(args.out), seed=seed, prune=not args.no_prune, sampler=args.sampler, threads=args.threads,
-                           device=args.device, callbacks=callbacks, liveness=liveness)
+        result = run_sweep(
+            study_name=args.study,
+            storage=args.storage,
+            trials=args.trials,
+            workers=args.workers,
+            base=config,
+            out_root=Path(args.out),
+            seed=seed,
+            prune=not args.no_prune,
+            sampler=args.sampler,
+            threads=args.threads,
+            device=args.device,
+            callbacks=callbacks,
+            liveness=liveness,
+        )
     _print_result(result, args)
     if not args.show:
         trial_runs = (Path(args.out) / str(t["run_id"]) for t in result.trials if t["run_id"])
@@ -91,9 +134,11 @@ def _print_result(result, args: argparse.Namespace) -> None:
         print(json_text(result.to_dict(), indent=2, default=str))
         return
     print(f"study {result.study_name!r} in {result.storage}")
-    print(f"{result.n_finished} of {result.target} trials finished: {result.n_complete} complete, {result.n_pruned} pruned, "
-          f"{result.n_failed} failed; {result.n_invalid} invalid architectures replaced; "
-          f"{result.n_running} running, {result.n_waiting} waiting")
+    print(
+        f"{result.n_finished} of {result.target} trials finished: {result.n_complete} complete, {result.n_pruned} pruned, "
+        f"{result.n_failed} failed; {result.n_invalid} invalid architectures replaced; "
+        f"{result.n_running} running, {result.n_waiting} waiting"
+    )
     if result.best_trial is None:
         print("no complete trial yet")
         return

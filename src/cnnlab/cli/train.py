@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cnnlab.cli.common import (add_config_args, add_runtime_args, add_tensorboard_arg, resolve_run_config,
-                               tensorboard_callbacks, tensorboard_done)
+from cnnlab.cli.common import (
+    add_config_args,
+    add_runtime_args,
+    add_tensorboard_arg,
+    resolve_run_config,
+    tensorboard_callbacks,
+    tensorboard_done,
+)
 
 log = logging.getLogger("cnnlab")
 
@@ -29,15 +35,20 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from cnnlab.core.io import json_text
-
-    from cnnlab.art.run import train_run
-
     import sys
 
+    from cnnlab.art.run import train_run
+    from cnnlab.core.io import json_text
+
     config = resolve_run_config(args)
-    result = train_run(config, args.out, device=args.device, progress=not args.json, force=args.force,
-                       callbacks=tensorboard_callbacks(args, args.out))
+    result = train_run(
+        config,
+        args.out,
+        device=args.device,
+        progress=not args.json,
+        force=args.force,
+        callbacks=tensorboard_callbacks(args, args.out),
+    )
     s = result.summary
     if args.json:
         print(json_text(s, indent=2))
@@ -45,9 +56,15 @@ def _run_train(args: argparse.Namespace) -> int:
         note = " (cached)" if result.cached else ""
         synthetic = " [synthetic data]" if s.get("synthetic_data") else ""
         print(f"run {s['run_id']}{note}: {result.path}")
-        print(f"data {s['data_name']}{synthetic}, seed {s['seed']}, {s['epochs_run']} epochs, best epoch {s['best_epoch']} by {s['selected_by']}")
-        print(f"best  model: train {s['best_train_acc']:.3f}  val {s['best_val_acc']:.3f}  test {s['best_test_acc']:.3f}")
-        print(f"final model: train {s['final_train_acc']:.3f}  val {s['final_val_acc']:.3f}  test {s['final_test_acc']:.3f}")
+        print(
+            f"data {s['data_name']}{synthetic}, seed {s['seed']}, {s['epochs_run']} epochs, best epoch {s['best_epoch']} by {s['selected_by']}"
+        )
+        print(
+            f"best  model: train {s['best_train_acc']:.3f}  val {s['best_val_acc']:.3f}  test {s['best_test_acc']:.3f}"
+        )
+        print(
+            f"final model: train {s['final_train_acc']:.3f}  val {s['final_val_acc']:.3f}  test {s['final_test_acc']:.3f}"
+        )
         if s.get("skipped_files"):
             print(f"skipped {s['skipped_files']} unreadable files (see summary.json / config.json)")
     tensorboard_done(args, args.out, [result.path], stream=sys.stderr if args.json else None)
@@ -69,8 +86,12 @@ def _run_describe(args: argparse.Namespace) -> int:
 
 
 def _add_receptive_field(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("receptive-field", help="receptive field size, jump and start of a conv/pool stack (question 1.1)")
-    p.add_argument("spec", nargs="?", help="layers, e.g. conv5,conv3 or conv5s2,pool2s2 (default: the configured model)")
+    p = sub.add_parser(
+        "receptive-field", help="receptive field size, jump and start of a conv/pool stack (question 1.1)"
+    )
+    p.add_argument(
+        "spec", nargs="?", help="layers, e.g. conv5,conv3 or conv5s2,pool2s2 (default: the configured model)"
+    )
     p.add_argument("--config", metavar="YAML", help="model config YAML (used when no spec is given)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(handler=_run_receptive_field)
@@ -78,8 +99,8 @@ def _add_receptive_field(sub: argparse._SubParsersAction) -> None:
 
 def _run_receptive_field(args: argparse.Namespace) -> int:
     from cnnlab.art.config import RunConfig
-    from cnnlab.core.config import resolve_config
     from cnnlab.art.models.receptive import layers_from_config, parse_spec, receptive_field
+    from cnnlab.core.config import resolve_config
 
     if args.spec:
         layers = parse_spec(args.spec)

@@ -14,8 +14,9 @@ import math
 import numbers
 import types
 import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from cnnlab.core.errors import ConfigError, clip, shorten
 
@@ -29,8 +30,16 @@ def check(cond: bool, message: str) -> None:
 SEED_LIMIT = 2**32  # seeds are integers in [0, 2**32): what NumPy and every torch generator accept
 
 
-def check_number(value: Any, key: str, low: float | None = None, high: float | None = None, *,
-                 low_open: bool = False, high_open: bool = False, integer: bool = False) -> None:
+def check_number(
+    value: Any,
+    key: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    integer: bool = False,
+) -> None:
     """ConfigError naming `key` unless `value` is a finite number (an int when `integer`; never a
     bool) within [low, high] (bounds None: unbounded; `low_open`/`high_open`: the bound excluded).
 
@@ -62,14 +71,19 @@ MAX_PARAMETERS = 50_000_000  # 200 MB of float32 weights (plus as much again per
 def check_parameter_count(count: int, what: str) -> None:
     """ConfigError when a model of `count` parameters (counted from its config, before anything is
     allocated) exceeds MAX_PARAMETERS: a typo such as filters=[100000] must not claim 13 GB."""
-    check(count <= MAX_PARAMETERS, f"{what} would have {count:,} parameters, more than the limit of "
-                                   f"{MAX_PARAMETERS:,}: use fewer or smaller layers")
+    check(
+        count <= MAX_PARAMETERS,
+        f"{what} would have {count:,} parameters, more than the limit of "
+        f"{MAX_PARAMETERS:,}: use fewer or smaller layers",
+    )
 
 
 def check_seed(value: Any, key: str) -> None:
     """ConfigError naming `key` unless `value` is a seed: an integer in [0, 2**32)."""
-    check(isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value < SEED_LIMIT,
-          f"{key} must be an integer in [0, 2**32), got {shorten(value)}")
+    check(
+        isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value < SEED_LIMIT,
+        f"{key} must be an integer in [0, 2**32), got {shorten(value)}",
+    )
 
 
 MAX_IDS = 1000  # seeds or repeats one command may ask for (a count of 10**9 must not build a huge tuple)
@@ -227,8 +241,10 @@ def bounded_yaml(text: str, what: str) -> Any:
         if node is None:
             return None
         if _expanded_size(node, MAX_YAML_VALUES) > MAX_YAML_VALUES:
-            raise ConfigError(f"{what} holds more than {MAX_YAML_VALUES:,} values once its YAML aliases (*name) "
-                              "are expanded, or an alias inside itself: write the values out")
+            raise ConfigError(
+                f"{what} holds more than {MAX_YAML_VALUES:,} values once its YAML aliases (*name) "
+                "are expanded, or an alias inside itself: write the values out"
+            )
         return loader.construct_document(node)
     except RecursionError:
         raise ConfigError(f"{what} nests too deeply") from None
@@ -247,8 +263,13 @@ def _expanded_size(root: Any, limit: int) -> int:
     while stack:  # iterative post-order walk, each distinct node once
         node, done = stack.pop()
         key = id(node)
-        children = ([v for pair in node.value for v in pair] if isinstance(node, yaml.MappingNode)
-                    else node.value if isinstance(node, yaml.SequenceNode) else [])
+        children = (
+            [v for pair in node.value for v in pair]
+            if isinstance(node, yaml.MappingNode)
+            else node.value
+            if isinstance(node, yaml.SequenceNode)
+            else []
+        )
         if done:
             active.discard(key)
             sizes[key] = min(limit + 1, 1 + sum(sizes[id(c)] for c in children))
@@ -291,7 +312,9 @@ def load_yaml(path: str | Path) -> dict:
     return dict(data)
 
 
-def resolve_config(cls: type, yaml_path: str | Path | None = None, overrides: Sequence[str] = (), extra: Mapping | None = None) -> Any:
+def resolve_config(
+    cls: type, yaml_path: str | Path | None = None, overrides: Sequence[str] = (), extra: Mapping | None = None
+) -> Any:
     """Defaults <- YAML file <- `extra` (e.g. CLI flags) <- `--set` overrides, validated."""
     data: dict = to_dict(cls())
     if yaml_path is not None:

@@ -26,7 +26,7 @@ CUBLAS_WORKSPACE = ":4096:8"  # what cuBLAS needs to pick deterministic GEMM alg
 
 
 def auto_device() -> str:
-    """"cuda" if a CUDA GPU is usable, else "mps" (Apple GPUs), else "cpu"."""
+    """ "cuda" if a CUDA GPU is usable, else "mps" (Apple GPUs), else "cpu"."""
     if torch.cuda.is_available():
         return "cuda"
     if torch.backends.mps.is_available():
@@ -44,8 +44,10 @@ def resolve_device(device: str | torch.device = DEFAULT_DEVICE) -> torch.device:
         raise ConfigError(f"unknown device {str(device)[:40]!r}: {str(exc)[:80]}") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError(f"device {str(device)!r} is not available: this torch build or machine has no CUDA GPU "
-                              "(use --device cpu or auto)")
+            raise ConfigError(
+                f"device {str(device)!r} is not available: this torch build or machine has no CUDA GPU "
+                "(use --device cpu or auto)"
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise ConfigError(f"device {str(device)!r} is not available: {torch.cuda.device_count()} CUDA GPU(s)")
         # Before the first cuBLAS handle: deterministic GEMMs need a fixed workspace (a no-op if the user set one).
@@ -75,7 +77,9 @@ def configure_determinism(device: torch.device, fast: bool = False) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.allow_tf32 = False  # full float32: CUDA results then differ from the CPU's in the last digits only
+    torch.backends.cudnn.allow_tf32 = (
+        False  # full float32: CUDA results then differ from the CPU's in the last digits only
+    )
     torch.backends.cuda.matmul.allow_tf32 = False
 
 

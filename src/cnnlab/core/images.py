@@ -11,8 +11,9 @@ import contextlib
 import os
 import stat
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from cnnlab.core.errors import DataError, first_line
 
@@ -35,7 +36,7 @@ def display_name(raw: str) -> str:
     return name.title() if name == name.lower() else name
 
 
-def to_rgb(img: "Image.Image", background: tuple[int, int, int] = MID_GREY) -> "Image.Image":
+def to_rgb(img: Image.Image, background: tuple[int, int, int] = MID_GREY) -> Image.Image:
     """An RGB copy of any Pillow mode.
 
     16-bit and float images are scaled to 8 bits by their range (65535 when any value exceeds 255);
@@ -60,12 +61,14 @@ def to_rgb(img: "Image.Image", background: tuple[int, int, int] = MID_GREY) -> "
 def check_pixels(width: int, height: int, what: object, max_pixels: int = MAX_IMAGE_PIXELS) -> None:
     """DataError naming `what` when a width x height image has more than `max_pixels` pixels."""
     if width * height > max_pixels:
-        raise DataError(f"{what}: {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,} "
-                        "(a decompression bomb, or a picture far larger than any model input)")
+        raise DataError(
+            f"{what}: {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,} "
+            "(a decompression bomb, or a picture far larger than any model input)"
+        )
 
 
 @contextlib.contextmanager
-def open_image(path: str | os.PathLike, max_pixels: int | None = MAX_IMAGE_PIXELS) -> Iterator["Image.Image"]:
+def open_image(path: str | os.PathLike, max_pixels: int | None = MAX_IMAGE_PIXELS) -> Iterator[Image.Image]:
     """An image file opened by Pillow (header read, pixels not yet decoded), closed after the block.
 
     One-line DataErrors for a missing path, a directory, a special file (FIFO, device: never read) and

@@ -21,8 +21,9 @@ import math
 import os
 import tempfile
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from cnnlab.core.errors import OutputError, write_failure
 

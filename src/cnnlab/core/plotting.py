@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from cnnlab.core.errors import CnnlabError, first_line
 from cnnlab.core.io import atomic_path
@@ -17,9 +18,18 @@ log = logging.getLogger(__name__)
 
 # Small fonts sized for a 5.5in text block: the report's figures print at their nominal size.
 REPORT_STYLE: Mapping[str, Any] = {
-    "font.size": 7, "axes.titlesize": 7, "axes.labelsize": 7, "xtick.labelsize": 6, "ytick.labelsize": 6,
-    "legend.fontsize": 6, "axes.linewidth": 0.6, "lines.linewidth": 1.0, "pdf.fonttype": 42, "savefig.dpi": 200,
-    "axes.spines.top": False, "axes.spines.right": False,
+    "font.size": 7,
+    "axes.titlesize": 7,
+    "axes.labelsize": 7,
+    "xtick.labelsize": 6,
+    "ytick.labelsize": 6,
+    "legend.fontsize": 6,
+    "axes.linewidth": 0.6,
+    "lines.linewidth": 1.0,
+    "pdf.fonttype": 42,
+    "savefig.dpi": 200,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
 }
 FORMATS = ("png", "pdf", "svg", "jpg", "jpeg")
 
@@ -62,7 +72,9 @@ def check_figure_path(path: str | Path) -> Path:
     path = Path(path)
     figure_format(path)
     if path.is_dir():
-        raise CnnlabError(f"{path} is a directory: give a file name for the figure, e.g. {path / ('figure' + path.suffix)}")
+        raise CnnlabError(
+            f"{path} is a directory: give a file name for the figure, e.g. {path / ('figure' + path.suffix)}"
+        )
     folder = path.parent
     while not folder.exists() and folder != folder.parent:  # the folder that would be created in
         folder = folder.parent
@@ -116,7 +128,9 @@ def mpl_text(text: object) -> str:
     return safe_text(text).replace("$", r"\$")
 
 
-def plot_learning_curves(history: Sequence[dict], path: str | Path, title: str = "", sets: Sequence[str] | None = None) -> Path:
+def plot_learning_curves(
+    history: Sequence[dict], path: str | Path, title: str = "", sets: Sequence[str] | None = None
+) -> Path:
     """Loss and accuracy per epoch for each recorded set (train, val, and any monitor sets)."""
     plt = pyplot()
     if sets is None:

@@ -81,7 +81,9 @@ def exit_with_parent(parent_pid: int | None = None, interval: float = WATCH_INTE
     if _parent_gone(parent_pid):  # it died before the signal was armed
         os._exit(1)
     if not any(t.name == "cnnlab-parent-watchdog" for t in threading.enumerate()):
-        threading.Thread(target=_watch_parent, args=(parent_pid, interval), name="cnnlab-parent-watchdog", daemon=True).start()
+        threading.Thread(
+            target=_watch_parent, args=(parent_pid, interval), name="cnnlab-parent-watchdog", daemon=True
+        ).start()
 
 
 def _set_parent_death_signal(sig: int) -> None:

@@ -5,7 +5,8 @@ Registries feed CLI choices and test parametrisation, so anything registered is 
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 from cnnlab.core.errors import ConfigError, shorten
 

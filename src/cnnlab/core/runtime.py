@@ -14,7 +14,16 @@ from pathlib import Path
 
 from cnnlab.core.errors import ConfigError
 
-__all__ = ["DEFAULT_OUT", "DEFAULT_DEVICE", "MAX_JOBS", "MAX_GPU_JOBS", "RuntimeOptions", "RuntimeView", "default_jobs", "check_jobs"]
+__all__ = [
+    "DEFAULT_OUT",
+    "DEFAULT_DEVICE",
+    "MAX_JOBS",
+    "MAX_GPU_JOBS",
+    "RuntimeOptions",
+    "RuntimeView",
+    "default_jobs",
+    "check_jobs",
+]
 
 DEFAULT_OUT = Path("runs")  # the runs folder: every run, suite, sweep and cache lives below it
 DEFAULT_DEVICE = "cpu"

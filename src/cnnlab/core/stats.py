@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 from cnnlab.core.errors import CnnlabError
 
@@ -116,7 +116,9 @@ def compare(a: Sequence[float], b: Sequence[float], identical: bool | None = Non
     here); then the verdict is NO_EFFECT whatever n is.
     """
     if len(a) != len(b) or not len(a):
-        raise ValueError(f"a paired comparison needs as many values on both sides (at least one), got {len(a)} and {len(b)}")
+        raise ValueError(
+            f"a paired comparison needs as many values on both sides (at least one), got {len(a)} and {len(b)}"
+        )
     d = [float(x) - float(y) for x, y in zip(a, b)]
     n, mean = len(d), statistics.fmean(d)
     if identical is None:
@@ -142,8 +144,10 @@ def per_repeat(record: Mapping, key: str) -> dict[int, float]:
     values = (record.get("per_repeat") or {}).get(key)
     repeats = record.get("repeats")
     if values is None or repeats is None or len(values) != len(repeats):
-        raise CnnlabError(f"row {record.get('variant', '?')!r} has no per-repeat {key} values "
-                          "(written by an older cnnlab: rerun its suite to get paired comparisons)")
+        raise CnnlabError(
+            f"row {record.get('variant', '?')!r} has no per-repeat {key} values "
+            "(written by an older cnnlab: rerun its suite to get paired comparisons)"
+        )
     return dict(zip((int(r) for r in repeats), (float(v) for v in values)))
 
 
@@ -154,8 +158,10 @@ def compare_records(a: Mapping, b: Mapping, key: str = "val_acc") -> Comparison:
     """
     va, vb = per_repeat(a, key), per_repeat(b, key)
     if set(va) != set(vb):
-        raise CnnlabError(f"rows {a.get('variant', '?')!r} and {b.get('variant', '?')!r} ran different repeats "
-                          f"({sorted(va)} vs {sorted(vb)}): no paired comparison")
+        raise CnnlabError(
+            f"rows {a.get('variant', '?')!r} and {b.get('variant', '?')!r} ran different repeats "
+            f"({sorted(va)} vs {sorted(vb)}): no paired comparison"
+        )
     order = sorted(va)
     keys = [k for k in IDENTITY_KEYS if k in (a.get("per_repeat") or {}) and k in (b.get("per_repeat") or {})] or [key]
     identical = all(per_repeat(a, k) == per_repeat(b, k) for k in keys)

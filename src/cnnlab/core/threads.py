@@ -39,8 +39,11 @@ def resolve_threads(threads: int | None = None) -> int:
     if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
         raise ConfigError(f"--threads must be an integer in [1, {MAX_THREADS}], got {threads!r}")
     if threads > cpu_cores():
-        log.warning("--threads %d is more than the %d CPU cores this process may use: threads will wait for each other",
-                    threads, cpu_cores())
+        log.warning(
+            "--threads %d is more than the %d CPU cores this process may use: threads will wait for each other",
+            threads,
+            cpu_cores(),
+        )
     return threads
 
 

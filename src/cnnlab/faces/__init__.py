@@ -15,12 +15,30 @@ from cnnlab.faces.dataset import (
     load_faces,
     split_sizes,
 )
-from cnnlab.faces.facescrub.download import DownloadConfig, DownloadReport, download_faces, format_summary, read_manifest
+from cnnlab.faces.facescrub.download import (
+    DownloadConfig,
+    DownloadReport,
+    download_faces,
+    format_summary,
+    read_manifest,
+)
 from cnnlab.faces.facescrub.lists import FaceRow, parse_list, safe_name
 from cnnlab.faces.facescrub.plan import parse_lists
 
 __all__ = [
-    "COURSE_ACTORS", "FaceData", "FaceSplitConfig", "describe_faces", "load_faces", "split_sizes",
-    "DownloadConfig", "DownloadReport", "download_faces", "format_summary", "read_manifest",
-    "FaceRow", "parse_list", "parse_lists", "safe_name",
+    "COURSE_ACTORS",
+    "FaceData",
+    "FaceSplitConfig",
+    "describe_faces",
+    "load_faces",
+    "split_sizes",
+    "DownloadConfig",
+    "DownloadReport",
+    "download_faces",
+    "format_summary",
+    "read_manifest",
+    "FaceRow",
+    "parse_list",
+    "parse_lists",
+    "safe_name",
 ]

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -26,10 +27,10 @@ from cnnlab.core.images import MAX_IMAGE_SIZE, open_image
 from cnnlab.core.io import atomic_path, atomic_write_json
 from cnnlab.core.registry import Registry
 from cnnlab.core.runs.state_dicts import load_weights, state_dict_problem
-from cnnlab.faces.alexnet.model import INPUT_SIZE, AlexNet, AlexNetTrunk, Normalize, UNTRAINED_LABEL, feature_shape
+from cnnlab.core.runtime import DEFAULT_DEVICE
+from cnnlab.faces.alexnet.model import INPUT_SIZE, UNTRAINED_LABEL, AlexNet, AlexNetTrunk, Normalize, feature_shape
 from cnnlab.faces.config import FeaturesConfig, FinetuneConfig, MLPConfig
 from cnnlab.faces.mlp import MLP
-from cnnlab.core.runtime import DEFAULT_DEVICE
 
 CHECKPOINT_FORMAT = "cnnlab-face-classifier"
 CHECKPOINT_VERSION = 1
@@ -73,8 +74,15 @@ class FeatureClassifier(AlexNetTrunk):
     Parameter names: torchvision's for the trunk (features.0.weight, ...) and head.layers.* for the head.
     """
 
-    def __init__(self, layer: str, in_features: int, hidden: Sequence[int], num_classes: int, dropout: float = 0.0,
-                 init: bool = True) -> None:
+    def __init__(
+        self,
+        layer: str,
+        in_features: int,
+        hidden: Sequence[int],
+        num_classes: int,
+        dropout: float = 0.0,
+        init: bool = True,
+    ) -> None:
         super().__init__(layer, init=init)
         self.normalize = Normalize()
         self.head = FeatureHead(in_features, hidden, num_classes, dropout)
@@ -106,7 +114,9 @@ FACE_MODELS: Registry[nn.Module] = Registry("face model")
 
 
 @FACE_MODELS.register("mlp")
-def _build_mlp(config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True) -> nn.Module:
+def _build_mlp(
+    config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True
+) -> nn.Module:
     known = {f.name for f in fields(MLPConfig)}
     data = {k: v for k, v in config.items() if k in known}  # older checkpoints also stored num_classes
     data.setdefault("per_image", False)  # checkpoints from before per-image standardisation were trained without it
@@ -116,19 +126,25 @@ def _build_mlp(config: Mapping[str, Any], num_classes: int, image_size: int | No
 
 
 @FACE_MODELS.register("alexnet-features")
-def _build_features(config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True) -> nn.Module:
+def _build_features(
+    config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True
+) -> nn.Module:
     defaults = FeaturesConfig()
     size = int(image_size or defaults.input_size)
     layer = str(config.get("layer", defaults.layer))
     in_features = int(config.get("in_features") or math.prod(feature_shape(layer, size)))
     hidden = [int(h) for h in config.get("hidden", defaults.head_hidden)]
-    model = FeatureClassifier(layer, in_features, hidden, num_classes, float(config.get("dropout", defaults.dropout)), init=init)
+    model = FeatureClassifier(
+        layer, in_features, hidden, num_classes, float(config.get("dropout", defaults.dropout)), init=init
+    )
     model.input_shape = (3, size, size)
     return model
 
 
 @FACE_MODELS.register("alexnet")
-def _build_alexnet(config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True) -> nn.Module:
+def _build_alexnet(
+    config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True
+) -> nn.Module:
     defaults = FinetuneConfig()
     size = int(image_size or defaults.input_size)
     model = FaceAlexNet(num_classes, float(config.get("dropout", defaults.dropout)), init=init)
@@ -136,8 +152,9 @@ def _build_alexnet(config: Mapping[str, Any], num_classes: int, image_size: int 
     return model
 
 
-def build_model(kind: str, config: Mapping[str, Any], num_classes: int, image_size: int | None = None,
-                init: bool = True) -> nn.Module:
+def build_model(
+    kind: str, config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True
+) -> nn.Module:
     """An untrained face model of a registered `kind` from its plain-dict config (init=False: AlexNet
     parameters are left uninitialised, for loading a checkpoint). It has `input_shape` (C, H, W)."""
     return FACE_MODELS.create(kind, config, num_classes, image_size=image_size, init=init)
@@ -218,8 +235,10 @@ def load_checkpoint(path: str | os.PathLike, device: str = DEFAULT_DEVICE) -> Fa
     except Exception as exc:  # noqa: BLE001 - any config the builders reject
         raise CnnlabError(f"checkpoint {path} has an invalid {kind} config: {first_line(exc, 160)}") from None
     if tuple(expected.input_shape) != (obj["channels"], size, size):
-        raise CnnlabError(f"checkpoint {path}: channels {obj['channels']} and image_size {size} do not match its "
-                          f"model's input {list(expected.input_shape)}")
+        raise CnnlabError(
+            f"checkpoint {path}: channels {obj['channels']} and image_size {size} do not match its "
+            f"model's input {list(expected.input_shape)}"
+        )
     mismatch = state_dict_problem(expected.state_dict(), obj["state_dict"])
     if mismatch is not None:
         raise CnnlabError(f"checkpoint {path} does not match its model: {mismatch}")
@@ -240,6 +259,7 @@ def checkpoint_problem(obj: object) -> str | None:
 
     Types and ranges of every header field; the state dict's shapes are checked against the model later.
     """
+
     def is_int(v: object) -> bool:
         return isinstance(v, int) and not isinstance(v, bool)
 
@@ -266,7 +286,11 @@ def checkpoint_problem(obj: object) -> str | None:
     if not is_int(obj["channels"]) or obj["channels"] not in (1, 3):
         return f"has channels {str(obj['channels'])[:40]!r}; it must be 1 or 3"
     meta = obj.get("meta", {})
-    if not isinstance(meta, dict) or not isinstance(meta.get("weights") or {}, dict) or not isinstance(meta.get("description", ""), str):
+    if (
+        not isinstance(meta, dict)
+        or not isinstance(meta.get("weights") or {}, dict)
+        or not isinstance(meta.get("description", ""), str)
+    ):
         return "has an invalid meta section (a mapping; its weights entry a mapping, its description a string)"
     return None
 
@@ -310,7 +334,9 @@ def predict_probs(clf: FaceClassifier, x: torch.Tensor) -> torch.Tensor:
     return torch.softmax(clf.model(x.to(dev)).float(), dim=1).cpu()
 
 
-def predict(image: str | os.PathLike, checkpoint: str | os.PathLike | FaceClassifier, top_k: int = 3) -> list[tuple[str, float]]:
+def predict(
+    image: str | os.PathLike, checkpoint: str | os.PathLike | FaceClassifier, top_k: int = 3
+) -> list[tuple[str, float]]:
     """The top-k (class name, probability) for an image file, most probable first."""
     clf = checkpoint if isinstance(checkpoint, FaceClassifier) else load_checkpoint(checkpoint)
     if top_k < 1:
@@ -322,12 +348,24 @@ def predict(image: str | os.PathLike, checkpoint: str | os.PathLike | FaceClassi
 
 
 def untrained_note(clf: FaceClassifier) -> str:
-    """"untrained AlexNet" for models built on random AlexNet weights, else ""."""
+    """ "untrained AlexNet" for models built on random AlexNet weights, else ""."""
     w = clf.meta.get("weights") or {}
     return UNTRAINED_LABEL if w and not w.get("pretrained", True) else ""
 
 
 __all__ = [
-    "FACE_MODELS", "FeatureHead", "FeatureClassifier", "FaceAlexNet", "FaceClassifier", "build_model", "save_checkpoint",
-    "load_checkpoint", "checkpoint_problem", "load_image", "predict", "predict_probs", "untrained_note", "INPUT_SIZE",
+    "FACE_MODELS",
+    "FeatureHead",
+    "FeatureClassifier",
+    "FaceAlexNet",
+    "FaceClassifier",
+    "build_model",
+    "save_checkpoint",
+    "load_checkpoint",
+    "checkpoint_problem",
+    "load_image",
+    "predict",
+    "predict_probs",
+    "untrained_note",
+    "INPUT_SIZE",
 ]

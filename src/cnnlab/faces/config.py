@@ -14,7 +14,7 @@ The number of classes is not configured: it is the number of people in the data.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 from cnnlab.core.config import check, check_number, check_parameter_count
 from cnnlab.core.errors import shorten
@@ -85,17 +85,26 @@ class MLPConfig:
 
     def __post_init__(self) -> None:
         check(self.hidden >= 1, f"mlp.hidden must be >= 1, got {self.hidden}")
-        check(self.activation in MLP_ACTIVATIONS,
-              f"unknown MLP activation {shorten(self.activation)} (choose from: {_choices(MLP_ACTIVATIONS)})")
-        check(self.init in INIT_DESCRIPTIONS,
-              f"unknown weight initialisation {shorten(self.init)} (choose from: {_choices(sorted(INIT_DESCRIPTIONS))})")
+        check(
+            self.activation in MLP_ACTIVATIONS,
+            f"unknown MLP activation {shorten(self.activation)} (choose from: {_choices(MLP_ACTIVATIONS)})",
+        )
+        check(
+            self.init in INIT_DESCRIPTIONS,
+            f"unknown weight initialisation {shorten(self.init)} (choose from: {_choices(sorted(INIT_DESCRIPTIONS))})",
+        )
         check_number(self.image_size, "mlp.image_size", 1, MAX_IMAGE_SIZE, integer=True)
         check(self.channels in (1, 3), f"mlp.channels must be 1 or 3, got {self.channels}")
         check_number(self.dropout, "mlp.dropout", 0, 1, high_open=True)
         check_number(self.shift, "mlp.shift", 0, max(0, self.image_size // 4), integer=True)
-        check(self.standardize in STANDARDIZE,
-              f"unknown standardisation {shorten(self.standardize)} (choose from: {_choices(STANDARDIZE)})")
-        check(self.unit_rule in UNIT_RULES, f"unknown unit rule {shorten(self.unit_rule)} (choose from: {_choices(UNIT_RULES)})")
+        check(
+            self.standardize in STANDARDIZE,
+            f"unknown standardisation {shorten(self.standardize)} (choose from: {_choices(STANDARDIZE)})",
+        )
+        check(
+            self.unit_rule in UNIT_RULES,
+            f"unknown unit rule {shorten(self.unit_rule)} (choose from: {_choices(UNIT_RULES)})",
+        )
         check(self.units_per_class >= 1 and self.max_tiles >= 1, "mlp.units_per_class and mlp.max_tiles must be >= 1")
         check_parameter_count((self.input_dim + 1) * self.hidden, "the MLP's hidden layer")
 
@@ -118,7 +127,9 @@ class MLPConfig:
 def _check_alexnet(section: str, input_size: int, dropout: float, weights: str | None) -> None:
     from cnnlab.faces.alexnet import MIN_INPUT_SIZE  # torch-free: building a config never imports torch
 
-    check(input_size >= MIN_INPUT_SIZE, f"{section}.input_size must be >= {MIN_INPUT_SIZE} for AlexNet, got {input_size}")
+    check(
+        input_size >= MIN_INPUT_SIZE, f"{section}.input_size must be >= {MIN_INPUT_SIZE} for AlexNet, got {input_size}"
+    )
     check(input_size <= MAX_IMAGE_SIZE, f"{section}.input_size must be <= {MAX_IMAGE_SIZE}, got {input_size}")
     check_number(dropout, f"{section}.dropout", 0, 1, high_open=True)
     check(weights is None or bool(str(weights).strip()), f"{section}.weights must be a path, 'random' or null")
@@ -142,7 +153,10 @@ class FeaturesConfig:
         from cnnlab.faces.alexnet import LAYERS
 
         check(self.layer in LAYERS, f"unknown AlexNet layer {shorten(self.layer)} (choose from: {_choices(LAYERS)})")
-        check(all(h >= 1 for h in self.head_hidden), f"features.head_hidden sizes must be >= 1, got {list(self.head_hidden)}")
+        check(
+            all(h >= 1 for h in self.head_hidden),
+            f"features.head_hidden sizes must be >= 1, got {list(self.head_hidden)}",
+        )
         _check_alexnet("features", self.input_size, self.dropout, self.weights)
 
 
@@ -172,10 +186,18 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         from cnnlab.faces.alexnet import TRAIN_FROM
 
-        check(self.freeze in FREEZE_MODES, f"unknown freeze mode {shorten(self.freeze)} (choose from: {_choices(FREEZE_MODES)})")
-        check(self.train_from in TRAIN_FROM,
-              f"finetune.train_from must be one of {_choices(TRAIN_FROM)} (the first AlexNet layer that trains), got {shorten(self.train_from)}")
-        check(self.features_run is None or bool(str(self.features_run).strip()), "finetune.features_run must be a run folder or null")
+        check(
+            self.freeze in FREEZE_MODES,
+            f"unknown freeze mode {shorten(self.freeze)} (choose from: {_choices(FREEZE_MODES)})",
+        )
+        check(
+            self.train_from in TRAIN_FROM,
+            f"finetune.train_from must be one of {_choices(TRAIN_FROM)} (the first AlexNet layer that trains), got {shorten(self.train_from)}",
+        )
+        check(
+            self.features_run is None or bool(str(self.features_run).strip()),
+            "finetune.features_run must be a run folder or null",
+        )
         check_number(self.lr_scale, "finetune.lr_scale", 0, low_open=True)
         _check_alexnet("finetune", self.input_size, self.dropout, self.weights)
 
@@ -188,23 +210,35 @@ _KEEP_BY = EarlyStoppingConfig(patience=None, monitor="val_loss")
 
 def mlp_training() -> TrainConfig:
     """2.1: Adam, lr 3e-4, L2 weight decay 1e-2, batch 32, 100 epochs, no early stopping."""
-    return TrainConfig(epochs=100, batch_size=32, optimizer=OptimizerConfig(name="adam", lr=3e-4, weight_decay=1e-2),
-                       early_stopping=_KEEP_BY)
+    return TrainConfig(
+        epochs=100,
+        batch_size=32,
+        optimizer=OptimizerConfig(name="adam", lr=3e-4, weight_decay=1e-2),
+        early_stopping=_KEEP_BY,
+    )
 
 
 def features_training() -> TrainConfig:
     """2.2: the head on cached features: Adam, lr 1e-4, weight decay 1e-4, batch 32, 30 epochs; the epoch of the
     highest validation accuracy is kept."""
-    return TrainConfig(epochs=30, batch_size=32, optimizer=OptimizerConfig(name="adam", lr=1e-4, weight_decay=1e-4),
-                       early_stopping=EarlyStoppingConfig(patience=None, monitor="val_acc"))
+    return TrainConfig(
+        epochs=30,
+        batch_size=32,
+        optimizer=OptimizerConfig(name="adam", lr=1e-4, weight_decay=1e-4),
+        early_stopping=EarlyStoppingConfig(patience=None, monitor="val_acc"),
+    )
 
 
 def finetune_training() -> TrainConfig:
     """2.4: Adam, lr 1e-4 (AlexNet layers x finetune.lr_scale), no weight decay, batch 32, at most 10 epochs, stopped
     after 3 without a gain in validation accuracy. Selection by validation accuracy is what guarantees, with the
     starting point evaluated as epoch 0, that fine-tuning from 2.2 never ends below 2.2 on validation."""
-    return TrainConfig(epochs=10, batch_size=32, optimizer=OptimizerConfig(name="adam", lr=1e-4, weight_decay=0.0),
-                       early_stopping=EarlyStoppingConfig(patience=3, monitor="val_acc"))
+    return TrainConfig(
+        epochs=10,
+        batch_size=32,
+        optimizer=OptimizerConfig(name="adam", lr=1e-4, weight_decay=0.0),
+        early_stopping=EarlyStoppingConfig(patience=3, monitor="val_acc"),
+    )
 
 
 @dataclass(frozen=True)
@@ -258,7 +292,7 @@ class FinetuneRunConfig:
         return 3
 
 
-FaceRunConfig = Union[MLPRunConfig, FeaturesRunConfig, FinetuneRunConfig]
+FaceRunConfig = MLPRunConfig | FeaturesRunConfig | FinetuneRunConfig
 R = TypeVar("R", MLPRunConfig, FeaturesRunConfig, FinetuneRunConfig)
 
 
@@ -270,4 +304,3 @@ def with_seed(config: R, seed: int) -> R:
 def with_epochs(config: R, epochs: int) -> R:
     """`config` with train.epochs = epochs (e.g. the report's quick mode)."""
     return replace(config, train=replace(config.train, epochs=epochs))
-

@@ -22,9 +22,10 @@ import json
 import logging
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,7 +40,13 @@ if TYPE_CHECKING:  # torch is imported lazily (import cnnlab.faces stays cheap)
 log = logging.getLogger(__name__)
 
 COURSE_ACTORS: tuple[str, ...] = (
-    "Alec Baldwin", "Bill Hader", "Steve Carell", "Lorraine Bracco", "Peri Gilpin", "Angie Harmon")
+    "Alec Baldwin",
+    "Bill Hader",
+    "Steve Carell",
+    "Lorraine Bracco",
+    "Peri Gilpin",
+    "Angie Harmon",
+)
 COURSE = "course"  # the name that stands for COURSE_ACTORS wherever actors are chosen
 
 
@@ -81,20 +88,23 @@ class FaceData:
     source: str  # "olivetti" or the FaceScrub folder path
     provenance: str  # one human sentence
     class_names: tuple[str, ...]
-    train_x: "torch.Tensor"  # float32 (N, C, H, W) in [0, 1]
-    train_y: "torch.Tensor"  # int64 (N,)
-    val_x: "torch.Tensor"
-    val_y: "torch.Tensor"
-    test_x: "torch.Tensor"
-    test_y: "torch.Tensor"
+    train_x: torch.Tensor  # float32 (N, C, H, W) in [0, 1]
+    train_y: torch.Tensor  # int64 (N,)
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
     data_hash: str  # content hash of the selected faces + split config + image size
     counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # per class (train, val, test)
 
     @property
-    def splits(self) -> dict[str, tuple["torch.Tensor", "torch.Tensor"]]:
+    def splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """{"train": (x, y), "val": ..., "test": ...}; an empty split is a DataError naming it."""
-        out = {"train": (self.train_x, self.train_y.long()), "val": (self.val_x, self.val_y.long()),
-               "test": (self.test_x, self.test_y.long())}
+        out = {
+            "train": (self.train_x, self.train_y.long()),
+            "val": (self.val_x, self.val_y.long()),
+            "test": (self.test_x, self.test_y.long()),
+        }
         for name, (_, y) in out.items():
             if len(y) == 0:
                 raise DataError(f"the {name} split of {self.source} is empty")
@@ -153,7 +163,7 @@ def _assign(items: list, sizes: tuple[int, int, int], seed: int, name: str) -> t
     order = np.random.default_rng(_person_seed(seed, name)).permutation(len(items))
     picked = [items[i] for i in order]
     a, b, c = sizes
-    return picked[:a], picked[a:a + b], picked[a + b:a + b + c]
+    return picked[:a], picked[a : a + b], picked[a + b : a + b + c]
 
 
 def _select(available: dict[str, str], actors: Sequence[str] | None, what: str) -> list[str]:
@@ -208,8 +218,16 @@ def _resize(img, size: int, channels: int) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8)
 
 
-def _build(source: str, provenance: str, classes: list[str], splits: dict[str, list[list]],
-           load, size: int, channels: int, data_hash: str) -> FaceData:
+def _build(
+    source: str,
+    provenance: str,
+    classes: list[str],
+    splits: dict[str, list[list]],
+    load,
+    size: int,
+    channels: int,
+    data_hash: str,
+) -> FaceData:
     out = {}
     for part in ("train", "val", "test"):
         arrays, labels = [], []
@@ -219,8 +237,19 @@ def _build(source: str, provenance: str, classes: list[str], splits: dict[str, l
                 labels.append(label)
         out[part] = _tensors(arrays, labels, size, channels)
     counts = {c: tuple(len(splits[p][i]) for p in ("train", "val", "test")) for i, c in enumerate(classes)}
-    return FaceData(source, provenance, tuple(classes), out["train"][0], out["train"][1], out["val"][0],
-                    out["val"][1], out["test"][0], out["test"][1], data_hash, counts)  # type: ignore[arg-type]
+    return FaceData(
+        source,
+        provenance,
+        tuple(classes),
+        out["train"][0],
+        out["train"][1],
+        out["val"][0],
+        out["val"][1],
+        out["test"][0],
+        out["test"][1],
+        data_hash,
+        counts,
+    )  # type: ignore[arg-type]
 
 
 def _sizes_text(counts: dict[str, tuple[int, int, int]]) -> str:
@@ -229,8 +258,9 @@ def _sizes_text(counts: dict[str, tuple[int, int, int]]) -> str:
     return first if len(distinct) == 1 else f"{first} (fewer for {sum(c != distinct[0] for c in counts.values())})"
 
 
-def _split_all(names: list[str], items: dict[str, list], split: FaceSplitConfig, warn: bool
-               ) -> tuple[list[str], dict[str, list[list]]]:
+def _split_all(
+    names: list[str], items: dict[str, list], split: FaceSplitConfig, warn: bool
+) -> tuple[list[str], dict[str, list[list]]]:
     classes, splits = [], {"train": [], "val": [], "test": []}
     for name in names:
         sizes = split_sizes(len(items[name]), split)
@@ -239,8 +269,9 @@ def _split_all(names: list[str], items: dict[str, list], split: FaceSplitConfig,
             log.warning("%s: only %d usable face(s), too few to split: left out", name, len(items[name]))
             continue
         if sizes != requested and warn:
-            log.warning("%s: %d usable faces < %d requested: split %d/%d/%d", name, len(items[name]),
-                        sum(requested), *sizes)
+            log.warning(
+                "%s: %d usable faces < %d requested: split %d/%d/%d", name, len(items[name]), sum(requested), *sizes
+            )
         tr, va, te = _assign(items[name], sizes, split.seed, name)
         classes.append(name)
         splits["train"].append(tr)
@@ -251,8 +282,14 @@ def _split_all(names: list[str], items: dict[str, list], split: FaceSplitConfig,
     return classes, splits
 
 
-def load_faces(source: str = "olivetti", *, image_size: int = 28, channels: int = 1,
-               actors: Sequence[str] | None = None, split: FaceSplitConfig | None = None) -> FaceData:
+def load_faces(
+    source: str = "olivetti",
+    *,
+    image_size: int = 28,
+    channels: int = 1,
+    actors: Sequence[str] | None = None,
+    split: FaceSplitConfig | None = None,
+) -> FaceData:
     """Face tensors split per person: the embedded Olivetti faces or a `cnnlab faces download` folder.
 
     Olivetti (source "olivetti"): classes s1..s40, 10 images each; with the default 70/20/20 request
@@ -287,11 +324,19 @@ def _load_olivetti(size: int, channels: int, actors: Sequence[str] | None, split
 
     counts_text = "/".join(map(str, split_sizes(10, split) or ()))
     how = "kept at" if size == 64 else ("upsampled" if size > 64 else "downsampled") + " (bilinear) to"
-    provenance = (f"Olivetti faces (AT&T Laboratories Cambridge), {len(classes)} people x 10 images, "
-                  f"64x64 grayscale {how} {size}x{size}, {counts_text} train/val/test per person (seed {split.seed})")
+    provenance = (
+        f"Olivetti faces (AT&T Laboratories Cambridge), {len(classes)} people x 10 images, "
+        f"64x64 grayscale {how} {size}x{size}, {counts_text} train/val/test per person (seed {split.seed})"
+    )
     digest = hashlib.sha256(images.tobytes()).hexdigest()
-    payload = {"source": "olivetti", "images": digest, "size": size, "channels": channels, "split": asdict(split),
-               "faces": {p: [[c, [int(i) for i in s]] for c, s in zip(classes, splits[p])] for p in splits}}
+    payload = {
+        "source": "olivetti",
+        "images": digest,
+        "size": size,
+        "channels": channels,
+        "split": asdict(split),
+        "faces": {p: [[c, [int(i) for i in s]] for c, s in zip(classes, splits[p])] for p in splits},
+    }
     log.info(provenance)
     return _build("olivetti", provenance, classes, splits, load, size, channels, _content_hash(payload))
 
@@ -301,8 +346,9 @@ def _face_order(row: dict[str, str]) -> tuple:
     return (0, int(fid), "") if fid.isdigit() else (1, 0, fid)
 
 
-def _load_folder(folder: Path, size: int, channels: int, actors: Sequence[str] | None,
-                 split: FaceSplitConfig) -> FaceData:
+def _load_folder(
+    folder: Path, size: int, channels: int, actors: Sequence[str] | None, split: FaceSplitConfig
+) -> FaceData:
     from PIL import Image, UnidentifiedImageError
 
     from cnnlab.faces.facescrub.download import read_manifest
@@ -338,18 +384,27 @@ def _load_folder(folder: Path, size: int, channels: int, actors: Sequence[str] |
         except (OSError, UnidentifiedImageError) as exc:
             raise DataError(f"cannot read face image {path}: {exc}") from None
 
-    counts = {c: (len(splits["train"][i]), len(splits["val"][i]), len(splits["test"][i])) for i, c in enumerate(classes)}
-    provenance = (f"FaceScrub: {len(classes)} actors, {_sizes_text(counts)} train/val/test faces per actor "
-                  f"(seed {split.seed}), {size}x{size} {'grayscale' if channels == 1 else 'RGB'}, from {folder}")
-    payload = {"source": "facescrub", "size": size, "channels": channels, "split": asdict(split),
-               "faces": {p: [[c, [[r["sha256"], r["bbox"]] for r in s]] for c, s in zip(classes, splits[p])]
-                         for p in splits}}
+    counts = {
+        c: (len(splits["train"][i]), len(splits["val"][i]), len(splits["test"][i])) for i, c in enumerate(classes)
+    }
+    provenance = (
+        f"FaceScrub: {len(classes)} actors, {_sizes_text(counts)} train/val/test faces per actor "
+        f"(seed {split.seed}), {size}x{size} {'grayscale' if channels == 1 else 'RGB'}, from {folder}"
+    )
+    payload = {
+        "source": "facescrub",
+        "size": size,
+        "channels": channels,
+        "split": asdict(split),
+        "faces": {p: [[c, [[r["sha256"], r["bbox"]] for r in s]] for c, s in zip(classes, splits[p])] for p in splits},
+    }
     log.info(provenance)
     return _build(str(folder), provenance, classes, splits, load, size, channels, _content_hash(payload))
 
 
-def describe_faces(source: str = "olivetti", split: FaceSplitConfig | None = None
-                   ) -> list[tuple[str, int, int, tuple[int, int, int] | None]]:
+def describe_faces(
+    source: str = "olivetti", split: FaceSplitConfig | None = None
+) -> list[tuple[str, int, int, tuple[int, int, int] | None]]:
     """Per person: (name, rows, usable faces, split sizes or None if left out), without loading images."""
     split = split or FaceSplitConfig()
     if str(source).lower() == "olivetti":

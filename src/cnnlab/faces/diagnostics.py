@@ -18,19 +18,30 @@ import numpy as np
 import torch
 
 from cnnlab.core.config import from_dict
-from cnnlab.core.diagnostics.metrics import (SPLITS, InspectResult, SplitDiagnostics, check_data_hash, model_probabilities, split_names,
-                                     write_diagnostics)
+from cnnlab.core.diagnostics.metrics import (
+    SPLITS,
+    InspectResult,
+    SplitDiagnostics,
+    check_data_hash,
+    model_probabilities,
+    split_names,
+    write_diagnostics,
+)
 from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.core.runs.folders import read_run
-from cnnlab.faces.config import FaceRunConfig, FeaturesRunConfig, FinetuneRunConfig, MLPRunConfig
 from cnnlab.core.runtime import DEFAULT_DEVICE
+from cnnlab.faces.config import FaceRunConfig, FeaturesRunConfig, FinetuneRunConfig, MLPRunConfig
 
 __all__ = ["RUN_CONFIGS", "inspect_run", "load_run_model_and_faces", "run_config", "run_split", "to_display"]
 
 log = logging.getLogger(__name__)
 
 # The Part 2 run kinds (core.runs run ids) and the run config each records in config.json.
-RUN_CONFIGS: dict[str, type] = {"mlp": MLPRunConfig, "alexnet-features": FeaturesRunConfig, "alexnet-finetune": FinetuneRunConfig}
+RUN_CONFIGS: dict[str, type] = {
+    "mlp": MLPRunConfig,
+    "alexnet-features": FeaturesRunConfig,
+    "alexnet-finetune": FinetuneRunConfig,
+}
 SALIENCY_METHOD = "guided-backprop"  # the method of 2.5
 SALIENCY_CLASSES = 4
 
@@ -70,7 +81,9 @@ def load_run_model_and_faces(run_path: str | Path, device: str = DEFAULT_DEVICE)
     return clf, faces
 
 
-def run_split(run_path: str | Path, split: str = "test", device: str = DEFAULT_DEVICE, faces: Any = None) -> SplitDiagnostics:
+def run_split(
+    run_path: str | Path, split: str = "test", device: str = DEFAULT_DEVICE, faces: Any = None
+) -> SplitDiagnostics:
     """The SplitDiagnostics of a finished Part 2 run's model on one split (test or val), writing nothing.
     `faces`: the run's FaceData when the caller has it (skips rebuilding it; its hash must match the run's)."""
     from cnnlab.faces.checkpoints import load_checkpoint
@@ -87,8 +100,14 @@ def run_split(run_path: str | Path, split: str = "test", device: str = DEFAULT_D
     return SplitDiagnostics.of(split, faces.class_names, y, model_probabilities(clf.model, x, batch_size=32))
 
 
-def inspect_run(run_path: str | Path, split: str = "test", *, device: str = DEFAULT_DEVICE, method: str = SALIENCY_METHOD,
-                saliency_classes: int = SALIENCY_CLASSES) -> InspectResult:
+def inspect_run(
+    run_path: str | Path,
+    split: str = "test",
+    *,
+    device: str = DEFAULT_DEVICE,
+    method: str = SALIENCY_METHOD,
+    saliency_classes: int = SALIENCY_CLASSES,
+) -> InspectResult:
     """Write <run>/diagnostics/ for a finished Part 2 run (see the module docstring); `split`: test, val or both."""
     from cnnlab.core.diagnostics.attribution import EXPLAINERS
 
@@ -100,16 +119,30 @@ def inspect_run(run_path: str | Path, split: str = "test", *, device: str = DEFA
     splits = {}
     for name in names:
         x, y = faces.splits[name]  # (N, C, S, S) in [0, 1], (N,)
-        splits[name] = (SplitDiagnostics.of(name, faces.class_names, y, model_probabilities(clf.model, x, batch_size=32)), x)
+        splits[name] = (
+            SplitDiagnostics.of(name, faces.class_names, y, model_probabilities(clf.model, x, batch_size=32)),
+            x,
+        )
     first, images = splits[names[0]]
 
     def extras(folder: Path) -> dict[str, Any]:
         from cnnlab.core.diagnostics.attribution import plot_examples
 
-        rows = plot_examples(clf.model, first.examples(classes=saliency_classes), images, to_display, folder / "saliency.png",
-                             method=method, title=f"{method} of the predicted class: the most confident correct and the most "
-                                                  f"confidently wrong {first.split} face per person ({clf.description})")
-        return {"files": ["saliency.png"], "model": clf.description, "data": faces.source,
-                "saliency": {"split": first.split, "method": method, "rows": rows}}
+        rows = plot_examples(
+            clf.model,
+            first.examples(classes=saliency_classes),
+            images,
+            to_display,
+            folder / "saliency.png",
+            method=method,
+            title=f"{method} of the predicted class: the most confident correct and the most "
+            f"confidently wrong {first.split} face per person ({clf.description})",
+        )
+        return {
+            "files": ["saliency.png"],
+            "model": clf.description,
+            "data": faces.source,
+            "saliency": {"split": first.split, "method": method, "rows": rows},
+        }
 
     return write_diagnostics(run_path, record.kind, splits, to_display, title=run_path.name, extras=extras)

@@ -16,32 +16,39 @@ and the checkpoint.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch.nn import functional as F
 
 from cnnlab.core.config import to_dict
-from cnnlab.core.errors import ConfigError
-from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.device import device_name, resolve_device
+from cnnlab.core.errors import ConfigError
 from cnnlab.core.runs.folders import RunDir, RunResult
 from cnnlab.core.runs.recipe import RunSpec, run_cached
+from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
 from cnnlab.core.stats import aggregate
+from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.config import MONITOR_BEST, MONITOR_NAMES
 from cnnlab.core.train.trainer import Augment, Trainer
 from cnnlab.faces.config import INIT_DESCRIPTIONS, FaceRunConfig, MLPRunConfig
 from cnnlab.faces.dataset import FaceData, load_faces
-from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
 
 log = logging.getLogger(__name__)
+
 
 def load_run_faces(config: FaceRunConfig) -> FaceData:
     """The faces `config` asks for (config.data), at the size and channels its model takes."""
     data = config.data
-    return load_faces(data.source, image_size=config.image_size, channels=config.channels,
-                      actors=list(data.actors) or None, split=data.split)
+    return load_faces(
+        data.source,
+        image_size=config.image_size,
+        channels=config.channels,
+        actors=list(data.actors) or None,
+        split=data.split,
+    )
 
 
 def check_faces(faces: Any, config: FaceRunConfig, what: str) -> None:
@@ -102,18 +109,24 @@ def describe_selection(config: FaceRunConfig) -> str:
     best = MONITOR_BEST[stop.monitor]
     if stop.patience is None:
         return f"{config.train.epochs} epochs, model kept at the epoch of {best}"
-    return (f"up to {config.train.epochs} epochs, stopped early after {stop.patience} epochs without improvement in "
-            f"{MONITOR_NAMES[stop.monitor]}, model kept at the epoch of {best}")
+    return (
+        f"up to {config.train.epochs} epochs, stopped early after {stop.patience} epochs without improvement in "
+        f"{MONITOR_NAMES[stop.monitor]}, model kept at the epoch of {best}"
+    )
 
 
 def describe_mlp(config: MLPRunConfig, num_classes: int) -> str:
     """A sentence describing the system (what 2.1 asks the report to state), from the run config."""
     m, t = config.mlp, config.train
     colour = "grayscale" if m.channels == 1 else "RGB"
-    extras = "".join([f", dropout {m.dropout:g}" if m.dropout else "",
-                      ", random horizontal flips of training faces" if m.flip else "",
-                      f", random shifts of training faces by up to {m.shift} px" if m.shift else "",
-                      f", {t.scheduler.name} learning-rate schedule" if t.scheduler.name != "none" else ""])
+    extras = "".join(
+        [
+            f", dropout {m.dropout:g}" if m.dropout else "",
+            ", random horizontal flips of training faces" if m.flip else "",
+            f", random shifts of training faces by up to {m.shift} px" if m.shift else "",
+            f", {t.scheduler.name} learning-rate schedule" if t.scheduler.name != "none" else "",
+        ]
+    )
     return (
         f"{m.image_size}x{m.image_size} {colour} face crops scaled to [0, 1], "
         f"{'each standardised by its own mean and std, then ' if m.per_image else ''}{STANDARDIZE_TEXT[m.standardize]}, "
@@ -151,15 +164,20 @@ def train_mlp(
     info = faces.info
     resolved = to_dict(config)
     device = resolve_device(device)
-    spec = RunSpec(out_root, "mlp", resolved, info, seed, force=force, callbacks=callbacks,
-                   device=device_name(device))
+    spec = RunSpec(out_root, "mlp", resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device))
 
     def fit() -> tuple[Any, Any, dict]:
         mean, std = input_stats(sets["train"][0], m.standardize, m.per_image)
         model = MLP(m, len(names), mean, std)
         trainer = Trainer(config.train, device=device, progress=progress)
-        result = trainer.fit(model, sets["train"], sets["val"], monitor={"test": sets["test"]},
-                             augment=mlp_augmentation(m.flip, m.shift), callbacks=callbacks)
+        result = trainer.fit(
+            model,
+            sets["train"],
+            sets["val"],
+            monitor={"test": sets["test"]},
+            augment=mlp_augmentation(m.flip, m.shift),
+            callbacks=callbacks,
+        )
         return model, result, trainer.evaluate_splits(model, sets)  # the best epoch's weights are loaded
 
     def write(run: RunDir, trained: tuple[Any, Any, dict]) -> dict:
@@ -172,21 +190,39 @@ def train_mlp(
             u["class"] = names[u["class_index"]]
             u["favours_class"] = names[u["favours"]]
         if m.unit_rule == "most-selective":
-            grid_title = (f"MLP {m.hidden} hidden: input weights of the {len(chosen)} most class-selective units "
-                          f"({m.unit_rule}; red +, blue -), each titled with the class it favours")
+            grid_title = (
+                f"MLP {m.hidden} hidden: input weights of the {len(chosen)} most class-selective units "
+                f"({m.unit_rule}; red +, blue -), each titled with the class it favours"
+            )
         else:
-            grid_title = (f"MLP {m.hidden} hidden: input weights of the units with the largest outgoing weight "
-                          f"to each class (red +, blue -)")
+            grid_title = (
+                f"MLP {m.hidden} hidden: input weights of the units with the largest outgoing weight "
+                f"to each class (red +, blue -)"
+            )
         run.write_history(result.history)
         title = f"MLP {m.hidden} hidden ({m.activation}) on {info['name']}: test acc {final['test_acc']:.3f}"
         # A figure that fails is one warning: the run folder is never lost over a figure.
-        draw_safely(lambda: plot_learning_curves(result.history, run.file("learning_curves.png"), title=title,
-                                                 sets=["train", "val", "test"]), "the learning curves")
-        draw_safely(lambda: plot_weight_grid(model, chosen, names, run.file("weights.png"), title=grid_title), "the weight pictures")
+        draw_safely(
+            lambda: plot_learning_curves(
+                result.history, run.file("learning_curves.png"), title=title, sets=["train", "val", "test"]
+            ),
+            "the learning curves",
+        )
+        draw_safely(
+            lambda: plot_weight_grid(model, chosen, names, run.file("weights.png"), title=grid_title),
+            "the weight pictures",
+        )
         run.write_json("weight_units.json", chosen)
-        save_checkpoint(run.file("model.pt"), model, kind="mlp", config=to_dict(m), class_names=names,
-                        image_size=m.image_size, channels=m.channels,
-                        meta={"description": f"MLP {m.hidden} hidden ({m.activation})", "data": info["name"]})
+        save_checkpoint(
+            run.file("model.pt"),
+            model,
+            kind="mlp",
+            config=to_dict(m),
+            class_names=names,
+            image_size=m.image_size,
+            channels=m.channels,
+            meta={"description": f"MLP {m.hidden} hidden ({m.activation})", "data": info["name"]},
+        )
         return {
             "question": "2.1/2.3",
             "model": f"MLP {m.input_dim}-{m.hidden}-{len(names)} ({m.activation})",

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from cnnlab.core.diagnostics.attribution import EXPLAINERS, attribute, check_relus, to_picture
 from cnnlab.core.errors import CnnlabError
@@ -62,7 +62,9 @@ def explain_image(
     note = untrained_note(clf)
     fig, axes = plt.subplots(1, 1 + len(maps), figsize=(3.2 * (1 + len(maps)), 3.6))
     img = x[0].permute(1, 2, 0).numpy()
-    axes[0].imshow(img[..., 0] if clf.channels == 1 else img, cmap="gray" if clf.channels == 1 else None, vmin=0, vmax=1)
+    axes[0].imshow(
+        img[..., 0] if clf.channels == 1 else img, cmap="gray" if clf.channels == 1 else None, vmin=0, vmax=1
+    )
     axes[0].set_title(f"input\npredicted: {mpl_text(clf.class_names[int(probs.argmax())])}", fontsize=9)
     for ax, t, a in zip(axes[1:], targets, maps):
         pic, kw = to_picture(a)

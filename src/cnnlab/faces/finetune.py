@@ -16,24 +16,25 @@ features / all-but-last / none: the classic recipe with ImageNet weights, AlexNe
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-from cnnlab.core.train.callbacks import Callback
-from cnnlab.core.errors import ConfigError
 from cnnlab.core.device import device_name, resolve_device
+from cnnlab.core.errors import ConfigError
 from cnnlab.core.runs.folders import RunDir, RunResult, load_summary, run_problem
 from cnnlab.core.runs.recipe import RunSpec, run_cached
+from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
+from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.alexnet import LAYER_ORDER, LAYERS, TRAIN_FROM
 from cnnlab.faces.config import FROM_FEATURES, FeaturesRunConfig, FinetuneRunConfig
 from cnnlab.faces.experiments import check_faces
 from cnnlab.faces.transfer import alexnet_features, alexnet_label, alexnet_summary, layer_features, run_identity
-from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,23 @@ def alexnet_finetune(
     device = resolve_device(device)
     cache_dir = Path(cache_dir) if cache_dir is not None else Path(out_root) / "cache" / "features"
     if config.finetune.freeze == FROM_FEATURES:
-        return _finetune_from_features(faces, state_dict, weights, config, out_root, start, cache_dir, device, force,
-                                       progress, extract_batch_size, callbacks)
-    return _finetune_last_layer(faces, state_dict, weights, config, out_root, cache_dir, device, force, progress,
-                                extract_batch_size, callbacks)
+        return _finetune_from_features(
+            faces,
+            state_dict,
+            weights,
+            config,
+            out_root,
+            start,
+            cache_dir,
+            device,
+            force,
+            progress,
+            extract_batch_size,
+            callbacks,
+        )
+    return _finetune_last_layer(
+        faces, state_dict, weights, config, out_root, cache_dir, device, force, progress, extract_batch_size, callbacks
+    )
 
 
 def start_config(config: FinetuneRunConfig) -> FeaturesRunConfig:
@@ -77,11 +91,15 @@ def start_config(config: FinetuneRunConfig) -> FeaturesRunConfig:
     the same data, AlexNet weights, input size and seed."""
     base = FeaturesRunConfig()
     ft = config.finetune
-    return FeaturesRunConfig(data=config.data, features=replace(base.features, input_size=ft.input_size, weights=ft.weights),
-                             train=replace(base.train, seed=config.train.seed))
+    return FeaturesRunConfig(
+        data=config.data,
+        features=replace(base.features, input_size=ft.input_size, weights=ft.weights),
+        train=replace(base.train, seed=config.train.seed),
+    )
 
 
 # ----------------------------------------------------------------------------- from 2.2
+
 
 class _FromLayer(nn.Module):
     """The trained part of a 2.2 network (cnnlab.faces.checkpoints.FeatureClassifier) over cached
@@ -102,15 +120,35 @@ class _FromLayer(nn.Module):
         return m.head(x)  # (B, K)
 
 
-def _start_run(faces: Any, state_dict: dict, weights: dict[str, Any], config: FinetuneRunConfig, out_root: str | Path,
-               start: Start, cache_dir: Path, device: str, progress: bool, extract_batch_size: int) -> Path:
+def _start_run(
+    faces: Any,
+    state_dict: dict,
+    weights: dict[str, Any],
+    config: FinetuneRunConfig,
+    out_root: str | Path,
+    start: Start,
+    cache_dir: Path,
+    device: str,
+    progress: bool,
+    extract_batch_size: int,
+) -> Path:
     """The 2.2 run folder to start from, checked: same faces, same AlexNet weights, a layer after the frozen one."""
     frozen = TRAIN_FROM[config.finetune.train_from]
     start = start if start is not None else config.finetune.features_run or start_config(config)
     if isinstance(start, FeaturesRunConfig):
         check_faces(faces, start, "the 2.2 run")
-        found = alexnet_features(faces, state_dict, weights, start, out_root, cache_dir=cache_dir, device=device,
-                                 progress=progress, extract_batch_size=extract_batch_size, extra_layers=(frozen,))
+        found = alexnet_features(
+            faces,
+            state_dict,
+            weights,
+            start,
+            out_root,
+            cache_dir=cache_dir,
+            device=device,
+            progress=progress,
+            extract_batch_size=extract_batch_size,
+            extra_layers=(frozen,),
+        )
         log.info("fine-tuning starts from 2.2 run %s%s", found.path.name, " (cached)" if found.cached else "")
         path = found.path
     else:
@@ -122,18 +160,33 @@ def _start_run(faces: Any, state_dict: dict, weights: dict[str, Any], config: Fi
     if s.get("kind") != "alexnet-features" or not (path / "model.pt").is_file():
         raise ConfigError(f"{path} is not a 2.2 run (cnnlab part2 features) with a model.pt")
     if (s.get("data") or {}).get("hash") != faces.info["hash"]:
-        raise ConfigError(f"the 2.2 run {path.name} was trained on other faces than these ({(s.get('data') or {}).get('name')})")
+        raise ConfigError(
+            f"the 2.2 run {path.name} was trained on other faces than these ({(s.get('data') or {}).get('name')})"
+        )
     if (s.get("weights") or {}).get("sha256") != weights["sha256"]:
         raise ConfigError(f"the 2.2 run {path.name} was trained on other AlexNet weights than these")
     if LAYER_ORDER.index(frozen) >= LAYER_ORDER.index(str(s.get("layer"))):
-        raise ConfigError(f"finetune.train_from {config.finetune.train_from} lies beyond the 2.2 run's layer {s.get('layer')}: "
-                          f"nothing of AlexNet would train")
+        raise ConfigError(
+            f"finetune.train_from {config.finetune.train_from} lies beyond the 2.2 run's layer {s.get('layer')}: "
+            f"nothing of AlexNet would train"
+        )
     return path
 
 
-def _finetune_from_features(faces: Any, state_dict: dict[str, torch.Tensor], weights: dict[str, Any], config: FinetuneRunConfig,
-                            out_root: str | Path, start: Start, cache_dir: Path, device: torch.device, force: bool, progress: bool,
-                            extract_batch_size: int, callbacks: Sequence[Callback]) -> RunResult:
+def _finetune_from_features(
+    faces: Any,
+    state_dict: dict[str, torch.Tensor],
+    weights: dict[str, Any],
+    config: FinetuneRunConfig,
+    out_root: str | Path,
+    start: Start,
+    cache_dir: Path,
+    device: torch.device,
+    force: bool,
+    progress: bool,
+    extract_batch_size: int,
+    callbacks: Sequence[Callback],
+) -> RunResult:
     """The 2.2 network trained end to end from finetune.train_from on (see the module docstring)."""
     from cnnlab.core.plotting import plot_learning_curves
     from cnnlab.faces.alexnet.model import feature_shape
@@ -143,7 +196,9 @@ def _finetune_from_features(faces: Any, state_dict: dict[str, torch.Tensor], wei
     info, names = faces.info, list(faces.class_names)
     label = alexnet_label(weights)
     frozen = TRAIN_FROM[settings.train_from]
-    start_path = _start_run(faces, state_dict, weights, config, out_root, start, cache_dir, device, progress, extract_batch_size)
+    start_path = _start_run(
+        faces, state_dict, weights, config, out_root, start, cache_dir, device, progress, extract_batch_size
+    )
     resolved = {**run_identity(config, settings.weights, weights), "start_run": start_path.name}
     start_summary = load_summary(start_path)
 
@@ -160,11 +215,24 @@ def _finetune_from_features(faces: Any, state_dict: dict[str, torch.Tensor], wei
         sets = faces.splits
         fsets = {k: (feats[frozen][k].view(-1, *shape), sets[k][1]) for k in sets}
         tail = _FromLayer(model, begin)
-        alexnet = [*model.features[begin:].parameters(), *(model.classifier.parameters() if model.classifier is not None else ())]
-        groups = [{"params": alexnet, "lr": lr * settings.lr_scale}, {"params": list(model.head.parameters()), "lr": lr}]
+        alexnet = [
+            *model.features[begin:].parameters(),
+            *(model.classifier.parameters() if model.classifier is not None else ()),
+        ]
+        groups = [
+            {"params": alexnet, "lr": lr * settings.lr_scale},
+            {"params": list(model.head.parameters()), "lr": lr},
+        ]
         trainer = Trainer(config.train, device=device, progress=progress)
-        result = trainer.fit(tail, fsets["train"], fsets["val"], monitor={"test": fsets["test"]}, param_groups=groups,
-                             callbacks=callbacks, evaluate_start=True)
+        result = trainer.fit(
+            tail,
+            fsets["train"],
+            fsets["val"],
+            monitor={"test": fsets["test"]},
+            param_groups=groups,
+            callbacks=callbacks,
+            evaluate_start=True,
+        )
         final = trainer.evaluate_splits(tail, fsets)
         model.cpu().eval()
         return clf, model, result, final, finfo
@@ -175,33 +243,57 @@ def _finetune_from_features(faces: Any, state_dict: dict[str, torch.Tensor], wei
         i_frozen, i_layer = LAYER_ORDER.index(frozen), LAYER_ORDER.index(layer)
         trained_layers = [n for n in LAYER_ORDER[i_frozen + 1 : i_layer + 1] if n.startswith(("conv", "fc"))]
         kept = [n for n in LAYER_ORDER[: i_frozen + 1] if n.startswith(("conv", "fc"))]
-        desc = (f"{label} {layer} + FC head of 2.2, fine-tuned end to end: {', '.join(trained_layers)} (lr x {settings.lr_scale:g}) "
-                f"and the head trained, {', '.join(kept)} frozen")
+        desc = (
+            f"{label} {layer} + FC head of 2.2, fine-tuned end to end: {', '.join(trained_layers)} (lr x {settings.lr_scale:g}) "
+            f"and the head trained, {', '.join(kept)} frozen"
+        )
         run.write_history(result.curve)  # epoch 0 is the 2.2 network
-        plot_learning_curves(result.curve, run.file("learning_curves.png"), sets=["train", "val", "test"],
-                             title=f"{label} 2.2 network fine-tuned from {settings.train_from} on {info['name']}: "
-                                   f"test acc {final['test_acc']:.3f}")
-        save_checkpoint(run.file("model.pt"), model, kind="alexnet-features", config=clf.config, class_names=names,
-                        image_size=settings.input_size, channels=3,
-                        meta={"description": desc, "weights": weights, "data": info["name"], "start_run": start_path.name})
-        return alexnet_summary("2.4", desc, weights, {
-            "freeze": settings.freeze,
-            "layer": layer,
-            "trained_layers": trained_layers,
-            "frozen_layers": kept,
-            "start_run": start_path.name,
-            "start": {k: start_summary.get(k) for k in ("train_acc", "val_acc", "test_acc", "val_loss")},
-            "start_epoch0": {k: result.start[k] for k in ("train_acc", "val_acc", "val_loss", "test_acc")} if result.start else {},
-            **final,
-            **result.summary_fields(),
-            **finfo,
-        }, UNTRAINED)
+        plot_learning_curves(
+            result.curve,
+            run.file("learning_curves.png"),
+            sets=["train", "val", "test"],
+            title=f"{label} 2.2 network fine-tuned from {settings.train_from} on {info['name']}: "
+            f"test acc {final['test_acc']:.3f}",
+        )
+        save_checkpoint(
+            run.file("model.pt"),
+            model,
+            kind="alexnet-features",
+            config=clf.config,
+            class_names=names,
+            image_size=settings.input_size,
+            channels=3,
+            meta={"description": desc, "weights": weights, "data": info["name"], "start_run": start_path.name},
+        )
+        return alexnet_summary(
+            "2.4",
+            desc,
+            weights,
+            {
+                "freeze": settings.freeze,
+                "layer": layer,
+                "trained_layers": trained_layers,
+                "frozen_layers": kept,
+                "start_run": start_path.name,
+                "start": {k: start_summary.get(k) for k in ("train_acc", "val_acc", "test_acc", "val_loss")},
+                "start_epoch0": {k: result.start[k] for k in ("train_acc", "val_acc", "val_loss", "test_acc")}
+                if result.start
+                else {},
+                **final,
+                **result.summary_fields(),
+                **finfo,
+            },
+            UNTRAINED,
+        )
 
-    spec = RunSpec(out_root, "alexnet-finetune", resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device))
+    spec = RunSpec(
+        out_root, "alexnet-finetune", resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device)
+    )
     return run_cached(spec, fit, write)
 
 
 # ----------------------------------------------------------------------------- the classic recipe
+
 
 class _Tail(nn.Module):
     """The trainable tail of AlexNet over cached activations: flatten -> classifier[start:]."""
@@ -214,9 +306,19 @@ class _Tail(nn.Module):
         return self.layers(x.flatten(1))
 
 
-def _finetune_last_layer(faces: Any, state_dict: dict[str, torch.Tensor], weights: dict[str, Any], config: FinetuneRunConfig,
-                         out_root: str | Path, cache_dir: Path, device: torch.device, force: bool, progress: bool,
-                         extract_batch_size: int, callbacks: Sequence[Callback]) -> RunResult:
+def _finetune_last_layer(
+    faces: Any,
+    state_dict: dict[str, torch.Tensor],
+    weights: dict[str, Any],
+    config: FinetuneRunConfig,
+    out_root: str | Path,
+    cache_dir: Path,
+    device: torch.device,
+    force: bool,
+    progress: bool,
+    extract_batch_size: int,
+    callbacks: Sequence[Callback],
+) -> RunResult:
     """The classic recipe: AlexNet whose last layer (classifier.6) has one output per class, then trained
     (freeze features, all-but-last or none).
 
@@ -246,10 +348,16 @@ def _finetune_last_layer(faces: Any, state_dict: dict[str, torch.Tensor], weight
         if settings.freeze == "none":
             old = [p for n, p in model.named_parameters() if not n.startswith("classifier.6.")]
             groups = [{"params": old, "lr": lr * settings.lr_scale}, {"params": new_params, "lr": lr}]
-            result = trainer.fit(model, sets["train"], sets["val"], monitor={"test": sets["test"]}, param_groups=groups,
-                                 callbacks=callbacks)
+            result = trainer.fit(
+                model,
+                sets["train"],
+                sets["val"],
+                monitor={"test": sets["test"]},
+                param_groups=groups,
+                callbacks=callbacks,
+            )
             final = trainer.evaluate_splits(model, sets)
-            trained = "all layers (pretrained at lr x %g)" % settings.lr_scale
+            trained = f"all layers (pretrained at lr x {settings.lr_scale:g})"
         else:
             layer, start = ("pool5", 0) if settings.freeze == "features" else ("fc7", 6)
             feats, finfo = layer_features(faces, [layer], state_dict, weights, cache_dir, device, extract_batch_size)
@@ -258,11 +366,25 @@ def _finetune_last_layer(faces: Any, state_dict: dict[str, torch.Tensor], weight
             fsets = {k: (feats[k], sets[k][1]) for k in sets}
             new_ids = {id(p) for p in new_params}
             old = [p for p in tail.parameters() if id(p) not in new_ids]
-            groups = [g for g in ({"params": old, "lr": lr * settings.lr_scale}, {"params": new_params, "lr": lr}) if g["params"]]
-            result = trainer.fit(tail, fsets["train"], fsets["val"], monitor={"test": fsets["test"]}, param_groups=groups,
-                                 callbacks=callbacks)
+            groups = [
+                g
+                for g in ({"params": old, "lr": lr * settings.lr_scale}, {"params": new_params, "lr": lr})
+                if g["params"]
+            ]
+            result = trainer.fit(
+                tail,
+                fsets["train"],
+                fsets["val"],
+                monitor={"test": fsets["test"]},
+                param_groups=groups,
+                callbacks=callbacks,
+            )
             final = trainer.evaluate_splits(tail, fsets)
-            trained = "classifier (fc6, fc7 at lr x %g, new fc8)" % settings.lr_scale if start == 0 else "the new last layer only"
+            trained = (
+                f"classifier (fc6, fc7 at lr x {settings.lr_scale:g}, new fc8)"
+                if start == 0
+                else "the new last layer only"
+            )
         model.cpu().eval()
         return model, result, final, finfo, trained
 
@@ -270,13 +392,27 @@ def _finetune_last_layer(faces: Any, state_dict: dict[str, torch.Tensor], weight
         model, result, final, finfo, trained = fitted
         desc = f"{label} fine-tuned: last layer 4096 -> {len(names)}, trained: {trained}"
         run.write_history(result.history)
-        plot_learning_curves(result.history, run.file("learning_curves.png"), sets=["train", "val", "test"],
-                             title=f"{label} fine-tuned ({settings.freeze} frozen) on {info['name']}: test acc {final['test_acc']:.3f}")
-        save_checkpoint(run.file("model.pt"), model, kind="alexnet", config={"dropout": settings.dropout},
-                        class_names=names, image_size=settings.input_size, channels=3,
-                        meta={"description": desc, "weights": weights, "data": info["name"]})
-        return alexnet_summary("2.4", desc, weights, {"freeze": settings.freeze, **final, **result.summary_fields(), **finfo},
-                               UNTRAINED)
+        plot_learning_curves(
+            result.history,
+            run.file("learning_curves.png"),
+            sets=["train", "val", "test"],
+            title=f"{label} fine-tuned ({settings.freeze} frozen) on {info['name']}: test acc {final['test_acc']:.3f}",
+        )
+        save_checkpoint(
+            run.file("model.pt"),
+            model,
+            kind="alexnet",
+            config={"dropout": settings.dropout},
+            class_names=names,
+            image_size=settings.input_size,
+            channels=3,
+            meta={"description": desc, "weights": weights, "data": info["name"]},
+        )
+        return alexnet_summary(
+            "2.4", desc, weights, {"freeze": settings.freeze, **final, **result.summary_fields(), **finfo}, UNTRAINED
+        )
 
-    spec = RunSpec(out_root, "alexnet-finetune", resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device))
+    spec = RunSpec(
+        out_root, "alexnet-finetune", resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device)
+    )
     return run_cached(spec, fit, write)

@@ -22,5 +22,7 @@ def _inspect(path: Path, split: str = "test", **options: Any) -> Any:
     return inspect_run(path, split, **options)
 
 
-KINDS = tuple(register_kind(RunKind(name, "Part 2", load_model=_load, inspect=_inspect))
-              for name in ("mlp", "alexnet-features", "alexnet-finetune"))
+KINDS = tuple(
+    register_kind(RunKind(name, "Part 2", load_model=_load, inspect=_inspect))
+    for name in ("mlp", "alexnet-features", "alexnet-finetune")
+)

@@ -11,7 +11,8 @@ cnnlab.faces.config; the weight pictures are drawn by cnnlab.faces.plots.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -60,8 +61,9 @@ class MLP(nn.Module):
     """Standardise -> flatten -> hidden (tanh/ReLU) -> logits. Input (B, C, H, W) in [0, 1]; buffers
     mean/std of MLPConfig.stats_shape. The number of classes comes from the data."""
 
-    def __init__(self, config: MLPConfig, num_classes: int, mean: torch.Tensor | None = None,
-                 std: torch.Tensor | None = None) -> None:
+    def __init__(
+        self, config: MLPConfig, num_classes: int, mean: torch.Tensor | None = None, std: torch.Tensor | None = None
+    ) -> None:
         super().__init__()
         if num_classes < 2:
             raise ConfigError(f"the MLP needs at least 2 classes, got {num_classes}")
@@ -69,8 +71,12 @@ class MLP(nn.Module):
         self.num_classes = num_classes
         self.input_shape = (config.channels, config.image_size, config.image_size)
         shape = config.stats_shape
-        self.register_buffer("mean", torch.zeros(shape) if mean is None else torch.as_tensor(mean, dtype=torch.float32).reshape(shape))
-        self.register_buffer("std", torch.ones(shape) if std is None else torch.as_tensor(std, dtype=torch.float32).reshape(shape))
+        self.register_buffer(
+            "mean", torch.zeros(shape) if mean is None else torch.as_tensor(mean, dtype=torch.float32).reshape(shape)
+        )
+        self.register_buffer(
+            "std", torch.ones(shape) if std is None else torch.as_tensor(std, dtype=torch.float32).reshape(shape)
+        )
         self.hidden = nn.Linear(config.input_dim, config.hidden)
         self.act = make_activation(config.activation)  # its own module: captum hooks need one per use
         self.drop = nn.Dropout(config.dropout)
@@ -94,7 +100,9 @@ def per_image_standardize(x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
-def input_stats(x: torch.Tensor, standardize: str = "pixel", per_image: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def input_stats(
+    x: torch.Tensor, standardize: str = "pixel", per_image: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and std of training images (N, C, H, W) for `standardize`, shaped like MLP's buffers
     (of the per-image-standardised images when `per_image`, as the MLP sees them).
 
@@ -116,6 +124,7 @@ def input_stats(x: torch.Tensor, standardize: str = "pixel", per_image: bool = F
 
 
 # ----------------------------------------------------------------------------- which units to picture
+
 
 def choose_units(model: MLP, rule: str = "most-selective", per_class: int = 1) -> list[dict[str, Any]]:
     """Hidden units worth looking at, `per_class` for each class, each labelled with the class it favours.

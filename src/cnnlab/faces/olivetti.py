@@ -17,8 +17,10 @@ import numpy as np
 from cnnlab.core.errors import DataError
 from cnnlab.core.io import atomic_write_bytes
 
-ACKNOWLEDGEMENT = ("Olivetti faces: AT&T Laboratories Cambridge (formerly the Olivetti Research Laboratory), "
-                   "40 people x 10 images, 64x64 grayscale; used for research with acknowledgement.")
+ACKNOWLEDGEMENT = (
+    "Olivetti faces: AT&T Laboratories Cambridge (formerly the Olivetti Research Laboratory), "
+    "40 people x 10 images, 64x64 grayscale; used for research with acknowledgement."
+)
 N_PEOPLE, PER_PERSON, SIDE = 40, 10, 64
 CLASS_NAMES = tuple(f"s{k}" for k in range(1, N_PEOPLE + 1))  # the AT&T archive's folder names
 

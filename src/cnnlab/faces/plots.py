@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 import os
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from cnnlab.core.plotting import mpl_text, pyplot, save_figure
 from cnnlab.faces.mlp import MLP, unit_images

@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
 from cnnlab.core.config import to_dict
-from cnnlab.core.errors import ConfigError
-from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.device import device_name, resolve_device
+from cnnlab.core.errors import ConfigError
 from cnnlab.core.runs.folders import RunDir, RunResult
 from cnnlab.core.runs.recipe import RunSpec, run_cached
+from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
+from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.config import RANDOM_WEIGHTS, FaceRunConfig, FeaturesRunConfig
 from cnnlab.faces.experiments import check_faces
-from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +50,22 @@ def run_identity(config: FaceRunConfig, spec: str | None, weights: dict) -> dict
     `spec` is the config's weights spec; None (ImageNet weights) and "random" must match `weights`.
     """
     if spec in (None, RANDOM_WEIGHTS) and (spec == RANDOM_WEIGHTS) == bool(weights["pretrained"]):
-        raise ConfigError(f"the config asks for {'an untrained' if spec else 'the ImageNet'} AlexNet but the weights given "
-                          f"are {'ImageNet' if weights['pretrained'] else 'untrained'} ones")
+        raise ConfigError(
+            f"the config asks for {'an untrained' if spec else 'the ImageNet'} AlexNet but the weights given "
+            f"are {'ImageNet' if weights['pretrained'] else 'untrained'} ones"
+        )
     return {**to_dict(config), "weights_sha256": weights["sha256"], "alexnet": alexnet_label(weights)}
 
 
-def layer_features(faces: Any, layers: Sequence[str], state_dict: dict, weights: dict, cache_dir: str | Path, device: str,
-                  batch_size: int) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+def layer_features(
+    faces: Any,
+    layers: Sequence[str],
+    state_dict: dict,
+    weights: dict,
+    cache_dir: str | Path,
+    device: str,
+    batch_size: int,
+) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
     """Cached activations of every split at each of `layers` (extracted together where not cached);
     returns ({layer: {split: (N, D)}}, timing/cache info)."""
     from cnnlab.faces.alexnet.features import cached_layers
@@ -64,8 +74,16 @@ def layer_features(faces: Any, layers: Sequence[str], state_dict: dict, weights:
     info: dict[str, Any] = {"cache_hits": [], "extract_seconds": 0.0}
     for name, (x, _) in faces.splits.items():
         t0 = time.perf_counter()
-        found = cached_layers(x, state_dict=state_dict, weights_sha256=weights["sha256"], layers=layers, cache_dir=cache_dir,
-                              data_hash=f"{faces.data_hash}:{name}", batch_size=batch_size, device=device)
+        found = cached_layers(
+            x,
+            state_dict=state_dict,
+            weights_sha256=weights["sha256"],
+            layers=layers,
+            cache_dir=cache_dir,
+            data_hash=f"{faces.data_hash}:{name}",
+            batch_size=batch_size,
+            device=device,
+        )
         info["extract_seconds"] += time.perf_counter() - t0
         if found[layers[0]].hit:
             info["cache_hits"].append(name)
@@ -107,14 +125,18 @@ def alexnet_features(
     resolved = run_identity(config, settings.weights, weights)
     cache_dir = Path(cache_dir) if cache_dir is not None else Path(out_root) / "cache" / "features"
     device = resolve_device(device)
-    spec = RunSpec(out_root, "alexnet-features", resolved, info, seed, force=force, callbacks=callbacks,
-                   device=device_name(device))
+    spec = RunSpec(
+        out_root, "alexnet-features", resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device)
+    )
     names = list(faces.class_names)
 
     def fit() -> tuple[Any, Any, dict, dict, int]:
-        with torch.random.fork_rng(devices=[]):  # the feature pass leaves the run's generator alone: the head's init follows the seed
-            feats, finfo = layer_features(faces, [settings.layer, *extra_layers], state_dict, weights, cache_dir, device,
-                                          extract_batch_size)
+        with torch.random.fork_rng(
+            devices=[]
+        ):  # the feature pass leaves the run's generator alone: the head's init follows the seed
+            feats, finfo = layer_features(
+                faces, [settings.layer, *extra_layers], state_dict, weights, cache_dir, device, extract_batch_size
+            )
         feats = feats[settings.layer]
         sets = faces.splits
         fsets = {k: (feats[k], sets[k][1]) for k in sets}
@@ -124,7 +146,9 @@ def alexnet_features(
         result = trainer.fit(head, fsets["train"], fsets["val"], monitor={"test": fsets["test"]}, callbacks=callbacks)
         final = trainer.evaluate_splits(head, fsets)
         head.cpu()
-        model = FeatureClassifier(settings.layer, feats["train"].shape[1], settings.head_hidden, len(names), settings.dropout)
+        model = FeatureClassifier(
+            settings.layer, feats["train"].shape[1], settings.head_hidden, len(names), settings.dropout
+        )
         model.load_from_alexnet(state_dict)
         model.head.load_state_dict(head.state_dict())
         return model, result, final, finfo, int(feats["train"].shape[1])
@@ -134,14 +158,34 @@ def alexnet_features(
         hidden = "-".join(str(h) for h in settings.head_hidden) or "linear"
         desc = f"{label} {settings.layer} features ({dim}) -> FC {hidden} -> {len(names)}"
         run.write_history(result.history)
-        plot_learning_curves(result.history, run.file("learning_curves.png"), sets=["train", "val", "test"],
-                             title=f"{desc} on {info['name']}: test acc {final['test_acc']:.3f}")
-        config_m = {"layer": settings.layer, "in_features": dim, "hidden": list(settings.head_hidden), "dropout": settings.dropout}
-        save_checkpoint(run.file("model.pt"), model, kind="alexnet-features", config=config_m, class_names=names,
-                        image_size=settings.input_size, channels=3,
-                        meta={"description": desc, "weights": weights, "data": info["name"]})
-        return alexnet_summary("2.2", desc, weights, {"layer": settings.layer, "feature_dim": dim,
-                                                      **final, **result.summary_fields(), **finfo},
-                               "untrained AlexNet: random weights, features carry no ImageNet knowledge")
+        plot_learning_curves(
+            result.history,
+            run.file("learning_curves.png"),
+            sets=["train", "val", "test"],
+            title=f"{desc} on {info['name']}: test acc {final['test_acc']:.3f}",
+        )
+        config_m = {
+            "layer": settings.layer,
+            "in_features": dim,
+            "hidden": list(settings.head_hidden),
+            "dropout": settings.dropout,
+        }
+        save_checkpoint(
+            run.file("model.pt"),
+            model,
+            kind="alexnet-features",
+            config=config_m,
+            class_names=names,
+            image_size=settings.input_size,
+            channels=3,
+            meta={"description": desc, "weights": weights, "data": info["name"]},
+        )
+        return alexnet_summary(
+            "2.2",
+            desc,
+            weights,
+            {"layer": settings.layer, "feature_dim": dim, **final, **result.summary_fields(), **finfo},
+            "untrained AlexNet: random weights, features carry no ImageNet knowledge",
+        )
 
     return run_cached(spec, fit, write)

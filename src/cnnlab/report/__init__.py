@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+
 from cnnlab.report.options import ReportOptions, ReportResult
 
 __all__ = ["ReportOptions", "ReportResult", "build_report"]
@@ -31,7 +32,10 @@ def build_report(options: ReportOptions) -> ReportResult:
     t1 = time.perf_counter()
     context = load_context(options.out_root)
     result = write_report(context, options.report_dir, style=options.style, compile=options.compile)
-    result.seconds = {"experiments": round(t1 - t0, 1), "render_compile": round(time.perf_counter() - t1, 1),
-                      "total": round(time.perf_counter() - t0, 1)}
+    result.seconds = {
+        "experiments": round(t1 - t0, 1),
+        "render_compile": round(time.perf_counter() - t1, 1),
+        "total": round(time.perf_counter() - t0, 1),
+    }
     result.context = context
     return result

@@ -52,9 +52,16 @@ def run_experiments(options: ReportOptions) -> dict[str, Any]:
     timings["part2_seconds"] = round(time.perf_counter() - t1, 1)
     from cnnlab.core.version import __version__
 
-    manifest = {"format": MANIFEST_FORMAT, "version": __version__, "quick": options.quick, "seeds": options.n_seeds,
-                "repeats": len(options.run_repeats),
-                "art": art, **part2, "timings": timings}
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "version": __version__,
+        "quick": options.quick,
+        "seeds": options.n_seeds,
+        "repeats": len(options.run_repeats),
+        "art": art,
+        **part2,
+        "timings": timings,
+    }
     atomic_write_json(assets / MANIFEST, manifest)
     return manifest
 
@@ -64,9 +71,16 @@ def part1_suite_options(options: ReportOptions, base: Any) -> Any:
     """The SuiteOptions of the report's Part 1 (its repeats, jobs, trials and any shared search study)."""
     from cnnlab.art.suites import SuiteOptions
 
-    return SuiteOptions(runtime=options.runtime, base=base, repeats=options.repeats, quick=options.quick,
-                        search_trials=options.trials, callbacks=options.callbacks,
-                        search_storage=options.search_storage, search_study=options.search_study)
+    return SuiteOptions(
+        runtime=options.runtime,
+        base=base,
+        repeats=options.repeats,
+        quick=options.quick,
+        search_trials=options.trials,
+        callbacks=options.callbacks,
+        search_storage=options.search_storage,
+        search_study=options.search_study,
+    )
 
 
 def run_part1(options: ReportOptions) -> dict[str, Any]:
@@ -122,14 +136,17 @@ def alexnet_weights_spec(spec: str) -> str | None:
     """The run configs' weights spec for --weights (auto, random, download or a path): None = the
     ImageNet weights (hub cache or download), "random" = an untrained AlexNet, or the path."""
     from cnnlab.faces.alexnet.model import UNTRAINED_LABEL, WEIGHTS_FILENAME
-    from cnnlab.faces.config import RANDOM_WEIGHTS
     from cnnlab.faces.alexnet.weights import hub_checkpoint_dir
+    from cnnlab.faces.config import RANDOM_WEIGHTS
 
     if spec == "auto":
         if (hub_checkpoint_dir() / WEIGHTS_FILENAME).is_file():
             return None
-        log.warning("no ImageNet AlexNet weights in %s: the report uses an %s (pass --weights PATH for real transfer learning)",
-                    hub_checkpoint_dir(), UNTRAINED_LABEL)
+        log.warning(
+            "no ImageNet AlexNet weights in %s: the report uses an %s (pass --weights PATH for real transfer learning)",
+            hub_checkpoint_dir(),
+            UNTRAINED_LABEL,
+        )
         return RANDOM_WEIGHTS
     return None if spec == "download" else spec
 
@@ -137,8 +154,15 @@ def alexnet_weights_spec(spec: str) -> str | None:
 def part2_configs(options: ReportOptions, people: list[str] | None, weights: str | None) -> dict[str, Any]:
     """The Part 2 run configs (before seeds): the run-config defaults on options.faces/people, the
     AlexNet input size and weights of the report, and QUICK_PART2_EPOCHS in quick mode."""
-    from cnnlab.faces.config import (FaceDataConfig, FeaturesConfig, FeaturesRunConfig, FinetuneConfig, FinetuneRunConfig,
-                                     MLPRunConfig, with_epochs)
+    from cnnlab.faces.config import (
+        FaceDataConfig,
+        FeaturesConfig,
+        FeaturesRunConfig,
+        FinetuneConfig,
+        FinetuneRunConfig,
+        MLPRunConfig,
+        with_epochs,
+    )
 
     data = FaceDataConfig(source=str(options.faces), actors=tuple(people or ()))
     size = options.alexnet_size
@@ -158,11 +182,11 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     2.2 runs cache the frozen layer the fine-tuning reads in the same pass as their own features.
     """
     from cnnlab.faces.alexnet import TRAIN_FROM
+    from cnnlab.faces.alexnet.weights import resolve_weights
     from cnnlab.faces.config import FROM_FEATURES, with_seed
     from cnnlab.faces.experiments import load_run_faces, train_mlp
     from cnnlab.faces.finetune import alexnet_finetune
     from cnnlab.faces.transfer import alexnet_features
-    from cnnlab.faces.alexnet.weights import resolve_weights
 
     people = face_people(options)
     seeds = options.run_seeds
@@ -171,17 +195,45 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     configs = part2_configs(options, people, spec)
 
     faces_gray = load_run_faces(configs[f"mlp{MLP_HIDDEN[0]}"])
-    mlp = {str(h): [train_mlp(faces_gray, with_seed(configs[f"mlp{h}"], s), out, device=options.device,
-                                  callbacks=options.callbacks).path.name
-                    for s in seeds] for h in MLP_HIDDEN}
+    mlp = {
+        str(h): [
+            train_mlp(
+                faces_gray, with_seed(configs[f"mlp{h}"], s), out, device=options.device, callbacks=options.callbacks
+            ).path.name
+            for s in seeds
+        ]
+        for h in MLP_HIDDEN
+    }
     state_dict, weights = resolve_weights(spec)
     faces_rgb = load_run_faces(configs["features"])
     ft = configs["finetune"].finetune
     extra = (TRAIN_FROM[ft.train_from],) if ft.freeze == FROM_FEATURES else ()
-    features = [alexnet_features(faces_rgb, state_dict, weights, with_seed(configs["features"], s), out, device=options.device,
-                                 callbacks=options.callbacks, extra_layers=extra).path.name for s in seeds]
-    finetune = [alexnet_finetune(faces_rgb, state_dict, weights, with_seed(configs["finetune"], s), out, start=out / f22,
-                                 device=options.device, callbacks=options.callbacks).path.name for s, f22 in zip(seeds, features)]
+    features = [
+        alexnet_features(
+            faces_rgb,
+            state_dict,
+            weights,
+            with_seed(configs["features"], s),
+            out,
+            device=options.device,
+            callbacks=options.callbacks,
+            extra_layers=extra,
+        ).path.name
+        for s in seeds
+    ]
+    finetune = [
+        alexnet_finetune(
+            faces_rgb,
+            state_dict,
+            weights,
+            with_seed(configs["finetune"], s),
+            out,
+            start=out / f22,
+            device=options.device,
+            callbacks=options.callbacks,
+        ).path.name
+        for s, f22 in zip(seeds, features)
+    ]
     del state_dict
 
     from cnnlab.report.figures import images as figures

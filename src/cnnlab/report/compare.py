@@ -8,9 +8,18 @@ suite findings and the report's plots use; suite rows are found by their label w
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
-from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, NO_EFFECT, WORSE, Comparison, compare, compare_records, per_repeat
+from cnnlab.core.stats import (
+    BETTER,
+    NO_CLEAR_DIFFERENCE,
+    NO_EFFECT,
+    WORSE,
+    Comparison,
+    compare,
+    compare_records,
+    per_repeat,
+)
 from cnnlab.report.latex import esc, pm, pp
 
 
@@ -59,6 +68,7 @@ def delta_cell(row: Mapping, base: Mapping, metric: str = "val_acc") -> str:
 
 def gap_comparison(row: Mapping, base: Mapping) -> Comparison:
     """The train-validation gap of `row` minus that of `base`, paired per repeat."""
+
     def gaps(r: Mapping) -> dict[int, float]:
         tr, va = per_repeat(r, "train_acc"), per_repeat(r, "val_acc")
         return {k: tr[k] - va[k] for k in tr}
@@ -90,8 +100,10 @@ def repeats_note(rows: list[dict]) -> str:
 
 def delta_note() -> str:
     r"""What a $\Delta$ column holds (for captions)."""
-    return ("$\\Delta$: paired difference from the reference, mean\\,$\\pm$\\,SE over the repeats, in points; bold when the "
-            "95\\,\\% paired $t$ interval excludes 0")
+    return (
+        "$\\Delta$: paired difference from the reference, mean\\,$\\pm$\\,SE over the repeats, in points; bold when the "
+        "95\\,\\% paired $t$ interval excludes 0"
+    )
 
 
 def grouped(rows: list[dict], cells, ncols: int, base_variant: str | None = None) -> list[list[str]]:

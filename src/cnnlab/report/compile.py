@@ -25,8 +25,10 @@ def tex_available() -> str | None:
 
 
 def how_to_compile(folder: Path) -> str:
-    return (f"TeX is not installed: the LaTeX bundle is in {folder}; compile it with "
-            f"`cd {folder} && latexmk -pdf report.tex` (Debian/Ubuntu: apt-get install {TEX_PACKAGES})")
+    return (
+        f"TeX is not installed: the LaTeX bundle is in {folder}; compile it with "
+        f"`cd {folder} && latexmk -pdf report.tex` (Debian/Ubuntu: apt-get install {TEX_PACKAGES})"
+    )
 
 
 def first_error(log_text: str) -> str:
@@ -53,8 +55,15 @@ def compile_pdf(folder: Path, main: str = "report.tex", timeout: int = TIMEOUT) 
         cmds = [["pdflatex", *flags, main]] * 2  # twice: references and float numbers settle on the second pass
     try:
         for cmd in cmds:
-            proc = subprocess.run(cmd, cwd=folder, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                  timeout=timeout, errors="replace")
+            proc = subprocess.run(
+                cmd,
+                cwd=folder,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                errors="replace",
+            )
             if proc.returncode != 0:
                 log_file = folder / f"{stem}.log"
                 text = log_file.read_text(errors="replace") if log_file.is_file() else proc.stdout + proc.stderr
@@ -75,7 +84,9 @@ def page_count(pdf: Path) -> int:
     else the /Count of the page tree."""
     log_file = pdf.with_suffix(".log")
     if log_file.is_file():
-        m = re.search(r"Output written on .*?\((\d+) pages?", log_file.read_text(errors="replace").replace("\n", ""), re.S)
+        m = re.search(
+            r"Output written on .*?\((\d+) pages?", log_file.read_text(errors="replace").replace("\n", ""), re.S
+        )
         if m:
             return int(m.group(1))
     if shutil.which("pdfinfo"):

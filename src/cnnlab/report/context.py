@@ -19,10 +19,37 @@ from cnnlab.art.suites.common import SUITE_ORDER
 from cnnlab.core.errors import CnnlabError, first_line
 from cnnlab.core.stats import aggregate, mean_curves
 
-PART2_GROUPS = {"mlp300": ("mlp", "300"), "mlp800": ("mlp", "800"), "features": ("features", None), "finetune": ("finetune", None)}
-_METRICS = ("train_acc", "val_acc", "test_acc", "epochs_run", "train_seconds")  # aggregated over the seeds of a Part 2 group
-_SUMMARY_KEYS = ("model", "description", "alexnet", "layer", "feature_dim", "freeze", "epochs_run", "best_epoch", "selected_by",
-                 "architecture", "init", "warning", "weight_unit_rule", "train_seconds", "trained_layers", "frozen_layers")
+PART2_GROUPS = {
+    "mlp300": ("mlp", "300"),
+    "mlp800": ("mlp", "800"),
+    "features": ("features", None),
+    "finetune": ("finetune", None),
+}
+_METRICS = (
+    "train_acc",
+    "val_acc",
+    "test_acc",
+    "epochs_run",
+    "train_seconds",
+)  # aggregated over the seeds of a Part 2 group
+_SUMMARY_KEYS = (
+    "model",
+    "description",
+    "alexnet",
+    "layer",
+    "feature_dim",
+    "freeze",
+    "epochs_run",
+    "best_epoch",
+    "selected_by",
+    "architecture",
+    "init",
+    "warning",
+    "weight_unit_rule",
+    "train_seconds",
+    "trained_layers",
+    "frozen_layers",
+)
 _START = ("train_acc", "val_acc", "test_acc")  # of the 2.2 network a fine-tuning started from (summary "start")
 
 
@@ -69,7 +96,14 @@ def _run_summary(root: Path, rid: Any, source: Path, metrics: tuple[str, ...] = 
     return summary
 
 
-_MANIFEST_SECTIONS = {"art": "figure", "faces": None, "alexnet": None, "mlp_units": "figure", "explain": "figure", "predict": "image"}
+_MANIFEST_SECTIONS = {
+    "art": "figure",
+    "faces": None,
+    "alexnet": None,
+    "mlp_units": "figure",
+    "explain": "figure",
+    "predict": "image",
+}
 
 
 def _check_manifest(manifest: dict[str, Any], path: Path) -> None:
@@ -81,8 +115,11 @@ def _check_manifest(manifest: dict[str, Any], path: Path) -> None:
         if not isinstance(name, str) or "/" in name or "\\" in name or name in (".", ".."):
             raise CnnlabError(f"report manifest {path}: {section}.{figure} must be a file name in report-assets")
     part2 = manifest.get("part2")
-    lists = [part2.get("features"), part2.get("finetune"), *((part2.get("mlp") or {}).get(h) for h in ("300", "800"))] \
-        if isinstance(part2, dict) and isinstance(part2.get("mlp", {}), dict) else [None]
+    lists = (
+        [part2.get("features"), part2.get("finetune"), *((part2.get("mlp") or {}).get(h) for h in ("300", "800"))]
+        if isinstance(part2, dict) and isinstance(part2.get("mlp", {}), dict)
+        else [None]
+    )
     if not all(isinstance(ids, list) for ids in lists):
         raise CnnlabError(f"report manifest {path}: part2 must list the run ids of mlp 300/800, features and finetune")
 
@@ -90,15 +127,24 @@ def _check_manifest(manifest: dict[str, Any], path: Path) -> None:
 def _network(base_config: dict) -> dict[str, Any]:
     """Question 1.2: the starter network's layers, activation, loss and optimizer (no training)."""
     from cnnlab.art.config import RunConfig
-    from cnnlab.core.config import from_dict
     from cnnlab.art.models import count_parameters, create_model, describe_layers
     from cnnlab.art.models.receptive import layers_from_config, parse_spec, receptive_field
+    from cnnlab.core.config import from_dict
 
     config = from_dict(RunConfig, base_config)
     size = config.data.image_size
     model = create_model(config.model.name, num_classes=11, config=config.model, image_size=size)
-    layers = [{"name": r["name"], "type": r["type"], "detail": r["detail"], "output": list(r["output_shape"]),
-               "params": int(r["params"]), "macs": int(r["macs"])} for r in describe_layers(model, (3, size, size))]
+    layers = [
+        {
+            "name": r["name"],
+            "type": r["type"],
+            "detail": r["detail"],
+            "output": list(r["output_shape"]),
+            "params": int(r["params"]),
+            "macs": int(r["macs"]),
+        }
+        for r in describe_layers(model, (3, size, size))
+    ]
     opt, train = config.train.optimizer, config.train
     fields = lambda infos: [{"layer": i.layer, "size": i.size, "jump": i.jump} for i in infos]  # noqa: E731
     return {
@@ -127,7 +173,11 @@ def _suite(root: Path, name: str) -> dict[str, Any]:
     if not isinstance(meta.get("rows", []), list):
         raise CnnlabError(f"{path}: rows must be a list")
     for r in meta.get("rows", []):
-        missing = [k for k in ("variant", "group", "n", "train_acc_mean", "val_acc_mean", "run_ids") if not isinstance(r, dict) or k not in r]
+        missing = [
+            k
+            for k in ("variant", "group", "n", "train_acc_mean", "val_acc_mean", "run_ids")
+            if not isinstance(r, dict) or k not in r
+        ]
         if missing:
             raise CnnlabError(f"{path}: a row lacks {', '.join(missing)}")
         if not isinstance(r["run_ids"], list):
@@ -147,10 +197,16 @@ def _diagnostic_figures(manifest: dict, assets: Path) -> dict[str, Path]:
     when the best model made mistakes)."""
     for key, where in (("diagnostics", manifest.get("art", {})), ("face_diagnostics", manifest)):
         if key not in where:
-            raise CnnlabError(f"the report manifest has no {key} (written by an older cnnlab: run `cnnlab report` without --no-train)")
+            raise CnnlabError(
+                f"the report manifest has no {key} (written by an older cnnlab: run `cnnlab report` without --no-train)"
+            )
     diag = manifest["art"]["diagnostics"]
-    named = {"confusion_best": (diag, "best"), "filters_starter": (diag, "filters"), "top_losses_best": (diag, "top_losses"),
-             "confusion_faces": (manifest, "face_diagnostics")}
+    named = {
+        "confusion_best": (diag, "best"),
+        "filters_starter": (diag, "filters"),
+        "top_losses_best": (diag, "top_losses"),
+        "confusion_faces": (manifest, "face_diagnostics"),
+    }
     out = {}
     for key, (where, section) in named.items():
         if key == "top_losses_best" and section not in where:
@@ -190,7 +246,11 @@ def load_context(out_root: str | Path) -> dict[str, Any]:
     network = _network(base_meta["base_config"])
 
     baseline_runs = [root / rid for rid in suites["baseline"]["rows"][0]["run_ids"]]
-    curves = {"baseline": mean_curves([_history(p) for p in baseline_runs], ("train_acc", "val_acc", "train_loss", "val_loss"))}
+    curves = {
+        "baseline": mean_curves(
+            [_history(p) for p in baseline_runs], ("train_acc", "val_acc", "train_loss", "val_loss")
+        )
+    }
 
     part2: dict[str, Any] = {}
     for key, (role, sub) in PART2_GROUPS.items():
@@ -206,15 +266,21 @@ def load_context(out_root: str | Path) -> dict[str, Any]:
         starts = [s["start"] for s in summaries if isinstance(s.get("start"), dict)]
         if len(starts) == len(summaries) and all(isinstance(st.get(k), (int, float)) for st in starts for k in _START):
             group["start"] = aggregate(starts, _START)  # fine-tuning from 2.2: where each seed started
-            group["gains"] = {k: [s[k] - st[k] for s, st in zip(summaries, starts)] for k in ("val_acc", "test_acc")}  # paired by seed
+            group["gains"] = {
+                k: [s[k] - st[k] for s, st in zip(summaries, starts)] for k in ("val_acc", "test_acc")
+            }  # paired by seed
         config_file = root / ids[0] / "config.json"
         group["config"] = _read_json(config_file, "run config").get("config", {}) if config_file.is_file() else {}
         group["curve"] = mean_curves([_history(root / rid) for rid in ids], ("train_acc", "val_acc", "test_acc"))
         part2[key] = group
 
     assets = root / "report-assets"
-    figures = {"art_overview": assets / manifest["art"]["figure"], "mlp_units": assets / manifest["mlp_units"]["figure"],
-               "guided_backprop": assets / manifest["explain"]["figure"], "predict_face": assets / manifest["predict"]["image"]}
+    figures = {
+        "art_overview": assets / manifest["art"]["figure"],
+        "mlp_units": assets / manifest["mlp_units"]["figure"],
+        "guided_backprop": assets / manifest["explain"]["figure"],
+        "predict_face": assets / manifest["predict"]["image"],
+    }
     figures.update(_diagnostic_figures(manifest, assets))
     for name, p in figures.items():
         if not p.is_file():
@@ -226,8 +292,11 @@ def load_context(out_root: str | Path) -> dict[str, Any]:
         "repeats": int(manifest.get("repeats", suites["baseline"]["rows"][0]["n"])),  # Part 1 repeats per variant
         "timings": manifest.get("timings", {}),
         "runs_root": str(root),
-        "devices": _devices(root, [rid for s in suites.values() for r in s["rows"] for rid in r.get("run_ids", [])]
-                            + [rid for g in part2.values() for rid in g["run_ids"]]),
+        "devices": _devices(
+            root,
+            [rid for s in suites.values() for r in s["rows"] for rid in r.get("run_ids", [])]
+            + [rid for g in part2.values() for rid in g["run_ids"]],
+        ),
         "art": manifest["art"],
         "faces": manifest["faces"],
         "alexnet": manifest["alexnet"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 # Characters with a meaning in LaTeX, and what prints them literally (T1 fonts).
 _SPECIAL = {
@@ -142,20 +142,38 @@ def table(
 
 def figure(filename: str, caption: str, label: str, width: str = r"\linewidth", placement: str = "t") -> str:
     """A single-image figure (caption below)."""
-    return "\n".join([
-        f"\\begin{{figure}}[{placement}]", "\\centering", f"\\includegraphics[width={width}]{{figures/{filename}}}",
-        f"\\caption{{{caption}}}", f"\\label{{{label}}}", "\\end{figure}",
-    ])
+    return "\n".join(
+        [
+            f"\\begin{{figure}}[{placement}]",
+            "\\centering",
+            f"\\includegraphics[width={width}]{{figures/{filename}}}",
+            f"\\caption{{{caption}}}",
+            f"\\label{{{label}}}",
+            "\\end{figure}",
+        ]
+    )
 
 
-def figure_pair(left: tuple[str, str], right: tuple[str, str], caption: str, label: str, widths: tuple[float, float] = (0.49, 0.49), placement: str = "t") -> str:
+def figure_pair(
+    left: tuple[str, str],
+    right: tuple[str, str],
+    caption: str,
+    label: str,
+    widths: tuple[float, float] = (0.49, 0.49),
+    placement: str = "t",
+) -> str:
     """Two images side by side, each (filename, subcaption), one shared caption."""
     parts = [f"\\begin{{figure}}[{placement}]", "\\centering"]
     for i, ((name, sub), w) in enumerate(zip((left, right), widths)):
         if i:
             parts.append("\\hfill")
-        parts += [f"\\begin{{subfigure}}[b]{{{w}\\linewidth}}", "\\centering", f"\\includegraphics[width=\\linewidth]{{figures/{name}}}",
-                  f"\\caption{{{sub}}}", "\\end{subfigure}"]
+        parts += [
+            f"\\begin{{subfigure}}[b]{{{w}\\linewidth}}",
+            "\\centering",
+            f"\\includegraphics[width=\\linewidth]{{figures/{name}}}",
+            f"\\caption{{{sub}}}",
+            "\\end{subfigure}",
+        ]
     parts += [f"\\caption{{{caption}}}", f"\\label{{{label}}}", "\\end{figure}"]
     return "\n".join(parts)
 
@@ -185,12 +203,25 @@ def split_table(
         if head.startswith("\\multicolumn") and lines_all[cut][1] is not head:
             right.insert(0, head.replace("}} \\\\", " (cont.)}} \\\\"))
     lines = [comment(c) for c in comments]
-    lines += [f"\\begin{{table}}[{placement}]", "\\centering", f"\\caption{{{caption}}}", f"\\label{{{label}}}", size,
-              "\\setlength{\\tabcolsep}{4pt}"]
+    lines += [
+        f"\\begin{{table}}[{placement}]",
+        "\\centering",
+        f"\\caption{{{caption}}}",
+        f"\\label{{{label}}}",
+        size,
+        "\\setlength{\\tabcolsep}{4pt}",
+    ]
     for i, rows in enumerate(h for h in (left, right) if h):
         if i:
             lines.append("\\hfill")
-        lines += [f"\\begin{{tabular}}[t]{{{align}}}", "\\toprule", " & ".join(header) + r" \\", "\\midrule", *rows,
-                  "\\bottomrule", "\\end{tabular}"]
+        lines += [
+            f"\\begin{{tabular}}[t]{{{align}}}",
+            "\\toprule",
+            " & ".join(header) + r" \\",
+            "\\midrule",
+            *rows,
+            "\\bottomrule",
+            "\\end{tabular}",
+        ]
     lines.append("\\end{table}")
     return "\n".join(lines)

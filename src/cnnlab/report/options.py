@@ -9,8 +9,8 @@ from typing import Any
 from cnnlab.art.repeats import DEFAULT_REPEATS, DEFAULT_TRIALS
 from cnnlab.core.config import as_ids
 from cnnlab.core.errors import ConfigError
-from cnnlab.faces.config import OLIVETTI
 from cnnlab.core.runtime import RuntimeOptions, RuntimeView, check_jobs
+from cnnlab.faces.config import OLIVETTI
 
 # Quick mode: a smoke test of the whole pipeline, not results worth reading.
 QUICK_FACE_PEOPLE = 8  # Olivetti people (or FaceScrub actors) used in quick mode
@@ -78,8 +78,10 @@ class ReportOptions(RuntimeView):
         if report == out:
             raise ConfigError("--report-dir must differ from the runs folder --out")
         if report in out.parents:
-            raise ConfigError(f"--out {self.out_root} is inside --report-dir {self.report_dir}: keep the runs folder "
-                              "outside the report folder")
+            raise ConfigError(
+                f"--out {self.out_root} is inside --report-dir {self.report_dir}: keep the runs folder "
+                "outside the report folder"
+            )
 
     @property
     def run_seeds(self) -> tuple[int, ...]:

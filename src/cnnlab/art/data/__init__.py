@@ -38,9 +38,7 @@ class ImageDataset:
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or self.labels.shape != (self.images.shape[0],):
-            raise ValueError(
-                f"images {tuple(self.images.shape)} and labels {tuple(self.labels.shape)} do not match"
-            )
+            raise ValueError(f"images {tuple(self.images.shape)} and labels {tuple(self.labels.shape)} do not match")
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -92,15 +90,20 @@ def load_art_data(
         return DATASETS.create(spec, image_size=image_size, cache_dir=cache_dir)
     root = Path(spec).expanduser()
     if not root.exists():
-        raise DataError(
-            f"data folder not found: {spec} (or use a registered dataset: {', '.join(DATASETS.names())})"
-        )
+        raise DataError(f"data folder not found: {spec} (or use a registered dataset: {', '.join(DATASETS.names())})")
     if not root.is_dir():
         raise DataError(f"data path is not a folder: {spec}")
     root = root.resolve()
     found = load_folder(root, image_size, cache_dir)
-    return ImageDataset(name=str(root), images=found.images, labels=found.labels, class_names=found.class_names,
-                        data_hash=found.data_hash, synthetic=False, skipped=found.skipped)
+    return ImageDataset(
+        name=str(root),
+        images=found.images,
+        labels=found.labels,
+        class_names=found.class_names,
+        data_hash=found.data_hash,
+        synthetic=False,
+        skipped=found.skipped,
+    )
 
 
 def stratified_split(
@@ -144,7 +147,9 @@ def stratified_split(
         parts["train"].append(rest[fold_of != fold])
     out = {k: _sorted(v) for k, v in parts.items()}
     if len(out["val"]) == 0 or len(out["train"]) == 0:
-        raise ConfigError(f"{len(labels_np)} images leave no validation or no training image in fold {fold} of {folds}; use fewer folds")
+        raise ConfigError(
+            f"{len(labels_np)} images leave no validation or no training image in fold {fold} of {folds}; use fewer folds"
+        )
     return Split(**out)
 
 

@@ -272,5 +272,5 @@ def _decode_image(path: Path, image_size: int) -> np.ndarray:
         arr = np.asarray(im, dtype=np.float32) / 255.0 - 0.5  # (nh, nw, 3)
     out = np.full((3, image_size, image_size), PAD_VALUE, dtype=np.float32)
     top, left = (image_size - nh) // 2, (image_size - nw) // 2
-    out[:, top:top + nh, left:left + nw] = arr.transpose(2, 0, 1)
+    out[:, top : top + nh, left : left + nw] = arr.transpose(2, 0, 1)
     return out

@@ -33,7 +33,9 @@ class SimpleCNN(nn.Module):
     the layer, and so does a network over MAX_PARAMETERS (counted before anything is allocated).
     """
 
-    def __init__(self, config: ModelConfig | None = None, num_classes: int = 11, in_channels: int = 3, image_size: int = 50) -> None:
+    def __init__(
+        self, config: ModelConfig | None = None, num_classes: int = 11, in_channels: int = 3, image_size: int = 50
+    ) -> None:
         super().__init__()
         config = config or ModelConfig()
         check_parameter_count(parameter_count(config, num_classes, in_channels, image_size), "this SimpleCNN")
@@ -93,7 +95,9 @@ class SimpleCNN(nn.Module):
 def parameter_count(config: ModelConfig, num_classes: int, in_channels: int = 3, image_size: int = 50) -> int:
     """SimpleCNN's number of parameters, from its config alone (arithmetic: nothing is allocated)."""
     total, channels, size = 0, in_channels, image_size
-    for filters, kernel, stride, padding in zip(config.filters, config.layer_kernels, config.layer_strides, config.layer_paddings):
+    for filters, kernel, stride, padding in zip(
+        config.filters, config.layer_kernels, config.layer_strides, config.layer_paddings
+    ):
         total += filters * (channels * kernel * kernel + 1)  # conv weight and bias
         total += 2 * filters if config.batch_norm else 0  # batch-norm scale and shift
         total += filters if config.weight_norm else 0  # weight norm's per-filter magnitude g
@@ -109,7 +113,9 @@ def parameter_count(config: ModelConfig, num_classes: int, in_channels: int = 3,
 
 
 @MODELS.register("simple_cnn")
-def _simple_cnn(num_classes: int = 11, config: ModelConfig | None = None, in_channels: int = 3, image_size: int = 50) -> nn.Module:
+def _simple_cnn(
+    num_classes: int = 11, config: ModelConfig | None = None, in_channels: int = 3, image_size: int = 50
+) -> nn.Module:
     return SimpleCNN(config or ModelConfig(), num_classes=num_classes, in_channels=in_channels, image_size=image_size)
 
 
@@ -142,10 +148,24 @@ def describe_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict
             params = sum(p.numel() for p in module.parameters())  # recurse: weight-norm parametrisations
             macs = 0
             if isinstance(module, nn.Conv2d):
-                macs = int(torch.tensor(shape).prod()) * (module.in_channels // module.groups) * module.kernel_size[0] * module.kernel_size[1]
+                macs = (
+                    int(torch.tensor(shape).prod())
+                    * (module.in_channels // module.groups)
+                    * module.kernel_size[0]
+                    * module.kernel_size[1]
+                )
             elif isinstance(module, nn.Linear):
                 macs = module.in_features * module.out_features
-            rows.append({"name": name, "type": type(module).__name__, "output_shape": shape, "params": params, "macs": macs, "detail": _layer_detail(module)})
+            rows.append(
+                {
+                    "name": name,
+                    "type": type(module).__name__,
+                    "output_shape": shape,
+                    "params": params,
+                    "macs": macs,
+                    "detail": _layer_detail(module),
+                }
+            )
 
         return fn
 

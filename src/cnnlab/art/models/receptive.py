@@ -23,7 +23,11 @@ class Layer:
     padding: int = 0
 
     def __str__(self) -> str:
-        return f"{self.kind}{self.kernel}" + (f"s{self.stride}" if self.stride != 1 else "") + (f"p{self.padding}" if self.padding else "")
+        return (
+            f"{self.kind}{self.kernel}"
+            + (f"s{self.stride}" if self.stride != 1 else "")
+            + (f"p{self.padding}" if self.padding else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,9 @@ def parse_spec(spec: str) -> list[Layer]:
     for token in filter(None, (t.strip().lower() for t in spec.split(","))):
         m = _TOKEN.match(token)
         if not m or int(m.group(2)) < 1 or (m.group(3) is not None and int(m.group(3)) < 1):
-            raise ConfigError(f"malformed layer {token!r} in receptive-field spec (expected e.g. conv5, conv3s2p1, pool2s2)")
+            raise ConfigError(
+                f"malformed layer {token!r} in receptive-field spec (expected e.g. conv5, conv3s2p1, pool2s2)"
+            )
         kind, kernel = m.group(1), int(m.group(2))
         default_stride = kernel if kind == "pool" else 1
         stride = int(m.group(3)) if m.group(3) else default_stride

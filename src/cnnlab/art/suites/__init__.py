@@ -11,9 +11,30 @@ common: variants, options, running, paired rows and tables; definitions: the sui
 their training regimes; best_model: 1.6 search and 1.7 robustness; runner: by name.
 """
 
-from cnnlab.art.suites.common import (DEFAULT_REPEATS, SUITE_ORDER, SuiteOptions, SuiteResult, Variant, paired_columns,
-                                      run_on_repeats_of, run_paired, run_variants)
+from cnnlab.art.suites.common import (
+    DEFAULT_REPEATS,
+    SUITE_ORDER,
+    SuiteOptions,
+    SuiteResult,
+    Variant,
+    paired_columns,
+    run_on_repeats_of,
+    run_paired,
+    run_variants,
+)
 from cnnlab.art.suites.runner import run_all, run_suite, suite_names
 
-__all__ = ["DEFAULT_REPEATS", "SUITE_ORDER", "SuiteOptions", "SuiteResult", "Variant", "paired_columns", "run_all",
-           "run_on_repeats_of", "run_paired", "run_suite", "run_variants", "suite_names"]
+__all__ = [
+    "DEFAULT_REPEATS",
+    "SUITE_ORDER",
+    "SuiteOptions",
+    "SuiteResult",
+    "Variant",
+    "paired_columns",
+    "run_all",
+    "run_on_repeats_of",
+    "run_paired",
+    "run_suite",
+    "run_variants",
+    "suite_names",
+]

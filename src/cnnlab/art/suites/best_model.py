@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING
 from cnnlab.art.config import RunConfig
 from cnnlab.art.robustness import RobustnessFacts, evaluate_robustness, robustness_facts
 from cnnlab.art.suites import labels
-from cnnlab.art.suites.common import SUITES, SuiteOptions, SuiteResult, Variant, run_paired, run_variants, with_overrides, write_suite
+from cnnlab.art.suites.common import (
+    SUITES,
+    SuiteOptions,
+    SuiteResult,
+    Variant,
+    run_paired,
+    run_variants,
+    with_overrides,
+    write_suite,
+)
 from cnnlab.art.suites.definitions import SEARCH_REGIME
 from cnnlab.art.suites.plots import plot_robustness
 from cnnlab.core.config import from_dict, to_dict
@@ -38,9 +47,17 @@ def search_suite(options: SuiteOptions) -> SuiteResult:
 
         trials = 3 if options.quick else options.search_trials
         study = "search-quick" if options.quick else "search"
-        sweep = run_sweep(study_name=study, storage=default_storage(Path(options.out_root)), trials=trials, workers=min(options.jobs, 2),
-                          base=base, out_root=Path(options.out_root), seed=0, epochs=options.n_epochs,
-                          callbacks=options.callbacks)
+        sweep = run_sweep(
+            study_name=study,
+            storage=default_storage(Path(options.out_root)),
+            trials=trials,
+            workers=min(options.jobs, 2),
+            base=base,
+            out_root=Path(options.out_root),
+            seed=0,
+            epochs=options.n_epochs,
+            callbacks=options.callbacks,
+        )
         best, origin = sweep.best_config, f"study {sweep.study_name!r} in the runs folder's optuna.db"
     rows = run_variants([Variant(labels.BEST_FOUND, "search")], options, base=best)
     r = rows[0]
@@ -49,9 +66,17 @@ def search_suite(options: SuiteOptions) -> SuiteResult:
         f"{sweep.n_complete} complete and {sweep.n_pruned} pruned trials (median pruning on validation accuracy); best trial validation accuracy {sweep.best_value:.3f}",
         f"best configuration retrained on {r['n']} repeats: validation {format_record(r, 'val_acc')}, test {format_record(r, 'test_acc')} (test split used once, for this final number)",
     ]
-    extra = {"best_params": sweep.best_params, "best_config": to_dict(best), "study": sweep.study_name, "storage": sweep.storage,
-             "shared": bool(options.search_study), "target": sweep.target, "n_finished": sweep.n_finished,
-             "trials": sweep.trials, "regime": {"overrides": list(SEARCH_REGIME), "train": to_dict(base.train)}}
+    extra = {
+        "best_params": sweep.best_params,
+        "best_config": to_dict(best),
+        "study": sweep.study_name,
+        "storage": sweep.storage,
+        "shared": bool(options.search_study),
+        "target": sweep.target,
+        "n_finished": sweep.n_finished,
+        "trials": sweep.trials,
+        "regime": {"overrides": list(SEARCH_REGIME), "train": to_dict(base.train)},
+    }
     return write_suite("search", options, rows, findings, extra=extra, columns=("train_acc", "val_acc", "test_acc"))
 
 
@@ -66,8 +91,14 @@ def check_search_study(options: SuiteOptions) -> SweepResult | None:
     if sweep.best_config is None:
         raise CnnlabError(f"study {sweep.study_name!r} in {sweep.storage} has no complete trial yet")
     if sweep.n_running or sweep.n_waiting:
-        log.warning("study %r: %d of %s trials finished, %d running, %d waiting: using the best trial so far",
-                    sweep.study_name, sweep.n_finished, sweep.target, sweep.n_running, sweep.n_waiting)
+        log.warning(
+            "study %r: %d of %s trials finished, %d running, %d waiting: using the best trial so far",
+            sweep.study_name,
+            sweep.n_finished,
+            sweep.target,
+            sweep.n_running,
+            sweep.n_waiting,
+        )
     return sweep
 
 
@@ -82,8 +113,10 @@ def read_search_study(options: SuiteOptions, base: RunConfig) -> tuple[SweepResu
     assert sweep is not None and sweep.best_config is not None
     here = prepare_data(base).info["hash"]
     if sweep.data_hash and sweep.data_hash != here:
-        raise CnnlabError(f"study {sweep.study_name!r} in {sweep.storage} searched other data (hash {sweep.data_hash}, here {here}): "
-                          "give the same --data and data.image_size as its workers")
+        raise CnnlabError(
+            f"study {sweep.study_name!r} in {sweep.storage} searched other data (hash {sweep.data_hash}, here {here}): "
+            "give the same --data and data.image_size as its workers"
+        )
     return sweep, dataclasses.replace(sweep.best_config, data=base.data)
 
 
@@ -120,9 +153,18 @@ def robustness_suite(options: SuiteOptions) -> SuiteResult:
     rows = run_paired(Variant(labels.AS_TRAINED, "robustness"), [augmented], options, config)
     table = evaluate_robustness({r["variant"]: r["run_paths"] for r in rows}, config)
     findings = robustness_findings(robustness_facts(table, labels.AS_TRAINED, labels.AUGMENTED))
-    findings.insert(0, f"model: {origin}; augmented retraining with per-image probabilities {probabilities} at severities up to {AUGMENT_MAX_SEVERITY:g}")
-    result = write_suite("robustness", options, rows, findings, extra={"robustness": table, "augment_probabilities": probabilities},
-                         columns=("train_acc", "val_acc", "test_acc"))
+    findings.insert(
+        0,
+        f"model: {origin}; augmented retraining with per-image probabilities {probabilities} at severities up to {AUGMENT_MAX_SEVERITY:g}",
+    )
+    result = write_suite(
+        "robustness",
+        options,
+        rows,
+        findings,
+        extra={"robustness": table, "augment_probabilities": probabilities},
+        columns=("train_acc", "val_acc", "test_acc"),
+    )
     plot_robustness(table, result.path)
     _write_robustness_table(table, result.path)
     return result
@@ -135,9 +177,15 @@ def robustness_findings(facts: RobustnessFacts) -> list[str]:
     if facts.ranked:
         out.append("most invariant to: " + ", ".join(f"{t} ({acc(t):.3f})" for t in facts.most_invariant()))
         out.append("most damaging: " + ", ".join(f"{t} ({acc(t):.3f})" for t in facts.most_damaging()))
-        out.append("change from clean test accuracy, paired: " + ", ".join(f"{t} {_change_text(facts.drops[t])}" for t in facts.ranked))
+        out.append(
+            "change from clean test accuracy, paired: "
+            + ", ".join(f"{t} {_change_text(facts.drops[t])}" for t in facts.ranked)
+        )
     if facts.gains:
-        out.append("augmented minus as trained, paired: " + ", ".join(f"{t} {format_comparison(facts.gains[t])}" for t in facts.gains))
+        out.append(
+            "augmented minus as trained, paired: "
+            + ", ".join(f"{t} {format_comparison(facts.gains[t])}" for t in facts.gains)
+        )
     return out
 
 
@@ -156,4 +204,10 @@ def _write_robustness_table(table: list[dict], path: Path) -> None:
     lines += [f"| {r['model']} | {r['transform']} | {r['severity']:g} | {format_record(r, 'acc')} |" for r in table]
     atomic_write_text(path / "robustness.md", "\n".join(lines) + "\n")
     header = "model,transform,severity,acc_mean,acc_std,n\n"
-    atomic_write_text(path / "robustness.csv", header + "".join(f"{r['model']},{r['transform']},{r['severity']},{r['acc_mean']},{r['acc_std']},{r['n']}\n" for r in table))
+    atomic_write_text(
+        path / "robustness.csv",
+        header
+        + "".join(
+            f"{r['model']},{r['transform']},{r['severity']},{r['acc_mean']},{r['acc_std']},{r['n']}\n" for r in table
+        ),
+    )

@@ -14,24 +14,31 @@ behind them, and the findings) and its plots.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from cnnlab.art.config import RunConfig
 from cnnlab.art.repeats import DEFAULT_REPEATS, DEFAULT_TRIALS
-from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.config import as_ids, resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.registry import Registry
 from cnnlab.core.runtime import RuntimeOptions, RuntimeView
 from cnnlab.core.stats import NO_EFFECT, aggregate, compare_records, format_comparison, format_record
+from cnnlab.core.train.callbacks import Callback
 
 log = logging.getLogger(__name__)
 
 METRICS = ("train_acc", "val_acc", "test_acc", "val_loss", "epochs_run", "best_epoch", "train_seconds")
-PER_REPEAT = ("train_acc", "val_acc", "test_acc", "val_loss", "epochs_run", "best_epoch")  # kept per repeat in every row
+PER_REPEAT = (
+    "train_acc",
+    "val_acc",
+    "test_acc",
+    "val_loss",
+    "epochs_run",
+    "best_epoch",
+)  # kept per repeat in every row
 # Repeats per variant by default: one per validation fold (data.folds = 5), so every non-test image is
 # validated on once; the whole `cnnlab report` stays within its 15-minute budget on 2 cores (docs/benchmarks.md).
 
@@ -59,7 +66,9 @@ class SuiteOptions(RuntimeView):
     quick: bool = False
     search_trials: int = DEFAULT_TRIALS
     callbacks: tuple[Callback, ...] = ()
-    search_storage: str | None = None  # 1.6: read study `search_study` from this Optuna storage (default: <out>/optuna.db)
+    search_storage: str | None = (
+        None  # 1.6: read study `search_study` from this Optuna storage (default: <out>/optuna.db)
+    )
     search_study: str | None = None  # 1.6: a study made by `cnnlab sweep` to read instead of searching here
 
     def __post_init__(self) -> None:
@@ -159,15 +168,21 @@ def run_configs(configs: Sequence[RunConfig], options: SuiteOptions) -> list[dic
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(options.jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
             n = len(configs)
-            out = list(pool.map(_run_one, configs, [str(options.out_root)] * n, [options.device] * n, [options.callbacks] * n))
+            out = list(
+                pool.map(_run_one, configs, [str(options.out_root)] * n, [options.device] * n, [options.callbacks] * n)
+            )
     n_cached = sum(s["cached"] for s in out)
     if n_cached:
         log.info("%d of %d runs were cached and reused", n_cached, len(out))
     return out
 
 
-def run_variants(variants: Sequence[Variant], options: SuiteOptions, base: RunConfig | None = None,
-                 repeats: Sequence[int] | None = None) -> list[dict]:
+def run_variants(
+    variants: Sequence[Variant],
+    options: SuiteOptions,
+    base: RunConfig | None = None,
+    repeats: Sequence[int] | None = None,
+) -> list[dict]:
     """Every variant on the same repeats (default: options.run_repeats); one row per variant.
 
     A row has the variant's label, group and overrides, mean/std/n of METRICS, "repeats" and
@@ -197,7 +212,9 @@ def run_variants(variants: Sequence[Variant], options: SuiteOptions, base: RunCo
     return rows
 
 
-def run_on_repeats_of(reference: Mapping, variants: Sequence[Variant], options: SuiteOptions, base: RunConfig | None = None) -> list[dict]:
+def run_on_repeats_of(
+    reference: Mapping, variants: Sequence[Variant], options: SuiteOptions, base: RunConfig | None = None
+) -> list[dict]:
     """Run `variants` on exactly the repeats (fold, seed) of `reference`, a row of any suite, and add
     the paired differences from it (`paired_columns`): how a new suite compares with an existing row."""
     rows = run_variants(variants, options, base, repeats=reference["repeats"])
@@ -205,7 +222,9 @@ def run_on_repeats_of(reference: Mapping, variants: Sequence[Variant], options: 
     return rows
 
 
-def run_paired(reference: Variant, variants: Sequence[Variant], options: SuiteOptions, base: RunConfig | None = None) -> list[dict]:
+def run_paired(
+    reference: Variant, variants: Sequence[Variant], options: SuiteOptions, base: RunConfig | None = None
+) -> list[dict]:
     """The reference and every variant on the same repeats; rows (reference first) with the paired
     differences of each variant from the reference (`paired_columns`)."""
     rows = run_variants([reference, *variants], options, base)
@@ -223,31 +242,51 @@ def paired_columns(rows: Sequence[dict], reference: Mapping, keys: Sequence[str]
         for k in keys:
             c = compare_records(r, reference, k)
             finite = lambda v: v if v == v else None  # noqa: E731  (nan, for one repeat, is null in JSON)
-            out[k] = {"diff": c.diff, "se": finite(c.se), "n": c.n, "low": finite(c.low), "high": finite(c.high), "verdict": c.verdict}
+            out[k] = {
+                "diff": c.diff,
+                "se": finite(c.se),
+                "n": c.n,
+                "low": finite(c.low),
+                "high": finite(c.high),
+                "verdict": c.verdict,
+            }
         r["vs_reference"] = out
 
 
 # ----------------------------------------------------------------------------- writing results
-def write_suite(name: str, options: SuiteOptions, rows: list[dict], findings: list[str], extra: dict | None = None,
-                columns: Sequence[str] = ("train_acc", "val_acc")) -> SuiteResult:
+def write_suite(
+    name: str,
+    options: SuiteOptions,
+    rows: list[dict],
+    findings: list[str],
+    extra: dict | None = None,
+    columns: Sequence[str] = ("train_acc", "val_acc"),
+) -> SuiteResult:
     """results.csv, results.md and suite.json in <out>/suites/<name>/ (atomic writes)."""
     import csv
     import io
 
-    from cnnlab.core.version import __version__
     from cnnlab.core.io import atomic_write_json, atomic_write_text
+    from cnnlab.core.version import __version__
 
     path = options.suite_root / name
     path.mkdir(parents=True, exist_ok=True)
     skip = ("run_paths", "per_repeat", "vs_reference")
-    flat = [{k: (" ".join(map(str, v)) if isinstance(v, list) else v) for k, v in r.items() if k not in skip} for r in rows]
+    flat = [
+        {k: (" ".join(map(str, v)) if isinstance(v, list) else v) for k, v in r.items() if k not in skip} for r in rows
+    ]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in flat for k in r)))
     writer.writeheader()
     writer.writerows(flat)
     atomic_write_text(path / "results.csv", buf.getvalue())
     paired = any("vs_reference" in r for r in rows)
-    header = ["group", "variant"] + [c.replace("_", " ") for c in columns] + (["paired Δ val vs reference"] if paired else []) + ["params", "epochs"]
+    header = (
+        ["group", "variant"]
+        + [c.replace("_", " ") for c in columns]
+        + (["paired Δ val vs reference"] if paired else [])
+        + ["params", "epochs"]
+    )
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         cells = [r["group"], r["variant"]] + [format_record(r, c) for c in columns]
@@ -257,8 +296,10 @@ def write_suite(name: str, options: SuiteOptions, rows: list[dict], findings: li
         lines.append("| " + " | ".join(cells) + " |")
     data = _data_note(rows)
     repeats = rows[0]["repeats"] if rows else list(options.run_repeats)
-    note = (f"{len(repeats)} repeat(s) per variant (repeat r: seed r, validation fold r mod {options.base.data.folds}; "
-            "the same repeats for every variant, so differences are paired).")
+    note = (
+        f"{len(repeats)} repeat(s) per variant (repeat r: seed r, validation fold r mod {options.base.data.folds}; "
+        "the same repeats for every variant, so differences are paired)."
+    )
     md = f"# {name}\n\n{data}\n\n{note}\n\n" + "\n".join(lines) + "\n"
     if findings:
         md += "\n## Findings\n\n" + "\n".join(f"- {f}" for f in findings) + "\n"
@@ -310,11 +351,15 @@ def compare(rows: list[dict], base: dict, metric: str = "val_acc") -> list[str]:
         members = [r for r in rows if r["group"] == g and r is not base]
         best = max(members, key=lambda r: r[f"{metric}_mean"])
         c = compare_records(best, base, metric)
-        text = (f"{g}: best {best['variant']} at {format_record(best, metric)} validation accuracy, "
-                f"{format_comparison(c)} vs {base['variant']} (paired)")
+        text = (
+            f"{g}: best {best['variant']} at {format_record(best, metric)} validation accuracy, "
+            f"{format_comparison(c)} vs {base['variant']} (paired)"
+        )
         if best.get("selected_on_validation") and not base.get("selected_on_validation"):
-            text += (f"; its epoch was chosen on validation accuracy, so that number is optimistic: test accuracy "
-                     f"{format_comparison(compare_records(best, base, 'test_acc'))}")
+            text += (
+                f"; its epoch was chosen on validation accuracy, so that number is optimistic: test accuracy "
+                f"{format_comparison(compare_records(best, base, 'test_acc'))}"
+            )
         findings.append(text)
         if best_overall is None or c.diff > best_overall[1]:
             best_overall = (g, c.diff, best["variant"], c.verdict)

@@ -14,17 +14,45 @@ explain (and how much needs spatial structure); grayscale vs CNN what removing c
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from cnnlab.art.config import RunConfig
-from cnnlab.art.suites.common import (METRICS, SUITES, SuiteOptions, SuiteResult, Variant, paired_columns, run_on_repeats_of,
-                                      run_variants, variant_config, write_suite)
-from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE, Comparison, aggregate, compare_records, format_comparison, format_record
+from cnnlab.art.suites.common import (
+    METRICS,
+    SUITES,
+    SuiteOptions,
+    SuiteResult,
+    Variant,
+    paired_columns,
+    run_on_repeats_of,
+    run_variants,
+    variant_config,
+    write_suite,
+)
+from cnnlab.core.stats import (
+    BETTER,
+    NO_CLEAR_DIFFERENCE,
+    WORSE,
+    Comparison,
+    aggregate,
+    compare_records,
+    format_comparison,
+    format_record,
+)
 
-__all__ = ["COLOUR_CNN", "GRAYSCALE_CNN", "COLOUR_ONLY", "run_controls", "colour_only_row", "ControlsFacts", "controls_facts",
-           "controls_findings", "chance_accuracy"]
+__all__ = [
+    "COLOUR_CNN",
+    "GRAYSCALE_CNN",
+    "COLOUR_ONLY",
+    "run_controls",
+    "colour_only_row",
+    "ControlsFacts",
+    "controls_facts",
+    "controls_findings",
+    "chance_accuracy",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +78,19 @@ def colour_only_row(config: RunConfig, repeats: Sequence[int], options: SuiteOpt
         result = colour_only_run(c, options.out_root, data=data_cache[c.data])
         summaries.append({**result.summary, "path": str(result.path)})
     k = len(next(iter(data_cache.values())).dataset.class_names)
-    return {"group": GROUP, "variant": COLOUR_ONLY, **aggregate(summaries, METRICS),
-            "params": (summaries[0]["features"] + 1) * k, "macs": 0, "overrides": "colour histograms + logistic regression",
-            "selected_on_validation": True,  # C is chosen on validation: its validation accuracy is optimistic
-            "repeats": list(repeats), "per_repeat": {m: [float(s[m]) for s in summaries] for m in PER_REPEAT},
-            "run_ids": [s["run_id"] for s in summaries], "run_paths": [s["path"] for s in summaries]}
+    return {
+        "group": GROUP,
+        "variant": COLOUR_ONLY,
+        **aggregate(summaries, METRICS),
+        "params": (summaries[0]["features"] + 1) * k,
+        "macs": 0,
+        "overrides": "colour histograms + logistic regression",
+        "selected_on_validation": True,  # C is chosen on validation: its validation accuracy is optimistic
+        "repeats": list(repeats),
+        "per_repeat": {m: [float(s[m]) for s in summaries] for m in PER_REPEAT},
+        "run_ids": [s["run_id"] for s in summaries],
+        "run_paths": [s["path"] for s in summaries],
+    }
 
 
 def run_controls(config: RunConfig, options: SuiteOptions) -> list[dict]:
@@ -102,14 +138,18 @@ class ControlsFacts:
         (clearly better), "colour enough" (no clear difference), or "unclear" (a single repeat)."""
         if self.share is None:
             return "not above chance"
-        return {WORSE: "spatial", BETTER: "colour better", NO_CLEAR_DIFFERENCE: "colour enough"}.get(self.only_vs_cnn.verdict, "unclear")
+        return {WORSE: "spatial", BETTER: "colour better", NO_CLEAR_DIFFERENCE: "colour enough"}.get(
+            self.only_vs_cnn.verdict, "unclear"
+        )
 
     @property
     def gray_finding(self) -> str:
         """What the grayscale CNN vs the colour CNN implies, by the verdict of the one rule."""
-        return {WORSE: "removing colour costs accuracy", BETTER: "the network does better without colour",
-                NO_CLEAR_DIFFERENCE: "removing colour makes no clear difference"}.get(self.gray_vs_cnn.verdict,
-                                                                                     "a single repeat: no conclusion")
+        return {
+            WORSE: "removing colour costs accuracy",
+            BETTER: "the network does better without colour",
+            NO_CLEAR_DIFFERENCE: "removing colour makes no clear difference",
+        }.get(self.gray_vs_cnn.verdict, "a single repeat: no conclusion")
 
     @property
     def spatial(self) -> float:
@@ -120,7 +160,9 @@ class ControlsFacts:
 def controls_facts(rows: Sequence[Mapping], chance: float) -> ControlsFacts:
     """The facts of the three rows of `run_controls` (in its order) and the chance level."""
     cnn, gray, only = rows
-    return ControlsFacts(cnn, gray, only, chance, compare_records(only, cnn, "test_acc"), compare_records(gray, cnn, "test_acc"))
+    return ControlsFacts(
+        cnn, gray, only, chance, compare_records(only, cnn, "test_acc"), compare_records(gray, cnn, "test_acc")
+    )
 
 
 def controls_findings(facts: ControlsFacts) -> list[str]:
@@ -151,8 +193,14 @@ def controls_suite(options: SuiteOptions) -> SuiteResult:
     rows = run_controls(config, options)
     chance = chance_accuracy(config)
     findings = [f"model: {origin}"] + controls_findings(controls_facts(rows, chance))
-    result = write_suite("controls", options, rows, findings, extra={"chance": chance, "origin": origin},
-                         columns=("train_acc", "val_acc", "test_acc"))
+    result = write_suite(
+        "controls",
+        options,
+        rows,
+        findings,
+        extra={"chance": chance, "origin": origin},
+        columns=("train_acc", "val_acc", "test_acc"),
+    )
     plot_controls(rows, chance, result.path / "controls.png")
     return result
 
@@ -164,7 +212,13 @@ def plot_controls(rows: Sequence[Mapping], chance: float, path: Path) -> Path:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.2, 3.0))
     for i, r in enumerate(rows):
-        ax.bar(i, r["test_acc_mean"], yerr=r.get("test_acc_std", 0.0), color=["#3182bd", "#969696", "#e6550d"][i % 3], capsize=3)
+        ax.bar(
+            i,
+            r["test_acc_mean"],
+            yerr=r.get("test_acc_std", 0.0),
+            color=["#3182bd", "#969696", "#e6550d"][i % 3],
+            capsize=3,
+        )
         ax.plot([i] * len(r["per_repeat"]["test_acc"]), r["per_repeat"]["test_acc"], "k.", ms=4)
     ax.axhline(chance, color="k", ls=":", lw=0.8, label="chance (most frequent class)")
     ax.set_xticks(range(len(rows)), [r["variant"] for r in rows])

@@ -19,11 +19,21 @@ import logging
 from dataclasses import replace
 
 from cnnlab.art.config import RunConfig
-from cnnlab.core.config import to_dict
 from cnnlab.art.suites import labels
-from cnnlab.art.suites.common import (SUITES, SuiteOptions, SuiteResult, Variant, compare, run_on_repeats_of, run_paired, run_variants,
-                                      with_overrides, write_suite)
+from cnnlab.art.suites.common import (
+    SUITES,
+    SuiteOptions,
+    SuiteResult,
+    Variant,
+    compare,
+    run_on_repeats_of,
+    run_paired,
+    run_variants,
+    with_overrides,
+    write_suite,
+)
 from cnnlab.art.suites.plots import plot_mean_curves, plot_variant_bars
+from cnnlab.core.config import to_dict
 from cnnlab.core.stats import format_record
 from cnnlab.core.train.config import OPTIMIZER_NAMES
 
@@ -33,7 +43,12 @@ BASELINE = Variant(labels.STARTER, "baseline")
 # Measured on the embedded data (5 repeats): at Adam 1e-3 every 1.3/1.5 variant keeps an epoch between 9
 # and 32 on average and stops by epoch 42, well before the maximum; Adam 3e-4 did not do better for the
 # deeper networks (3 repeats: 3 conv layers 0.61 vs 0.58, 4 conv layers 0.56 vs 0.63 best validation accuracy).
-FAIR_BUDGET = ("train.optimizer.lr=0.001", "train.epochs=100", "train.early_stopping.patience=10", "train.early_stopping.monitor=val_acc")
+FAIR_BUDGET = (
+    "train.optimizer.lr=0.001",
+    "train.epochs=100",
+    "train.early_stopping.patience=10",
+    "train.early_stopping.monitor=val_acc",
+)
 # At Adam 1e-3 for 40 epochs the starter reaches 99 % training and 60 % validation accuracy (5 repeats).
 REG_LR = 0.001
 OVERFIT_REGIME = (f"train.optimizer.lr={REG_LR}", "train.epochs=40")
@@ -61,10 +76,17 @@ def baseline_suite(options: SuiteOptions) -> SuiteResult:
     gap = r["train_acc_mean"] - r["val_acc_mean"]
     findings = [
         f"starter network: train {format_record(r, 'train_acc')}, validation {format_record(r, 'val_acc')} accuracy after {r['epochs_run_mean']:.0f} epochs",
-        f"train-validation gap {gap:+.3f}: " + ("the network fits the training set much better than it generalises (overfitting)" if gap > 0.1 else "small: little overfitting at this budget"),
+        f"train-validation gap {gap:+.3f}: "
+        + (
+            "the network fits the training set much better than it generalises (overfitting)"
+            if gap > 0.1
+            else "small: little overfitting at this budget"
+        ),
     ]
     result = write_suite("baseline", options, rows, findings, extra={"regime": _regime(options, ())[1]})
-    plot_mean_curves(r["run_paths"], result.path / "learning_curves.png", f"Starter SimpleCNN, mean ± std over {r['n']} repeats")
+    plot_mean_curves(
+        r["run_paths"], result.path / "learning_curves.png", f"Starter SimpleCNN, mean ± std over {r['n']} repeats"
+    )
     return result
 
 
@@ -72,13 +94,25 @@ def baseline_suite(options: SuiteOptions) -> SuiteResult:
 def pooling_suite(options: SuiteOptions) -> SuiteResult:
     """1.3: max-pooling off vs on, several sizes and strides (all valid on 50x50 inputs), each trained to its plateau."""
     base_config, regime = _regime(options, FAIR_BUDGET)
-    variants = [Variant(f"pool {size}/{stride}", "max-pool size/stride", ("model.pool=true", f"model.pool_size={size}", f"model.pool_stride={stride}"))
-                for size, stride in ((2, 2), (3, 2), (2, 1), (3, 1))]
+    variants = [
+        Variant(
+            f"pool {size}/{stride}",
+            "max-pool size/stride",
+            ("model.pool=true", f"model.pool_size={size}", f"model.pool_stride={stride}"),
+        )
+        for size, stride in ((2, 2), (3, 2), (2, 1), (3, 1))
+    ]
     rows = run_paired(replace(BASELINE, label=labels.NO_POOLING), variants, options, base_config)
     base = labels.find_variant(rows, labels.NO_POOLING, "pooling")
     findings = compare(rows, base)
-    findings.append("train-validation gap per variant: " + ", ".join(f"{r['variant']} {r['train_acc_mean'] - r['val_acc_mean']:+.3f}" for r in rows))
-    findings.append("epochs used (mean, early stopping on validation accuracy): " + ", ".join(f"{r['variant']} {r['epochs_run_mean']:.0f}" for r in rows))
+    findings.append(
+        "train-validation gap per variant: "
+        + ", ".join(f"{r['variant']} {r['train_acc_mean'] - r['val_acc_mean']:+.3f}" for r in rows)
+    )
+    findings.append(
+        "epochs used (mean, early stopping on validation accuracy): "
+        + ", ".join(f"{r['variant']} {r['epochs_run_mean']:.0f}" for r in rows)
+    )
     result = write_suite("pooling", options, rows, findings, extra={"regime": regime})
     plot_variant_bars(rows, result.path / "accuracy.png", "Max-pooling (mean ± std over repeats)", base)
     return result
@@ -90,19 +124,49 @@ def regularization_variants(lr_pick: dict[str, float] | None = None) -> list[Var
     pick = {"sgd": LR_GRID["sgd"][1], "adam": REG_LR, "rmsprop": LR_GRID["rmsprop"][1], **(lr_pick or {})}
     v = [replace(BASELINE, label=labels.REG_BASELINE)]
     v += [Variant(f"dropout {p:g}", labels.DROPOUT, (f"model.dropout={p}",)) for p in DROPOUTS]
-    momentum = {"sgd": ("train.optimizer.momentum=0.9",), "rmsprop": ("train.optimizer.momentum=0.0",), "adam": (), "adamw": ()}
+    momentum = {
+        "sgd": ("train.optimizer.momentum=0.9",),
+        "rmsprop": ("train.optimizer.momentum=0.0",),
+        "adam": (),
+        "adamw": (),
+    }
     for name, lrs in LR_GRID.items():
-        v += [Variant(labels.lr_label(name, lr), labels.OPTIMIZER, (f"train.optimizer.name={name}", f"train.optimizer.lr={lr}") + momentum[name])
-              for lr in lrs if not (name == "adam" and lr == REG_LR)]  # Adam at the baseline's rate is the baseline
+        v += [
+            Variant(
+                labels.lr_label(name, lr),
+                labels.OPTIMIZER,
+                (f"train.optimizer.name={name}", f"train.optimizer.lr={lr}") + momentum[name],
+            )
+            for lr in lrs
+            if not (name == "adam" and lr == REG_LR)
+        ]  # Adam at the baseline's rate is the baseline
     for name, decays in DECAY_GRID.items():
         lr = pick["adam" if name == "adamw" else name]
-        v += [Variant(labels.decay_label(name, wd), labels.WEIGHT_DECAY,
-                      (f"train.optimizer.name={name}", f"train.optimizer.lr={lr}", f"train.optimizer.weight_decay={wd}") + momentum[name])
-              for wd in decays]
-    v += [Variant(f"early stop p{p}", labels.EARLY_STOPPING, (f"train.early_stopping.patience={p}",)) for p in PATIENCES]
-    v += [Variant("early stop p5 (val loss)", labels.EARLY_STOPPING, ("train.early_stopping.patience=5", "train.early_stopping.monitor=val_loss"))]
+        v += [
+            Variant(
+                labels.decay_label(name, wd),
+                labels.WEIGHT_DECAY,
+                (f"train.optimizer.name={name}", f"train.optimizer.lr={lr}", f"train.optimizer.weight_decay={wd}")
+                + momentum[name],
+            )
+            for wd in decays
+        ]
     v += [
-        Variant("StepLR", labels.SCHEDULE, ("train.scheduler.name=step", "train.scheduler.step_size=10", "train.scheduler.gamma=0.5")),
+        Variant(f"early stop p{p}", labels.EARLY_STOPPING, (f"train.early_stopping.patience={p}",)) for p in PATIENCES
+    ]
+    v += [
+        Variant(
+            "early stop p5 (val loss)",
+            labels.EARLY_STOPPING,
+            ("train.early_stopping.patience=5", "train.early_stopping.monitor=val_loss"),
+        )
+    ]
+    v += [
+        Variant(
+            "StepLR",
+            labels.SCHEDULE,
+            ("train.scheduler.name=step", "train.scheduler.step_size=10", "train.scheduler.gamma=0.5"),
+        ),
         Variant("cosine", labels.SCHEDULE, ("train.scheduler.name=cosine",)),
         Variant("one-cycle", labels.SCHEDULE, ("train.scheduler.name=onecycle", "train.scheduler.max_lr=0.003")),
         Variant("plateau", labels.SCHEDULE, ("train.scheduler.name=plateau", "train.scheduler.patience=3")),
@@ -134,15 +198,28 @@ def regularization_suite(options: SuiteOptions) -> SuiteResult:
     for r in decay_rows:  # what each decay is judged against: the same optimizer at the same rate without decay
         name = r["overrides"].split("train.optimizer.name=")[1].split()[0]
         opt = "adam" if name == "adamw" else name
-        r["decay_reference"] = labels.REG_BASELINE if opt == "adam" and lr_pick[opt] == REG_LR else labels.lr_label(opt, lr_pick[opt])
+        r["decay_reference"] = (
+            labels.REG_BASELINE if opt == "adam" and lr_pick[opt] == REG_LR else labels.lr_label(opt, lr_pick[opt])
+        )
     rows += decay_rows
     order = {g: i for i, g in enumerate(labels.REG_GROUPS)}
-    rows = [base] + sorted(rows[1:], key=lambda r: order.get(r["group"], len(order)))  # stable: grid order within a group
+    rows = [base] + sorted(
+        rows[1:], key=lambda r: order.get(r["group"], len(order))
+    )  # stable: grid order within a group
     findings = compare(rows, base)
-    findings.insert(0, f"baseline train-validation gap {base['train_acc_mean'] - base['val_acc_mean']:+.3f} after {base['epochs_run_mean']:.0f} epochs; "
-                       "learning rates picked on validation: " + ", ".join(f"{OPTIMIZER_NAMES[k]} {v:g}" for k, v in lr_pick.items()))
-    result = write_suite("regularization", options, rows, findings, extra={"regime": regime, "lr_pick": lr_pick},
-                         columns=("train_acc", "val_acc", "test_acc"))
+    findings.insert(
+        0,
+        f"baseline train-validation gap {base['train_acc_mean'] - base['val_acc_mean']:+.3f} after {base['epochs_run_mean']:.0f} epochs; "
+        "learning rates picked on validation: " + ", ".join(f"{OPTIMIZER_NAMES[k]} {v:g}" for k, v in lr_pick.items()),
+    )
+    result = write_suite(
+        "regularization",
+        options,
+        rows,
+        findings,
+        extra={"regime": regime, "lr_pick": lr_pick},
+        columns=("train_acc", "val_acc", "test_acc"),
+    )
     plot_variant_bars(rows, result.path / "accuracy.png", "Regularisation, each alone (mean ± std over repeats)", base)
     return result
 
@@ -177,8 +254,19 @@ def architecture_suite(options: SuiteOptions) -> SuiteResult:
     base = labels.find_variant(rows, labels.ARCH_STARTER, "architecture")
     findings = compare(rows, base)
     shapes = [r for r in rows if r["group"] == labels.SHAPE]
-    findings.append("shapes: " + "; ".join(f"{r['variant']} {format_record(r, 'val_acc')}, {r['params']:,} params, {r['macs'] / 1e6:.2f} M MACs" for r in shapes))
-    findings.append("epochs used (mean, early stopping on validation accuracy): " + ", ".join(f"{r['variant']} {r['epochs_run_mean']:.0f}" for r in rows))
-    result = write_suite("architecture", options, rows, findings, extra={"regime": regime}, columns=("train_acc", "val_acc", "test_acc"))
+    findings.append(
+        "shapes: "
+        + "; ".join(
+            f"{r['variant']} {format_record(r, 'val_acc')}, {r['params']:,} params, {r['macs'] / 1e6:.2f} M MACs"
+            for r in shapes
+        )
+    )
+    findings.append(
+        "epochs used (mean, early stopping on validation accuracy): "
+        + ", ".join(f"{r['variant']} {r['epochs_run_mean']:.0f}" for r in rows)
+    )
+    result = write_suite(
+        "architecture", options, rows, findings, extra={"regime": regime}, columns=("train_acc", "val_acc", "test_acc")
+    )
     plot_variant_bars(rows, result.path / "accuracy.png", "Architecture (mean ± std over repeats)", base)
     return result

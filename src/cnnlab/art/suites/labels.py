@@ -7,7 +7,7 @@ loudly on a label the suite does not have instead of quietly using another row.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.train.config import OPTIMIZER_NAMES
@@ -69,4 +69,6 @@ def find_variant(rows: Sequence[Mapping], label: str, suite: str) -> dict:
         if r["variant"] == label:
             return r  # type: ignore[return-value]
     have = ", ".join(repr(r["variant"]) for r in rows) or "no rows"
-    raise CnnlabError(f"suite {suite!r} has no variant {label!r} (it has {have}); rerun `cnnlab experiment {suite}` with this version")
+    raise CnnlabError(
+        f"suite {suite!r} has no variant {label!r} (it has {have}); rerun `cnnlab experiment {suite}` with this version"
+    )

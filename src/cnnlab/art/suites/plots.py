@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from cnnlab.core.plotting import pyplot, save_figure
 
@@ -17,8 +17,24 @@ def plot_variant_bars(rows: list[dict], path: Path, title: str, baseline: Mappin
     fig, ax = plt.subplots(figsize=(max(5.0, 0.45 * len(rows) + 2), 3.4))
     xs = range(len(rows))
     width = 0.38
-    ax.bar([x - width / 2 for x in xs], [r["train_acc_mean"] for r in rows], width, yerr=[r["train_acc_std"] for r in rows], label="train", color="#9ecae1", capsize=2)
-    ax.bar([x + width / 2 for x in xs], [r["val_acc_mean"] for r in rows], width, yerr=[r["val_acc_std"] for r in rows], label="validation", color="#3182bd", capsize=2)
+    ax.bar(
+        [x - width / 2 for x in xs],
+        [r["train_acc_mean"] for r in rows],
+        width,
+        yerr=[r["train_acc_std"] for r in rows],
+        label="train",
+        color="#9ecae1",
+        capsize=2,
+    )
+    ax.bar(
+        [x + width / 2 for x in xs],
+        [r["val_acc_mean"] for r in rows],
+        width,
+        yerr=[r["val_acc_std"] for r in rows],
+        label="validation",
+        color="#3182bd",
+        capsize=2,
+    )
     if baseline is not None:
         ax.axhline(baseline["val_acc_mean"], color="k", lw=0.8, ls="--", label=f"{baseline['variant']} val")
     ax.set_xticks(list(xs))
@@ -44,7 +60,9 @@ def plot_mean_curves(run_paths: Sequence[str], path: Path, title: str) -> Path:
     for key, label, color in (("train_acc", "train", "#9ecae1"), ("val_acc", "validation", "#3182bd")):
         mean, std = curve[f"{key}_mean"], curve[f"{key}_std"]
         ax.plot(epochs, mean, label=label, color=color)
-        ax.fill_between(epochs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)], color=color, alpha=0.25)
+        ax.fill_between(
+            epochs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)], color=color, alpha=0.25
+        )
     ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02))
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
@@ -56,8 +74,8 @@ def plot_mean_curves(run_paths: Sequence[str], path: Path, title: str) -> Path:
 def plot_robustness(table: list[dict], folder: Path) -> None:
     """robustness_bars.png (the course's transformations, every model) and robustness_curves.png
     (accuracy against severity of the graded transforms, the course's point marked)."""
-    from cnnlab.art.transforms.course import COURSE_LABELS, COURSE_ORDER
     from cnnlab.art.robustness import ORIGINAL, course_points, table_row
+    from cnnlab.art.transforms.course import COURSE_LABELS, COURSE_ORDER
 
     plt = pyplot()
     models = list(dict.fromkeys(r["model"] for r in table))
@@ -67,7 +85,15 @@ def plot_robustness(table: list[dict], folder: Path) -> None:
     for i, m in enumerate(models):
         rows = [table_row(table, m, t, max(r["severity"] for r in table if r["transform"] == t)) for t in transforms]
         xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(transforms))]
-        ax.bar(xs, [r["acc_mean"] for r in rows], width, yerr=[r["acc_std"] for r in rows], label=m, color=COLORS[i % 3], capsize=2)
+        ax.bar(
+            xs,
+            [r["acc_mean"] for r in rows],
+            width,
+            yerr=[r["acc_std"] for r in rows],
+            label=m,
+            color=COLORS[i % 3],
+            capsize=2,
+        )
     ax.set_xticks(range(len(transforms)))
     ax.set_xticklabels([COURSE_LABELS.get(t, t) for t in transforms], rotation=30, ha="right", fontsize=8)
     ax.set(ylabel="test accuracy", ylim=(0, 1.05))
@@ -78,15 +104,37 @@ def plot_robustness(table: list[dict], folder: Path) -> None:
     save_figure(fig, folder / "robustness_bars.png")
 
     graded = graded_transforms(table)
-    fig, axes = plt.subplots(1, max(1, len(graded)), figsize=(2.0 * max(1, len(graded)), 2.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(1, len(graded)), figsize=(2.0 * max(1, len(graded)), 2.4), sharey=True, squeeze=False
+    )
     for ax, t in zip(axes[0], graded):
         for i, m in enumerate(models):
             clean = table_row(table, m, ORIGINAL, 0.0)
-            rows = [clean] + sorted((r for r in table if r["model"] == m and r["transform"] == t), key=lambda r: r["severity"])
+            rows = [clean] + sorted(
+                (r for r in table if r["model"] == m and r["transform"] == t), key=lambda r: r["severity"]
+            )
             sev = [0.0] + [r["severity"] for r in rows[1:]]
-            ax.errorbar(sev, [r["acc_mean"] for r in rows], yerr=[r["acc_std"] for r in rows], label=m, color=COLORS[i % 3], marker="o", ms=3, capsize=2)
+            ax.errorbar(
+                sev,
+                [r["acc_mean"] for r in rows],
+                yerr=[r["acc_std"] for r in rows],
+                label=m,
+                color=COLORS[i % 3],
+                marker="o",
+                ms=3,
+                capsize=2,
+            )
             for severity, acc in course_points(table, m, t):
-                ax.plot([severity], [acc], marker="*", ms=9, color=COLORS[i % 3], markeredgecolor="k", markeredgewidth=0.5, ls="none")
+                ax.plot(
+                    [severity],
+                    [acc],
+                    marker="*",
+                    ms=9,
+                    color=COLORS[i % 3],
+                    markeredgecolor="k",
+                    markeredgewidth=0.5,
+                    ls="none",
+                )
         ax.set_title(t.replace("_", " "), fontsize=8)
         ax.set_xlabel("severity", fontsize=8)
         ax.set_ylim(0, 1.05)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from cnnlab.art.suites import best_model, controls, definitions  # noqa: F401  (importing them registers the suites)
 from cnnlab.art.suites.common import SUITE_ORDER, SUITES, SuiteOptions, SuiteResult

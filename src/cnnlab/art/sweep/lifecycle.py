@@ -19,8 +19,9 @@ import copy
 import logging
 import signal
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
@@ -38,8 +39,12 @@ def gave_up_key(number: int) -> str:
 
 def retry_attrs(trial: Any) -> dict:
     """User attributes of a trial queued to replace `trial`: same slot (sampler seed), next attempt."""
-    return {"replaces": trial.number, "slot": trial.user_attrs.get("slot", trial.number),
-            "attempt": trial.user_attrs.get("attempt", 0) + 1, "lost": trial.user_attrs.get("lost", 0)}
+    return {
+        "replaces": trial.number,
+        "slot": trial.user_attrs.get("slot", trial.number),
+        "attempt": trial.user_attrs.get("attempt", 0) + 1,
+        "lost": trial.user_attrs.get("lost", 0),
+    }
 
 
 def trial_params(trial: Any) -> dict:
@@ -67,14 +72,21 @@ class RetryLostTrial(RetryHeartbeatStaleTrialCallback):
     def __call__(self, study: Any, trial: Any) -> None:
         lost = len(trial.system_attrs.get("retry_history", [])) + 1  # times a worker died on these parameters
         if lost > (self._max_retry or 0):
-            reason = (f"its worker died {lost} time{'s' if lost > 1 else ''} (no heartbeat for {self.grace} s); "
-                      f"retry limit {self._max_retry} reached")
+            reason = (
+                f"its worker died {lost} time{'s' if lost > 1 else ''} (no heartbeat for {self.grace} s); "
+                f"retry limit {self._max_retry} reached"
+            )
             study.set_user_attr(gave_up_key(trial.number), reason)
             log.error("trial %d: %s; failed for good, the sweep goes on", trial.number, reason)
             return
         super().__call__(study, _retry_copy(trial, lost))
-        log.warning("trial %d lost its worker (no heartbeat for %d s); queued again (retry %d of %d)",
-                    trial.number, self.grace, lost, self._max_retry)
+        log.warning(
+            "trial %d lost its worker (no heartbeat for %d s); queued again (retry %d of %d)",
+            trial.number,
+            self.grace,
+            lost,
+            self._max_retry,
+        )
 
 
 def give_back(study: Any, store: Any, trial_id: int, reason: str) -> None:
@@ -89,9 +101,15 @@ def give_back(study: Any, store: Any, trial_id: int, reason: str) -> None:
         return  # another worker failed it meanwhile (and queued its retry)
     trial = store.get_trial(trial_id)
     template = _retry_copy(trial, trial.user_attrs.get("lost", 0))
-    study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, params=template.params,
-                                              distributions=template.distributions, user_attrs=template.user_attrs,
-                                              system_attrs=dict(trial.system_attrs)))
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=TrialState.WAITING,
+            params=template.params,
+            distributions=template.distributions,
+            user_attrs=template.user_attrs,
+            system_attrs=dict(trial.system_attrs),
+        )
+    )
     log.warning("trial %d %s; queued again", trial.number, reason)
 
 
@@ -123,8 +141,11 @@ def progress(trials: Any) -> Progress:
     """Count `trials` by what they mean for the study's target."""
     replaced = replaced_numbers(trials)
     status = [trial_status(t, replaced) for t in trials]
-    return Progress(finished=sum(s in ("complete", "pruned", "failed") for s in status),
-                    running=status.count("running"), waiting=status.count("waiting"))
+    return Progress(
+        finished=sum(s in ("complete", "pruned", "failed") for s in status),
+        running=status.count("running"),
+        waiting=status.count("waiting"),
+    )
 
 
 # ----------------------------------------------------------------------------- signals

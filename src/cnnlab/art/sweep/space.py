@@ -25,8 +25,8 @@ import dataclasses
 from typing import Any
 
 from cnnlab.art.config import AugmentConfig, ModelConfig, RunConfig
-from cnnlab.core.train.config import SchedulerConfig, TrainConfig
 from cnnlab.core.errors import ConfigError
+from cnnlab.core.train.config import SchedulerConfig, TrainConfig
 
 SPACE_VERSION = 1
 MAX_CONV = 4
@@ -92,7 +92,9 @@ def _suggest_train(trial: Any, base: RunConfig) -> TrainConfig:
         weight_decay=trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
         nesterov=base.train.optimizer.nesterov and opt_name == "sgd",
     )
-    sched_name = trial.suggest_categorical("scheduler", ["none", "step", "cosine", "exponential", "plateau", "onecycle"])
+    sched_name = trial.suggest_categorical(
+        "scheduler", ["none", "step", "cosine", "exponential", "plateau", "onecycle"]
+    )
     sched: dict[str, Any] = {"name": sched_name}
     if sched_name == "step":
         sched.update(step_size=max(1, base.train.epochs // 3), gamma=trial.suggest_float("step_gamma", 0.1, 0.7))
@@ -102,7 +104,9 @@ def _suggest_train(trial: Any, base: RunConfig) -> TrainConfig:
         base.train,
         batch_size=trial.suggest_categorical("batch_size", [8, 16, 32, 64]),
         optimizer=optimizer,
-        scheduler=dataclasses.replace(base.train.scheduler if base.train.scheduler.name == sched_name else SchedulerConfig(), **sched),
+        scheduler=dataclasses.replace(
+            base.train.scheduler if base.train.scheduler.name == sched_name else SchedulerConfig(), **sched
+        ),
     )
 
 

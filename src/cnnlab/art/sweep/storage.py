@@ -21,9 +21,10 @@ import os
 import re
 import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import unquote
 
 from cnnlab.art.sweep.lifecycle import RetryLostTrial
@@ -50,14 +51,25 @@ class Liveness:
         for name in ("interval", "grace"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise CnnlabError(f"--{'heartbeat-interval' if name == 'interval' else 'grace-period'} must be a positive "
-                                  f"number of seconds, got {value!r}")
+                raise CnnlabError(
+                    f"--{'heartbeat-interval' if name == 'interval' else 'grace-period'} must be a positive "
+                    f"number of seconds, got {value!r}"
+                )
         if self.grace <= self.interval:
-            raise CnnlabError(f"--grace-period ({self.grace} s) must be longer than --heartbeat-interval ({self.interval} s), "
-                              "or live trials look dead between two heartbeats")
+            raise CnnlabError(
+                f"--grace-period ({self.grace} s) must be longer than --heartbeat-interval ({self.interval} s), "
+                "or live trials look dead between two heartbeats"
+            )
         if isinstance(self.max_retry, bool) or not isinstance(self.max_retry, int) or self.max_retry < 0:
             raise CnnlabError(f"--max-retry must be a non-negative integer, got {self.max_retry!r}")
-_DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "pymysql": "pymysql", "MySQLdb": "mysqlclient"}
+
+
+_DRIVER_PACKAGES = {
+    "psycopg": "psycopg[binary]",
+    "psycopg2": "psycopg2-binary",
+    "pymysql": "pymysql",
+    "MySQLdb": "mysqlclient",
+}
 _URL_HINT = "expected sqlite:///file.db, postgresql://user:password@host/db or a file ending .log/.journal"
 
 
@@ -145,7 +157,9 @@ def _open_database(url: str, heartbeat: bool | Liveness) -> Any:
         raise CnnlabError(f"malformed storage URL {clip(shown)!r}: {_URL_HINT}") from None
     raw = _raw_password(url)
     if raw is not None and parsed.password != raw:
-        raise CnnlabError(f"malformed storage URL {clip(shown)!r}: percent-encode @ : / ? # in the password (%40 for @)")
+        raise CnnlabError(
+            f"malformed storage URL {clip(shown)!r}: percent-encode @ : / ? # in the password (%40 for @)"
+        )
     engine_kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
@@ -160,15 +174,20 @@ def _open_database(url: str, heartbeat: bool | Liveness) -> Any:
     beat: dict[str, Any] = {}
     if heartbeat:
         live = heartbeat if isinstance(heartbeat, Liveness) else Liveness()
-        beat = dict(heartbeat_interval=live.interval, grace_period=live.grace,
-                    heartbeat_stale_trial_callback=RetryLostTrial(live.max_retry, live.grace))
+        beat = dict(
+            heartbeat_interval=live.interval,
+            grace_period=live.grace,
+            heartbeat_stale_trial_callback=RetryLostTrial(live.max_retry, live.grace),
+        )
     try:
         return _rdb_storage(url, engine_kwargs, beat)
     except ImportError as exc:
         # Optuna re-raises the driver's ImportError; SQLAlchemy >= 2.1 drives postgresql:// with psycopg 3.
         missing = getattr(exc.__cause__, "name", None) or exc.name or ""
         package = _DRIVER_PACKAGES.get(missing.split(".")[0], missing or "the database driver")
-        raise CnnlabError(f"storage {shown!r} needs the Python module {missing or '?'}: pip install {package!r}") from None
+        raise CnnlabError(
+            f"storage {shown!r} needs the Python module {missing or '?'}: pip install {package!r}"
+        ) from None
     except sa_exc.NoSuchModuleError:
         raise CnnlabError(f"unsupported storage URL scheme {parsed.drivername!r}: {_URL_HINT}") from None
     except (sa_exc.ArgumentError, ValueError) as exc:  # e.g. a port out of range, found on connecting
@@ -214,7 +233,9 @@ def claim_lock(url: str) -> Iterator[None]:
         from sqlalchemy.engine import make_url
 
         database = make_url(url).database
-        path = Path(database).expanduser().resolve().with_name(Path(database).name + ".claim-lock") if database else None
+        path = (
+            Path(database).expanduser().resolve().with_name(Path(database).name + ".claim-lock") if database else None
+        )
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: no flock; use a journal file or PostgreSQL there

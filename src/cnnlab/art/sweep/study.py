@@ -27,20 +27,21 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from cnnlab.art.config import RunConfig
-from cnnlab.core.train.callbacks import Callback
-from cnnlab.core.config import from_dict, to_dict
-from cnnlab.core.errors import CnnlabError, shorten
-from cnnlab.core.io import canonical_json, check_out_dir
 from cnnlab.art.sweep.lifecycle import gave_up_key, replaced_numbers, stop_on_signals, trial_status
 from cnnlab.art.sweep.space import SPACE_VERSION, suggest_config
 from cnnlab.art.sweep.storage import Liveness, default_storage, mask_url, open_storage
 from cnnlab.art.sweep.worker import ATTR_TRIALS, Job, spawn_workers, work
+from cnnlab.core.config import from_dict, to_dict
+from cnnlab.core.errors import CnnlabError, shorten
+from cnnlab.core.io import canonical_json, check_out_dir
 from cnnlab.core.runtime import DEFAULT_DEVICE
+from cnnlab.core.train.callbacks import Callback
 
 __all__ = ["SweepResult", "Liveness", "suggest_config", "default_storage", "open_storage", "run_sweep", "load_sweep"]
 
@@ -135,9 +136,16 @@ def _trial_row(t: Any, replaced: set[int], study_attrs: dict) -> dict:
     from optuna.trial import TrialState
 
     status = trial_status(t, replaced)
-    duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
-    note = (t.user_attrs.get("invalid") or t.user_attrs.get("error") or t.user_attrs.get("interrupted")
-            or study_attrs.get(gave_up_key(t.number)) or "")
+    duration = (
+        (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
+    )
+    note = (
+        t.user_attrs.get("invalid")
+        or t.user_attrs.get("error")
+        or t.user_attrs.get("interrupted")
+        or study_attrs.get(gave_up_key(t.number))
+        or ""
+    )
     if status == "replaced" and not note:
         note = "its worker died (no heartbeat)"
     if t.number in replaced and status != "invalid":
@@ -211,9 +219,20 @@ def run_sweep(
     _init_study(store, study_name, base, data.info["hash"], trials)
     from cnnlab.core.threads import resolve_threads, use_threads
 
-    job = Job(study_name, url, to_dict(base), str(out_root), seed, prune, str(device), sampler,
-              threads=resolve_threads(threads), log_level=logging.getLogger().getEffectiveLevel(), callbacks=tuple(callbacks),
-              liveness=liveness)
+    job = Job(
+        study_name,
+        url,
+        to_dict(base),
+        str(out_root),
+        seed,
+        prune,
+        str(device),
+        sampler,
+        threads=resolve_threads(threads),
+        log_level=logging.getLogger().getEffectiveLevel(),
+        callbacks=tuple(callbacks),
+        liveness=liveness,
+    )
     bad: list = []
     if workers == 1:  # this process is the worker
         use_threads(threads)
@@ -227,7 +246,12 @@ def run_sweep(
     write_sweep_index(out_root, result)
     if bad:
         text = f"{len(bad)} of {workers} sweep workers ended badly (worker, exit code: {bad})"
-        if any(code == 2 for _, code in bad) or result.n_running or result.n_waiting or result.n_finished < (result.target or 0):
+        if (
+            any(code == 2 for _, code in bad)
+            or result.n_running
+            or result.n_waiting
+            or result.n_finished < (result.target or 0)
+        ):
             raise CnnlabError(f"{text}; see the messages above")
         log.warning("%s; the others ran their trials, and the study holds all %d", text, result.n_finished)
     return result
@@ -236,8 +260,8 @@ def run_sweep(
 def write_sweep_index(out_root: str | os.PathLike, result: SweepResult) -> Path:
     """<out_root>/sweeps/<study>.json: the study's trials and their run ids, so `cnnlab runs` can tell
     sweep trials from other runs without opening the Optuna storage."""
-    from cnnlab.core.runs.catalog import sweep_index_path
     from cnnlab.core.io import atomic_write_json
+    from cnnlab.core.runs.catalog import sweep_index_path
 
     path = sweep_index_path(out_root, result.study_name)
     trials = [{k: t[k] for k in ("number", "status", "value", "run_id")} for t in result.trials]
@@ -266,18 +290,26 @@ def _init_study(store: Any, name: str, base: RunConfig, data_hash: str, trials: 
     deadline = time.monotonic() + INIT_WAIT
     while ATTR_TRIALS not in study.user_attrs:
         if time.monotonic() > deadline:
-            raise CnnlabError(f"study {name!r} exists but was not made by `cnnlab sweep` (or its creator died); use another --study")
+            raise CnnlabError(
+                f"study {name!r} exists but was not made by `cnnlab sweep` (or its creator died); use another --study"
+            )
         time.sleep(0.5)
     attrs = study.user_attrs
     if study.direction != optuna.study.StudyDirection.MAXIMIZE:
         raise CnnlabError(f"study {name!r} minimises its objective; it is not a cnnlab sweep")
     if attrs.get(_ATTR_SPACE) != SPACE_VERSION:
-        raise CnnlabError(f"study {name!r} used search space v{attrs.get(_ATTR_SPACE)}, this cnnlab has v{SPACE_VERSION}; use another --study")
+        raise CnnlabError(
+            f"study {name!r} used search space v{attrs.get(_ATTR_SPACE)}, this cnnlab has v{SPACE_VERSION}; use another --study"
+        )
     if attrs.get(_ATTR_DATA) != data_hash:
-        raise CnnlabError(f"study {name!r} was run on other data (hash {attrs.get(_ATTR_DATA)}, here {data_hash}); every worker needs the same data")
+        raise CnnlabError(
+            f"study {name!r} was run on other data (hash {attrs.get(_ATTR_DATA)}, here {data_hash}); every worker needs the same data"
+        )
     diff = _first_difference(attrs.get(_ATTR_BASE), to_dict(base))
     if diff is not None:
-        raise CnnlabError(f"study {name!r} was made with another base config ({diff}); use the same --config/--set/--epochs or another --study")
+        raise CnnlabError(
+            f"study {name!r} was made with another base config ({diff}); use the same --config/--set/--epochs or another --study"
+        )
     target = int(attrs[ATTR_TRIALS])
     if trials > target:
         for slot in range(target, trials):

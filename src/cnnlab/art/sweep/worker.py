@@ -20,17 +20,18 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from cnnlab.art.config import RunConfig
-from cnnlab.core.train.callbacks import Callback, FitState
-from cnnlab.core.config import from_dict, to_dict
-from cnnlab.core.errors import CnnlabError
-from cnnlab.core.io import short_hash
 from cnnlab.art.sweep.lifecycle import exit_status, give_back, progress, retry_attrs, signals_ignored, stop_on_signals
 from cnnlab.art.sweep.space import suggest_config
 from cnnlab.art.sweep.storage import Liveness, claim, claim_lock, heartbeat_thread, open_storage
+from cnnlab.core.config import from_dict, to_dict
+from cnnlab.core.errors import CnnlabError
+from cnnlab.core.io import short_hash
+from cnnlab.core.train.callbacks import Callback, FitState
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,10 @@ def spawn_workers(job: Job, workers: int) -> list[tuple[int, int | None]]:
 
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(workers)  # start together: nobody claims everything while the rest import torch
-    procs = [ctx.Process(target=_worker_main, args=(dataclasses.replace(job, worker=i), barrier), name=f"cnnlab-sweep-{i}")
-             for i in range(workers)]
+    procs = [
+        ctx.Process(target=_worker_main, args=(dataclasses.replace(job, worker=i), barrier), name=f"cnnlab-sweep-{i}")
+        for i in range(workers)
+    ]
     for p in procs:
         p.start()
     try:
@@ -106,7 +109,9 @@ def _worker_main(job: Job, barrier: Any = None) -> None:
     exit_with_parent()  # a killed `cnnlab sweep` must not leave its workers running
     if job.threads:
         os.environ["OMP_NUM_THREADS"] = str(job.threads)  # before torch is imported in this process
-    logging.basicConfig(level=job.log_level, stream=sys.stderr, format=f"%(levelname)s worker {job.worker} %(name)s: %(message)s")
+    logging.basicConfig(
+        level=job.log_level, stream=sys.stderr, format=f"%(levelname)s worker {job.worker} %(name)s: %(message)s"
+    )
     import torch
 
     if job.threads:
@@ -140,7 +145,9 @@ def work(job: Job, store: Any, data: Any) -> int:
     base = from_dict(RunConfig, job.base)
     pruner: Any = optuna.pruners.NopPruner()
     if job.prune:
-        pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNE_STARTUP, n_warmup_steps=max(1, base.train.epochs // 4))
+        pruner = optuna.pruners.MedianPruner(
+            n_startup_trials=PRUNE_STARTUP, n_warmup_steps=max(1, base.train.epochs // 4)
+        )
     worker = f"{socket.gethostname()}:{os.getpid()}"
     study_id = store.get_study_id_from_name(job.study_name)
     beats = bool(getattr(store, "get_heartbeat_interval", lambda: None)())
@@ -159,12 +166,21 @@ def work(job: Job, store: Any, data: Any) -> int:
             if state.finished >= target or not state.running:
                 return ran
             if not beats:
-                log.warning("%d trial(s) still running on other workers; this storage has no heartbeats, so a "
-                            "dead worker's trial is not run again (use an RDB storage such as PostgreSQL)", state.running)
+                log.warning(
+                    "%d trial(s) still running on other workers; this storage has no heartbeats, so a "
+                    "dead worker's trial is not run again (use an RDB storage such as PostgreSQL)",
+                    state.running,
+                )
                 return ran
             if not waiting_said:
-                log.info("%d of %d trials finished, %d running elsewhere: waiting (a trial without heartbeat for "
-                         "%d s is run again here)", state.finished, target, state.running, job.liveness.grace)
+                log.info(
+                    "%d of %d trials finished, %d running elsewhere: waiting (a trial without heartbeat for "
+                    "%d s is run again here)",
+                    state.finished,
+                    target,
+                    state.running,
+                    job.liveness.grace,
+                )
                 waiting_said = True
             time.sleep(poll)
             continue
@@ -178,7 +194,9 @@ def work(job: Job, store: Any, data: Any) -> int:
         ran += 1
 
 
-def _run_trial(job: Job, store: Any, base: RunConfig, data: Any, pruner: Any, worker: str, number: int, trial_id: int) -> None:
+def _run_trial(
+    job: Job, store: Any, base: RunConfig, data: Any, pruner: Any, worker: str, number: int, trial_id: int
+) -> None:
     """Run one claimed trial and tell the storage how it ended; a signal gives the trial back at once."""
     import optuna
 
@@ -232,7 +250,11 @@ def _replace_invalid(study: Any, trial: Any) -> None:
     invalid = sum("invalid" in t.user_attrs for t in study.get_trials(deepcopy=False))
     cap = max(20, MAX_INVALID_FACTOR * int(study.user_attrs.get(ATTR_TRIALS, 1)))
     if invalid > cap:
-        log.warning("more than %d invalid architectures: not replacing trial %d (image size too small for the space?)", cap, trial.number)
+        log.warning(
+            "more than %d invalid architectures: not replacing trial %d (image size too small for the space?)",
+            cap,
+            trial.number,
+        )
         return
     study.enqueue_trial({}, user_attrs=retry_attrs(trial))
 
@@ -246,8 +268,9 @@ def _sampler(kind: str, seed: int, slot: int, attempt: int) -> Any:
         return optuna.samplers.RandomSampler(seed=trial_seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=trial_seed, n_startup_trials=N_STARTUP, multivariate=True, group=True,
-                                          constant_liar=True)
+        return optuna.samplers.TPESampler(
+            seed=trial_seed, n_startup_trials=N_STARTUP, multivariate=True, group=True, constant_liar=True
+        )
 
 
 class PruningCallback(Callback):
@@ -271,14 +294,21 @@ def _objective(trial: Any, base: RunConfig, data: Any, job: Job) -> float:
     """Train the trial's config; report val acc each epoch (pruning); return the kept model's val acc."""
     import optuna
 
-    from cnnlab.core.errors import ConfigError
     from cnnlab.art.run import train_run
+    from cnnlab.core.errors import ConfigError
     from cnnlab.core.runs.folders import load_history
 
     config = suggest_config(trial, base)
     trial.set_user_attr("config", to_dict(config))
     try:
-        result = train_run(config, job.out_root, data=data, device=job.device, callbacks=[PruningCallback(trial), *job.callbacks], write_plot=False)
+        result = train_run(
+            config,
+            job.out_root,
+            data=data,
+            device=job.device,
+            callbacks=[PruningCallback(trial), *job.callbacks],
+            write_plot=False,
+        )
     except ConfigError as exc:  # the model builder rejected what the space let through
         trial.set_user_attr("invalid", str(exc))
         raise optuna.TrialPruned(str(exc)) from None

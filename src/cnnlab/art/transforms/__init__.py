@@ -19,7 +19,8 @@ each transform independently per image with its probability, at a random severit
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Protocol
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import torch
 

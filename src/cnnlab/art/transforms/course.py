@@ -25,7 +25,7 @@ severity curves can mark the course's point.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -37,20 +37,41 @@ CONTRAST_HIGH, CONTRAST_LOW = 1.5, 0.75
 
 CourseFn = Callable[[torch.Tensor], torch.Tensor]  # 8-bit values (B, 3, H, W) as float -> same
 COURSE_TRANSFORMS: Registry[torch.Tensor] = Registry("course transform")
-COURSE_ORDER = ("course_translate", "course_brighten", "course_darken", "course_contrast_high", "course_contrast_low",
-                "course_flip_lr", "course_rotate_180", "course_invert")
-COURSE_LABELS = {"course_translate": "translated 10 px", "course_brighten": "brightened ×1.5", "course_darken": "darkened ×0.75",
-                 "course_contrast_high": "contrast ×1.5", "course_contrast_low": "contrast ×0.75", "course_flip_lr": "flipped left-right",
-                 "course_rotate_180": "rotated 180°", "course_invert": "inverted"}
+COURSE_ORDER = (
+    "course_translate",
+    "course_brighten",
+    "course_darken",
+    "course_contrast_high",
+    "course_contrast_low",
+    "course_flip_lr",
+    "course_rotate_180",
+    "course_invert",
+)
+COURSE_LABELS = {
+    "course_translate": "translated 10 px",
+    "course_brighten": "brightened ×1.5",
+    "course_darken": "darkened ×0.75",
+    "course_contrast_high": "contrast ×1.5",
+    "course_contrast_low": "contrast ×0.75",
+    "course_flip_lr": "flipped left-right",
+    "course_rotate_180": "rotated 180°",
+    "course_invert": "inverted",
+}
 GEOMETRIC = ("course_translate", "course_flip_lr", "course_rotate_180")
 PHOTOMETRIC = ("course_brighten", "course_darken", "course_contrast_high", "course_contrast_low", "course_invert")
 # Where a course transform sits on a graded transform (name, severity): the same shift (translate:
 # 10 px, diagonal and wrapped here), the same change of a mid-grey pixel (brighten: 1.5 v is +0.25 in
 # [-0.5, 0.5], severity 0.5; darken: -0.125, severity 0.25), the same contrast gain (1 + 2 s = 1.5;
 # 1 - 0.8 s = 0.75). Flips and inversion are binary in both families.
-COURSE_SEVERITY = {"course_translate": ("translate", 1.0), "course_brighten": ("brighten", 0.5), "course_darken": ("darken", 0.25),
-                   "course_contrast_high": ("contrast_high", 0.25), "course_contrast_low": ("contrast_low", 0.3125),
-                   "course_flip_lr": ("hflip", 1.0), "course_invert": ("invert", 1.0)}
+COURSE_SEVERITY = {
+    "course_translate": ("translate", 1.0),
+    "course_brighten": ("brighten", 0.5),
+    "course_darken": ("darken", 0.25),
+    "course_contrast_high": ("contrast_high", 0.25),
+    "course_contrast_low": ("contrast_low", 0.3125),
+    "course_flip_lr": ("hflip", 1.0),
+    "course_invert": ("invert", 1.0),
+}
 
 
 def to_uint8_values(x: torch.Tensor) -> torch.Tensor:

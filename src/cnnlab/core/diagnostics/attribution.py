@@ -10,8 +10,9 @@ guided as well as the convolutional ones (the handout's suggested library only h
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +21,17 @@ from torch import nn
 from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.core.registry import Registry
 
-__all__ = ["EXPLAINERS", "Explainer", "attribute", "check_relus", "last_conv", "magnitude", "model_device", "plot_examples", "to_picture"]
+__all__ = [
+    "EXPLAINERS",
+    "Explainer",
+    "attribute",
+    "check_relus",
+    "last_conv",
+    "magnitude",
+    "model_device",
+    "plot_examples",
+    "to_picture",
+]
 
 Explainer = Callable[[nn.Module, torch.Tensor, int], torch.Tensor]
 EXPLAINERS: Registry[torch.Tensor] = Registry("attribution method")
@@ -82,7 +93,9 @@ def _integrated_gradients(model: nn.Module, x: torch.Tensor, target: int) -> tor
 
     # Baseline: an all-zero input (black for faces in [0, 1], mid-grey for paintings in [-0.5, 0.5]);
     # 32 steps, batched 8 at a time.
-    return IntegratedGradients(model).attribute(x, baselines=torch.zeros_like(x), target=target, n_steps=32, internal_batch_size=8)
+    return IntegratedGradients(model).attribute(
+        x, baselines=torch.zeros_like(x), target=target, n_steps=32, internal_batch_size=8
+    )
 
 
 @EXPLAINERS.register("guided-gradcam")
@@ -105,7 +118,7 @@ def attribute(model: nn.Module, x: torch.Tensor, target: int, method: str = "gui
     return out.detach().cpu()
 
 
-def to_picture(attr: torch.Tensor) -> "tuple[object, dict]":
+def to_picture(attr: torch.Tensor) -> tuple[object, dict]:
     """(H, W[, 3]) array in [0, 1] and imshow kwargs: colour gradients min-max scaled (as in Ozbulak's
     library) for RGB; a diverging map centred on zero for grayscale."""
     a = attr.squeeze(0).float()  # (C, H, W)
@@ -122,9 +135,15 @@ def magnitude(attr: torch.Tensor) -> torch.Tensor:
     return m / m.max().clamp_min(1e-12)
 
 
-def plot_examples(model: nn.Module, examples: Sequence[tuple[str, dict | None, dict | None]], images: torch.Tensor,
-                  to_image: Callable[[torch.Tensor], np.ndarray], path: str | Path, method: str = "saliency",
-                  title: str = "") -> list[dict[str, Any]]:
+def plot_examples(
+    model: nn.Module,
+    examples: Sequence[tuple[str, dict | None, dict | None]],
+    images: torch.Tensor,
+    to_image: Callable[[torch.Tensor], np.ndarray],
+    path: str | Path,
+    method: str = "saliency",
+    title: str = "",
+) -> list[dict[str, Any]]:
     """One row per class: its most confident correct image and its most confidently wrong one, each beside
     the attribution magnitude (`magnitude`) of the class the model predicted for it.
 
@@ -148,14 +167,17 @@ def plot_examples(model: nn.Module, examples: Sequence[tuple[str, dict | None, d
                 row_titles += [f"(no {label} image)", ""]
                 fact[label] = None
                 continue
-            x = images[item["index"]: item["index"] + 1]  # (1, C, H, W)
+            x = images[item["index"] : item["index"] + 1]  # (1, C, H, W)
             m = magnitude(attribute(model, x, int(item["predicted_index"]), method))  # (H, W)
             h, w = m.shape
-            share = float(m[h // 4: h - h // 4, w // 4: w - w // 4].sum() / m.sum().clamp_min(1e-12))
+            share = float(m[h // 4 : h - h // 4, w // 4 : w - w // 4].sum() / m.sum().clamp_min(1e-12))
             pic = to_image(images[item["index"]])
             row += [np.repeat(pic[..., None], 3, axis=2) if pic.ndim == 2 else pic, m.numpy()]  # grey faces stay grey
             row_titles += [f"{label}: " + item_title(item), f"{method}\nof '{item['predicted']}'"]
-            fact[label] = {**{k: item[k] for k in ("index", "true", "predicted", "p_true", "p_predicted")}, "centre_share": share}
+            fact[label] = {
+                **{k: item[k] for k in ("index", "true", "predicted", "p_true", "p_predicted")},
+                "centre_share": share,
+            }
         rows.append(row)
         titles.append(row_titles)
         facts.append(fact)

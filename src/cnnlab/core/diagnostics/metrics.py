@@ -14,10 +14,11 @@ top_losses_S.csv/.png; plus diagnostics.json, the summary every reader (the repo
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,9 +27,21 @@ from torch import nn
 from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.core.io import atomic_dir, atomic_write_json, write_csv
 
-__all__ = ["DIAGNOSTICS_DIR", "SPLITS", "SplitDiagnostics", "InspectResult", "model_probabilities", "split_names",
-           "write_split", "write_diagnostics", "write_csv", "check_data_hash", "refresh_events", "format_summary",
-           "load_diagnostics"]
+__all__ = [
+    "DIAGNOSTICS_DIR",
+    "SPLITS",
+    "SplitDiagnostics",
+    "InspectResult",
+    "model_probabilities",
+    "split_names",
+    "write_split",
+    "write_diagnostics",
+    "write_csv",
+    "check_data_hash",
+    "refresh_events",
+    "format_summary",
+    "load_diagnostics",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +66,10 @@ def model_probabilities(model: nn.Module, x: torch.Tensor, batch_size: int = 128
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    out = [torch.softmax(model(x[i : i + batch_size].to(device)).float(), dim=1).cpu() for i in range(0, len(x), batch_size)]
+    out = [
+        torch.softmax(model(x[i : i + batch_size].to(device)).float(), dim=1).cpu()
+        for i in range(0, len(x), batch_size)
+    ]
     model.train(was_training)
     return torch.cat(out) if out else torch.zeros(0, 0)
 
@@ -69,20 +85,28 @@ class SplitDiagnostics:
 
     def __post_init__(self) -> None:
         if self.probs.shape != (len(self.y_true), len(self.class_names)):
-            raise ValueError(f"probabilities {self.probs.shape} do not match {len(self.y_true)} labels and {len(self.class_names)} classes")
+            raise ValueError(
+                f"probabilities {self.probs.shape} do not match {len(self.y_true)} labels and {len(self.class_names)} classes"
+            )
 
     @classmethod
-    def of(cls, split: str, class_names: Sequence[str], y: torch.Tensor, probs: torch.Tensor) -> "SplitDiagnostics":
-        return cls(split, tuple(class_names), y.detach().cpu().numpy().astype(np.int64), probs.detach().cpu().double().numpy())
+    def of(cls, split: str, class_names: Sequence[str], y: torch.Tensor, probs: torch.Tensor) -> SplitDiagnostics:
+        return cls(
+            split, tuple(class_names), y.detach().cpu().numpy().astype(np.int64), probs.detach().cpu().double().numpy()
+        )
 
     @classmethod
-    def pooled(cls, parts: Sequence["SplitDiagnostics"]) -> "SplitDiagnostics":
+    def pooled(cls, parts: Sequence[SplitDiagnostics]) -> SplitDiagnostics:
         """The predictions of several models (e.g. the repeats of one configuration) on the same classes, pooled:
         counts add up over the models, so "k of n" means k of n predictions."""
         if not parts or any(p.class_names != parts[0].class_names for p in parts):
             raise ValueError("pooling needs at least one SplitDiagnostics, all with the same classes")
-        return cls(parts[0].split, parts[0].class_names, np.concatenate([p.y_true for p in parts]),
-                   np.concatenate([p.probs for p in parts]))
+        return cls(
+            parts[0].split,
+            parts[0].class_names,
+            np.concatenate([p.y_true for p in parts]),
+            np.concatenate([p.probs for p in parts]),
+        )
 
     @property
     def n(self) -> int:
@@ -115,12 +139,22 @@ class SplitDiagnostics:
         from sklearn.metrics import precision_recall_fscore_support
 
         labels = np.arange(len(self.class_names))
-        precision, recall, f1, support = precision_recall_fscore_support(self.y_true, self.y_pred, labels=labels, zero_division=0)
+        precision, recall, f1, support = precision_recall_fscore_support(
+            self.y_true, self.y_pred, labels=labels, zero_division=0
+        )
         cm = self.confusion
-        return [{"class": name, "support": int(support[k]), "correct": int(cm[k, k]),
-                 "accuracy": float(recall[k]) if support[k] else float("nan"),
-                 "precision": float(precision[k]), "recall": float(recall[k]), "f1": float(f1[k])}
-                for k, name in enumerate(self.class_names)]
+        return [
+            {
+                "class": name,
+                "support": int(support[k]),
+                "correct": int(cm[k, k]),
+                "accuracy": float(recall[k]) if support[k] else float("nan"),
+                "precision": float(precision[k]),
+                "recall": float(recall[k]),
+                "f1": float(f1[k]),
+            }
+            for k, name in enumerate(self.class_names)
+        ]
 
     def worst_classes(self, k: int = 3) -> list[dict[str, Any]]:
         """The k classes with the lowest accuracy (ties: lower F1, then more images), classes without images skipped."""
@@ -130,18 +164,35 @@ class SplitDiagnostics:
     def confused_pairs(self, k: int | None = None) -> list[dict[str, Any]]:
         """Off-diagonal cells, most frequent first: true, predicted, count, of (the true class's images), share."""
         cm = self.confusion
-        rows = [{"true": self.class_names[i], "predicted": self.class_names[j], "count": int(cm[i, j]),
-                 "of": int(cm[i].sum()), "share": float(cm[i, j] / cm[i].sum())}
-                for i in range(len(cm)) for j in range(len(cm)) if i != j and cm[i, j] > 0]
+        rows = [
+            {
+                "true": self.class_names[i],
+                "predicted": self.class_names[j],
+                "count": int(cm[i, j]),
+                "of": int(cm[i].sum()),
+                "share": float(cm[i, j] / cm[i].sum()),
+            }
+            for i in range(len(cm))
+            for j in range(len(cm))
+            if i != j and cm[i, j] > 0
+        ]
         rows.sort(key=lambda r: (-r["count"], -r["share"], r["true"], r["predicted"]))
         return rows if k is None else rows[:k]
 
     def _item(self, i: int, kind: str) -> dict[str, Any]:
         t, p = int(self.y_true[i]), int(self.y_pred[i])
-        return {"kind": kind, "index": int(i), "true": self.class_names[t], "predicted": self.class_names[p],
-                "true_index": t, "predicted_index": p,
-                "p_true": float(self.probs[i, t]), "p_predicted": float(self.probs[i, p]), "loss": float(self.losses[i]),
-                "correct": t == p}
+        return {
+            "kind": kind,
+            "index": int(i),
+            "true": self.class_names[t],
+            "predicted": self.class_names[p],
+            "true_index": t,
+            "predicted_index": p,
+            "p_true": float(self.probs[i, t]),
+            "p_predicted": float(self.probs[i, p]),
+            "loss": float(self.losses[i]),
+            "correct": t == p,
+        }
 
     def top_losses(self, k: int = TOP_LOSSES) -> list[dict[str, Any]]:
         """The k images with the highest loss (-log p(true)), highest first: the most confidently wrong ones."""
@@ -168,23 +219,36 @@ class SplitDiagnostics:
             worst = max(wrong, key=lambda i: self.probs[i, self.y_pred[i]], default=None)
             if best is None and worst is None:
                 continue
-            out.append((len(idx) * (best is not None and worst is not None), name,
-                        None if best is None else self._item(int(best), "correct"),
-                        None if worst is None else self._item(int(worst), "wrong")))
+            out.append(
+                (
+                    len(idx) * (best is not None and worst is not None),
+                    name,
+                    None if best is None else self._item(int(best), "correct"),
+                    None if worst is None else self._item(int(worst), "wrong"),
+                )
+            )
         out.sort(key=lambda t: -t[0])
         return [(name, right, wrong) for _, name, right, wrong in out][:classes]
 
     def summary(self, k: int = 3) -> dict[str, Any]:
         """What diagnostics.json records of this split."""
-        return {"n": self.n, "accuracy": self.accuracy, "correct": int(np.trace(self.confusion)),
-                "confused_pairs": self.confused_pairs(k), "worst_classes": self.worst_classes(k),
-                "top_losses": self.top_losses(k), "confusion": self.confusion.tolist()}
+        return {
+            "n": self.n,
+            "accuracy": self.accuracy,
+            "correct": int(np.trace(self.confusion)),
+            "confused_pairs": self.confused_pairs(k),
+            "worst_classes": self.worst_classes(k),
+            "top_losses": self.top_losses(k),
+            "confusion": self.confusion.tolist(),
+        }
 
 
 ToImage = Callable[[torch.Tensor], np.ndarray]  # (C, H, W) tensor -> (H, W, 3) or (H, W) array in [0, 1]
 
 
-def write_split(folder: Path, diag: SplitDiagnostics, images: torch.Tensor, to_image: ToImage, title: str = "") -> list[str]:
+def write_split(
+    folder: Path, diag: SplitDiagnostics, images: torch.Tensor, to_image: ToImage, title: str = ""
+) -> list[str]:
     """Write the split's confusion, per-class, confused-pairs and top-losses files into `folder`; returns their names.
 
     `images` (N, C, H, W) are the split's images in the order of diag.y_true, shown through `to_image`.
@@ -194,21 +258,41 @@ def write_split(folder: Path, diag: SplitDiagnostics, images: torch.Tensor, to_i
     s = diag.split
     names = diag.class_names
     cm = diag.confusion
-    write_csv(folder / f"confusion_{s}.csv", [{"true \\ predicted": names[i], **{n: int(v) for n, v in zip(names, cm[i])}}
-                                               for i in range(len(names))])
+    write_csv(
+        folder / f"confusion_{s}.csv",
+        [{"true \\ predicted": names[i], **{n: int(v) for n, v in zip(names, cm[i])}} for i in range(len(names))],
+    )
     write_csv(folder / f"per_class_{s}.csv", diag.per_class())
     write_csv(folder / f"confused_pairs_{s}.csv", diag.confused_pairs(), ["true", "predicted", "count", "of", "share"])
     top = diag.top_losses()
     shown = {it["index"] for it in top}
     items = top + [it for it in diag.confident_correct() if it["index"] not in shown]  # small splits: no image twice
-    write_csv(folder / f"top_losses_{s}.csv", items, ["kind", "index", "true", "predicted", "p_true", "p_predicted", "loss", "correct"])
-    plot_confusion(cm, names, folder / f"confusion_{s}.png",
-                   title=f"{title}{': ' if title else ''}{s} split, accuracy {diag.accuracy:.3f} ({int(np.trace(cm))}/{diag.n})")
+    write_csv(
+        folder / f"top_losses_{s}.csv",
+        items,
+        ["kind", "index", "true", "predicted", "p_true", "p_predicted", "loss", "correct"],
+    )
+    plot_confusion(
+        cm,
+        names,
+        folder / f"confusion_{s}.png",
+        title=f"{title}{': ' if title else ''}{s} split, accuracy {diag.accuracy:.3f} ({int(np.trace(cm))}/{diag.n})",
+    )
     pictures = [to_image(images[it["index"]]) for it in items]
-    plot_gallery(pictures, items, folder / f"top_losses_{s}.png",
-                 title=f"{title}{': ' if title else ''}top losses on the {s} split (red: wrong), then the most confident correct (green)")
-    return [f"confusion_{s}.csv", f"confusion_{s}.png", f"per_class_{s}.csv", f"confused_pairs_{s}.csv",
-            f"top_losses_{s}.csv", f"top_losses_{s}.png"]
+    plot_gallery(
+        pictures,
+        items,
+        folder / f"top_losses_{s}.png",
+        title=f"{title}{': ' if title else ''}top losses on the {s} split (red: wrong), then the most confident correct (green)",
+    )
+    return [
+        f"confusion_{s}.csv",
+        f"confusion_{s}.png",
+        f"per_class_{s}.csv",
+        f"confused_pairs_{s}.csv",
+        f"top_losses_{s}.csv",
+        f"top_losses_{s}.png",
+    ]
 
 
 @dataclass
@@ -226,20 +310,34 @@ class InspectResult:
         """diagnostics.json: the run, each split's summary, the files written and the part-specific facts."""
         from cnnlab.core.version import __version__
 
-        return {"run_id": self.run_path.name, "kind": self.kind, "version": __version__,
-                "class_names": list(next(iter(self.splits.values())).class_names) if self.splits else [],
-                "splits": {name: d.summary() for name, d in self.splits.items()}, "files": sorted(self.files), **self.extra}
+        return {
+            "run_id": self.run_path.name,
+            "kind": self.kind,
+            "version": __version__,
+            "class_names": list(next(iter(self.splits.values())).class_names) if self.splits else [],
+            "splits": {name: d.summary() for name, d in self.splits.items()},
+            "files": sorted(self.files),
+            **self.extra,
+        }
 
 
 def check_data_hash(recorded: str, rebuilt: str, run_path: Path) -> None:
     """DataError unless the data rebuilt from a run's config is the data the run was trained on."""
     if recorded != rebuilt:
-        raise DataError(f"the data rebuilt from {run_path.name}'s config has hash {rebuilt[:12]}, but the run was trained "
-                        f"on {recorded[:12]}: the data changed since, so its diagnostics would describe other images")
+        raise DataError(
+            f"the data rebuilt from {run_path.name}'s config has hash {rebuilt[:12]}, but the run was trained "
+            f"on {recorded[:12]}: the data changed since, so its diagnostics would describe other images"
+        )
 
 
-def write_diagnostics(run_path: Path, kind: str, splits: Mapping[str, tuple[SplitDiagnostics, torch.Tensor]],
-                      to_image: ToImage, title: str = "", extras: Callable[[Path], dict[str, Any]] | None = None) -> InspectResult:
+def write_diagnostics(
+    run_path: Path,
+    kind: str,
+    splits: Mapping[str, tuple[SplitDiagnostics, torch.Tensor]],
+    to_image: ToImage,
+    title: str = "",
+    extras: Callable[[Path], dict[str, Any]] | None = None,
+) -> InspectResult:
     """Build <run>/diagnostics/ in a temporary folder beside it and rename it into place (an older one is replaced).
 
     `splits` maps a split name to its diagnostics and images; `extras(folder)` may add part-specific
@@ -271,7 +369,11 @@ def refresh_events(run_path: Path) -> None:
     try:
         write_run_events(run_path, overwrite=True)
     except Exception as exc:  # noqa: BLE001 - a viewer's files must never fail an inspection
-        log.warning("TensorBoard events of %s not refreshed (%s); run `cnnlab runs tensorboard --force` later", run_path.name, exc)
+        log.warning(
+            "TensorBoard events of %s not refreshed (%s); run `cnnlab runs tensorboard --force` later",
+            run_path.name,
+            exc,
+        )
 
 
 def format_summary(result: InspectResult, k: int = 3) -> str:
@@ -280,10 +382,18 @@ def format_summary(result: InspectResult, k: int = 3) -> str:
     for name, d in result.splits.items():
         lines.append(f"{name}: accuracy {d.accuracy:.3f} ({int(np.trace(d.confusion))} of {d.n})")
         pairs = d.confused_pairs(k)
-        lines.append("  most confused: " + ("; ".join(f"{p['true']} -> {p['predicted']} {p['count']} of {p['of']}" for p in pairs)
-                                           if pairs else "none (no errors)"))
-        lines.append("  worst classes: " + "; ".join(f"{r['class']} {r['accuracy']:.2f} ({r['correct']}/{r['support']})"
-                                                     for r in d.worst_classes(k)))
+        lines.append(
+            "  most confused: "
+            + (
+                "; ".join(f"{p['true']} -> {p['predicted']} {p['count']} of {p['of']}" for p in pairs)
+                if pairs
+                else "none (no errors)"
+            )
+        )
+        lines.append(
+            "  worst classes: "
+            + "; ".join(f"{r['class']} {r['accuracy']:.2f} ({r['correct']}/{r['support']})" for r in d.worst_classes(k))
+        )
     return "\n".join(lines)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 import textwrap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,8 +18,14 @@ __all__ = ["plot_confusion", "plot_gallery", "plot_tiles", "mosaic", "item_title
 WRONG, RIGHT = "#c62828", "#2e7d32"  # frame colours of wrong and correct predictions
 
 
-def plot_confusion(cm: np.ndarray, class_names: Sequence[str], path: str | Path, title: str = "",
-                   style: Mapping[str, Any] | None = None, size: float | None = None) -> Path:
+def plot_confusion(
+    cm: np.ndarray,
+    class_names: Sequence[str],
+    path: str | Path,
+    title: str = "",
+    style: Mapping[str, Any] | None = None,
+    size: float | None = None,
+) -> Path:
     """Confusion matrix (rows: true class, columns: predicted): colour = share of the true class (each row
     normalised), text = the count (zeros left blank). Font and figure sizes follow the number of classes;
     `size` (inches) draws a square figure of that side without a colour bar (the report's print size)."""
@@ -35,9 +42,18 @@ def plot_confusion(cm: np.ndarray, class_names: Sequence[str], path: str | Path,
     for i in range(k):
         for j in range(k):
             if counts[i, j]:
-                ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=font,
-                        color="white" if share[i, j] > 0.55 else "black")
-    labels = [mpl_text(short_name(n, 18) if size else n) for n in class_names]  # the print size has no room for long names
+                ax.text(
+                    j,
+                    i,
+                    str(int(counts[i, j])),
+                    ha="center",
+                    va="center",
+                    fontsize=font,
+                    color="white" if share[i, j] > 0.55 else "black",
+                )
+    labels = [
+        mpl_text(short_name(n, 18) if size else n) for n in class_names
+    ]  # the print size has no room for long names
     ax.set_xticks(range(k), labels, rotation=90 if k > 6 else 45, ha="center" if k > 6 else "right", fontsize=font + 1)
     ax.set_yticks(range(k), labels, fontsize=font + 1)
     ax.set_xlabel("predicted class", fontsize=font + 1)
@@ -74,9 +90,17 @@ def _frame(ax: Any, colour: str) -> None:
         spine.set_linewidth(2.5)
 
 
-def plot_gallery(pictures: Sequence[np.ndarray], items: Sequence[Mapping[str, Any]], path: str | Path, title: str = "",
-                 cols: int = 6, style: Mapping[str, Any] | None = None, tile: float = 1.6, fontsize: float = 6,
-                 name_width: int = 14) -> Path:
+def plot_gallery(
+    pictures: Sequence[np.ndarray],
+    items: Sequence[Mapping[str, Any]],
+    path: str | Path,
+    title: str = "",
+    cols: int = 6,
+    style: Mapping[str, Any] | None = None,
+    tile: float = 1.6,
+    fontsize: float = 6,
+    name_width: int = 14,
+) -> Path:
     """Images in a grid, each framed red (wrong) or green (correct) and titled by `item_title`.
 
     `pictures`: (H, W, 3) or (H, W) arrays in [0, 1]; `items`: rows with true, predicted, p_true,
@@ -86,7 +110,9 @@ def plot_gallery(pictures: Sequence[np.ndarray], items: Sequence[Mapping[str, An
     n = len(pictures)
     cols = max(1, min(cols, n))
     rows = max(1, math.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * tile, rows * (tile + fontsize / 13) + (0.35 if title else 0.05)), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(cols * tile, rows * (tile + fontsize / 13) + (0.35 if title else 0.05)), squeeze=False
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, pic, item in zip(axes.flat, pictures, items):
@@ -113,13 +139,23 @@ def mosaic(maps: np.ndarray, cols: int | None = None, pad: int = 1) -> np.ndarra
         m = maps[i].astype(float)
         lo, hi = float(m.min()), float(m.max())
         r, q = divmod(i, cols)
-        out[r * (h + pad): r * (h + pad) + h, q * (w + pad): q * (w + pad) + w] = (m - lo) / (hi - lo) if hi > lo else 0.0
+        out[r * (h + pad) : r * (h + pad) + h, q * (w + pad) : q * (w + pad) + w] = (
+            (m - lo) / (hi - lo) if hi > lo else 0.0
+        )
     return out
 
 
-def plot_tiles(tiles: Sequence[Sequence[np.ndarray | None]], path: str | Path, title: str = "", row_labels: Sequence[str] = (),
-               col_labels: Sequence[str] = (), titles: Sequence[Sequence[str]] = (), cmap: str = "viridis",
-               tile: float = 1.2, style: Mapping[str, Any] | None = None) -> Path:
+def plot_tiles(
+    tiles: Sequence[Sequence[np.ndarray | None]],
+    path: str | Path,
+    title: str = "",
+    row_labels: Sequence[str] = (),
+    col_labels: Sequence[str] = (),
+    titles: Sequence[Sequence[str]] = (),
+    cmap: str = "viridis",
+    tile: float = 1.2,
+    style: Mapping[str, Any] | None = None,
+) -> Path:
     """A grid of pictures, row by row: RGB ones as they are, 2-D ones through `cmap` (values in [0, 1]); None
     leaves a tile blank.
 
@@ -128,7 +164,9 @@ def plot_tiles(tiles: Sequence[Sequence[np.ndarray | None]], path: str | Path, t
     plt = pyplot(style)
     rows = len(tiles)
     cols = max((len(r) for r in tiles), default=1)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * tile + 0.6, rows * (tile + (0.35 if titles else 0)) + 0.5), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(cols * tile + 0.6, rows * (tile + (0.35 if titles else 0)) + 0.5), squeeze=False
+    )
     for i, row in enumerate(tiles):
         for j in range(cols):
             ax = axes[i][j]

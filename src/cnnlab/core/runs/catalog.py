@@ -22,9 +22,10 @@ import math
 import os
 import re
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from cnnlab.core.config import flatten
 from cnnlab.core.errors import CnnlabError, clip, shorten
@@ -33,8 +34,20 @@ from cnnlab.core.runs.folders import SUMMARY, documents_problem
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RunRow", "RunDiff", "COLUMNS", "KINDS", "list_runs", "filter_runs", "sort_runs", "find_run",
-           "diff_runs", "format_table", "sweep_index_path", "parse_where"]
+__all__ = [
+    "RunRow",
+    "RunDiff",
+    "COLUMNS",
+    "KINDS",
+    "list_runs",
+    "filter_runs",
+    "sort_runs",
+    "find_run",
+    "diff_runs",
+    "format_table",
+    "sweep_index_path",
+    "parse_where",
+]
 
 KINDS = ("run", "suite", "trial", "mlp", "alexnet-features", "alexnet-finetune")
 COLUMNS = ("run_id", "kind", "data", "seed", "epochs", "train_acc", "val_acc", "test_acc", "seconds", "when")
@@ -91,8 +104,14 @@ class RunRow:
         """The row as JSON: every column plus status, suites, studies and the folder."""
         out = {c: getattr(self, c) for c in COLUMNS}
         out["when"] = _iso(self.when)
-        out.update(status=self.status, problem=self.problem, run_kind=self.run_kind, suites=list(self.suites),
-                   studies=list(self.studies), path=str(self.path))
+        out.update(
+            status=self.status,
+            problem=self.problem,
+            run_kind=self.run_kind,
+            suites=list(self.suites),
+            studies=list(self.studies),
+            path=str(self.path),
+        )
         return out
 
 
@@ -144,21 +163,32 @@ def _candidates(root: Path) -> Iterable[os.DirEntry]:
     with os.scandir(root) as it:
         for entry in it:
             name = entry.name
-            if not (entry.is_symlink() or entry.is_dir()) or name.startswith(_STAGING_PREFIX):  # is_dir() of a link loop raises
+            if not (entry.is_symlink() or entry.is_dir()) or name.startswith(
+                _STAGING_PREFIX
+            ):  # is_dir() of a link loop raises
                 continue
             if name.startswith(".tmp-") or _RUN_NAME.match(name):
                 yield entry
-            elif (os.path.exists(os.path.join(entry.path, "config.json")) or os.path.exists(os.path.join(entry.path, "summary.json"))):
+            elif os.path.exists(os.path.join(entry.path, "config.json")) or os.path.exists(
+                os.path.join(entry.path, "summary.json")
+            ):
                 yield entry
 
 
-def read_row(path: Path, suites: Mapping[str, set[str]] | None = None, studies: Mapping[str, set[str]] | None = None) -> RunRow:
+def read_row(
+    path: Path, suites: Mapping[str, set[str]] | None = None, studies: Mapping[str, set[str]] | None = None
+) -> RunRow:
     """One run folder as a RunRow; problems become its status, never an exception."""
     name = path.name
     if name.startswith(".tmp-"):
-        rid = name[len(".tmp-"):].rsplit("-", 1)[0]
-        return RunRow(path, rid, status="half-written", problem="temporary folder: being written, or its process was killed",
-                      run_kind=rid.rsplit("-", 1)[0])
+        rid = name[len(".tmp-") :].rsplit("-", 1)[0]
+        return RunRow(
+            path,
+            rid,
+            status="half-written",
+            problem="temporary folder: being written, or its process was killed",
+            run_kind=rid.rsplit("-", 1)[0],
+        )
     rec = RunRow(path, name)
     try:
         rec.summary = load_json(path / SUMMARY)
@@ -234,7 +264,9 @@ def parse_where(text: str) -> tuple[str, str, Any]:
         if sep and key.strip() and not any(o in key for o in _OPS):
             raw = raw.strip()
             if raw[:1] in ("<", ">", "=", "!"):
-                raise CnnlabError(f"malformed --where {shorten(text)}: one operator of =, !=, <, <=, >, >=, then the value")
+                raise CnnlabError(
+                    f"malformed --where {shorten(text)}: one operator of =, !=, <, <=, >, >=, then the value"
+                )
             return key.strip(), op, _parse_value(raw, text)
     raise CnnlabError(f"--where takes KEY=VALUE (or !=, <, <=, >, >=), got {shorten(text)}")
 
@@ -248,22 +280,38 @@ def _parse_value(raw: str, text: str = "") -> Any:
         return json.loads(raw)
     except ValueError:
         if raw[:1] in ("[", "{"):
-            raise CnnlabError(f"malformed --where {shorten(text or raw)}: the value is not a valid JSON list or object") from None
+            raise CnnlabError(
+                f"malformed --where {shorten(text or raw)}: the value is not a valid JSON list or object"
+            ) from None
         return raw
 
 
 def check_key(key: str, records: Sequence[RunRow], flag: str) -> None:
     """CnnlabError naming `flag` unless `key` is a column or a dotted key of some readable run (or there is none)."""
     readable = [r for r in records if r.ok]
-    if key in COLUMNS + ("id", "status", "path", "suites", "studies") or not readable or any(
-            isinstance(s, Mapping) and key in flatten(s) for r in readable for s in (r.meta.get("config"), r.meta, r.summary)):
+    if (
+        key in COLUMNS + ("id", "status", "path", "suites", "studies")
+        or not readable
+        or any(
+            isinstance(s, Mapping) and key in flatten(s)
+            for r in readable
+            for s in (r.meta.get("config"), r.meta, r.summary)
+        )
+    ):
         return
-    raise CnnlabError(f"unknown {flag} key {shorten(key)}: no run has it (use a column: {', '.join(('id',) + COLUMNS[1:])}, "
-                      "or a dotted config/summary key such as train.optimizer.lr)")
+    raise CnnlabError(
+        f"unknown {flag} key {shorten(key)}: no run has it (use a column: {', '.join(('id',) + COLUMNS[1:])}, "
+        "or a dotted config/summary key such as train.optimizer.lr)"
+    )
 
 
 def _equal(actual: Any, wanted: Any) -> bool:
-    if isinstance(actual, (int, float)) and isinstance(wanted, (int, float)) and not isinstance(actual, bool) and not isinstance(wanted, bool):
+    if (
+        isinstance(actual, (int, float))
+        and isinstance(wanted, (int, float))
+        and not isinstance(actual, bool)
+        and not isinstance(wanted, bool)
+    ):
         return math.isclose(actual, wanted, rel_tol=1e-9, abs_tol=0.0)
     if isinstance(actual, (list, tuple)) and isinstance(wanted, (list, tuple)):
         return len(actual) == len(wanted) and all(_equal(a, w) for a, w in zip(actual, wanted))
@@ -280,8 +328,9 @@ def _matches(rec: RunRow, key: str, op: str, wanted: Any) -> bool:
         return False
 
 
-def filter_runs(records: Iterable[RunRow], kind: str | None = None, data: str | None = None,
-                where: Sequence[str] = ()) -> list[RunRow]:
+def filter_runs(
+    records: Iterable[RunRow], kind: str | None = None, data: str | None = None, where: Sequence[str] = ()
+) -> list[RunRow]:
     """Runs of `kind` (a KINDS value, or cnn for every Part 1 run), on `data` (its name or folder
     name), and matching every `where` condition (KEY=VALUE on dotted config/summary keys)."""
     conditions = [parse_where(w) for w in where]
@@ -292,8 +341,9 @@ def filter_runs(records: Iterable[RunRow], kind: str | None = None, data: str | 
         raise CnnlabError(f"unknown kind {shorten(kind)} (choose from: {', '.join(KINDS + (_PART1_KIND,))})")
     out = []
     for rec in records:
-        if kind is not None and not (kind in (rec.kind, rec.run_kind) or (kind == "suite" and rec.suites)
-                                     or (kind == "trial" and rec.studies)):
+        if kind is not None and not (
+            kind in (rec.kind, rec.run_kind) or (kind == "suite" and rec.suites) or (kind == "trial" and rec.studies)
+        ):
             continue
         if data is not None and data not in (rec.data, Path(rec.data).name):
             continue
@@ -325,7 +375,11 @@ def find_run(root: str | os.PathLike, ref: str) -> Path:
     root = Path(root)
     if (root / ref).is_dir():
         return root / ref
-    matches = sorted(e.name for e in _candidates(root) if e.name.startswith(ref) and not e.name.startswith(".")) if root.is_dir() else []
+    matches = (
+        sorted(e.name for e in _candidates(root) if e.name.startswith(ref) and not e.name.startswith("."))
+        if root.is_dir()
+        else []
+    )
     if len(matches) == 1:
         return root / matches[0]
     if not matches:
@@ -335,8 +389,18 @@ def find_run(root: str | os.PathLike, ref: str) -> Path:
 
 
 # ----------------------------------------------------------------------------- show and diff
-METRIC_KEYS = ("train_acc", "val_acc", "test_acc", "train_loss", "val_loss", "test_loss", "epochs_run", "best_epoch",
-               "train_seconds", "wall_seconds")
+METRIC_KEYS = (
+    "train_acc",
+    "val_acc",
+    "test_acc",
+    "train_loss",
+    "val_loss",
+    "test_loss",
+    "epochs_run",
+    "best_epoch",
+    "train_seconds",
+    "wall_seconds",
+)
 
 
 @dataclass(frozen=True)
@@ -387,13 +451,29 @@ def format_table(records: Sequence[RunRow]) -> str:
         data = Path(r.data).name if r.data else "-"
         data = data if len(data) <= 20 else data[:19] + "…"
         if r.ok:
-            rows.append([r.run_id, r.kind, data, _cell(r.seed), _cell(r.epochs), _cell(r.train_acc), _cell(r.val_acc),
-                         _cell(r.test_acc), _cell(r.seconds, 1), _iso(r.when) or "-"])
+            rows.append(
+                [
+                    r.run_id,
+                    r.kind,
+                    data,
+                    _cell(r.seed),
+                    _cell(r.epochs),
+                    _cell(r.train_acc),
+                    _cell(r.val_acc),
+                    _cell(r.test_acc),
+                    _cell(r.seconds, 1),
+                    _iso(r.when) or "-",
+                ]
+            )
         else:
             rows.append([r.run_id, r.status, f"({r.problem})"])
-    widths = [max([len(header[i])] + [len(row[i]) for row in rows if len(row) == len(header)]) for i in range(len(header))]
+    widths = [
+        max([len(header[i])] + [len(row[i]) for row in rows if len(row) == len(header)]) for i in range(len(header))
+    ]
     right = {3, 4, 5, 6, 7, 8}
-    line = lambda cells: "  ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip()  # noqa: E731
+    line = lambda cells: "  ".join(
+        c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)
+    ).rstrip()  # noqa: E731
     out = [line(header)]
     for row in rows:
         out.append(line(row) if len(row) == len(header) else "  ".join([row[0].ljust(widths[0]), row[1], row[2]]))

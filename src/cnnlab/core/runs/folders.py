@@ -21,13 +21,14 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from cnnlab.core.version import __version__
 from cnnlab.core.io import atomic_path, atomic_write_json, atomic_write_text, json_text, load_json, short_hash
 from cnnlab.core.processes import process_tag, tag_alive
+from cnnlab.core.version import __version__
 
 if TYPE_CHECKING:  # torch only where weights are written: `cnnlab runs` reads run folders without it
     import torch
@@ -40,7 +41,7 @@ SUMMARY = "summary.json"
 
 
 def device_type(device: Any) -> str:
-    """"cpu", "cuda" or "mps" of a device name or torch.device ("cuda:1" -> "cuda")."""
+    """ "cpu", "cuda" or "mps" of a device name or torch.device ("cuda:1" -> "cuda")."""
     text = str(getattr(device, "type", None) or device).lower()
     return text[: len(text) - len(text.lstrip("abcdefghijklmnopqrstuvwxyz"))] or text
 
@@ -104,8 +105,14 @@ def run_problem(path: str | os.PathLike) -> str | None:
     return None
 
 
-_SUMMARY_TYPES = {"run_id": ((str,), "text"), "kind": ((str,), "text"), "version": ((str,), "text"), "seed": ((int,), "an integer"),
-                  "data": ((dict,), "an object"), "wall_seconds": ((int, float), "a number")}
+_SUMMARY_TYPES = {
+    "run_id": ((str,), "text"),
+    "kind": ((str,), "text"),
+    "version": ((str,), "text"),
+    "seed": ((int,), "an integer"),
+    "data": ((dict,), "an object"),
+    "wall_seconds": ((int, float), "a number"),
+}
 
 
 def documents_problem(name: str, meta: Any, summary: Any) -> str | None:
@@ -132,8 +139,9 @@ def documents_problem(name: str, meta: Any, summary: Any) -> str | None:
     return None
 
 
-def find_cached_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any], data_hash: str, seed: int,
-                    device: Any = "cpu") -> Path | None:
+def find_cached_run(
+    root: str | os.PathLike, kind: str, config: Mapping[str, Any], data_hash: str, seed: int, device: Any = "cpu"
+) -> Path | None:
     """The finished, valid run folder for this work, if there is one (an invalid one: a warning, and None)."""
     path = Path(root) / run_id(kind, config, data_hash, seed, device)
     if not path.exists():
@@ -145,8 +153,15 @@ def find_cached_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any
     return path
 
 
-def cached_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any], data_hash: str, seed: int,
-               force: bool = False, device: Any = "cpu") -> RunResult | None:
+def cached_run(
+    root: str | os.PathLike,
+    kind: str,
+    config: Mapping[str, Any],
+    data_hash: str,
+    seed: int,
+    force: bool = False,
+    device: Any = "cpu",
+) -> RunResult | None:
     """The cached RunResult for this work, or None when there is none or `force` asks to retrain."""
     path = None if force else find_cached_run(root, kind, config, data_hash, seed, device)
     if path is None:
@@ -207,8 +222,16 @@ def load_history(run_path: str | os.PathLike) -> list[dict]:
 class RunDir:
     """Writer for one run folder (used inside `create_run`)."""
 
-    def __init__(self, path: Path, final_path: Path, kind: str, config: Mapping[str, Any], data: Mapping[str, Any], seed: int,
-                 device: str = "cpu") -> None:
+    def __init__(
+        self,
+        path: Path,
+        final_path: Path,
+        kind: str,
+        config: Mapping[str, Any],
+        data: Mapping[str, Any],
+        seed: int,
+        device: str = "cpu",
+    ) -> None:
         self.path = path  # the temporary folder being written
         self.final_path = final_path
         self.run_id = final_path.name
@@ -266,8 +289,16 @@ class RunDir:
 
 
 @contextlib.contextmanager
-def create_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any], seed: int, data: Mapping[str, Any],
-               callbacks: Sequence[Callback] = (), replace: bool = False, device: str = "cpu") -> Iterator[RunDir]:
+def create_run(
+    root: str | os.PathLike,
+    kind: str,
+    config: Mapping[str, Any],
+    seed: int,
+    data: Mapping[str, Any],
+    callbacks: Sequence[Callback] = (),
+    replace: bool = False,
+    device: str = "cpu",
+) -> Iterator[RunDir]:
     """Write a run into a temporary folder; rename it to root/<run id> when the block succeeds.
 
     `data` must hold a "hash" (and usually a "name"). The resolved config is written first as
@@ -288,8 +319,17 @@ def create_run(root: str | os.PathLike, kind: str, config: Mapping[str, Any], se
     tmp.mkdir()
     run = RunDir(tmp, final, kind, config, data, seed, device)
     try:
-        run.write_json("config.json", {"kind": kind, "seed": seed, "version": __version__, "device": device, "data": dict(data),
-                                       "config": dict(config)})
+        run.write_json(
+            "config.json",
+            {
+                "kind": kind,
+                "seed": seed,
+                "version": __version__,
+                "device": device,
+                "data": dict(data),
+                "config": dict(config),
+            },
+        )
         yield run
         if not (tmp / SUMMARY).is_file():
             raise RuntimeError("a run must write its summary before it finishes")

@@ -7,9 +7,10 @@ their heavy modules only when called, so registering costs nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from cnnlab.core.errors import DataError
 from cnnlab.core.registry import Registry
@@ -27,7 +28,7 @@ class RunKind:
 
     name: str
     part: str  # "Part 1" or "Part 2"
-    load_model: Callable[[Path], "nn.Module"] | None = None
+    load_model: Callable[[Path], nn.Module] | None = None
     inspect: Callable[..., Any] | None = None
 
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import torch
 
@@ -46,7 +47,9 @@ class RunSpec:
     data: Mapping[str, Any]
     seed: int
     force: bool = False  # train again even when a valid finished run exists (--force), and replace it
-    device: str = "cpu"  # what it trains on: its type is part of the run's identity (folders.run_key), its name is recorded
+    device: str = (
+        "cpu"  # what it trains on: its type is part of the run's identity (folders.run_key), its name is recorded
+    )
     callbacks: Sequence[Callback] = field(default=())  # also given `on_run_folder` before the rename
 
     @property
@@ -76,10 +79,20 @@ def run_cached(
     except torch.OutOfMemoryError:
         # Nothing of the run is written yet (create_run comes after training): one line, and the advice.
         name = run_id(spec.kind, spec.identity, spec.data_hash, spec.seed, spec.device)
-        raise CnnlabError(f"out of memory on {spec.device} while training run {name}: use a smaller batch "
-                          "(--set train.batch_size=...) or fewer parallel --jobs") from None
-    with create_run(spec.root, spec.kind, spec.identity, spec.seed, spec.data, callbacks=spec.callbacks,
-                    replace=spec.force, device=spec.device) as run:
+        raise CnnlabError(
+            f"out of memory on {spec.device} while training run {name}: use a smaller batch "
+            "(--set train.batch_size=...) or fewer parallel --jobs"
+        ) from None
+    with create_run(
+        spec.root,
+        spec.kind,
+        spec.identity,
+        spec.seed,
+        spec.data,
+        callbacks=spec.callbacks,
+        replace=spec.force,
+        device=spec.device,
+    ) as run:
         full = run.write_summary(dict(write(run, trained)))
     log.debug("wrote run %s", Path(run.path).name)
     return RunResult(run.path, full, False)

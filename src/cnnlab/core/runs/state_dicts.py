@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import pickle
 import warnings
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -25,14 +26,21 @@ def load_weights(path: str | os.PathLike) -> Any:
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise pickle.UnpicklingError("not a weights file: it holds other Python objects (refused: loading them could run code)") from None
+        raise pickle.UnpicklingError(
+            "not a weights file: it holds other Python objects (refused: loading them could run code)"
+        ) from None
 
 
 def state_dict_problem(expected: Mapping[str, torch.Tensor], state: object) -> str | None:
     """Why `state` is not a state dict with exactly `expected`'s keys and shapes (one line), or None."""
-    if not isinstance(state, Mapping) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+    if not isinstance(state, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
         return "the weights are not a mapping of parameter names to tensors"
-    for keys, what in (([k for k in expected if k not in state], "lack"), ([k for k in state if k not in expected], "have an unexpected")):
+    for keys, what in (
+        ([k for k in expected if k not in state], "lack"),
+        ([k for k in state if k not in expected], "have an unexpected"),
+    ):
         if keys:
             more = f" (and {len(keys) - 1} more)" if len(keys) > 1 else ""
             return f"the weights {what} entry {keys[0][:80]!r}{more}"

@@ -106,7 +106,8 @@ class DivergenceGuard(Callback):
                 opt = state.config.optimizer
                 raise TrainingDiverged(
                     f"training diverged: the {key.replace('_', ' ')} became {row[key]} at epoch {row['epoch']} "
-                    f"({opt.name}, lr {opt.lr:g}); lower train.optimizer.lr (or train.scheduler.max_lr)")
+                    f"({opt.name}, lr {opt.lr:g}); lower train.optimizer.lr (or train.scheduler.max_lr)"
+                )
 
 
 class EarlyStopping(Callback):
@@ -144,8 +145,10 @@ class EarlyStopping(Callback):
         cfg = self.config
         self.consider(state, row)
         if cfg.patience is not None and self.epochs_since_best >= cfg.patience:
-            state.request_stop(f"early stopping: no {cfg.monitor} improvement for {cfg.patience} epochs "
-                               f"(best epoch {self.best_epoch} by {cfg.monitor})")
+            state.request_stop(
+                f"early stopping: no {cfg.monitor} improvement for {cfg.patience} epochs "
+                f"(best epoch {self.best_epoch} by {cfg.monitor})"
+            )
 
 
 class ProgressBar(Callback):

@@ -29,7 +29,10 @@ class OptimizerConfig:
         check_number(self.lr, "train.optimizer.lr", 0, low_open=True)
         check_number(self.weight_decay, "train.optimizer.weight_decay", 0)
         check_number(self.momentum, "train.optimizer.momentum", 0, 1, high_open=True)
-        check(not self.nesterov or (self.name == "sgd" and self.momentum > 0), "nesterov needs the sgd optimizer with momentum > 0")
+        check(
+            not self.nesterov or (self.name == "sgd" and self.momentum > 0),
+            "nesterov needs the sgd optimizer with momentum > 0",
+        )
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,14 @@ class EarlyStoppingConfig:
     min_delta: float = 0.0
 
     def __post_init__(self) -> None:
-        check(self.patience is None or (isinstance(self.patience, int) and self.patience >= 1),
-              "train.early_stopping.patience must be >= 1 or null")
-        check(self.monitor in MONITORS, f"unknown early-stopping monitor {shorten(self.monitor)} (choose from: {', '.join(MONITORS)})")
+        check(
+            self.patience is None or (isinstance(self.patience, int) and self.patience >= 1),
+            "train.early_stopping.patience must be >= 1 or null",
+        )
+        check(
+            self.monitor in MONITORS,
+            f"unknown early-stopping monitor {shorten(self.monitor)} (choose from: {', '.join(MONITORS)})",
+        )
         check_number(self.min_delta, "train.early_stopping.min_delta", 0)
 
 
@@ -88,8 +96,11 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check(isinstance(self.epochs, int) and self.epochs >= 1, f"epochs must be a positive integer, got {self.epochs}")
-        check(isinstance(self.batch_size, int) and self.batch_size >= 1, f"batch size must be a positive integer, got {self.batch_size}")
+        check(
+            isinstance(self.epochs, int) and self.epochs >= 1, f"epochs must be a positive integer, got {self.epochs}"
+        )
+        check(
+            isinstance(self.batch_size, int) and self.batch_size >= 1,
+            f"batch size must be a positive integer, got {self.batch_size}",
+        )
         check_seed(self.seed, "train.seed")
-
-

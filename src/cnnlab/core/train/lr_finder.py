@@ -18,27 +18,43 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from cnnlab.core.train.callbacks import Callback, FitState
 from cnnlab.core.errors import ConfigError
-from cnnlab.core.train.config import EarlyStoppingConfig, SchedulerConfig, TrainConfig
 from cnnlab.core.runtime import DEFAULT_DEVICE
+from cnnlab.core.train.callbacks import Callback, FitState
+from cnnlab.core.train.config import EarlyStoppingConfig, SchedulerConfig, TrainConfig
 
-__all__ = ["RangeTest", "RangeTestDone", "LRFindResult", "lr_at", "smooth", "suggest", "check_range", "find_lr", "plot_lr_find",
-           "write_lr_find", "format_lr_find", "SMOOTH_BETA", "DIVERGE"]
+__all__ = [
+    "RangeTest",
+    "RangeTestDone",
+    "LRFindResult",
+    "lr_at",
+    "smooth",
+    "suggest",
+    "check_range",
+    "find_lr",
+    "plot_lr_find",
+    "write_lr_find",
+    "format_lr_find",
+    "SMOOTH_BETA",
+    "DIVERGE",
+]
 
 log = logging.getLogger(__name__)
 
 SMOOTH_BETA = 0.98  # exponential smoothing of the loss (fastai's and Lightning's)
 DIVERGE = 4.0  # stop when the smoothed loss exceeds this many times its minimum
-STEEPEST_RULE = f"steepest descent of the exponentially smoothed loss (beta {SMOOTH_BETA:g}) per decade of LR, before its minimum"
+STEEPEST_RULE = (
+    f"steepest descent of the exponentially smoothed loss (beta {SMOOTH_BETA:g}) per decade of LR, before its minimum"
+)
 MIN_RULE = "the LR of the smoothed loss's minimum, divided by 10"
 
 
@@ -63,7 +79,9 @@ class RangeTestDone(Exception):
 class RangeTest(Callback):
     """Sets the LR of every batch by `lr_at` (param groups keep their LR ratios) and records the losses."""
 
-    def __init__(self, start: float, end: float, steps: int, beta: float = SMOOTH_BETA, diverge: float = DIVERGE) -> None:
+    def __init__(
+        self, start: float, end: float, steps: int, beta: float = SMOOTH_BETA, diverge: float = DIVERGE
+    ) -> None:
         self.start, self.end, self.steps, self.beta, self.diverge = start, end, steps, beta, diverge
         self.lrs: list[float] = []
         self.losses: list[float] = []
@@ -114,8 +132,10 @@ class LRFindResult:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def rows(self) -> list[dict[str, float]]:
-        return [{"step": i, "lr": lr, "loss": loss, "smoothed_loss": s}
-                for i, (lr, loss, s) in enumerate(zip(self.lrs, self.losses, self.smoothed))]
+        return [
+            {"step": i, "lr": lr, "loss": loss, "smoothed_loss": s}
+            for i, (lr, loss, s) in enumerate(zip(self.lrs, self.losses, self.smoothed))
+        ]
 
 
 def suggest(lrs: Sequence[float], smoothed: Sequence[float], skip_begin: int | None = None) -> tuple[int | None, int]:
@@ -144,9 +164,19 @@ def check_range(start: float, end: float, steps: int) -> None:
         raise ConfigError(f"lr-find needs at least 5 steps, got {steps}")
 
 
-def find_lr(config: TrainConfig, model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
-            *, start: float = 1e-7, end: float = 10.0, steps: int = 100, augment: Callable | None = None,
-            device: str | torch.device = DEFAULT_DEVICE, callbacks: Sequence[Callback] = ()) -> LRFindResult:
+def find_lr(
+    config: TrainConfig,
+    model: nn.Module,
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    *,
+    start: float = 1e-7,
+    end: float = 10.0,
+    steps: int = 100,
+    augment: Callable | None = None,
+    device: str | torch.device = DEFAULT_DEVICE,
+    callbacks: Sequence[Callback] = (),
+) -> LRFindResult:
     """Run the range test on `model` (changed in place: pass a fresh one) through the one Trainer.
 
     The training settings are `config`'s (optimizer, batch size, seed, augmentation) except: the LR
@@ -156,9 +186,13 @@ def find_lr(config: TrainConfig, model: nn.Module, train: tuple[torch.Tensor, to
     from cnnlab.core.train.trainer import Trainer
 
     per_epoch = math.ceil(len(train[1]) / config.batch_size)
-    run_config = replace(config, epochs=math.ceil(steps / max(per_epoch, 1)), scheduler=SchedulerConfig(),
-                         optimizer=replace(config.optimizer, lr=start),
-                         early_stopping=EarlyStoppingConfig(patience=None, monitor=config.early_stopping.monitor))
+    run_config = replace(
+        config,
+        epochs=math.ceil(steps / max(per_epoch, 1)),
+        scheduler=SchedulerConfig(),
+        optimizer=replace(config.optimizer, lr=start),
+        early_stopping=EarlyStoppingConfig(patience=None, monitor=config.early_stopping.monitor),
+    )
     test = RangeTest(start, end, steps)
     try:
         Trainer(run_config, device=device).fit(model, train, val, augment=augment, callbacks=[test, *callbacks])
@@ -171,9 +205,24 @@ def find_lr(config: TrainConfig, model: nn.Module, train: tuple[torch.Tensor, to
     if i_steep is not None:
         suggestion, rule = test.lrs[i_steep], STEEPEST_RULE
     else:  # the loss never fell for long enough: fall back to the minimum rule, kept inside the range
-        suggestion, rule = max(min_lr / 10, start), MIN_RULE + " (too few points before the minimum for the steepest rule)"
-    return LRFindResult(test.lrs, test.losses, test.smoothed, start, end, steps, test.stop_reason, suggestion, rule,
-                        min_lr, min_lr / 10, i_steep)
+        suggestion, rule = (
+            max(min_lr / 10, start),
+            MIN_RULE + " (too few points before the minimum for the steepest rule)",
+        )
+    return LRFindResult(
+        test.lrs,
+        test.losses,
+        test.smoothed,
+        start,
+        end,
+        steps,
+        test.stop_reason,
+        suggestion,
+        rule,
+        min_lr,
+        min_lr / 10,
+        i_steep,
+    )
 
 
 def plot_lr_find(result: LRFindResult, path: str | Path, title: str = "") -> Path:
@@ -185,13 +234,24 @@ def plot_lr_find(result: LRFindResult, path: str | Path, title: str = "") -> Pat
     ax.plot(result.lrs, result.losses, color="0.6", lw=0.8, label="training loss (per batch)")
     ax.plot(result.lrs, result.smoothed, color="C0", lw=1.8, label=f"smoothed (beta {SMOOTH_BETA:g})")
     y = np.interp(np.log10(result.suggestion), np.log10(result.lrs), result.smoothed)
-    ax.plot([result.suggestion], [y], "o", color="C3", ms=7, label=f"suggested {result.suggestion:.2g} (steepest)"
-            if result.steepest_index is not None else f"suggested {result.suggestion:.2g} (minimum/10)")
+    ax.plot(
+        [result.suggestion],
+        [y],
+        "o",
+        color="C3",
+        ms=7,
+        label=f"suggested {result.suggestion:.2g} (steepest)"
+        if result.steepest_index is not None
+        else f"suggested {result.suggestion:.2g} (minimum/10)",
+    )
     ax.axvline(result.min_tenth, color="C2", ls="--", lw=1, label=f"minimum/10 = {result.min_tenth:.2g}")
     ax.set_xscale("log")
     finite = [v for v in result.smoothed + result.losses if math.isfinite(v)]
     if finite:  # keep the spikes and the diverged tail from flattening the interesting part
-        lo, top = min(finite), max(result.smoothed[0], min(result.smoothed)) if math.isfinite(result.smoothed[0]) else max(finite)
+        lo, top = (
+            min(finite),
+            max(result.smoothed[0], min(result.smoothed)) if math.isfinite(result.smoothed[0]) else max(finite),
+        )
         top = max(top, lo + 1e-3)
         ax.set_ylim(lo - 0.05 * (top - lo), top + 0.5 * (top - lo))
     ax.set(xlabel="learning rate (log scale)", ylabel="training loss (cross-entropy)")
@@ -204,23 +264,28 @@ def plot_lr_find(result: LRFindResult, path: str | Path, title: str = "") -> Pat
 
 def write_lr_find(result: LRFindResult, folder: str | Path, title: str = "") -> list[Path]:
     """lr_find.csv (step, lr, loss, smoothed loss), lr_find.png and lr_find.json (suggestions, settings, meta)."""
-    from cnnlab.core.io import write_csv
-    from cnnlab.core.io import atomic_write_json
+    from cnnlab.core.io import atomic_write_json, write_csv
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     csv_path = write_csv(folder / "lr_find.csv", result.rows(), ["step", "lr", "loss", "smoothed_loss"])
     png = plot_lr_find(result, folder / "lr_find.png", title)
     info = {k: v for k, v in asdict(result).items() if k not in ("lrs", "losses", "smoothed")}
-    atomic_write_json(folder / "lr_find.json", {**info, "recorded_steps": len(result.lrs), "beta": SMOOTH_BETA, "diverge": DIVERGE})
+    atomic_write_json(
+        folder / "lr_find.json", {**info, "recorded_steps": len(result.lrs), "beta": SMOOTH_BETA, "diverge": DIVERGE}
+    )
     return [csv_path, png, folder / "lr_find.json"]
 
 
 def format_lr_find(result: LRFindResult, configured_lr: float | None = None) -> str:
     """The lines `cnnlab lr-find` prints."""
-    lines = [f"LR range test: {len(result.lrs)} steps from {result.start:g} to {result.end:g} ({result.stop_reason})",
-             f"suggested lr: {result.suggestion:.3g}  ({result.rule})",
-             f"minimum/10:   {result.min_tenth:.3g}  (smoothed loss lowest at lr {result.min_lr:.3g})"]
+    lines = [
+        f"LR range test: {len(result.lrs)} steps from {result.start:g} to {result.end:g} ({result.stop_reason})",
+        f"suggested lr: {result.suggestion:.3g}  ({result.rule})",
+        f"minimum/10:   {result.min_tenth:.3g}  (smoothed loss lowest at lr {result.min_lr:.3g})",
+    ]
     if configured_lr is not None:
-        lines.append(f"configured lr: {configured_lr:g} (train.optimizer.lr; not changed: use --set train.optimizer.lr=... to try one)")
+        lines.append(
+            f"configured lr: {configured_lr:g} (train.optimizer.lr; not changed: use --set train.optimizer.lr=... to try one)"
+        )
     return "\n".join(lines)

@@ -26,20 +26,30 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from cnnlab.core.train.callbacks import Callback, FitState
 from cnnlab.core.config import flatten
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.processes import process_tag
+from cnnlab.core.train.callbacks import Callback, FitState
 
-__all__ = ["EVENTS_DIR", "TensorBoardLogger", "require_tensorboard", "write_run_events", "write_runs_events", "logdir_command"]
+__all__ = [
+    "EVENTS_DIR",
+    "TensorBoardLogger",
+    "require_tensorboard",
+    "write_run_events",
+    "write_runs_events",
+    "logdir_command",
+]
 
 log = logging.getLogger(__name__)
 
 EVENTS_DIR = "tensorboard"  # inside each run folder
-INSTALL_HINT = "TensorBoard logging needs the tensorboard package: pip install -e \".[tensorboard]\" (or pip install tensorboard)"
+INSTALL_HINT = (
+    'TensorBoard logging needs the tensorboard package: pip install -e ".[tensorboard]" (or pip install tensorboard)'
+)
 SPLITS = ("train", "val", "test")
 
 
@@ -89,7 +99,11 @@ def _hparam_value(value: Any) -> bool | int | float | str:
 def run_hparams(meta: Mapping[str, Any]) -> dict[str, bool | int | float | str]:
     """The hparams of a run from its config.json: kind, seed, data name and the flattened config."""
     data = meta.get("data") or {}
-    out: dict[str, Any] = {"kind": meta.get("kind", "?"), "seed": meta.get("seed", -1), "dataset": data.get("name", "?")}
+    out: dict[str, Any] = {
+        "kind": meta.get("kind", "?"),
+        "seed": meta.get("seed", -1),
+        "dataset": data.get("name", "?"),
+    }
     out.update(flatten(meta.get("config") or {}))
     return {k: _hparam_value(v) for k, v in out.items()}
 
@@ -142,7 +156,9 @@ def write_run_info(writer: Any, folder: Path) -> None:
         except OSError as exc:
             log.warning("figure %s not logged to TensorBoard: %s", png, exc)
             continue
-        writer.add_image(f"figures/{png.relative_to(folder).with_suffix('').as_posix()}", pixels, step, dataformats="HWC")
+        writer.add_image(
+            f"figures/{png.relative_to(folder).with_suffix('').as_posix()}", pixels, step, dataformats="HWC"
+        )
 
 
 # ----------------------------------------------------------------------------- after the fact
@@ -220,7 +236,9 @@ class TensorBoardLogger(Callback):
     def on_fit_start(self, state: FitState) -> None:
         self._discard()  # a staged log that no run folder adopted (that run failed or was pruned)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.staging = self.root / f".tmp-{EVENTS_DIR}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}-{process_tag()}"
+        self.staging = (
+            self.root / f".tmp-{EVENTS_DIR}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}-{process_tag()}"
+        )
         self.writer = _summary_writer(self.staging)
 
     def on_epoch_end(self, state: FitState, row: dict) -> None:

@@ -11,18 +11,18 @@ import logging
 import math
 import random
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnlab.core.train.callbacks import Callback, DivergenceGuard, EarlyStopping, FitState, ProgressBar, state_copy
 from cnnlab.core.device import configure_determinism, resolve_device
 from cnnlab.core.errors import DataError
-from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
 from cnnlab.core.runtime import DEFAULT_DEVICE
+from cnnlab.core.train.callbacks import Callback, DivergenceGuard, EarlyStopping, FitState, ProgressBar, state_copy
+from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
 
 __all__ = [
     "Trainer",
@@ -57,7 +57,9 @@ def seed_everything(seed: int) -> None:
 def create_optimizer(params: Iterable, config: OptimizerConfig) -> torch.optim.Optimizer:
     """SGD (momentum, nesterov), Adam, AdamW or RMSprop, each with weight decay."""
     if config.name == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay)
+        return torch.optim.SGD(
+            params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay
+        )
     if config.name == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.name == "adamw":
@@ -74,14 +76,20 @@ def create_scheduler(optimizer: torch.optim.Optimizer, config: SchedulerConfig, 
     if config.name == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma)
     if config.name == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.t_max or epochs, eta_min=config.eta_min)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=config.t_max or epochs, eta_min=config.eta_min
+        )
     if config.name == "exponential":
         return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.gamma)
     if config.name == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=config.factor, patience=config.patience)
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=config.factor, patience=config.patience
+        )
     if config.name == "onecycle":
         max_lrs = [config.max_lr or 10 * g["lr"] for g in optimizer.param_groups]
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lrs, epochs=epochs, steps_per_epoch=steps_per_epoch)
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=max_lrs, epochs=epochs, steps_per_epoch=steps_per_epoch
+        )
     raise AssertionError(config.name)
 
 
@@ -132,7 +140,9 @@ class Trainer:
         result = Trainer(TrainConfig(epochs=10)).fit(model, train=(x, y), val=(xv, yv))
     """
 
-    def __init__(self, config: TrainConfig | None = None, device: str | torch.device = DEFAULT_DEVICE, progress: bool = False) -> None:
+    def __init__(
+        self, config: TrainConfig | None = None, device: str | torch.device = DEFAULT_DEVICE, progress: bool = False
+    ) -> None:
         self.config = config or TrainConfig()
         self.device = resolve_device(device)
         configure_determinism(self.device)  # CUDA: seeded runs repeat bitwise (no-op on the CPU)
@@ -140,7 +150,9 @@ class Trainer:
 
     # ------------------------------------------------------------------ evaluation
     @torch.inference_mode()
-    def evaluate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> tuple[float, float]:
+    def evaluate(
+        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512
+    ) -> tuple[float, float]:
         """Mean cross-entropy and accuracy of `model` on (x, y), in eval mode."""
         was_training = model.training
         model.eval()
@@ -208,7 +220,9 @@ class Trainer:
         hooks: list[Callback] = [DivergenceGuard(), stopper, *([ProgressBar()] if self.progress else []), *callbacks]
         # Per-batch hooks only for callbacks that define one: nothing extra runs per batch otherwise.
         batch_hooks = [cb for cb in hooks if type(cb).on_batch_end is not Callback.on_batch_end]
-        batches = _Batches(x_train.to(self.device), y_train.to(self.device), shuffle_gen, augment, augment_gen, batch_hooks)
+        batches = _Batches(
+            x_train.to(self.device), y_train.to(self.device), shuffle_gen, augment, augment_gen, batch_hooks
+        )
         # Every set moves to the device once per fit, not once per batch and epoch.
         val = self._on_device(val)
         monitor = {name: self._on_device(xy) for name, xy in (monitor or {}).items()}
@@ -234,9 +248,17 @@ class Trainer:
                 cb.on_fit_end(state)
         final_state = state_copy(model)
         model.load_state_dict(stopper.best_state)
-        return FitResult(state.history, stopper.best_epoch, stopper.best_state, final_state, state.should_stop,
-                         time.perf_counter() - t_start, selected_by=cfg.early_stopping.monitor,
-                         torch_threads=torch.get_num_threads(), start=start)
+        return FitResult(
+            state.history,
+            stopper.best_epoch,
+            stopper.best_state,
+            final_state,
+            state.should_stop,
+            time.perf_counter() - t_start,
+            selected_by=cfg.early_stopping.monitor,
+            torch_threads=torch.get_num_threads(),
+            start=start,
+        )
 
     def _start_row(self, state: FitState, batches: _Batches, val: Tensors, monitor: Mapping[str, Tensors]) -> dict:
         """The history row of the model before training ("epoch 0"), every set evaluated in eval mode."""
@@ -257,8 +279,14 @@ class Trainer:
         lr = state.optimizer.param_groups[0]["lr"]  # the LR this epoch starts with
         train_loss, train_acc = self._train_epoch(state, batches)
         val_loss, val_acc = self.evaluate(state.model, *val)
-        row = {"epoch": state.epoch, "train_loss": train_loss, "train_acc": train_acc,
-               "val_loss": val_loss, "val_acc": val_acc, "lr": lr}
+        row = {
+            "epoch": state.epoch,
+            "train_loss": train_loss,
+            "train_acc": train_acc,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "lr": lr,
+        }
         for name, (xm, ym) in monitor.items():
             row[f"{name}_loss"], row[f"{name}_acc"] = self.evaluate(state.model, xm, ym)
         scheduler = state.scheduler

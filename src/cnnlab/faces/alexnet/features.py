@@ -8,11 +8,11 @@ is only ever reused for the very same computation. Several layers can be extract
 from __future__ import annotations
 
 import hashlib
-import os
 import logging
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -20,9 +20,9 @@ from torch import nn
 
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import atomic_path, atomic_write_json, short_hash
-from cnnlab.faces.alexnet.model import FEATURE_CACHE_FORMAT, AlexNetTrunk, Normalize, layer_spec
-from cnnlab.faces.alexnet import LAYER_ORDER
 from cnnlab.core.runtime import DEFAULT_DEVICE
+from cnnlab.faces.alexnet import LAYER_ORDER
+from cnnlab.faces.alexnet.model import FEATURE_CACHE_FORMAT, AlexNetTrunk, Normalize, layer_spec
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,15 @@ def extract_features(
     ImageNet normalisation is applied per batch (so the full normalised copy never exists), under
     inference_mode, writing into one preallocated output.
     """
-    return extract_outputs(trunk, x, {"output": trunk}, batch_size=batch_size, device=device,
-                           channels_last=channels_last, normalize=normalize)["output"]
+    return extract_outputs(
+        trunk,
+        x,
+        {"output": trunk},
+        batch_size=batch_size,
+        device=device,
+        channels_last=channels_last,
+        normalize=normalize,
+    )["output"]
 
 
 def extract_outputs(
@@ -74,6 +81,7 @@ def extract_outputs(
     def hook(name: str):
         def keep(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
             batch[name] = output.flatten(1)  # (b, D)
+
         return keep
 
     handles = [module.register_forward_hook(hook(name)) for name, module in taps.items()]
@@ -133,8 +141,17 @@ def cached_features(
     channels_last: bool = False,
 ) -> CachedFeatures:
     """AlexNet `layer` activations of `x`, computed once and kept in `cache_dir` (see cached_layers)."""
-    return cached_layers(x, state_dict=state_dict, weights_sha256=weights_sha256, layers=[layer], cache_dir=cache_dir,
-                         data_hash=data_hash, batch_size=batch_size, device=device, channels_last=channels_last)[layer]
+    return cached_layers(
+        x,
+        state_dict=state_dict,
+        weights_sha256=weights_sha256,
+        layers=[layer],
+        cache_dir=cache_dir,
+        data_hash=data_hash,
+        batch_size=batch_size,
+        device=device,
+        channels_last=channels_last,
+    )[layer]
 
 
 def cached_layers(
@@ -162,8 +179,13 @@ def cached_layers(
     found: dict[str, CachedFeatures] = {}
     missing: dict[str, tuple[dict, str, Path]] = {}
     for layer in dict.fromkeys(layers):
-        key_obj = {"format": FEATURE_CACHE_FORMAT, "weights": weights_sha256, "layer": layer, "data": data_hash,
-                   "shape": list(x.shape)}
+        key_obj = {
+            "format": FEATURE_CACHE_FORMAT,
+            "weights": weights_sha256,
+            "layer": layer,
+            "data": data_hash,
+            "shape": list(x.shape),
+        }
         key = short_hash(key_obj, 20)
         path = cache_dir / f"alexnet-{layer}-{key}.npy"
         arr = _read_cache(path, len(x))
@@ -175,8 +197,14 @@ def cached_layers(
         deepest = max(missing, key=LAYER_ORDER.index)
         trunk = AlexNetTrunk(deepest, init=False)
         trunk.load_from_alexnet(state_dict)
-        feats = extract_outputs(trunk, x, {layer: tap_module(trunk, layer) for layer in missing}, batch_size=batch_size,
-                                device=device, channels_last=channels_last)
+        feats = extract_outputs(
+            trunk,
+            x,
+            {layer: tap_module(trunk, layer) for layer in missing},
+            batch_size=batch_size,
+            device=device,
+            channels_last=channels_last,
+        )
         cache_dir.mkdir(parents=True, exist_ok=True)
         for layer, (key_obj, key, path) in missing.items():
             with atomic_path(path) as tmp:

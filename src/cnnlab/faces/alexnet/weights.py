@@ -16,16 +16,17 @@ import os
 import socket
 import urllib.error
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
-from cnnlab.faces.alexnet.model import OFFICIAL_URL, UNTRAINED_LABEL, WEIGHTS_FILENAME, AlexNet, check_shapes
 from cnnlab.core.errors import CnnlabError, first_line
 from cnnlab.core.io import sha256_file
 from cnnlab.core.runs.state_dicts import load_weights
+from cnnlab.faces.alexnet.model import OFFICIAL_URL, UNTRAINED_LABEL, WEIGHTS_FILENAME, AlexNet, check_shapes
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,9 @@ def resolve_weights(
         sha = sha256_file(path)
         prefix = _name_hash_prefix(path.name)
         if prefix and not sha.startswith(prefix):
-            log.warning("%s: SHA-256 %s... does not start with %s from its name: not the official file?", path, sha[:12], prefix)
+            log.warning(
+                "%s: SHA-256 %s... does not start with %s from its name: not the official file?", path, sha[:12], prefix
+            )
         return sd, WeightsInfo(True, "path", sha, str(path)).as_dict()
 
     filename = os.path.basename(urllib.parse.urlparse(url).path) or WEIGHTS_FILENAME
@@ -147,8 +150,10 @@ def resolve_weights(
         sha = sha256_file(cached)
         prefix = _name_hash_prefix(filename)
         if prefix and not sha.startswith(prefix):
-            raise CnnlabError(f"{cached} does not match the SHA-256 prefix {prefix} in its name (corrupt or not the "
-                              "official file): delete it, or pass --weights PATH")
+            raise CnnlabError(
+                f"{cached} does not match the SHA-256 prefix {prefix} in its name (corrupt or not the "
+                "official file): delete it, or pass --weights PATH"
+            )
         sd = _read_weights_file(cached)
         return sd, WeightsInfo(True, "hub-cache", sha, str(cached)).as_dict()
 
@@ -159,17 +164,23 @@ def resolve_weights(
         # line (the progress bar, when asked for, goes to stderr).
         with _socket_timeout(timeout), contextlib.redirect_stdout(io.StringIO()):
             torch.hub.load_state_dict_from_url(
-                url, model_dir=str(model_dir), map_location="cpu", progress=progress, check_hash=True,
+                url,
+                model_dir=str(model_dir),
+                map_location="cpu",
+                progress=progress,
+                check_hash=True,
                 weights_only=True,
             )
     except urllib.error.HTTPError as exc:
         raise CnnlabError(f"{offline_message(hub_dir)} (download failed: HTTP {exc.code} from {url})") from None
-    except (urllib.error.URLError, ConnectionError, socket.timeout, TimeoutError) as exc:
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
         raise CnnlabError(f"{offline_message(hub_dir)} (no network: {reason})") from None
     except RuntimeError as exc:
         if "invalid hash value" in str(exc):
-            raise CnnlabError(f"downloaded AlexNet weights from {url} failed the hash check; nothing was kept") from None
+            raise CnnlabError(
+                f"downloaded AlexNet weights from {url} failed the hash check; nothing was kept"
+            ) from None
         raise CnnlabError(f"downloaded AlexNet weights from {url} are unreadable: {first_line(exc, 120)}") from None
     except Exception as exc:  # e.g. an unpickling error on a file whose hash prefix happens to match
         with contextlib.suppress(FileNotFoundError):

@@ -33,9 +33,9 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from cnnlab.core.errors import ConfigError, DataError
 from cnnlab.core.images import MAX_IMAGE_PIXELS
@@ -51,8 +51,16 @@ log = logging.getLogger(__name__)
 
 __all__ = ["DownloadConfig", "DownloadReport", "download_faces", "format_summary", "read_manifest"]
 # Verdicts on content or final HTTP answers: not fetched again on a rerun (unless retry_failed).
-_FINAL = {"hash_mismatch", "not_image", "truncated", "corrupt_image", "decompression_bomb", "too_large",
-          "too_many_redirects", "bad_url"}
+_FINAL = {
+    "hash_mismatch",
+    "not_image",
+    "truncated",
+    "corrupt_image",
+    "decompression_bomb",
+    "too_large",
+    "too_many_redirects",
+    "bad_url",
+}
 _SAFE_PART = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 _RECORD_VERSION = 1
 
@@ -79,12 +87,30 @@ class DownloadConfig:
                 raise ConfigError(f"download {name}={value!r}: {what}")
 
         check("workers", isinstance(self.workers, int) and 1 <= self.workers <= 256, "must be an int in 1..256")
-        check("timeout", isinstance(self.timeout, (int, float)) and 0 < self.timeout <= 3600, "must be seconds in (0, 3600]")
+        check(
+            "timeout",
+            isinstance(self.timeout, (int, float)) and 0 < self.timeout <= 3600,
+            "must be seconds in (0, 3600]",
+        )
         check("retries", isinstance(self.retries, int) and 0 <= self.retries <= 20, "must be an int in 0..20")
-        check("max_bytes", isinstance(self.max_bytes, int) and 0 < self.max_bytes <= 2**31, "must be an int in 1..2**31")
-        check("max_pixels", isinstance(self.max_pixels, int) and 0 < self.max_pixels <= 10**9, "must be an int in 1..10**9")
-        check("backoff", isinstance(self.backoff, (int, float)) and 0 <= self.backoff <= 3600, "must be seconds in [0, 3600]")
-        check("backoff_max", isinstance(self.backoff_max, (int, float)) and 0 <= self.backoff_max <= 3600, "must be seconds in [0, 3600]")
+        check(
+            "max_bytes", isinstance(self.max_bytes, int) and 0 < self.max_bytes <= 2**31, "must be an int in 1..2**31"
+        )
+        check(
+            "max_pixels",
+            isinstance(self.max_pixels, int) and 0 < self.max_pixels <= 10**9,
+            "must be an int in 1..10**9",
+        )
+        check(
+            "backoff",
+            isinstance(self.backoff, (int, float)) and 0 <= self.backoff <= 3600,
+            "must be seconds in [0, 3600]",
+        )
+        check(
+            "backoff_max",
+            isinstance(self.backoff_max, (int, float)) and 0 <= self.backoff_max <= 3600,
+            "must be seconds in [0, 3600]",
+        )
         for name in ("gray_size", "rgb_size"):
             v = getattr(self, name)
             check(name, isinstance(v, int) and 1 <= v <= 4096, "must be an int in 1..4096")
@@ -165,8 +191,14 @@ class _Downloader:
     def fetch(self, rows: Sequence[FaceRow]) -> FetchResult:
         """One GET of the URL these rows share."""
         c = self.cfg
-        return fetch(rows[0].url, timeout=c.timeout, retries=c.retries, max_bytes=c.max_bytes, backoff=c.backoff,
-                     backoff_max=c.backoff_max)
+        return fetch(
+            rows[0].url,
+            timeout=c.timeout,
+            retries=c.retries,
+            max_bytes=c.max_bytes,
+            backoff=c.backoff,
+            backoff_max=c.backoff_max,
+        )
 
     def settle_fetched(self, row: FaceRow, fetched: FetchResult) -> dict:
         """The face's record from the fetched bytes (checked, cropped), written to its state file."""
@@ -176,11 +208,30 @@ class _Downloader:
 
     def _base(self, row: FaceRow) -> dict:
         c = self.cfg
-        return {"version": _RECORD_VERSION, "url": row.url, "expected_sha256": row.sha256, "bbox": row.bbox_text,
-                "gray_size": c.gray_size, "rgb_size": c.rgb_size, "max_bytes": c.max_bytes,
-                "max_pixels": c.max_pixels, "status": "", "detail": "", "http_code": "", "attempts": 0,
-                "transient": False, "bytes": "", "sha256": "", "format": "", "width": "", "height": "",
-                "original": "", "crop": "", "gray": "", "rgb": ""}
+        return {
+            "version": _RECORD_VERSION,
+            "url": row.url,
+            "expected_sha256": row.sha256,
+            "bbox": row.bbox_text,
+            "gray_size": c.gray_size,
+            "rgb_size": c.rgb_size,
+            "max_bytes": c.max_bytes,
+            "max_pixels": c.max_pixels,
+            "status": "",
+            "detail": "",
+            "http_code": "",
+            "attempts": 0,
+            "transient": False,
+            "bytes": "",
+            "sha256": "",
+            "format": "",
+            "width": "",
+            "height": "",
+            "original": "",
+            "crop": "",
+            "gray": "",
+            "rgb": "",
+        }
 
     def _read_record(self, row: FaceRow) -> dict | None:
         try:
@@ -208,8 +259,10 @@ class _Downloader:
                 return rec, True
         if rec is not None and rec.get("status") in ("ok", "empty_box"):
             original = rec.get("original", "")
-            same_inputs = all(rec.get(k) == v for k, v in
-                              (("bbox", row.bbox_text), ("gray_size", c.gray_size), ("rgb_size", c.rgb_size)))
+            same_inputs = all(
+                rec.get(k) == v
+                for k, v in (("bbox", row.bbox_text), ("gray_size", c.gray_size), ("rgb_size", c.rgb_size))
+            )
             files = [original] + ([rec["crop"], rec["gray"], rec["rgb"]] if rec["status"] == "ok" else [])
             if same_inputs and all(f and _inside(self.out, f).is_file() for f in files):
                 if original and sha256_file(_inside(self.out, original)) == row.sha256:
@@ -242,8 +295,13 @@ class _Downloader:
     def _process(self, row: FaceRow, data: bytes, rec: dict) -> dict:
         assert row.bbox is not None
         checked = check_image(data, row.sha256, self.cfg.max_pixels)
-        rec.update(status=checked.status, detail=checked.detail, bytes=len(data), sha256=checked.sha256,
-                   format=checked.fmt or "")
+        rec.update(
+            status=checked.status,
+            detail=checked.detail,
+            bytes=len(data),
+            sha256=checked.sha256,
+            format=checked.fmt or "",
+        )
         if checked.status != "ok" or checked.image is None:
             return rec
         img = checked.image
@@ -297,8 +355,14 @@ def _remove_stale_temporaries(out: Path) -> None:
                         Path(root, name).unlink(missing_ok=True)
 
 
-def download_faces(lists: Sequence[str | Path], out: str | Path, config: DownloadConfig | None = None, *,
-                   actors: Sequence[str] | None = None, progress: bool = False) -> DownloadReport:
+def download_faces(
+    lists: Sequence[str | Path],
+    out: str | Path,
+    config: DownloadConfig | None = None,
+    *,
+    actors: Sequence[str] | None = None,
+    progress: bool = False,
+) -> DownloadReport:
     """Download, verify and crop every face of `lists` into `out`; write out/manifest.csv.
 
     Safe to interrupt and rerun (see module docstring). `actors` keeps a subset of names.
@@ -317,13 +381,25 @@ def download_faces(lists: Sequence[str | Path], out: str | Path, config: Downloa
                 _settle_all(plan, _Downloader(out, cfg), cfg, journal, report, progress)
                 journal.write(report.manifest)
     report.elapsed = time.monotonic() - start
-    log.info("faces: %d ok of %d rows in %.1f s (%d URLs fetched, %d faces reused)", report.counts["ok"],
-             report.total, report.elapsed, report.fetched, report.reused)
+    log.info(
+        "faces: %d ok of %d rows in %.1f s (%d URLs fetched, %d faces reused)",
+        report.counts["ok"],
+        report.total,
+        report.elapsed,
+        report.fetched,
+        report.reused,
+    )
     return report
 
 
-def _settle_all(plan: ListPlan, worker: _Downloader, cfg: DownloadConfig, journal: ManifestJournal,
-                report: DownloadReport, progress: bool) -> None:
+def _settle_all(
+    plan: ListPlan,
+    worker: _Downloader,
+    cfg: DownloadConfig,
+    journal: ManifestJournal,
+    report: DownloadReport,
+    progress: bool,
+) -> None:
     """Settle every planned row: rows with a problem here, URL groups on the pool (faces.fanout)."""
     from tqdm import tqdm
 
@@ -347,11 +423,15 @@ def _settle_all(plan: ListPlan, worker: _Downloader, cfg: DownloadConfig, journa
         bar.update(len(items))
         bar.set_postfix(ok=report.counts["ok"], refresh=False)
 
-    runner = GroupRunner(settle=lambda item: worker.settle_local(item[1]),
-                         fetch=lambda items: worker.fetch([row for _i, row in items]),
-                         finish=lambda item, fetched: worker.settle_fetched(item[1], fetched),
-                         done=done, name="faces", net_workers=cfg.workers,
-                         local_workers=min(cfg.workers, 2 * (os.cpu_count() or 1)))
+    runner = GroupRunner(
+        settle=lambda item: worker.settle_local(item[1]),
+        fetch=lambda items: worker.fetch([row for _i, row in items]),
+        finish=lambda item, fetched: worker.settle_fetched(item[1], fetched),
+        done=done,
+        name="faces",
+        net_workers=cfg.workers,
+        local_workers=min(cfg.workers, 2 * (os.cpu_count() or 1)),
+    )
     try:
         runner.run(groups())
     finally:
@@ -371,6 +451,8 @@ def format_summary(report: DownloadReport) -> str:
         reasons = ", ".join(f"{s} {n}" for s, n in sorted(bad.items(), key=lambda kv: -kv[1]))
         lines.append(f"  {actor:<22} {counts['ok']:>5} {sum(bad.values()):>8}  {reasons}")
     lines.append("")
-    lines.append(f"{report.fetched} URLs fetched, {report.reused} faces reused without network, "
-                 f"{report.elapsed:.1f} s; manifest: {report.manifest}")
+    lines.append(
+        f"{report.fetched} URLs fetched, {report.reused} faces reused without network, "
+        f"{report.elapsed:.1f} s; manifest: {report.manifest}"
+    )
     return "\n".join(lines)

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Generic, Iterable, Sequence, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")  # an item (the downloader: (row index, FaceRow))
 R = TypeVar("R")  # the result of one item
@@ -41,9 +42,18 @@ class _Group(Generic[T, R]):
 class GroupRunner(Generic[T, R, F]):
     """Runs groups as described in the module docstring; use `run` once."""
 
-    def __init__(self, settle: Callable[[T], R | None], fetch: Callable[[Sequence[T]], F],
-                 finish: Callable[[T, F], R], done: Callable[[Sequence[T], list[tuple[R, bool]]], None], *,
-                 net_workers: int, local_workers: int, max_groups: int | None = None, name: str = "worker") -> None:
+    def __init__(
+        self,
+        settle: Callable[[T], R | None],
+        fetch: Callable[[Sequence[T]], F],
+        finish: Callable[[T, F], R],
+        done: Callable[[Sequence[T], list[tuple[R, bool]]], None],
+        *,
+        net_workers: int,
+        local_workers: int,
+        max_groups: int | None = None,
+        name: str = "worker",
+    ) -> None:
         self._settle, self._fetch, self._finish, self._done = settle, fetch, finish, done
         self._sizes = (net_workers, local_workers)
         self._max_groups = max_groups or 2 * (net_workers + local_workers)  # enough to keep all busy

@@ -19,8 +19,8 @@ import socket
 import ssl
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import quote, urljoin, urlsplit
 
 from cnnlab.faces.facescrub.lists import check_url
@@ -68,8 +68,7 @@ def _request_target(url: str) -> tuple[str, str, int | None, str]:
     return parts.scheme.lower(), host, parts.port, target
 
 
-def _attempt(url: str, timeout: float, max_bytes: int, max_redirects: int, user_agent: str
-             ) -> tuple[bytes, int]:
+def _attempt(url: str, timeout: float, max_bytes: int, max_redirects: int, user_agent: str) -> tuple[bytes, int]:
     deadline = time.monotonic() + timeout
     for _ in range(max_redirects + 1):
         reason = check_url(url)
@@ -81,21 +80,33 @@ def _attempt(url: str, timeout: float, max_bytes: int, max_redirects: int, user_
             raise _Fail("timeout", f"no answer within {timeout:g} s", True)
         if scheme == "https":
             conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                host, port, timeout=remaining, context=_ssl_context())
+                host, port, timeout=remaining, context=_ssl_context()
+            )
         else:
             conn = http.client.HTTPConnection(host, port, timeout=remaining)
         try:
-            conn.request("GET", target, headers={
-                "User-Agent": user_agent, "Accept": "image/*,*/*;q=0.5",
-                "Accept-Encoding": "identity", "Connection": "close"})
+            conn.request(
+                "GET",
+                target,
+                headers={
+                    "User-Agent": user_agent,
+                    "Accept": "image/*,*/*;q=0.5",
+                    "Accept-Encoding": "identity",
+                    "Connection": "close",
+                },
+            )
             sock = conn.sock  # kept: getresponse() may detach it from conn
             resp = conn.getresponse()
             if resp.status in _REDIRECTS and resp.getheader("Location"):
                 url = urljoin(url, resp.getheader("Location", "").strip())
                 continue
             if resp.status != 200:
-                raise _Fail(f"http_{resp.status}", f"HTTP {resp.status} {resp.reason}".strip(),
-                            is_transient_code(resp.status), resp.status)
+                raise _Fail(
+                    f"http_{resp.status}",
+                    f"HTTP {resp.status} {resp.reason}".strip(),
+                    is_transient_code(resp.status),
+                    resp.status,
+                )
             length = resp.getheader("Content-Length")
             if length and length.strip().isdigit() and int(length) > max_bytes:
                 raise _Fail("too_large", f"Content-Length {int(length)} > {max_bytes} bytes", False, 200)
@@ -118,8 +129,7 @@ def _attempt(url: str, timeout: float, max_bytes: int, max_redirects: int, user_
                     raise _Fail("too_large", f"body over {max_bytes} bytes", False, 200)
             if length and length.strip().isdigit() and size < int(length):
                 # http.client returns b"" instead of raising when the peer closes early
-                raise _Fail("connection_error", f"connection closed after {size} of {int(length)} bytes",
-                            True, 200)
+                raise _Fail("connection_error", f"connection closed after {size} of {int(length)} bytes", True, 200)
             body = b"".join(chunks)
             encoding = (resp.getheader("Content-Encoding") or "identity").strip().lower()
             if encoding in ("gzip", "x-gzip", "deflate"):  # sent although we asked for identity
@@ -147,9 +157,18 @@ def _decompress(body: bytes, encoding: str, max_bytes: int) -> bytes:
     return out
 
 
-def fetch(url: str, *, timeout: float = 15.0, retries: int = 2, max_bytes: int = 20_000_000,
-          backoff: float = 0.5, backoff_max: float = 30.0, max_redirects: int = 5,
-          user_agent: str = USER_AGENT, sleep: Callable[[float], None] = time.sleep) -> FetchResult:
+def fetch(
+    url: str,
+    *,
+    timeout: float = 15.0,
+    retries: int = 2,
+    max_bytes: int = 20_000_000,
+    backoff: float = 0.5,
+    backoff_max: float = 30.0,
+    max_redirects: int = 5,
+    user_agent: str = USER_AGENT,
+    sleep: Callable[[float], None] = time.sleep,
+) -> FetchResult:
     """GET `url`: up to 1 + `retries` attempts, sleeping backoff * 2**k (plus jitter) between them."""
     attempts = 0
     while True:

@@ -16,19 +16,40 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageFile
 
-from cnnlab.core.io import sha256_bytes
 from cnnlab.core.images import WHITE, to_rgb
+from cnnlab.core.io import sha256_bytes
 
 log = logging.getLogger(__name__)
 
 _SIGNATURES = (
-    (b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
-    (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"\x00\x00\x01\x00", "ICO"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"\x00\x00\x01\x00", "ICO"),
 )
-_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "BMP": "bmp", "TIFF": "tif", "WEBP": "webp",
-               "ICO": "ico", "MPO": "jpg"}
-_TRUNCATION_WORDS = ("truncat", "premature", "end of file", "broken data stream", "not enough data",
-                     "unexpected end", "eof")
+_EXTENSIONS = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "GIF": "gif",
+    "BMP": "bmp",
+    "TIFF": "tif",
+    "WEBP": "webp",
+    "ICO": "ico",
+    "MPO": "jpg",
+}
+_TRUNCATION_WORDS = (
+    "truncat",
+    "premature",
+    "end of file",
+    "broken data stream",
+    "not enough data",
+    "unexpected end",
+    "eof",
+)
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -89,8 +110,7 @@ def check_image(data: bytes, expected_sha256: str, max_pixels: int) -> Checked:
     if width * height > max_pixels:
         return Checked("decompression_bomb", f"{width}x{height} pixels > limit {max_pixels}", sha, fmt=img.format)
     if sha != expected_sha256.lower():
-        return Checked("hash_mismatch", f"sha256 {sha[:12]}... != list {expected_sha256[:12]}...", sha,
-                       fmt=img.format)
+        return Checked("hash_mismatch", f"sha256 {sha[:12]}... != list {expected_sha256[:12]}...", sha, fmt=img.format)
     if ImageFile.LOAD_TRUNCATED_IMAGES and img.format == "JPEG" and b"\xff\xd9" not in data[-4096:]:
         # someone in this process switched PIL to accept truncated images; keep rejecting them
         return Checked("truncated", "JPEG has no end-of-image marker", sha, fmt=img.format)
@@ -114,8 +134,9 @@ def clip_box(bbox: tuple[int, int, int, int], width: int, height: int) -> tuple[
     return x1, y1, x2, y2
 
 
-def make_crops(img: Image.Image, bbox: tuple[int, int, int, int], gray_size: int, rgb_size: int
-               ) -> tuple[Image.Image, Image.Image, Image.Image] | None:
+def make_crops(
+    img: Image.Image, bbox: tuple[int, int, int, int], gray_size: int, rgb_size: int
+) -> tuple[Image.Image, Image.Image, Image.Image] | None:
     """(crop RGB, gray_size^2 grayscale, rgb_size^2 RGB), or None for an empty box.
 
     The box applies to the stored pixel array (no EXIF rotation), as in the FaceScrub readme.

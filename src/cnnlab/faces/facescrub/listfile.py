@@ -15,8 +15,9 @@ from __future__ import annotations
 import codecs
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from cnnlab.core.errors import DataError
 
@@ -25,9 +26,13 @@ MAX_LINE_BYTES = 1 << 20  # a FaceScrub line is ~200 bytes
 _CHUNK = 1 << 16
 _EXPECTED = "list files must be UTF-8 text, or UTF-16 with a byte-order mark"
 # (byte-order mark, codec, encoded "\n"); UTF-32 marks first: ff fe 00 00 starts with the UTF-16-LE one
-_BOMS = ((codecs.BOM_UTF32_LE, None, b""), (codecs.BOM_UTF32_BE, None, b""),
-         (codecs.BOM_UTF8, "utf-8", b"\n"), (codecs.BOM_UTF16_LE, "utf-16-le", b"\n\x00"),
-         (codecs.BOM_UTF16_BE, "utf-16-be", b"\x00\n"))
+_BOMS = (
+    (codecs.BOM_UTF32_LE, None, b""),
+    (codecs.BOM_UTF32_BE, None, b""),
+    (codecs.BOM_UTF8, "utf-8", b"\n"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", b"\n\x00"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", b"\x00\n"),
+)
 
 
 class ListFile:
@@ -48,7 +53,7 @@ class ListFile:
         self._unit = len(self._newline)
         self._stamp = self._fingerprint()
 
-    def __enter__(self) -> "ListFile":
+    def __enter__(self) -> ListFile:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -140,8 +145,10 @@ def _open_regular(path: Path) -> BinaryIO:
         if not stat.S_ISREG(st.st_mode):
             raise DataError(f"list file {path} is not a regular file (a FIFO, device or socket cannot be a list)")
         if st.st_size > MAX_LIST_BYTES:
-            raise DataError(f"list file {path} has {st.st_size} bytes, over the limit of {MAX_LIST_BYTES} "
-                            f"(a FaceScrub list is about 20 MB)")
+            raise DataError(
+                f"list file {path} has {st.st_size} bytes, over the limit of {MAX_LIST_BYTES} "
+                f"(a FaceScrub list is about 20 MB)"
+            )
         if flags & getattr(os, "O_NONBLOCK", 0):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb", buffering=_CHUNK)

@@ -18,9 +18,9 @@ import hashlib
 import logging
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlsplit
 
 from cnnlab.core.errors import DataError
@@ -89,7 +89,7 @@ class FaceRow:
         """Unique id of a face inside an output folder: "<actor_dir>/<face_file>"."""
         return f"{self.actor_dir}/{self.face_file}"
 
-    def same_face(self, other: "FaceRow") -> bool:
+    def same_face(self, other: FaceRow) -> bool:
         return (self.url, self.bbox_text, self.sha256) == (other.url, other.bbox_text, other.sha256)
 
 
@@ -199,9 +199,18 @@ def _parse_fields(fields: list[str], columns: dict[str, int], source: str) -> Fa
     if len(fields) != len(COLUMNS):
         get = lambda c: fields[columns[c]].strip() if columns[c] < len(fields) else ""  # noqa: E731
         hint = " (truncated list file?)" if len(fields) < len(COLUMNS) else ""
-        return FaceRow(source, display_name(get("name")), get("image_id"), get("face_id"), get("url"),
-                       get("bbox"), get("sha256").lower(), None, "bad_line",
-                       f"expected {len(COLUMNS)} tab-separated fields, got {len(fields)}{hint}")
+        return FaceRow(
+            source,
+            display_name(get("name")),
+            get("image_id"),
+            get("face_id"),
+            get("url"),
+            get("bbox"),
+            get("sha256").lower(),
+            None,
+            "bad_line",
+            f"expected {len(COLUMNS)} tab-separated fields, got {len(fields)}{hint}",
+        )
     v = {c: fields[i].strip() for c, i in columns.items()}
     name, face_id = display_name(v["name"]), v["face_id"]
     bbox = parse_bbox(v["bbox"])
@@ -216,5 +225,6 @@ def _parse_fields(fields: list[str], columns: dict[str, int], source: str) -> Fa
         reason = check_url(v["url"])
         if reason:
             problem, detail = "bad_url", reason
-    return FaceRow(source, name, v["image_id"], face_id, v["url"], v["bbox"], v["sha256"].lower(),
-                   bbox, problem, detail or "")
+    return FaceRow(
+        source, name, v["image_id"], face_id, v["url"], v["bbox"], v["sha256"].lower(), bbox, problem, detail or ""
+    )

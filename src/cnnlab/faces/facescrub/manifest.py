@@ -23,9 +23,28 @@ from cnnlab.faces.facescrub.lists import FaceRow
 
 MANIFEST = "manifest.csv"
 MANIFEST_COLUMNS = (
-    "source", "actor", "image_id", "face_id", "url", "bbox", "status", "detail", "http_code", "attempts",
-    "bytes", "sha256", "expected_sha256", "format", "width", "height", "original", "crop", "gray", "rgb",
-    "gray_size", "rgb_size",
+    "source",
+    "actor",
+    "image_id",
+    "face_id",
+    "url",
+    "bbox",
+    "status",
+    "detail",
+    "http_code",
+    "attempts",
+    "bytes",
+    "sha256",
+    "expected_sha256",
+    "format",
+    "width",
+    "height",
+    "original",
+    "crop",
+    "gray",
+    "rgb",
+    "gray_size",
+    "rgb_size",
 )
 _BLOCK = 4096  # row offsets converted to Python ints per step
 
@@ -33,8 +52,15 @@ _BLOCK = 4096  # row offsets converted to Python ints per step
 def manifest_row(row: FaceRow, rec: dict | None) -> dict[str, str]:
     """The manifest row of list row `row`: from its face record `rec`, or from the list alone (None)."""
     out = {k: "" for k in MANIFEST_COLUMNS}
-    out.update(source=row.source, actor=row.name, image_id=row.image_id, face_id=row.face_id, url=row.url,
-               bbox=row.bbox_text, expected_sha256=row.sha256)
+    out.update(
+        source=row.source,
+        actor=row.name,
+        image_id=row.image_id,
+        face_id=row.face_id,
+        url=row.url,
+        bbox=row.bbox_text,
+        expected_sha256=row.sha256,
+    )
     if rec is None:
         out.update(status=row.problem or "", detail=row.detail)
     else:
@@ -53,7 +79,7 @@ class ManifestJournal:
         self._file = tempfile.TemporaryFile(dir=folder, prefix=f".{MANIFEST}.journal.")
         self._where = np.full(n, -1, dtype=np.int64)  # byte offset of each row index's entry; -1: none
 
-    def __enter__(self) -> "ManifestJournal":
+    def __enter__(self) -> ManifestJournal:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -88,7 +114,7 @@ class ManifestJournal:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(MANIFEST_COLUMNS)
             for start in range(0, len(self._where), _BLOCK):
-                for where in self._where[start:start + _BLOCK].tolist():
+                for where in self._where[start : start + _BLOCK].tolist():
                     if where >= 0:
                         f.seek(where)
                         writer.writerow(json.loads(f.readline()))
@@ -106,8 +132,9 @@ def read_manifest(folder: str | Path) -> list[dict[str, str]]:
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror}") from None
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in ("actor", "face_id", "status", "sha256", "crop", "gray", "rgb") if c not in
-               (reader.fieldnames or [])]
+    missing = [
+        c for c in ("actor", "face_id", "status", "sha256", "crop", "gray", "rgb") if c not in (reader.fieldnames or [])
+    ]
     if missing:
         raise DataError(f"{path} is not a cnnlab faces manifest (missing column(s) {', '.join(missing)})")
     return list(reader)

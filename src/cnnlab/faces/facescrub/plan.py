@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import logging
 from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -42,8 +42,17 @@ _FILE_SHIFT = 40  # loc = file index << 40 | byte offset (lists are capped at 1 
 class ListPlan:
     """The kept rows of some list files (see module docstring). Close it (or use `with`) when done."""
 
-    def __init__(self, readers: list[ListRows], wanted: dict[str, str] | None, spelling: dict[str, str],
-                 loc: np.ndarray, lineno: np.ndarray, kind: np.ndarray, claim: np.ndarray, nxt: np.ndarray) -> None:
+    def __init__(
+        self,
+        readers: list[ListRows],
+        wanted: dict[str, str] | None,
+        spelling: dict[str, str],
+        loc: np.ndarray,
+        lineno: np.ndarray,
+        kind: np.ndarray,
+        claim: np.ndarray,
+        nxt: np.ndarray,
+    ) -> None:
         self._readers, self._wanted, self._spelling = readers, wanted, spelling
         self._loc, self._lineno, self._kind, self._claim, self._next = loc, lineno, kind, claim, nxt
         counts = np.bincount(kind, minlength=5)
@@ -54,7 +63,7 @@ class ListPlan:
     def __len__(self) -> int:
         return len(self._kind)  # row indices run over range(len(plan)); dropped ones included
 
-    def __enter__(self) -> "ListPlan":
+    def __enter__(self) -> ListPlan:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -96,7 +105,7 @@ class ListPlan:
             r.file.check_unchanged()
         n = len(self._kind)
         idx = -1
-        for idx, (fi, lineno, offset, row) in enumerate(_kept(self._readers, self._wanted, set(), self._spelling)):
+        for idx, (fi, _lineno, offset, row) in enumerate(_kept(self._readers, self._wanted, set(), self._spelling)):
             if idx >= n or self._loc[idx] != (fi << _FILE_SHIFT | offset):
                 raise DataError(f"list file {self._readers[fi].path} changed while it was being read")
             yield idx, row
@@ -119,12 +128,14 @@ class ListPlan:
             return KEEP, row
         if prev.same_face(row):
             return DROPPED, row
-        return DUPLICATE, replace(row, problem="duplicate", detail=f"face id already used by {prev.source} "
-                                                                     "with other data")
+        return DUPLICATE, replace(
+            row, problem="duplicate", detail=f"face id already used by {prev.source} with other data"
+        )
 
 
-def _kept(readers: Sequence[ListRows], wanted: dict[str, str] | None, found: set[str],
-          spelling: dict[str, str]) -> Iterator[tuple[int, int, int, FaceRow]]:
+def _kept(
+    readers: Sequence[ListRows], wanted: dict[str, str] | None, found: set[str], spelling: dict[str, str]
+) -> Iterator[tuple[int, int, int, FaceRow]]:
     """(file index, line number, byte offset, row) of the rows the actor selection keeps, each with its
     actor's first spelling; `found` collects the selected names met, `spelling` the spellings."""
     for fi, reader in enumerate(readers):
@@ -172,8 +183,16 @@ def plan_lists(paths: Sequence[str | Path], actors: Iterable[str] | str | None =
         kinds = np.frombuffer(kind, dtype=np.uint8)
         claim = _dedupe(kinds, np.frombuffer(keys, np.int64), np.frombuffer(data, np.int64))
         nxt = _link_urls(kinds, np.frombuffer(urls, np.int64))
-        plan = ListPlan(readers, wanted, spelling, np.frombuffer(loc, np.int64),
-                        np.frombuffer(lineno, np.dtype(f"u{lineno.itemsize}")), kinds, claim, nxt)
+        plan = ListPlan(
+            readers,
+            wanted,
+            spelling,
+            np.frombuffer(loc, np.int64),
+            np.frombuffer(lineno, np.dtype(f"u{lineno.itemsize}")),
+            kinds,
+            claim,
+            nxt,
+        )
     except BaseException:
         for r in readers:
             r.close()

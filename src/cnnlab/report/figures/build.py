@@ -18,8 +18,12 @@ from cnnlab.report.figures import curves as plots
 def curve_titles(ctx: dict) -> dict[str, str]:
     """The panel titles of the Part 2 learning-curve figure, per model key (an untrained AlexNet named as such)."""
     alexnet = "pretrained AlexNet" if ctx["alexnet"].get("pretrained") else "untrained AlexNet"
-    return {"mlp300": "MLP\n300 hidden", "mlp800": "MLP\n800 hidden", "features": f"{alexnet}:\nconv4 + FC head",
-            "finetune": f"{alexnet}:\nfine-tuned"}
+    return {
+        "mlp300": "MLP\n300 hidden",
+        "mlp800": "MLP\n800 hidden",
+        "features": f"{alexnet}:\nconv4 + FC head",
+        "finetune": f"{alexnet}:\nfine-tuned",
+    }
 
 
 def make_figures(ctx: dict, fig_dir: Path) -> dict[str, str]:
@@ -32,12 +36,17 @@ def make_figures(ctx: dict, fig_dir: Path) -> dict[str, str]:
     suites = ctx["suites"]
     drawn: dict[str, str] = {}
     base = suites["baseline"]["rows"][0]
-    drawn["baseline_curves"] = plots.plot_curves(ctx["curves"]["baseline"], fig_dir / "baseline_curves.pdf", f"starter network, n={base['n']}").name
+    drawn["baseline_curves"] = plots.plot_curves(
+        ctx["curves"]["baseline"], fig_dir / "baseline_curves.pdf", f"starter network, n={base['n']}"
+    ).name
     reg, arch = suites["regularization"]["rows"], suites["architecture"]["rows"]
     drawn["deltas"] = plots.plot_deltas(
-        [(reg, find_variant(reg, labels.REG_BASELINE, "regularization"), "regularisation, each alone (1.4)"),
-         (arch, find_variant(arch, labels.ARCH_STARTER, "architecture"), "architecture, one change at a time (1.5)")],
-        fig_dir / "deltas.pdf").name
+        [
+            (reg, find_variant(reg, labels.REG_BASELINE, "regularization"), "regularisation, each alone (1.4)"),
+            (arch, find_variant(arch, labels.ARCH_STARTER, "architecture"), "architecture, one change at a time (1.5)"),
+        ],
+        fig_dir / "deltas.pdf",
+    ).name
     trials = suites["search"].get("trials") or []
     if any(t.get("status") == "complete" for t in trials):
         drawn["search"] = plots.plot_search(trials, fig_dir / "search.pdf").name

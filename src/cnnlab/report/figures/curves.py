@@ -7,8 +7,9 @@ fixture) without torch doing any work. Accuracies are plotted as percentages.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from cnnlab.art.robustness import ORIGINAL, course_points, strongest_severities, table_row
 from cnnlab.core.plotting import mpl_text
@@ -24,16 +25,32 @@ def _band(ax, x, mean, std, color, label, style="-") -> None:
     m = [100 * v for v in mean]
     ax.plot(x, m, style, color=color, label=label)
     if std and any(s > 0 for s in std):
-        ax.fill_between(x, [a - 100 * s for a, s in zip(m, std)], [a + 100 * s for a, s in zip(m, std)], color=color, alpha=0.25, lw=0)
+        ax.fill_between(
+            x,
+            [a - 100 * s for a, s in zip(m, std)],
+            [a + 100 * s for a, s in zip(m, std)],
+            color=color,
+            alpha=0.25,
+            lw=0,
+        )
 
 
-def plot_curves(curve: dict[str, list[float]], path: Path, title: str, sets: Sequence[str] = ("train", "val"), size=(HALF, 1.9)) -> Path:
+def plot_curves(
+    curve: dict[str, list[float]], path: Path, title: str, sets: Sequence[str] = ("train", "val"), size=(HALF, 1.9)
+) -> Path:
     """Accuracy per epoch, mean (line) and +-1 std over seeds (band), one line per set."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=size)
     for s in sets:
         if f"{s}_acc_mean" in curve:
-            _band(ax, curve["epoch"], curve[f"{s}_acc_mean"], curve.get(f"{s}_acc_std"), COLORS[s], {"val": "validation"}.get(s, s))
+            _band(
+                ax,
+                curve["epoch"],
+                curve[f"{s}_acc_mean"],
+                curve.get(f"{s}_acc_std"),
+                COLORS[s],
+                {"val": "validation"}.get(s, s),
+            )
     ax.set(xlabel="epoch", ylabel="accuracy (%)", ylim=(0, 102))
     ax.set_title(mpl_text(title))
     ax.grid(alpha=0.3, lw=0.4)
@@ -49,19 +66,31 @@ def plot_deltas(panels: Sequence[tuple[list[dict], dict, str]], path: Path, heig
     (one of rows), title), side by side."""
     plt = pyplot()
     sizes = [len(rows) - 1 for rows, _, _ in panels]
-    fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH, height), squeeze=False,
-                             gridspec_kw={"width_ratios": [max(1, n) for n in sizes], "wspace": 0.08})
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(WIDTH, height),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [max(1, n) for n in sizes], "wspace": 0.08},
+    )
     for ax, (rows, base, title) in zip(axes[0], panels):
         others = [r for r in rows if r is not base]
         groups = list(dict.fromkeys(r["group"] for r in others))
         for x, r in enumerate(others):
             c = compare_records(r, base)
             color = GROUP_COLORS[groups.index(r["group"]) % len(GROUP_COLORS)]
-            ax.bar(x, 100 * c.diff, color=color, width=0.75, yerr=100 * c.margin if c.has_error_bar and c.se > 0 else None,
-                   error_kw={"lw": 0.6, "capsize": 1.2})
+            ax.bar(
+                x,
+                100 * c.diff,
+                color=color,
+                width=0.75,
+                yerr=100 * c.margin if c.has_error_bar and c.se > 0 else None,
+                error_kw={"lw": 0.6, "capsize": 1.2},
+            )
         ax.set_xticks(range(len(others)))
-        labels = ax.set_xticklabels([mpl_text(r["variant"]) for r in others], rotation=65, ha="right", fontsize=5.5,
-                                    rotation_mode="anchor")
+        labels = ax.set_xticklabels(
+            [mpl_text(r["variant"]) for r in others], rotation=65, ha="right", fontsize=5.5, rotation_mode="anchor"
+        )
         for label, r in zip(labels, others):  # the label colour names the group: no legend over the bars
             label.set_color(GROUP_COLORS[groups.index(r["group"]) % len(GROUP_COLORS)])
         ax.axhline(0, color="k", lw=0.6)
@@ -86,15 +115,36 @@ def plot_robustness_curves(table: list[dict], path: Path, size=(HALF, 2.1)) -> P
         for i, m in enumerate(models):
             color = GROUP_COLORS[i % len(GROUP_COLORS)]
             clean = table_row(table, m, ORIGINAL, strongest[ORIGINAL])
-            rows = [clean] + sorted((r for r in table if r["model"] == m and r["transform"] == t), key=lambda r: r["severity"])
-            ax.errorbar([0.0] + [r["severity"] for r in rows[1:]], [100 * r["acc_mean"] for r in rows], yerr=[100 * r["acc_std"] for r in rows],
-                        color=color, marker="o", ms=2, lw=0.8, elinewidth=0.5, capsize=1, label=mpl_text(m))
+            rows = [clean] + sorted(
+                (r for r in table if r["model"] == m and r["transform"] == t), key=lambda r: r["severity"]
+            )
+            ax.errorbar(
+                [0.0] + [r["severity"] for r in rows[1:]],
+                [100 * r["acc_mean"] for r in rows],
+                yerr=[100 * r["acc_std"] for r in rows],
+                color=color,
+                marker="o",
+                ms=2,
+                lw=0.8,
+                elinewidth=0.5,
+                capsize=1,
+                label=mpl_text(m),
+            )
             for severity, value in course_points(table, m, t):
-                ax.plot([severity], [100 * value], ls="none", marker="*", ms=6, color=color, markeredgecolor="k", markeredgewidth=0.4)
+                ax.plot(
+                    [severity],
+                    [100 * value],
+                    ls="none",
+                    marker="*",
+                    ms=6,
+                    color=color,
+                    markeredgecolor="k",
+                    markeredgewidth=0.4,
+                )
         ax.set_title(t.replace("_", " "), fontsize=6, pad=2)
         ax.set_ylim(0, 105)
         ax.grid(alpha=0.3, lw=0.4)
-    for ax in list(axes.flat)[len(graded):]:
+    for ax in list(axes.flat)[len(graded) :]:
         ax.axis("off")
         if graded:
             ax.legend(*axes.flat[0].get_legend_handles_labels(), frameon=False, loc="center")
@@ -115,7 +165,14 @@ def plot_part2_curves(part2: dict[str, Any], titles: dict[str, str], path: Path)
         curve = part2[k]["curve"]
         for s in ("train", "val", "test"):
             if f"{s}_acc_mean" in curve:
-                _band(ax, curve["epoch"], curve[f"{s}_acc_mean"], curve.get(f"{s}_acc_std"), COLORS[s], {"val": "validation"}.get(s, s))
+                _band(
+                    ax,
+                    curve["epoch"],
+                    curve[f"{s}_acc_mean"],
+                    curve.get(f"{s}_acc_std"),
+                    COLORS[s],
+                    {"val": "validation"}.get(s, s),
+                )
         ax.set_title(mpl_text(titles[k]), fontsize=6.5)
         ax.set_xlabel("epoch")
         ax.set_ylim(0, 102)
@@ -129,7 +186,9 @@ def plot_part2_curves(part2: dict[str, Any], titles: dict[str, str], path: Path)
 def plot_search(trials: list[dict], path: Path, size=(HALF, 1.5)) -> Path:
     """Validation accuracy of each complete search trial and the best so far."""
     plt = pyplot()
-    done = sorted((t for t in trials if t.get("status") == "complete" and t.get("value") is not None), key=lambda t: t["number"])
+    done = sorted(
+        (t for t in trials if t.get("status") == "complete" and t.get("value") is not None), key=lambda t: t["number"]
+    )
     fig, ax = plt.subplots(figsize=size)
     xs = [t["number"] for t in done]
     vals = [100 * t["value"] for t in done]
@@ -140,7 +199,14 @@ def plot_search(trials: list[dict], path: Path, size=(HALF, 1.5)) -> Path:
     pruned = [t for t in trials if t.get("status") == "pruned" and t.get("value") is not None]
     ax.scatter(xs, vals, s=6, color=GROUP_COLORS[0], label="complete trial", zorder=3)
     if pruned:
-        ax.scatter([t["number"] for t in pruned], [100 * t["value"] for t in pruned], s=6, marker="x", color="#999999", label="pruned (last epoch)")
+        ax.scatter(
+            [t["number"] for t in pruned],
+            [100 * t["value"] for t in pruned],
+            s=6,
+            marker="x",
+            color="#999999",
+            label="pruned (last epoch)",
+        )
     ax.step(xs, best, where="post", color=GROUP_COLORS[1], label="best so far")
     ax.set(xlabel="trial", ylabel="val. accuracy (%)", ylim=(0, 102))
     ax.xaxis.get_major_locator().set_params(integer=True)

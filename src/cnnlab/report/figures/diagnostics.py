@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from cnnlab.core import plotting
 from cnnlab.core.diagnostics.metrics import SplitDiagnostics
@@ -28,8 +29,15 @@ PAIRS = 3  # confused pairs and worst classes quoted
 
 
 def _split_facts(d: SplitDiagnostics, models: int) -> dict[str, Any]:
-    return {"models": models, "n": d.n, "accuracy": d.accuracy, "classes": list(d.class_names),
-            "pairs": d.confused_pairs(PAIRS), "worst": d.worst_classes(PAIRS), "confusion": d.confusion.tolist()}
+    return {
+        "models": models,
+        "n": d.n,
+        "accuracy": d.accuracy,
+        "classes": list(d.class_names),
+        "pairs": d.confused_pairs(PAIRS),
+        "worst": d.worst_classes(PAIRS),
+        "confusion": d.confusion.tolist(),
+    }
 
 
 def confusion_figure(d: SplitDiagnostics, path: Path, size: float) -> Path:
@@ -40,14 +48,22 @@ def confusion_figure(d: SplitDiagnostics, path: Path, size: float) -> Path:
     return plot_confusion(d.confusion, d.class_names, path, style=plotting.REPORT_STYLE, size=size)
 
 
-def part1_diagnostics(out_root: Path, assets: Path, best_runs: Sequence[str], starter_runs: Sequence[str],
-                      device: str = DEFAULT_DEVICE) -> dict[str, Any]:
+def part1_diagnostics(
+    out_root: Path, assets: Path, best_runs: Sequence[str], starter_runs: Sequence[str], device: str = DEFAULT_DEVICE
+) -> dict[str, Any]:
     """Inspect the first run of the best 1.6 configuration and of the starter network, pool the best
     configuration's test predictions over its repeats, and draw the report's Part 1 diagnostic figures."""
-    from cnnlab.art.diagnostics import (filter_colour_share, first_conv, inspect_run, load_run_data, plot_first_layer_filters,
-                                        run_split, to_display)
-    from cnnlab.art.run import load_run_model
+    from cnnlab.art.diagnostics import (
+        filter_colour_share,
+        first_conv,
+        inspect_run,
+        load_run_data,
+        plot_first_layer_filters,
+        run_split,
+        to_display,
+    )
     from cnnlab.art.models import create_model
+    from cnnlab.art.run import load_run_model
     from cnnlab.core.diagnostics.plots import plot_gallery
     from cnnlab.core.train.trainer import seed_everything
 
@@ -56,30 +72,59 @@ def part1_diagnostics(out_root: Path, assets: Path, best_runs: Sequence[str], st
     inspected = inspect_run(best[0], device=device)  # the key run's own diagnostics/ folder, as `cnnlab inspect`
     inspect_run(starter[0], device=device)
     pooled = SplitDiagnostics.pooled([inspected.splits["test"]] + [run_split(p, device=device) for p in best[1:]])
-    facts: dict[str, Any] = {"best": {**_split_facts(pooled, len(best)), "runs": list(best_runs),
-                                      "figure": confusion_figure(pooled, assets / "confusion_best.pdf", 1.6).name}}
+    facts: dict[str, Any] = {
+        "best": {
+            **_split_facts(pooled, len(best)),
+            "runs": list(best_runs),
+            "figure": confusion_figure(pooled, assets / "confusion_best.pdf", 1.6).name,
+        }
+    }
     first = inspected.splits["test"]
     wrong = [it for it in first.top_losses(len(first.y_true)) if not it["correct"]][:STRIP]
     if wrong:
         _, data = load_run_data(best[0])
         pictures = [to_display(data.test[0][it["index"]]) for it in wrong]
         # One row at print size (half the text width): titles readable without scaling.
-        plot_gallery(pictures, wrong, assets / "top_losses_best.png", cols=STRIP, style=plotting.REPORT_STYLE, tile=0.68,
-                     fontsize=4.5, name_width=12)
+        plot_gallery(
+            pictures,
+            wrong,
+            assets / "top_losses_best.png",
+            cols=STRIP,
+            style=plotting.REPORT_STYLE,
+            tile=0.68,
+            fontsize=4.5,
+            name_width=12,
+        )
         pairs = Counter((it["true"], it["predicted"]) for it in wrong)
         (true, pred), count = pairs.most_common(1)[0]
-        facts["top_losses"] = {"figure": "top_losses_best.png", "run": best_runs[0], "shown": len(wrong),
-                               "errors": int(first.n - round(first.accuracy * first.n)), "n": first.n,
-                               "p_min": min(it["p_predicted"] for it in wrong), "p_max": max(it["p_predicted"] for it in wrong),
-                               "mean_p_true": sum(it["p_true"] for it in wrong) / len(wrong),
-                               "common_pair": {"true": true, "predicted": pred, "count": count}, "items": wrong}
+        facts["top_losses"] = {
+            "figure": "top_losses_best.png",
+            "run": best_runs[0],
+            "shown": len(wrong),
+            "errors": int(first.n - round(first.accuracy * first.n)),
+            "n": first.n,
+            "p_min": min(it["p_predicted"] for it in wrong),
+            "p_max": max(it["p_predicted"] for it in wrong),
+            "mean_p_true": sum(it["p_true"] for it in wrong) / len(wrong),
+            "common_pair": {"true": true, "predicted": pred, "count": count},
+            "items": wrong,
+        }
     model = load_run_model(starter[0])
     config, _ = load_run_data(starter[0])
     seed_everything(config.train.seed)  # the same initialisation the run started from
-    init = create_model(config.model.name, num_classes=len(first.class_names), config=config.model, image_size=config.data.image_size)
-    plot_first_layer_filters(model, assets / "filters_starter.png", cols=16, title="", style=plotting.REPORT_STYLE, tile=0.18)
-    facts["filters"] = {"figure": "filters_starter.png", "run": starter_runs[0], "colour_share": filter_colour_share(model),
-                        "colour_share_init": filter_colour_share(init), "count": int(first_conv(model).out_channels)}
+    init = create_model(
+        config.model.name, num_classes=len(first.class_names), config=config.model, image_size=config.data.image_size
+    )
+    plot_first_layer_filters(
+        model, assets / "filters_starter.png", cols=16, title="", style=plotting.REPORT_STYLE, tile=0.18
+    )
+    facts["filters"] = {
+        "figure": "filters_starter.png",
+        "run": starter_runs[0],
+        "colour_share": filter_colour_share(model),
+        "colour_share_init": filter_colour_share(init),
+        "count": int(first_conv(model).out_channels),
+    }
     return facts
 
 
@@ -96,7 +141,9 @@ def best_face_group(groups: Mapping[str, Sequence[str]], out_root: Path) -> tupl
     return key, list(groups[key]), scores[key]
 
 
-def part2_diagnostics(out_root: Path, assets: Path, groups: Mapping[str, Sequence[str]], device: str = DEFAULT_DEVICE) -> dict[str, Any]:
+def part2_diagnostics(
+    out_root: Path, assets: Path, groups: Mapping[str, Sequence[str]], device: str = DEFAULT_DEVICE
+) -> dict[str, Any]:
     """Inspect the first run of the best face model and pool its test predictions over its seeds."""
     from cnnlab.faces.diagnostics import inspect_run, load_run_model_and_faces, run_split
 
@@ -104,9 +151,16 @@ def part2_diagnostics(out_root: Path, assets: Path, groups: Mapping[str, Sequenc
     runs = [out_root / rid for rid in ids]
     inspected = inspect_run(runs[0], device=device)
     _, faces = load_run_model_and_faces(runs[0], device)  # the same faces for every seed of the group
-    pooled = SplitDiagnostics.pooled([inspected.splits["test"]] + [run_split(p, device=device, faces=faces) for p in runs[1:]])
-    return {"group": key, "val_acc": val_acc, "runs": ids, **_split_facts(pooled, len(runs)),
-            "figure": confusion_figure(pooled, assets / "confusion_faces.pdf", 2.2).name}
+    pooled = SplitDiagnostics.pooled(
+        [inspected.splits["test"]] + [run_split(p, device=device, faces=faces) for p in runs[1:]]
+    )
+    return {
+        "group": key,
+        "val_acc": val_acc,
+        "runs": ids,
+        **_split_facts(pooled, len(runs)),
+        "figure": confusion_figure(pooled, assets / "confusion_faces.pdf", 2.2).name,
+    }
 
 
 def explain_examples(d: SplitDiagnostics, k: int = 4) -> list[tuple[int, bool]]:

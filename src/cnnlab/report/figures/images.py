@@ -7,8 +7,9 @@ report's sentences and its pictures come from the same computation.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
@@ -90,9 +91,9 @@ def plot_mlp_units(runs: Mapping[str, Path], faces: Any, path: Path, per_model: 
     training face of the person the unit favours, minus the mean face of everyone. `corr` is the
     Pearson correlation of the two: how much the unit is a template of that person.
     """
+    from cnnlab.core.runs.folders import load_summary
     from cnnlab.faces.checkpoints import load_checkpoint
     from cnnlab.faces.mlp import unit_images
-    from cnnlab.core.runs.folders import load_summary
 
     plt = pyplot()
     x = faces.train_x.float()  # (N, 1, 28, 28) in [0, 1]
@@ -108,12 +109,22 @@ def plot_mlp_units(runs: Mapping[str, Path], faces: Any, path: Path, per_model: 
             c = names.index(u["favours_class"])
             diff = x[faces.train_y == c].mean(0) - mean_all  # (1, 28, 28)
             corr = float(torch.corrcoef(torch.stack([img.flatten(), diff.flatten()]))[0, 1])
-            rows.append({"unit": int(u["unit"]), "person": u["favours_class"], "score": float(u["score"]), "corr": corr,
-                         "image": img[0], "diff": diff[0]})
+            rows.append(
+                {
+                    "unit": int(u["unit"]),
+                    "person": u["favours_class"],
+                    "score": float(u["score"]),
+                    "corr": corr,
+                    "image": img[0],
+                    "diff": diff[0],
+                }
+            )
         picks[str(hidden)] = rows
     cols = sum(len(v) for v in picks.values())
     shown = [r for rows in picks.values() for r in rows]
-    top = {id(r): f"{h} hidden: unit {r['unit']}\nfavours\n{_name(r['person'])}" for h, rows in picks.items() for r in rows}
+    top = {
+        id(r): f"{h} hidden: unit {r['unit']}\nfavours\n{_name(r['person'])}" for h, rows in picks.items() for r in rows
+    }
     bottom = {id(r): f"{_name(r['person'])}\nmean face minus\nall (r = {r['corr']:.2f})" for r in shown}
     # Placed by hand: each row's title band is as high as its title lines (0.1 in each at 6 pt), so wrapped
     # long names never reach the tile above (tight_layout cannot shrink fixed-aspect tiles enough).
@@ -122,8 +133,13 @@ def plot_mlp_units(runs: Mapping[str, Path], faces: Any, path: Path, per_model: 
     n_bottom = max(t.count("\n") + 1 for t in bottom.values())
     width, height = cols * (tile + gap), 2 * tile + line * (n_top + n_bottom) + 0.15
     fig = plt.figure(figsize=(width, height))
-    axes = [[fig.add_axes(((j * (tile + gap) + gap / 2) / width, (y0 / height), tile / width, tile / height)) for j in range(cols)]
-            for y0 in (height - line * n_top - 0.05 - tile, 0.0)]
+    axes = [
+        [
+            fig.add_axes(((j * (tile + gap) + gap / 2) / width, (y0 / height), tile / width, tile / height))
+            for j in range(cols)
+        ]
+        for y0 in (height - line * n_top - 0.05 - tile, 0.0)
+    ]
     for j, r in enumerate(shown):
         lim = float(r["image"].abs().max()) or 1.0
         axes[0][j].imshow(r["image"].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
@@ -151,7 +167,9 @@ def _test_examples(faces: Any, k: int) -> list[int]:
     return out
 
 
-def plot_guided_backprop(checkpoint: Path, faces: Any, path: Path, k: int = 3, device: str = DEFAULT_DEVICE, width: float = 0.62 * WIDTH) -> dict[str, Any]:
+def plot_guided_backprop(
+    checkpoint: Path, faces: Any, path: Path, k: int = 3, device: str = DEFAULT_DEVICE, width: float = 0.62 * WIDTH
+) -> dict[str, Any]:
     """Guided backprop of the predicted class for k test faces chosen among the correct and the wrong
     predictions (`report.diagnostics.explain_examples`): input and attribution side by side.
 
@@ -179,12 +197,22 @@ def plot_guided_backprop(checkpoint: Path, faces: Any, path: Path, k: int = 3, d
         lo, hi = s // 4, s - s // 4
         share = float(mag[lo:hi, lo:hi].sum() / mag.sum().clamp_min(1e-12))
         true = clf.class_names[int(faces.test_y[i])]
-        items.append({"true": true, "pred": clf.class_names[pred], "prob": float(probs[i, pred]), "centre_share": share,
-                      "correct": correct})
+        items.append(
+            {
+                "true": true,
+                "pred": clf.class_names[pred],
+                "prob": float(probs[i, pred]),
+                "centre_share": share,
+                "correct": correct,
+            }
+        )
         axes[0][2 * j].imshow(x[0].permute(1, 2, 0).numpy())
         verdict = "correct" if correct else f"wrong: {_name(clf.class_names[pred])}"
-        axes[0][2 * j].set_title(f"{_name(true)}\n{verdict} ({float(probs[i, pred]):.2f})", fontsize=5,
-                                 color="#2e7d32" if correct else "#c62828")
+        axes[0][2 * j].set_title(
+            f"{_name(true)}\n{verdict} ({float(probs[i, pred]):.2f})",
+            fontsize=5,
+            color="#2e7d32" if correct else "#c62828",
+        )
         pic, kw = to_picture(attr)
         axes[0][2 * j + 1].imshow(pic, **kw)
         axes[0][2 * j + 1].set_title(f"guided backprop\n{_name(clf.class_names[pred])}", fontsize=5)
@@ -192,8 +220,13 @@ def plot_guided_backprop(checkpoint: Path, faces: Any, path: Path, k: int = 3, d
         ax.axis("off")
     fig.tight_layout(pad=0.2, w_pad=0.2)
     save(fig, path)
-    return {"figure": path.name, "method": "guided-backprop", "items": items, "run": Path(checkpoint).parent.name,
-            "untrained": bool(untrained_note(clf))}
+    return {
+        "figure": path.name,
+        "method": "guided-backprop",
+        "items": items,
+        "run": Path(checkpoint).parent.name,
+        "untrained": bool(untrained_note(clf)),
+    }
 
 
 def prediction_example(checkpoint: Path, faces: Any, path: Path, top_k: int = 3) -> dict[str, Any]:
@@ -207,5 +240,9 @@ def prediction_example(checkpoint: Path, faces: Any, path: Path, top_k: int = 3)
     with atomic_path(path) as tmp:
         Image.fromarray(arr).save(tmp)
     top = predict(path, checkpoint, top_k=top_k)
-    return {"image": path.name, "true": faces.class_names[int(faces.test_y[i])], "top": [[n, float(p)] for n, p in top],
-            "run": Path(checkpoint).parent.name}
+    return {
+        "image": path.name,
+        "true": faces.class_names[int(faces.test_y[i])],
+        "top": [[n, float(p)] for n, p in top],
+        "run": Path(checkpoint).parent.name,
+    }

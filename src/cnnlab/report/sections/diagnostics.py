@@ -8,7 +8,8 @@ controls_facts`, the same facts as the suite's findings); nothing is asserted th
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from cnnlab.art.suites.controls import COLOUR_CNN, COLOUR_ONLY, GRAYSCALE_CNN, controls_facts
 from cnnlab.art.suites.labels import find_variant
@@ -16,8 +17,12 @@ from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE, Comparison
 from cnnlab.report.compare import acc, diff_text, id_comments
 from cnnlab.report.latex import comment, esc, pct, pp
 
-FACE_GROUPS = {"mlp300": "MLP with 300 hidden units (2.1)", "mlp800": "MLP with 800 hidden units (2.3)",
-               "features": "head on AlexNet conv4 features (2.2)", "finetune": "fine-tuned AlexNet (2.4)"}
+FACE_GROUPS = {
+    "mlp300": "MLP with 300 hidden units (2.1)",
+    "mlp800": "MLP with 800 hidden units (2.3)",
+    "features": "head on AlexNet conv4 features (2.2)",
+    "finetune": "fine-tuned AlexNet (2.4)",
+}
 
 
 def _pairs(pairs: Sequence[Mapping[str, Any]], first_verb: str = "is most often taken for") -> str:
@@ -27,12 +32,16 @@ def _pairs(pairs: Sequence[Mapping[str, Any]], first_verb: str = "is most often 
     head, *rest = pairs
     text = f"{esc(head['true'])} {first_verb} {esc(head['predicted'])} ({head['count']} of {head['of']})"
     if rest:
-        text += ", then " + " and ".join(f"{esc(p['true'])} for {esc(p['predicted'])} ({p['count']} of {p['of']})" for p in rest)
+        text += ", then " + " and ".join(
+            f"{esc(p['true'])} for {esc(p['predicted'])} ({p['count']} of {p['of']})" for p in rest
+        )
     return text
 
 
 def _worst(worst: Sequence[Mapping[str, Any]]) -> str:
-    return ", ".join(f"{esc(w['class'])} ({pct(w['accuracy'], 0)}\\,\\%, {w['correct']} of {w['support']})" for w in worst)
+    return ", ".join(
+        f"{esc(w['class'])} ({pct(w['accuracy'], 0)}\\,\\%, {w['correct']} of {w['support']})" for w in worst
+    )
 
 
 def _cap(text: str) -> str:
@@ -49,11 +58,18 @@ def filters_caption(ctx: dict) -> str:
     """The caption of the starter network's first-layer filters, with their colour share against initialisation."""
     f = ctx["diagnostics"]["filters"]
     share, init = f["colour_share"], f["colour_share_init"]
-    moved = ("moved them towards colour contrasts" if share > init + 0.05 else "moved them towards luminance patterns"
-             if share < init - 0.05 else "left this share near its initial value")
-    return (f"The starter network's first-layer filters (each scaled to its range, grey = 0): {pct(share, 0)}\\,\\% of their "
-            f"squared weights lie in colour differences between channels (0\\,\\%: luminance only), {pct(init, 0)}\\,\\% at "
-            f"initialisation: training {moved}.")
+    moved = (
+        "moved them towards colour contrasts"
+        if share > init + 0.05
+        else "moved them towards luminance patterns"
+        if share < init - 0.05
+        else "left this share near its initial value"
+    )
+    return (
+        f"The starter network's first-layer filters (each scaled to its range, grey = 0): {pct(share, 0)}\\,\\% of their "
+        f"squared weights lie in colour differences between channels (0\\,\\%: luminance only), {pct(init, 0)}\\,\\% at "
+        f"initialisation: training {moved}."
+    )
 
 
 # ----------------------------------------------------------------------------- 1.6 confusion
@@ -63,19 +79,24 @@ def section_confusion(ctx: dict) -> str:
     diag = ctx["diagnostics"]
     b = diag["best"]
     pairs = _pairs(b["pairs"])
-    confused = (f"{pairs}." if pairs else "It makes no mistake on the test split.")
+    confused = f"{pairs}." if pairs else "It makes no mistake on the test split."
     strip = ""
     t = diag.get("top_losses")
     if t:
         common = t["common_pair"]
-        repeated = (f"; {common['count']} are {esc(common['true'])} taken for {esc(common['predicted'])}"
-                    if common["count"] > 1 else "")
-        strip = (f" Its {t['shown']} most confident mistakes (Figure~\\ref{{fig:toplosses}}) give the wrong artist "
-                 f"{t['p_min']:.2f}--{t['p_max']:.2f}, the true one {t['mean_p_true']:.2f} on average{repeated}.")
+        repeated = (
+            f"; {common['count']} are {esc(common['true'])} taken for {esc(common['predicted'])}"
+            if common["count"] > 1
+            else ""
+        )
+        strip = (
+            f" Its {t['shown']} most confident mistakes (Figure~\\ref{{fig:toplosses}}) give the wrong artist "
+            f"{t['p_min']:.2f}--{t['p_max']:.2f}, the true one {t['mean_p_true']:.2f} on average{repeated}."
+        )
     return rf"""
-\paragraph{{What the best model confuses.}} {_cap(_pooled(b, 'repeats'))}, the best configuration classifies
-{pct(b['accuracy'])}\,\% of the test paintings correctly (Figure~\ref{{fig:confusion}}). {confused} Worst recognised:
-{_worst(b['worst'])}.{strip}
+\paragraph{{What the best model confuses.}} {_cap(_pooled(b, "repeats"))}, the best configuration classifies
+{pct(b["accuracy"])}\,\% of the test paintings correctly (Figure~\ref{{fig:confusion}}). {confused} Worst recognised:
+{_worst(b["worst"])}.{strip}
 """
 
 
@@ -83,19 +104,29 @@ def filters_block(ctx: dict) -> str:
     """The starter network's first-layer filters under its layer table in the 1.2 figure (label fig:filters), with
     their colour share in the caption (`filters_caption`)."""
     f = ctx["diagnostics"]["filters"]
-    return "\n".join([r"\par\vspace{6pt}", comment("filters: run " + f["run"]),
-                      rf"\includegraphics[width=\linewidth]{{figures/{f['figure']}}}",
-                      rf"\captionof{{figure}}{{{filters_caption(ctx)}}}\label{{fig:filters}}"])
+    return "\n".join(
+        [
+            r"\par\vspace{6pt}",
+            comment("filters: run " + f["run"]),
+            rf"\includegraphics[width=\linewidth]{{figures/{f['figure']}}}",
+            rf"\captionof{{figure}}{{{filters_caption(ctx)}}}\label{{fig:filters}}",
+        ]
+    )
 
 
 def confusion_block(ctx: dict) -> str:
     """The best configuration's pooled test confusion, for the 1.6 figure (label fig:confusion)."""
     b = ctx["diagnostics"]["best"]
     models = f"{b['models']} repeat{'s' if b['models'] > 1 else ''}"
-    return "\n".join([r"\par\vspace{4pt}", comment("confusion pooled over runs: " + " ".join(b["runs"])),
-                      rf"\includegraphics[width=0.52\linewidth]{{figures/{b['figure']}}}",
-                      rf"\captionof{{figure}}{{Test confusion of the best configuration, {models} pooled (colour: share of the true "
-                      rf"artist).}}\label{{fig:confusion}}"])
+    return "\n".join(
+        [
+            r"\par\vspace{4pt}",
+            comment("confusion pooled over runs: " + " ".join(b["runs"])),
+            rf"\includegraphics[width=0.52\linewidth]{{figures/{b['figure']}}}",
+            rf"\captionof{{figure}}{{Test confusion of the best configuration, {models} pooled (colour: share of the true "
+            rf"artist).}}\label{{fig:confusion}}",
+        ]
+    )
 
 
 def toplosses_block(ctx: dict) -> str:
@@ -104,10 +135,15 @@ def toplosses_block(ctx: dict) -> str:
     t = ctx["diagnostics"].get("top_losses")
     if not t:
         return ""
-    return "\n".join([r"\par\vspace{6pt}", comment("top losses: run " + t["run"]),
-                      rf"\includegraphics[width=\linewidth]{{figures/{t['figure']}}}",
-                      r"\captionof{figure}{The best configuration's most confidently wrong test paintings (first repeat): true and "
-                      r"predicted artist with their probabilities.}\label{fig:toplosses}"])
+    return "\n".join(
+        [
+            r"\par\vspace{6pt}",
+            comment("top losses: run " + t["run"]),
+            rf"\includegraphics[width=\linewidth]{{figures/{t['figure']}}}",
+            r"\captionof{figure}{The best configuration's most confidently wrong test paintings (first repeat): true and "
+            r"predicted artist with their probabilities.}\label{fig:toplosses}",
+        ]
+    )
 
 
 # ----------------------------------------------------------------------------- 1.7 controls
@@ -118,7 +154,11 @@ def section_controls(ctx: dict) -> str:
     cnn, gray, only = (find_variant(rows, v, "controls") for v in (COLOUR_CNN, GRAYSCALE_CNN, COLOUR_ONLY))
     f = controls_facts([cnn, gray, only], float(s["chance"]))
     c, g = f.only_vs_cnn, f.gray_vs_cnn
-    share = f"Colour alone reaches {pct(f.share, 0)}\\,\\% of the CNN's accuracy above chance" if f.share is not None else ""
+    share = (
+        f"Colour alone reaches {pct(f.share, 0)}\\,\\% of the CNN's accuracy above chance"
+        if f.share is not None
+        else ""
+    )
     colour = {
         "not above chance": "The CNN is not above chance here, so there is nothing to divide between colour and spatial structure.",
         "spatial": f"{share}; the CNN's advantage, {_paired_text(_mirror(c))}, needs spatial structure (strokes, edges, composition).",
@@ -126,12 +166,15 @@ def section_controls(ctx: dict) -> str:
         "colour enough": f"{share}, {_paired_text(c)}: the colour statistics explain the CNN's accuracy as far as {c.n} repeats tell.",
         "unclear": f"{share} ({_paired_text(c, bare=True)}; one repeat: no conclusion).",
     }[f.colour_finding]
-    gray_text = {WORSE: "colour is used", BETTER: "colour does not help", NO_CLEAR_DIFFERENCE: "no clear need for colour"}.get(
-        g.verdict, "one repeat: no conclusion")
+    gray_text = {
+        WORSE: "colour is used",
+        BETTER: "colour does not help",
+        NO_CLEAR_DIFFERENCE: "no clear need for colour",
+    }.get(g.verdict, "one repeat: no conclusion")
     return rf"""
 \paragraph{{Controls: colour alone, and no colour.}} On the CNN's repeats, a logistic regression on colour histograms of the
-painted pixels (C chosen on validation) reaches {acc(only, 'test_acc')} test accuracy, the CNN {acc(cnn, 'test_acc')}, chance
-{pct(f.chance)}\,\%. {colour} On grayscale images the CNN reaches {acc(gray, 'test_acc')}: {_paired_text(g)},
+painted pixels (C chosen on validation) reaches {acc(only, "test_acc")} test accuracy, the CNN {acc(cnn, "test_acc")}, chance
+{pct(f.chance)}\,\%. {colour} On grayscale images the CNN reaches {acc(gray, "test_acc")}: {_paired_text(g)},
 {gray_text}.
 {chr(10).join(comment(c) for c in id_comments(rows))}
 """
@@ -149,7 +192,9 @@ def _mirror(c: Comparison) -> Comparison:
     """The comparison the other way round (b minus a): the same SE and interval, mirrored, and the verdict mirrored."""
     from dataclasses import replace
 
-    return replace(c, diff=-c.diff, low=-c.high, high=-c.low, verdict={BETTER: WORSE, WORSE: BETTER}.get(c.verdict, c.verdict))
+    return replace(
+        c, diff=-c.diff, low=-c.high, high=-c.low, verdict={BETTER: WORSE, WORSE: BETTER}.get(c.verdict, c.verdict)
+    )
 
 
 # ----------------------------------------------------------------------------- 2.4 face confusion
@@ -158,8 +203,11 @@ def face_confusion_subfigure(ctx: dict, width: float) -> str:
     model it is (chosen on validation accuracy), how accurate it is and the pair it confuses most."""
     d = ctx["face_diagnostics"]
     pairs = _pairs(d["pairs"][:1])
-    return (rf"\begin{{subfigure}}[b]{{{width}\linewidth}}\centering\includegraphics[width=\linewidth]{{figures/{d['figure']}}}"
-            rf"\caption{{Best face model by validation accuracy ({esc(FACE_GROUPS.get(d['group'], d['group']))}): test confusion, "
-            rf"{d['models']} seed{'s' if d['models'] > 1 else ''} pooled, {pct(d['accuracy'])}\,\% correct"
-            rf"{'; ' + pairs if pairs else ''}.}}\label{{fig:faceconfusion}}\end{{subfigure}}"
-            + "\n" + comment('face confusion pooled over runs: ' + ' '.join(d['runs'])))
+    return (
+        rf"\begin{{subfigure}}[b]{{{width}\linewidth}}\centering\includegraphics[width=\linewidth]{{figures/{d['figure']}}}"
+        rf"\caption{{Best face model by validation accuracy ({esc(FACE_GROUPS.get(d['group'], d['group']))}): test confusion, "
+        rf"{d['models']} seed{'s' if d['models'] > 1 else ''} pooled, {pct(d['accuracy'])}\,\% correct"
+        rf"{'; ' + pairs if pairs else ''}.}}\label{{fig:faceconfusion}}\end{{subfigure}}"
+        + "\n"
+        + comment("face confusion pooled over runs: " + " ".join(d["runs"]))
+    )

@@ -1,12 +1,11 @@
-"""The report's front and back matter: provenance, abstract, protocol, set-up, discussion and the run appendix.
-"""
+"""The report's front and back matter: provenance, abstract, protocol, set-up, discussion and the run appendix."""
 
 from __future__ import annotations
 
 from cnnlab.core.stats import VERDICT_RULE
-from cnnlab.report.sections import faces as p2
 from cnnlab.report.compare import acc, gap
 from cnnlab.report.latex import esc, path, pct
+from cnnlab.report.sections import faces as p2
 
 
 # ----------------------------------------------------------------------------- front matter
@@ -16,38 +15,53 @@ def provenance_lines(ctx: dict) -> dict[str, str]:
     n = sum(art["counts"].values())
     sp = art["split"]
     if art["synthetic"]:
-        art_line = (f"\\textbf{{Art data: synthetic.}} Part~1 uses \\texttt{{{esc(art['name'])}}}, a procedural stand-in for the "
-                    f"handout's paintings: {n} generated ${art['image_size']}\\times{art['image_size']}$ images in "
-                    f"{len(art['counts'])} classes that carry the handout's artist names and image counts. "
-                    "\\emph{All Part~1 numbers are measured on synthetic images, not on real paintings.}")
+        art_line = (
+            f"\\textbf{{Art data: synthetic.}} Part~1 uses \\texttt{{{esc(art['name'])}}}, a procedural stand-in for the "
+            f"handout's paintings: {n} generated ${art['image_size']}\\times{art['image_size']}$ images in "
+            f"{len(art['counts'])} classes that carry the handout's artist names and image counts. "
+            "\\emph{All Part~1 numbers are measured on synthetic images, not on real paintings.}"
+        )
     else:
-        art_line = (f"\\textbf{{Art data: real images.}} Part~1 uses the {n} images of {len(art['counts'])} artists in "
-                    f"{path(art['name'])}, downsampled to ${art['image_size']}\\times{art['image_size']}$"
-                    + (f" ({art['skipped']} unreadable files skipped)" if art.get("skipped") else "") + ".")
+        art_line = (
+            f"\\textbf{{Art data: real images.}} Part~1 uses the {n} images of {len(art['counts'])} artists in "
+            f"{path(art['name'])}, downsampled to ${art['image_size']}\\times{art['image_size']}$"
+            + (f" ({art['skipped']} unreadable files skipped)" if art.get("skipped") else "")
+            + "."
+        )
     classes = ", ".join(f"{esc(name)} ({count})" for name, count in art["counts"].items())
     folds = ctx["network"].get("folds", 5)
-    art_line += (f" Classes (images): {classes}. Split: {sp['test']} test images (fixed) and {sp['train'] + sp['val']} others in {folds} "
-                 f"stratified folds of about {sp['val']}.")
+    art_line += (
+        f" Classes (images): {classes}. Split: {sp['test']} test images (fixed) and {sp['train'] + sp['val']} others in {folds} "
+        f"stratified folds of about {sp['val']}."
+    )
     counts = faces.get("counts") or {}
     per = sorted({tuple(c) for c in counts.values()}, reverse=True)
     per_text = ", ".join("/".join(map(str, c)) for c in per)
     if faces.get("kind") == "olivetti":
-        face_line = (f"\\textbf{{Face data: Olivetti, not FaceScrub.}} Part~2 uses the embedded Olivetti faces (AT\\&T "
-                     f"Laboratories Cambridge): {len(faces.get('people', []))} people, {per_text} train/validation/test faces per "
-                     "person, instead of the handout's FaceScrub actors with 70 training faces each.")
+        face_line = (
+            f"\\textbf{{Face data: Olivetti, not FaceScrub.}} Part~2 uses the embedded Olivetti faces (AT\\&T "
+            f"Laboratories Cambridge): {len(faces.get('people', []))} people, {per_text} train/validation/test faces per "
+            "person, instead of the handout's FaceScrub actors with 70 training faces each."
+        )
     else:
-        face_line = (f"\\textbf{{Face data: FaceScrub.}} Part~2 uses {len(faces.get('people', []))} actors downloaded from the "
-                     f"FaceScrub lists into {path(faces['source'])} (SHA-256 checked, cropped): {per_text} "
-                     "train/validation/test faces per actor.")
+        face_line = (
+            f"\\textbf{{Face data: FaceScrub.}} Part~2 uses {len(faces.get('people', []))} actors downloaded from the "
+            f"FaceScrub lists into {path(faces['source'])} (SHA-256 checked, cropped): {per_text} "
+            "train/validation/test faces per actor."
+        )
     if faces.get("subset"):
         face_line += " (Quick mode: a subset of the people.)"
     if alex.get("pretrained"):
-        alex_line = (f"\\textbf{{AlexNet: ImageNet-pretrained}} weights ({esc(alex.get('source', ''))}, SHA-256 "
-                     f"\\texttt{{{esc(str(alex.get('sha256', ''))[:16])}}}\\dots).")
+        alex_line = (
+            f"\\textbf{{AlexNet: ImageNet-pretrained}} weights ({esc(alex.get('source', ''))}, SHA-256 "
+            f"\\texttt{{{esc(str(alex.get('sha256', ''))[:16])}}}\\dots)."
+        )
     else:
-        alex_line = ("\\textbf{AlexNet: untrained.} No ImageNet weights were available, so Part~2.2, 2.4 and 2.5 use an "
-                     f"\\textbf{{untrained AlexNet}} ({esc(alex.get('source', 'random weights'))}). "
-                     "\\emph{These are random-feature baselines, not transfer-learning results.}")
+        alex_line = (
+            "\\textbf{AlexNet: untrained.} No ImageNet weights were available, so Part~2.2, 2.4 and 2.5 use an "
+            f"\\textbf{{untrained AlexNet}} ({esc(alex.get('source', 'random weights'))}). "
+            "\\emph{These are random-feature baselines, not transfer-learning results.}"
+        )
     return {"art": art_line, "faces": face_line, "alexnet": alex_line}
 
 
@@ -58,16 +72,26 @@ def abstract(ctx: dict) -> str:
     parts = ctx["part2"]
     data = "synthetic stand-in paintings" if ctx["art"]["synthetic"] else "real paintings"
     faces = "Olivetti faces" if ctx["faces"].get("kind") == "olivetti" else "FaceScrub faces"
-    alex = "an ImageNet-pretrained AlexNet" if ctx["alexnet"].get("pretrained") else "an \\emph{untrained} AlexNet (random weights, so no transfer learning)"
-    quick = ("\\textbf{Quick mode (smoke test): one repeat and a few epochs; the numbers below are not results.} " if ctx["quick"] else "")
-    return (f"{quick}We reproduce Practical~2 with the \\texttt{{cnnlab}} package: a small convolutional network that "
-            f"identifies the artist of {data} (Part~1) and face recognition with a multilayer perceptron and {alex} (Part~2). "
-            f"Every Part~1 number is a mean over {ctx['repeats']} repeats (validation folds and seeds), every comparison is paired over "
-            f"them, and every run can be traced by its run id. The starter network reaches "
-            f"{acc(base, 'train_acc')} training {'but only' if gap(base) > 0.05 else 'and'} {acc(base)} validation accuracy; "
-            "a hyperparameter search "
-            f"finds a configuration with {acc(best, 'test_acc')} test accuracy. On {faces}, the MLP reaches "
-            f"{p2.acc(parts['mlp300'])} and fine-tuning the AlexNet {p2.acc(parts['finetune'])} test accuracy.")
+    alex = (
+        "an ImageNet-pretrained AlexNet"
+        if ctx["alexnet"].get("pretrained")
+        else "an \\emph{untrained} AlexNet (random weights, so no transfer learning)"
+    )
+    quick = (
+        "\\textbf{Quick mode (smoke test): one repeat and a few epochs; the numbers below are not results.} "
+        if ctx["quick"]
+        else ""
+    )
+    return (
+        f"{quick}We reproduce Practical~2 with the \\texttt{{cnnlab}} package: a small convolutional network that "
+        f"identifies the artist of {data} (Part~1) and face recognition with a multilayer perceptron and {alex} (Part~2). "
+        f"Every Part~1 number is a mean over {ctx['repeats']} repeats (validation folds and seeds), every comparison is paired over "
+        f"them, and every run can be traced by its run id. The starter network reaches "
+        f"{acc(base, 'train_acc')} training {'but only' if gap(base) > 0.05 else 'and'} {acc(base)} validation accuracy; "
+        "a hyperparameter search "
+        f"finds a configuration with {acc(best, 'test_acc')} test accuracy. On {faces}, the MLP reaches "
+        f"{p2.acc(parts['mlp300'])} and fine-tuning the AlexNet {p2.acc(parts['finetune'])} test accuracy."
+    )
 
 
 def protocol(ctx: dict) -> str:
@@ -82,11 +106,13 @@ def protocol(ctx: dict) -> str:
         why = f"{n} repeat{'s' if n > 1 else ''}, fewer than the folds: a smoke test or a reduced budget"
     seeds = ctx["seeds"]
     seed_text = f"{seeds} seeds (0, \\dots, {seeds - 1})" if seeds > 1 else "one seed (0)"
-    return (f"\\textbf{{Protocol.}} The test split ({pct(test)}\\,\\% of each class, fixed) is evaluated once per run, for reporting only. "
-            f"The other images form {folds} stratified folds; repeat $r$ trains with seed $r$ and validates on fold $r \\bmod {folds}$, so "
-            f"error bars include split noise as well as seed noise. Part~1 uses {n} repeat{'s' if n > 1 else ''} ({why}), the same for "
-            "every variant of a suite and its reference. Tables give mean\\,$\\pm$\\,std over the repeats and their number $n$. "
-            f"Verdict rule: {esc(VERDICT_RULE)}. Part~2 trains every model with {seed_text}.")
+    return (
+        f"\\textbf{{Protocol.}} The test split ({pct(test)}\\,\\% of each class, fixed) is evaluated once per run, for reporting only. "
+        f"The other images form {folds} stratified folds; repeat $r$ trains with seed $r$ and validates on fold $r \\bmod {folds}$, so "
+        f"error bars include split noise as well as seed noise. Part~1 uses {n} repeat{'s' if n > 1 else ''} ({why}), the same for "
+        "every variant of a suite and its reference. Tables give mean\\,$\\pm$\\,std over the repeats and their number $n$. "
+        f"Verdict rule: {esc(VERDICT_RULE)}. Part~2 trains every model with {seed_text}."
+    )
 
 
 def devices_sentence(ctx: dict) -> str:
@@ -95,20 +121,24 @@ def devices_sentence(ctx: dict) -> str:
     names = ", ".join(f"\\texttt{{{esc(d)}}}" for d in devices)
     if len(devices) == 1:
         return f"Every run trained on {names}."
-    return (f"\\textbf{{The runs trained on several devices}} ({names}); numbers from different devices differ in the last "
-            "digits, so compare runs of one device.")
+    return (
+        f"\\textbf{{The runs trained on several devices}} ({names}); numbers from different devices differ in the last "
+        "digits, so compare runs of one device."
+    )
 
 
 def section_setup(ctx: dict, compact: bool = False) -> str:
     prov = provenance_lines(ctx)
-    appendix_ref = " and in \\texttt{suites/<name>/suite.json}" if compact else ", and Appendix~\\ref{app:runs} lists them all"
+    appendix_ref = (
+        " and in \\texttt{suites/<name>/suite.json}" if compact else ", and Appendix~\\ref{app:runs} lists them all"
+    )
     return rf"""
 \section*{{Setup and data provenance}}
-{prov['art']}
+{prov["art"]}
 
-{prov['faces']}
+{prov["faces"]}
 
-{prov['alexnet']}
+{prov["alexnet"]}
 
 {protocol(ctx)} Model selection uses the validation split. {devices_sentence(ctx)} Each table row lists its run ids in a comment of
 \texttt{{report.tex}}{appendix_ref}: every run folder \texttt{{runs/<run id>/}} holds its configuration, per-epoch metrics,
@@ -117,7 +147,7 @@ summary and weights.
 \begin{{figure}}[t]
 \centering
 \includegraphics[width=\linewidth]{{figures/art_overview.png}}
-\caption{{Top: one {'synthetic ' if ctx['art']['synthetic'] else ''}image per class of the Part~1 data. Bottom: the
+\caption{{Top: one {"synthetic " if ctx["art"]["synthetic"] else ""}image per class of the Part~1 data. Bottom: the
 course's transformations of question 1.7, applied to the first image.}}
 \label{{fig:data}}
 \end{{figure}}
@@ -127,8 +157,10 @@ course's transformations of question 1.7, applied to the first image.}}
 def section_discussion(ctx: dict) -> str:
     caveats = []
     if ctx["art"]["synthetic"]:
-        caveats.append("Part~1 ran on synthetic images, so its conclusions describe this stand-in data (real paintings: "
-                       "\\texttt{-{}-data art\\_data/artists})")
+        caveats.append(
+            "Part~1 ran on synthetic images, so its conclusions describe this stand-in data (real paintings: "
+            "\\texttt{-{}-data art\\_data/artists})"
+        )
     if not ctx["alexnet"].get("pretrained"):
         caveats.append("AlexNet was untrained (ImageNet weights: \\texttt{-{}-weights PATH})")
     if ctx["faces"].get("kind") == "olivetti":
@@ -139,19 +171,32 @@ def section_discussion(ctx: dict) -> str:
     s = ctx["suites"]
     base, best = s["baseline"]["rows"][0], s["search"]["rows"][0]
     g = gap(base)
-    fit = (f"The starter network overfits the small data set (train--validation gap {pct(g)} points)" if g > 0.1 else
-           f"The starter network shows little overfitting at this budget (train--validation gap {pct(g)} points)")
+    fit = (
+        f"The starter network overfits the small data set (train--validation gap {pct(g)} points)"
+        if g > 0.1
+        else f"The starter network shows little overfitting at this budget (train--validation gap {pct(g)} points)"
+    )
     parts = ctx["part2"]
     mlp, feats, fine = parts["mlp300"], parts["features"], parts["finetune"]
     best_alex = max(feats["test_acc_mean"], fine["test_acc_mean"])
-    versus = "above" if mlp["test_acc_mean"] > best_alex + 0.02 else ("below" if mlp["test_acc_mean"] < best_alex - 0.02 else "on a par with")
-    part2 = (f"In Part~2 the one-hidden-layer MLP on raw pixels ({p2.acc(mlp)} test accuracy) is {versus} the "
-             f"{p2.short_alexnet(ctx)} models ({p2.acc(feats)} with fixed conv4 features, {p2.acc(fine)} fine-tuned)"
-             + ("; without ImageNet weights AlexNet has no head start on faces." if not ctx["alexnet"].get("pretrained") else "."))
+    versus = (
+        "above"
+        if mlp["test_acc_mean"] > best_alex + 0.02
+        else ("below" if mlp["test_acc_mean"] < best_alex - 0.02 else "on a par with")
+    )
+    part2 = (
+        f"In Part~2 the one-hidden-layer MLP on raw pixels ({p2.acc(mlp)} test accuracy) is {versus} the "
+        f"{p2.short_alexnet(ctx)} models ({p2.acc(feats)} with fixed conv4 features, {p2.acc(fine)} fine-tuned)"
+        + (
+            "; without ImageNet weights AlexNet has no head start on faces."
+            if not ctx["alexnet"].get("pretrained")
+            else "."
+        )
+    )
     return rf"""
 \section{{Discussion}}
 {fit}; the experiments of 1.3--1.5 measure which single changes trade training fit for validation accuracy, and the search
-of 1.6 combines them ({acc(base, 'test_acc')} $\to$ {acc(best, 'test_acc')} test accuracy). {part2}
+of 1.6 combines them ({acc(base, "test_acc")} $\to$ {acc(best, "test_acc")} test accuracy). {part2}
 {cav}
 """
 
@@ -162,8 +207,14 @@ def _short_id(rid: str) -> str:
 
 def appendix(ctx: dict) -> str:
     """Every run behind every number: suite, variant, run id prefixes, as paragraphs in three columns."""
-    titles = {"baseline": "1.2 starter", "pooling": "1.3 pooling", "regularization": "1.4 regularisation",
-              "architecture": "1.5 architecture", "search": "1.6 best configuration", "robustness": "1.7 robustness"}
+    titles = {
+        "baseline": "1.2 starter",
+        "pooling": "1.3 pooling",
+        "regularization": "1.4 regularisation",
+        "architecture": "1.5 architecture",
+        "search": "1.6 best configuration",
+        "robustness": "1.7 robustness",
+    }
     line = lambda label, ids: f"{esc(label)}\\hfill\\texttt{{{' '.join(_short_id(r) for r in ids)}}}\\par"  # noqa: E731
     body = []
     for name, title in titles.items():
@@ -172,11 +223,15 @@ def appendix(ctx: dict) -> str:
         body.append("\\smallskip")
     body.append("\\textbf{Part 2}\\par")
     body += [line(label, ctx["part2"][key]["run_ids"]) for key, label in p2.ORDER.items() if key in ctx["part2"]]
-    return "\n".join([
-        "\\section{Runs behind every number}\\label{app:runs}",
-        "The first 6 hex digits of the run id of every table row, repeats (Part~2: seeds) in order; the full ids are in comments of "
-        f"\\texttt{{report.tex}} and in \\texttt{{suites/<name>/suite.json}}. Each run is a folder of {path(ctx['runs_root'])}"
-        " (Part~1 ids start with \\texttt{cnn-}, Part~2 ids with \\texttt{mlp-}, \\texttt{alexnet-features-} and "
-        f"\\texttt{{alexnet-finetune-}}). Produced by cnnlab {esc(ctx.get('version', ''))}.",
-        "\\begin{multicols}{3}\\tiny\\setlength{\\parskip}{0pt}\\setlength{\\columnsep}{8pt}", *body, "\\end{multicols}",
-    ])
+    return "\n".join(
+        [
+            "\\section{Runs behind every number}\\label{app:runs}",
+            "The first 6 hex digits of the run id of every table row, repeats (Part~2: seeds) in order; the full ids are in comments of "
+            f"\\texttt{{report.tex}} and in \\texttt{{suites/<name>/suite.json}}. Each run is a folder of {path(ctx['runs_root'])}"
+            " (Part~1 ids start with \\texttt{cnn-}, Part~2 ids with \\texttt{mlp-}, \\texttt{alexnet-features-} and "
+            f"\\texttt{{alexnet-finetune-}}). Produced by cnnlab {esc(ctx.get('version', ''))}.",
+            "\\begin{multicols}{3}\\tiny\\setlength{\\parskip}{0pt}\\setlength{\\columnsep}{8pt}",
+            *body,
+            "\\end{multicols}",
+        ]
+    )

@@ -8,35 +8,48 @@ receive their file names; run ids go into .tex comments next to each table row.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
+
 from cnnlab.art.suites import labels
 from cnnlab.art.suites.labels import find_variant
 from cnnlab.core.stats import BETTER, WORSE, compare_records
 from cnnlab.core.train.config import OPTIMIZER_NAMES
-from cnnlab.report.compare import (acc, change, delta_cell, delta_note, diff_text, gap, grouped, id_comments, repeats_note,
-                                   short_change, QUIET_NOTE)
-from cnnlab.report.sections.diagnostics import filters_block
+from cnnlab.report.compare import (
+    QUIET_NOTE,
+    acc,
+    change,
+    delta_cell,
+    delta_note,
+    diff_text,
+    gap,
+    grouped,
+    id_comments,
+    repeats_note,
+    short_change,
+)
 from cnnlab.report.latex import comment, esc, num, pct, split_table
-
-
+from cnnlab.report.sections.diagnostics import filters_block
 from cnnlab.report.sections.training import regime_text, verdict_counts
+
 
 # ----------------------------------------------------------------------------- 1.1 and 1.2
 def section_receptive(ctx: dict) -> str:
     net = ctx["network"]
     q = net["receptive_question"]
     starter = net["receptive_starter"]
-    steps = ", then ".join(f"${f['size']}\\times{f['size']}$ after {esc(f['layer'])} (jump {f['jump']})" for f in starter)
+    steps = ", then ".join(
+        f"${f['size']}\\times{f['size']}$ after {esc(f['layer'])} (jump {f['jump']})" for f in starter
+    )
     last = starter[-1]
     return rf"""
 \subsection{{Receptive field of a convolutional node}}
 A node of $Z_1$ sees a $5\times5$ patch of the image. A node of $Z_2$ combines a $3\times3$ patch of $Z_1$ whose
-centres are one pixel apart (stride 1), so it sees $5 + (3-1)\cdot 1 = {q[-1]['size']}$ pixels in each direction:
-its receptive field is $\mathbf{{{q[-1]['size']}\times{q[-1]['size']}}}$. In general a layer with kernel $k$ on a map whose
+centres are one pixel apart (stride 1), so it sees $5 + (3-1)\cdot 1 = {q[-1]["size"]}$ pixels in each direction:
+its receptive field is $\mathbf{{{q[-1]["size"]}\times{q[-1]["size"]}}}$. In general a layer with kernel $k$ on a map whose
 adjacent units are $j$ input pixels apart (the product of the strides below it) grows the field as
 $r' = r + (k-1)\,j$ and the jump as $j' = j\,s$. The starter network of 1.2 (two $5\times5$ convolutions, stride 2)
-therefore sees {steps}: its last convolutional units look at ${last['size']}\times{last['size']}$ of the
-${net['input'][1]}\times{net['input'][2]}$ input. Depth is effective because (i) every layer enlarges the field, so deep units can
+therefore sees {steps}: its last convolutional units look at ${last["size"]}\times{last["size"]}$ of the
+${net["input"][1]}\times{net["input"][2]}$ input. Depth is effective because (i) every layer enlarges the field, so deep units can
 respond to large structures (composition, objects) while each layer keeps few weights; (ii) a stack of small
 filters covers the field of one large filter with fewer parameters ($2\cdot 3^2C^2$ for two $3\times3$ layers
 against $5^2C^2$ for one $5\times5$ layer with $C$ channels) and adds a non-linearity per layer; and (iii)
@@ -73,60 +86,77 @@ def section_network(ctx: dict, figs: Mapping[str, str]) -> str:
     convs = [lay for lay in layers if lay["type"].endswith("Conv2d")]
     words = [_conv_words(c["detail"]) for c in convs]
     conv_text = ("each " + words[0]) if len(set(words)) == 1 and len(words) > 1 else "; ".join(words)
-    act_name = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "elu": "ELU", "gelu": "GELU"}.get(net["activation"], net["activation"])
+    act_name = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "elu": "ELU", "gelu": "GELU"}.get(
+        net["activation"], net["activation"]
+    )
     opt = net["optimizer"]
     opt_name = OPTIMIZER_NAMES.get(opt["name"], opt["name"])
     chance = 1 / max(1, len(ctx["art"]["counts"]))
     g = gap(base)
     if g > 0.1:
-        meaning = (f"The network fits its training images far better than unseen ones: a gap of {pct(g)} points means it is "
-                   "overfitting, memorising the small training set (and {0} parameters for {1} training images) rather than "
-                   "learning only what generalises; validation accuracy is still well above the {2}\\,\\% of chance, so part "
-                   "of what it learns is real.").format(num(net["params"]), ctx["art"]["split"]["train"], pct(chance))
+        meaning = (
+            f"The network fits its training images far better than unseen ones: a gap of {pct(g)} points means it is "
+            "overfitting, memorising the small training set (and {0} parameters for {1} training images) rather than "
+            "learning only what generalises; validation accuracy is still well above the {2}\\,\\% of chance, so part "
+            "of what it learns is real."
+        ).format(num(net["params"]), ctx["art"]["split"]["train"], pct(chance))
     elif base["val_acc_mean"] < chance + 0.05:
-        meaning = (f"Both accuracies are close to the {pct(chance)}\\,\\% of chance: at this budget the network has not "
-                   "learned much yet (underfitting), so there is no overfitting to speak of.")
+        meaning = (
+            f"Both accuracies are close to the {pct(chance)}\\,\\% of chance: at this budget the network has not "
+            "learned much yet (underfitting), so there is no overfitting to speak of."
+        )
     else:
-        meaning = (f"The gap of {pct(g)} points is small: at this budget the network generalises about as well as it fits, "
-                   "with little overfitting.")
+        meaning = (
+            f"The gap of {pct(g)} points is small: at this budget the network generalises about as well as it fits, "
+            "with little overfitting."
+        )
     rows: list[list[str]] = []
     for lay in layers:
         if lay["type"] in _MERGED and rows:
             rows[-1][0] += f" + {esc(lay['type'])}"  # an activation does not change the shape: same row
         else:
             rows.append(_layer_cells(lay))
-    layer_table = "\n".join([
-        "\\begin{tabular}{@{}lrr@{}}", "\\toprule", r"layer & output & params \\", "\\midrule",
-        *[" & ".join(r) + r" \\" for r in rows], "\\midrule", f"total & & {num(net['params'])} \\\\", "\\bottomrule", "\\end{tabular}"])
+    layer_table = "\n".join(
+        [
+            "\\begin{tabular}{@{}lrr@{}}",
+            "\\toprule",
+            r"layer & output & params \\",
+            "\\midrule",
+            *[" & ".join(r) + r" \\" for r in rows],
+            "\\midrule",
+            f"total & & {num(net['params'])} \\\\",
+            "\\bottomrule",
+            "\\end{tabular}",
+        ]
+    )
     return rf"""
 \subsection{{The starter network}}
 The \texttt{{SimpleCNN}} has {n_conv + n_fc} layers with weights (Table~\ref{{tab:layers}}): {n_conv} convolutional layers
-({conv_text}) and {n_fc} fully connected layers ({', '.join(esc(s) for s in fc_sizes)}
+({conv_text}) and {n_fc} fully connected layers ({", ".join(esc(s) for s in fc_sizes)}
 units); the last gives one logit per artist. Not all layers are convolutional: after the convolutions the feature
 maps are flattened into a vector for the fully connected part. Every hidden layer uses the \textbf{{{esc(act_name)}}}
 activation. The loss is the \textbf{{cross-entropy}} of the softmax of the logits, minimised by \textbf{{{opt_name}}}
-(mini-batch stochastic gradient descent with adaptive per-parameter steps; learning rate {opt['lr']:g}, weight decay
-{opt['weight_decay']:g}) on mini-batches of {net['batch_size']} images for {net['epochs']} epochs.
+(mini-batch stochastic gradient descent with adaptive per-parameter steps; learning rate {opt["lr"]:g}, weight decay
+{opt["weight_decay"]:g}) on mini-batches of {net["batch_size"]} images for {net["epochs"]} epochs.
 
-After training, the starter network reaches {acc(base, 'train_acc')} training and {acc(base)} validation accuracy
+After training, the starter network reaches {acc(base, "train_acc")} training and {acc(base)} validation accuracy
 ({repeats_note([base])}; Figure~\ref{{fig:baseline}}). {meaning}
 
-{comment('baseline runs: ' + ' '.join(base['run_ids']))}
+{comment("baseline runs: " + " ".join(base["run_ids"]))}
 \begin{{figure}}[t]
 \begin{{minipage}}[b]{{0.53\linewidth}}
 \centering\footnotesize
-\captionof{{table}}{{Layers of the starter network on ${net['input'][1]}\times{net['input'][2]}$ RGB inputs.}}\label{{tab:layers}}
+\captionof{{table}}{{Layers of the starter network on ${net["input"][1]}\times{net["input"][2]}$ RGB inputs.}}\label{{tab:layers}}
 {layer_table}
 {filters_block(ctx)}
 \end{{minipage}}\hfill
 \begin{{minipage}}[b]{{0.44\linewidth}}
 \centering
-\includegraphics[width=\linewidth]{{figures/{figs['baseline_curves']}}}
-\captionof{{figure}}{{Starter network: accuracy per epoch (line: mean, band: $\pm$1 std over {base['n']} repeat{'s' if base['n'] > 1 else ''}).}}\label{{fig:baseline}}
+\includegraphics[width=\linewidth]{{figures/{figs["baseline_curves"]}}}
+\captionof{{figure}}{{Starter network: accuracy per epoch (line: mean, band: $\pm$1 std over {base["n"]} repeat{"s" if base["n"] > 1 else ""}).}}\label{{fig:baseline}}
 \end{{minipage}}
 \end{{figure}}
 """
-
 
 
 def section_architecture(ctx: dict) -> str:
@@ -144,12 +174,16 @@ def section_architecture(ctx: dict) -> str:
     others = sorted((r for r in rows if r is not base), key=lambda r: compare_records(r, base).diff)
     up, down = others[-1], others[0]
     if clear:
-        extremes = (f"{len(clear)} of {len(others)} changes move{'s' if len(clear) == 1 else ''} validation accuracy beyond the repeat "
-                    f"noise (bold in the table); the biggest increase is {esc(up['variant'])}, {short_change(up, base)}, and the biggest "
-                    f"decrease {esc(down['variant'])}, {short_change(down, base)}.")
+        extremes = (
+            f"{len(clear)} of {len(others)} changes move{'s' if len(clear) == 1 else ''} validation accuracy beyond the repeat "
+            f"noise (bold in the table); the biggest increase is {esc(up['variant'])}, {short_change(up, base)}, and the biggest "
+            f"decrease {esc(down['variant'])}, {short_change(down, base)}."
+        )
     else:
-        extremes = (f"No single change moves validation accuracy beyond the repeat noise: the largest increase, {esc(up['variant'])}, "
-                    f"is {change(up, base)}, and the largest decrease, {esc(down['variant'])}, {change(down, base)}.")
+        extremes = (
+            f"No single change moves validation accuracy beyond the repeat noise: the largest increase, {esc(up['variant'])}, "
+            f"is {change(up, base)}, and the largest decrease, {esc(down['variant'])}, {change(down, base)}."
+        )
     shapes = [r for r in rows if r["group"] == labels.SHAPE]
     shape_text = ""
     if shapes:
@@ -159,28 +193,46 @@ def section_architecture(ctx: dict) -> str:
         ds = ", ".join(f"{esc(r['variant'])} {acc(r)} ({num(r['params'])} parameters)" for r in shapes)
         kind = best_shape["variant"].split()[0]
         if c.verdict == BETTER:
-            why = {"pyramidal": " A pyramid spends few filters on the large early maps (generic edges and colours, cheap there) and many on "
-                                "the small late maps, where the combinations that identify a style are formed.",
-                   "inverted": " The usual argument for pyramids (few filters on the large early maps, many on the small late ones) did not "
-                               "pay off on this data: many early filters helped more."}.get(kind, "")
-            shape_text = (f"With the same spatial schedule (three $3\\times3$ convolutions, each followed by $2\\times2$ pooling), the shapes "
-                          f"compare as {ds}. The {esc(kind)} network beats the {esc(worst_shape['variant'].split()[0])} one by "
-                          f"{diff_text(c)}.{why}")
+            why = {
+                "pyramidal": " A pyramid spends few filters on the large early maps (generic edges and colours, cheap there) and many on "
+                "the small late maps, where the combinations that identify a style are formed.",
+                "inverted": " The usual argument for pyramids (few filters on the large early maps, many on the small late ones) did not "
+                "pay off on this data: many early filters helped more.",
+            }.get(kind, "")
+            shape_text = (
+                f"With the same spatial schedule (three $3\\times3$ convolutions, each followed by $2\\times2$ pooling), the shapes "
+                f"compare as {ds}. The {esc(kind)} network beats the {esc(worst_shape['variant'].split()[0])} one by "
+                f"{diff_text(c)}.{why}"
+            )
         else:
-            shape_text = (f"With the same spatial schedule (three $3\\times3$ convolutions, each followed by $2\\times2$ pooling), the shapes "
-                          f"compare as {ds}: the best ({esc(best_shape['variant'])}) and the worst ({esc(worst_shape['variant'])}) differ by "
-                          f"{diff_text(c)}, so this data does not separate pyramidal, flat and inverted networks.")
-    cells = lambda r: [esc(r["variant"]), num(r["params"]), f"{r['epochs_run_mean']:.0f}", acc(r, unit=False), delta_cell(r, base)]  # noqa: E731
-    tab = split_table(f"Architecture changes, one at a time from the starter network, each trained to its validation plateau: validation "
-                      f"accuracy in \\%, {repeats_note(rows)}; ep.: epochs run (mean). {delta_note()}.", "tab:arch",
-                      ["variant", "params", "ep.", "val.", r"$\Delta$ val."], grouped(rows, cells, 5, base["variant"]),
-                      "@{}lrrrr@{}", comments=id_comments(rows), size=r"\scriptsize")
+            shape_text = (
+                f"With the same spatial schedule (three $3\\times3$ convolutions, each followed by $2\\times2$ pooling), the shapes "
+                f"compare as {ds}: the best ({esc(best_shape['variant'])}) and the worst ({esc(worst_shape['variant'])}) differ by "
+                f"{diff_text(c)}, so this data does not separate pyramidal, flat and inverted networks."
+            )
+    cells = lambda r: [
+        esc(r["variant"]),
+        num(r["params"]),
+        f"{r['epochs_run_mean']:.0f}",
+        acc(r, unit=False),
+        delta_cell(r, base),
+    ]  # noqa: E731
+    tab = split_table(
+        f"Architecture changes, one at a time from the starter network, each trained to its validation plateau: validation "
+        f"accuracy in \\%, {repeats_note(rows)}; ep.: epochs run (mean). {delta_note()}.",
+        "tab:arch",
+        ["variant", "params", "ep.", "val.", r"$\Delta$ val."],
+        grouped(rows, cells, 5, base["variant"]),
+        "@{}lrrrr@{}",
+        comments=id_comments(rows),
+        size=r"\scriptsize",
+    )
     return rf"""
 \subsection{{Architecture}}
 Table~\ref{{tab:arch}} and Figure~\ref{{fig:deltas}} (right) change one property of the starter network at a time. So that a
 deeper or larger network does not lose merely for being undertrained, every variant trains with {regime_text(suite)}; the
-epochs each used are in the table (starter: {acc(base)} validation accuracy after {base['epochs_run_mean']:.0f} epochs;
-{QUIET_NOTE.format(n=base['n'])}).
+epochs each used are in the table (starter: {acc(base)} validation accuracy after {base["epochs_run_mean"]:.0f} epochs;
+{QUIET_NOTE.format(n=base["n"])}).
 (a)~\textbf{{Filter size}}: {said(*map(labels.kernel_label, labels.KERNEL_SIZES))}.
 (b)~\textbf{{Stride}}: {said(*map(labels.stride_label, labels.STRIDES))}; a larger stride skips positions and shrinks the maps and the
 fully connected layer.

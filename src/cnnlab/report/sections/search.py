@@ -4,10 +4,12 @@ report's repeats, and the search's trials as a figure.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-from cnnlab.report.compare import (acc, change)
-from cnnlab.report.sections import diagnostics as sd
+from collections.abc import Mapping
+from typing import Any
+
+from cnnlab.report.compare import acc, change
 from cnnlab.report.latex import comment, esc
+from cnnlab.report.sections import diagnostics as sd
 
 
 # ----------------------------------------------------------------------------- 1.6 search
@@ -44,22 +46,33 @@ def section_search(ctx: dict, figs: Mapping[str, str]) -> str:
     half = (len(prow) + 1) // 2
     pairs = [prow[i] + (prow[i + half] if i + half < len(prow) else ["", ""]) for i in range(half)]
     body = [" & ".join(c) + r" \\" for c in pairs] or [r"\multicolumn{4}{l}{(no parameters recorded)} \\"]
-    ptable = "\n".join(["\\begin{tabular}{@{}ll@{\\hspace{1.2em}}ll@{}}", "\\toprule", r"parameter & value & parameter & value \\",
-                        "\\midrule", *body, "\\bottomrule", "\\end{tabular}"])
+    ptable = "\n".join(
+        [
+            "\\begin{tabular}{@{}ll@{\\hspace{1.2em}}ll@{}}",
+            "\\toprule",
+            r"parameter & value & parameter & value \\",
+            "\\midrule",
+            *body,
+            "\\bottomrule",
+            "\\end{tabular}",
+        ]
+    )
     right = ""
     if "search" in figs:  # drawn only when a trial completed
-        right = (f"\\includegraphics[width=\\linewidth]{{figures/{figs['search']}}}\n\\captionof{{figure}}{{Search: validation accuracy of each "
-                 "trial and the best so far.}\\label{fig:search}")
+        right = (
+            f"\\includegraphics[width=\\linewidth]{{figures/{figs['search']}}}\n\\captionof{{figure}}{{Search: validation accuracy of each "
+            "trial and the best so far.}\\label{fig:search}"
+        )
     return rf"""
 \subsection{{The best configuration}}
 An Optuna search ({search_origin(s)}; TPE sampler, median pruning on validation accuracy; {len(trials)} trials: {counts}) explored the
 architecture, optimizer, regularisation and augmentation together, each trial trained on the first repeat's split and scored by
-\emph{{validation}} accuracy only. The best configuration (Table~\ref{{tab:best}}) was then retrained on the same {r['n']}
-repeat{'s' if r['n'] > 1 else ''} as the starter network: it reaches {acc(r)} validation and \textbf{{{acc(r, 'test_acc')} test accuracy}},
-against {acc(starter, 'test_acc')} test accuracy for the starter network ({change(r, starter, 'test_acc')}, paired). Its validation
+\emph{{validation}} accuracy only. The best configuration (Table~\ref{{tab:best}}) was then retrained on the same {r["n"]}
+repeat{"s" if r["n"] > 1 else ""} as the starter network: it reaches {acc(r)} validation and \textbf{{{acc(r, "test_acc")} test accuracy}},
+against {acc(starter, "test_acc")} test accuracy for the starter network ({change(r, starter, "test_acc")}, paired). Its validation
 accuracy is optimistic (the search chose it on the first repeat's validation split); the test split was used once, for these final numbers.
 
-{comment('best configuration runs: ' + ' '.join(r['run_ids']))}
+{comment("best configuration runs: " + " ".join(r["run_ids"]))}
 \begin{{figure}}[t]
 \begin{{minipage}}[b]{{0.50\linewidth}}
 \centering\scriptsize
