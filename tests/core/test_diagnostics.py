@@ -16,7 +16,8 @@ from cnnlab.art.config import RunConfig
 from cnnlab.art.run import train_run
 from cnnlab.cli.app import main
 from cnnlab.core.config import resolve_config
-from cnnlab.core.diagnostics.metrics import SplitDiagnostics, load_diagnostics
+from cnnlab.core.diagnostics.metrics import SplitDiagnostics
+from cnnlab.core.diagnostics.summary import load_diagnostics
 from cnnlab.core.io import atomic_dir
 
 COMMON = [

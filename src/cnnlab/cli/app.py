@@ -6,14 +6,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from cnnlab.cli import experiment, faces, inspect, lr_find, part2, report, runs, sweep, train
+from cnnlab.cli import experiment, faces, inspect, lr_find, part2, predict, report, runs, sweep, train
 from cnnlab.cli.common import ArgumentParser, apply_threads
 from cnnlab.core.errors import CnnlabError, clip, write_failure
 from cnnlab.core.version import __version__
 
 MAX_ERROR_CHARS = 2000  # an error line is cut here, whatever it quotes
 
-AREAS = (train, lr_find, experiment, sweep, faces, part2, inspect, report, runs)
+AREAS = (train, lr_find, experiment, sweep, faces, part2, predict, inspect, report, runs)
 
 
 def build_parser() -> ArgumentParser:

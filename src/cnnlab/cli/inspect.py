@@ -33,7 +33,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
     import json
 
     from cnnlab import inspect
-    from cnnlab.core.diagnostics.metrics import format_summary
+    from cnnlab.core.diagnostics.summary import format_summary
 
     result = inspect(args.run, split=args.split, out=args.out, device=args.device, method=args.method)
     if args.json:

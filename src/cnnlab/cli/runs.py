@@ -63,7 +63,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_table(args: argparse.Namespace) -> int:
-    from cnnlab.core.runs.catalog import filter_runs, format_table, list_runs, sort_runs
+    from cnnlab.core.runs.catalog import filter_runs, list_runs, sort_runs
+    from cnnlab.core.runs.table import format_table
 
     records = sort_runs(
         list_runs(args.out), args.sort, reverse=args.reverse
@@ -108,7 +109,8 @@ def _run_show(args: argparse.Namespace) -> int:
 
 def _run_diff(args: argparse.Namespace) -> int:
     from cnnlab.core.errors import CnnlabError
-    from cnnlab.core.runs.catalog import diff_runs, find_run, read_row
+    from cnnlab.core.runs.catalog import find_run, read_row
+    from cnnlab.core.runs.table import diff_runs
 
     a, b = (read_row(find_run(args.out, ref)) for ref in (args.run_a, args.run_b))
     for rec in (a, b):

@@ -21,9 +21,9 @@ from cnnlab.core.processes import pid_alive
 from cnnlab.report.figures.build import make_figures
 from cnnlab.report.latex import comment, esc, path
 from cnnlab.report.options import ReportResult
+from cnnlab.report.sections import alexnet, network, robustness, search, training
 from cnnlab.report.sections import diagnostics as sd
 from cnnlab.report.sections import faces as p2
-from cnnlab.report.sections import network, robustness, search, training
 from cnnlab.report.sections.front import abstract, appendix, section_discussion, section_setup
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,10 @@ def render_tex(
         sd.section_controls(ctx),
         "\\section{Part 2: face recognition with an MLP and AlexNet}",
         p2.section_mlp(ctx, figs),
-        p2.section_features(ctx),
+        alexnet.section_features(ctx),
         p2.section_weights(ctx),
-        p2.section_finetune(ctx),
-        p2.section_explain(ctx),
+        alexnet.section_finetune(ctx),
+        alexnet.section_explain(ctx),
         section_discussion(ctx),
         *(["\\appendix", appendix(ctx)] if not compact else []),
     ]

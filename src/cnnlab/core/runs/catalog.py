@@ -36,15 +36,12 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "RunRow",
-    "RunDiff",
     "COLUMNS",
     "KINDS",
     "list_runs",
     "filter_runs",
     "sort_runs",
     "find_run",
-    "diff_runs",
-    "format_table",
     "sweep_index_path",
     "parse_where",
 ]
@@ -103,7 +100,7 @@ class RunRow:
     def to_dict(self) -> dict:
         """The row as JSON: every column plus status, suites, studies and the folder."""
         out = {c: getattr(self, c) for c in COLUMNS}
-        out["when"] = _iso(self.when)
+        out["when"] = iso_time(self.when)
         out.update(
             status=self.status,
             problem=self.problem,
@@ -236,6 +233,11 @@ def _num(value: Any, kind: type) -> Any:
         return None
 
 
+def iso_time(t: float | None) -> str | None:
+    """A time stamp as local "YYYY-MM-DD HH:MM" (None stays None)."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t is not None else None
+
+
 def list_runs(root: str | os.PathLike, include_problems: bool = True) -> list[RunRow]:
     """Every run folder under `root` (oldest first; unreadable ones too unless told otherwise)."""
     root = Path(root)
@@ -305,7 +307,8 @@ def check_key(key: str, records: Sequence[RunRow], flag: str) -> None:
     )
 
 
-def _equal(actual: Any, wanted: Any) -> bool:
+def values_equal(actual: Any, wanted: Any) -> bool:
+    """Whether a run's value equals the wanted one (`--where`, `runs diff`): numbers compared as numbers."""
     if (
         isinstance(actual, (int, float))
         and isinstance(wanted, (int, float))
@@ -314,14 +317,14 @@ def _equal(actual: Any, wanted: Any) -> bool:
     ):
         return math.isclose(actual, wanted, rel_tol=1e-9, abs_tol=0.0)
     if isinstance(actual, (list, tuple)) and isinstance(wanted, (list, tuple)):
-        return len(actual) == len(wanted) and all(_equal(a, w) for a, w in zip(actual, wanted))
+        return len(actual) == len(wanted) and all(values_equal(a, w) for a, w in zip(actual, wanted))
     return actual == wanted or (isinstance(wanted, str) and str(actual) == wanted)
 
 
 def _matches(rec: RunRow, key: str, op: str, wanted: Any) -> bool:
     actual = rec.lookup(key)
     if op in ("=", "!="):
-        return _equal(actual, wanted) == (op == "=")
+        return values_equal(actual, wanted) == (op == "=")
     try:
         return {">": actual > wanted, "<": actual < wanted, ">=": actual >= wanted, "<=": actual <= wanted}[op]
     except TypeError:
@@ -386,95 +389,3 @@ def find_run(root: str | os.PathLike, ref: str) -> Path:
         raise CnnlabError(f"no run {shorten(ref)}: not a run folder, nor a run id (or prefix) in {root}")
     shown = ", ".join(matches[:5]) + (f" and {len(matches) - 5} more" if len(matches) > 5 else "")
     raise CnnlabError(f"run {shorten(ref)} is ambiguous in {root}: {shown}")
-
-
-# ----------------------------------------------------------------------------- show and diff
-METRIC_KEYS = (
-    "train_acc",
-    "val_acc",
-    "test_acc",
-    "train_loss",
-    "val_loss",
-    "test_loss",
-    "epochs_run",
-    "best_epoch",
-    "train_seconds",
-    "wall_seconds",
-)
-
-
-@dataclass(frozen=True)
-class RunDiff:
-    """Two runs compared: config keys that differ and metric deltas (b - a)."""
-
-    a: RunRow
-    b: RunRow
-    config: list[tuple[str, Any, Any]]  # (dotted key, value in a, value in b); missing = None
-    metrics: list[tuple[str, float, float, float]]  # (key, a, b, b - a)
-
-
-def _comparable_config(rec: RunRow) -> dict[str, Any]:
-    """The resolved config's dotted keys, plus config.json's other fields (kind, seed, data, version) as run.*."""
-    meta = flatten({k: v for k, v in rec.meta.items() if k != "config"})
-    return {**flatten(rec.meta.get("config") or {}), **{f"run.{k}": v for k, v in meta.items()}}
-
-
-def diff_runs(a: RunRow, b: RunRow) -> RunDiff:
-    """The resolved-config keys (and kind, seed, data, version) that differ, and every metric's delta."""
-    ca, cb = _comparable_config(a), _comparable_config(b)
-    config = [(k, ca.get(k), cb.get(k)) for k in sorted(set(ca) | set(cb)) if not _equal(ca.get(k), cb.get(k))]
-    numeric = lambda s: {k: float(v) for k, v in s.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}  # noqa: E731
-    sa, sb = numeric(a.summary), numeric(b.summary)
-    keys = [k for k in METRIC_KEYS if k in sa and k in sb]
-    keys += sorted(k for k in set(sa) & set(sb) if k not in keys and sa[k] != sb[k])
-    return RunDiff(a, b, config, [(k, sa[k], sb[k], sb[k] - sa[k]) for k in keys])
-
-
-# ----------------------------------------------------------------------------- printing
-def _iso(t: float | None) -> str | None:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t is not None else None
-
-
-def _cell(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def format_table(records: Sequence[RunRow]) -> str:
-    """The runs as an aligned text table, one line per run (problem runs say why in place of numbers)."""
-    header = ["id", "kind", "data", "seed", "epochs", "train", "val", "test", "seconds", "when"]
-    rows = []
-    for r in records:
-        data = Path(r.data).name if r.data else "-"
-        data = data if len(data) <= 20 else data[:19] + "…"
-        if r.ok:
-            rows.append(
-                [
-                    r.run_id,
-                    r.kind,
-                    data,
-                    _cell(r.seed),
-                    _cell(r.epochs),
-                    _cell(r.train_acc),
-                    _cell(r.val_acc),
-                    _cell(r.test_acc),
-                    _cell(r.seconds, 1),
-                    _iso(r.when) or "-",
-                ]
-            )
-        else:
-            rows.append([r.run_id, r.status, f"({r.problem})"])
-    widths = [
-        max([len(header[i])] + [len(row[i]) for row in rows if len(row) == len(header)]) for i in range(len(header))
-    ]
-    right = {3, 4, 5, 6, 7, 8}
-    line = lambda cells: "  ".join(
-        c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)
-    ).rstrip()  # noqa: E731
-    out = [line(header)]
-    for row in rows:
-        out.append(line(row) if len(row) == len(header) else "  ".join([row[0].ljust(widths[0]), row[1], row[2]]))
-    return "\n".join(out)

@@ -1,0 +1,210 @@
+"""Part 2 of the report on AlexNet (questions 2.2, 2.4, 2.5): fixed features with a trained head, fine-tuning
+(paired against the 2.2 network it started from), and guided backprop. An untrained AlexNet is named as
+such in every sentence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cnnlab.core.stats import summarize
+from cnnlab.report.latex import comment, esc, path, pct, pp
+from cnnlab.report.sections.faces import acc, alexnet_label, seeds_text, short_alexnet
+
+
+def section_features(ctx: dict) -> str:
+    p2 = ctx["part2"]
+    g, mlp = p2["features"], p2["mlp300"]
+    s = g["summary"]
+    size = ctx["faces"].get("alexnet_input", 227)
+    d = g["test_acc_mean"] - mlp["test_acc_mean"]
+    if ctx["alexnet"].get("pretrained"):
+        meaning = (
+            f"The ImageNet features {'beat' if d > 0 else 'do not beat'} the pixel MLP ({pp(d)} points): features learned "
+            "on a million natural images transfer to faces, because edges, textures and part detectors at conv4 are generic."
+        )
+    else:
+        meaning = (
+            f"Compared with the pixel MLP this is {pp(d)} points. \\emph{{These are not transfer-learning results}}: the "
+            "AlexNet weights are random (no ImageNet weights were available), so conv4 is a fixed random projection of "
+            "the image; what the head learns from it measures how much identity survives random convolutions and "
+            "pooling, not what ImageNet training contributes."
+        )
+    return rf"""
+\subsection{{AlexNet as a fixed feature extractor}}
+\textbf{{System.}} Each face is resized to ${size}\times{size}$ RGB (grayscale faces are replicated to three channels),
+normalised with the ImageNet mean and standard deviation and passed through the convolutional layers of the
+{alexnet_label(ctx)} up to \textbf{{{esc(s.get("layer", "conv4"))}}} (after its ReLU). The
+{s.get("feature_dim", "")} activations per face are computed once and cached; a fully connected head
+({esc(s.get("model", ""))}, dropout, softmax cross-entropy) is trained on them while AlexNet stays fixed.
+
+\textbf{{Results.}} The head reaches \textbf{{{acc(g)} test accuracy}} ({seeds_text(g)}; Table~\ref{{tab:part2}},
+Figure~\ref{{fig:part2}}). {meaning}
+"""
+
+
+def section_finetune(ctx: dict) -> str:
+    p2 = ctx["part2"]
+    g, feats = p2["finetune"], p2["features"]
+    s = g["summary"]
+    pred = ctx["predict"]
+    top = pred["top"]
+    d = g["test_acc_mean"] - feats["test_acc_mean"]
+    ft = (g.get("config") or {}).get("finetune", {})
+    freeze, scale = ft.get("freeze", s.get("freeze", "features")), ft.get("lr_scale", 0.1)
+    what = {
+        "features": "training its classifier on random pool5 features",
+        "all-but-last": "training a new last layer on random fc7 features",
+        "none": "training the whole randomly initialised network on a few faces",
+    }.get(freeze, "this")
+    untrained = (
+        ""
+        if ctx["alexnet"].get("pretrained")
+        else (f" Because AlexNet is untrained here, {what} is a random-feature baseline, not transfer learning.")
+    )
+    rows = "\n".join(f"{esc(n)} & {p:.3f} \\\\" for n, p in top)
+    correct = (
+        "correct"
+        if top and top[0][0] == pred["true"]
+        else f"wrong; {esc(pred['true'])} is at rank "
+        + str(next((i + 1 for i, (n, _) in enumerate(top) if n == pred["true"]), f"> {len(top)}"))
+    )
+    run = pred["run"]
+    trained = {
+        "features": f"The convolutional layers are frozen; fc6 and fc7 continue training at {scale:g} times the learning rate of the new layer.",
+        "all-but-last": "Everything but the new layer is frozen: only the new layer trains.",
+        "none": f"All layers train, the pretrained ones at {scale:g} times the learning rate of the new layer.",
+    }.get(freeze, "")
+    system = (
+        _from_features_text(ctx, g, scale)
+        if "start" in g
+        else rf"""\textbf{{System.}} The {alexnet_label(ctx)} with its last layer replaced by a new $4096\to{len(ctx["faces"].get("people", []))}$
+layer (one output per person, as in 2.2): {esc(s.get("model", ""))} (\texttt{{freeze={esc(freeze)}}}). {trained}
+It reaches \textbf{{{acc(g)} test accuracy}} ({seeds_text(g)}), {pp(d)} points against the fixed conv4 features of 2.2.{untrained}"""
+    )
+    return rf"""
+\subsection{{Fine-tuning AlexNet}}
+{system}
+
+\textbf{{Using the network.}} Figure~\ref{{fig:predict}} saves a test face of {esc(pred["true"])} as an image file (the input
+placeholder) and classifies the file with \texttt{{cnnlab predict}}: the network ranks {esc(top[0][0]) if top else "?"} first ({correct}).
+
+{comment("prediction example: run " + run)}
+{comment("guided backprop: run " + ctx["explain"]["run"])}
+\begin{{figure}}[t]
+\centering
+\begin{{subfigure}}[b]{{0.36\linewidth}}\centering
+\begin{{minipage}}[c]{{0.36\linewidth}}\includegraphics[width=\linewidth]{{figures/{pred["image"]}}}\end{{minipage}}\hfill
+\begin{{minipage}}[c]{{0.6\linewidth}}\scriptsize
+\begin{{tabular}}{{@{{}}lr@{{}}}}\toprule person & probability \\ \midrule
+{rows}
+\bottomrule\end{{tabular}}
+\end{{minipage}}\\[2pt]
+{{\scriptsize\texttt{{\$ cnnlab predict {esc(pred["image"])} -{{}}-checkpoint}} {path(Path(ctx["runs_root"]).name + "/" + run + "/model.pt")}}}
+\caption{{One test face classified with \texttt{{cnnlab predict}} (top 3).}}
+\label{{fig:predict}}
+\end{{subfigure}}\hfill
+\begin{{subfigure}}[b]{{0.62\linewidth}}\centering
+\includegraphics[width=\linewidth]{{figures/{ctx["explain"]["figure"]}}}
+\caption{{Guided backpropagation for the predicted person on {len(ctx["explain"]["items"])} test faces (2.5; correct predictions
+first, then wrong ones).}}
+\label{{fig:gbp}}
+\end{{subfigure}}
+\caption{{The fine-tuned {short_alexnet(ctx)} of 2.4 on test faces.}}
+\end{{figure}}
+"""
+
+
+def _layers(names: list) -> str:
+    names = [esc(n) for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else "none"
+
+
+def _from_features_text(ctx: dict, g: dict, scale: float) -> str:
+    """2.4 when it starts from the 2.2 network (finetune.freeze = from-features): the system, and 2.2 against 2.4."""
+    s, start, cfg = g["summary"], g["start"], (g.get("config") or {}).get("train", {})
+    trained, frozen = s.get("trained_layers", []), s.get("frozen_layers", [])
+    lr = (cfg.get("optimizer") or {}).get("lr", 0)
+    patience = (cfg.get("early_stopping") or {}).get("patience")
+    budget = (
+        f"at most {cfg.get('epochs', '')} epochs, stopped after {patience} without a gain in validation accuracy"
+        if patience
+        else f"{cfg.get('epochs', '')} epochs"
+    )
+    gains = g.get("gains", {})
+    n = len(g.get("best_epochs", []))
+    kept0 = sum(1 for e in g.get("best_epochs", []) if e == 0)
+    gain = summarize(gains.get("test_acc") or [0.0])
+    gain_test = pp(gain.mean) + (f"\\,$\\pm$\\,{pct(gain.std)}" if gain.n > 1 else "")
+    untrained = (
+        ""
+        if ctx["alexnet"].get("pretrained")
+        else (
+            f" With an untrained AlexNet, {_layers(trained)} start{'s' if len(trained) == 1 else ''} from random weights: this is "
+            "supervised training of a small convolutional network, not transfer learning."
+        )
+    )
+    if kept0 == n:
+        results = (
+            f"In every seed ({seeds_text(g)}) the starting point stayed the best epoch: training {_layers(trained)} end to end "
+            f"never raised validation accuracy above 2.2's ({acc(start, 'val_acc')}), so the fine-tuned network is the 2.2 "
+            f"network, with \\textbf{{{acc(g)} test accuracy}}."
+        )
+    else:
+        results = (
+            f"From {acc(start, 'val_acc')} validation and {acc(start, 'test_acc')} test accuracy (2.2) the network goes to "
+            f"{acc(g, 'val_acc')} and \\textbf{{{acc(g)} test accuracy}} ({seeds_text(g)}). End-to-end training changed test "
+            f"accuracy by {gain_test} points (paired by seed)"
+            + (f"; in {kept0} of {n} seeds the starting point stayed the best epoch." if kept0 else ".")
+        )
+    return rf"""\textbf{{System.}} Fine-tuning starts from the 2.2 network itself ({short_alexnet(ctx)} up to
+{esc(s.get("layer", "conv4"))} and the trained head, from the 2.2 run of the same seed) and trains it end to end:
+{_layers(trained)} at {scale:g} times the head's learning rate ({lr:g}); {_layers(frozen)} stay frozen, read from the
+feature cache of 2.2. Training runs {budget}; epoch~0, the starting point, competes for the best epoch by validation
+accuracy, so the result is never worse than 2.2 on validation.
+\textbf{{Results.}} {results}{untrained}"""
+
+
+def section_explain(ctx: dict) -> str:
+    e = ctx["explain"]
+    items = e["items"]
+    share = sum(i["centre_share"] for i in items) / max(1, len(items))
+    right = sum(i["true"] == i["pred"] for i in items)
+    wrong = len(items) - right
+    chosen = (
+        f"its {right} most confidently correct and {wrong} most confidently wrong (green and red titles)"
+        if wrong
+        else f"its {right} most confidently correct (it makes no mistake)"
+    )
+    where = (
+        "concentrated on the central quarter of the image"
+        if share > 0.4
+        else "spread over the whole image"
+        if share < 0.3
+        else "somewhat concentrated in the centre"
+    )
+    if ctx["alexnet"].get("pretrained"):
+        comment_text = (
+            "Guided backpropagation keeps only the paths that increase the class score, so the maps show the "
+            "image structures (edges and textures) that the fine-tuned network uses as evidence for the person: "
+            + (
+                "mostly the inner face, i.e. identity cues rather than background or clothing."
+                if share > 0.4
+                else "a good part of it lies outside the inner face (hair, outline, background), cues that change between "
+                "photographs and limit how well the model generalises."
+            )
+        )
+    else:
+        comment_text = (
+            "With random AlexNet weights the maps can only reflect the architecture's sensitivity to local contrast "
+            "(the edges of eyes, nostrils and mouth), not learned identity cues: they are a baseline for what the "
+            "pretrained network adds."
+        )
+    return rf"""
+\subsection{{Guided backpropagation}}
+Figure~\ref{{fig:gbp}} shows guided backpropagation (the gradient of the predicted class score with respect to the input,
+where every ReLU passes back only positive gradients for positive inputs) for {len(items)} test faces on the fine-tuned
+network of 2.4, {chosen}. On average {pct(share)}\,\% of the absolute attribution lies
+in the central quarter of the image, where eyes, nose and mouth are (a uniform map would put 25\,\% there): the evidence is
+{where}. {comment_text}
+
+"""
