@@ -13,7 +13,6 @@ import pytest
 from cnnlab.cli.app import main
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.runs.catalog import (
-    diff_runs,
     filter_runs,
     find_run,
     list_runs,
@@ -22,6 +21,7 @@ from cnnlab.core.runs.catalog import (
     sort_runs,
     sweep_index_path,
 )
+from cnnlab.core.runs.table import diff_runs
 
 
 def _run(
