@@ -148,8 +148,14 @@ def test_two_workers_split_a_study_then_experiment_search_reads_it(postgres_url,
     from cnnlab.report.collect import part1_suite_options
     from cnnlab.report.sections.search import search_origin
 
+    from cnnlab.core.runtime import RuntimeOptions
+
     options = ReportOptions(
-        out_root=out, report_dir=tmp_path / "report", quick=True, search_storage=postgres_url, search_study=study
+        runtime=RuntimeOptions(out=out),
+        report_dir=tmp_path / "report",
+        quick=True,
+        search_storage=postgres_url,
+        search_study=study,
     )
     suite_options = part1_suite_options(options, RunConfig())
     assert (suite_options.search_storage, suite_options.search_study) == (postgres_url, study)
