@@ -144,11 +144,10 @@ def test_two_workers_split_a_study_then_experiment_search_reads_it(postgres_url,
 
     # the report reads it the same way, and names the study and the masked storage
     from cnnlab.art.config import RunConfig
+    from cnnlab.core.runtime import RuntimeOptions
     from cnnlab.report import ReportOptions
     from cnnlab.report.collect import part1_suite_options
     from cnnlab.report.sections.search import search_origin
-
-    from cnnlab.core.runtime import RuntimeOptions
 
     options = ReportOptions(
         runtime=RuntimeOptions(out=out),
