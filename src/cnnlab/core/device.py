@@ -4,7 +4,7 @@
 `configure_determinism(device)` makes seeded CUDA runs repeat bitwise on the same GPU model and software
 (PyTorch's reproducibility notes): deterministic algorithms, cuDNN without benchmarking, cuBLAS with a
 fixed workspace, and full float32 (no TF32), so CUDA numbers differ from the CPU's only in the last
-digits. `fast=True` (`--fast-nondeterministic`) gives all of that up for speed.
+digits.
 """
 
 from __future__ import annotations
@@ -59,17 +59,10 @@ def resolve_device(device: str | torch.device = DEFAULT_DEVICE) -> torch.device:
     return dev
 
 
-def configure_determinism(device: torch.device, fast: bool = False) -> None:
+def configure_determinism(device: torch.device) -> None:
     """Set the process-wide switches that make seeded CUDA training repeat bitwise (no-op on the CPU, which
-    is deterministic for a fixed thread count). `fast`: cuDNN autotuning and TF32 instead, results vary."""
+    is deterministic for a fixed thread count)."""
     if device.type != "cuda":
-        return
-    if fast:
-        torch.use_deterministic_algorithms(False)
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cudnn.deterministic = False
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cuda.matmul.allow_tf32 = True
         return
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     # warn_only: the few ops without a deterministic CUDA kernel (AlexNet's adaptive average pooling

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_GPU_JOBS",
     "RuntimeOptions",
     "RuntimeView",
+    "device_type",
     "default_jobs",
     "check_jobs",
 ]
@@ -36,8 +37,14 @@ def default_jobs(device: str = DEFAULT_DEVICE) -> int:
     (for networks this small that beats one process using every core: pooling suite on 2 cores 26.0 s vs
     33.5 s, docs/benchmarks.md), and up to MAX_GPU_JOBS sharing a GPU, where each process only feeds the
     GPU its small kernels (one process leaves it mostly idle)."""
-    gpu = str(device).split(":")[0].strip().lower() in ("cuda", "mps")
+    gpu = device_type(device) in ("cuda", "mps")
     return max(1, min(os.cpu_count() or 1, MAX_GPU_JOBS if gpu else MAX_JOBS))
+
+
+def device_type(device: object) -> str:
+    """ "cpu", "cuda" or "mps" of a device name or torch.device ("cuda:1", "cuda (NVIDIA H200)" -> "cuda")."""
+    text = str(getattr(device, "type", None) or device).strip().lower()
+    return text[: len(text) - len(text.lstrip("abcdefghijklmnopqrstuvwxyz"))] or text
 
 
 def check_jobs(value: object, flag: str = "--jobs") -> int:
@@ -88,7 +95,7 @@ class RuntimeView:
 
     @property
     def jobs(self) -> int:
-        return int(self.runtime.jobs or 1)
+        return self.runtime.jobs  # resolved by RuntimeOptions.__post_init__
 
     @property
     def device(self) -> str:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnnlab.core.io import atomic_path, atomic_write_json, atomic_write_text, json_text, load_json, short_hash
 from cnnlab.core.processes import process_tag, tag_alive
+from cnnlab.core.runtime import device_type
 from cnnlab.core.version import __version__
 
 if TYPE_CHECKING:  # torch only where weights are written: `cnnlab runs` reads run folders without it
@@ -38,12 +39,6 @@ if TYPE_CHECKING:  # torch only where weights are written: `cnnlab runs` reads r
 log = logging.getLogger(__name__)
 
 SUMMARY = "summary.json"
-
-
-def device_type(device: Any) -> str:
-    """ "cpu", "cuda" or "mps" of a device name or torch.device ("cuda:1" -> "cuda")."""
-    text = str(getattr(device, "type", None) or device).lower()
-    return text[: len(text) - len(text.lstrip("abcdefghijklmnopqrstuvwxyz"))] or text
 
 
 def run_key(kind: str, config: Mapping[str, Any], data_hash: str, seed: int, device: Any = "cpu") -> dict:
