@@ -361,3 +361,30 @@ def test_temporary_folders_shared_by_hosts(tmp_path, monkeypatch):
     from cnnlab.core.runs.catalog import read_row
 
     assert read_row(foreign).run_id == "cnn-0123456789ab" and read_row(foreign).status == "half-written"
+
+
+def test_atomic_dir_temporaries_follow_the_same_host_rule(tmp_path):
+    """Diagnostics temporaries (core.io.atomic_dir) are cleaned by the rule of the run folders: this host's dead
+    processes' at once, another host's only once old, this process's never."""
+    from cnnlab.core import processes
+    from cnnlab.core.io import atomic_dir, clean_stale_dirs
+
+    target = tmp_path / "diagnostics"
+    dead = 2**22 + 12345
+    host = processes.host_tag()
+    mine_dead = tmp_path / f".diagnostics.tmp-{dead}.{host}"
+    mine_dead_old = tmp_path / f".diagnostics.old-{dead}.{host}-0"
+    foreign = tmp_path / f".diagnostics.tmp-{dead}.otherhost"
+    foreign_old = tmp_path / f".diagnostics.old-{dead}.otherhost-3"
+    mine_live = tmp_path / f".diagnostics.tmp-{processes.process_tag()}"
+    for path in (mine_dead, mine_dead_old, foreign, foreign_old, mine_live):
+        path.mkdir()
+    old = time.time() - 4 * 24 * 3600
+    os.utime(foreign_old, (old, old))
+    assert clean_stale_dirs(target) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([foreign.name, mine_live.name])
+    mine_live.rmdir()
+    with atomic_dir(target) as tmp:  # its own temporary carries this process's tag
+        assert tmp.name == f".diagnostics.tmp-{processes.process_tag()}"
+        (tmp / "a.txt").write_text("x")
+    assert (target / "a.txt").is_file()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.core.errors import OutputError, write_failure
+from cnnlab.core.processes import left_by_dead_process, process_tag
 
 
 @contextlib.contextmanager
@@ -211,7 +212,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     Race-free against other processes replacing the same folder: the rename onto `path` is tried; while
     another folder is there, that one is renamed aside (under a name no other process uses) and the
     rename tried again; the folders set aside are removed at the end. Temporary folders of killed
-    processes (.<name>.tmp-<pid>, .<name>.old-<pid>-<n>) are removed when the next one starts.
+    processes (.<name>.tmp-<pid>.<host>, .<name>.old-<pid>.<host>-<n>) are removed when the next one starts,
+    by the rule of `core.processes.left_by_dead_process`.
     """
     import errno
     import shutil
@@ -219,7 +221,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_dirs(path)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    tag = process_tag()
+    tmp = path.parent / f".{path.name}.tmp-{tag}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     aside: list[Path] = []
@@ -232,7 +235,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             except OSError as exc:
                 if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                     raise
-            old = path.parent / f".{path.name}.old-{os.getpid()}-{attempt}"
+            old = path.parent / f".{path.name}.old-{tag}-{attempt}"
             with contextlib.suppress(FileNotFoundError):  # gone already: another process moved it aside
                 os.replace(path, old)
                 aside.append(old)
@@ -251,19 +254,18 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
 
 def clean_stale_dirs(path: str | os.PathLike) -> int:
     """Remove the temporary folders that `atomic_dir(path)` left beside `path` when its process was killed
-    (those of live processes are kept); returns how many were removed."""
+    (those of live processes are kept; core.processes.left_by_dead_process); returns how many were removed."""
     import re
     import shutil
 
-    from cnnlab.core.processes import pid_alive
-
     path = Path(path)
-    pattern = re.compile(re.escape(f".{path.name}.") + r"(?:tmp|old)-(\d+)(?:-\d+)?")
+    # tmp-<tag> or old-<tag>-<n>; a tag is <pid>.<host> (host names hold no '-') or, from older versions, <pid>
+    pattern = re.compile(re.escape(f".{path.name}.") + r"(?:tmp|old)-([^-]+)(?:-\d+)?")
     removed = 0
     with contextlib.suppress(OSError):
         for entry in os.scandir(path.parent):
             match = pattern.fullmatch(entry.name)
-            if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
+            if match and left_by_dead_process(match.group(1), entry.path):
                 shutil.rmtree(entry.path, ignore_errors=True)
                 removed += 1
     return removed

@@ -47,6 +47,27 @@ def tag_alive(tag: str) -> bool | None:
     return pid_alive(int(pid))
 
 
+FOREIGN_TMP_AGE = 3 * 24 * 3600  # seconds untouched before another host's temporary counts as stale
+
+
+def left_by_dead_process(tag: str, path: str | os.PathLike, foreign_age: float = FOREIGN_TMP_AGE) -> bool:
+    """Whether the temporary file or folder `path`, named by `tag` (a `process_tag` or a bare pid), was left by
+    a process that is gone: one of this host's whose process is not running (never this process's own), or
+    another host's (or an unreadable tag) only once untouched for `foreign_age` seconds. The one rule every
+    cleanup follows, so several hosts can share a folder (NFS) without removing each other's work."""
+    if tag in (process_tag(), str(os.getpid())):
+        return False
+    alive = tag_alive(tag)
+    if alive is None:
+        import time
+
+        try:
+            return time.time() - os.stat(path).st_mtime >= foreign_age
+        except OSError:
+            return False
+    return not alive
+
+
 def pid_alive(pid: int) -> bool:
     """Whether process `pid` runs (a zombie, which writes nothing any more, counts as dead)."""
     if pid == os.getpid():

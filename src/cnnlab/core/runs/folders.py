@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnnlab.core.io import atomic_path, atomic_write_json, atomic_write_text, json_text, load_json, short_hash
-from cnnlab.core.processes import process_tag, tag_alive
+from cnnlab.core.processes import FOREIGN_TMP_AGE, left_by_dead_process, process_tag
 from cnnlab.core.runtime import device_type
 from cnnlab.core.version import __version__
 
@@ -368,25 +368,13 @@ def _install(tmp: Path, final: Path, replace: bool) -> None:
     raise OSError(f"could not install run folder {final}: other processes keep replacing it")
 
 
-FOREIGN_TMP_AGE = 3 * 24 * 3600  # seconds untouched before another host's temporary folder counts as stale
-
-
 def clean_stale_tmp(root: str | os.PathLike, foreign_age: float = FOREIGN_TMP_AGE) -> int:
     """Remove temporary run folders (.tmp-*-<pid>.<host>) left by killed processes: this host's whose process
     is gone, and any other (another host's, or unnamed) only once untouched for `foreign_age` seconds, so
     several hosts can share one runs folder (NFS) without removing each other's runs in progress."""
     removed = 0
-    now = time.time()
     for path in Path(root).glob(".tmp-*"):
-        alive = tag_alive(path.name.rsplit("-", 1)[-1])
-        if alive:
-            continue
-        if alive is None:
-            try:
-                if now - path.stat().st_mtime < foreign_age:
-                    continue
-            except OSError:
-                continue
-        shutil.rmtree(path, ignore_errors=True)
-        removed += 1
+        if left_by_dead_process(path.name.rsplit("-", 1)[-1], path, foreign_age):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
     return removed
