@@ -5,10 +5,8 @@ from __future__ import annotations
 import collections
 import time
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from cnnlab.art.config import DataConfig, RunConfig
 from cnnlab.art.models import SimpleCNN
@@ -20,20 +18,6 @@ from cnnlab.core.train.config import TrainConfig
 
 optuna = pytest.importorskip("optuna")
 TrialState = optuna.trial.TrialState
-
-
-@pytest.fixture
-def art_folder(tmp_path):
-    """3 artists x 8 images of 16x16: each artist paints in its own colour, plus noise."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "art"
-    for k, colour in enumerate([(200, 40, 40), (40, 200, 40), (40, 40, 200)]):
-        folder = root / f"artist_{k}"
-        folder.mkdir(parents=True)
-        for i in range(8):
-            pixels = np.clip(np.array(colour) + rng.normal(0, 30, (16, 16, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(folder / f"{i}.png")
-    return root
 
 
 @pytest.fixture

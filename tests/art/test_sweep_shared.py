@@ -13,9 +13,7 @@ import signal
 import time
 import uuid
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from cnnlab.cli.app import main
 from pg_helpers import marks, start_worker, stop, wait_for, worker_env
@@ -23,20 +21,6 @@ from pg_helpers import marks, start_worker, stop, wait_for, worker_env
 optuna = pytest.importorskip("optuna")
 TrialState = optuna.trial.TrialState
 FAST = ["--heartbeat-interval", "1", "--grace-period", "3", "--epochs", "1", "--sampler", "random", "--no-prune"]
-
-
-@pytest.fixture
-def art_folder(tmp_path):
-    """3 artists x 8 images of 16x16: each artist paints in its own colour, plus noise."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "art"
-    for k, colour in enumerate([(200, 40, 40), (40, 200, 40), (40, 40, 200)]):
-        folder = root / f"artist_{k}"
-        folder.mkdir(parents=True)
-        for i in range(8):
-            pixels = np.clip(np.array(colour) + rng.normal(0, 30, (16, 16, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(folder / f"{i}.png")
-    return root
 
 
 def _data_args(art_folder) -> list[str]:
