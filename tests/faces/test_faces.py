@@ -249,40 +249,39 @@ def test_parse_the_real_facescrub_lists():
 @pytest.mark.parametrize(
     "n, expected",
     [
-        (200, (70, 20, 20)),
-        (110, (70, 20, 20)),
-        (90, (70, 10, 10)),
-        (81, (70, 6, 5)),
-        (72, (70, 1, 1)),
-        (71, (45, 13, 13)),
-        (10, (6, 2, 2)),
-        (3, (1, 1, 1)),
-        (2, None),
+        (200, (70, 65, 65)),  # the handout: 70 for training, the rest halved
+        (137, (70, 33, 34)),  # an odd rest: test gets the extra face
+        (75, (70, 2, 3)),
+        (74, (70, 2, 2)),
+        (73, (69, 2, 2)),  # fewer than 70 + 2 + 2: training gives way, validation and test keep 2 each
+        (10, (6, 2, 2)),  # Olivetti
+        (5, (1, 2, 2)),
+        (4, None),  # too few: left out
         (0, None),
     ],
 )
 def test_split_sizes_rule(n, expected):
     assert split_sizes(n, FaceSplitConfig()) == expected
-    if expected:
-        assert sum(expected) <= n and min(expected) >= 1
 
 
-def test_split_sizes_other_configs():
-    assert split_sizes(10, FaceSplitConfig(5, 3, 2)) == (5, 3, 2)
-    assert split_sizes(12, FaceSplitConfig(8, 0, 2)) == (8, 0, 2)
-    assert split_sizes(9, FaceSplitConfig(8, 0, 2)) == (8, 0, 1)
-    assert split_sizes(1, FaceSplitConfig(8, 0, 0)) == (1, 0, 0)
-    for n in range(0, 130):
-        for cfg in (FaceSplitConfig(), FaceSplitConfig(3, 30, 1), FaceSplitConfig(1, 1, 1)):
+def test_split_sizes_every_n_and_config():
+    for n in range(0, 300):
+        for cfg in (FaceSplitConfig(), FaceSplitConfig(3, 1), FaceSplitConfig(1, 5), FaceSplitConfig(70, 10)):
             sizes = split_sizes(n, cfg)
-            if sizes is not None:
-                assert sum(sizes) <= n and sizes[0] >= 1 and all(s >= 1 for s in sizes[1:])
-                assert sizes[0] <= cfg.train_per_actor and sizes[1] <= max(cfg.val_per_actor, n)
+            if n < 2 * cfg.min_eval_per_actor + 1:
+                assert sizes is None
+                continue
+            train, val, test = sizes
+            assert train + val + test == n  # every usable face is used
+            assert 1 <= train <= cfg.train_per_actor and min(val, test) >= cfg.min_eval_per_actor
+            assert 0 <= test - val <= 1  # divided evenly
+            assert train == cfg.train_per_actor or (val, test) == (cfg.min_eval_per_actor,) * 2
+    assert "70 training faces per person" in FaceSplitConfig().describe()
     for bad in (
         {"train_per_actor": 0},
-        {"val_per_actor": -1},
+        {"min_eval_per_actor": 0},
         {"seed": -1},
-        {"test_per_actor": True},
+        {"min_eval_per_actor": True},
         {"train_per_actor": 2.5},
     ):
         with pytest.raises(ConfigError):
@@ -310,8 +309,8 @@ def test_load_olivetti_default():
 
 def test_load_olivetti_sizes_channels_actors():
     images, labels = load_olivetti()
-    data = load_faces("olivetti", image_size=64, channels=3, actors=["S2", "s1"], split=FaceSplitConfig(5, 3, 2))
-    assert data.class_names == ("s2", "s1") and data.counts == {"s2": (5, 3, 2), "s1": (5, 3, 2)}
+    data = load_faces("olivetti", image_size=64, channels=3, actors=["S2", "s1"], split=FaceSplitConfig(5, 2))
+    assert data.class_names == ("s2", "s1") and data.counts == {"s2": (5, 2, 3), "s1": (5, 2, 3)}
     assert data.train_x.shape == (10, 3, 64, 64)
     assert torch.equal(data.train_x[:, 0], data.train_x[:, 2])  # gray replicated to 3 channels
     first = (data.train_x[0, 0] * 255).round().to(torch.uint8).numpy()
@@ -377,14 +376,18 @@ def folder(tmp_path_factory):
 
 
 def test_load_download_folder(folder, caplog):
-    split = FaceSplitConfig(8, 3, 3)
+    split = FaceSplitConfig(8, 2)
     with caplog.at_level(logging.WARNING):
         data = load_faces(str(folder), split=split)
     assert data.class_names == ("Alec Baldwin", "Bill Hader")
     assert data.counts == {"Alec Baldwin": (8, 3, 3), "Bill Hader": (5, 2, 2)}  # Peri Gilpin: 2 faces, left out
     assert "Bill Hader" in caplog.text and "Peri Gilpin" in caplog.text
     assert data.train_x.shape == (13, 1, 28, 28) and data.train_y.tolist() == [0] * 8 + [1] * 5
-    assert "FaceScrub: 2 actors" in data.provenance and str(folder) in data.provenance
+    assert (
+        "FaceScrub: 2 actors" in data.provenance
+        and folder.name in data.provenance
+        and str(folder) not in data.provenance
+    )
     # the tensors are the downloader's 28x28 copies
     gray = {np.asarray(Image.open(p)).tobytes() for p in (folder / "gray28" / "Alec_Baldwin").glob("*.png")}
     assert (data.train_x[0, 0] * 255).round().to(torch.uint8).numpy().tobytes() in gray
@@ -393,13 +396,13 @@ def test_load_download_folder(folder, caplog):
 
 
 def test_load_download_folder_sizes_and_actors(folder):
-    rgb = load_faces(str(folder), image_size=227, channels=3, actors=["bill_hader"], split=FaceSplitConfig(5, 2, 2))
+    rgb = load_faces(str(folder), image_size=227, channels=3, actors=["bill_hader"], split=FaceSplitConfig(5, 2))
     assert rgb.class_names == ("Bill Hader",) and rgb.train_x.shape == (5, 3, 227, 227)
-    odd = load_faces(str(folder), image_size=40, channels=3, actors=["Alec Baldwin"], split=FaceSplitConfig(8, 3, 3))
+    odd = load_faces(str(folder), image_size=40, channels=3, actors=["Alec Baldwin"], split=FaceSplitConfig(8, 2))
     assert odd.train_x.shape == (8, 3, 40, 40)  # resized from the crops
     assert (
         odd.data_hash
-        != load_faces(str(folder), image_size=28, actors=["Alec Baldwin"], split=FaceSplitConfig(8, 3, 3)).data_hash
+        != load_faces(str(folder), image_size=28, actors=["Alec Baldwin"], split=FaceSplitConfig(8, 2)).data_hash
     )
     with pytest.raises(DataError, match="Nobody"):
         load_faces(str(folder), actors=["Nobody"])

@@ -57,9 +57,8 @@ def _add_faces(sub: argparse._SubParsersAction) -> None:
 
     i = fsub.add_parser("info", help="usable faces per person and the split sizes")
     i.add_argument("source", nargs="?", default="olivetti", help="download folder or 'olivetti' (default)")
-    i.add_argument("--train", type=int, default=70, help="training faces per person (default: 70)")
-    i.add_argument("--val", type=int, default=20, help="validation faces per person (default: 20)")
-    i.add_argument("--test", type=int, default=20, help="test faces per person (default: 20)")
+    i.add_argument("--train", type=int, help="training faces per person (default: the handout's 70)")
+    i.add_argument("--min-eval", type=int, help="fewest validation and test faces per person (default: 2 each)")
     i.set_defaults(handler=_run_faces_info)
 
     c = fsub.add_parser("convert-olivetti", help="rebuild the embedded Olivetti npz from olivettifaces.mat")
@@ -96,7 +95,8 @@ def _run_faces_download(args: argparse.Namespace) -> int:
 def _run_faces_info(args: argparse.Namespace) -> int:
     from cnnlab.faces import FaceSplitConfig, describe_faces
 
-    split = FaceSplitConfig(train_per_actor=args.train, val_per_actor=args.val, test_per_actor=args.test)
+    given = {"train_per_actor": args.train, "min_eval_per_actor": args.min_eval}
+    split = FaceSplitConfig(**{k: v for k, v in given.items() if v is not None})
     people = describe_faces(args.source, split)
     print(f"{'person':<24}{'rows':>6}{'usable':>8}   train/val/test")
     for name, rows, usable, sizes in people:

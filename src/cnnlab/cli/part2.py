@@ -49,12 +49,11 @@ def _add_face_data_args(p: argparse.ArgumentParser, cls: type) -> None:
     )
     add_actors_arg(p)
     bind_field(p, "actors", "data.actors", parse_actors)
-    for flag, key in (
-        ("--train-per-actor", "train_per_actor"),
-        ("--val-per-actor", "val_per_actor"),
-        ("--test-per-actor", "test_per_actor"),
+    for flag, key, what in (
+        ("--train-per-actor", "train_per_actor", "training faces per person"),
+        ("--min-eval-per-actor", "min_eval_per_actor", "fewest validation and test faces per person, each"),
     ):
-        add_field_arg(p, cls, f"data.split.{key}", flag, f"{key.split('_')[0]} faces per person", type=int, metavar="N")
+        add_field_arg(p, cls, f"data.split.{key}", flag, what, type=int, metavar="N")
     add_field_arg(p, cls, "data.split.seed", "--split-seed", "seed of the per-person split", type=int, metavar="S")
     add_runtime_args(p, "each run is written to <out>/<run id>/")
     p.add_argument("--force", action="store_true", help="retrain even if this exact run is cached")

@@ -3,14 +3,8 @@
 `load_faces("olivetti")` uses the embedded Olivetti faces; `load_faces(DIR)` uses a folder made by
 `cnnlab faces download` (the ok rows of its manifest).
 
-Split rule (`split_sizes`), per person with n usable faces and a requested train/val/test = t/v/s
-(default 70/20/20, as in the course project):
-  1. n >= t + v + s: t / v / s (the extra faces are not used);
-  2. t + k <= n < t + v + s (k = how many of v, s are non-zero): t for training, the remaining
-     r = n - t shared between validation and test in the ratio v:s, each getting at least one;
-  3. fewer: every part scaled by n / (t + v + s) (rounded half up; validation and test at least one
-     each, training the rest) - Olivetti's 10 images per person give 6 / 2 / 2 this way;
-  4. fewer than k + 1 faces: the person is dropped with a warning.
+Split rule: cnnlab.faces.splits (the handout's 70 training faces per person, the rest divided evenly
+between validation and test; Olivetti's 10 faces per person give 6/2/2).
 Which faces go where is a seeded permutation per person (independent of list order and of the
 other persons), so the same seed always gives the same split.
 """
@@ -195,10 +189,14 @@ def _build(
     )  # type: ignore[arg-type]
 
 
-def _sizes_text(counts: dict[str, tuple[int, int, int]]) -> str:
-    distinct = sorted(set(counts.values()), reverse=True)
-    first = "/".join(map(str, distinct[0]))
-    return first if len(distinct) == 1 else f"{first} (fewer for {sum(c != distinct[0] for c in counts.values())})"
+def _sizes_text(counts: dict[str, tuple[int, int, int]], split: FaceSplitConfig) -> str:
+    """E.g. "70 training faces per actor (fewer for 2), the rest halved: 201 validation, 204 test"."""
+    short = sum(c[0] < split.train_per_actor for c in counts.values())
+    totals = [sum(c[k] for c in counts.values()) for k in (1, 2)]
+    return (
+        f"{split.train_per_actor} training faces per actor{f' (fewer for {short})' if short else ''}, the rest "
+        f"halved: {totals[0]} validation, {totals[1]} test"
+    )
 
 
 def _split_all(
@@ -207,13 +205,18 @@ def _split_all(
     classes, splits = [], {"train": [], "val": [], "test": []}
     for name in names:
         sizes = split_sizes(len(items[name]), split)
-        requested = (split.train_per_actor, split.val_per_actor, split.test_per_actor)
         if sizes is None:
             log.warning("%s: only %d usable face(s), too few to split: left out", name, len(items[name]))
             continue
-        if sizes != requested and warn:
+        if sizes[0] < split.train_per_actor and warn:
             log.warning(
-                "%s: %d usable faces < %d requested: split %d/%d/%d", name, len(items[name]), sum(requested), *sizes
+                "%s: %d usable faces, fewer than %d training + %d validation + %d test: split %d/%d/%d",
+                name,
+                len(items[name]),
+                split.train_per_actor,
+                split.min_eval_per_actor,
+                split.min_eval_per_actor,
+                *sizes,
             )
         tr, va, te = assign_split(items[name], sizes, split.seed, name)
         classes.append(name)
@@ -235,8 +238,8 @@ def load_faces(
 ) -> FaceData:
     """Face tensors split per person: the embedded Olivetti faces or a `cnnlab faces download` folder.
 
-    Olivetti (source "olivetti"): classes s1..s40, 10 images each; with the default 70/20/20 request
-    the split rule gives 6/2/2 per person (any request with train+val+test <= 10 is used as is);
+    Olivetti (source "olivetti"): classes s1..s40, 10 images each; the default split rule gives 6/2/2
+    per person (training gives way: 10 faces are fewer than the handout's 70 + 2 + 2);
     the 64x64 images are resized (PIL bilinear) to `image_size`. FaceScrub folder: the ok rows of
     manifest.csv, loading the downloader's gray<size>/rgb<size> copies when they match
     `image_size`/`channels`, otherwise resizing the crop. channels=3 on grayscale data replicates the
@@ -331,8 +334,8 @@ def _load_folder(
         c: (len(splits["train"][i]), len(splits["val"][i]), len(splits["test"][i])) for i, c in enumerate(classes)
     }
     provenance = (
-        f"FaceScrub: {len(classes)} actors, {_sizes_text(counts)} train/val/test faces per actor "
-        f"(seed {split.seed}), {size}x{size} {'grayscale' if channels == 1 else 'RGB'}, from {folder}"
+        f"FaceScrub: {len(classes)} actors, {_sizes_text(counts, split)} (seed {split.seed}), "
+        f"{size}x{size} {'grayscale' if channels == 1 else 'RGB'}, from {folder.name}"
     )
     payload = {
         "source": "facescrub",
