@@ -27,3 +27,8 @@ def make_activation(name: str) -> nn.Module:
 def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     """Spatial size after a conv or pool layer (floor mode), as PyTorch computes it."""
     return (size + 2 * padding - kernel) // stride + 1
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (only those with requires_grad when `trainable_only`)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

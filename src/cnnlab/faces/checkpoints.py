@@ -1,8 +1,9 @@
 """Part 2 face classifiers as self-describing checkpoints, plus `predict` for any image file.
 
-Three model kinds (registry FACE_MODELS) share one checkpoint format (a dict of plain types and tensors, loadable with
+Four model kinds (registry FACE_MODELS) share one checkpoint format (a dict of plain types and tensors, loadable with
 `torch.load(weights_only=True)`):
   mlp               the 2.1/2.3 MLP on small images (its input standardisation lives in buffers)
+  face-cnn          the small CNN beside it (cnnlab.faces.cnn), standardised the same way
   alexnet-features  2.2: AlexNet up to a layer (frozen, ImageNet-normalised) + a fully connected head
   alexnet           2.4: a whole AlexNet whose last layer has one output per actor
 Each carries its class names, input size and channels, so predict/explain need nothing else.
@@ -29,7 +30,7 @@ from cnnlab.core.registry import Registry
 from cnnlab.core.runs.state_dicts import load_weights, state_dict_problem
 from cnnlab.core.runtime import DEFAULT_DEVICE
 from cnnlab.faces.alexnet.model import INPUT_SIZE, UNTRAINED_LABEL, AlexNet, AlexNetTrunk, Normalize, feature_shape
-from cnnlab.faces.config import FeaturesConfig, FinetuneConfig, MLPConfig
+from cnnlab.faces.config import FaceCNNConfig, FeaturesConfig, FinetuneConfig, MLPConfig
 from cnnlab.faces.mlp import MLP
 
 CHECKPOINT_FORMAT = "cnnlab-face-classifier"
@@ -123,6 +124,19 @@ def _build_mlp(
     if image_size is not None:
         data["image_size"] = int(image_size)
     return MLP(from_dict(MLPConfig, data), num_classes)
+
+
+@FACE_MODELS.register("face-cnn")
+def _build_cnn(
+    config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True
+) -> nn.Module:
+    from cnnlab.faces.cnn import FaceCNN
+
+    known = {f.name for f in fields(FaceCNNConfig)}
+    data = {k: v for k, v in config.items() if k in known}
+    if image_size is not None:
+        data["image_size"] = int(image_size)
+    return FaceCNN(from_dict(FaceCNNConfig, data), num_classes)
 
 
 @FACE_MODELS.register("alexnet-features")

@@ -1,6 +1,7 @@
 """Part 2 configuration: the face data, the three face models, and one run config per command.
 
     MLPRunConfig       data, mlp, train        `cnnlab part2 mlp` / `weights` (2.1, 2.3)
+    CNNRunConfig       data, cnn, train        `cnnlab part2 cnn` (the small CNN beside 2.1)
     FeaturesRunConfig  data, features, train   `cnnlab part2 features` (2.2)
     FinetuneRunConfig  data, finetune, train   `cnnlab part2 finetune` (2.4)
 
@@ -13,7 +14,7 @@ The number of classes is not configured: it is the number of people in the data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 from cnnlab.core.config import check, check_number, check_parameter_count
@@ -65,48 +66,30 @@ class FaceDataConfig:
 
 # ----------------------------------------------------------------------------- models
 @dataclass(frozen=True)
-class MLPConfig:
-    """The 2.1/2.3 MLP and its input: architecture, preprocessing, augmentation, and which hidden units
-    the weight pictures show (`unit_rule`, `units_per_class`, at most `max_tiles`)."""
+class FaceInputConfig:
+    """How a small face network (the MLP, the small CNN) sees its faces: size, colour, preprocessing and the
+    augmentation of training batches; the fields both models share (in their `mlp.*` / `cnn.*` sections)."""
 
-    hidden: int = 300
-    activation: str = "tanh"
-    init: str = "normal-0.01"  # small weights: the L2-shaped pictures are not buried in init noise
     image_size: int = 28
     channels: int = 1
-    dropout: float = 0.0
+    dropout: float = 0.0  # before the output layer
     per_image: bool = False  # first standardise each face by its own mean and std (removes brightness and contrast)
     standardize: str = "pixel"  # then pixel: subtract the mean face, divide by each pixel's std; or channel, none
     flip: bool = False  # augmentation: random horizontal flips of training batches (p = 0.5)
     shift: int = 0  # augmentation: random shifts of training faces by up to this many pixels (edges replicated)
-    unit_rule: str = "most-selective"
-    units_per_class: int = 2
-    max_tiles: int = 24
 
     def __post_init__(self) -> None:
-        check(self.hidden >= 1, f"mlp.hidden must be >= 1, got {self.hidden}")
-        check(
-            self.activation in MLP_ACTIVATIONS,
-            f"unknown MLP activation {shorten(self.activation)} (choose from: {_choices(MLP_ACTIVATIONS)})",
-        )
-        check(
-            self.init in INIT_DESCRIPTIONS,
-            f"unknown weight initialisation {shorten(self.init)} (choose from: {_choices(sorted(INIT_DESCRIPTIONS))})",
-        )
-        check_number(self.image_size, "mlp.image_size", 1, MAX_IMAGE_SIZE, integer=True)
-        check(self.channels in (1, 3), f"mlp.channels must be 1 or 3, got {self.channels}")
-        check_number(self.dropout, "mlp.dropout", 0, 1, high_open=True)
-        check_number(self.shift, "mlp.shift", 0, max(0, self.image_size // 4), integer=True)
+        section = self.section
+        check_number(self.image_size, f"{section}.image_size", 1, MAX_IMAGE_SIZE, integer=True)
+        check(self.channels in (1, 3), f"{section}.channels must be 1 or 3, got {self.channels}")
+        check_number(self.dropout, f"{section}.dropout", 0, 1, high_open=True)
+        check_number(self.shift, f"{section}.shift", 0, max(0, self.image_size // 4), integer=True)
         check(
             self.standardize in STANDARDIZE,
             f"unknown standardisation {shorten(self.standardize)} (choose from: {_choices(STANDARDIZE)})",
         )
-        check(
-            self.unit_rule in UNIT_RULES,
-            f"unknown unit rule {shorten(self.unit_rule)} (choose from: {_choices(UNIT_RULES)})",
-        )
-        check(self.units_per_class >= 1 and self.max_tiles >= 1, "mlp.units_per_class and mlp.max_tiles must be >= 1")
-        check_parameter_count((self.input_dim + 1) * self.hidden, "the MLP's hidden layer")
+
+    section = "mlp"  # the config section named in errors (a class attribute, not a field)
 
     @property
     def input_dim(self) -> int:
@@ -118,10 +101,69 @@ class MLPConfig:
         c, s = self.channels, self.image_size
         return (1, c, s, s) if self.standardize == "pixel" else (1, c, 1, 1)
 
+    def input_fields(self) -> dict[str, Any]:
+        """The FaceInputConfig fields of this config (what another face model copies to see the same input)."""
+        return {f.name: getattr(self, f.name) for f in fields(FaceInputConfig)}
+
+
+@dataclass(frozen=True)
+class MLPConfig(FaceInputConfig):
+    """The 2.1/2.3 MLP and its input (FaceInputConfig): architecture, and which hidden units the weight
+    pictures show (`unit_rule`, `units_per_class`, at most `max_tiles`)."""
+
+    hidden: int = 300
+    activation: str = "tanh"
+    init: str = "normal-0.01"  # small weights: the L2-shaped pictures are not buried in init noise
+    unit_rule: str = "most-selective"
+    units_per_class: int = 2
+    max_tiles: int = 24
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(self.hidden >= 1, f"mlp.hidden must be >= 1, got {self.hidden}")
+        check(
+            self.activation in MLP_ACTIVATIONS,
+            f"unknown MLP activation {shorten(self.activation)} (choose from: {_choices(MLP_ACTIVATIONS)})",
+        )
+        check(
+            self.init in INIT_DESCRIPTIONS,
+            f"unknown weight initialisation {shorten(self.init)} (choose from: {_choices(sorted(INIT_DESCRIPTIONS))})",
+        )
+        check(
+            self.unit_rule in UNIT_RULES,
+            f"unknown unit rule {shorten(self.unit_rule)} (choose from: {_choices(UNIT_RULES)})",
+        )
+        check(self.units_per_class >= 1 and self.max_tiles >= 1, "mlp.units_per_class and mlp.max_tiles must be >= 1")
+        check_parameter_count((self.input_dim + 1) * self.hidden, "the MLP's hidden layer")
+
     def architecture(self, num_classes: int) -> dict[str, Any]:
         """What the network is (for summaries): the model fields plus classes and input size."""
         keys = ("image_size", "channels", "hidden", "activation", "init", "dropout", "per_image", "standardize")
         return {"num_classes": int(num_classes), **{k: getattr(self, k) for k in keys}, "input_dim": self.input_dim}
+
+
+@dataclass(frozen=True)
+class FaceCNNConfig(FaceInputConfig):
+    """The small CNN beside the 2.1 MLP (`cnnlab part2 cnn`): per width a 3x3 convolution (padding 1), ReLU and
+    2x2 max-pooling, then dropout and one linear layer to the classes; its input as FaceInputConfig."""
+
+    widths: tuple[int, ...] = (16, 32)
+    kernel_size: int = 3
+
+    section = "cnn"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(
+            len(self.widths) >= 1 and all(isinstance(w, int) and w >= 1 for w in self.widths),
+            f"cnn.widths must be positive integers, got {list(self.widths)}",
+        )
+        check_number(self.kernel_size, "cnn.kernel_size", 1, 11, integer=True)
+        check(self.kernel_size % 2 == 1, f"cnn.kernel_size must be odd (same padding), got {self.kernel_size}")
+        check(
+            self.image_size >= 2 ** len(self.widths),
+            f"cnn.image_size {self.image_size} is too small for {len(self.widths)} 2x2 poolings",
+        )
 
 
 def _check_alexnet(section: str, input_size: int, dropout: float, weights: str | None) -> None:
@@ -292,8 +334,32 @@ class FinetuneRunConfig:
         return 3
 
 
-FaceRunConfig = MLPRunConfig | FeaturesRunConfig | FinetuneRunConfig
-R = TypeVar("R", MLPRunConfig, FeaturesRunConfig, FinetuneRunConfig)
+@dataclass(frozen=True)
+class CNNRunConfig:
+    """Everything one small-CNN run needs (`cnnlab part2 cnn`): by default the MLP's training recipe."""
+
+    data: FaceDataConfig = field(default_factory=FaceDataConfig)
+    cnn: FaceCNNConfig = field(default_factory=FaceCNNConfig)
+    train: TrainConfig = field(default_factory=mlp_training)
+
+    @property
+    def image_size(self) -> int:
+        return self.cnn.image_size
+
+    @property
+    def channels(self) -> int:
+        return self.cnn.channels
+
+
+def cnn_like_mlp(mlp: MLPRunConfig, cnn: FaceCNNConfig | None = None) -> CNNRunConfig:
+    """The small CNN on exactly the MLP's data, input, augmentation and training (seed included): a paired,
+    budget-fair comparison in which only the network differs."""
+    cnn = cnn or FaceCNNConfig()
+    return CNNRunConfig(data=mlp.data, cnn=replace(cnn, **mlp.mlp.input_fields()), train=mlp.train)
+
+
+FaceRunConfig = MLPRunConfig | CNNRunConfig | FeaturesRunConfig | FinetuneRunConfig
+R = TypeVar("R", MLPRunConfig, CNNRunConfig, FeaturesRunConfig, FinetuneRunConfig)
 
 
 def with_seed(config: R, seed: int) -> R:

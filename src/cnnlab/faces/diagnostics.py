@@ -30,7 +30,7 @@ from cnnlab.core.diagnostics.metrics import (
 from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.core.runs.folders import read_run
 from cnnlab.core.runtime import DEFAULT_DEVICE
-from cnnlab.faces.config import FaceRunConfig, FeaturesRunConfig, FinetuneRunConfig, MLPRunConfig
+from cnnlab.faces.config import CNNRunConfig, FaceRunConfig, FeaturesRunConfig, FinetuneRunConfig, MLPRunConfig
 
 __all__ = ["RUN_CONFIGS", "inspect_run", "load_run_model_and_faces", "run_config", "run_split", "to_display"]
 
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 # The Part 2 run kinds (core.runs run ids) and the run config each records in config.json.
 RUN_CONFIGS: dict[str, type] = {
     "mlp": MLPRunConfig,
+    "face-cnn": CNNRunConfig,
     "alexnet-features": FeaturesRunConfig,
     "alexnet-finetune": FinetuneRunConfig,
 }

@@ -26,6 +26,7 @@ from torch.nn import functional as F
 from cnnlab.core.config import to_dict
 from cnnlab.core.device import device_name, resolve_device
 from cnnlab.core.errors import ConfigError
+from cnnlab.core.layers import count_parameters
 from cnnlab.core.runs.folders import RunDir, RunResult
 from cnnlab.core.runs.recipe import RunSpec, run_cached
 from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
@@ -33,7 +34,7 @@ from cnnlab.core.stats import aggregate
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.config import MONITOR_BEST, MONITOR_NAMES
 from cnnlab.core.train.trainer import Augment, Trainer
-from cnnlab.faces.config import INIT_DESCRIPTIONS, FaceRunConfig, MLPRunConfig
+from cnnlab.faces.config import INIT_DESCRIPTIONS, CNNRunConfig, FaceRunConfig, MLPRunConfig
 from cnnlab.faces.dataset import FaceData, load_faces
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,63 @@ def describe_mlp(config: MLPRunConfig, num_classes: int) -> str:
     )
 
 
+# Recipe-selection runs (cnnlab.faces.recipes) never see the test split: it is not evaluated, not even
+# recorded per epoch. The marker is part of such a run's identity, so the cache never mixes the two kinds.
+NO_TEST = {"test_split": "not evaluated (a run that chooses a recipe on validation)"}
+
+
+def _fit_small(
+    faces: Any,
+    config: MLPRunConfig | CNNRunConfig,
+    model: Any,
+    device: torch.device,
+    progress: bool,
+    callbacks: Sequence[Callback],
+    evaluate_test: bool,
+) -> tuple[Any, Any, dict]:
+    """Train a small face network (the MLP or the CNN, built with its standardisation buffers) on `faces`;
+    the model at its best epoch, the fit result and the accuracy per split (test only when `evaluate_test`)."""
+    seen = config.mlp if isinstance(config, MLPRunConfig) else config.cnn
+    sets = faces.splits if evaluate_test else {k: v for k, v in faces.splits.items() if k != "test"}
+    trainer = Trainer(config.train, device=device, progress=progress)
+    result = trainer.fit(
+        model,
+        sets["train"],
+        sets["val"],
+        monitor={"test": sets["test"]} if evaluate_test else None,
+        augment=mlp_augmentation(seen.flip, seen.shift),
+        callbacks=callbacks,
+    )
+    return model, result, trainer.evaluate_splits(model, sets)  # the best epoch's weights are loaded
+
+
+def _small_spec(
+    kind: str, config: Any, faces: Any, out_root: Any, device: Any, force: bool, callbacks: Any, evaluate_test: bool
+) -> RunSpec:
+    identity = {**to_dict(config), **({} if evaluate_test else NO_TEST)}
+    return RunSpec(
+        out_root,
+        kind,
+        identity,
+        faces.info,
+        config.train.seed,
+        force=force,
+        callbacks=callbacks,
+        device=device_name(device),
+    )
+
+
+def _draw_curves(run: RunDir, history: Any, title: str, evaluate_test: bool) -> None:
+    from cnnlab.core.plotting import draw_safely, plot_learning_curves
+
+    sets = ["train", "val", "test"] if evaluate_test else ["train", "val"]
+    # A figure that fails is one warning: the run folder is never lost over a figure.
+    draw_safely(
+        lambda: plot_learning_curves(history, run.file("learning_curves.png"), title=title, sets=sets),
+        "the learning curves",
+    )
+
+
 def train_mlp(
     faces: Any,
     config: MLPRunConfig,
@@ -146,39 +204,31 @@ def train_mlp(
     force: bool = False,
     progress: bool = False,
     callbacks: Sequence[Callback] = (),
+    evaluate_test: bool = True,
+    write_plots: bool = True,
 ) -> RunResult:
     """2.1: train the MLP on `faces` (load_run_faces(config)); write its run folder, seeded by config.train.seed.
 
     Writes learning curves for train/val/test (plot + metrics.csv), model.pt, and weights.png: the input
     weights of the chosen hidden units (config.mlp.unit_rule), each titled with the class it favours.
+    evaluate_test=False: a recipe-selection run that never evaluates the test split (NO_TEST);
+    write_plots=False: no pictures (the numbers and the checkpoint are written as always).
     """
-    from cnnlab.core.plotting import draw_safely, plot_learning_curves
+    from cnnlab.core.plotting import draw_safely
     from cnnlab.faces.checkpoints import save_checkpoint
     from cnnlab.faces.mlp import MLP, choose_units, input_stats
     from cnnlab.faces.plots import plot_weight_grid
 
     check_faces(faces, config, "the MLP")
-    m, seed = config.mlp, config.train.seed
-    sets = faces.splits
+    m = config.mlp
     names = list(faces.class_names)
     info = faces.info
-    resolved = to_dict(config)
     device = resolve_device(device)
-    spec = RunSpec(out_root, "mlp", resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device))
+    spec = _small_spec("mlp", config, faces, out_root, device, force, callbacks, evaluate_test)
 
     def fit() -> tuple[Any, Any, dict]:
-        mean, std = input_stats(sets["train"][0], m.standardize, m.per_image)
-        model = MLP(m, len(names), mean, std)
-        trainer = Trainer(config.train, device=device, progress=progress)
-        result = trainer.fit(
-            model,
-            sets["train"],
-            sets["val"],
-            monitor={"test": sets["test"]},
-            augment=mlp_augmentation(m.flip, m.shift),
-            callbacks=callbacks,
-        )
-        return model, result, trainer.evaluate_splits(model, sets)  # the best epoch's weights are loaded
+        mean, std = input_stats(faces.train_x, m.standardize, m.per_image)
+        return _fit_small(faces, config, MLP(m, len(names), mean, std), device, progress, callbacks, evaluate_test)
 
     def write(run: RunDir, trained: tuple[Any, Any, dict]) -> dict:
         model, result, final = trained
@@ -200,18 +250,15 @@ def train_mlp(
                 f"to each class (red +, blue -)"
             )
         run.write_history(result.history)
-        title = f"MLP {m.hidden} hidden ({m.activation}) on {info['name']}: test acc {final['test_acc']:.3f}"
-        # A figure that fails is one warning: the run folder is never lost over a figure.
-        draw_safely(
-            lambda: plot_learning_curves(
-                result.history, run.file("learning_curves.png"), title=title, sets=["train", "val", "test"]
-            ),
-            "the learning curves",
-        )
-        draw_safely(
-            lambda: plot_weight_grid(model, chosen, names, run.file("weights.png"), title=grid_title),
-            "the weight pictures",
-        )
+        if write_plots:
+            score = f"test acc {final['test_acc']:.3f}" if evaluate_test else f"val acc {final['val_acc']:.3f}"
+            _draw_curves(
+                run, result.history, f"MLP {m.hidden} hidden ({m.activation}) on {info['name']}: {score}", evaluate_test
+            )
+            draw_safely(
+                lambda: plot_weight_grid(model, chosen, names, run.file("weights.png"), title=grid_title),
+                "the weight pictures",
+            )
         run.write_json("weight_units.json", chosen)
         save_checkpoint(
             run.file("model.pt"),
@@ -228,12 +275,86 @@ def train_mlp(
             "model": f"MLP {m.input_dim}-{m.hidden}-{len(names)} ({m.activation})",
             "description": describe_mlp(config, len(names)),
             "architecture": m.architecture(len(names)),
+            "params": count_parameters(model),
             "init": m.init,
             "standardize": m.standardize,
             **final,
             **result.summary_fields(),
             "weight_units": chosen,
             "weight_unit_rule": m.unit_rule,
+        }
+
+    return run_cached(spec, fit, write)
+
+
+def describe_cnn(config: CNNRunConfig, num_classes: int) -> str:
+    """A sentence describing the small CNN and its training, from the run config."""
+    c = config.cnn
+    convs = " -> ".join(f"conv {c.kernel_size}x{c.kernel_size} {w}, ReLU, max-pool 2" for w in c.widths)
+    side = c.image_size // 2 ** len(c.widths)
+    return (
+        f"{c.image_size}x{c.image_size} {'grayscale' if c.channels == 1 else 'RGB'} faces, "
+        f"{'each standardised by its own mean and std, then ' if c.per_image else ''}{STANDARDIZE_TEXT[c.standardize]}"
+        f" -> {convs} -> {c.widths[-1]}x{side}x{side} -> linear {num_classes}; trained as the MLP: "
+        f"{config.train.optimizer.name} lr {config.train.optimizer.lr:g}, L2 {config.train.optimizer.weight_decay:g}"
+        f", batch {config.train.batch_size}, {describe_selection(config)}"
+    )
+
+
+def train_face_cnn(
+    faces: Any,
+    config: CNNRunConfig,
+    out_root: str | Path = DEFAULT_OUT,
+    *,
+    device: str = DEFAULT_DEVICE,
+    force: bool = False,
+    progress: bool = False,
+    callbacks: Sequence[Callback] = (),
+    evaluate_test: bool = True,
+    write_plots: bool = True,
+) -> RunResult:
+    """The small CNN (cnnlab.faces.cnn) on `faces`, as train_mlp: run folder with curves and model.pt.
+    Build its config with cnnlab.faces.config.cnn_like_mlp to compare it with an MLP run, paired by seed."""
+    from cnnlab.faces.checkpoints import save_checkpoint
+    from cnnlab.faces.cnn import FaceCNN
+    from cnnlab.faces.mlp import input_stats
+
+    check_faces(faces, config, "the CNN")
+    c = config.cnn
+    names = list(faces.class_names)
+    info = faces.info
+    device = resolve_device(device)
+    spec = _small_spec("face-cnn", config, faces, out_root, device, force, callbacks, evaluate_test)
+
+    def fit() -> tuple[Any, Any, dict]:
+        mean, std = input_stats(faces.train_x, c.standardize, c.per_image)
+        return _fit_small(faces, config, FaceCNN(c, len(names), mean, std), device, progress, callbacks, evaluate_test)
+
+    def write(run: RunDir, trained: tuple[Any, Any, dict]) -> dict:
+        model, result, final = trained
+        model.cpu()
+        run.write_history(result.history)
+        widths = "-".join(map(str, c.widths))
+        if write_plots:
+            score = f"test acc {final['test_acc']:.3f}" if evaluate_test else f"val acc {final['val_acc']:.3f}"
+            _draw_curves(run, result.history, f"small CNN {widths} on {info['name']}: {score}", evaluate_test)
+        save_checkpoint(
+            run.file("model.pt"),
+            model,
+            kind="face-cnn",
+            config=to_dict(c),
+            class_names=names,
+            image_size=c.image_size,
+            channels=c.channels,
+            meta={"description": f"small CNN {widths}", "data": info["name"]},
+        )
+        return {
+            "question": "2.1 (CNN)",
+            "model": f"CNN conv {widths} -> {len(names)}",
+            "description": describe_cnn(config, len(names)),
+            "params": count_parameters(model),
+            **final,
+            **result.summary_fields(),
         }
 
     return run_cached(spec, fit, write)

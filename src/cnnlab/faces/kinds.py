@@ -1,4 +1,5 @@
-"""The Part 2 run kinds, registered with `cnnlab.core.runs.kinds.RUN_KINDS`: the MLP (`mlp`), AlexNet
+"""The Part 2 run kinds, registered with `cnnlab.core.runs.kinds.RUN_KINDS`: the MLP (`mlp`), the small CNN
+(`face-cnn`), AlexNet
 features + head (`alexnet-features`) and fine-tuning (`alexnet-finetune`). Each saves a
 self-describing model.pt, so one loader and one inspector serve all three."""
 
@@ -24,5 +25,5 @@ def _inspect(path: Path, split: str = "test", **options: Any) -> Any:
 
 KINDS = tuple(
     register_kind(RunKind(name, "Part 2", load_model=_load, inspect=_inspect))
-    for name in ("mlp", "alexnet-features", "alexnet-finetune")
+    for name in ("mlp", "face-cnn", "alexnet-features", "alexnet-finetune")
 )

@@ -16,7 +16,7 @@ from torch import nn
 from cnnlab.art.config import ModelConfig
 from cnnlab.core.config import check_parameter_count
 from cnnlab.core.errors import ConfigError
-from cnnlab.core.layers import conv_output_size, make_activation
+from cnnlab.core.layers import conv_output_size, count_parameters, make_activation  # noqa: F401 (re-exported)
 from cnnlab.core.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -127,11 +127,6 @@ def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
 def model_names() -> list[str]:
     """The registered Part 1 model names (what model.name may be)."""
     return MODELS.names()
-
-
-def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
-    """Number of parameters (only those with requires_grad when `trainable_only`)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 def describe_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -134,15 +133,6 @@ def variant_config(base: RunConfig, variant: Variant, repeat: int, epochs: int |
 _WORKER_DATA: dict = {}
 
 
-def _init_worker(threads: int) -> None:
-    import torch
-
-    from cnnlab.core.processes import exit_with_parent
-
-    exit_with_parent()  # a killed `cnnlab experiment` must not leave its workers running
-    torch.set_num_threads(threads)
-
-
 def _run_one(config: RunConfig, out_root: str, device: str, callbacks: Sequence[Callback] = ()) -> dict:
     """Train (or reuse) one run; returns its summary plus the run folder. Runs in a worker."""
     from cnnlab.art.run import prepare_data, train_run
@@ -157,20 +147,12 @@ def _run_one(config: RunConfig, out_root: str, device: str, callbacks: Sequence[
 
 def run_configs(configs: Sequence[RunConfig], options: SuiteOptions) -> list[dict]:
     """Run many configs (cached ones are reused), in `options.jobs` processes; summaries in order."""
-    if options.jobs == 1 or len(configs) <= 1:
-        out = [_run_one(c, str(options.out_root), options.device, options.callbacks) for c in configs]
-    else:
-        import multiprocessing
+    from cnnlab.core.processes import map_jobs
+    from cnnlab.core.threads import resolve_threads
 
-        from cnnlab.core.threads import resolve_threads
-
-        threads = resolve_threads(options.threads)
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(options.jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
-            n = len(configs)
-            out = list(
-                pool.map(_run_one, configs, [str(options.out_root)] * n, [options.device] * n, [options.callbacks] * n)
-            )
+    root = str(options.out_root)
+    calls = [(c, root, options.device, options.callbacks) for c in configs]
+    out = map_jobs(_run_one, calls, options.jobs, resolve_threads(options.threads))
     n_cached = sum(s["cached"] for s in out)
     if n_cached:
         log.info("%d of %d runs were cached and reused", n_cached, len(out))

@@ -8,7 +8,7 @@ folders in about a second), plus the indexes that say what a run belongs to:
   <root>/sweeps/<study>.json   written by `cnnlab sweep` (`sweep_index_path`): its trials' run ids
 
 Kinds: "run" (a Part 1 run trained on its own), "suite" (a suite member), "trial" (a sweep trial),
-"mlp", "alexnet-features", "alexnet-finetune" (Part 2); a run that is both a suite member and a trial
+"mlp", "face-cnn", "alexnet-features", "alexnet-finetune" (Part 2); a run that is both a suite member and a trial
 shows as "suite" and matches `--kind trial` too. A folder that cannot be read is listed with its status
 ("half-written": a temporary folder of a run still being written or killed; "incomplete": no
 summary.json; "unreadable": a file that is not valid JSON or cannot be opened), never an exception.
@@ -46,7 +46,7 @@ __all__ = [
     "parse_where",
 ]
 
-KINDS = ("run", "suite", "trial", "mlp", "alexnet-features", "alexnet-finetune")
+KINDS = ("run", "suite", "trial", "mlp", "face-cnn", "alexnet-features", "alexnet-finetune")
 COLUMNS = ("run_id", "kind", "data", "seed", "epochs", "train_acc", "val_acc", "test_acc", "seconds", "when")
 _RUN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*-[0-9a-f]{12}$")  # <kind>-<short hash>, see core.runs.run_id
 _STAGING_PREFIX = ".tmp-tensorboard-"  # live TensorBoard staging (core.tensorboard), not a run
