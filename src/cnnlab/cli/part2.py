@@ -1,4 +1,5 @@
-"""`cnnlab part2 mlp|weights|features|finetune`, `predict` and `explain`: the Part 2 face models (2.1-2.5).
+"""`cnnlab part2 mlp|weights|features|finetune` (and `cnn`, `recipes` in cli.part2_small), `predict` and `explain`:
+the Part 2 face models (2.1-2.5).
 
 Each run command resolves its run config (cnnlab.faces.config): defaults <- --config YAML <- the
 flags that mirror config fields (defaults and help read from the dataclass) <- --set key=value.
@@ -36,7 +37,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     _add_part2(sub)
 
 
-def _add_face_data_args(p: argparse.ArgumentParser, cls: type) -> None:
+def _add_face_data_args(p: argparse.ArgumentParser, cls: type, jobs: str | None = None) -> None:
     """--config/--set, the data flags (data.*), and what every Part 2 run command takes."""
     add_config_args(p, data=False)
     add_field_arg(
@@ -55,7 +56,7 @@ def _add_face_data_args(p: argparse.ArgumentParser, cls: type) -> None:
     ):
         add_field_arg(p, cls, f"data.split.{key}", flag, what, type=int, metavar="N")
     add_field_arg(p, cls, "data.split.seed", "--split-seed", "seed of the per-person split", type=int, metavar="S")
-    add_runtime_args(p, "each run is written to <out>/<run id>/")
+    add_runtime_args(p, "each run is written to <out>/<run id>/", jobs=jobs)
     p.add_argument("--force", action="store_true", help="retrain even if this exact run is cached")
     p.add_argument("--json", action="store_true", help="print summary.json on stdout")
     add_tensorboard_arg(p)
@@ -211,6 +212,10 @@ def _add_part2(sub: argparse._SubParsersAction) -> None:
     )
     _add_train_args(f, FeaturesRunConfig)
     f.set_defaults(handler=_run_part2_features)
+
+    from cnnlab.cli.part2_small import add_small_commands
+
+    add_small_commands(psub)
 
     t = psub.add_parser("finetune", help="AlexNet with one output per actor, fine-tuned (2.4)")
     _add_face_data_args(t, FinetuneRunConfig)

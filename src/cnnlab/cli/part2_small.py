@@ -1,0 +1,100 @@
+"""`cnnlab part2 recipes` (2.1's MLP recipe chosen on validation) and `cnnlab part2 cnn` (the small CNN on the
+same faces): the Part 2 commands beside the handout's, parsed here and run by cnnlab.faces."""
+
+from __future__ import annotations
+
+import argparse
+
+from cnnlab.cli.common import add_field_arg, parse_seeds, resolve_command_config, runtime_options, tensorboard_callbacks
+
+RECIPE_SEEDS = 3  # seeds per recipe when --seeds is not given (the report's Part 2 seeds)
+
+
+def add_small_commands(psub: argparse._SubParsersAction) -> None:
+    """Add `part2 recipes` and `part2 cnn` to the `cnnlab part2` parser."""
+    from cnnlab.cli.part2 import _add_face_data_args, _add_mlp_args, _add_train_args
+    from cnnlab.faces.config import CNNRunConfig, MLPRunConfig
+
+    r = psub.add_parser(
+        "recipes",
+        help="choose 2.1's MLP recipe on validation over a small grid, then evaluate test once for the chosen one",
+    )
+    _add_face_data_args(r, MLPRunConfig, jobs="one run each")
+    add_field_arg(r, MLPRunConfig, "mlp.hidden", "--hidden", "hidden units (fixed over the grid)", type=int)
+    _add_mlp_args(r)
+    r.set_defaults(handler=_run_recipes)
+
+    c = psub.add_parser("cnn", help="a small CNN on the MLP's 28x28 faces, splits and seeds (what convolution adds)")
+    _add_face_data_args(c, CNNRunConfig)
+    add_field_arg(
+        c,
+        CNNRunConfig,
+        "cnn.widths",
+        "--widths",
+        "channels of the conv layers, comma-separated (each: conv, ReLU, 2x2 max-pool)",
+        to_config=lambda text: [int(w) for w in text.split(",") if w.strip()],
+        metavar="N[,N...]",
+    )
+    add_field_arg(c, CNNRunConfig, "cnn.kernel_size", "--kernel-size", "conv kernel size (odd)", type=int)
+    add_field_arg(c, CNNRunConfig, "cnn.image_size", "--image-size", "face size", type=int)
+    add_field_arg(c, CNNRunConfig, "cnn.dropout", "--dropout", "dropout before the linear layer", type=float)
+    add_field_arg(
+        c, CNNRunConfig, "cnn.per_image", "--per-image", "standardise each face first", action="store_const", const=True
+    )
+    add_field_arg(c, CNNRunConfig, "cnn.flip", "--flip", "random horizontal flips", action="store_const", const=True)
+    add_field_arg(c, CNNRunConfig, "cnn.shift", "--shift", "random shifts of up to N px", type=int)
+    _add_train_args(c, CNNRunConfig)
+    c.set_defaults(handler=_run_cnn)
+
+
+def _run_cnn(args: argparse.Namespace) -> int:
+    from cnnlab.cli.part2 import _print_part2, _seeded, _tensorboard_done
+    from cnnlab.faces.config import CNNRunConfig
+    from cnnlab.faces.experiments import load_run_faces, train_face_cnn
+
+    config = resolve_command_config(CNNRunConfig, args)
+    configs = _seeded(config, args)
+    faces = load_run_faces(config)
+    callbacks = tensorboard_callbacks(args, args.out)
+    results = [
+        train_face_cnn(
+            faces, c, args.out, device=args.device, force=args.force, progress=not args.json, callbacks=callbacks
+        )
+        for c in configs
+    ]
+    _print_part2(
+        results, args, lambda s: [f"{s['params']:,} parameters; checkpoint: {args.out}/{s['run_id']}/model.pt"]
+    )
+    _tensorboard_done(results, args)
+    return 0
+
+
+def _run_recipes(args: argparse.Namespace) -> int:
+    from cnnlab.core.io import json_text
+    from cnnlab.core.stats import summarize
+    from cnnlab.faces.config import MLPRunConfig, with_seed
+    from cnnlab.faces.recipes import run_many, select_mlp_recipe
+
+    config = resolve_command_config(MLPRunConfig, args)
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else tuple(range(RECIPE_SEEDS))
+    from cnnlab.core.threads import resolve_threads
+
+    runtime = runtime_options(args)
+    common = {"device": runtime.device, "jobs": runtime.jobs, "threads": resolve_threads(runtime.threads)}
+    choice = select_mlp_recipe(config, seeds, args.out, **common)
+    final = run_many([("mlp", with_seed(choice.config, s), True) for s in seeds], args.out, **common)
+    test = summarize(s["test_acc"] for s in final)
+    if args.json:
+        print(json_text({"rows": choice.rows, "chosen": choice.chosen, "rule": choice.rule, "test": final}, indent=2))
+        return 0
+    width = max(len(r["recipe"]) for r in choice.rows)
+    print(f"{'recipe':<{width}}  validation accuracy (mean +- SE, n = {len(seeds)})")
+    for row in sorted(choice.rows, key=lambda r: -r["val_acc_mean"]):
+        mark = "  <- chosen" if row["chosen"] else ""
+        print(f"{row['recipe']:<{width}}  {row['val_acc_mean']:.3f} +- {row['val_acc_se']:.3f}{mark}")
+    print(f"rule: {choice.rule}")
+    print(
+        f"chosen: {choice.chosen}; test accuracy, evaluated once: {test.mean:.3f} +- {test.se:.3f} (n = {test.n}); "
+        f"runs: {', '.join(s['path'] for s in final)}"
+    )
+    return 0
