@@ -113,8 +113,8 @@ def test_every_registered_face_model_builds_and_runs(kind):
     assert out.shape == (2, 3) and torch.isfinite(out).all()
 
 
-def test_registry_names_the_three_kinds_and_old_mlp_checkpoints_load(tmp_path):
-    assert FACE_MODELS.names() == ["alexnet", "alexnet-features", "mlp"]
+def test_registry_names_the_four_kinds_and_old_mlp_checkpoints_load(tmp_path):
+    assert FACE_MODELS.names() == ["alexnet", "alexnet-features", "face-cnn", "mlp"]
     with pytest.raises(ConfigError, match="face model"):
         build_model("resnet", {}, 3)
     mlp = MLP(MLPConfig(image_size=8, hidden=5), 3)

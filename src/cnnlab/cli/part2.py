@@ -13,21 +13,20 @@ from collections.abc import Callable
 
 from cnnlab.cli.common import (
     ArgumentParser,
-    add_actors_arg,
-    add_config_args,
     add_field_arg,
-    add_runtime_args,
-    add_seeds_arg,
-    add_tensorboard_arg,
-    bind_field,
-    parse_actors,
-    parse_seeds,
     resolve_command_config,
     tensorboard_callbacks,
-    tensorboard_done,
 )
+from cnnlab.cli.part2_common import (
+    add_face_data_args,
+    add_mlp_args,
+    add_train_args,
+    finish_tensorboard,
+    print_part2,
+    seeded,
+)
+from cnnlab.cli.part2_small import add_small_commands
 from cnnlab.core.errors import CnnlabError
-from cnnlab.core.train.config import OPTIMIZERS
 
 log = logging.getLogger("cnnlab")
 
@@ -35,55 +34,6 @@ log = logging.getLogger("cnnlab")
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add this area's sub-commands to the `cnnlab` parser."""
     _add_part2(sub)
-
-
-def _add_face_data_args(p: argparse.ArgumentParser, cls: type, jobs: str | None = None) -> None:
-    """--config/--set, the data flags (data.*), and what every Part 2 run command takes."""
-    add_config_args(p, data=False)
-    add_field_arg(
-        p,
-        cls,
-        "data.source",
-        "--faces",
-        "'olivetti' (embedded) or a folder made by `cnnlab faces download`",
-        metavar="SOURCE",
-    )
-    add_actors_arg(p)
-    bind_field(p, "actors", "data.actors", parse_actors)
-    for flag, key, what in (
-        ("--train-per-actor", "train_per_actor", "training faces per person"),
-        ("--min-eval-per-actor", "min_eval_per_actor", "fewest validation and test faces per person, each"),
-    ):
-        add_field_arg(p, cls, f"data.split.{key}", flag, what, type=int, metavar="N")
-    add_field_arg(p, cls, "data.split.seed", "--split-seed", "seed of the per-person split", type=int, metavar="S")
-    add_runtime_args(p, "each run is written to <out>/<run id>/", jobs=jobs)
-    p.add_argument("--force", action="store_true", help="retrain even if this exact run is cached")
-    p.add_argument("--json", action="store_true", help="print summary.json on stdout")
-    add_tensorboard_arg(p)
-
-
-def _tensorboard_done(results: list, args: argparse.Namespace) -> None:
-    import sys
-
-    tensorboard_done(args, args.out, [r.path for r in results], stream=sys.stderr if args.json else None)
-
-
-def _add_train_args(p: argparse.ArgumentParser, cls: type) -> None:
-    """The train.* flags; their defaults are the command's own (cls().train)."""
-    add_field_arg(p, cls, "train.epochs", "--epochs", "training epochs", type=int)
-    add_field_arg(p, cls, "train.batch_size", "--batch-size", "mini-batch size", type=int)
-    add_field_arg(p, cls, "train.optimizer.name", "--optimizer", f"optimizer: {', '.join(OPTIMIZERS)}")
-    add_field_arg(p, cls, "train.optimizer.lr", "--lr", "learning rate", type=float)
-    add_field_arg(p, cls, "train.optimizer.weight_decay", "--weight-decay", "L2 weight decay", type=float)
-    add_field_arg(
-        p,
-        cls,
-        "train.early_stopping.patience",
-        "--patience",
-        "early stopping after this many epochs without improvement of the validation metric (train.early_stopping.monitor)",
-        type=int,
-    )
-    add_seeds_arg(p, None, "training seeds, one run each (sets train.seed), then mean +- std")
 
 
 def _add_alexnet_args(p: argparse.ArgumentParser, cls: type, section: str) -> None:
@@ -109,63 +59,12 @@ def _add_alexnet_args(p: argparse.ArgumentParser, cls: type, section: str) -> No
     p.add_argument("--cache-dir", help="feature cache folder (default: <out>/cache/features)")
 
 
-def _add_mlp_args(p: argparse.ArgumentParser) -> None:
-    """The mlp.* flags (all but the hidden size, which `mlp` and `weights` take differently)."""
-    from cnnlab.faces.config import INIT_DESCRIPTIONS, MLP_ACTIVATIONS, STANDARDIZE, UNIT_RULES, MLPRunConfig
-
-    cls = MLPRunConfig
-    add_field_arg(p, cls, "mlp.activation", "--activation", " or ".join(MLP_ACTIVATIONS))
-    add_field_arg(p, cls, "mlp.init", "--init", f"weight initialisation: {', '.join(INIT_DESCRIPTIONS)}")
-    add_field_arg(p, cls, "mlp.channels", "--rgb", "RGB inputs instead of grayscale", action="store_const", const=3)
-    add_field_arg(p, cls, "mlp.image_size", "--image-size", "face size", type=int)
-    add_field_arg(p, cls, "mlp.dropout", "--dropout", "dropout on the hidden units", type=float)
-    add_field_arg(
-        p, cls, "mlp.flip", "--flip", "augment with random horizontal flips", action="store_const", const=True
-    )
-    add_field_arg(p, cls, "mlp.unit_rule", "--unit-rule", f"which hidden units to picture: {' or '.join(UNIT_RULES)}")
-    add_field_arg(p, cls, "mlp.units_per_class", "--units-per-class", "pictured units per person", type=int)
-    add_field_arg(
-        p,
-        cls,
-        "mlp.standardize",
-        "--standardize",
-        f"input standardisation: {', '.join(STANDARDIZE)} (pixel: mean face and per-pixel std)",
-    )
-    _add_train_args(p, cls)
-
-
 def _head_hidden(text: str) -> list[int]:
     """--head-hidden "64,32" -> [64, 32]; "0" -> [] (a linear head)."""
     try:
         return [int(h) for h in text.split(",") if h.strip() and int(h) != 0]
     except ValueError:
         raise CnnlabError(f"--head-hidden must be comma-separated integers, got {text!r}") from None
-
-
-def _print_part2(results: list, args: argparse.Namespace, extra: Callable[[dict], list[str]] | None = None) -> None:
-    from cnnlab.core.io import json_text
-    from cnnlab.faces.experiments import seed_summary
-
-    if args.json:
-        print(json_text([r.summary for r in results] if len(results) > 1 else results[0].summary, indent=2))
-        return
-    for r in results:
-        s = r.summary
-        print(f"run {s['run_id']}{' (cached)' if r.cached else ''}: {r.path}")
-        print(
-            f"  {s['model']}; seed {s['seed']}, best epoch {s['best_epoch']} of {s['epochs_run']} (by {s['selected_by'].replace('_', ' ')})"
-        )
-        print(f"  accuracy: train {s['train_acc']:.3f}  val {s['val_acc']:.3f}  test {s['test_acc']:.3f}")
-        for line in extra(s) if extra else []:
-            print(f"  {line}")
-        if s.get("warning"):
-            print(f"  WARNING: {s['warning']}")
-    if len(results) > 1:
-        agg = seed_summary(results)
-        print(
-            f"test accuracy over {agg['n']} seeds: {agg['test_acc_mean']:.3f} +- {agg['test_acc_std']:.3f} "
-            f"(val {agg['val_acc_mean']:.3f} +- {agg['val_acc_std']:.3f})"
-        )
 
 
 def _add_part2(sub: argparse._SubParsersAction) -> None:
@@ -175,15 +74,15 @@ def _add_part2(sub: argparse._SubParsersAction) -> None:
     psub = p.add_subparsers(dest="part2_command", metavar="STEP", parser_class=ArgumentParser)
     psub.required = True
     m = psub.add_parser("mlp", help="train the one-hidden-layer MLP on 28x28 faces (2.1)")
-    _add_face_data_args(m, MLPRunConfig)
+    add_face_data_args(m, MLPRunConfig)
     add_field_arg(m, MLPRunConfig, "mlp.hidden", "--hidden", "hidden units", type=int)
-    _add_mlp_args(m)
+    add_mlp_args(m)
     m.set_defaults(handler=_run_part2_mlp)
 
     w = psub.add_parser(
         "weights", help="MLPs with 300 and 800 hidden units and pictures of chosen units' input weights (2.3)"
     )
-    _add_face_data_args(w, MLPRunConfig)
+    add_face_data_args(w, MLPRunConfig)
     w.add_argument(
         "--hidden",
         type=int,
@@ -192,11 +91,11 @@ def _add_part2(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"hidden sizes, one MLP each (replaces mlp.hidden; default: {' '.join(map(str, WEIGHT_STUDY_HIDDEN))})",
     )
-    _add_mlp_args(w)
+    add_mlp_args(w)
     w.set_defaults(handler=_run_part2_weights)
 
     f = psub.add_parser("features", help="AlexNet activations (conv4) as fixed features + a fully connected head (2.2)")
-    _add_face_data_args(f, FeaturesRunConfig)
+    add_face_data_args(f, FeaturesRunConfig)
     _add_alexnet_args(f, FeaturesRunConfig, "features")
     add_field_arg(
         f, FeaturesRunConfig, "features.layer", "--layer", "AlexNet layer: conv1..conv5, pool1, pool2, pool5, fc6, fc7"
@@ -210,15 +109,13 @@ def _add_part2(sub: argparse._SubParsersAction) -> None:
         to_config=_head_hidden,
         metavar="N[,N...]",
     )
-    _add_train_args(f, FeaturesRunConfig)
+    add_train_args(f, FeaturesRunConfig)
     f.set_defaults(handler=_run_part2_features)
-
-    from cnnlab.cli.part2_small import add_small_commands
 
     add_small_commands(psub)
 
     t = psub.add_parser("finetune", help="AlexNet with one output per actor, fine-tuned (2.4)")
-    _add_face_data_args(t, FinetuneRunConfig)
+    add_face_data_args(t, FinetuneRunConfig)
     _add_alexnet_args(t, FinetuneRunConfig, "finetune")
     add_field_arg(
         t,
@@ -248,15 +145,8 @@ def _add_part2(sub: argparse._SubParsersAction) -> None:
     add_field_arg(
         t, FinetuneRunConfig, "finetune.lr_scale", "--lr-scale", "AlexNet layers train at lr x this", type=float
     )
-    _add_train_args(t, FinetuneRunConfig)
+    add_train_args(t, FinetuneRunConfig)
     t.set_defaults(handler=_run_part2_finetune)
-
-
-def _seeded(config, args: argparse.Namespace) -> list:
-    """One config per --seeds seed (train.seed), or just `config` when --seeds is not given."""
-    from cnnlab.faces.config import with_seed
-
-    return [config] if args.seeds is None else [with_seed(config, s) for s in parse_seeds(args.seeds)]
 
 
 def _mlp_lines(args: argparse.Namespace) -> Callable[[dict], list[str]]:
@@ -286,9 +176,9 @@ def _run_part2_mlp(args: argparse.Namespace) -> int:
     from cnnlab.faces.config import MLPRunConfig
 
     config = resolve_command_config(MLPRunConfig, args)
-    results = _train_mlps(_seeded(config, args), args)
-    _print_part2(results, args, _mlp_lines(args))
-    _tensorboard_done(results, args)
+    results = _train_mlps(seeded(config, args), args)
+    print_part2(results, args, _mlp_lines(args))
+    finish_tensorboard(results, args)
     return 0
 
 
@@ -298,16 +188,16 @@ def _run_part2_weights(args: argparse.Namespace) -> int:
     from cnnlab.faces.config import MLPRunConfig
 
     config = resolve_command_config(MLPRunConfig, args)
-    by_size = {h: _seeded(replace(config, mlp=replace(config.mlp, hidden=h)), args) for h in dict.fromkeys(args.hidden)}
+    by_size = {h: seeded(replace(config, mlp=replace(config.mlp, hidden=h)), args) for h in dict.fromkeys(args.hidden)}
     results = _train_mlps([c for group in by_size.values() for c in group], args)
     if args.json:  # one JSON document: every run's summary
-        _print_part2(results, args)
+        print_part2(results, args)
     else:
         for h in by_size:
             if len(by_size) > 1:
                 print(f"--- {h} hidden units")
-            _print_part2([r for r in results if r.summary["architecture"]["hidden"] == h], args, _mlp_lines(args))
-    _tensorboard_done(results, args)
+            print_part2([r for r in results if r.summary["architecture"]["hidden"] == h], args, _mlp_lines(args))
+    finish_tensorboard(results, args)
     return 0
 
 
@@ -343,9 +233,9 @@ def _run_part2_features(args: argparse.Namespace) -> int:
             progress=not args.json,
             callbacks=callbacks,
         )
-        for c in _seeded(config, args)
+        for c in seeded(config, args)
     ]
-    _print_part2(
+    print_part2(
         results,
         args,
         lambda s: [
@@ -354,7 +244,7 @@ def _run_part2_features(args: argparse.Namespace) -> int:
             f"checkpoint: {args.out}/{s['run_id']}/model.pt",
         ],
     )
-    _tensorboard_done(results, args)
+    finish_tensorboard(results, args)
     return 0
 
 
@@ -378,7 +268,7 @@ def _run_part2_finetune(args: argparse.Namespace) -> int:
             progress=not args.json,
             callbacks=callbacks,
         )
-        for c in _seeded(config, args)
+        for c in seeded(config, args)
     ]
 
     def lines(s: dict) -> list[str]:
@@ -391,6 +281,6 @@ def _run_part2_finetune(args: argparse.Namespace) -> int:
             )
         return out
 
-    _print_part2(results, args, lines)
-    _tensorboard_done(results, args)
+    print_part2(results, args, lines)
+    finish_tensorboard(results, args)
     return 0

@@ -6,26 +6,33 @@ from __future__ import annotations
 import argparse
 
 from cnnlab.cli.common import add_field_arg, parse_seeds, resolve_command_config, runtime_options, tensorboard_callbacks
+from cnnlab.cli.part2_common import (
+    add_face_data_args,
+    add_mlp_args,
+    add_train_args,
+    finish_tensorboard,
+    print_part2,
+    seeded,
+)
 
 RECIPE_SEEDS = 3  # seeds per recipe when --seeds is not given (the report's Part 2 seeds)
 
 
 def add_small_commands(psub: argparse._SubParsersAction) -> None:
     """Add `part2 recipes` and `part2 cnn` to the `cnnlab part2` parser."""
-    from cnnlab.cli.part2 import _add_face_data_args, _add_mlp_args, _add_train_args
     from cnnlab.faces.config import CNNRunConfig, MLPRunConfig
 
     r = psub.add_parser(
         "recipes",
         help="choose 2.1's MLP recipe on validation over a small grid, then evaluate test once for the chosen one",
     )
-    _add_face_data_args(r, MLPRunConfig, jobs="one run each")
+    add_face_data_args(r, MLPRunConfig, jobs="one run each")
     add_field_arg(r, MLPRunConfig, "mlp.hidden", "--hidden", "hidden units (fixed over the grid)", type=int)
-    _add_mlp_args(r)
+    add_mlp_args(r)
     r.set_defaults(handler=_run_recipes)
 
     c = psub.add_parser("cnn", help="a small CNN on the MLP's 28x28 faces, splits and seeds (what convolution adds)")
-    _add_face_data_args(c, CNNRunConfig)
+    add_face_data_args(c, CNNRunConfig)
     add_field_arg(
         c,
         CNNRunConfig,
@@ -43,17 +50,16 @@ def add_small_commands(psub: argparse._SubParsersAction) -> None:
     )
     add_field_arg(c, CNNRunConfig, "cnn.flip", "--flip", "random horizontal flips", action="store_const", const=True)
     add_field_arg(c, CNNRunConfig, "cnn.shift", "--shift", "random shifts of up to N px", type=int)
-    _add_train_args(c, CNNRunConfig)
+    add_train_args(c, CNNRunConfig)
     c.set_defaults(handler=_run_cnn)
 
 
 def _run_cnn(args: argparse.Namespace) -> int:
-    from cnnlab.cli.part2 import _print_part2, _seeded, _tensorboard_done
     from cnnlab.faces.config import CNNRunConfig
     from cnnlab.faces.experiments import load_run_faces, train_face_cnn
 
     config = resolve_command_config(CNNRunConfig, args)
-    configs = _seeded(config, args)
+    configs = seeded(config, args)
     faces = load_run_faces(config)
     callbacks = tensorboard_callbacks(args, args.out)
     results = [
@@ -62,10 +68,8 @@ def _run_cnn(args: argparse.Namespace) -> int:
         )
         for c in configs
     ]
-    _print_part2(
-        results, args, lambda s: [f"{s['params']:,} parameters; checkpoint: {args.out}/{s['run_id']}/model.pt"]
-    )
-    _tensorboard_done(results, args)
+    print_part2(results, args, lambda s: [f"{s['params']:,} parameters; checkpoint: {args.out}/{s['run_id']}/model.pt"])
+    finish_tensorboard(results, args)
     return 0
 
 

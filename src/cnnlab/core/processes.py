@@ -1,5 +1,4 @@
-"""Processes: whether a pid is alive, worker processes that never outlive their parent, and `map_jobs`,
-the one process pool (the suites' runs, Part 2's runs).
+"""Processes: whether a pid is alive, and worker processes that never outlive their parent.
 
 cnnlab starts worker processes in two places (the suites' process pool, the sweep's workers), both with
 the "spawn" start method. When the parent is killed with SIGKILL nothing tells them: a pool worker
@@ -18,12 +17,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from typing import TypeVar
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 WATCH_INTERVAL = 1.0  # seconds between the watchdog's checks of the parent
@@ -135,23 +130,3 @@ def _watch_parent(parent_pid: int, interval: float) -> None:
         if _parent_gone(parent_pid):
             os._exit(1)  # no cleanup: the parent that would collect our results is gone
 
-
-def _init_pool_worker(threads: int) -> None:
-    import torch
-
-    exit_with_parent()  # a killed command must not leave its workers running
-    torch.set_num_threads(threads)
-
-
-def map_jobs(fn: Callable[..., T], calls: Sequence[tuple], jobs: int, threads: int) -> list[T]:
-    """`fn(*call)` for every call, results in order: in this process when `jobs` is 1 (or there is one call),
-    else in `jobs` spawned worker processes with `threads` torch threads each, ended with their parent.
-    `fn` must be a module-level function and the calls picklable (the suites' runs, Part 2's seeds)."""
-    if jobs <= 1 or len(calls) <= 1:
-        return [fn(*call) for call in calls]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_pool_worker, initargs=(threads,)) as pool:
-        return list(pool.map(fn, *zip(*calls)))

@@ -144,7 +144,7 @@ def run_many(
     callbacks: Sequence[Any] = (),
 ) -> list[dict]:
     """(kind, config, evaluate_test) runs in `jobs` processes (cnnlab.core.processes.map_jobs); summaries in order."""
-    from cnnlab.core.processes import map_jobs
+    from cnnlab.core.pool import map_jobs
 
     calls = [(kind, config, str(out_root), device, tuple(callbacks), test) for kind, config, test in runs]
     return map_jobs(run_small, calls, jobs, threads)

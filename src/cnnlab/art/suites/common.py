@@ -147,7 +147,7 @@ def _run_one(config: RunConfig, out_root: str, device: str, callbacks: Sequence[
 
 def run_configs(configs: Sequence[RunConfig], options: SuiteOptions) -> list[dict]:
     """Run many configs (cached ones are reused), in `options.jobs` processes; summaries in order."""
-    from cnnlab.core.processes import map_jobs
+    from cnnlab.core.pool import map_jobs
     from cnnlab.core.threads import resolve_threads
 
     root = str(options.out_root)
