@@ -32,7 +32,7 @@ from cnnlab.faces.experiments import describe_mlp
 from cnnlab.faces.mlp import MLP
 
 COMMANDS = {"mlp": MLPRunConfig, "weights": MLPRunConfig, "features": FeaturesRunConfig, "finetune": FinetuneRunConfig}
-TINY = ["--actors", "s1,s2,s3", "--train-per-actor", "4", "--val-per-actor", "2", "--test-per-actor", "2"]
+TINY = ["--actors", "s1,s2,s3", "--train-per-actor", "4", "--min-eval-per-actor", "2"]
 
 
 # ----------------------------------------------------------------------------- the dataclasses

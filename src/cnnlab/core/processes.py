@@ -129,4 +129,3 @@ def _watch_parent(parent_pid: int, interval: float) -> None:
         time.sleep(interval)
         if _parent_gone(parent_pid):
             os._exit(1)  # no cleanup: the parent that would collect our results is gone
-
