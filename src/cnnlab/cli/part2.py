@@ -14,6 +14,7 @@ from collections.abc import Callable
 from cnnlab.cli.common import (
     ArgumentParser,
     add_field_arg,
+    parse_seeds,
     resolve_command_config,
     tensorboard_callbacks,
 )
@@ -111,6 +112,15 @@ def _add_part2(sub: argparse._SubParsersAction) -> None:
     )
     add_train_args(f, FeaturesRunConfig)
     f.set_defaults(handler=_run_part2_features)
+
+    d = psub.add_parser(
+        "layers",
+        help="the 2.2 head on each AlexNet depth, conv1..conv5 and pool5, all read in one forward pass",
+    )
+    add_face_data_args(d, FeaturesRunConfig)
+    _add_alexnet_args(d, FeaturesRunConfig, "features")
+    add_train_args(d, FeaturesRunConfig)
+    d.set_defaults(handler=_run_part2_layers)
 
     add_small_commands(psub)
 
@@ -245,6 +255,34 @@ def _run_part2_features(args: argparse.Namespace) -> int:
         ],
     )
     finish_tensorboard(results, args)
+    return 0
+
+
+def _run_part2_layers(args: argparse.Namespace) -> int:
+    from cnnlab.cli.part2_small import RECIPE_SEEDS
+    from cnnlab.core.io import json_text
+    from cnnlab.faces.config import FeaturesRunConfig
+    from cnnlab.faces.depth import format_sweep, layer_sweep
+
+    config = resolve_command_config(FeaturesRunConfig, args)
+    state_dict, weights, faces = _load_alexnet_inputs(config, config.features.weights, args)
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else tuple(range(RECIPE_SEEDS))
+    sweep = layer_sweep(
+        faces,
+        state_dict,
+        weights,
+        config,
+        seeds,
+        args.out,
+        cache_dir=args.cache_dir,
+        device=args.device,
+        callbacks=tensorboard_callbacks(args, args.out),
+    )
+    if args.json:
+        print(json_text({"grid": sweep.grid, "seeds": list(sweep.seeds), "rows": sweep.rows}, indent=2))
+        return 0
+    print(format_sweep(sweep))
+    print(f"each layer average-pooled to {sweep.grid}x{sweep.grid}; AlexNet: {weights['label']}")
     return 0
 
 

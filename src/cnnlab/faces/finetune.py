@@ -32,6 +32,7 @@ from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.alexnet import LAYER_ORDER, LAYERS, TRAIN_FROM
+from cnnlab.faces.alexnet.model import pool_to_grid
 from cnnlab.faces.config import FROM_FEATURES, FeaturesRunConfig, FinetuneRunConfig
 from cnnlab.faces.experiments import check_faces
 from cnnlab.faces.finetune_classic import UNTRAINED, finetune_last_layer
@@ -114,6 +115,7 @@ class _FromLayer(nn.Module):
         x = m.features[self.start :](x)  # (B, C, h, w) of the frozen layer -> the 2.2 layer's activations
         if m.avgpool is not None:
             x = m.avgpool(x)
+        x = pool_to_grid(x, m.grid)  # a depth-sweep network's pooling, if any
         x = torch.flatten(x, 1)
         if m.classifier is not None:
             x = m.classifier(x)
