@@ -156,6 +156,12 @@ def _add_part2(sub: argparse._SubParsersAction) -> None:
         t, FinetuneRunConfig, "finetune.lr_scale", "--lr-scale", "AlexNet layers train at lr x this", type=float
     )
     add_train_args(t, FinetuneRunConfig)
+    t.add_argument(
+        "--lr-find",
+        action="store_true",
+        help="train nothing: run the LR range test on the layers this fine-tuning trains (from its 2.2 network, "
+        "on the training split) and write <out>/lr-find-finetune/",
+    )
     t.set_defaults(handler=_run_part2_finetune)
 
 
@@ -292,6 +298,18 @@ def _run_part2_finetune(args: argparse.Namespace) -> int:
 
     config = resolve_command_config(FinetuneRunConfig, args)
     state_dict, weights, faces = _load_alexnet_inputs(config, config.finetune.weights, args)
+    if args.lr_find:
+        from cnnlab.core.train.lr_finder import format_lr_find
+        from cnnlab.faces.finetune import finetune_lr_find
+
+        found = finetune_lr_find(
+            faces, state_dict, weights, seeded(config, args)[0], args.out, cache_dir=args.cache_dir, device=args.device
+        )
+        print(format_lr_find(found, config.train.optimizer.lr * config.finetune.lr_scale))
+        print(
+            f"curve: {args.out}/lr-find-finetune/lr_find.png (the LR of {found.meta['trained_layers']}; head x 1/lr_scale)"
+        )
+        return 0
     callbacks = tensorboard_callbacks(args, args.out)
     results = [
         alexnet_finetune(
