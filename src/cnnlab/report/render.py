@@ -21,7 +21,7 @@ from cnnlab.core.processes import pid_alive
 from cnnlab.report.figures.build import make_figures
 from cnnlab.report.latex import comment, esc, path
 from cnnlab.report.options import ReportResult
-from cnnlab.report.sections import alexnet, network, robustness, search, training
+from cnnlab.report.sections import alexnet, beyond, network, robustness, search, training
 from cnnlab.report.sections import diagnostics as sd
 from cnnlab.report.sections import faces as p2
 from cnnlab.report.sections.front import abstract, appendix, section_discussion, section_setup
@@ -71,7 +71,9 @@ def render_tex(
         sd.section_controls(ctx),
         "\\section{Part 2: face recognition with an MLP and AlexNet}",
         p2.section_mlp(ctx, figs),
+        beyond.section_cnn(ctx),
         alexnet.section_features(ctx),
+        beyond.depth_text(ctx, figs),
         p2.section_weights(ctx),
         alexnet.section_finetune(ctx),
         alexnet.section_explain(ctx),
