@@ -440,6 +440,7 @@ def make_fixture_runs(
         },
         "finetune_lr": {
             "trained_layers": "conv4",
+            "start_lr": 1e-7,
             "min_lr": 1e-7,
             "last_lr": 1e-4,
             "stop_reason": "stopped after 44 steps: smoothed loss above 4x its minimum",

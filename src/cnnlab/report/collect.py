@@ -258,6 +258,7 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     )
     lr_range = {
         "trained_layers": found.meta["trained_layers"],
+        "start_lr": found.start,
         "min_lr": found.min_lr,
         "last_lr": found.lrs[-1],
         "stop_reason": found.stop_reason,

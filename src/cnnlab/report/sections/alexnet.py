@@ -184,7 +184,7 @@ def _why_nothing(ctx: dict, start: dict) -> str:
         f"the LR range test on {esc(found['trained_layers'])} (training split) finds the smoothed training loss lowest at "
         f"lr {found['min_lr']:.1e} and rising {'until it diverges at' if found.get('diverged') else 'up to'} "
         f"{found['last_lr']:.1e}: no learning rate lowers it"
-        if found["min_loss"] >= 0.9 * found["start_loss"]
+        if found["min_lr"] <= 10 * found.get("start_lr", found["min_lr"])  # lowest within the first decade of LR
         else f"the LR range test on {esc(found['trained_layers'])} (training split) lowers the smoothed training loss from "
         f"{found['start_loss']:.3f} to {found['min_loss']:.3f} (lowest at lr {found['min_lr']:.1e}): training can still move "
         "the network, but not to a higher validation accuracy"

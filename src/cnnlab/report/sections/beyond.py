@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from cnnlab.core.stats import compare
+from cnnlab.core.stats import BETTER, WORSE, compare
 from cnnlab.report.latex import esc, pct, pm, pp
 
 ROW_NAMES = {  # (per-image standardisation, augmentation) -> the grid table's row label
@@ -65,15 +65,23 @@ def recipe_table(ctx: dict) -> str:
     return "\n".join(lines)
 
 
-def _paired(a: dict, b: dict, key: str = "test_acc") -> str:
-    """a minus b, paired by seed, as text: mean +- SE in points, n and the verdict of core.stats."""
+def _paired(a: dict, b: dict, key: str = "test_acc") -> tuple[str, str]:
+    """a minus b, paired by seed: (text with mean +- SE in points, n and the verdict of core.stats; the verdict)."""
     c = compare(a["per_seed"][key], b["per_seed"][key])
     if not c.has_error_bar:
-        return f"{pp(c.diff)} points ($n=1$: no error bar, no verdict)"
-    return (
+        return f"{pp(c.diff)} points ($n=1$: no error bar, no verdict)", c.verdict
+    text = (
         f"{pp(c.diff)}\\,$\\pm$\\,{pct(c.se)} points (mean\\,$\\pm$\\,SE of the per-seed differences, $n={c.n}$): "
         f"\\textbf{{{esc(c.verdict)}}}"
     )
+    return text, c.verdict
+
+
+WHY = (
+    "each $3\\times3$ filter is one small set of weights applied at every position, so an edge of an eye or a mouth is "
+    "learned once and recognised wherever it falls, while the MLP must learn a separate weight for every pixel and every "
+    "shift of the same feature"
+)
 
 
 def section_cnn(ctx: dict) -> str:
@@ -84,13 +92,25 @@ def section_cnn(ctx: dict) -> str:
     cnn, mlp = p2["cnn"], p2["mlp300"]
     cp, mp = cnn["summary"].get("params"), mlp["summary"].get("params")
     params = f" with {cp:,} parameters against the MLP's {mp:,}".replace(",", "{,}") if cp and mp else ""
+    diff, verdict = _paired(cnn, mlp)
+    fewer = f"{mp / cp:.0f} times fewer weights" if cp and mp else "far fewer weights"
+    if verdict == BETTER:
+        meaning = f"Weight sharing and local receptive fields are why, with {fewer}: {WHY}."
+    elif verdict == WORSE:
+        meaning = (
+            f"Weight sharing and local receptive fields ({WHY}) did not pay here: with {fewer} and a recipe chosen "
+            "for the MLP, the CNN fits these few faces less well."
+        )
+    else:
+        meaning = (
+            f"Weight sharing and local receptive fields let it work with {fewer} ({WHY}), but on these $28\\times28$ faces, "
+            "with a recipe chosen for the MLP, they add no accuracy that these seeds can resolve."
+        )
     return rf"""
 \subsection{{Beyond the handout: what convolution adds}}
 On the same $28\times28$ faces, splits, seeds and training recipe, a small CNN ({esc(cnn["summary"].get("description", ""))})
 reaches \textbf{{{acc(cnn)} test accuracy}}{params}. Paired by seed against the 300-unit MLP, the difference in test
-accuracy is {_paired(cnn, mlp)} (the verdict rule of Part~1). Weight sharing and local receptive fields are why: each
-$3\times3$ filter is one small set of weights applied at every position, so an edge of an eye or a mouth is learned once
-and recognised wherever it falls, while the MLP must learn a separate weight for every pixel and every shift of the same feature.
+accuracy is {diff} (the verdict rule of Part~1). {meaning}
 """
 
 
