@@ -86,6 +86,7 @@ def layer_sweep(
                 device=device,
                 extract_batch_size=extract_batch_size,
                 callbacks=callbacks,
+                write_plots=False,  # 6 layers x seeds runs: the report draws their one figure
             )
             for s in seeds
         ]

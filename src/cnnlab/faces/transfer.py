@@ -109,13 +109,15 @@ def alexnet_features(
     extract_batch_size: int = 64,
     callbacks: Sequence[Callback] = (),
     extra_layers: Sequence[str] = (),
+    write_plots: bool = True,
 ) -> RunResult:
     """2.2: AlexNet `features.layer` activations (cached on disk) -> a fully connected head trained on them.
 
     `faces` must be RGB at features.input_size (load_run_faces(config)); (state_dict, weights) come from
     weights.resolve_weights. The checkpoint holds the trunk up to the layer plus the head, so
     predict/explain take raw images. Seeded by config.train.seed. `extra_layers` are cached in the same
-    pass through AlexNet (the frozen layer a 2.4 fine-tuning from this run starts from).
+    pass through AlexNet (the frozen layer a 2.4 fine-tuning from this run starts from). write_plots=False: no
+    learning-curve picture (the layer sweep's many runs; the numbers and the checkpoint are written as always).
     """
     from cnnlab.core.plotting import plot_learning_curves
     from cnnlab.faces.checkpoints import FeatureClassifier, FeatureHead, save_checkpoint
@@ -180,12 +182,13 @@ def alexnet_features(
         pooled = f" pooled to {settings.pool_grid}x{settings.pool_grid}" if settings.pool_grid else ""
         desc = f"{label} {settings.layer} features{pooled} ({dim}) -> FC {hidden} -> {len(names)}"
         run.write_history(result.history)
-        plot_learning_curves(
-            result.history,
-            run.file("learning_curves.png"),
-            sets=["train", "val", "test"],
-            title=f"{desc} on {info['name']}: test acc {final['test_acc']:.3f}",
-        )
+        if write_plots:
+            plot_learning_curves(
+                result.history,
+                run.file("learning_curves.png"),
+                sets=["train", "val", "test"],
+                title=f"{desc} on {info['name']}: test acc {final['test_acc']:.3f}",
+            )
         config_m = {
             "layer": settings.layer,
             "grid": settings.pool_grid,
