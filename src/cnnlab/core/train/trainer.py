@@ -54,16 +54,38 @@ def seed_everything(seed: int) -> None:
         pass
 
 
+FUSED_DEVICES = ("cpu", "cuda")  # where torch has fused Adam, AdamW and SGD kernels
+
+
+def _fused(params: list) -> bool:
+    """Whether to use the fused optimizer kernels: one kernel over all parameters instead of a Python loop per
+    tensor, 2.1x faster Adam steps on the small networks here (bench/bench_optimizer.py). Only where torch has them,
+    and only for float parameters that all live on one such device."""
+    tensors = [p for group in params for p in (group["params"] if isinstance(group, dict) else [group])]
+    return (
+        bool(tensors)
+        and all(t.device.type in FUSED_DEVICES and t.is_floating_point() for t in tensors)
+        and (len({t.device for t in tensors}) == 1)
+    )
+
+
 def create_optimizer(params: Iterable, config: OptimizerConfig) -> torch.optim.Optimizer:
-    """SGD (momentum, nesterov), Adam, AdamW or RMSprop, each with weight decay."""
+    """SGD (momentum, nesterov), Adam, AdamW or RMSprop, each with weight decay; fused kernels where torch has them."""
+    params = list(params)
+    fused = _fused(params) or None  # None: torch's own choice (for-each or per-tensor)
     if config.name == "sgd":
         return torch.optim.SGD(
-            params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay
+            params,
+            lr=config.lr,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay,
+            fused=fused,
         )
     if config.name == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
     if config.name == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
     if config.name == "rmsprop":
         return torch.optim.RMSprop(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     raise AssertionError(config.name)  # validated in OptimizerConfig

@@ -1,68 +1,13 @@
-"""Part 2 beyond the handout, from the context: 2.1's recipe chosen on validation (text and grid table), the small
-CNN paired with the MLP, and the accuracy of the 2.2 head on each AlexNet depth."""
+"""Part 2 beyond the handout, from the context: the small CNN paired with the MLP, and the accuracy of the 2.2 head on
+each AlexNet depth. (2.1's recipe choice is part of the MLP's section, cnnlab.report.sections.faces.)"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from cnnlab.core.stats import BETTER, WORSE, compare
-from cnnlab.report.latex import esc, pct, pm, pp
-
-ROW_NAMES = {  # (per-image standardisation, augmentation) -> the grid table's row label
-    (False, False): "pixel std., no augm.",
-    (False, True): "pixel std., flips + shifts",
-    (True, False): "per-image std., no augm.",
-    (True, True): "per-image std., flips + shifts",
-}
-
-
-def recipe_text(ctx: dict) -> str:
-    """How 2.1's recipe was chosen: the grid, the rule, the choice (validation only), and test once."""
-    r = ctx["recipes"]
-    rows = r["rows"]
-    chosen = next(row for row in rows if row["chosen"])
-    n = chosen["n"]
-    val = pm(chosen["val_acc_mean"], chosen["val_acc_se"], n=n)
-    return (
-        r"\textbf{Choosing the recipe.} The preprocessing, augmentation and optimiser settings above were chosen on "
-        f"validation alone, from a grid of {len(rows)} recipes ({esc(r['grid'])}; 300 hidden units throughout), each "
-        f"trained on the same {n} seed{'s' if n > 1 else ''} without ever evaluating the test split. "
-        f"Rule: {esc(r['rule'])}. The chosen recipe, \\emph{{{esc(chosen['recipe'])}}}, reaches {val}\\,\\% validation "
-        r"accuracy (mean\,$\pm$\,SE; Table~\ref{tab:recipes}); only its runs below evaluate the test split, once."
-    )
-
-
-def recipe_table(ctx: dict) -> str:
-    """The 2.1 grid as a compact table: rows preprocessing x augmentation, columns L2 x learning rate, cells the
-    mean validation accuracy over the seeds; the chosen recipe in bold."""
-    rows = ctx["recipes"]["rows"]
-    if not all(k in rows[0] for k in ("per_image", "augment", "weight_decay", "lr")):
-        return ""
-    row_keys = list(dict.fromkeys((r["per_image"], r["augment"]) for r in rows))
-    col_keys = sorted({(r["weight_decay"], r["lr"]) for r in rows})
-    cell = {((r["per_image"], r["augment"]), (r["weight_decay"], r["lr"])): r for r in rows}
-    header = " & ".join(f"L2 {wd:g}, lr {lr:g}" for wd, lr in col_keys)
-    lines = [
-        r"\begin{table}[t]",
-        r"\centering",
-        f"\\caption{{2.1's recipe grid: mean validation accuracy (\\%) of the 300-unit MLP over $n={rows[0]['n']}$ "
-        "seeds; bold: the recipe chosen by the rule. The test split is never evaluated for these runs.}",
-        r"\label{tab:recipes}",
-        r"\small",
-        f"\\begin{{tabular}}{{@{{}}l{'r' * len(col_keys)}@{{}}}}",
-        r"\toprule",
-        f" & {header} \\\\",
-        r"\midrule",
-    ]
-    for rk in row_keys:
-        cells = []
-        for ck in col_keys:
-            r = cell.get((rk, ck))
-            text = pct(r["val_acc_mean"]) if r else "--"
-            cells.append(f"\\textbf{{{text}}}" if r and r["chosen"] else text)
-        lines.append(f"{ROW_NAMES.get(rk, esc(str(rk)))} & " + " & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(lines)
+from cnnlab.report.latex import esc, pct, pp
+from cnnlab.report.sections.faces import acc
 
 
 def _paired(a: dict, b: dict, key: str = "test_acc") -> tuple[str, str]:
@@ -86,8 +31,6 @@ WHY = (
 
 def section_cnn(ctx: dict) -> str:
     """Beyond the handout: the small CNN against the 300-unit MLP, paired by seed on the same faces and recipe."""
-    from cnnlab.report.sections.faces import acc
-
     p2 = ctx["part2"]
     cnn, mlp = p2["cnn"], p2["mlp300"]
     cp, mp = cnn["summary"].get("params"), mlp["summary"].get("params")
