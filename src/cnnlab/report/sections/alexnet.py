@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnnlab.core.stats import summarize
+from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc, path, pct, pp
 from cnnlab.report.sections.faces import acc, alexnet_label, seeds_text, short_alexnet
 
@@ -103,7 +104,7 @@ placeholder) and classifies the file with \texttt{{cnnlab predict}}: the network
 \caption{{One test face classified with \texttt{{cnnlab predict}} (top 3).}}
 \label{{fig:predict}}
 \end{{subfigure}}\hfill
-\begin{{subfigure}}[b]{{0.62\linewidth}}\centering
+\begin{{subfigure}}[b]{{{PRINT["guided_backprop"].tex}}}\centering
 \includegraphics[width=\linewidth]{{figures/{ctx["explain"]["figure"]}}}
 \caption{{Guided backpropagation for the predicted person on {len(ctx["explain"]["items"])} test faces (2.5; correct predictions
 first, then wrong ones).}}

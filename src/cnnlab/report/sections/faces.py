@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cnnlab.core.train.config import MONITOR_BEST, MONITOR_NAMES, OPTIMIZER_NAMES
+from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc, pct, pm, pp
 from cnnlab.report.sections.diagnostics import face_confusion_subfigure
 
@@ -196,7 +197,7 @@ validation {acc(g, "val_acc")}); with 800 units it reaches {acc(g8)} ({pp(g8["te
 
 \begin{{figure}}[t]
 \centering
-\includegraphics[width=\linewidth]{{figures/{figs["part2_curves"]}}}
+\includegraphics[width={PRINT["part2_curves"].tex}]{{figures/{figs["part2_curves"]}}}
 \caption{{Learning curves of the Part 2 models: training, validation and test accuracy per epoch (mean over seeds, band $\pm$1 std).
 {"The AlexNet models use an untrained AlexNet (random weights)." if not ctx["alexnet"].get("pretrained") else ""}}}
 \label{{fig:part2}}
@@ -267,13 +268,13 @@ darker), trained into the weights by the L2 penalty, which removes the weight no
 {comment("weight pictures from runs " + ids)}
 \begin{{figure}}[t]
 \centering
-\begin{{subfigure}}[b]{{0.62\linewidth}}\centering
+\begin{{subfigure}}[b]{{{PRINT["mlp_units"].tex}}}\centering
 \includegraphics[width=\linewidth]{{figures/{u["figure"]}}}
 \caption{{Input weights of two selective hidden units per MLP (top) and the favoured person's mean face minus the
 mean of all faces (bottom); $r$: their correlation.}}
 \label{{fig:units}}
 \end{{subfigure}}\hfill
-{face_confusion_subfigure(ctx, 0.32)}
+{face_confusion_subfigure(ctx, PRINT["confusion_faces"])}
 \caption{{What the MLPs' hidden units look for (2.3), and what the best face model confuses.}}
 \end{{figure}}
 """

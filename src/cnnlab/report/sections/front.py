@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from cnnlab.core.stats import VERDICT_RULE
 from cnnlab.report.compare import acc, gap
-from cnnlab.report.latex import esc, path, pct
+from cnnlab.report.figures.layout import PRINT
+from cnnlab.report.latex import esc, folder, pct
 from cnnlab.report.sections import faces as p2
 
 
@@ -24,7 +25,7 @@ def provenance_lines(ctx: dict) -> dict[str, str]:
     else:
         art_line = (
             f"\\textbf{{Art data: real images.}} Part~1 uses the {n} images of {len(art['counts'])} artists in "
-            f"{path(art['name'])}, downsampled to ${art['image_size']}\\times{art['image_size']}$"
+            f"{folder(art['name'])}, downsampled to ${art['image_size']}\\times{art['image_size']}$"
             + (f" ({art['skipped']} unreadable files skipped)" if art.get("skipped") else "")
             + "."
         )
@@ -46,7 +47,7 @@ def provenance_lines(ctx: dict) -> dict[str, str]:
     else:
         face_line = (
             f"\\textbf{{Face data: FaceScrub.}} Part~2 uses {len(faces.get('people', []))} actors downloaded from the "
-            f"FaceScrub lists into {path(faces['source'])} (SHA-256 checked, cropped): {per_text} "
+            f"FaceScrub lists into {folder(faces['source'])} (SHA-256 checked, cropped): {per_text} "
             "train/validation/test faces per actor."
         )
     if faces.get("subset"):
@@ -146,7 +147,7 @@ summary and weights.
 
 \begin{{figure}}[t]
 \centering
-\includegraphics[width=\linewidth]{{figures/art_overview.png}}
+\includegraphics[width={PRINT["art_overview"].tex}]{{figures/art_overview.png}}
 \caption{{Top: one {"synthetic " if ctx["art"]["synthetic"] else ""}image per class of the Part~1 data. Bottom: the
 course's transformations of question 1.7, applied to the first image.}}
 \label{{fig:data}}
@@ -227,7 +228,7 @@ def appendix(ctx: dict) -> str:
         [
             "\\section{Runs behind every number}\\label{app:runs}",
             "The first 6 hex digits of the run id of every table row, repeats (Part~2: seeds) in order; the full ids are in comments of "
-            f"\\texttt{{report.tex}} and in \\texttt{{suites/<name>/suite.json}}. Each run is a folder of {path(ctx['runs_root'])}"
+            f"\\texttt{{report.tex}} and in \\texttt{{suites/<name>/suite.json}}. Each run is a folder of {folder(ctx['runs_root'])}"
             " (Part~1 ids start with \\texttt{cnn-}, Part~2 ids with \\texttt{mlp-}, \\texttt{alexnet-features-} and "
             f"\\texttt{{alexnet-finetune-}}). Produced by cnnlab {esc(ctx.get('version', ''))}.",
             "\\begin{multicols}{3}\\tiny\\setlength{\\parskip}{0pt}\\setlength{\\columnsep}{8pt}",

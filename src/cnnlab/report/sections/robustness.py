@@ -12,6 +12,7 @@ from cnnlab.art.suites import labels
 from cnnlab.art.transforms.course import COURSE_LABELS, GEOMETRIC, PHOTOMETRIC
 from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE
 from cnnlab.report.compare import acc, diff_text, id_comments, repeats_note, short_diff
+from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc, pct, pm, pp
 
 
@@ -114,13 +115,13 @@ Figure~\ref{{fig:robust}} adds graded versions at increasing severity. {aug_text
 
 {ids}
 \begin{{figure}}[t]
-\begin{{minipage}}[b]{{0.56\linewidth}}
+\begin{{minipage}}[b]{{0.52\linewidth}}
 \centering\scriptsize\setlength{{\tabcolsep}}{{3pt}}
 \captionof{{table}}{{Test accuracy (\%) under the course's transformations (8-bit, as in the course code), {repeats_note(s["rows"])}.
 $\Delta$ aug.: augmented minus as trained; change: transformed minus clean, as trained; both paired per repeat, mean\,$\pm$\,SE in points.}}\label{{tab:robust}}
 {body}
 \end{{minipage}}\hfill
-\begin{{minipage}}[b]{{0.42\linewidth}}
+\begin{{minipage}}[b]{{{PRINT["robust_curves"].tex}}}
 \centering
 \includegraphics[width=\linewidth]{{figures/{figs["robust_curves"]}}}
 \captionof{{figure}}{{Test accuracy against the severity of the graded transformations (mean\,$\pm$\,std over repeats); a star marks the
