@@ -33,6 +33,23 @@ log = logging.getLogger(__name__)
 MIN_PAGES, MAX_PAGES = 6, 8  # the handout's length for the write-up
 
 
+# The page budget. Every part of the report that grows with the data is bounded (names are cut or tagged, at
+# most 12 classes listed, confusion matrices at most 2.6 in high, a fixed set of figures and table rows), so a
+# report's length depends little on its input; what is left is taken up by these steps, in turn, until the
+# report has at most MAX_PAGES pages: the run-id appendix into .tex comments, then tighter spacing.
+BUDGET_STEPS = (
+    ((True, False), "moving the run-id appendix into report.tex comments"),
+    ((True, True), "tightening the space between paragraphs and around figures"),
+)
+TIGHT = (
+    "\\setlength{\\parskip}{3pt plus 1pt}",
+    "\\setlength{\\textfloatsep}{8pt plus 2pt minus 2pt}",
+    "\\setlength{\\floatsep}{6pt plus 2pt minus 2pt}",
+    "\\captionsetup{skip=4pt}",
+    "\\captionsetup[table]{skip=3pt}",
+)
+
+
 MARKER = ".cnnlab-report"  # marks a folder written by cnnlab report, and lists the entries it wrote
 
 
@@ -62,11 +79,17 @@ def printed_widths(log_text: str) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------- document
 def render_tex(
-    ctx: dict, fig_dir: Path, style_name: str = "cnnlab", official: bool = False, compact: bool = False
+    ctx: dict,
+    fig_dir: Path,
+    style_name: str = "cnnlab",
+    official: bool = False,
+    compact: bool = False,
+    tight: bool = False,
 ) -> str:
     """The whole report.tex; first draws the context's figures into fig_dir (`make_figures`), then
-    builds the text. compact: the run ids stay in .tex comments only (no appendix table), to keep a
-    full report within the handout's 8 pages."""
+    builds the text. compact: the run ids stay in .tex comments only (no appendix table); tight: less
+    space between paragraphs, around floats and captions (TIGHT) -- the page budget's two steps
+    (`write_report`), to keep a report within the handout's 8 pages."""
     figs = make_figures(ctx, fig_dir)
     style = f"\\usepackage[final]{{{style_name}}}" if official else f"\\usepackage{{{style_name}}}"
     title = "Artist Identification with Small CNNs and\\\\Face Recognition with Transfer Learning"
@@ -120,6 +143,7 @@ def render_tex(
             f"\\title{{{title}}}",
             f"\\author{{cnnlab {esc(ctx.get('version', ''))}\\\\\\normalfont generated report, Practical~2}}",
             f"\\notice{{{notice}}}",
+            *(TIGHT if tight else ()),
             "\\begin{document}",
             "\\maketitle",
             "\\begin{abstract}",
@@ -132,7 +156,9 @@ def render_tex(
     )
 
 
-def render_bundle(ctx: dict, folder: Path, style: Path | None = None, compact: bool = False) -> Path:
+def render_bundle(
+    ctx: dict, folder: Path, style: Path | None = None, compact: bool = False, tight: bool = False
+) -> Path:
     """report.tex + style + figures/ in `folder`; returns the .tex path."""
     fig_dir = folder / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -140,10 +166,10 @@ def render_bundle(ctx: dict, folder: Path, style: Path | None = None, compact: b
         shutil.copy2(src, fig_dir / Path(src).name)
     if style is not None:
         shutil.copy2(style, folder / style.name)
-        tex = render_tex(ctx, fig_dir, style.stem, official=True, compact=compact)
+        tex = render_tex(ctx, fig_dir, style.stem, official=True, compact=compact, tight=tight)
     else:
         shutil.copy2(STYLE, folder / STYLE.name)
-        tex = render_tex(ctx, fig_dir, compact=compact)
+        tex = render_tex(ctx, fig_dir, compact=compact, tight=tight)
     out = folder / "report.tex"
     atomic_write_text(out, tex)
     return out
@@ -232,12 +258,11 @@ def write_report(ctx: dict, report_dir: str | Path, style: Path | None = None, c
             try:
                 compile_pdf(tmp)
                 pages = page_count(tmp / "report.pdf")
-                if pages > MAX_PAGES:
-                    log.warning(
-                        "the report has %d pages (handout: 6-8): moving the run-id appendix into report.tex comments",
-                        pages,
-                    )
-                    render_bundle(ctx, tmp, style, compact=True)
+                for (compact, tight), what in BUDGET_STEPS:
+                    if pages <= MAX_PAGES:
+                        break
+                    log.warning("the report has %d pages (handout: 6-8): %s", pages, what)
+                    render_bundle(ctx, tmp, style, compact=compact, tight=tight)
                     compile_pdf(tmp)
                     pages = page_count(tmp / "report.pdf")
                 if not ctx["quick"] and not MIN_PAGES <= pages <= MAX_PAGES:

@@ -1,4 +1,4 @@
-"""The report's confusion matrices and top-losses strip, drawn at their print width with class tags.
+"""The report's confusion matrices (with the top-losses strip beside Part 1's), drawn at their print width.
 
 Class names are tagged by `names.abbreviations` (the same tags in the matrix and in the strip) and a key
 beside the matrix gives each tag its name, so the figures stay legible whatever the names: 6 pt labels
@@ -25,9 +25,20 @@ from cnnlab.report.figures.names import abbreviations, fit, needs_key, text_widt
 FONT = 6.0  # points: labels, counts, key
 LABEL_PITCH_PT = FONT * 1.3  # the smallest distance between two labels on one side
 MAX_SIDE = 2.6  # inches: the largest matrix (its height sets the figure's)
-MAX_PITCH = 0.22  # inches per class at most (few classes)
+MAX_PITCH = 0.16  # inches per class at most (few classes)
 MAX_CLASSES = 48  # 2 x MAX_SIDE / LABEL_PITCH_PT: more classes would not leave a label room
 WRONG = "#c62828"
+
+
+BESIDE_CLASSES = 12  # a confusion of at most this many classes with short names fits beside another figure
+
+
+def face_width(class_names: Sequence[str]) -> PrintWidth:
+    """The print width of the face confusion: beside the hidden units (PRINT["confusion_faces_beside"]) when its
+    classes are few and need no key (names of at most names.SHORT characters, as Olivetti's s1...s40), else
+    the full text width. The figure and the section both ask this function."""
+    small = len(class_names) <= BESIDE_CLASSES and not needs_key(abbreviations(class_names))
+    return PRINT["confusion_faces_beside" if small else "confusion_faces"]
 
 
 def shown_classes(cm: np.ndarray, max_classes: int = MAX_CLASSES) -> list[int]:
@@ -43,17 +54,22 @@ def shown_classes(cm: np.ndarray, max_classes: int = MAX_CLASSES) -> list[int]:
 
 
 def plot_confusion(
-    cm: np.ndarray, class_names: Sequence[str], path: Path, width: PrintWidth = PRINT["confusion_best"]
+    cm: np.ndarray,
+    class_names: Sequence[str],
+    path: Path,
+    width: PrintWidth = PRINT["confusion_best"],
+    strip: tuple[Sequence[np.ndarray], Sequence[Mapping[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """The confusion matrix (rows: true class, columns: predicted; colour: share of the true class; numbers:
-    counts, where they fit) with its key, at the print width. Returns what the caption needs: the tags,
-    whether numbers are shown, and the classes shown."""
+    counts, where they fit) with its key, at the print width; `strip` (pictures, top-loss items): the most
+    confidently wrong images under the key, titled "true -> predicted" in the same tags. Returns what the
+    caption needs: the tags, whether numbers are shown, and the classes shown (None: all)."""
     plt = pyplot()
     keep = shown_classes(cm)
     counts = np.asarray(cm)[np.ix_(keep, keep)]
     names = [class_names[i] for i in keep]
     k = len(names)
-    tags = abbreviations(class_names)  # the same tags as the top-losses strip's, whichever classes are shown
+    tags = abbreviations(class_names)  # the same tags as the strip's, whichever classes are shown
     labels = [mpl_text(tags[n]) for n in names]
     rows = counts.sum(1, keepdims=True)
     share = np.divide(counts, rows, out=np.zeros(counts.shape, float), where=rows > 0)  # (K, K)
@@ -70,23 +86,32 @@ def plot_confusion(
     bottom = label_in + title_in
     top = 0.04 if one_side else label_in
     block = left + side + right
+    matrix_h = bottom + side + top
     w = width.inches
+    line_in = LABEL_PITCH_PT / 72
 
     key_entries = [(tags[n], n) for n in names] if needs_key({n: tags[n] for n in names}) else []
-    key_cols, key_rows, col_in = 0, 0, 0.0
+    pictures, items = strip if strip and len(strip[0]) else ((), ())
     gap = 0.18
+    column = w - block - gap  # the right column: key, then strip
+    key_cols = key_rows = 0
+    col_in = tag_in = 0.0
     if key_entries:
         tag_in = (max(text_width(t, FONT) for t, _ in key_entries) + 4) / 72
-        avail = w - block - gap
-        key_rows = max(1, math.floor((side + bottom) * 72 / LABEL_PITCH_PT))
+        key_rows = max(1, math.floor(matrix_h / line_in))
         key_cols = math.ceil(len(key_entries) / key_rows)
         key_rows = math.ceil(len(key_entries) / key_cols)
-        col_in = min(avail / key_cols, tag_in + 1.9)
-    group = block + (gap + key_cols * col_in if key_entries else 0.0)
-    x0 = max(0.0, (w - group) / 2)
-    height = bottom + side + top
+        col_in = min(column / key_cols, tag_in + 1.9)
+    key_h = key_rows * line_in
+    n_pics = len(pictures)
+    tile = min(0.62, column / max(1, n_pics) - 0.1) if n_pics else 0.0
+    strip_h = (0.12 + 2 * line_in + tile) if n_pics else 0.0
+    height = max(matrix_h, key_h + strip_h)
+    right_column = bool(key_entries or n_pics)
+    x0 = 0.0 if right_column else max(0.0, (w - block) / 2)
     fig = plt.figure(figsize=(w, height))
-    ax = fig.add_axes(((x0 + left) / w, bottom / height, side / w, side / height))
+    y_matrix = height - top - side  # the matrix at the top
+    ax = fig.add_axes(((x0 + left) / w, y_matrix / height, side / w, side / height))
     ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
     if numbers:
         for i in range(k):
@@ -119,15 +144,18 @@ def plot_confusion(
     ax.set_ylabel("true", fontsize=7, labelpad=1)
     for spine in ax.spines.values():
         spine.set_visible(True)
-    if key_entries:
-        kx = x0 + block + gap
-        line_in = LABEL_PITCH_PT / 72
-        for e, (tag, name) in enumerate(key_entries):
-            c, r = divmod(e, key_rows)
-            tx, ty = kx + c * col_in, height - top - (r + 0.5) * line_in
-            fig.text(tx / w, ty / height, mpl_text(tag), fontsize=FONT, weight="bold", va="center")
-            name_pt = 72 * (col_in - tag_in) - 3
-            fig.text((tx + tag_in) / w, ty / height, mpl_text(fit(name, name_pt, FONT)), fontsize=FONT, va="center")
+    kx = block + gap
+    for e, (tag, name) in enumerate(key_entries):
+        c, r = divmod(e, key_rows)
+        tx, ty = kx + c * col_in, height - (r + 0.5) * line_in
+        fig.text(tx / w, ty / height, mpl_text(tag), fontsize=FONT, weight="bold", va="center")
+        name_pt = 72 * (col_in - tag_in) - 3
+        fig.text((tx + tag_in) / w, ty / height, mpl_text(fit(name, name_pt, FONT)), fontsize=FONT, va="center")
+    pitch_pics = column / max(1, n_pics)
+    for j, (pic, item) in enumerate(zip(pictures, items)):
+        px = kx + j * pitch_pics + (pitch_pics - tile) / 2
+        py = height - key_h - strip_h + 0.02
+        _wrong_tile(fig.add_axes((px / w, py / height, tile / w, tile / height)), pic, item, tags, 72 * pitch_pics - 2)
     save(fig, path, width)
     return {
         "figure": Path(path).name,
@@ -137,36 +165,14 @@ def plot_confusion(
     }
 
 
-def plot_top_losses(
-    pictures: Sequence[np.ndarray],
-    items: Sequence[Mapping[str, Any]],
-    class_names: Sequence[str],
-    path: Path,
-    width: PrintWidth = PRINT["top_losses_best"],
-) -> Path:
-    """The most confidently wrong images in one row, framed red, each titled "true -> predicted" in the
-    confusion matrix's tags with the probability of the prediction."""
-    plt = pyplot()
-    tags = abbreviations(class_names)
-    n = max(1, len(pictures))
-    w = width.inches
-    gap, line = 0.1, FONT * 1.25 / 72
-    pitch = w / n
-    tile = min(1.0, pitch - gap)
-    height = tile + 2 * line + 0.08
-    fig = plt.figure(figsize=(w, height))
-    left = (w - n * pitch) / 2
-    for j, (pic, item) in enumerate(zip(pictures, items)):
-        ax = fig.add_axes(((left + j * pitch + (pitch - tile) / 2) / w, 0.02 / height, tile / w, tile / height))
-        ax.imshow(pic, cmap="gray" if pic.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for spine in ax.spines.values():
-            spine.set_visible(True)
-            spine.set_color(WRONG)
-            spine.set_linewidth(1.5)
-        title_pt = 72 * (pitch - gap / 2)
-        head = fit(f"{tags[item['true']]} \u2192 {tags[item['predicted']]}", title_pt, FONT)
-        ax.set_title(mpl_text(f"{head}\np = {item['p_predicted']:.2f}"), fontsize=FONT, pad=2)
-    save(fig, path, width)
-    return Path(path)
+def _wrong_tile(ax: Any, pic: np.ndarray, item: Mapping[str, Any], tags: Mapping[str, str], title_pt: float) -> None:
+    """One wrongly classified image, framed red, titled "true -> predicted" (tags) and the prediction's probability."""
+    ax.imshow(pic, cmap="gray" if pic.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(True)
+        spine.set_color(WRONG)
+        spine.set_linewidth(1.5)
+    head = fit(f"{tags[item['true']]} \u2192 {tags[item['predicted']]}", title_pt, FONT)
+    ax.set_title(mpl_text(f"{head}\np = {item['p_predicted']:.2f}"), fontsize=FONT, pad=2)

@@ -68,7 +68,7 @@ def plot_curves(
 def plot_deltas(
     panels: Sequence[tuple[list[dict], dict, str]],
     path: Path,
-    height: float = 0.85,
+    height: float = 0.9,
     width: PrintWidth = PRINT["deltas"],
 ) -> Path:
     """Validation accuracy of every variant minus its reference, paired per repeat (bars, coloured by
@@ -82,7 +82,7 @@ def plot_deltas(
     label_in = (
         max((text_width(fit(r["variant"], VARIANT_PT, 6), 6) for rows, _, _ in panels for r in rows), default=0) / 72
     )
-    bottom, top, left, right = label_in + 0.08, 0.3, 0.42, 0.02
+    bottom, top, left, right = label_in + 0.08, 0.3, 0.5, 0.02
     fig_h = bottom + height + top
     fig, axes = plt.subplots(
         1,
@@ -118,7 +118,7 @@ def plot_deltas(
         ax.set_xlim(-0.6, len(others) - 0.4)
         ax.set_title(mpl_text(wrap(title, 72 * ax.get_position().width * width.inches, 7, 2)), fontsize=7)
         ax.grid(axis="y", alpha=0.3, lw=0.4)
-    axes[0][0].set_ylabel("$\\Delta$ val. acc. (points)")
+    axes[0][0].set_ylabel("$\\Delta$ val. acc. (pts)")
     return save(fig, path, width)
 
 

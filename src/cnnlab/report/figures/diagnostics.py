@@ -2,8 +2,8 @@
 
 Nothing is retrained. The key runs get their `cnnlab inspect` folder (the same functions:
 cnnlab.art.diagnostics / cnnlab.faces.diagnostics), and the report draws, into report-assets/:
-  confusion_best.pdf    the best 1.6 configuration's test confusion, pooled over its repeats
-  top_losses_best.png   the most confidently wrong test paintings of its first repeat's model
+  confusion_best.pdf    the best 1.6 configuration's test confusion, pooled over its repeats, and beside it the
+                        most confidently wrong test paintings of its first repeat's model (the top losses)
   filters_starter.png   the first-layer filters of the starter network (first repeat)
   confusion_faces.pdf   the test confusion of the best face model (by validation accuracy), pooled over its seeds
 Each function returns the facts the text quotes (manifest.json keeps them), so the report's sentences
@@ -23,12 +23,12 @@ import numpy as np
 
 from cnnlab.core.diagnostics.metrics import SplitDiagnostics
 from cnnlab.core.runtime import DEFAULT_DEVICE
-from cnnlab.report.figures.confusion import plot_confusion, plot_top_losses
+from cnnlab.report.figures.confusion import face_width, plot_confusion
 from cnnlab.report.figures.layout import PRINT, PrintWidth, pyplot, save
 
 log = logging.getLogger(__name__)
 
-STRIP = 4  # images in the top-losses strip (half the text width in the report)
+STRIP = 4  # images in the top-losses strip (beside the confusion matrix, under its key)
 PAIRS = 3  # confused pairs and worst classes quoted
 
 
@@ -53,10 +53,13 @@ def _split_facts(d: SplitDiagnostics, models: int) -> dict[str, Any]:
     }
 
 
-def confusion_figure(d: SplitDiagnostics, path: Path, width: PrintWidth) -> dict[str, Any]:
-    """The pooled confusion matrix with its key, at its print width, as a PDF so its small labels stay sharp
-    when zoomed (no title: the caption says what it is); returns `confusion.plot_confusion`'s facts."""
-    return plot_confusion(d.confusion, d.class_names, path, width)
+def confusion_figure(
+    d: SplitDiagnostics, path: Path, width: PrintWidth, strip: tuple[Sequence[Any], Sequence[Any]] | None = None
+) -> dict[str, Any]:
+    """The pooled confusion matrix with its key (and `strip`, the top losses), at its print width, as a PDF so
+    its small labels stay sharp when zoomed (no title: the caption says what it is); returns
+    `confusion.plot_confusion`'s facts."""
+    return plot_confusion(d.confusion, d.class_names, path, width, strip)
 
 
 def plot_filters(pictures: Sequence[np.ndarray], path: Path, width: PrintWidth = PRINT["filters_starter"]) -> Path:
@@ -85,10 +88,10 @@ def part1_diagnostics(
     configuration's test predictions over its repeats, and draw the report's Part 1 diagnostic figures."""
     from cnnlab.art.diagnostics import (
         filter_colour_share,
+        filter_pictures,
         first_conv,
         inspect_run,
         load_run_data,
-        filter_pictures,
         run_split,
         to_display,
     )
@@ -101,23 +104,22 @@ def part1_diagnostics(
     inspected = inspect_run(best[0], device=device)  # the key run's own diagnostics/ folder, as `cnnlab inspect`
     inspect_run(starter[0], device=device)
     pooled = SplitDiagnostics.pooled([inspected.splits["test"]] + [run_split(p, device=device) for p in best[1:]])
-    facts: dict[str, Any] = {
-        "best": {
-            **_split_facts(pooled, len(best)),
-            "runs": list(best_runs),
-            **_figure_facts(confusion_figure(pooled, assets / "confusion_best.pdf", PRINT["confusion_best"])),
-        }
-    }
     first = inspected.splits["test"]
     wrong = [it for it in first.top_losses(len(first.y_true)) if not it["correct"]][:STRIP]
+    pictures = []
     if wrong:
         _, data = load_run_data(best[0])
         pictures = [to_display(data.test[0][it["index"]]) for it in wrong]
-        plot_top_losses(pictures, wrong, first.class_names, assets / "top_losses_best.png")
+    # The confusion at the full text width, its key beside it, and the top losses under the key (one figure).
+    drawn = confusion_figure(pooled, assets / "confusion_best.pdf", PRINT["confusion_best"], (pictures, wrong))
+    facts: dict[str, Any] = {
+        "best": {**_split_facts(pooled, len(best)), "runs": list(best_runs), **_figure_facts(drawn)}
+    }
+    if wrong:
         pairs = Counter((it["true"], it["predicted"]) for it in wrong)
         (true, pred), count = pairs.most_common(1)[0]
         facts["top_losses"] = {
-            "figure": "top_losses_best.png",
+            "figure": drawn["figure"],
             "run": best_runs[0],
             "shown": len(wrong),
             "errors": int(first.n - round(first.accuracy * first.n)),
@@ -176,7 +178,7 @@ def part2_diagnostics(
         "val_acc": val_acc,
         "runs": ids,
         **_split_facts(pooled, len(runs)),
-        **_figure_facts(confusion_figure(pooled, assets / "confusion_faces.pdf", PRINT["confusion_faces"])),
+        **_figure_facts(confusion_figure(pooled, assets / "confusion_faces.pdf", face_width(pooled.class_names))),
     }
 
 

@@ -42,8 +42,8 @@ def plot_art_overview(
     gap = 0.06  # inches between tiles
     top_tile = min(0.8, (w - gap * (len(names) - 1)) / max(1, len(names)))
     bottom_tile = min(0.62, (w - gap * (len(shown) - 1)) / len(shown))
-    top_titles = [mpl_text(wrap(n, 72 * (top_tile + gap * 0.8), FONT, 3)) for n in names]
-    bottom_titles = [mpl_text(wrap(n, 72 * (bottom_tile + gap * 0.8), FONT, 2)) for n, _ in shown]
+    top_titles = [mpl_text(wrap(n, 72 * top_tile, FONT, 3)) for n in names]
+    bottom_titles = [mpl_text(wrap(n, 72 * bottom_tile, FONT, 2)) for n, _ in shown]
     line = FONT * 1.25 / 72  # inches per title line
     top_h = top_tile + line * max(t.count("\n") + 1 for t in top_titles) + 0.04
     bottom_h = bottom_tile + line * max(t.count("\n") + 1 for t in bottom_titles) + 0.04
@@ -117,11 +117,11 @@ def plot_mlp_units(
     tile = min(0.82, fig_w / max(1, cols) - gap)
     name_pt = 72 * (tile + gap * 0.8)
     top = {
-        id(r): f"{h} hidden: unit {r['unit']}\nfavours\n{_name(r['person'], name_pt)}"
+        id(r): f"MLP {h}: unit {r['unit']}\n{_name('favours ' + str(r['person']), name_pt)}"
         for h, rows in picks.items()
         for r in rows
     }
-    bottom = {id(r): f"{_name(r['person'], name_pt)}\nmean face minus\nall (r = {r['corr']:.2f})" for r in shown}
+    bottom = {id(r): f"mean face \u2212 all\nr = {r['corr']:.2f}" for r in shown}
     n_top = max(t.count("\n") + 1 for t in top.values())
     n_bottom = max(t.count("\n") + 1 for t in bottom.values())
     height = 2 * tile + line * (n_top + n_bottom) + 0.15

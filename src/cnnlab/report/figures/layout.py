@@ -51,12 +51,12 @@ PRINT: dict[str, PrintWidth] = {
     "filters_starter": PrintWidth(0.53),  # 1.2: under the layer table
     "deltas": PrintWidth(1.0),  # 1.4/1.5
     "search": PrintWidth(0.47),  # 1.6: beside the best configuration's table
-    "top_losses_best": PrintWidth(0.50),  # 1.6: under the best configuration's table
-    "confusion_best": PrintWidth(1.0),  # 1.6: a confusion matrix gets the full text width
+    "confusion_best": PrintWidth(1.0),  # 1.6: a confusion matrix gets the full text width (the top losses beside)
     "robust_curves": PrintWidth(0.46),  # 1.7: beside the robustness table
     "part2_curves": PrintWidth(1.0),  # 2.1-2.4 learning curves
     "mlp_units": PrintWidth(0.62),  # 2.3
-    "confusion_faces": PrintWidth(1.0),  # 2.3/2.4: the best face model's confusion, full text width
+    "confusion_faces": PrintWidth(1.0),  # 2.3/2.4: the best face model's confusion, full text width ...
+    "confusion_faces_beside": PrintWidth(0.36),  # ... or beside the hidden units when small (confusion.face_width)
     "guided_backprop": PrintWidth(0.62),  # 2.5: beside the prediction example
     "predict_face": PrintWidth(0.36 * 0.36),  # 2.4: a photograph (no text), in a minipage of its subfigure
 }

@@ -65,7 +65,10 @@ def wrap(text: str, width_pt: float, fontsize: float, max_lines: int = 3) -> str
         lines.append(line)
     lines = [fit(x, width_pt, fontsize) for x in lines] or [""]
     if len(lines) > max_lines:
-        lines = lines[: max_lines - 1] + [fit(lines[max_lines - 1] + " " + ELLIPSIS * 3, width_pt, fontsize)]
+        rest = ""
+        for x in lines[max_lines - 1 :]:
+            rest += x if not rest or rest.endswith("-") else " " + x
+        lines = lines[: max_lines - 1] + [fit(rest + " " * 40, width_pt, fontsize)]  # cut: it ends in an ellipsis
     return "\n".join(lines)
 
 

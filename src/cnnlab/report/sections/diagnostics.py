@@ -15,7 +15,8 @@ from cnnlab.art.suites.controls import COLOUR_CNN, COLOUR_ONLY, GRAYSCALE_CNN, c
 from cnnlab.art.suites.labels import find_variant
 from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE, Comparison
 from cnnlab.report.compare import acc, diff_text, id_comments
-from cnnlab.report.figures.layout import PRINT, PrintWidth
+from cnnlab.report.figures.confusion import face_width
+from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.figures.names import abbreviations, needs_key
 from cnnlab.report.latex import comment, esc, pct, pp
 
@@ -130,37 +131,27 @@ def _confusion_note(d: Mapping[str, Any], what: str) -> str:
 
 
 def confusion_block(ctx: dict) -> str:
-    """The best configuration's pooled test confusion with its key, a figure of the full text width (label
-    fig:confusion)."""
+    """The best configuration's pooled test confusion with its key and, under the key, its most confidently
+    wrong test paintings: one figure of the full text width (labels fig:confusion and fig:toplosses)."""
     b = ctx["diagnostics"]["best"]
+    t = ctx["diagnostics"].get("top_losses")
     models = f"{b['models']} repeat{'s' if b['models'] > 1 else ''}"
+    strip = (
+        r" Under the key: its most confidently wrong test paintings (first repeat), true \ensuremath{\rightarrow} "
+        r"predicted artist and the probability of the prediction.\label{fig:toplosses}"
+        if t
+        else ""
+    )
     return "\n".join(
         [
             comment("confusion pooled over runs: " + " ".join(b["runs"])),
+            *([comment("top losses: run " + t["run"])] if t else []),
             "\\begin{figure}[t]",
             "\\centering",
             rf"\includegraphics[width={PRINT['confusion_best'].tex}]{{figures/{b['figure']}}}",
-            rf"\caption{{Test confusion of the best configuration, {models} pooled ({_confusion_note(b, 'artist')}).}}"
-            r"\label{fig:confusion}",
+            rf"\caption{{Test confusion of the best configuration, {models} pooled ({_confusion_note(b, 'artist')})."
+            rf"{strip}}}\label{{fig:confusion}}",
             "\\end{figure}",
-        ]
-    )
-
-
-def toplosses_block(ctx: dict) -> str:
-    """The best configuration's most confidently wrong test paintings, for the 1.6 figure (label fig:toplosses); empty
-    when it makes no mistake."""
-    t = ctx["diagnostics"].get("top_losses")
-    if not t:
-        return ""
-    return "\n".join(
-        [
-            r"\par\vspace{6pt}",
-            comment("top losses: run " + t["run"]),
-            rf"\includegraphics[width=\linewidth]{{figures/{t['figure']}}}",
-            r"\captionof{figure}{The best configuration's most confidently wrong test paintings (first repeat): true "
-            r"\ensuremath{\rightarrow} predicted artist, tagged as in Figure~\ref{fig:confusion}, and the probability of "
-            r"the prediction.}\label{fig:toplosses}",
         ]
     )
 
@@ -217,15 +208,17 @@ def _mirror(c: Comparison) -> Comparison:
 
 
 # ----------------------------------------------------------------------------- 2.4 face confusion
-def face_confusion_subfigure(ctx: dict, width: PrintWidth) -> str:
-    """The best face model's pooled test confusion as a subfigure (label fig:faceconfusion) on a line of its own,
-    `width` wide; its caption says which model it is (chosen on validation accuracy), how accurate it is and the
-    pair it confuses most."""
+def face_confusion_subfigure(ctx: dict) -> str:
+    """The best face model's pooled test confusion as a subfigure (label fig:faceconfusion), as wide as
+    `confusion.face_width` says (the full text width on a line of its own, or beside the hidden units); its
+    caption says which model it is (chosen on validation accuracy), how accurate it is and the pair it confuses
+    most."""
     d = ctx["face_diagnostics"]
     pairs = _pairs(d["pairs"][:1])
+    width = face_width(d.get("classes") or [])
     return (
-        r"\par\vspace{6pt}"
-        rf"\begin{{subfigure}}[b]{{{width.tex}}}\centering\includegraphics[width=\linewidth]{{figures/{d['figure']}}}"
+        (r"\par\vspace{6pt}" if width.fraction == 1 else "")
+        + rf"\begin{{subfigure}}[b]{{{width.tex}}}\centering\includegraphics[width=\linewidth]{{figures/{d['figure']}}}"
         rf"\caption{{Best face model by validation accuracy ({esc(FACE_GROUPS.get(d['group'], d['group']))}): test confusion, "
         rf"{d['models']} seed{'s' if d['models'] > 1 else ''} pooled, {pct(d['accuracy'])}\,\% correct"
         rf"{'; ' + pairs if pairs else ''} ({_confusion_note(d, 'person')}).}}\label{{fig:faceconfusion}}\end{{subfigure}}"

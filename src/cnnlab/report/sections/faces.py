@@ -274,7 +274,7 @@ darker), trained into the weights by the L2 penalty, which removes the weight no
 mean of all faces (bottom); $r$: their correlation.}}
 \label{{fig:units}}
 \end{{subfigure}}\hfill
-{face_confusion_subfigure(ctx, PRINT["confusion_faces"])}
+{face_confusion_subfigure(ctx)}
 \caption{{What the MLPs' hidden units look for (2.3), and what the best face model confuses.}}
 \end{{figure}}
 """

@@ -8,6 +8,8 @@ from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import esc, folder, pct
 from cnnlab.report.sections import faces as p2
 
+LISTED_CLASSES = 12  # Part 1 classes named in the provenance sentence (the others are counted)
+
 
 # ----------------------------------------------------------------------------- front matter
 def provenance_lines(ctx: dict) -> dict[str, str]:
@@ -29,7 +31,10 @@ def provenance_lines(ctx: dict) -> dict[str, str]:
             + (f" ({art['skipped']} unreadable files skipped)" if art.get("skipped") else "")
             + "."
         )
-    classes = ", ".join(f"{esc(name)} ({count})" for name, count in art["counts"].items())
+    listed = list(art["counts"].items())
+    classes = ", ".join(f"{esc(name)} ({count})" for name, count in listed[:LISTED_CLASSES])
+    if len(listed) > LISTED_CLASSES:  # the page budget: the list stays a few lines whatever the data
+        classes += f" and {len(listed) - LISTED_CLASSES} more"
     folds = ctx["network"].get("folds", 5)
     art_line += (
         f" Classes (images): {classes}. Split: {sp['test']} test images (fixed) and {sp['train'] + sp['val']} others in {folds} "

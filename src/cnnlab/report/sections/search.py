@@ -88,11 +88,10 @@ accuracy is optimistic (the search chose it on the first repeat's validation spl
 
 {comment("best configuration runs: " + " ".join(r["run_ids"]))}
 \begin{{figure}}[t]
-\begin{{minipage}}[b]{{{PRINT["top_losses_best"].tex}}}
+\begin{{minipage}}[b]{{0.50\linewidth}}
 \centering\scriptsize
 \captionof{{table}}{{Best configuration found by the search (its sampled hyperparameters).}}\label{{tab:best}}
 {ptable}
-{sd.toplosses_block(ctx)}
 \end{{minipage}}\hfill
 \begin{{minipage}}[b]{{{PRINT["search"].tex}}}
 \centering
