@@ -34,6 +34,49 @@ from cnnlab.report.latex import esc
 from cnnlab.report.render import render_tex, write_report
 
 HAS_TEX = tex_available() is not None
+# Long class names (report figures must stay legible with them, and the report within 8 pages): invented ones for
+# Part 1, and for Part 2 the longest FaceScrub names with invented ones up to 40 people.
+LONG_ARTISTS = (
+    "Bartholomew Featherstonehaugh",
+    "Maximilian Wolfenstein-Ashcroft",
+    "Anne-Marie Louise d'Orléans",
+    "Jean-Baptiste-Camille Corot",
+    "Sir Lawrence Alma-Tadema",
+    "Henri de Toulouse-Lautrec",
+    "Dante Gabriel Rossetti",
+    "Pierre-Auguste Renoir",
+    "Gwendolyn Throckmorton-Smythe",
+    "Cornelius Vanderbilt-Whitney",
+    "Evangeline Montgomery-Clarke",
+    "Thaddeus Worthington III",
+)
+LONG_PEOPLE = (
+    "Christina Applegate",
+    "Julianna Margulies",
+    "Kristin Chenoweth",
+    "Michael Weatherly",
+    "Gerard Butler",
+    "Daniel Radcliffe",
+    "America Ferrera",
+    *(
+        f"{a} {b}"
+        for a in ("Bartholomew", "Gwendolyn", "Maximilian", "Evangeline", "Cornelius", "Theodora")
+        for b in ("Featherstonehaugh", "Throckmorton", "Wolfenstein-Ashcroft", "Montgomery-Clarke", "Vanderbilt")
+    ),
+    "Felicity Huffman",
+    "Lorraine Bracco",
+    "Seraphina Postlethwaite",
+)
+ABSOLUTE = re.compile(r"(?<![\w.])(?:/tmp/|/home/|/root/|/Users/|/var/|/work/)")
+
+
+def absolute_paths(tex: str, *folders: Path) -> list[str]:
+    """The absolute paths a report.tex prints or comments (`path` breaks them after '/', so that is undone)."""
+    plain = tex.replace("\\allowbreak{}", "").replace("\\_", "_")
+    found = [str(f) for f in folders if str(f) in plain]
+    return found + [plain[max(0, m.start() - 30) : m.end() + 30] for m in ABSOLUTE.finditer(plain)]
+
+
 NASTY = "Paul & Sandby_#1 %$ {x} ~^\\ <é>"
 TRANSFORMS = ("translate", "hflip", "brighten", "darken", "contrast_high", "contrast_low", "invert")
 
@@ -350,21 +393,22 @@ def make_fixture_runs(
             )
     assets = root / "report-assets"
     for name, size in (
-        ("art_overview.png", (1100, 350)),
-        ("mlp_units.png", (760, 480)),
-        ("guided_backprop.png", (700, 190)),
+        ("art_overview.png", (1100, 380)),
+        ("mlp_units.png", (682, 380)),
+        ("guided_backprop.png", (682, 152)),
         ("predict_face.png", (95, 95)),
         ("top_losses_best.png", (560, 190)),
-        ("filters_starter.png", (1100, 90)),
+        ("filters_starter.png", (583, 36)),
     ):
         _png(assets / name, size)  # the aspect ratios of the real figures, so the layout is the real one
-    from cnnlab.core import plotting
-    from cnnlab.core.diagnostics.plots import plot_confusion
+    from cnnlab.report.figures.confusion import face_width, plot_confusion
 
-    for name, names, side in (("confusion_best.pdf", art_names, 1.6), ("confusion_faces.pdf", people, 2.2)):
-        plot_confusion(
-            np.eye(len(names), dtype=int) * 5 + 1, names, assets / name, style=plotting.REPORT_STYLE, size=side
-        )
+    strip = (
+        [np.full((8, 8, 3), 0.5)] * 4,
+        [{"true": art_names[0], "predicted": art_names[-1], "p_predicted": 0.9}] * 4,
+    )
+    plot_confusion(np.eye(len(art_names), dtype=int) * 5 + 1, art_names, assets / "confusion_best.pdf", strip=strip)
+    plot_confusion(np.eye(len(people), dtype=int) * 5 + 1, people, assets / "confusion_faces.pdf", face_width(people))
     art_diagnostics, face_diagnostics = _diagnostics(art_names, people, suites, part2)
     manifest = {
         "format": 1,
@@ -631,10 +675,14 @@ def test_broken_latex_is_one_line_error_and_keeps_the_log(tmp_path, monkeypatch)
 
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
-def test_full_mode_layout_has_6_to_8_pages(tmp_path):
-    """The handout's page limit, checked on a full-mode-sized fixture (5 repeats, every suite variant)."""
-    result = write_report(load_context(make_fixture_runs(tmp_path / "runs", seeds=5)), tmp_path / "rep")
+@pytest.mark.parametrize("names", ["short", "long"])
+def test_full_mode_layout_has_6_to_8_pages(tmp_path, names):
+    """The handout's page limit, checked on a full-mode-sized fixture (5 repeats, every suite variant), with the
+    course's names and with 12 long artist names (a real folder) and 40 long face names; no absolute path."""
+    kw = dict(art_names=LONG_ARTISTS, people=LONG_PEOPLE, synthetic=False) if names == "long" else {}
+    result = write_report(load_context(make_fixture_runs(tmp_path / "runs", seeds=5, **kw)), tmp_path / "rep")
     assert 6 <= result.pages <= 8, result.pages
+    assert absolute_paths(result.tex.read_text(), tmp_path) == []
 
 
 def test_without_tex_the_bundle_is_written_and_says_how_to_compile(tmp_path, monkeypatch):

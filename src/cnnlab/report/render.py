@@ -36,10 +36,12 @@ MIN_PAGES, MAX_PAGES = 6, 8  # the handout's length for the write-up
 # The page budget. Every part of the report that grows with the data is bounded (names are cut or tagged, at
 # most 12 classes listed, confusion matrices at most 2.6 in high, a fixed set of figures and table rows), so a
 # report's length depends little on its input; what is left is taken up by these steps, in turn, until the
-# report has at most MAX_PAGES pages: the run-id appendix into .tex comments, then tighter spacing.
+# report has at most MAX_PAGES pages: the run-id appendix into .tex comments, then tighter spacing, then the
+# Part 1 data figure (example images, the course's transformations: no result) left out.
 BUDGET_STEPS = (
-    ((True, False), "moving the run-id appendix into report.tex comments"),
-    ((True, True), "tightening the space between paragraphs and around figures"),
+    ((True, False, False), "moving the run-id appendix into report.tex comments"),
+    ((True, True, False), "tightening the space between paragraphs and around figures"),
+    ((True, True, True), "leaving out the Part 1 data figure (example images)"),
 )
 TIGHT = (
     "\\setlength{\\parskip}{3pt plus 1pt}",
@@ -47,6 +49,9 @@ TIGHT = (
     "\\setlength{\\floatsep}{6pt plus 2pt minus 2pt}",
     "\\captionsetup{skip=4pt}",
     "\\captionsetup[table]{skip=3pt}",
+    "\\renewcommand{\\floatpagefraction}{0.9}",  # a large figure goes above text rather than on a page of its own
+    "\\renewcommand{\\topfraction}{0.95}",
+    "\\renewcommand{\\textfraction}{0.05}",
 )
 
 
@@ -85,11 +90,14 @@ def render_tex(
     official: bool = False,
     compact: bool = False,
     tight: bool = False,
+    lean: bool = False,
 ) -> str:
     """The whole report.tex; first draws the context's figures into fig_dir (`make_figures`), then
     builds the text. compact: the run ids stay in .tex comments only (no appendix table); tight: less
-    space between paragraphs, around floats and captions (TIGHT) -- the page budget's two steps
-    (`write_report`), to keep a report within the handout's 8 pages."""
+    space between paragraphs, around floats and captions (TIGHT); lean: the Part 1 data figure left out --
+    the page budget's steps (`write_report`), to keep a report within the handout's 8 pages."""
+    if lean:
+        ctx = {**ctx, "omitted": ("art_overview",)}
     figs = make_figures(ctx, fig_dir)
     style = f"\\usepackage[final]{{{style_name}}}" if official else f"\\usepackage{{{style_name}}}"
     title = "Artist Identification with Small CNNs and\\\\Face Recognition with Transfer Learning"
@@ -157,7 +165,7 @@ def render_tex(
 
 
 def render_bundle(
-    ctx: dict, folder: Path, style: Path | None = None, compact: bool = False, tight: bool = False
+    ctx: dict, folder: Path, style: Path | None = None, compact: bool = False, tight: bool = False, lean: bool = False
 ) -> Path:
     """report.tex + style + figures/ in `folder`; returns the .tex path."""
     fig_dir = folder / "figures"
@@ -166,10 +174,10 @@ def render_bundle(
         shutil.copy2(src, fig_dir / Path(src).name)
     if style is not None:
         shutil.copy2(style, folder / style.name)
-        tex = render_tex(ctx, fig_dir, style.stem, official=True, compact=compact, tight=tight)
+        tex = render_tex(ctx, fig_dir, style.stem, official=True, compact=compact, tight=tight, lean=lean)
     else:
         shutil.copy2(STYLE, folder / STYLE.name)
-        tex = render_tex(ctx, fig_dir, compact=compact, tight=tight)
+        tex = render_tex(ctx, fig_dir, compact=compact, tight=tight, lean=lean)
     out = folder / "report.tex"
     atomic_write_text(out, tex)
     return out
@@ -258,11 +266,11 @@ def write_report(ctx: dict, report_dir: str | Path, style: Path | None = None, c
             try:
                 compile_pdf(tmp)
                 pages = page_count(tmp / "report.pdf")
-                for (compact, tight), what in BUDGET_STEPS:
+                for (compact, tight, lean), what in BUDGET_STEPS:
                     if pages <= MAX_PAGES:
                         break
                     log.warning("the report has %d pages (handout: 6-8): %s", pages, what)
-                    render_bundle(ctx, tmp, style, compact=compact, tight=tight)
+                    render_bundle(ctx, tmp, style, compact=compact, tight=tight, lean=lean)
                     compile_pdf(tmp)
                     pages = page_count(tmp / "report.pdf")
                 if not ctx["quick"] and not MIN_PAGES <= pages <= MAX_PAGES:

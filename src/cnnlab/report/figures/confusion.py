@@ -23,10 +23,10 @@ from cnnlab.report.figures.layout import PRINT, PrintWidth, pyplot, save
 from cnnlab.report.figures.names import abbreviations, fit, needs_key, text_width
 
 FONT = 6.0  # points: labels, counts, key
-LABEL_PITCH_PT = FONT * 1.3  # the smallest distance between two labels on one side
-MAX_SIDE = 2.6  # inches: the largest matrix (its height sets the figure's)
-MAX_PITCH = 0.16  # inches per class at most (few classes)
-MAX_CLASSES = 48  # 2 x MAX_SIDE / LABEL_PITCH_PT: more classes would not leave a label room
+LABEL_PITCH_PT = FONT * 1.2  # the smallest distance between two labels on one side (a 6 pt line is 7 pt high)
+MAX_SIDE = 2.0  # inches: the largest matrix (its height sets the figure's)
+MAX_PITCH = 0.15  # inches per class at most (few classes)
+MAX_CLASSES = 40  # 2 x MAX_SIDE / LABEL_PITCH_PT: more classes would not leave a label room
 WRONG = "#c62828"
 
 
@@ -104,7 +104,7 @@ def plot_confusion(
         col_in = min(column / key_cols, tag_in + 1.9)
     key_h = key_rows * line_in
     n_pics = len(pictures)
-    tile = min(0.62, column / max(1, n_pics) - 0.1) if n_pics else 0.0
+    tile = min(0.55, column / max(1, n_pics) - 0.1) if n_pics else 0.0
     strip_h = (0.12 + 2 * line_in + tile) if n_pics else 0.0
     height = max(matrix_h, key_h + strip_h)
     right_column = bool(key_entries or n_pics)

@@ -18,7 +18,7 @@ from cnnlab.report.figures.layout import PRINT, PrintWidth, pyplot, save
 from cnnlab.report.figures.names import fit, text_width, wrap
 
 COLORS = {"train": "#9ecae1", "val": "#3182bd", "test": "#e6550d"}
-VARIANT_PT = 72.0  # the longest variant label under the 1.4/1.5 bars (points; longer ones are cut)
+VARIANT_PT = 64.0  # the longest variant label under the 1.4/1.5 bars (points; longer ones are cut)
 GROUP_COLORS = ["#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363", "#8c6d31", "#d6616b"]
 
 
@@ -185,7 +185,7 @@ def plot_part2_curves(
     """One panel per Part 2 model: train, validation and test accuracy per epoch (mean over seeds)."""
     plt = pyplot()
     keys = [k for k in titles if k in part2]
-    fig, axes = plt.subplots(1, len(keys), figsize=(width.inches, 1.5), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(keys), figsize=(width.inches, 1.35), sharey=True, squeeze=False)
     for ax, k in zip(axes[0], keys):
         curve = part2[k]["curve"]
         for s in ("train", "val", "test"):

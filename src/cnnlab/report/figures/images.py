@@ -55,7 +55,7 @@ def plot_art_overview(
         for i, (img, title) in enumerate(zip(tiles, titles)):
             ax = fig.add_axes(((left + i * (tile + gap)) / w, y0 / height, tile / w, tile / height))
             ax.imshow((img + 0.5).clamp(0, 1).permute(1, 2, 0).numpy())
-            ax.set_title(title, fontsize=FONT, pad=2)
+            ax.set_title(title, fontsize=FONT, pad=3)
             ax.axis("off")
 
     row([dataset.images[i] for i in firsts], top_titles, top_tile, bottom_h + 0.08)
@@ -114,7 +114,7 @@ def plot_mlp_units(
     # Placed by hand at the print width: each row's title band is as high as its title lines (0.1 in each at
     # 6 pt), so wrapped long names never reach the tile above (tight_layout cannot shrink fixed-aspect tiles).
     fig_w, gap, line = width.inches, 0.1, FONT * 1.25 / 72
-    tile = min(0.82, fig_w / max(1, cols) - gap)
+    tile = min(0.6, fig_w / max(1, cols) - gap)
     name_pt = 72 * (tile + gap * 0.8)
     top = {
         id(r): f"MLP {h}: unit {r['unit']}\n{_name('favours ' + str(r['person']), name_pt)}"
@@ -124,7 +124,7 @@ def plot_mlp_units(
     bottom = {id(r): f"mean face \u2212 all\nr = {r['corr']:.2f}" for r in shown}
     n_top = max(t.count("\n") + 1 for t in top.values())
     n_bottom = max(t.count("\n") + 1 for t in bottom.values())
-    height = 2 * tile + line * (n_top + n_bottom) + 0.15
+    height = 2 * tile + line * (n_top + n_bottom) + 0.2
     fig = plt.figure(figsize=(fig_w, height))
     left = (fig_w - cols * (tile + gap)) / 2
     axes = [
@@ -132,15 +132,15 @@ def plot_mlp_units(
             fig.add_axes(((left + j * (tile + gap) + gap / 2) / fig_w, (y0 / height), tile / fig_w, tile / height))
             for j in range(cols)
         ]
-        for y0 in (height - line * n_top - 0.05 - tile, 0.0)
+        for y0 in (height - line * n_top - 0.08 - tile, 0.0)
     ]
     for j, r in enumerate(shown):
         lim = float(r["image"].abs().max()) or 1.0
         axes[0][j].imshow(r["image"].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-        axes[0][j].set_title(top[id(r)], fontsize=FONT)
+        axes[0][j].set_title(top[id(r)], fontsize=FONT, pad=3)
         dl = float(r["diff"].abs().max()) or 1.0
         axes[1][j].imshow(r["diff"].numpy(), cmap="RdBu_r", vmin=-dl, vmax=dl, interpolation="nearest")
-        axes[1][j].set_title(bottom[id(r)], fontsize=FONT)
+        axes[1][j].set_title(bottom[id(r)], fontsize=FONT, pad=3)
     for ax in (a for row in axes for a in row):
         ax.axis("off")
     save(fig, path, width)

@@ -126,7 +126,7 @@ def _confusion_note(d: Mapping[str, Any], what: str) -> str:
     if shown:
         parts.insert(0, f"the {len(shown)} of {len(names)} classes with the most errors")
     if needs_key(tags):
-        parts.append("the key gives the name of each tag")
+        parts.append("key: the tags' names")
     return "; ".join(parts)
 
 

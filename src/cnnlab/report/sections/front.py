@@ -133,6 +133,25 @@ def devices_sentence(ctx: dict) -> str:
     )
 
 
+def data_figure(ctx: dict) -> str:
+    """The Part 1 data figure (label fig:data): one image per class and the course's transformations; left out
+    (a .tex comment says so) when the page budget's last step omits it (`omitted(ctx, "art_overview")`)."""
+    if omitted(ctx, "art_overview"):
+        return "% the data figure (art_overview.png) is left out to keep the report within 8 pages"
+    return rf"""\begin{{figure}}[t]
+\centering
+\includegraphics[width={PRINT["art_overview"].tex}]{{figures/art_overview.png}}
+\caption{{Top: one {"synthetic " if ctx["art"]["synthetic"] else ""}image per class of the Part~1 data. Bottom: the
+course's transformations of question 1.7, applied to the first image.}}
+\label{{fig:data}}
+\end{{figure}}"""
+
+
+def omitted(ctx: dict, figure: str) -> bool:
+    """Whether the page budget left `figure` (a key of layout.PRINT) out of this rendering."""
+    return figure in ctx.get("omitted", ())
+
+
 def section_setup(ctx: dict, compact: bool = False) -> str:
     prov = provenance_lines(ctx)
     appendix_ref = (
@@ -150,13 +169,7 @@ def section_setup(ctx: dict, compact: bool = False) -> str:
 \texttt{{report.tex}}{appendix_ref}: every run folder \texttt{{runs/<run id>/}} holds its configuration, per-epoch metrics,
 summary and weights.
 
-\begin{{figure}}[t]
-\centering
-\includegraphics[width={PRINT["art_overview"].tex}]{{figures/art_overview.png}}
-\caption{{Top: one {"synthetic " if ctx["art"]["synthetic"] else ""}image per class of the Part~1 data. Bottom: the
-course's transformations of question 1.7, applied to the first image.}}
-\label{{fig:data}}
-\end{{figure}}
+{data_figure(ctx)}
 """
 
 

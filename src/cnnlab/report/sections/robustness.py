@@ -14,6 +14,7 @@ from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE
 from cnnlab.report.compare import acc, diff_text, id_comments, repeats_note, short_diff
 from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc, pct, pm, pp
+from cnnlab.report.sections.front import omitted
 
 
 # ----------------------------------------------------------------------------- 1.7 robustness
@@ -105,10 +106,11 @@ def section_robustness(ctx: dict, figs: Mapping[str, str]) -> str:
         ]
     )
     ids = "\n".join(comment(c) for c in id_comments(s["rows"]))
+    data_ref = "" if omitted(ctx, "art_overview") else ", Figure~\\ref{fig:data}"  # left out by the page budget?
     return rf"""
 \subsection{{Robustness to transformed images}}
 The best model of 1.6 was evaluated on the test split transformed with the course's own definitions, on the 8-bit images
-(Table~\ref{{tab:robust}}, Figure~\ref{{fig:data}}; PIL's brightness and contrast enhancers, a wrap-around shift of 10 pixels, and
+(Table~\ref{{tab:robust}}{data_ref}; PIL's brightness and contrast enhancers, a wrap-around shift of 10 pixels, and
 for ``flipped'' both a left--right mirror and the course code's 180\textdegree{{}} rotation, as the handout's figure does not say
 which). On clean test images it scores {acc(clean, "acc")}. It is most invariant to {invariant}, and least to {damaging}. {unharmed_text} {features} {surprise}
 Figure~\ref{{fig:robust}} adds graded versions at increasing severity. {aug_text}
