@@ -31,7 +31,7 @@ from cnnlab.report import ReportOptions, build_report
 from cnnlab.report.compile import page_count, tex_available
 from cnnlab.report.context import load_context
 from cnnlab.report.latex import esc
-from cnnlab.report.render import render_tex, write_report
+from cnnlab.report.render import MAX_PAGES, render_tex, write_report
 
 HAS_TEX = tex_available() is not None
 # Long class names (report figures must stay legible with them, and the report within 8 pages): invented ones for
@@ -725,15 +725,37 @@ def test_official_style_file_is_used_with_final_option(tmp_path):
 
 @pytest.fixture
 def tiny_art(tmp_path) -> Path:
-    """3 'artists' x 8 small images (a colour cast each): Part 1 in seconds."""
+    """12 'artists' x 8 small images (a colour cast each; names with LaTeX's special characters, and long ones):
+    Part 1 in seconds."""
     rng = np.random.default_rng(0)
-    for c, name in enumerate(["Anna & Co", "Bert_#2", "Carl 100%"]):
+    for c, name in enumerate(["Anna & Co", "Bert_#2", "Carl 100%", *LONG_ARTISTS[:9]]):
         (tmp_path / "art" / name).mkdir(parents=True)
         for i in range(8):
             img = rng.integers(0, 60, (24, 24, 3), dtype=np.uint8)
-            img[..., c] += 150
+            img[..., c % 3] += 60 + 15 * c
             Image.fromarray(img).save(tmp_path / "art" / name / f"{i}.png")
     return tmp_path / "art"
+
+
+def figure_scales(report_dir: Path) -> dict[str, float]:
+    """{figure file: printed width / drawn width} of every figure of a compiled report: the printed width from
+    the LaTeX log (render.FIGURE_WIDTH_LOG), the drawn one from the file (a PDF's MediaBox, a PNG's size / dpi).
+    Photographs saved without a dpi (the prediction example) are left out."""
+    from cnnlab.report.render import printed_widths
+
+    scales = {}
+    for name, printed in printed_widths((report_dir / "report.log").read_text(errors="replace")).items():
+        f = report_dir / name
+        if f.suffix == ".pdf":
+            box = re.search(rb"/MediaBox\s*\[\s*([\d.]+)\s+[\d.]+\s+([\d.]+)", f.read_bytes())
+            drawn = (float(box.group(2)) - float(box.group(1))) / 72
+        else:
+            with Image.open(f) as im:
+                if "dpi" not in im.info:
+                    continue
+                drawn = im.size[0] / im.info["dpi"][0]
+        scales[Path(name).stem] = printed / drawn
+    return scales
 
 
 @pytest.mark.slow
@@ -760,11 +782,19 @@ def test_quick_report_builds_a_pdf(tmp_path, tiny_art):
     assert proc.returncode == 0, proc.stderr[-3000:]
     first = time.perf_counter() - t0
     pdf = tmp_path / "report" / "report.pdf"
-    assert pdf.is_file() and page_count(pdf) >= 5
+    assert pdf.is_file() and 5 <= page_count(pdf) <= MAX_PAGES  # the handout's limit, with 12 long names too
     tex = (tmp_path / "report" / "report.tex").read_text()
     assert "QUICK MODE" in tex and "untrained AlexNet" in tex and "Art data: real images." in tex
     # names from the data folder, escaped ("Bert_#2" is displayed "Bert #2" by the art loader)
     assert "Anna \\& Co (8)" in tex and "Bert \\#2 (8)" in tex and "Carl 100\\% (8)" in tex
+    # folders named by their last component, never by an absolute path (issue 21, item 7)
+    assert "\\texttt{art}" in tex and "\\texttt{runs}" in tex
+    assert absolute_paths(tex, tmp_path) == []
+    # every figure legible at print size: drawn at the width LaTeX prints it (scale 1), with no problem logged
+    scales = figure_scales(tmp_path / "report")
+    assert set(scales) >= {"art_overview", "confusion_best", "confusion_faces", "deltas", "mlp_units"}
+    assert {k: round(v, 3) for k, v in scales.items() if abs(v - 1) > 0.005} == {}
+    assert "cnnlab.report.figures.layout" not in proc.stderr, proc.stderr[-3000:]
     assert f"report: {pdf}" in proc.stdout and "untrained AlexNet" in proc.stdout
     # everything is cached now: a rerun only re-evaluates and re-renders
     t1 = time.perf_counter()

@@ -25,7 +25,8 @@ from cnnlab.report.figures.names import abbreviations, fit, needs_key, text_widt
 FONT = 6.0  # points: labels, counts, key
 LABEL_PITCH_PT = FONT * 1.2  # the smallest distance between two labels on one side (a 6 pt line is 7 pt high)
 MAX_SIDE = 2.0  # inches: the largest matrix (its height sets the figure's)
-MAX_PITCH = 0.15  # inches per class at most (few classes)
+MAX_PITCH = 0.15  # inches per class at most (few classes) ...
+MIN_SIDE = 0.9  # ... but a matrix of very few classes still this large (a readable plot)
 MAX_CLASSES = 40  # 2 x MAX_SIDE / LABEL_PITCH_PT: more classes would not leave a label room
 WRONG = "#c62828"
 
@@ -74,7 +75,7 @@ def plot_confusion(
     rows = counts.sum(1, keepdims=True)
     share = np.divide(counts, rows, out=np.zeros(counts.shape, float), where=rows > 0)  # (K, K)
 
-    pitch = min(MAX_PITCH, MAX_SIDE / max(k, 1))
+    pitch = max(min(MAX_PITCH, MAX_SIDE / max(k, 1)), MIN_SIDE / max(k, 1))
     pitch_pt = 72 * pitch
     one_side = pitch_pt >= LABEL_PITCH_PT
     numbers = one_side and text_width(str(int(counts.max(initial=0))), FONT) + 2 <= pitch_pt

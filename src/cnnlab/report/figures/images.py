@@ -113,11 +113,14 @@ def plot_mlp_units(
     shown = [r for rows in picks.values() for r in rows]
     # Placed by hand at the print width: each row's title band is as high as its title lines (0.1 in each at
     # 6 pt), so wrapped long names never reach the tile above (tight_layout cannot shrink fixed-aspect tiles).
-    fig_w, gap, line = width.inches, 0.1, FONT * 1.25 / 72
-    tile = min(0.6, fig_w / max(1, cols) - gap)
-    name_pt = 72 * (tile + gap * 0.8)
+    fig_w, line = width.inches, FONT * 1.25 / 72
+    pitch = fig_w / max(1, cols)  # the tiles spread over the whole width: each title has a pitch's room
+    tile = min(0.6, pitch - 0.1)
+    name_pt = 72 * pitch - 4
     top = {
-        id(r): f"MLP {h}: unit {r['unit']}\n{_name('favours ' + str(r['person']), name_pt)}"
+        id(r): mpl_text(fit(f"MLP {h}: unit {r['unit']}", name_pt, FONT))
+        + "\n"
+        + _name(f"favours {r['person']}", name_pt)
         for h, rows in picks.items()
         for r in rows
     }
@@ -126,10 +129,9 @@ def plot_mlp_units(
     n_bottom = max(t.count("\n") + 1 for t in bottom.values())
     height = 2 * tile + line * (n_top + n_bottom) + 0.2
     fig = plt.figure(figsize=(fig_w, height))
-    left = (fig_w - cols * (tile + gap)) / 2
     axes = [
         [
-            fig.add_axes(((left + j * (tile + gap) + gap / 2) / fig_w, (y0 / height), tile / fig_w, tile / height))
+            fig.add_axes(((j * pitch + (pitch - tile) / 2) / fig_w, (y0 / height), tile / fig_w, tile / height))
             for j in range(cols)
         ]
         for y0 in (height - line * n_top - 0.08 - tile, 0.0)
