@@ -476,6 +476,17 @@ def make_fixture_runs(
 
 
 # ----------------------------------------------------------------------------- tests
+def test_folders_are_named_by_their_last_component():
+    from cnnlab.report.latex import folder
+    from cnnlab.report.sections.search import storage_text
+
+    assert folder("/tmp/pytest-7/art_data/artists/") == "\\texttt{artists}"
+    assert folder("runs") == "\\texttt{runs}" and folder("/home/me/my_runs") == "\\texttt{my\\_\\allowbreak{}runs}"
+    assert storage_text("sqlite:////home/me/work/optuna.db") == "sqlite:///optuna.db"
+    assert storage_text("/root/x/journal.log") == "journal.log"
+    assert storage_text("postgresql://cnnlab:***@db:5432/cnnlab") == "postgresql://cnnlab:***@db:5432/cnnlab"
+
+
 def test_escape_prints_special_characters_literally():
     out = esc(NASTY)
     for raw in ("&", "%", "$", "#", "_", "{", "}"):
