@@ -5,6 +5,7 @@ import torch
 
 from cnnlab.art.config import ModelConfig
 from cnnlab.art.models import SimpleCNN
+from cnnlab.core.errors import ConfigError
 from cnnlab.core.train.callbacks import Callback, EarlyStopping, FitState
 from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
 from cnnlab.core.train.trainer import Trainer, seed_everything
@@ -289,3 +290,25 @@ def test_early_stopping_callback_min_delta_and_monitor():
     # 0.53 and 0.62 do not beat the best by more than min_delta; 0.64 ends patience after epoch 3
     assert (stopper.best_epoch, epoch, state.should_stop) == (3, 5, True)
     assert "best epoch 3" in state.stop_reason
+
+
+def test_warmup_rises_linearly_then_follows_the_schedule():
+    from cnnlab.core.train.config import WARMUP_START, SchedulerConfig
+    from cnnlab.core.train.trainer import create_scheduler
+
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([{"params": [p], "lr": 1.0}, {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.1}])
+    sched = create_scheduler(opt, SchedulerConfig(name="step", step_size=2, gamma=0.5, warmup_epochs=2), 8, 4)
+    lrs, head = [], []
+    for _ in range(7):
+        lrs.append(round(opt.param_groups[0]["lr"], 6))
+        head.append(round(opt.param_groups[1]["lr"], 6))
+        opt.step()
+        sched.step()
+    start = WARMUP_START
+    assert lrs == [start, (start + 1) / 2, 1.0, 1.0, 0.5, 0.5, 0.25]
+    assert head == [round(x / 10, 6) for x in lrs]  # every param group keeps its ratio
+    with pytest.raises(ConfigError, match="warmup_epochs"):
+        SchedulerConfig(name="onecycle", warmup_epochs=2)
+    with pytest.raises(ConfigError, match="warmup_epochs"):
+        SchedulerConfig(warmup_epochs=-1)

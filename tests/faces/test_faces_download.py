@@ -419,7 +419,7 @@ def test_cli_download_and_info(server, tmp_path, capsys):
     assert "ok" in text and "Alec Baldwin" in text and "Bill Hader" not in text
     with open(out / "manifest.csv", newline="") as f:
         assert [r["face_id"] for r in csv.DictReader(f)] == ["0", "1"]
-    assert main(["faces", "info", str(out), "--train", "1", "--val", "0", "--test", "1"]) == 0
+    assert main(["faces", "info", str(out), "--train", "1", "--min-eval", "1"]) == 0
     assert "Alec Baldwin" in capsys.readouterr().out
     assert main(["faces", "download", "--list", str(lst), "--out", str(out), "--actors", "Nobody"]) == 2
     assert "Nobody" in capsys.readouterr().err

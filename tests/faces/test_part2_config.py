@@ -47,13 +47,14 @@ def test_each_command_has_its_own_training_defaults():
     )
     assert mlp.early_stopping.patience is None
     assert (feat.epochs, feat.optimizer.lr, feat.optimizer.weight_decay) == (30, 1e-4, 1e-4)
-    assert (fine.epochs, fine.optimizer.lr, fine.optimizer.weight_decay) == (10, 1e-4, 0.0)
+    assert (fine.epochs, fine.optimizer.lr, fine.optimizer.weight_decay) == (30, 1e-4, 0.0)
+    assert fine.scheduler.warmup_epochs == 2 and mlp.scheduler.warmup_epochs == feat.scheduler.warmup_epochs == 0
     assert (mlp.early_stopping.monitor, feat.early_stopping.monitor, fine.early_stopping.monitor) == (
         "val_loss",
         "val_acc",
         "val_acc",
     )
-    assert fine.early_stopping.patience == 3 and feat.early_stopping.patience is None
+    assert fine.early_stopping.patience == 6 and feat.early_stopping.patience is None
     # A YAML/--set override of one train field keeps the command's other defaults.
     cfg = resolve_config(FeaturesRunConfig, None, ["train.epochs=3"])
     assert cfg.train.epochs == 3 and cfg.train.optimizer.weight_decay == 1e-4
@@ -171,7 +172,7 @@ def test_cli_flags_yaml_and_set_resolve_in_order():
     )
     cfg = resolve_command_config(FinetuneRunConfig, args)
     assert cfg.train.optimizer.lr == 1e-3 and cfg.finetune.freeze == "all-but-last" and cfg.finetune.input_size == 99
-    assert cfg.data.actors == COURSE_ACTORS and cfg.train.epochs == FinetuneRunConfig().train.epochs == 10
+    assert cfg.data.actors == COURSE_ACTORS and cfg.train.epochs == FinetuneRunConfig().train.epochs == 30
     args = parse(["part2", "features", "--head-hidden", "0", "--weights", "random", "--split-seed", "3"])
     cfg = resolve_command_config(FeaturesRunConfig, args)
     assert cfg.features.head_hidden == () and cfg.features.weights == "random" and cfg.data.split.seed == 3

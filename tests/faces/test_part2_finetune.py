@@ -143,3 +143,24 @@ def test_cached_layers_extracts_several_layers_in_one_pass(tmp_path):
         and not again["pool2"].hit
         and again["pool2"].features.shape == (5, math.prod(A.feature_shape("pool2", SIZE)))
     )
+
+
+def test_the_range_test_sweeps_the_layers_fine_tuning_trains(tmp_path):
+    from cnnlab.faces.finetune import finetune_lr_find
+
+    faces = synthetic_faces(SIZE, 3, per_class=(8, 6, 6), seed=3)
+    sd, weights = untrained_weights()
+    root = tmp_path / "runs"
+    start = features_config(epochs=2, lr=1e-3)
+    f22 = alexnet_features(faces, sd, weights, start, root)
+    config = finetune_config(epochs=1, lr=1e-3, lr_scale=0.1)
+    found = finetune_lr_find(faces, sd, weights, config, root, start=start, steps=12, lr_start=1e-6, lr_end=1e-1)
+    assert found.meta["start_run"] == f22.path.name and found.meta["trained_layers"] == "conv4"
+    assert 1 <= len(found.lrs) <= 12 and found.lrs[0] == pytest.approx(1e-6)
+    assert all(b > a for a, b in zip(found.lrs, found.lrs[1:]))  # the LR grows every step
+    for name in ("lr_find.csv", "lr_find.png", "lr_find.json"):
+        assert (root / "lr-find-finetune" / name).is_file()
+    # The 2.2 run it started from is untouched: its checkpoint still loads with the same weights.
+    assert torch.equal(load_checkpoint(f22.path / "model.pt").model.features[8].weight, sd["features.8.weight"])
+    with pytest.raises(ConfigError, match="from-features"):
+        finetune_lr_find(faces, sd, weights, finetune_config(epochs=1, lr=1e-3, freeze="features"), root)

@@ -66,6 +66,10 @@ def test_select_never_evaluates_test(tmp_path):
     choice = select_mlp_recipe(base, (0, 1), tmp_path, recipes=recipes)
     assert [r["recipe"] for r in choice.rows] == [r.label for r in recipes]
     assert sum(r["chosen"] for r in choice.rows) == 1 and choice.chosen in {r.label for r in recipes}
+    # Each row says what its recipe is (the report's grid table is built from these fields).
+    assert [(r["per_image"], r["augment"], r["weight_decay"], r["lr"]) for r in choice.rows] == [
+        (r.per_image, r.augment, r.weight_decay, r.lr) for r in recipes
+    ]
     best = max(choice.rows, key=lambda r: (r["val_acc_mean"], -r["val_loss_mean"]))
     assert best["recipe"] == choice.chosen
     folders = [p for p in tmp_path.iterdir() if p.name.startswith("mlp-")]

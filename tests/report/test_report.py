@@ -332,11 +332,12 @@ def make_fixture_runs(
         (root / rid).mkdir(parents=True, exist_ok=True)
         (root / rid / "summary.json").write_text(json.dumps({"run_id": rid, "kind": "cnn", "val_acc": 0.5}))
 
-    part2 = {"mlp": {"300": [], "800": []}, "features": [], "finetune": []}
+    part2 = {"mlp": {"300": [], "800": []}, "cnn": [], "features": [], "finetune": []}
     label = "ImageNet-pretrained AlexNet" if pretrained else "untrained AlexNet"
     for role, kind, hidden in (
         ("mlp", "mlp", "300"),
         ("mlp", "mlp", "800"),
+        ("cnn", "face-cnn", None),
         ("features", "alexnet-features", None),
         ("finetune", "alexnet-finetune", None),
     ):
@@ -356,6 +357,7 @@ def make_fixture_runs(
                 "model": f"{label} thing -> {len(people)}",
                 "layer": "conv4",
                 "feature_dim": 43264,
+                "params": 67560 if role == "cnn" else 247540,
                 "freeze": "features",
                 "alexnet": label,
                 "architecture": {
@@ -444,6 +446,52 @@ def make_fixture_runs(
             "label": label,
         },
         "part2": part2,
+        "recipes": {
+            "rows": [
+                {
+                    "recipe": f"recipe {i}",
+                    "per_image": bool(i & 8),
+                    "augment": bool(i & 4),
+                    "weight_decay": (1e-3, 1e-2)[(i >> 1) & 1],
+                    "lr": (3e-4, 1e-3)[i & 1],
+                    "val_acc_mean": 0.7 + 0.01 * i,
+                    "val_acc_se": 0.01,
+                    "n": seeds,
+                    "chosen": i == 15,
+                }
+                for i in range(16)
+            ],
+            "chosen": "recipe 15",
+            "rule": "the highest mean validation accuracy",
+            "grid": "a fixture grid",
+        },
+        "depth": {
+            "grid": 6,
+            "rows": [
+                {
+                    "layer": layer,
+                    "feature_dim": 36 * c,
+                    "test_acc_mean": 0.6 + 0.05 * i,
+                    "test_acc_se": 0.01,
+                    "val_acc_mean": 0.62 + 0.05 * i,
+                    "val_acc_se": 0.01,
+                    "n": seeds,
+                }
+                for i, (layer, c) in enumerate(
+                    zip(("conv1", "conv2", "conv3", "conv4", "conv5", "pool5"), (64, 192, 384, 256, 256, 256))
+                )
+            ],
+        },
+        "finetune_lr": {
+            "trained_layers": "conv4",
+            "start_lr": 1e-7,
+            "min_lr": 1e-7,
+            "last_lr": 1e-4,
+            "stop_reason": "stopped after 44 steps: smoothed loss above 4x its minimum",
+            "start_loss": 0.01,
+            "min_loss": 0.01,
+            "diverged": True,
+        },
         "mlp_units": {
             "figure": "mlp_units.png",
             "runs": {"300": part2["mlp"]["300"][0], "800": part2["mlp"]["800"][0]},
@@ -608,14 +656,14 @@ def test_missing_robustness_model_is_an_error(tmp_path):
 def test_figures_are_drawn_first_and_sections_only_build_strings(tmp_path, monkeypatch):
     from cnnlab.report.figures import curves as plots
     from cnnlab.report.figures.build import make_figures
-    from cnnlab.report.sections import faces, network, robustness, search, training
+    from cnnlab.report.sections import beyond, faces, network, robustness, search, training
 
     root = make_fixture_runs(tmp_path / "runs")
     # no complete search trial: no search figure, and no reference to one
     _edit_suite(root, "search", lambda meta: meta.update(trials=[{**t, "status": "pruned"} for t in meta["trials"]]))
     ctx = load_context(root)
     figs = make_figures(ctx, tmp_path / "figs")
-    assert set(figs) == {"baseline_curves", "deltas", "robust_curves", "part2_curves"}
+    assert set(figs) == {"baseline_curves", "deltas", "robust_curves", "part2_curves", "depth"}
     assert all((tmp_path / "figs" / name).is_file() for name in figs.values())
     drawn = sorted(p.name for p in (tmp_path / "figs").iterdir())
     for name in [n for n in dir(plots) if n.startswith("plot_")]:
@@ -626,6 +674,7 @@ def test_figures_are_drawn_first_and_sections_only_build_strings(tmp_path, monke
         search.section_search(ctx, figs),
         robustness.section_robustness(ctx, figs),
         faces.section_mlp(ctx, figs),
+        beyond.depth_text(ctx, figs),
     ]
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == drawn
     joined = "\n".join(texts)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from cnnlab.cli.common import (
     ArgumentParser,
     add_field_arg,
+    parse_seeds,
     resolve_command_config,
     tensorboard_callbacks,
 )
@@ -112,6 +113,15 @@ def _add_part2(sub: argparse._SubParsersAction) -> None:
     add_train_args(f, FeaturesRunConfig)
     f.set_defaults(handler=_run_part2_features)
 
+    d = psub.add_parser(
+        "layers",
+        help="the 2.2 head on each AlexNet depth, conv1..conv5 and pool5, all read in one forward pass",
+    )
+    add_face_data_args(d, FeaturesRunConfig)
+    _add_alexnet_args(d, FeaturesRunConfig, "features")
+    add_train_args(d, FeaturesRunConfig)
+    d.set_defaults(handler=_run_part2_layers)
+
     add_small_commands(psub)
 
     t = psub.add_parser("finetune", help="AlexNet with one output per actor, fine-tuned (2.4)")
@@ -146,6 +156,12 @@ def _add_part2(sub: argparse._SubParsersAction) -> None:
         t, FinetuneRunConfig, "finetune.lr_scale", "--lr-scale", "AlexNet layers train at lr x this", type=float
     )
     add_train_args(t, FinetuneRunConfig)
+    t.add_argument(
+        "--lr-find",
+        action="store_true",
+        help="train nothing: run the LR range test on the layers this fine-tuning trains (from its 2.2 network, "
+        "on the training split) and write <out>/lr-find-finetune/",
+    )
     t.set_defaults(handler=_run_part2_finetune)
 
 
@@ -248,12 +264,52 @@ def _run_part2_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_part2_layers(args: argparse.Namespace) -> int:
+    from cnnlab.cli.part2_small import RECIPE_SEEDS
+    from cnnlab.core.io import json_text
+    from cnnlab.faces.config import FeaturesRunConfig
+    from cnnlab.faces.depth import format_sweep, layer_sweep
+
+    config = resolve_command_config(FeaturesRunConfig, args)
+    state_dict, weights, faces = _load_alexnet_inputs(config, config.features.weights, args)
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else tuple(range(RECIPE_SEEDS))
+    sweep = layer_sweep(
+        faces,
+        state_dict,
+        weights,
+        config,
+        seeds,
+        args.out,
+        cache_dir=args.cache_dir,
+        device=args.device,
+        callbacks=tensorboard_callbacks(args, args.out),
+    )
+    if args.json:
+        print(json_text({"grid": sweep.grid, "seeds": list(sweep.seeds), "rows": sweep.rows}, indent=2))
+        return 0
+    print(format_sweep(sweep))
+    print(f"each layer average-pooled to {sweep.grid}x{sweep.grid}; AlexNet: {weights['label']}")
+    return 0
+
+
 def _run_part2_finetune(args: argparse.Namespace) -> int:
     from cnnlab.faces.config import FinetuneRunConfig
     from cnnlab.faces.finetune import alexnet_finetune
 
     config = resolve_command_config(FinetuneRunConfig, args)
     state_dict, weights, faces = _load_alexnet_inputs(config, config.finetune.weights, args)
+    if args.lr_find:
+        from cnnlab.core.train.lr_finder import format_lr_find
+        from cnnlab.faces.finetune import finetune_lr_find
+
+        found = finetune_lr_find(
+            faces, state_dict, weights, seeded(config, args)[0], args.out, cache_dir=args.cache_dir, device=args.device
+        )
+        print(format_lr_find(found, config.train.optimizer.lr * config.finetune.lr_scale))
+        print(
+            f"curve: {args.out}/lr-find-finetune/lr_find.png (the LR of {found.meta['trained_layers']}; head x 1/lr_scale)"
+        )
+        return 0
     callbacks = tensorboard_callbacks(args, args.out)
     results = [
         alexnet_finetune(

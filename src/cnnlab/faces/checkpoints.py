@@ -83,8 +83,9 @@ class FeatureClassifier(AlexNetTrunk):
         num_classes: int,
         dropout: float = 0.0,
         init: bool = True,
+        grid: int | None = None,
     ) -> None:
-        super().__init__(layer, init=init)
+        super().__init__(layer, init=init, grid=grid)
         self.normalize = Normalize()
         self.head = FeatureHead(in_features, hidden, num_classes, dropout)
 
@@ -146,11 +147,11 @@ def _build_features(
     defaults = FeaturesConfig()
     size = int(image_size or defaults.input_size)
     layer = str(config.get("layer", defaults.layer))
-    in_features = int(config.get("in_features") or math.prod(feature_shape(layer, size)))
+    grid = None if config.get("grid") is None else int(config["grid"])
+    in_features = int(config.get("in_features") or math.prod(feature_shape(layer, size, grid)))
     hidden = [int(h) for h in config.get("hidden", defaults.head_hidden)]
-    model = FeatureClassifier(
-        layer, in_features, hidden, num_classes, float(config.get("dropout", defaults.dropout)), init=init
-    )
+    dropout = float(config.get("dropout", defaults.dropout))
+    model = FeatureClassifier(layer, in_features, hidden, num_classes, dropout, init=init, grid=grid)
     model.input_shape = (3, size, size)
     return model
 

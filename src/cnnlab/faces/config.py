@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from cnnlab.core.config import check, check_number, check_parameter_count
 from cnnlab.core.errors import shorten
 from cnnlab.core.images import MAX_IMAGE_SIZE
-from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, TrainConfig
+from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
 from cnnlab.faces.dataset import FaceSplitConfig, resolve_actors
 
 OLIVETTI = "olivetti"
@@ -181,6 +181,10 @@ def _check_alexnet(section: str, input_size: int, dropout: float, weights: str |
 class FeaturesConfig:
     """2.2: which AlexNet layer feeds a fully connected head, and the head's shape.
 
+    pool_grid: None = the layer's activations as they are (2.2); n = average-pooled to an n x n grid
+    first, as AlexNet's own avgpool does for pool5 (n = 6), so that every layer of the depth sweep
+    (cnnlab.faces.depth) gives the head a comparable number of inputs.
+
     weights: None = ImageNet weights from the torch hub cache (else a checked download), "random" = an
     untrained AlexNet, or a path to a state dict.
     """
@@ -190,6 +194,7 @@ class FeaturesConfig:
     dropout: float = 0.5
     input_size: int = 227
     weights: str | None = None
+    pool_grid: int | None = None  # average-pool a conv layer to pool_grid x pool_grid before the head (the depth sweep)
 
     def __post_init__(self) -> None:
         from cnnlab.faces.alexnet import LAYERS
@@ -199,6 +204,12 @@ class FeaturesConfig:
             all(h >= 1 for h in self.head_hidden),
             f"features.head_hidden sizes must be >= 1, got {list(self.head_hidden)}",
         )
+        if self.pool_grid is not None:
+            check_number(self.pool_grid, "features.pool_grid", 1, 13, integer=True)
+            check(
+                not self.layer.startswith("fc"),
+                f"features.pool_grid pools a convolutional layer's grid; {self.layer} has none",
+            )
         _check_alexnet("features", self.input_size, self.dropout, self.weights)
 
 
@@ -272,14 +283,16 @@ def features_training() -> TrainConfig:
 
 
 def finetune_training() -> TrainConfig:
-    """2.4: Adam, lr 1e-4 (AlexNet layers x finetune.lr_scale), no weight decay, batch 32, at most 10 epochs, stopped
-    after 3 without a gain in validation accuracy. Selection by validation accuracy is what guarantees, with the
+    """2.4: Adam, lr 1e-4 (AlexNet layers x finetune.lr_scale: 1e-5, ten times below where the LR range test of
+    `cnnlab part2 finetune --lr-find` diverges), no weight decay, batch 32, a 2-epoch linear warm-up, at most 30 epochs,
+    stopped after 6 without a gain in validation accuracy. Selection by validation accuracy is what guarantees, with the
     starting point evaluated as epoch 0, that fine-tuning from 2.2 never ends below 2.2 on validation."""
     return TrainConfig(
-        epochs=10,
+        epochs=30,
         batch_size=32,
         optimizer=OptimizerConfig(name="adam", lr=1e-4, weight_decay=0.0),
-        early_stopping=EarlyStoppingConfig(patience=3, monitor="val_acc"),
+        scheduler=SchedulerConfig(warmup_epochs=2),
+        early_stopping=EarlyStoppingConfig(patience=6, monitor="val_acc"),
     )
 
 

@@ -32,6 +32,7 @@ from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.alexnet import LAYER_ORDER, LAYERS, TRAIN_FROM
+from cnnlab.faces.alexnet.model import pool_to_grid
 from cnnlab.faces.config import FROM_FEATURES, FeaturesRunConfig, FinetuneRunConfig
 from cnnlab.faces.experiments import check_faces
 from cnnlab.faces.finetune_classic import UNTRAINED, finetune_last_layer
@@ -114,6 +115,7 @@ class _FromLayer(nn.Module):
         x = m.features[self.start :](x)  # (B, C, h, w) of the frozen layer -> the 2.2 layer's activations
         if m.avgpool is not None:
             x = m.avgpool(x)
+        x = pool_to_grid(x, m.grid)  # a depth-sweep network's pooling, if any
         x = torch.flatten(x, 1)
         if m.classifier is not None:
             x = m.classifier(x)
@@ -173,6 +175,109 @@ def _start_run(
     return path
 
 
+def _trained_layers(frozen: str, layer: str) -> tuple[list[str], list[str]]:
+    """The conv/fc layers a fine-tuning trains (after `frozen`, up to the 2.2 `layer`) and those it keeps frozen."""
+    i_frozen, i_layer = LAYER_ORDER.index(frozen), LAYER_ORDER.index(layer)
+    weighted = ("conv", "fc")
+    trained = [n for n in LAYER_ORDER[i_frozen + 1 : i_layer + 1] if n.startswith(weighted)]
+    return trained, [n for n in LAYER_ORDER[: i_frozen + 1] if n.startswith(weighted)]
+
+
+def _trainable_tail(
+    faces: Any,
+    state_dict: dict[str, torch.Tensor],
+    weights: dict[str, Any],
+    config: FinetuneRunConfig,
+    start_path: Path,
+    cache_dir: Path,
+    device: Any,
+    extract_batch_size: int,
+) -> tuple[Any, nn.Module, nn.Module, dict, list[dict], dict]:
+    """The 2.2 network of `start_path` made trainable from finetune.train_from on: (its checkpoint, the
+    network, the trained tail over the frozen layer's cached activations, those activations per split,
+    the optimiser's param groups (AlexNet layers at lr * lr_scale first, then the head at lr), cache info)."""
+    from cnnlab.faces.alexnet.model import feature_shape
+    from cnnlab.faces.checkpoints import load_checkpoint
+
+    settings, lr = config.finetune, config.train.optimizer.lr
+    frozen = TRAIN_FROM[settings.train_from]
+    clf = load_checkpoint(start_path / "model.pt")
+    if clf.class_names != list(faces.class_names) or clf.image_size != settings.input_size:
+        raise ConfigError(f"the 2.2 run {start_path.name} classifies other people or image sizes than these faces")
+    model = clf.model.train()  # a FeatureClassifier: AlexNet up to the 2.2 layer + the trained head
+    begin = LAYERS[frozen][1]  # features[:begin] is frozen; its output is cached
+    for p in model.features[:begin].parameters():
+        p.requires_grad_(False)
+    shape = feature_shape(frozen, settings.input_size)  # (C, h, w) of the frozen layer's output
+    feats, finfo = layer_features(faces, [frozen], state_dict, weights, cache_dir, device, extract_batch_size)
+    sets = faces.splits
+    fsets = {k: (feats[frozen][k].view(-1, *shape), sets[k][1]) for k in sets}
+    alexnet = [
+        *model.features[begin:].parameters(),
+        *(model.classifier.parameters() if model.classifier is not None else ()),
+    ]
+    groups = [
+        {"params": alexnet, "lr": lr * settings.lr_scale},
+        {"params": list(model.head.parameters()), "lr": lr},
+    ]
+    return clf, model, _FromLayer(model, begin), fsets, groups, finfo
+
+
+def finetune_lr_find(
+    faces: Any,
+    state_dict: dict[str, torch.Tensor],
+    weights: dict[str, Any],
+    config: FinetuneRunConfig,
+    out_root: str | Path = DEFAULT_OUT,
+    *,
+    start: Start = None,
+    cache_dir: str | Path | None = None,
+    device: str = DEFAULT_DEVICE,
+    steps: int = 100,
+    lr_start: float = 1e-7,
+    lr_end: float = 1.0,
+) -> Any:
+    """The LR range test (cnnlab.core.train.lr_finder) on the layers a from-features fine-tuning trains,
+    from the 2.2 network it starts from, on the training split. The LR swept is the AlexNet layers'
+    (lr * lr_scale); the head keeps its ratio. Writes lr_find.csv/.png/.json to <out_root>/lr-find-finetune/."""
+    from cnnlab.core.train.lr_finder import find_lr, write_lr_find
+
+    if config.finetune.freeze != FROM_FEATURES:
+        raise ConfigError("the fine-tuning range test needs finetune.freeze = from-features")
+    check_faces(faces, config, "AlexNet")
+    device = resolve_device(device)
+    cache = Path(cache_dir) if cache_dir is not None else Path(out_root) / "cache" / "features"
+    start_path = _start_run(faces, state_dict, weights, config, out_root, start, cache, device, False, 64)
+    _clf, model, tail, fsets, groups, _info = _trainable_tail(
+        faces, state_dict, weights, config, start_path, cache, device, 64
+    )
+    torch.manual_seed(config.train.seed)
+    result = find_lr(
+        config.train,
+        tail,
+        fsets["train"],
+        fsets["val"],
+        start=lr_start,
+        end=lr_end,
+        steps=steps,
+        device=device,
+        param_groups=groups,
+    )
+    trained = ", ".join(_trained_layers(TRAIN_FROM[config.finetune.train_from], model.layer)[0])
+    result.meta = {
+        "start_run": start_path.name,
+        "trained_layers": trained,
+        "lr_scale": config.finetune.lr_scale,
+        "data": faces.info["name"],
+    }
+    write_lr_find(
+        result,
+        Path(out_root) / "lr-find-finetune",
+        title=f"LR range test of fine-tuning ({trained} + head) on {faces.info['name']}: {result.stop_reason}",
+    )
+    return result
+
+
 def _finetune_from_features(
     faces: Any,
     state_dict: dict[str, torch.Tensor],
@@ -189,10 +294,9 @@ def _finetune_from_features(
 ) -> RunResult:
     """The 2.2 network trained end to end from finetune.train_from on (see the module docstring)."""
     from cnnlab.core.plotting import plot_learning_curves
-    from cnnlab.faces.alexnet.model import feature_shape
-    from cnnlab.faces.checkpoints import load_checkpoint, save_checkpoint
+    from cnnlab.faces.checkpoints import save_checkpoint
 
-    settings, seed, lr = config.finetune, config.train.seed, config.train.optimizer.lr
+    settings, seed = config.finetune, config.train.seed
     info, names = faces.info, list(faces.class_names)
     label = alexnet_label(weights)
     frozen = TRAIN_FROM[settings.train_from]
@@ -203,26 +307,9 @@ def _finetune_from_features(
     start_summary = load_summary(start_path)
 
     def fit() -> tuple[Any, Any, Any, dict, dict]:
-        clf = load_checkpoint(start_path / "model.pt")
-        if clf.class_names != names or clf.image_size != settings.input_size:
-            raise ConfigError(f"the 2.2 run {start_path.name} classifies other people or image sizes than these faces")
-        model = clf.model.train()  # a FeatureClassifier: AlexNet up to the 2.2 layer + the trained head
-        begin = LAYERS[frozen][1]  # features[:begin] is frozen; its output is cached
-        for p in model.features[:begin].parameters():
-            p.requires_grad_(False)
-        shape = feature_shape(frozen, settings.input_size)  # (C, h, w) of the frozen layer's output
-        feats, finfo = layer_features(faces, [frozen], state_dict, weights, cache_dir, device, extract_batch_size)
-        sets = faces.splits
-        fsets = {k: (feats[frozen][k].view(-1, *shape), sets[k][1]) for k in sets}
-        tail = _FromLayer(model, begin)
-        alexnet = [
-            *model.features[begin:].parameters(),
-            *(model.classifier.parameters() if model.classifier is not None else ()),
-        ]
-        groups = [
-            {"params": alexnet, "lr": lr * settings.lr_scale},
-            {"params": list(model.head.parameters()), "lr": lr},
-        ]
+        clf, model, tail, fsets, groups, finfo = _trainable_tail(
+            faces, state_dict, weights, config, start_path, cache_dir, device, extract_batch_size
+        )
         trainer = Trainer(config.train, device=device, progress=progress)
         result = trainer.fit(
             tail,
@@ -240,9 +327,7 @@ def _finetune_from_features(
     def write(run: RunDir, trained: tuple[Any, Any, Any, dict, dict]) -> dict:
         clf, model, result, final, finfo = trained
         layer = model.layer
-        i_frozen, i_layer = LAYER_ORDER.index(frozen), LAYER_ORDER.index(layer)
-        trained_layers = [n for n in LAYER_ORDER[i_frozen + 1 : i_layer + 1] if n.startswith(("conv", "fc"))]
-        kept = [n for n in LAYER_ORDER[: i_frozen + 1] if n.startswith(("conv", "fc"))]
+        trained_layers, kept = _trained_layers(frozen, layer)
         desc = (
             f"{label} {layer} + FC head of 2.2, fine-tuned end to end: {', '.join(trained_layers)} (lr x {settings.lr_scale:g}) "
             f"and the head trained, {', '.join(kept)} frozen"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -171,11 +171,13 @@ def select_mlp_recipe(
     by_label = {label: summaries[i * n : (i + 1) * n] for i, label in enumerate(configs)}
     chosen = choose_recipe(by_label)
     rows = []
+    recipe_of = {r.label: r for r in recipes}
     for label, runs_of in by_label.items():
         acc = summarize(s["val_acc"] for s in runs_of)
         rows.append(
             {
                 "recipe": label,
+                **asdict(recipe_of[label]),
                 "val_acc_mean": acc.mean,
                 "val_acc_se": acc.se,
                 "n": acc.n,

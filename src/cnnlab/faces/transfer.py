@@ -65,9 +65,10 @@ def layer_features(
     cache_dir: str | Path,
     device: str,
     batch_size: int,
+    grid: int | None = None,
 ) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
-    """Cached activations of every split at each of `layers` (extracted together where not cached);
-    returns ({layer: {split: (N, D)}}, timing/cache info)."""
+    """Cached activations of every split at each of `layers` (extracted together where not cached, pooled
+    to grid x grid when given); returns ({layer: {split: (N, D)}}, timing/cache info)."""
     from cnnlab.faces.alexnet.features import cached_layers
 
     feats: dict[str, dict[str, torch.Tensor]] = {layer: {} for layer in layers}
@@ -83,6 +84,7 @@ def layer_features(
             data_hash=f"{faces.data_hash}:{name}",
             batch_size=batch_size,
             device=device,
+            grid=grid,
         )
         info["extract_seconds"] += time.perf_counter() - t0
         if found[layers[0]].hit:
@@ -107,13 +109,15 @@ def alexnet_features(
     extract_batch_size: int = 64,
     callbacks: Sequence[Callback] = (),
     extra_layers: Sequence[str] = (),
+    write_plots: bool = True,
 ) -> RunResult:
     """2.2: AlexNet `features.layer` activations (cached on disk) -> a fully connected head trained on them.
 
     `faces` must be RGB at features.input_size (load_run_faces(config)); (state_dict, weights) come from
     weights.resolve_weights. The checkpoint holds the trunk up to the layer plus the head, so
     predict/explain take raw images. Seeded by config.train.seed. `extra_layers` are cached in the same
-    pass through AlexNet (the frozen layer a 2.4 fine-tuning from this run starts from).
+    pass through AlexNet (the frozen layer a 2.4 fine-tuning from this run starts from). write_plots=False: no
+    learning-curve picture (the layer sweep's many runs; the numbers and the checkpoint are written as always).
     """
     from cnnlab.core.plotting import plot_learning_curves
     from cnnlab.faces.checkpoints import FeatureClassifier, FeatureHead, save_checkpoint
@@ -134,9 +138,23 @@ def alexnet_features(
         with torch.random.fork_rng(
             devices=[]
         ):  # the feature pass leaves the run's generator alone: the head's init follows the seed
-            feats, finfo = layer_features(
-                faces, [settings.layer, *extra_layers], state_dict, weights, cache_dir, device, extract_batch_size
-            )
+            if settings.pool_grid is None:
+                feats, finfo = layer_features(
+                    faces, [settings.layer, *extra_layers], state_dict, weights, cache_dir, device, extract_batch_size
+                )
+            else:  # the depth sweep's pooled activations (its extra layers, if any, are cached unpooled)
+                feats, finfo = layer_features(
+                    faces,
+                    [settings.layer],
+                    state_dict,
+                    weights,
+                    cache_dir,
+                    device,
+                    extract_batch_size,
+                    settings.pool_grid,
+                )
+                if extra_layers:
+                    layer_features(faces, extra_layers, state_dict, weights, cache_dir, device, extract_batch_size)
         feats = feats[settings.layer]
         sets = faces.splits
         fsets = {k: (feats[k], sets[k][1]) for k in sets}
@@ -147,7 +165,12 @@ def alexnet_features(
         final = trainer.evaluate_splits(head, fsets)
         head.cpu()
         model = FeatureClassifier(
-            settings.layer, feats["train"].shape[1], settings.head_hidden, len(names), settings.dropout
+            settings.layer,
+            feats["train"].shape[1],
+            settings.head_hidden,
+            len(names),
+            settings.dropout,
+            grid=settings.pool_grid,
         )
         model.load_from_alexnet(state_dict)
         model.head.load_state_dict(head.state_dict())
@@ -156,16 +179,19 @@ def alexnet_features(
     def write(run: RunDir, trained: tuple[Any, Any, dict, dict, int]) -> dict:
         model, result, final, finfo, dim = trained
         hidden = "-".join(str(h) for h in settings.head_hidden) or "linear"
-        desc = f"{label} {settings.layer} features ({dim}) -> FC {hidden} -> {len(names)}"
+        pooled = f" pooled to {settings.pool_grid}x{settings.pool_grid}" if settings.pool_grid else ""
+        desc = f"{label} {settings.layer} features{pooled} ({dim}) -> FC {hidden} -> {len(names)}"
         run.write_history(result.history)
-        plot_learning_curves(
-            result.history,
-            run.file("learning_curves.png"),
-            sets=["train", "val", "test"],
-            title=f"{desc} on {info['name']}: test acc {final['test_acc']:.3f}",
-        )
+        if write_plots:
+            plot_learning_curves(
+                result.history,
+                run.file("learning_curves.png"),
+                sets=["train", "val", "test"],
+                title=f"{desc} on {info['name']}: test acc {final['test_acc']:.3f}",
+            )
         config_m = {
             "layer": settings.layer,
+            "grid": settings.pool_grid,
             "in_features": dim,
             "hidden": list(settings.head_hidden),
             "dropout": settings.dropout,

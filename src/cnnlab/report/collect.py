@@ -1,7 +1,8 @@
 """Run (or reuse from the run cache) every experiment the report needs.
 
 Part 1: the experiment suites (`cnnlab.art.suites.common.run_all`), which write <out>/suites/<name>/.
-Part 2: MLPs with 300 and 800 hidden units, AlexNet conv4 features + head, fine-tuned AlexNet, each
+Part 2: 2.1's MLP recipe chosen on validation, MLPs with 300 and 800 hidden units and the small CNN with
+that recipe, AlexNet conv4 features + head, the head on every AlexNet depth, fine-tuned AlexNet, each
 over the seeds, through the public `cnnlab.faces` run functions with the run configs of
 `cnnlab.faces.config` (the `cnnlab part2 ...` commands' defaults, so runs made by hand are reused). Then the figures that need
 data or checkpoints (art samples and transforms, MLP weight pictures, guided backprop, a prediction
@@ -176,16 +177,21 @@ def part2_configs(options: ReportOptions, people: list[str] | None, weights: str
 
 
 def run_part2(options: ReportOptions) -> dict[str, Any]:
-    """MLPs (2.1, 2.3), AlexNet features (2.2) and fine-tuning (2.4) over the seeds, and the 2.3-2.5 figures.
+    """Part 2 over the seeds: 2.1's MLP recipe chosen on validation (cnnlab.faces.recipes), the MLPs of 2.1/2.3
+    and the small CNN with that recipe, AlexNet features (2.2), the layer sweep (cnnlab.faces.depth) and
+    fine-tuning (2.4), then the 2.3-2.5 figures. The small runs go through `--jobs` processes.
 
     Each seed's fine-tuning starts from that seed's 2.2 run; with the default recipe (from-features) the
     2.2 runs cache the frozen layer the fine-tuning reads in the same pass as their own features.
     """
+    from cnnlab.core.threads import resolve_threads
     from cnnlab.faces.alexnet import TRAIN_FROM
     from cnnlab.faces.alexnet.weights import resolve_weights
-    from cnnlab.faces.config import FROM_FEATURES, with_seed
-    from cnnlab.faces.experiments import load_run_faces, train_mlp
-    from cnnlab.faces.finetune import alexnet_finetune
+    from cnnlab.faces.config import FROM_FEATURES, cnn_like_mlp, with_seed
+    from cnnlab.faces.depth import layer_sweep
+    from cnnlab.faces.experiments import load_run_faces
+    from cnnlab.faces.finetune import alexnet_finetune, finetune_lr_find
+    from cnnlab.faces.recipes import run_many, select_mlp_recipe
     from cnnlab.faces.transfer import alexnet_features
 
     people = face_people(options)
@@ -193,17 +199,19 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     out = options.out_root
     spec = alexnet_weights_spec(options.weights)
     configs = part2_configs(options, people, spec)
+    pool = {"device": options.device, "jobs": options.jobs, "threads": resolve_threads(options.threads)}
 
-    faces_gray = load_run_faces(configs[f"mlp{MLP_HIDDEN[0]}"])
-    mlp = {
-        str(h): [
-            train_mlp(
-                faces_gray, with_seed(configs[f"mlp{h}"], s), out, device=options.device, callbacks=options.callbacks
-            ).path.name
-            for s in seeds
-        ]
-        for h in MLP_HIDDEN
-    }
+    # 2.1: the recipe is chosen on validation (the grid's runs never evaluate test); every MLP and the CNN use it.
+    choice = select_mlp_recipe(configs[f"mlp{MLP_HIDDEN[0]}"], seeds, out, **pool)
+    mlp_configs = {h: replace(choice.config, mlp=replace(choice.config.mlp, hidden=h)) for h in MLP_HIDDEN}
+    small = [("mlp", with_seed(mlp_configs[h], s), True) for h in MLP_HIDDEN for s in seeds]
+    small += [("face-cnn", with_seed(cnn_like_mlp(mlp_configs[MLP_HIDDEN[0]]), s), True) for s in seeds]
+    done = [r["path"] for r in run_many(small, out, callbacks=options.callbacks, **pool)]
+    n = len(seeds)
+    mlp = {str(h): done[i * n : (i + 1) * n] for i, h in enumerate(MLP_HIDDEN)}
+    cnn = done[len(MLP_HIDDEN) * n :]
+    faces_gray = load_run_faces(mlp_configs[MLP_HIDDEN[0]])
+
     state_dict, weights = resolve_weights(spec)
     faces_rgb = load_run_faces(configs["features"])
     ft = configs["finetune"].finetune
@@ -221,6 +229,16 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
         ).path.name
         for s in seeds
     ]
+    sweep = layer_sweep(
+        faces_rgb,
+        state_dict,
+        weights,
+        configs["features"],
+        seeds,
+        out,
+        device=options.device,
+        callbacks=options.callbacks,
+    )
     finetune = [
         alexnet_finetune(
             faces_rgb,
@@ -234,6 +252,20 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
         ).path.name
         for s, f22 in zip(seeds, features)
     ]
+    # The evidence for what fine-tuning can learn: the LR range test on the layers it trains (training split).
+    found = finetune_lr_find(
+        faces_rgb, state_dict, weights, with_seed(configs["finetune"], seeds[0]), out, start=out / features[0]
+    )
+    lr_range = {
+        "trained_layers": found.meta["trained_layers"],
+        "start_lr": found.start,
+        "min_lr": found.min_lr,
+        "last_lr": found.lrs[-1],
+        "stop_reason": found.stop_reason,
+        "start_loss": found.smoothed[0],
+        "min_loss": min(found.smoothed),
+        "diverged": "smoothed loss above" in found.stop_reason,
+    }
     del state_dict
 
     from cnnlab.report.figures import images as figures
@@ -250,7 +282,10 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     return {
         "faces": faces_section(options, faces_gray, people),
         "alexnet": {k: v for k, v in weights.items()},
-        "part2": {"mlp": mlp, "features": features, "finetune": finetune},
+        "part2": {"mlp": mlp, "cnn": cnn, "features": features, "finetune": finetune},
+        "recipes": {"rows": choice.rows, "chosen": choice.chosen, "rule": choice.rule, "grid": choice.grid},
+        "depth": {"rows": sweep.rows, "grid": sweep.grid},
+        "finetune_lr": lr_range,
         "mlp_units": units,
         "explain": explain,
         "predict": predict,

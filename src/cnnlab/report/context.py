@@ -22,6 +22,7 @@ from cnnlab.core.stats import aggregate, mean_curves
 PART2_GROUPS = {
     "mlp300": ("mlp", "300"),
     "mlp800": ("mlp", "800"),
+    "cnn": ("cnn", None),
     "features": ("features", None),
     "finetune": ("finetune", None),
 }
@@ -49,6 +50,7 @@ _SUMMARY_KEYS = (
     "train_seconds",
     "trained_layers",
     "frozen_layers",
+    "params",
 )
 _START = ("train_acc", "val_acc", "test_acc")  # of the 2.2 network a fine-tuning started from (summary "start")
 
@@ -116,12 +118,32 @@ def _check_manifest(manifest: dict[str, Any], path: Path) -> None:
             raise CnnlabError(f"report manifest {path}: {section}.{figure} must be a file name in report-assets")
     part2 = manifest.get("part2")
     lists = (
-        [part2.get("features"), part2.get("finetune"), *((part2.get("mlp") or {}).get(h) for h in ("300", "800"))]
+        [
+            part2.get("features"),
+            part2.get("finetune"),
+            part2.get("cnn"),
+            *((part2.get("mlp") or {}).get(h) for h in ("300", "800")),
+        ]
         if isinstance(part2, dict) and isinstance(part2.get("mlp", {}), dict)
         else [None]
     )
     if not all(isinstance(ids, list) for ids in lists):
-        raise CnnlabError(f"report manifest {path}: part2 must list the run ids of mlp 300/800, features and finetune")
+        raise CnnlabError(
+            f"report manifest {path}: part2 must list the run ids of mlp 300/800, cnn, features and finetune"
+        )
+    _check_rows(manifest.get("recipes"), ("recipe", "val_acc_mean", "val_acc_se", "n", "chosen"), "recipes", path)
+    _check_rows(manifest.get("depth"), ("layer", "feature_dim", "test_acc_mean", "test_acc_se", "n"), "depth", path)
+
+
+def _check_rows(section: Any, keys: tuple[str, ...], name: str, path: Path) -> None:
+    """A manifest section {"rows": [{key: value, ...}, ...], ...} whose every row has `keys`."""
+    rows = section.get("rows") if isinstance(section, dict) else None
+    if (
+        not isinstance(rows, list)
+        or not rows
+        or not all(isinstance(r, dict) and all(k in r for k in keys) for r in rows)
+    ):
+        raise CnnlabError(f"report manifest {path}: {name} must hold rows with {', '.join(keys)}")
 
 
 def _network(base_config: dict) -> dict[str, Any]:
@@ -263,6 +285,7 @@ def load_context(out_root: str | Path) -> dict[str, Any]:
         group["run_ids"] = list(ids)
         group["summary"] = {k: summaries[0][k] for k in _SUMMARY_KEYS if k in summaries[0]}
         group["best_epochs"] = [s.get("best_epoch") for s in summaries]
+        group["per_seed"] = {k: [float(s[k]) for s in summaries] for k in ("val_acc", "test_acc")}  # for paired tests
         starts = [s["start"] for s in summaries if isinstance(s.get("start"), dict)]
         if len(starts) == len(summaries) and all(isinstance(st.get(k), (int, float)) for st in starts for k in _START):
             group["start"] = aggregate(starts, _START)  # fine-tuning from 2.2: where each seed started
@@ -304,6 +327,9 @@ def load_context(out_root: str | Path) -> dict[str, Any]:
         "suites": suites,
         "curves": curves,
         "part2": part2,
+        "recipes": manifest["recipes"],
+        "depth": manifest["depth"],
+        "finetune_lr": manifest.get("finetune_lr") if isinstance(manifest.get("finetune_lr"), dict) else None,
         "mlp_units": manifest["mlp_units"],
         "explain": manifest["explain"],
         "predict": manifest["predict"],

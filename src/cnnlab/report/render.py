@@ -22,7 +22,7 @@ from cnnlab.core.processes import pid_alive
 from cnnlab.report.figures.build import make_figures
 from cnnlab.report.latex import comment, esc, folder
 from cnnlab.report.options import ReportResult
-from cnnlab.report.sections import alexnet, network, robustness, search, training
+from cnnlab.report.sections import alexnet, beyond, network, robustness, search, training
 from cnnlab.report.sections import diagnostics as sd
 from cnnlab.report.sections import faces as p2
 from cnnlab.report.sections.front import abstract, appendix, section_discussion, section_setup
@@ -37,16 +37,18 @@ MIN_PAGES, MAX_PAGES = 6, 8  # the handout's length for the write-up
 # most 12 classes listed, confusion matrices at most 2.6 in high, a fixed set of figures and table rows), so a
 # report's length depends little on its input; what is left is taken up by these steps, in turn, until the
 # report has at most MAX_PAGES pages: the run-id appendix into .tex comments, then tighter spacing, then the
-# Part 1 data figure (example images, the course's transformations: no result) left out.
+# Part 1 data figure (example images, the course's transformations: no result) left out, then Part 2's
+# experiments beyond the handout (the small CNN, the layer sweep).
 BUDGET_STEPS = (
-    ((True, False, False), "moving the run-id appendix into report.tex comments"),
-    ((True, True, False), "tightening the space between paragraphs and around figures"),
-    ((True, True, True), "leaving out the Part 1 data figure (example images)"),
+    ((True, False, ()), "moving the run-id appendix into report.tex comments"),
+    ((True, True, ()), "tightening the space between paragraphs and around figures"),
+    ((True, True, ("art_overview",)), "leaving out the Part 1 data figure (example images)"),
+    ((True, True, ("art_overview", "beyond")), "leaving out Part 2 beyond the handout (small CNN, layer sweep)"),
 )
 TIGHT = (
-    "\\setlength{\\parskip}{3pt plus 1pt}",
-    "\\setlength{\\textfloatsep}{8pt plus 2pt minus 2pt}",
-    "\\setlength{\\floatsep}{6pt plus 2pt minus 2pt}",
+    "\\setlength{\\parskip}{2pt plus 1pt}",
+    "\\setlength{\\textfloatsep}{7pt plus 2pt minus 2pt}",
+    "\\setlength{\\floatsep}{5pt plus 2pt minus 2pt}",
     "\\captionsetup{skip=4pt}",
     "\\captionsetup[table]{skip=3pt}",
     "\\renewcommand{\\floatpagefraction}{0.9}",  # a large figure goes above text rather than on a page of its own
@@ -90,14 +92,16 @@ def render_tex(
     official: bool = False,
     compact: bool = False,
     tight: bool = False,
-    lean: bool = False,
+    omit: tuple[str, ...] = (),
 ) -> str:
     """The whole report.tex; first draws the context's figures into fig_dir (`make_figures`), then
     builds the text. compact: the run ids stay in .tex comments only (no appendix table); tight: less
-    space between paragraphs, around floats and captions (TIGHT); lean: the Part 1 data figure left out --
-    the page budget's steps (`write_report`), to keep a report within the handout's 8 pages."""
-    if lean:
-        ctx = {**ctx, "omitted": ("art_overview",)}
+    space between paragraphs, around floats and captions (TIGHT); omit: parts left out ("art_overview": the Part 1
+    data figure, "beyond": Part 2 beyond the handout, the small CNN and the layer sweep) -- the page budget's
+    steps (`write_report`), to keep a report within the handout's 8 pages."""
+    if omit:
+        ctx = {**ctx, "omitted": tuple(omit)}
+    beyond_handout = "beyond" not in omit
     figs = make_figures(ctx, fig_dir)
     style = f"\\usepackage[final]{{{style_name}}}" if official else f"\\usepackage{{{style_name}}}"
     title = "Artist Identification with Small CNNs and\\\\Face Recognition with Transfer Learning"
@@ -121,7 +125,13 @@ def render_tex(
         sd.section_controls(ctx),
         "\\section{Part 2: face recognition with an MLP and AlexNet}",
         p2.section_mlp(ctx, figs),
+        beyond.section_cnn(ctx)
+        if beyond_handout
+        else "% (the small CNN is left out to keep the report within 8 pages)",
         alexnet.section_features(ctx),
+        beyond.depth_text(ctx, figs)
+        if beyond_handout
+        else "% (the layer sweep is left out to keep the report within 8 pages)",
         p2.section_weights(ctx),
         alexnet.section_finetune(ctx),
         alexnet.section_explain(ctx),
@@ -165,7 +175,12 @@ def render_tex(
 
 
 def render_bundle(
-    ctx: dict, folder: Path, style: Path | None = None, compact: bool = False, tight: bool = False, lean: bool = False
+    ctx: dict,
+    folder: Path,
+    style: Path | None = None,
+    compact: bool = False,
+    tight: bool = False,
+    omit: tuple[str, ...] = (),
 ) -> Path:
     """report.tex + style + figures/ in `folder`; returns the .tex path."""
     fig_dir = folder / "figures"
@@ -174,10 +189,10 @@ def render_bundle(
         shutil.copy2(src, fig_dir / Path(src).name)
     if style is not None:
         shutil.copy2(style, folder / style.name)
-        tex = render_tex(ctx, fig_dir, style.stem, official=True, compact=compact, tight=tight, lean=lean)
+        tex = render_tex(ctx, fig_dir, style.stem, official=True, compact=compact, tight=tight, omit=omit)
     else:
         shutil.copy2(STYLE, folder / STYLE.name)
-        tex = render_tex(ctx, fig_dir, compact=compact, tight=tight, lean=lean)
+        tex = render_tex(ctx, fig_dir, compact=compact, tight=tight, omit=omit)
     out = folder / "report.tex"
     atomic_write_text(out, tex)
     return out
@@ -266,11 +281,11 @@ def write_report(ctx: dict, report_dir: str | Path, style: Path | None = None, c
             try:
                 compile_pdf(tmp)
                 pages = page_count(tmp / "report.pdf")
-                for (compact, tight, lean), what in BUDGET_STEPS:
+                for (compact, tight, omit), what in BUDGET_STEPS:
                     if pages <= MAX_PAGES:
                         break
                     log.warning("the report has %d pages (handout: 6-8): %s", pages, what)
-                    render_bundle(ctx, tmp, style, compact=compact, tight=tight, lean=lean)
+                    render_bundle(ctx, tmp, style, compact=compact, tight=tight, omit=omit)
                     compile_pdf(tmp)
                     pages = page_count(tmp / "report.pdf")
                 if not ctx["quick"] and not MIN_PAGES <= pages <= MAX_PAGES:

@@ -9,6 +9,7 @@ from cnnlab.core.errors import shorten
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}  # as text names them
+WARMUP_START = 0.1  # a warm-up starts at this fraction of the configured LR
 SCHEDULERS = ("none", "step", "cosine", "exponential", "plateau", "onecycle")
 MONITORS = ("val_loss", "val_acc")
 # How text names each monitor, and the epoch it keeps: one wording for the CLI, run summaries and the report.
@@ -47,6 +48,7 @@ class SchedulerConfig:
     factor: float = 0.5  # plateau
     patience: int = 5  # plateau
     max_lr: float | None = None  # onecycle; None = 10 x optimizer lr
+    warmup_epochs: int = 0  # linear warm-up from WARMUP_START x the LR over this many epochs, then the schedule
 
     def __post_init__(self) -> None:
         check(self.name in SCHEDULERS, f"unknown scheduler {shorten(self.name)} (choose from: {', '.join(SCHEDULERS)})")
@@ -59,6 +61,11 @@ class SchedulerConfig:
         check_number(self.patience, "train.scheduler.patience", 0, integer=True)
         if self.max_lr is not None:
             check_number(self.max_lr, "train.scheduler.max_lr", 0, low_open=True)
+        check_number(self.warmup_epochs, "train.scheduler.warmup_epochs", 0, integer=True)
+        check(
+            self.warmup_epochs == 0 or self.name not in ("plateau", "onecycle"),
+            f"train.scheduler.warmup_epochs needs an epoch schedule; {self.name} has its own warm-up or none",
+        )
 
 
 @dataclass(frozen=True)

@@ -176,11 +176,13 @@ def find_lr(
     augment: Callable | None = None,
     device: str | torch.device = DEFAULT_DEVICE,
     callbacks: Sequence[Callback] = (),
+    param_groups: list[dict] | None = None,
 ) -> LRFindResult:
     """Run the range test on `model` (changed in place: pass a fresh one) through the one Trainer.
 
     The training settings are `config`'s (optimizer, batch size, seed, augmentation) except: the LR
     follows `lr_at`, no LR scheduler, no early stopping, and as many epochs as `steps` batches need.
+    `param_groups` (as for Trainer.fit): the LR swept is the first group's, the others keep their ratio to it.
     """
     check_range(start, end, steps)
     from cnnlab.core.train.trainer import Trainer
@@ -195,7 +197,9 @@ def find_lr(
     )
     test = RangeTest(start, end, steps)
     try:
-        Trainer(run_config, device=device).fit(model, train, val, augment=augment, callbacks=[test, *callbacks])
+        Trainer(run_config, device=device).fit(
+            model, train, val, augment=augment, callbacks=[test, *callbacks], param_groups=param_groups
+        )
     except RangeTestDone:
         pass
     if not test.lrs:

@@ -22,7 +22,7 @@ from cnnlab.core.device import configure_determinism, resolve_device
 from cnnlab.core.errors import DataError
 from cnnlab.core.runtime import DEFAULT_DEVICE
 from cnnlab.core.train.callbacks import Callback, DivergenceGuard, EarlyStopping, FitState, ProgressBar, state_copy
-from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
+from cnnlab.core.train.config import WARMUP_START, EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
 
 __all__ = [
     "Trainer",
@@ -70,7 +70,19 @@ def create_optimizer(params: Iterable, config: OptimizerConfig) -> torch.optim.O
 
 
 def create_scheduler(optimizer: torch.optim.Optimizer, config: SchedulerConfig, epochs: int, steps_per_epoch: int):
-    """The configured LR scheduler, or None. `onecycle` steps per batch; the others per epoch."""
+    """The configured LR scheduler, or None. `onecycle` steps per batch; the others per epoch. With
+    warmup_epochs the LR first rises linearly from WARMUP_START x its value, then follows the schedule."""
+    if config.warmup_epochs == 0:
+        return _schedule(optimizer, config, epochs, steps_per_epoch)
+    lr = torch.optim.lr_scheduler
+    warmup = lr.LinearLR(optimizer, start_factor=WARMUP_START, end_factor=1.0, total_iters=config.warmup_epochs)
+    after = _schedule(optimizer, config, max(epochs - config.warmup_epochs, 1), steps_per_epoch)
+    if after is None:
+        return warmup  # LinearLR holds the LR at its end value after total_iters
+    return lr.SequentialLR(optimizer, [warmup, after], milestones=[config.warmup_epochs])
+
+
+def _schedule(optimizer: torch.optim.Optimizer, config: SchedulerConfig, epochs: int, steps_per_epoch: int):
     if config.name == "none":
         return None
     if config.name == "step":

@@ -22,7 +22,7 @@ from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import atomic_path, atomic_write_json, short_hash
 from cnnlab.core.runtime import DEFAULT_DEVICE
 from cnnlab.faces.alexnet import LAYER_ORDER
-from cnnlab.faces.alexnet.model import FEATURE_CACHE_FORMAT, AlexNetTrunk, Normalize, layer_spec
+from cnnlab.faces.alexnet.model import FEATURE_CACHE_FORMAT, AlexNetTrunk, Normalize, layer_spec, pool_to_grid
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +66,11 @@ def extract_outputs(
     device: str = DEFAULT_DEVICE,
     channels_last: bool = False,
     normalize: bool = True,
+    grid: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """The outputs of several modules of `trunk` (name -> module, the trunk itself included) in one pass
-    over images `x` (N, 3, H, W) in [0, 1]: {name: (N, D) float32 on CPU}, each flattened per image."""
+    over images `x` (N, 3, H, W) in [0, 1]: {name: (N, D) float32 on CPU}, each flattened per image
+    (after average pooling to grid x grid, for a spatial output, when `grid` is given)."""
     if x.ndim != 4 or x.shape[1] != 3:
         raise CnnlabError(f"AlexNet needs (N, 3, H, W) images, got shape {tuple(x.shape)}")
     trunk = trunk.eval().to(device)
@@ -80,7 +82,7 @@ def extract_outputs(
 
     def hook(name: str):
         def keep(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-            batch[name] = output.flatten(1)  # (b, D)
+            batch[name] = pool_to_grid(output, grid).flatten(1)  # (b, D)
 
         return keep
 
@@ -165,12 +167,14 @@ def cached_layers(
     batch_size: int = 64,
     device: str = DEFAULT_DEVICE,
     channels_last: bool = False,
+    grid: int | None = None,
 ) -> dict[str, CachedFeatures]:
     """AlexNet activations of `x` at each of `layers`, computed once and kept in `cache_dir`.
 
-    One file per layer, keyed by (weights sha256, layer, data hash, input shape, format): new weights,
-    another layer or other images get a new file; `data_hash` defaults to a hash of `x`'s bytes. The
-    layers not cached yet are extracted together, in one pass through AlexNet up to the deepest of them.
+    One file per layer, keyed by (weights sha256, layer, data hash, input shape, format, and the pooling
+    grid when given): new weights, another layer or other images get a new file; `data_hash` defaults to
+    a hash of `x`'s bytes. The layers not cached yet are extracted together, in one pass through AlexNet
+    up to the deepest of them.
     """
     for layer in layers:
         layer_spec(layer)
@@ -185,9 +189,10 @@ def cached_layers(
             "layer": layer,
             "data": data_hash,
             "shape": list(x.shape),
+            **({"grid": grid} if grid is not None else {}),  # unpooled keys stay those of earlier caches
         }
         key = short_hash(key_obj, 20)
-        path = cache_dir / f"alexnet-{layer}-{key}.npy"
+        path = cache_dir / f"alexnet-{layer}{f'-g{grid}' if grid is not None else ''}-{key}.npy"
         arr = _read_cache(path, len(x))
         if arr is None:
             missing[layer] = (key_obj, key, path)
@@ -204,6 +209,7 @@ def cached_layers(
             batch_size=batch_size,
             device=device,
             channels_last=channels_last,
+            grid=grid,
         )
         cache_dir.mkdir(parents=True, exist_ok=True)
         for layer, (key_obj, key, path) in missing.items():

@@ -70,17 +70,27 @@ class AlexNet(nn.Module):
         return self.classifier(x)
 
 
+def pool_to_grid(x: torch.Tensor, grid: int | None) -> torch.Tensor:
+    """Average-pool (B, C, h, w) activations to (B, C, grid, grid); anything else (grid None, or (B, D)) as is."""
+    if grid is None or x.ndim != 4:
+        return x
+    return nn.functional.adaptive_avg_pool2d(x, grid)
+
+
 class AlexNetTrunk(nn.Module):
     """AlexNet up to a named layer, keeping torchvision's parameter names (a subset of them).
 
-    Output: (B, D) flattened activations, e.g. D = 256*13*13 = 43264 for conv4 at 227x227.
+    Output: (B, D) flattened activations, e.g. D = 256*13*13 = 43264 for conv4 at 227x227. grid: a
+    convolutional layer's activations average-pooled to grid x grid first (D = 256*6*6 for conv4, grid 6).
     """
 
-    def __init__(self, layer: str = DEFAULT_LAYER, init: bool = True) -> None:
+    def __init__(self, layer: str = DEFAULT_LAYER, init: bool = True, grid: int | None = None) -> None:
         super().__init__()
         stage, n = layer_spec(layer)
+        if grid is not None and stage == "classifier":
+            raise ConfigError(f"AlexNet layer {layer} has no spatial grid to pool")
         full = empty_alexnet()  # allocate, then initialise only the layers kept
-        self.layer = layer
+        self.layer, self.grid = layer, grid
         self.features = full.features if stage != "features" else full.features[:n]
         self.avgpool = full.avgpool if stage in ("avgpool", "classifier") else None
         self.classifier = full.classifier[:n] if stage == "classifier" else None
@@ -93,6 +103,7 @@ class AlexNetTrunk(nn.Module):
         x = self.features(x)
         if self.avgpool is not None:
             x = self.avgpool(x)
+        x = pool_to_grid(x, self.grid)  # (B, C, h, w) -> (B, C, grid, grid)
         x = torch.flatten(x, 1)
         if self.classifier is not None:
             x = self.classifier(x)
@@ -136,8 +147,8 @@ def layer_spec(layer: str) -> tuple[str, int]:
     return LAYERS[layer]
 
 
-def feature_shape(layer: str, size: int = INPUT_SIZE) -> tuple[int, ...]:
-    """Shape (C, H, W) or (D,) of one face's activations at `layer` for a size x size input."""
+def feature_shape(layer: str, size: int = INPUT_SIZE, grid: int | None = None) -> tuple[int, ...]:
+    """Shape (C, H, W) or (D,) of one face's activations at `layer` for a size x size input (pooled to grid)."""
     if size < MIN_INPUT_SIZE:
         raise ConfigError(f"AlexNet needs inputs of at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE}, got {size}")
     stage, _ = layer_spec(layer)
@@ -145,6 +156,8 @@ def feature_shape(layer: str, size: int = INPUT_SIZE) -> tuple[int, ...]:
     with torch.inference_mode():
         x = torch.zeros(1, 3, size, size)
         y = trunk.features(x) if stage == "features" else trunk(x)
+    if grid is not None and len(y.shape) == 4:
+        return (int(y.shape[1]), grid, grid)
     return tuple(y.shape[1:])
 
 

@@ -20,7 +20,7 @@ def curve_titles(ctx: dict) -> dict[str, str]:
     alexnet = "pretrained AlexNet" if ctx["alexnet"].get("pretrained") else "untrained AlexNet"
     return {
         "mlp300": "MLP\n300 hidden",
-        "mlp800": "MLP\n800 hidden",
+        "cnn": "small CNN\n(the MLP's recipe)",
         "features": f"{alexnet}:\nconv4 + FC head",
         "finetune": f"{alexnet}:\nfine-tuned",
     }
@@ -30,7 +30,7 @@ def make_figures(ctx: dict, fig_dir: Path) -> dict[str, str]:
     """Draw the context's figures into fig_dir; returns {figure key: file name} of those drawn.
 
     Keys: baseline_curves, deltas, search (only when a search trial completed), robust_curves,
-    part2_curves.
+    part2_curves, depth.
     """
     fig_dir.mkdir(parents=True, exist_ok=True)
     suites = ctx["suites"]
@@ -53,4 +53,8 @@ def make_figures(ctx: dict, fig_dir: Path) -> dict[str, str]:
     table = suites["robustness"]["robustness"]
     drawn["robust_curves"] = plots.plot_robustness_curves(table, fig_dir / "robust_curves.pdf").name
     drawn["part2_curves"] = plots.plot_part2_curves(ctx["part2"], curve_titles(ctx), fig_dir / "part2_curves.pdf").name
+    mlp = ctx["part2"]["mlp300"]
+    drawn["depth"] = plots.plot_depth(
+        ctx["depth"]["rows"], ("pixel MLP, 300 hidden (test)", mlp["test_acc_mean"]), fig_dir / "depth.pdf"
+    ).name
     return drawn

@@ -239,3 +239,40 @@ def plot_search(trials: list[dict], path: Path, width: PrintWidth = PRINT["searc
     ax.legend(frameon=False, loc="lower right")
     fig.tight_layout(pad=0.3)
     return save(fig, path, width)
+
+
+def plot_depth(
+    rows: list[dict],
+    reference: tuple[str, float] | None,
+    path: Path,
+    width: PrintWidth = PRINT["depth"],
+    height: float = 1.9,
+) -> Path:
+    """Accuracy of the same head on each AlexNet layer (cnnlab.faces.depth): test mean +- SE over seeds (dots
+    and bars), validation mean (open circles), and an optional reference line (label, accuracy)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(width.inches, height))
+    xs = list(range(len(rows)))
+    ax.errorbar(
+        xs,
+        [100 * r["test_acc_mean"] for r in rows],
+        yerr=[100 * r["test_acc_se"] for r in rows],
+        fmt="o-",
+        ms=3,
+        lw=1,
+        elinewidth=0.6,
+        capsize=2,
+        color=COLORS["test"],
+        label="test (mean $\\pm$ SE)",
+    )
+    ax.plot(xs, [100 * r["val_acc_mean"] for r in rows], "o", ms=3, mfc="none", color=COLORS["val"], label="validation")
+    if reference is not None:
+        ax.axhline(100 * reference[1], color="#636363", lw=0.8, ls="--", label=mpl_text(reference[0]))
+    ax.set_xticks(xs, [r["layer"] for r in rows])
+    ax.set(xlabel="AlexNet layer read by the head", ylabel="accuracy (%)")
+    low = min(100 * min(r["test_acc_mean"] - r["test_acc_se"], r["val_acc_mean"]) for r in rows)
+    ax.set_ylim(max(0, math.floor(low / 10) * 10 - 5), 101)
+    ax.grid(alpha=0.3, lw=0.4)
+    ax.legend(frameon=False, loc="lower right")
+    fig.tight_layout(pad=0.3)
+    return save(fig, path, width)

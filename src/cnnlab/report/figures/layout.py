@@ -58,6 +58,7 @@ PRINT: dict[str, PrintWidth] = {
     "confusion_faces": PrintWidth(1.0),  # 2.3/2.4: the best face model's confusion, full text width ...
     "confusion_faces_beside": PrintWidth(0.36),  # ... or beside the hidden units when small (confusion.face_width)
     "guided_backprop": PrintWidth(0.62),  # 2.5: beside the prediction example
+    "depth": PrintWidth(0.6),  # beyond the handout: accuracy of the 2.2 head on each AlexNet layer
     "predict_face": PrintWidth(0.36 * 0.36),  # 2.4: a photograph (no text), in a minipage of its subfigure
 }
 

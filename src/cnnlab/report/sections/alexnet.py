@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnnlab.core.stats import summarize
+from cnnlab.core.stats import compare
 from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc, path, pct, pp
 from cnnlab.report.sections.faces import acc, alexnet_label, seeds_text, short_alexnet
@@ -121,21 +121,27 @@ def _layers(names: list) -> str:
 
 
 def _from_features_text(ctx: dict, g: dict, scale: float) -> str:
-    """2.4 when it starts from the 2.2 network (finetune.freeze = from-features): the system, and 2.2 against 2.4."""
+    """2.4 when it starts from the 2.2 network (finetune.freeze = from-features): the system, 2.2 against 2.4 paired
+    by seed, and, when training added nothing, the evidence (the range test, the 2.2 network's training accuracy)."""
     s, start, cfg = g["summary"], g["start"], (g.get("config") or {}).get("train", {})
     trained, frozen = s.get("trained_layers", []), s.get("frozen_layers", [])
     lr = (cfg.get("optimizer") or {}).get("lr", 0)
     patience = (cfg.get("early_stopping") or {}).get("patience")
+    warmup = (cfg.get("scheduler") or {}).get("warmup_epochs", 0)
     budget = (
         f"at most {cfg.get('epochs', '')} epochs, stopped after {patience} without a gain in validation accuracy"
         if patience
         else f"{cfg.get('epochs', '')} epochs"
-    )
+    ) + (f", the learning rate warmed up linearly over the first {warmup} epochs" if warmup else "")
     gains = g.get("gains", {})
     n = len(g.get("best_epochs", []))
     kept0 = sum(1 for e in g.get("best_epochs", []) if e == 0)
-    gain = summarize(gains.get("test_acc") or [0.0])
-    gain_test = pp(gain.mean) + (f"\\,$\\pm$\\,{pct(gain.std)}" if gain.n > 1 else "")
+    paired = compare(gains.get("test_acc") or [0.0], [0.0] * len(gains.get("test_acc") or [0.0]))
+    gain_test = pp(paired.diff) + (
+        f"\\,$\\pm$\\,{pct(paired.se)} (mean\\,$\\pm$\\,SE, $n={paired.n}$; \\textbf{{{esc(paired.verdict)}}})"
+        if paired.has_error_bar
+        else ""
+    )
     untrained = (
         ""
         if ctx["alexnet"].get("pretrained")
@@ -148,13 +154,14 @@ def _from_features_text(ctx: dict, g: dict, scale: float) -> str:
         results = (
             f"In every seed ({seeds_text(g)}) the starting point stayed the best epoch: training {_layers(trained)} end to end "
             f"never raised validation accuracy above 2.2's ({acc(start, 'val_acc')}), so the fine-tuned network is the 2.2 "
-            f"network, with \\textbf{{{acc(g)} test accuracy}}."
+            f"network, with \\textbf{{{acc(g)} test accuracy}} (the flat validation curve of Figure~\\ref{{fig:part2}}). "
+            + _why_nothing(ctx, start)
         )
     else:
         results = (
             f"From {acc(start, 'val_acc')} validation and {acc(start, 'test_acc')} test accuracy (2.2) the network goes to "
             f"{acc(g, 'val_acc')} and \\textbf{{{acc(g)} test accuracy}} ({seeds_text(g)}). End-to-end training changed test "
-            f"accuracy by {gain_test} points (paired by seed)"
+            f"accuracy by {gain_test} points, paired by seed"
             + (f"; in {kept0} of {n} seeds the starting point stayed the best epoch." if kept0 else ".")
         )
     return rf"""\textbf{{System.}} Fine-tuning starts from the 2.2 network itself ({short_alexnet(ctx)} up to
@@ -163,6 +170,27 @@ def _from_features_text(ctx: dict, g: dict, scale: float) -> str:
 feature cache of 2.2. Training runs {budget}; epoch~0, the starting point, competes for the best epoch by validation
 accuracy, so the result is never worse than 2.2 on validation.
 \textbf{{Results.}} {results}{untrained}"""
+
+
+def _why_nothing(ctx: dict, start: dict) -> str:
+    """The evidence for a fine-tuning that never improved: the 2.2 network's training accuracy and the range test."""
+    found = ctx.get("finetune_lr")
+    fit = (
+        f"The 2.2 network already classifies {pct(start['train_acc_mean'])}\\,\\% of the training faces correctly, so its "
+        "training loss leaves little gradient to follow"
+    )
+    if not found:
+        return fit + "."
+    trend = (
+        f"the LR range test on {esc(found['trained_layers'])} (training split) finds the smoothed training loss lowest at "
+        f"lr {found['min_lr']:.1e} and rising {'until it diverges at' if found.get('diverged') else 'up to'} "
+        f"{found['last_lr']:.1e}: no learning rate lowers it"
+        if found["min_lr"] <= 10 * found.get("start_lr", found["min_lr"])  # lowest within the first decade of LR
+        else f"the LR range test on {esc(found['trained_layers'])} (training split) lowers the smoothed training loss from "
+        f"{found['start_loss']:.3f} to {found['min_loss']:.3f} (lowest at lr {found['min_lr']:.1e}): training can still move "
+        "the network, but not to a higher validation accuracy"
+    )
+    return f"{fit}; {trend}."
 
 
 def section_explain(ctx: dict) -> str:

@@ -9,11 +9,13 @@ from collections.abc import Mapping
 from cnnlab.core.train.config import MONITOR_BEST, MONITOR_NAMES, OPTIMIZER_NAMES
 from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc, pct, pm, pp
+from cnnlab.report.sections import beyond
 from cnnlab.report.sections.diagnostics import face_confusion_subfigure
 
 ORDER = {
     "mlp300": "MLP, 300 hidden",
     "mlp800": "MLP, 800 hidden",
+    "cnn": "small CNN",
     "features": "conv4 features + FC head",
     "finetune": "fine-tuned",
 }
@@ -46,11 +48,12 @@ def results_table(ctx: dict) -> str:
     names = {
         "mlp300": "MLP, 300 hidden",
         "mlp800": "MLP, 800 hidden",
+        "cnn": "small CNN (MLP recipe)",
         "features": f"{short}: conv4 + head",
         "finetune": f"{short}: fine-tuned",
     }
     size = ctx["faces"].get("alexnet_input", 227)
-    inputs = {"mlp300": "$28^2$ gray", "mlp800": "$28^2$ gray"}
+    inputs = {"mlp300": "$28^2$ gray", "mlp800": "$28^2$ gray", "cnn": "$28^2$ gray"}
     ns = "/".join(sorted({str(p2[k]["n"]) for k in ORDER if k in p2}))
     lines = [comment(f"{k}: runs {' '.join(p2[k]['run_ids'])}") for k in ORDER if k in p2]
     lines += [
@@ -187,6 +190,7 @@ $K={k}$ logits, one per person ({ch * size * size}--{arch.get("hidden", 300)}--{
 \textbf{{Activation.}} {esc(arch.get("activation", "tanh"))} on the hidden units.
 \textbf{{Initialisation.}} Weights {INIT_TEXT.get(init, esc(init))}.
 \textbf{{Training.}} {training}.
+{beyond.recipe_text(ctx)}
 
 \textbf{{Results.}} The learning curves of the training, validation and test sets are in Figure~\ref{{fig:part2}}.
 The 300-unit MLP reaches \textbf{{{acc(g)} test accuracy}} ({seeds_text(g)}; train {acc(g, "train_acc")},
@@ -194,6 +198,7 @@ validation {acc(g, "val_acc")}); with 800 units it reaches {acc(g8)} ({pp(g8["te
 {_mlp_comment(g)}
 
 {results_table(ctx)}
+{beyond.recipe_table(ctx)}
 
 \begin{{figure}}[t]
 \centering
