@@ -12,6 +12,7 @@ from cnnlab.faces.transfer import alexnet_features
 from cnnlab.report.figures import curves as plots
 from cnnlab.report.figures import images as figures
 from cnnlab.report.figures.build import curve_titles
+from cnnlab.report.figures.legibility import legibility_problems
 from plot_helpers import overlapping_texts
 
 # The longest names of the FaceScrub lists (../shared/data/facescrub/lists: 12 course and 40 subset people),
@@ -28,11 +29,12 @@ LONG_NAMES = (
 
 @pytest.fixture
 def captured(monkeypatch):
-    """The figures the report would save, kept open (drawn) instead."""
-    figs = []
+    """The figures the report would save, kept open (drawn) instead; each must be legible at its print width."""
+    figs, widths = [], []
 
-    def keep(fig, path):
+    def keep(fig, path, width):
         figs.append(fig)
+        widths.append(width)
         return path
 
     monkeypatch.setattr(figures, "save", keep)
@@ -40,7 +42,9 @@ def captured(monkeypatch):
     yield figs
     from cnnlab.core.plotting import pyplot
 
-    for fig in figs:
+    for fig, width in zip(figs, widths):
+        assert abs(fig.get_figwidth() - width.inches) < 0.01
+        assert legibility_problems(fig, width.inches) == []
         pyplot().close(fig)
 
 

@@ -31,9 +31,52 @@ from cnnlab.report import ReportOptions, build_report
 from cnnlab.report.compile import page_count, tex_available
 from cnnlab.report.context import load_context
 from cnnlab.report.latex import esc
-from cnnlab.report.render import render_tex, write_report
+from cnnlab.report.render import MAX_PAGES, render_tex, write_report
 
 HAS_TEX = tex_available() is not None
+# Long class names (report figures must stay legible with them, and the report within 8 pages): invented ones for
+# Part 1, and for Part 2 the longest FaceScrub names with invented ones up to 40 people.
+LONG_ARTISTS = (
+    "Bartholomew Featherstonehaugh",
+    "Maximilian Wolfenstein-Ashcroft",
+    "Anne-Marie Louise d'Orléans",
+    "Jean-Baptiste-Camille Corot",
+    "Sir Lawrence Alma-Tadema",
+    "Henri de Toulouse-Lautrec",
+    "Dante Gabriel Rossetti",
+    "Pierre-Auguste Renoir",
+    "Gwendolyn Throckmorton-Smythe",
+    "Cornelius Vanderbilt-Whitney",
+    "Evangeline Montgomery-Clarke",
+    "Thaddeus Worthington III",
+)
+LONG_PEOPLE = (
+    "Christina Applegate",
+    "Julianna Margulies",
+    "Kristin Chenoweth",
+    "Michael Weatherly",
+    "Gerard Butler",
+    "Daniel Radcliffe",
+    "America Ferrera",
+    *(
+        f"{a} {b}"
+        for a in ("Bartholomew", "Gwendolyn", "Maximilian", "Evangeline", "Cornelius", "Theodora")
+        for b in ("Featherstonehaugh", "Throckmorton", "Wolfenstein-Ashcroft", "Montgomery-Clarke", "Vanderbilt")
+    ),
+    "Felicity Huffman",
+    "Lorraine Bracco",
+    "Seraphina Postlethwaite",
+)
+ABSOLUTE = re.compile(r"(?<![\w.])(?:/tmp/|/home/|/root/|/Users/|/var/|/work/)")
+
+
+def absolute_paths(tex: str, *folders: Path) -> list[str]:
+    """The absolute paths a report.tex prints or comments (`path` breaks them after '/', so that is undone)."""
+    plain = tex.replace("\\allowbreak{}", "").replace("\\_", "_")
+    found = [str(f) for f in folders if str(f) in plain]
+    return found + [plain[max(0, m.start() - 30) : m.end() + 30] for m in ABSOLUTE.finditer(plain)]
+
+
 NASTY = "Paul & Sandby_#1 %$ {x} ~^\\ <é>"
 TRANSFORMS = ("translate", "hflip", "brighten", "darken", "contrast_high", "contrast_low", "invert")
 
@@ -352,21 +395,22 @@ def make_fixture_runs(
             )
     assets = root / "report-assets"
     for name, size in (
-        ("art_overview.png", (1100, 350)),
-        ("mlp_units.png", (760, 480)),
-        ("guided_backprop.png", (700, 190)),
+        ("art_overview.png", (1100, 380)),
+        ("mlp_units.png", (682, 380)),
+        ("guided_backprop.png", (682, 152)),
         ("predict_face.png", (95, 95)),
         ("top_losses_best.png", (560, 190)),
-        ("filters_starter.png", (1100, 90)),
+        ("filters_starter.png", (583, 36)),
     ):
         _png(assets / name, size)  # the aspect ratios of the real figures, so the layout is the real one
-    from cnnlab.core import plotting
-    from cnnlab.core.diagnostics.plots import plot_confusion
+    from cnnlab.report.figures.confusion import face_width, plot_confusion
 
-    for name, names, side in (("confusion_best.pdf", art_names, 1.6), ("confusion_faces.pdf", people, 2.2)):
-        plot_confusion(
-            np.eye(len(names), dtype=int) * 5 + 1, names, assets / name, style=plotting.REPORT_STYLE, size=side
-        )
+    strip = (
+        [np.full((8, 8, 3), 0.5)] * 4,
+        [{"true": art_names[0], "predicted": art_names[-1], "p_predicted": 0.9}] * 4,
+    )
+    plot_confusion(np.eye(len(art_names), dtype=int) * 5 + 1, art_names, assets / "confusion_best.pdf", strip=strip)
+    plot_confusion(np.eye(len(people), dtype=int) * 5 + 1, people, assets / "confusion_faces.pdf", face_width(people))
     art_diagnostics, face_diagnostics = _diagnostics(art_names, people, suites, part2)
     manifest = {
         "format": 1,
@@ -480,6 +524,17 @@ def make_fixture_runs(
 
 
 # ----------------------------------------------------------------------------- tests
+def test_folders_are_named_by_their_last_component():
+    from cnnlab.report.latex import folder
+    from cnnlab.report.sections.search import storage_text
+
+    assert folder("/tmp/pytest-7/art_data/artists/") == "\\texttt{artists}"
+    assert folder("runs") == "\\texttt{runs}" and folder("/home/me/my_runs") == "\\texttt{my\\_\\allowbreak{}runs}"
+    assert storage_text("sqlite:////home/me/work/optuna.db") == "sqlite:///optuna.db"
+    assert storage_text("/root/x/journal.log") == "journal.log"
+    assert storage_text("postgresql://cnnlab:***@db:5432/cnnlab") == "postgresql://cnnlab:***@db:5432/cnnlab"
+
+
 def test_escape_prints_special_characters_literally():
     out = esc(NASTY)
     for raw in ("&", "%", "$", "#", "_", "{", "}"):
@@ -619,7 +674,7 @@ def test_figures_are_drawn_first_and_sections_only_build_strings(tmp_path, monke
         search.section_search(ctx, figs),
         robustness.section_robustness(ctx, figs),
         faces.section_mlp(ctx, figs),
-        beyond.depth_text(ctx, figs),
+        beyond.depth_text(ctx),
     ]
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == drawn
     joined = "\n".join(texts)
@@ -680,10 +735,14 @@ def test_broken_latex_is_one_line_error_and_keeps_the_log(tmp_path, monkeypatch)
 
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
-def test_full_mode_layout_has_6_to_8_pages(tmp_path):
-    """The handout's page limit, checked on a full-mode-sized fixture (5 repeats, every suite variant)."""
-    result = write_report(load_context(make_fixture_runs(tmp_path / "runs", seeds=5)), tmp_path / "rep")
+@pytest.mark.parametrize("names", ["short", "long"])
+def test_full_mode_layout_has_6_to_8_pages(tmp_path, names):
+    """The handout's page limit, checked on a full-mode-sized fixture (5 repeats, every suite variant), with the
+    course's names and with 12 long artist names (a real folder) and 40 long face names; no absolute path."""
+    kw = dict(art_names=LONG_ARTISTS, people=LONG_PEOPLE, synthetic=False) if names == "long" else {}
+    result = write_report(load_context(make_fixture_runs(tmp_path / "runs", seeds=5, **kw)), tmp_path / "rep")
     assert 6 <= result.pages <= 8, result.pages
+    assert absolute_paths(result.tex.read_text(), tmp_path) == []
 
 
 def test_without_tex_the_bundle_is_written_and_says_how_to_compile(tmp_path, monkeypatch):
@@ -726,15 +785,37 @@ def test_official_style_file_is_used_with_final_option(tmp_path):
 
 @pytest.fixture
 def tiny_art(tmp_path) -> Path:
-    """3 'artists' x 8 small images (a colour cast each): Part 1 in seconds."""
+    """12 'artists' x 8 small images (a colour cast each; names with LaTeX's special characters, and long ones):
+    Part 1 in seconds."""
     rng = np.random.default_rng(0)
-    for c, name in enumerate(["Anna & Co", "Bert_#2", "Carl 100%"]):
+    for c, name in enumerate(["Anna & Co", "Bert_#2", "Carl 100%", *LONG_ARTISTS[:9]]):
         (tmp_path / "art" / name).mkdir(parents=True)
         for i in range(8):
             img = rng.integers(0, 60, (24, 24, 3), dtype=np.uint8)
-            img[..., c] += 150
+            img[..., c % 3] += 60 + 15 * c
             Image.fromarray(img).save(tmp_path / "art" / name / f"{i}.png")
     return tmp_path / "art"
+
+
+def figure_scales(report_dir: Path) -> dict[str, float]:
+    """{figure file: printed width / drawn width} of every figure of a compiled report: the printed width from
+    the LaTeX log (render.FIGURE_WIDTH_LOG), the drawn one from the file (a PDF's MediaBox, a PNG's size / dpi).
+    Photographs saved without a dpi (the prediction example) are left out."""
+    from cnnlab.report.render import printed_widths
+
+    scales = {}
+    for name, printed in printed_widths((report_dir / "report.log").read_text(errors="replace")).items():
+        f = report_dir / name
+        if f.suffix == ".pdf":
+            box = re.search(rb"/MediaBox\s*\[\s*([\d.]+)\s+[\d.]+\s+([\d.]+)", f.read_bytes())
+            drawn = (float(box.group(2)) - float(box.group(1))) / 72
+        else:
+            with Image.open(f) as im:
+                if "dpi" not in im.info:
+                    continue
+                drawn = im.size[0] / im.info["dpi"][0]
+        scales[Path(name).stem] = printed / drawn
+    return scales
 
 
 @pytest.mark.slow
@@ -761,11 +842,19 @@ def test_quick_report_builds_a_pdf(tmp_path, tiny_art):
     assert proc.returncode == 0, proc.stderr[-3000:]
     first = time.perf_counter() - t0
     pdf = tmp_path / "report" / "report.pdf"
-    assert pdf.is_file() and page_count(pdf) >= 5
+    assert pdf.is_file() and 5 <= page_count(pdf) <= MAX_PAGES  # the handout's limit, with 12 long names too
     tex = (tmp_path / "report" / "report.tex").read_text()
     assert "QUICK MODE" in tex and "untrained AlexNet" in tex and "Art data: real images." in tex
     # names from the data folder, escaped ("Bert_#2" is displayed "Bert #2" by the art loader)
     assert "Anna \\& Co (8)" in tex and "Bert \\#2 (8)" in tex and "Carl 100\\% (8)" in tex
+    # folders named by their last component, never by an absolute path (issue 21, item 7)
+    assert "\\texttt{art}" in tex and "\\texttt{runs}" in tex
+    assert absolute_paths(tex, tmp_path) == []
+    # every figure legible at print size: drawn at the width LaTeX prints it (scale 1), with no problem logged
+    scales = figure_scales(tmp_path / "report")
+    assert set(scales) >= {"confusion_best", "confusion_faces", "deltas", "mlp_units"}  # art_overview: budget
+    assert {k: round(v, 3) for k, v in scales.items() if abs(v - 1) > 0.005} == {}
+    assert "cnnlab.report.figures.layout" not in proc.stderr, proc.stderr[-3000:]
     assert f"report: {pdf}" in proc.stdout and "untrained AlexNet" in proc.stdout
     # everything is cached now: a rerun only re-evaluates and re-renders
     t1 = time.perf_counter()

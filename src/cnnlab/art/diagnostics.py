@@ -149,6 +149,18 @@ def filter_colour_share(model: nn.Module) -> float:
     return float((colour.pow(2).flatten(1).sum(1) / w.pow(2).flatten(1).sum(1).clamp_min(1e-12)).mean())
 
 
+def filter_pictures(model: nn.Module) -> list[np.ndarray]:
+    """The first conv layer's filters as pictures in [0, 1] (grey = 0), each scaled to its own range: (k, k, 3)
+    for RGB filters, (k, k) (the channel mean) otherwise."""
+    conv = first_conv(model)
+    if conv is None:
+        raise CnnlabError("the model has no convolutional layer")
+    w = conv.weight.detach().float().cpu()  # (F, C, k, k); a weight-normed conv computes it here
+    scale = w.flatten(1).abs().amax(1).clamp_min(1e-12)[:, None, None, None]
+    pics = 0.5 + 0.5 * w / scale  # (F, C, k, k) in [0, 1], 0.5 = zero weight
+    return [p.permute(1, 2, 0).numpy() if p.shape[0] == 3 else p.mean(0).numpy() for p in pics]
+
+
 def plot_first_layer_filters(
     model: nn.Module,
     path: Path,
@@ -160,15 +172,9 @@ def plot_first_layer_filters(
     """The first conv layer's filters (F, 3, k, k) as RGB pictures, each scaled on its own so that grey is 0."""
     from cnnlab.core.diagnostics.plots import plot_tiles
 
-    conv = first_conv(model)
-    if conv is None:
-        raise CnnlabError("the model has no convolutional layer")
-    w = conv.weight.detach().float().cpu()  # (F, C, k, k); a weight-normed conv computes it here
-    scale = w.flatten(1).abs().amax(1).clamp_min(1e-12)[:, None, None, None]
-    pics = 0.5 + 0.5 * w / scale  # (F, C, k, k) in [0, 1], 0.5 = zero weight
-    pics = [p.permute(1, 2, 0).numpy() if p.shape[0] == 3 else p.mean(0).numpy() for p in pics]
+    pics = filter_pictures(model)
     rows = [pics[i : i + cols] for i in range(0, len(pics), cols)]
-    f, c, k, _ = w.shape
+    f, c, k, _ = first_conv(model).weight.shape
     if title is None:
         title = f"first-layer filters: {f} of {c}x{k}x{k}, each scaled to its own range (grey = 0)"
     return plot_tiles(rows, path, cmap="gray", tile=tile, title=title, style=style)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Iterable, Sequence
+from pathlib import PurePath
 
 # Characters with a meaning in LaTeX, and what prints them literally (T1 fonts).
 _SPECIAL = {
@@ -69,6 +70,12 @@ def path(text: object) -> str:
     for sep in ("/", "-", r"\_"):
         s = s.replace(sep, sep + r"\allowbreak{}")
     return r"\texttt{" + s + "}"
+
+
+def folder(text: object) -> str:
+    r"""A folder named by its last component, in typewriter type (`path`): never a machine's absolute path."""
+    s = str(text).rstrip("/\\")
+    return path(PurePath(s).name or s)
 
 
 def comment(text: object) -> str:
@@ -225,3 +232,8 @@ def split_table(
         ]
     lines.append("\\end{table}")
     return "\n".join(lines)
+
+
+def omitted(ctx: dict, part: str) -> bool:
+    """Whether the page budget (report.render.BUDGET_STEPS) left `part` (a figure's key) out of this rendering."""
+    return part in ctx.get("omitted", ())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import atomic_write_text
 from cnnlab.core.processes import pid_alive
 from cnnlab.report.figures.build import make_figures
-from cnnlab.report.latex import comment, esc, path
+from cnnlab.report.latex import comment, esc, folder
 from cnnlab.report.options import ReportResult
 from cnnlab.report.sections import alexnet, beyond, network, robustness, search, training
 from cnnlab.report.sections import diagnostics as sd
@@ -32,6 +33,37 @@ log = logging.getLogger(__name__)
 MIN_PAGES, MAX_PAGES = 6, 8  # the handout's length for the write-up
 
 
+# The page budget. Every part of the report that grows with the data is bounded (names are cut or tagged, at
+# most 12 classes listed, confusion matrices at most 2.6 in high, a fixed set of figures and table rows), so a
+# report's length depends little on its input; what is left is taken up by these steps, in turn, until the
+# report has at most MAX_PAGES pages: the run-id appendix into .tex comments, then tighter spacing, then the
+# Part 1 data figure (example images, the course's transformations: no result) left out. Results are never left out.
+BUDGET_STEPS = (
+    ((True, False, ()), "moving the run-id appendix into report.tex comments"),
+    ((True, True, ()), "tightening the space between paragraphs and around figures"),
+    ((True, True, ("art_overview",)), "leaving out the Part 1 data figure (example images)"),
+    ((True, 2, ("art_overview",)), "setting tables and captions in smaller type"),
+    (
+        (True, 2, ("art_overview", "face_confusion")),
+        "leaving out the face confusion matrix (its finding stays in the text)",
+    ),
+)
+TIGHT = (
+    "\\setlength{\\parskip}{2pt plus 1pt}",
+    "\\setlength{\\textfloatsep}{7pt plus 2pt minus 2pt}",
+    "\\setlength{\\floatsep}{5pt plus 2pt minus 2pt}",
+    "\\captionsetup{skip=4pt}",
+    "\\captionsetup[table]{skip=3pt}",
+    "\\renewcommand{\\floatpagefraction}{0.9}",  # a large figure goes above text rather than on a page of its own
+    "\\renewcommand{\\topfraction}{0.95}",
+    "\\renewcommand{\\textfraction}{0.05}",
+)
+SMALLER = (  # the last step: tables (set in \small) and captions one size down, still at least 8 pt
+    "\\captionsetup{font=footnotesize}",
+    "\\let\\small\\footnotesize",
+)
+
+
 MARKER = ".cnnlab-report"  # marks a folder written by cnnlab report, and lists the entries it wrote
 
 
@@ -41,19 +73,47 @@ MARKER_HEADER = "written by cnnlab report; the next build replaces only the entr
 STYLE = Path(__file__).with_name("cnnlab.sty")
 
 
+# Every \includegraphics writes the width it printed at into the log ("cnnlab figure: figures/x.pdf 397.48499pt"),
+# so a test can compare it with the width the figure was drawn at (report.figures.layout.PRINT).
+FIGURE_WIDTH_LOG = (
+    "\\makeatletter",
+    "\\newsavebox{\\cnnlab@figbox}",
+    "\\let\\cnnlab@includegraphics\\includegraphics",
+    "\\renewcommand{\\includegraphics}[2][]{\\sbox{\\cnnlab@figbox}{\\cnnlab@includegraphics[#1]{#2}}%",
+    "\\typeout{cnnlab figure: #2 \\the\\wd\\cnnlab@figbox}\\usebox{\\cnnlab@figbox}}",
+    "\\makeatother",
+)
+FIGURE_LOG_LINE = re.compile(r"^cnnlab figure: (\S+) ([0-9.]+)pt$", re.M)
+
+
+def printed_widths(log_text: str) -> dict[str, float]:
+    """{figure file: printed width in inches} from a compiled report's log (FIGURE_WIDTH_LOG's lines)."""
+    return {name: float(pt) / 72.27 for name, pt in FIGURE_LOG_LINE.findall(log_text)}
+
+
 # ----------------------------------------------------------------------------- document
 def render_tex(
-    ctx: dict, fig_dir: Path, style_name: str = "cnnlab", official: bool = False, compact: bool = False
+    ctx: dict,
+    fig_dir: Path,
+    style_name: str = "cnnlab",
+    official: bool = False,
+    compact: bool = False,
+    tight: int = 0,
+    omit: tuple[str, ...] = (),
 ) -> str:
     """The whole report.tex; first draws the context's figures into fig_dir (`make_figures`), then
-    builds the text. compact: the run ids stay in .tex comments only (no appendix table), to keep a
-    full report within the handout's 8 pages."""
+    builds the text. compact: the run ids stay in .tex comments only (no appendix table); tight: 1 = less
+    space between paragraphs, around floats and captions (TIGHT), 2 = also tables and captions one size down (SMALLER); omit: parts left out ("art_overview": the Part 1
+    data figure) -- the page budget's
+    steps (`write_report`), to keep a report within the handout's 8 pages."""
+    if omit or tight:
+        ctx = {**ctx, "omitted": tuple(omit), "tight": int(tight)}
     figs = make_figures(ctx, fig_dir)
     style = f"\\usepackage[final]{{{style_name}}}" if official else f"\\usepackage{{{style_name}}}"
     title = "Artist Identification with Small CNNs and\\\\Face Recognition with Transfer Learning"
     quick = "\\textbf{QUICK MODE} (1 repeat and seed, few epochs): a smoke test, not results. " if ctx["quick"] else ""
     notice = (
-        f"{quick}Generated by \\texttt{{cnnlab report}} from the runs in {path(ctx['runs_root'])}. "
+        f"{quick}Generated by \\texttt{{cnnlab report}} from the runs in {folder(ctx['runs_root'])}. "
         + ("Part~1 data: synthetic. " if ctx["art"]["synthetic"] else "")
         + ("AlexNet: untrained (random weights)." if not ctx["alexnet"].get("pretrained") else "")
     )
@@ -73,7 +133,7 @@ def render_tex(
         p2.section_mlp(ctx, figs),
         beyond.section_cnn(ctx),
         alexnet.section_features(ctx),
-        beyond.depth_text(ctx, figs),
+        beyond.depth_text(ctx),
         p2.section_weights(ctx),
         alexnet.section_finetune(ctx),
         alexnet.section_explain(ctx),
@@ -84,13 +144,14 @@ def render_tex(
         [
             "% report.tex -- written by `cnnlab report`; every number comes from the runs named in the comments.",
             comment(
-                f"runs folder: {ctx['runs_root']}; quick: {ctx['quick']}; Part 1 repeats: {ctx['repeats']}; Part 2 seeds: {ctx['seeds']}"
+                f"runs folder: {Path(ctx['runs_root']).name}; quick: {ctx['quick']}; Part 1 repeats: {ctx['repeats']}; Part 2 seeds: {ctx['seeds']}"
             ),
             "\\documentclass[10pt,letterpaper]{article}",
             style,
             "\\usepackage[T1]{fontenc}",
             "\\usepackage[utf8]{inputenc}",
             "\\usepackage{graphicx}",
+            *FIGURE_WIDTH_LOG,
             "\\usepackage{booktabs}",
             "\\usepackage{amsmath}",
             "\\usepackage{multicol}",
@@ -102,6 +163,8 @@ def render_tex(
             f"\\title{{{title}}}",
             f"\\author{{cnnlab {esc(ctx.get('version', ''))}\\\\\\normalfont generated report, Practical~2}}",
             f"\\notice{{{notice}}}",
+            *(TIGHT if tight else ()),
+            *(SMALLER if tight >= 2 else ()),
             "\\begin{document}",
             "\\maketitle",
             "\\begin{abstract}",
@@ -114,7 +177,14 @@ def render_tex(
     )
 
 
-def render_bundle(ctx: dict, folder: Path, style: Path | None = None, compact: bool = False) -> Path:
+def render_bundle(
+    ctx: dict,
+    folder: Path,
+    style: Path | None = None,
+    compact: bool = False,
+    tight: int = 0,
+    omit: tuple[str, ...] = (),
+) -> Path:
     """report.tex + style + figures/ in `folder`; returns the .tex path."""
     fig_dir = folder / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -122,10 +192,10 @@ def render_bundle(ctx: dict, folder: Path, style: Path | None = None, compact: b
         shutil.copy2(src, fig_dir / Path(src).name)
     if style is not None:
         shutil.copy2(style, folder / style.name)
-        tex = render_tex(ctx, fig_dir, style.stem, official=True, compact=compact)
+        tex = render_tex(ctx, fig_dir, style.stem, official=True, compact=compact, tight=tight, omit=omit)
     else:
         shutil.copy2(STYLE, folder / STYLE.name)
-        tex = render_tex(ctx, fig_dir, compact=compact)
+        tex = render_tex(ctx, fig_dir, compact=compact, tight=tight, omit=omit)
     out = folder / "report.tex"
     atomic_write_text(out, tex)
     return out
@@ -214,12 +284,11 @@ def write_report(ctx: dict, report_dir: str | Path, style: Path | None = None, c
             try:
                 compile_pdf(tmp)
                 pages = page_count(tmp / "report.pdf")
-                if pages > MAX_PAGES and not ctx["quick"]:
-                    log.warning(
-                        "the report has %d pages (handout: 6-8): moving the run-id appendix into report.tex comments",
-                        pages,
-                    )
-                    render_bundle(ctx, tmp, style, compact=True)
+                for (compact, tight, omit), what in BUDGET_STEPS:
+                    if pages <= MAX_PAGES:
+                        break
+                    log.warning("the report has %d pages (handout: 6-8): %s", pages, what)
+                    render_bundle(ctx, tmp, style, compact=compact, tight=tight, omit=omit)
                     compile_pdf(tmp)
                     pages = page_count(tmp / "report.pdf")
                 if not ctx["quick"] and not MIN_PAGES <= pages <= MAX_PAGES:

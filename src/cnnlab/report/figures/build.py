@@ -21,7 +21,6 @@ def curve_titles(ctx: dict) -> dict[str, str]:
     return {
         "mlp300": "MLP\n300 hidden",
         "cnn": "small CNN\n(the MLP's recipe)",
-        "features": f"{alexnet}:\nconv4 + FC head",
         "finetune": f"{alexnet}:\nfine-tuned",
     }
 
@@ -55,6 +54,6 @@ def make_figures(ctx: dict, fig_dir: Path) -> dict[str, str]:
     drawn["part2_curves"] = plots.plot_part2_curves(ctx["part2"], curve_titles(ctx), fig_dir / "part2_curves.pdf").name
     mlp = ctx["part2"]["mlp300"]
     drawn["depth"] = plots.plot_depth(
-        ctx["depth"]["rows"], ("pixel MLP, 300 hidden (test)", mlp["test_acc_mean"]), fig_dir / "depth.pdf"
+        ctx["depth"]["rows"], ("pixel MLP (test)", mlp["test_acc_mean"]), fig_dir / "depth.pdf"
     ).name
     return drawn

@@ -1,4 +1,4 @@
-"""Report plots drawn from the context's numbers alone (vector PDFs sized for the 5.5in text block).
+"""Report plots drawn from the context's numbers alone (vector PDFs drawn at their print width, `layout.PRINT`).
 
 Unlike figures.py these need no data or checkpoints, so a report renders from a runs folder (or a
 fixture) without torch doing any work. Accuracies are plotted as percentages.
@@ -14,10 +14,11 @@ from typing import Any
 from cnnlab.art.robustness import ORIGINAL, course_points, strongest_severities, table_row
 from cnnlab.core.plotting import mpl_text
 from cnnlab.core.stats import compare_records
-from cnnlab.report.figures.images import WIDTH, pyplot, save
+from cnnlab.report.figures.layout import PRINT, PrintWidth, pyplot, save
+from cnnlab.report.figures.names import fit, text_width, wrap
 
-HALF = WIDTH * 0.49
 COLORS = {"train": "#9ecae1", "val": "#3182bd", "test": "#e6550d"}
+VARIANT_PT = 64.0  # the longest variant label under the 1.4/1.5 bars (points; longer ones are cut)
 GROUP_COLORS = ["#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363", "#8c6d31", "#d6616b"]
 
 
@@ -36,11 +37,16 @@ def _band(ax, x, mean, std, color, label, style="-") -> None:
 
 
 def plot_curves(
-    curve: dict[str, list[float]], path: Path, title: str, sets: Sequence[str] = ("train", "val"), size=(HALF, 1.9)
+    curve: dict[str, list[float]],
+    path: Path,
+    title: str,
+    sets: Sequence[str] = ("train", "val"),
+    width: PrintWidth = PRINT["baseline_curves"],
+    height: float = 1.9,
 ) -> Path:
     """Accuracy per epoch, mean (line) and +-1 std over seeds (band), one line per set."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=size)
+    fig, ax = plt.subplots(figsize=(width.inches, height))
     for s in sets:
         if f"{s}_acc_mean" in curve:
             _band(
@@ -56,22 +62,37 @@ def plot_curves(
     ax.grid(alpha=0.3, lw=0.4)
     ax.legend(frameon=False, loc="best")
     fig.tight_layout(pad=0.3)
-    return save(fig, path)
+    return save(fig, path, width)
 
 
-def plot_deltas(panels: Sequence[tuple[list[dict], dict, str]], path: Path, height: float = 1.6) -> Path:
+def plot_deltas(
+    panels: Sequence[tuple[list[dict], dict, str]],
+    path: Path,
+    height: float = 0.9,
+    width: PrintWidth = PRINT["deltas"],
+) -> Path:
     """Validation accuracy of every variant minus its reference, paired per repeat (bars, coloured by
     group), with the 95 % paired t interval of `cnnlab.core.stats.compare_records` as error bar (an
     interval that misses 0 is the rule's "better" or "worse"); one panel per (rows, reference row
     (one of rows), title), side by side."""
     plt = pyplot()
     sizes = [len(rows) - 1 for rows, _, _ in panels]
+    # Laid out in inches: the bars `height` high, under them the variant labels (cut at VARIANT_PT), so the
+    # figure's height is bounded whatever the labels.
+    label_in = (
+        max((text_width(fit(r["variant"], VARIANT_PT, 6), 6) for rows, _, _ in panels for r in rows), default=0) / 72
+    )
+    bottom, top, left, right = label_in + 0.08, 0.3, 0.5, 0.02
+    fig_h = bottom + height + top
     fig, axes = plt.subplots(
         1,
         len(panels),
-        figsize=(WIDTH, height),
+        figsize=(width.inches, fig_h),
         squeeze=False,
-        gridspec_kw={"width_ratios": [max(1, n) for n in sizes], "wspace": 0.08},
+        gridspec_kw={"width_ratios": [max(1, n) for n in sizes], "wspace": 0.12},
+    )
+    fig.subplots_adjust(
+        left=left / width.inches, right=1 - right / width.inches, bottom=bottom / fig_h, top=1 - top / fig_h
     )
     for ax, (rows, base, title) in zip(axes[0], panels):
         others = [r for r in rows if r is not base]
@@ -89,28 +110,30 @@ def plot_deltas(panels: Sequence[tuple[list[dict], dict, str]], path: Path, heig
             )
         ax.set_xticks(range(len(others)))
         labels = ax.set_xticklabels(
-            [mpl_text(r["variant"]) for r in others], rotation=65, ha="right", fontsize=5.5, rotation_mode="anchor"
+            [mpl_text(fit(r["variant"], VARIANT_PT, 6)) for r in others], rotation=90, ha="center", fontsize=6
         )
         for label, r in zip(labels, others):  # the label colour names the group: no legend over the bars
             label.set_color(GROUP_COLORS[groups.index(r["group"]) % len(GROUP_COLORS)])
         ax.axhline(0, color="k", lw=0.6)
         ax.set_xlim(-0.6, len(others) - 0.4)
-        ax.set_title(mpl_text(title), fontsize=7)
+        ax.set_title(mpl_text(wrap(title, 72 * ax.get_position().width * width.inches, 7, 2)), fontsize=7)
         ax.grid(axis="y", alpha=0.3, lw=0.4)
-    axes[0][0].set_ylabel("$\\Delta$ val. accuracy (points)")
-    return save(fig, path)
+    axes[0][0].set_ylabel("$\\Delta$ val. acc. (pts)")
+    return save(fig, path, width)
 
 
-def plot_robustness_curves(table: list[dict], path: Path, size=(HALF, 2.1)) -> Path:
+def plot_robustness_curves(
+    table: list[dict], path: Path, width: PrintWidth = PRINT["robust_curves"], height: float = 2.0
+) -> Path:
     """Test accuracy against severity for each graded transform (severity 0 = the clean test set); a
     star marks the course's transformation where it sits on the curve."""
     plt = pyplot()
     models = list(dict.fromkeys(r["model"] for r in table))
     strongest = strongest_severities(table)
     graded = [t for t in strongest if t != ORIGINAL and len({r["severity"] for r in table if r["transform"] == t}) > 1]
-    cols = 3
-    nrows = max(1, math.ceil(len(graded) / cols))
-    fig, axes = plt.subplots(nrows, cols, figsize=size, sharex=True, sharey=True, squeeze=False)
+    cols = 2 if width.inches < 2.4 else 3  # plots of at least MIN_PLOT_IN a side
+    nrows = max(1, math.ceil((len(graded) + 1) / cols))  # + 1: the legend's cell
+    fig, axes = plt.subplots(nrows, cols, figsize=(width.inches, height), sharex=True, sharey=True, squeeze=False)
     for ax, t in zip(axes.flat, graded):
         for i, m in enumerate(models):
             color = GROUP_COLORS[i % len(GROUP_COLORS)]
@@ -144,23 +167,25 @@ def plot_robustness_curves(table: list[dict], path: Path, size=(HALF, 2.1)) -> P
         ax.set_title(t.replace("_", " "), fontsize=6, pad=2)
         ax.set_ylim(0, 105)
         ax.grid(alpha=0.3, lw=0.4)
-    for ax in list(axes.flat)[len(graded) :]:
+    for i, ax in enumerate(list(axes.flat)[len(graded) :]):
         ax.axis("off")
-        if graded:
+        if graded and i == 0:
             ax.legend(*axes.flat[0].get_legend_handles_labels(), frameon=False, loc="center")
     for ax in axes[-1]:
         ax.set_xlabel("severity", fontsize=6)
     for row in axes:
         row[0].set_ylabel("test acc. (%)", fontsize=6)
-    fig.tight_layout(pad=0.3, w_pad=0.2, h_pad=0.3)
-    return save(fig, path)
+    fig.tight_layout(pad=0.2, w_pad=0.05, h_pad=0.3)
+    return save(fig, path, width)
 
 
-def plot_part2_curves(part2: dict[str, Any], titles: dict[str, str], path: Path) -> Path:
+def plot_part2_curves(
+    part2: dict[str, Any], titles: dict[str, str], path: Path, width: PrintWidth = PRINT["part2_curves"]
+) -> Path:
     """One panel per Part 2 model: train, validation and test accuracy per epoch (mean over seeds)."""
     plt = pyplot()
     keys = [k for k in titles if k in part2]
-    fig, axes = plt.subplots(1, len(keys), figsize=(WIDTH, 1.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(keys), figsize=(width.inches, 1.45), sharey=True, squeeze=False)
     for ax, k in zip(axes[0], keys):
         curve = part2[k]["curve"]
         for s in ("train", "val", "test"):
@@ -180,16 +205,16 @@ def plot_part2_curves(part2: dict[str, Any], titles: dict[str, str], path: Path)
     axes[0][0].set_ylabel("accuracy (%)")
     axes[0][0].legend(frameon=False, loc="lower right")
     fig.tight_layout(pad=0.3, w_pad=0.4)
-    return save(fig, path)
+    return save(fig, path, width)
 
 
-def plot_search(trials: list[dict], path: Path, size=(HALF, 1.5)) -> Path:
+def plot_search(trials: list[dict], path: Path, width: PrintWidth = PRINT["search"], height: float = 1.5) -> Path:
     """Validation accuracy of each complete search trial and the best so far."""
     plt = pyplot()
     done = sorted(
         (t for t in trials if t.get("status") == "complete" and t.get("value") is not None), key=lambda t: t["number"]
     )
-    fig, ax = plt.subplots(figsize=size)
+    fig, ax = plt.subplots(figsize=(width.inches, height))
     xs = [t["number"] for t in done]
     vals = [100 * t["value"] for t in done]
     best, run = [], -1.0
@@ -211,16 +236,22 @@ def plot_search(trials: list[dict], path: Path, size=(HALF, 1.5)) -> Path:
     ax.set(xlabel="trial", ylabel="val. accuracy (%)", ylim=(0, 102))
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3, lw=0.4)
-    ax.legend(frameon=False, loc="lower right")
+    ax.legend(frameon=False, loc="lower right", fontsize=6)
     fig.tight_layout(pad=0.3)
-    return save(fig, path)
+    return save(fig, path, width)
 
 
-def plot_depth(rows: list[dict], reference: tuple[str, float] | None, path: Path, size=(HALF, 1.7)) -> Path:
+def plot_depth(
+    rows: list[dict],
+    reference: tuple[str, float] | None,
+    path: Path,
+    width: PrintWidth = PRINT["depth"],
+    height: float = 1.45,
+) -> Path:
     """Accuracy of the same head on each AlexNet layer (cnnlab.faces.depth): test mean +- SE over seeds (dots
     and bars), validation mean (open circles), and an optional reference line (label, accuracy)."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=size)
+    fig, ax = plt.subplots(figsize=(width.inches, height))
     xs = list(range(len(rows)))
     ax.errorbar(
         xs,
@@ -237,11 +268,11 @@ def plot_depth(rows: list[dict], reference: tuple[str, float] | None, path: Path
     ax.plot(xs, [100 * r["val_acc_mean"] for r in rows], "o", ms=3, mfc="none", color=COLORS["val"], label="validation")
     if reference is not None:
         ax.axhline(100 * reference[1], color="#636363", lw=0.8, ls="--", label=mpl_text(reference[0]))
-    ax.set_xticks(xs, [r["layer"] for r in rows])
-    ax.set(xlabel="AlexNet layer read by the head", ylabel="accuracy (%)")
+    ax.set_xticks(xs, [r["layer"].replace("conv", "c").replace("pool", "p") for r in rows])
+    ax.set(xlabel="AlexNet layer (c: conv, p: pool)", ylabel="accuracy (%)")
     low = min(100 * min(r["test_acc_mean"] - r["test_acc_se"], r["val_acc_mean"]) for r in rows)
     ax.set_ylim(max(0, math.floor(low / 10) * 10 - 5), 101)
     ax.grid(alpha=0.3, lw=0.4)
-    ax.legend(frameon=False, loc="lower right")
+    ax.legend(frameon=False, loc="lower right", fontsize=6)
     fig.tight_layout(pad=0.3)
-    return save(fig, path)
+    return save(fig, path, width)

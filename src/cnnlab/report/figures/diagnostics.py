@@ -2,8 +2,8 @@
 
 Nothing is retrained. The key runs get their `cnnlab inspect` folder (the same functions:
 cnnlab.art.diagnostics / cnnlab.faces.diagnostics), and the report draws, into report-assets/:
-  confusion_best.pdf    the best 1.6 configuration's test confusion, pooled over its repeats
-  top_losses_best.png   the most confidently wrong test paintings of its first repeat's model
+  confusion_best.pdf    the best 1.6 configuration's test confusion, pooled over its repeats, and beside it the
+                        most confidently wrong test paintings of its first repeat's model (the top losses)
   filters_starter.png   the first-layer filters of the starter network (first repeat)
   confusion_faces.pdf   the test confusion of the best face model (by validation accuracy), pooled over its seeds
 Each function returns the facts the text quotes (manifest.json keeps them), so the report's sentences
@@ -13,19 +13,32 @@ and its pictures come from the same computation.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cnnlab.core import plotting
+import numpy as np
+
 from cnnlab.core.diagnostics.metrics import SplitDiagnostics
 from cnnlab.core.runtime import DEFAULT_DEVICE
+from cnnlab.report.figures.confusion import face_width, plot_confusion
+from cnnlab.report.figures.layout import PRINT, PrintWidth, pyplot, save
 
 log = logging.getLogger(__name__)
 
-STRIP = 4  # images in the top-losses strip (half the text width in the report)
+STRIP = 4  # images in the top-losses strip (beside the confusion matrix, under its key)
 PAIRS = 3  # confused pairs and worst classes quoted
+
+
+def _figure_facts(drawn: Mapping[str, Any]) -> dict[str, Any]:
+    """The confusion figure's file name, and the classes it shows when not all (the caption says so)."""
+    return {
+        "figure": drawn["figure"],
+        "numbers": drawn["numbers"],
+        **({"shown": drawn["shown"]} if drawn.get("shown") else {}),
+    }
 
 
 def _split_facts(d: SplitDiagnostics, models: int) -> dict[str, Any]:
@@ -40,12 +53,32 @@ def _split_facts(d: SplitDiagnostics, models: int) -> dict[str, Any]:
     }
 
 
-def confusion_figure(d: SplitDiagnostics, path: Path, size: float) -> Path:
-    """The pooled confusion matrix in the report's style at its print size (`size` inches), as a PDF so its
-    small labels stay sharp when zoomed (no title: the caption says what it is)."""
-    from cnnlab.core.diagnostics.plots import plot_confusion
+def confusion_figure(
+    d: SplitDiagnostics, path: Path, width: PrintWidth, strip: tuple[Sequence[Any], Sequence[Any]] | None = None
+) -> dict[str, Any]:
+    """The pooled confusion matrix with its key (and `strip`, the top losses), at its print width, as a PDF so
+    its small labels stay sharp when zoomed (no title: the caption says what it is); returns
+    `confusion.plot_confusion`'s facts."""
+    return plot_confusion(d.confusion, d.class_names, path, width, strip)
 
-    return plot_confusion(d.confusion, d.class_names, path, style=plotting.REPORT_STYLE, size=size)
+
+def plot_filters(pictures: Sequence[np.ndarray], path: Path, width: PrintWidth = PRINT["filters_starter"]) -> Path:
+    """First-layer filters as tiles in rows of at most 16, at the print width (no text)."""
+    plt = pyplot()
+    n = max(1, len(pictures))
+    cols = min(n, 16)
+    rows = math.ceil(n / cols)
+    w = width.inches
+    pitch = w / cols
+    tile = pitch * 0.88
+    height = rows * pitch
+    fig = plt.figure(figsize=(w, height))
+    for i, pic in enumerate(pictures):
+        r, c = divmod(i, cols)
+        ax = fig.add_axes(((c * pitch) / w, (height - (r + 1) * pitch) / height, tile / w, tile / height))
+        ax.imshow(pic, cmap="gray" if pic.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+        ax.axis("off")
+    return save(fig, path, width)
 
 
 def part1_diagnostics(
@@ -55,16 +88,15 @@ def part1_diagnostics(
     configuration's test predictions over its repeats, and draw the report's Part 1 diagnostic figures."""
     from cnnlab.art.diagnostics import (
         filter_colour_share,
+        filter_pictures,
         first_conv,
         inspect_run,
         load_run_data,
-        plot_first_layer_filters,
         run_split,
         to_display,
     )
     from cnnlab.art.models import create_model
     from cnnlab.art.run import load_run_model
-    from cnnlab.core.diagnostics.plots import plot_gallery
     from cnnlab.core.train.trainer import seed_everything
 
     best = [out_root / rid for rid in best_runs]
@@ -72,33 +104,22 @@ def part1_diagnostics(
     inspected = inspect_run(best[0], device=device)  # the key run's own diagnostics/ folder, as `cnnlab inspect`
     inspect_run(starter[0], device=device)
     pooled = SplitDiagnostics.pooled([inspected.splits["test"]] + [run_split(p, device=device) for p in best[1:]])
-    facts: dict[str, Any] = {
-        "best": {
-            **_split_facts(pooled, len(best)),
-            "runs": list(best_runs),
-            "figure": confusion_figure(pooled, assets / "confusion_best.pdf", 1.6).name,
-        }
-    }
     first = inspected.splits["test"]
     wrong = [it for it in first.top_losses(len(first.y_true)) if not it["correct"]][:STRIP]
+    pictures = []
     if wrong:
         _, data = load_run_data(best[0])
         pictures = [to_display(data.test[0][it["index"]]) for it in wrong]
-        # One row at print size (half the text width): titles readable without scaling.
-        plot_gallery(
-            pictures,
-            wrong,
-            assets / "top_losses_best.png",
-            cols=STRIP,
-            style=plotting.REPORT_STYLE,
-            tile=0.68,
-            fontsize=4.5,
-            name_width=12,
-        )
+    # The confusion at the full text width, its key beside it, and the top losses under the key (one figure).
+    drawn = confusion_figure(pooled, assets / "confusion_best.pdf", PRINT["confusion_best"], (pictures, wrong))
+    facts: dict[str, Any] = {
+        "best": {**_split_facts(pooled, len(best)), "runs": list(best_runs), **_figure_facts(drawn)}
+    }
+    if wrong:
         pairs = Counter((it["true"], it["predicted"]) for it in wrong)
         (true, pred), count = pairs.most_common(1)[0]
         facts["top_losses"] = {
-            "figure": "top_losses_best.png",
+            "figure": drawn["figure"],
             "run": best_runs[0],
             "shown": len(wrong),
             "errors": int(first.n - round(first.accuracy * first.n)),
@@ -115,9 +136,7 @@ def part1_diagnostics(
     init = create_model(
         config.model.name, num_classes=len(first.class_names), config=config.model, image_size=config.data.image_size
     )
-    plot_first_layer_filters(
-        model, assets / "filters_starter.png", cols=16, title="", style=plotting.REPORT_STYLE, tile=0.18
-    )
+    plot_filters(filter_pictures(model), assets / "filters_starter.png")
     facts["filters"] = {
         "figure": "filters_starter.png",
         "run": starter_runs[0],
@@ -159,7 +178,7 @@ def part2_diagnostics(
         "val_acc": val_acc,
         "runs": ids,
         **_split_facts(pooled, len(runs)),
-        "figure": confusion_figure(pooled, assets / "confusion_faces.pdf", 2.2).name,
+        **_figure_facts(confusion_figure(pooled, assets / "confusion_faces.pdf", face_width(pooled.class_names))),
     }
 
 

@@ -13,78 +13,67 @@ from typing import Any
 
 import torch
 
-from cnnlab.core import plotting
 from cnnlab.core.io import atomic_path
 from cnnlab.core.plotting import mpl_text
 from cnnlab.core.runtime import DEFAULT_DEVICE
+from cnnlab.report.figures.layout import PRINT, TEXT_WIDTH, PrintWidth, pyplot, save
+from cnnlab.report.figures.names import fit, wrap
 
 log = logging.getLogger(__name__)
 
-WIDTH = 5.5  # inches: the text width of the report, so fonts print at their nominal size
-
-
-def pyplot():
-    """matplotlib.pyplot with the report's style (fonts sized for the 5.5in text block)."""
-    return plotting.pyplot(plotting.REPORT_STYLE)
-
-
-def save(fig, path: Path) -> Path:
-    """Save a report figure (tight bounding box, 200 dpi), atomically."""
-    return plotting.save_figure(fig, path, dpi=200, bbox_inches="tight", pad_inches=0.02)
+WIDTH = TEXT_WIDTH  # inches: the text width of the report (each figure's own width: layout.PRINT)
+FONT = 6.0  # points: the titles of picture tiles (the smallest legible size, legibility.MIN_FONT_PT)
 
 
 # ----------------------------------------------------------------------------- 1.x data and transforms
-def plot_art_overview(dataset: Any, path: Path, max_classes: int = 12) -> Path:
-    """Top: one image per class (first of each). Bottom: one image under each of the course's 1.7 transformations."""
+def plot_art_overview(
+    dataset: Any, path: Path, max_classes: int = 12, width: PrintWidth = PRINT["art_overview"]
+) -> Path:
+    """Top: one image per class (first of each), titled with its name (wrapped to the tile, at most 3 lines).
+    Bottom: one image under each of the course's 1.7 transformations."""
     from cnnlab.art.transforms.course import COURSE_LABELS, COURSE_ORDER, apply_course_transform
 
     plt = pyplot()
     names = list(dataset.class_names)[:max_classes]
     firsts = [int((dataset.labels == c).nonzero()[0]) for c in range(len(names))]
-    fig = plt.figure(figsize=(WIDTH, 1.75))
-    top = fig.add_gridspec(1, len(names), left=0.0, right=1.0, top=0.86, bottom=0.50, wspace=0.08)
-    for i, (name, idx) in enumerate(zip(names, firsts)):
-        ax = fig.add_subplot(top[0, i])
-        ax.imshow((dataset.images[idx] + 0.5).clamp(0, 1).permute(1, 2, 0).numpy())
-        ax.set_title(mpl_text(_wrap(name, 11)), fontsize=5.5)
-        ax.axis("off")
     x = dataset.images[firsts[0] : firsts[0] + 1]  # (1, 3, H, W)
     shown = [("original", x)] + [(COURSE_LABELS[t], apply_course_transform(t, x)) for t in COURSE_ORDER]
-    bottom = fig.add_gridspec(1, len(shown), left=0.1, right=0.9, top=0.37, bottom=0.0, wspace=0.08)
-    for i, (name, img) in enumerate(shown):
-        ax = fig.add_subplot(bottom[0, i])
-        ax.imshow((img[0] + 0.5).clamp(0, 1).permute(1, 2, 0).numpy())
-        ax.set_title(_wrap(name, 10), fontsize=5.5)
-        ax.axis("off")
-    return save(fig, path)
+    w = width.inches
+    gap = 0.06  # inches between tiles
+    top_tile = min(0.8, (w - gap * (len(names) - 1)) / max(1, len(names)))
+    bottom_tile = min(0.62, (w - gap * (len(shown) - 1)) / len(shown))
+    top_titles = [mpl_text(wrap(n, 72 * top_tile, FONT, 3)) for n in names]
+    bottom_titles = [mpl_text(wrap(n, 72 * bottom_tile, FONT, 2)) for n, _ in shown]
+    line = FONT * 1.25 / 72  # inches per title line
+    top_h = top_tile + line * max(t.count("\n") + 1 for t in top_titles) + 0.04
+    bottom_h = bottom_tile + line * max(t.count("\n") + 1 for t in bottom_titles) + 0.04
+    height = top_h + 0.08 + bottom_h
+    fig = plt.figure(figsize=(w, height))
 
+    def row(tiles: list, titles: list[str], tile: float, y0: float) -> None:
+        left = (w - len(tiles) * tile - gap * (len(tiles) - 1)) / 2
+        for i, (img, title) in enumerate(zip(tiles, titles)):
+            ax = fig.add_axes(((left + i * (tile + gap)) / w, y0 / height, tile / w, tile / height))
+            ax.imshow((img + 0.5).clamp(0, 1).permute(1, 2, 0).numpy())
+            ax.set_title(title, fontsize=FONT, pad=3)
+            ax.axis("off")
 
-def _wrap(name: str, width: int = 12) -> str:
-    words, lines, line = str(name).split(), [], ""
-    for w in words:
-        if line and len(line) + 1 + len(w) > width:
-            lines.append(line)
-            line = w
-        else:
-            line = f"{line} {w}".strip()
-    lines.append(line)
-    return "\n".join(lines[:3])
+    row([dataset.images[i] for i in firsts], top_titles, top_tile, bottom_h + 0.08)
+    row([img[0] for _, img in shown], bottom_titles, bottom_tile, 0.0)
+    return save(fig, path, width)
 
 
 # ----------------------------------------------------------------------------- Part 2
-NAME_CHARS = 12  # a person's name on a tile of about 0.9 in at 6 pt, one line per this many characters
-
-
-def _name(person: str) -> str:
-    """A person's name for a tile title: wrapped (words on their own lines) so neighbouring tiles'
-    titles never run into each other, whatever the name (FaceScrub's longest is 19 characters)."""
-    from cnnlab.faces.plots import wrap_label
-
-    return mpl_text(wrap_label(person, NAME_CHARS))
+def _name(person: str, width_pt: float, lines: int = 2) -> str:
+    """A person's name for a tile title, wrapped to the tile's width (`names.wrap`), so neighbouring tiles'
+    titles never run into each other, whatever the name."""
+    return mpl_text(wrap(person, width_pt, FONT, lines))
 
 
 # ----------------------------------------------------------------------------- 2.3 MLP weight pictures
-def plot_mlp_units(runs: Mapping[str, Path], faces: Any, path: Path, per_model: int = 2) -> dict[str, Any]:
+def plot_mlp_units(
+    runs: Mapping[str, Path], faces: Any, path: Path, per_model: int = 2, width: PrintWidth = PRINT["mlp_units"]
+) -> dict[str, Any]:
     """For each MLP (hidden size -> run folder), its `per_model` most class-selective hidden units.
 
     Top row: the unit's input weights (28x28, red positive, blue negative); bottom row: the mean
@@ -122,34 +111,41 @@ def plot_mlp_units(runs: Mapping[str, Path], faces: Any, path: Path, per_model: 
         picks[str(hidden)] = rows
     cols = sum(len(v) for v in picks.values())
     shown = [r for rows in picks.values() for r in rows]
+    # Placed by hand at the print width: each row's title band is as high as its title lines (0.1 in each at
+    # 6 pt), so wrapped long names never reach the tile above (tight_layout cannot shrink fixed-aspect tiles).
+    fig_w, line = width.inches, FONT * 1.25 / 72
+    pitch = fig_w / max(1, cols)  # the tiles spread over the whole width: each title has a pitch's room
+    tile = min(0.6, pitch - 0.1)
+    name_pt = 72 * pitch - 4
     top = {
-        id(r): f"{h} hidden: unit {r['unit']}\nfavours\n{_name(r['person'])}" for h, rows in picks.items() for r in rows
+        id(r): mpl_text(fit(f"MLP {h}: unit {r['unit']}", name_pt, FONT))
+        + "\n"
+        + _name(f"favours {r['person']}", name_pt)
+        for h, rows in picks.items()
+        for r in rows
     }
-    bottom = {id(r): f"{_name(r['person'])}\nmean face minus\nall (r = {r['corr']:.2f})" for r in shown}
-    # Placed by hand: each row's title band is as high as its title lines (0.1 in each at 6 pt), so wrapped
-    # long names never reach the tile above (tight_layout cannot shrink fixed-aspect tiles enough).
-    tile, gap, line = 0.82, 0.13, 0.1
+    bottom = {id(r): f"mean face \u2212 all\nr = {r['corr']:.2f}" for r in shown}
     n_top = max(t.count("\n") + 1 for t in top.values())
     n_bottom = max(t.count("\n") + 1 for t in bottom.values())
-    width, height = cols * (tile + gap), 2 * tile + line * (n_top + n_bottom) + 0.15
-    fig = plt.figure(figsize=(width, height))
+    height = 2 * tile + line * (n_top + n_bottom) + 0.2
+    fig = plt.figure(figsize=(fig_w, height))
     axes = [
         [
-            fig.add_axes(((j * (tile + gap) + gap / 2) / width, (y0 / height), tile / width, tile / height))
+            fig.add_axes(((j * pitch + (pitch - tile) / 2) / fig_w, (y0 / height), tile / fig_w, tile / height))
             for j in range(cols)
         ]
-        for y0 in (height - line * n_top - 0.05 - tile, 0.0)
+        for y0 in (height - line * n_top - 0.08 - tile, 0.0)
     ]
     for j, r in enumerate(shown):
         lim = float(r["image"].abs().max()) or 1.0
         axes[0][j].imshow(r["image"].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-        axes[0][j].set_title(top[id(r)], fontsize=6)
+        axes[0][j].set_title(top[id(r)], fontsize=FONT, pad=3)
         dl = float(r["diff"].abs().max()) or 1.0
         axes[1][j].imshow(r["diff"].numpy(), cmap="RdBu_r", vmin=-dl, vmax=dl, interpolation="nearest")
-        axes[1][j].set_title(bottom[id(r)], fontsize=6)
+        axes[1][j].set_title(bottom[id(r)], fontsize=FONT, pad=3)
     for ax in (a for row in axes for a in row):
         ax.axis("off")
-    save(fig, path)
+    save(fig, path, width)
     clean = {h: [{k: v for k, v in r.items() if k not in ("image", "diff")} for r in rows] for h, rows in picks.items()}
     return {"figure": path.name, "units": clean, "runs": {h: Path(r).name for h, r in runs.items()}}
 
@@ -168,10 +164,16 @@ def _test_examples(faces: Any, k: int) -> list[int]:
 
 
 def plot_guided_backprop(
-    checkpoint: Path, faces: Any, path: Path, k: int = 3, device: str = DEFAULT_DEVICE, width: float = 0.62 * WIDTH
+    checkpoint: Path,
+    faces: Any,
+    path: Path,
+    k: int = 3,
+    device: str = DEFAULT_DEVICE,
+    width: PrintWidth = PRINT["guided_backprop"],
 ) -> dict[str, Any]:
     """Guided backprop of the predicted class for k test faces chosen among the correct and the wrong
-    predictions (`report.diagnostics.explain_examples`): input and attribution side by side.
+    predictions (`report.diagnostics.explain_examples`): input and attribution side by side, one title over
+    each pair (the person, and "correct" or the person it was taken for, with the probability).
 
     `centre_share`: the fraction of the absolute attribution inside the central box (half the width
     and half the height, a quarter of the area, where eyes, nose and mouth are in a face crop).
@@ -187,7 +189,18 @@ def plot_guided_backprop(
     chosen = explain_examples(SplitDiagnostics.of("test", clf.class_names, faces.test_y, probs), k)
     items = []
     # Drawn at its print width (beside the prediction example in the report): fonts print at their size.
-    fig, axes = plt.subplots(1, 2 * len(chosen), figsize=(width, width / (2 * len(chosen)) + 0.4), squeeze=False)
+    n = max(1, len(chosen))
+    fig_w, between, inside, line = width.inches, 0.1, 0.03, FONT * 1.25 / 72
+    pitch = fig_w / n
+    tile = (pitch - between - inside) / 2
+    height = tile + 2 * line + 0.06
+    fig = plt.figure(figsize=(fig_w, height))
+    tiles = [
+        fig.add_axes(((j * pitch + between / 2 + i * (tile + inside)) / fig_w, 0, tile / fig_w, tile / height))
+        for j in range(n)
+        for i in range(2)
+    ]
+    title_pt = 72 * (pitch - between)
     for j, (i, correct) in enumerate(chosen):
         x = faces.test_x[i : i + 1]  # (1, 3, S, S) in [0, 1]
         pred = int(probs[i].argmax())
@@ -206,20 +219,22 @@ def plot_guided_backprop(
                 "correct": correct,
             }
         )
-        axes[0][2 * j].imshow(x[0].permute(1, 2, 0).numpy())
-        verdict = "correct" if correct else f"wrong: {_name(clf.class_names[pred])}"
-        axes[0][2 * j].set_title(
-            f"{_name(true)}\n{verdict} ({float(probs[i, pred]):.2f})",
-            fontsize=5,
+        tiles[2 * j].imshow(x[0].permute(1, 2, 0).numpy())
+        verdict = "correct" if correct else f"taken for {clf.class_names[pred]}"
+        fig.text(
+            (j + 0.5) * pitch / fig_w,
+            (tile + 0.03) / height,
+            f"{mpl_text(fit(true, title_pt, FONT))}\n{mpl_text(fit(f'{verdict} ({float(probs[i, pred]):.2f})', title_pt, FONT))}",
+            fontsize=FONT,
+            ha="center",
+            va="bottom",
             color="#2e7d32" if correct else "#c62828",
         )
         pic, kw = to_picture(attr)
-        axes[0][2 * j + 1].imshow(pic, **kw)
-        axes[0][2 * j + 1].set_title(f"guided backprop\n{_name(clf.class_names[pred])}", fontsize=5)
-    for ax in axes.flat:
+        tiles[2 * j + 1].imshow(pic, **kw)
+    for ax in tiles:
         ax.axis("off")
-    fig.tight_layout(pad=0.2, w_pad=0.2)
-    save(fig, path)
+    save(fig, path, width)
     return {
         "figure": path.name,
         "method": "guided-backprop",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnnlab.core.stats import compare
+from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc, path, pct, pp
 from cnnlab.report.sections.faces import acc, alexnet_label, seeds_text, short_alexnet
 
@@ -38,7 +39,7 @@ normalised with the ImageNet mean and standard deviation and passed through the 
 ({esc(s.get("model", ""))}, dropout, softmax cross-entropy) is trained on them while AlexNet stays fixed.
 
 \textbf{{Results.}} The head reaches \textbf{{{acc(g)} test accuracy}} ({seeds_text(g)}; Table~\ref{{tab:part2}},
-Figure~\ref{{fig:part2}}). {meaning}
+). {meaning}
 """
 
 
@@ -85,8 +86,8 @@ It reaches \textbf{{{acc(g)} test accuracy}} ({seeds_text(g)}), {pp(d)} points a
 \subsection{{Fine-tuning AlexNet}}
 {system}
 
-\textbf{{Using the network.}} Figure~\ref{{fig:predict}} saves a test face of {esc(pred["true"])} as an image file (the input
-placeholder) and classifies the file with \texttt{{cnnlab predict}}: the network ranks {esc(top[0][0]) if top else "?"} first ({correct}).
+\textbf{{Using the network.}} A test face of {esc(pred["true"])}, saved as an image file (the input placeholder) and
+classified with \texttt{{cnnlab predict}}, is ranked {esc(top[0][0]) if top else "?"} first ({correct}; Figure~\ref{{fig:predict}}).
 
 {comment("prediction example: run " + run)}
 {comment("guided backprop: run " + ctx["explain"]["run"])}
@@ -103,7 +104,7 @@ placeholder) and classifies the file with \texttt{{cnnlab predict}}: the network
 \caption{{One test face classified with \texttt{{cnnlab predict}} (top 3).}}
 \label{{fig:predict}}
 \end{{subfigure}}\hfill
-\begin{{subfigure}}[b]{{0.62\linewidth}}\centering
+\begin{{subfigure}}[b]{{{PRINT["guided_backprop"].tex}}}\centering
 \includegraphics[width=\linewidth]{{figures/{ctx["explain"]["figure"]}}}
 \caption{{Guided backpropagation for the predicted person on {len(ctx["explain"]["items"])} test faces (2.5; correct predictions
 first, then wrong ones).}}
@@ -153,7 +154,7 @@ def _from_features_text(ctx: dict, g: dict, scale: float) -> str:
         results = (
             f"In every seed ({seeds_text(g)}) the starting point stayed the best epoch: training {_layers(trained)} end to end "
             f"never raised validation accuracy above 2.2's ({acc(start, 'val_acc')}), so the fine-tuned network is the 2.2 "
-            f"network, with \\textbf{{{acc(g)} test accuracy}} (the flat validation curve of Figure~\\ref{{fig:part2}}). "
+            f"network, with \\textbf{{{acc(g)} test accuracy}} (the flat validation curve of Figure~\\ref{{fig:curves}}). "
             + _why_nothing(ctx, start)
         )
     else:
@@ -163,11 +164,10 @@ def _from_features_text(ctx: dict, g: dict, scale: float) -> str:
             f"accuracy by {gain_test} points, paired by seed"
             + (f"; in {kept0} of {n} seeds the starting point stayed the best epoch." if kept0 else ".")
         )
-    return rf"""\textbf{{System.}} Fine-tuning starts from the 2.2 network itself ({short_alexnet(ctx)} up to
-{esc(s.get("layer", "conv4"))} and the trained head, from the 2.2 run of the same seed) and trains it end to end:
-{_layers(trained)} at {scale:g} times the head's learning rate ({lr:g}); {_layers(frozen)} stay frozen, read from the
-feature cache of 2.2. Training runs {budget}; epoch~0, the starting point, competes for the best epoch by validation
-accuracy, so the result is never worse than 2.2 on validation.
+    return rf"""\textbf{{System.}} Fine-tuning trains the 2.2 network of the same seed ({short_alexnet(ctx)} up to
+{esc(s.get("layer", "conv4"))} and its head) end to end: {_layers(trained)} at {scale:g} times the head's learning rate
+({lr:g}), {_layers(frozen)} frozen (read from 2.2's feature cache), {budget}. Epoch~0, the starting point, competes for
+the best epoch by validation accuracy, so the result is never worse than 2.2 on validation.
 \textbf{{Results.}} {results}{untrained}"""
 
 
@@ -203,13 +203,6 @@ def section_explain(ctx: dict) -> str:
         if wrong
         else f"its {right} most confidently correct (it makes no mistake)"
     )
-    where = (
-        "concentrated on the central quarter of the image"
-        if share > 0.4
-        else "spread over the whole image"
-        if share < 0.3
-        else "somewhat concentrated in the centre"
-    )
     if ctx["alexnet"].get("pretrained"):
         comment_text = (
             "Guided backpropagation keeps only the paths that increase the class score, so the maps show the "
@@ -229,10 +222,8 @@ def section_explain(ctx: dict) -> str:
         )
     return rf"""
 \subsection{{Guided backpropagation}}
-Figure~\ref{{fig:gbp}} shows guided backpropagation (the gradient of the predicted class score with respect to the input,
-where every ReLU passes back only positive gradients for positive inputs) for {len(items)} test faces on the fine-tuned
-network of 2.4, {chosen}. On average {pct(share)}\,\% of the absolute attribution lies
-in the central quarter of the image, where eyes, nose and mouth are (a uniform map would put 25\,\% there): the evidence is
-{where}. {comment_text}
+Figure~\ref{{fig:gbp}} shows guided backpropagation (the input gradient of the predicted class score, every ReLU passing
+back only positive gradients) for {len(items)} test faces on the fine-tuned network of 2.4, {chosen}. On average {pct(share)}\,\% of the absolute attribution lies
+in the central quarter of the image, where eyes, nose and mouth are (uniform: 25\,\%). {comment_text}
 
 """

@@ -3,8 +3,6 @@ each AlexNet depth. (2.1's recipe choice is part of the MLP's section, cnnlab.re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from cnnlab.core.stats import BETTER, WORSE, compare
 from cnnlab.report.latex import esc, pct, pp
 from cnnlab.report.sections.faces import acc
@@ -23,10 +21,19 @@ def _paired(a: dict, b: dict, key: str = "test_acc") -> tuple[str, str]:
 
 
 WHY = (
-    "each $3\\times3$ filter is one small set of weights applied at every position, so an edge of an eye or a mouth is "
-    "learned once and recognised wherever it falls, while the MLP must learn a separate weight for every pixel and every "
-    "shift of the same feature"
+    "a $3\\times3$ filter is learned once and applied at every position, where the MLP needs a separate weight for "
+    "every pixel and every shift of a feature"
 )
+
+
+def _cnn_text(cnn: dict) -> str:
+    """The small CNN in a few words, from its run config: its conv layers, then a linear layer."""
+    c = (cnn.get("config") or {}).get("cnn") or {}
+    widths, k = [int(w) for w in c.get("widths", (16, 32))], int(c.get("kernel_size", 3))
+    return (
+        f"{len(widths)} ${k}\\times{k}$ conv layers of {', '.join(map(str, widths))} channels, each with ReLU and "
+        "$2\\times2$ max-pooling, then a linear layer"
+    )
 
 
 def section_cnn(ctx: dict) -> str:
@@ -50,15 +57,13 @@ def section_cnn(ctx: dict) -> str:
             "with a recipe chosen for the MLP, they add no accuracy that these seeds can resolve."
         )
     return rf"""
-\subsection{{Beyond the handout: what convolution adds}}
-On the same $28\times28$ faces, splits, seeds and training recipe, a small CNN ({esc(cnn["summary"].get("description", ""))})
-reaches \textbf{{{acc(cnn)} test accuracy}}{params}. Paired by seed against the 300-unit MLP, the difference in test
+\textbf{{Beyond the handout: what convolution adds.}} With the same faces, splits, seeds and recipe, a small CNN ({_cnn_text(cnn)}) reaches \textbf{{{acc(cnn)} test accuracy}}{params}. Paired by seed against the 300-unit MLP, the difference in test
 accuracy is {diff} (the verdict rule of Part~1). {meaning}
 """
 
 
-def depth_text(ctx: dict, figs: Mapping[str, str]) -> str:
-    """The layer sweep: the same head on conv1..conv5 and pool5, with its figure."""
+def depth_text(ctx: dict) -> str:
+    """The layer sweep: the same head on conv1..conv5 and pool5 (its figure is beside the learning curves)."""
     d = ctx["depth"]
     rows, grid = d["rows"], d["grid"]
     best = max(rows, key=lambda r: r["val_acc_mean"])
@@ -71,20 +76,11 @@ def depth_text(ctx: dict, figs: Mapping[str, str]) -> str:
         )
     else:
         meaning = (
-            "With untrained weights the curve measures how much identity survives random convolutions and pooling at "
-            "each depth: a baseline for what ImageNet weights (\\texttt{-{}-weights PATH}) add at each layer."
+            "Untrained, this measures how much identity survives random convolutions at each depth: a baseline for "
+            "what ImageNet weights (\\texttt{-{}-weights PATH}) add."
         )
     return rf"""
-\textbf{{Which depth?}} The same head, with the same seeds, was trained on every depth of the same AlexNet: conv1 to conv5
-(after their ReLU) and pool5, all read in one forward pass per face and cached, each average-pooled to a ${grid}\times{grid}$
-grid so that the head sees a comparable number of inputs at every depth (Figure~\ref{{fig:depth}}). Test accuracy by
-layer ({n} seed{"s" if n > 1 else ""}): {curve}\,\%; validation is highest at {esc(best["layer"])}. {meaning}
-
-\begin{{figure}}[t]
-\centering
-\includegraphics[width=0.6\linewidth]{{figures/{figs["depth"]}}}
-\caption{{Accuracy of the 2.2 head on each layer of the {"pretrained" if ctx["alexnet"].get("pretrained") else "untrained"} AlexNet
-(each layer pooled to ${grid}\times{grid}$; test mean\,$\pm$\,SE and validation mean over $n={n}$ seeds); dashed: the pixel MLP of 2.1.}}
-\label{{fig:depth}}
-\end{{figure}}
+\textbf{{Which depth?}} The same head and seeds on conv1 to conv5 and pool5 of the same AlexNet, all read in one forward
+pass and each average-pooled to ${grid}\times{grid}$ (comparable input sizes; Figure~\ref{{fig:depth}}), give test accuracies of
+{curve}\,\% ($n={n}$); validation is highest at {esc(best["layer"])}. {meaning}
 """

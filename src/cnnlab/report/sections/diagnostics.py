@@ -15,6 +15,9 @@ from cnnlab.art.suites.controls import COLOUR_CNN, COLOUR_ONLY, GRAYSCALE_CNN, c
 from cnnlab.art.suites.labels import find_variant
 from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE, Comparison
 from cnnlab.report.compare import acc, diff_text, id_comments
+from cnnlab.report.figures.confusion import face_width
+from cnnlab.report.figures.layout import PRINT
+from cnnlab.report.figures.names import abbreviations, needs_key
 from cnnlab.report.latex import comment, esc, pct, pp
 
 FACE_GROUPS = {
@@ -114,34 +117,41 @@ def filters_block(ctx: dict) -> str:
     )
 
 
+def _confusion_note(d: Mapping[str, Any], what: str) -> str:
+    """The caption's reading guide of a confusion figure (`report.figures.confusion`): colours, counts, tags."""
+    names = d.get("classes") or []
+    tags = abbreviations(names)
+    shown = d.get("shown")
+    parts = [f"colour: share of the true {what}'s images" + ("; numbers: counts" if d.get("numbers") else "")]
+    if shown:
+        parts.insert(0, f"the {len(shown)} of {len(names)} classes with the most errors")
+    if needs_key(tags):
+        parts.append("key: the tags' names")
+    return "; ".join(parts)
+
+
 def confusion_block(ctx: dict) -> str:
-    """The best configuration's pooled test confusion, for the 1.6 figure (label fig:confusion)."""
+    """The best configuration's pooled test confusion with its key and, under the key, its most confidently
+    wrong test paintings: one figure of the full text width (labels fig:confusion and fig:toplosses)."""
     b = ctx["diagnostics"]["best"]
-    models = f"{b['models']} repeat{'s' if b['models'] > 1 else ''}"
-    return "\n".join(
-        [
-            r"\par\vspace{4pt}",
-            comment("confusion pooled over runs: " + " ".join(b["runs"])),
-            rf"\includegraphics[width=0.52\linewidth]{{figures/{b['figure']}}}",
-            rf"\captionof{{figure}}{{Test confusion of the best configuration, {models} pooled (colour: share of the true "
-            rf"artist).}}\label{{fig:confusion}}",
-        ]
-    )
-
-
-def toplosses_block(ctx: dict) -> str:
-    """The best configuration's most confidently wrong test paintings, for the 1.6 figure (label fig:toplosses); empty
-    when it makes no mistake."""
     t = ctx["diagnostics"].get("top_losses")
-    if not t:
-        return ""
+    models = f"{b['models']} repeat{'s' if b['models'] > 1 else ''}"
+    strip = (
+        r" Under the key: its most confidently wrong test paintings (first repeat), true \ensuremath{\rightarrow} "
+        r"predicted artist and the probability of the prediction.\label{fig:toplosses}"
+        if t
+        else ""
+    )
     return "\n".join(
         [
-            r"\par\vspace{6pt}",
-            comment("top losses: run " + t["run"]),
-            rf"\includegraphics[width=\linewidth]{{figures/{t['figure']}}}",
-            r"\captionof{figure}{The best configuration's most confidently wrong test paintings (first repeat): true and "
-            r"predicted artist with their probabilities.}\label{fig:toplosses}",
+            comment("confusion pooled over runs: " + " ".join(b["runs"])),
+            *([comment("top losses: run " + t["run"])] if t else []),
+            "\\begin{figure}[t]",
+            "\\centering",
+            rf"\includegraphics[width={PRINT['confusion_best'].tex}]{{figures/{b['figure']}}}",
+            rf"\caption{{Test confusion of the best configuration, {models} pooled ({_confusion_note(b, 'artist')})."
+            rf"{strip}}}\label{{fig:confusion}}",
+            "\\end{figure}",
         ]
     )
 
@@ -198,16 +208,34 @@ def _mirror(c: Comparison) -> Comparison:
 
 
 # ----------------------------------------------------------------------------- 2.4 face confusion
-def face_confusion_subfigure(ctx: dict, width: float) -> str:
-    """The best face model's pooled test confusion as a subfigure (label fig:faceconfusion); its caption says which
-    model it is (chosen on validation accuracy), how accurate it is and the pair it confuses most."""
+def face_confusion_sentence(ctx: dict) -> str:
+    """What the face confusion says, in one sentence: for a report whose page budget left the matrix out."""
+    d = ctx["face_diagnostics"]
+    pairs = _pairs(d["pairs"][:2])
+    return (
+        f"The best face model by validation accuracy ({esc(FACE_GROUPS.get(d['group'], d['group']))}; test confusion of "
+        f"{d['models']} seed{'s' if d['models'] > 1 else ''} pooled, {pct(d['accuracy'])}\\,\\% correct)"
+        + (f": {pairs}." if pairs else " makes no mistake.")
+        + " (Its matrix is left out for space: \\texttt{cnnlab inspect} draws it.)"
+        + "\n"
+        + comment("face confusion pooled over runs: " + " ".join(d["runs"]))
+    )
+
+
+def face_confusion_subfigure(ctx: dict) -> str:
+    """The best face model's pooled test confusion as a subfigure (label fig:faceconfusion), as wide as
+    `confusion.face_width` says (the full text width on a line of its own, or beside the hidden units); its
+    caption says which model it is (chosen on validation accuracy), how accurate it is and the pair it confuses
+    most."""
     d = ctx["face_diagnostics"]
     pairs = _pairs(d["pairs"][:1])
+    width = face_width(d.get("classes") or [])
     return (
-        rf"\begin{{subfigure}}[b]{{{width}\linewidth}}\centering\includegraphics[width=\linewidth]{{figures/{d['figure']}}}"
+        (r"\par\vspace{6pt}" if width.fraction == 1 else "")
+        + rf"\begin{{subfigure}}[b]{{{width.tex}}}\centering\includegraphics[width=\linewidth]{{figures/{d['figure']}}}"
         rf"\caption{{Best face model by validation accuracy ({esc(FACE_GROUPS.get(d['group'], d['group']))}): test confusion, "
         rf"{d['models']} seed{'s' if d['models'] > 1 else ''} pooled, {pct(d['accuracy'])}\,\% correct"
-        rf"{'; ' + pairs if pairs else ''}.}}\label{{fig:faceconfusion}}\end{{subfigure}}"
+        rf"{'; ' + pairs if pairs else ''} ({_confusion_note(d, 'person')}).}}\label{{fig:faceconfusion}}\end{{subfigure}}"
         + "\n"
         + comment("face confusion pooled over runs: " + " ".join(d["runs"]))
     )

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cnnlab.core.train.config import MONITOR_BEST, MONITOR_NAMES, OPTIMIZER_NAMES
-from cnnlab.report.latex import comment, esc, pct, pm, pp
-from cnnlab.report.sections.diagnostics import face_confusion_subfigure
+from cnnlab.report.figures.layout import PRINT
+from cnnlab.report.latex import comment, esc, omitted, pct, pm, pp
+from cnnlab.report.sections.diagnostics import face_confusion_sentence, face_confusion_subfigure
 
 ORDER = {
     "mlp300": "MLP, 300 hidden",
@@ -58,7 +59,7 @@ def results_table(ctx: dict) -> str:
         "\\begin{table}[t]",
         "\\centering",
         f"\\caption{{Face classification accuracy (\\%; mean\\,$\\pm$\\,std over $n={ns}$ seed{'' if ns == '1' else 's'}). {_provenance_short(ctx)} "
-        f"Epoch: the epoch kept ({_kept_by(p2)}) of those trained{_epoch0_note(p2)}.}}",
+        f"Epoch: the epoch kept ({_kept_by(p2)}){_epoch0_note(p2)}.}}",
         "\\label{tab:part2}",
         "\\small",
         "\\begin{tabular}{@{}llrrrr@{}}",
@@ -90,11 +91,7 @@ def _kept_by(p2: dict) -> str:
 
 
 def _epoch0_note(p2: dict) -> str:
-    return (
-        "; epoch 0 of the fine-tuned model is the 2.2 network it starts from"
-        if "start" in p2.get("finetune", {})
-        else ""
-    )
+    return "; the fine-tuned model's epoch 0 is its 2.2 network" if "start" in p2.get("finetune", {}) else ""
 
 
 def _provenance_short(ctx: dict) -> str:
@@ -190,7 +187,7 @@ $K={k}$ logits, one per person ({ch * size * size}--{arch.get("hidden", 300)}--{
 \textbf{{Training.}} {training}.
 {recipe_text(ctx)}
 
-\textbf{{Results.}} The learning curves of the training, validation and test sets are in Figure~\ref{{fig:part2}}.
+\textbf{{Results.}} The learning curves of the training, validation and test sets are in Figure~\ref{{fig:curves}}.
 The 300-unit MLP reaches \textbf{{{acc(g)} test accuracy}} ({seeds_text(g)}; train {acc(g, "train_acc")},
 validation {acc(g, "val_acc")}); with 800 units it reaches {acc(g8)} ({pp(g8["test_acc_mean"] - g["test_acc_mean"])} points).
 {_mlp_comment(g)}
@@ -200,9 +197,18 @@ validation {acc(g, "val_acc")}); with 800 units it reaches {acc(g8)} ({pp(g8["te
 
 \begin{{figure}}[t]
 \centering
+\begin{{subfigure}}[b]{{{PRINT["part2_curves"].tex}}}\centering
 \includegraphics[width=\linewidth]{{figures/{figs["part2_curves"]}}}
-\caption{{Learning curves of the Part 2 models: training, validation and test accuracy per epoch (mean over seeds, band $\pm$1 std).
-{"The AlexNet models use an untrained AlexNet (random weights)." if not ctx["alexnet"].get("pretrained") else ""}}}
+\caption{{Learning curves: training, validation and test accuracy per epoch (mean over seeds, band $\pm$1 std);
+epoch 0 of the fine-tuned model is the 2.2 network.}}
+\label{{fig:curves}}
+\end{{subfigure}}\hfill
+\begin{{subfigure}}[b]{{{PRINT["depth"].tex}}}\centering
+\includegraphics[width=\linewidth]{{figures/{figs["depth"]}}}
+\caption{{The 2.2 head on each AlexNet layer pooled to ${ctx["depth"]["grid"]}\times{ctx["depth"]["grid"]}$ (test: mean\,$\pm$\,SE).}}
+\label{{fig:depth}}
+\end{{subfigure}}
+\caption{{The Part 2 models.{" The AlexNet models use an untrained AlexNet (random weights)." if not ctx["alexnet"].get("pretrained") else ""}}}
 \label{{fig:part2}}
 \end{{figure}}
 """
@@ -224,11 +230,13 @@ def recipe_text(ctx: dict) -> str:
     n = chosen["n"]
     val = pm(chosen["val_acc_mean"], chosen["val_acc_se"], n=n)
     return (
-        r"\textbf{Choosing the recipe.} The preprocessing, augmentation and optimiser settings above were chosen on "
-        f"validation alone, from a grid of {len(rows)} recipes ({esc(r['grid'])}; 300 hidden units throughout), each "
-        f"trained on the same {n} seed{'s' if n > 1 else ''} without ever evaluating the test split. "
-        f"Rule: {esc(r['rule'])}. The chosen recipe, \\emph{{{esc(chosen['recipe'])}}}, reaches {val}\\,\\% validation "
-        r"accuracy (mean\,$\pm$\,SE; Table~\ref{tab:recipes}); only its runs below evaluate the test split, once."
+        comment(f"2.1 recipe grid: {r['grid']}; rule: {r['rule']}")
+        + "\n"
+        + f"\\textbf{{Choosing the recipe.}} These settings were chosen on validation alone: the {len(rows)} recipes of "
+        f"Table~\\ref{{tab:recipes}} (300 hidden units each) were trained on the same {n} seed{'s' if n > 1 else ''} "
+        "without ever evaluating the test split, and the rule (highest mean validation accuracy; ties by the lower "
+        f"validation loss, then grid order) picked \\emph{{{esc(chosen['recipe'])}}} at {val}\\,\\% (mean\\,$\\pm$\\,SE). "
+        "Only its runs below evaluate the test split, once."
     )
 
 
@@ -246,7 +254,7 @@ def recipe_table(ctx: dict) -> str:
         r"\begin{table}[t]",
         r"\centering",
         f"\\caption{{2.1's recipe grid: mean validation accuracy (\\%) of the 300-unit MLP over $n={rows[0]['n']}$ "
-        "seeds; bold: the recipe chosen by the rule. The test split is never evaluated for these runs.}",
+        "seeds (test never evaluated); bold: chosen.}",
         r"\label{tab:recipes}",
         r"\small",
         f"\\begin{{tabular}}{{@{{}}l{'r' * len(col_keys)}@{{}}}}",
@@ -314,27 +322,27 @@ def section_weights(ctx: dict) -> str:
             )
         )
     ids = " ".join(f"{h}: {rid}" for h, rid in u.get("runs", {}).items())
+    no_matrix = omitted(ctx, "face_confusion")  # the page budget's last step
     return rf"""
 \subsection{{What the hidden units look for}}
 Figure~\ref{{fig:units}} shows two hidden units of each MLP of 2.1 (seed 0), chosen as the most \emph{{selective}} units:
-those whose outgoing weight to one person exceeds their weight to every other person by the largest margin. Top: the
-unit's 784 input weights as a $28\times28$ image (red positive, blue negative). Bottom: the mean training face of the
-person it favours minus the mean face of everyone, with the correlation $r$ between the two. {"; ".join(parts)}.
-They are interesting because they are readable: a unit that favours one person is a template of what distinguishes that
-person from the average face (positive where that person is brighter, e.g.\ hair, glasses or face outline, negative where
-darker), trained into the weights by the L2 penalty, which removes the weight noise that does not help the classification.
-{cmp}
+those whose outgoing weight to one person exceeds their weight to every other person by the largest margin (top: the
+784 input weights; bottom: the favoured person's mean training face minus everyone's, and their correlation $r$).
+{"; ".join(parts)}. They are interesting because they are readable: a unit that favours one person is a template of what
+distinguishes that person from the average face (brighter hair, glasses or face outline), trained into the weights by the
+L2 penalty, which removes the weight noise that does not help the classification.
+{cmp}{" " + face_confusion_sentence(ctx) if no_matrix else ""}
 
 {comment("weight pictures from runs " + ids)}
 \begin{{figure}}[t]
 \centering
-\begin{{subfigure}}[b]{{0.62\linewidth}}\centering
+\begin{{subfigure}}[b]{{{PRINT["mlp_units"].tex}}}\centering
 \includegraphics[width=\linewidth]{{figures/{u["figure"]}}}
 \caption{{Input weights of two selective hidden units per MLP (top) and the favoured person's mean face minus the
 mean of all faces (bottom); $r$: their correlation.}}
 \label{{fig:units}}
 \end{{subfigure}}\hfill
-{face_confusion_subfigure(ctx, 0.32)}
-\caption{{What the MLPs' hidden units look for (2.3), and what the best face model confuses.}}
+{"" if no_matrix else face_confusion_subfigure(ctx)}
+\caption{{What the MLPs' hidden units look for (2.3){"" if no_matrix else ", and what the best face model confuses"}.}}
 \end{{figure}}
 """

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from cnnlab.core.stats import VERDICT_RULE
 from cnnlab.report.compare import acc, gap
-from cnnlab.report.latex import esc, path, pct
+from cnnlab.report.figures.layout import PRINT
+from cnnlab.report.latex import esc, folder, omitted, pct
 from cnnlab.report.sections import faces as p2
+
+LISTED_CLASSES = 12  # Part 1 classes named in the provenance sentence (the others are counted)
 
 
 # ----------------------------------------------------------------------------- front matter
@@ -24,11 +27,14 @@ def provenance_lines(ctx: dict) -> dict[str, str]:
     else:
         art_line = (
             f"\\textbf{{Art data: real images.}} Part~1 uses the {n} images of {len(art['counts'])} artists in "
-            f"{path(art['name'])}, downsampled to ${art['image_size']}\\times{art['image_size']}$"
+            f"{folder(art['name'])}, downsampled to ${art['image_size']}\\times{art['image_size']}$"
             + (f" ({art['skipped']} unreadable files skipped)" if art.get("skipped") else "")
             + "."
         )
-    classes = ", ".join(f"{esc(name)} ({count})" for name, count in art["counts"].items())
+    listed = list(art["counts"].items())
+    classes = ", ".join(f"{esc(name)} ({count})" for name, count in listed[:LISTED_CLASSES])
+    if len(listed) > LISTED_CLASSES:  # the page budget: the list stays a few lines whatever the data
+        classes += f" and {len(listed) - LISTED_CLASSES} more"
     folds = ctx["network"].get("folds", 5)
     art_line += (
         f" Classes (images): {classes}. Split: {sp['test']} test images (fixed) and {sp['train'] + sp['val']} others in {folds} "
@@ -46,7 +52,7 @@ def provenance_lines(ctx: dict) -> dict[str, str]:
     else:
         face_line = (
             f"\\textbf{{Face data: FaceScrub.}} Part~2 uses {len(faces.get('people', []))} actors downloaded from the "
-            f"FaceScrub lists into {path(faces['source'])} (SHA-256 checked, cropped): {per_text} "
+            f"FaceScrub lists into {folder(faces['source'])} (SHA-256 checked, cropped): {per_text} "
             "train/validation/test faces per actor."
         )
     if faces.get("subset"):
@@ -127,6 +133,20 @@ def devices_sentence(ctx: dict) -> str:
     )
 
 
+def data_figure(ctx: dict) -> str:
+    """The Part 1 data figure (label fig:data): one image per class and the course's transformations; left out
+    (a .tex comment says so) when the page budget's last step omits it (`omitted(ctx, "art_overview")`)."""
+    if omitted(ctx, "art_overview"):
+        return "% the data figure (art_overview.png) is left out to keep the report within 8 pages"
+    return rf"""\begin{{figure}}[t]
+\centering
+\includegraphics[width={PRINT["art_overview"].tex}]{{figures/art_overview.png}}
+\caption{{Top: one {"synthetic " if ctx["art"]["synthetic"] else ""}image per class of the Part~1 data. Bottom: the
+course's transformations of question 1.7, applied to the first image.}}
+\label{{fig:data}}
+\end{{figure}}"""
+
+
 def section_setup(ctx: dict, compact: bool = False) -> str:
     prov = provenance_lines(ctx)
     appendix_ref = (
@@ -144,13 +164,7 @@ def section_setup(ctx: dict, compact: bool = False) -> str:
 \texttt{{report.tex}}{appendix_ref}: every run folder \texttt{{runs/<run id>/}} holds its configuration, per-epoch metrics,
 summary and weights.
 
-\begin{{figure}}[t]
-\centering
-\includegraphics[width=\linewidth]{{figures/art_overview.png}}
-\caption{{Top: one {"synthetic " if ctx["art"]["synthetic"] else ""}image per class of the Part~1 data. Bottom: the
-course's transformations of question 1.7, applied to the first image.}}
-\label{{fig:data}}
-\end{{figure}}
+{data_figure(ctx)}
 """
 
 
@@ -167,7 +181,8 @@ def section_discussion(ctx: dict) -> str:
         caveats.append("Part~2 used the Olivetti faces, 10 per person (FaceScrub: \\texttt{-{}-faces DIR})")
     if ctx["quick"]:
         caveats.append("this is a quick-mode smoke test (one seed, a few epochs, a subset of the faces)")
-    cav = ("\\textbf{Limitations.} " + "; ".join(caveats) + ".") if caveats else ""
+    # The last page-budget steps keep the limitations to the setup section and the notice, where they are stated too.
+    cav = ("\\textbf{Limitations.} " + "; ".join(caveats) + ".") if caveats and ctx.get("tight", 0) < 2 else ""
     s = ctx["suites"]
     base, best = s["baseline"]["rows"][0], s["search"]["rows"][0]
     g = gap(base)
@@ -185,8 +200,8 @@ def section_discussion(ctx: dict) -> str:
         else ("below" if mlp["test_acc_mean"] < best_alex - 0.02 else "on a par with")
     )
     part2 = (
-        f"In Part~2 the one-hidden-layer MLP on raw pixels ({p2.acc(mlp)} test accuracy) is {versus} the "
-        f"{p2.short_alexnet(ctx)} models ({p2.acc(feats)} with fixed conv4 features, {p2.acc(fine)} fine-tuned)"
+        f"In Part~2 the pixel MLP ({p2.acc(mlp)} test accuracy) is {versus} the {p2.short_alexnet(ctx)} models "
+        f"({p2.acc(feats)} fixed conv4 features, {p2.acc(fine)} fine-tuned)"
         + (
             "; without ImageNet weights AlexNet has no head start on faces."
             if not ctx["alexnet"].get("pretrained")
@@ -195,8 +210,8 @@ def section_discussion(ctx: dict) -> str:
     )
     return rf"""
 \section{{Discussion}}
-{fit}; the experiments of 1.3--1.5 measure which single changes trade training fit for validation accuracy, and the search
-of 1.6 combines them ({acc(base, "test_acc")} $\to$ {acc(best, "test_acc")} test accuracy). {part2}
+{fit}; 1.3--1.5 measure which single changes trade training fit for validation accuracy, and the search of 1.6
+combines them ({acc(base, "test_acc")} $\to$ {acc(best, "test_acc")} test accuracy). {part2}
 {cav}
 """
 
@@ -227,7 +242,7 @@ def appendix(ctx: dict) -> str:
         [
             "\\section{Runs behind every number}\\label{app:runs}",
             "The first 6 hex digits of the run id of every table row, repeats (Part~2: seeds) in order; the full ids are in comments of "
-            f"\\texttt{{report.tex}} and in \\texttt{{suites/<name>/suite.json}}. Each run is a folder of {path(ctx['runs_root'])}"
+            f"\\texttt{{report.tex}} and in \\texttt{{suites/<name>/suite.json}}. Each run is a folder of {folder(ctx['runs_root'])}"
             " (Part~1 ids start with \\texttt{cnn-}, Part~2 ids with \\texttt{mlp-}, \\texttt{alexnet-features-} and "
             f"\\texttt{{alexnet-finetune-}}). Produced by cnnlab {esc(ctx.get('version', ''))}.",
             "\\begin{multicols}{3}\\tiny\\setlength{\\parskip}{0pt}\\setlength{\\columnsep}{8pt}",

@@ -27,6 +27,7 @@ from cnnlab.report.compare import (
     repeats_note,
     short_change,
 )
+from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc, num, pct, split_table
 from cnnlab.report.sections.diagnostics import filters_block
 from cnnlab.report.sections.training import regime_text, verdict_counts
@@ -144,13 +145,13 @@ After training, the starter network reaches {acc(base, "train_acc")} training an
 
 {comment("baseline runs: " + " ".join(base["run_ids"]))}
 \begin{{figure}}[t]
-\begin{{minipage}}[b]{{0.53\linewidth}}
+\begin{{minipage}}[b]{{{PRINT["filters_starter"].tex}}}
 \centering\footnotesize
 \captionof{{table}}{{Layers of the starter network on ${net["input"][1]}\times{net["input"][2]}$ RGB inputs.}}\label{{tab:layers}}
 {layer_table}
 {filters_block(ctx)}
 \end{{minipage}}\hfill
-\begin{{minipage}}[b]{{0.44\linewidth}}
+\begin{{minipage}}[b]{{{PRINT["baseline_curves"].tex}}}
 \centering
 \includegraphics[width=\linewidth]{{figures/{figs["baseline_curves"]}}}
 \captionof{{figure}}{{Starter network: accuracy per epoch (line: mean, band: $\pm$1 std over {base["n"]} repeat{"s" if base["n"] > 1 else ""}).}}\label{{fig:baseline}}

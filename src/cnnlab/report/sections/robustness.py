@@ -12,7 +12,8 @@ from cnnlab.art.suites import labels
 from cnnlab.art.transforms.course import COURSE_LABELS, GEOMETRIC, PHOTOMETRIC
 from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE
 from cnnlab.report.compare import acc, diff_text, id_comments, repeats_note, short_diff
-from cnnlab.report.latex import comment, esc, pct, pm, pp
+from cnnlab.report.figures.layout import PRINT
+from cnnlab.report.latex import comment, esc, omitted, pct, pm, pp
 
 
 # ----------------------------------------------------------------------------- 1.7 robustness
@@ -104,23 +105,24 @@ def section_robustness(ctx: dict, figs: Mapping[str, str]) -> str:
         ]
     )
     ids = "\n".join(comment(c) for c in id_comments(s["rows"]))
+    data_ref = "" if omitted(ctx, "art_overview") else ", Figure~\\ref{fig:data}"  # left out by the page budget?
     return rf"""
 \subsection{{Robustness to transformed images}}
 The best model of 1.6 was evaluated on the test split transformed with the course's own definitions, on the 8-bit images
-(Table~\ref{{tab:robust}}, Figure~\ref{{fig:data}}; PIL's brightness and contrast enhancers, a wrap-around shift of 10 pixels, and
+(Table~\ref{{tab:robust}}{data_ref}; PIL's brightness and contrast enhancers, a wrap-around shift of 10 pixels, and
 for ``flipped'' both a left--right mirror and the course code's 180\textdegree{{}} rotation, as the handout's figure does not say
 which). On clean test images it scores {acc(clean, "acc")}. It is most invariant to {invariant}, and least to {damaging}. {unharmed_text} {features} {surprise}
 Figure~\ref{{fig:robust}} adds graded versions at increasing severity. {aug_text}
 
 {ids}
 \begin{{figure}}[t]
-\begin{{minipage}}[b]{{0.56\linewidth}}
+\begin{{minipage}}[b]{{0.52\linewidth}}
 \centering\scriptsize\setlength{{\tabcolsep}}{{3pt}}
 \captionof{{table}}{{Test accuracy (\%) under the course's transformations (8-bit, as in the course code), {repeats_note(s["rows"])}.
 $\Delta$ aug.: augmented minus as trained; change: transformed minus clean, as trained; both paired per repeat, mean\,$\pm$\,SE in points.}}\label{{tab:robust}}
 {body}
 \end{{minipage}}\hfill
-\begin{{minipage}}[b]{{0.42\linewidth}}
+\begin{{minipage}}[b]{{{PRINT["robust_curves"].tex}}}
 \centering
 \includegraphics[width=\linewidth]{{figures/{figs["robust_curves"]}}}
 \captionof{{figure}}{{Test accuracy against the severity of the graded transformations (mean\,$\pm$\,std over repeats); a star marks the

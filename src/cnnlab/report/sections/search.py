@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cnnlab.report.compare import acc, change
+from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc
 from cnnlab.report.sections import diagnostics as sd
 
@@ -21,6 +22,19 @@ def _fmt_value(v: Any) -> str:
     return esc(v)
 
 
+def storage_text(url: str) -> str:
+    """An Optuna storage as the report names it: a file (an SQLite database, a journal) by its name alone,
+    never by the machine's absolute path; a server URL as it is (its password already masked)."""
+    from pathlib import PurePath
+
+    if "://" not in url:
+        return PurePath(url).name or url
+    scheme, rest = url.split("://", 1)
+    if scheme.split("+")[0] == "sqlite":
+        return f"{scheme}:///{PurePath(rest.lstrip('/')).name}"
+    return url
+
+
 def search_origin(s: Mapping[str, Any]) -> str:
     """Which study the 1.6 search is, and where it is stored (the URL's password masked): LaTeX."""
     from cnnlab.art.sweep.storage import mask_url
@@ -28,7 +42,7 @@ def search_origin(s: Mapping[str, Any]) -> str:
     study = esc(s.get("study") or "search")
     if s.get("shared"):
         done = f", {s['n_finished']} of {s['target']} trials finished" if s.get("target") else ""
-        return f"study \\texttt{{{study}}} read from \\texttt{{{esc(mask_url(str(s.get('storage') or '?')))}}}{done}"
+        return f"study \\texttt{{{study}}} read from \\texttt{{{esc(storage_text(mask_url(str(s.get('storage') or '?'))))}}}{done}"
     return f"study \\texttt{{{study}}} in the runs folder's \\texttt{{optuna.db}}"
 
 
@@ -78,12 +92,12 @@ accuracy is optimistic (the search chose it on the first repeat's validation spl
 \centering\scriptsize
 \captionof{{table}}{{Best configuration found by the search (its sampled hyperparameters).}}\label{{tab:best}}
 {ptable}
-{sd.toplosses_block(ctx)}
 \end{{minipage}}\hfill
-\begin{{minipage}}[b]{{0.47\linewidth}}
+\begin{{minipage}}[b]{{{PRINT["search"].tex}}}
 \centering
 {right}
-{sd.confusion_block(ctx)}
 \end{{minipage}}
 \end{{figure}}
+
+{sd.confusion_block(ctx)}
 """

@@ -28,6 +28,7 @@ from cnnlab.report.compare import (
     repeats_note,
     short_change,
 )
+from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import esc, figure, num, pct, split_table, table
 
 
@@ -262,6 +263,7 @@ def section_regularization(ctx: dict, figs: Mapping[str, str]) -> str:
         "(a bar whose interval misses 0 is a clear difference). Early-stopping bars of 1.4 show the validation accuracy of the "
         "epoch chosen on it, an optimistic number.",
         "fig:deltas",
+        width=PRINT["deltas"].tex,
     )
     return rf"""
 \subsection{{Regularisation}}

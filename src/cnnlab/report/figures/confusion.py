@@ -1,0 +1,179 @@
+"""The report's confusion matrices (with the top-losses strip beside Part 1's), drawn at their print width.
+
+Class names are tagged by `names.abbreviations` (the same tags in the matrix and in the strip) and a key
+beside the matrix gives each tag its name, so the figures stay legible whatever the names: 6 pt labels
+that never run into each other, with 11 artists or 40 people. The matrix is at most MAX_SIDE inches a
+side: above LABEL_PITCH_PT per class its labels alternate between the two sides of the matrix (so that
+40 labels of 6 pt fit), and a cell shows its count only where the count fits in it at 6 pt (the colour,
+the share of the true class, says the rest). More than MAX_CLASSES classes: the MAX_CLASSES with the
+most errors are shown (`shown_classes`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnnlab.core.plotting import mpl_text
+from cnnlab.report.figures.layout import PRINT, PrintWidth, pyplot, save
+from cnnlab.report.figures.names import abbreviations, fit, needs_key, text_width
+
+FONT = 6.0  # points: labels, counts, key
+LABEL_PITCH_PT = FONT * 1.2  # the smallest distance between two labels on one side (a 6 pt line is 7 pt high)
+MAX_SIDE = 2.0  # inches: the largest matrix (its height sets the figure's)
+MAX_PITCH = 0.15  # inches per class at most (few classes) ...
+MIN_SIDE = 0.9  # ... but a matrix of very few classes still this large (a readable plot)
+MAX_CLASSES = 40  # 2 x MAX_SIDE / LABEL_PITCH_PT: more classes would not leave a label room
+WRONG = "#c62828"
+
+
+BESIDE_CLASSES = 12  # a confusion of at most this many classes with short names fits beside another figure
+
+
+def face_width(class_names: Sequence[str]) -> PrintWidth:
+    """The print width of the face confusion: beside the hidden units (PRINT["confusion_faces_beside"]) when its
+    classes are few and need no key (names of at most names.SHORT characters, as Olivetti's s1...s40), else
+    the full text width. The figure and the section both ask this function."""
+    small = len(class_names) <= BESIDE_CLASSES and not needs_key(abbreviations(class_names))
+    return PRINT["confusion_faces_beside" if small else "confusion_faces"]
+
+
+def shown_classes(cm: np.ndarray, max_classes: int = MAX_CLASSES) -> list[int]:
+    """Indices of the classes a confusion matrix shows: all, or the `max_classes` with the most errors
+    (misclassified as or from them), in their order."""
+    k = len(cm)
+    if k <= max_classes:
+        return list(range(k))
+    cm = np.asarray(cm)
+    errors = cm.sum(0) + cm.sum(1) - 2 * np.diag(cm)
+    keep = sorted(np.argsort(-errors, kind="stable")[:max_classes].tolist())
+    return keep
+
+
+def plot_confusion(
+    cm: np.ndarray,
+    class_names: Sequence[str],
+    path: Path,
+    width: PrintWidth = PRINT["confusion_best"],
+    strip: tuple[Sequence[np.ndarray], Sequence[Mapping[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """The confusion matrix (rows: true class, columns: predicted; colour: share of the true class; numbers:
+    counts, where they fit) with its key, at the print width; `strip` (pictures, top-loss items): the most
+    confidently wrong images under the key, titled "true -> predicted" in the same tags. Returns what the
+    caption needs: the tags, whether numbers are shown, and the classes shown (None: all)."""
+    plt = pyplot()
+    keep = shown_classes(cm)
+    counts = np.asarray(cm)[np.ix_(keep, keep)]
+    names = [class_names[i] for i in keep]
+    k = len(names)
+    tags = abbreviations(class_names)  # the same tags as the strip's, whichever classes are shown
+    labels = [mpl_text(tags[n]) for n in names]
+    rows = counts.sum(1, keepdims=True)
+    share = np.divide(counts, rows, out=np.zeros(counts.shape, float), where=rows > 0)  # (K, K)
+
+    pitch = max(min(MAX_PITCH, MAX_SIDE / max(k, 1)), MIN_SIDE / max(k, 1))
+    pitch_pt = 72 * pitch
+    one_side = pitch_pt >= LABEL_PITCH_PT
+    numbers = one_side and text_width(str(int(counts.max(initial=0))), FONT) + 2 <= pitch_pt
+    side = pitch * k
+    label_in = (max(text_width(t, FONT) for t in labels) + 3) / 72  # tick labels and their ticks
+    title_in = 1.4 * 7 / 72  # an axis label of 7 pt
+    left = label_in + title_in
+    right = 0.02 if one_side else label_in
+    bottom = label_in + title_in
+    top = 0.04 if one_side else label_in
+    block = left + side + right
+    matrix_h = bottom + side + top
+    w = width.inches
+    line_in = LABEL_PITCH_PT / 72
+
+    key_entries = [(tags[n], n) for n in names] if needs_key({n: tags[n] for n in names}) else []
+    pictures, items = strip if strip and len(strip[0]) else ((), ())
+    gap = 0.18
+    column = w - block - gap  # the right column: key, then strip
+    key_cols = key_rows = 0
+    col_in = tag_in = 0.0
+    if key_entries:
+        tag_in = (max(text_width(t, FONT) for t, _ in key_entries) + 4) / 72
+        key_rows = max(1, math.floor(matrix_h / line_in))
+        key_cols = math.ceil(len(key_entries) / key_rows)
+        key_rows = math.ceil(len(key_entries) / key_cols)
+        col_in = min(column / key_cols, tag_in + 1.9)
+    key_h = key_rows * line_in
+    n_pics = len(pictures)
+    tile = min(0.55, column / max(1, n_pics) - 0.1) if n_pics else 0.0
+    strip_h = (0.12 + 2 * line_in + tile) if n_pics else 0.0
+    height = max(matrix_h, key_h + strip_h)
+    right_column = bool(key_entries or n_pics)
+    x0 = 0.0 if right_column else max(0.0, (w - block) / 2)
+    fig = plt.figure(figsize=(w, height))
+    y_matrix = height - top - side  # the matrix at the top
+    ax = fig.add_axes(((x0 + left) / w, y_matrix / height, side / w, side / height))
+    ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+    if numbers:
+        for i in range(k):
+            for j in range(k):
+                if counts[i, j]:
+                    ax.text(
+                        j,
+                        i,
+                        str(int(counts[i, j])),
+                        ha="center",
+                        va="center",
+                        fontsize=FONT,
+                        color="white" if share[i, j] > 0.55 else "black",
+                    )
+    ticks = np.arange(k)
+    if one_side:
+        ax.set_xticks(ticks, labels, rotation=90, fontsize=FONT)
+        ax.set_yticks(ticks, labels, fontsize=FONT)
+    else:  # alternate: even classes below and left, odd ones above and right
+        ax.set_xticks(ticks[::2], labels[::2], rotation=90, fontsize=FONT)
+        ax.set_yticks(ticks[::2], labels[::2], fontsize=FONT)
+        top_axis = ax.secondary_xaxis("top")
+        top_axis.set_xticks(ticks[1::2], labels[1::2], rotation=90, fontsize=FONT)
+        right_axis = ax.secondary_yaxis("right")
+        right_axis.set_yticks(ticks[1::2], labels[1::2], fontsize=FONT)
+        for extra in (top_axis, right_axis):
+            extra.tick_params(length=2, width=0.4, pad=1)
+    ax.tick_params(length=2, width=0.4, pad=1)
+    ax.set_xlabel("predicted", fontsize=7, labelpad=1)
+    ax.set_ylabel("true", fontsize=7, labelpad=1)
+    for spine in ax.spines.values():
+        spine.set_visible(True)
+    kx = block + gap
+    for e, (tag, name) in enumerate(key_entries):
+        c, r = divmod(e, key_rows)
+        tx, ty = kx + c * col_in, height - (r + 0.5) * line_in
+        fig.text(tx / w, ty / height, mpl_text(tag), fontsize=FONT, weight="bold", va="center")
+        name_pt = 72 * (col_in - tag_in) - 3
+        fig.text((tx + tag_in) / w, ty / height, mpl_text(fit(name, name_pt, FONT)), fontsize=FONT, va="center")
+    pitch_pics = column / max(1, n_pics)
+    for j, (pic, item) in enumerate(zip(pictures, items)):
+        px = kx + j * pitch_pics + (pitch_pics - tile) / 2
+        py = height - key_h - strip_h + 0.02
+        _wrong_tile(fig.add_axes((px / w, py / height, tile / w, tile / height)), pic, item, tags, 72 * pitch_pics - 2)
+    save(fig, path, width)
+    return {
+        "figure": Path(path).name,
+        "tags": {n: tags[n] for n in names},
+        "numbers": bool(numbers),
+        "shown": names if len(names) < len(class_names) else None,
+    }
+
+
+def _wrong_tile(ax: Any, pic: np.ndarray, item: Mapping[str, Any], tags: Mapping[str, str], title_pt: float) -> None:
+    """One wrongly classified image, framed red, titled "true -> predicted" (tags) and the prediction's probability."""
+    ax.imshow(pic, cmap="gray" if pic.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(True)
+        spine.set_color(WRONG)
+        spine.set_linewidth(1.5)
+    head = fit(f"{tags[item['true']]} \u2192 {tags[item['predicted']]}", title_pt, FONT)
+    ax.set_title(mpl_text(f"{head}\np = {item['p_predicted']:.2f}"), fontsize=FONT, pad=2)
