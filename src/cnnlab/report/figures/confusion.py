@@ -31,14 +31,12 @@ MAX_CLASSES = 40  # 2 x MAX_SIDE / LABEL_PITCH_PT: more classes would not leave 
 WRONG = "#c62828"
 
 
-BESIDE_CLASSES = 12  # a confusion of at most this many classes with short names fits beside another figure
-
-
 def face_width(class_names: Sequence[str]) -> PrintWidth:
-    """The print width of the face confusion: beside the hidden units (PRINT["confusion_faces_beside"]) when its
-    classes are few and need no key (names of at most names.SHORT characters, as Olivetti's s1...s40), else
-    the full text width. The figure and the section both ask this function."""
-    small = len(class_names) <= BESIDE_CLASSES and not needs_key(abbreviations(class_names))
+    """The print width of the face confusion: beside the hidden units (PRINT["confusion_faces_beside"], room for a
+    MAX_SIDE matrix with labels on both sides) when its names need no key (at most names.SHORT characters, as
+    Olivetti's s1...s40) and it shows every class, else the full text width, matrix and key. The figure and the
+    section both ask this function."""
+    small = len(class_names) <= MAX_CLASSES and not needs_key(abbreviations(class_names))
     return PRINT["confusion_faces_beside" if small else "confusion_faces"]
 
 

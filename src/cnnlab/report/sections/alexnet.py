@@ -25,10 +25,9 @@ def section_features(ctx: dict) -> str:
         )
     else:
         meaning = (
-            f"Compared with the pixel MLP this is {pp(d)} points. \\emph{{These are not transfer-learning results}}: the "
-            "AlexNet weights are random (no ImageNet weights were available), so conv4 is a fixed random projection of "
-            "the image; what the head learns from it measures how much identity survives random convolutions and "
-            "pooling, not what ImageNet training contributes."
+            f"Compared with the pixel MLP this is {pp(d)} points. \\emph{{These are not transfer-learning results}}: with "
+            "random weights conv4 is a fixed random projection of the image, so the head measures how much identity "
+            "survives random convolutions, not what ImageNet training contributes."
         )
     return rf"""
 \subsection{{AlexNet as a fixed feature extractor}}
@@ -132,7 +131,7 @@ def _from_features_text(ctx: dict, g: dict, scale: float) -> str:
         f"at most {cfg.get('epochs', '')} epochs, stopped after {patience} without a gain in validation accuracy"
         if patience
         else f"{cfg.get('epochs', '')} epochs"
-    ) + (f", the learning rate warmed up linearly over the first {warmup} epochs" if warmup else "")
+    ) + (f", after a {warmup}-epoch linear warm-up" if warmup else "")
     gains = g.get("gains", {})
     n = len(g.get("best_epochs", []))
     kept0 = sum(1 for e in g.get("best_epochs", []) if e == 0)

@@ -295,10 +295,7 @@ def section_weights(ctx: dict) -> str:
     units = u["units"]
     parts = []
     for hidden, rows in units.items():
-        desc = "; ".join(
-            f"unit {r['unit']} favours {esc(r['person'])} (selectivity {r['score']:.3f}, $r={r['corr']:.2f}$)"
-            for r in rows
-        )
+        desc = "; ".join(f"unit {r['unit']} favours {esc(r['person'])} ($r={r['corr']:.2f}$)" for r in rows)
         parts.append(f"{hidden} hidden units: {desc}")
     mean_r = {h: sum(abs(r["corr"]) for r in rows) / max(1, len(rows)) for h, rows in units.items()}
     hs = list(mean_r)

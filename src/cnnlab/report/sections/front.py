@@ -210,8 +210,8 @@ def section_discussion(ctx: dict) -> str:
     )
     return rf"""
 \section{{Discussion}}
-{fit}; 1.3--1.5 measure which single changes trade training fit for validation accuracy, and the search of 1.6
-combines them ({acc(base, "test_acc")} $\to$ {acc(best, "test_acc")} test accuracy). {part2}
+{fit}; the single changes of 1.3--1.5 and the search of 1.6 trade training fit for validation accuracy
+({acc(base, "test_acc")} $\to$ {acc(best, "test_acc")} test accuracy). {part2}
 {cav}
 """
 
