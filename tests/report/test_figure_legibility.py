@@ -111,7 +111,7 @@ def _confusion(k: int, top: int = 9) -> np.ndarray:
     [
         (LONG_ARTISTS, "confusion_best"),
         (LONG_PEOPLE, "confusion_faces"),
-        (OLIVETTI, "confusion_faces"),
+        (OLIVETTI, "confusion_faces_beside"),  # short names: beside the hidden units, however many (40 at most)
         (OLIVETTI[:8], "confusion_faces_beside"),
         (LONG_ARTISTS[:3], "confusion_best"),
         (tuple(f"{n} {i}" for i in range(2) for n in LONG_PEOPLE), "confusion_faces"),  # 80: the 40 most confused

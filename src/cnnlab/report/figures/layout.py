@@ -54,11 +54,9 @@ PRINT: dict[str, PrintWidth] = {
     "confusion_best": PrintWidth(1.0),  # 1.6: a confusion matrix gets the full text width (the top losses beside)
     "robust_curves": PrintWidth(0.46),  # 1.7: beside the robustness table
     "part2_curves": PrintWidth(0.62),  # 2.1-2.4 learning curves (MLP, CNN, fine-tuned), beside the layer sweep
-    "mlp_units": PrintWidth(0.53),  # 2.3, beside the face confusion when that needs no key
+    "mlp_units": PrintWidth(0.51),  # 2.3, beside the face confusion when that needs no key
     "confusion_faces": PrintWidth(1.0),  # 2.3/2.4: the best face model's confusion, full text width ...
-    "confusion_faces_beside": PrintWidth(
-        0.45
-    ),  # ... or beside the hidden units when its names need no key (40 at most)
+    "confusion_faces_beside": PrintWidth(0.47),  # ... or beside the units when its names need no key (<= 40)
     "guided_backprop": PrintWidth(0.62),  # 2.5: beside the prediction example
     "depth": PrintWidth(0.36),  # beyond the handout: the 2.2 head on each AlexNet layer, beside the curves
     "predict_face": PrintWidth(0.36 * 0.36),  # 2.4: a photograph (no text), in a minipage of its subfigure
