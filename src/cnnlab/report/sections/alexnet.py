@@ -37,8 +37,8 @@ normalised with the ImageNet mean and standard deviation and passed through the 
 {s.get("feature_dim", "")} activations per face are computed once and cached; a fully connected head
 ({esc(s.get("model", ""))}, dropout, softmax cross-entropy) is trained on them while AlexNet stays fixed.
 
-\textbf{{Results.}} The head reaches \textbf{{{acc(g)} test accuracy}} ({seeds_text(g)}; Table~\ref{{tab:part2}},
-). {meaning}
+\textbf{{Results.}} The head reaches \textbf{{{acc(g)} test accuracy}} ({seeds_text(g)}; Table~\ref{{tab:part2}}).
+{meaning}
 """
 
 
