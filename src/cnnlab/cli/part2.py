@@ -283,6 +283,7 @@ def _run_part2_layers(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         device=args.device,
         callbacks=tensorboard_callbacks(args, args.out),
+        force=args.force,
     )
     if args.json:
         print(json_text({"grid": sweep.grid, "seeds": list(sweep.seeds), "rows": sweep.rows}, indent=2))

@@ -60,10 +60,11 @@ def layer_sweep(
     device: str = DEFAULT_DEVICE,
     extract_batch_size: int = 64,
     callbacks: Sequence[Any] = (),
+    force: bool = False,
 ) -> LayerSweep:
     """Train base's head on each of `layers` (pooled to grid x grid) for every seed; one AlexNet pass in all.
 
-    `faces`: load_run_faces(base) (RGB at base.features.input_size). Runs are cached like any 2.2 run.
+    `faces`: load_run_faces(base) (RGB at base.features.input_size). Runs are cached like any 2.2 run (force: retrain).
     """
     from cnnlab.core.device import resolve_device
     from cnnlab.faces.transfer import alexnet_features, layer_features
@@ -86,6 +87,7 @@ def layer_sweep(
                 device=device,
                 extract_batch_size=extract_batch_size,
                 callbacks=callbacks,
+                force=force,
                 write_plots=False,  # 6 layers x seeds runs: the report draws their one figure
             )
             for s in seeds
