@@ -271,8 +271,8 @@ def _run_part2_layers(args: argparse.Namespace) -> int:
     from cnnlab.faces.depth import format_sweep, layer_sweep
 
     config = resolve_command_config(FeaturesRunConfig, args)
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else tuple(range(RECIPE_SEEDS))  # before any work
     state_dict, weights, faces = _load_alexnet_inputs(config, config.features.weights, args)
-    seeds = parse_seeds(args.seeds) if args.seeds is not None else tuple(range(RECIPE_SEEDS))
     sweep = layer_sweep(
         faces,
         state_dict,
