@@ -67,9 +67,9 @@ def layer_sweep(
     `faces`: load_run_faces(base) (RGB at base.features.input_size). Runs are cached like any 2.2 run (force: retrain).
     """
     from cnnlab.core.device import resolve_device
-    from cnnlab.faces.transfer import alexnet_features, layer_features
+    from cnnlab.faces.transfer import alexnet_features, feature_cache_dir, layer_features
 
-    cache = Path(cache_dir) if cache_dir is not None else Path(out_root) / "cache" / "features"
+    cache = feature_cache_dir(out_root, cache_dir)
     device = str(resolve_device(device))
     # Every layer in one pass per split (the runs below then only read the cache).
     layer_features(faces, list(layers), state_dict, weights, cache, device, extract_batch_size, grid)

@@ -36,7 +36,14 @@ from cnnlab.faces.alexnet.model import pool_to_grid
 from cnnlab.faces.config import FROM_FEATURES, FeaturesRunConfig, FinetuneRunConfig
 from cnnlab.faces.experiments import check_faces
 from cnnlab.faces.finetune_classic import UNTRAINED, finetune_last_layer
-from cnnlab.faces.transfer import alexnet_features, alexnet_label, alexnet_summary, layer_features, run_identity
+from cnnlab.faces.transfer import (
+    alexnet_features,
+    alexnet_label,
+    alexnet_summary,
+    feature_cache_dir,
+    layer_features,
+    run_identity,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +73,7 @@ def alexnet_finetune(
     """
     check_faces(faces, config, "AlexNet")
     device = resolve_device(device)
-    cache_dir = Path(cache_dir) if cache_dir is not None else Path(out_root) / "cache" / "features"
+    cache_dir = feature_cache_dir(out_root, cache_dir)
     if config.finetune.freeze == FROM_FEATURES:
         return _finetune_from_features(
             faces,
@@ -246,7 +253,7 @@ def finetune_lr_find(
         raise ConfigError("the fine-tuning range test needs finetune.freeze = from-features")
     check_faces(faces, config, "AlexNet")
     device = resolve_device(device)
-    cache = Path(cache_dir) if cache_dir is not None else Path(out_root) / "cache" / "features"
+    cache = feature_cache_dir(out_root, cache_dir)
     start_path = _start_run(faces, state_dict, weights, config, out_root, start, cache, device, False, 64)
     _clf, model, tail, fsets, groups, _info = _trainable_tail(
         faces, state_dict, weights, config, start_path, cache, device, 64

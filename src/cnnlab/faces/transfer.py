@@ -57,6 +57,11 @@ def run_identity(config: FaceRunConfig, spec: str | None, weights: dict) -> dict
     return {**to_dict(config), "weights_sha256": weights["sha256"], "alexnet": alexnet_label(weights)}
 
 
+def feature_cache_dir(out_root: str | Path, cache_dir: str | Path | None = None) -> Path:
+    """Where AlexNet activations are cached: `cache_dir`, or <out_root>/cache/features."""
+    return Path(cache_dir) if cache_dir is not None else Path(out_root) / "cache" / "features"
+
+
 def layer_features(
     faces: Any,
     layers: Sequence[str],
@@ -127,7 +132,7 @@ def alexnet_features(
     info = faces.info
     label = alexnet_label(weights)
     resolved = run_identity(config, settings.weights, weights)
-    cache_dir = Path(cache_dir) if cache_dir is not None else Path(out_root) / "cache" / "features"
+    cache_dir = feature_cache_dir(out_root, cache_dir)
     device = resolve_device(device)
     spec = RunSpec(
         out_root, "alexnet-features", resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device)
@@ -138,23 +143,14 @@ def alexnet_features(
         with torch.random.fork_rng(
             devices=[]
         ):  # the feature pass leaves the run's generator alone: the head's init follows the seed
-            if settings.pool_grid is None:
-                feats, finfo = layer_features(
-                    faces, [settings.layer, *extra_layers], state_dict, weights, cache_dir, device, extract_batch_size
-                )
-            else:  # the depth sweep's pooled activations (its extra layers, if any, are cached unpooled)
-                feats, finfo = layer_features(
-                    faces,
-                    [settings.layer],
-                    state_dict,
-                    weights,
-                    cache_dir,
-                    device,
-                    extract_batch_size,
-                    settings.pool_grid,
-                )
-                if extra_layers:
-                    layer_features(faces, extra_layers, state_dict, weights, cache_dir, device, extract_batch_size)
+            # Pooled activations (the depth sweep) are their own pass; the extra layers are always cached unpooled.
+            grid = settings.pool_grid
+            together = [settings.layer, *([] if grid else extra_layers)]
+            feats, finfo = layer_features(
+                faces, together, state_dict, weights, cache_dir, device, extract_batch_size, grid
+            )
+            if grid and extra_layers:
+                layer_features(faces, extra_layers, state_dict, weights, cache_dir, device, extract_batch_size)
         feats = feats[settings.layer]
         sets = faces.splits
         fsets = {k: (feats[k], sets[k][1]) for k in sets}

@@ -18,6 +18,14 @@ __all__ = ["plot_confusion", "plot_gallery", "plot_tiles", "mosaic", "item_title
 WRONG, RIGHT = "#c62828", "#2e7d32"  # frame colours of wrong and correct predictions
 
 
+def annotate_counts(ax: Any, counts: np.ndarray, share: np.ndarray, fontsize: float) -> None:
+    """Write each non-zero count of a (K, K) confusion matrix drawn with imshow into its cell, white on dark
+    cells (share of the true class above 0.55), black elsewhere."""
+    for i, j in zip(*np.nonzero(counts)):
+        colour = "white" if share[i, j] > 0.55 else "black"
+        ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=fontsize, color=colour)
+
+
 def plot_confusion(
     cm: np.ndarray,
     class_names: Sequence[str],
@@ -39,18 +47,7 @@ def plot_confusion(
     im = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
     # Fonts follow the space per class: about 0.28 in per class at the default size (11 classes: 8 pt).
     font = float(np.clip(0.7 * 72 * side / (k + 6), 2.5, 8.0)) if size else (8 if k <= 12 else 6 if k <= 25 else 4.5)
-    for i in range(k):
-        for j in range(k):
-            if counts[i, j]:
-                ax.text(
-                    j,
-                    i,
-                    str(int(counts[i, j])),
-                    ha="center",
-                    va="center",
-                    fontsize=font,
-                    color="white" if share[i, j] > 0.55 else "black",
-                )
+    annotate_counts(ax, counts, share, font)
     labels = [
         mpl_text(short_name(n, 18) if size else n) for n in class_names
     ]  # the print size has no room for long names

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnlab.core.diagnostics.plots import annotate_counts
 from cnnlab.core.plotting import mpl_text
 from cnnlab.report.figures.layout import PRINT, PrintWidth, pyplot, save
 from cnnlab.report.figures.names import abbreviations, fit, needs_key, text_width
@@ -113,18 +114,7 @@ def plot_confusion(
     ax = fig.add_axes(((x0 + left) / w, y_matrix / height, side / w, side / height))
     ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
     if numbers:
-        for i in range(k):
-            for j in range(k):
-                if counts[i, j]:
-                    ax.text(
-                        j,
-                        i,
-                        str(int(counts[i, j])),
-                        ha="center",
-                        va="center",
-                        fontsize=FONT,
-                        color="white" if share[i, j] > 0.55 else "black",
-                    )
+        annotate_counts(ax, counts, share, FONT)
     ticks = np.arange(k)
     if one_side:
         ax.set_xticks(ticks, labels, rotation=90, fontsize=FONT)
