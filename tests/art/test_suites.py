@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -371,3 +372,32 @@ def test_controls_findings_say_what_colour_explains():
     better = controls_facts([cnn, gray, row("colour only", [0.70, 0.75, 0.72])], chance=0.1)
     assert better.colour_finding == "colour better"
     assert "colour statistics alone do better than the CNN" in " ".join(controls_findings(better))
+
+
+@pytest.mark.slow
+def test_runs_in_shared_workers_equal_runs_in_fresh_ones(tmp_path, tiny_art):
+    """A worker that already trained other runs (its decoded data cached) trains a run bitwise as a fresh one does."""
+    from cnnlab.art.suites.common import run_configs, variant_config, with_overrides
+    from cnnlab.art.suites.definitions import BASELINE
+    from cnnlab.core.pool import shared_workers
+
+    def options(name: str) -> SuiteOptions:
+        return replace(_options(tmp_path / name, tiny_art, jobs=2), epochs=2)
+
+    base = options("fresh").base
+    configs = [variant_config(base, BASELINE, r, 2) for r in (0, 1)]
+    fresh = run_configs(configs, options("fresh"))
+    with shared_workers():
+        other = with_overrides(base, ["train.optimizer.lr=0.003"])
+        run_configs([variant_config(other, BASELINE, r, 2) for r in (0, 1, 2)], options("shared"))
+        shared = run_configs(configs, options("shared"))
+    assert [s["run_id"] for s in shared] == [s["run_id"] for s in fresh]
+    assert not any(s["cached"] for s in shared)
+
+    def history(summary: dict) -> list[dict]:
+        rows = [json.loads(line) for line in (Path(summary["path"]) / "metrics.jsonl").read_text().splitlines()]
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+    for a, b in zip(fresh, shared):
+        assert history(a) == history(b) and len(history(a)) == 2
+        assert (a["train_loss"], a["val_acc"], a["test_acc"]) == (b["train_loss"], b["val_acc"], b["test_acc"])
