@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import sys
 import time
 
 import pytest
@@ -72,6 +73,43 @@ def test_two_worker_processes_finish_exactly_n_trials(base, tmp_path):
     assert result.best_value == best.value and 0.0 <= best.value <= 1.0
     assert result.best_config is not None and result.best_config.model.filters[0] == best.params["filters_1"]
     assert "test_acc" not in str(best.user_attrs)
+
+
+def _spawned_children() -> set[int]:
+    """Pids of this process's multiprocessing spawn workers (Linux /proc)."""
+    import os
+    from pathlib import Path
+
+    out = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[-1].split()[1])
+            if ppid == os.getpid() and b"spawn_main" in (entry / "cmdline").read_bytes():
+                out.add(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_inside_shared_workers_the_trials_run_on_the_held_processes(base, tmp_path):
+    """A report's search uses the worker processes its suites started, not two fresh ones."""
+    from cnnlab.core.pool import map_jobs, shared_workers
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    with shared_workers():
+        map_jobs(abs, [(-1,), (2,), (-3,)], 3, 1)
+        held = _spawned_children()
+        result = run_sweep(
+            study_name="s", storage=storage, trials=4, workers=2, base=base, out_root=tmp_path / "runs", seed=1
+        )
+        after = _spawned_children()
+    trials = _raw_trials(storage)
+    _check_exactly_n(trials, 4)
+    assert result.n_finished == 4
+    workers = {int(t.user_attrs["worker"].rsplit(":", 1)[1]) for t in trials}
+    assert held and workers <= held and held == after  # the trials ran on the held pool, which is still running
 
 
 def test_journal_storage_resumes_and_extends(base, tmp_path):

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from cnnlab.core.processes import exit_with_parent
 
-__all__ = ["map_jobs", "shared_workers"]
+__all__ = ["map_jobs", "shared_workers", "sharing_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +69,16 @@ def shared_workers() -> Iterator[None]:
             _close_shared(cancel=failed)
 
 
+def sharing_workers() -> bool:
+    """Whether this process is inside `shared_workers()` (map_jobs then reuses its worker processes)."""
+    return _Shared.depth > 0
+
+
 def map_jobs(fn: Callable[..., T], calls: Sequence[tuple], jobs: int, threads: int) -> list[T]:
     """`fn(*call)` for every call, results in order: in this process when `jobs` is 1 (or there is one call),
     else in `jobs` spawned worker processes with `threads` torch threads each, ended with their parent
-    (kept for the next call inside `shared_workers()`).
+    (kept for the next call inside `shared_workers()`, where a call of at most `jobs` tasks also runs on a
+    kept pool of more processes with the same threads: at most `jobs` of them then work at once).
     `fn` must be a module-level function and the calls picklable (the suites' runs, Part 2's seeds)."""
     if jobs <= 1 or len(calls) <= 1:
         return [fn(*call) for call in calls]
@@ -81,7 +87,8 @@ def map_jobs(fn: Callable[..., T], calls: Sequence[tuple], jobs: int, threads: i
             return list(pool.map(fn, *zip(*calls)))
     from concurrent.futures.process import BrokenProcessPool
 
-    if _Shared.key != (jobs, threads):
+    key = _Shared.key
+    if key != (jobs, threads) and not (key and key[1] == threads and key[0] >= jobs >= len(calls)):
         _close_shared()
         _Shared.pool, _Shared.key = _new_pool(jobs, threads), (jobs, threads)
         log.debug("started %d shared worker processes (%d torch threads each)", jobs, threads)

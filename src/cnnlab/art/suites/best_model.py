@@ -52,6 +52,7 @@ def search_suite(options: SuiteOptions) -> SuiteResult:
             storage=default_storage(Path(options.out_root)),
             trials=trials,
             workers=min(options.jobs, 2),
+            threads=options.threads,
             base=base,
             out_root=Path(options.out_root),
             seed=0,

@@ -36,10 +36,11 @@ from cnnlab.art.config import RunConfig
 from cnnlab.art.sweep.lifecycle import gave_up_key, replaced_numbers, stop_on_signals, trial_status
 from cnnlab.art.sweep.space import SPACE_VERSION, suggest_config
 from cnnlab.art.sweep.storage import Liveness, default_storage, mask_url, open_storage
-from cnnlab.art.sweep.worker import ATTR_TRIALS, Job, spawn_workers, work
+from cnnlab.art.sweep.worker import ATTR_TRIALS, Job, pool_worker, spawn_workers, work
 from cnnlab.core.config import from_dict, to_dict
 from cnnlab.core.errors import CnnlabError, shorten
 from cnnlab.core.io import canonical_json, check_out_dir
+from cnnlab.core.pool import map_jobs, sharing_workers
 from cnnlab.core.runtime import DEFAULT_DEVICE
 from cnnlab.core.train.callbacks import Callback
 
@@ -186,8 +187,9 @@ def run_sweep(
     `trials` is the study's total, not a per-worker or per-call count, so the same command on several
     machines shares one budget, and rerunning it resumes. A larger `trials` than the study was created
     with extends it (do that from one process at a time). `workers` > 1 starts that many local worker
-    processes, each with `threads` torch threads (default: the rule of cnnlab.core.threads); `workers` = 1 runs
-    in this process. Each trial trains through `cnnlab.art.run.train_run` into a cached run folder under
+    processes, each with `threads` torch threads (default: the rule of cnnlab.core.threads), or, inside
+    `cnnlab.core.pool.shared_workers()` (a report), runs them on the worker processes held there; `workers` = 1
+    runs in this process. Each trial trains through `cnnlab.art.run.train_run` into a cached run folder under
     `out_root`; `callbacks` are added to each trial's training (e.g. TensorBoard logging). Returns the
     study's state when this call's workers have nothing left to claim, and records its trials' run ids
     in <out_root>/sweeps/<study>.json (read by `cnnlab runs`). `liveness`: heartbeat interval, grace
@@ -238,6 +240,11 @@ def run_sweep(
         use_threads(threads)
         with stop_on_signals():
             work(job, store, data)
+    elif sharing_workers():  # a suite of the report or `experiment all`: their worker processes are running
+        codes = map_jobs(
+            pool_worker, [(dataclasses.replace(job, worker=i),) for i in range(workers)], workers, job.threads
+        )
+        bad = [(i, code) for i, code in enumerate(codes) if code != 0]
     else:
         bad = spawn_workers(job, workers)
     import optuna

@@ -1,6 +1,7 @@
 """Sweep workers: claim WAITING trials of a study and train them until none is left.
 
-`work` runs in the calling process (one worker) or in each process `spawn_workers` starts. A trial
+`work` runs in the calling process (one worker), in each process `spawn_workers` starts, or as a task
+of the worker processes a report or `experiment all` already holds (`pool_worker`). A trial
 gets a fresh Study object (fresh trial cache) with a TPESampler seeded from (seed, trial number), draws
 its config from `sweep_space.suggest_config`, trains it through `cnnlab.art.run.train_run` and reports the
 validation accuracy of every epoch, so the median pruner can stop it. Invalid draws are pruned at once
@@ -131,6 +132,32 @@ def _worker_main(job: Job, barrier: Any = None) -> None:
         sys.exit(2)
     except KeyboardInterrupt as exc:
         sys.exit(exit_status(exc))
+
+
+def pool_worker(job: Job) -> int:
+    """One local worker as a task of the shared worker processes (cnnlab.core.pool.shared_workers): the
+    report's search runs on the processes its suites already started, not on new ones. Returns the exit
+    status a spawned worker would end with: 0, or 2 after a one-line error."""
+    from cnnlab.art.run import prepare_data
+
+    # The worker's messages, prefixed as a spawned worker's are; the handler goes with the task.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"%(levelname)s worker {job.worker} %(name)s: %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(job.log_level)
+    try:
+        with stop_on_signals():
+            store = open_storage(job.storage, job.liveness)
+            work(job, store, prepare_data(from_dict(RunConfig, job.base)))
+        return 0
+    except CnnlabError as exc:
+        log.error("%s", exc)
+        return 2
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def work(job: Job, store: Any, data: Any) -> int:
