@@ -3,6 +3,7 @@
     python bench/gpu_check.py                        # smoke + determinism + starter/suite timings
     python bench/gpu_check.py --report gpu,cpu       # also the full report on both devices (minutes)
     python bench/gpu_check.py --only report --report gpu --jobs-gpu 16
+    python bench/gpu_check.py --only quick           # the quick report on both devices (about 2 x 1 min)
 
 Every step runs `python -m cnnlab ...` as a user would, in a fresh folder under --work. A step passes when
 it exits 0 and prints no traceback. Timings are whole commands (start-up included), measured on this
@@ -24,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-STEPS = ("smoke", "determinism", "starter", "suite", "report")
+STEPS = ("smoke", "determinism", "starter", "suite", "quick", "report")
 
 
 def cnnlab(args: list[str], work: Path, env: dict, timeout: float = 600) -> dict:
@@ -227,6 +228,13 @@ def main() -> int:
         timings.append(
             timed("pooling-cuda", ["experiment", "pooling", "--device", args.device, *gpu_jobs], work, env, 1)
         )
+    if "quick" in steps:
+        print("== the quick report (--quick --no-compile), whole command", flush=True)
+        for dev, jobs, label in (("cpu", cpu_jobs, "quick-cpu"), (args.device, gpu_jobs, "quick-cuda")):
+            report_dir = ["--report-dir", str(work / f"report-{label}")]
+            timings.append(
+                timed(label, ["report", "--quick", "--no-compile", "--device", dev, *jobs, *report_dir], work, env, 1)
+            )
     if "report" in steps:
         for which in args.report.split(","):
             print(f"== the full report on {which} (--no-compile)", flush=True)
@@ -262,6 +270,7 @@ def main() -> int:
     for what, cpu, gpu in (
         ("starter", "starter-cpu-1thread", "starter-cuda"),
         ("pooling suite", "pooling-cpu", "pooling-cuda"),
+        ("quick report", "quick-cpu", "quick-cuda"),
         ("full report", "report-cpu", "report-cuda"),
     ):
         if cpu in by and gpu in by:

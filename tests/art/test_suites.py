@@ -401,3 +401,13 @@ def test_runs_in_shared_workers_equal_runs_in_fresh_ones(tmp_path, tiny_art):
     for a, b in zip(fresh, shared):
         assert history(a) == history(b) and len(history(a)) == 2
         assert (a["train_loss"], a["val_acc"], a["test_acc"]) == (b["train_loss"], b["val_acc"], b["test_acc"])
+
+
+def test_the_report_search_study_is_named_by_device_type(tmp_path, tiny_art, monkeypatch):
+    import cnnlab.core.device as device
+    from cnnlab.art.suites.best_model import search_study_name
+
+    assert search_study_name(_options(tmp_path, tiny_art)) == "search-quick"  # the CPU: the names of cnnlab 0.2
+    assert search_study_name(replace(_options(tmp_path, tiny_art), quick=False)) == "search"
+    monkeypatch.setattr(device, "resolve_device", lambda _: torch.device("cuda", 0))
+    assert search_study_name(replace(_options(tmp_path, tiny_art), quick=False)) == "search-cuda"

@@ -52,6 +52,17 @@ def test_cpu_run_ids_are_unchanged_and_other_devices_are_other_runs():
     assert run_id("cnn", config, "h", 0, "cuda:1") == run_id("cnn", config, "h", 0, "cuda (NVIDIA H200)")
 
 
+def test_cpu_feature_cache_keys_are_unchanged_and_cuda_activations_are_cached_apart():
+    from cnnlab.faces.alexnet.features import feature_key
+    from cnnlab.faces.alexnet.model import FEATURE_CACHE_FORMAT
+
+    legacy = {"format": FEATURE_CACHE_FORMAT, "weights": "w", "layer": "conv4", "data": "h", "shape": [2, 3, 67, 67]}
+    assert feature_key("w", "conv4", "h", (2, 3, 67, 67), None, "cpu") == legacy
+    cuda = feature_key("w", "conv4", "h", (2, 3, 67, 67), None, "cuda")
+    assert cuda == {**legacy, "device": "cuda"}  # a CUDA run never reads CPU activations, nor the reverse
+    assert feature_key("w", "conv4", "h", (2, 3, 67, 67), 6, "cpu") == {**legacy, "grid": 6}
+
+
 def _tiny_config(epochs: int = 2):
     return cnnlab.resolve_config(overrides=[f"train.epochs={epochs}", "model.dropout=0.3"])
 

@@ -46,7 +46,7 @@ def search_suite(options: SuiteOptions) -> SuiteResult:
         from cnnlab.art.sweep.study import default_storage, run_sweep
 
         trials = 3 if options.quick else options.search_trials
-        study = "search-quick" if options.quick else "search"
+        study = search_study_name(options)
         sweep = run_sweep(
             study_name=study,
             storage=default_storage(Path(options.out_root)),
@@ -79,6 +79,18 @@ def search_suite(options: SuiteOptions) -> SuiteResult:
         "regime": {"overrides": list(SEARCH_REGIME), "train": to_dict(base.train)},
     }
     return write_suite("search", options, rows, findings, extra=extra, columns=("train_acc", "val_acc", "test_acc"))
+
+
+def search_study_name(options: SuiteOptions) -> str:
+    """The name of the study the search suite makes in the runs folder's optuna.db: "search" (or
+    "search-quick"), with the device type after it off the CPU ("search-cuda"), as run ids have it: a CUDA
+    report never reads the trials of a CPU report in the same folder, whose numbers differ."""
+    from cnnlab.core.device import resolve_device
+    from cnnlab.core.runtime import device_type
+
+    name = "search-quick" if options.quick else "search"
+    kind = device_type(resolve_device(options.device))
+    return name if kind == "cpu" else f"{name}-{kind}"
 
 
 def check_search_study(options: SuiteOptions) -> SweepResult | None:

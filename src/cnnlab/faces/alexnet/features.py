@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnlab.core.device import resolve_device
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import atomic_path, atomic_write_json, short_hash
-from cnnlab.core.runtime import DEFAULT_DEVICE
+from cnnlab.core.runtime import DEFAULT_DEVICE, device_type
 from cnnlab.faces.alexnet import LAYER_ORDER
 from cnnlab.faces.alexnet.model import FEATURE_CACHE_FORMAT, AlexNetTrunk, Normalize, layer_spec, pool_to_grid
 
@@ -171,8 +172,8 @@ def cached_layers(
 ) -> dict[str, CachedFeatures]:
     """AlexNet activations of `x` at each of `layers`, computed once and kept in `cache_dir`.
 
-    One file per layer, keyed by (weights sha256, layer, data hash, input shape, format, and the pooling
-    grid when given): new weights, another layer or other images get a new file; `data_hash` defaults to
+    One file per layer, keyed by `feature_key` (weights, layer, data, input shape, format, pooling grid
+    and device type): new weights, another layer or other images get a new file; `data_hash` defaults to
     a hash of `x`'s bytes. The layers not cached yet are extracted together, in one pass through AlexNet
     up to the deepest of them.
     """
@@ -182,15 +183,9 @@ def cached_layers(
     cache_dir = Path(cache_dir)
     found: dict[str, CachedFeatures] = {}
     missing: dict[str, tuple[dict, str, Path]] = {}
+    kind = device_type(resolve_device(device))
     for layer in dict.fromkeys(layers):
-        key_obj = {
-            "format": FEATURE_CACHE_FORMAT,
-            "weights": weights_sha256,
-            "layer": layer,
-            "data": data_hash,
-            "shape": list(x.shape),
-            **({"grid": grid} if grid is not None else {}),  # unpooled keys stay those of earlier caches
-        }
+        key_obj = feature_key(weights_sha256, layer, data_hash, tuple(x.shape), grid, kind)
         key = short_hash(key_obj, 20)
         path = cache_dir / f"alexnet-{layer}{f'-g{grid}' if grid is not None else ''}-{key}.npy"
         arr = _read_cache(path, len(x))
@@ -220,6 +215,24 @@ def cached_layers(
             log.info("feature cache written: %s %s", path, tuple(feats[layer].shape))
             found[layer] = CachedFeatures(feats[layer], path, False, key)
     return {layer: found[layer] for layer in layers}
+
+
+def feature_key(
+    weights_sha256: str, layer: str, data_hash: str, shape: tuple[int, ...], grid: int | None, device_kind: str
+) -> dict:
+    """What identifies cached activations. The device type is part of it, as of a run's identity: CUDA
+    activations differ from the CPU's in the last digits, so a CUDA run must never read CPU activations
+    (its numbers would then depend on what ran before it). CPU keys, and unpooled ones, stay those of
+    earlier caches."""
+    return {
+        "format": FEATURE_CACHE_FORMAT,
+        "weights": weights_sha256,
+        "layer": layer,
+        "data": data_hash,
+        "shape": list(shape),
+        **({"grid": grid} if grid is not None else {}),
+        **({"device": device_kind} if device_kind != "cpu" else {}),
+    }
 
 
 def _read_cache(path: Path, n: int) -> np.ndarray | None:
