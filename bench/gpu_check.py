@@ -4,6 +4,7 @@
     python bench/gpu_check.py --report gpu,cpu       # also the full report on both devices (minutes)
     python bench/gpu_check.py --only report --report gpu --jobs-gpu 16
     python bench/gpu_check.py --only quick           # the quick report on both devices (about 2 x 1 min)
+    python bench/gpu_check.py --only detcost         # what the deterministic CUDA settings cost (bench_determinism)
 
 Every step runs `python -m cnnlab ...` as a user would, in a fresh folder under --work. A step passes when
 it exits 0 and prints no traceback. Timings are whole commands (start-up included), measured on this
@@ -25,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-STEPS = ("smoke", "determinism", "starter", "suite", "quick", "report")
+STEPS = ("smoke", "determinism", "detcost", "starter", "suite", "quick", "report")
 
 
 def cnnlab(args: list[str], work: Path, env: dict, timeout: float = 600) -> dict:
@@ -214,6 +215,17 @@ def main() -> int:
     if "determinism" in steps:
         print("== determinism: the same seeded run twice", flush=True)
         results["determinism"] = determinism(work, env, args.device)
+    if "detcost" in steps:
+        print("== what determinism costs (bench/bench_determinism.py)", flush=True)
+        script = Path(__file__).with_name("bench_determinism.py")
+        proc = subprocess.run(
+            [sys.executable, str(script), "--device", args.device, "--rounds", str(max(args.rounds, 3))],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        print(proc.stdout + proc.stderr[-1500:], flush=True)
+        results["detcost"] = {"rc": proc.returncode, "output": proc.stdout}
     timings = []
     if "starter" in steps:
         print("== the starter run (cnnlab train, defaults), whole command", flush=True)
@@ -281,6 +293,8 @@ def main() -> int:
         for r in results.get("smoke", []):
             r.pop("stdout", None)
         args.json.write_text(json.dumps(results, indent=2, default=str))
+    if "detcost" in results:
+        print("determinism cost:\n" + results["detcost"]["output"].strip())
     failed = any(not r["ok"] for r in results.get("smoke", [])) or any(
         not v.get("equal") for v in results.get("determinism", {}).values()
     )

@@ -257,7 +257,13 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     ]
     # The evidence for what fine-tuning can learn: the LR range test on the layers it trains (training split).
     found = finetune_lr_find(
-        faces_rgb, state_dict, weights, with_seed(configs["finetune"], seeds[0]), out, start=out / features[0]
+        faces_rgb,
+        state_dict,
+        weights,
+        with_seed(configs["finetune"], seeds[0]),
+        out,
+        start=out / features[0],
+        device=options.device,
     )
     lr_range = {
         "trained_layers": found.meta["trained_layers"],
