@@ -250,3 +250,67 @@ def test_architecture_limits_name_the_problem():
     )
     assert "multiply-adds" in architecture_problem(costly) and MAX_MACS < 16 * 16 * 64 * 64 * 49
     assert architecture_problem(RunConfig()) is None  # the handout's starter network
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_to_experiment_search_gives_back_the_trials_of_its_held_workers(art_folder, tmp_path):
+    """`experiment search` runs its sweep workers on held worker processes; a SIGTERM to the command alone
+    (a scheduler's stop) is passed on, so both trials are given back at once, and no process is left."""
+    import signal
+    import subprocess
+
+    from cnnlab.core.processes import pid_alive
+    from pg_helpers import marks, stop, wait_for, worker_env
+
+    seen = tmp_path / "marks"
+    seen.mkdir()
+    env = worker_env(tmp_path, CNNLAB_TEST_TRIAL_SLEEP="60", CNNLAB_TEST_MARKS=str(seen))
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "cnnlab", "experiment", "search", "--quick", "--jobs", "2"]
+    log = open(tmp_path / "search.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([*cmd, "--data", str(art_folder), "--out", str(out)], env=env, stdout=log, stderr=log)
+    try:
+        wait_for(lambda: len({pid for pid, _ in marks(seen)}) >= 2, 120, "two held workers to start trials")
+        workers = {pid for pid, _ in marks(seen)}
+        assert proc.pid not in workers and _spawned_children_of(proc.pid) >= workers  # the command's own workers
+        proc.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        assert proc.wait(timeout=30) == 143
+        assert time.monotonic() - t0 < 15  # at once, not after the 60 s trials or a grace period
+    finally:
+        stop(proc)
+        log.close()
+    assert "stopped by signal 15" in (tmp_path / "search.log").read_text()
+    trials = _raw_trials(f"sqlite:///{out / 'optuna.db'}", "search-quick")
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    given = [t for t in trials if t.user_attrs.get("interrupted") == "stopped by SIGTERM"]
+    assert len(given) == 2 and all(t.state == TrialState.FAIL for t in given)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(pid_alive(p) for p in workers):
+        time.sleep(0.2)
+    assert not [p for p in workers if pid_alive(p)]
+
+
+def _spawned_children_of(parent: int) -> set[int]:
+    from pathlib import Path
+
+    out = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[-1].split()[1])
+            if ppid == parent and b"spawn_main" in (entry / "cmdline").read_bytes():
+                out.add(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def test_a_stop_by_signal_survives_pickling():
+    """A held worker's Stopped travels back to the parent pickled (it once failed to unpickle and hung it)."""
+    import pickle
+
+    from cnnlab.art.sweep.lifecycle import Stopped
+
+    back = pickle.loads(pickle.dumps(Stopped(15)))
+    assert isinstance(back, Stopped) and back.signum == 15 and back.exit_status == 143

@@ -157,6 +157,10 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
         self.exit_status = 128 + signum
 
+    def __reduce__(self) -> tuple:
+        # Pickled as its signal, not its message: a held worker's Stopped travels back to the parent.
+        return (type(self), (self.signum,))
+
 
 def exit_status(exc: BaseException) -> int:
     """130 for Ctrl-C (SIGINT), 143 for SIGTERM."""

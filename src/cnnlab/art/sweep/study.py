@@ -36,11 +36,11 @@ from cnnlab.art.config import RunConfig
 from cnnlab.art.sweep.lifecycle import gave_up_key, replaced_numbers, stop_on_signals, trial_status
 from cnnlab.art.sweep.space import SPACE_VERSION, suggest_config
 from cnnlab.art.sweep.storage import Liveness, default_storage, mask_url, open_storage
-from cnnlab.art.sweep.worker import ATTR_TRIALS, Job, pool_worker, spawn_workers, work
+from cnnlab.art.sweep.worker import ATTR_TRIALS, Job, run_on_held_workers, spawn_workers, work
 from cnnlab.core.config import from_dict, to_dict
 from cnnlab.core.errors import CnnlabError, shorten
 from cnnlab.core.io import canonical_json, check_out_dir
-from cnnlab.core.pool import map_jobs, sharing_workers
+from cnnlab.core.pool import sharing_workers
 from cnnlab.core.runtime import DEFAULT_DEVICE
 from cnnlab.core.train.callbacks import Callback
 
@@ -208,9 +208,9 @@ def run_sweep(
     if epochs is not None:
         base = dataclasses.replace(base, train=dataclasses.replace(base.train, epochs=epochs))
     out_root = check_out_dir(out_root)  # folders are made only once the storage opens: a bad --storage leaves none
-    if storage is None:
-        out_root.mkdir(parents=True, exist_ok=True)  # the default storage is a file in it
     url = storage or default_storage(out_root)
+    if url == default_storage(out_root):  # named or not (the search suite names it), a file in the runs folder
+        out_root.mkdir(parents=True, exist_ok=True)
     liveness = liveness or Liveness()
     store = open_storage(url, liveness)
     out_root.mkdir(parents=True, exist_ok=True)
@@ -241,10 +241,7 @@ def run_sweep(
         with stop_on_signals():
             work(job, store, data)
     elif sharing_workers():  # a suite of the report or `experiment all`: their worker processes are running
-        codes = map_jobs(
-            pool_worker, [(dataclasses.replace(job, worker=i),) for i in range(workers)], workers, job.threads
-        )
-        bad = [(i, code) for i, code in enumerate(codes) if code != 0]
+        bad = run_on_held_workers(job, workers)
     else:
         bad = spawn_workers(job, workers)
     import optuna

@@ -1,7 +1,7 @@
 """Sweep workers: claim WAITING trials of a study and train them until none is left.
 
 `work` runs in the calling process (one worker), in each process `spawn_workers` starts, or as a task
-of the worker processes a report or `experiment all` already holds (`pool_worker`). A trial
+of the worker processes a report or `experiment all` already holds (`run_on_held_workers`). A trial
 gets a fresh Study object (fresh trial cache) with a TPESampler seeded from (seed, trial number), draws
 its config from `sweep_space.suggest_config`, trains it through `cnnlab.art.run.train_run` and reports the
 validation accuracy of every epoch, so the median pruner can stop it. Invalid draws are pruned at once
@@ -16,13 +16,16 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cnnlab.art.config import RunConfig
@@ -134,10 +137,40 @@ def _worker_main(job: Job, barrier: Any = None) -> None:
         sys.exit(exit_status(exc))
 
 
-def pool_worker(job: Job) -> int:
-    """One local worker as a task of the shared worker processes (cnnlab.core.pool.shared_workers): the
-    report's search runs on the processes its suites already started, not on new ones. Returns the exit
-    status a spawned worker would end with: 0, or 2 after a one-line error."""
+def run_on_held_workers(job: Job, workers: int) -> list[tuple[int, int | None]]:
+    """Run `workers` local workers as tasks of the worker processes held by `cnnlab.core.pool.shared_workers()`
+    (a report's or `experiment all`'s) and wait for them; returns (worker, status) of those that did not end
+    with 0, as spawn_workers does.
+
+    SIGTERM to this process alone (a scheduler's stop, `docker stop`) is passed on at once to the processes
+    running a worker (each names itself by a file in a folder made for this call), so each gives its trial
+    back; a worker that had not started yet finds the folder gone and runs nothing. A terminal's Ctrl-C
+    reaches them by itself."""
+    from cnnlab.core.pool import map_jobs
+
+    pids = Path(tempfile.mkdtemp(prefix="cnnlab-sweep-workers-"))
+    try:
+        calls = [(dataclasses.replace(job, worker=i), str(pids)) for i in range(workers)]
+        with stop_on_signals():
+            codes = map_jobs(pool_worker, calls, workers, job.threads)
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", None)  # set for SIGTERM (lifecycle.Stopped); Ctrl-C reached them already
+        with signals_ignored():
+            running = [int(f.name) for f in pids.iterdir() if f.name.isdigit()] if signum is not None else []
+            shutil.rmtree(pids, ignore_errors=True)  # first: a worker that starts from now on runs nothing
+            for pid in running:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signum)
+        raise
+    finally:
+        shutil.rmtree(pids, ignore_errors=True)
+    return [(i, code) for i, code in enumerate(codes) if code != 0]
+
+
+def pool_worker(job: Job, pid_dir: str) -> int:
+    """One local worker as a task of the held worker processes (see run_on_held_workers): the report's
+    search runs on the processes its suites already started, not on new ones. Returns the exit status a
+    spawned worker would end with: 0, or 2 after a one-line error."""
     from cnnlab.art.run import prepare_data
 
     # The worker's messages, prefixed as a spawned worker's are; the handler goes with the task.
@@ -147,8 +180,13 @@ def pool_worker(job: Job) -> int:
     level = root.level
     root.addHandler(handler)
     root.setLevel(job.log_level)
+    me = Path(pid_dir, str(os.getpid()))
     try:
         with stop_on_signals():
+            try:
+                me.touch()  # how the parent finds this process to pass a SIGTERM on
+            except OSError:  # the folder is gone: the parent was stopped before this worker started
+                return 0
             store = open_storage(job.storage, job.liveness)
             work(job, store, prepare_data(from_dict(RunConfig, job.base)))
         return 0
@@ -156,6 +194,7 @@ def pool_worker(job: Job) -> int:
         log.error("%s", exc)
         return 2
     finally:
+        me.unlink(missing_ok=True)
         root.removeHandler(handler)
         root.setLevel(level)
 
