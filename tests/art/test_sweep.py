@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import os
 import sys
 import time
 
@@ -75,22 +76,6 @@ def test_two_worker_processes_finish_exactly_n_trials(base, tmp_path):
     assert "test_acc" not in str(best.user_attrs)
 
 
-def _spawned_children() -> set[int]:
-    """Pids of this process's multiprocessing spawn workers (Linux /proc)."""
-    import os
-    from pathlib import Path
-
-    out = set()
-    for entry in Path("/proc").iterdir():
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[-1].split()[1])
-            if ppid == os.getpid() and b"spawn_main" in (entry / "cmdline").read_bytes():
-                out.add(int(entry.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_inside_shared_workers_the_trials_run_on_the_held_processes(base, tmp_path):
@@ -100,11 +85,11 @@ def test_inside_shared_workers_the_trials_run_on_the_held_processes(base, tmp_pa
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     with shared_workers():
         map_jobs(abs, [(-1,), (2,), (-3,)], 3, 1)
-        held = _spawned_children()
+        held = _spawned_children_of(os.getpid())
         result = run_sweep(
             study_name="s", storage=storage, trials=4, workers=2, base=base, out_root=tmp_path / "runs", seed=1
         )
-        after = _spawned_children()
+        after = _spawned_children_of(os.getpid())
     trials = _raw_trials(storage)
     _check_exactly_n(trials, 4)
     assert result.n_finished == 4
@@ -293,6 +278,7 @@ def test_sigterm_to_experiment_search_gives_back_the_trials_of_its_held_workers(
 
 
 def _spawned_children_of(parent: int) -> set[int]:
+    """Pids of the multiprocessing spawn workers whose parent is `parent` (Linux /proc)."""
     from pathlib import Path
 
     out = set()
