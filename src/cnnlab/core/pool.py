@@ -3,10 +3,11 @@
 Workers are spawned (not forked: torch and fork do not mix), each with its own torch thread count, and
 end with their parent (cnnlab.core.processes.exit_with_parent).
 
-Starting a worker costs a Python, torch (and, on a GPU, CUDA context) start-up: about 2 s on a 2-core CPU
-and about 10 s on a CUDA machine, paid by every pool. A command that calls `map_jobs` many times (the report:
-seven suites and Part 2; `experiment all`) runs inside `shared_workers()`, where one pool serves every call
-with the same jobs and threads, and each worker keeps what it cached (decoded data) for the next call.
+Starting a worker costs a Python, torch (and, on a GPU, CUDA context) start-up: about 1.3 s on a 2-core CPU
+(bench/bench_pool.py) and about 10 s on a CUDA machine, paid by every pool. A command that calls `map_jobs`
+many times (the report: seven suites and Part 2; `experiment all`) runs inside `shared_workers()`, where one
+pool serves every call with the same jobs and threads, and each worker keeps what it cached (decoded data)
+for the next call.
 """
 
 from __future__ import annotations
