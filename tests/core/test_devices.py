@@ -53,14 +53,15 @@ def test_cpu_run_ids_are_unchanged_and_other_devices_are_other_runs():
 
 
 def test_cpu_feature_cache_keys_are_unchanged_and_cuda_activations_are_cached_apart():
+    from cnnlab.core.runtime import identity_device
     from cnnlab.faces.alexnet.features import feature_key
     from cnnlab.faces.alexnet.model import FEATURE_CACHE_FORMAT
 
     legacy = {"format": FEATURE_CACHE_FORMAT, "weights": "w", "layer": "conv4", "data": "h", "shape": [2, 3, 67, 67]}
-    assert feature_key("w", "conv4", "h", (2, 3, 67, 67), None, "cpu") == legacy
-    cuda = feature_key("w", "conv4", "h", (2, 3, 67, 67), None, "cuda")
+    assert feature_key("w", "conv4", "h", (2, 3, 67, 67), None, identity_device("cpu")) == legacy
+    cuda = feature_key("w", "conv4", "h", (2, 3, 67, 67), None, identity_device("cuda:0"))
     assert cuda == {**legacy, "device": "cuda"}  # a CUDA run never reads CPU activations, nor the reverse
-    assert feature_key("w", "conv4", "h", (2, 3, 67, 67), 6, "cpu") == {**legacy, "grid": 6}
+    assert feature_key("w", "conv4", "h", (2, 3, 67, 67), 6, None) == {**legacy, "grid": 6}
 
 
 def _tiny_config(epochs: int = 2):

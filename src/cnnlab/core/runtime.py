@@ -22,6 +22,7 @@ __all__ = [
     "RuntimeOptions",
     "RuntimeView",
     "device_type",
+    "identity_device",
     "default_jobs",
     "check_jobs",
 ]
@@ -45,6 +46,14 @@ def device_type(device: object) -> str:
     """ "cpu", "cuda" or "mps" of a device name or torch.device ("cuda:1", "cuda (NVIDIA H200)" -> "cuda")."""
     text = str(getattr(device, "type", None) or device).strip().lower()
     return text[: len(text) - len(text.lstrip("abcdefghijklmnopqrstuvwxyz"))] or text
+
+
+def identity_device(device: object) -> str | None:
+    """The device as part of what identifies a result (run ids, cached activations, the report's search study):
+    its type off the CPU ("cuda", "mps"), whose numbers differ from the CPU's in the last digits, so results
+    of two device types are never mixed; None on the CPU, whose identities stay those of cnnlab 0.2."""
+    kind = device_type(device)
+    return None if kind == "cpu" else kind
 
 
 def check_jobs(value: object, flag: str = "--jobs") -> int:

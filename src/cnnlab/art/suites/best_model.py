@@ -86,11 +86,11 @@ def search_study_name(options: SuiteOptions) -> str:
     "search-quick"), with the device type after it off the CPU ("search-cuda"), as run ids have it: a CUDA
     report never reads the trials of a CPU report in the same folder, whose numbers differ."""
     from cnnlab.core.device import resolve_device
-    from cnnlab.core.runtime import device_type
+    from cnnlab.core.runtime import identity_device
 
     name = "search-quick" if options.quick else "search"
-    kind = device_type(resolve_device(options.device))
-    return name if kind == "cpu" else f"{name}-{kind}"
+    on = identity_device(resolve_device(options.device))
+    return f"{name}-{on}" if on else name
 
 
 def check_search_study(options: SuiteOptions) -> SweepResult | None:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnnlab.core.io import atomic_path, atomic_write_json, atomic_write_text, json_text, load_json, short_hash
 from cnnlab.core.processes import FOREIGN_TMP_AGE, left_by_dead_process, process_tag
-from cnnlab.core.runtime import device_type
+from cnnlab.core.runtime import identity_device
 from cnnlab.core.version import __version__
 
 if TYPE_CHECKING:  # torch only where weights are written: `cnnlab runs` reads run folders without it
@@ -48,8 +48,8 @@ def run_key(kind: str, config: Mapping[str, Any], data_hash: str, seed: int, dev
     so a report never mixes them silently); CPU runs leave it out, so their ids are those of cnnlab 0.2.
     """
     key = {"kind": kind, "config": config, "data_hash": data_hash, "seed": seed, "version": __version__}
-    if device_type(device) != "cpu":
-        key["device"] = device_type(device)
+    if identity_device(device):
+        key["device"] = identity_device(device)
     return key
 
 

@@ -21,7 +21,7 @@ from torch import nn
 from cnnlab.core.device import resolve_device
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import atomic_path, atomic_write_json, short_hash
-from cnnlab.core.runtime import DEFAULT_DEVICE, device_type
+from cnnlab.core.runtime import DEFAULT_DEVICE, identity_device
 from cnnlab.faces.alexnet import LAYER_ORDER
 from cnnlab.faces.alexnet.model import FEATURE_CACHE_FORMAT, AlexNetTrunk, Normalize, layer_spec, pool_to_grid
 
@@ -183,9 +183,9 @@ def cached_layers(
     cache_dir = Path(cache_dir)
     found: dict[str, CachedFeatures] = {}
     missing: dict[str, tuple[dict, str, Path]] = {}
-    kind = device_type(resolve_device(device))
+    on = identity_device(resolve_device(device))
     for layer in dict.fromkeys(layers):
-        key_obj = feature_key(weights_sha256, layer, data_hash, tuple(x.shape), grid, kind)
+        key_obj = feature_key(weights_sha256, layer, data_hash, tuple(x.shape), grid, on)
         key = short_hash(key_obj, 20)
         path = cache_dir / f"alexnet-{layer}{f'-g{grid}' if grid is not None else ''}-{key}.npy"
         arr = _read_cache(path, len(x))
@@ -218,12 +218,11 @@ def cached_layers(
 
 
 def feature_key(
-    weights_sha256: str, layer: str, data_hash: str, shape: tuple[int, ...], grid: int | None, device_kind: str
+    weights_sha256: str, layer: str, data_hash: str, shape: tuple[int, ...], grid: int | None, device: str | None
 ) -> dict:
-    """What identifies cached activations. The device type is part of it, as of a run's identity: CUDA
-    activations differ from the CPU's in the last digits, so a CUDA run must never read CPU activations
-    (its numbers would then depend on what ran before it). CPU keys, and unpooled ones, stay those of
-    earlier caches."""
+    """What identifies cached activations. `device` (core.runtime.identity_device: None on the CPU) is part of
+    it, as of a run's identity: a CUDA run must never read CPU activations (its numbers would then depend on
+    what ran before it). CPU keys, and unpooled ones, stay those of earlier caches."""
     return {
         "format": FEATURE_CACHE_FORMAT,
         "weights": weights_sha256,
@@ -231,7 +230,7 @@ def feature_key(
         "data": data_hash,
         "shape": list(shape),
         **({"grid": grid} if grid is not None else {}),
-        **({"device": device_kind} if device_kind != "cpu" else {}),
+        **({"device": device} if device else {}),
     }
 
 
