@@ -83,13 +83,14 @@ def map_jobs(fn: Callable[..., T], calls: Sequence[tuple], jobs: int, threads: i
     `fn` must be a module-level function and the calls picklable (the suites' runs, Part 2's seeds)."""
     if jobs <= 1 or len(calls) <= 1:
         return [fn(*call) for call in calls]
-    if _Shared.depth == 0:
+    if not sharing_workers():
         with _new_pool(jobs, threads) as pool:
             return list(pool.map(fn, *zip(*calls)))
     from concurrent.futures.process import BrokenProcessPool
 
-    key = _Shared.key
-    if key != (jobs, threads) and not (key and key[1] == threads and key[0] >= jobs >= len(calls)):
+    held = _Shared.key  # (jobs, threads) of the held pool
+    fits = held is not None and held[1] == threads and (held[0] == jobs or held[0] >= jobs >= len(calls))
+    if not fits:
         _close_shared()
         _Shared.pool, _Shared.key = _new_pool(jobs, threads), (jobs, threads)
         log.debug("started %d shared worker processes (%d torch threads each)", jobs, threads)

@@ -35,6 +35,7 @@ from cnnlab.art.sweep.storage import Liveness, claim, claim_lock, heartbeat_thre
 from cnnlab.core.config import from_dict, to_dict
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import short_hash
+from cnnlab.core.pool import map_jobs
 from cnnlab.core.train.callbacks import Callback, FitState
 
 log = logging.getLogger(__name__)
@@ -146,8 +147,6 @@ def run_on_held_workers(job: Job, workers: int) -> list[tuple[int, int | None]]:
     running a worker (each names itself by a file in a folder made for this call), so each gives its trial
     back; a worker that had not started yet finds the folder gone and runs nothing. A terminal's Ctrl-C
     reaches them by itself."""
-    from cnnlab.core.pool import map_jobs
-
     pids = Path(tempfile.mkdtemp(prefix="cnnlab-sweep-workers-"))
     try:
         calls = [(dataclasses.replace(job, worker=i), str(pids)) for i in range(workers)]
