@@ -1,4 +1,5 @@
-"""A real PostgreSQL server for the sweep tests, and real `cnnlab sweep` worker processes against it.
+"""A real PostgreSQL server for the sweep tests, real `cnnlab sweep` worker processes against it, and a look at
+any process's spawned workers (`spawned_children`).
 
 `postgres_url` (session fixture): $CNNLAB_TEST_POSTGRES_URL if set (CI: .ci/postgres.sh starts the
 server), else a throwaway cluster started here if the PostgreSQL binaries exist (initdb, pg_ctl; as the
@@ -198,6 +199,21 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def spawned_children(parent: int) -> set[int]:
+    """Pids of the multiprocessing spawn workers whose parent is `parent` (Linux /proc)."""
+    out = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[-1].split()[1])
+            if ppid == parent and b"spawn_main" in (entry / "cmdline").read_bytes():
+                out.add(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
 
 
 def marks(folder: Path) -> list[tuple[int, int]]:

@@ -17,6 +17,7 @@ from cnnlab.art.sweep.study import default_storage, load_sweep, run_sweep, sugge
 from cnnlab.cli.app import main
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.train.config import TrainConfig
+from pg_helpers import spawned_children
 
 optuna = pytest.importorskip("optuna")
 TrialState = optuna.trial.TrialState
@@ -85,11 +86,11 @@ def test_inside_shared_workers_the_trials_run_on_the_held_processes(base, tmp_pa
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     with shared_workers():
         map_jobs(abs, [(-1,), (2,), (-3,)], 3, 1)
-        held = _spawned_children_of(os.getpid())
+        held = spawned_children(os.getpid())
         result = run_sweep(
             study_name="s", storage=storage, trials=4, workers=2, base=base, out_root=tmp_path / "runs", seed=1
         )
-        after = _spawned_children_of(os.getpid())
+        after = spawned_children(os.getpid())
     trials = _raw_trials(storage)
     _check_exactly_n(trials, 4)
     assert result.n_finished == 4
@@ -258,7 +259,7 @@ def test_sigterm_to_experiment_search_gives_back_the_trials_of_its_held_workers(
     try:
         wait_for(lambda: len({pid for pid, _ in marks(seen)}) >= 2, 120, "two held workers to start trials")
         workers = {pid for pid, _ in marks(seen)}
-        assert proc.pid not in workers and _spawned_children_of(proc.pid) >= workers  # the command's own workers
+        assert proc.pid not in workers and spawned_children(proc.pid) >= workers  # the command's own workers
         proc.send_signal(signal.SIGTERM)
         t0 = time.monotonic()
         assert proc.wait(timeout=30) == 143
@@ -275,21 +276,6 @@ def test_sigterm_to_experiment_search_gives_back_the_trials_of_its_held_workers(
     while time.monotonic() < deadline and any(pid_alive(p) for p in workers):
         time.sleep(0.2)
     assert not [p for p in workers if pid_alive(p)]
-
-
-def _spawned_children_of(parent: int) -> set[int]:
-    """Pids of the multiprocessing spawn workers whose parent is `parent` (Linux /proc)."""
-    from pathlib import Path
-
-    out = set()
-    for entry in Path("/proc").iterdir():
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[-1].split()[1])
-            if ppid == parent and b"spawn_main" in (entry / "cmdline").read_bytes():
-                out.add(int(entry.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
 
 
 def test_a_stop_by_signal_survives_pickling():

@@ -17,24 +17,9 @@ from pathlib import Path
 import pytest
 
 from cnnlab.core.processes import pid_alive
+from pg_helpers import spawned_children
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-
-
-def _children(pid: int) -> list[int]:
-    """Pids of the multiprocessing spawn workers whose parent is `pid`."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[-1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes()
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == pid and b"spawn_main" in cmdline:
-            out.append(int(entry.name))
-    return out
 
 
 def _kill_parent_and_check_workers(cmd: list[str], n_workers: int, tmp_path: Path, start_timeout: float = 240) -> None:
@@ -46,7 +31,7 @@ def _kill_parent_and_check_workers(cmd: list[str], n_workers: int, tmp_path: Pat
         while time.monotonic() < deadline and len(workers) < n_workers:
             assert parent.poll() is None, f"the parent ended early ({parent.returncode})"
             time.sleep(0.5)
-            workers = _children(parent.pid)
+            workers = sorted(spawned_children(parent.pid))
         assert len(workers) >= n_workers, f"only {len(workers)} workers started"
         time.sleep(3)  # let them get into their work (imports, data, training)
         parent.send_signal(signal.SIGKILL)
