@@ -154,14 +154,8 @@ def test_kill_9_mid_trial_survivor_completes_all_trials(postgres_url, art_folder
     a = start_worker(_sweep_args(postgres_url, study, 3, art_folder, tmp_path / "a"), env, tmp_path / "a.log")
     b = start_worker(_sweep_args(postgres_url, study, 3, art_folder, tmp_path / "b"), env, tmp_path / "b.log")
     try:
-        number = wait_for(
-            lambda: (
-                next((n for pid, n in marks(seen) if pid == a.pid), None) is not None
-                and next(n for pid, n in marks(seen) if pid == a.pid)
-            ),
-            120,
-            "worker a to start a trial",
-        )
+        # a list, not the number: trial 0 is falsy and would never end the wait; the largest is the one in hand
+        number = max(wait_for(lambda: [n for pid, n in marks(seen) if pid == a.pid], 120, "worker a to start a trial"))
         os.kill(a.pid, signal.SIGKILL)  # mid-trial: the hook sleeps 2.5 s before training
         killed_at = time.time()
         assert a.wait(timeout=30) == -signal.SIGKILL
