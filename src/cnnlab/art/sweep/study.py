@@ -208,8 +208,9 @@ def run_sweep(
     if epochs is not None:
         base = dataclasses.replace(base, train=dataclasses.replace(base.train, epochs=epochs))
     out_root = check_out_dir(out_root)  # folders are made only once the storage opens: a bad --storage leaves none
-    url = storage or default_storage(out_root)
-    if url == default_storage(out_root):  # named or not (the search suite names it), a file in the runs folder
+    default = default_storage(out_root)
+    url = storage or default
+    if url == default:  # named or not (the search suite names it), a file in the runs folder
         out_root.mkdir(parents=True, exist_ok=True)
     liveness = liveness or Liveness()
     store = open_storage(url, liveness)

@@ -114,19 +114,14 @@ def _worker_main(job: Job, barrier: Any = None) -> None:
     exit_with_parent()  # a killed `cnnlab sweep` must not leave its workers running
     if job.threads:
         os.environ["OMP_NUM_THREADS"] = str(job.threads)  # before torch is imported in this process
-    logging.basicConfig(
-        level=job.log_level, stream=sys.stderr, format=f"%(levelname)s worker {job.worker} %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=job.log_level, stream=sys.stderr, format=_log_format(job))
     import torch
 
     if job.threads:
         torch.set_num_threads(job.threads)
     try:
         with stop_on_signals():
-            from cnnlab.art.run import prepare_data
-
-            store = open_storage(job.storage, job.liveness)
-            data = prepare_data(from_dict(RunConfig, job.base))
+            store, data = _store_and_data(job)
             if barrier is not None:
                 with contextlib.suppress(threading.BrokenBarrierError):
                     barrier.wait(timeout=START_WAIT)
@@ -170,11 +165,9 @@ def pool_worker(job: Job, pid_dir: str) -> int:
     """One local worker as a task of the held worker processes (see run_on_held_workers): the report's
     search runs on the processes its suites already started, not on new ones. Returns the exit status a
     spawned worker would end with: 0, or 2 after a one-line error."""
-    from cnnlab.art.run import prepare_data
-
     # The worker's messages, prefixed as a spawned worker's are; the handler goes with the task.
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"%(levelname)s worker {job.worker} %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(_log_format(job)))
     root = logging.getLogger()
     level = root.level
     root.addHandler(handler)
@@ -186,8 +179,7 @@ def pool_worker(job: Job, pid_dir: str) -> int:
                 me.touch()  # how the parent finds this process to pass a SIGTERM on
             except OSError:  # the folder is gone: the parent was stopped before this worker started
                 return 0
-            store = open_storage(job.storage, job.liveness)
-            work(job, store, prepare_data(from_dict(RunConfig, job.base)))
+            work(job, *_store_and_data(job))
         return 0
     except CnnlabError as exc:
         log.error("%s", exc)
@@ -196,6 +188,18 @@ def pool_worker(job: Job, pid_dir: str) -> int:
         me.unlink(missing_ok=True)
         root.removeHandler(handler)
         root.setLevel(level)
+
+
+def _log_format(job: Job) -> str:
+    """A worker's log lines name it, spawned or held: "INFO worker 1 cnnlab.art.sweep...: ..."."""
+    return f"%(levelname)s worker {job.worker} %(name)s: %(message)s"
+
+
+def _store_and_data(job: Job) -> tuple[Any, Any]:
+    """What every worker opens before it claims a trial: the study's storage and the prepared data."""
+    from cnnlab.art.run import prepare_data
+
+    return open_storage(job.storage, job.liveness), prepare_data(from_dict(RunConfig, job.base))
 
 
 def work(job: Job, store: Any, data: Any) -> int:
