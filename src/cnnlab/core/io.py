@@ -163,22 +163,13 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:20]} is out of range")
-    return value
-
-
 def load_json(path: str | os.PathLike) -> Any:
-    """A JSON file read strictly (RFC 8259, like what cnnlab writes): NaN, Infinity and numbers beyond
-    the float range raise ValueError, as do malformed JSON (json.JSONDecodeError) and bad UTF-8."""
-    with open(path, encoding="utf-8") as f:
-        return json.load(f, parse_constant=_refuse_constant, parse_float=_finite_float)
+    """A JSON file read strictly and as untrusted input (`core.readback.load_json`): a regular file
+    under the size cap, RFC 8259 (no NaN or Infinity), at most `MAX_JSON_DEPTH` deep. A missing file is
+    FileNotFoundError; anything else wrong is `UntrustedData`, a ValueError."""
+    from cnnlab.core import readback
+
+    return readback.load_json(path)
 
 
 def canonical_json(obj: Any) -> str:
