@@ -343,6 +343,24 @@ def test_controls_suite_pairs_colour_only_and_grayscale_with_the_colour_cnn(tmp_
     assert np.allclose(colour_features(x), colour_features(padded))
 
 
+def test_a_colour_only_run_is_a_finished_run_reused_as_it_is(tmp_path, tiny_art, caplog):
+    """Issue 31 item 3: the colour-only control writes what every finished run has (metrics.jsonl), so a rerun
+    reuses the folder (same id, same inode, no damaged-run warning) instead of fitting it again."""
+    from cnnlab.art.controls import colour_only_run
+    from cnnlab.core.runs.folders import run_problem
+
+    config = resolve_config(RunConfig, None, [f"data.name={tiny_art}"])
+    first = colour_only_run(config, tmp_path / "runs")
+    assert not first.cached and run_problem(first.path) is None
+    assert (first.path / "metrics.jsonl").read_text() == ""  # a closed-form fit: no epochs
+    before = first.path.stat()
+    with caplog.at_level("WARNING"):
+        again = colour_only_run(config, tmp_path / "runs")
+    assert again.cached and again.path == first.path and again.summary == first.summary
+    assert (again.path.stat().st_ino, again.path.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert "damaged" not in caplog.text
+
+
 def test_controls_findings_say_what_colour_explains():
     from cnnlab.art.suites.controls import controls_facts, controls_findings
 

@@ -818,6 +818,15 @@ def figure_scales(report_dir: Path) -> dict[str, float]:
     return scales
 
 
+def run_folders(root: Path) -> dict[str, tuple[int, int]]:
+    """{run id: (inode, mtime in ns)} of every finished run folder in `root`: a folder replaced or rewritten changes."""
+    return {
+        p.name: (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in root.iterdir()
+        if (p / "summary.json").is_file() and not p.name.startswith(".")
+    }
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
 def test_quick_report_builds_a_pdf(tmp_path, tiny_art):
@@ -856,11 +865,15 @@ def test_quick_report_builds_a_pdf(tmp_path, tiny_art):
     assert {k: round(v, 3) for k, v in scales.items() if abs(v - 1) > 0.005} == {}
     assert "cnnlab.report.figures.layout" not in proc.stderr, proc.stderr[-3000:]
     assert f"report: {pdf}" in proc.stdout and "untrained AlexNet" in proc.stdout
-    # everything is cached now: a rerun only re-evaluates and re-renders
+    # everything is cached now: a rerun only re-evaluates and re-renders, and trains nothing (issue 31, item 3):
+    # no run folder is replaced (same inode, same mtime) and none is judged damaged
+    runs = run_folders(tmp_path / "runs")
+    assert any(name.startswith("colour-only-") for name in runs)
     t1 = time.perf_counter()
     again = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "cached" in again.stderr or "reusing" in again.stderr
+    assert "damaged" not in again.stderr, again.stderr[-3000:]
+    assert run_folders(tmp_path / "runs") == runs
     print(f"quick report: {first:.0f} s; cached rebuild: {time.perf_counter() - t1:.0f} s")
 
 

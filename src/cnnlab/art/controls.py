@@ -22,7 +22,7 @@ import torch
 from cnnlab.art.config import RunConfig
 from cnnlab.art.data.folder import PAD_VALUE
 from cnnlab.core.config import to_dict
-from cnnlab.core.runs.folders import RunResult
+from cnnlab.core.runs.folders import RunDir, RunResult
 from cnnlab.core.runs.recipe import RunSpec, run_cached
 from cnnlab.core.runtime import DEFAULT_OUT
 
@@ -124,4 +124,10 @@ def colour_only_run(
             "epochs_run": 0,
         }
 
-    return run_cached(RunSpec(out_root, RUN_KIND, identity, info, seed, force=force), fit, lambda run, summary: summary)
+    def write(run: RunDir, summary: dict) -> dict:
+        # A finished run like every kind: metrics.jsonl is there (empty: a closed-form fit has no epochs), so
+        # the run cache (`run_problem`) reuses it instead of judging it damaged and fitting it again.
+        run.write_history([])
+        return summary
+
+    return run_cached(RunSpec(out_root, RUN_KIND, identity, info, seed, force=force), fit, write)
