@@ -8,6 +8,9 @@ Starting a worker costs a Python, torch (and, on a GPU, CUDA context) start-up: 
 many times (the report: seven suites and Part 2; `experiment all`) runs inside `shared_workers()`, where one
 pool serves every call with the same jobs and threads, and each worker keeps what it cached (decoded data)
 for the next call.
+
+Each call of `fn` is one unit of progress (`cnnlab.core.progress`): planned when `map_jobs` starts, counted as
+each finishes (cached when its result is a run summary with "cached" true), in the order they finish.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from cnnlab.core import progress
 from cnnlab.core.processes import exit_with_parent
 
 __all__ = ["map_jobs", "shared_workers", "sharing_workers"]
@@ -81,11 +85,20 @@ def map_jobs(fn: Callable[..., T], calls: Sequence[tuple], jobs: int, threads: i
     (kept for the next call inside `shared_workers()`, where a call of at most `jobs` tasks also runs on a
     kept pool of more processes with the same threads: at most `jobs` of them then work at once).
     `fn` must be a module-level function and the calls picklable (the suites' runs, Part 2's seeds)."""
+    counted = progress.counting()
+    if counted:
+        progress.plan(len(calls))
     if jobs <= 1 or len(calls) <= 1:
-        return [fn(*call) for call in calls]
+        out = []
+        for call in calls:
+            with progress.job():  # the runs inside are this call: counted once, below
+                out.append(fn(*call))
+            if counted:
+                progress.advance(cached=_was_cached(out[-1]))
+        return out
     if not sharing_workers():
         with _new_pool(jobs, threads) as pool:
-            return list(pool.map(fn, *zip(*calls)))
+            return _gather(pool, fn, calls, counted)
     from concurrent.futures.process import BrokenProcessPool
 
     held = _Shared.key  # (jobs, threads) of the held pool
@@ -95,7 +108,34 @@ def map_jobs(fn: Callable[..., T], calls: Sequence[tuple], jobs: int, threads: i
         _Shared.pool, _Shared.key = _new_pool(jobs, threads), (jobs, threads)
         log.debug("started %d shared worker processes (%d torch threads each)", jobs, threads)
     try:
-        return list(_Shared.pool.map(fn, *zip(*calls)))
+        return _gather(_Shared.pool, fn, calls, counted)
     except BrokenProcessPool:
         _Shared.pool, _Shared.key = None, None  # a worker died: the next call starts a fresh pool
         raise
+
+
+def _gather(pool: Any, fn: Callable[..., T], calls: Sequence[tuple], counted: bool) -> list[T]:
+    """`fn(*call)` for every call on `pool`, results in order; each finished call is reported to the progress as
+    it finishes. The first failure (in the order they finish) is raised at once, as `pool.map` would; the calls
+    not started yet are cancelled."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    futures = [pool.submit(fn, *call) for call in calls]
+    pending = set(futures)
+    try:
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:
+                f.result()  # raises the call's exception
+                if counted:
+                    progress.advance(cached=_was_cached(f.result()))
+    except BaseException:
+        for f in pending:
+            f.cancel()
+        raise
+    return [f.result() for f in futures]
+
+
+def _was_cached(result: Any) -> bool:
+    """Whether a call's result is a run reused from the runs folder (a summary with "cached": true)."""
+    return isinstance(result, dict) and result.get("cached") is True

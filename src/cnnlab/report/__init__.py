@@ -22,16 +22,19 @@ log = logging.getLogger(__name__)
 
 def build_report(options: ReportOptions) -> ReportResult:
     """Run (or reuse) every experiment, then write report_dir/report.tex, its figures and report.pdf."""
-    from cnnlab.report.collect import run_experiments
+    from cnnlab.core import progress
+    from cnnlab.report.collect import RENDER, STAGES, run_experiments
     from cnnlab.report.context import load_context
     from cnnlab.report.render import write_report
 
+    progress.expect(STAGES if options.train else (RENDER,))
     t0 = time.perf_counter()
     if options.train:
         run_experiments(options)
     t1 = time.perf_counter()
-    context = load_context(options.out_root)
-    result = write_report(context, options.report_dir, style=options.style, compile=options.compile)
+    with progress.stage(RENDER):
+        context = load_context(options.out_root)
+        result = write_report(context, options.report_dir, style=options.style, compile=options.compile)
     result.seconds = {
         "experiments": round(t1 - t0, 1),
         "render_compile": round(time.perf_counter() - t1, 1),

@@ -19,6 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from cnnlab.art.suites.common import SUITE_ORDER
+from cnnlab.core import progress
 from cnnlab.core.errors import CnnlabError
 from cnnlab.faces.config import WEIGHT_STUDY_HIDDEN
 from cnnlab.report.options import QUICK_FACE_PEOPLE, QUICK_PART2_EPOCHS, ReportOptions
@@ -28,6 +30,18 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 MLP_HIDDEN = WEIGHT_STUDY_HIDDEN  # 2.3: the MLP sizes whose weight pictures are compared (300, 800)
+# The stages of `cnnlab report`, in order, as its progress display names them (cnnlab.core.progress).
+PART1_FIGURES = "Part 1 figures"
+RECIPE, SMALL, FEATURES, LAYERS, FINETUNE, PART2_FIGURES = (
+    "2.1 recipe",
+    "2.1 MLPs and CNN",
+    "2.2 AlexNet features",
+    "2.2 layers",
+    "2.4 fine-tuning",
+    "Part 2 figures",
+)
+RENDER = "LaTeX"
+STAGES = (*SUITE_ORDER, PART1_FIGURES, RECIPE, SMALL, FEATURES, LAYERS, FINETUNE, PART2_FIGURES, RENDER)
 
 
 def art_config(options: ReportOptions):
@@ -105,10 +119,11 @@ def run_part1(options: ReportOptions) -> dict[str, Any]:
     from cnnlab.report.figures.diagnostics import part1_diagnostics
     from cnnlab.report.figures.images import plot_art_overview
 
-    figure = plot_art_overview(data.dataset, options.assets_dir / "art_overview.png")
-    best = labels.find_variant(results["search"].rows, labels.BEST_FOUND, "search")["run_ids"]
-    starter = labels.find_variant(results["baseline"].rows, labels.STARTER, "baseline")["run_ids"]
-    diagnostics = part1_diagnostics(options.out_root, options.assets_dir, best, starter, device=options.device)
+    with progress.stage(PART1_FIGURES):
+        figure = plot_art_overview(data.dataset, options.assets_dir / "art_overview.png")
+        best = labels.find_variant(results["search"].rows, labels.BEST_FOUND, "search")["run_ids"]
+        starter = labels.find_variant(results["baseline"].rows, labels.STARTER, "baseline")["run_ids"]
+        diagnostics = part1_diagnostics(options.out_root, options.assets_dir, best, starter, device=options.device)
     ds = data.dataset
     return {
         "name": ds.name,
@@ -205,11 +220,13 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     pool = {"device": options.device, "jobs": options.jobs, "threads": resolve_threads(options.threads)}
 
     # 2.1: the recipe is chosen on validation (the grid's runs never evaluate test); every MLP and the CNN use it.
-    choice = select_mlp_recipe(configs[f"mlp{MLP_HIDDEN[0]}"], seeds, out, **pool)
+    with progress.stage(RECIPE):
+        choice = select_mlp_recipe(configs[f"mlp{MLP_HIDDEN[0]}"], seeds, out, **pool)
     mlp_configs = {h: replace(choice.config, mlp=replace(choice.config.mlp, hidden=h)) for h in MLP_HIDDEN}
     small = [("mlp", with_seed(mlp_configs[h], s), True) for h in MLP_HIDDEN for s in seeds]
     small += [("face-cnn", with_seed(cnn_like_mlp(mlp_configs[MLP_HIDDEN[0]]), s), True) for s in seeds]
-    done = [r["path"] for r in run_many(small, out, callbacks=options.callbacks, **pool)]
+    with progress.stage(SMALL):
+        done = [r["path"] for r in run_many(small, out, callbacks=options.callbacks, **pool)]
     n = len(seeds)
     mlp = {str(h): done[i * n : (i + 1) * n] for i, h in enumerate(MLP_HIDDEN)}
     cnn = done[len(MLP_HIDDEN) * n :]
@@ -219,52 +236,57 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     faces_rgb = load_run_faces(configs["features"])
     ft = configs["finetune"].finetune
     extra = (TRAIN_FROM[ft.train_from],) if ft.freeze == FROM_FEATURES else ()
-    features = [
-        alexnet_features(
+    with progress.stage(FEATURES):
+        progress.plan(len(seeds))
+        features = [
+            alexnet_features(
+                faces_rgb,
+                state_dict,
+                weights,
+                with_seed(configs["features"], s),
+                out,
+                device=options.device,
+                callbacks=options.callbacks,
+                extra_layers=extra,
+            ).path.name
+            for s in seeds
+        ]
+    with progress.stage(LAYERS):
+        sweep = layer_sweep(
             faces_rgb,
             state_dict,
             weights,
-            with_seed(configs["features"], s),
+            configs["features"],
+            seeds,
             out,
             device=options.device,
             callbacks=options.callbacks,
-            extra_layers=extra,
-        ).path.name
-        for s in seeds
-    ]
-    sweep = layer_sweep(
-        faces_rgb,
-        state_dict,
-        weights,
-        configs["features"],
-        seeds,
-        out,
-        device=options.device,
-        callbacks=options.callbacks,
-    )
-    finetune = [
-        alexnet_finetune(
+        )
+    with progress.stage(FINETUNE):
+        progress.plan(len(seeds))
+        finetune = [
+            alexnet_finetune(
+                faces_rgb,
+                state_dict,
+                weights,
+                with_seed(configs["finetune"], s),
+                out,
+                start=out / f22,
+                device=options.device,
+                callbacks=options.callbacks,
+            ).path.name
+            for s, f22 in zip(seeds, features)
+        ]
+        # The evidence for what fine-tuning can learn: the LR range test on the layers it trains (training split).
+        found = finetune_lr_find(
             faces_rgb,
             state_dict,
             weights,
-            with_seed(configs["finetune"], s),
+            with_seed(configs["finetune"], seeds[0]),
             out,
-            start=out / f22,
+            start=out / features[0],
             device=options.device,
-            callbacks=options.callbacks,
-        ).path.name
-        for s, f22 in zip(seeds, features)
-    ]
-    # The evidence for what fine-tuning can learn: the LR range test on the layers it trains (training split).
-    found = finetune_lr_find(
-        faces_rgb,
-        state_dict,
-        weights,
-        with_seed(configs["finetune"], seeds[0]),
-        out,
-        start=out / features[0],
-        device=options.device,
-    )
+        )
     lr_range = {
         "trained_layers": found.meta["trained_layers"],
         "start_lr": found.start,
@@ -278,16 +300,20 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     del state_dict
 
     from cnnlab.report.figures import images as figures
-
-    assets = options.assets_dir
-    units = figures.plot_mlp_units({h: out / ids[0] for h, ids in mlp.items()}, faces_gray, assets / "mlp_units.png")
-    checkpoint = out / finetune[0] / "model.pt"
-    explain = figures.plot_guided_backprop(checkpoint, faces_rgb, assets / "guided_backprop.png", device=options.device)
-    predict = figures.prediction_example(checkpoint, faces_rgb, assets / "predict_face.png")
     from cnnlab.report.figures.diagnostics import part2_diagnostics
 
-    groups = {**{f"mlp{h}": ids for h, ids in mlp.items()}, "features": features, "finetune": finetune}
-    face_diagnostics = part2_diagnostics(out, assets, groups, device=options.device)
+    assets = options.assets_dir
+    with progress.stage(PART2_FIGURES):
+        units = figures.plot_mlp_units(
+            {h: out / ids[0] for h, ids in mlp.items()}, faces_gray, assets / "mlp_units.png"
+        )
+        checkpoint = out / finetune[0] / "model.pt"
+        explain = figures.plot_guided_backprop(
+            checkpoint, faces_rgb, assets / "guided_backprop.png", device=options.device
+        )
+        predict = figures.prediction_example(checkpoint, faces_rgb, assets / "predict_face.png")
+        groups = {**{f"mlp{h}": ids for h, ids in mlp.items()}, "features": features, "finetune": finetune}
+        face_diagnostics = part2_diagnostics(out, assets, groups, device=options.device)
     return {
         "faces": faces_section(options, faces_gray, people),
         "alexnet": {k: v for k, v in weights.items()},

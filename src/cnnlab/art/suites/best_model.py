@@ -22,6 +22,7 @@ from cnnlab.art.suites.common import (
 )
 from cnnlab.art.suites.definitions import SEARCH_REGIME
 from cnnlab.art.suites.plots import plot_robustness
+from cnnlab.core import progress
 from cnnlab.core.config import from_dict, to_dict
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.stats import BETTER, WORSE, Comparison, format_comparison, format_record
@@ -47,7 +48,8 @@ def search_suite(options: SuiteOptions) -> SuiteResult:
 
         trials = 3 if options.quick else options.search_trials
         study = search_study_name(options)
-        sweep = run_sweep(
+        # the trials run in sweep workers: they count as a whole, when the search ends
+        sweep = progress.counted(trials, run_sweep)(
             study_name=study,
             storage=default_storage(Path(options.out_root)),
             trials=trials,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from cnnlab.art.suites import best_model, controls, definitions  # noqa: F401  (importing them registers the suites)
 from cnnlab.art.suites.common import SUITE_ORDER, SUITES, SuiteOptions, SuiteResult
+from cnnlab.core import progress
 from cnnlab.core.pool import shared_workers
 from cnnlab.core.runs.folders import clean_stale_tmp
 
@@ -13,7 +14,7 @@ from cnnlab.core.runs.folders import clean_stale_tmp
 def run_suite(name: str, options: SuiteOptions) -> SuiteResult:
     """Run one registered suite (or reuse its cached runs) and write its results."""
     clean_stale_tmp(options.out_root)
-    with shared_workers():  # one set of worker processes for all of the suite's runs
+    with progress.stage(name), shared_workers():  # one set of worker processes for all of the suite's runs
         result = SUITES.create(name, options)
     clean_stale_tmp(options.out_root)  # again: workers of a killed run may have been reaped only now
     return result

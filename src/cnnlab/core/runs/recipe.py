@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import torch
 
+from cnnlab.core import progress
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.runs.folders import RunDir, RunResult, cached_run, create_run, run_id
 from cnnlab.core.train.callbacks import Callback
@@ -72,6 +73,7 @@ def run_cached(
     if hit is not None:
         if on_cached is not None:
             on_cached(hit)
+        progress.advance(cached=True)  # counted here unless a map_jobs call counts it (core.progress)
         return hit
     seed_everything(spec.seed)  # before the model is built: the initialisation is part of the seeded run
     try:
@@ -95,4 +97,5 @@ def run_cached(
     ) as run:
         full = run.write_summary(dict(write(run, trained)))
     log.debug("wrote run %s", Path(run.path).name)
+    progress.advance()
     return RunResult(run.path, full, False)
