@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 
 from cnnlab.cli import experiment, faces, inspect, lr_find, part2, predict, report, runs, sweep, train
 from cnnlab.cli.common import ArgumentParser, apply_threads
+from cnnlab.cli.output import command_output
 from cnnlab.core.errors import CnnlabError, clip, write_failure
 from cnnlab.core.version import __version__
 
@@ -32,14 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one `cnnlab` command; returns its exit status (2 for a user error, 130 when interrupted, 143 on SIGTERM)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
     try:
         apply_threads(args)  # every training command: torch threads before anything trains
-        return int(args.handler(args) or 0)
+        with command_output(args):  # logging, and the progress display of the long commands
+            return int(args.handler(args) or 0)
     except CnnlabError as exc:
         print(f"cnnlab: error: {clip(str(exc), MAX_ERROR_CHARS)}", file=sys.stderr)
         return 2

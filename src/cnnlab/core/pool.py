@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from cnnlab.core import progress
+from cnnlab.core.logs import configure_worker
 from cnnlab.core.processes import exit_with_parent
 
 __all__ = ["map_jobs", "shared_workers", "sharing_workers"]
@@ -42,6 +43,7 @@ def _init_pool_worker(threads: int) -> None:
     import torch
 
     exit_with_parent()  # a killed command must not leave its workers running
+    configure_worker()  # INFO lines into the command's log file, if it keeps one
     torch.set_num_threads(threads)
 
 

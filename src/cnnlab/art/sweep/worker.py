@@ -35,6 +35,7 @@ from cnnlab.art.sweep.storage import Liveness, claim, claim_lock, heartbeat_thre
 from cnnlab.core.config import from_dict, to_dict
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import short_hash
+from cnnlab.core.logs import worker_handlers
 from cnnlab.core.pool import map_jobs
 from cnnlab.core.train.callbacks import Callback, FitState
 
@@ -114,7 +115,7 @@ def _worker_main(job: Job, barrier: Any = None) -> None:
     exit_with_parent()  # a killed `cnnlab sweep` must not leave its workers running
     if job.threads:
         os.environ["OMP_NUM_THREADS"] = str(job.threads)  # before torch is imported in this process
-    logging.basicConfig(level=job.log_level, stream=sys.stderr, format=_log_format(job))
+    logging.basicConfig(level=job.log_level, handlers=worker_handlers(_log_format(job)))  # the command's log file
     import torch
 
     if job.threads:
@@ -165,12 +166,10 @@ def pool_worker(job: Job, pid_dir: str) -> int:
     """One local worker as a task of the held worker processes (see run_on_held_workers): the report's
     search runs on the processes its suites already started, not on new ones. Returns the exit status a
     spawned worker would end with: 0, or 2 after a one-line error."""
-    # The worker's messages, prefixed as a spawned worker's are; the handler goes with the task.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(_log_format(job)))
+    # The worker's messages, prefixed as a spawned worker's are; the handlers go with the task.
     root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
+    level, kept = root.level, root.handlers
+    root.handlers = worker_handlers(_log_format(job))
     root.setLevel(job.log_level)
     me = Path(pid_dir, str(os.getpid()))
     try:
@@ -186,7 +185,9 @@ def pool_worker(job: Job, pid_dir: str) -> int:
         return 2
     finally:
         me.unlink(missing_ok=True)
-        root.removeHandler(handler)
+        for handler in root.handlers:
+            handler.close()
+        root.handlers = kept
         root.setLevel(level)
 
 

@@ -1,0 +1,77 @@
+"""Where log lines go, in the command's process and in its worker processes.
+
+A long command (`cnnlab report`, `experiment`, `part2`) writes its INFO lines into a log file in the runs folder
+(runs/logs/<command>-<time>.log) and shows only warnings and errors on the terminal (everything with -v). It
+names the file and the terminal's level in the environment (LOG_FILE_ENV, TERMINAL_LEVEL_ENV), which spawned
+worker processes inherit: the process pool's workers and the sweep's workers append to the same file
+(`worker_handlers`). Without that file (a library call, another command) a worker logs to stderr as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+__all__ = [
+    "LOG_FILE_ENV",
+    "TERMINAL_LEVEL_ENV",
+    "FILE_FORMAT",
+    "FILE_PREFIX",
+    "TERMINAL_FORMAT",
+    "StderrHandler",
+    "worker_handlers",
+    "configure_worker",
+]
+
+LOG_FILE_ENV = "CNNLAB_LOG_FILE"
+TERMINAL_LEVEL_ENV = "CNNLAB_LOG_TERMINAL_LEVEL"
+TERMINAL_FORMAT = "%(levelname)s %(name)s: %(message)s"
+FILE_PREFIX = "%(asctime)s %(process)d "  # the log file's lines: time and process, then the terminal's format
+FILE_FORMAT = FILE_PREFIX + TERMINAL_FORMAT
+
+
+class StderrHandler(logging.StreamHandler):
+    """A handler that writes to whatever sys.stderr is when a line is logged (a live progress display replaces
+    it with a proxy that prints above the display), not the stream of the moment it was made."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ sets it; sys.stderr is always used
+        pass
+
+
+def worker_handlers(fmt: str = TERMINAL_FORMAT) -> list[logging.Handler]:
+    """A worker process's handlers: with the command's log file named in the environment, every line into that
+    file (appended, one write a line) and lines at the terminal's level to stderr; without it, one stderr handler."""
+    path = os.environ.get(LOG_FILE_ENV)
+    terminal = StderrHandler()
+    terminal.setFormatter(logging.Formatter(fmt))
+    if not path:
+        return [terminal]
+    terminal.setLevel(os.environ.get(TERMINAL_LEVEL_ENV, "WARNING"))
+    try:
+        file = logging.FileHandler(path, mode="a", encoding="utf-8")
+    except OSError:  # the folder went away: the terminal still gets warnings
+        return [terminal]
+    file.setFormatter(logging.Formatter(FILE_PREFIX + fmt))
+    return [file, terminal]
+
+
+def configure_worker(fmt: str = TERMINAL_FORMAT) -> None:
+    """Set up a pool worker's root logger (`worker_handlers`, at INFO, DEBUG with -v) when the command named a log
+    file; otherwise leave it as it is (the worker then prints warnings only, Python's default)."""
+    if not os.environ.get(LOG_FILE_ENV):
+        return
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    for h in worker_handlers(fmt):
+        root.addHandler(h)
+    root.setLevel(logging.DEBUG if os.environ.get(TERMINAL_LEVEL_ENV) == "DEBUG" else logging.INFO)
