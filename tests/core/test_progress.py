@@ -72,7 +72,7 @@ def test_map_jobs_counts_each_call_once_and_run_cached_counts_runs_made_outside(
 def test_remaining_time_goes_by_the_pace_of_trained_runs():
     s = progress.Stage("x", 1, started=0.0, planned=10, done=4, cached=2, seconds=8.0)
     assert s.remaining() == pytest.approx(8.0 / 2 * 6)  # 2 trained runs in 8 s, 6 runs left
-    assert progress.Stage("y", 1, planned=3, done=3, cached=3).remaining() == 0.0
+    assert progress.Stage("y", 1, planned=3, done=3, cached=1).remaining() is None  # runs done, the rest uncounted
     assert progress.Stage("z", 1, planned=3, done=1, cached=1).remaining() is None  # no pace yet
 
 

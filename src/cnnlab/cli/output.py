@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cnnlab.core import progress
-from cnnlab.core.logs import FILE_FORMAT, LOG_FILE_ENV, TERMINAL_FORMAT, TERMINAL_LEVEL_ENV, StderrHandler
+from cnnlab.core.logs import (
+    FILE_FORMAT,
+    LOG_FILE_ENV,
+    TERMINAL_FORMAT,
+    TERMINAL_LEVEL_ENV,
+    StderrHandler,
+    route_optuna,
+)
 
 __all__ = ["LONG_COMMANDS", "command_name", "command_output", "format_seconds", "stage_line", "PlainLines"]
 
@@ -54,18 +61,26 @@ def _head(p: progress.Progress, stage: progress.Stage) -> str:
 
 
 def _runs(stage: progress.Stage) -> str:
+    """'12/40 runs, 3 cached' ('' for a stage without runs: figures, LaTeX)."""
+    if not stage.planned:
+        return ""
     cached = f", {stage.cached} cached" if stage.cached else ""
     return f"{stage.done}/{stage.planned} runs{cached}"
 
 
 def stage_line(p: progress.Progress, stage: progress.Stage) -> str:
     """One line about a stage: where it is, its runs, and the times (elapsed in all; left in the stage)."""
+    runs = _runs(stage)
     if stage.seconds is not None:
-        return f"{_head(p, stage)}: done in {format_seconds(stage.seconds)} ({_runs(stage)})"
+        return f"{_head(p, stage)}: done in {format_seconds(stage.seconds)}" + (f" ({runs})" if runs else "")
+    return f"{_head(p, stage)}: " + ", ".join(_status_parts(p, stage))
+
+
+def _status_parts(p: progress.Progress, stage: progress.Stage) -> list[str]:
     left = stage.remaining()
-    return f"{_head(p, stage)}: {_runs(stage)}, {format_seconds(p.elapsed)} elapsed" + (
-        f", about {format_seconds(left)} left in this stage" if left is not None else ""
-    )
+    parts = [_runs(stage), f"{format_seconds(p.elapsed)} elapsed"]
+    parts += [f"about {format_seconds(left)} left in this stage"] if left is not None else []
+    return [x for x in parts if x]
 
 
 class PlainLines(progress.Listener):
@@ -140,9 +155,7 @@ class LiveDisplay(progress.Listener):
         p, s = self.p, self.stage
         if p is None or s is None:
             return ""
-        left = s.remaining()
-        text = f"{_runs(s)} • {format_seconds(p.elapsed)} elapsed"
-        return text + (f" • about {format_seconds(left)} left in this stage" if left is not None else "")
+        return " • ".join(_status_parts(p, s))
 
 
 @contextlib.contextmanager
@@ -175,6 +188,8 @@ def command_output(args: argparse.Namespace) -> Iterator[progress.Progress | Non
     env = {LOG_FILE_ENV: str(log_path) if log_path else None, TERMINAL_LEVEL_ENV: logging.getLevelName(terminal.level)}
     saved_env = {k: os.environ.get(k) for k in env}
     _set_env(env)
+    if log_path is not None and name in ("report", "experiment"):  # the commands that search with Optuna
+        route_optuna()
     live = sys.stderr.isatty() and not verbose  # with -v the lines themselves are the progress
     listener: progress.Listener = LiveDisplay() if live else PlainLines(sys.stderr)
     try:

@@ -22,6 +22,7 @@ __all__ = [
     "StderrHandler",
     "worker_handlers",
     "configure_worker",
+    "route_optuna",
 ]
 
 LOG_FILE_ENV = "CNNLAB_LOG_FILE"
@@ -75,3 +76,14 @@ def configure_worker(fmt: str = TERMINAL_FORMAT) -> None:
     for h in worker_handlers(fmt):
         root.addHandler(h)
     root.setLevel(logging.DEBUG if os.environ.get(TERMINAL_LEVEL_ENV) == "DEBUG" else logging.INFO)
+
+
+def route_optuna() -> None:
+    """With the command's log file named: Optuna's own lines ("[I ...] Trial 3 finished ...") go through the root
+    logger's handlers (into that file) instead of Optuna's stderr handler. Without it, nothing changes."""
+    if not os.environ.get(LOG_FILE_ENV):
+        return
+    import optuna
+
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()

@@ -60,13 +60,12 @@ class Stage:
         return self.seconds if self.seconds is not None else time.monotonic() - self.started
 
     def remaining(self) -> float | None:
-        """Seconds left in this stage at the pace of its trained runs so far (cached ones took no time),
-        or None while nothing was trained yet (no pace to go by) or nothing is planned."""
+        """Seconds left in this stage at the pace of its trained runs so far (cached ones took no time), or
+        None when that says nothing: no run trained yet (no pace to go by), or every planned run done (the
+        stage's own work after its runs, an evaluation or a figure, has no count)."""
         left = self.planned - self.done
         trained = self.done - self.cached
-        if left <= 0:
-            return 0.0 if self.planned else None
-        if trained <= 0:
+        if left <= 0 or trained <= 0:
             return None
         return self.elapsed / trained * left
 

@@ -35,7 +35,7 @@ from cnnlab.art.sweep.storage import Liveness, claim, claim_lock, heartbeat_thre
 from cnnlab.core.config import from_dict, to_dict
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import short_hash
-from cnnlab.core.logs import worker_handlers
+from cnnlab.core.logs import route_optuna, worker_handlers
 from cnnlab.core.pool import map_jobs
 from cnnlab.core.train.callbacks import Callback, FitState
 
@@ -116,6 +116,7 @@ def _worker_main(job: Job, barrier: Any = None) -> None:
     if job.threads:
         os.environ["OMP_NUM_THREADS"] = str(job.threads)  # before torch is imported in this process
     logging.basicConfig(level=job.log_level, handlers=worker_handlers(_log_format(job)))  # the command's log file
+    route_optuna()
     import torch
 
     if job.threads:
@@ -171,6 +172,7 @@ def pool_worker(job: Job, pid_dir: str) -> int:
     level, kept = root.level, root.handlers
     root.handlers = worker_handlers(_log_format(job))
     root.setLevel(job.log_level)
+    route_optuna()
     me = Path(pid_dir, str(os.getpid()))
     try:
         with stop_on_signals():
