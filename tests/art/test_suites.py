@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -142,7 +143,9 @@ def test_killed_suite_resumes_without_loss(tmp_path, tiny_art):
         assert {"summary.json", "config.json", "metrics.jsonl", "best.pt"} <= {p.name for p in folder.iterdir()}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "were cached and reused" in done.stderr
+    assert re.search(r"pooling: done in .* cached\)", done.stderr), done.stderr  # the stage's line
+    (log_file,) = sorted((out / "logs").glob("experiment-*.log"))[-1:]
+    assert "were cached and reused" in log_file.read_text()  # the INFO lines: in the command's log file
     for rid, stamp in finished.items():
         assert (out / rid / "summary.json").stat().st_mtime_ns == stamp  # not retrained
     assert not list(out.glob(".tmp-*"))

@@ -33,8 +33,14 @@ def _summary(i: int, cached: bool = False) -> dict:
     return {"i": i, "cached": cached}
 
 
+def _write(run, trained: dict) -> dict:
+    run.write_history([])
+    return trained
+
+
 def _tiny_run(root: Path, seed: int):
-    return run_cached(RunSpec(root, "toy", {"seed": seed}, {"hash": "h"}, seed), lambda: {"x": seed}, lambda r, t: t)
+    """A run folder made in no time (no model): what run_cached writes and reuses."""
+    return run_cached(RunSpec(root, "toy", {"seed": seed}, {"hash": "h"}, seed), lambda: {"x": seed}, _write)
 
 
 def test_nobody_listening_is_a_no_op():
@@ -77,6 +83,7 @@ def test_remaining_time_goes_by_the_pace_of_trained_runs():
 
 
 def test_plain_lines_say_each_stage_and_at_most_one_line_a_minute():
+    """Not a terminal: a line when a stage ends well, and at most one a minute between."""
     from cnnlab.cli.output import PlainLines
 
     out = io.StringIO()
@@ -86,10 +93,16 @@ def test_plain_lines_say_each_stage_and_at_most_one_line_a_minute():
             progress.plan(5)
             for _ in range(5):
                 progress.advance()
+        with pytest.raises(KeyError), progress.stage("a"):  # a failed stage is not said to be done
+            raise KeyError("x")
     lines = out.getvalue().splitlines()
-    assert lines[0] == "cnnlab: [2/2] b: started"
-    assert lines[1].startswith("cnnlab: [2/2] b: done in ") and lines[1].endswith("(5/5 runs)")
-    assert len(lines) == 2  # five runs, no minute passed: no line between
+    assert len(lines) == 1  # five runs, no minute passed: no line between
+    assert lines[0].startswith("cnnlab: [2/2] b: done in ") and lines[0].endswith("(5/5 runs)")
+    out.seek(0), out.truncate()
+    with progress.listening(PlainLines(out, every=0)), progress.stage("c"):
+        progress.plan(2)
+        progress.advance()
+    assert out.getvalue().splitlines()[-2].startswith("cnnlab: [1/1] c: 1/2 runs, ")  # a minute passed (here: 0 s)
 
 
 def _log_in_worker(n: int) -> int:

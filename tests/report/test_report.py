@@ -818,10 +818,12 @@ def figure_scales(report_dir: Path) -> dict[str, float]:
     return scales
 
 
-def run_folders(root: Path) -> dict[str, tuple[int, int]]:
-    """{run id: (inode, mtime in ns)} of every finished run folder in `root`: a folder replaced or rewritten changes."""
+def run_folders(root: Path) -> dict[str, tuple[int, int, int]]:
+    """{run id: (folder inode, summary.json inode, its mtime in ns)} of every finished run folder in `root`: a run
+    trained again changes them (a new folder renamed into place, a new summary). The folder's own mtime does not
+    say it: the report writes each key run's `diagnostics/` into it on every build."""
     return {
-        p.name: (p.stat().st_ino, p.stat().st_mtime_ns)
+        p.name: (p.stat().st_ino, (p / "summary.json").stat().st_ino, (p / "summary.json").stat().st_mtime_ns)
         for p in root.iterdir()
         if (p / "summary.json").is_file() and not p.name.startswith(".")
     }
@@ -866,7 +868,7 @@ def test_quick_report_builds_a_pdf(tmp_path, tiny_art):
     assert "cnnlab.report.figures.layout" not in proc.stderr, proc.stderr[-3000:]
     assert f"report: {pdf}" in proc.stdout and "untrained AlexNet" in proc.stdout
     # everything is cached now: a rerun only re-evaluates and re-renders, and trains nothing (issue 31, item 3):
-    # no run folder is replaced (same inode, same mtime) and none is judged damaged
+    # no run folder is replaced (same folder, same summary.json) and none is judged damaged
     runs = run_folders(tmp_path / "runs")
     assert any(name.startswith("colour-only-") for name in runs)
     t1 = time.perf_counter()

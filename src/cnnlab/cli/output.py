@@ -2,7 +2,7 @@
 
 On a terminal: one live display (rich) of the stage ("[5/15] search"), runs done of runs planned (cached ones
 count as done at once), elapsed time and the time left in the stage; each finished stage leaves one line above
-it. Not a terminal (CI, a pipe): one line when a stage starts and ends, and at most one a minute between.
+it. Not a terminal (CI, a pipe): one line when a stage ends, and at most one a minute while it runs.
 
 The library's INFO lines, and its workers', go to runs/logs/<command>-<time>.log (cnnlab.core.logs); the
 terminal gets warnings and errors (everything with -v). The command's own summary (stdout) is followed by the
@@ -84,7 +84,8 @@ def _status_parts(p: progress.Progress, stage: progress.Stage) -> list[str]:
 
 
 class PlainLines(progress.Listener):
-    """For output that is not a terminal: a line when a stage starts and ends, at most one a minute between."""
+    """For output that is not a terminal: a line when a stage ends, and at most one a minute while it runs (so a
+    command that fails at once still prints its one error line alone)."""
 
     def __init__(self, stream: TextIO, every: float = PLAIN_EVERY) -> None:
         self.stream, self.every, self.last = stream, every, time.monotonic()
@@ -92,9 +93,6 @@ class PlainLines(progress.Listener):
     def _print(self, text: str) -> None:
         print(f"cnnlab: {text}", file=self.stream, flush=True)
         self.last = time.monotonic()
-
-    def started(self, p: progress.Progress, stage: progress.Stage) -> None:
-        self._print(f"{_head(p, stage)}: started")
 
     def changed(self, p: progress.Progress, stage: progress.Stage) -> None:
         if time.monotonic() - self.last >= self.every:

@@ -80,7 +80,7 @@ class Listener:
         """Runs were planned or finished in the current stage."""
 
     def finished(self, progress: Progress, stage: Stage) -> None:
-        """A stage ended (stage.seconds is set)."""
+        """A stage ended well (stage.seconds is set); a stage that raised is not reported."""
 
 
 class Progress:
@@ -146,10 +146,12 @@ def stage(name: str) -> Iterator[None]:
     p.listener.started(p, current)
     try:
         yield
-    finally:
-        current.seconds = time.monotonic() - current.started
-        p.current = None
-        p.listener.finished(p, current)
+    except BaseException:
+        p.current = None  # a failed stage is not reported as done: the error says what happened
+        raise
+    current.seconds = time.monotonic() - current.started
+    p.current = None
+    p.listener.finished(p, current)
 
 
 def counting() -> bool:
