@@ -78,8 +78,8 @@ def stage_line(p: progress.Progress, stage: progress.Stage) -> str:
 
 def _status_parts(p: progress.Progress, stage: progress.Stage) -> list[str]:
     left = stage.remaining()
-    parts = [_runs(stage), f"{format_seconds(p.elapsed)} elapsed"]
-    parts += [f"about {format_seconds(left)} left in this stage"] if left is not None else []
+    parts = [_runs(stage), f"{format_seconds(p.elapsed)} elapsed"]  # elapsed: the command; left: this stage
+    parts += [f"about {format_seconds(left)} left"] if left is not None else []
     return [x for x in parts if x]
 
 
