@@ -288,15 +288,16 @@ def load_yaml(path: str | Path) -> dict:
     """Read a YAML config file (a mapping); errors name the file."""
     import yaml
 
+    from cnnlab.core import readback
+
     path = Path(path)
-    try:
-        with open(path, "rb") as f:  # at most one byte past the cap: the size is checked before parsing
-            raw = f.read(MAX_CONFIG_BYTES + 1)
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES // 2**20} MB: not a cnnlab config")
+    try:  # a regular file under the cap (a FIFO or /dev/zero given as --config is refused, never read)
+        raw = readback.read_bytes(path, f"config file {path}", MAX_CONFIG_BYTES)
         text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except readback.UntrustedData as exc:
+        raise ConfigError(f"cannot read {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {clip(exc)}") from None
     try:
