@@ -165,14 +165,14 @@ def add_runtime_args(
         add_device_arg(p)
     add_threads_arg(p, threads)
     if jobs is not None:
-        from cnnlab.core.runtime import MAX_JOBS
+        from cnnlab.core.runtime import JOBS_PER_CORE, MAX_JOBS
 
         p.add_argument(
             "--jobs",
             type=positive_int,
             default=None,
             metavar="N",
-            help=f"parallel training processes, {jobs} (default: CPU cores, at most {MAX_JOBS})",
+            help=f"parallel training processes, {jobs} (default: CPU cores, at most {MAX_JOBS}; capped at {JOBS_PER_CORE} per core)",
         )
 
 

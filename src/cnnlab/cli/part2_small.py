@@ -18,6 +18,16 @@ from cnnlab.cli.part2_common import (
 RECIPE_SEEDS = 3  # seeds per recipe when --seeds is not given (the report's Part 2 seeds)
 
 
+def _widths(text: str) -> list[int]:
+    """--widths "16,32" -> [16, 32]; anything else a one-line error (the config checks the values)."""
+    from cnnlab.core.errors import ConfigError, shorten
+
+    try:
+        return [int(w) for w in text.split(",") if w.strip()]
+    except ValueError:
+        raise ConfigError(f"--widths must be comma-separated integers, got {shorten(text)}") from None
+
+
 def add_small_commands(psub: argparse._SubParsersAction) -> None:
     """Add `part2 recipes` and `part2 cnn` to the `cnnlab part2` parser."""
     from cnnlab.faces.config import CNNRunConfig, MLPRunConfig
@@ -39,7 +49,7 @@ def add_small_commands(psub: argparse._SubParsersAction) -> None:
         "cnn.widths",
         "--widths",
         "channels of the conv layers, comma-separated (each: conv, ReLU, 2x2 max-pool)",
-        to_config=lambda text: [int(w) for w in text.split(",") if w.strip()],
+        to_config=_widths,
         metavar="N[,N...]",
     )
     add_field_arg(c, CNNRunConfig, "cnn.kernel_size", "--kernel-size", "conv kernel size (odd)", type=int)
