@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from cnnlab.cli.common import add_field_arg, parse_seeds, resolve_command_config, runtime_options, tensorboard_callbacks
+from cnnlab.cli.common import (
+    add_field_arg,
+    chosen_seeds,
+    resolve_command_config,
+    runtime_options,
+    tensorboard_callbacks,
+)
 from cnnlab.cli.part2_common import (
     add_face_data_args,
     add_mlp_args,
@@ -90,7 +96,7 @@ def _run_recipes(args: argparse.Namespace) -> int:
     from cnnlab.faces.recipes import run_many, select_mlp_recipe
 
     config = resolve_command_config(MLPRunConfig, args)
-    seeds = parse_seeds(args.seeds) if args.seeds is not None else tuple(range(RECIPE_SEEDS))
+    seeds = chosen_seeds(args) or tuple(range(RECIPE_SEEDS))
     from cnnlab.core.threads import resolve_threads
 
     runtime = runtime_options(args)
