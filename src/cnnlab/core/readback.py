@@ -170,6 +170,21 @@ def checkpoint_file(path: str | os.PathLike, what: str | None = None, max_bytes:
     return path
 
 
+def load_jsonl(
+    path: str | os.PathLike,
+    what: str | None = None,
+    max_bytes: int = MAX_BYTES["text"],
+    max_depth: int = MAX_JSON_DEPTH,
+) -> list[Any]:
+    """A JSON-lines file (metrics.jsonl) read as untrusted input: a regular file under the cap, one strict JSON
+    value per non-blank line, each at most `max_depth` deep; UntrustedData naming the line otherwise."""
+    label = what or str(path)
+    text = read_text(path, label, max_bytes)
+    return [
+        parse_json(line, f"{label} line {n}", max_depth) for n, line in enumerate(text.split("\n"), 1) if line.strip()
+    ]
+
+
 def inside(root: str | os.PathLike, relative: str | os.PathLike, what: str | None = None) -> Path:
     """`root / relative`, refused (UntrustedData) when `relative` is absolute or leads out of `root`
     (through `..` or a symbolic link)."""

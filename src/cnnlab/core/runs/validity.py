@@ -160,6 +160,4 @@ def load_summary(run_path: str | os.PathLike) -> dict:
 def load_history(run_path: str | os.PathLike) -> list[dict]:
     """A run's metrics.jsonl, one JSON value per line, read as untrusted input (core.readback): a line
     that is not strict JSON, or nested too deeply, is UntrustedData."""
-    path = Path(run_path) / "metrics.jsonl"
-    text = readback.read_text(path, "metrics.jsonl")
-    return [readback.parse_json(line, "a line of metrics.jsonl") for line in text.split("\n") if line.strip()]
+    return readback.load_jsonl(Path(run_path) / "metrics.jsonl", "metrics.jsonl")
