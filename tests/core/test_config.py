@@ -90,16 +90,17 @@ def test_unknown_augment_transform_is_a_config_error_naming_the_choices():
 
 
 def test_repeat_and_seed_ids_one_rule():
-    """One rule for --repeats and --seeds everywhere (the CLI's text included): a count, or distinct seeds in [0, 2**32)."""
+    """One rule for --repeats and --seeds everywhere (the CLI's text included): a count, or distinct seeds in [0, 2**32).
+    (The string form of as_ids is the old CLI's, kept for API callers.)"""
     from cnnlab.art.suites import SuiteOptions
-    from cnnlab.cli.common import parse_seeds
+    from cnnlab.core.config import seed_list
     from cnnlab.report.options import ReportOptions
 
     assert as_ids(3, "--repeats", "repeat") == (0, 1, 2) and as_ids([4, 1], "--seeds", "seed") == (4, 1)
     assert (
         as_ids("3", "--seeds") == (0, 1, 2) and as_ids("0,2", "--seeds") == (0, 2) and as_ids("4,", "--seeds") == (4,)
     )
-    assert parse_seeds("4,") == (4,) and as_ids([2**32 - 1], "--seeds") == (2**32 - 1,)
+    assert seed_list("4,") == (4,) and as_ids([2**32 - 1], "--seeds") == (2**32 - 1,)
     for bad, why in (
         (0, "count from 1"),
         (10**9, "count from 1"),

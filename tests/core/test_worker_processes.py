@@ -82,7 +82,7 @@ def test_experiment_pool_workers_die_with_a_killed_cnnlab(tmp_path):
         "pooling",
         "--jobs",
         "2",
-        "--seeds",
+        "--repeats",
         "1",
         "--epochs",
         "400",

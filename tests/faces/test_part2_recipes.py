@@ -130,6 +130,6 @@ def test_cli_cnn_and_recipes(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["kind"] == "face-cnn" and summary["params"] > 0 and "test_acc" in summary
     assert CNNRunConfig().train == MLPRunConfig().train  # the CNN's default training is the MLP's
-    assert main(["part2", "recipes", *common, "--hidden", "8", "--seeds", "1", "--jobs", "1"]) == 0
+    assert main(["part2", "recipes", *common, "--hidden", "8", "--repeats", "1", "--jobs", "1"]) == 0
     out = capsys.readouterr().out
     assert out.count("<- chosen") == 1 and "test accuracy, evaluated once" in out and len(out.splitlines()) >= 18

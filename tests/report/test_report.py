@@ -881,7 +881,7 @@ def test_quick_report_builds_a_pdf(tmp_path, tiny_art):
 
 def test_bad_options_are_one_line_errors(tmp_path):
     for argv, message in (
-        ([" --seeds", "0"], "--seeds must be a count from 1"),
+        ([" --seeds", "1,1"], "--seeds names a seed twice"),
         (["--style", str(tmp_path / "none.sty")], "style file not found"),
         (["--style", str(tmp_path)], "must be a LaTeX .sty file"),
         (["--no-train", "--out", str(tmp_path / "missing")], "runs folder not found"),

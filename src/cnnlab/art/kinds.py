@@ -21,5 +21,5 @@ def _inspect_cnn(path: Path, split: str = "test", **options: Any) -> Any:
     return inspect_run(path, split, **options)
 
 
-CNN = register_kind(RunKind("cnn", "Part 1", load_model=_load_cnn, inspect=_inspect_cnn))
+CNN = register_kind(RunKind("cnn", "Part 1", load_model=_load_cnn, inspect=_inspect_cnn, files=("best.pt",)))
 COLOUR_ONLY = register_kind(RunKind("colour-only", "Part 1"))

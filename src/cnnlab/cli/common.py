@@ -1,9 +1,10 @@
 """What every `cnnlab` command shares: the one-line-error parser, and flags that mean the same everywhere.
 
 --config/--set   YAML then dotted overrides, for every command that trains
---seeds          a count ("3": seeds 0, 1, 2) or a comma list ("0,2", or "4," for seed 4 alone)
---repeats        Part 1 repeats, written like --seeds; repeat r trains with seed r on validation fold
-                 r mod data.folds (for `cnnlab experiment`, --seeds is the same flag)
+--seeds          these seeds: a comma list with ranges ("5": seed 5 alone; "0,2"; "0-4")
+--repeats        a count ("3": seeds 0, 1, 2); one or the other. Part 1 repeat r trains with seed r on
+                 validation fold r mod data.folds (`cnnlab report`: --repeats counts Part 1's repeats,
+                 --seeds lists Part 2's seeds)
 --actors         repeatable; each a comma list of names, "course" for the six of the course project
 --device         checked before anything runs: an unavailable device is a one-line error
 --threads        torch threads per training process (the rule: cnnlab.core.threads), set before training
@@ -26,51 +27,32 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"cnnlab: error: {message}\n")
 
 
-def parse_seeds(text: str, flag: str = "--seeds") -> tuple[int, ...]:
-    """'3' -> (0, 1, 2); '0,2' -> (0, 2); '4,' -> (4,): the one rule of cnnlab.core.config.as_ids."""
-    from cnnlab.core.config import as_ids
-
-    return as_ids(str(text), flag)
-
-
-def add_seeds_arg(p: argparse.ArgumentParser, default: str | None, what: str = "seeds per configuration") -> None:
-    """--seeds; default None: not given (the command then runs once with its config's train.seed)."""
-    shown = default if default is not None else "one run with train.seed"
-    p.add_argument(
+def add_seed_args(p: argparse.ArgumentParser, default: int | None, what: str, kind: str = "seed") -> None:
+    """--seeds LIST (these `kind`s: "5" alone, "0,2", "0-4") or --repeats N (a count: 0 to N-1), one or the
+    other; read back with `chosen_seeds(args)`. `default`: the count when neither is given (None: not given,
+    the command then runs once with its config's train.seed)."""
+    shown = f"{kind}s 0-{default - 1}" if default is not None else "one run with train.seed"
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
         "--seeds",
-        default=default,
-        metavar="N|S,S,...",
-        help=f"{what}: a count (3 = seeds 0,1,2) or a comma list (0,2; 4, for seed 4 alone) (default: {shown})",
+        metavar="S[,S|A-B...]",
+        help=f"{what}: these {kind}s, a comma list with ranges (5 = {kind} 5 alone; 0,2; 0-4) (default: {shown})",
     )
+    group.add_argument("--repeats", metavar="N", help=f"{what}: a count, {kind}s 0 to N-1 (default: {shown})")
+    p.set_defaults(seeds_default=default, seeds_kind=kind)
 
 
-class RememberFlag(argparse.Action):
-    """Store the value, and in `<dest>_flag` the spelling the user typed (--seeds or --repeats), for errors."""
+def chosen_seeds(args: argparse.Namespace) -> tuple[int, ...] | None:
+    """The ids of --seeds or --repeats (add_seed_args), else the default count's; None when there is none."""
+    from cnnlab.core.config import id_count, seed_list
 
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        setattr(namespace, self.dest, values)
-        setattr(namespace, f"{self.dest}_flag", option_string)
-
-
-def add_repeats_arg(p: argparse.ArgumentParser, default: str, flags: tuple[str, ...] = ("--repeats",)) -> None:
-    """Part 1 repeats per variant (dest "repeats"); parse with parse_seeds(args.repeats, args.repeats_flag):
-    errors then name the flag the user typed."""
-    p.set_defaults(repeats_flag=flags[-1])
-    p.add_argument(
-        *flags,
-        dest="repeats",
-        default=default,
-        metavar="N|R,R,...",
-        action=RememberFlag,
-        help=f"Part 1 repeats per variant: a count ({default} = repeats 0-{int(default) - 1}) or a comma list; repeat r trains "
-        f"with seed r on validation fold r mod data.folds, and every variant runs on the same repeats (default: {default})",
-    )
+    kind = getattr(args, "seeds_kind", "seed")
+    if getattr(args, "seeds", None) is not None:
+        return seed_list(args.seeds, "--seeds", kind)
+    if getattr(args, "repeats", None) is not None:
+        return id_count(args.repeats, "--repeats", kind)
+    default = getattr(args, "seeds_default", None)
+    return None if default is None else tuple(range(default))
 
 
 def add_actors_arg(p: argparse.ArgumentParser) -> None:
@@ -165,14 +147,14 @@ def add_runtime_args(
         add_device_arg(p)
     add_threads_arg(p, threads)
     if jobs is not None:
-        from cnnlab.core.runtime import MAX_JOBS
+        from cnnlab.core.runtime import JOBS_PER_CORE, MAX_JOBS
 
         p.add_argument(
             "--jobs",
             type=positive_int,
             default=None,
             metavar="N",
-            help=f"parallel training processes, {jobs} (default: CPU cores, at most {MAX_JOBS})",
+            help=f"parallel training processes, {jobs} (default: CPU cores, at most {MAX_JOBS}; capped at {JOBS_PER_CORE} per core)",
         )
 
 

@@ -7,11 +7,11 @@ import logging
 
 from cnnlab.cli.common import (
     add_config_args,
-    add_repeats_arg,
     add_runtime_args,
     add_search_source_args,
+    add_seed_args,
     add_tensorboard_arg,
-    parse_seeds,
+    chosen_seeds,
     positive_int,
     resolve_run_config,
     runtime_options,
@@ -52,7 +52,12 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
     add_config_args(p)
     from cnnlab.art.repeats import DEFAULT_REPEATS, DEFAULT_TRIALS
 
-    add_repeats_arg(p, str(DEFAULT_REPEATS), flags=("--seeds", "--repeats"))
+    add_seed_args(
+        p,
+        DEFAULT_REPEATS,
+        "Part 1 paired repeats per variant; repeat r trains with seed r on validation fold r mod data.folds",
+        "repeat",
+    )
     p.add_argument("--quick", action="store_true", help="the first repeat alone, 2 epochs (smoke test)")
     p.add_argument(
         "--trials",
@@ -80,7 +85,7 @@ def _suite_options(args: argparse.Namespace):
     return SuiteOptions(
         runtime=runtime_options(args),
         base=base,
-        repeats=parse_seeds(args.repeats, args.repeats_flag),
+        repeats=chosen_seeds(args),
         epochs=args.epochs,
         quick=args.quick,
         search_trials=args.trials,

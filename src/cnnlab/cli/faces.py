@@ -7,6 +7,7 @@ import logging
 import sys
 
 from cnnlab.cli.common import ArgumentParser, add_actors_arg, parse_actors
+from cnnlab.core.errors import shorten
 from cnnlab.core.images import MAX_IMAGE_PIXELS
 
 log = logging.getLogger("cnnlab")
@@ -22,9 +23,12 @@ def _byte_count(text: str) -> int:
     units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
     t = text.strip().lower().removesuffix("b").removesuffix("i")
     try:
-        return int(float(t[:-1]) * units[t[-1]]) if t and t[-1] in units else int(t)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a byte count: {text!r}") from None
+        value = int(float(t[:-1]) * units[t[-1]]) if t and t[-1] in units else int(t)
+    except (ValueError, OverflowError):  # "abc", "nanM", "infM"
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a positive byte count: {shorten(text)}")
+    return value
 
 
 def _add_faces(sub: argparse._SubParsersAction) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from cnnlab.cli.common import (
     ArgumentParser,
     add_field_arg,
-    parse_seeds,
+    chosen_seeds,
     resolve_command_config,
     tensorboard_callbacks,
 )
@@ -271,7 +271,7 @@ def _run_part2_layers(args: argparse.Namespace) -> int:
     from cnnlab.faces.depth import format_sweep, layer_sweep
 
     config = resolve_command_config(FeaturesRunConfig, args)
-    seeds = parse_seeds(args.seeds) if args.seeds is not None else tuple(range(RECIPE_SEEDS))  # before any work
+    seeds = chosen_seeds(args) or tuple(range(RECIPE_SEEDS))  # before any work
     state_dict, weights, faces = _load_alexnet_inputs(config, config.features.weights, args)
     sweep = layer_sweep(
         faces,

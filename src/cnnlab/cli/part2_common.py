@@ -10,11 +10,11 @@ from cnnlab.cli.common import (
     add_config_args,
     add_field_arg,
     add_runtime_args,
-    add_seeds_arg,
+    add_seed_args,
     add_tensorboard_arg,
     bind_field,
+    chosen_seeds,
     parse_actors,
-    parse_seeds,
     tensorboard_done,
 )
 from cnnlab.core.train.config import OPTIMIZERS
@@ -60,7 +60,7 @@ def add_train_args(p: argparse.ArgumentParser, cls: type) -> None:
         "early stopping after this many epochs without improvement of the validation metric (train.early_stopping.monitor)",
         type=int,
     )
-    add_seeds_arg(p, None, "training seeds, one run each (sets train.seed), then mean +- std")
+    add_seed_args(p, None, "training seeds, one run each (sets train.seed), then mean +- std")
 
 
 def add_mlp_args(p: argparse.ArgumentParser) -> None:
@@ -89,10 +89,11 @@ def add_mlp_args(p: argparse.ArgumentParser) -> None:
 
 
 def seeded(config, args: argparse.Namespace) -> list:
-    """One config per --seeds seed (train.seed), or just `config` when --seeds is not given."""
+    """One config per seed of --seeds or --repeats (train.seed), or just `config` when neither is given."""
     from cnnlab.faces.config import with_seed
 
-    return [config] if args.seeds is None else [with_seed(config, s) for s in parse_seeds(args.seeds)]
+    seeds = chosen_seeds(args)
+    return [config] if seeds is None else [with_seed(config, s) for s in seeds]
 
 
 def print_part2(results: list, args: argparse.Namespace, extra: Callable[[dict], list[str]] | None = None) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from cnnlab.cli.common import add_field_arg, parse_seeds, resolve_command_config, runtime_options, tensorboard_callbacks
+from cnnlab.cli.common import (
+    add_field_arg,
+    chosen_seeds,
+    resolve_command_config,
+    runtime_options,
+    tensorboard_callbacks,
+)
 from cnnlab.cli.part2_common import (
     add_face_data_args,
     add_mlp_args,
@@ -16,6 +22,16 @@ from cnnlab.cli.part2_common import (
 )
 
 RECIPE_SEEDS = 3  # seeds per recipe when --seeds is not given (the report's Part 2 seeds)
+
+
+def _widths(text: str) -> list[int]:
+    """--widths "16,32" -> [16, 32]; anything else a one-line error (the config checks the values)."""
+    from cnnlab.core.errors import ConfigError, shorten
+
+    try:
+        return [int(w) for w in text.split(",") if w.strip()]
+    except ValueError:
+        raise ConfigError(f"--widths must be comma-separated integers, got {shorten(text)}") from None
 
 
 def add_small_commands(psub: argparse._SubParsersAction) -> None:
@@ -39,7 +55,7 @@ def add_small_commands(psub: argparse._SubParsersAction) -> None:
         "cnn.widths",
         "--widths",
         "channels of the conv layers, comma-separated (each: conv, ReLU, 2x2 max-pool)",
-        to_config=lambda text: [int(w) for w in text.split(",") if w.strip()],
+        to_config=_widths,
         metavar="N[,N...]",
     )
     add_field_arg(c, CNNRunConfig, "cnn.kernel_size", "--kernel-size", "conv kernel size (odd)", type=int)
@@ -80,7 +96,7 @@ def _run_recipes(args: argparse.Namespace) -> int:
     from cnnlab.faces.recipes import run_many, select_mlp_recipe
 
     config = resolve_command_config(MLPRunConfig, args)
-    seeds = parse_seeds(args.seeds) if args.seeds is not None else tuple(range(RECIPE_SEEDS))
+    seeds = chosen_seeds(args) or tuple(range(RECIPE_SEEDS))
     from cnnlab.core.threads import resolve_threads
 
     runtime = runtime_options(args)

@@ -7,12 +7,9 @@ import logging
 
 from cnnlab.cli.common import (
     add_part1_data_arg,
-    add_repeats_arg,
     add_runtime_args,
     add_search_source_args,
-    add_seeds_arg,
     add_tensorboard_arg,
-    parse_seeds,
     positive_int,
     runtime_options,
     tensorboard_callbacks,
@@ -45,8 +42,20 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     from cnnlab.art.repeats import DEFAULT_REPEATS, DEFAULT_TRIALS
     from cnnlab.report.options import DEFAULT_FACES, DEFAULT_SEEDS, DEFAULT_WEIGHTS
 
-    add_repeats_arg(p, str(DEFAULT_REPEATS))
-    add_seeds_arg(p, str(len(DEFAULT_SEEDS)), "Part 2 seeds per model (--quick: the first alone)")
+    p.add_argument(
+        "--repeats",
+        default=str(DEFAULT_REPEATS),
+        metavar="N",
+        help="Part 1 paired repeats per variant, a count: repeat r trains with seed r on validation fold r mod "
+        f"data.folds (default: {DEFAULT_REPEATS})",
+    )
+    p.add_argument(
+        "--seeds",
+        default=",".join(map(str, DEFAULT_SEEDS)),
+        metavar="S[,S|A-B...]",
+        help="Part 2 seeds per model, a comma list with ranges (0-4; 5 = seed 5 alone) (--quick: the first alone) "
+        f"(default: {','.join(map(str, DEFAULT_SEEDS))})",
+    )
     p.add_argument(
         "--trials",
         type=positive_int,
@@ -81,14 +90,15 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 def _run_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from cnnlab.core.config import id_count, seed_list
     from cnnlab.report import ReportOptions, build_report
 
     options = ReportOptions(
         runtime=runtime_options(args),
         report_dir=Path(args.report_dir),
         quick=args.quick,
-        seeds=parse_seeds(args.seeds),
-        repeats=parse_seeds(args.repeats, "--repeats"),
+        seeds=seed_list(args.seeds, "--seeds", count_flag=None),
+        repeats=id_count(args.repeats, "--repeats", "repeat", list_flag=None),
         trials=args.trials,
         style=Path(args.style) if args.style else None,
         compile=not args.no_compile,

@@ -90,10 +90,9 @@ MAX_IDS = 1000  # seeds or repeats one command may ask for (a count of 10**9 mus
 
 
 def as_ids(value: int | str | Sequence[int], flag: str, what: str = "seed") -> tuple[int, ...]:
-    """The one rule for seed and repeat ids: from a count n (ids 0..n-1), a text as the CLI takes it
-    ("3": 0, 1, 2; "0,2"; "4," for 4 alone), or the ids themselves. Each id is a seed (an integer in
-    [0, 2**32), check_seed), named once, at most MAX_IDS of them; else a one-line ConfigError naming
-    `flag` (`what`: "seed" or "repeat")."""
+    """The one rule for seed and repeat ids: from a count n (ids 0..n-1), the ids, or the old CLI text ("3":
+    0, 1, 2; "0,2"; "4,": kept for API callers; the CLI reads --seeds by seed_list, --repeats by id_count).
+    Each id a seed (check_seed), named once, at most MAX_IDS; else a ConfigError naming `flag`."""
     shown = shorten(value)
     if isinstance(value, str):
         text = value.strip()
@@ -111,6 +110,43 @@ def as_ids(value: int | str | Sequence[int], flag: str, what: str = "seed") -> t
         check_seed(i, f"each {what} of {flag}")
     check(len(set(ids)) == len(ids), f"{flag} names a {what} twice: {shown}")
     return tuple(int(i) for i in ids)
+
+
+def seed_list(
+    text: str, flag: str = "--seeds", what: str = "seed", count_flag: str | None = "--repeats"
+) -> tuple[int, ...]:
+    """Ids named one by one, as the CLI's --seeds takes them: "5" (5 alone), "0,2", ranges "0-4" and mixes
+    ("0-2,7"), checked as as_ids does; else a ConfigError naming `flag` (a count is `count_flag`)."""
+    shown, ids = shorten(text), []
+    for part in filter(None, (p.strip() for p in str(text).split(","))):
+        first, dash, last = part.partition("-")
+        try:
+            low, high = int(first), int(last) if dash else int(first)
+        except ValueError:
+            raise ConfigError(
+                f"{flag} must list {what}s, a comma list with ranges (5; 0,2; 0-4), got {shown}"
+                + (f" (for a count, use {count_flag} 3)" if count_flag else "")
+            ) from None
+        check(low <= high, f"{flag}: the range {shorten(part)} runs backwards")
+        check(len(ids) + high - low < MAX_IDS, f"{flag} must name from 1 to {MAX_IDS} {what}s, got {shown}")
+        ids.extend(range(low, high + 1))
+    return as_ids(ids, flag, what)
+
+
+def id_count(
+    text: str | int, flag: str = "--repeats", what: str = "seed", list_flag: str | None = "--seeds"
+) -> tuple[int, ...]:
+    """The ids 0..n-1 of a count n, as the CLI's --repeats takes it ("3": 0, 1, 2); else a ConfigError."""
+    try:
+        count = int(str(text).strip())
+    except ValueError:
+        count = 0
+    check(
+        1 <= count <= MAX_IDS,
+        f"{flag} must be a count from 1 to {MAX_IDS} ({what}s 0 to N-1), got {shorten(text)}"
+        + (f" (to name {what}s, use {list_flag} 0,2 or 0-4)" if list_flag else ""),
+    )
+    return tuple(range(count))
 
 
 # ----------------------------------------------------------------------------- dict <-> dataclass
@@ -288,15 +324,16 @@ def load_yaml(path: str | Path) -> dict:
     """Read a YAML config file (a mapping); errors name the file."""
     import yaml
 
+    from cnnlab.core import readback
+
     path = Path(path)
-    try:
-        with open(path, "rb") as f:  # at most one byte past the cap: the size is checked before parsing
-            raw = f.read(MAX_CONFIG_BYTES + 1)
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES // 2**20} MB: not a cnnlab config")
+    try:  # a regular file under the cap (a FIFO or /dev/zero given as --config is refused, never read)
+        raw = readback.read_bytes(path, f"config file {path}", MAX_CONFIG_BYTES)
         text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except readback.UntrustedData as exc:
+        raise ConfigError(f"cannot read {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {clip(exc)}") from None
     try:

@@ -7,6 +7,7 @@ Every reader goes through these functions, which check, before anything large is
 - regular files only (a FIFO, device or socket is refused without being opened for a blocking read);
 - a size cap per kind of file (`MAX_BYTES`);
 - paths kept inside their folder (`inside`);
+- checkpoints: a readable zip archive, as torch.save writes (`checkpoint_file`);
 - JSON depth (`MAX_JSON_DEPTH`) and strictness (no NaN or Infinity);
 - `.npy` arrays: header read first, shape and dtype checked against what the caller expects.
 
@@ -145,6 +146,43 @@ def load_json(
     `max_depth` deep. A missing file is FileNotFoundError; anything else wrong is UntrustedData."""
     label = what or str(path)
     return parse_json(read_bytes(path, label, max_bytes), label, max_depth)
+
+
+def checkpoint_file(path: str | os.PathLike, what: str | None = None, max_bytes: int = MAX_BYTES["checkpoint"]) -> Path:
+    """`path` when it names a checkpoint that torch.load can open: a regular file under the cap holding a
+    readable zip archive (what torch.save writes); a file cut short loses the zip's central directory, at
+    its end. UntrustedData otherwise (FileNotFoundError when missing). Nothing is unpickled here."""
+    import zipfile
+
+    label = what or str(path)
+    path = regular_file(path, label)
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise UntrustedData(f"{label} is {size:,} bytes, over the limit of {max_bytes:,}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if not archive.namelist():
+                raise zipfile.BadZipFile("it is empty")
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise UntrustedData(
+            f"{label} is not a readable checkpoint (cut short or not written by torch.save: {exc})"
+        ) from None
+    return path
+
+
+def load_jsonl(
+    path: str | os.PathLike,
+    what: str | None = None,
+    max_bytes: int = MAX_BYTES["text"],
+    max_depth: int = MAX_JSON_DEPTH,
+) -> list[Any]:
+    """A JSON-lines file (metrics.jsonl) read as untrusted input: a regular file under the cap, one strict JSON
+    value per non-blank line, each at most `max_depth` deep; UntrustedData naming the line otherwise."""
+    label = what or str(path)
+    text = read_text(path, label, max_bytes)
+    return [
+        parse_json(line, f"{label} line {n}", max_depth) for n, line in enumerate(text.split("\n"), 1) if line.strip()
+    ]
 
 
 def inside(root: str | os.PathLike, relative: str | os.PathLike, what: str | None = None) -> Path:

@@ -8,6 +8,7 @@ run (the device and thread count are written to every summary).
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +26,23 @@ __all__ = [
     "identity_device",
     "default_jobs",
     "check_jobs",
+    "JOBS_PER_CORE",
+    "max_jobs",
 ]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_OUT = Path("runs")  # the runs folder: every run, suite, sweep and cache lives below it
 DEFAULT_DEVICE = "cpu"
 MAX_JOBS = 4  # parallel training processes on the CPU by default, at most (one per core below that)
 MAX_GPU_JOBS = 16  # parallel training processes sharing one GPU by default, at most (one per core below that)
+JOBS_PER_CORE = 4  # --jobs is capped at this many processes per core: more only costs memory (issue 30: 100000)
+
+
+def max_jobs() -> int:
+    """The most parallel training processes any command starts: JOBS_PER_CORE per core (16 on 4 cores);
+    a larger --jobs is lowered to it with a one-line warning."""
+    return JOBS_PER_CORE * (os.cpu_count() or 1)
 
 
 def default_jobs(device: str = DEFAULT_DEVICE) -> int:
@@ -69,7 +81,7 @@ class RuntimeOptions:
 
     out: the runs folder. device: a torch device name ("cpu", "cuda", "cuda:1", "mps"), checked when
     training starts. threads: torch threads per training process (None: the rule of cnnlab.core.threads).
-    jobs: parallel training processes (None: default_jobs for the device). data: the Part 1 data (None: the RunConfig's default,
+    jobs: parallel training processes (None: default_jobs for the device; at most max_jobs()). data: the Part 1 data (None: the RunConfig's default,
     cnnlab.art.config.DataConfig.name).
     """
 
@@ -84,6 +96,9 @@ class RuntimeOptions:
         if self.jobs is None:
             object.__setattr__(self, "jobs", default_jobs(self.device))
         check_jobs(self.jobs)
+        if self.jobs > max_jobs():  # each process holds torch and its data: 100000 of them exhaust memory
+            log.warning("--jobs %d is more than %d per core: using %d processes", self.jobs, JOBS_PER_CORE, max_jobs())
+            object.__setattr__(self, "jobs", max_jobs())
         if self.threads is not None:
             check_jobs(self.threads, "--threads")
         if not isinstance(self.device, str) or not self.device.strip():

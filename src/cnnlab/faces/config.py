@@ -164,6 +164,13 @@ class FaceCNNConfig(FaceInputConfig):
             self.image_size >= 2 ** len(self.widths),
             f"cnn.image_size {self.image_size} is too small for {len(self.widths)} 2x2 poolings",
         )
+        # Counted before anything is allocated, as for every model: convolutions, then the linear layer's
+        # weights per class (widths 100000,100000 would claim 360 GB).
+        channels, side, count = self.channels, self.image_size, 0
+        for width in self.widths:
+            count += (channels * self.kernel_size**2 + 1) * width
+            channels, side = width, side // 2
+        check_parameter_count(count + channels * side * side + 1, "this small CNN")
 
 
 def _check_alexnet(section: str, input_size: int, dropout: float, weights: str | None) -> None:

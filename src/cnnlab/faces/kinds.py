@@ -24,6 +24,6 @@ def _inspect(path: Path, split: str = "test", **options: Any) -> Any:
 
 
 KINDS = tuple(
-    register_kind(RunKind(name, "Part 2", load_model=_load, inspect=_inspect))
+    register_kind(RunKind(name, "Part 2", load_model=_load, inspect=_inspect, files=("model.pt",)))
     for name in ("mlp", "face-cnn", "alexnet-features", "alexnet-finetune")
 )

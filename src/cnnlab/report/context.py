@@ -10,12 +10,12 @@ one-line CnnlabError naming it, never a traceback or a silently wrong report. So
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from cnnlab.art.suites.common import SUITE_ORDER
+from cnnlab.core import readback
 from cnnlab.core.errors import CnnlabError, first_line
 from cnnlab.core.stats import aggregate, mean_curves
 
@@ -60,8 +60,8 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     if not path.is_file():
         raise CnnlabError(f"{what} not found: {path} (run `cnnlab report` without --no-train to produce it)")
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        obj = readback.load_json(path, what)
+    except (OSError, ValueError) as exc:  # readback.UntrustedData is a ValueError
         raise CnnlabError(f"cannot read {what} {path}: {first_line(exc)}") from None
     if not isinstance(obj, dict):
         raise CnnlabError(f"{what} {path} does not hold a JSON object")
@@ -73,8 +73,8 @@ def _history(run: Path) -> list[dict]:
     if not path.is_file():
         raise CnnlabError(f"learning curve not found: {path}")
     try:
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        rows = readback.load_jsonl(path, "learning curve")
+    except (OSError, ValueError) as exc:
         raise CnnlabError(f"cannot read learning curve {path}: {first_line(exc)}") from None
     if not all(isinstance(r, dict) for r in rows):
         raise CnnlabError(f"learning curve {path} has a line that is not a JSON object")
@@ -245,7 +245,7 @@ def _devices(root: Path, run_ids: list[str]) -> list[str]:
     found = set()
     for rid in run_ids:
         try:
-            summary = json.loads((root / rid / "summary.json").read_text(encoding="utf-8"))
+            summary = readback.load_json(root / rid / "summary.json")
         except (OSError, ValueError):
             continue  # a missing or damaged run is reported where its numbers are read
         found.add(str(summary.get("device", "cpu")) if isinstance(summary, dict) else "cpu")

@@ -34,7 +34,7 @@ def format_summary(result: InspectResult, k: int = 3) -> str:
 
 def load_diagnostics(run_path: str | Path) -> dict[str, Any] | None:
     """A run's diagnostics.json, or None when it has not been inspected."""
-    import json
+    from cnnlab.core import readback
 
     path = Path(run_path) / DIAGNOSTICS_DIR / "diagnostics.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    return readback.load_json(path) if path.is_file() else None

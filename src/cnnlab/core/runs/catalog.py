@@ -30,7 +30,7 @@ from typing import Any
 from cnnlab.core.config import flatten
 from cnnlab.core.errors import CnnlabError, clip, shorten
 from cnnlab.core.io import load_json
-from cnnlab.core.runs.folders import SUMMARY, documents_problem
+from cnnlab.core.runs.validity import SUMMARY, documents_problem
 
 log = logging.getLogger(__name__)
 
@@ -289,17 +289,13 @@ def _parse_value(raw: str, text: str = "") -> Any:
 
 
 def check_key(key: str, records: Sequence[RunRow], flag: str) -> None:
-    """CnnlabError naming `flag` unless `key` is a column or a dotted key of some readable run (or there is none)."""
+    """CnnlabError naming `flag` unless `key` is a column or a dotted key of some readable run; with no
+    readable run, any dotted key passes (nothing to check it against) but an undotted one must be a column."""
     readable = [r for r in records if r.ok]
-    if (
-        key in COLUMNS + ("id", "status", "path", "suites", "studies")
-        or not readable
-        or any(
-            isinstance(s, Mapping) and key in flatten(s)
-            for r in readable
-            for s in (r.meta.get("config"), r.meta, r.summary)
-        )
-    ):
+    sources = [s for r in readable for s in (r.meta.get("config"), r.meta, r.summary) if isinstance(s, Mapping)]
+    if key in COLUMNS + ("id", "status", "path", "suites", "studies") or any(key in flatten(s) for s in sources):
+        return
+    if not readable and "." in key:
         return
     raise CnnlabError(
         f"unknown {flag} key {shorten(key)}: no run has it (use a column: {', '.join(('id',) + COLUMNS[1:])}, "
@@ -370,13 +366,23 @@ def sort_runs(records: Iterable[RunRow], key: str = "when", reverse: bool = Fals
     return have + sorted(missing, key=lambda r: r.run_id)
 
 
+def _run_like(path: Path) -> bool:
+    """Whether `path` is (or was meant to be) a run folder: named as a run id, or with its files."""
+    return path.is_dir() and (
+        bool(_RUN_NAME.match(path.name)) or any(os.path.lexists(path / name) for name in ("config.json", SUMMARY))
+    )
+
+
 def find_run(root: str | os.PathLike, ref: str) -> Path:
-    """A run folder named by path, by run id, or by a unique prefix of a run id in `root`."""
+    """A run folder named by path, by run id, or by a unique prefix of a run id in `root`; a CnnlabError
+    for an empty name, or a folder that is no run (`/etc`, the runs folder itself)."""
+    if not str(ref).strip():
+        raise CnnlabError("no run given: name a run folder, a run id, or a unique prefix of one")
     path = Path(ref)
-    if path.is_dir() and ((path / "summary.json").exists() or (path / "config.json").exists()):
+    if _run_like(path) and path.resolve() != Path(root).resolve():
         return path
     root = Path(root)
-    if (root / ref).is_dir():
+    if path.name == ref and ref not in (".", "..") and _run_like(root / ref):  # a plain name inside root
         return root / ref
     matches = (
         sorted(e.name for e in _candidates(root) if e.name.startswith(ref) and not e.name.startswith("."))

@@ -6,7 +6,7 @@ written into a hidden temporary folder and renamed into place only when complete
 process never leaves a half-written run, and a rerun simply starts that run again (the temporary
 folders of dead processes are removed by the next `create_run` in the same runs folder).
 
-A cached run folder is used only when it validates (`run_problem`): a damaged one (hand-edited,
+A cached run folder is used only when it validates (`validity.run_problem`): a damaged one (hand-edited,
 truncated, half-deleted) is reported in one warning line, trained again and replaced atomically.
 """
 
@@ -16,7 +16,6 @@ import contextlib
 import csv
 import errno
 import io
-import json
 import logging
 import os
 import shutil
@@ -26,8 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cnnlab.core.errors import clip
 from cnnlab.core.io import atomic_path, atomic_write_json, atomic_write_text, json_text, load_json, short_hash
 from cnnlab.core.processes import FOREIGN_TMP_AGE, left_by_dead_process, process_tag
+from cnnlab.core.runs.validity import SUMMARY, load_history, load_summary, run_problem
 from cnnlab.core.runtime import identity_device
 from cnnlab.core.version import __version__
 
@@ -37,8 +38,6 @@ if TYPE_CHECKING:  # torch only where weights are written: `cnnlab runs` reads r
     from cnnlab.core.train.callbacks import Callback
 
 log = logging.getLogger(__name__)
-
-SUMMARY = "summary.json"
 
 
 def run_key(kind: str, config: Mapping[str, Any], data_hash: str, seed: int, device: Any = "cpu") -> dict:
@@ -64,74 +63,6 @@ class RunResult:
     path: Path
     summary: dict
     cached: bool
-
-
-SUMMARY_KEYS = ("run_id", "kind", "version", "seed", "data", "wall_seconds")  # what write_summary always writes
-
-
-def run_problem(path: str | os.PathLike) -> str | None:
-    """Why `path` is not a valid finished run folder (one line), or None when it is one.
-
-    Valid: config.json and summary.json hold JSON objects (the summary with the keys every run
-    writes, its run_id the folder's name), and every line of metrics.jsonl is a JSON object.
-    """
-    path = Path(path)
-    if not path.is_dir():
-        return "not a folder"
-    docs = {}
-    for name in ("config.json", SUMMARY):
-        try:
-            docs[name] = load_json(path / name)
-        except FileNotFoundError:
-            return f"{name} is missing"
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            return f"{name} is unreadable ({type(exc).__name__})"
-    problem = documents_problem(path.name, docs["config.json"], docs[SUMMARY])
-    if problem is not None:
-        return problem
-    try:
-        history = load_history(path)
-    except FileNotFoundError:
-        return "metrics.jsonl is missing"
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return f"metrics.jsonl is unreadable ({type(exc).__name__})"
-    if not all(isinstance(row, dict) for row in history):
-        return "metrics.jsonl holds a line that is not a JSON object"
-    return None
-
-
-_SUMMARY_TYPES = {
-    "run_id": ((str,), "text"),
-    "kind": ((str,), "text"),
-    "version": ((str,), "text"),
-    "seed": ((int,), "an integer"),
-    "data": ((dict,), "an object"),
-    "wall_seconds": ((int, float), "a number"),
-}
-
-
-def documents_problem(name: str, meta: Any, summary: Any) -> str | None:
-    """Why a run folder called `name` with these config.json (`meta`) and summary.json documents is not a
-    valid run (one line), or None: the rule shared by the run cache (`run_problem`) and `cnnlab runs`.
-
-    Both must be JSON objects; the summary holds SUMMARY_KEYS with their types (its run_id the folder's
-    name, its seed an integer); config.json's "config" is an object. Read them with `core.io.load_json`,
-    which also refuses NaN and Infinity.
-    """
-    for what, doc in (("config.json", meta), (SUMMARY, summary)):
-        if not isinstance(doc, dict):
-            return f"{what} does not hold a JSON object"
-    missing = [k for k in SUMMARY_KEYS if k not in summary]
-    if missing:
-        return f"{SUMMARY} lacks {', '.join(missing)}"
-    for key, (types, what) in _SUMMARY_TYPES.items():
-        if isinstance(summary[key], bool) or not isinstance(summary[key], types):
-            return f"{SUMMARY}'s {key} is not {what}"
-    if summary["run_id"] != name:
-        return f"{SUMMARY} names another run ({str(summary['run_id'])[:40]!r})"
-    if not isinstance(meta.get("config"), dict):
-        return "config.json holds no config"
-    return None
 
 
 def find_cached_run(
@@ -188,30 +119,22 @@ class RunRecord:
 
 
 def read_run(run_path: str | os.PathLike) -> RunRecord:
-    """Read a finished run folder (config.json, summary.json, metrics.jsonl); a DataError names what is missing."""
+    """Read a finished run folder (config.json, summary.json, metrics.jsonl) through core.readback; a
+    DataError names what is missing or unreadable."""
     from cnnlab.core.errors import DataError
 
     path = Path(run_path)
     if not (path / SUMMARY).is_file():
         raise DataError(f"not a finished cnnlab run folder (no {SUMMARY}): {path}")
     try:
-        meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        meta = load_json(path / "config.json")
         summary = load_summary(path)
         history = load_history(path) if (path / "metrics.jsonl").is_file() else []
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"unreadable run folder {path}: {exc}") from None
+    except (OSError, ValueError) as exc:  # UntrustedData is a ValueError
+        raise DataError(f"unreadable run folder {path}: {clip(exc, 200)}") from None
     if not isinstance(meta, dict) or not isinstance(summary, dict):
         raise DataError(f"unreadable run folder {path}: config.json and summary.json must hold objects")
     return RunRecord(path, meta, summary, history)
-
-
-def load_summary(run_path: str | os.PathLike) -> dict:
-    return json.loads((Path(run_path) / SUMMARY).read_text(encoding="utf-8"))
-
-
-def load_history(run_path: str | os.PathLike) -> list[dict]:
-    path = Path(run_path) / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 class RunDir:

@@ -24,12 +24,15 @@ __all__ = ["RunKind", "RUN_KINDS", "register_kind", "run_kind"]
 @dataclass(frozen=True)
 class RunKind:
     """One kind of run folder: `load_model(path)` returns its network in eval mode (None: the kind has no
-    network), `inspect(path, split, device=..., method=...)` writes its diagnostics (None: it has none)."""
+    network), `inspect(path, split, device=..., method=...)` writes its diagnostics (None: it has none),
+    `files` are the files every finished run of the kind holds (a `.pt` one a readable checkpoint): a
+    cached run without them is damaged (core.runs.folders.run_problem) and trained again."""
 
     name: str
     part: str  # "Part 1" or "Part 2"
     load_model: Callable[[Path], nn.Module] | None = None
     inspect: Callable[..., Any] | None = None
+    files: tuple[str, ...] = ()
 
 
 RUN_KINDS: Registry[RunKind] = Registry("run kind")

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from cnnlab.core import readback
 from cnnlab.core.config import flatten
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.processes import process_tag
@@ -136,8 +137,8 @@ def write_run_info(writer: Any, folder: Path) -> None:
     from PIL import Image
     from tensorboard.plugins.hparams.summary_v2 import hparams_pb
 
-    meta = json.loads((folder / "config.json").read_text())
-    summary = json.loads((folder / "summary.json").read_text())
+    meta = readback.load_json(folder / "config.json")
+    summary = readback.load_json(folder / "summary.json")
     step = int(summary.get("epochs_run") or 0)
     run_id = str(summary.get("run_id", folder.name))
     params = {**run_hparams(meta), "run_id": run_id}
@@ -177,10 +178,10 @@ def write_run_events(folder: str | os.PathLike, overwrite: bool = False) -> Path
     for name in ("config.json", "summary.json"):
         if not (folder / name).is_file():
             raise CnnlabError(f"{folder} is not a complete run folder (no {name})")
-    summary = json.loads((folder / "summary.json").read_text())
+    summary = readback.load_json(folder / "summary.json")  # untrusted: a FIFO or deep JSON is a ValueError
     history = []
     if (folder / "metrics.jsonl").is_file():
-        history = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        history = readback.load_jsonl(folder / "metrics.jsonl")
     # Wall times as they were: the run ended when summary.json was written, epochs took row["seconds"].
     end = (folder / "summary.json").stat().st_mtime
     t = end - float(summary.get("wall_seconds") or sum(float(r.get("seconds", 0)) for r in history))
