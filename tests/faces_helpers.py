@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
+import signal
 import socket
 import struct
 import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -217,3 +219,20 @@ def wait_until(cond: Callable[[], bool], timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.005)
     return False
+
+
+@contextlib.contextmanager
+def fails_after(seconds: float) -> Iterator[None]:
+    """Fail the test (not hang the suite) when the block runs longer than `seconds`: SIGALRM interrupts
+    even a blocking open() of a FIFO. Main thread only, as pytest runs tests."""
+
+    def expired(_signum: int, _frame: object) -> None:
+        raise TimeoutError(f"still running after {seconds} s: a hang")
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

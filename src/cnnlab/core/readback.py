@@ -86,12 +86,13 @@ def read_bytes(path: str | os.PathLike, what: str | None = None, max_bytes: int 
 
 
 def read_text(path: str | os.PathLike, what: str | None = None, max_bytes: int = MAX_BYTES["text"]) -> str:
-    """A UTF-8 text file read through `read_bytes`; bad UTF-8 is UntrustedData."""
+    """A UTF-8 text file read through `read_bytes`; bad UTF-8 is UntrustedData naming the line."""
     data = read_bytes(path, what, max_bytes)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UntrustedData(f"{what or path} is not UTF-8 text (byte {exc.start})") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UntrustedData(f"{what or path} is not UTF-8 text (line {line}, byte {exc.start})") from None
 
 
 def _refuse_constant(name: str) -> Any:

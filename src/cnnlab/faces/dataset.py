@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cnnlab.core.errors import ConfigError, DataError
-from cnnlab.core.images import display_name
+from cnnlab.core.errors import ConfigError, DataError, first_line
+from cnnlab.core.images import display_name, open_image
+from cnnlab.core.readback import inside
 from cnnlab.faces.facescrub.lists import name_key
 from cnnlab.faces.splits import FaceSplitConfig, assign_split, split_sizes
 
@@ -289,7 +290,8 @@ def _load_olivetti(size: int, channels: int, actors: Sequence[str] | None, split
 
 def _face_order(row: dict[str, str]) -> tuple:
     fid = row["face_id"]
-    return (0, int(fid), "") if fid.isdigit() else (1, 0, fid)
+    # ASCII digits only (int() refuses other Unicode digits) and short enough for int() to accept.
+    return (0, int(fid), "") if fid.isascii() and fid.isdigit() and len(fid) <= 4000 else (1, 0, fid)
 
 
 def _load_folder(
@@ -298,6 +300,7 @@ def _load_folder(
     from PIL import Image, UnidentifiedImageError
 
     from cnnlab.faces.facescrub.download import read_manifest
+    from cnnlab.faces.facescrub.manifest import MANIFEST
 
     if not folder.is_dir():
         raise DataError(f"face folder not found: {folder} (use 'olivetti' or a `cnnlab faces download` folder)")
@@ -322,13 +325,18 @@ def _load_folder(
         stored = {("gray", 1): row.get("gray", ""), ("rgb", 3): row.get("rgb", "")}
         kind = "gray" if channels == 1 else "rgb"
         rel = stored[(kind, channels)] if row.get(f"{kind}_size") == str(size) else ""
-        rel = rel or row["crop"]
-        path = folder / rel
+        column = kind if rel else "crop"
+        # The manifest is untrusted: its paths stay inside the folder, images are regular files under the pixel cap.
+        path = inside(
+            folder,
+            rel or row["crop"],
+            f"{folder / MANIFEST}: {column} of {row['actor'][:80]} face {row['face_id'][:40]}",
+        )
         try:
-            with Image.open(path) as img:
+            with open_image(path) as img:
                 return _resize(img, size, channels)
-        except (OSError, UnidentifiedImageError) as exc:
-            raise DataError(f"cannot read face image {path}: {exc}") from None
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+            raise DataError(f"cannot read face image {path}: {first_line(exc)}") from None
 
     counts = {
         c: (len(splits["train"][i]), len(splits["val"][i]), len(splits["test"][i])) for i, c in enumerate(classes)

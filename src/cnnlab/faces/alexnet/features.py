@@ -3,10 +3,17 @@
 The cache key covers the weights hash, the layer, the data hash and the input shape, so a cached file
 is only ever reused for the very same computation. Several layers can be extracted in one pass
 (`cached_layers`): 2.2 caches conv4 and the fine-tuning of 2.4 starts from conv3, from one forward pass.
+
+A cache file is untrusted when read back (it may be cut short, swapped with another split's, crafted or
+not a file at all): it is read through core.readback (a plain .npy, header checked before anything is
+allocated) and used only when its shape is (images of that split, the layer's width), float32, finite,
+and its record (<file>.json) names the same key and the SHA-256 of these very bytes. Anything else is
+rebuilt with one warning. A cache folder that is not a folder is one line (OutputError).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -19,8 +26,9 @@ import torch
 from torch import nn
 
 from cnnlab.core.device import resolve_device
-from cnnlab.core.errors import CnnlabError
+from cnnlab.core.errors import CnnlabError, DataError, OutputError
 from cnnlab.core.io import atomic_path, atomic_write_json, short_hash
+from cnnlab.core.readback import UntrustedData, load_array, load_json
 from cnnlab.core.runtime import DEFAULT_DEVICE, identity_device
 from cnnlab.faces.alexnet import LAYER_ORDER
 from cnnlab.faces.alexnet.model import FEATURE_CACHE_FORMAT, AlexNetTrunk, Normalize, layer_spec, pool_to_grid
@@ -181,6 +189,7 @@ def cached_layers(
         layer_spec(layer)
     data_hash = data_hash or tensor_hash(x)
     cache_dir = Path(cache_dir)
+    _make_cache_dir(cache_dir)
     found: dict[str, CachedFeatures] = {}
     missing: dict[str, tuple[dict, str, Path]] = {}
     on = identity_device(resolve_device(device))
@@ -188,7 +197,7 @@ def cached_layers(
         key_obj = feature_key(weights_sha256, layer, data_hash, tuple(x.shape), grid, on)
         key = short_hash(key_obj, 20)
         path = cache_dir / f"alexnet-{layer}{f'-g{grid}' if grid is not None else ''}-{key}.npy"
-        arr = _read_cache(path, len(x))
+        arr = _read_cache(path, key, (len(x), layer_width(layer, tuple(x.shape[1:]), grid)))
         if arr is None:
             missing[layer] = (key_obj, key, path)
         else:
@@ -206,13 +215,11 @@ def cached_layers(
             channels_last=channels_last,
             grid=grid,
         )
-        cache_dir.mkdir(parents=True, exist_ok=True)
         for layer, (key_obj, key, path) in missing.items():
-            with atomic_path(path) as tmp:
-                with open(tmp, "wb") as f:
-                    np.save(f, feats[layer].numpy(), allow_pickle=False)
-            atomic_write_json(path.with_suffix(".json"), {**key_obj, "key": key, "features": list(feats[layer].shape)})
-            log.info("feature cache written: %s %s", path, tuple(feats[layer].shape))
+            arr = feats[layer].numpy()  # (N, D) float32
+            if not np.isfinite(arr).all():  # never cached: it would only be rebuilt at every run
+                raise DataError(f"AlexNet {layer} activations hold NaN or infinite values: are the weights sound?")
+            _write_cache(path, arr, {**key_obj, "key": key, "features": list(arr.shape), "sha256": _array_sha256(arr)})
             found[layer] = CachedFeatures(feats[layer], path, False, key)
     return {layer: found[layer] for layer in layers}
 
@@ -234,17 +241,69 @@ def feature_key(
     }
 
 
-def _read_cache(path: Path, n: int) -> np.ndarray | None:
-    """The cached (n, D) float32 array at `path`, or None (absent, or damaged: a warning, then recomputed)."""
-    if not path.is_file():
+@functools.lru_cache(maxsize=64)
+def layer_width(layer: str, image_shape: tuple[int, ...], grid: int | None = None) -> int:
+    """D of the (N, D) activations cached_layers gives at `layer` for images of `image_shape` (C, H, W):
+    found by a pass of shapes alone (the meta device), so it always agrees with extract_outputs."""
+    trunk = AlexNetTrunk(layer, init=False).to("meta")
+    seen: list[int] = []
+    handle = tap_module(trunk, layer).register_forward_hook(
+        lambda _m, _i, out: seen.append(int(pool_to_grid(out, grid).flatten(1).shape[1]))
+    )
+    try:
+        trunk(torch.empty((1, *image_shape), device="meta"))
+    finally:
+        handle.remove()
+    return seen[0]
+
+
+def _array_sha256(arr: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(arr)).hexdigest()
+
+
+def _make_cache_dir(cache_dir: Path) -> None:
+    """`cache_dir` made if absent; a one-line OutputError when it cannot be a folder (a file is in the way)."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(f"the feature cache folder {cache_dir} is not a folder (a file is in the way)") from None
+    except OSError as exc:
+        raise OutputError(f"cannot make the feature cache folder {cache_dir}: {exc.strerror or exc}") from None
+
+
+def _read_cache(path: Path, key: str, shape: tuple[int, int]) -> np.ndarray | None:
+    """The cached `shape` float32 array at `path` whose record names `key` and its bytes' SHA-256; None when
+    absent, or damaged (one warning: it is then rebuilt)."""
+    if not os.path.lexists(path):
         return None
     try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        log.warning("feature cache %s is unreadable (%s); recomputing", path, exc)
+        arr = load_array(path, f"feature cache {path}", shape=shape, dtype=np.float32, finite=True)
+        record = load_json(path.with_suffix(".json"), f"its record {path.with_suffix('.json').name}")
+        if not isinstance(record, dict) or record.get("key") != key:
+            raise UntrustedData(f"its record {path.with_suffix('.json').name} names another key")
+        if record.get("sha256") != _array_sha256(arr):
+            raise UntrustedData(f"feature cache {path} does not hold the activations its record names")
+    except FileNotFoundError as exc:  # the record, or a link's target
+        log.warning("feature cache %s: %s is missing; rebuilding it", path, exc.filename)
         return None
-    if arr.ndim == 2 and arr.shape[0] == n and arr.dtype == np.float32:
-        log.info("feature cache hit: %s", path)
-        return arr
-    log.warning("feature cache %s has shape %s; recomputing", path, arr.shape)
-    return None
+    except (UntrustedData, OSError) as exc:
+        log.warning("damaged feature cache, rebuilding it: %s", exc)
+        return None
+    log.info("feature cache hit: %s", path)
+    return arr
+
+
+def _write_cache(path: Path, arr: np.ndarray, record: dict) -> None:
+    """`arr` to `path` and its record to <path>.json, each atomically. What stands in the way (a folder left
+    at `path`) or a failed write leaves the features uncached, with a warning; the run goes on."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            path.rmdir()  # an empty folder only; OSError otherwise
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, arr, allow_pickle=False)
+        atomic_write_json(path.with_suffix(".json"), record)
+    except OSError as exc:
+        log.warning("feature cache %s not written (%s); the features are used uncached", path, exc.strerror or exc)
+        return
+    log.info("feature cache written: %s %s", path, arr.shape)

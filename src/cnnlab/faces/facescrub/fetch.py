@@ -1,8 +1,10 @@
 """One HTTP(S) GET with a whole-request deadline, a byte limit, redirects and retries.
 
 Built on http.client (no third-party dependency) so that the limits are exact: `timeout` bounds the
-whole attempt (connect, headers and body, even for a server that trickles bytes), and a body longer
-than `max_bytes` is refused without reading it all. Proxies from the environment are not used.
+whole attempt (connect, headers and body, even for a server that trickles bytes), `stall` (optional)
+each wait for the next bytes, and a body longer than `max_bytes` is refused without reading it all.
+Proxies from the environment are not used. A body is kept in memory, or streamed into a `BodySink`
+(large files: the AlexNet weights), which is restarted before each retry.
 
 Statuses: ok, http_<code>, timeout, connection_error, dns_error, ssl_error, too_large,
 too_many_redirects, bad_url, bad_response. Transient ones (timeout, connection resets, 5xx, 408,
@@ -21,8 +23,10 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import quote, urljoin, urlsplit
 
+from cnnlab.core.errors import CnnlabError
 from cnnlab.faces.facescrub.lists import check_url
 
 USER_AGENT = "cnnlab-faces/0.1 (+FaceScrub downloader; research use)"
@@ -38,6 +42,14 @@ class FetchResult:
     detail: str
     attempts: int
     transient: bool = False  # whether another attempt could succeed
+
+
+class BodySink(Protocol):
+    """Where a streamed body goes: `write` each chunk; `restart` drops what was written (before a retry)."""
+
+    def write(self, chunk: bytes) -> object: ...
+
+    def restart(self) -> None: ...
 
 
 def is_transient_code(code: int) -> bool:
@@ -68,8 +80,17 @@ def _request_target(url: str) -> tuple[str, str, int | None, str]:
     return parts.scheme.lower(), host, parts.port, target
 
 
-def _attempt(url: str, timeout: float, max_bytes: int, max_redirects: int, user_agent: str) -> tuple[bytes, int]:
+def _attempt(
+    url: str,
+    timeout: float,
+    max_bytes: int,
+    max_redirects: int,
+    user_agent: str,
+    stall: float | None = None,
+    sink: BodySink | None = None,
+) -> tuple[bytes, int]:
     deadline = time.monotonic() + timeout
+    stall = stall or timeout
     for _ in range(max_redirects + 1):
         reason = check_url(url)
         if reason:
@@ -80,10 +101,10 @@ def _attempt(url: str, timeout: float, max_bytes: int, max_redirects: int, user_
             raise _Fail("timeout", f"no answer within {timeout:g} s", True)
         if scheme == "https":
             conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                host, port, timeout=remaining, context=_ssl_context()
+                host, port, timeout=min(remaining, stall), context=_ssl_context()
             )
         else:
-            conn = http.client.HTTPConnection(host, port, timeout=remaining)
+            conn = http.client.HTTPConnection(host, port, timeout=min(remaining, stall))
         try:
             conn.request(
                 "GET",
@@ -110,6 +131,9 @@ def _attempt(url: str, timeout: float, max_bytes: int, max_redirects: int, user_
             length = resp.getheader("Content-Length")
             if length and length.strip().isdigit() and int(length) > max_bytes:
                 raise _Fail("too_large", f"Content-Length {int(length)} > {max_bytes} bytes", False, 200)
+            encoding = (resp.getheader("Content-Encoding") or "identity").strip().lower()
+            if sink is not None and encoding != "identity":  # asked for identity; a stream is not decoded
+                raise _Fail("bad_response", f"{encoding} body although identity was asked for", False, 200)
             chunks: list[bytes] = []
             size = 0
             while True:
@@ -119,19 +143,21 @@ def _attempt(url: str, timeout: float, max_bytes: int, max_redirects: int, user_
                 if resp.isclosed():  # whole body read: http.client has closed the socket
                     break
                 if sock is not None:
-                    sock.settimeout(remaining)
+                    sock.settimeout(min(remaining, stall))
                 chunk = resp.read1(min(_CHUNK, max_bytes + 1 - size))  # one recv: the deadline holds
                 if not chunk:
                     break
-                chunks.append(chunk)
                 size += len(chunk)
                 if size > max_bytes:
                     raise _Fail("too_large", f"body over {max_bytes} bytes", False, 200)
+                if sink is None:
+                    chunks.append(chunk)
+                else:
+                    sink.write(chunk)
             if length and length.strip().isdigit() and size < int(length):
                 # http.client returns b"" instead of raising when the peer closes early
                 raise _Fail("connection_error", f"connection closed after {size} of {int(length)} bytes", True, 200)
             body = b"".join(chunks)
-            encoding = (resp.getheader("Content-Encoding") or "identity").strip().lower()
             if encoding in ("gzip", "x-gzip", "deflate"):  # sent although we asked for identity
                 body = _decompress(body, encoding, max_bytes)
             return body, resp.status
@@ -168,16 +194,26 @@ def fetch(
     max_redirects: int = 5,
     user_agent: str = USER_AGENT,
     sleep: Callable[[float], None] = time.sleep,
+    stall: float | None = None,
+    sink: BodySink | None = None,
 ) -> FetchResult:
-    """GET `url`: up to 1 + `retries` attempts, sleeping backoff * 2**k (plus jitter) between them."""
+    """GET `url`: up to 1 + `retries` attempts, sleeping backoff * 2**k (plus jitter) between them.
+
+    `stall`: the longest wait for the next bytes (default: whatever is left of `timeout`). `sink`: the
+    body is streamed into it (restarted before each attempt) and the result's data is None.
+    """
     attempts = 0
     while True:
         attempts += 1
         try:
-            data, code = _attempt(url, timeout, max_bytes, max_redirects, user_agent)
-            return FetchResult("ok", data, code, "", attempts)
+            if sink is not None:
+                sink.restart()
+            data, code = _attempt(url, timeout, max_bytes, max_redirects, user_agent, stall, sink)
+            return FetchResult("ok", None if sink is not None else data, code, "", attempts)
         except _Fail as f:
             fail = f
+        except CnnlabError:  # the sink's own failure (a full disk): not a network status
+            raise
         except Exception as exc:  # noqa: BLE001 - every network error becomes a status
             fail = _classify(exc)
         if not fail.transient or attempts > retries:

@@ -34,6 +34,10 @@ _SHA_RE = re.compile(r"[0-9a-fA-F]{64}")
 _BBOX_RE = re.compile(r"\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*")
 _UNSAFE_RE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_NAME = 80
+# The longest field a list row may have (URLs included; FaceScrub's are under 1,000 characters): longer ones
+# make the row a bad_line, clipped, so the manifest written from a list never holds a field that csv (131,072
+# characters) or a reader of it refuses.
+MAX_FIELD_CHARS = 8192
 _LOGGED_BAD_LINES = 10  # then one line with the count
 
 
@@ -196,6 +200,22 @@ def parse_list(path: str | Path) -> ParsedList:
 
 
 def _parse_fields(fields: list[str], columns: dict[str, int], source: str) -> FaceRow:
+    longest = max(range(len(fields)), key=lambda i: len(fields[i]), default=0)
+    if fields and len(fields[longest]) > MAX_FIELD_CHARS:
+        column = next((c for c, i in columns.items() if i == longest), f"field {longest + 1}")
+        get = lambda c: fields[columns[c]].strip()[:MAX_FIELD_CHARS] if columns[c] < len(fields) else ""  # noqa: E731
+        return FaceRow(
+            source,
+            display_name(get("name")),
+            get("image_id"),
+            get("face_id"),
+            get("url"),
+            get("bbox"),
+            get("sha256").lower(),
+            None,
+            "bad_line",
+            f"the {column} has {len(fields[longest]):,} characters, over the limit of {MAX_FIELD_CHARS:,}",
+        )
     if len(fields) != len(COLUMNS):
         get = lambda c: fields[columns[c]].strip() if columns[c] < len(fields) else ""  # noqa: E731
         hint = " (truncated list file?)" if len(fields) < len(COLUMNS) else ""

@@ -19,6 +19,7 @@ import numpy as np
 
 from cnnlab.core.errors import DataError, OutputError, write_failure
 from cnnlab.core.io import atomic_path
+from cnnlab.core.readback import read_text
 from cnnlab.faces.facescrub.lists import FaceRow
 
 MANIFEST = "manifest.csv"
@@ -46,6 +47,7 @@ MANIFEST_COLUMNS = (
     "gray_size",
     "rgb_size",
 )
+_REQUIRED = ("actor", "face_id", "status", "sha256", "crop", "gray", "rgb")  # what readers use
 _BLOCK = 4096  # row offsets converted to Python ints per step
 
 
@@ -123,18 +125,31 @@ class ManifestJournal:
 
 
 def read_manifest(folder: str | Path) -> list[dict[str, str]]:
-    """Rows of `folder`/manifest.csv (made by `cnnlab faces download`). DataError if absent or malformed."""
+    """Rows of `folder`/manifest.csv (made by `cnnlab faces download`), read as untrusted input: a regular
+    UTF-8 file of at most MAX_BYTES["text"], every row with exactly the header's fields. DataError (one line
+    naming the file and line) if absent or malformed; paths in it are checked where they are used."""
     path = Path(folder) / MANIFEST
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, str(path))
     except FileNotFoundError:
         raise DataError(f"no {MANIFEST} in {folder} (make one with `cnnlab faces download`)") from None
     except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [
-        c for c in ("actor", "face_id", "status", "sha256", "crop", "gray", "rgb") if c not in (reader.fieldnames or [])
-    ]
-    if missing:
-        raise DataError(f"{path} is not a cnnlab faces manifest (missing column(s) {', '.join(missing)})")
-    return list(reader)
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[dict[str, str]] = []
+    try:
+        header = next(reader, None) or []
+        missing = [c for c in _REQUIRED if c not in header]
+        if missing:
+            raise DataError(f"{path} is not a cnnlab faces manifest (missing column(s) {', '.join(missing)})")
+        for fields in reader:
+            if not fields:  # a blank line
+                continue
+            if len(fields) != len(header):
+                raise DataError(
+                    f"{path}:{reader.line_num}: {len(fields)} field(s), expected {len(header)} (a row cut short?)"
+                )
+            rows.append(dict(zip(header, fields)))
+    except csv.Error as exc:  # a field over csv's limit, a NUL byte, an unclosed quote
+        raise DataError(f"{path}:{reader.line_num}: not a manifest row ({exc})") from None
+    return rows
