@@ -127,22 +127,47 @@ def open_storage(url: str, heartbeat: bool | Liveness = True) -> Any:
         raise CnnlabError("empty storage URL")
     url = url.strip()
     if "://" not in url and url.endswith((".log", ".journal")):
-        return _open_journal(Path(url).expanduser())
+        return _open_journal(Path(url).expanduser(), create=bool(heartbeat))
     if "://" not in url:
         raise CnnlabError(f"malformed storage URL {shorten(url)}: {_URL_HINT}")
     return _open_database(url, heartbeat)
 
 
-def _open_journal(path: Path) -> Any:
+def _storage_file(path: Path, what: str, create: bool) -> None:
+    """Check the file of a journal or SQLite storage before Optuna opens it: its folder exists, and the file
+    is a regular file (a FIFO would hang the reader, /dev/zero grow it without end) or, when `create`, not
+    there yet. Reading a storage (`sweep --show`) never creates an empty one."""
+    from cnnlab.core.readback import MAX_BYTES, regular_file
+
+    if not path.parent.is_dir():
+        raise CnnlabError(f"folder of {what} {path} does not exist")
+    try:
+        size = regular_file(path, f"{what} {path}").stat().st_size
+    except FileNotFoundError:
+        if not create:
+            raise CnnlabError(f"{what} {path} does not exist") from None
+        return
+    except OSError as exc:
+        raise CnnlabError(f"cannot open {what} {path}: {exc.strerror or exc}") from None
+    if what.startswith("journal") and size > MAX_BYTES["text"]:
+        raise CnnlabError(f"{what} {path} is {size:,} bytes, over the limit of {MAX_BYTES['text']:,}")
+
+
+def _open_journal(path: Path, create: bool = True) -> Any:
     """A journal-file storage (no database server; one file that workers append to)."""
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    if not path.parent.is_dir():
-        raise CnnlabError(f"folder of journal storage {path} does not exist")
+    _storage_file(path, "journal storage", create)
     try:
         return JournalStorage(JournalFileBackend(str(path)))
     except OSError as exc:
         raise CnnlabError(f"cannot open journal storage {path}: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        # Optuna replays the whole log on opening: a line that is not JSON (JSONDecodeError is a
+        # ValueError) or not an Optuna operation fails here, as a damaged or foreign file.
+        raise CnnlabError(
+            f"journal storage {path} is damaged or not an Optuna journal: {first_line(exc, with_type=True)}"
+        ) from None
 
 
 def _open_database(url: str, heartbeat: bool | Liveness) -> Any:
@@ -164,8 +189,7 @@ def _open_database(url: str, heartbeat: bool | Liveness) -> Any:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             raise CnnlabError(f"storage {shown!r} is an in-memory database that workers cannot share; name a file")
-        if not Path(parsed.database).expanduser().resolve().parent.is_dir():
-            raise CnnlabError(f"folder of SQLite storage {parsed.database} does not exist")
+        _storage_file(Path(parsed.database).expanduser().resolve(), "SQLite storage", create=bool(heartbeat))
         engine_kwargs["connect_args"] = {"timeout": 60}  # several processes: wait for locks, not fail
     else:
         engine_kwargs["pool_pre_ping"] = True  # survive server-side idle disconnects in long trials
@@ -179,8 +203,24 @@ def _open_database(url: str, heartbeat: bool | Liveness) -> Any:
             grace_period=live.grace,
             heartbeat_stale_trial_callback=RetryLostTrial(live.max_retry, live.grace),
         )
+    import optuna
+
     try:
-        return _rdb_storage(url, engine_kwargs, beat)
+        store = _rdb_storage(url, engine_kwargs, beat)
+        store.get_all_studies()  # an unrelated database with a `studies` table fails here, not mid-sweep
+        return store
+    except RuntimeError as exc:  # Optuna's schema check: tables of another Optuna version
+        log.debug("schema check: %s", exc)
+        raise CnnlabError(
+            f"storage {shown!r} holds Optuna tables of a schema version that Optuna {optuna.__version__} "
+            "cannot use; use another storage (an older one can be upgraded: optuna storage upgrade --storage URL)"
+        ) from None
+    except optuna.exceptions.StorageInternalError as exc:  # wraps the SQLAlchemy error: not Optuna's tables
+        cause = exc.__cause__
+        reason = first_line(getattr(cause, "orig", None) or cause or exc)
+        for secret in {str(parsed.password or ""), raw or ""} - {""}:
+            reason = reason.replace(secret, "***")
+        raise CnnlabError(f"storage {shown!r} is not an Optuna storage or is damaged: {reason}") from None
     except ImportError as exc:
         # Optuna re-raises the driver's ImportError; SQLAlchemy >= 2.1 drives postgresql:// with psycopg 3.
         missing = getattr(exc.__cause__, "name", None) or exc.name or ""
