@@ -4,9 +4,12 @@ and reaches every worker."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
+import time
+import uuid
 
 import pytest
 
@@ -86,3 +89,72 @@ def test_show_of_a_study_without_a_target_says_so(tmp_path, capsys):
     assert main(["sweep", "--show", "--storage", str(journal), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "None" not in out and "0 trials finished" in out and "no target" in out, out
+
+
+# ----------------------------------------------------------------------------- item 6: a lost trial, re-queued once
+def _race_to_fail_a_stale_trial(url: str, study_name: str) -> list:
+    """Two workers (two storages, as two processes) both find the same trial stale at once; returns the
+    study's trials after both ran Optuna's `fail_stale_trials`.
+
+    To make the race certain, each storage's state check waits (up to 3 s) until both workers have read the
+    trial: without atomic transitions both read RUNNING, both write FAIL, and both queue a retry. With them,
+    the second worker's transaction waits for the first one's (its check then never meets the other at the
+    barrier, which times out) and finds the trial failed already."""
+    import warnings
+
+    from cnnlab.art.sweep.storage import Liveness, claim, open_storage
+
+    live = Liveness(1, 2)
+    first = open_storage(url, live)
+    study = optuna.create_study(study_name=study_name, storage=first, direction="maximize")
+    study.enqueue_trial({"x": 1}, user_attrs={"slot": 0})
+    number, trial_id = claim(first, first.get_study_id_from_name(study_name))
+    time.sleep(3.2)  # no heartbeat for longer than the grace period (SQLite's clock has whole seconds)
+
+    barrier = threading.Barrier(2)
+    stores = [open_storage(url, live) for _ in range(2)]
+    for store in stores:
+        check = store.check_trial_is_updatable
+        waited = []
+
+        def check_after_both_read(tid, state, check=check, waited=waited):
+            if tid == trial_id and not waited:
+                waited.append(True)
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    barrier.wait(timeout=3)
+            return check(tid, state)
+
+        store.check_trial_is_updatable = check_after_both_read
+
+    errors: list[BaseException] = []
+
+    def worker(store) -> None:
+        try:
+            optuna.storages.fail_stale_trials(optuna.load_study(study_name=study_name, storage=store))
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(store,), daemon=True) for store in stores]
+    with warnings.catch_warnings():  # fail_stale_trials is experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert not errors and not any(t.is_alive() for t in threads), errors
+    return optuna.load_study(study_name=study_name, storage=open_storage(url, heartbeat=False)).get_trials()
+
+
+def _check_one_retry(trials) -> None:
+    lost = [t for t in trials if t.state == TrialState.FAIL]
+    copies = [t for t in trials if t.state == TrialState.WAITING]
+    assert len(lost) == 1 and len(copies) == 1, [(t.number, t.state, t.user_attrs) for t in trials]
+    assert copies[0].user_attrs["replaces"] == lost[0].number and copies[0].user_attrs["lost"] == 1
+
+
+def test_a_lost_trial_is_requeued_once_when_two_workers_find_it_sqlite(tmp_path):
+    _check_one_retry(_race_to_fail_a_stale_trial(f"sqlite:///{tmp_path / 'study.db'}", "race"))
+
+
+def test_a_lost_trial_is_requeued_once_when_two_workers_find_it_postgres(postgres_url):
+    _check_one_retry(_race_to_fail_a_stale_trial(postgres_url, f"race-{uuid.uuid4().hex[:6]}"))

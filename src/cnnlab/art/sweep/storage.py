@@ -5,9 +5,11 @@ URLs: "sqlite:///file.db" (embedded; the default is runs/optuna.db), any SQLAlch
 journal file; several machines need a shared file system with working locks). Passwords never appear
 in messages.
 
-Claiming: a worker only ever runs trials it moved from WAITING to RUNNING. PostgreSQL and MySQL lock
-the row (SELECT ... FOR UPDATE) and journal files order the claims in the log, so one claimant wins;
-SQLite has no row locks, so claims on an SQLite file are serialised with an flock (`claim_lock`).
+Claiming: a worker only ever runs trials it moved from WAITING to RUNNING, and only the worker whose
+RUNNING -> FAIL change of a lost trial succeeded queues its retry. Each state change is a transaction
+that one claimant wins: PostgreSQL and MySQL lock the row (SELECT ... FOR UPDATE), SQLite workers begin
+every transaction IMMEDIATE (the database's write lock; `_immediate_transactions`), and journal files
+order the changes in the log. Claims on an SQLite file are also serialised with an flock (`claim_lock`).
 On RDB storages each running trial records a heartbeat every `Liveness.interval` s; a trial without one
 for `Liveness.grace` s is failed by the next worker that looks and queued again with the same parameters
 (at most `Liveness.max_retry` times; sweep.lifecycle). Journal files have no heartbeats.
@@ -191,6 +193,8 @@ def _open_database(url: str, heartbeat: bool | Liveness) -> Any:
             raise CnnlabError(f"storage {shown!r} is an in-memory database that workers cannot share; name a file")
         _storage_file(Path(parsed.database).expanduser().resolve(), "SQLite storage", create=bool(heartbeat))
         engine_kwargs["connect_args"] = {"timeout": 60}  # several processes: wait for locks, not fail
+        if heartbeat:  # a worker: its transactions take the write lock when they begin (_immediate_transactions)
+            engine_kwargs["connect_args"]["isolation_level"] = None
     else:
         engine_kwargs["pool_pre_ping"] = True  # survive server-side idle disconnects in long trials
         if parsed.get_backend_name() == "postgresql":
@@ -207,6 +211,8 @@ def _open_database(url: str, heartbeat: bool | Liveness) -> Any:
 
     try:
         store = _rdb_storage(url, engine_kwargs, beat)
+        if parsed.get_backend_name() == "sqlite" and heartbeat:
+            _immediate_transactions(store.engine)
         store.get_all_studies()  # an unrelated database with a `studies` table fails here, not mid-sweep
         return store
     except RuntimeError as exc:  # Optuna's schema check: tables of another Optuna version
@@ -262,6 +268,24 @@ def _rdb_storage(url: str, engine_kwargs: dict, beat: dict, attempts: int = 6) -
             log.debug("another worker is creating the storage's tables; trying again (%s)", text.splitlines()[0])
             time.sleep(0.2 + random.random())
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _immediate_transactions(engine: Any) -> None:
+    """Make every transaction on this SQLite engine BEGIN IMMEDIATE: it takes the database's write lock when it
+    begins, so a read-check-write such as Optuna's state change (read the trial FOR UPDATE, check it is not
+    finished, write the new state) is atomic across processes, as FOR UPDATE makes it on PostgreSQL.
+
+    Without it, pysqlite begins a transaction only at the first write: two workers that find the same
+    trial stale both read RUNNING, both set FAIL, both succeed, and each queues a retry (issue 30: "5 of 4
+    trials finished"). With it, the second one finds the trial failed already (UpdateFinishedTrialError),
+    so only the worker whose transition won runs `RetryLostTrial`. The engine's connections are opened with
+    isolation_level=None (pysqlite emits no BEGIN of its own); SQLAlchemy's "begin" event emits this one."""
+    from sqlalchemy import event
+
+    def begin_immediate(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(engine, "begin", begin_immediate)
 
 
 @contextlib.contextmanager
