@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sqlite3
 import threading
 import time
@@ -74,7 +75,10 @@ def test_a_foreign_or_damaged_storage_is_one_line_exit_2(tmp_path, capsys, name,
 
 
 def test_show_never_creates_a_storage(tmp_path, capsys):
-    for url, path in ((str(tmp_path / "none.log"), tmp_path / "none.log"), (f"sqlite:///{tmp_path}/n.db", tmp_path / "n.db")):
+    for url, path in (
+        (str(tmp_path / "none.log"), tmp_path / "none.log"),
+        (f"sqlite:///{tmp_path}/n.db", tmp_path / "n.db"),
+    ):
         assert main(["sweep", "--show", "--storage", url, "--out", str(tmp_path)]) == 2
         assert "does not exist" in capsys.readouterr().err
         assert not path.exists()
@@ -158,3 +162,38 @@ def test_a_lost_trial_is_requeued_once_when_two_workers_find_it_sqlite(tmp_path)
 
 def test_a_lost_trial_is_requeued_once_when_two_workers_find_it_postgres(postgres_url):
     _check_one_retry(_race_to_fail_a_stale_trial(postgres_url, f"race-{uuid.uuid4().hex[:6]}"))
+
+
+# ----------------------------------------------------------------------------- items 7, 17: signals
+class _SignalInFinalizer:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)  # the handler runs here, inside the finalizer, where Python ignores exceptions
+
+
+def test_a_stop_that_lands_in_a_finalizer_is_not_lost(capsys):
+    from cnnlab.art.sweep.lifecycle import Stopped, stop_on_signals
+
+    t0 = time.monotonic()
+    with pytest.raises(Stopped) as info, stop_on_signals():
+        _SignalInFinalizer()
+        time.sleep(10)  # before the fix the stop was lost: "Exception ignored in ... Stopped: signal 15"
+    assert time.monotonic() - t0 < 5 and info.value.exit_status == 143
+    assert "Exception ignored" not in capsys.readouterr().err
+
+
+def test_a_repeated_signal_does_not_interrupt_the_clean_up_of_the_first():
+    from cnnlab.core.processes import Stopped, stop_on_signals
+
+    cleaned = []
+    with pytest.raises(Stopped) as info, stop_on_signals():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(10)
+        except Stopped:
+            os.kill(os.getpid(), signal.SIGINT)  # a terminal's Ctrl-C, then the parent passing it on
+            time.sleep(0.3)
+            cleaned.append(True)
+            raise
+    assert cleaned and info.value.exit_status == 130
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back

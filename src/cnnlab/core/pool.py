@@ -17,13 +17,14 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from cnnlab.core.processes import exit_with_parent
+from cnnlab.core.processes import end_processes, exit_with_parent, pass_on_signal, signals_ignored
 
 __all__ = ["map_jobs", "shared_workers", "sharing_workers"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+PASS_ON_WAIT = 10.0  # seconds workers get to end after a stop is passed on to them, before they are killed
 
 
 class _Shared:
@@ -47,6 +48,19 @@ def _new_pool(jobs: int, threads: int):
 
     ctx = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_pool_worker, initargs=(threads,))
+
+
+def _stop_pool(pool: Any, exc: BaseException) -> None:
+    """A stop by signal (Ctrl-C, SIGTERM: `exc`) while `pool` works: the signal is passed on to the worker
+    processes (sent to the parent alone, it would leave them running their tasks), tasks not started are
+    cancelled, and workers still running after PASS_ON_WAIT seconds are killed. The parent then exits
+    through its normal clean-up: no "leaked semaphore" warnings from multiprocessing's resource tracker."""
+    import signal
+
+    with signals_ignored():
+        workers = pass_on_signal(getattr(exc, "signum", signal.SIGINT))
+        pool.shutdown(wait=False, cancel_futures=True)
+        end_processes(workers, PASS_ON_WAIT)
 
 
 def _close_shared(cancel: bool = False) -> None:
@@ -85,7 +99,11 @@ def map_jobs(fn: Callable[..., T], calls: Sequence[tuple], jobs: int, threads: i
         return [fn(*call) for call in calls]
     if not sharing_workers():
         with _new_pool(jobs, threads) as pool:
-            return list(pool.map(fn, *zip(*calls)))
+            try:
+                return list(pool.map(fn, *zip(*calls)))
+            except KeyboardInterrupt as exc:
+                _stop_pool(pool, exc)
+                raise
     from concurrent.futures.process import BrokenProcessPool
 
     held = _Shared.key  # (jobs, threads) of the held pool
@@ -98,4 +116,8 @@ def map_jobs(fn: Callable[..., T], calls: Sequence[tuple], jobs: int, threads: i
         return list(_Shared.pool.map(fn, *zip(*calls)))
     except BrokenProcessPool:
         _Shared.pool, _Shared.key = None, None  # a worker died: the next call starts a fresh pool
+        raise
+    except KeyboardInterrupt as exc:
+        pool, _Shared.pool, _Shared.key = _Shared.pool, None, None
+        _stop_pool(pool, exc)
         raise
