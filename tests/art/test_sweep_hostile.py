@@ -8,6 +8,7 @@ import contextlib
 import os
 import signal
 import sqlite3
+import sys
 import threading
 import time
 import uuid
@@ -197,3 +198,66 @@ def test_a_repeated_signal_does_not_interrupt_the_clean_up_of_the_first():
             raise
     assert cleaned and info.value.exit_status == 130
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def _data_args(art_folder) -> list[str]:
+    return ["--data", str(art_folder), "--set", "data.image_size=16", "--set", "data.folds=3"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_signal_to_the_sweep_parent_alone_stops_every_worker_within_seconds(art_folder, tmp_path):
+    """`sweep --workers 2`, signalled (parent alone, as `kill` or a scheduler does) at several moments: while the
+    workers start, as they start trials, mid-trial, while both run a finalizer (before the fix the stop was lost
+    there: "Exception ignored", 4 more trials), and Ctrl-C (SIGINT) mid-trial (before the fix the workers ran
+    the whole study). Each time every worker is gone within seconds, every trial is given back, nothing is
+    ignored or printed as a traceback, and the exit status is 128 + signal."""
+    from cnnlab.art.sweep.study import load_sweep
+    from cnnlab.core.processes import pid_alive
+    from pg_helpers import marks, spawned_children, start_worker, stop, wait_for, worker_env
+
+    tries = [  # (name, signal, what to wait for before sending it)
+        ("starting", signal.SIGTERM, "workers"),
+        ("first-trial", signal.SIGTERM, "one trial"),
+        ("in-finalizer", signal.SIGTERM, "finalizers"),
+        ("mid-trial", signal.SIGTERM, "two trials"),
+        ("ctrl-c", signal.SIGINT, "two trials"),
+    ]
+    for name, sig, moment in tries:
+        folder = tmp_path / name
+        seen, finalizing = folder / "marks", folder / "finalizing"
+        seen.mkdir(parents=True)
+        finalizing.mkdir()
+        extra = {"CNNLAB_TEST_FINALIZING": str(finalizing)} if moment == "finalizers" else {}
+        env = worker_env(folder, CNNLAB_TEST_TRIAL_SLEEP="60", CNNLAB_TEST_MARKS=str(seen), **extra)
+        args = ["--trials", "4", "--workers", "2", "--out", str(folder / "runs"), *_data_args(art_folder)]
+        args += ["--epochs", "1", "--sampler", "random", "--no-prune"]
+        log = folder / "sweep.log"
+        parent = start_worker(args, env, log)
+        workers: set[int] = set()
+        try:
+            workers = wait_for(
+                lambda: len(spawned_children(parent.pid)) >= 2 and spawned_children(parent.pid), 120, f"{name}: workers"
+            )
+            if moment == "one trial":
+                wait_for(lambda: marks(seen), 120, f"{name}: a trial")
+            elif moment == "two trials":
+                wait_for(lambda: len(marks(seen)) >= 2, 120, f"{name}: two trials")
+                time.sleep(0.5)
+            elif moment == "finalizers":
+                wait_for(lambda: len(list(finalizing.iterdir())) >= 2, 120, f"{name}: both workers in a finalizer")
+            parent.send_signal(sig)
+            t0 = time.monotonic()
+            status = parent.wait(timeout=60)
+            took = time.monotonic() - t0
+        finally:
+            stop(parent)
+            for pid in workers:  # only this test's workers
+                if pid_alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+        text = log.read_text()
+        assert status == 128 + sig and took < 15, (name, status, took, text[-2000:])
+        assert not [pid for pid in workers if pid_alive(pid)], name
+        assert "Exception ignored" not in text and "Traceback" not in text, (name, text[-3000:])
+        result = load_sweep("cnnlab", f"sqlite:///{folder / 'runs' / 'optuna.db'}")
+        assert result.n_running == 0 and result.n_complete == 0, (name, result.trials)  # all given back
