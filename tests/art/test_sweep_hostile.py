@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -206,7 +207,18 @@ def _data_args(art_folder) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_a_signal_to_the_sweep_parent_alone_stops_every_worker_within_seconds(art_folder, tmp_path):
+@pytest.mark.parametrize(
+    "sig, moment",
+    [
+        (signal.SIGTERM, "workers"),
+        (signal.SIGTERM, "one trial"),
+        (signal.SIGTERM, "finalizers"),
+        (signal.SIGTERM, "two trials"),
+        (signal.SIGINT, "two trials"),
+    ],
+    ids=["starting", "first-trial", "in-finalizer", "mid-trial", "ctrl-c-mid-trial"],
+)
+def test_a_signal_to_the_sweep_parent_alone_stops_every_worker_within_seconds(art_folder, tmp_path, sig, moment):
     """`sweep --workers 2`, signalled (parent alone, as `kill` or a scheduler does) at several moments: while the
     workers start, as they start trials, mid-trial, while both run a finalizer (before the fix the stop was lost
     there: "Exception ignored", 4 more trials), and Ctrl-C (SIGINT) mid-trial (before the fix the workers ran
@@ -216,48 +228,106 @@ def test_a_signal_to_the_sweep_parent_alone_stops_every_worker_within_seconds(ar
     from cnnlab.core.processes import pid_alive
     from pg_helpers import marks, spawned_children, start_worker, stop, wait_for, worker_env
 
-    tries = [  # (name, signal, what to wait for before sending it)
-        ("starting", signal.SIGTERM, "workers"),
-        ("first-trial", signal.SIGTERM, "one trial"),
-        ("in-finalizer", signal.SIGTERM, "finalizers"),
-        ("mid-trial", signal.SIGTERM, "two trials"),
-        ("ctrl-c", signal.SIGINT, "two trials"),
+    seen, finalizing = tmp_path / "marks", tmp_path / "finalizing"
+    seen.mkdir()
+    finalizing.mkdir()
+    extra = {"CNNLAB_TEST_FINALIZING": str(finalizing)} if moment == "finalizers" else {}
+    env = worker_env(tmp_path, CNNLAB_TEST_TRIAL_SLEEP="60", CNNLAB_TEST_MARKS=str(seen), **extra)
+    args = ["--trials", "4", "--workers", "2", "--out", str(tmp_path / "runs"), *_data_args(art_folder)]
+    args += ["--epochs", "1", "--sampler", "random", "--no-prune"]
+    log = tmp_path / "sweep.log"
+    parent = start_worker(args, env, log)
+    workers: set[int] = set()
+    try:
+        workers = wait_for(
+            lambda: len(spawned_children(parent.pid)) >= 2 and spawned_children(parent.pid), 120, "workers"
+        )
+        if moment == "one trial":
+            wait_for(lambda: marks(seen), 120, "a trial")
+        elif moment == "two trials":
+            wait_for(lambda: len(marks(seen)) >= 2, 120, "two trials")
+            time.sleep(0.5)
+        elif moment == "finalizers":
+            wait_for(lambda: len(list(finalizing.iterdir())) >= 2, 120, "both workers in a finalizer")
+        parent.send_signal(sig)
+        t0 = time.monotonic()
+        status = parent.wait(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        stop(parent)
+        for pid in workers:  # only this test's workers
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    text = log.read_text()
+    assert status == 128 + sig and took < 15, (status, took, text[-2000:])
+    assert not [pid for pid in workers if pid_alive(pid)]
+    assert "Exception ignored" not in text and "Traceback" not in text, text[-3000:]
+    result = load_sweep("cnnlab", f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}")
+    assert result.n_running == 0 and result.n_complete == 0, result.trials  # every trial given back
+
+
+def _resource_trackers(parent: int) -> set[int]:
+    """Pids of multiprocessing's resource tracker started by `parent` (it warns of leaked semaphores)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[-1].split()[1]) == parent:
+                if b"resource_tracker" in (entry / "cmdline").read_bytes():
+                    found.add(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_a_signal_to_experiment_alone_stops_its_pool_cleanly(art_folder, tmp_path, sig):
+    """SIGTERM (or `kill -INT`) to `experiment` alone: the pool's workers stop within seconds, the command exits
+    128 + signal through its clean-up, and multiprocessing's resource tracker finds no leaked semaphore."""
+    import subprocess
+
+    from cnnlab.core.processes import pid_alive
+    from pg_helpers import spawned_children, stop, wait_for
+
+    cmd = [sys.executable, "-m", "cnnlab", "experiment", "pooling", "--jobs", "2", "--seeds", "2", "--epochs", "400"]
+    cmd += [
+        "--data",
+        str(art_folder),
+        "--set",
+        "data.image_size=50",
+        "--set",
+        "data.folds=3",
+        "--out",
+        str(tmp_path / "runs"),
     ]
-    for name, sig, moment in tries:
-        folder = tmp_path / name
-        seen, finalizing = folder / "marks", folder / "finalizing"
-        seen.mkdir(parents=True)
-        finalizing.mkdir()
-        extra = {"CNNLAB_TEST_FINALIZING": str(finalizing)} if moment == "finalizers" else {}
-        env = worker_env(folder, CNNLAB_TEST_TRIAL_SLEEP="60", CNNLAB_TEST_MARKS=str(seen), **extra)
-        args = ["--trials", "4", "--workers", "2", "--out", str(folder / "runs"), *_data_args(art_folder)]
-        args += ["--epochs", "1", "--sampler", "random", "--no-prune"]
-        log = folder / "sweep.log"
-        parent = start_worker(args, env, log)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            [str(Path(__file__).resolve().parents[2] / "src"), os.environ.get("PYTHONPATH", "")]
+        ),
+    )
+    log_path = tmp_path / "experiment.log"
+    with open(log_path, "wb") as log:
+        parent = subprocess.Popen(cmd, stdout=log, stderr=log, env=env, cwd=tmp_path)
         workers: set[int] = set()
         try:
             workers = wait_for(
-                lambda: len(spawned_children(parent.pid)) >= 2 and spawned_children(parent.pid), 120, f"{name}: workers"
+                lambda: len(spawned_children(parent.pid)) >= 2 and spawned_children(parent.pid), 120, "workers"
             )
-            if moment == "one trial":
-                wait_for(lambda: marks(seen), 120, f"{name}: a trial")
-            elif moment == "two trials":
-                wait_for(lambda: len(marks(seen)) >= 2, 120, f"{name}: two trials")
-                time.sleep(0.5)
-            elif moment == "finalizers":
-                wait_for(lambda: len(list(finalizing.iterdir())) >= 2, 120, f"{name}: both workers in a finalizer")
+            trackers = _resource_trackers(parent.pid)
+            time.sleep(4)  # into their training
             parent.send_signal(sig)
             t0 = time.monotonic()
             status = parent.wait(timeout=60)
             took = time.monotonic() - t0
+            wait_for(lambda: not [p for p in trackers if pid_alive(p)], 30, "the resource tracker to end")
         finally:
             stop(parent)
-            for pid in workers:  # only this test's workers
+            for pid in workers:
                 if pid_alive(pid):
                     os.kill(pid, signal.SIGKILL)
-        text = log.read_text()
-        assert status == 128 + sig and took < 15, (name, status, took, text[-2000:])
-        assert not [pid for pid in workers if pid_alive(pid)], name
-        assert "Exception ignored" not in text and "Traceback" not in text, (name, text[-3000:])
-        result = load_sweep("cnnlab", f"sqlite:///{folder / 'runs' / 'optuna.db'}")
-        assert result.n_running == 0 and result.n_complete == 0, (name, result.trials)  # all given back
+    text = log_path.read_text()
+    assert status == 128 + sig and took < 20, (status, took, text[-2000:])
+    assert not [p for p in workers if pid_alive(p)]
+    assert "leaked semaphore" not in text and "resource_tracker" not in text, text[-2000:]
