@@ -9,7 +9,9 @@ reason, unless $CNNLAB_REQUIRE_POSTGRES=1 (CI), where they fail instead.
 
 Worker processes get a `sitecustomize.py` (see `worker_env`) that slows every trial down by
 CNNLAB_TEST_TRIAL_SLEEP seconds and drops a marker file per started trial, so a test can kill a worker
-mid-trial for certain; CNNLAB_TEST_DIE_SLOT=<slot> makes every attempt of that trial slot kill its worker.
+mid-trial for certain; CNNLAB_TEST_DIE_SLOT=<slot> makes every attempt of that trial slot kill its worker;
+CNNLAB_TEST_FINALIZING=<folder> makes each trial first run a finalizer that marks <folder>/<pid> and sleeps
+CNNLAB_TEST_FINALIZER_SLEEP seconds (a signal then lands where Python ignores exceptions).
 """
 
 from __future__ import annotations
@@ -43,8 +45,18 @@ import cnnlab.art.sweep.worker as _w
 _suggest = _w.suggest_config
 
 
+class _SlowFinalizer:
+    """Run when dropped: marks <CNNLAB_TEST_FINALIZING>/<pid>, then sleeps in the finalizer (a signal lands there)."""
+
+    def __del__(self):
+        Path(os.environ["CNNLAB_TEST_FINALIZING"], str(os.getpid())).touch()
+        time.sleep(float(os.environ.get("CNNLAB_TEST_FINALIZER_SLEEP", "3")))
+
+
 def _slow_suggest(trial, base):
     config = _suggest(trial, base)  # an invalid draw is pruned as usual; a valid one has all its parameters now
+    if os.environ.get("CNNLAB_TEST_FINALIZING"):
+        _SlowFinalizer()  # dropped at once: its finalizer runs here
     slot = trial.user_attrs.get("slot")
     marks = os.environ.get("CNNLAB_TEST_MARKS")
     if marks:

@@ -9,6 +9,7 @@ from cnnlab.cli import experiment, faces, inspect, lr_find, part2, predict, repo
 from cnnlab.cli.common import ArgumentParser, apply_threads
 from cnnlab.cli.output import command_output
 from cnnlab.core.errors import CnnlabError, clip, write_failure
+from cnnlab.core.processes import stop_on_signals
 from cnnlab.core.version import __version__
 
 MAX_ERROR_CHARS = 2000  # an error line is cut here, whatever it quotes
@@ -33,9 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        apply_threads(args)  # every training command: torch threads before anything trains
-        with command_output(args):  # logging, and the progress display of the long commands
-            return int(args.handler(args) or 0)
+        with stop_on_signals():  # SIGINT and SIGTERM: Stopped, passed on to workers, exit 130 or 143 cleanly
+            apply_threads(args)  # every training command: torch threads before anything trains
+            with command_output(args):  # logging, and the progress display of the long commands
+                return int(args.handler(args) or 0)
     except CnnlabError as exc:
         print(f"cnnlab: error: {clip(str(exc), MAX_ERROR_CHARS)}", file=sys.stderr)
         return 2
@@ -46,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" {failure.filename}" if failure.filename else ""
         print(f"cnnlab: error: cannot write{where}: {failure.strerror or failure}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as exc:  # Ctrl-C: 130; SIGTERM where a command handles it (sweep): 143
+    except KeyboardInterrupt as exc:  # Ctrl-C: 130; SIGTERM: 143
         status = int(getattr(exc, "exit_status", 130))
         print("cnnlab: interrupted" if status == 130 else f"cnnlab: stopped by signal {status - 128}", file=sys.stderr)
         return status

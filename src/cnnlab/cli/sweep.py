@@ -134,8 +134,14 @@ def _print_result(result, args: argparse.Namespace) -> None:
         print(json_text(result.to_dict(), indent=2, default=str))
         return
     print(f"study {result.study_name!r} in {result.storage}")
+    # No target: a study that `cnnlab sweep` did not set up, or whose creator stopped before queuing its trials.
+    head = (
+        f"{result.n_finished} of {result.target} trials finished"
+        if result.target is not None
+        else f"{result.n_finished} trials finished (no target: the study was not set up by `cnnlab sweep`)"
+    )
     print(
-        f"{result.n_finished} of {result.target} trials finished: {result.n_complete} complete, {result.n_pruned} pruned, "
+        f"{head}: {result.n_complete} complete, {result.n_pruned} pruned, "
         f"{result.n_failed} failed; {result.n_invalid} invalid architectures replaced; "
         f"{result.n_running} running, {result.n_waiting} waiting"
     )

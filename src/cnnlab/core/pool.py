@@ -22,13 +22,14 @@ from typing import Any, TypeVar
 
 from cnnlab.core import progress
 from cnnlab.core.logs import configure_worker
-from cnnlab.core.processes import exit_with_parent
+from cnnlab.core.processes import end_processes, exit_with_parent, pass_on_signal, signals_ignored
 
 __all__ = ["map_jobs", "shared_workers", "sharing_workers"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+PASS_ON_WAIT = 10.0  # seconds workers get to end after a stop is passed on to them, before they are killed
 
 
 class _Shared:
@@ -53,6 +54,19 @@ def _new_pool(jobs: int, threads: int):
 
     ctx = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_pool_worker, initargs=(threads,))
+
+
+def _stop_pool(pool: Any, exc: BaseException) -> None:
+    """A stop by signal (Ctrl-C, SIGTERM: `exc`) while `pool` works: the signal is passed on to the worker
+    processes (sent to the parent alone, it would leave them running their tasks), tasks not started are
+    cancelled, and workers still running after PASS_ON_WAIT seconds are killed. The parent then exits
+    through its normal clean-up: no "leaked semaphore" warnings from multiprocessing's resource tracker."""
+    import signal
+
+    with signals_ignored():
+        workers = pass_on_signal(getattr(exc, "signum", signal.SIGINT))
+        pool.shutdown(wait=False, cancel_futures=True)
+        end_processes(workers, PASS_ON_WAIT)
 
 
 def _close_shared(cancel: bool = False) -> None:
@@ -100,7 +114,11 @@ def map_jobs(fn: Callable[..., T], calls: Sequence[tuple], jobs: int, threads: i
         return out
     if not sharing_workers():
         with _new_pool(jobs, threads) as pool:
-            return _gather(pool, fn, calls, counted)
+            try:
+                return _gather(pool, fn, calls, counted)
+            except KeyboardInterrupt as exc:
+                _stop_pool(pool, exc)
+                raise
     from concurrent.futures.process import BrokenProcessPool
 
     held = _Shared.key  # (jobs, threads) of the held pool
@@ -113,6 +131,10 @@ def map_jobs(fn: Callable[..., T], calls: Sequence[tuple], jobs: int, threads: i
         return _gather(_Shared.pool, fn, calls, counted)
     except BrokenProcessPool:
         _Shared.pool, _Shared.key = None, None  # a worker died: the next call starts a fresh pool
+        raise
+    except KeyboardInterrupt as exc:
+        pool, _Shared.pool, _Shared.key = _Shared.pool, None, None
+        _stop_pool(pool, exc)
         raise
 
 

@@ -8,15 +8,23 @@ every worker, closes that hole twice over:
     exits (then a re-check of the parent pid covers a parent that died before the call);
   - everywhere: a daemon thread that polls the parent pid and ends the process when it changes
     (the worker was re-parented) or the parent is gone.
+
+Stopping by signal (`stop_on_signals`): every command turns SIGINT and SIGTERM into `Stopped`, raised once,
+never lost in a finalizer, and passed on to the command's worker processes (`pass_on_signal`), so a
+signal sent to the parent alone (a scheduler's stop, `kill -INT`) stops every worker within seconds, and
+the command exits 130 or 143 through its normal clean-up (no "leaked semaphore" warnings).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -129,3 +137,149 @@ def _watch_parent(parent_pid: int, interval: float) -> None:
         time.sleep(interval)
         if _parent_gone(parent_pid):
             os._exit(1)  # no cleanup: the parent that would collect our results is gone
+
+
+# ----------------------------------------------------------------------------- stopping by signal
+RESEND_DELAY = 0.05  # seconds before a stop swallowed in a finalizer is raised again
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop by signal (SIGINT or SIGTERM) raised as an interrupt: work is given back, exit 128 + signum."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+        self.exit_status = 128 + signum
+
+    def __reduce__(self) -> tuple:
+        # Pickled as its signal, not its message: a held worker's Stopped travels back to the parent.
+        return (type(self), (self.signum,))
+
+
+def exit_status(exc: BaseException) -> int:
+    """130 for Ctrl-C (SIGINT), 143 for SIGTERM."""
+    return getattr(exc, "exit_status", 128 + signal.SIGINT)
+
+
+class _Stop:
+    """This process's stop request (main thread): the first signal, and whether its Stopped is on its way."""
+
+    depth = 0  # nested stop_on_signals() blocks; the outermost one resets the request
+    signum: int | None = None
+    raised = False  # a Stopped was raised and not swallowed: repeated signals change nothing
+
+
+def stop_requested() -> int | None:
+    """The signal that asked this process to stop (inside `stop_on_signals`), else None."""
+    return _Stop.signum
+
+
+def raise_if_stopped() -> None:
+    """A safe point: raise Stopped if a signal asked this process to stop (even if its first Stopped was
+    swallowed by code that ignores exceptions)."""
+    if _Stop.signum is not None:
+        _Stop.raised = True
+        raise Stopped(_Stop.signum)
+
+
+def _on_stop_signal(signum: int, _frame: Any) -> None:
+    if _Stop.signum is None:
+        _Stop.signum = signum
+    if _Stop.raised:  # a repeat (a terminal's Ctrl-C and the parent's pass-on): the stop is under way
+        return
+    _Stop.raised = True
+    raise Stopped(_Stop.signum)
+
+
+def _stop_unraisable(previous: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """An unraisable-exception hook: a Stopped raised where Python ignores exceptions (a finalizer, a weakref
+    callback: "Exception ignored in ...") is not lost: it is raised again shortly, in the main code."""
+
+    def hook(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, Stopped) or _Stop.signum is None:
+            previous(unraisable)
+            return
+        _Stop.raised = False
+        log.debug("a stop by signal %d landed in %r; raising it again", _Stop.signum, unraisable.object)
+        timer = threading.Timer(RESEND_DELAY, _resend, args=(_Stop.signum,))
+        timer.daemon = True
+        timer.start()
+
+    return hook
+
+
+def _resend(signum: int) -> None:
+    if _Stop.depth and not _Stop.raised:
+        signal.pthread_kill(threading.main_thread().ident, signum)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Inside the block SIGINT and SIGTERM raise `Stopped` (exit status 130 or 143), once: a repeated signal
+    (a terminal's Ctrl-C plus the parent passing it on) does not interrupt the clean-up of the first.
+
+    A signal is handled at the next Python instruction of the main thread, wherever that is. Where Python
+    ignores exceptions (a finalizer or callback run at that moment) the Stopped is not printed as "Exception
+    ignored" and lost: it is raised again a moment later, and `raise_if_stopped()` raises it at safe points.
+    A signal ignored when the block starts (SIG_IGN, a background job) stays ignored. Main thread only;
+    elsewhere the block changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig, handler in saved.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(sig, _on_stop_signal)
+    previous_hook = sys.unraisablehook
+    if _Stop.depth == 0:
+        sys.unraisablehook = _stop_unraisable(previous_hook)
+    _Stop.depth += 1
+    try:
+        yield
+    finally:
+        _Stop.depth -= 1
+        for sig, handler in saved.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        if _Stop.depth == 0:
+            sys.unraisablehook = previous_hook
+            _Stop.signum, _Stop.raised = None, False
+
+
+@contextlib.contextmanager
+def signals_ignored() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM inside the block (a second signal must not interrupt work given back half-way).
+    Main thread only; elsewhere signals cannot be changed."""
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            saved[sig] = signal.signal(sig, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def pass_on_signal(signum: int, processes: Iterable[Any] | None = None) -> list[Any]:
+    """Send `signum` to `processes` (multiprocessing Process objects; default: every child this process started
+    with multiprocessing) that still run, so a signal sent to a parent alone reaches its workers; returns them."""
+    import multiprocessing
+
+    alive = [p for p in (multiprocessing.active_children() if processes is None else processes) if p.is_alive()]
+    for p in alive:
+        with contextlib.suppress(ProcessLookupError, TypeError):  # TypeError: no pid (never started)
+            os.kill(p.pid, signum)
+    return alive
+
+
+def end_processes(processes: Iterable[Any], timeout: float) -> None:
+    """Wait up to `timeout` seconds in all for `processes` to end; kill (SIGKILL) those still running."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    for p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+    for p in processes:
+        if p.is_alive():
+            p.kill()
+            p.join(5)

@@ -6,8 +6,9 @@
   the same parameters, at most `max_retry` times; then the trial stays failed, with the reason in the
   study's user attribute `gave_up_key(number)`, and the sweep goes on.
 - A worker that is stopped (SIGINT, SIGTERM) gives its trial back at once (`give_back`): failed with
-  the reason, and a copy queued that does not count as a retry. `stop_on_signals` turns SIGTERM into
-  `Stopped` (a KeyboardInterrupt), so both signals take the same path; the exit status is 130 or 143.
+  the reason, and a copy queued that does not count as a retry. `stop_on_signals` (cnnlab.core.processes)
+  turns both signals into `Stopped` (a KeyboardInterrupt), raised once and never lost in a finalizer;
+  workers also check for it at safe points (each batch, each claim); the exit status is 130 or 143.
 - `progress` counts what a study asked for: finished trials (complete, pruned, failed for good), not
   invalid draws or trials that a copy replaced. Workers stop when it reaches the target.
 """
@@ -17,15 +18,34 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-import signal
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
+
+# The stop by signal is cnnlab.core.processes's, for every command; named here as the sweep has always named it.
+from cnnlab.core.processes import Stopped, exit_status, raise_if_stopped, signals_ignored, stop_on_signals
+
+__all__ = [
+    "GAVE_UP_PREFIX",
+    "Progress",
+    "RetryLostTrial",
+    "Stopped",
+    "exit_status",
+    "gave_up_key",
+    "give_back",
+    "progress",
+    "raise_if_stopped",
+    "replaced_numbers",
+    "retry_attrs",
+    "signals_ignored",
+    "stop_on_signals",
+    "trial_params",
+    "trial_status",
+]
 
 log = logging.getLogger(__name__)
 
@@ -146,57 +166,3 @@ def progress(trials: Any) -> Progress:
         running=status.count("running"),
         waiting=status.count("waiting"),
     )
-
-
-# ----------------------------------------------------------------------------- signals
-class Stopped(KeyboardInterrupt):
-    """A termination signal (SIGTERM) turned into an interrupt: the trial is given back, exit 128 + signum."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"signal {signum}")
-        self.signum = signum
-        self.exit_status = 128 + signum
-
-    def __reduce__(self) -> tuple:
-        # Pickled as its signal, not its message: a held worker's Stopped travels back to the parent.
-        return (type(self), (self.signum,))
-
-
-def exit_status(exc: BaseException) -> int:
-    """130 for Ctrl-C (SIGINT), 143 for SIGTERM."""
-    return getattr(exc, "exit_status", 128 + signal.SIGINT)
-
-
-@contextlib.contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """Inside the block SIGTERM raises `Stopped` like SIGINT raises KeyboardInterrupt (main thread only)."""
-
-    def raise_stopped(signum: int, _frame: Any) -> None:
-        raise Stopped(signum)
-
-    try:
-        previous = signal.signal(signal.SIGTERM, raise_stopped)
-    except ValueError:  # not the main thread: signals cannot be handled here
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def signals_ignored() -> Iterator[None]:
-    """Ignore SIGINT and SIGTERM inside the block (a second signal must not lose a trial half-way through
-    giving it back). Main thread only; elsewhere signals cannot be changed."""
-    saved = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            saved[sig] = signal.signal(sig, signal.SIG_IGN)
-    except ValueError:
-        pass
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)

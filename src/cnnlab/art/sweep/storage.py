@@ -5,9 +5,11 @@ URLs: "sqlite:///file.db" (embedded; the default is runs/optuna.db), any SQLAlch
 journal file; several machines need a shared file system with working locks). Passwords never appear
 in messages.
 
-Claiming: a worker only ever runs trials it moved from WAITING to RUNNING. PostgreSQL and MySQL lock
-the row (SELECT ... FOR UPDATE) and journal files order the claims in the log, so one claimant wins;
-SQLite has no row locks, so claims on an SQLite file are serialised with an flock (`claim_lock`).
+Claiming: a worker only ever runs trials it moved from WAITING to RUNNING, and only the worker whose
+RUNNING -> FAIL change of a lost trial succeeded queues its retry. Each state change is a transaction
+that one claimant wins: PostgreSQL and MySQL lock the row (SELECT ... FOR UPDATE), SQLite workers begin
+every transaction IMMEDIATE (the database's write lock; `_immediate_transactions`), and journal files
+order the changes in the log. Claims on an SQLite file are also serialised with an flock (`claim_lock`).
 On RDB storages each running trial records a heartbeat every `Liveness.interval` s; a trial without one
 for `Liveness.grace` s is failed by the next worker that looks and queued again with the same parameters
 (at most `Liveness.max_retry` times; sweep.lifecycle). Journal files have no heartbeats.
@@ -127,22 +129,47 @@ def open_storage(url: str, heartbeat: bool | Liveness = True) -> Any:
         raise CnnlabError("empty storage URL")
     url = url.strip()
     if "://" not in url and url.endswith((".log", ".journal")):
-        return _open_journal(Path(url).expanduser())
+        return _open_journal(Path(url).expanduser(), create=bool(heartbeat))
     if "://" not in url:
         raise CnnlabError(f"malformed storage URL {shorten(url)}: {_URL_HINT}")
     return _open_database(url, heartbeat)
 
 
-def _open_journal(path: Path) -> Any:
+def _storage_file(path: Path, what: str, create: bool) -> None:
+    """Check the file of a journal or SQLite storage before Optuna opens it: its folder exists, and the file
+    is a regular file (a FIFO would hang the reader, /dev/zero grow it without end) or, when `create`, not
+    there yet. Reading a storage (`sweep --show`) never creates an empty one."""
+    from cnnlab.core.readback import MAX_BYTES, regular_file
+
+    if not path.parent.is_dir():
+        raise CnnlabError(f"folder of {what} {path} does not exist")
+    try:
+        size = regular_file(path, f"{what} {path}").stat().st_size
+    except FileNotFoundError:
+        if not create:
+            raise CnnlabError(f"{what} {path} does not exist") from None
+        return
+    except OSError as exc:
+        raise CnnlabError(f"cannot open {what} {path}: {exc.strerror or exc}") from None
+    if what.startswith("journal") and size > MAX_BYTES["text"]:
+        raise CnnlabError(f"{what} {path} is {size:,} bytes, over the limit of {MAX_BYTES['text']:,}")
+
+
+def _open_journal(path: Path, create: bool = True) -> Any:
     """A journal-file storage (no database server; one file that workers append to)."""
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    if not path.parent.is_dir():
-        raise CnnlabError(f"folder of journal storage {path} does not exist")
+    _storage_file(path, "journal storage", create)
     try:
         return JournalStorage(JournalFileBackend(str(path)))
     except OSError as exc:
         raise CnnlabError(f"cannot open journal storage {path}: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        # Optuna replays the whole log on opening: a line that is not JSON (JSONDecodeError is a
+        # ValueError) or not an Optuna operation fails here, as a damaged or foreign file.
+        raise CnnlabError(
+            f"journal storage {path} is damaged or not an Optuna journal: {first_line(exc, with_type=True)}"
+        ) from None
 
 
 def _open_database(url: str, heartbeat: bool | Liveness) -> Any:
@@ -164,9 +191,10 @@ def _open_database(url: str, heartbeat: bool | Liveness) -> Any:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             raise CnnlabError(f"storage {shown!r} is an in-memory database that workers cannot share; name a file")
-        if not Path(parsed.database).expanduser().resolve().parent.is_dir():
-            raise CnnlabError(f"folder of SQLite storage {parsed.database} does not exist")
+        _storage_file(Path(parsed.database).expanduser().resolve(), "SQLite storage", create=bool(heartbeat))
         engine_kwargs["connect_args"] = {"timeout": 60}  # several processes: wait for locks, not fail
+        if heartbeat:  # a worker: its transactions take the write lock when they begin (_immediate_transactions)
+            engine_kwargs["connect_args"]["isolation_level"] = None
     else:
         engine_kwargs["pool_pre_ping"] = True  # survive server-side idle disconnects in long trials
         if parsed.get_backend_name() == "postgresql":
@@ -179,8 +207,26 @@ def _open_database(url: str, heartbeat: bool | Liveness) -> Any:
             grace_period=live.grace,
             heartbeat_stale_trial_callback=RetryLostTrial(live.max_retry, live.grace),
         )
+    import optuna
+
     try:
-        return _rdb_storage(url, engine_kwargs, beat)
+        store = _rdb_storage(url, engine_kwargs, beat)
+        if parsed.get_backend_name() == "sqlite" and heartbeat:
+            _immediate_transactions(store.engine)
+        store.get_all_studies()  # an unrelated database with a `studies` table fails here, not mid-sweep
+        return store
+    except RuntimeError as exc:  # Optuna's schema check: tables of another Optuna version
+        log.debug("schema check: %s", exc)
+        raise CnnlabError(
+            f"storage {shown!r} holds Optuna tables of a schema version that Optuna {optuna.__version__} "
+            "cannot use; use another storage (an older one can be upgraded: optuna storage upgrade --storage URL)"
+        ) from None
+    except optuna.exceptions.StorageInternalError as exc:  # wraps the SQLAlchemy error: not Optuna's tables
+        cause = exc.__cause__
+        reason = first_line(getattr(cause, "orig", None) or cause or exc)
+        for secret in {str(parsed.password or ""), raw or ""} - {""}:
+            reason = reason.replace(secret, "***")
+        raise CnnlabError(f"storage {shown!r} is not an Optuna storage or is damaged: {reason}") from None
     except ImportError as exc:
         # Optuna re-raises the driver's ImportError; SQLAlchemy >= 2.1 drives postgresql:// with psycopg 3.
         missing = getattr(exc.__cause__, "name", None) or exc.name or ""
@@ -222,6 +268,24 @@ def _rdb_storage(url: str, engine_kwargs: dict, beat: dict, attempts: int = 6) -
             log.debug("another worker is creating the storage's tables; trying again (%s)", text.splitlines()[0])
             time.sleep(0.2 + random.random())
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _immediate_transactions(engine: Any) -> None:
+    """Make every transaction on this SQLite engine BEGIN IMMEDIATE: it takes the database's write lock when it
+    begins, so a read-check-write such as Optuna's state change (read the trial FOR UPDATE, check it is not
+    finished, write the new state) is atomic across processes, as FOR UPDATE makes it on PostgreSQL.
+
+    Without it, pysqlite begins a transaction only at the first write: two workers that find the same
+    trial stale both read RUNNING, both set FAIL, both succeed, and each queues a retry (issue 30: "5 of 4
+    trials finished"). With it, the second one finds the trial failed already (UpdateFinishedTrialError),
+    so only the worker whose transition won runs `RetryLostTrial`. The engine's connections are opened with
+    isolation_level=None (pysqlite emits no BEGIN of its own); SQLAlchemy's "begin" event emits this one."""
+    from sqlalchemy import event
+
+    def begin_immediate(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(engine, "begin", begin_immediate)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -37,6 +38,7 @@ from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import short_hash
 from cnnlab.core.logs import route_optuna, worker_handlers
 from cnnlab.core.pool import map_jobs
+from cnnlab.core.processes import end_processes, pass_on_signal, raise_if_stopped
 from cnnlab.core.train.callbacks import Callback, FitState
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ START_WAIT = 120.0  # seconds local workers wait for each other before claiming
 MAX_INVALID_FACTOR = 5  # stop replacing invalid trials past max(20, factor * N) of them
 MAX_POLL = 5.0  # seconds between looks at a study whose last trials run on other workers
 ATTR_TRIALS = "cnnlab_trials"  # study user attribute: the number of trials asked for
+PASS_ON_WAIT = 30.0  # seconds stopped workers get to give their trials back before they are killed
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,10 @@ def spawn_workers(job: Job, workers: int) -> list[tuple[int, int | None]]:
     """Run `workers` local worker processes ("spawn": no forked torch/DB state) and wait for them; returns
     (worker, exit code) of those that did not exit 0 (the caller decides whether the study suffered).
 
-    SIGTERM to this process is passed on to the workers at once (each gives its trial back and exits 143);
-    a terminal's Ctrl-C reaches them by itself."""
+    SIGINT or SIGTERM to this process alone (`kill -INT`, a scheduler's stop) is passed on to the workers at
+    once: each gives its trial back and exits 130 or 143 (a terminal's Ctrl-C, which reaches them too, is
+    handled once); stragglers are killed after PASS_ON_WAIT seconds."""
     import multiprocessing as mp
-    import signal
 
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(workers)  # start together: nobody claims everything while the rest import torch
@@ -90,20 +93,9 @@ def spawn_workers(job: Job, workers: int) -> list[tuple[int, int | None]]:
             for p in procs:
                 p.join()
     except KeyboardInterrupt as exc:
-        # A terminal's Ctrl-C reached the workers too; each gives its trial back, then stops. Workers that
-        # did not get the signal (this process signalled alone) get it now; stragglers are ended.
-        signum = getattr(exc, "signum", signal.SIGINT)
         with signals_ignored():
-            for p in procs:
-                p.join(timeout=0 if signum == signal.SIGTERM else 10)
-            for p in procs:
-                if p.is_alive() and p.pid:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(p.pid, signum)
-            for p in procs:
-                p.join(timeout=30)
-                if p.is_alive():
-                    p.kill()
+            pass_on_signal(getattr(exc, "signum", signal.SIGINT), procs)
+            end_processes(procs, PASS_ON_WAIT)
         raise
     return [(i, p.exitcode) for i, p in enumerate(procs) if p.exitcode != 0]
 
@@ -150,9 +142,9 @@ def run_on_held_workers(job: Job, workers: int) -> list[tuple[int, int | None]]:
         with stop_on_signals():
             codes = map_jobs(pool_worker, calls, workers, job.threads)
     except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signum", None)  # set for SIGTERM (lifecycle.Stopped); Ctrl-C reached them already
+        signum = getattr(exc, "signum", signal.SIGINT)  # a terminal's Ctrl-C reached them too: handled once
         with signals_ignored():
-            running = [int(f.name) for f in pids.iterdir() if f.name.isdigit()] if signum is not None else []
+            running = [int(f.name) for f in pids.iterdir() if f.name.isdigit()]
             shutil.rmtree(pids, ignore_errors=True)  # first: a worker that starts from now on runs nothing
             for pid in running:
                 with contextlib.suppress(ProcessLookupError):
@@ -226,6 +218,7 @@ def work(job: Job, store: Any, data: Any) -> int:
     poll = min(MAX_POLL, float(job.liveness.interval))
     ran, waiting_said = 0, False
     while True:
+        raise_if_stopped()  # a safe point: a stop swallowed where Python ignores exceptions ends here
         control = optuna.load_study(study_name=job.study_name, storage=store)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -362,6 +355,14 @@ class PruningCallback(Callback):
             raise optuna.TrialPruned(f"val acc {row['val_acc']:.3f} below the median at epoch {row['epoch']}")
 
 
+class StopCheck(Callback):
+    """A safe point after every batch: a stop by signal that was swallowed where Python ignores exceptions
+    (a finalizer) ends the trial here, so the trial is given back and the worker exits."""
+
+    def on_batch_end(self, state: FitState, loss: Any) -> None:
+        raise_if_stopped()
+
+
 def _objective(trial: Any, base: RunConfig, data: Any, job: Job) -> float:
     """Train the trial's config; report val acc each epoch (pruning); return the kept model's val acc."""
     import optuna
@@ -378,7 +379,7 @@ def _objective(trial: Any, base: RunConfig, data: Any, job: Job) -> float:
             job.out_root,
             data=data,
             device=job.device,
-            callbacks=[PruningCallback(trial), *job.callbacks],
+            callbacks=[PruningCallback(trial), StopCheck(), *job.callbacks],
             write_plot=False,
         )
     except ConfigError as exc:  # the model builder rejected what the space let through
