@@ -17,7 +17,7 @@ from cnnlab.core.io import atomic_path
 from cnnlab.core.plotting import mpl_text
 from cnnlab.core.runtime import DEFAULT_DEVICE
 from cnnlab.report.figures.layout import PRINT, TEXT_WIDTH, PrintWidth, pyplot, save
-from cnnlab.report.figures.names import fit, wrap
+from cnnlab.report.figures.names import WHOLE, wrap
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ def plot_art_overview(
     gap = 0.06  # inches between tiles
     top_tile = min(0.8, (w - gap * (len(names) - 1)) / max(1, len(names)))
     bottom_tile = min(0.62, (w - gap * (len(shown) - 1)) / len(shown))
-    top_titles = [mpl_text(wrap(n, 72 * top_tile, FONT, 3)) for n in names]
-    bottom_titles = [mpl_text(wrap(n, 72 * bottom_tile, FONT, 2)) for n, _ in shown]
+    top_titles = [mpl_text(wrap(n, 72 * top_tile, FONT, WHOLE)) for n in names]
+    bottom_titles = [mpl_text(wrap(n, 72 * bottom_tile, FONT, WHOLE)) for n, _ in shown]
     line = FONT * 1.25 / 72  # inches per title line
     top_h = top_tile + line * max(t.count("\n") + 1 for t in top_titles) + 0.04
     bottom_h = bottom_tile + line * max(t.count("\n") + 1 for t in bottom_titles) + 0.04
@@ -64,7 +64,7 @@ def plot_art_overview(
 
 
 # ----------------------------------------------------------------------------- Part 2
-def _name(person: str, width_pt: float, lines: int = 2) -> str:
+def _name(person: str, width_pt: float, lines: int = 8) -> str:
     """A person's name for a tile title, wrapped to the tile's width (`names.wrap`), so neighbouring tiles'
     titles never run into each other, whatever the name."""
     return mpl_text(wrap(person, width_pt, FONT, lines))
@@ -118,7 +118,7 @@ def plot_mlp_units(
     tile = min(0.6, pitch - 0.1)
     name_pt = 72 * pitch - 4
     top = {
-        id(r): mpl_text(fit(f"MLP {h}: unit {r['unit']}", name_pt, FONT))
+        id(r): mpl_text(wrap(f"MLP {h}: unit {r['unit']}", name_pt, FONT, WHOLE))
         + "\n"
         + _name(f"favours {r['person']}", name_pt)
         for h, rows in picks.items()
@@ -224,7 +224,8 @@ def plot_guided_backprop(
         fig.text(
             (j + 0.5) * pitch / fig_w,
             (tile + 0.03) / height,
-            f"{mpl_text(fit(true, title_pt, FONT))}\n{mpl_text(fit(f'{verdict} ({float(probs[i, pred]):.2f})', title_pt, FONT))}",
+            f"{mpl_text(wrap(true, title_pt, FONT, WHOLE))}\n"
+            f"{mpl_text(wrap(f'{verdict} ({float(probs[i, pred]):.2f})', title_pt, FONT, WHOLE))}",
             fontsize=FONT,
             ha="center",
             va="bottom",

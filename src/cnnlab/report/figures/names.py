@@ -17,6 +17,7 @@ from cnnlab.core.plotting import mpl_text, safe_text
 
 SHORT = 4  # names of at most this many characters are their own tag
 ELLIPSIS = "…"
+WHOLE = 12  # max_lines for `wrap` where a title must never be cut: enough lines for any name's words
 
 
 @lru_cache(maxsize=4096)
