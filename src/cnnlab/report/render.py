@@ -200,6 +200,7 @@ def render_supplement(ctx: dict, placement: Placement, style_name: str = "cnnlab
             *_preamble(ctx, style_name, official, 0, "Supplementary material:\\\\" + TITLE),
             *numbering,
             "\\usepackage{float}",
+            "\\raggedbottom",  # floats [H] in order: a page ends where its last float ends, not stretched
             "\\begin{document}",
             "\\maketitle",
             intro,

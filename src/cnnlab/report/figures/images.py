@@ -193,14 +193,23 @@ def plot_guided_backprop(
     fig_w, between, inside, line = width.inches, 0.1, 0.03, FONT * 1.25 / 72
     pitch = fig_w / n
     tile = (pitch - between - inside) / 2
-    height = tile + 2 * line + 0.06
+    title_pt = 72 * (pitch - between)
+    titles = []  # per example: the person, and "correct" or who it was taken for, wrapped (never cut)
+    for i, correct in chosen:
+        pred = int(probs[i].argmax())
+        verdict = "correct" if correct else f"taken for {clf.class_names[pred]}"
+        true = clf.class_names[int(faces.test_y[i])]
+        titles.append(
+            f"{mpl_text(wrap(true, title_pt, FONT, WHOLE))}\n"
+            f"{mpl_text(wrap(f'{verdict} ({float(probs[i, pred]):.2f})', title_pt, FONT, WHOLE))}"
+        )
+    height = tile + max((t.count("\n") + 1 for t in titles), default=2) * line + 0.06
     fig = plt.figure(figsize=(fig_w, height))
     tiles = [
         fig.add_axes(((j * pitch + between / 2 + i * (tile + inside)) / fig_w, 0, tile / fig_w, tile / height))
         for j in range(n)
         for i in range(2)
     ]
-    title_pt = 72 * (pitch - between)
     for j, (i, correct) in enumerate(chosen):
         x = faces.test_x[i : i + 1]  # (1, 3, S, S) in [0, 1]
         pred = int(probs[i].argmax())
@@ -220,12 +229,10 @@ def plot_guided_backprop(
             }
         )
         tiles[2 * j].imshow(x[0].permute(1, 2, 0).numpy())
-        verdict = "correct" if correct else f"taken for {clf.class_names[pred]}"
         fig.text(
             (j + 0.5) * pitch / fig_w,
             (tile + 0.03) / height,
-            f"{mpl_text(wrap(true, title_pt, FONT, WHOLE))}\n"
-            f"{mpl_text(wrap(f'{verdict} ({float(probs[i, pred]):.2f})', title_pt, FONT, WHOLE))}",
+            titles[j],
             fontsize=FONT,
             ha="center",
             va="bottom",
