@@ -50,13 +50,15 @@ def fit(text: str, width_pt: float, fontsize: float) -> str:
 
 
 def _hyphenate(word: str, width_pt: float, fontsize: float) -> list[str]:
-    """A word wider than `width_pt` in pieces that fit, each but the last ending in a hyphen ("Rembra-", "ndt");
+    """A word wider than `width_pt` in pieces that fit, each but the last ending in a hyphen ("Rembra-", "ndt"),
+    the last of at least 3 letters;
     a word that fits, as it is."""
     pieces: list[str] = []
     while text_width(word, fontsize) > width_pt and len(word) > 1:
         n = 1  # the longest prefix that fits with its hyphen (at least one letter)
         while n + 1 < len(word) and text_width(word[: n + 1] + "-", fontsize) <= width_pt:
             n += 1
+        n = max(1, min(n, len(word) - 3)) if len(word) > 4 else n  # at least 3 letters left for the next line
         pieces.append(word[:n] + "-")
         word = word[n:]
     return [*pieces, word]
