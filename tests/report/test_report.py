@@ -735,14 +735,12 @@ def test_broken_latex_is_one_line_error_and_keeps_the_log(tmp_path, monkeypatch)
 
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
-@pytest.mark.parametrize("names", ["short", "long"])
-def test_full_mode_layout_has_6_to_8_pages(tmp_path, names):
-    """The handout's page limit, checked on a full-mode-sized fixture (5 repeats, every suite variant), with the
-    course's names and with 12 long artist names (a real folder) and 40 long face names; no absolute path."""
-    kw = dict(art_names=LONG_ARTISTS, people=LONG_PEOPLE, synthetic=False) if names == "long" else {}
-    result = write_report(load_context(make_fixture_runs(tmp_path / "runs", seeds=5, **kw)), tmp_path / "rep")
+def test_full_mode_layout_has_6_to_8_pages(tmp_path):
+    """The handout's page limit, checked on a full-mode-sized fixture (5 repeats, every suite variant) with the
+    course's names (long names: test_paper_supplement); no absolute path in either document."""
+    result = write_report(load_context(make_fixture_runs(tmp_path / "runs", seeds=5)), tmp_path / "rep")
     assert 6 <= result.pages <= 8, result.pages
-    assert absolute_paths(result.tex.read_text(), tmp_path) == []
+    assert absolute_paths(result.tex.read_text() + result.supplement_tex.read_text(), tmp_path) == []
 
 
 def test_without_tex_the_bundle_is_written_and_says_how_to_compile(tmp_path, monkeypatch):
@@ -753,20 +751,10 @@ def test_without_tex_the_bundle_is_written_and_says_how_to_compile(tmp_path, mon
         result.pdf is None and "TeX is not installed" in result.message and "latexmk -pdf report.tex" in result.message
     )
     assert (tmp_path / "rep" / "report.tex").is_file() and (tmp_path / "rep" / "cnnlab.sty").is_file()
+    assert (
+        tmp_path / "rep" / "supplement.tex"
+    ).is_file() and "latexmk -pdf report.tex supplement.tex" in result.message
     assert (tmp_path / "rep" / "figures" / "deltas.pdf").is_file()
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not HAS_TEX, reason="pdflatex/latexmk not installed")
-def test_over_long_report_moves_the_appendix_into_comments(tmp_path, monkeypatch):
-    import cnnlab.report.render as render
-
-    monkeypatch.setattr(render, "MAX_PAGES", 7)
-    ctx = load_context(make_fixture_runs(tmp_path / "runs", seeds=3))
-    result = write_report(ctx, tmp_path / "rep")
-    tex = result.tex.read_text()
-    assert "Runs behind every number" not in tex and "suites/<name>/suite.json" in tex
-    assert all(rid in tex for g in ctx["part2"].values() for rid in g["run_ids"])  # still traceable
 
 
 @pytest.mark.slow
@@ -797,14 +785,15 @@ def tiny_art(tmp_path) -> Path:
     return tmp_path / "art"
 
 
-def figure_scales(report_dir: Path) -> dict[str, float]:
-    """{figure file: printed width / drawn width} of every figure of a compiled report: the printed width from
+def figure_scales(report_dir: Path, document: str = "report") -> dict[str, float]:
+    """{figure file: printed width / drawn width} of every figure of a compiled document (report: the paper, or
+    supplement): the printed width from
     the LaTeX log (render.FIGURE_WIDTH_LOG), the drawn one from the file (a PDF's MediaBox, a PNG's size / dpi).
     Photographs saved without a dpi (the prediction example) are left out."""
     from cnnlab.report.render import printed_widths
 
     scales = {}
-    for name, printed in printed_widths((report_dir / "report.log").read_text(errors="replace")).items():
+    for name, printed in printed_widths((report_dir / f"{document}.log").read_text(errors="replace")).items():
         f = report_dir / name
         if f.suffix == ".pdf":
             box = re.search(rb"/MediaBox\s*\[\s*([\d.]+)\s+[\d.]+\s+([\d.]+)", f.read_bytes())
@@ -862,11 +851,13 @@ def test_quick_report_builds_a_pdf(tmp_path, tiny_art):
     assert "\\texttt{art}" in tex and "\\texttt{runs}" in tex
     assert absolute_paths(tex, tmp_path) == []
     # every figure legible at print size: drawn at the width LaTeX prints it (scale 1), with no problem logged
-    scales = figure_scales(tmp_path / "report")
-    assert set(scales) >= {"confusion_best", "confusion_faces", "deltas", "mlp_units"}  # art_overview: budget
+    scales = figure_scales(tmp_path / "report") | figure_scales(tmp_path / "report", "supplement")
+    assert set(scales) >= {"confusion_best", "confusion_faces", "deltas", "mlp_units", "art_overview"}
     assert {k: round(v, 3) for k, v in scales.items() if abs(v - 1) > 0.005} == {}
     assert "cnnlab.report.figures.layout" not in proc.stderr, proc.stderr[-3000:]
     assert f"report: {pdf}" in proc.stdout and "untrained AlexNet" in proc.stdout
+    supplement = tmp_path / "report" / "supplement.pdf"
+    assert supplement.is_file() and f"supplement: {supplement}" in proc.stdout
     # everything is cached now: a rerun only re-evaluates and re-renders, and trains nothing (issue 31, item 3):
     # no run folder is replaced (same folder, same summary.json) and none is judged damaged
     runs = run_folders(tmp_path / "runs")

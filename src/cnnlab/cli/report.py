@@ -30,7 +30,9 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quick", action="store_true", help="1 seed, few epochs, a few faces: a smoke test, not results")
     p.add_argument(
-        "--report-dir", default="report", help="where report.tex, figures/ and report.pdf go (default: report)"
+        "--report-dir",
+        default="report",
+        help="where report.tex, supplement.tex, figures/, report.pdf and supplement.pdf go (default: report)",
     )
     p.add_argument(
         "--style",
@@ -121,7 +123,9 @@ def _run_report(args: argparse.Namespace) -> int:
     print(
         f"report: {result.pdf}" + (f" ({result.pages} pages)" if result.pages else "") if result.pdf else result.message
     )
-    print(f"LaTeX source: {result.tex}")
+    if result.supplement:
+        print(f"supplement: {result.supplement} ({result.supplement_pages} pages)")
+    print(f"LaTeX source: {result.tex}" + (f", {result.supplement_tex}" if result.supplement_tex else ""))
     print(
         f"time: {result.seconds['experiments']:.0f} s experiments (runs in {args.out}), {result.seconds['render_compile']:.0f} s "
         f"rendering and LaTeX, {result.seconds['total']:.0f} s in all"

@@ -27,7 +27,7 @@ def tex_available() -> str | None:
 def how_to_compile(folder: Path) -> str:
     return (
         f"TeX is not installed: the LaTeX bundle is in {folder}; compile it with "
-        f"`cd {folder} && latexmk -pdf report.tex` (Debian/Ubuntu: apt-get install {TEX_PACKAGES})"
+        f"`cd {folder} && latexmk -pdf report.tex supplement.tex` (Debian/Ubuntu: apt-get install {TEX_PACKAGES})"
     )
 
 

@@ -232,8 +232,3 @@ def split_table(
         ]
     lines.append("\\end{table}")
     return "\n".join(lines)
-
-
-def omitted(ctx: dict, part: str) -> bool:
-    """Whether the page budget (report.render.BUDGET_STEPS) left `part` (a figure's key) out of this rendering."""
-    return part in ctx.get("omitted", ())

@@ -109,12 +109,16 @@ class ReportOptions(RuntimeView):
 
 @dataclass
 class ReportResult:
-    """What `build_report` returns: the report folder, its .tex and .pdf, pages, a message and timings."""
+    """What `build_report` returns: the report folder, the paper's and the supplement's .tex and .pdf and their
+    pages, a message and timings."""
 
     report_dir: Path
     tex: Path
     pdf: Path | None  # None: not compiled (--no-compile, or no TeX installed)
     pages: int | None
     message: str  # what happened, e.g. how to compile when TeX is missing
+    supplement_tex: Path | None = None
+    supplement: Path | None = None  # supplement.pdf; None when the paper is not compiled
+    supplement_pages: int | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict, repr=False)

@@ -1,7 +1,8 @@
 """The report document: front matter, provenance, the Part 1 and Part 2 sections, the run appendix.
 
-`write_report(context, report_dir)` renders report.tex, the style file and every figure into a
-temporary folder inside report_dir, compiles it there (when TeX is installed), then swaps its
+`write_report(context, report_dir)` renders the paper (report.tex, at most 8 pages), its supplement
+(supplement.tex: full tables, extra figures, run ids; `report.supplement` says what goes where), the style file
+and every figure into a temporary folder inside report_dir, compiles both there (when TeX is installed), then swaps its
 entries into place. Only what a report wrote is ever replaced or removed: the marker file lists the
 top-level entries of the last build, and anything else in report_dir (a runs folder, the user's
 notes) is left alone. A non-empty folder without the marker is not a cnnlab report and is refused.
@@ -26,27 +27,22 @@ from cnnlab.report.sections import alexnet, beyond, network, robustness, search,
 from cnnlab.report.sections import diagnostics as sd
 from cnnlab.report.sections import faces as p2
 from cnnlab.report.sections.front import abstract, appendix, section_discussion, section_setup
+from cnnlab.report.supplement import MOVABLE, Placement
 
 log = logging.getLogger(__name__)
 
 
-MIN_PAGES, MAX_PAGES = 6, 8  # the handout's length for the write-up
+MIN_PAGES, MAX_PAGES = 6, 8  # the handout's length for the write-up (the paper; the supplement has no limit)
 
 
-# The page budget. Every part of the report that grows with the data is bounded (names are cut or tagged, at
-# most 12 classes listed, confusion matrices at most 2.6 in high, a fixed set of figures and table rows), so a
-# report's length depends little on its input; what is left is taken up by these steps, in turn, until the
-# report has at most MAX_PAGES pages: the run-id appendix into .tex comments, then tighter spacing, then the
-# Part 1 data figure (example images, the course's transformations: no result) left out. Results are never left out.
-BUDGET_STEPS = (
-    ((True, False, ()), "moving the run-id appendix into report.tex comments"),
-    ((True, True, ()), "tightening the space between paragraphs and around figures"),
-    ((True, True, ("art_overview",)), "leaving out the Part 1 data figure (example images)"),
-    ((True, 2, ("art_overview",)), "setting tables and captions in smaller type"),
-    (
-        (True, 2, ("art_overview", "face_confusion")),
-        "leaving out the face confusion matrix (its finding stays in the text)",
-    ),
+# The paper fits by construction (report.supplement: a fixed set of bounded floats per section, the full tables and
+# the extra figures in the supplement). These steps only guard it: if the paper still has more than MAX_PAGES
+# pages, the floats of supplement.MOVABLE move to the supplement one at a time (their results stay in the text),
+# then the spacing is tightened, then tables and captions are set one size smaller. Nothing is ever left out.
+GUARD_STEPS = (
+    *((MOVABLE[: i + 1], 0, f"moving {label} to the supplement") for i, label in enumerate(MOVABLE)),
+    (MOVABLE, 1, "tightening the space between paragraphs and around figures"),
+    (MOVABLE, 2, "setting tables and captions in smaller type"),
 )
 TIGHT = (
     "\\setlength{\\parskip}{2pt plus 1pt}",
@@ -58,7 +54,7 @@ TIGHT = (
     "\\renewcommand{\\topfraction}{0.95}",
     "\\renewcommand{\\textfraction}{0.05}",
 )
-SMALLER = (  # the last step: tables (set in \small) and captions one size down, still at least 8 pt
+SMALLER = (  # the last step: tables (set in \\small) and captions one size down, still at least 8 pt
     "\\captionsetup{font=footnotesize}",
     "\\let\\small\\footnotesize",
 )
@@ -91,34 +87,62 @@ def printed_widths(log_text: str) -> dict[str, float]:
     return {name: float(pt) / 72.27 for name, pt in FIGURE_LOG_LINE.findall(log_text)}
 
 
-# ----------------------------------------------------------------------------- document
-def render_tex(
-    ctx: dict,
-    fig_dir: Path,
-    style_name: str = "cnnlab",
-    official: bool = False,
-    compact: bool = False,
-    tight: int = 0,
-    omit: tuple[str, ...] = (),
-) -> str:
-    """The whole report.tex; first draws the context's figures into fig_dir (`make_figures`), then
-    builds the text. compact: the run ids stay in .tex comments only (no appendix table); tight: 1 = less
-    space between paragraphs, around floats and captions (TIGHT), 2 = also tables and captions one size down (SMALLER); omit: parts left out ("art_overview": the Part 1
-    data figure) -- the page budget's
-    steps (`write_report`), to keep a report within the handout's 8 pages."""
-    if omit or tight:
-        ctx = {**ctx, "omitted": tuple(omit), "tight": int(tight)}
-    figs = make_figures(ctx, fig_dir)
+# ----------------------------------------------------------------------------- documents
+TITLE = "Artist Identification with Small CNNs and\\\\Face Recognition with Transfer Learning"
+
+
+def _preamble(ctx: dict, style_name: str, official: bool, tight: int, title: str) -> list[str]:
+    """Everything before \\begin{document}, the same for the paper and the supplement."""
     style = f"\\usepackage[final]{{{style_name}}}" if official else f"\\usepackage{{{style_name}}}"
-    title = "Artist Identification with Small CNNs and\\\\Face Recognition with Transfer Learning"
     quick = "\\textbf{QUICK MODE} (1 repeat and seed, few epochs): a smoke test, not results. " if ctx["quick"] else ""
     notice = (
         f"{quick}Generated by \\texttt{{cnnlab report}} from the runs in {folder(ctx['runs_root'])}. "
         + ("Part~1 data: synthetic. " if ctx["art"]["synthetic"] else "")
         + ("AlexNet: untrained (random weights)." if not ctx["alexnet"].get("pretrained") else "")
     )
+    return [
+        comment(
+            f"runs folder: {Path(ctx['runs_root']).name}; quick: {ctx['quick']}; Part 1 repeats: {ctx['repeats']}; Part 2 seeds: {ctx['seeds']}"
+        ),
+        "\\documentclass[10pt,letterpaper]{article}",
+        style,
+        "\\usepackage[T1]{fontenc}",
+        "\\usepackage[utf8]{inputenc}",
+        "\\usepackage{graphicx}",
+        *FIGURE_WIDTH_LOG,
+        "\\usepackage{booktabs}",
+        "\\usepackage{amsmath}",
+        "\\usepackage{multicol}",
+        "\\usepackage{caption}",
+        "\\usepackage{subcaption}",
+        "\\usepackage{url}",
+        "\\usepackage[hidelinks]{hyperref}",
+        "\\providecommand{\\notice}[1]{}",
+        f"\\title{{{title}}}",
+        f"\\author{{cnnlab {esc(ctx.get('version', ''))}\\\\\\normalfont generated report, Practical~2}}",
+        f"\\notice{{{notice}}}",
+        *(TIGHT if tight else ()),
+        *(SMALLER if tight >= 2 else ()),
+    ]
+
+
+def render_tex(
+    ctx: dict,
+    fig_dir: Path,
+    style_name: str = "cnnlab",
+    official: bool = False,
+    placement: Placement | None = None,
+    tight: int = 0,
+) -> str:
+    """The paper, report.tex; first draws the context's figures into fig_dir (`make_figures`), then builds the
+    text. placement: which floats go to the supplement (`report.supplement`), filled in as the sections are
+    built, for `render_supplement`; None: the budget-free report, every float and the run-id appendix in one
+    document. tight: 1 = less space between paragraphs, around floats and captions (TIGHT), 2 = also tables and
+    captions one size down (SMALLER): the guard's last steps (`write_report`)."""
+    ctx = {**ctx, "tight": int(tight), "placement": placement}
+    figs = make_figures(ctx, fig_dir)
     sections = [
-        section_setup(ctx, compact),
+        section_setup(ctx),
         "\\section{Part 1: convolutional networks for artist identification}",
         network.section_receptive(ctx),
         network.section_network(ctx, figs),
@@ -138,33 +162,12 @@ def render_tex(
         alexnet.section_finetune(ctx),
         alexnet.section_explain(ctx),
         section_discussion(ctx),
-        *(["\\appendix", appendix(ctx)] if not compact else []),
+        *(["\\appendix", appendix(ctx)] if placement is None else []),
     ]
-    return "\n".join(
+    tex = "\n".join(
         [
             "% report.tex -- written by `cnnlab report`; every number comes from the runs named in the comments.",
-            comment(
-                f"runs folder: {Path(ctx['runs_root']).name}; quick: {ctx['quick']}; Part 1 repeats: {ctx['repeats']}; Part 2 seeds: {ctx['seeds']}"
-            ),
-            "\\documentclass[10pt,letterpaper]{article}",
-            style,
-            "\\usepackage[T1]{fontenc}",
-            "\\usepackage[utf8]{inputenc}",
-            "\\usepackage{graphicx}",
-            *FIGURE_WIDTH_LOG,
-            "\\usepackage{booktabs}",
-            "\\usepackage{amsmath}",
-            "\\usepackage{multicol}",
-            "\\usepackage{caption}",
-            "\\usepackage{subcaption}",
-            "\\usepackage{url}",
-            "\\usepackage[hidelinks]{hyperref}",
-            "\\providecommand{\\notice}[1]{}",
-            f"\\title{{{title}}}",
-            f"\\author{{cnnlab {esc(ctx.get('version', ''))}\\\\\\normalfont generated report, Practical~2}}",
-            f"\\notice{{{notice}}}",
-            *(TIGHT if tight else ()),
-            *(SMALLER if tight >= 2 else ()),
+            *_preamble(ctx, style_name, official, tight, TITLE),
             "\\begin{document}",
             "\\maketitle",
             "\\begin{abstract}",
@@ -175,30 +178,58 @@ def render_tex(
             "",
         ]
     )
+    return tex if placement is None else placement.resolve(tex)
+
+
+def render_supplement(ctx: dict, placement: Placement, style_name: str = "cnnlab", official: bool = False) -> str:
+    """supplement.tex: the floats `render_tex` placed in the supplement (numbered S1, S2, ... as the paper
+    quotes them) and the run-id appendix (Section S3). Call it after `render_tex` with the same placement."""
+    numbering = [
+        "\\renewcommand{\\thefigure}{S\\arabic{figure}}",
+        "\\renewcommand{\\thetable}{S\\arabic{table}}",
+        "\\renewcommand{\\thesection}{S\\arabic{section}}",
+    ]
+    intro = (
+        "This supplement holds the full tables, the figures the paper has no room for and the runs behind every "
+        "number of \\texttt{report.pdf}, which refers to them by these numbers (Figure~S1, Table~S1, \\dots). "
+        "Every number comes from the same runs as the paper's."
+    )
+    return "\n".join(
+        [
+            "% supplement.tex -- written by `cnnlab report` with report.tex: the floats the paper refers to as S1, S2, ...",
+            *_preamble(ctx, style_name, official, 0, "Supplementary material:\\\\" + TITLE),
+            *numbering,
+            "\\usepackage{float}",
+            "\\raggedbottom",  # floats [H] in order: a page ends where its last float ends, not stretched
+            "\\begin{document}",
+            "\\maketitle",
+            intro,
+            *placement.body(),
+            appendix(ctx),
+            "\\end{document}",
+            "",
+        ]
+    )
 
 
 def render_bundle(
-    ctx: dict,
-    folder: Path,
-    style: Path | None = None,
-    compact: bool = False,
-    tight: int = 0,
-    omit: tuple[str, ...] = (),
-) -> Path:
-    """report.tex + style + figures/ in `folder`; returns the .tex path."""
+    ctx: dict, folder: Path, style: Path | None = None, moved: tuple[str, ...] = (), tight: int = 0
+) -> tuple[Path, Path]:
+    """report.tex, supplement.tex, the style and figures/ in `folder`; returns the two .tex paths.
+    moved: the floats of supplement.MOVABLE sent to the supplement; tight: see `render_tex` (the guard's steps)."""
     fig_dir = folder / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     for src in ctx["figures"].values():
         shutil.copy2(src, fig_dir / Path(src).name)
-    if style is not None:
-        shutil.copy2(style, folder / style.name)
-        tex = render_tex(ctx, fig_dir, style.stem, official=True, compact=compact, tight=tight, omit=omit)
-    else:
-        shutil.copy2(STYLE, folder / STYLE.name)
-        tex = render_tex(ctx, fig_dir, compact=compact, tight=tight, omit=omit)
-    out = folder / "report.tex"
-    atomic_write_text(out, tex)
-    return out
+    sty = style if style is not None else STYLE
+    shutil.copy2(sty, folder / sty.name)
+    placement = Placement(moved)
+    paper = render_tex(ctx, fig_dir, sty.stem, official=style is not None, placement=placement, tight=tight)
+    supplement = render_supplement(ctx, placement, sty.stem, official=style is not None)
+    out, supp = folder / "report.tex", folder / "supplement.tex"
+    atomic_write_text(out, paper)
+    atomic_write_text(supp, supplement)
+    return out, supp
 
 
 def _check_replaceable(report_dir: Path) -> None:
@@ -274,9 +305,12 @@ def write_report(ctx: dict, report_dir: str | Path, style: Path | None = None, c
     tmp.mkdir()
     try:
         render_bundle(ctx, tmp, style)
-        pdf, pages, message, error = None, None, "", None
+        pdf = supplement = pages = supplement_pages = error = None
+        message = ""
         if not compile:
-            message = f"LaTeX bundle written (not compiled): {report_dir / 'report.tex'}"
+            message = (
+                f"LaTeX bundle written (not compiled): {report_dir / 'report.tex'}, {report_dir / 'supplement.tex'}"
+            )
         elif tex_available() is None:
             message = how_to_compile(report_dir)
         else:
@@ -284,17 +318,24 @@ def write_report(ctx: dict, report_dir: str | Path, style: Path | None = None, c
             try:
                 compile_pdf(tmp)
                 pages = page_count(tmp / "report.pdf")
-                for (compact, tight, omit), what in BUDGET_STEPS:
+                for moved, tight, what in GUARD_STEPS:
                     if pages <= MAX_PAGES:
                         break
-                    log.warning("the report has %d pages (handout: 6-8): %s", pages, what)
-                    render_bundle(ctx, tmp, style, compact=compact, tight=tight, omit=omit)
+                    log.warning("the paper has %d pages (handout: 6-8): %s", pages, what)
+                    render_bundle(ctx, tmp, style, moved=moved, tight=tight)
                     compile_pdf(tmp)
                     pages = page_count(tmp / "report.pdf")
-                if not ctx["quick"] and not MIN_PAGES <= pages <= MAX_PAGES:
-                    log.warning("the report has %d pages; the handout asks for %d-%d", pages, MIN_PAGES, MAX_PAGES)
-                pdf = report_dir / "report.pdf"
-                message = f"{pdf} ({pages} pages, compiled in {time.perf_counter() - t0:.0f} s)"
+                if pages > MAX_PAGES:  # cannot happen with bounded sections; said plainly if it does
+                    log.warning("the paper still has %d pages after every guard step (handout: 6-8)", pages)
+                elif not ctx["quick"] and pages < MIN_PAGES:
+                    log.warning("the paper has %d pages; the handout asks for %d-%d", pages, MIN_PAGES, MAX_PAGES)
+                compile_pdf(tmp, "supplement.tex")
+                supplement_pages = page_count(tmp / "supplement.pdf")
+                pdf, supplement = report_dir / "report.pdf", report_dir / "supplement.pdf"
+                message = (
+                    f"{pdf} ({pages} pages) and {supplement} ({supplement_pages} pages), "
+                    f"compiled in {time.perf_counter() - t0:.0f} s"
+                )
             except CnnlabError as exc:
                 error = exc  # the bundle and its log are still installed, for inspection
         _swap_in(tmp, report_dir)
@@ -303,4 +344,13 @@ def write_report(ctx: dict, report_dir: str | Path, style: Path | None = None, c
         raise
     if error is not None:
         raise CnnlabError(str(error).replace(str(tmp), str(report_dir)))
-    return ReportResult(report_dir, report_dir / "report.tex", pdf, pages, message)
+    return ReportResult(
+        report_dir,
+        report_dir / "report.tex",
+        pdf,
+        pages,
+        message,
+        supplement_tex=report_dir / "supplement.tex",
+        supplement=supplement,
+        supplement_pages=supplement_pages,
+    )

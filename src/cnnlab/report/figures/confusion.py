@@ -21,7 +21,7 @@ import numpy as np
 from cnnlab.core.diagnostics.plots import annotate_counts
 from cnnlab.core.plotting import mpl_text
 from cnnlab.report.figures.layout import PRINT, PrintWidth, pyplot, save
-from cnnlab.report.figures.names import abbreviations, fit, needs_key, text_width
+from cnnlab.report.figures.names import WHOLE, abbreviations, needs_key, text_width, wrap
 
 FONT = 6.0  # points: labels, counts, key
 LABEL_PITCH_PT = FONT * 1.2  # the smallest distance between two labels on one side (a 6 pt line is 7 pt high)
@@ -94,18 +94,11 @@ def plot_confusion(
     pictures, items = strip if strip and len(strip[0]) else ((), ())
     gap = 0.18
     column = w - block - gap  # the right column: key, then strip
-    key_cols = key_rows = 0
-    col_in = tag_in = 0.0
-    if key_entries:
-        tag_in = (max(text_width(t, FONT) for t, _ in key_entries) + 4) / 72
-        key_rows = max(1, math.floor(matrix_h / line_in))
-        key_cols = math.ceil(len(key_entries) / key_rows)
-        key_rows = math.ceil(len(key_entries) / key_cols)
-        col_in = min(column / key_cols, tag_in + 1.9)
-    key_h = key_rows * line_in
+    key, key_h, col_in, tag_in = _key_layout(key_entries, matrix_h, column, line_in)
     n_pics = len(pictures)
     tile = min(0.55, column / max(1, n_pics) - 0.1) if n_pics else 0.0
-    strip_h = (0.12 + 2 * line_in + tile) if n_pics else 0.0
+    heads = [_tile_title(item, tags, 72 * column / max(1, n_pics) - 2) for item in items]
+    strip_h = (0.12 + max(h.count("\n") + 1 for h in heads) * line_in + tile) if n_pics else 0.0
     height = max(matrix_h, key_h + strip_h)
     right_column = bool(key_entries or n_pics)
     x0 = 0.0 if right_column else max(0.0, (w - block) / 2)
@@ -134,17 +127,15 @@ def plot_confusion(
     for spine in ax.spines.values():
         spine.set_visible(True)
     kx = block + gap
-    for e, (tag, name) in enumerate(key_entries):
-        c, r = divmod(e, key_rows)
-        tx, ty = kx + c * col_in, height - (r + 0.5) * line_in
-        fig.text(tx / w, ty / height, mpl_text(tag), fontsize=FONT, weight="bold", va="center")
-        name_pt = 72 * (col_in - tag_in) - 3
-        fig.text((tx + tag_in) / w, ty / height, mpl_text(fit(name, name_pt, FONT)), fontsize=FONT, va="center")
+    for c, r, tag, name in key:  # column, first line, tag, name (wrapped, never cut)
+        tx, ty = kx + c * col_in, height - r * line_in
+        fig.text(tx / w, ty / height, mpl_text(tag), fontsize=FONT, weight="bold", va="top")
+        fig.text((tx + tag_in) / w, ty / height, mpl_text(name), fontsize=FONT, va="top", linespacing=1.0)
     pitch_pics = column / max(1, n_pics)
-    for j, (pic, item) in enumerate(zip(pictures, items)):
+    for j, (pic, head) in enumerate(zip(pictures, heads)):
         px = kx + j * pitch_pics + (pitch_pics - tile) / 2
         py = height - key_h - strip_h + 0.02
-        _wrong_tile(fig.add_axes((px / w, py / height, tile / w, tile / height)), pic, item, tags, 72 * pitch_pics - 2)
+        _wrong_tile(fig.add_axes((px / w, py / height, tile / w, tile / height)), pic, head)
     save(fig, path, width)
     return {
         "figure": Path(path).name,
@@ -154,8 +145,44 @@ def plot_confusion(
     }
 
 
-def _wrong_tile(ax: Any, pic: np.ndarray, item: Mapping[str, Any], tags: Mapping[str, str], title_pt: float) -> None:
-    """One wrongly classified image, framed red, titled "true -> predicted" (tags) and the prediction's probability."""
+def _key_layout(
+    entries: Sequence[tuple[str, str]], matrix_h: float, column: float, line_in: float
+) -> tuple[list[tuple[int, int, str, str]], float, float, float]:
+    """The key's entries (tag, name) in columns of the right column's width: as many columns as the longest name
+    allows (the key may run below the matrix), a name wider than its column wrapped onto more lines, none cut.
+    Returns ((column, first line, tag, name with line breaks) per entry, the key's height, a column's width, the
+    tags' width), all in inches."""
+    if not entries:
+        return [], 0.0, 0.0, 0.0
+    tag_in = (max(text_width(t, FONT) for t, _ in entries) + 4) / 72
+    name_in = (max(text_width(n, FONT) for _, n in entries) + 6) / 72
+    cols = max(1, min(math.floor(column / (tag_in + name_in)), math.ceil(len(entries) * line_in / matrix_h)))
+    col_in = column / cols
+    names = [wrap(n, 72 * (col_in - tag_in) - 6, FONT, max_lines=len(n)) for _, n in entries]
+    lines = [n.count("\n") + 1 for n in names]
+    per_col = max(math.ceil(sum(lines) / cols), max(lines))
+    while True:  # fill the columns in turn; lengthen them while the entries need more than `cols` columns
+        out, c, r = [], 0, 0
+        for (tag, _), name, n in zip(entries, names, lines):
+            if r + n > per_col and r:
+                c, r = c + 1, 0
+            out.append((c, r, tag, name))
+            r += n
+        if c < cols:
+            break
+        per_col += 1
+    rows = max(r0 + n for (_, r0, _, _), n in zip(out, lines))
+    return out, rows * line_in, col_in, tag_in
+
+
+def _tile_title(item: Mapping[str, Any], tags: Mapping[str, str], title_pt: float) -> str:
+    """A wrong image's title: "true -> predicted" (tags, wrapped to the tile's pitch, never cut) and the probability."""
+    head = wrap(f"{tags[item['true']]} \u2192 {tags[item['predicted']]}", title_pt, FONT, WHOLE)
+    return mpl_text(f"{head}\np = {item['p_predicted']:.2f}")
+
+
+def _wrong_tile(ax: Any, pic: np.ndarray, title: str) -> None:
+    """One wrongly classified image, framed red, under its title (`_tile_title`)."""
     ax.imshow(pic, cmap="gray" if pic.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -163,5 +190,4 @@ def _wrong_tile(ax: Any, pic: np.ndarray, item: Mapping[str, Any], tags: Mapping
         spine.set_visible(True)
         spine.set_color(WRONG)
         spine.set_linewidth(1.5)
-    head = fit(f"{tags[item['true']]} \u2192 {tags[item['predicted']]}", title_pt, FONT)
-    ax.set_title(mpl_text(f"{head}\np = {item['p_predicted']:.2f}"), fontsize=FONT, pad=2)
+    ax.set_title(title, fontsize=FONT, pad=2)

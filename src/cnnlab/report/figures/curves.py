@@ -15,10 +15,9 @@ from cnnlab.art.robustness import ORIGINAL, course_points, strongest_severities,
 from cnnlab.core.plotting import mpl_text
 from cnnlab.core.stats import compare_records
 from cnnlab.report.figures.layout import PRINT, PrintWidth, pyplot, save
-from cnnlab.report.figures.names import fit, text_width, wrap
+from cnnlab.report.figures.names import text_width, wrap
 
 COLORS = {"train": "#9ecae1", "val": "#3182bd", "test": "#e6550d"}
-VARIANT_PT = 64.0  # the longest variant label under the 1.4/1.5 bars (points; longer ones are cut)
 GROUP_COLORS = ["#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363", "#8c6d31", "#d6616b"]
 
 
@@ -77,10 +76,10 @@ def plot_deltas(
     (one of rows), title), side by side."""
     plt = pyplot()
     sizes = [len(rows) - 1 for rows, _, _ in panels]
-    # Laid out in inches: the bars `height` high, under them the variant labels (cut at VARIANT_PT), so the
-    # figure's height is bounded whatever the labels.
+    # Laid out in inches: the bars `height` high, under them the variant labels, whole (the suites define them, so
+    # the figure's height is bounded).
     label_in = (
-        max((text_width(fit(r["variant"], VARIANT_PT, 6), 6) for rows, _, _ in panels for r in rows), default=0) / 72
+        max((text_width(r["variant"], 6) for rows, base, _ in panels for r in rows if r is not base), default=0) / 72
     )
     bottom, top, left, right = label_in + 0.08, 0.3, 0.5, 0.02
     fig_h = bottom + height + top
@@ -109,9 +108,7 @@ def plot_deltas(
                 error_kw={"lw": 0.6, "capsize": 1.2},
             )
         ax.set_xticks(range(len(others)))
-        labels = ax.set_xticklabels(
-            [mpl_text(fit(r["variant"], VARIANT_PT, 6)) for r in others], rotation=90, ha="center", fontsize=6
-        )
+        labels = ax.set_xticklabels([mpl_text(r["variant"]) for r in others], rotation=90, ha="center", fontsize=6)
         for label, r in zip(labels, others):  # the label colour names the group: no legend over the bars
             label.set_color(GROUP_COLORS[groups.index(r["group"]) % len(GROUP_COLORS)])
         ax.axhline(0, color="k", lw=0.6)

@@ -17,7 +17,7 @@ from cnnlab.core.io import atomic_path
 from cnnlab.core.plotting import mpl_text
 from cnnlab.core.runtime import DEFAULT_DEVICE
 from cnnlab.report.figures.layout import PRINT, TEXT_WIDTH, PrintWidth, pyplot, save
-from cnnlab.report.figures.names import fit, wrap
+from cnnlab.report.figures.names import WHOLE, wrap
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ def plot_art_overview(
     gap = 0.06  # inches between tiles
     top_tile = min(0.8, (w - gap * (len(names) - 1)) / max(1, len(names)))
     bottom_tile = min(0.62, (w - gap * (len(shown) - 1)) / len(shown))
-    top_titles = [mpl_text(wrap(n, 72 * top_tile, FONT, 3)) for n in names]
-    bottom_titles = [mpl_text(wrap(n, 72 * bottom_tile, FONT, 2)) for n, _ in shown]
+    top_titles = [mpl_text(wrap(n, 72 * top_tile, FONT, WHOLE)) for n in names]
+    bottom_titles = [mpl_text(wrap(n, 72 * bottom_tile, FONT, WHOLE)) for n, _ in shown]
     line = FONT * 1.25 / 72  # inches per title line
     top_h = top_tile + line * max(t.count("\n") + 1 for t in top_titles) + 0.04
     bottom_h = bottom_tile + line * max(t.count("\n") + 1 for t in bottom_titles) + 0.04
@@ -64,7 +64,7 @@ def plot_art_overview(
 
 
 # ----------------------------------------------------------------------------- Part 2
-def _name(person: str, width_pt: float, lines: int = 2) -> str:
+def _name(person: str, width_pt: float, lines: int = 8) -> str:
     """A person's name for a tile title, wrapped to the tile's width (`names.wrap`), so neighbouring tiles'
     titles never run into each other, whatever the name."""
     return mpl_text(wrap(person, width_pt, FONT, lines))
@@ -118,7 +118,7 @@ def plot_mlp_units(
     tile = min(0.6, pitch - 0.1)
     name_pt = 72 * pitch - 4
     top = {
-        id(r): mpl_text(fit(f"MLP {h}: unit {r['unit']}", name_pt, FONT))
+        id(r): mpl_text(wrap(f"MLP {h}: unit {r['unit']}", name_pt, FONT, WHOLE))
         + "\n"
         + _name(f"favours {r['person']}", name_pt)
         for h, rows in picks.items()
@@ -193,14 +193,23 @@ def plot_guided_backprop(
     fig_w, between, inside, line = width.inches, 0.1, 0.03, FONT * 1.25 / 72
     pitch = fig_w / n
     tile = (pitch - between - inside) / 2
-    height = tile + 2 * line + 0.06
+    title_pt = 72 * (pitch - between)
+    titles = []  # per example: the person, and "correct" or who it was taken for, wrapped (never cut)
+    for i, correct in chosen:
+        pred = int(probs[i].argmax())
+        verdict = "correct" if correct else f"taken for {clf.class_names[pred]}"
+        true = clf.class_names[int(faces.test_y[i])]
+        titles.append(
+            f"{mpl_text(wrap(true, title_pt, FONT, WHOLE))}\n"
+            f"{mpl_text(wrap(f'{verdict} ({float(probs[i, pred]):.2f})', title_pt, FONT, WHOLE))}"
+        )
+    height = tile + max((t.count("\n") + 1 for t in titles), default=2) * line + 0.06
     fig = plt.figure(figsize=(fig_w, height))
     tiles = [
         fig.add_axes(((j * pitch + between / 2 + i * (tile + inside)) / fig_w, 0, tile / fig_w, tile / height))
         for j in range(n)
         for i in range(2)
     ]
-    title_pt = 72 * (pitch - between)
     for j, (i, correct) in enumerate(chosen):
         x = faces.test_x[i : i + 1]  # (1, 3, S, S) in [0, 1]
         pred = int(probs[i].argmax())
@@ -220,11 +229,10 @@ def plot_guided_backprop(
             }
         )
         tiles[2 * j].imshow(x[0].permute(1, 2, 0).numpy())
-        verdict = "correct" if correct else f"taken for {clf.class_names[pred]}"
         fig.text(
             (j + 0.5) * pitch / fig_w,
             (tile + 0.03) / height,
-            f"{mpl_text(fit(true, title_pt, FONT))}\n{mpl_text(fit(f'{verdict} ({float(probs[i, pred]):.2f})', title_pt, FONT))}",
+            titles[j],
             fontsize=FONT,
             ha="center",
             va="bottom",

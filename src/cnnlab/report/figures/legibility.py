@@ -5,6 +5,7 @@
     entries, annotations, the numbers in a confusion matrix's cells), or a text over a picture of
     another axes (a cell's number on its own heat map is what it is for);
   - a text smaller than MIN_FONT_PT at print size;
+  - a text cut with an ellipsis (a title or label that does not fit is wrapped or keyed, never cut);
   - a text (partly) outside the figure, which the saved file would cut off;
   - a plot (axes with ticks) smaller than MIN_PLOT_IN on a side, or a picture smaller than
     MIN_PICTURE_IN on a side.
@@ -86,6 +87,9 @@ def legibility_problems(
         {(round(t.get_fontsize() * scale, 2), _label(t)) for t in texts if t.get_fontsize() * scale < min_font - 1e-6}
     )
     problems += [f"text {label} prints at {size:g} pt (< {min_font:g} pt)" for size, label in small]
+
+    # titles and labels are never cut (names.ELLIPSIS): a figure that needs long names gets a key or wraps them
+    problems += [f"text {_label(t)} is cut with an ellipsis" for t in texts if "\u2026" in t.get_text()]
 
     # boxes: texts against texts, texts against pictures of other axes, texts against the figure's edges
     boxes = [(t, t.get_window_extent(renderer)) for t in texts]

@@ -17,6 +17,7 @@ from cnnlab.core.plotting import mpl_text, safe_text
 
 SHORT = 4  # names of at most this many characters are their own tag
 ELLIPSIS = "…"
+WHOLE = 12  # max_lines for `wrap` where a title must never be cut: enough lines for any name's words
 
 
 @lru_cache(maxsize=4096)
@@ -48,10 +49,30 @@ def fit(text: str, width_pt: float, fontsize: float) -> str:
     return text[:lo].rstrip() + ELLIPSIS if lo else ELLIPSIS
 
 
+def _hyphenate(word: str, width_pt: float, fontsize: float) -> list[str]:
+    """A word wider than `width_pt` in pieces that fit, each but the last ending in a hyphen ("Rembra-", "ndt"),
+    the last of at least 3 letters;
+    a word that fits, as it is."""
+    pieces: list[str] = []
+    while text_width(word, fontsize) > width_pt and len(word) > 1:
+        n = 1  # the longest prefix that fits with its hyphen (at least one letter)
+        while n + 1 < len(word) and text_width(word[: n + 1] + "-", fontsize) <= width_pt:
+            n += 1
+        n = max(1, min(n, len(word) - 3)) if len(word) > 4 else n  # at least 3 letters left for the next line
+        pieces.append(word[:n] + "-")
+        word = word[n:]
+    return [*pieces, word]
+
+
 def wrap(text: str, width_pt: float, fontsize: float, max_lines: int = 3) -> str:
     """`text` on lines of at most `width_pt` points (words kept whole where they fit, hyphenated names
-    broken after a hyphen, a word that does not fit cut), at most `max_lines` lines (the last one cut)."""
-    words = re.findall(r"[^\s-]+-?|-", safe_text(text).replace("_", " "))
+    broken after a hyphen, a word wider than a line broken with a hyphen), at most `max_lines` lines (the last
+    one cut; `WHOLE` lines: never cut)."""
+    words = [
+        piece
+        for w in re.findall(r"[^\s-]+-?|-", safe_text(text).replace("_", " "))
+        for piece in _hyphenate(w, width_pt, fontsize)
+    ]
     lines: list[str] = []
     line = ""
     for w in words:

@@ -209,33 +209,32 @@ def _mirror(c: Comparison) -> Comparison:
 
 # ----------------------------------------------------------------------------- 2.4 face confusion
 def face_confusion_sentence(ctx: dict) -> str:
-    """What the face confusion says, in one sentence: for a report whose page budget left the matrix out."""
+    """What the face confusion says, in one sentence, with a reference to its matrix (`face_confusion_figure`)."""
     d = ctx["face_diagnostics"]
     pairs = _pairs(d["pairs"][:2])
     return (
         f"The best face model by validation accuracy ({esc(FACE_GROUPS.get(d['group'], d['group']))}; test confusion of "
-        f"{d['models']} seed{'s' if d['models'] > 1 else ''} pooled, {pct(d['accuracy'])}\\,\\% correct)"
-        + (f": {pairs}." if pairs else " makes no mistake.")
-        + " (Its matrix is left out for space: \\texttt{cnnlab inspect} draws it.)"
-        + "\n"
-        + comment("face confusion pooled over runs: " + " ".join(d["runs"]))
+        f"{d['models']} seed{'s' if d['models'] > 1 else ''} pooled, {pct(d['accuracy'])}\\,\\% correct, "
+        "Figure~\\ref{fig:faceconfusion})" + (f": {pairs}." if pairs else " makes no mistake.")
     )
 
 
-def face_confusion_subfigure(ctx: dict) -> str:
-    """The best face model's pooled test confusion as a subfigure (label fig:faceconfusion), as wide as
-    `confusion.face_width` says (the full text width on a line of its own, or beside the hidden units); its
-    caption says which model it is (chosen on validation accuracy), how accurate it is and the pair it confuses
-    most."""
+def face_confusion_figure(ctx: dict) -> str:
+    """The best face model's pooled test confusion (label fig:faceconfusion), as wide as `confusion.face_width`
+    says (the full text width with its key, or narrower when the names need no key); its caption says which model
+    it is (chosen on validation accuracy), how accurate it is and the pair it confuses most."""
     d = ctx["face_diagnostics"]
     pairs = _pairs(d["pairs"][:1])
     width = face_width(d.get("classes") or [])
-    return (
-        (r"\par\vspace{6pt}" if width.fraction == 1 else "")
-        + rf"\begin{{subfigure}}[b]{{{width.tex}}}\centering\includegraphics[width=\linewidth]{{figures/{d['figure']}}}"
-        rf"\caption{{Best face model by validation accuracy ({esc(FACE_GROUPS.get(d['group'], d['group']))}): test confusion, "
-        rf"{d['models']} seed{'s' if d['models'] > 1 else ''} pooled, {pct(d['accuracy'])}\,\% correct"
-        rf"{'; ' + pairs if pairs else ''} ({_confusion_note(d, 'person')}).}}\label{{fig:faceconfusion}}\end{{subfigure}}"
-        + "\n"
-        + comment("face confusion pooled over runs: " + " ".join(d["runs"]))
+    return "\n".join(
+        [
+            comment("face confusion pooled over runs: " + " ".join(d["runs"])),
+            "\\begin{figure}[t]",
+            "\\centering",
+            rf"\includegraphics[width={width.tex}]{{figures/{d['figure']}}}",
+            rf"\caption{{Best face model by validation accuracy ({esc(FACE_GROUPS.get(d['group'], d['group']))}): test confusion, "
+            rf"{d['models']} seed{'s' if d['models'] > 1 else ''} pooled, {pct(d['accuracy'])}\,\% correct"
+            rf"{'; ' + pairs if pairs else ''} ({_confusion_note(d, 'person')}).}}\label{{fig:faceconfusion}}",
+            "\\end{figure}",
+        ]
     )

@@ -8,8 +8,9 @@ from collections.abc import Mapping
 
 from cnnlab.core.train.config import MONITOR_BEST, MONITOR_NAMES, OPTIMIZER_NAMES
 from cnnlab.report.figures.layout import PRINT
-from cnnlab.report.latex import comment, esc, omitted, pct, pm, pp
-from cnnlab.report.sections.diagnostics import face_confusion_sentence, face_confusion_subfigure
+from cnnlab.report.latex import comment, esc, pct, pm, pp
+from cnnlab.report.sections.diagnostics import face_confusion_figure, face_confusion_sentence
+from cnnlab.report.supplement import place
 
 ORDER = {
     "mlp300": "MLP, 300 hidden",
@@ -193,7 +194,7 @@ validation {acc(g, "val_acc")}); with 800 units it reaches {acc(g8)} ({pp(g8["te
 {_mlp_comment(g)}
 
 {results_table(ctx)}
-{recipe_table(ctx)}
+{place(ctx, recipe_table(ctx), part=1)}
 
 \begin{{figure}}[t]
 \centering
@@ -319,7 +320,6 @@ def section_weights(ctx: dict) -> str:
             )
         )
     ids = " ".join(f"{h}: {rid}" for h, rid in u.get("runs", {}).items())
-    no_matrix = omitted(ctx, "face_confusion")  # the page budget's last step
     return rf"""
 \subsection{{What the hidden units look for}}
 Figure~\ref{{fig:units}} shows two hidden units of each MLP of 2.1 (seed 0), chosen as the most \emph{{selective}} units:
@@ -328,18 +328,20 @@ those whose outgoing weight to one person exceeds their weight to every other pe
 {"; ".join(parts)}. They are interesting because they are readable: a unit that favours one person is a template of what
 distinguishes that person from the average face (brighter hair, glasses or face outline), trained into the weights by the
 L2 penalty, which removes the weight noise that does not help the classification.
-{cmp}{" " + face_confusion_sentence(ctx) if no_matrix else ""}
+{cmp} {face_confusion_sentence(ctx)}
 
 {comment("weight pictures from runs " + ids)}
-\begin{{figure}}[t]
-\centering
-\begin{{subfigure}}[b]{{{PRINT["mlp_units"].tex}}}\centering
-\includegraphics[width=\linewidth]{{figures/{u["figure"]}}}
-\caption{{Input weights of two selective hidden units per MLP (top) and the favoured person's mean face minus the
-mean of all faces (bottom); $r$: their correlation.}}
-\label{{fig:units}}
-\end{{subfigure}}\hfill
-{"" if no_matrix else face_confusion_subfigure(ctx)}
-\caption{{What the MLPs' hidden units look for (2.3){"" if no_matrix else ", and what the best face model confuses"}.}}
-\end{{figure}}
+{place(ctx, units_figure(u), part=1)}
+{place(ctx, face_confusion_figure(ctx), part=1)}
 """
+
+
+def units_figure(u: Mapping) -> str:
+    """The MLPs' selective hidden units (label fig:units)."""
+    return rf"""\begin{{figure}}[t]
+\centering
+\includegraphics[width={PRINT["mlp_units"].tex}]{{figures/{u["figure"]}}}
+\caption{{What the MLPs' hidden units look for (2.3): input weights of two selective hidden units per MLP (top) and the
+favoured person's mean face minus the mean of all faces (bottom); $r$: their correlation.}}
+\label{{fig:units}}
+\end{{figure}}"""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from cnnlab.core.stats import VERDICT_RULE
 from cnnlab.report.compare import acc, gap
 from cnnlab.report.figures.layout import PRINT
-from cnnlab.report.latex import esc, folder, omitted, pct
+from cnnlab.report.latex import esc, folder, pct
 from cnnlab.report.sections import faces as p2
+from cnnlab.report.supplement import place
 
 LISTED_CLASSES = 12  # Part 1 classes named in the provenance sentence (the others are counted)
 
@@ -134,35 +135,40 @@ def devices_sentence(ctx: dict) -> str:
 
 
 def data_figure(ctx: dict) -> str:
-    """The Part 1 data figure (label fig:data): one image per class and the course's transformations; left out
-    (a .tex comment says so) when the page budget's last step omits it (`omitted(ctx, "art_overview")`)."""
-    if omitted(ctx, "art_overview"):
-        return "% the data figure (art_overview.png) is left out to keep the report within 8 pages"
-    return rf"""\begin{{figure}}[t]
+    """The Part 1 data figure (label fig:data): one image per class and the course's transformations (in the
+    supplement: it holds no result, and its height grows with the names)."""
+    return place(
+        ctx,
+        rf"""\begin{{figure}}[t]
 \centering
 \includegraphics[width={PRINT["art_overview"].tex}]{{figures/art_overview.png}}
 \caption{{Top: one {"synthetic " if ctx["art"]["synthetic"] else ""}image per class of the Part~1 data. Bottom: the
 course's transformations of question 1.7, applied to the first image.}}
 \label{{fig:data}}
-\end{{figure}}"""
+\end{{figure}}""",
+    )
 
 
-def section_setup(ctx: dict, compact: bool = False) -> str:
+def section_setup(ctx: dict) -> str:
     prov = provenance_lines(ctx)
-    appendix_ref = (
-        " and in \\texttt{suites/<name>/suite.json}" if compact else ", and Appendix~\\ref{app:runs} lists them all"
+    split = ctx.get("placement") is not None
+    supplement = (
+        " The supplement (\\texttt{supplement.pdf}) holds the full tables and the figures this paper has no room for, "
+        "numbered S1, S2, \\dots{} as the paper refers to them."
+        if split
+        else ""
     )
     return rf"""
 \section*{{Setup and data provenance}}
-{prov["art"]}
+{prov["art"]} One image per class: Figure~\ref{{fig:data}}.
 
 {prov["faces"]}
 
 {prov["alexnet"]}
 
 {protocol(ctx)} Model selection uses the validation split. {devices_sentence(ctx)} Each table row lists its run ids in a comment of
-\texttt{{report.tex}}{appendix_ref}: every run folder \texttt{{runs/<run id>/}} holds its configuration, per-epoch metrics,
-summary and weights.
+\texttt{{report.tex}}, and {"Section" if split else "Appendix"}~\ref{{app:runs}}{" of the supplement" if split else ""} lists them all:
+every run folder \texttt{{runs/<run id>/}} holds its configuration, per-epoch metrics, summary and weights.{supplement}
 
 {data_figure(ctx)}
 """
@@ -181,8 +187,7 @@ def section_discussion(ctx: dict) -> str:
         caveats.append("Part~2 used the Olivetti faces, 10 per person (FaceScrub: \\texttt{-{}-faces DIR})")
     if ctx["quick"]:
         caveats.append("this is a quick-mode smoke test (one seed, a few epochs, a subset of the faces)")
-    # The last page-budget steps keep the limitations to the setup section and the notice, where they are stated too.
-    cav = ("\\textbf{Limitations.} " + "; ".join(caveats) + ".") if caveats and ctx.get("tight", 0) < 2 else ""
+    cav = ("\\textbf{Limitations.} " + "; ".join(caveats) + ".") if caveats else ""
     s = ctx["suites"]
     base, best = s["baseline"]["rows"][0], s["search"]["rows"][0]
     g = gap(base)
@@ -242,7 +247,7 @@ def appendix(ctx: dict) -> str:
         [
             "\\section{Runs behind every number}\\label{app:runs}",
             "The first 6 hex digits of the run id of every table row, repeats (Part~2: seeds) in order; the full ids are in comments of "
-            f"\\texttt{{report.tex}} and in \\texttt{{suites/<name>/suite.json}}. Each run is a folder of {folder(ctx['runs_root'])}"
+            f"\\texttt{{report.tex}} and \\texttt{{supplement.tex}} and in \\texttt{{suites/<name>/suite.json}}. Each run is a folder of {folder(ctx['runs_root'])}"
             " (Part~1 ids start with \\texttt{cnn-}, Part~2 ids with \\texttt{mlp-}, \\texttt{alexnet-features-} and "
             f"\\texttt{{alexnet-finetune-}}). Produced by cnnlab {esc(ctx.get('version', ''))}.",
             "\\begin{multicols}{3}\\tiny\\setlength{\\parskip}{0pt}\\setlength{\\columnsep}{8pt}",

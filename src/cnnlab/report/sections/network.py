@@ -31,6 +31,7 @@ from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc, num, pct, split_table
 from cnnlab.report.sections.diagnostics import filters_block
 from cnnlab.report.sections.training import regime_text, verdict_counts
+from cnnlab.report.supplement import place
 
 
 # ----------------------------------------------------------------------------- 1.1 and 1.2
@@ -240,5 +241,5 @@ fully connected layer.
 (c)~\textbf{{Depth}}: {said(*labels.DEPTHS)}.
 {extremes} {shape_text}
 
-{tab}
+{place(ctx, tab)}
 """

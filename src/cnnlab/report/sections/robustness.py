@@ -13,7 +13,8 @@ from cnnlab.art.transforms.course import COURSE_LABELS, GEOMETRIC, PHOTOMETRIC
 from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE
 from cnnlab.report.compare import acc, diff_text, id_comments, repeats_note, short_diff
 from cnnlab.report.figures.layout import PRINT
-from cnnlab.report.latex import comment, esc, omitted, pct, pm, pp
+from cnnlab.report.latex import comment, esc, pct, pm, pp
+from cnnlab.report.supplement import place
 
 
 # ----------------------------------------------------------------------------- 1.7 robustness
@@ -105,7 +106,7 @@ def section_robustness(ctx: dict, figs: Mapping[str, str]) -> str:
         ]
     )
     ids = "\n".join(comment(c) for c in id_comments(s["rows"]))
-    data_ref = "" if omitted(ctx, "art_overview") else ", Figure~\\ref{fig:data}"  # left out by the page budget?
+    data_ref = ", Figure~\\ref{fig:data}"
     return rf"""
 \subsection{{Robustness to transformed images}}
 The best model of 1.6 was evaluated on the test split transformed with the course's own definitions, on the 8-bit images
@@ -115,18 +116,26 @@ which). On clean test images it scores {acc(clean, "acc")}. It is most invariant
 Figure~\ref{{fig:robust}} adds graded versions at increasing severity. {aug_text}
 
 {ids}
-\begin{{figure}}[t]
-\begin{{minipage}}[b]{{0.52\linewidth}}
-\centering\scriptsize\setlength{{\tabcolsep}}{{3pt}}
-\captionof{{table}}{{Test accuracy (\%) under the course's transformations (8-bit, as in the course code), {repeats_note(s["rows"])}.
+{place(ctx, _table(s, header, body))}
+{place(ctx, _curves(figs))}
+"""
+
+
+def _table(s: Mapping, header: list[str], body: str) -> str:
+    """The course's transformations' table (label tab:robust), of the full text width."""
+    return rf"""\begin{{table}}[t]
+\centering\scriptsize\setlength{{\tabcolsep}}{{4pt}}
+\caption{{Test accuracy (\%) under the course's transformations (8-bit, as in the course code), {repeats_note(s["rows"])}.
 $\Delta$ aug.: augmented minus as trained; change: transformed minus clean, as trained; both paired per repeat, mean\,$\pm$\,SE in points.}}\label{{tab:robust}}
 {body}
-\end{{minipage}}\hfill
-\begin{{minipage}}[b]{{{PRINT["robust_curves"].tex}}}
+\end{{table}}"""
+
+
+def _curves(figs: Mapping[str, str]) -> str:
+    """The graded transformations' severity curves (label fig:robust)."""
+    return rf"""\begin{{figure}}[t]
 \centering
-\includegraphics[width=\linewidth]{{figures/{figs["robust_curves"]}}}
-\captionof{{figure}}{{Test accuracy against the severity of the graded transformations (mean\,$\pm$\,std over repeats); a star marks the
+\includegraphics[width={PRINT["robust_curves"].tex}]{{figures/{figs["robust_curves"]}}}
+\caption{{Test accuracy against the severity of the graded transformations (mean\,$\pm$\,std over repeats); a star marks the
 course's transformation on its curve.}}\label{{fig:robust}}
-\end{{minipage}}
-\end{{figure}}
-"""
+\end{{figure}}"""

@@ -9,8 +9,9 @@ from typing import Any
 
 from cnnlab.report.compare import acc, change
 from cnnlab.report.figures.layout import PRINT
-from cnnlab.report.latex import comment, esc
+from cnnlab.report.latex import comment, esc, figure
 from cnnlab.report.sections import diagnostics as sd
+from cnnlab.report.supplement import place
 
 
 # ----------------------------------------------------------------------------- 1.6 search
@@ -46,6 +47,50 @@ def search_origin(s: Mapping[str, Any]) -> str:
     return f"study \\texttt{{{study}}} in the runs folder's \\texttt{{optuna.db}}"
 
 
+PARAM_COLUMNS = 3  # (parameter, value) pairs side by side in the best configuration's table (full text width)
+
+
+def best_table(ctx: dict) -> str:
+    """The best configuration's sampled hyperparameters (label tab:best): a table of the full text width,
+    PARAM_COLUMNS (parameter, value) pairs per row, so its height is a third of the parameters' number."""
+    params = ctx["suites"]["search"].get("best_params") or {}
+    prow = [[esc(k), _fmt_value(v)] for k, v in params.items()]
+    rows = -(-len(prow) // PARAM_COLUMNS)  # ceil: the parameters fill the columns top to bottom
+    cols = [prow[i * rows : (i + 1) * rows] for i in range(PARAM_COLUMNS)]
+    body = [
+        " & ".join(c for col in cols for c in (col[r] if r < len(col) else ["", ""])) + r" \\" for r in range(rows)
+    ] or [rf"\multicolumn{{{2 * PARAM_COLUMNS}}}{{l}}{{(no parameters recorded)}} \\"]
+    spec = "@{}" + "@{\\hspace{1.5em}}".join(["ll"] * PARAM_COLUMNS) + "@{}"
+    return "\n".join(
+        [
+            "\\begin{table}[t]",
+            "\\centering",
+            "\\caption{Best configuration found by the search (its sampled hyperparameters).}\\label{tab:best}",
+            "\\scriptsize",
+            f"\\begin{{tabular}}{{{spec}}}",
+            "\\toprule",
+            " & ".join(["parameter & value"] * PARAM_COLUMNS) + r" \\",
+            "\\midrule",
+            *body,
+            "\\bottomrule",
+            "\\end{tabular}",
+            "\\end{table}",
+        ]
+    )
+
+
+def search_figure(figs: Mapping[str, str]) -> str:
+    """The search's trials (label fig:search), drawn only when a trial completed; "" otherwise."""
+    if "search" not in figs:
+        return ""
+    return figure(
+        figs["search"],
+        "Search: validation accuracy of each trial and the best so far.",
+        "fig:search",
+        width=PRINT["search"].tex,
+    )
+
+
 def section_search(ctx: dict, figs: Mapping[str, str]) -> str:
     s = ctx["suites"]["search"]
     r = s["rows"][0]
@@ -55,31 +100,10 @@ def section_search(ctx: dict, figs: Mapping[str, str]) -> str:
     for t in trials:
         status[t.get("status", "?")] = status.get(t.get("status", "?"), 0) + 1
     counts = ", ".join(f"{v} {esc(k)}" for k, v in sorted(status.items(), key=lambda kv: -kv[1])) or "no trial record"
-    params = s.get("best_params") or {}
-    prow = [[esc(k), _fmt_value(v)] for k, v in params.items()]
-    half = (len(prow) + 1) // 2
-    pairs = [prow[i] + (prow[i + half] if i + half < len(prow) else ["", ""]) for i in range(half)]
-    body = [" & ".join(c) + r" \\" for c in pairs] or [r"\multicolumn{4}{l}{(no parameters recorded)} \\"]
-    ptable = "\n".join(
-        [
-            "\\begin{tabular}{@{}ll@{\\hspace{1.2em}}ll@{}}",
-            "\\toprule",
-            r"parameter & value & parameter & value \\",
-            "\\midrule",
-            *body,
-            "\\bottomrule",
-            "\\end{tabular}",
-        ]
-    )
-    right = ""
-    if "search" in figs:  # drawn only when a trial completed
-        right = (
-            f"\\includegraphics[width=\\linewidth]{{figures/{figs['search']}}}\n\\captionof{{figure}}{{Search: validation accuracy of each "
-            "trial and the best so far.}\\label{fig:search}"
-        )
+    trials_ref = " (Figure~\\ref{fig:search})" if "search" in figs else ""
     return rf"""
 \subsection{{The best configuration}}
-An Optuna search ({search_origin(s)}; TPE sampler, median pruning on validation accuracy; {len(trials)} trials: {counts}) explored the
+An Optuna search ({search_origin(s)}; TPE sampler, median pruning on validation accuracy; {len(trials)} trials: {counts}{trials_ref}) explored the
 architecture, optimizer, regularisation and augmentation together, each trial trained on the first repeat's split and scored by
 \emph{{validation}} accuracy only. The best configuration (Table~\ref{{tab:best}}) was then retrained on the same {r["n"]}
 repeat{"s" if r["n"] > 1 else ""} as the starter network: it reaches {acc(r)} validation and \textbf{{{acc(r, "test_acc")} test accuracy}},
@@ -87,17 +111,8 @@ against {acc(starter, "test_acc")} test accuracy for the starter network ({chang
 accuracy is optimistic (the search chose it on the first repeat's validation split); the test split was used once, for these final numbers.
 
 {comment("best configuration runs: " + " ".join(r["run_ids"]))}
-\begin{{figure}}[t]
-\begin{{minipage}}[b]{{0.50\linewidth}}
-\centering\scriptsize
-\captionof{{table}}{{Best configuration found by the search (its sampled hyperparameters).}}\label{{tab:best}}
-{ptable}
-\end{{minipage}}\hfill
-\begin{{minipage}}[b]{{{PRINT["search"].tex}}}
-\centering
-{right}
-\end{{minipage}}
-\end{{figure}}
+{place(ctx, best_table(ctx))}
+{place(ctx, search_figure(figs))}
 
-{sd.confusion_block(ctx)}
+{place(ctx, sd.confusion_block(ctx))}
 """

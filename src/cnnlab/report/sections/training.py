@@ -30,6 +30,7 @@ from cnnlab.report.compare import (
 )
 from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import esc, figure, num, pct, split_table, table
+from cnnlab.report.supplement import place
 
 
 # ----------------------------------------------------------------------------- 1.3 pooling
@@ -134,7 +135,7 @@ Table~\ref{{tab:pooling}} adds a max-pooling layer after each convolution. So th
 finished learning, every variant and the reference without pooling train with {regime_text(suite)}. {verdict}
 {effect}
 
-{tab}
+{place(ctx, tab)}
 """
 
 
@@ -274,7 +275,7 @@ Regularisation can only help where there is overfitting to curb, so the baseline
 
 {winner} The most harmful: {esc(worst["variant"])}, {short_change(worst, base)}.{inert_text}
 
-{tab}
+{place(ctx, tab)}
 
 {fig}
 """
