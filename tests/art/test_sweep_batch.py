@@ -84,3 +84,25 @@ def test_the_cli_default_batch_is_the_library_one():
     from cnnlab.cli import sweep
 
     assert sweep.BATCH == BATCH
+
+
+@pytest.mark.parametrize("size", [50, 28])
+def test_no_invalid_trial_in_500_draws(size):
+    """The space is fitted to the image size: every random draw trains (sweep.space.fit_architecture)."""
+    from cnnlab.art.models import SimpleCNN
+    from cnnlab.art.sweep.space import LR_RANGES, architecture_problem, suggest_config
+
+    base = RunConfig(data=DataConfig(image_size=size))
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=size), direction="maximize")
+    fitted = 0
+    for i in range(500):
+        trial = study.ask()
+        config = suggest_config(trial, base)  # would raise optuna.TrialPruned for an invalid draw
+        assert architecture_problem(config) is None
+        fitted += "fitted" in trial.user_attrs
+        opt = config.train.optimizer
+        assert LR_RANGES[opt.name][0] <= opt.lr <= LR_RANGES[opt.name][1]
+        if i < 20:
+            SimpleCNN(config.model, num_classes=11, image_size=size)  # builds
+        study.tell(trial, 0.5)
+    assert fitted  # some draws needed fitting, so the test exercised it

@@ -111,10 +111,25 @@ def replay(rule: PruneRule | None, curve: Mapping[int, float], curves: Sequence[
 _WORKER_DATA: dict = {}
 
 
+def fit_trial(task: TrialTask, config: RunConfig, pruning: Callback) -> Any:
+    """Train (or reuse) the trial's run with the pruning callback; the decoded data is kept per process."""
+    from cnnlab.art.run import prepare_data, train_run
+
+    if config.data not in _WORKER_DATA:
+        _WORKER_DATA[config.data] = prepare_data(config)
+    return train_run(
+        config,
+        task.out_root,
+        data=_WORKER_DATA[config.data],
+        device=task.device,
+        callbacks=[pruning, *task.callbacks],
+        write_plot=False,
+    )
+
+
 def train_trial(task: TrialTask) -> dict:
     """Train one trial of a batch (in whichever process map_jobs chose): {"state": complete, pruned, invalid or
     failed, "curve": epoch -> val acc, "value", "attrs" (user attributes), "worker": host:pid}."""
-    from cnnlab.art.run import prepare_data, train_run
     from cnnlab.art.sweep.lifecycle import stop_on_signals
     from cnnlab.core.errors import CnnlabError, ConfigError
     from cnnlab.core.runs.folders import load_history
@@ -130,16 +145,7 @@ def train_trial(task: TrialTask) -> dict:
                     me.touch()
                 except OSError:  # the folder is gone: the batch was stopped before this training started
                     raise Stopped(signal.SIGTERM) from None
-            if config.data not in _WORKER_DATA:
-                _WORKER_DATA[config.data] = prepare_data(config)
-            result = train_run(
-                config,
-                task.out_root,
-                data=_WORKER_DATA[config.data],
-                device=task.device,
-                callbacks=[pruning, *task.callbacks],
-                write_plot=False,
-            )
+            result = fit_trial(task, config, pruning)
     except _Pruned as exc:
         return {**out, "state": "pruned", "curve": pruning.curve, "note": f"pruned at epoch {exc.epoch}"}
     except ConfigError as exc:  # the model builder rejected what the space let through

@@ -7,16 +7,18 @@
 - `pool` (max-pool after every conv) with `pool_size` {2, 3}, stride 2
 - `fc_layers` 0-2 hidden layers of `fc_width` {32, 64, 128, 256}; `dropout` 0-0.6
 - `batch_norm`, `lrn` (LocalResponseNorm), `weight_norm`: on/off
-- `optimizer` sgd/adam/adamw/rmsprop, `lr` 1e-4-3e-2 (log), `weight_decay` 1e-6-1e-2 (log), `batch_size`
+- `optimizer` sgd/adam/adamw/rmsprop, its own learning rate `lr_<optimizer>` in LR_RANGES (log: ranges in
+  which the starter network trains, around the 1.4 grid's rates), `weight_decay` 1e-6-1e-2 (log), `batch_size`
 - `scheduler` none/step/cosine/exponential/plateau/onecycle (+ `step_gamma` or `exp_gamma`)
 - `augment` on/off; when on, `aug_<transform>` probability 0-0.5 for every registered transform and
   `aug_max_severity` 0.1-1
 
-Everything else (data, activation, epochs, early stopping, seed) comes from `base`. Some draws are not
-trainable: a stack that shrinks the map below 1x1, a flattened feature map over MAX_FC_INPUTS values, or
-over MAX_MACS multiply-adds per image (a CPU budget). Those raise `optuna.TrialPruned` before any
-training, with the reason in the trial's user attribute "invalid"; the sweep replaces them, so every
-requested trial trains. Bump SPACE_VERSION when names or ranges change: a study keeps one space.
+Everything else (data, activation, epochs, early stopping, seed) comes from `base`. Every draw is trained:
+a drawn stack that would shrink the map below 1x1, flatten to over MAX_FC_INPUTS values, or cost over
+MAX_MACS multiply-adds per image (a CPU budget) is fitted to the image size (`fit_architecture`: fewer
+layers or same padding when the map runs out; more stride, pooling, smaller kernels, fewer filters when
+it costs too much), and the changes are recorded in the trial's user attribute "fitted"; the trained
+config is in "config". Bump SPACE_VERSION when names or ranges change: a study keeps one space.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ from cnnlab.art.config import AugmentConfig, ModelConfig, RunConfig
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.train.config import SchedulerConfig, TrainConfig
 
-SPACE_VERSION = 1
+SPACE_VERSION = 2
+# Per optimizer, a learning-rate range in which the networks of this space train rather than diverge or
+# stall: the 1.4 grid's rates (sgd 0.003-0.03, adam 3e-4-3e-3, rmsprop 1e-4-1e-3) widened by about 3x.
+LR_RANGES = {"sgd": (1e-3, 5e-2), "adam": (1e-4, 3e-3), "adamw": (1e-4, 3e-3), "rmsprop": (3e-5, 1e-3)}
 MAX_CONV = 4
 MAX_FC_INPUTS = 32_768  # flattened conv output: the first FC layer has this x fc_width weights
 MAX_MACS = 50_000_000  # per image, conv + FC (the starter network: about 1.4M)
@@ -47,6 +52,9 @@ def suggest_config(trial: Any, base: RunConfig) -> RunConfig:
     except ConfigError as exc:  # pragma: no cover - every value above is in range
         reason = str(exc)
     else:
+        config, changes = fit_architecture(config)
+        if changes:
+            trial.set_user_attr("fitted", "; ".join(changes))
         reason = architecture_problem(config)
         if reason is None:
             return config
@@ -88,7 +96,7 @@ def _suggest_train(trial: Any, base: RunConfig) -> TrainConfig:
     optimizer = dataclasses.replace(
         base.train.optimizer,
         name=opt_name,
-        lr=trial.suggest_float("lr", 1e-4, 3e-2, log=True),
+        lr=trial.suggest_float(f"lr_{opt_name}", *LR_RANGES[opt_name], log=True),
         weight_decay=trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
         nesterov=base.train.optimizer.nesterov and opt_name == "sgd",
     )
@@ -148,3 +156,87 @@ def architecture_problem(config: RunConfig, num_classes: int = 11) -> str | None
     if macs > MAX_MACS:
         return f"{macs / 1e6:.0f}M multiply-adds per image (limit {MAX_MACS / 1e6:.0f}M)"
     return None
+
+
+def _layers(config: RunConfig, n: int | None = None, **per_layer: Any) -> RunConfig:
+    """`config` with its first `n` conv layers (default all) and per-layer tuples replaced by `per_layer`."""
+    m = config.model
+    n = len(m.filters) if n is None else n
+    layers = {
+        "filters": m.filters,
+        "kernel_sizes": m.layer_kernels,
+        "strides": m.layer_strides,
+        "paddings": m.layer_paddings,
+    }
+    layers.update(per_layer)
+    model = dataclasses.replace(m, **{k: tuple(v)[:n] for k, v in layers.items()})
+    return dataclasses.replace(config, model=model)
+
+
+def _set(values: tuple[int, ...], i: int, value: int) -> tuple[int, ...]:
+    return tuple(value if j == i else v for j, v in enumerate(values))
+
+
+def _fits(config: RunConfig, num_classes: int) -> tuple[bool, bool]:
+    """(trainable, map below 1x1) of `config`."""
+    problem = architecture_problem(config, num_classes)
+    return problem is None, problem is not None and "below 1x1" in problem
+
+
+def fit_architecture(config: RunConfig, num_classes: int = 11) -> tuple[RunConfig, list[str]]:
+    """`config` itself when trainable, else the first trainable simplification of it, and what changed.
+
+    A map that runs out (below 1x1): drop the last conv layers, then same padding, stride 1, no pooling. A
+    stack that costs too much (FC inputs, MACs): stride 2 layer by layer from the first, then max-pooling,
+    then 3x3 kernels and at most 16 filters from the last layer back, then fewer layers; a change that would
+    make the map run out is skipped. Deterministic, so the same draw always trains the same network."""
+    c, changes = config, []
+    m = lambda: c.model  # noqa: E731
+    while _fits(c, num_classes)[1] and len(m().filters) > 1:
+        c = _layers(c, len(m().filters) - 1)
+        changes.append(f"{len(m().filters)} conv layers (the map ran out)")
+    rescues = [
+        ("same padding", lambda c: _layers(c, paddings=[k // 2 for k in c.model.layer_kernels])),
+        ("stride 1", lambda c: _layers(c, strides=[1] * len(c.model.filters))),
+        ("no pooling", lambda c: dataclasses.replace(c, model=dataclasses.replace(c.model, pool=False))),
+    ]
+    for text, change in rescues:
+        if _fits(c, num_classes)[1]:
+            c = change(c)
+            changes.append(text)
+    n = len(m().filters)
+    pool = dataclasses.replace(m(), pool=True, pool_size=2, pool_stride=2)
+    shrinks = [
+        (f"stride_{i + 1} 2", lambda c, i=i: _layers(c, strides=_set(c.model.layer_strides, i, 2))) for i in range(n)
+    ]
+    shrinks.append(("max-pool 2", lambda c: dataclasses.replace(c, model=pool) if not c.model.pool else c))
+    for i in reversed(range(n)):
+        shrinks.append(
+            (
+                f"kernel_{i + 1} 3",
+                lambda c, i=i: _layers(
+                    c,
+                    kernel_sizes=_set(c.model.layer_kernels, i, 3),
+                    paddings=_set(c.model.layer_paddings, i, min(c.model.layer_paddings[i], 1)),
+                ),
+            )
+        )
+        shrinks.append(
+            (
+                f"filters_{i + 1} <= 16",
+                lambda c, i=i: _layers(c, filters=_set(c.model.filters, i, min(c.model.filters[i], 16))),
+            )
+        )
+    shrinks += [
+        (f"{k} conv layers", lambda c, k=k: _layers(c, k) if len(c.model.filters) > k else c)
+        for k in range(n - 1, 0, -1)
+    ]
+    for text, change in shrinks:
+        ok, _ = _fits(c, num_classes)
+        if ok:
+            break
+        candidate = change(c)
+        if candidate != c and not _fits(candidate, num_classes)[1]:
+            c = candidate
+            changes.append(text)
+    return c, changes
