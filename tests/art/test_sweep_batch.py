@@ -55,17 +55,18 @@ def test_one_and_three_workers_give_the_identical_study(base, tmp_path, monkeypa
 
 def test_enqueued_seeds_are_the_first_trials(base, tmp_path):
     seeds = [
-        {"n_conv": 1, "filters_1": 8, "kernel_1": 3, "stride_1": 1, "padding": "same", "pool": True, "pool_size": 2},
-        {"n_conv": 2, "filters_1": 16, "filters_2": 16, "kernel_1": 5, "kernel_2": 5, "stride_1": 1, "stride_2": 1},
+        ("one", {"n_conv": 1, "filters_1": 8, "kernel_1": 3, "stride_1": 1, "padding": "same", "pool": True}),
+        ("two", {"n_conv": 2, "filters_1": 16, "filters_2": 16, "kernel_1": 5, "kernel_2": 5, "stride_1": 1}),
     ]
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    run_sweep(
+    result = run_sweep(
         study_name="s", storage=storage, trials=3, base=base, out_root=tmp_path / "runs", seeds=seeds, prune=False
     )
     trials = _study(storage)
-    for seed, t in zip(seeds, trials[:2]):
-        assert {k: t[2][k] for k in seed} == seed
-    assert len(trials) == 3 and trials[2][2]["n_conv"] not in (None,)
+    assert len(trials) == 3
+    for (_, params), t in zip(seeds, trials[:2]):
+        assert {k: t[2][k] for k in params} == params
+    assert [r["seeded"] for r in result.trials] == ["one", "two", None]
 
 
 def test_the_prune_rule_compares_with_the_median_of_earlier_trials():

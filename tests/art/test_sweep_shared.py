@@ -21,7 +21,19 @@ from pg_helpers import marks, start_worker, stop, wait_for, worker_env
 optuna = pytest.importorskip("optuna")
 TrialState = optuna.trial.TrialState
 # --batch 0: a shared study (the mode these tests are about), not one process's batches
-FAST = ["--batch", "0", "--heartbeat-interval", "1", "--grace-period", "3", "--epochs", "1", "--sampler", "random", "--no-prune"]
+FAST = [
+    "--batch",
+    "0",
+    "--heartbeat-interval",
+    "1",
+    "--grace-period",
+    "3",
+    "--epochs",
+    "1",
+    "--sampler",
+    "random",
+    "--no-prune",
+]
 
 
 def _data_args(art_folder) -> list[str]:

@@ -23,7 +23,13 @@ ATTR_BASE, ATTR_DATA, ATTR_SPACE = "cnnlab_base", "cnnlab_data_hash", "cnnlab_sp
 
 
 def init_study(
-    store: Any, name: str, base: RunConfig, data_hash: str, trials: int, batch: int = 0, seeds: Sequence[dict] = ()
+    store: Any,
+    name: str,
+    base: RunConfig,
+    data_hash: str,
+    trials: int,
+    batch: int = 0,
+    seeds: Sequence[tuple[str, dict]] = (),
 ) -> int:
     """Create the study (shared: with `trials` WAITING trials; batched: with the `seeds` queued), or join it
     (checking it is the same search)."""
@@ -38,8 +44,8 @@ def init_study(
         study.set_user_attr(ATTR_DATA, data_hash)
         study.set_user_attr(ATTR_SPACE, SPACE_VERSION)
         study.set_user_attr(ATTR_BATCH, batch)
-        for params in seeds:  # the known starting points first, as trials 0, 1, ...
-            study.enqueue_trial(dict(params), user_attrs={"seeded": True})
+        for label, params in seeds:  # the known starting points first, as trials 0, 1, ...
+            study.enqueue_trial(dict(params), user_attrs={"seeded": label})
         for slot in range(0 if batch else trials):  # a batched study asks its trials as it goes
             study.enqueue_trial({}, user_attrs={"slot": slot})
         study.set_user_attr(ATTR_TRIALS, trials)  # last: marks the study initialised

@@ -54,6 +54,8 @@ from cnnlab.core.pool import sharing_workers
 from cnnlab.core.runtime import DEFAULT_DEVICE
 from cnnlab.core.train.callbacks import Callback
 
+TOP = 5  # complete trials a SweepResult lists with their configs (the 1.6 suite retrains the first few)
+
 __all__ = ["SweepResult", "Liveness", "suggest_config", "default_storage", "open_storage", "run_sweep", "load_sweep"]
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class SweepResult:
     n_waiting: int
     trials: list[dict] = field(default_factory=list)
     data_hash: str | None = None  # content hash of the data the study searched on
+    top: list[dict] = field(default_factory=list)  # the TOP complete trials, best first: number, value, seeded, config
 
     @property
     def n_finished(self) -> int:
@@ -114,7 +117,13 @@ def _summarise(study: Any, shown: str) -> SweepResult:
     rows = [_trial_row(t, replaced, study_attrs) for t in trials]
     count = lambda s: sum(r["status"] == s for r in rows)  # noqa: E731
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
-    best = max(done, key=lambda t: (t.value, -t.number)) if done else None
+    ranked = sorted(done, key=lambda t: (-t.value, t.number))
+    best = ranked[0] if ranked else None
+    top = [
+        {"number": t.number, "value": t.value, "seeded": t.user_attrs.get("seeded"), "config": t.user_attrs["config"]}
+        for t in ranked[:TOP]
+        if "config" in t.user_attrs
+    ]
     best_config = None
     if best is not None and "config" in best.user_attrs:
         best_config = from_dict(RunConfig, best.user_attrs["config"])
@@ -135,6 +144,7 @@ def _summarise(study: Any, shown: str) -> SweepResult:
         n_waiting=count("waiting"),
         trials=rows,
         data_hash=study_attrs.get(ATTR_DATA),
+        top=top,
     )
 
 
@@ -168,6 +178,7 @@ def _trial_row(t: Any, replaced: set[int], study_attrs: dict) -> dict:
         "duration": round(duration, 3) if duration is not None else None,
         "epochs": len(t.intermediate_values),
         "worker": t.user_attrs.get("worker"),
+        "seeded": t.user_attrs.get("seeded"),
         "note": note,
     }
 
@@ -189,7 +200,7 @@ def run_sweep(
     callbacks: Sequence[Callback] = (),
     liveness: Liveness | None = None,
     batch: int = BATCH,
-    seeds: Sequence[dict] = (),
+    seeds: Sequence[tuple[str, dict]] = (),
 ) -> SweepResult:
     """Run (or join, or resume) study `study_name` until it holds `trials` finished trials.
 
@@ -210,7 +221,8 @@ def run_sweep(
     that many trials, the trainings spread over `workers` processes: the same study for any number of
     workers. `batch` = 0: a shared study, whose trials any number of `run_sweep` calls on any machines claim
     (sweep.worker; not reproducible across worker counts). The study keeps the mode it was made with.
-    `seeds`: parameter sets queued as the study's first trials when it is made (the search's starting points).
+    `seeds`: (label, parameters) queued as the study's first trials when it is made (the search's starting
+    points; the label is the trial's user attribute "seeded").
     """
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise CnnlabError(f"--trials must be a positive integer, got {trials!r}")
