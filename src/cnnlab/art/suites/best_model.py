@@ -93,6 +93,7 @@ def search_suite(options: SuiteOptions) -> SuiteResult:
         "n_finished": sweep.n_finished,
         "trials": sweep.trials,
         "top_k": TOP_K,
+        **({} if options.search_study else _search_rules(options.n_epochs or base.train.epochs)),
         "winner": winner["variant"],
         "winner_trial": winner["trial"],
         "winner_seeded": winner.get("seeded"),
@@ -100,6 +101,16 @@ def search_suite(options: SuiteOptions) -> SuiteResult:
         "regime": {"overrides": list(SEARCH_REGIME), "train": to_dict(base.train)},
     }
     return write_suite("search", options, rows, findings, extra=extra, columns=("train_acc", "val_acc", "test_acc"))
+
+
+def _search_rules(epochs: int) -> dict:
+    """The batch size and pruning rule of the suite's own search, for the report to state."""
+    import dataclasses
+
+    from cnnlab.art.sweep.batch import BATCH, prune_rule
+    from cnnlab.art.sweep.worker import PRUNE_STARTUP
+
+    return {"batch": BATCH, "prune": dataclasses.asdict(prune_rule(epochs, PRUNE_STARTUP))}
 
 
 def search_study_name(options: SuiteOptions) -> str:

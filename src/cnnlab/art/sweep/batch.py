@@ -66,6 +66,11 @@ class PruneRule:
         return best < median
 
 
+def prune_rule(epochs: int, startup: int = 5) -> PruneRule:
+    """The pruning rule of a batched search of `epochs` epochs per trial (warm-up: a quarter of the epochs)."""
+    return PruneRule(startup=startup, warmup=max(1, epochs // 4), interval=1)
+
+
 @dataclass(frozen=True)
 class TrialTask:
     """One training of a batch (plain data: it crosses process boundaries, and later cluster nodes)."""

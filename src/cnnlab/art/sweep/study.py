@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.art.config import RunConfig
-from cnnlab.art.sweep.batch import BATCH, BatchRun, PruneRule, run_batches
+from cnnlab.art.sweep.batch import BATCH, BatchRun, prune_rule, run_batches
 from cnnlab.art.sweep.create import ATTR_DATA, init_study
 from cnnlab.art.sweep.lifecycle import gave_up_key, replaced_numbers, stop_on_signals, trial_status
 from cnnlab.art.sweep.space import suggest_config
@@ -352,7 +352,7 @@ def _run_batched(
         seed=seed,
         sampler=sampler,
         device=str(device),
-        rule=PruneRule(startup=PRUNE_STARTUP, warmup=max(1, epochs // 4)) if prune else None,
+        rule=prune_rule(epochs, PRUNE_STARTUP) if prune else None,
         workers=workers,
         threads=threads,
         batch=batch,
