@@ -73,20 +73,21 @@ def provenance_lines(ctx: dict) -> dict[str, str]:
 
 def search_outcome(search: dict, starter: dict, short: bool = False) -> str:
     """One sentence on what the 1.6 search gave against the starter network, following the sign and the
-    verdict of the paired test-accuracy difference (and saying so when the starter stayed the answer)."""
+    verdict of the paired test-accuracy difference (and saying so when the starter stayed the answer). `short`:
+    the abstract's clause, lower case, after "The starter network reaches ...;"."""
     best = search["rows"][0]
     c = compare_records(best, starter, "test_acc")
     numbers = f"{acc(starter, 'test_acc')} $\\to$ {acc(best, 'test_acc')} test accuracy"
     if search.get("answer") == "starter":
         what = "found no configuration that beats the starter network on validation accuracy, so the starter network is its answer"
-        return f"The hyperparameter search {what}." if short else f"The search of 1.6 {what} ({numbers})."
+        return f"a hyperparameter search {what}." if short else f"The search of 1.6 {what} ({numbers})."
     verb = {
         BETTER: "improves on",
         WORSE: "falls below",
         NO_EFFECT: "ties",
     }.get(c.verdict, "is not clearly different from")
     if short:
-        return f"A hyperparameter search's pick {verb} the starter network ({numbers}, {diff_text(c)})."
+        return f"a hyperparameter search's pick {verb} it ({numbers}, {diff_text(c)})."
     return f"The configuration the search of 1.6 picked {verb} the starter network ({numbers}, {diff_text(c)}, paired)."
 
 

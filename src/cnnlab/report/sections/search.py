@@ -68,7 +68,8 @@ def seeded_text(trials: list[dict]) -> str:
     if not seeded:
         return ""
     items = ", ".join(f"{t['number']} {esc(t['seeded'])}" for t in seeded)
-    return f"The first {len(seeded)} trials were seeded with what is already known (trial {items}); the rest were drawn by the sampler."
+    first = "The first trial was" if len(seeded) == 1 else f"The first {len(seeded)} trials were"
+    return f"{first} seeded with what is already known (trial {items}); the rest were drawn by the sampler."
 
 
 def candidates_text(s: Mapping[str, Any], starter: Mapping[str, Any]) -> tuple[str, str]:
@@ -93,7 +94,7 @@ def candidates_text(s: Mapping[str, Any], starter: Mapping[str, Any]) -> tuple[s
             "at the same budget (paired): it is the 1.6 answer"
         )
     sentence = (
-        f"The {len(cands)} best trials by that one-split score were retrained on all {n} repeats (Table~\\ref{{tab:candidates}}). "
+        f"The {len(cands)} best trials by that one-split score were retrained on all {n} repeat{'s' if n > 1 else ''} (Table~\\ref{{tab:candidates}}). "
         f"{outcome}."
     )
     body = [
