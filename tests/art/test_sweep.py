@@ -87,8 +87,9 @@ def test_inside_shared_workers_the_trials_run_on_the_held_processes(base, tmp_pa
     with shared_workers():
         map_jobs(abs, [(-1,), (2,), (-3,)], 3, 1)
         held = spawned_children(os.getpid())
+        # as the report's search does: as many workers as the command holds (any number gives the same study)
         result = run_sweep(
-            study_name="s", storage=storage, trials=4, workers=2, base=base, out_root=tmp_path / "runs", seed=1
+            study_name="s", storage=storage, trials=4, workers=3, base=base, out_root=tmp_path / "runs", seed=1
         )
         after = spawned_children(os.getpid())
     trials = _raw_trials(storage)

@@ -53,7 +53,7 @@ def search_suite(options: SuiteOptions) -> SuiteResult:
             study_name=search_study_name(options),
             storage=default_storage(Path(options.out_root)),
             trials=trials,
-            workers=min(options.jobs, 2),
+            workers=options.jobs,  # batches: any number of workers gives the same study; the held pool fits
             threads=options.threads,
             base=base,
             out_root=Path(options.out_root),
