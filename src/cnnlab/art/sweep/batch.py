@@ -242,6 +242,11 @@ def _ask(run: BatchRun, store: Any, sampler_for: Any, n: int) -> list[tuple[Any,
     return asked
 
 
+def _trial_id(store: Any, study_name: str, number: int) -> int:
+    """The storage's id of trial `number` (what heartbeats and give-backs address)."""
+    return store.get_trial_id_from_study_id_trial_number(store.get_study_id_from_name(study_name), number)
+
+
 @contextlib.contextmanager
 def _passing_signals_on(pid_dir: Path) -> Iterator[None]:
     """SIGTERM raises Stopped here, after passing the signal on to the processes training this batch (named
@@ -293,13 +298,13 @@ def _train_and_tell(run: BatchRun, store: Any, asked: list, curves: tuple[dict, 
     try:
         with contextlib.ExitStack() as beats, _passing_signals_on(pid_dir):
             for _, trial, _ in asked:
-                beats.enter_context(heartbeat_thread(store, trial._trial_id))
+                beats.enter_context(heartbeat_thread(store, _trial_id(store, run.study_name, trial.number)))
             results = map_jobs(train_trial, tasks, min(run.workers, len(tasks)), run.threads)
     except KeyboardInterrupt as exc:
         reason = "stopped by SIGTERM" if exit_status(exc) == 143 else "interrupted (Ctrl-C)"
         with signals_ignored():  # a second signal must not lose a trial half-way through this
             for study, trial, _ in asked:
-                give_back(study, store, trial._trial_id, reason)
+                give_back(study, store, _trial_id(store, run.study_name, trial.number), reason)
         raise
     finally:
         shutil.rmtree(pid_dir, ignore_errors=True)

@@ -340,7 +340,12 @@ def _run_batched(
             "owner; a dead owner's trials are given back after the grace period), or use --batch 0 for a shared study"
         )
     for t in running:  # no heartbeats (journal file): an earlier owner was killed mid-batch
-        give_back(study, store, t._trial_id, "its owner was killed")
+        give_back(
+            study,
+            store,
+            store.get_trial_id_from_study_id_trial_number(store.get_study_id_from_name(name), t.number),
+            "its owner was killed",
+        )
     threads = resolve_threads(threads)
     if workers == 1:
         use_threads(threads)
