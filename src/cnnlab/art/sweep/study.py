@@ -50,7 +50,7 @@ from cnnlab.art.sweep.worker import (
 from cnnlab.core.config import from_dict, to_dict
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.io import check_out_dir
-from cnnlab.core.pool import sharing_workers
+from cnnlab.core.pool import shared_workers, sharing_workers
 from cnnlab.core.runtime import DEFAULT_DEVICE
 from cnnlab.core.train.callbacks import Callback
 
@@ -363,7 +363,8 @@ def _run_batched(
         batch=batch,
         callbacks=tuple(callbacks),
     )
-    run_batches(run, store, lambda slot: trial_sampler(sampler, seed, slot, 0))
+    with shared_workers():  # one pool for every batch (and a report's own, when it holds one)
+        run_batches(run, store, lambda slot: trial_sampler(sampler, seed, slot, 0))
     result = _summarise(optuna.load_study(study_name=name, storage=store), mask_url(url))
     write_sweep_index(out_root, result)
     return result
