@@ -327,7 +327,7 @@ def _run_batched(
     import optuna
 
     from cnnlab.art.sweep.lifecycle import give_back
-    from cnnlab.core.threads import resolve_threads, use_threads
+    from cnnlab.core.threads import use_threads
 
     study = optuna.load_study(study_name=name, storage=store)
     with warnings.catch_warnings():
@@ -346,9 +346,7 @@ def _run_batched(
             store.get_trial_id_from_study_id_trial_number(store.get_study_id_from_name(name), t.number),
             "its owner was killed",
         )
-    threads = resolve_threads(threads)
-    if workers == 1:
-        use_threads(threads)
+    threads = use_threads(threads)  # also for a batch of one task, which map_jobs trains in this process
     epochs = base.train.epochs
     run = BatchRun(
         study_name=name,
