@@ -107,3 +107,16 @@ def test_no_invalid_trial_in_500_draws(size):
             SimpleCNN(config.model, num_classes=11, image_size=size)  # builds
         study.tell(trial, 0.5)
     assert fitted  # some draws needed fitting, so the test exercised it
+
+
+def test_a_study_keeps_its_mode_and_a_bad_batch_is_one_line(base, tmp_path, capsys):
+    from cnnlab.cli.app import main
+    from cnnlab.core.errors import CnnlabError
+
+    journal = str(tmp_path / "study.log")
+    run_sweep(study_name="s", storage=journal, trials=1, base=base, out_root=tmp_path / "runs", batch=0)
+    with pytest.raises(CnnlabError, match="made with --batch 0 \\(here 4\\)"):
+        run_sweep(study_name="s", storage=journal, trials=1, base=base, out_root=tmp_path / "runs")
+    assert main(["sweep", "--trials", "2", "--batch", "-1", "--out", str(tmp_path / "cli")]) == 2
+    err = capsys.readouterr().err
+    assert "--batch must be a non-negative integer" in err and err.count("\n") == 1
