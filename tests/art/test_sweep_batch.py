@@ -32,12 +32,12 @@ def _study(storage: str, name: str = "s") -> list[tuple]:
 
 @pytest.mark.slow
 def test_one_and_three_workers_give_the_identical_study(base, tmp_path, monkeypatch):
-    import cnnlab.art.sweep.study as study_mod
+    import cnnlab.art.sweep.batch as batch_mod
     import cnnlab.art.sweep.worker as worker_mod
 
     # TPE from the second batch on and pruning from the third, so both depend on earlier batches here
     monkeypatch.setattr(worker_mod, "N_STARTUP", 4)
-    monkeypatch.setattr(study_mod, "PRUNE_STARTUP", 2)
+    monkeypatch.setattr(batch_mod, "PRUNE_STARTUP", 2)
     studies = {}
     for workers in (1, 3):
         storage = f"sqlite:///{tmp_path / f'w{workers}.db'}"

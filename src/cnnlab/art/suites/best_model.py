@@ -108,9 +108,8 @@ def _search_rules(epochs: int) -> dict:
     import dataclasses
 
     from cnnlab.art.sweep.batch import BATCH, prune_rule
-    from cnnlab.art.sweep.worker import PRUNE_STARTUP
 
-    return {"batch": BATCH, "prune": dataclasses.asdict(prune_rule(epochs, PRUNE_STARTUP))}
+    return {"batch": BATCH, "prune": dataclasses.asdict(prune_rule(epochs))}
 
 
 def search_study_name(options: SuiteOptions) -> str:

@@ -40,7 +40,6 @@ from cnnlab.art.sweep.space import suggest_config
 from cnnlab.art.sweep.storage import Liveness, default_storage, mask_url, open_storage
 from cnnlab.art.sweep.worker import (
     ATTR_TRIALS,
-    PRUNE_STARTUP,
     Job,
     run_on_held_workers,
     spawn_workers,
@@ -355,7 +354,7 @@ def _run_batched(
         seed=seed,
         sampler=sampler,
         device=str(device),
-        rule=prune_rule(epochs, PRUNE_STARTUP) if prune else None,
+        rule=prune_rule(epochs) if prune else None,
         workers=workers,
         threads=threads,
         batch=batch,
