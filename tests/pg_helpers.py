@@ -69,6 +69,22 @@ def _slow_suggest(trial, base):
 
 
 _w.suggest_config = _slow_suggest
+
+import cnnlab.art.sweep.batch as _b
+
+_fit = _b.fit_trial
+
+
+def _slow_fit(task, config, pruning):
+    """The same for a batched study's trainings, which run apart from their sampling (sweep.batch)."""
+    marks = os.environ.get("CNNLAB_TEST_MARKS")
+    if marks:
+        Path(marks, f"{os.getpid()}-{task.number}").write_text("batch")
+    time.sleep(float(os.environ.get("CNNLAB_TEST_TRIAL_SLEEP", "0")))
+    return _fit(task, config, pruning)
+
+
+_b.fit_trial = _slow_fit
 '''
 
 

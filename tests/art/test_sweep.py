@@ -55,7 +55,7 @@ def _check_exactly_n(trials, n):
 def test_two_worker_processes_finish_exactly_n_trials(base, tmp_path):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     result = run_sweep(
-        study_name="s", storage=storage, trials=8, workers=2, base=base, out_root=tmp_path / "runs", seed=1
+        study_name="s", storage=storage, trials=8, workers=2, base=base, out_root=tmp_path / "runs", seed=1, batch=0
     )
     trials = _raw_trials(storage)
     counted = _check_exactly_n(trials, 8)
@@ -87,8 +87,9 @@ def test_inside_shared_workers_the_trials_run_on_the_held_processes(base, tmp_pa
     with shared_workers():
         map_jobs(abs, [(-1,), (2,), (-3,)], 3, 1)
         held = spawned_children(os.getpid())
+        # as the report's search does: as many workers as the command holds (any number gives the same study)
         result = run_sweep(
-            study_name="s", storage=storage, trials=4, workers=2, base=base, out_root=tmp_path / "runs", seed=1
+            study_name="s", storage=storage, trials=4, workers=3, base=base, out_root=tmp_path / "runs", seed=1
         )
         after = spawned_children(os.getpid())
     trials = _raw_trials(storage)
@@ -119,7 +120,7 @@ def test_dead_worker_trial_is_failed_and_requeued(base, tmp_path):
 
     live = storage_mod.Liveness(1, 2)
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    run_sweep(study_name="s", storage=storage, trials=1, base=base, out_root=tmp_path / "runs")
+    run_sweep(study_name="s", storage=storage, trials=1, base=base, out_root=tmp_path / "runs", batch=0)
     store = storage_mod.open_storage(storage, live)
     # a worker claims a queued trial, beats once, and dies
     study = optuna.load_study(study_name="s", storage=store)
@@ -127,7 +128,9 @@ def test_dead_worker_trial_is_failed_and_requeued(base, tmp_path):
     study_id = store.get_study_id_from_name("s")
     number, trial_id = storage_mod.claim(store, study_id)
     time.sleep(3.2)  # SQLite's clock has whole seconds
-    result = run_sweep(study_name="s", storage=storage, trials=1, base=base, out_root=tmp_path / "runs", liveness=live)
+    result = run_sweep(
+        study_name="s", storage=storage, trials=1, base=base, out_root=tmp_path / "runs", liveness=live, batch=0
+    )
     trials = _raw_trials(storage)
     dead = trials[number]
     assert dead.state == TrialState.FAIL
@@ -241,8 +244,8 @@ def test_architecture_limits_name_the_problem():
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_sigterm_to_experiment_search_gives_back_the_trials_of_its_held_workers(art_folder, tmp_path):
-    """`experiment search` runs its sweep workers on held worker processes; a SIGTERM to the command alone
-    (a scheduler's stop) is passed on, so both trials are given back at once, and no process is left."""
+    """`experiment search` trains its batch on held worker processes; a SIGTERM to the command alone (a
+    scheduler's stop) is passed on, so the batch's trials are given back at once, and no process is left."""
     import signal
     import subprocess
 
@@ -271,7 +274,8 @@ def test_sigterm_to_experiment_search_gives_back_the_trials_of_its_held_workers(
     trials = _raw_trials(f"sqlite:///{out / 'optuna.db'}", "search-quick")
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     given = [t for t in trials if t.user_attrs.get("interrupted") == "stopped by SIGTERM"]
-    assert len(given) == 2 and all(t.state == TrialState.FAIL for t in given)
+    # the whole batch (the quick search's 3 trials at once, trained on the 2 held workers) is given back
+    assert len(given) == 3 and all(t.state == TrialState.FAIL for t in given)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(pid_alive(p) for p in workers):
         time.sleep(0.2)

@@ -21,6 +21,7 @@ log = logging.getLogger("cnnlab")
 # Defaults of cnnlab.art.sweep.storage (HEARTBEAT, MAX_RETRY), not imported: importing it imports Optuna,
 # which the other commands' --help must not pay for. tests/test_sweep_shared.py checks that they agree.
 HEARTBEAT, MAX_RETRY = (30, 120), 2
+BATCH = 4  # cnnlab.art.sweep.batch.BATCH, not imported for the same reason (tests/art/test_sweep_batch.py checks it)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +42,14 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--study", default="cnnlab", help="study name (default: cnnlab)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default: 1)")
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=BATCH,
+        metavar="B",
+        help=f"trials per synchronous batch: this command owns the study, and any --workers give the same study "
+        f"(default: {BATCH}); 0: a shared study that `cnnlab sweep` commands on many machines work on together",
+    )
     add_threads_arg(p, "per worker")
     p.add_argument(
         "--heartbeat-interval",
@@ -118,6 +127,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
             device=args.device,
             callbacks=callbacks,
             liveness=liveness,
+            batch=args.batch,
         )
     _print_result(result, args)
     if not args.show:

@@ -16,13 +16,11 @@ from cnnlab.art.suites.common import (
     SuiteResult,
     Variant,
     run_paired,
-    run_variants,
     with_overrides,
     write_suite,
 )
 from cnnlab.art.suites.definitions import SEARCH_REGIME
 from cnnlab.art.suites.plots import plot_robustness
-from cnnlab.core import progress
 from cnnlab.core.config import from_dict, to_dict
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.stats import BETTER, WORSE, Comparison, format_comparison, format_record
@@ -37,40 +35,56 @@ AUGMENT_MAX_SEVERITY = 1.0
 
 @SUITES.register("search")
 def search_suite(options: SuiteOptions) -> SuiteResult:
-    """1.6: Optuna search on validation accuracy (fold 0, seed 0), or a study made by `cnnlab sweep` read from
-    --storage/--study; the best config retrained on every repeat, tested once."""
+    """1.6: Optuna search on validation accuracy (fold 0, seed 0) in synchronous batches, started from what
+    1.3-1.5 found (suites.seeds), or a study made by `cnnlab sweep` read from --storage/--study; its top
+    candidates retrained on every repeat and chosen on all of them (suites.choice), tested once."""
+    from cnnlab.art.suites.choice import TOP_K, choose_on_every_fold
+
     base = with_overrides(options.base, SEARCH_REGIME)
     if options.search_study:
-        sweep, best = read_search_study(options, base)
+        sweep, _ = read_search_study(options, base)
         origin = f"study {sweep.study_name!r} read from {sweep.storage}: {sweep.n_finished} of {sweep.target} trials finished"
     else:
+        from cnnlab.art.suites.seeds import search_seeds
         from cnnlab.art.sweep.study import default_storage, run_sweep
 
         trials = 3 if options.quick else options.search_trials
-        study = search_study_name(options)
-        # the trials run in sweep workers: they count as a whole, when the search ends
-        sweep = progress.counted(trials, run_sweep)(
-            study_name=study,
+        sweep = run_sweep(
+            study_name=search_study_name(options),
             storage=default_storage(Path(options.out_root)),
             trials=trials,
-            workers=min(options.jobs, 2),
+            workers=options.jobs,  # batches: any number of workers gives the same study; the held pool fits
             threads=options.threads,
             base=base,
             out_root=Path(options.out_root),
             seed=0,
             epochs=options.n_epochs,
             callbacks=options.callbacks,
+            seeds=search_seeds(options, base, limit=max(1, trials // 2)),
         )
-        best, origin = sweep.best_config, f"study {sweep.study_name!r} in the runs folder's optuna.db"
-    rows = run_variants([Variant(labels.BEST_FOUND, "search")], options, base=best)
-    r = rows[0]
+        origin = f"study {sweep.study_name!r} in the runs folder's optuna.db"
+    rows, choice, best = choose_on_every_fold(sweep.top, options, base)
+    r, candidates = rows[0], [row for row in rows if "trial" in row]
+    winner = candidates[choice.winner]
+    seeded = [t for t in sweep.trials if t.get("seeded")]
     findings = [
         origin,
-        f"{sweep.n_complete} complete and {sweep.n_pruned} pruned trials (median pruning on validation accuracy); best trial validation accuracy {sweep.best_value:.3f}",
-        f"best configuration retrained on {r['n']} repeats: validation {format_record(r, 'val_acc')}, test {format_record(r, 'test_acc')} (test split used once, for this final number)",
+        f"{sweep.n_complete} complete and {sweep.n_pruned} pruned trials (median pruning against earlier batches); "
+        f"seeded: " + (", ".join(f"trial {t['number']} {t['seeded']}" for t in seeded) or "none"),
+        f"top {len(candidates)} by one-fold validation accuracy retrained on {r['n']} repeats: "
+        + "; ".join(
+            f"{c['variant']} (one fold {c['one_fold_val_acc']:.3f}) {format_record(c, 'val_acc')}" for c in candidates
+        ),
+        f"winner {winner['variant']} by mean validation accuracy, {format_comparison(choice.versus_starter)} vs the starter "
+        + (
+            "(paired): it is the 1.6 answer"
+            if choice.search_won
+            else "(paired): not better, so the starter network is the 1.6 answer"
+        ),
+        f"the 1.6 answer on {r['n']} repeats: validation {format_record(r, 'val_acc')}, test {format_record(r, 'test_acc')} (test split used once, for this final number)",
     ]
     extra = {
-        "best_params": sweep.best_params,
+        "best_params": next((t["params"] for t in sweep.trials if t["number"] == winner["trial"]), {}),
         "best_config": to_dict(best),
         "study": sweep.study_name,
         "storage": sweep.storage,
@@ -78,9 +92,24 @@ def search_suite(options: SuiteOptions) -> SuiteResult:
         "target": sweep.target,
         "n_finished": sweep.n_finished,
         "trials": sweep.trials,
+        "top_k": TOP_K,
+        **({} if options.search_study else _search_rules(options.n_epochs or base.train.epochs)),
+        "winner": winner["variant"],
+        "winner_trial": winner["trial"],
+        "winner_seeded": winner.get("seeded"),
+        "answer": "search" if choice.search_won else "starter",
         "regime": {"overrides": list(SEARCH_REGIME), "train": to_dict(base.train)},
     }
     return write_suite("search", options, rows, findings, extra=extra, columns=("train_acc", "val_acc", "test_acc"))
+
+
+def _search_rules(epochs: int) -> dict:
+    """The batch size and pruning rule of the suite's own search, for the report to state."""
+    import dataclasses
+
+    from cnnlab.art.sweep.batch import BATCH, prune_rule
+
+    return {"batch": BATCH, "prune": dataclasses.asdict(prune_rule(epochs))}
 
 
 def search_study_name(options: SuiteOptions) -> str:

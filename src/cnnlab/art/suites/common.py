@@ -164,15 +164,18 @@ def run_variants(
     options: SuiteOptions,
     base: RunConfig | None = None,
     repeats: Sequence[int] | None = None,
+    bases: Sequence[RunConfig] | None = None,
 ) -> list[dict]:
-    """Every variant on the same repeats (default: options.run_repeats); one row per variant.
+    """Every variant on the same repeats (default: options.run_repeats); one row per variant. `bases`: one
+    base config per variant instead of `base` (the 1.6 candidates, each its own configuration).
 
     A row has the variant's label, group and overrides, mean/std/n of METRICS, "repeats" and
     "per_repeat" (PER_REPEAT values in repeat order: what paired comparisons read), run ids and paths.
     """
     base = base or options.base
     repeats = list(options.run_repeats if repeats is None else repeats)
-    configs = [variant_config(base, v, r, options.n_epochs) for v in variants for r in repeats]
+    per_variant = list(bases) if bases is not None else [base] * len(variants)
+    configs = [variant_config(b, v, r, options.n_epochs) for v, b in zip(variants, per_variant) for r in repeats]
     summaries = run_configs(configs, options)
     rows = []
     for i, v in enumerate(variants):

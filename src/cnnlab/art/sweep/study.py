@@ -26,30 +26,38 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cnnlab.art.config import RunConfig
+from cnnlab.art.sweep.batch import BATCH, BatchRun, prune_rule, run_batches
+from cnnlab.art.sweep.create import ATTR_DATA, init_study
 from cnnlab.art.sweep.lifecycle import gave_up_key, replaced_numbers, stop_on_signals, trial_status
-from cnnlab.art.sweep.space import SPACE_VERSION, suggest_config
+from cnnlab.art.sweep.space import suggest_config
 from cnnlab.art.sweep.storage import Liveness, default_storage, mask_url, open_storage
-from cnnlab.art.sweep.worker import ATTR_TRIALS, Job, run_on_held_workers, spawn_workers, work
+from cnnlab.art.sweep.worker import (
+    ATTR_TRIALS,
+    Job,
+    run_on_held_workers,
+    spawn_workers,
+    trial_sampler,
+    work,
+)
 from cnnlab.core.config import from_dict, to_dict
-from cnnlab.core.errors import CnnlabError, shorten
-from cnnlab.core.io import canonical_json, check_out_dir
-from cnnlab.core.pool import sharing_workers
+from cnnlab.core.errors import CnnlabError
+from cnnlab.core.io import check_out_dir
+from cnnlab.core.pool import shared_workers, sharing_workers
 from cnnlab.core.runtime import DEFAULT_DEVICE
 from cnnlab.core.train.callbacks import Callback
+
+TOP = 5  # complete trials a SweepResult lists with their configs (the 1.6 suite retrains the first few)
 
 __all__ = ["SweepResult", "Liveness", "suggest_config", "default_storage", "open_storage", "run_sweep", "load_sweep"]
 
 log = logging.getLogger(__name__)
-
-INIT_WAIT = 120.0  # seconds a joining worker waits for the creator to enqueue the trials
-_ATTR_BASE, _ATTR_DATA, _ATTR_SPACE = "cnnlab_base", "cnnlab_data_hash", "cnnlab_space"
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class SweepResult:
     n_waiting: int
     trials: list[dict] = field(default_factory=list)
     data_hash: str | None = None  # content hash of the data the study searched on
+    top: list[dict] = field(default_factory=list)  # the TOP complete trials, best first: number, value, seeded, config
 
     @property
     def n_finished(self) -> int:
@@ -107,7 +116,13 @@ def _summarise(study: Any, shown: str) -> SweepResult:
     rows = [_trial_row(t, replaced, study_attrs) for t in trials]
     count = lambda s: sum(r["status"] == s for r in rows)  # noqa: E731
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
-    best = max(done, key=lambda t: (t.value, -t.number)) if done else None
+    ranked = sorted(done, key=lambda t: (-t.value, t.number))
+    best = ranked[0] if ranked else None
+    top = [
+        {"number": t.number, "value": t.value, "seeded": t.user_attrs.get("seeded"), "config": t.user_attrs["config"]}
+        for t in ranked[:TOP]
+        if "config" in t.user_attrs
+    ]
     best_config = None
     if best is not None and "config" in best.user_attrs:
         best_config = from_dict(RunConfig, best.user_attrs["config"])
@@ -127,7 +142,8 @@ def _summarise(study: Any, shown: str) -> SweepResult:
         n_running=count("running"),
         n_waiting=count("waiting"),
         trials=rows,
-        data_hash=study_attrs.get(_ATTR_DATA),
+        data_hash=study_attrs.get(ATTR_DATA),
+        top=top,
     )
 
 
@@ -161,6 +177,7 @@ def _trial_row(t: Any, replaced: set[int], study_attrs: dict) -> dict:
         "duration": round(duration, 3) if duration is not None else None,
         "epochs": len(t.intermediate_values),
         "worker": t.user_attrs.get("worker"),
+        "seeded": t.user_attrs.get("seeded"),
         "note": note,
     }
 
@@ -181,6 +198,8 @@ def run_sweep(
     device: str = DEFAULT_DEVICE,
     callbacks: Sequence[Callback] = (),
     liveness: Liveness | None = None,
+    batch: int = BATCH,
+    seeds: Sequence[tuple[str, dict]] = (),
 ) -> SweepResult:
     """Run (or join, or resume) study `study_name` until it holds `trials` finished trials.
 
@@ -196,11 +215,20 @@ def run_sweep(
     period and retry limit of lost trials (default: storage.Liveness()); every worker should use the same.
     A worker that dies is survived: the study still ends with `trials` finished trials, and this call
     fails only if the study did not.
+
+    `batch` > 0 (the default, sweep.batch): this process owns the study and runs it in synchronous batches of
+    that many trials, the trainings spread over `workers` processes: the same study for any number of
+    workers. `batch` = 0: a shared study, whose trials any number of `run_sweep` calls on any machines claim
+    (sweep.worker; not reproducible across worker counts). The study keeps the mode it was made with.
+    `seeds`: (label, parameters) queued as the study's first trials when it is made (the search's starting
+    points; the label is the trial's user attribute "seeded").
     """
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise CnnlabError(f"--trials must be a positive integer, got {trials!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise CnnlabError(f"--workers must be a positive integer, got {workers!r}")
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 0:
+        raise CnnlabError(f"--batch must be a non-negative integer, got {batch!r}")
     if sampler not in ("tpe", "random"):
         raise CnnlabError(f"unknown sampler {sampler!r} (choose from: tpe, random)")
     if not study_name or not study_name.strip():
@@ -219,8 +247,13 @@ def run_sweep(
     from cnnlab.art.run import prepare_data
 
     data = prepare_data(base)  # validates the data and fills the decoded-tensor cache for the workers
-    _init_study(store, study_name, base, data.info["hash"], trials)
+    init_study(store, study_name, base, data.info["hash"], trials, batch, seeds)
     from cnnlab.core.threads import resolve_threads, use_threads
+
+    if batch:
+        return _run_batched(
+            study_name, store, url, out_root, base, seed, prune, sampler, workers, threads, device, callbacks, batch
+        )
 
     job = Job(
         study_name,
@@ -274,65 +307,61 @@ def write_sweep_index(out_root: str | os.PathLike, result: SweepResult) -> Path:
     return path
 
 
-def _init_study(store: Any, name: str, base: RunConfig, data_hash: str, trials: int) -> int:
-    """Create the study with `trials` WAITING trials, or join it (checking it is the same search)."""
+def _run_batched(
+    name: str,
+    store: Any,
+    url: str,
+    out_root: Path,
+    base: RunConfig,
+    seed: int,
+    prune: bool,
+    sampler: str,
+    workers: int,
+    threads: int | None,
+    device: str,
+    callbacks: Sequence[Callback],
+    batch: int,
+) -> SweepResult:
+    """Own the study and run it in batches (sweep.batch) until it holds its target of finished trials."""
     import optuna
 
-    try:
-        study = optuna.create_study(study_name=name, storage=store, direction="maximize", load_if_exists=False)
-    except optuna.exceptions.DuplicatedStudyError:
-        study = None
-    if study is not None:  # this process won the creation: it alone enqueues, so there are exactly N
-        study.set_user_attr(_ATTR_BASE, to_dict(base))
-        study.set_user_attr(_ATTR_DATA, data_hash)
-        study.set_user_attr(_ATTR_SPACE, SPACE_VERSION)
-        for slot in range(trials):
-            study.enqueue_trial({}, user_attrs={"slot": slot})
-        study.set_user_attr(ATTR_TRIALS, trials)  # last: marks the study initialised
-        log.info("created study %r with %d trials", name, trials)
-        return trials
+    from cnnlab.art.sweep.lifecycle import give_back
+    from cnnlab.core.threads import use_threads
+
     study = optuna.load_study(study_name=name, storage=store)
-    deadline = time.monotonic() + INIT_WAIT
-    while ATTR_TRIALS not in study.user_attrs:
-        if time.monotonic() > deadline:
-            raise CnnlabError(
-                f"study {name!r} exists but was not made by `cnnlab sweep` (or its creator died); use another --study"
-            )
-        time.sleep(0.5)
-    attrs = study.user_attrs
-    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
-        raise CnnlabError(f"study {name!r} minimises its objective; it is not a cnnlab sweep")
-    if attrs.get(_ATTR_SPACE) != SPACE_VERSION:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # a dead owner's batch: FAIL + queued again
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    if running and getattr(store, "get_heartbeat_interval", lambda: None)():
         raise CnnlabError(
-            f"study {name!r} used search space v{attrs.get(_ATTR_SPACE)}, this cnnlab has v{SPACE_VERSION}; use another --study"
+            f"study {name!r} has {len(running)} trial(s) running: another process owns it (a batched study has one "
+            "owner; a dead owner's trials are given back after the grace period), or use --batch 0 for a shared study"
         )
-    if attrs.get(_ATTR_DATA) != data_hash:
-        raise CnnlabError(
-            f"study {name!r} was run on other data (hash {attrs.get(_ATTR_DATA)}, here {data_hash}); every worker needs the same data"
+    for t in running:  # no heartbeats (journal file): an earlier owner was killed mid-batch
+        give_back(
+            study,
+            store,
+            store.get_trial_id_from_study_id_trial_number(store.get_study_id_from_name(name), t.number),
+            "its owner was killed",
         )
-    diff = _first_difference(attrs.get(_ATTR_BASE), to_dict(base))
-    if diff is not None:
-        raise CnnlabError(
-            f"study {name!r} was made with another base config ({diff}); use the same --config/--set/--epochs or another --study"
-        )
-    target = int(attrs[ATTR_TRIALS])
-    if trials > target:
-        for slot in range(target, trials):
-            study.enqueue_trial({}, user_attrs={"slot": slot})
-        study.set_user_attr(ATTR_TRIALS, trials)
-        log.info("extended study %r from %d to %d trials", name, target, trials)
-        return trials
-    if trials < target:
-        log.info("study %r holds %d trials; working on the remaining ones", name, target)
-    return target
-
-
-def _first_difference(a: Any, b: Any, key: str = "") -> str | None:
-    """'train.epochs: 10 vs 20' for the first leaf where two config dicts differ, else None."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in sorted(set(a) | set(b)):
-            d = _first_difference(a.get(k), b.get(k), f"{key}.{k}" if key else k)
-            if d:
-                return d
-        return None
-    return None if canonical_json(a) == canonical_json(b) else f"{key or 'config'}: {shorten(a)} vs {shorten(b)}"
+    threads = use_threads(threads)  # also for a batch of one task, which map_jobs trains in this process
+    epochs = base.train.epochs
+    run = BatchRun(
+        study_name=name,
+        base=base,
+        out_root=str(out_root),
+        seed=seed,
+        sampler=sampler,
+        device=str(device),
+        rule=prune_rule(epochs) if prune else None,
+        workers=workers,
+        threads=threads,
+        batch=batch,
+        callbacks=tuple(callbacks),
+    )
+    with shared_workers():  # one pool for every batch (and a report's own, when it holds one)
+        run_batches(run, store, lambda slot: trial_sampler(sampler, seed, slot, 0))
+    result = _summarise(optuna.load_study(study_name=name, storage=store), mask_url(url))
+    write_sweep_index(out_root, result)
+    return result

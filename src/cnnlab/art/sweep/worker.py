@@ -271,7 +271,7 @@ def _run_trial(
             # A fresh Study per trial: a fresh trial cache, and a sampler seeded by the trial's slot and
             # attempt (not its number, which depends on timing), so random-phase draws are reproducible.
             attrs = store.get_trial(trial_id).user_attrs
-            sampler = _sampler(job.sampler, job.seed, attrs.get("slot", number), attrs.get("attempt", 0))
+            sampler = trial_sampler(job.sampler, job.seed, attrs.get("slot", number), attrs.get("attempt", 0))
             study = optuna.load_study(study_name=job.study_name, storage=store, sampler=sampler, pruner=pruner)
             _train_trial(job, study, base, data, worker, number, trial_id)
     except KeyboardInterrupt as exc:
@@ -324,7 +324,7 @@ def _replace_invalid(study: Any, trial: Any) -> None:
     study.enqueue_trial({}, user_attrs=retry_attrs(trial))
 
 
-def _sampler(kind: str, seed: int, slot: int, attempt: int) -> Any:
+def trial_sampler(kind: str, seed: int, slot: int, attempt: int) -> Any:
     """A sampler for one trial, seeded from (seed, slot, attempt): workers never share a random stream."""
     import optuna
 
