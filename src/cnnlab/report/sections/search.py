@@ -186,7 +186,7 @@ architecture, optimizer, regularisation and augmentation together, each trial tr
 repeat{"s" if r["n"] > 1 else ""} as the starter network {acc(r)} validation and \textbf{{{acc(r, "test_acc")} test accuracy}},
 against {acc(starter, "test_acc")} test accuracy for the starter network of 1.2 ({change(r, starter, "test_acc")}, paired). Its validation
 accuracy is optimistic (it was chosen on validation); the test split was used once, for these final numbers.
-{place(ctx, ctable) if ctable else ''}
+{place(ctx, ctable) if ctable else ""}
 {comment("best configuration runs: " + " ".join(r["run_ids"]))}
 {place(ctx, best_table(ctx))}
 {place(ctx, search_figure(figs))}
