@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from cnnlab.cli import experiment, faces, inspect, lr_find, part2, predict, report, runs, sweep, train
 from cnnlab.cli.common import ArgumentParser, apply_threads
+from cnnlab.core.cluster import use_cluster
 from cnnlab.core.errors import CnnlabError, clip, write_failure
 from cnnlab.core.version import __version__
 
@@ -39,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         apply_threads(args)  # every training command: torch threads before anything trains
-        return int(args.handler(args) or 0)
+        with use_cluster(getattr(args, "cluster", None)):  # --cluster: map_jobs trains on a Dask cluster
+            return int(args.handler(args) or 0)
     except CnnlabError as exc:
         print(f"cnnlab: error: {clip(str(exc), MAX_ERROR_CHARS)}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from cnnlab.cli.cluster import add_cluster_arg
 from cnnlab.cli.common import (
     add_config_args,
     add_device_arg,
@@ -42,6 +43,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--study", default="cnnlab", help="study name (default: cnnlab)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default: 1)")
     add_threads_arg(p, "per worker")
+    add_cluster_arg(p)  # the workers' trainings on a Dask cluster
     p.add_argument(
         "--heartbeat-interval",
         type=int,

@@ -18,13 +18,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 
 from cnnlab.core.errors import CnnlabError
+from cnnlab.core.runs import capture
 from cnnlab.core.runs.folders import RunDir, RunResult, cached_run, create_run, run_id
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import seed_everything
@@ -67,12 +68,19 @@ def run_cached(
 
     `write` returns the summary fields; run id, kind, version, seed, data and wall seconds are added.
     `on_cached(hit)` may complete a reused run (e.g. draw a figure a suite skipped).
+    On a cluster (cnnlab.core.runs.capture) the client only looks in its cache, and a worker writes into
+    the task's scratch folder, whose runs go back to the client.
     """
+    scratch = capture.redirect(spec.root)
+    if scratch is not spec.root:
+        spec = replace(spec, root=scratch)
     hit = cached_run(spec.root, spec.kind, spec.identity, spec.data_hash, spec.seed, spec.force, spec.device)
     if hit is not None:
         if on_cached is not None:
             on_cached(hit)
+        capture.record(hit.path, spec.root, spec.force)
         return hit
+    capture.check_probe(spec.root)
     seed_everything(spec.seed)  # before the model is built: the initialisation is part of the seeded run
     try:
         trained = train()
@@ -95,4 +103,5 @@ def run_cached(
     ) as run:
         full = run.write_summary(dict(write(run, trained)))
     log.debug("wrote run %s", Path(run.path).name)
+    capture.record(run.path, spec.root, spec.force)
     return RunResult(run.path, full, False)
