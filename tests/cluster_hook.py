@@ -13,7 +13,9 @@ import cnnlab.core.version as _version
 if os.environ.get("CNNLAB_TEST_OTHER_VERSION"):
     _version.__version__ = os.environ["CNNLAB_TEST_OTHER_VERSION"]
 
-_run_task = _cluster.run_task
+# Dask imports a preload module more than once: wrap the original run_task only, not a wrapper
+_run_task = getattr(_cluster, "run_task_unhooked", _cluster.run_task)
+_cluster.run_task_unhooked = _run_task
 
 
 def _marked_task(fn, call, threads, versions):

@@ -208,9 +208,20 @@ def run_task(fn: Callable[..., T], call: tuple, threads: int, versions: dict[str
     if problem:
         raise ClusterError(f"a Dask worker runs {problem}: install the same versions on every worker")
     torch.set_num_threads(threads)
-    with tempfile.TemporaryDirectory(prefix="cnnlab-task-") as scratch, capture.capturing(scratch) as captured:
-        value = fn(*call)
-        return {"value": capture.to_client_paths(value, captured), "runs": capture.pack_runs(captured)}
+    try:
+        with tempfile.TemporaryDirectory(prefix="cnnlab-task-") as scratch, capture.capturing(scratch) as captured:
+            value = fn(*call)
+            return {"value": capture.to_client_paths(value, captured), "runs": capture.pack_runs(captured)}
+    except CnnlabError:
+        raise  # the user's input: one line on the client, as locally
+    except Exception as exc:  # noqa: BLE001 - as text: an exception that does not pickle would hang the client
+        import socket
+        import traceback
+
+        raise RuntimeError(
+            f"a training task failed on Dask worker host {socket.gethostname()}: {first_line(exc, with_type=True)}\n"
+            + traceback.format_exc(limit=20)
+        ) from None
 
 
 def map_on_cluster(fn: Callable[..., T], calls: Sequence[tuple], threads: int) -> list[T]:
