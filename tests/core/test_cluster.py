@@ -16,12 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnlab.art.config import RunConfig
-from cnnlab.art.suites import SuiteOptions, run_suite
-from cnnlab.core.config import resolve_config
 from cnnlab.core.errors import DataError
 from cnnlab.core.runs import capture
-from cnnlab.core.runtime import RuntimeOptions
 from dask_helpers import add_worker, dask_cluster, worker_count
 
 pytest.importorskip("distributed")  # the [cluster] extra; the [test] extra installs it, so CI runs these
@@ -46,10 +42,23 @@ def tiny_art(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def local_runs(tmp_path_factory, tiny_art) -> Path:
-    """The pooling suite trained here, in this process: the numbers a cluster must reproduce."""
+    """The pooling suite trained by `cnnlab experiment` on its local worker processes: the numbers a
+    cluster must reproduce."""
     out = tmp_path_factory.mktemp("local") / "runs"
-    base = resolve_config(RunConfig, None, [f"data.name={tiny_art}"])
-    run_suite("pooling", SuiteOptions(runtime=RuntimeOptions(out=out, jobs=1), base=base, quick=True))
+    cmd = [
+        sys.executable,
+        "-m",
+        "cnnlab",
+        "experiment",
+        "pooling",
+        "--quick",
+        "--data",
+        str(tiny_art),
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run([*cmd, "--jobs", "2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
     return out
 
 
