@@ -135,6 +135,20 @@ def test_suite_on_two_workers_matches_local_and_reuses_the_clients_cache(tmp_pat
 
 
 @pytest.mark.slow
+def test_a_local_cluster_through_runtime_options_trains_the_local_runs(tmp_path, tiny_art, local_runs):
+    from cnnlab.art.config import RunConfig
+    from cnnlab.art.suites import SuiteOptions, run_suite
+    from cnnlab.core.config import resolve_config
+    from cnnlab.core.runtime import RuntimeOptions
+
+    base = resolve_config(RunConfig, None, [f"data.name={tiny_art}"])
+    runtime = RuntimeOptions(out=tmp_path / "runs", cluster="local:1")
+    result = run_suite("pooling", SuiteOptions(runtime=runtime, base=base, quick=True))
+    _same_runs(tmp_path / "runs", local_runs)
+    assert all(str(tmp_path / "runs") in p for row in result.rows for p in row["run_paths"])  # the client's paths
+
+
+@pytest.mark.slow
 def test_worker_killed_mid_suite_every_run_once(tmp_path, tiny_art, local_runs):
     with dask_cluster(tmp_path / "dask", env={"CNNLAB_TEST_TASK_SLEEP": "1.5"}) as cluster:
         out = tmp_path / "runs"
@@ -170,6 +184,11 @@ def test_bad_addresses_are_one_line_and_quick(tmp_path, tiny_art):
     assert "s3cret" not in proc.stderr + proc.stdout and "***@127.0.0.1:9" in line
     line = _one_line_error(_run(_experiment(tiny_art, out, "local:0"), timeout=60))
     assert "local:N" in line
+    # $CNNLAB_CLUSTER is the default address
+    cmd = [a for a in _experiment(tiny_art, out, "") if a not in ("--cluster", "")]
+    env = {**os.environ, "CNNLAB_CLUSTER": "tcp://127.0.0.1:9"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in _one_line_error(proc)
     assert not out.exists() or not _run_folders(out)  # nothing trained
 
 
