@@ -79,6 +79,7 @@ def batches(root: Path, runs: dict[str, tuple[float, str, float]], search_batch:
         ]
         if suite == "search" and extra:  # the trials, batch after batch, then the best model's repeats
             extra.sort(key=lambda r: runs[r][2])
+            claimed.update(extra)
             for i in range(0, len(extra), search_batch):
                 out.append((f"search trials {i + 1}-{min(i + search_batch, len(extra))}", extra[i : i + search_batch]))
             extra = []
