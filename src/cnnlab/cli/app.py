@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from cnnlab.cli import experiment, faces, inspect, lr_find, part2, predict, report, runs, sweep, train
 from cnnlab.cli.common import ArgumentParser, apply_threads
 from cnnlab.cli.output import command_output
+from cnnlab.core.cluster import use_cluster
 from cnnlab.core.errors import CnnlabError, clip, write_failure
 from cnnlab.core.processes import stop_on_signals
 from cnnlab.core.version import __version__
@@ -36,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with stop_on_signals():  # SIGINT and SIGTERM: Stopped, passed on to workers, exit 130 or 143 cleanly
             apply_threads(args)  # every training command: torch threads before anything trains
-            with command_output(args):  # logging, and the progress display of the long commands
+            with command_output(args), use_cluster(getattr(args, "cluster", None)):  # logging and progress; --cluster
                 return int(args.handler(args) or 0)
     except CnnlabError as exc:
         print(f"cnnlab: error: {clip(str(exc), MAX_ERROR_CHARS)}", file=sys.stderr)

@@ -156,6 +156,9 @@ def add_runtime_args(
             metavar="N",
             help=f"parallel training processes, {jobs} (default: CPU cores, at most {MAX_JOBS}; capped at {JOBS_PER_CORE} per core)",
         )
+        from cnnlab.cli.cluster import add_cluster_arg
+
+        add_cluster_arg(p)
 
 
 def runtime_options(args: argparse.Namespace) -> Any:
@@ -170,6 +173,7 @@ def runtime_options(args: argparse.Namespace) -> Any:
         "threads": getattr(args, "threads", None),
         "jobs": getattr(args, "jobs", None),
         "data": getattr(args, "data", None),
+        "cluster": getattr(args, "cluster", None),
     }
     return RuntimeOptions(**{k: v for k, v in given.items() if v is not None})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from cnnlab.cli.cluster import add_cluster_arg
 from cnnlab.cli.common import (
     add_config_args,
     add_device_arg,
@@ -51,6 +52,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
         f"(default: {BATCH}); 0: a shared study that `cnnlab sweep` commands on many machines work on together",
     )
     add_threads_arg(p, "per worker")
+    add_cluster_arg(p)  # the workers' trainings on a Dask cluster
     p.add_argument(
         "--heartbeat-interval",
         type=int,

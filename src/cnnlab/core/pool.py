@@ -100,10 +100,15 @@ def map_jobs(fn: Callable[..., T], calls: Sequence[tuple], jobs: int, threads: i
     else in `jobs` spawned worker processes with `threads` torch threads each, ended with their parent
     (kept for the next call inside `shared_workers()`, where a call of at most `jobs` tasks also runs on a
     kept pool of more processes with the same threads: at most `jobs` of them then work at once).
-    `fn` must be a module-level function and the calls picklable (the suites' runs, Part 2's seeds)."""
+    `fn` must be a module-level function and the calls picklable (the suites' runs, Part 2's seeds).
+    Inside `cnnlab.core.cluster.use_cluster(address)` every call goes to that Dask cluster instead."""
+    from cnnlab.core import cluster
+
     counted = progress.counting()
     if counted:
         progress.plan(len(calls))
+    if cluster.cluster_active():
+        return cluster.map_on_cluster(fn, calls, threads, counted)
     if jobs <= 1 or len(calls) <= 1:
         out = []
         for call in calls:

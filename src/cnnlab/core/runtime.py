@@ -82,7 +82,8 @@ class RuntimeOptions:
     out: the runs folder. device: a torch device name ("cpu", "cuda", "cuda:1", "mps"), checked when
     training starts. threads: torch threads per training process (None: the rule of cnnlab.core.threads).
     jobs: parallel training processes (None: default_jobs for the device; at most max_jobs()). data: the Part 1 data (None: the RunConfig's default,
-    cnnlab.art.config.DataConfig.name).
+    cnnlab.art.config.DataConfig.name). cluster: a Dask cluster that trains instead of local processes
+    (cnnlab.core.cluster: tcp://host:port, a scheduler file or local:N; None: local processes).
     """
 
     out: Path = DEFAULT_OUT
@@ -90,6 +91,7 @@ class RuntimeOptions:
     threads: int | None = None
     jobs: int | None = None  # None: default_jobs(device)
     data: str | None = None
+    cluster: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
@@ -105,6 +107,8 @@ class RuntimeOptions:
             raise ConfigError(f"--device must name a torch device, got {str(self.device)[:40]!r}")
         if self.data is not None and not str(self.data).strip():
             raise ConfigError("--data must not be empty")
+        if self.cluster is not None and not str(self.cluster).strip():
+            raise ConfigError("--cluster must not be empty")
 
 
 class RuntimeView:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from cnnlab.core.cluster import cache_checked_first
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.runtime import DEFAULT_DEVICE
 from cnnlab.core.stats import summarize
@@ -112,6 +113,7 @@ class RecipeChoice:
 _WORKER_FACES: dict = {}
 
 
+@cache_checked_first  # on a cluster, cached runs are found in the client's runs folder and never sent
 def run_small(kind: str, config: Any, out_root: str, device: str, callbacks: Sequence[Any], evaluate_test: bool):
     """Train (or reuse) one MLP ("mlp") or small CNN ("face-cnn") run; its summary and run folder name. The
     faces are loaded once per process (a pool worker keeps them between runs)."""

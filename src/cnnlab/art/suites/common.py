@@ -20,6 +20,7 @@ from pathlib import Path
 
 from cnnlab.art.config import RunConfig
 from cnnlab.art.repeats import DEFAULT_REPEATS, DEFAULT_TRIALS
+from cnnlab.core.cluster import cache_checked_first
 from cnnlab.core.config import as_ids, resolve_config, to_dict
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.registry import Registry
@@ -133,6 +134,7 @@ def variant_config(base: RunConfig, variant: Variant, repeat: int, epochs: int |
 _WORKER_DATA: dict = {}
 
 
+@cache_checked_first  # on a cluster, cached runs are found in the client's runs folder and never sent
 def _run_one(config: RunConfig, out_root: str, device: str, callbacks: Sequence[Callback] = ()) -> dict:
     """Train (or reuse) one run; returns its summary plus the run folder. Runs in a worker."""
     from cnnlab.art.run import prepare_data, train_run

@@ -19,6 +19,7 @@ import io
 import logging
 import os
 import shutil
+import socket
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -191,7 +192,7 @@ class RunDir:
         return self.path / name
 
     def write_summary(self, summary: Mapping[str, Any]) -> dict:
-        """summary.json: the given fields plus run id, kind, seed, data, version, device and wall seconds."""
+        """summary.json: the given fields plus run id, kind, seed, data, version, device, host and wall seconds."""
         full = {
             "run_id": self.run_id,
             "kind": self.kind,
@@ -200,6 +201,7 @@ class RunDir:
             "data": self.data,
             **summary,
             "device": self.device,
+            "host": socket.gethostname(),  # who trained it (a cluster's worker); not part of the run id
             "wall_seconds": round(time.time() - self.started, 3),
         }
         self.write_json(SUMMARY, full)
@@ -253,14 +255,14 @@ def create_run(
             raise RuntimeError("a run must write its summary before it finishes")
         for cb in callbacks:
             cb.on_run_folder(tmp)
-        _install(tmp, final, replace)
+        install_folder(tmp, final, replace)
         run.path = final
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-def _install(tmp: Path, final: Path, replace: bool) -> None:
+def install_folder(tmp: Path, final: Path, replace: bool) -> None:
     """Rename the finished folder `tmp` to `final`, safe against other processes finishing the same run.
 
     A directory rename never overwrites a non-empty directory, so an existing `final` is first renamed

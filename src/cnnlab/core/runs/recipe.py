@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ import torch
 
 from cnnlab.core import progress
 from cnnlab.core.errors import CnnlabError
+from cnnlab.core.runs import capture
 from cnnlab.core.runs.folders import RunDir, RunResult, cached_run, create_run, run_id
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import seed_everything
@@ -68,13 +69,20 @@ def run_cached(
 
     `write` returns the summary fields; run id, kind, version, seed, data and wall seconds are added.
     `on_cached(hit)` may complete a reused run (e.g. draw a figure a suite skipped).
+    On a cluster (cnnlab.core.runs.capture) the client only looks in its cache, and a worker writes into
+    the task's scratch folder, whose runs go back to the client.
     """
+    scratch = capture.redirect(spec.root)
+    if scratch is not spec.root:
+        spec = replace(spec, root=scratch)
     hit = cached_run(spec.root, spec.kind, spec.identity, spec.data_hash, spec.seed, spec.force, spec.device)
     if hit is not None:
         if on_cached is not None:
             on_cached(hit)
         progress.advance(cached=True)  # counted here unless a map_jobs call counts it (core.progress)
+        capture.record(hit.path, spec.root, spec.force)
         return hit
+    capture.check_probe(spec.root)
     seed_everything(spec.seed)  # before the model is built: the initialisation is part of the seeded run
     try:
         trained = train()
@@ -98,4 +106,5 @@ def run_cached(
         full = run.write_summary(dict(write(run, trained)))
     log.debug("wrote run %s", Path(run.path).name)
     progress.advance()
+    capture.record(run.path, spec.root, spec.force)
     return RunResult(run.path, full, False)
