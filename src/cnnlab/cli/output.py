@@ -198,10 +198,11 @@ def command_output(args: argparse.Namespace) -> Iterator[progress.Progress | Non
                 stack.enter_context(progress.stage(name.replace("-", " ")))
             yield state
         times = state.stage_times()
+        out = sys.stderr if getattr(args, "json", False) else sys.stdout  # --json: stdout holds the JSON alone
         if times:
-            print("stage times: " + ", ".join(f"{k} {format_seconds(v)}" for k, v in times.items()))
+            print("stage times: " + ", ".join(f"{k} {format_seconds(v)}" for k, v in times.items()), file=out)
         if log_path is not None:
-            print(f"log: {log_path}")
+            print(f"log: {log_path}", file=out)
     finally:
         _set_env(saved_env)
         for h in handlers:
