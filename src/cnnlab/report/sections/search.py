@@ -182,8 +182,8 @@ def section_search(ctx: dict, figs: Mapping[str, str]) -> str:
 An Optuna search ({search_origin(s)}; {search_method(s)}; {len(trials)} trials: {counts}{trials_ref}) explored the
 architecture, optimizer, regularisation and augmentation together, each trial trained on the first repeat's split and scored by
 \emph{{validation}} accuracy only. {seeded_text(trials)} {chosen}
-{what} (Table~\ref{{tab:best}} lists the winning trial's hyperparameters) reaches on the same {r["n"]}
-repeat{"s" if r["n"] > 1 else ""} as the starter network {acc(r)} validation and \textbf{{{acc(r, "test_acc")} test accuracy}},
+{what} (Table~\ref{{tab:best}} lists the winning trial's hyperparameters{", which did not beat it" if kept else ""}) reaches on
+the report's {r["n"]} repeat{"s" if r["n"] > 1 else ""} {acc(r)} validation and \textbf{{{acc(r, "test_acc")} test accuracy}},
 against {acc(starter, "test_acc")} test accuracy for the starter network of 1.2 ({change(r, starter, "test_acc")}, paired). Its validation
 accuracy is optimistic (it was chosen on validation); the test split was used once, for these final numbers.
 {place(ctx, ctable) if ctable else ""}
