@@ -133,14 +133,14 @@ def test_the_guard_moves_floats_to_the_supplement_and_never_deletes(extreme, tmp
     import cnnlab.report.render as render
 
     caplog.set_level(logging.WARNING)
-    monkeypatch.setattr(render, "MAX_PAGES", 5)  # a limit the designed layout misses: every guard step runs
+    monkeypatch.setattr(render, "MAX_PAGES", 6)  # a limit the designed layout (7 pages here) misses
     ctx = load_context(extreme)
     result = write_report(ctx, tmp_path / "rep")
     paper, supp = result.tex.read_text(), result.supplement_tex.read_text()
     moved = [r.getMessage() for r in caplog.records if "to the supplement" in r.getMessage()]
-    assert len(moved) == len(MOVABLE) and any("tightening" in r.getMessage() for r in caplog.records)
+    assert moved and [m.split("moving ")[1].split()[0] for m in moved] == list(MOVABLE[: len(moved)])
     (p_labels, p_graphics), (s_labels, s_graphics) = floats(paper), floats(supp)
     full_labels, full_graphics = floats(render_tex(ctx, tmp_path / "full"))
     assert p_labels | s_labels == full_labels and p_graphics | s_graphics == full_graphics
-    assert set(MOVABLE) <= s_labels
+    assert set(MOVABLE[: len(moved)]) <= s_labels and result.pages <= 6, result.pages
     assert result.pdf.is_file() and result.supplement.is_file()
