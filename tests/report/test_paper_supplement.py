@@ -117,7 +117,7 @@ def test_extreme_inputs_give_a_paper_of_at_most_8_pages_and_a_supplement(extreme
     assert absolute_paths(paper + supp, tmp_path, extreme) == []
     # figures legible where they print: scale 1 in both documents, and no legibility warning while drawing
     scales = figure_scales(tmp_path / "rep", "report") | figure_scales(tmp_path / "rep", "supplement")
-    assert {"confusion_best", "confusion_faces", "deltas", "search", "robust_curves"} <= set(scales)  # (fixture PNGs: no dpi)
+    assert {"confusion_best", "confusion_faces", "deltas", "search", "robust_curves"} <= set(scales)  # PNGs: no dpi
     assert {k: round(v, 3) for k, v in scales.items() if abs(v - 1) > 0.005} == {}
     assert not [r for r in caplog.records if r.name.startswith("cnnlab.report.figures")]
     if shutil.which("pdftotext"):  # the numbers the paper quotes are the numbers the supplement prints
