@@ -117,9 +117,7 @@ def test_extreme_inputs_give_a_paper_of_at_most_8_pages_and_a_supplement(extreme
     assert absolute_paths(paper + supp, tmp_path, extreme) == []
     # figures legible where they print: scale 1 in both documents, and no legibility warning while drawing
     scales = figure_scales(tmp_path / "rep", "report") | figure_scales(tmp_path / "rep", "supplement")
-    assert {"confusion_best", "confusion_faces", "deltas", "search", "robust_curves"} <= set(
-        scales
-    )  # (fixture PNGs: no dpi)
+    assert {"confusion_best", "confusion_faces", "deltas", "search", "robust_curves"} <= set(scales)  # PNGs: no dpi
     assert {k: round(v, 3) for k, v in scales.items() if abs(v - 1) > 0.005} == {}
     assert not [r for r in caplog.records if r.name.startswith("cnnlab.report.figures")]
     if shutil.which("pdftotext"):  # the numbers the paper quotes are the numbers the supplement prints
@@ -135,14 +133,14 @@ def test_the_guard_moves_floats_to_the_supplement_and_never_deletes(extreme, tmp
     import cnnlab.report.render as render
 
     caplog.set_level(logging.WARNING)
-    monkeypatch.setattr(render, "MAX_PAGES", 5)  # a limit the designed layout misses: every guard step runs
+    monkeypatch.setattr(render, "MAX_PAGES", 6)  # a limit the designed layout (7 pages here) misses
     ctx = load_context(extreme)
     result = write_report(ctx, tmp_path / "rep")
     paper, supp = result.tex.read_text(), result.supplement_tex.read_text()
     moved = [r.getMessage() for r in caplog.records if "to the supplement" in r.getMessage()]
-    assert len(moved) == len(MOVABLE) and any("tightening" in r.getMessage() for r in caplog.records)
+    assert moved and [m.split("moving ")[1].split()[0] for m in moved] == list(MOVABLE[: len(moved)])
     (p_labels, p_graphics), (s_labels, s_graphics) = floats(paper), floats(supp)
     full_labels, full_graphics = floats(render_tex(ctx, tmp_path / "full"))
     assert p_labels | s_labels == full_labels and p_graphics | s_graphics == full_graphics
-    assert set(MOVABLE) <= s_labels
+    assert set(MOVABLE[: len(moved)]) <= s_labels and result.pages <= 6, result.pages
     assert result.pdf.is_file() and result.supplement.is_file()
