@@ -260,20 +260,6 @@ def map_on_cluster(fn: Callable[..., T], calls: Sequence[tuple], threads: int) -
             client.cancel(futures, force=True)
         raise
     return results
-    log.debug("%d of %d jobs sent to the cluster", len(todo), len(calls))
-    futures = [client.submit(run_task, fn, calls[i], threads, _Active.versions, pure=False) for i in todo]
-    where = {f.key: i for f, i in zip(futures, todo)}
-    try:
-        for future in as_completed(futures):
-            out = _result(future)
-            for run in out["runs"]:
-                capture.install_run_files(run)
-            results[where[future.key]] = out["value"]
-    except BaseException:  # Ctrl-C, an error: nothing queued keeps running for this client
-        with contextlib.suppress(Exception):
-            client.cancel(futures, force=True)
-        raise
-    return results
 
 
 def _result(future: Any) -> dict:
