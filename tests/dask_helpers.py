@@ -47,11 +47,16 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(10)
 
 
-def worker_count(address: str) -> int:
+def worker_names(address: str) -> list[str]:
+    """The names of the workers the scheduler knows now."""
     from distributed import Client
 
     with Client(address, timeout=20) as client:
-        return len(client.scheduler_info(n_workers=-1)["workers"])
+        return sorted(str(w.get("name")) for w in client.scheduler_info(n_workers=-1)["workers"].values())
+
+
+def worker_count(address: str) -> int:
+    return len(worker_names(address))
 
 
 @contextlib.contextmanager
@@ -97,15 +102,17 @@ def dask_cluster(tmp: Path, workers: int = 2, env: dict[str, str] | None = None)
         logs.close()
 
 
-def add_worker(cluster: DaskCluster, tmp: Path, name: str, env: dict[str, str], logs=None) -> subprocess.Popen:
-    """One more `dask worker` process of `cluster` (stopped by the caller or dask_cluster's end)."""
+def add_worker(
+    cluster: DaskCluster, tmp: Path, name: str, env: dict[str, str], logs=None, nthreads: int = 1
+) -> subprocess.Popen:
+    """One more `dask worker` process of `cluster` (stopped by dask_cluster's end)."""
     out = logs or open(tmp / f"{name}.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(
         [
             *_dask_cmd("worker"),
             cluster.address,
             "--nthreads",
-            "1",
+            str(nthreads),
             "--no-nanny",
             "--no-dashboard",
             "--host",

@@ -18,7 +18,7 @@ from PIL import Image
 
 from cnnlab.core.errors import DataError
 from cnnlab.core.runs import capture
-from dask_helpers import add_worker, dask_cluster, worker_count
+from dask_helpers import add_worker, dask_cluster, worker_count, worker_names
 
 pytest.importorskip("distributed")  # the [cluster] extra; the [test] extra installs it, so CI runs these
 
@@ -202,6 +202,17 @@ def test_a_worker_with_another_version_is_refused_before_any_work(tmp_path, tiny
         out = tmp_path / "runs"
         line = _one_line_error(_run(_experiment(tiny_art, out, cluster.address)))
         assert "runs cnnlab 0.0.1-other" in line and "same versions" in line
+        assert cluster.tasks_started() == [] and not _run_folders(out)
+        # a worker of two threads would train two runs at once in one process (global seeds): refused too
+        other = cluster.workers[-1]
+        os.kill(other.pid, signal.SIGKILL)
+        other.wait(10)
+        add_worker(cluster, tmp_path, "two-threads", {}, nthreads=2)
+        deadline = time.time() + 90
+        while worker_names(cluster.address) != ["two-threads", "w0"] and time.time() < deadline:
+            time.sleep(0.2)
+        line = _one_line_error(_run(_experiment(tiny_art, out, cluster.address)))
+        assert "runs 2 threads" in line and "--nthreads 1" in line
         assert cluster.tasks_started() == [] and not _run_folders(out)
 
 

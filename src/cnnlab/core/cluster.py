@@ -234,25 +234,27 @@ def map_on_cluster(fn: Callable[..., T], calls: Sequence[tuple], threads: int, c
 
     client = _Active.client
     results: list[Any] = [None] * len(calls)
-    todo = []
-    for i, call in enumerate(calls):
-        if getattr(fn, CACHE_FIRST, False):
-            try:
-                with capture.probing(), progress.job():
-                    results[i] = fn(*call)
-                if counted:
-                    progress.advance(cached=True)
-                continue
-            except capture.RunMissing:
-                pass
-        todo.append(i)
-    if not todo:
-        return results
-    log.debug("%d of %d jobs sent to the cluster", len(todo), len(calls))
-    futures = [client.submit(run_task, fn, calls[i], threads, _Active.versions, pure=False) for i in todo]
-    where = {f.key: i for f, i in zip(futures, todo)}
+    where: dict[str, int] = {}  # task key -> index of its call
+    futures: list[Any] = []
+    pending = as_completed()
     try:
-        for future in as_completed(futures):
+        for i, call in enumerate(calls):
+            if getattr(fn, CACHE_FIRST, False):
+                try:
+                    with capture.probing(), progress.job():
+                        results[i] = fn(*call)
+                    if counted:
+                        progress.advance(cached=True)
+                    continue
+                except capture.RunMissing:
+                    pass
+            # sent at once, so that the workers train while the client looks up the next calls
+            future = client.submit(run_task, fn, call, threads, _Active.versions, pure=False)
+            where[future.key] = i
+            futures.append(future)
+            pending.add(future)
+        log.debug("%d of %d jobs sent to the cluster", len(futures), len(calls))
+        for future in pending:
             out = _result(future)
             for run in out["runs"]:
                 capture.install_run_files(run)
