@@ -23,10 +23,10 @@ from typing import Any, TextIO
 
 from cnnlab.core import progress
 from cnnlab.core.logs import (
-    FILE_FORMAT,
     LOG_FILE_ENV,
     TERMINAL_FORMAT,
     TERMINAL_LEVEL_ENV,
+    LogFileHandler,
     StderrHandler,
     route_optuna,
 )
@@ -174,9 +174,7 @@ def command_output(args: argparse.Namespace) -> Iterator[progress.Progress | Non
     terminal.setLevel(logging.DEBUG if verbose else logging.WARNING)
     handlers: list[logging.Handler] = [terminal]
     if log_path is not None:
-        file = logging.FileHandler(log_path, encoding="utf-8")
-        file.setFormatter(logging.Formatter(FILE_FORMAT))
-        handlers.append(file)
+        handlers.append(LogFileHandler(log_path))
     else:  # no runs folder to write into (the command will say why): the terminal gets INFO as before
         terminal.setLevel(logging.DEBUG if verbose else logging.INFO)
     level = root.level
@@ -201,7 +199,7 @@ def command_output(args: argparse.Namespace) -> Iterator[progress.Progress | Non
         out = sys.stderr if getattr(args, "json", False) else sys.stdout  # --json: stdout holds the JSON alone
         if times:
             print("stage times: " + ", ".join(f"{k} {format_seconds(v)}" for k, v in times.items()), file=out)
-        if log_path is not None:
+        if log_path is not None and log_path.is_file():
             print(f"log: {log_path}", file=out)
     finally:
         _set_env(saved_env)
@@ -212,21 +210,17 @@ def command_output(args: argparse.Namespace) -> Iterator[progress.Progress | Non
 
 
 def _log_file(out: Path, name: str, create_out: bool = True) -> Path | None:
-    """runs/logs/<command>-<time>.log, created empty; None when the runs folder cannot hold it (or does not
-    exist and `create_out` is false: `--no-train` must find a missing runs folder missing)."""
+    """The path of runs/logs/<command>-<time>.log (made at its first line: a command that fails on its arguments
+    leaves no runs folder behind); None when the runs folder is not a folder, or does not exist and `create_out`
+    is false (`--no-train` must find a missing runs folder missing)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    if not create_out and not out.is_dir():
+    if (out.exists() and not out.is_dir()) or (not create_out and not out.is_dir()):
         return None
-    try:
-        folder = out / "logs"
-        folder.mkdir(parents=True, exist_ok=True)
-        for n in range(1, 100):  # two commands started in the same second get a file each
-            path = folder / (f"{name}-{stamp}.log" if n == 1 else f"{name}-{stamp}-{n}.log")
-            with contextlib.suppress(FileExistsError):
-                path.open("x").close()
-                return path
-    except OSError:
-        pass
+    folder = out / "logs"
+    for n in range(1, 100):  # two commands started in the same second get a file each
+        path = folder / (f"{name}-{stamp}.log" if n == 1 else f"{name}-{stamp}-{n}.log")
+        if not path.exists():
+            return path
     return None
 
 

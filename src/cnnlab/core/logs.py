@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 __all__ = [
     "LOG_FILE_ENV",
@@ -20,6 +21,7 @@ __all__ = [
     "FILE_PREFIX",
     "TERMINAL_FORMAT",
     "StderrHandler",
+    "LogFileHandler",
     "worker_handlers",
     "configure_worker",
     "route_optuna",
@@ -48,6 +50,23 @@ class StderrHandler(logging.StreamHandler):
         pass
 
 
+class LogFileHandler(logging.FileHandler):
+    """Appends to the command's log file, made (with its folder) at the first line logged: a command that fails
+    on its arguments leaves no runs folder behind."""
+
+    def __init__(self, path: str | os.PathLike, fmt: str = FILE_FORMAT) -> None:
+        super().__init__(path, mode="a", encoding="utf-8", delay=True)
+        self.setFormatter(logging.Formatter(fmt))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.stream is None:
+            try:
+                Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                pass  # the write below fails and is reported by logging's handleError
+        super().emit(record)
+
+
 def worker_handlers(fmt: str = TERMINAL_FORMAT) -> list[logging.Handler]:
     """A worker process's handlers: with the command's log file named in the environment, every line into that
     file (appended, one write a line) and lines at the terminal's level to stderr; without it, one stderr handler."""
@@ -57,12 +76,7 @@ def worker_handlers(fmt: str = TERMINAL_FORMAT) -> list[logging.Handler]:
     if not path:
         return [terminal]
     terminal.setLevel(os.environ.get(TERMINAL_LEVEL_ENV, "WARNING"))
-    try:
-        file = logging.FileHandler(path, mode="a", encoding="utf-8")
-    except OSError:  # the folder went away: the terminal still gets warnings
-        return [terminal]
-    file.setFormatter(logging.Formatter(FILE_PREFIX + fmt))
-    return [file, terminal]
+    return [LogFileHandler(path, FILE_PREFIX + fmt), terminal]
 
 
 def configure_worker(fmt: str = TERMINAL_FORMAT) -> None:
