@@ -33,7 +33,8 @@ def test_the_sweep_reads_every_layer_in_one_forward_pass(tmp_path, monkeypatch):
     forward = A.AlexNetTrunk.forward
 
     def counted(self, x):
-        calls.append(len(x))
+        if x.device.type != "meta":  # a pass of shapes alone (features.layer_width) computes nothing
+            calls.append(len(x))
         return forward(self, x)
 
     monkeypatch.setattr(A.AlexNetTrunk, "forward", counted)
