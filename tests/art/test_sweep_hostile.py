@@ -235,6 +235,8 @@ def test_a_signal_to_the_sweep_parent_alone_stops_every_worker_within_seconds(ar
     env = worker_env(tmp_path, CNNLAB_TEST_TRIAL_SLEEP="60", CNNLAB_TEST_MARKS=str(seen), **extra)
     args = ["--trials", "4", "--workers", "2", "--out", str(tmp_path / "runs"), *_data_args(art_folder)]
     args += ["--epochs", "1", "--sampler", "random", "--no-prune"]
+    if moment == "finalizers":  # the hook runs in the shared study's sweep workers (--batch 0), not in batch jobs
+        args += ["--batch", "0"]
     log = tmp_path / "sweep.log"
     parent = start_worker(args, env, log)
     workers: set[int] = set()

@@ -130,7 +130,7 @@ def test_suite_on_two_workers_matches_local_and_reuses_the_clients_cache(tmp_pat
         # the client looks in its own cache first: a rerun sends nothing
         again = _run(_experiment(tiny_art, out, cluster.address))
         assert again.returncode == 0, again.stderr
-        assert "5 of 5 runs were cached and reused" in again.stderr
+        assert "(5/5 runs, 5 cached)" in again.stderr, again.stderr  # the progress line: every run reused
         assert len(cluster.tasks_started()) == N_POOLING
 
 

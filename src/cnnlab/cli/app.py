@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from cnnlab.cli import experiment, faces, inspect, lr_find, part2, predict, report, runs, sweep, train
 from cnnlab.cli.common import ArgumentParser, apply_threads
 from cnnlab.cli.output import command_output
-from cnnlab.core.cluster import use_cluster
+from cnnlab.core.cluster import cluster_notes, use_cluster
 from cnnlab.core.errors import CnnlabError, clip, write_failure
 from cnnlab.core.processes import stop_on_signals
 from cnnlab.core.version import __version__
@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with stop_on_signals():  # SIGINT and SIGTERM: Stopped, passed on to workers, exit 130 or 143 cleanly
             apply_threads(args)  # every training command: torch threads before anything trains
             with command_output(args), use_cluster(getattr(args, "cluster", None)):  # logging and progress; --cluster
+                for note in cluster_notes():  # the dashboard link, printed once
+                    print(f"cnnlab: {note}", file=sys.stderr)
                 return int(args.handler(args) or 0)
     except CnnlabError as exc:
         print(f"cnnlab: error: {clip(str(exc), MAX_ERROR_CHARS)}", file=sys.stderr)

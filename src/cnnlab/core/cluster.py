@@ -72,11 +72,18 @@ class _Active:
     client: Any = None
     versions: dict[str, str] = {}
     depth = 0
+    notes: list[str] = []  # what the user is told once: the cluster, its dashboard, its workers (cluster_notes)
 
 
 def cluster_active() -> bool:
     """Whether `map_jobs` sends its jobs to a cluster (inside `use_cluster` with an address)."""
     return _Active.client is not None
+
+
+def cluster_notes() -> list[str]:
+    """The lines a command shows its user once when it joins a cluster (the address with its dashboard link,
+    the workers and their versions); [] without a cluster. Library code only logs them."""
+    return list(_Active.notes) if _Active.client is not None else []
 
 
 def worker_facts() -> dict[str, str]:
@@ -111,7 +118,7 @@ def use_cluster(address: str | None) -> Iterator[None]:
             _check_workers(client, address)
             yield
         finally:
-            _Active.address, _Active.client, _Active.depth = None, None, 0
+            _Active.address, _Active.client, _Active.depth, _Active.notes = None, None, 0, []
 
 
 @contextlib.contextmanager
@@ -152,7 +159,9 @@ def _connect(address: str) -> Iterator[Any]:
         raise ClusterError(f"cannot reach the Dask scheduler at {shown}: {redact(reason)}") from None
     try:
         link = client.dashboard_link if client.scheduler_info().get("services", {}).get("dashboard") else None
-        log.info("Dask cluster %s%s", shown, f"; dashboard {redact(link)}" if link else " (no dashboard)")
+        note = f"Dask cluster {shown}" + (f"; dashboard {redact(link)}" if link else " (no dashboard)")
+        log.info("%s", note)
+        _Active.notes = [note]
         yield client
     finally:
         with contextlib.suppress(Exception):
@@ -183,9 +192,9 @@ def _check_workers(client: Any, address: str) -> None:
             raise ClusterError(
                 f"Dask worker {redact(worker)} runs {problem}: install the same versions on every worker"
             )
-    log.info(
-        "%d Dask worker(s), cnnlab %s, torch %s", len(facts), _Active.versions["cnnlab"], _Active.versions["torch"]
-    )
+    note = f"{len(facts)} Dask worker(s), cnnlab {_Active.versions['cnnlab']}, torch {_Active.versions['torch']}"
+    log.info("%s", note)
+    _Active.notes.append(note)
 
 
 def _mismatch(theirs: dict[str, str], ours: dict[str, str] | None = None) -> str | None:

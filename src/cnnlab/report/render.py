@@ -321,6 +321,8 @@ def write_report(ctx: dict, report_dir: str | Path, style: Path | None = None, c
                 for moved, tight, what in GUARD_STEPS:
                     if pages <= MAX_PAGES:
                         break
+                    if not tight and f"\\label{{{moved[-1]}}}" not in (tmp / "report.tex").read_text(encoding="utf-8"):
+                        continue  # that float is not in this paper (an optional table): nothing to move
                     log.warning("the paper has %d pages (handout: 6-8): %s", pages, what)
                     render_bundle(ctx, tmp, style, moved=moved, tight=tight)
                     compile_pdf(tmp)
