@@ -292,7 +292,7 @@ def test_a_signal_to_experiment_alone_stops_its_pool_cleanly(art_folder, tmp_pat
     from cnnlab.core.processes import pid_alive
     from pg_helpers import spawned_children, stop, wait_for
 
-    cmd = [sys.executable, "-m", "cnnlab", "experiment", "pooling", "--jobs", "2", "--seeds", "2", "--epochs", "400"]
+    cmd = [sys.executable, "-m", "cnnlab", "experiment", "pooling", "--jobs", "2", "--repeats", "5", "--epochs", "400"]
     cmd += [
         "--data",
         str(art_folder),
