@@ -90,3 +90,27 @@ def test_the_seeds_are_the_starter_then_each_suites_best_then_all_together(tmp_p
     # every seed is a point of the space: it trains as the configuration it stands for
     config = suggest_config(optuna.trial.FixedTrial(both), base)
     assert config.model.pool and config.model.dropout == 0.5 and config.model.layer_kernels == (3, 3)
+
+
+def test_the_answer_row_is_not_counted_again_among_the_candidates(monkeypatch):
+    """The answer row (label "best found") repeats the winner's numbers, but only the retrained trials are
+    candidates: the full report once listed the winner twice ("top 4" of 3) and named it "best found"."""
+    import cnnlab.art.suites.choice as choice_mod
+
+    def fake_run_variants(variants, options, bases=None):
+        vals = {"reference": [0.55, 0.54, 0.56, 0.53, 0.55]}
+        out = []
+        for i, v in enumerate(variants):
+            val = vals.get(v.group, [0.70 + 0.01 * i, 0.71, 0.72, 0.69, 0.71])
+            row = _row(v.label, val)
+            row.update(group=v.group, per_repeat={"val_acc": val, "test_acc": val}, test_acc_mean=sum(val) / 5)
+            out.append(row)
+        return out
+
+    monkeypatch.setattr(choice_mod, "run_variants", fake_run_variants)
+    base = RunConfig()
+    top = [{"number": n, "value": 0.8 - 0.01 * n, "seeded": None, "config": to_dict(base)} for n in (7, 3, 9)]
+    rows, choice, _ = choice_mod.choose_on_every_fold(top, SuiteOptions(runtime=RuntimeOptions()), base)
+    candidates = [r for r in rows if "trial" in r]
+    assert [r["trial"] for r in candidates] == [7, 3, 9] and choice.search_won
+    assert rows[0]["answer"] == candidates[choice.winner]["variant"] and "trial" not in rows[0]

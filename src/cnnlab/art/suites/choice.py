@@ -69,7 +69,9 @@ def choose_on_every_fold(
     starter, candidates = rows[0], rows[1:]
     choice = choose(candidates, starter)
     chosen = candidates[choice.winner] if choice.search_won else starter
-    answer = {**chosen, "variant": labels.BEST_FOUND, "group": "search", "answer": chosen["variant"]}
+    # the answer row repeats the chosen row's numbers under its own label; it is no candidate itself (no "trial")
+    answer = {k: v for k, v in chosen.items() if k not in ("trial", "one_fold_val_acc", "seeded")}
+    answer.update(variant=labels.BEST_FOUND, group="search", answer=chosen["variant"])
     out = [answer, *rows]
     paired_columns(out, starter)
     return out, choice, configs[1 + choice.winner] if choice.search_won else base

@@ -199,37 +199,37 @@ def parse_list(path: str | Path) -> ParsedList:
     return ParsedList(path=reader.path, rows=rows)
 
 
+def _bad_line(fields: list[str], columns: dict[str, int], source: str, problem: str) -> FaceRow:
+    """A bad_line row keeping what can be read of `fields` (each clipped to MAX_FIELD_CHARS), with `problem`."""
+    get = lambda c: fields[columns[c]].strip()[:MAX_FIELD_CHARS] if columns[c] < len(fields) else ""  # noqa: E731
+    return FaceRow(
+        source,
+        display_name(get("name")),
+        get("image_id"),
+        get("face_id"),
+        get("url"),
+        get("bbox"),
+        get("sha256").lower(),
+        None,
+        "bad_line",
+        problem,
+    )
+
+
 def _parse_fields(fields: list[str], columns: dict[str, int], source: str) -> FaceRow:
     longest = max(range(len(fields)), key=lambda i: len(fields[i]), default=0)
     if fields and len(fields[longest]) > MAX_FIELD_CHARS:
         column = next((c for c, i in columns.items() if i == longest), f"field {longest + 1}")
-        get = lambda c: fields[columns[c]].strip()[:MAX_FIELD_CHARS] if columns[c] < len(fields) else ""  # noqa: E731
-        return FaceRow(
+        return _bad_line(
+            fields,
+            columns,
             source,
-            display_name(get("name")),
-            get("image_id"),
-            get("face_id"),
-            get("url"),
-            get("bbox"),
-            get("sha256").lower(),
-            None,
-            "bad_line",
             f"the {column} has {len(fields[longest]):,} characters, over the limit of {MAX_FIELD_CHARS:,}",
         )
     if len(fields) != len(COLUMNS):
-        get = lambda c: fields[columns[c]].strip() if columns[c] < len(fields) else ""  # noqa: E731
         hint = " (truncated list file?)" if len(fields) < len(COLUMNS) else ""
-        return FaceRow(
-            source,
-            display_name(get("name")),
-            get("image_id"),
-            get("face_id"),
-            get("url"),
-            get("bbox"),
-            get("sha256").lower(),
-            None,
-            "bad_line",
-            f"expected {len(COLUMNS)} tab-separated fields, got {len(fields)}{hint}",
+        return _bad_line(
+            fields, columns, source, f"expected {len(COLUMNS)} tab-separated fields, got {len(fields)}{hint}"
         )
     v = {c: fields[i].strip() for c, i in columns.items()}
     name, face_id = display_name(v["name"]), v["face_id"]
