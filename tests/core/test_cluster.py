@@ -45,6 +45,14 @@ def local_runs(tmp_path_factory, tiny_art) -> Path:
     """The pooling suite trained by `cnnlab experiment` on its local worker processes: the numbers a
     cluster must reproduce."""
     out = tmp_path_factory.mktemp("local") / "runs"
+    cmd = _experiment(tiny_art, out)
+    done = subprocess.run([*cmd, "--jobs", "2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def _experiment(tiny_art: Path, out: Path, cluster: str | None = None) -> list[str]:
+    """`cnnlab experiment pooling --quick` on `tiny_art` into `out`, through `cluster` when one is given."""
     cmd = [
         sys.executable,
         "-m",
@@ -57,26 +65,7 @@ def local_runs(tmp_path_factory, tiny_art) -> Path:
         "--out",
         str(out),
     ]
-    done = subprocess.run([*cmd, "--jobs", "2"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return out
-
-
-def _experiment(tiny_art: Path, out: Path, cluster: str, **kw) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "cnnlab",
-        "experiment",
-        "pooling",
-        "--quick",
-        "--data",
-        str(tiny_art),
-        "--out",
-        str(out),
-        "--cluster",
-        cluster,
-    ]
+    return cmd if cluster is None else [*cmd, "--cluster", cluster]
 
 
 def _run(cmd: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
@@ -185,7 +174,7 @@ def test_bad_addresses_are_one_line_and_quick(tmp_path, tiny_art):
     line = _one_line_error(_run(_experiment(tiny_art, out, "local:0"), timeout=60))
     assert "local:N" in line
     # $CNNLAB_CLUSTER is the default address
-    cmd = [a for a in _experiment(tiny_art, out, "") if a not in ("--cluster", "")]
+    cmd = _experiment(tiny_art, out)
     env = {**os.environ, "CNNLAB_CLUSTER": "tcp://127.0.0.1:9"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in _one_line_error(proc)
