@@ -46,7 +46,7 @@ def main() -> None:
     from cnnlab.core.train.trainer import Trainer
     from cnnlab.faces.alexnet.features import cached_features, extract_features
     from cnnlab.faces.alexnet.model import AlexNet, AlexNetTrunk, Normalize
-    from cnnlab.faces.checkpoints import FeatureHead
+    from cnnlab.faces.models.heads import FeatureHead
 
     torch.manual_seed(0)
     net = AlexNet().eval()

@@ -28,9 +28,10 @@ from cnnlab.core.stats import compare, format_comparison
 from cnnlab.core.threads import use_threads
 from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, TrainConfig
 from cnnlab.core.train.trainer import Trainer, seed_everything
-from cnnlab.faces.config import FaceDataConfig, MLPRunConfig
-from cnnlab.faces.experiments import load_run_faces, mlp_augmentation, train_mlp
-from cnnlab.faces.mlp import MLP, input_stats
+from cnnlab.faces.data.run_faces import load_run_faces
+from cnnlab.faces.models.mlp import MLP, input_stats
+from cnnlab.faces.run_configs import FaceDataConfig, MLPRunConfig
+from cnnlab.faces.training.small import mlp_augmentation, train_mlp
 
 FOLDS, FOLD_SEED, TEST_SEEDS = 5, 123, (0, 1, 2)
 

@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # the types of the API, without importing torch at `import cn
     from cnnlab.core.runs.folders import RunRecord, RunResult
     from cnnlab.core.runs.kinds import RunKind
     from cnnlab.core.train.callbacks import Callback
-    from cnnlab.faces.dataset import FaceData
+    from cnnlab.faces.data.dataset import FaceData
     from cnnlab.report.options import ReportResult
 
 __all__ = [
@@ -76,8 +76,8 @@ def load_faces(
 
     `actors` are names, or "course" for the six actors of the course project; None means everyone.
     """
-    from cnnlab.faces.dataset import load_faces as load
-    from cnnlab.faces.dataset import resolve_actors
+    from cnnlab.faces.data.dataset import load_faces as load
+    from cnnlab.faces.data.dataset import resolve_actors
 
     return load(source, image_size=image_size, channels=channels, actors=resolve_actors(actors))
 

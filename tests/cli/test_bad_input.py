@@ -19,9 +19,9 @@ from PIL import Image
 from cnnlab.cli.app import main
 from cnnlab.core.config import resolve_config, to_dict
 from cnnlab.core.errors import CnnlabError, ConfigError
-from cnnlab.faces.checkpoints import load_checkpoint, load_image, predict, save_checkpoint
-from cnnlab.faces.config import MLPConfig
-from cnnlab.faces.mlp import MLP
+from cnnlab.faces.models.checkpoints import load_checkpoint, load_image, predict, save_checkpoint
+from cnnlab.faces.models.mlp import MLP
+from cnnlab.faces.run_configs import MLPConfig
 from faces_helpers import png_bomb
 
 
@@ -88,7 +88,7 @@ BAD_CHECKPOINTS = {
 
 
 def test_checkpoint_texts_with_mathtext_and_undecodable_bytes_still_explain(ckpt, tmp_path):
-    from cnnlab.faces.explain import explain_image
+    from cnnlab.faces.inspect.explain import explain_image
 
     obj = torch.load(ckpt, weights_only=True)
     odd = {**obj, "class_names": ["$a", "b\udcff", "c_$x^2$"], "meta": {"description": "a $5 model \udcfe"}}
@@ -284,8 +284,8 @@ def test_oversized_models_are_refused_before_allocating(tmp_path, capsys, overri
 
 
 def test_oversized_part2_models_are_config_errors():
-    from cnnlab.faces.checkpoints import FeatureHead
-    from cnnlab.faces.config import MLPRunConfig
+    from cnnlab.faces.models.heads import FeatureHead
+    from cnnlab.faces.run_configs import MLPRunConfig
 
     with pytest.raises(ConfigError, match="parameters"):
         resolve_config(MLPRunConfig, None, ["mlp.hidden=100000000"])

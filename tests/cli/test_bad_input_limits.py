@@ -455,7 +455,7 @@ def test_report_jobs_zero_is_an_error(capsys, monkeypatch):
 def test_a_pickle_that_is_not_weights_is_refused_without_torch_warnings(tmp_path, capsys):
     import argparse
 
-    from cnnlab.faces.checkpoints import load_checkpoint
+    from cnnlab.faces.models.checkpoints import load_checkpoint
 
     bad = tmp_path / "pickle.pt"
     with open(bad, "wb") as f:

@@ -88,7 +88,7 @@ def _retrained_once(runs: tuple[Path, Path], caplog, capsys) -> None:
     """Training the same run again warns once that the cached run is damaged, retrains it, and leaves a
     valid run folder (the checkpoint loads)."""
     from cnnlab.core.runs.folders import run_problem
-    from cnnlab.faces.checkpoints import load_checkpoint
+    from cnnlab.faces.models.checkpoints import load_checkpoint
 
     out, run = runs
     caplog.clear()
@@ -237,7 +237,7 @@ def test_read_run_and_the_history_are_read_through_readback(runs):
 
 # ----------------------------------------------------------------------------- 3: --jobs is bounded
 def test_jobs_beyond_four_per_core_are_capped_with_one_warning(caplog, monkeypatch, capsys):
-    import cnnlab.faces.recipes
+    import cnnlab.faces.training.mlp_recipes
     from cnnlab.core.errors import CnnlabError
     from cnnlab.core.runtime import JOBS_PER_CORE, RuntimeOptions, max_jobs
 
@@ -251,7 +251,7 @@ def test_jobs_beyond_four_per_core_are_capped_with_one_warning(caplog, monkeypat
         seen.update(common)
         raise CnnlabError("stopped before training")
 
-    monkeypatch.setattr(cnnlab.faces.recipes, "select_mlp_recipe", no_recipes)
+    monkeypatch.setattr(cnnlab.faces.training.mlp_recipes, "select_mlp_recipe", no_recipes)
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         code = _cli(["part2", "recipes", "--actors", "s1,s2,s3", "--jobs", "100000"])

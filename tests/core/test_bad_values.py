@@ -56,10 +56,10 @@ def test_non_finite_or_negative_train_numbers_are_rejected(override):
         ("cnnlab.art.config:RunConfig", "model.dropout=.nan"),
         ("cnnlab.art.config:RunConfig", "data.split_seed=-1"),
         ("cnnlab.art.config:RunConfig", "data.image_size=100000"),
-        ("cnnlab.faces.config:MLPRunConfig", "mlp.dropout=.nan"),
-        ("cnnlab.faces.config:FinetuneRunConfig", "finetune.lr_scale=.inf"),
-        ("cnnlab.faces.config:FeaturesRunConfig", "features.dropout=.nan"),
-        ("cnnlab.faces.config:MLPRunConfig", "data.split.seed=18446744073709551616"),
+        ("cnnlab.faces.run_configs:MLPRunConfig", "mlp.dropout=.nan"),
+        ("cnnlab.faces.run_configs:FinetuneRunConfig", "finetune.lr_scale=.inf"),
+        ("cnnlab.faces.run_configs:FeaturesRunConfig", "features.dropout=.nan"),
+        ("cnnlab.faces.run_configs:MLPRunConfig", "data.split.seed=18446744073709551616"),
     ],
 )
 def test_part_configs_reject_nonsense_numbers(cls_path, override):
@@ -139,7 +139,7 @@ def test_out_of_range_seed_is_a_one_line_error(tmp_path, capsys, seed):
 
 
 def test_part2_seed_out_of_range_is_a_config_error():
-    from cnnlab.faces.config import MLPRunConfig
+    from cnnlab.faces.run_configs import MLPRunConfig
 
     with pytest.raises(ConfigError, match="seed"):
         resolve_config(MLPRunConfig, None, [f"train.seed={2**70}"])

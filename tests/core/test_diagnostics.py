@@ -156,8 +156,9 @@ def test_split_diagnostics_against_hand_counts():
 
 def test_inspect_part2_mlp_run(tmp_path, capsys):
     from cnnlab.core.train.config import TrainConfig
-    from cnnlab.faces.config import MLPConfig, MLPRunConfig
-    from cnnlab.faces.experiments import load_run_faces, train_mlp
+    from cnnlab.faces.data.run_faces import load_run_faces
+    from cnnlab.faces.run_configs import MLPConfig, MLPRunConfig
+    from cnnlab.faces.training.small import train_mlp
 
     config = MLPRunConfig(
         mlp=MLPConfig(hidden=16, activation="relu", image_size=16), train=TrainConfig(epochs=2, batch_size=32)
@@ -196,9 +197,9 @@ def test_inspect_part2_alexnet_features_run_rebuilds_the_whole_network(tmp_path)
     """The checkpoint holds trunk + head: inspecting it end to end gives the accuracy the head had on cached features."""
     from cnnlab.core.train.config import TrainConfig
     from cnnlab.faces.alexnet.weights import resolve_weights
-    from cnnlab.faces.config import FeaturesConfig, FeaturesRunConfig
-    from cnnlab.faces.experiments import load_run_faces
-    from cnnlab.faces.transfer import alexnet_features
+    from cnnlab.faces.data.run_faces import load_run_faces
+    from cnnlab.faces.run_configs import FeaturesConfig, FeaturesRunConfig
+    from cnnlab.faces.training.transfer import alexnet_features
 
     config = FeaturesRunConfig(
         features=FeaturesConfig(layer="conv4", head_hidden=(16,), input_size=67, weights="random"),

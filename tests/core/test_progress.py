@@ -12,7 +12,7 @@ import pytest
 from cnnlab.core import progress
 from cnnlab.core.logs import LOG_FILE_ENV, TERMINAL_LEVEL_ENV
 from cnnlab.core.pool import map_jobs
-from cnnlab.core.runs.recipe import RunSpec, run_cached
+from cnnlab.core.runs.cached import RunSpec, run_cached
 
 
 class Recorder(progress.Listener):

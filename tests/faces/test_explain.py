@@ -9,10 +9,11 @@ from torch import nn
 
 from cnnlab.core.config import to_dict
 from cnnlab.core.errors import CnnlabError, ConfigError
-from cnnlab.faces.checkpoints import FeatureClassifier, save_checkpoint
-from cnnlab.faces.config import MLPConfig
-from cnnlab.faces.explain import EXPLAINERS, attribute, check_relus, explain_image
-from cnnlab.faces.mlp import MLP
+from cnnlab.faces.inspect.explain import EXPLAINERS, attribute, check_relus, explain_image
+from cnnlab.faces.models.checkpoints import save_checkpoint
+from cnnlab.faces.models.heads import FeatureClassifier
+from cnnlab.faces.models.mlp import MLP
+from cnnlab.faces.run_configs import MLPConfig
 
 
 class _GuidedReLU(torch.autograd.Function):
@@ -132,7 +133,7 @@ def test_explain_mlp_and_named_classes(checkpoints, tmp_path):
 
 
 def test_attribution_shape_and_hooks_removed(checkpoints):
-    from cnnlab.faces.checkpoints import load_checkpoint
+    from cnnlab.faces.models.checkpoints import load_checkpoint
 
     clf = load_checkpoint(checkpoints / "alex.pt")
     x = torch.rand(1, 3, 67, 67)

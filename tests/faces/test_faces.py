@@ -26,8 +26,8 @@ from cnnlab.faces import (
     safe_name,
     split_sizes,
 )
+from cnnlab.faces.data.olivetti import convert_olivetti, embedded_path, load_olivetti
 from cnnlab.faces.facescrub.plan import plan_lists
-from cnnlab.faces.olivetti import convert_olivetti, embedded_path, load_olivetti
 from faces_helpers import FaceServer, Route, list_line, make_image, sha, write_list
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"

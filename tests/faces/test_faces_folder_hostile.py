@@ -18,10 +18,10 @@ from PIL import Image
 
 from cnnlab.cli.app import main
 from cnnlab.core.errors import DataError
-from cnnlab.faces.dataset import describe_faces, load_faces
+from cnnlab.faces.data.dataset import describe_faces, load_faces
+from cnnlab.faces.data.splits import FaceSplitConfig
 from cnnlab.faces.facescrub.lists import parse_list
 from cnnlab.faces.facescrub.manifest import MANIFEST_COLUMNS, read_manifest
-from cnnlab.faces.splits import FaceSplitConfig
 from faces_helpers import fails_after, png_bomb
 
 SPLIT = FaceSplitConfig(2, 1)  # 4 faces per person: 2/1/1

@@ -17,8 +17,8 @@ from cnnlab.cli.app import main
 from cnnlab.core.errors import OutputError
 from cnnlab.core.train.config import OptimizerConfig, TrainConfig
 from cnnlab.faces.alexnet import features as FE
-from cnnlab.faces.config import FeaturesConfig, FeaturesRunConfig
-from cnnlab.faces.transfer import alexnet_features, layer_features
+from cnnlab.faces.run_configs import FeaturesConfig, FeaturesRunConfig
+from cnnlab.faces.training.transfer import alexnet_features, layer_features
 
 LAYER, WIDTH = "conv4", 256 * 3 * 3  # conv4 of a 67x67 face
 

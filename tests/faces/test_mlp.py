@@ -9,9 +9,9 @@ from PIL import Image
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.train.config import OptimizerConfig, TrainConfig
 from cnnlab.core.train.trainer import Trainer
-from cnnlab.faces.config import INIT_DESCRIPTIONS, MLPConfig
-from cnnlab.faces.mlp import INITS, MLP, choose_units, input_stats, unit_images
-from cnnlab.faces.plots import plot_weight_grid, weight_grid_figure, wrap_label
+from cnnlab.faces.inspect.weight_pictures import plot_weight_grid, weight_grid_figure, wrap_label
+from cnnlab.faces.models.mlp import INITS, MLP, choose_units, input_stats, unit_images
+from cnnlab.faces.run_configs import INIT_DESCRIPTIONS, MLPConfig
 
 
 def toy_set(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,8 +16,8 @@ from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, Train
 from cnnlab.faces import FaceData
 from cnnlab.faces.alexnet import model as A
 from cnnlab.faces.alexnet import weights as W
-from cnnlab.faces.checkpoints import load_checkpoint, predict
-from cnnlab.faces.config import (
+from cnnlab.faces.models.checkpoints import load_checkpoint, predict
+from cnnlab.faces.run_configs import (
     FeaturesConfig,
     FeaturesRunConfig,
     FinetuneConfig,
@@ -26,9 +26,9 @@ from cnnlab.faces.config import (
     MLPRunConfig,
     with_seed,
 )
-from cnnlab.faces.experiments import seed_summary, train_mlp
-from cnnlab.faces.finetune import alexnet_finetune
-from cnnlab.faces.transfer import alexnet_features
+from cnnlab.faces.training.finetune import alexnet_finetune
+from cnnlab.faces.training.small import seed_summary, train_mlp
+from cnnlab.faces.training.transfer import alexnet_features
 
 NAMES = ("Alec Baldwin", "Bill Hader", "Peri Gilpin")
 

@@ -15,8 +15,10 @@ from cnnlab.core.errors import ConfigError
 from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.config import EarlyStoppingConfig, SchedulerConfig
 from cnnlab.faces.alexnet import MIN_INPUT_SIZE
-from cnnlab.faces.checkpoints import FACE_MODELS, build_model, load_checkpoint, save_checkpoint
-from cnnlab.faces.config import (
+from cnnlab.faces.data.dataset import COURSE_ACTORS
+from cnnlab.faces.models.checkpoints import FACE_MODELS, build_model, load_checkpoint, save_checkpoint
+from cnnlab.faces.models.mlp import MLP
+from cnnlab.faces.run_configs import (
     FaceDataConfig,
     FeaturesConfig,
     FeaturesRunConfig,
@@ -27,9 +29,7 @@ from cnnlab.faces.config import (
     with_epochs,
     with_seed,
 )
-from cnnlab.faces.dataset import COURSE_ACTORS
-from cnnlab.faces.experiments import describe_mlp
-from cnnlab.faces.mlp import MLP
+from cnnlab.faces.training.small import describe_mlp
 
 COMMANDS = {"mlp": MLPRunConfig, "weights": MLPRunConfig, "features": FeaturesRunConfig, "finetune": FinetuneRunConfig}
 TINY = ["--actors", "s1,s2,s3", "--train-per-actor", "4", "--min-eval-per-actor", "2"]

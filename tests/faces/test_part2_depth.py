@@ -1,4 +1,4 @@
-"""The layer sweep (cnnlab.faces.depth): every layer read in one AlexNet pass, the same head per layer."""
+"""The layer sweep (cnnlab.faces.training.layer_sweep): every layer read in one AlexNet pass, the same head per layer."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from test_part2 import synthetic_faces, untrained_weights
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.train.config import OptimizerConfig, TrainConfig
 from cnnlab.faces.alexnet import model as A
-from cnnlab.faces.checkpoints import load_checkpoint
-from cnnlab.faces.config import FeaturesConfig, FeaturesRunConfig
-from cnnlab.faces.depth import SWEEP_LAYERS, format_sweep, layer_sweep
+from cnnlab.faces.models.checkpoints import load_checkpoint
+from cnnlab.faces.run_configs import FeaturesConfig, FeaturesRunConfig
+from cnnlab.faces.training.layer_sweep import SWEEP_LAYERS, format_sweep, layer_sweep
 
 SIZE = 67
 BATCH = 8

@@ -14,10 +14,10 @@ from cnnlab.core.runs.folders import load_history
 from cnnlab.core.train.config import OptimizerConfig, TrainConfig
 from cnnlab.faces.alexnet import model as A
 from cnnlab.faces.alexnet.features import cached_layers, extract_features
-from cnnlab.faces.checkpoints import load_checkpoint
-from cnnlab.faces.config import FeaturesConfig, FeaturesRunConfig, FinetuneConfig, FinetuneRunConfig, with_seed
-from cnnlab.faces.finetune import alexnet_finetune, start_config
-from cnnlab.faces.transfer import alexnet_features
+from cnnlab.faces.models.checkpoints import load_checkpoint
+from cnnlab.faces.run_configs import FeaturesConfig, FeaturesRunConfig, FinetuneConfig, FinetuneRunConfig, with_seed
+from cnnlab.faces.training.finetune import alexnet_finetune, start_config
+from cnnlab.faces.training.transfer import alexnet_features
 
 SIZE = 67
 
@@ -146,7 +146,7 @@ def test_cached_layers_extracts_several_layers_in_one_pass(tmp_path):
 
 
 def test_the_range_test_sweeps_the_layers_fine_tuning_trains(tmp_path):
-    from cnnlab.faces.finetune import finetune_lr_find
+    from cnnlab.faces.training.finetune import finetune_lr_find
 
     faces = synthetic_faces(SIZE, 3, per_class=(8, 6, 6), seed=3)
     sd, weights = untrained_weights()

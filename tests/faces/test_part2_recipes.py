@@ -1,4 +1,4 @@
-"""2.1's recipe chosen on validation only (cnnlab.faces.recipes) and the small CNN beside the MLP."""
+"""2.1's recipe chosen on validation only (cnnlab.faces.training.mlp_recipes) and the small CNN beside the MLP."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import torch
 from test_part2 import QUICK, synthetic_faces
 
 from cnnlab.cli.app import main
-from cnnlab.faces.checkpoints import load_checkpoint
-from cnnlab.faces.cnn import FaceCNN
-from cnnlab.faces.config import (
+from cnnlab.faces.models.checkpoints import load_checkpoint
+from cnnlab.faces.models.cnn import FaceCNN
+from cnnlab.faces.run_configs import (
     CNNRunConfig,
     FaceCNNConfig,
     FaceDataConfig,
@@ -22,8 +22,8 @@ from cnnlab.faces.config import (
     cnn_like_mlp,
     with_seed,
 )
-from cnnlab.faces.experiments import train_face_cnn
-from cnnlab.faces.recipes import CHOICE_RULE, MLP_RECIPES, MLPRecipe, choose_recipe, select_mlp_recipe
+from cnnlab.faces.training.mlp_recipes import CHOICE_RULE, MLP_RECIPES, MLPRecipe, choose_recipe, select_mlp_recipe
+from cnnlab.faces.training.small import train_face_cnn
 
 
 def _runs(val_acc, val_loss, test_acc):

@@ -15,7 +15,7 @@ from test_report import LONG_ARTISTS, LONG_PEOPLE, make_fixture_runs
 from cnnlab.core.plotting import pyplot
 from cnnlab.report.context import load_context
 from cnnlab.report.figures import confusion, images, layout
-from cnnlab.report.figures import diagnostics as diag_figures
+from cnnlab.report.figures import key_runs as diag_figures
 from cnnlab.report.figures.build import make_figures
 from cnnlab.report.figures.legibility import legibility_problems
 from cnnlab.report.figures.names import abbreviations, fit, needs_key, text_width, wrap

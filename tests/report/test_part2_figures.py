@@ -6,9 +6,9 @@ import pytest
 from test_part2 import synthetic_faces, untrained_weights
 
 from cnnlab.core.train.config import OptimizerConfig, TrainConfig
-from cnnlab.faces.config import FeaturesConfig, FeaturesRunConfig, MLPConfig, MLPRunConfig
-from cnnlab.faces.experiments import train_mlp
-from cnnlab.faces.transfer import alexnet_features
+from cnnlab.faces.run_configs import FeaturesConfig, FeaturesRunConfig, MLPConfig, MLPRunConfig
+from cnnlab.faces.training.small import train_mlp
+from cnnlab.faces.training.transfer import alexnet_features
 from cnnlab.report.figures import curves as plots
 from cnnlab.report.figures import images as figures
 from cnnlab.report.figures.build import curve_titles

@@ -127,7 +127,7 @@ def _paired_row(variant: str, n: int, rng: random.Random, level: float) -> dict:
 
 
 def _diagnostics(art_names, people, suites, part2) -> tuple[dict, dict]:
-    """The manifest's Part 1 and Part 2 diagnostics facts (cnnlab.report.figures.diagnostics), invented."""
+    """The manifest's Part 1 and Part 2 diagnostics facts (cnnlab.report.figures.key_runs), invented."""
     a, b = art_names[0], art_names[-1]
     pair = {"true": a, "predicted": b, "count": 4, "of": 11, "share": 4 / 11}
     worst = [{"class": b, "support": 6, "correct": 2, "accuracy": 1 / 3, "precision": 0.5, "recall": 1 / 3, "f1": 0.4}]

@@ -22,8 +22,8 @@ import torch
 from cnnlab.art.config import RunConfig
 from cnnlab.art.data.folder import PAD_VALUE
 from cnnlab.core.config import to_dict
+from cnnlab.core.runs.cached import RunSpec, run_cached
 from cnnlab.core.runs.folders import RunDir, RunResult
-from cnnlab.core.runs.recipe import RunSpec, run_cached
 from cnnlab.core.runtime import DEFAULT_OUT
 
 __all__ = ["RUN_KIND", "BINS", "C_GRID", "colour_features", "colour_only_run"]

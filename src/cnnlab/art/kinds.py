@@ -16,7 +16,7 @@ def _load_cnn(path: Path) -> Any:
 
 
 def _inspect_cnn(path: Path, split: str = "test", **options: Any) -> Any:
-    from cnnlab.art.diagnostics import inspect_run
+    from cnnlab.art.inspect_run import inspect_run
 
     return inspect_run(path, split, **options)
 

@@ -22,8 +22,8 @@ from cnnlab.core.config import to_dict
 from cnnlab.core.device import device_name, resolve_device
 from cnnlab.core.io import check_out_dir
 from cnnlab.core.plotting import draw_safely
+from cnnlab.core.runs.cached import RunSpec, run_cached
 from cnnlab.core.runs.folders import RunDir, RunResult
-from cnnlab.core.runs.recipe import RunSpec, run_cached
 from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import FitResult, Trainer

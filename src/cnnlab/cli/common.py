@@ -67,7 +67,7 @@ def add_actors_arg(p: argparse.ArgumentParser) -> None:
 
 def parse_actors(values: list[str] | None) -> list[str] | None:
     """The --actors values as a list of names ("course" expanded), or None for everyone."""
-    from cnnlab.faces.dataset import resolve_actors
+    from cnnlab.faces.data.dataset import resolve_actors
 
     return resolve_actors(values)
 

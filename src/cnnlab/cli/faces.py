@@ -112,7 +112,7 @@ def _run_faces_info(args: argparse.Namespace) -> int:
 
 
 def _run_faces_convert(args: argparse.Namespace) -> int:
-    from cnnlab.faces.olivetti import convert_olivetti, embedded_path
+    from cnnlab.faces.data.olivetti import convert_olivetti, embedded_path
 
     out = convert_olivetti(args.mat, args.out or embedded_path())
     print(f"wrote {out}")

@@ -1,7 +1,7 @@
 """`cnnlab part2 mlp|weights|features|finetune` (and `cnn`, `recipes` in cli.part2_small), `predict` and `explain`:
 the Part 2 face models (2.1-2.5).
 
-Each run command resolves its run config (cnnlab.faces.config): defaults <- --config YAML <- the
+Each run command resolves its run config (cnnlab.faces.run_configs): defaults <- --config YAML <- the
 flags that mirror config fields (defaults and help read from the dataclass) <- --set key=value.
 """
 
@@ -69,7 +69,7 @@ def _head_hidden(text: str) -> list[int]:
 
 
 def _add_part2(sub: argparse._SubParsersAction) -> None:
-    from cnnlab.faces.config import WEIGHT_STUDY_HIDDEN, FeaturesRunConfig, FinetuneRunConfig, MLPRunConfig
+    from cnnlab.faces.run_configs import WEIGHT_STUDY_HIDDEN, FeaturesRunConfig, FinetuneRunConfig, MLPRunConfig
 
     p = sub.add_parser("part2", help="Part 2 face models: MLP (2.1, 2.3), AlexNet features (2.2), fine-tuning (2.4)")
     psub = p.add_subparsers(dest="part2_command", metavar="STEP", parser_class=ArgumentParser)
@@ -178,7 +178,8 @@ def _mlp_lines(args: argparse.Namespace) -> Callable[[dict], list[str]]:
 
 
 def _train_mlps(configs: list, args: argparse.Namespace) -> list:
-    from cnnlab.faces.experiments import load_run_faces, train_mlp
+    from cnnlab.faces.data.run_faces import load_run_faces
+    from cnnlab.faces.training.small import train_mlp
 
     faces = load_run_faces(configs[0])  # the configs differ only in mlp.hidden and train.seed
     callbacks = tensorboard_callbacks(args, args.out)
@@ -189,7 +190,7 @@ def _train_mlps(configs: list, args: argparse.Namespace) -> list:
 
 
 def _run_part2_mlp(args: argparse.Namespace) -> int:
-    from cnnlab.faces.config import MLPRunConfig
+    from cnnlab.faces.run_configs import MLPRunConfig
 
     config = resolve_command_config(MLPRunConfig, args)
     results = _train_mlps(seeded(config, args), args)
@@ -201,7 +202,7 @@ def _run_part2_mlp(args: argparse.Namespace) -> int:
 def _run_part2_weights(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from cnnlab.faces.config import MLPRunConfig
+    from cnnlab.faces.run_configs import MLPRunConfig
 
     config = resolve_command_config(MLPRunConfig, args)
     by_size = {h: seeded(replace(config, mlp=replace(config.mlp, hidden=h)), args) for h in dict.fromkeys(args.hidden)}
@@ -221,7 +222,7 @@ def _load_alexnet_inputs(config, weights_spec: str | None, args: argparse.Namesp
     """(state dict, weights provenance, faces) for an AlexNet run config."""
     from cnnlab.faces.alexnet.model import OFFICIAL_URL
     from cnnlab.faces.alexnet.weights import resolve_weights
-    from cnnlab.faces.experiments import load_run_faces
+    from cnnlab.faces.data.run_faces import load_run_faces
 
     state_dict, weights = resolve_weights(
         weights_spec, hub_dir=args.hub_dir, url=args.weights_url or OFFICIAL_URL, progress=not args.json
@@ -230,8 +231,8 @@ def _load_alexnet_inputs(config, weights_spec: str | None, args: argparse.Namesp
 
 
 def _run_part2_features(args: argparse.Namespace) -> int:
-    from cnnlab.faces.config import FeaturesRunConfig
-    from cnnlab.faces.transfer import alexnet_features
+    from cnnlab.faces.run_configs import FeaturesRunConfig
+    from cnnlab.faces.training.transfer import alexnet_features
 
     config = resolve_command_config(FeaturesRunConfig, args)
     state_dict, weights, faces = _load_alexnet_inputs(config, config.features.weights, args)
@@ -267,8 +268,8 @@ def _run_part2_features(args: argparse.Namespace) -> int:
 def _run_part2_layers(args: argparse.Namespace) -> int:
     from cnnlab.cli.part2_small import RECIPE_SEEDS
     from cnnlab.core.io import json_text
-    from cnnlab.faces.config import FeaturesRunConfig
-    from cnnlab.faces.depth import format_sweep, layer_sweep
+    from cnnlab.faces.run_configs import FeaturesRunConfig
+    from cnnlab.faces.training.layer_sweep import format_sweep, layer_sweep
 
     config = resolve_command_config(FeaturesRunConfig, args)
     seeds = chosen_seeds(args) or tuple(range(RECIPE_SEEDS))  # before any work
@@ -294,14 +295,14 @@ def _run_part2_layers(args: argparse.Namespace) -> int:
 
 
 def _run_part2_finetune(args: argparse.Namespace) -> int:
-    from cnnlab.faces.config import FinetuneRunConfig
-    from cnnlab.faces.finetune import alexnet_finetune
+    from cnnlab.faces.run_configs import FinetuneRunConfig
+    from cnnlab.faces.training.finetune import alexnet_finetune
 
     config = resolve_command_config(FinetuneRunConfig, args)
     state_dict, weights, faces = _load_alexnet_inputs(config, config.finetune.weights, args)
     if args.lr_find:
         from cnnlab.core.train.lr_finder import format_lr_find
-        from cnnlab.faces.finetune import finetune_lr_find
+        from cnnlab.faces.training.finetune import finetune_lr_find
 
         found = finetune_lr_find(
             faces, state_dict, weights, seeded(config, args)[0], args.out, cache_dir=args.cache_dir, device=args.device

@@ -65,7 +65,7 @@ def add_train_args(p: argparse.ArgumentParser, cls: type) -> None:
 
 def add_mlp_args(p: argparse.ArgumentParser) -> None:
     """The mlp.* flags (all but the hidden size, which `mlp` and `weights` take differently)."""
-    from cnnlab.faces.config import INIT_DESCRIPTIONS, MLP_ACTIVATIONS, STANDARDIZE, UNIT_RULES, MLPRunConfig
+    from cnnlab.faces.run_configs import INIT_DESCRIPTIONS, MLP_ACTIVATIONS, STANDARDIZE, UNIT_RULES, MLPRunConfig
 
     cls = MLPRunConfig
     add_field_arg(p, cls, "mlp.activation", "--activation", " or ".join(MLP_ACTIVATIONS))
@@ -90,7 +90,7 @@ def add_mlp_args(p: argparse.ArgumentParser) -> None:
 
 def seeded(config, args: argparse.Namespace) -> list:
     """One config per seed of --seeds or --repeats (train.seed), or just `config` when neither is given."""
-    from cnnlab.faces.config import with_seed
+    from cnnlab.faces.run_configs import with_seed
 
     seeds = chosen_seeds(args)
     return [config] if seeds is None else [with_seed(config, s) for s in seeds]
@@ -98,7 +98,7 @@ def seeded(config, args: argparse.Namespace) -> list:
 
 def print_part2(results: list, args: argparse.Namespace, extra: Callable[[dict], list[str]] | None = None) -> None:
     from cnnlab.core.io import json_text
-    from cnnlab.faces.experiments import seed_summary
+    from cnnlab.faces.training.small import seed_summary
 
     if args.json:
         print(json_text([r.summary for r in results] if len(results) > 1 else results[0].summary, indent=2))

@@ -36,7 +36,7 @@ def _widths(text: str) -> list[int]:
 
 def add_small_commands(psub: argparse._SubParsersAction) -> None:
     """Add `part2 recipes` and `part2 cnn` to the `cnnlab part2` parser."""
-    from cnnlab.faces.config import CNNRunConfig, MLPRunConfig
+    from cnnlab.faces.run_configs import CNNRunConfig, MLPRunConfig
 
     r = psub.add_parser(
         "recipes",
@@ -71,8 +71,9 @@ def add_small_commands(psub: argparse._SubParsersAction) -> None:
 
 
 def _run_cnn(args: argparse.Namespace) -> int:
-    from cnnlab.faces.config import CNNRunConfig
-    from cnnlab.faces.experiments import load_run_faces, train_face_cnn
+    from cnnlab.faces.data.run_faces import load_run_faces
+    from cnnlab.faces.run_configs import CNNRunConfig
+    from cnnlab.faces.training.small import train_face_cnn
 
     config = resolve_command_config(CNNRunConfig, args)
     configs = seeded(config, args)
@@ -92,8 +93,8 @@ def _run_cnn(args: argparse.Namespace) -> int:
 def _run_recipes(args: argparse.Namespace) -> int:
     from cnnlab.core.io import json_text
     from cnnlab.core.stats import summarize
-    from cnnlab.faces.config import MLPRunConfig, with_seed
-    from cnnlab.faces.recipes import run_many, select_mlp_recipe
+    from cnnlab.faces.run_configs import MLPRunConfig, with_seed
+    from cnnlab.faces.training.mlp_recipes import run_many, select_mlp_recipe
 
     config = resolve_command_config(MLPRunConfig, args)
     seeds = chosen_seeds(args) or tuple(range(RECIPE_SEEDS))

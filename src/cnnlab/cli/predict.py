@@ -28,7 +28,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from cnnlab.faces.checkpoints import load_checkpoint, predict, untrained_note
+    from cnnlab.faces.models.checkpoints import load_checkpoint, predict, untrained_note
 
     clf = load_checkpoint(args.checkpoint, device=args.device)
     if untrained_note(clf):
@@ -56,7 +56,7 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
 def _run_explain(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cnnlab.faces.explain import explain_image
+    from cnnlab.faces.inspect.explain import explain_image
 
     out = args.out or f"{Path(args.image).stem}_{args.method}.png"
     classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None

@@ -8,7 +8,7 @@ Importing this package does not import torch (only `load_faces` does).
 """
 
 import cnnlab.faces.kinds  # noqa: F401 - registers the Part 2 run kinds (the files a cached run must hold)
-from cnnlab.faces.dataset import (
+from cnnlab.faces.data.dataset import (
     COURSE_ACTORS,
     FaceData,
     FaceSplitConfig,

@@ -12,13 +12,13 @@ from cnnlab.core.runs.kinds import RunKind, register_kind
 
 
 def _load(path: Path) -> Any:
-    from cnnlab.faces.checkpoints import load_checkpoint
+    from cnnlab.faces.models.checkpoints import load_checkpoint
 
     return load_checkpoint(Path(path) / "model.pt").model.eval()
 
 
 def _inspect(path: Path, split: str = "test", **options: Any) -> Any:
-    from cnnlab.faces.diagnostics import inspect_run
+    from cnnlab.faces.inspect.inspect_run import inspect_run
 
     return inspect_run(path, split, **options)
 

@@ -4,9 +4,9 @@ Part 1: the experiment suites (`cnnlab.art.suites.common.run_all`), which write 
 Part 2: 2.1's MLP recipe chosen on validation, MLPs with 300 and 800 hidden units and the small CNN with
 that recipe, AlexNet conv4 features + head, the head on every AlexNet depth, fine-tuned AlexNet, each
 over the seeds, through the public `cnnlab.faces` run functions with the run configs of
-`cnnlab.faces.config` (the `cnnlab part2 ...` commands' defaults, so runs made by hand are reused). Then the figures that need
+`cnnlab.faces.run_configs` (the `cnnlab part2 ...` commands' defaults, so runs made by hand are reused). Then the figures that need
 data or checkpoints (art samples and transforms, MLP weight pictures, guided backprop, a prediction
-example, and the diagnostics of cnnlab.report.figures.diagnostics: confusion matrices, top losses, filters) go to
+example, and the diagnostics of cnnlab.report.figures.key_runs: confusion matrices, top losses, filters) go to
 <out>/report-assets/, with manifest.json naming every Part 2 run and asset.
 `cnnlab.report.context.load_context` reads all of it back without training anything.
 """
@@ -22,7 +22,7 @@ from typing import Any
 from cnnlab.art.suites.common import SUITE_ORDER
 from cnnlab.core import progress
 from cnnlab.core.errors import CnnlabError
-from cnnlab.faces.config import WEIGHT_STUDY_HIDDEN
+from cnnlab.faces.run_configs import WEIGHT_STUDY_HIDDEN
 from cnnlab.report.options import QUICK_FACE_PEOPLE, QUICK_PART2_EPOCHS, ReportOptions
 
 log = logging.getLogger(__name__)
@@ -116,8 +116,8 @@ def run_part1(options: ReportOptions) -> dict[str, Any]:
     results = {r.name: r for r in run_all(suite_options, on_suite=done)}
     data = prepare_data(base)
     from cnnlab.art.suites import labels
-    from cnnlab.report.figures.diagnostics import part1_diagnostics
     from cnnlab.report.figures.images import plot_art_overview
+    from cnnlab.report.figures.key_runs import part1_diagnostics
 
     with progress.stage(PART1_FIGURES):
         figure = plot_art_overview(data.dataset, options.assets_dir / "art_overview.png")
@@ -156,7 +156,7 @@ def alexnet_weights_spec(spec: str) -> str | None:
     ImageNet weights (hub cache or download), "random" = an untrained AlexNet, or the path."""
     from cnnlab.faces.alexnet.model import UNTRAINED_LABEL, WEIGHTS_FILENAME
     from cnnlab.faces.alexnet.weights import hub_checkpoint_dir
-    from cnnlab.faces.config import RANDOM_WEIGHTS
+    from cnnlab.faces.run_configs import RANDOM_WEIGHTS
 
     if spec == "auto":
         if (hub_checkpoint_dir() / WEIGHTS_FILENAME).is_file():
@@ -173,7 +173,7 @@ def alexnet_weights_spec(spec: str) -> str | None:
 def part2_configs(options: ReportOptions, people: list[str] | None, weights: str | None) -> dict[str, Any]:
     """The Part 2 run configs (before seeds): the run-config defaults on options.faces/people, the
     AlexNet input size and weights of the report, and QUICK_PART2_EPOCHS in quick mode."""
-    from cnnlab.faces.config import (
+    from cnnlab.faces.run_configs import (
         FaceDataConfig,
         FeaturesConfig,
         FeaturesRunConfig,
@@ -195,8 +195,8 @@ def part2_configs(options: ReportOptions, people: list[str] | None, weights: str
 
 
 def run_part2(options: ReportOptions) -> dict[str, Any]:
-    """Part 2 over the seeds: 2.1's MLP recipe chosen on validation (cnnlab.faces.recipes), the MLPs of 2.1/2.3
-    and the small CNN with that recipe, AlexNet features (2.2), the layer sweep (cnnlab.faces.depth) and
+    """Part 2 over the seeds: 2.1's MLP recipe chosen on validation (cnnlab.faces.training.mlp_recipes), the MLPs of 2.1/2.3
+    and the small CNN with that recipe, AlexNet features (2.2), the layer sweep (cnnlab.faces.training.layer_sweep) and
     fine-tuning (2.4), then the 2.3-2.5 figures. The small runs go through `--jobs` processes.
 
     Each seed's fine-tuning starts from that seed's 2.2 run; with the default recipe (from-features) the
@@ -205,12 +205,12 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     from cnnlab.core.threads import resolve_threads
     from cnnlab.faces.alexnet import TRAIN_FROM
     from cnnlab.faces.alexnet.weights import resolve_weights
-    from cnnlab.faces.config import FROM_FEATURES, cnn_like_mlp, with_seed
-    from cnnlab.faces.depth import layer_sweep
-    from cnnlab.faces.experiments import load_run_faces
-    from cnnlab.faces.finetune import alexnet_finetune, finetune_lr_find
-    from cnnlab.faces.recipes import run_many, select_mlp_recipe
-    from cnnlab.faces.transfer import alexnet_features
+    from cnnlab.faces.data.run_faces import load_run_faces
+    from cnnlab.faces.run_configs import FROM_FEATURES, cnn_like_mlp, with_seed
+    from cnnlab.faces.training.finetune import alexnet_finetune, finetune_lr_find
+    from cnnlab.faces.training.layer_sweep import layer_sweep
+    from cnnlab.faces.training.mlp_recipes import run_many, select_mlp_recipe
+    from cnnlab.faces.training.transfer import alexnet_features
 
     people = face_people(options)
     seeds = options.run_seeds
@@ -300,7 +300,7 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
     del state_dict
 
     from cnnlab.report.figures import images as figures
-    from cnnlab.report.figures.diagnostics import part2_diagnostics
+    from cnnlab.report.figures.key_runs import part2_diagnostics
 
     assets = options.assets_dir
     with progress.stage(PART2_FIGURES):

@@ -215,7 +215,7 @@ def _suite(root: Path, name: str) -> dict[str, Any]:
 
 
 def _diagnostic_figures(manifest: dict, assets: Path) -> dict[str, Path]:
-    """The diagnostics figures of cnnlab.report.figures.diagnostics named in the manifest (the top-losses strip only
+    """The diagnostics figures of cnnlab.report.figures.key_runs named in the manifest (the top-losses strip only
     when the best model made mistakes)."""
     for key, where in (("diagnostics", manifest.get("art", {})), ("face_diagnostics", manifest)):
         if key not in where:

@@ -10,7 +10,7 @@ from cnnlab.art.repeats import DEFAULT_REPEATS, DEFAULT_TRIALS
 from cnnlab.core.config import as_ids
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.runtime import RuntimeOptions, RuntimeView, check_jobs
-from cnnlab.faces.config import OLIVETTI
+from cnnlab.faces.run_configs import OLIVETTI
 
 # Quick mode: a smoke test of the whole pipeline, not results worth reading.
 QUICK_FACE_PEOPLE = 8  # Olivetti people (or FaceScrub actors) used in quick mode

@@ -3,8 +3,8 @@
 In the spirit of fastai's `ClassificationInterpretation`: the model's class probabilities on a split,
 the confusion matrix, per-class accuracy, precision, recall and F1 (scikit-learn's metrics), the most
 confused pairs (true -> predicted), and the top losses (the most confidently wrong images) next to the
-most confident correct ones. Part 1 and Part 2 adapters (cnnlab.art.diagnostics,
-cnnlab.faces.diagnostics) rebuild a run's model and data and call `write_split` for each split into one
+most confident correct ones. Part 1 and Part 2 adapters (cnnlab.art.inspect_run,
+cnnlab.faces.inspect.inspect_run) rebuild a run's model and data and call `write_split` for each split into one
 `diagnostics/` folder, written atomically (`cnnlab.core.io.atomic_dir`).
 
 Files per split S (test, val): confusion_S.csv/.png, per_class_S.csv, confused_pairs_S.csv,

@@ -245,7 +245,7 @@ def plot_depth(
     width: PrintWidth = PRINT["depth"],
     height: float = 1.45,
 ) -> Path:
-    """Accuracy of the same head on each AlexNet layer (cnnlab.faces.depth): test mean +- SE over seeds (dots
+    """Accuracy of the same head on each AlexNet layer (cnnlab.faces.training.layer_sweep): test mean +- SE over seeds (dots
     and bars), validation mean (open circles), and an optional reference line (label, accuracy)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(width.inches, height))

@@ -81,8 +81,8 @@ def plot_mlp_units(
     Pearson correlation of the two: how much the unit is a template of that person.
     """
     from cnnlab.core.runs.folders import load_summary
-    from cnnlab.faces.checkpoints import load_checkpoint
-    from cnnlab.faces.mlp import unit_images
+    from cnnlab.faces.models.checkpoints import load_checkpoint
+    from cnnlab.faces.models.mlp import unit_images
 
     plt = pyplot()
     x = faces.train_x.float()  # (N, 1, 28, 28) in [0, 1]
@@ -180,8 +180,8 @@ def plot_guided_backprop(
     """
     from cnnlab.core.diagnostics.attribution import attribute, to_picture
     from cnnlab.core.diagnostics.metrics import SplitDiagnostics, model_probabilities
-    from cnnlab.faces.checkpoints import load_checkpoint, untrained_note
-    from cnnlab.report.figures.diagnostics import explain_examples
+    from cnnlab.faces.models.checkpoints import load_checkpoint, untrained_note
+    from cnnlab.report.figures.key_runs import explain_examples
 
     plt = pyplot()
     clf = load_checkpoint(checkpoint, device=device)
@@ -253,10 +253,10 @@ def plot_guided_backprop(
 
 
 def prediction_example(checkpoint: Path, faces: Any, path: Path, top_k: int = 3) -> dict[str, Any]:
-    """Save one test face as a PNG and classify the file with `cnnlab.faces.checkpoints.predict` (2.4)."""
+    """Save one test face as a PNG and classify the file with `cnnlab.faces.models.checkpoints.predict` (2.4)."""
     from PIL import Image
 
-    from cnnlab.faces.checkpoints import predict
+    from cnnlab.faces.models.checkpoints import predict
 
     i = _test_examples(faces, 1)[0]
     arr = (faces.test_x[i].permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()  # (S, S, 3)

@@ -1,7 +1,7 @@
 """The report's diagnostics: what the best model confuses, with the starter network's first-layer filters (1.6), the
 colour controls (1.7), and what the best face model confuses (a subfigure beside 2.3's hidden units).
 
-Every number comes from the manifest's diagnostics facts (cnnlab.report.figures.diagnostics, computed from the
+Every number comes from the manifest's diagnostics facts (cnnlab.report.figures.key_runs, computed from the
 models' predictions) or from the controls suite's rows (worded from `cnnlab.art.suites.controls.
 controls_facts`, the same facts as the suite's findings); nothing is asserted that they do not show.
 """

@@ -24,7 +24,7 @@ from cnnlab.core.cluster import cache_checked_first
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.runtime import DEFAULT_DEVICE
 from cnnlab.core.stats import summarize
-from cnnlab.faces.config import CNNRunConfig, MLPRunConfig, with_seed
+from cnnlab.faces.run_configs import CNNRunConfig, MLPRunConfig, with_seed
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,8 @@ _WORKER_FACES: dict = {}
 def run_small(kind: str, config: Any, out_root: str, device: str, callbacks: Sequence[Any], evaluate_test: bool):
     """Train (or reuse) one MLP ("mlp") or small CNN ("face-cnn") run; its summary and run folder name. The
     faces are loaded once per process (a pool worker keeps them between runs)."""
-    from cnnlab.faces.experiments import load_run_faces, train_face_cnn, train_mlp
+    from cnnlab.faces.data.run_faces import load_run_faces
+    from cnnlab.faces.training.small import train_face_cnn, train_mlp
 
     key = (config.data, config.image_size, config.channels)
     if key not in _WORKER_FACES:

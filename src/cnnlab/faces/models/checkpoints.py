@@ -3,7 +3,7 @@
 Four model kinds (registry FACE_MODELS) share one checkpoint format (a dict of plain types and tensors, loadable with
 `torch.load(weights_only=True)`):
   mlp               the 2.1/2.3 MLP on small images (its input standardisation lives in buffers)
-  face-cnn          the small CNN beside it (cnnlab.faces.cnn), standardised the same way
+  face-cnn          the small CNN beside it (cnnlab.faces.models.cnn), standardised the same way
   alexnet-features  2.2: AlexNet up to a layer (frozen, ImageNet-normalised) + a fully connected head
   alexnet           2.4: a whole AlexNet whose last layer has one output per actor
 Each carries its class names, input size and channels, so predict/explain need nothing else.
@@ -22,91 +22,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnlab.core.config import check_parameter_count, from_dict
+from cnnlab.core.config import from_dict
 from cnnlab.core.errors import CnnlabError, ConfigError, first_line
 from cnnlab.core.images import MAX_IMAGE_SIZE, open_image
 from cnnlab.core.io import atomic_path, atomic_write_json
 from cnnlab.core.registry import Registry
 from cnnlab.core.runs.state_dicts import load_weights, state_dict_problem
 from cnnlab.core.runtime import DEFAULT_DEVICE
-from cnnlab.faces.alexnet.model import INPUT_SIZE, UNTRAINED_LABEL, AlexNet, AlexNetTrunk, Normalize, feature_shape
-from cnnlab.faces.config import FaceCNNConfig, FeaturesConfig, FinetuneConfig, MLPConfig
-from cnnlab.faces.mlp import MLP
+from cnnlab.faces.alexnet.model import INPUT_SIZE, UNTRAINED_LABEL, feature_shape
+from cnnlab.faces.models.heads import FaceAlexNet, FeatureClassifier
+from cnnlab.faces.models.mlp import MLP
+from cnnlab.faces.run_configs import FaceCNNConfig, FeaturesConfig, FinetuneConfig, MLPConfig
 
 CHECKPOINT_FORMAT = "cnnlab-face-classifier"
 CHECKPOINT_VERSION = 1
 MIN_IMAGE_SIZE = 8  # the smallest input side a checkpoint may declare (MAX_IMAGE_SIZE: cnnlab.core.images)
-
-
-class FeatureHead(nn.Module):
-    """Fully connected classifier on flattened features: standardise -> [Linear -> ReLU -> Dropout]* -> Linear.
-
-    The per-feature mean/std (buffers, set by `fit_standardizer` from the training features) make the
-    head indifferent to the activation scale of the layer and weights it sits on.
-    """
-
-    def __init__(self, in_features: int, hidden: Sequence[int], num_classes: int, dropout: float = 0.0) -> None:
-        super().__init__()
-        widths = [in_features, *hidden, num_classes]
-        check_parameter_count(sum((a + 1) * b for a, b in zip(widths, widths[1:])), "this feature head")
-        self.register_buffer("mean", torch.zeros(in_features))
-        self.register_buffer("std", torch.ones(in_features))
-        layers: list[nn.Module] = []
-        d = in_features
-        for h in hidden:
-            layers += [nn.Linear(d, h), nn.ReLU(inplace=False), nn.Dropout(dropout)]
-            d = h
-        layers.append(nn.Linear(d, num_classes))
-        self.layers = nn.Sequential(*layers)
-
-    @torch.no_grad()
-    def fit_standardizer(self, features: torch.Tensor) -> None:
-        """Set mean/std from training features (N, D); std floored so dead units stay 0, not inf."""
-        self.mean.copy_(features.mean(0))
-        self.std.copy_(features.std(0).clamp_min(1e-3 * float(features.std()) + 1e-8))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers((x.flatten(1) - self.mean) / self.std)  # (B, D) -> (B, K)
-
-
-class FeatureClassifier(AlexNetTrunk):
-    """2.2 as one network: ImageNet normalisation -> AlexNet up to `layer` -> FeatureHead.
-
-    Parameter names: torchvision's for the trunk (features.0.weight, ...) and head.layers.* for the head.
-    """
-
-    def __init__(
-        self,
-        layer: str,
-        in_features: int,
-        hidden: Sequence[int],
-        num_classes: int,
-        dropout: float = 0.0,
-        init: bool = True,
-        grid: int | None = None,
-    ) -> None:
-        super().__init__(layer, init=init, grid=grid)
-        self.normalize = Normalize()
-        self.head = FeatureHead(in_features, hidden, num_classes, dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(super().forward(self.normalize(x)))
-
-
-class FaceAlexNet(AlexNet):
-    """2.4: AlexNet with ImageNet normalisation in front; state dict keys are exactly torchvision's."""
-
-    def __init__(self, num_classes: int, dropout: float = 0.5, init: bool = True) -> None:
-        if init:
-            super().__init__(num_classes=num_classes, dropout=dropout)
-        else:  # weights are loaded next: allocate without the ~1 s random initialisation
-            with torch.device("meta"):
-                super().__init__(num_classes=num_classes, dropout=dropout)
-            self.to_empty(device="cpu")
-        self.normalize = Normalize()  # constants, created after to_empty
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(self.normalize(x))
 
 
 # ----------------------------------------------------------------------------- the face-model registry
@@ -131,7 +61,7 @@ def _build_mlp(
 def _build_cnn(
     config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True
 ) -> nn.Module:
-    from cnnlab.faces.cnn import FaceCNN
+    from cnnlab.faces.models.cnn import FaceCNN
 
     known = {f.name for f in fields(FaceCNNConfig)}
     data = {k: v for k, v in config.items() if k in known}
@@ -370,9 +300,6 @@ def untrained_note(clf: FaceClassifier) -> str:
 
 __all__ = [
     "FACE_MODELS",
-    "FeatureHead",
-    "FeatureClassifier",
-    "FaceAlexNet",
     "FaceClassifier",
     "build_model",
     "save_checkpoint",

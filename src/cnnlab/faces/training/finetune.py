@@ -1,4 +1,4 @@
-"""Part 2.4: fine-tuning AlexNet on face data, by two recipes (`finetune.freeze`, cnnlab.faces.config).
+"""Part 2.4: fine-tuning AlexNet on face data, by two recipes (`finetune.freeze`, cnnlab.faces.run_configs).
 
 from-features (the default): start from the trained 2.2 network, AlexNet up to the 2.2 feature layer
     plus the trained 2.2 head (the 2.2 run of the same data, weights and seed, found in the run cache
@@ -26,17 +26,17 @@ from torch import nn
 
 from cnnlab.core.device import device_name, resolve_device
 from cnnlab.core.errors import ConfigError
+from cnnlab.core.runs.cached import RunSpec, run_cached
 from cnnlab.core.runs.folders import RunDir, RunResult, load_summary, run_problem
-from cnnlab.core.runs.recipe import RunSpec, run_cached
 from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.alexnet import LAYER_ORDER, LAYERS, TRAIN_FROM
 from cnnlab.faces.alexnet.model import pool_to_grid
-from cnnlab.faces.config import FROM_FEATURES, FeaturesRunConfig, FinetuneRunConfig
-from cnnlab.faces.experiments import check_faces
-from cnnlab.faces.finetune_classic import UNTRAINED, finetune_last_layer
-from cnnlab.faces.transfer import (
+from cnnlab.faces.data.run_faces import check_faces
+from cnnlab.faces.run_configs import FROM_FEATURES, FeaturesRunConfig, FinetuneRunConfig
+from cnnlab.faces.training.finetune_classic import UNTRAINED, finetune_last_layer
+from cnnlab.faces.training.transfer import (
     alexnet_features,
     alexnet_label,
     alexnet_summary,
@@ -110,7 +110,7 @@ def start_config(config: FinetuneRunConfig) -> FeaturesRunConfig:
 
 
 class _FromLayer(nn.Module):
-    """The trained part of a 2.2 network (cnnlab.faces.checkpoints.FeatureClassifier) over cached
+    """The trained part of a 2.2 network (cnnlab.faces.models.checkpoints.FeatureClassifier) over cached
     activations: features[start:] -> [avgpool] -> flatten -> [classifier] -> head. Shares its parameters."""
 
     def __init__(self, model: nn.Module, start: int) -> None:
@@ -204,7 +204,7 @@ def _trainable_tail(
     network, the trained tail over the frozen layer's cached activations, those activations per split,
     the optimiser's param groups (AlexNet layers at lr * lr_scale first, then the head at lr), cache info)."""
     from cnnlab.faces.alexnet.model import feature_shape
-    from cnnlab.faces.checkpoints import load_checkpoint
+    from cnnlab.faces.models.checkpoints import load_checkpoint
 
     settings, lr = config.finetune, config.train.optimizer.lr
     frozen = TRAIN_FROM[settings.train_from]
@@ -301,7 +301,7 @@ def _finetune_from_features(
 ) -> RunResult:
     """The 2.2 network trained end to end from finetune.train_from on (see the module docstring)."""
     from cnnlab.core.plotting import plot_learning_curves
-    from cnnlab.faces.checkpoints import save_checkpoint
+    from cnnlab.faces.models.checkpoints import save_checkpoint
 
     settings, seed = config.finetune, config.train.seed
     info, names = faces.info, list(faces.class_names)

@@ -30,7 +30,7 @@ from cnnlab.core.diagnostics.metrics import (
 from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.core.runs.folders import read_run
 from cnnlab.core.runtime import DEFAULT_DEVICE
-from cnnlab.faces.config import CNNRunConfig, FaceRunConfig, FeaturesRunConfig, FinetuneRunConfig, MLPRunConfig
+from cnnlab.faces.run_configs import CNNRunConfig, FaceRunConfig, FeaturesRunConfig, FinetuneRunConfig, MLPRunConfig
 
 __all__ = ["RUN_CONFIGS", "inspect_run", "load_run_model_and_faces", "run_config", "run_split", "to_display"]
 
@@ -66,8 +66,8 @@ def run_config(kind: str, recorded: dict[str, Any]) -> FaceRunConfig:
 def load_run_model_and_faces(run_path: str | Path, device: str = DEFAULT_DEVICE) -> tuple[Any, Any]:
     """(FaceClassifier of model.pt, FaceData rebuilt from the recorded config) of a finished Part 2 run; a DataError
     if the data changed since the run."""
-    from cnnlab.faces.checkpoints import load_checkpoint
-    from cnnlab.faces.experiments import load_run_faces
+    from cnnlab.faces.data.run_faces import load_run_faces
+    from cnnlab.faces.models.checkpoints import load_checkpoint
 
     run_path = Path(run_path)
     record = read_run(run_path)
@@ -87,7 +87,7 @@ def run_split(
 ) -> SplitDiagnostics:
     """The SplitDiagnostics of a finished Part 2 run's model on one split (test or val), writing nothing.
     `faces`: the run's FaceData when the caller has it (skips rebuilding it; its hash must match the run's)."""
-    from cnnlab.faces.checkpoints import load_checkpoint
+    from cnnlab.faces.models.checkpoints import load_checkpoint
 
     if split not in SPLITS:
         raise ConfigError(f"one split: test or val, got {split!r}")

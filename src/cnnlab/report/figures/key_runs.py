@@ -1,7 +1,7 @@
 """The report's diagnostics, made while collecting (they need checkpoints): what the key models confuse.
 
 Nothing is retrained. The key runs get their `cnnlab inspect` folder (the same functions:
-cnnlab.art.diagnostics / cnnlab.faces.diagnostics), and the report draws, into report-assets/:
+cnnlab.art.inspect_run / cnnlab.faces.inspect.inspect_run), and the report draws, into report-assets/:
   confusion_best.pdf    the best 1.6 configuration's test confusion, pooled over its repeats, and beside it the
                         most confidently wrong test paintings of its first repeat's model (the top losses)
   filters_starter.png   the first-layer filters of the starter network (first repeat)
@@ -86,7 +86,7 @@ def part1_diagnostics(
 ) -> dict[str, Any]:
     """Inspect the first run of the best 1.6 configuration and of the starter network, pool the best
     configuration's test predictions over its repeats, and draw the report's Part 1 diagnostic figures."""
-    from cnnlab.art.diagnostics import (
+    from cnnlab.art.inspect_run import (
         filter_colour_share,
         filter_pictures,
         first_conv,
@@ -164,7 +164,7 @@ def part2_diagnostics(
     out_root: Path, assets: Path, groups: Mapping[str, Sequence[str]], device: str = DEFAULT_DEVICE
 ) -> dict[str, Any]:
     """Inspect the first run of the best face model and pool its test predictions over its seeds."""
-    from cnnlab.faces.diagnostics import inspect_run, load_run_model_and_faces, run_split
+    from cnnlab.faces.inspect.inspect_run import inspect_run, load_run_model_and_faces, run_split
 
     key, ids, val_acc = best_face_group(groups, out_root)
     runs = [out_root / rid for rid in ids]

@@ -3,7 +3,7 @@
 `load_faces("olivetti")` uses the embedded Olivetti faces; `load_faces(DIR)` uses a folder made by
 `cnnlab faces download` (the ok rows of its manifest).
 
-Split rule: cnnlab.faces.splits (the handout's 70 training faces per person, the rest divided evenly
+Split rule: cnnlab.faces.data.splits (the handout's 70 training faces per person, the rest divided evenly
 between validation and test; Olivetti's 10 faces per person give 6/2/2).
 Which faces go where is a seeded permutation per person (independent of list order and of the
 other persons), so the same seed always gives the same split.
@@ -25,8 +25,8 @@ import numpy as np
 from cnnlab.core.errors import ConfigError, DataError, first_line
 from cnnlab.core.images import display_name, open_image
 from cnnlab.core.readback import inside
+from cnnlab.faces.data.splits import FaceSplitConfig, assign_split, split_sizes
 from cnnlab.faces.facescrub.lists import name_key
-from cnnlab.faces.splits import FaceSplitConfig, assign_split, split_sizes
 
 if TYPE_CHECKING:  # torch is imported lazily (import cnnlab.faces stays cheap)
     import torch
@@ -258,7 +258,7 @@ def load_faces(
 def _load_olivetti(size: int, channels: int, actors: Sequence[str] | None, split: FaceSplitConfig) -> FaceData:
     from PIL import Image
 
-    from cnnlab.faces.olivetti import CLASS_NAMES, load_olivetti
+    from cnnlab.faces.data.olivetti import CLASS_NAMES, load_olivetti
 
     images, labels = load_olivetti()
     available = {name_key(n): n for n in CLASS_NAMES}
@@ -362,7 +362,7 @@ def describe_faces(
     """Per person: (name, rows, usable faces, split sizes or None if left out), without loading images."""
     split = split or FaceSplitConfig()
     if str(source).lower() == "olivetti":
-        from cnnlab.faces.olivetti import CLASS_NAMES, PER_PERSON
+        from cnnlab.faces.data.olivetti import CLASS_NAMES, PER_PERSON
 
         return [(n, PER_PERSON, PER_PERSON, split_sizes(PER_PERSON, split)) for n in CLASS_NAMES]
     from cnnlab.faces.facescrub.download import read_manifest

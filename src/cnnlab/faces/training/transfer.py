@@ -1,6 +1,6 @@
-"""Part 2.2: AlexNet as a fixed feature extractor on face data, and what 2.4 (cnnlab.faces.finetune) shares.
+"""Part 2.2: AlexNet as a fixed feature extractor on face data, and what 2.4 (cnnlab.faces.training.finetune) shares.
 
-alexnet_features takes a run config (cnnlab.faces.config.FeaturesRunConfig) and (state_dict, weights)
+alexnet_features takes a run config (cnnlab.faces.run_configs.FeaturesRunConfig) and (state_dict, weights)
 from cnnlab.faces.alexnet.weights.resolve_weights (of the config's `weights` spec); runs on an untrained AlexNet
 say "untrained AlexNet" in the summary, the plot titles and the checkpoint.
 """
@@ -18,13 +18,13 @@ import torch
 from cnnlab.core.config import to_dict
 from cnnlab.core.device import device_name, resolve_device
 from cnnlab.core.errors import ConfigError
+from cnnlab.core.runs.cached import RunSpec, run_cached
 from cnnlab.core.runs.folders import RunDir, RunResult
-from cnnlab.core.runs.recipe import RunSpec, run_cached
 from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
-from cnnlab.faces.config import RANDOM_WEIGHTS, FaceRunConfig, FeaturesRunConfig
-from cnnlab.faces.experiments import check_faces
+from cnnlab.faces.data.run_faces import check_faces
+from cnnlab.faces.run_configs import RANDOM_WEIGHTS, FaceRunConfig, FeaturesRunConfig
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,8 @@ def alexnet_features(
     learning-curve picture (the layer sweep's many runs; the numbers and the checkpoint are written as always).
     """
     from cnnlab.core.plotting import plot_learning_curves
-    from cnnlab.faces.checkpoints import FeatureClassifier, FeatureHead, save_checkpoint
+    from cnnlab.faces.models.checkpoints import save_checkpoint
+    from cnnlab.faces.models.heads import FeatureClassifier, FeatureHead
 
     check_faces(faces, config, "AlexNet")
     settings, seed = config.features, config.train.seed

@@ -6,7 +6,7 @@ and unit std over its own pixels (removing brightness and contrast); the standar
 training-set statistics, per pixel by default (subtract the mean face, divide by each pixel's std) or per
 channel; they are buffers, so a checkpoint carries its own preprocessing.
 The weight initialisation is chosen by name and recorded. The configuration (MLPConfig) is in
-cnnlab.faces.config; the weight pictures are drawn by cnnlab.faces.plots.
+cnnlab.faces.run_configs; the weight pictures are drawn by cnnlab.faces.inspect.weight_pictures.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from torch import nn
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.layers import make_activation
 from cnnlab.core.registry import Registry
-from cnnlab.faces.config import STANDARDIZE, UNIT_RULES, MLPConfig
+from cnnlab.faces.run_configs import STANDARDIZE, UNIT_RULES, MLPConfig
 
-# Named initialisations, one per cnnlab.faces.config.INIT_DESCRIPTIONS entry (the names MLPConfig accepts).
+# Named initialisations, one per cnnlab.faces.run_configs.INIT_DESCRIPTIONS entry (the names MLPConfig accepts).
 INITS: Registry[None] = Registry("weight initialisation")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.core.plotting import mpl_text, pyplot, save_figure
-from cnnlab.faces.mlp import MLP, unit_images
+from cnnlab.faces.models.mlp import MLP, unit_images
 
 TILE_INCHES = 2.1  # width of one weight tile
 TITLE_CHARS = 18  # longest title line on a tile at 8 pt (longer names are wrapped onto more lines)

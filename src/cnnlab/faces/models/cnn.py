@@ -5,7 +5,7 @@ Conv(k x k, same padding) -> ReLU -> MaxPool(2) -> flatten -> [dropout] -> Linea
 With the defaults (widths 16, 32) a 28x28 face becomes (32, 7, 7) before the linear layer: about 14k
 parameters for six people against the MLP's 237k, because each filter is shared over every position
 (weight sharing) and sees a 3x3 neighbourhood (local receptive field), where the MLP learns one weight
-per pixel and hidden unit. The configuration is cnnlab.faces.config.FaceCNNConfig.
+per pixel and hidden unit. The configuration is cnnlab.faces.run_configs.FaceCNNConfig.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from cnnlab.core.errors import ConfigError
-from cnnlab.faces.config import FaceCNNConfig
-from cnnlab.faces.mlp import per_image_standardize
+from cnnlab.faces.models.mlp import per_image_standardize
+from cnnlab.faces.run_configs import FaceCNNConfig
 
 
 class FaceCNN(nn.Module):

@@ -21,13 +21,13 @@ from cnnlab.core.config import check, check_number, check_parameter_count
 from cnnlab.core.errors import shorten
 from cnnlab.core.images import MAX_IMAGE_SIZE
 from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, SchedulerConfig, TrainConfig
-from cnnlab.faces.dataset import FaceSplitConfig, resolve_actors
+from cnnlab.faces.data.dataset import FaceSplitConfig, resolve_actors
 
 OLIVETTI = "olivetti"
 STANDARDIZE = ("pixel", "channel", "none")
 MLP_ACTIVATIONS = ("tanh", "relu")  # of cnnlab.core.layers.ACTIVATIONS: the ones the named inits have gains for
 UNIT_RULES = ("most-selective", "top-outgoing")
-# The named MLP weight initialisations (implemented by cnnlab.faces.mlp.INITS, which tests keep in step).
+# The named MLP weight initialisations (implemented by cnnlab.faces.models.mlp.INITS, which tests keep in step).
 INIT_DESCRIPTIONS = {
     "xavier-uniform": "Glorot uniform, gain for the activation, zero biases",
     "xavier-normal": "Glorot normal, gain for the activation, zero biases",
@@ -190,7 +190,7 @@ class FeaturesConfig:
 
     pool_grid: None = the layer's activations as they are (2.2); n = average-pooled to an n x n grid
     first, as AlexNet's own avgpool does for pool5 (n = 6), so that every layer of the depth sweep
-    (cnnlab.faces.depth) gives the head a comparable number of inputs.
+    (cnnlab.faces.training.layer_sweep) gives the head a comparable number of inputs.
 
     weights: None = ImageNet weights from the torch hub cache (else a checked download), "random" = an
     untrained AlexNet, or a path to a state dict.

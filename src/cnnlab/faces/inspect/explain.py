@@ -42,7 +42,7 @@ def explain_image(
     `classes` picks the explained classes by name (default: the top two predictions).
     """
     from cnnlab.core.plotting import check_figure_path, mpl_text, pyplot, save_figure
-    from cnnlab.faces.checkpoints import load_checkpoint, load_image, predict_probs, untrained_note
+    from cnnlab.faces.models.checkpoints import load_checkpoint, load_image, predict_probs, untrained_note
 
     out = check_figure_path(out)  # before any work: a bad --out is a one-line error
     plt = pyplot()

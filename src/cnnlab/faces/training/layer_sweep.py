@@ -24,7 +24,7 @@ from typing import Any
 
 from cnnlab.core.runtime import DEFAULT_DEVICE
 from cnnlab.core.stats import summarize
-from cnnlab.faces.config import FeaturesRunConfig, with_seed
+from cnnlab.faces.run_configs import FeaturesRunConfig, with_seed
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def layer_sweep(
     `faces`: load_run_faces(base) (RGB at base.features.input_size). Runs are cached like any 2.2 run (force: retrain).
     """
     from cnnlab.core.device import resolve_device
-    from cnnlab.faces.transfer import alexnet_features, feature_cache_dir, layer_features
+    from cnnlab.faces.training.transfer import alexnet_features, feature_cache_dir, layer_features
 
     cache = feature_cache_dir(out_root, cache_dir)
     device = str(resolve_device(device))

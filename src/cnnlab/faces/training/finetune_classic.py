@@ -1,6 +1,6 @@
 """Part 2.4, the classic recipe: AlexNet with a new last layer (classifier.6, one output per person), trained with
 the convolutional layers frozen (`features`), everything but the new layer frozen (`all-but-last`), or nothing
-frozen (`none`). `cnnlab.faces.finetune` dispatches here for those values of finetune.freeze."""
+frozen (`none`). `cnnlab.faces.training.finetune` dispatches here for those values of finetune.freeze."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from torch import nn
 
 from cnnlab.core.device import device_name
 from cnnlab.core.errors import ConfigError
+from cnnlab.core.runs.cached import RunSpec, run_cached
 from cnnlab.core.runs.folders import RunDir, RunResult
-from cnnlab.core.runs.recipe import RunSpec, run_cached
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
-from cnnlab.faces.config import FinetuneRunConfig
-from cnnlab.faces.transfer import alexnet_label, alexnet_summary, layer_features, run_identity
+from cnnlab.faces.run_configs import FinetuneRunConfig
+from cnnlab.faces.training.transfer import alexnet_label, alexnet_summary, layer_features, run_identity
 
 UNTRAINED = "untrained AlexNet: random weights, no ImageNet knowledge to transfer"  # the summary's warning
 
@@ -55,7 +55,8 @@ def finetune_last_layer(
     model as back-propagating through the frozen layers, minus the repeated forward passes.
     """
     from cnnlab.core.plotting import plot_learning_curves
-    from cnnlab.faces.checkpoints import FaceAlexNet, save_checkpoint
+    from cnnlab.faces.models.checkpoints import save_checkpoint
+    from cnnlab.faces.models.heads import FaceAlexNet
 
     settings, seed, lr = config.finetune, config.train.seed, config.train.optimizer.lr
     info = faces.info

@@ -1,11 +1,11 @@
 """Part 2 experiments (questions 2.1, 2.3) on face data, each writing a cached run folder.
 
 This module: loading the faces a run config asks for, shared helpers, and the MLP runs; the AlexNet
-runs are in cnnlab.faces.transfer (2.2 alexnet_features) and cnnlab.faces.finetune (2.4 alexnet_finetune). Every run takes its
-run config from cnnlab.faces.config.
+runs are in cnnlab.faces.training.transfer (2.2 alexnet_features) and cnnlab.faces.training.finetune (2.4 alexnet_finetune). Every run takes its
+run config from cnnlab.faces.run_configs.
 
   train_mlp   2.1: MLP on 28x28 faces; learning curves (train/val/test), test accuracy, weight grid;
-              2.3 runs it once per size in cnnlab.faces.config.WEIGHT_STUDY_HIDDEN (300 and 800)
+              2.3 runs it once per size in cnnlab.faces.run_configs.WEIGHT_STUDY_HIDDEN (300 and 800)
 
 Every run folder holds config.json (the resolved run config), metrics.csv/jsonl, learning_curves.png,
 summary.json and model.pt (a self-describing checkpoint for `cnnlab predict` / `cnnlab explain`).
@@ -25,39 +25,18 @@ from torch.nn import functional as F
 
 from cnnlab.core.config import to_dict
 from cnnlab.core.device import device_name, resolve_device
-from cnnlab.core.errors import ConfigError
 from cnnlab.core.layers import count_parameters
+from cnnlab.core.runs.cached import RunSpec, run_cached
 from cnnlab.core.runs.folders import RunDir, RunResult
-from cnnlab.core.runs.recipe import RunSpec, run_cached
 from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
 from cnnlab.core.stats import aggregate
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.config import MONITOR_BEST, MONITOR_NAMES
 from cnnlab.core.train.trainer import Augment, Trainer
-from cnnlab.faces.config import INIT_DESCRIPTIONS, CNNRunConfig, FaceRunConfig, MLPRunConfig
-from cnnlab.faces.dataset import FaceData, load_faces
+from cnnlab.faces.data.run_faces import check_faces
+from cnnlab.faces.run_configs import INIT_DESCRIPTIONS, CNNRunConfig, FaceRunConfig, MLPRunConfig
 
 log = logging.getLogger(__name__)
-
-
-def load_run_faces(config: FaceRunConfig) -> FaceData:
-    """The faces `config` asks for (config.data), at the size and channels its model takes."""
-    data = config.data
-    return load_faces(
-        data.source,
-        image_size=config.image_size,
-        channels=config.channels,
-        actors=list(data.actors) or None,
-        split=data.split,
-    )
-
-
-def check_faces(faces: Any, config: FaceRunConfig, what: str) -> None:
-    """ConfigError unless `faces` are (C, S, S) tensors as `config` expects (see load_run_faces)."""
-    shape = tuple(faces.train_x.shape[1:])
-    want = (config.channels, config.image_size, config.image_size)
-    if shape != want:
-        raise ConfigError(f"faces are {shape}, {what} expects {want} (load them with load_run_faces(config))")
 
 
 def hflip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -138,7 +117,7 @@ def describe_mlp(config: MLPRunConfig, num_classes: int) -> str:
     )
 
 
-# Recipe-selection runs (cnnlab.faces.recipes) never see the test split: it is not evaluated, not even
+# Recipe-selection runs (cnnlab.faces.training.mlp_recipes) never see the test split: it is not evaluated, not even
 # recorded per epoch. The marker is part of such a run's identity, so the cache never mixes the two kinds.
 NO_TEST = {"test_split": "not evaluated (a run that chooses a recipe on validation)"}
 
@@ -215,9 +194,9 @@ def train_mlp(
     write_plots=False: no pictures (the numbers and the checkpoint are written as always).
     """
     from cnnlab.core.plotting import draw_safely
-    from cnnlab.faces.checkpoints import save_checkpoint
-    from cnnlab.faces.mlp import MLP, choose_units, input_stats
-    from cnnlab.faces.plots import plot_weight_grid
+    from cnnlab.faces.inspect.weight_pictures import plot_weight_grid
+    from cnnlab.faces.models.checkpoints import save_checkpoint
+    from cnnlab.faces.models.mlp import MLP, choose_units, input_stats
 
     check_faces(faces, config, "the MLP")
     m = config.mlp
@@ -313,11 +292,11 @@ def train_face_cnn(
     evaluate_test: bool = True,
     write_plots: bool = True,
 ) -> RunResult:
-    """The small CNN (cnnlab.faces.cnn) on `faces`, as train_mlp: run folder with curves and model.pt.
-    Build its config with cnnlab.faces.config.cnn_like_mlp to compare it with an MLP run, paired by seed."""
-    from cnnlab.faces.checkpoints import save_checkpoint
-    from cnnlab.faces.cnn import FaceCNN
-    from cnnlab.faces.mlp import input_stats
+    """The small CNN (cnnlab.faces.models.cnn) on `faces`, as train_mlp: run folder with curves and model.pt.
+    Build its config with cnnlab.faces.run_configs.cnn_like_mlp to compare it with an MLP run, paired by seed."""
+    from cnnlab.faces.models.checkpoints import save_checkpoint
+    from cnnlab.faces.models.cnn import FaceCNN
+    from cnnlab.faces.models.mlp import input_stats
 
     check_faces(faces, config, "the CNN")
     c = config.cnn
