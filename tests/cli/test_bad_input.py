@@ -16,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+from cli_helpers import one_line_error
 from cnnlab.cli.app import main
 from cnnlab.core.config import resolve_config, to_dict
 from cnnlab.core.errors import CnnlabError, ConfigError
@@ -23,14 +24,6 @@ from cnnlab.faces.models.checkpoints import load_checkpoint, load_image, predict
 from cnnlab.faces.models.mlp import MLP
 from cnnlab.faces.run_configs import MLPConfig
 from faces_helpers import png_bomb
-
-
-def _one_line_error(capsys, code: int) -> str:
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("cnnlab: error: ") and "Traceback" not in err, err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +99,7 @@ def test_hand_edited_checkpoints_are_one_line_errors(ckpt, tmp_path, case, capsy
         load_checkpoint(bad)
     assert str(bad) in str(err.value) and "\n" not in str(err.value)
     code = main(["predict", str(ckpt.parent / "face.png"), "--checkpoint", str(bad)])
-    _one_line_error(capsys, code)
+    one_line_error(capsys, code)
 
 
 def test_state_dict_shapes_must_match_the_model(ckpt, tmp_path):
@@ -166,7 +159,7 @@ def test_damaged_part1_run_folders_are_one_line_errors(tmp_path, case):
 
 # ----------------------------------------------------------------------------- 6: decompression bombs
 @pytest.mark.parametrize("size", [(20000, 20000), (9000, 9000)])
-def test_image_over_the_pixel_limit_is_a_one_line_error(ckpt, tmp_path, size, capsys):
+def test_image_over_the_pixel_limit_is_aone_line_error(ckpt, tmp_path, size, capsys):
     from cnnlab.core.images import MAX_IMAGE_PIXELS
 
     assert size[0] * size[1] > MAX_IMAGE_PIXELS
@@ -175,9 +168,9 @@ def test_image_over_the_pixel_limit_is_a_one_line_error(ckpt, tmp_path, size, ca
     with pytest.raises(CnnlabError, match="pixels"):
         load_image(bomb, 12, 1)
     code = main(["predict", str(bomb), "--checkpoint", str(ckpt)])
-    assert "pixels" in _one_line_error(capsys, code)
+    assert "pixels" in one_line_error(capsys, code)
     code = main(["explain", str(bomb), "--checkpoint", str(ckpt), "--out", str(tmp_path / "x.png")])
-    assert "pixels" in _one_line_error(capsys, code)
+    assert "pixels" in one_line_error(capsys, code)
 
 
 def _art_folder(root: Path, per_class: int = 6) -> Path:
@@ -237,17 +230,17 @@ def test_explain_out_errors_are_one_line(ckpt, tmp_path, capsys):
     }
     for out, message in cases.items():
         code = main(["explain", face, "--checkpoint", str(ckpt), "--out", out])
-        assert message in _one_line_error(capsys, code), out
+        assert message in one_line_error(capsys, code), out
     assert main(["explain", face, "--checkpoint", str(ckpt), "--out", str(tmp_path / "ok.png")]) == 0
 
 
 def test_predict_and_explain_on_a_directory_say_so(ckpt, tmp_path, capsys):
     code = main(["predict", str(tmp_path), "--checkpoint", str(ckpt)])
-    assert "is a directory" in _one_line_error(capsys, code)
+    assert "is a directory" in one_line_error(capsys, code)
     code = main(["explain", str(tmp_path), "--checkpoint", str(ckpt), "--out", str(tmp_path / "x.png")])
-    assert "is a directory" in _one_line_error(capsys, code)
+    assert "is a directory" in one_line_error(capsys, code)
     code = main(["predict", str(tmp_path / "missing.png"), "--checkpoint", str(ckpt)])
-    assert "image not found" in _one_line_error(capsys, code)
+    assert "image not found" in one_line_error(capsys, code)
 
 
 # ----------------------------------------------------------------------------- 11: names and model sizes
@@ -278,9 +271,9 @@ def test_non_utf8_data_path_trains_and_keeps_its_run(tmp_path):
 @pytest.mark.parametrize("override", ["model.filters=[100000]", "model.fc_sizes=[100000000]"])
 def test_oversized_models_are_refused_before_allocating(tmp_path, capsys, override):
     code = main(["train", "--epochs", "1", "--out", str(tmp_path / "runs"), "--set", override])
-    assert "parameters" in _one_line_error(capsys, code)
+    assert "parameters" in one_line_error(capsys, code)
     code = main(["describe", "--set", override])
-    assert "parameters" in _one_line_error(capsys, code)
+    assert "parameters" in one_line_error(capsys, code)
 
 
 def test_oversized_part2_models_are_config_errors():

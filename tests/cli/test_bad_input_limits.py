@@ -19,20 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import one_line_error
 from cnnlab.cli.app import main
 from cnnlab.core.config import MAX_CONFIG_BYTES, load_yaml, resolve_config
 from cnnlab.core.errors import CnnlabError, ConfigError, shorten
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 ENV = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-
-
-def _one_line_error(capsys, code: int) -> str:
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("cnnlab: error: ") and "Traceback" not in err, err
-    return lines[0]
 
 
 def _cli(args: list[str]) -> int:
@@ -118,20 +111,20 @@ def test_config_file_over_the_cap_is_refused_before_parsing(tmp_path, capsys):
     big.write_text("model:\n  filters: [" + "1, " * (MAX_CONFIG_BYTES // 3) + "1]\n")
     start = time.perf_counter()
     code = main(["describe", "--config", str(big)])
-    assert "over the limit of 1,048,576" in _one_line_error(capsys, code)
+    assert "over the limit of 1,048,576" in one_line_error(capsys, code)
     assert time.perf_counter() - start < 1.0  # parsing it would take seconds
 
 
 def test_alias_bomb_in_a_set_override_is_refused(capsys):
     bomb = "model.filters=" + _alias_bomb().split("filters: ", 1)[1].strip()
     code = main(["describe", "--set", bomb])
-    line = _one_line_error(capsys, code)
+    line = one_line_error(capsys, code)
     assert "alias" in line and len(line) < 300
 
 
 def test_user_values_in_error_messages_are_shortened(capsys):
     code = main(["describe", "--set", "train.optimizer.lr=" + "x" * 100_000])
-    line = _one_line_error(capsys, code)
+    line = one_line_error(capsys, code)
     assert "train.optimizer.lr" in line and "xxx..." in line and len(line) < 200
     with pytest.raises(ConfigError) as err:
         resolve_config(
@@ -213,7 +206,7 @@ def test_runs_tensorboard_survives_a_symlink_loop(hostile_runs, capsys):
 
 def test_runs_diff_of_a_run_with_a_config_that_is_not_an_object(hostile_runs, capsys):
     code = main(["runs", "--out", str(hostile_runs), "diff", "cnn-000000000001", "cnn-000000000003"])
-    assert "cnn-000000000003 is unreadable (config.json holds no config)" in _one_line_error(capsys, code)
+    assert "cnn-000000000003 is unreadable (config.json holds no config)" in one_line_error(capsys, code)
 
 
 def test_the_catalogue_and_the_run_cache_apply_one_rule(hostile_runs):
@@ -240,14 +233,14 @@ def test_the_catalogue_and_the_run_cache_apply_one_rule(hostile_runs):
 )
 def test_runs_where_mistakes_are_errors_not_no_match(hostile_runs, capsys, where, message):
     code = main(["runs", "--out", str(hostile_runs), "--where", where])
-    assert message in _one_line_error(capsys, code)
+    assert message in one_line_error(capsys, code)
     assert main(["runs", "--out", str(hostile_runs), "--where", "train.optimizer.lr<1"]) == 0  # a known key still works
     assert "cnn-000000000001" in capsys.readouterr().out
 
 
 def test_runs_sort_by_an_unknown_key_names_the_sortable_keys(hostile_runs, capsys):
     code = main(["runs", "--out", str(hostile_runs), "--sort", "bogus"])
-    line = _one_line_error(capsys, code)
+    line = one_line_error(capsys, code)
     assert "--sort" in line and "bogus" in line and "val_acc" in line and "train.optimizer.lr" in line
     assert main(["runs", "--out", str(hostile_runs), "--sort", "train.optimizer.lr"]) == 0
 
@@ -347,20 +340,20 @@ def test_out_that_is_a_file_is_refused_before_any_work(tmp_path, capsys, monkeyp
     afile = tmp_path / "afile"
     afile.write_text("x")
     code = main([*command, "--out", str(afile)])
-    assert "exists and is not a folder" in _one_line_error(capsys, code)
+    assert "exists and is not a folder" in one_line_error(capsys, code)
     code = main([*command, "--out", str(afile / "sub")])
-    assert f"{afile} is not a folder" in _one_line_error(capsys, code)
+    assert f"{afile} is not a folder" in one_line_error(capsys, code)
 
 
 @pytest.mark.parametrize("url", ["postgresql://u:pw@host:notaport/db", "mysql://u:pw@[::1/db", "a://u:pw@h:x:y/db"])
 def test_malformed_storage_url_is_one_line_with_the_password_masked(tmp_path, capsys, url):
     out = tmp_path / "sweep-out"
     code = main(["sweep", "--storage", url, "--trials", "1", "--out", str(out)])
-    line = _one_line_error(capsys, code)
+    line = one_line_error(capsys, code)
     assert "malformed storage URL" in line and "***" in line and "pw" not in line
     assert not out.exists()  # no empty --out folder left behind
     code = main(["sweep", "--show", "--storage", url])
-    assert "pw" not in _one_line_error(capsys, code)
+    assert "pw" not in one_line_error(capsys, code)
 
 
 # ----------------------------------------------------------------------------- 4: smaller gaps
@@ -436,7 +429,7 @@ def test_experiment_flags_are_checked_and_named_as_typed(tmp_path, capsys, monke
 
     monkeypatch.setattr(cnnlab.art.suites.runner, "run_suite", no_suite)
     code = _cli(["experiment", "pooling", *args, "--out", str(tmp_path / "runs")])
-    line = _one_line_error(capsys, code)
+    line = one_line_error(capsys, code)
     assert flag in line and (line.startswith(f"cnnlab: error: {flag}") or "not allowed" in flag)
     assert not (tmp_path / "runs").exists()
 
@@ -449,7 +442,7 @@ def test_report_jobs_zero_is_an_error(capsys, monkeypatch):
 
     monkeypatch.setattr(cnnlab.report, "build_report", no_report)
     code = _cli(["report", "--jobs", "0"])
-    assert "--jobs" in _one_line_error(capsys, code)
+    assert "--jobs" in one_line_error(capsys, code)
 
 
 def test_a_pickle_that_is_not_weights_is_refused_without_torch_warnings(tmp_path, capsys):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import one_line_error
 from cnnlab.cli.app import main
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -46,14 +47,6 @@ def _cli(args: list[str]) -> int:
         return main(args)
     except SystemExit as exc:
         return int(exc.code or 0)
-
-
-def _one_line_error(capsys, code: int) -> str:
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("cnnlab: error: ") and "Traceback" not in err, err
-    return lines[0]
 
 
 def _cnnlab(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
@@ -217,7 +210,7 @@ def test_deep_json_in_a_run_is_no_recursion_error(runs, capsys, caplog, name):
     if name != "metrics.jsonl":
         assert "status: unreadable" in shown and "nested too deeply" in shown
         code = _cli(["runs", "--out", str(out), "diff", run.name, "mlp-00000000000f"])
-        assert "is unreadable" in _one_line_error(capsys, code)
+        assert "is unreadable" in one_line_error(capsys, code)
     if __import__("importlib.util").util.find_spec("tensorboard") is not None:
         assert _cli(["runs", "--out", str(out), "tensorboard"]) == 0
         assert "Traceback" not in capsys.readouterr().err
@@ -265,15 +258,15 @@ def test_jobs_beyond_four_per_core_are_capped_with_one_warning(caplog, monkeypat
 # ----------------------------------------------------------------------------- 13, 14: malformed numbers
 def test_cnn_widths_are_checked_before_anything_is_allocated(capsys):
     code = _cli(["part2", "cnn", "--widths", "abc"])
-    assert "--widths must be comma-separated integers" in _one_line_error(capsys, code)
+    assert "--widths must be comma-separated integers" in one_line_error(capsys, code)
     code = _cli(["part2", "cnn", "--widths", "100000,100000"])
-    assert "parameters, more than the limit" in _one_line_error(capsys, code)
+    assert "parameters, more than the limit" in one_line_error(capsys, code)
 
 
 @pytest.mark.parametrize("value", ["infM", "nanG", "-5k", "0"])
 def test_faces_download_max_bytes_must_be_a_positive_count(tmp_path, capsys, value):
     code = _cli(["faces", "download", "--list", "x.txt", "--out", str(tmp_path / "f"), f"--max-bytes={value}"])
-    assert "--max-bytes: not a positive byte count" in _one_line_error(capsys, code)
+    assert "--max-bytes: not a positive byte count" in one_line_error(capsys, code)
 
 
 # ----------------------------------------------------------------------------- 16: runs show of no run
@@ -282,7 +275,7 @@ def test_runs_show_of_a_folder_that_is_no_run_is_an_error(runs, capsys, ref):
     out, run = runs
     (out / "suites").mkdir()
     code = _cli(["runs", "--out", str(out), "show", ref])
-    assert "no run" in _one_line_error(capsys, code)
+    assert "no run" in one_line_error(capsys, code)
     assert _cli(["runs", "--out", str(out), "show", run.name]) == 0
     assert _cli(["runs", "--out", str(out), "show", str(run)]) == 0
 
@@ -295,9 +288,9 @@ def test_seeds_lists_seeds_and_repeats_counts_them(runs, capsys):
     assert _cli([*TINY_MLP, "--out", str(out), "--repeats", "2", "--json"]) == 0
     assert [r["seed"] for r in json.loads(capsys.readouterr().out)] == [0, 1]
     code = _cli([*TINY_MLP, "--out", str(out), "--seeds", "0", "--repeats", "2"])
-    assert "not allowed with argument --seeds" in _one_line_error(capsys, code)
+    assert "not allowed with argument --seeds" in one_line_error(capsys, code)
     code = _cli([*TINY_MLP, "--out", str(out), "--repeats", "0,1"])
-    assert "--repeats must be a count" in _one_line_error(capsys, code)
+    assert "--repeats must be a count" in one_line_error(capsys, code)
 
 
 def test_seed_lists_take_ranges_and_stay_bounded():
@@ -322,6 +315,6 @@ def test_seed_lists_take_ranges_and_stay_bounded():
 def test_runs_sort_by_an_unknown_key_is_refused_without_runs(tmp_path, capsys):
     (tmp_path / "runs").mkdir()
     code = _cli(["runs", "--out", str(tmp_path / "runs"), "--sort", "bogus"])
-    assert "unknown --sort key 'bogus'" in _one_line_error(capsys, code)
+    assert "unknown --sort key 'bogus'" in one_line_error(capsys, code)
     assert _cli(["runs", "--out", str(tmp_path / "runs"), "--sort", "val_acc"]) == 0
     assert _cli(["runs", "--out", str(tmp_path / "runs"), "--sort", "train.optimizer.lr"]) == 0

@@ -14,20 +14,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from cli_helpers import one_line_error
 from cnnlab.cli.app import main
 from cnnlab.core import errors, io
 from cnnlab.core.config import resolve_config
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.io import atomic_write_json, atomic_write_text
 from cnnlab.core.train.config import TrainConfig
-
-
-def _one_line_error(capsys, code: int) -> str:
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("cnnlab: error: ") and "Traceback" not in err, err
-    return lines[0]
 
 
 # ----------------------------------------------------------------------------- 10: non-finite hyperparameters
@@ -70,10 +63,10 @@ def test_part_configs_reject_nonsense_numbers(cls_path, override):
         resolve_config(getattr(importlib.import_module(module), name), None, [override])
 
 
-def test_train_with_infinite_lr_is_a_one_line_error(tmp_path, capsys):
+def test_train_with_infinite_lr_is_aone_line_error(tmp_path, capsys):
     out = tmp_path / "runs"
     code = main(["train", "--epochs", "1", "--out", str(out), "--set", "train.optimizer.lr=.inf"])
-    assert "train.optimizer.lr" in _one_line_error(capsys, code)
+    assert "train.optimizer.lr" in one_line_error(capsys, code)
     assert not out.exists() or not any(out.iterdir())
 
 
@@ -93,7 +86,7 @@ def test_a_diverging_run_stops_with_one_line_and_writes_no_run(tmp_path, capsys)
             "train.optimizer.name=sgd",
         ]
     )
-    line = _one_line_error(capsys, code)
+    line = one_line_error(capsys, code)
     assert "diverged" in line and "epoch 1" in line
     assert not out.exists() or not [p for p in out.iterdir() if not p.name.startswith(".")]
 
@@ -133,9 +126,9 @@ def test_run_history_is_strict_json(tmp_path):
 
 # ----------------------------------------------------------------------------- 11: seeds
 @pytest.mark.parametrize("seed", [2**70, 2**32, -1])
-def test_out_of_range_seed_is_a_one_line_error(tmp_path, capsys, seed):
+def test_out_of_range_seed_is_aone_line_error(tmp_path, capsys, seed):
     code = main(["train", "--epochs", "1", "--out", str(tmp_path / "runs"), "--seed", str(seed)])
-    assert "seed" in _one_line_error(capsys, code)
+    assert "seed" in one_line_error(capsys, code)
 
 
 def test_part2_seed_out_of_range_is_a_config_error():
@@ -162,11 +155,11 @@ def test_first_line_of_any_exception(exc, expected):
     assert errors.first_line(exc, 160) == expected
 
 
-def test_empty_weights_file_is_a_one_line_error(tmp_path, capsys):
+def test_empty_weights_file_is_aone_line_error(tmp_path, capsys):
     empty = tmp_path / "alexnet-owt-7be5be79.pth"
     empty.write_bytes(b"")
     code = main(["part2", "features", "--weights", str(empty), "--epochs", "1", "--out", str(tmp_path / "runs")])
-    assert "cannot read AlexNet weights" in _one_line_error(capsys, code)
+    assert "cannot read AlexNet weights" in one_line_error(capsys, code)
 
 
 # ----------------------------------------------------------------------------- 13: file modes follow the umask
@@ -341,7 +334,7 @@ def test_download_config_numbers_are_finite_and_sane(field, value):
         DownloadConfig(**{field: value})
 
 
-def test_download_timeout_inf_is_a_one_line_error(tmp_path, capsys):
+def test_download_timeout_inf_is_aone_line_error(tmp_path, capsys):
     lst = tmp_path / "list.txt"
     lst.write_text(
         f"name\timage_id\tface_id\turl\tbbox\tsha256\nAnn Lee\t1\t1\thttp://127.0.0.1:9/a.jpg\t0,0,10,10\t{'0' * 64}\n"
@@ -349,7 +342,7 @@ def test_download_timeout_inf_is_a_one_line_error(tmp_path, capsys):
     code = main(
         ["faces", "download", "--list", str(lst), "--out", str(tmp_path / "out"), "--timeout", "inf", "--no-progress"]
     )
-    assert _one_line_error(capsys, code).startswith("cnnlab: error: download timeout=inf")
+    assert one_line_error(capsys, code).startswith("cnnlab: error: download timeout=inf")
     assert not (tmp_path / "out").exists()
 
 
