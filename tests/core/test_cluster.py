@@ -247,3 +247,58 @@ def test_a_run_sent_back_is_checked_and_written_atomically(tmp_path):
         "n": [Path("/client/runs")],
         "x": "other",
     }
+
+
+def _wait_for(condition, timeout: float, step: float = 0.05) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
+@pytest.mark.slow
+def test_client_killed_the_rerun_reuses_every_finished_run(tmp_path, tiny_art, local_runs):
+    with dask_cluster(tmp_path / "dask", env={"CNNLAB_TEST_TASK_SLEEP": "1.5"}) as cluster:
+        out = tmp_path / "runs"
+        proc = subprocess.Popen(
+            _experiment(tiny_art, out, cluster.address), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        assert _wait_for(lambda: len(_run_folders(out)) >= 2, 180), "no run came back from the cluster"
+        proc.kill()  # kill -9 of the client mid-suite
+        proc.wait(10)
+        finished = {p.name for p in _run_folders(out)}
+        started = len(cluster.tasks_started())
+        assert len(finished) < N_POOLING  # the kill did land mid-suite
+        again = _run(_experiment(tiny_art, out, cluster.address))
+        assert again.returncode == 0, again.stderr
+        _same_runs(out, local_runs)  # every run once, with the local numbers
+        # the rerun sent only the runs the client lacked: each finished run was reused, not trained again
+        assert len(cluster.tasks_started()) - started == N_POOLING - len(finished)
+        assert not list(out.glob(".tmp-*"))
+
+
+@pytest.mark.slow
+def test_client_killed_its_local_cluster_workers_end(tmp_path, tiny_art):
+    import psutil
+
+    out = tmp_path / "runs"
+    proc = subprocess.Popen(_experiment(tiny_art, out, "local:2"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = psutil.Process(proc.pid)
+
+    def descendants() -> list:
+        try:
+            return client.children(recursive=True)
+        except psutil.Error:  # a short-lived child ended while they were listed: look again
+            return []
+
+    # the LocalCluster's two worker processes (and multiprocessing's resource tracker)
+    assert _wait_for(lambda: len(descendants()) >= 3 or proc.poll() is not None, 180)
+    time.sleep(1.0)  # let the workers register and take tasks
+    workers = descendants()
+    assert proc.poll() is None and len(workers) >= 3, "the suite ended before the client could be killed"
+    proc.kill()
+    proc.wait(10)
+    gone, alive = psutil.wait_procs(workers, timeout=60)
+    assert not alive, [p.cmdline() for p in alive]  # no stray process outlives a killed client
