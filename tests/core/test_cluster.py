@@ -302,3 +302,12 @@ def test_client_killed_its_local_cluster_workers_end(tmp_path, tiny_art):
     proc.wait(10)
     gone, alive = psutil.wait_procs(workers, timeout=60)
     assert not alive, [p.cmdline() for p in alive]  # no stray process outlives a killed client
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
+def test_a_worker_keeps_tensor_buffers_on_the_heap():
+    from cnnlab.core.cluster import heap_for_tensors
+
+    heap_for_tensors.cache_clear()
+    assert heap_for_tensors() is True  # mallopt(M_MMAP_THRESHOLD, 32 MiB) accepted
+    assert heap_for_tensors.cache_info().currsize == 1  # once per worker process
