@@ -15,13 +15,16 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnnlab.core.device import device_name, resolve_device
 from cnnlab.core.runs.cached import RunSpec
 from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.faces.data.run_faces import RunFacesSpec, check_faces
+
+if TYPE_CHECKING:  # importing the dataset imports torch
+    from cnnlab.faces.data.dataset import FaceData
 
 EXTRACT_BATCH_SIZE = 64  # images per AlexNet forward pass when activations are extracted
 
@@ -37,8 +40,8 @@ class AlexNetInputs:
     provenance dict, as resolve_weights returns them), the feature cache folder (None: <out>/cache/features)
     and the batch size of the feature pass."""
 
-    faces: Any
-    state_dict: Mapping[str, Any]
+    faces: FaceData
+    state_dict: Mapping[str, Any]  # {name: tensor}
     weights: dict[str, Any]
     cache_dir: Path | None = None
     extract_batch_size: int = EXTRACT_BATCH_SIZE
