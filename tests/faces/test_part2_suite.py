@@ -66,6 +66,7 @@ def test_run_part2_writes_suite_json_and_a_rerun_reuses_everything(tmp_path, cap
     suite = json.loads(result.path.read_text())
     assert suite["suite"] == "part2" and suite["seeds"] == [0] and suite["quick"] is True
     assert {k: suite[k] for k in result.record()} == json.loads(json.dumps(result.record()))
+    assert Part2Result.read(result.path).record() == {k: suite[k] for k in result.record()}  # through core.readback
     # One run per seed in each group, every one a finished run folder of the runs folder.
     ids = [*result.mlp["300"], *result.mlp["800"], *result.cnn, *result.features, *result.finetune]
     assert len(ids) == 5 and all((root / i / "summary.json").is_file() for i in ids)
@@ -92,6 +93,28 @@ def test_run_part2_writes_suite_json_and_a_rerun_reuses_everything(tmp_path, cap
     assert len(warnings) == 1 and "rebuilding" in warnings[0].getMessage()
     assert rebuilt.finetune_lr == result.finetune_lr and _tree(root) == before
     assert json.loads(cached.read_text())["record"] == result.finetune_lr
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[1, 2", "Part 2 suite"),
+        ('{"suite": "pooling", "format": 1}', "is not a Part 2 suite.json"),
+        ('{"suite": "part2", "format": 1, "faces": {}}', "lacks the Part 2 record"),
+        (
+            '{"suite": "part2", "format": 1, "faces": {}, "alexnet": {}, "recipes": {}, "depth": {}, '
+            '"finetune_lr": {}, "part2": {"mlp": {"300": [7]}, "cnn": [], "features": [], "finetune": []}}',
+            "run ids per model group",
+        ),
+    ],
+)
+def test_a_damaged_part2_suite_is_one_data_error(tmp_path, text, message):
+    from cnnlab.core.errors import DataError
+
+    path = tmp_path / "suite.json"
+    path.write_text(text)
+    with pytest.raises(DataError, match=message):
+        Part2Result.read(path)
 
 
 def test_part2_options_check_their_sources(tmp_path):

@@ -125,6 +125,27 @@ class Part2Result:
     mlp_faces: Any = field(default=None, repr=False, compare=False)
     alexnet_faces: Any = field(default=None, repr=False, compare=False)
 
+    @classmethod
+    def read(cls, path: str | Path) -> Part2Result:
+        """The Part2Result of a suite.json written by run_part2, read back through cnnlab.core.readback (its faces
+        are not loaded): a missing file is FileNotFoundError, a damaged one a one-line DataError naming it."""
+        from cnnlab.core.errors import DataError
+        from cnnlab.core.readback import load_json
+
+        path = Path(path)
+        suite = load_json(path, f"Part 2 suite {path}")
+        keys = ("faces", "alexnet", "part2", "recipes", "depth", "finetune_lr")
+        if not isinstance(suite, dict) or suite.get("suite") != SUITE_NAME or suite.get("format") != SUITE_FORMAT:
+            raise DataError(f"{path} is not a Part 2 suite.json (format {SUITE_FORMAT})")
+        if not all(isinstance(suite.get(k), dict) for k in keys):
+            raise DataError(f"{path} lacks the Part 2 record: {', '.join(keys)}")
+        groups = suite["part2"]
+        ids = {k: groups.get(k) for k in ("cnn", "features", "finetune")}
+        mlp = groups.get("mlp")
+        if not isinstance(mlp, dict) or not all(_ids(v) for v in [*mlp.values(), *ids.values()]):
+            raise DataError(f"{path}: part2 must list run ids per model group")
+        return cls(path=path, mlp=mlp, **ids, **{k: suite[k] for k in keys if k != "part2"})
+
     def record(self) -> dict[str, Any]:
         """The JSON record (suite.json's body and the report manifest's Part 2 keys, in this order)."""
         return {
@@ -135,6 +156,11 @@ class Part2Result:
             "depth": self.depth,
             "finetune_lr": self.finetune_lr,
         }
+
+
+def _ids(value: Any) -> bool:
+    """Whether `value` is a list of run ids (non-empty strings)."""
+    return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
 
 
 # ----------------------------------------------------------------------------- what run_part2 runs
