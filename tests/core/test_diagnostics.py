@@ -19,6 +19,8 @@ from cnnlab.core.config import resolve_config
 from cnnlab.core.diagnostics.metrics import SplitDiagnostics
 from cnnlab.core.diagnostics.summary import load_diagnostics
 from cnnlab.core.io import atomic_dir
+from cnnlab.core.runtime import RuntimeOptions
+from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
 
 COMMON = [
     "confusion_test.csv",
@@ -206,7 +208,9 @@ def test_inspect_part2_alexnet_features_run_rebuilds_the_whole_network(tmp_path)
         train=TrainConfig(epochs=3, batch_size=32),
     )
     state_dict, weights = resolve_weights("random")
-    run = alexnet_features(load_run_faces(config), state_dict, weights, config, tmp_path / "runs").path
+    run = alexnet_features(
+        AlexNetInputs(load_run_faces(config), state_dict, weights), config, RuntimeOptions(out=tmp_path / "runs")
+    ).path
     result = cnnlab.inspect(run.name, out=tmp_path / "runs")
     summary = json.loads((run / "summary.json").read_text())
     assert result.kind == "alexnet-features" and "untrained AlexNet" in result.extra["model"]

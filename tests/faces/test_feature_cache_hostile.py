@@ -15,9 +15,11 @@ from test_part2 import synthetic_faces, untrained_weights
 
 from cnnlab.cli.app import main
 from cnnlab.core.errors import OutputError
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.config import OptimizerConfig, TrainConfig
 from cnnlab.faces.alexnet import features as FE
 from cnnlab.faces.run_configs import FeaturesConfig, FeaturesRunConfig
+from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
 from cnnlab.faces.training.transfer import alexnet_features, layer_features
 
 LAYER, WIDTH = "conv4", 256 * 3 * 3  # conv4 of a 67x67 face
@@ -36,7 +38,7 @@ def weights():
 def _features(faces, weights, cache, caplog=None):
     sd, info = weights
     caplog and caplog.clear()
-    feats, finfo = layer_features(faces, [LAYER], sd, info, cache, "cpu", 8)
+    feats, finfo = layer_features(AlexNetInputs(faces, sd, info, extract_batch_size=8), [LAYER], cache, "cpu")
     return feats[LAYER], finfo
 
 
@@ -120,14 +122,18 @@ def test_non_finite_caches_are_rebuilt_and_training_goes_on(tmp_path, faces, wei
     config = FeaturesRunConfig(
         features=settings, train=TrainConfig(epochs=2, batch_size=4, optimizer=OptimizerConfig(lr=1e-3))
     )
-    run = alexnet_features(faces, sd, info, config, tmp_path / "runs", write_plots=False)
+    run = alexnet_features(
+        AlexNetInputs(faces, sd, info), config, RuntimeOptions(out=tmp_path / "runs"), write_plots=False
+    )
     path, rec = _files(tmp_path / "runs" / "cache" / "features")["train"]
     arr = np.load(path)
     arr[2, 7] = bad
     _rewrite(path, arr, rec)
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        rerun = alexnet_features(faces, sd, info, config, tmp_path / "runs", force=True, write_plots=False)
+        rerun = alexnet_features(
+            AlexNetInputs(faces, sd, info), config, RuntimeOptions(out=tmp_path / "runs"), force=True, write_plots=False
+        )
     assert rerun.path.name == run.path.name  # the same run id
     assert rerun.summary["cache_hits"] == ["val", "test"]
     assert rerun.summary["test_acc"] == run.summary["test_acc"] and rerun.summary["val_acc"] == run.summary["val_acc"]

@@ -12,6 +12,7 @@ from PIL import Image
 
 from cnnlab.cli.app import main
 from cnnlab.core.errors import ConfigError
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, TrainConfig
 from cnnlab.faces import FaceData
 from cnnlab.faces.alexnet import model as A
@@ -26,6 +27,7 @@ from cnnlab.faces.run_configs import (
     MLPRunConfig,
     with_seed,
 )
+from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
 from cnnlab.faces.training.finetune import alexnet_finetune
 from cnnlab.faces.training.small import seed_summary, train_mlp
 from cnnlab.faces.training.transfer import alexnet_features
@@ -140,7 +142,7 @@ def test_alexnet_features_untrained_is_labelled_and_cache_reused(tmp_path, caplo
     settings = FeaturesConfig(layer="conv4", head_hidden=(8,), input_size=67, weights="random")
     train = TrainConfig(epochs=3, batch_size=4, optimizer=OptimizerConfig(lr=1e-3, weight_decay=1e-2))
     config = FeaturesRunConfig(features=settings, train=train)
-    res = alexnet_features(faces, sd, weights, config, tmp_path / "runs")
+    res = alexnet_features(AlexNetInputs(faces, sd, weights), config, RuntimeOptions(out=tmp_path / "runs"))
     s = res.summary
     assert s["alexnet"] == "untrained AlexNet" and s["model"].startswith("untrained AlexNet conv4")
     assert "untrained AlexNet" in s["warning"] and s["feature_dim"] == 256 * 3 * 3 and s["cache_hits"] == []
@@ -148,18 +150,20 @@ def test_alexnet_features_untrained_is_labelled_and_cache_reused(tmp_path, caplo
     assert meta["kind"] == "alexnet-features" and "untrained AlexNet" in meta["meta"]["description"]
     # Another head on the same features: extraction is skipped.
     train2 = TrainConfig(epochs=2, batch_size=4, optimizer=OptimizerConfig(lr=3e-4, weight_decay=1e-2), seed=1)
-    res2 = alexnet_features(faces, sd, weights, FeaturesRunConfig(features=settings, train=train2), tmp_path / "runs")
+    res2 = alexnet_features(
+        AlexNetInputs(faces, sd, weights),
+        FeaturesRunConfig(features=settings, train=train2),
+        RuntimeOptions(out=tmp_path / "runs"),
+    )
     assert res2.summary["cache_hits"] == ["train", "val", "test"] and res2.summary["seed"] == 1
     saved = json.loads((res.path / "config.json").read_text())["config"]
     assert saved["features"]["head_hidden"] == [8] and saved["weights_sha256"] == weights["sha256"]
     # The config's weights spec must match the weights given: default (ImageNet) vs untrained ones.
     with pytest.raises(ConfigError, match="ImageNet AlexNet"):
         alexnet_features(
-            faces,
-            sd,
-            weights,
+            AlexNetInputs(faces, sd, weights),
             FeaturesRunConfig(features=FeaturesConfig(input_size=67), train=train),
-            tmp_path / "runs",
+            RuntimeOptions(out=tmp_path / "runs"),
         )
     clf = load_checkpoint(res.path / "model.pt")
     assert clf.kind == "alexnet-features" and clf.image_size == 67 and clf.class_names == list(NAMES)
@@ -179,7 +183,7 @@ def test_alexnet_finetune_replaces_last_layer(tmp_path, freeze):
     weights = {"pretrained": False, "source": "random (test)", "sha256": "t" * 64, "label": A.UNTRAINED_LABEL}
     train = TrainConfig(epochs=1, batch_size=3, optimizer=OptimizerConfig(name="sgd", lr=1e-4, weight_decay=1e-2))
     config = FinetuneRunConfig(finetune=FinetuneConfig(freeze=freeze, input_size=67, weights="random"), train=train)
-    res = alexnet_finetune(faces, sd, weights, config, tmp_path / "runs")
+    res = alexnet_finetune(AlexNetInputs(faces, sd, weights), config, RuntimeOptions(out=tmp_path / "runs"))
     s = res.summary
     assert s["alexnet"] == "untrained AlexNet" and s["freeze"] == freeze and 0 <= s["test_acc"] <= 1
     clf = load_checkpoint(res.path / "model.pt")

@@ -260,22 +260,20 @@ def test_bad_config_is_one_line_exit_2(tmp_path, capsys, argv, message):
 
 
 # ----------------------------------------------------------------------------- the report
-def test_report_uses_the_run_configs(tmp_path):
-    from cnnlab.report.collect import MLP_HIDDEN, part2_configs
-    from cnnlab.report.options import QUICK_ALEXNET_SIZE, QUICK_PART2_EPOCHS, ReportOptions
+def test_part2_uses_the_run_configs(tmp_path):
+    from cnnlab.faces.suite import MLP_HIDDEN, QUICK_ALEXNET_SIZE, QUICK_PART2_EPOCHS, Part2Options, part2_configs
+    from cnnlab.report.collect import part2_options
+    from cnnlab.report.options import ReportOptions
 
-    full = part2_configs(
-        ReportOptions(runtime=RuntimeOptions(out=tmp_path / "r"), report_dir=tmp_path / "p"), None, None
-    )
+    full = part2_configs(Part2Options(runtime=RuntimeOptions(out=tmp_path / "r")), None, None)
     assert full["features"] == FeaturesRunConfig() and full["finetune"] == FinetuneRunConfig()
     assert [full[f"mlp{h}"] for h in MLP_HIDDEN] == [
         replace(MLPRunConfig(), mlp=MLPConfig(hidden=h)) for h in (300, 800)
     ]
-    quick = part2_configs(
-        ReportOptions(runtime=RuntimeOptions(out=tmp_path / "r"), report_dir=tmp_path / "p", quick=True),
-        ["s1", "s2"],
-        "random",
-    )
+    # The report's Part 2 is Part 2's own suite on the report's options.
+    report = ReportOptions(runtime=RuntimeOptions(out=tmp_path / "r"), report_dir=tmp_path / "p", quick=True)
+    assert part2_options(report) == Part2Options(runtime=report.runtime, quick=True)
+    quick = part2_configs(part2_options(report), ["s1", "s2"], "random")
     assert quick["mlp300"].train == replace(MLPRunConfig().train, epochs=QUICK_PART2_EPOCHS)
     assert quick["finetune"].train == replace(FinetuneRunConfig().train, epochs=QUICK_PART2_EPOCHS)
     assert quick["features"].features == FeaturesConfig(input_size=QUICK_ALEXNET_SIZE, weights="random")

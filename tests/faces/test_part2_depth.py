@@ -9,10 +9,12 @@ import torch
 from test_part2 import synthetic_faces, untrained_weights
 
 from cnnlab.core.errors import ConfigError
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.config import OptimizerConfig, TrainConfig
 from cnnlab.faces.alexnet import model as A
 from cnnlab.faces.models.checkpoints import load_checkpoint
 from cnnlab.faces.run_configs import FeaturesConfig, FeaturesRunConfig
+from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
 from cnnlab.faces.training.layer_sweep import SWEEP_LAYERS, format_sweep, layer_sweep
 
 SIZE = 67
@@ -39,7 +41,9 @@ def test_the_sweep_reads_every_layer_in_one_forward_pass(tmp_path, monkeypatch):
 
     monkeypatch.setattr(A.AlexNetTrunk, "forward", counted)
     root = tmp_path / "runs"
-    sweep = layer_sweep(faces, sd, weights, base_config(), (0, 1), root, extract_batch_size=BATCH)
+    sweep = layer_sweep(
+        AlexNetInputs(faces, sd, weights, extract_batch_size=BATCH), base_config(), (0, 1), RuntimeOptions(out=root)
+    )
     # One pass: each split's images go through AlexNet once, in batches; no run reads AlexNet again.
     batches = sum(math.ceil(len(y) / BATCH) for _, y in faces.splits.values())
     assert len(calls) == batches and sum(calls) == sum(len(y) for _, y in faces.splits.values())
@@ -51,14 +55,18 @@ def test_the_sweep_reads_every_layer_in_one_forward_pass(tmp_path, monkeypatch):
     assert "conv3" in format_sweep(sweep)
     # Again: every run and every activation comes from the caches, so AlexNet is not run at all.
     calls.clear()
-    again = layer_sweep(faces, sd, weights, base_config(), (0, 1), root, extract_batch_size=BATCH)
+    again = layer_sweep(
+        AlexNetInputs(faces, sd, weights, extract_batch_size=BATCH), base_config(), (0, 1), RuntimeOptions(out=root)
+    )
     assert calls == [] and again.rows == sweep.rows
 
 
 def test_a_sweep_checkpoint_pools_as_its_features_did(tmp_path):
     faces = synthetic_faces(SIZE, 3, per_class=(8, 6, 6), seed=3)
     sd, weights = untrained_weights()
-    sweep = layer_sweep(faces, sd, weights, base_config(), (0,), tmp_path / "runs", layers=("conv2",))
+    sweep = layer_sweep(
+        AlexNetInputs(faces, sd, weights), base_config(), (0,), RuntimeOptions(out=tmp_path / "runs"), layers=("conv2",)
+    )
     run = tmp_path / "runs" / sweep.rows[0]["run_ids"][0]
     clf = load_checkpoint(run / "model.pt")
     assert clf.model.grid == 6

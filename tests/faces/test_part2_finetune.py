@@ -11,11 +11,13 @@ from test_part2 import synthetic_faces, untrained_weights
 
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.runs.folders import load_history
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.config import OptimizerConfig, TrainConfig
 from cnnlab.faces.alexnet import model as A
 from cnnlab.faces.alexnet.features import cached_layers, extract_features
 from cnnlab.faces.models.checkpoints import load_checkpoint
 from cnnlab.faces.run_configs import FeaturesConfig, FeaturesRunConfig, FinetuneConfig, FinetuneRunConfig, with_seed
+from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
 from cnnlab.faces.training.finetune import alexnet_finetune, start_config
 from cnnlab.faces.training.transfer import alexnet_features
 
@@ -45,8 +47,13 @@ def test_finetuning_starts_at_the_22_model_and_never_ends_below_it_on_validation
     sd, weights = untrained_weights()
     root = tmp_path / "runs"
     start = features_config(epochs=1, lr=1e-5)  # a barely trained 2.2 head: fine-tuning has room to improve
-    f22 = alexnet_features(faces, sd, weights, start, root)
-    res = alexnet_finetune(faces, sd, weights, finetune_config(epochs=6, lr=1e-3, lr_scale=0.01), root, start=start)
+    f22 = alexnet_features(AlexNetInputs(faces, sd, weights), start, RuntimeOptions(out=root))
+    res = alexnet_finetune(
+        AlexNetInputs(faces, sd, weights),
+        finetune_config(epochs=6, lr=1e-3, lr_scale=0.01),
+        RuntimeOptions(out=root),
+        start=start,
+    )
     s = res.summary
     # The 2.2 run was found in the run cache (not trained again) and is recorded.
     assert s["start_run"] == f22.path.name and _runs(root, "alexnet-features") == [f22.path]
@@ -69,7 +76,12 @@ def test_finetuning_starts_at_the_22_model_and_never_ends_below_it_on_validation
     with torch.inference_mode():
         acc = (after(faces.val_x).argmax(1) == faces.val_y).float().mean().item()
     assert acc == pytest.approx(s["val_acc"])
-    again = alexnet_finetune(faces, sd, weights, finetune_config(epochs=6, lr=1e-3, lr_scale=0.01), root, start=start)
+    again = alexnet_finetune(
+        AlexNetInputs(faces, sd, weights),
+        finetune_config(epochs=6, lr=1e-3, lr_scale=0.01),
+        RuntimeOptions(out=root),
+        start=start,
+    )
     assert again.cached and again.path == res.path
 
 
@@ -77,10 +89,15 @@ def test_finetuning_that_only_hurts_keeps_the_22_network(tmp_path):
     faces = synthetic_faces(SIZE, 3, per_class=(8, 6, 6), seed=3)
     sd, weights = untrained_weights()
     root = tmp_path / "runs"
-    f22 = alexnet_features(faces, sd, weights, features_config(epochs=8, lr=3e-3), root)
+    f22 = alexnet_features(
+        AlexNetInputs(faces, sd, weights), features_config(epochs=8, lr=3e-3), RuntimeOptions(out=root)
+    )
     assert f22.summary["val_acc"] == 1.0  # separable faces: a perfect start
     res = alexnet_finetune(
-        faces, sd, weights, finetune_config(epochs=2, lr=50.0, optimizer="sgd"), root, start=f22.path
+        AlexNetInputs(faces, sd, weights),
+        finetune_config(epochs=2, lr=50.0, optimizer="sgd"),
+        RuntimeOptions(out=root),
+        start=f22.path,
     )
     curve = load_history(res.path)
     assert max(r["val_acc"] for r in curve[1:]) < 1.0  # the huge step ruins it (else the test proves nothing)
@@ -97,31 +114,45 @@ def test_default_start_is_the_22_run_of_the_same_seed_and_is_trained_once(tmp_pa
     derived = start_config(config)
     assert derived.train.seed == 1 and derived.features.input_size == SIZE and derived.features.weights == "random"
     assert derived.features.layer == FeaturesConfig().layer and derived.train.epochs == FeaturesRunConfig().train.epochs
-    res = alexnet_finetune(faces, sd, weights, config, root)
+    res = alexnet_finetune(AlexNetInputs(faces, sd, weights), config, RuntimeOptions(out=root))
     (f22,) = _runs(root, "alexnet-features")
     assert res.summary["start_run"] == f22.name and json.loads((f22 / "summary.json").read_text())["seed"] == 1
     # conv3 was cached in the same pass as conv4 (one extraction for 2.2 and 2.4).
     caches = sorted(p.name.split("-")[1] for p in (root / "cache" / "features").glob("*.npy"))
     assert caches == ["conv3"] * 3 + ["conv4"] * 3
     assert res.summary["cache_hits"] == ["train", "val", "test"]
-    assert alexnet_finetune(faces, sd, weights, config, root).cached and _runs(root, "alexnet-features") == [f22]
+    assert alexnet_finetune(AlexNetInputs(faces, sd, weights), config, RuntimeOptions(out=root)).cached and _runs(
+        root, "alexnet-features"
+    ) == [f22]
 
 
 def test_start_run_must_match_faces_weights_and_layer(tmp_path):
     faces = synthetic_faces(SIZE, 3, per_class=(4, 2, 2))
     sd, weights = untrained_weights()
     root = tmp_path / "runs"
-    f22 = alexnet_features(faces, sd, weights, features_config(epochs=1, lr=1e-3), root)
+    f22 = alexnet_features(
+        AlexNetInputs(faces, sd, weights), features_config(epochs=1, lr=1e-3), RuntimeOptions(out=root)
+    )
     other = synthetic_faces(SIZE, 3, per_class=(4, 2, 2), seed=5)
     with pytest.raises(ConfigError, match="other faces"):
-        alexnet_finetune(other, sd, weights, finetune_config(epochs=1, lr=1e-3), root, start=f22.path)
+        alexnet_finetune(
+            AlexNetInputs(other, sd, weights),
+            finetune_config(epochs=1, lr=1e-3),
+            RuntimeOptions(out=root),
+            start=f22.path,
+        )
     with pytest.raises(ConfigError, match="beyond the 2.2 run's layer conv4"):
         alexnet_finetune(
-            faces, sd, weights, finetune_config(epochs=1, lr=1e-3, train_from="conv5"), root, start=f22.path
+            AlexNetInputs(faces, sd, weights),
+            finetune_config(epochs=1, lr=1e-3, train_from="conv5"),
+            RuntimeOptions(out=root),
+            start=f22.path,
         )
     with pytest.raises(ConfigError, match="not a finished run folder"):
         alexnet_finetune(
-            faces, sd, weights, finetune_config(epochs=1, lr=1e-3, features_run=str(tmp_path / "nowhere")), root
+            AlexNetInputs(faces, sd, weights),
+            finetune_config(epochs=1, lr=1e-3, features_run=str(tmp_path / "nowhere")),
+            RuntimeOptions(out=root),
         )
     with pytest.raises(ConfigError, match="train_from"):
         FinetuneConfig(train_from="fc6")
@@ -152,9 +183,17 @@ def test_the_range_test_sweeps_the_layers_fine_tuning_trains(tmp_path):
     sd, weights = untrained_weights()
     root = tmp_path / "runs"
     start = features_config(epochs=2, lr=1e-3)
-    f22 = alexnet_features(faces, sd, weights, start, root)
+    f22 = alexnet_features(AlexNetInputs(faces, sd, weights), start, RuntimeOptions(out=root))
     config = finetune_config(epochs=1, lr=1e-3, lr_scale=0.1)
-    found = finetune_lr_find(faces, sd, weights, config, root, start=start, steps=12, lr_start=1e-6, lr_end=1e-1)
+    found = finetune_lr_find(
+        AlexNetInputs(faces, sd, weights),
+        config,
+        RuntimeOptions(out=root),
+        start=start,
+        steps=12,
+        lr_start=1e-6,
+        lr_end=1e-1,
+    )
     assert found.meta["start_run"] == f22.path.name and found.meta["trained_layers"] == "conv4"
     assert 1 <= len(found.lrs) <= 12 and found.lrs[0] == pytest.approx(1e-6)
     assert all(b > a for a, b in zip(found.lrs, found.lrs[1:]))  # the LR grows every step
@@ -163,4 +202,8 @@ def test_the_range_test_sweeps_the_layers_fine_tuning_trains(tmp_path):
     # The 2.2 run it started from is untouched: its checkpoint still loads with the same weights.
     assert torch.equal(load_checkpoint(f22.path / "model.pt").model.features[8].weight, sd["features.8.weight"])
     with pytest.raises(ConfigError, match="from-features"):
-        finetune_lr_find(faces, sd, weights, finetune_config(epochs=1, lr=1e-3, freeze="features"), root)
+        finetune_lr_find(
+            AlexNetInputs(faces, sd, weights),
+            finetune_config(epochs=1, lr=1e-3, freeze="features"),
+            RuntimeOptions(out=root),
+        )

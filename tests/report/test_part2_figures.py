@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from test_part2 import synthetic_faces, untrained_weights
 
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.config import OptimizerConfig, TrainConfig
 from cnnlab.faces.run_configs import FeaturesConfig, FeaturesRunConfig, MLPConfig, MLPRunConfig
+from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
 from cnnlab.faces.training.small import train_mlp
 from cnnlab.faces.training.transfer import alexnet_features
 from cnnlab.report.figures import curves as plots
@@ -89,7 +91,7 @@ def test_guided_backprop_with_long_names(tmp_path, captured):
         features=FeaturesConfig(head_hidden=(8,), input_size=67, weights="random"),
         train=TrainConfig(epochs=2, batch_size=8, optimizer=OptimizerConfig(lr=1e-3)),
     )
-    run = alexnet_features(faces, sd, weights, config, tmp_path / "runs")
+    run = alexnet_features(AlexNetInputs(faces, sd, weights), config, RuntimeOptions(out=tmp_path / "runs"))
     facts = figures.plot_guided_backprop(run.path / "model.pt", faces, tmp_path / "gbp.png")
     assert len(captured) == 1 and all(i["true"] in LONG_NAMES for i in facts["items"])
     assert overlapping_texts(captured[0]) == []

@@ -1,9 +1,13 @@
-"""`cnnlab part2 recipes` (2.1's MLP recipe chosen on validation) and `cnnlab part2 cnn` (the small CNN on the
-same faces): the Part 2 commands beside the handout's, parsed here and run by cnnlab.faces."""
+"""`cnnlab part2 mlp|weights|recipes|cnn`: the small networks of Part 2, trained on 28x28 faces (2.1, 2.3, and the
+small CNN beside the handout's MLP). One command group: they share the MLP's flags (add_mlp_args)
+and run through cnnlab.faces' small-run functions, the recipe grid through the same `choose_recipe` and
+`run_small_nets` as `cnnlab.faces.suite.run_part2`. The AlexNet commands are cli.part2_alexnet.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from cnnlab.cli.common import (
     add_field_arg,
@@ -12,31 +16,49 @@ from cnnlab.cli.common import (
     runtime_options,
     tensorboard_callbacks,
 )
-from cnnlab.cli.part2_common import (
+from cnnlab.cli.part2_flags import (
     add_face_data_args,
-    add_mlp_args,
     add_train_args,
     finish_tensorboard,
     print_part2,
     seeded,
 )
 
-RECIPE_SEEDS = 3  # seeds per recipe when --seeds is not given (the report's Part 2 seeds)
+
+def add_mlp(psub: argparse._SubParsersAction) -> None:
+    """`part2 mlp`: one MLP (2.1)."""
+    from cnnlab.faces.run_configs import MLPRunConfig
+
+    m = psub.add_parser("mlp", help="train the one-hidden-layer MLP on 28x28 faces (2.1)")
+    add_face_data_args(m, MLPRunConfig)
+    add_field_arg(m, MLPRunConfig, "mlp.hidden", "--hidden", "hidden units", type=int)
+    add_mlp_args(m)
+    m.set_defaults(handler=_run_mlp)
 
 
-def _widths(text: str) -> list[int]:
-    """--widths "16,32" -> [16, 32]; anything else a one-line error (the config checks the values)."""
-    from cnnlab.core.errors import ConfigError, shorten
+def add_weights(psub: argparse._SubParsersAction) -> None:
+    """`part2 weights`: MLPs of several sizes and their weight pictures (2.3)."""
+    from cnnlab.faces.run_configs import WEIGHT_STUDY_HIDDEN, MLPRunConfig
 
-    try:
-        return [int(w) for w in text.split(",") if w.strip()]
-    except ValueError:
-        raise ConfigError(f"--widths must be comma-separated integers, got {shorten(text)}") from None
+    w = psub.add_parser(
+        "weights", help="MLPs with 300 and 800 hidden units and pictures of chosen units' input weights (2.3)"
+    )
+    add_face_data_args(w, MLPRunConfig)
+    w.add_argument(
+        "--hidden",
+        type=int,
+        nargs="+",
+        default=list(WEIGHT_STUDY_HIDDEN),
+        metavar="N",
+        help=f"hidden sizes, one MLP each (replaces mlp.hidden; default: {' '.join(map(str, WEIGHT_STUDY_HIDDEN))})",
+    )
+    add_mlp_args(w)
+    w.set_defaults(handler=_run_weights)
 
 
-def add_small_commands(psub: argparse._SubParsersAction) -> None:
-    """Add `part2 recipes` and `part2 cnn` to the `cnnlab part2` parser."""
-    from cnnlab.faces.run_configs import CNNRunConfig, MLPRunConfig
+def add_recipes(psub: argparse._SubParsersAction) -> None:
+    """`part2 recipes`: 2.1's MLP recipe chosen on validation."""
+    from cnnlab.faces.run_configs import MLPRunConfig
 
     r = psub.add_parser(
         "recipes",
@@ -46,6 +68,11 @@ def add_small_commands(psub: argparse._SubParsersAction) -> None:
     add_field_arg(r, MLPRunConfig, "mlp.hidden", "--hidden", "hidden units (fixed over the grid)", type=int)
     add_mlp_args(r)
     r.set_defaults(handler=_run_recipes)
+
+
+def add_cnn(psub: argparse._SubParsersAction) -> None:
+    """`part2 cnn`: the small CNN on the MLP's faces."""
+    from cnnlab.faces.run_configs import CNNRunConfig
 
     c = psub.add_parser("cnn", help="a small CNN on the MLP's 28x28 faces, splits and seeds (what convolution adds)")
     add_face_data_args(c, CNNRunConfig)
@@ -68,6 +95,94 @@ def add_small_commands(psub: argparse._SubParsersAction) -> None:
     add_field_arg(c, CNNRunConfig, "cnn.shift", "--shift", "random shifts of up to N px", type=int)
     add_train_args(c, CNNRunConfig)
     c.set_defaults(handler=_run_cnn)
+
+
+def add_mlp_args(p: argparse.ArgumentParser) -> None:
+    """The mlp.* flags (all but the hidden size, which `mlp` and `weights` take differently)."""
+    from cnnlab.faces.run_configs import INIT_DESCRIPTIONS, MLP_ACTIVATIONS, STANDARDIZE, UNIT_RULES, MLPRunConfig
+
+    cls = MLPRunConfig
+    add_field_arg(p, cls, "mlp.activation", "--activation", " or ".join(MLP_ACTIVATIONS))
+    add_field_arg(p, cls, "mlp.init", "--init", f"weight initialisation: {', '.join(INIT_DESCRIPTIONS)}")
+    add_field_arg(p, cls, "mlp.channels", "--rgb", "RGB inputs instead of grayscale", action="store_const", const=3)
+    add_field_arg(p, cls, "mlp.image_size", "--image-size", "face size", type=int)
+    add_field_arg(p, cls, "mlp.dropout", "--dropout", "dropout on the hidden units", type=float)
+    add_field_arg(
+        p, cls, "mlp.flip", "--flip", "augment with random horizontal flips", action="store_const", const=True
+    )
+    add_field_arg(p, cls, "mlp.unit_rule", "--unit-rule", f"which hidden units to picture: {' or '.join(UNIT_RULES)}")
+    add_field_arg(p, cls, "mlp.units_per_class", "--units-per-class", "pictured units per person", type=int)
+    add_field_arg(
+        p,
+        cls,
+        "mlp.standardize",
+        "--standardize",
+        f"input standardisation: {', '.join(STANDARDIZE)} (pixel: mean face and per-pixel std)",
+    )
+    add_train_args(p, cls)
+
+
+def _widths(text: str) -> list[int]:
+    """--widths "16,32" -> [16, 32]; anything else a one-line error (the config checks the values)."""
+    from cnnlab.core.errors import ConfigError, shorten
+
+    try:
+        return [int(w) for w in text.split(",") if w.strip()]
+    except ValueError:
+        raise ConfigError(f"--widths must be comma-separated integers, got {shorten(text)}") from None
+
+
+def _mlp_lines(args: argparse.Namespace) -> Callable[[dict], list[str]]:
+    def lines(s: dict) -> list[str]:
+        path = f"{args.out}/{s['run_id']}"
+        units = ", ".join(f"{u['unit']}->{u['favours_class']}" for u in s.get("weight_units", [])[:6])
+        return [
+            f"learning curves: {path}/learning_curves.png, metrics.csv; weights: {path}/weights.png ({units}, ...)",
+            f"checkpoint: {path}/model.pt",
+        ]
+
+    return lines
+
+
+def _train_mlps(configs: list, args: argparse.Namespace) -> list:
+    from cnnlab.faces.data.run_faces import load_run_faces
+    from cnnlab.faces.training.small import train_mlp
+
+    faces = load_run_faces(configs[0])  # the configs differ only in mlp.hidden and train.seed
+    callbacks = tensorboard_callbacks(args, args.out)
+    return [
+        train_mlp(faces, c, args.out, device=args.device, force=args.force, progress=not args.json, callbacks=callbacks)
+        for c in configs
+    ]
+
+
+def _run_mlp(args: argparse.Namespace) -> int:
+    from cnnlab.faces.run_configs import MLPRunConfig
+
+    config = resolve_command_config(MLPRunConfig, args)
+    results = _train_mlps(seeded(config, args), args)
+    print_part2(results, args, _mlp_lines(args))
+    finish_tensorboard(results, args)
+    return 0
+
+
+def _run_weights(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from cnnlab.faces.run_configs import MLPRunConfig
+
+    config = resolve_command_config(MLPRunConfig, args)
+    by_size = {h: seeded(replace(config, mlp=replace(config.mlp, hidden=h)), args) for h in dict.fromkeys(args.hidden)}
+    results = _train_mlps([c for group in by_size.values() for c in group], args)
+    if args.json:  # one JSON document: every run's summary
+        print_part2(results, args)
+    else:
+        for h in by_size:
+            if len(by_size) > 1:
+                print(f"--- {h} hidden units")
+            print_part2([r for r in results if r.summary["architecture"]["hidden"] == h], args, _mlp_lines(args))
+    finish_tensorboard(results, args)
+    return 0
 
 
 def _run_cnn(args: argparse.Namespace) -> int:
@@ -93,17 +208,14 @@ def _run_cnn(args: argparse.Namespace) -> int:
 def _run_recipes(args: argparse.Namespace) -> int:
     from cnnlab.core.io import json_text
     from cnnlab.core.stats import summarize
-    from cnnlab.faces.run_configs import MLPRunConfig, with_seed
-    from cnnlab.faces.training.mlp_recipes import run_many, select_mlp_recipe
+    from cnnlab.faces.run_configs import MLPRunConfig
+    from cnnlab.faces.suite import DEFAULT_SEEDS, choose_recipe, run_small_nets
 
     config = resolve_command_config(MLPRunConfig, args)
-    seeds = chosen_seeds(args) or tuple(range(RECIPE_SEEDS))
-    from cnnlab.core.threads import resolve_threads
-
+    seeds = chosen_seeds(args) or DEFAULT_SEEDS  # Part 2's seeds (the report's)
     runtime = runtime_options(args)
-    common = {"device": runtime.device, "jobs": runtime.jobs, "threads": resolve_threads(runtime.threads)}
-    choice = select_mlp_recipe(config, seeds, args.out, **common)
-    final = run_many([("mlp", with_seed(choice.config, s), True) for s in seeds], args.out, **common)
+    choice = choose_recipe(config, seeds, runtime)
+    final = run_small_nets(choice.config, seeds, runtime, hidden=(choice.config.mlp.hidden,), cnn=False)
     test = summarize(s["test_acc"] for s in final)
     if args.json:
         print(json_text({"rows": choice.rows, "chosen": choice.chosen, "rule": choice.rule, "test": final}, indent=2))

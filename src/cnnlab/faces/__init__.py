@@ -3,6 +3,7 @@
     cnnlab faces download --list facescrub_actors.txt --out faces/   # download, verify, crop
     load_faces("faces/", image_size=28)                             # tensors for the MLP
     load_faces("olivetti", image_size=227, channels=3)              # embedded default data
+    run_part2(Part2Options(quick=True))                             # Part 2 (2.1-2.4) -> runs/suites/part2/
 
 Importing this package does not import torch (only `load_faces` does).
 """
@@ -25,6 +26,7 @@ from cnnlab.faces.facescrub.download import (
 )
 from cnnlab.faces.facescrub.lists import FaceRow, parse_list, safe_name
 from cnnlab.faces.facescrub.plan import parse_lists
+from cnnlab.faces.suite import Part2Options, Part2Result, run_part2
 
 __all__ = [
     "COURSE_ACTORS",
@@ -42,4 +44,7 @@ __all__ = [
     "parse_list",
     "parse_lists",
     "safe_name",
+    "Part2Options",
+    "Part2Result",
+    "run_part2",
 ]

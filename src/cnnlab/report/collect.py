@@ -1,10 +1,9 @@
 """Run (or reuse from the run cache) every experiment the report needs.
 
 Part 1: the experiment suites (`cnnlab.art.suites.common.run_all`), which write <out>/suites/<name>/.
-Part 2: 2.1's MLP recipe chosen on validation, MLPs with 300 and 800 hidden units and the small CNN with
-that recipe, AlexNet conv4 features + head, the head on every AlexNet depth, fine-tuned AlexNet, each
-over the seeds, through the public `cnnlab.faces` run functions with the run configs of
-`cnnlab.faces.run_configs` (the `cnnlab part2 ...` commands' defaults, so runs made by hand are reused). Then the figures that need
+Part 2: `cnnlab.faces.suite.run_part2` (2.1's MLP recipe chosen on validation, MLPs with 300 and 800 hidden
+units and the small CNN with that recipe, AlexNet conv4 features + head, the head on every AlexNet depth,
+fine-tuned AlexNet and its LR range test, each over the seeds), which writes <out>/suites/part2/. Then the figures that need
 data or checkpoints (art samples and transforms, MLP weight pictures, guided backprop, a prediction
 example, and the diagnostics of cnnlab.report.figures.key_runs: confusion matrices, top losses, filters) go to
 <out>/report-assets/, with manifest.json naming every Part 2 run and asset.
@@ -15,33 +14,25 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from cnnlab.art.suites.common import SUITE_ORDER
 from cnnlab.core import progress
-from cnnlab.core.errors import CnnlabError
-from cnnlab.faces.run_configs import WEIGHT_STUDY_HIDDEN
-from cnnlab.report.options import QUICK_FACE_PEOPLE, QUICK_PART2_EPOCHS, ReportOptions
+from cnnlab.faces.suite import STAGES as PART2_STAGES
+from cnnlab.faces.suite import Part2Options
+from cnnlab.report.options import ReportOptions
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
-MLP_HIDDEN = WEIGHT_STUDY_HIDDEN  # 2.3: the MLP sizes whose weight pictures are compared (300, 800)
-# The stages of `cnnlab report`, in order, as its progress display names them (cnnlab.core.progress).
+# The stages of `cnnlab report`, in order, as its progress display names them (cnnlab.core.progress): the Part 1
+# suites, their figures, the stages of Part 2 (cnnlab.faces.suite.STAGES), its figures, LaTeX.
 PART1_FIGURES = "Part 1 figures"
-RECIPE, SMALL, FEATURES, LAYERS, FINETUNE, PART2_FIGURES = (
-    "2.1 recipe",
-    "2.1 MLPs and CNN",
-    "2.2 AlexNet features",
-    "2.2 layers",
-    "2.4 fine-tuning",
-    "Part 2 figures",
-)
+PART2_FIGURES = "Part 2 figures"
 RENDER = "LaTeX"
-STAGES = (*SUITE_ORDER, PART1_FIGURES, RECIPE, SMALL, FEATURES, LAYERS, FINETUNE, PART2_FIGURES, RENDER)
+STAGES = (*SUITE_ORDER, PART1_FIGURES, *PART2_STAGES, PART2_FIGURES, RENDER)
 
 
 def art_config(options: ReportOptions):
@@ -139,218 +130,48 @@ def run_part1(options: ReportOptions) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- Part 2
-def face_people(options: ReportOptions) -> list[str] | None:
-    """Everyone (full mode) or the first QUICK_FACE_PEOPLE persons that have enough faces (quick)."""
-    if not options.quick:
-        return None
-    from cnnlab.faces import describe_faces
-
-    usable = [name for name, _rows, _ok, sizes in describe_faces(options.faces) if sizes]
-    if not usable:
-        raise CnnlabError(f"no person in {options.faces} has enough faces for a train/val/test split")
-    return usable[:QUICK_FACE_PEOPLE]
-
-
-def alexnet_weights_spec(spec: str) -> str | None:
-    """The run configs' weights spec for --weights (auto, random, download or a path): None = the
-    ImageNet weights (hub cache or download), "random" = an untrained AlexNet, or the path."""
-    from cnnlab.faces.alexnet.model import UNTRAINED_LABEL, WEIGHTS_FILENAME
-    from cnnlab.faces.alexnet.weights import hub_checkpoint_dir
-    from cnnlab.faces.run_configs import RANDOM_WEIGHTS
-
-    if spec == "auto":
-        if (hub_checkpoint_dir() / WEIGHTS_FILENAME).is_file():
-            return None
-        log.warning(
-            "no ImageNet AlexNet weights in %s: the report uses an %s (pass --weights PATH for real transfer learning)",
-            hub_checkpoint_dir(),
-            UNTRAINED_LABEL,
-        )
-        return RANDOM_WEIGHTS
-    return None if spec == "download" else spec
-
-
-def part2_configs(options: ReportOptions, people: list[str] | None, weights: str | None) -> dict[str, Any]:
-    """The Part 2 run configs (before seeds): the run-config defaults on options.faces/people, the
-    AlexNet input size and weights of the report, and QUICK_PART2_EPOCHS in quick mode."""
-    from cnnlab.faces.run_configs import (
-        FaceDataConfig,
-        FeaturesConfig,
-        FeaturesRunConfig,
-        FinetuneConfig,
-        FinetuneRunConfig,
-        MLPRunConfig,
-        with_epochs,
+def part2_options(options: ReportOptions) -> Part2Options:
+    """The Part2Options of the report's Part 2 (its runtime, faces, seeds, weights, quick mode and callbacks)."""
+    return Part2Options(
+        runtime=options.runtime,
+        faces=options.faces,
+        seeds=options.seeds,
+        weights=options.weights,
+        quick=options.quick,
+        callbacks=options.callbacks,
     )
-
-    data = FaceDataConfig(source=str(options.faces), actors=tuple(people or ()))
-    size = options.alexnet_size
-    mlp = MLPRunConfig(data=data)
-    configs = {
-        **{f"mlp{h}": replace(mlp, mlp=replace(mlp.mlp, hidden=h)) for h in MLP_HIDDEN},
-        "features": FeaturesRunConfig(data=data, features=FeaturesConfig(input_size=size, weights=weights)),
-        "finetune": FinetuneRunConfig(data=data, finetune=FinetuneConfig(input_size=size, weights=weights)),
-    }
-    return {k: with_epochs(c, QUICK_PART2_EPOCHS) for k, c in configs.items()} if options.quick else configs
 
 
 def run_part2(options: ReportOptions) -> dict[str, Any]:
-    """Part 2 over the seeds: 2.1's MLP recipe chosen on validation (cnnlab.faces.training.mlp_recipes), the MLPs of 2.1/2.3
-    and the small CNN with that recipe, AlexNet features (2.2), the layer sweep (cnnlab.faces.training.layer_sweep) and
-    fine-tuning (2.4), then the 2.3-2.5 figures. The small runs go through `--jobs` processes.
-
-    Each seed's fine-tuning starts from that seed's 2.2 run; with the default recipe (from-features) the
-    2.2 runs cache the frozen layer the fine-tuning reads in the same pass as their own features.
-    """
-    from cnnlab.core.threads import resolve_threads
-    from cnnlab.faces.alexnet import TRAIN_FROM
-    from cnnlab.faces.alexnet.weights import resolve_weights
-    from cnnlab.faces.data.run_faces import load_run_faces
-    from cnnlab.faces.run_configs import FROM_FEATURES, cnn_like_mlp, with_seed
-    from cnnlab.faces.training.finetune import alexnet_finetune, finetune_lr_find
-    from cnnlab.faces.training.layer_sweep import layer_sweep
-    from cnnlab.faces.training.mlp_recipes import run_many, select_mlp_recipe
-    from cnnlab.faces.training.transfer import alexnet_features
-
-    people = face_people(options)
-    seeds = options.run_seeds
-    out = options.out_root
-    spec = alexnet_weights_spec(options.weights)
-    configs = part2_configs(options, people, spec)
-    pool = {"device": options.device, "jobs": options.jobs, "threads": resolve_threads(options.threads)}
-
-    # 2.1: the recipe is chosen on validation (the grid's runs never evaluate test); every MLP and the CNN use it.
-    with progress.stage(RECIPE):
-        choice = select_mlp_recipe(configs[f"mlp{MLP_HIDDEN[0]}"], seeds, out, **pool)
-    mlp_configs = {h: replace(choice.config, mlp=replace(choice.config.mlp, hidden=h)) for h in MLP_HIDDEN}
-    small = [("mlp", with_seed(mlp_configs[h], s), True) for h in MLP_HIDDEN for s in seeds]
-    small += [("face-cnn", with_seed(cnn_like_mlp(mlp_configs[MLP_HIDDEN[0]]), s), True) for s in seeds]
-    with progress.stage(SMALL):
-        done = [r["path"] for r in run_many(small, out, callbacks=options.callbacks, **pool)]
-    n = len(seeds)
-    mlp = {str(h): done[i * n : (i + 1) * n] for i, h in enumerate(MLP_HIDDEN)}
-    cnn = done[len(MLP_HIDDEN) * n :]
-    faces_gray = load_run_faces(mlp_configs[MLP_HIDDEN[0]])
-
-    state_dict, weights = resolve_weights(spec)
-    faces_rgb = load_run_faces(configs["features"])
-    ft = configs["finetune"].finetune
-    extra = (TRAIN_FROM[ft.train_from],) if ft.freeze == FROM_FEATURES else ()
-    with progress.stage(FEATURES):
-        progress.plan(len(seeds))
-        features = [
-            alexnet_features(
-                faces_rgb,
-                state_dict,
-                weights,
-                with_seed(configs["features"], s),
-                out,
-                device=options.device,
-                callbacks=options.callbacks,
-                extra_layers=extra,
-            ).path.name
-            for s in seeds
-        ]
-    with progress.stage(LAYERS):
-        sweep = layer_sweep(
-            faces_rgb,
-            state_dict,
-            weights,
-            configs["features"],
-            seeds,
-            out,
-            device=options.device,
-            callbacks=options.callbacks,
-        )
-    with progress.stage(FINETUNE):
-        progress.plan(len(seeds))
-        finetune = [
-            alexnet_finetune(
-                faces_rgb,
-                state_dict,
-                weights,
-                with_seed(configs["finetune"], s),
-                out,
-                start=out / f22,
-                device=options.device,
-                callbacks=options.callbacks,
-            ).path.name
-            for s, f22 in zip(seeds, features)
-        ]
-        # The evidence for what fine-tuning can learn: the LR range test on the layers it trains (training split).
-        found = finetune_lr_find(
-            faces_rgb,
-            state_dict,
-            weights,
-            with_seed(configs["finetune"], seeds[0]),
-            out,
-            start=out / features[0],
-            device=options.device,
-        )
-    lr_range = {
-        "trained_layers": found.meta["trained_layers"],
-        "start_lr": found.start,
-        "min_lr": found.min_lr,
-        "last_lr": found.lrs[-1],
-        "stop_reason": found.stop_reason,
-        "start_loss": found.smoothed[0],
-        "min_loss": min(found.smoothed),
-        "diverged": "smoothed loss above" in found.stop_reason,
-    }
-    del state_dict
-
+    """Part 2 (cnnlab.faces.suite.run_part2: 2.1-2.4 over the seeds, written to <out>/suites/part2/), then the
+    2.3-2.5 figures drawn from its checkpoints; returns the manifest's Part 2 keys."""
+    from cnnlab.faces.suite import run_part2 as run_part2_suite
     from cnnlab.report.figures import images as figures
     from cnnlab.report.figures.key_runs import part2_diagnostics
 
-    assets = options.assets_dir
+    result = run_part2_suite(part2_options(options))
+    out, assets = options.out_root, options.assets_dir
     with progress.stage(PART2_FIGURES):
         units = figures.plot_mlp_units(
-            {h: out / ids[0] for h, ids in mlp.items()}, faces_gray, assets / "mlp_units.png"
+            {h: out / ids[0] for h, ids in result.mlp.items()}, result.mlp_faces, assets / "mlp_units.png"
         )
-        checkpoint = out / finetune[0] / "model.pt"
+        checkpoint = out / result.finetune[0] / "model.pt"
         explain = figures.plot_guided_backprop(
-            checkpoint, faces_rgb, assets / "guided_backprop.png", device=options.device
+            checkpoint, result.alexnet_faces, assets / "guided_backprop.png", device=options.device
         )
-        predict = figures.prediction_example(checkpoint, faces_rgb, assets / "predict_face.png")
-        groups = {**{f"mlp{h}": ids for h, ids in mlp.items()}, "features": features, "finetune": finetune}
+        predict = figures.prediction_example(checkpoint, result.alexnet_faces, assets / "predict_face.png")
+        groups = {
+            **{f"mlp{h}": ids for h, ids in result.mlp.items()},
+            "features": result.features,
+            "finetune": result.finetune,
+        }
         face_diagnostics = part2_diagnostics(out, assets, groups, device=options.device)
     return {
-        "faces": faces_section(options, faces_gray, people),
-        "alexnet": {k: v for k, v in weights.items()},
-        "part2": {"mlp": mlp, "cnn": cnn, "features": features, "finetune": finetune},
-        "recipes": {"rows": choice.rows, "chosen": choice.chosen, "rule": choice.rule, "grid": choice.grid},
-        "depth": {"rows": sweep.rows, "grid": sweep.grid},
-        "finetune_lr": lr_range,
+        **result.record(),
         "mlp_units": units,
         "explain": explain,
         "predict": predict,
         "face_diagnostics": face_diagnostics,
-    }
-
-
-def data_name(source: str | Path) -> str:
-    """What the report calls a face source: "olivetti", or the name of a `cnnlab faces download` folder
-    (its name, never its absolute path, which says nothing to a reader and leaks the machine's layout)."""
-    if str(source).lower() == "olivetti":
-        return "olivetti"
-    return Path(source).resolve().name or str(source)
-
-
-def faces_section(options: ReportOptions, faces: Any, people: list[str] | None) -> dict[str, Any]:
-    """The manifest's faces section: the data's name (not its path), provenance, people and split counts."""
-    name = data_name(options.faces)
-    provenance = str(faces.provenance)
-    if name != "olivetti":  # the dataset's sentence ends "from <folder>": name the folder, as everywhere in the report
-        for folder in {str(options.faces), str(Path(options.faces).resolve())}:
-            provenance = provenance.replace(folder, name)
-    return {
-        "source": name,
-        "kind": "olivetti" if name == "olivetti" else "facescrub",
-        "provenance": provenance,
-        "people": list(faces.class_names),
-        "counts": {k: list(v) for k, v in faces.counts.items()},
-        "subset": people is not None,
-        "alexnet_input": options.alexnet_size,
     }
 
 

@@ -10,16 +10,10 @@ from cnnlab.art.repeats import DEFAULT_REPEATS, DEFAULT_TRIALS
 from cnnlab.core.config import as_ids
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.runtime import RuntimeOptions, RuntimeView, check_jobs
-from cnnlab.faces.run_configs import OLIVETTI
+from cnnlab.faces.suite import DEFAULT_FACES, DEFAULT_SEEDS, DEFAULT_WEIGHTS, alexnet_size, check_part2_sources
 
-# Quick mode: a smoke test of the whole pipeline, not results worth reading.
-QUICK_FACE_PEOPLE = 8  # Olivetti people (or FaceScrub actors) used in quick mode
-QUICK_ALEXNET_SIZE = 95  # AlexNet input side in quick mode (>= alexnet.MIN_INPUT_SIZE); 227 in full mode
-FULL_ALEXNET_SIZE = 227
-QUICK_PART2_EPOCHS = 4
-DEFAULT_SEEDS = (0, 1, 2)  # Part 2 seeds per model
-DEFAULT_FACES = OLIVETTI  # the embedded face data
-DEFAULT_WEIGHTS = "auto"  # ImageNet weights from the torch hub cache if present, else an untrained AlexNet
+# Part 2's defaults and quick-mode constants are Part 2's own (cnnlab.faces.suite); the report reads them there.
+__all__ = ["DEFAULT_FACES", "DEFAULT_SEEDS", "DEFAULT_WEIGHTS", "ReportOptions", "ReportResult"]
 
 
 @dataclass(frozen=True)
@@ -70,10 +64,7 @@ class ReportOptions(RuntimeView):
             if not style.is_file():
                 raise ConfigError(f"style file not found: {style}")
             object.__setattr__(self, "style", style)
-        if not str(self.weights).strip():
-            raise ConfigError("--weights must be auto, random, download or a path")
-        if not str(self.faces).strip():
-            raise ConfigError("--faces must not be empty")
+        check_part2_sources(self.faces, self.weights)
         out, report = self.out_root.resolve(), self.report_dir.resolve()
         if report == out:
             raise ConfigError("--report-dir must differ from the runs folder --out")
@@ -99,7 +90,7 @@ class ReportOptions(RuntimeView):
 
     @property
     def alexnet_size(self) -> int:
-        return QUICK_ALEXNET_SIZE if self.quick else FULL_ALEXNET_SIZE
+        return alexnet_size(self.quick)
 
     @property
     def assets_dir(self) -> Path:

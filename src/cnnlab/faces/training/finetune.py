@@ -24,23 +24,23 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnlab.core.device import device_name, resolve_device
+from cnnlab.core.device import resolve_device
 from cnnlab.core.errors import ConfigError
-from cnnlab.core.runs.cached import RunSpec, run_cached
+from cnnlab.core.runs.cached import run_cached
 from cnnlab.core.runs.folders import RunDir, RunResult, load_summary, run_problem
-from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.alexnet import LAYER_ORDER, LAYERS, TRAIN_FROM
 from cnnlab.faces.alexnet.model import pool_to_grid
 from cnnlab.faces.data.run_faces import check_faces
 from cnnlab.faces.run_configs import FROM_FEATURES, FeaturesRunConfig, FinetuneRunConfig
+from cnnlab.faces.training.alexnet_inputs import AlexNetInputs, alexnet_run_spec
 from cnnlab.faces.training.finetune_classic import UNTRAINED, finetune_last_layer
 from cnnlab.faces.training.transfer import (
     alexnet_features,
     alexnet_label,
     alexnet_summary,
-    feature_cache_dir,
     layer_features,
     run_identity,
 )
@@ -51,47 +51,26 @@ Start = FeaturesRunConfig | str | Path | None
 
 
 def alexnet_finetune(
-    faces: Any,
-    state_dict: dict[str, torch.Tensor],
-    weights: dict[str, Any],
+    inputs: AlexNetInputs,
     config: FinetuneRunConfig,
-    out_root: str | Path = DEFAULT_OUT,
+    runtime: RuntimeOptions,
     *,
     start: Start = None,
-    cache_dir: str | Path | None = None,
-    device: str = DEFAULT_DEVICE,
     force: bool = False,
     progress: bool = False,
-    extract_batch_size: int = 64,
     callbacks: Sequence[Callback] = (),
 ) -> RunResult:
-    """2.4: fine-tune AlexNet by config.finetune.freeze (see the module docstring), seeded by config.train.seed.
+    """2.4: fine-tune AlexNet by config.finetune.freeze (see the module docstring), seeded by config.train.seed,
+    into runtime.out on runtime.device.
 
-    `faces`: load_run_faces(config). from-features starts from `start`: a 2.2 run folder or the
-    FeaturesRunConfig of the 2.2 run (found in `out_root`'s run cache, or trained there first);
+    `inputs`: AlexNetInputs.load(config, config.finetune.weights). from-features starts from `start`: a 2.2 run
+    folder or the FeaturesRunConfig of the 2.2 run (found in runtime.out's run cache, or trained there first);
     None = config.finetune.features_run, else start_config(config).
     """
-    check_faces(faces, config, "AlexNet")
-    device = resolve_device(device)
-    cache_dir = feature_cache_dir(out_root, cache_dir)
+    inputs.checked(config)
     if config.finetune.freeze == FROM_FEATURES:
-        return _finetune_from_features(
-            faces,
-            state_dict,
-            weights,
-            config,
-            out_root,
-            start,
-            cache_dir,
-            device,
-            force,
-            progress,
-            extract_batch_size,
-            callbacks,
-        )
-    return finetune_last_layer(
-        faces, state_dict, weights, config, out_root, cache_dir, device, force, progress, extract_batch_size, callbacks
-    )
+        return _finetune_from_features(inputs, config, runtime, start, force, progress, callbacks)
+    return finetune_last_layer(inputs, config, runtime, force=force, progress=progress, callbacks=callbacks)
 
 
 def start_config(config: FinetuneRunConfig) -> FeaturesRunConfig:
@@ -130,34 +109,15 @@ class _FromLayer(nn.Module):
 
 
 def _start_run(
-    faces: Any,
-    state_dict: dict,
-    weights: dict[str, Any],
-    config: FinetuneRunConfig,
-    out_root: str | Path,
-    start: Start,
-    cache_dir: Path,
-    device: str,
-    progress: bool,
-    extract_batch_size: int,
+    inputs: AlexNetInputs, config: FinetuneRunConfig, runtime: RuntimeOptions, start: Start, progress: bool
 ) -> Path:
     """The 2.2 run folder to start from, checked: same faces, same AlexNet weights, a layer after the frozen one."""
+    faces, weights = inputs.faces, inputs.weights
     frozen = TRAIN_FROM[config.finetune.train_from]
     start = start if start is not None else config.finetune.features_run or start_config(config)
     if isinstance(start, FeaturesRunConfig):
         check_faces(faces, start, "the 2.2 run")
-        found = alexnet_features(
-            faces,
-            state_dict,
-            weights,
-            start,
-            out_root,
-            cache_dir=cache_dir,
-            device=device,
-            progress=progress,
-            extract_batch_size=extract_batch_size,
-            extra_layers=(frozen,),
-        )
+        found = alexnet_features(inputs, start, runtime, progress=progress, extra_layers=(frozen,))
         log.info("fine-tuning starts from 2.2 run %s%s", found.path.name, " (cached)" if found.cached else "")
         path = found.path
     else:
@@ -191,14 +151,7 @@ def _trained_layers(frozen: str, layer: str) -> tuple[list[str], list[str]]:
 
 
 def _trainable_tail(
-    faces: Any,
-    state_dict: dict[str, torch.Tensor],
-    weights: dict[str, Any],
-    config: FinetuneRunConfig,
-    start_path: Path,
-    cache_dir: Path,
-    device: Any,
-    extract_batch_size: int,
+    inputs: AlexNetInputs, config: FinetuneRunConfig, start_path: Path, cache_dir: Path, device: Any
 ) -> tuple[Any, nn.Module, nn.Module, dict, list[dict], dict]:
     """The 2.2 network of `start_path` made trainable from finetune.train_from on: (its checkpoint, the
     network, the trained tail over the frozen layer's cached activations, those activations per split,
@@ -209,6 +162,7 @@ def _trainable_tail(
     settings, lr = config.finetune, config.train.optimizer.lr
     frozen = TRAIN_FROM[settings.train_from]
     clf = load_checkpoint(start_path / "model.pt")
+    faces = inputs.faces
     if clf.class_names != list(faces.class_names) or clf.image_size != settings.input_size:
         raise ConfigError(f"the 2.2 run {start_path.name} classifies other people or image sizes than these faces")
     model = clf.model.train()  # a FeatureClassifier: AlexNet up to the 2.2 layer + the trained head
@@ -216,7 +170,7 @@ def _trainable_tail(
     for p in model.features[:begin].parameters():
         p.requires_grad_(False)
     shape = feature_shape(frozen, settings.input_size)  # (C, h, w) of the frozen layer's output
-    feats, finfo = layer_features(faces, [frozen], state_dict, weights, cache_dir, device, extract_batch_size)
+    feats, finfo = layer_features(inputs, [frozen], cache_dir, device)
     sets = faces.splits
     fsets = {k: (feats[frozen][k].view(-1, *shape), sets[k][1]) for k in sets}
     alexnet = [
@@ -231,33 +185,26 @@ def _trainable_tail(
 
 
 def finetune_lr_find(
-    faces: Any,
-    state_dict: dict[str, torch.Tensor],
-    weights: dict[str, Any],
+    inputs: AlexNetInputs,
     config: FinetuneRunConfig,
-    out_root: str | Path = DEFAULT_OUT,
+    runtime: RuntimeOptions,
     *,
     start: Start = None,
-    cache_dir: str | Path | None = None,
-    device: str = DEFAULT_DEVICE,
     steps: int = 100,
     lr_start: float = 1e-7,
     lr_end: float = 1.0,
 ) -> Any:
     """The LR range test (cnnlab.core.train.lr_finder) on the layers a from-features fine-tuning trains,
     from the 2.2 network it starts from, on the training split. The LR swept is the AlexNet layers'
-    (lr * lr_scale); the head keeps its ratio. Writes lr_find.csv/.png/.json to <out_root>/lr-find-finetune/."""
+    (lr * lr_scale); the head keeps its ratio. Writes lr_find.csv/.png/.json to <runtime.out>/lr-find-finetune/."""
     from cnnlab.core.train.lr_finder import find_lr, write_lr_find
 
     if config.finetune.freeze != FROM_FEATURES:
         raise ConfigError("the fine-tuning range test needs finetune.freeze = from-features")
-    check_faces(faces, config, "AlexNet")
-    device = resolve_device(device)
-    cache = feature_cache_dir(out_root, cache_dir)
-    start_path = _start_run(faces, state_dict, weights, config, out_root, start, cache, device, False, 64)
-    _clf, model, tail, fsets, groups, _info = _trainable_tail(
-        faces, state_dict, weights, config, start_path, cache, device, 64
-    )
+    faces = inputs.checked(config).faces
+    device = resolve_device(runtime.device)
+    start_path = _start_run(inputs, config, runtime, start, False)
+    _clf, model, tail, fsets, groups, _info = _trainable_tail(inputs, config, start_path, inputs.cache(runtime), device)
     torch.manual_seed(config.train.seed)
     result = find_lr(
         config.train,
@@ -279,43 +226,37 @@ def finetune_lr_find(
     }
     write_lr_find(
         result,
-        Path(out_root) / "lr-find-finetune",
+        Path(runtime.out) / "lr-find-finetune",
         title=f"LR range test of fine-tuning ({trained} + head) on {faces.info['name']}: {result.stop_reason}",
     )
     return result
 
 
 def _finetune_from_features(
-    faces: Any,
-    state_dict: dict[str, torch.Tensor],
-    weights: dict[str, Any],
+    inputs: AlexNetInputs,
     config: FinetuneRunConfig,
-    out_root: str | Path,
+    runtime: RuntimeOptions,
     start: Start,
-    cache_dir: Path,
-    device: torch.device,
     force: bool,
     progress: bool,
-    extract_batch_size: int,
     callbacks: Sequence[Callback],
 ) -> RunResult:
     """The 2.2 network trained end to end from finetune.train_from on (see the module docstring)."""
     from cnnlab.core.plotting import plot_learning_curves
     from cnnlab.faces.models.checkpoints import save_checkpoint
 
-    settings, seed = config.finetune, config.train.seed
-    info, names = faces.info, list(faces.class_names)
+    settings, weights = config.finetune, inputs.weights
+    info, names = inputs.faces.info, list(inputs.faces.class_names)
     label = alexnet_label(weights)
     frozen = TRAIN_FROM[settings.train_from]
-    start_path = _start_run(
-        faces, state_dict, weights, config, out_root, start, cache_dir, device, progress, extract_batch_size
-    )
+    device = resolve_device(runtime.device)
+    start_path = _start_run(inputs, config, runtime, start, progress)
     resolved = {**run_identity(config, settings.weights, weights), "start_run": start_path.name}
     start_summary = load_summary(start_path)
 
     def fit() -> tuple[Any, Any, Any, dict, dict]:
         clf, model, tail, fsets, groups, finfo = _trainable_tail(
-            faces, state_dict, weights, config, start_path, cache_dir, device, extract_batch_size
+            inputs, config, start_path, inputs.cache(runtime), device
         )
         trainer = Trainer(config.train, device=device, progress=progress)
         result = trainer.fit(
@@ -378,8 +319,8 @@ def _finetune_from_features(
             UNTRAINED,
         )
 
-    spec = RunSpec(
-        out_root, "alexnet-finetune", resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device)
+    spec = alexnet_run_spec(
+        "alexnet-finetune", inputs, resolved, config.train.seed, runtime, force=force, callbacks=callbacks
     )
     return run_cached(spec, fit, write)
 

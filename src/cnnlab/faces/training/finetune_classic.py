@@ -5,19 +5,20 @@ frozen (`none`). `cnnlab.faces.training.finetune` dispatches here for those valu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from cnnlab.core.device import device_name
+from cnnlab.core.device import resolve_device
 from cnnlab.core.errors import ConfigError
-from cnnlab.core.runs.cached import RunSpec, run_cached
+from cnnlab.core.runs.cached import run_cached
 from cnnlab.core.runs.folders import RunDir, RunResult
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.run_configs import FinetuneRunConfig
+from cnnlab.faces.training.alexnet_inputs import AlexNetInputs, alexnet_run_spec
 from cnnlab.faces.training.transfer import alexnet_label, alexnet_summary, layer_features, run_identity
 
 UNTRAINED = "untrained AlexNet: random weights, no ImageNet knowledge to transfer"  # the summary's warning
@@ -35,17 +36,13 @@ class _Tail(nn.Module):
 
 
 def finetune_last_layer(
-    faces: Any,
-    state_dict: dict[str, torch.Tensor],
-    weights: dict[str, Any],
+    inputs: AlexNetInputs,
     config: FinetuneRunConfig,
-    out_root: str | Path,
-    cache_dir: Path,
-    device: torch.device,
-    force: bool,
-    progress: bool,
-    extract_batch_size: int,
-    callbacks: Sequence[Callback],
+    runtime: RuntimeOptions,
+    *,
+    force: bool = False,
+    progress: bool = False,
+    callbacks: Sequence[Callback] = (),
 ) -> RunResult:
     """The classic recipe: AlexNet whose last layer (classifier.6) has one output per class, then trained
     (freeze features, all-but-last or none).
@@ -58,11 +55,13 @@ def finetune_last_layer(
     from cnnlab.faces.models.checkpoints import save_checkpoint
     from cnnlab.faces.models.heads import FaceAlexNet
 
-    settings, seed, lr = config.finetune, config.train.seed, config.train.optimizer.lr
+    settings, lr = config.finetune, config.train.optimizer.lr
+    faces, state_dict, weights = inputs.checked(config).faces, inputs.state_dict, inputs.weights
     info = faces.info
     label = alexnet_label(weights)
     names = list(faces.class_names)
     resolved = run_identity(config, settings.weights, weights)
+    device = resolve_device(runtime.device)
 
     def fit() -> tuple[Any, Any, dict, dict, str]:
         model = FaceAlexNet(len(names), settings.dropout)
@@ -89,7 +88,7 @@ def finetune_last_layer(
             trained = f"all layers (pretrained at lr x {settings.lr_scale:g})"
         else:
             layer, start = ("pool5", 0) if settings.freeze == "features" else ("fc7", 6)
-            feats, finfo = layer_features(faces, [layer], state_dict, weights, cache_dir, device, extract_batch_size)
+            feats, finfo = layer_features(inputs, [layer], inputs.cache(runtime), device)
             feats = feats[layer]
             tail = _Tail(model.classifier, start)  # shares parameters with `model`
             fsets = {k: (feats[k], sets[k][1]) for k in sets}
@@ -141,7 +140,7 @@ def finetune_last_layer(
             "2.4", desc, weights, {"freeze": settings.freeze, **final, **result.summary_fields(), **finfo}, UNTRAINED
         )
 
-    spec = RunSpec(
-        out_root, "alexnet-finetune", resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device)
+    spec = alexnet_run_spec(
+        "alexnet-finetune", inputs, resolved, config.train.seed, runtime, force=force, callbacks=callbacks
     )
     return run_cached(spec, fit, write)

@@ -10,7 +10,8 @@ the curve compares depths, not input sizes, and conv1 does not cost a 12-million
 With an untrained AlexNet the curve measures how much identity survives random convolutions at each
 depth; with ImageNet weights (`--weights PATH`) it is the classic "which layer transfers best" curve.
 
-    sweep = layer_sweep(faces, state_dict, weights, FeaturesRunConfig(), seeds=(0, 1, 2), out_root="runs")
+    inputs = AlexNetInputs.load(config, config.features.weights)
+    sweep = layer_sweep(inputs, config, seeds=(0, 1, 2), runtime=RuntimeOptions(out="runs"))
     sweep.rows  # [{"layer": "conv1", "test_acc_mean": ..., "test_acc_se": ..., "n": 3, ...}, ...]
 """
 
@@ -19,12 +20,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
-from cnnlab.core.runtime import DEFAULT_DEVICE
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.stats import summarize
 from cnnlab.faces.run_configs import FeaturesRunConfig, with_seed
+from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
 
 log = logging.getLogger(__name__)
 
@@ -47,45 +48,34 @@ class LayerSweep:
 
 
 def layer_sweep(
-    faces: Any,
-    state_dict: dict,
-    weights: dict[str, Any],
+    inputs: AlexNetInputs,
     base: FeaturesRunConfig,
     seeds: Sequence[int],
-    out_root: str | Path,
+    runtime: RuntimeOptions,
     *,
     layers: Sequence[str] = SWEEP_LAYERS,
     grid: int = PROBE_GRID,
-    cache_dir: str | Path | None = None,
-    device: str = DEFAULT_DEVICE,
-    extract_batch_size: int = 64,
     callbacks: Sequence[Any] = (),
     force: bool = False,
 ) -> LayerSweep:
     """Train base's head on each of `layers` (pooled to grid x grid) for every seed; one AlexNet pass in all.
 
-    `faces`: load_run_faces(base) (RGB at base.features.input_size). Runs are cached like any 2.2 run (force: retrain).
+    `inputs`: AlexNetInputs.load(base, base.features.weights) (faces RGB at base.features.input_size). Runs
+    go to runtime.out and are cached like any 2.2 run (force: retrain).
     """
     from cnnlab.core.device import resolve_device
-    from cnnlab.faces.training.transfer import alexnet_features, feature_cache_dir, layer_features
+    from cnnlab.faces.training.transfer import alexnet_features, layer_features
 
-    cache = feature_cache_dir(out_root, cache_dir)
-    device = str(resolve_device(device))
     # Every layer in one pass per split (the runs below then only read the cache).
-    layer_features(faces, list(layers), state_dict, weights, cache, device, extract_batch_size, grid)
+    layer_features(inputs, list(layers), inputs.cache(runtime), str(resolve_device(runtime.device)), grid)
     rows = []
     for layer in layers:
         config = sweep_config(base, layer, grid)
         runs = [
             alexnet_features(
-                faces,
-                state_dict,
-                weights,
+                inputs,
                 with_seed(config, s),
-                out_root,
-                cache_dir=cache,
-                device=device,
-                extract_batch_size=extract_batch_size,
+                runtime,
                 callbacks=callbacks,
                 force=force,
                 write_plots=False,  # 6 layers x seeds runs: the report draws their one figure

@@ -1,7 +1,7 @@
 """Part 2.2: AlexNet as a fixed feature extractor on face data, and what 2.4 (cnnlab.faces.training.finetune) shares.
 
-alexnet_features takes a run config (cnnlab.faces.run_configs.FeaturesRunConfig) and (state_dict, weights)
-from cnnlab.faces.alexnet.weights.resolve_weights (of the config's `weights` spec); runs on an untrained AlexNet
+alexnet_features takes the AlexNet inputs (cnnlab.faces.training.alexnet_inputs.AlexNetInputs: faces, weights,
+feature cache), a run config (cnnlab.faces.run_configs.FeaturesRunConfig) and RuntimeOptions; runs on an untrained AlexNet
 say "untrained AlexNet" in the summary, the plot titles and the checkpoint.
 """
 
@@ -16,15 +16,15 @@ from typing import Any
 import torch
 
 from cnnlab.core.config import to_dict
-from cnnlab.core.device import device_name, resolve_device
+from cnnlab.core.device import resolve_device
 from cnnlab.core.errors import ConfigError
-from cnnlab.core.runs.cached import RunSpec, run_cached
+from cnnlab.core.runs.cached import run_cached
 from cnnlab.core.runs.folders import RunDir, RunResult
-from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
+from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
-from cnnlab.faces.data.run_faces import check_faces
 from cnnlab.faces.run_configs import RANDOM_WEIGHTS, FaceRunConfig, FeaturesRunConfig
+from cnnlab.faces.training.alexnet_inputs import AlexNetInputs, alexnet_run_spec
 
 log = logging.getLogger(__name__)
 
@@ -57,37 +57,30 @@ def run_identity(config: FaceRunConfig, spec: str | None, weights: dict) -> dict
     return {**to_dict(config), "weights_sha256": weights["sha256"], "alexnet": alexnet_label(weights)}
 
 
-def feature_cache_dir(out_root: str | Path, cache_dir: str | Path | None = None) -> Path:
-    """Where AlexNet activations are cached: `cache_dir`, or <out_root>/cache/features."""
-    return Path(cache_dir) if cache_dir is not None else Path(out_root) / "cache" / "features"
-
-
 def layer_features(
-    faces: Any,
+    inputs: AlexNetInputs,
     layers: Sequence[str],
-    state_dict: dict,
-    weights: dict,
     cache_dir: str | Path,
-    device: str,
-    batch_size: int,
+    device: Any,
     grid: int | None = None,
 ) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
-    """Cached activations of every split at each of `layers` (extracted together where not cached, pooled
-    to grid x grid when given); returns ({layer: {split: (N, D)}}, timing/cache info)."""
+    """Cached activations of every split of inputs.faces at each of `layers` (extracted together where not
+    cached, pooled to grid x grid when given); returns ({layer: {split: (N, D)}}, timing/cache info)."""
     from cnnlab.faces.alexnet.features import cached_layers
 
+    faces = inputs.faces
     feats: dict[str, dict[str, torch.Tensor]] = {layer: {} for layer in layers}
     info: dict[str, Any] = {"cache_hits": [], "extract_seconds": 0.0}
     for name, (x, _) in faces.splits.items():
         t0 = time.perf_counter()
         found = cached_layers(
             x,
-            state_dict=state_dict,
-            weights_sha256=weights["sha256"],
+            state_dict=inputs.state_dict,
+            weights_sha256=inputs.weights["sha256"],
             layers=layers,
             cache_dir=cache_dir,
             data_hash=f"{faces.data_hash}:{name}",
-            batch_size=batch_size,
+            batch_size=inputs.extract_batch_size,
             device=device,
             grid=grid,
         )
@@ -101,42 +94,38 @@ def layer_features(
 
 
 def alexnet_features(
-    faces: Any,
-    state_dict: dict[str, torch.Tensor],
-    weights: dict[str, Any],
+    inputs: AlexNetInputs,
     config: FeaturesRunConfig,
-    out_root: str | Path = DEFAULT_OUT,
+    runtime: RuntimeOptions,
     *,
-    cache_dir: str | Path | None = None,
-    device: str = DEFAULT_DEVICE,
     force: bool = False,
     progress: bool = False,
-    extract_batch_size: int = 64,
     callbacks: Sequence[Callback] = (),
     extra_layers: Sequence[str] = (),
     write_plots: bool = True,
 ) -> RunResult:
-    """2.2: AlexNet `features.layer` activations (cached on disk) -> a fully connected head trained on them.
+    """2.2: AlexNet `features.layer` activations (cached on disk) -> a fully connected head trained on them,
+    written to runtime.out and trained on runtime.device.
 
-    `faces` must be RGB at features.input_size (load_run_faces(config)); (state_dict, weights) come from
-    weights.resolve_weights. The checkpoint holds the trunk up to the layer plus the head, so
-    predict/explain take raw images. Seeded by config.train.seed. `extra_layers` are cached in the same
-    pass through AlexNet (the frozen layer a 2.4 fine-tuning from this run starts from). write_plots=False: no
-    learning-curve picture (the layer sweep's many runs; the numbers and the checkpoint are written as always).
+    `inputs.faces` must be RGB at features.input_size (AlexNetInputs.load(config, config.features.weights)).
+    The checkpoint holds the trunk up to the layer plus the head, so predict/explain take raw images. Seeded
+    by config.train.seed. `extra_layers` are cached in the same pass through AlexNet (the frozen layer a 2.4
+    fine-tuning from this run starts from). write_plots=False: no learning-curve picture (the layer sweep's
+    many runs; the numbers and the checkpoint are written as always).
     """
     from cnnlab.core.plotting import plot_learning_curves
     from cnnlab.faces.models.checkpoints import save_checkpoint
     from cnnlab.faces.models.heads import FeatureClassifier, FeatureHead
 
-    check_faces(faces, config, "AlexNet")
-    settings, seed = config.features, config.train.seed
+    faces, state_dict, weights = inputs.checked(config).faces, inputs.state_dict, inputs.weights
+    settings = config.features
     info = faces.info
     label = alexnet_label(weights)
-    resolved = run_identity(config, settings.weights, weights)
-    cache_dir = feature_cache_dir(out_root, cache_dir)
-    device = resolve_device(device)
-    spec = RunSpec(
-        out_root, "alexnet-features", resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device)
+    cache_dir = inputs.cache(runtime)
+    device = resolve_device(runtime.device)
+    identity = run_identity(config, settings.weights, weights)
+    spec = alexnet_run_spec(
+        "alexnet-features", inputs, identity, config.train.seed, runtime, force=force, callbacks=callbacks
     )
     names = list(faces.class_names)
 
@@ -147,11 +136,9 @@ def alexnet_features(
             # Pooled activations (the depth sweep) are their own pass; the extra layers are always cached unpooled.
             grid = settings.pool_grid
             together = [settings.layer, *([] if grid else extra_layers)]
-            feats, finfo = layer_features(
-                faces, together, state_dict, weights, cache_dir, device, extract_batch_size, grid
-            )
+            feats, finfo = layer_features(inputs, together, cache_dir, device, grid)
             if grid and extra_layers:
-                layer_features(faces, extra_layers, state_dict, weights, cache_dir, device, extract_batch_size)
+                layer_features(inputs, extra_layers, cache_dir, device)
         feats = feats[settings.layer]
         sets = faces.splits
         fsets = {k: (feats[k], sets[k][1]) for k in sets}

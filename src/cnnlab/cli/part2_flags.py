@@ -1,4 +1,5 @@
-"""What the `cnnlab part2` commands share: the data, training and MLP flags, seeds, and how runs are printed."""
+"""The flags and output every `cnnlab part2` command group shares (cli.part2_small, cli.part2_alexnet): the data,
+runtime and training flags, one config per seed, and how finished runs are printed. A module of its own so that neither command group imports the other."""
 
 from __future__ import annotations
 
@@ -61,31 +62,6 @@ def add_train_args(p: argparse.ArgumentParser, cls: type) -> None:
         type=int,
     )
     add_seed_args(p, None, "training seeds, one run each (sets train.seed), then mean +- std")
-
-
-def add_mlp_args(p: argparse.ArgumentParser) -> None:
-    """The mlp.* flags (all but the hidden size, which `mlp` and `weights` take differently)."""
-    from cnnlab.faces.run_configs import INIT_DESCRIPTIONS, MLP_ACTIVATIONS, STANDARDIZE, UNIT_RULES, MLPRunConfig
-
-    cls = MLPRunConfig
-    add_field_arg(p, cls, "mlp.activation", "--activation", " or ".join(MLP_ACTIVATIONS))
-    add_field_arg(p, cls, "mlp.init", "--init", f"weight initialisation: {', '.join(INIT_DESCRIPTIONS)}")
-    add_field_arg(p, cls, "mlp.channels", "--rgb", "RGB inputs instead of grayscale", action="store_const", const=3)
-    add_field_arg(p, cls, "mlp.image_size", "--image-size", "face size", type=int)
-    add_field_arg(p, cls, "mlp.dropout", "--dropout", "dropout on the hidden units", type=float)
-    add_field_arg(
-        p, cls, "mlp.flip", "--flip", "augment with random horizontal flips", action="store_const", const=True
-    )
-    add_field_arg(p, cls, "mlp.unit_rule", "--unit-rule", f"which hidden units to picture: {' or '.join(UNIT_RULES)}")
-    add_field_arg(p, cls, "mlp.units_per_class", "--units-per-class", "pictured units per person", type=int)
-    add_field_arg(
-        p,
-        cls,
-        "mlp.standardize",
-        "--standardize",
-        f"input standardisation: {', '.join(STANDARDIZE)} (pixel: mean face and per-pixel std)",
-    )
-    add_train_args(p, cls)
 
 
 def seeded(config, args: argparse.Namespace) -> list:
