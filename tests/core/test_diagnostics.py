@@ -20,7 +20,7 @@ from cnnlab.core.diagnostics.metrics import SplitDiagnostics
 from cnnlab.core.diagnostics.summary import load_diagnostics
 from cnnlab.core.io import atomic_dir
 from cnnlab.core.runtime import RuntimeOptions
-from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
+from cnnlab.faces.training.alexnet_runs import AlexNetInputs
 
 COMMON = [
     "confusion_test.csv",

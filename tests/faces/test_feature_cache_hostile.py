@@ -19,7 +19,7 @@ from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.config import OptimizerConfig, TrainConfig
 from cnnlab.faces.alexnet import features as FE
 from cnnlab.faces.run_configs import FeaturesConfig, FeaturesRunConfig
-from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
+from cnnlab.faces.training.alexnet_runs import AlexNetInputs
 from cnnlab.faces.training.transfer import alexnet_features, layer_features
 
 LAYER, WIDTH = "conv4", 256 * 3 * 3  # conv4 of a 67x67 face

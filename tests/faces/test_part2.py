@@ -27,7 +27,7 @@ from cnnlab.faces.run_configs import (
     MLPRunConfig,
     with_seed,
 )
-from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
+from cnnlab.faces.training.alexnet_runs import AlexNetInputs
 from cnnlab.faces.training.finetune import alexnet_finetune
 from cnnlab.faces.training.small import seed_summary, train_mlp
 from cnnlab.faces.training.transfer import alexnet_features

@@ -14,7 +14,7 @@ from cnnlab.core.train.config import OptimizerConfig, TrainConfig
 from cnnlab.faces.alexnet import model as A
 from cnnlab.faces.models.checkpoints import load_checkpoint
 from cnnlab.faces.run_configs import FeaturesConfig, FeaturesRunConfig
-from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
+from cnnlab.faces.training.alexnet_runs import AlexNetInputs
 from cnnlab.faces.training.layer_sweep import SWEEP_LAYERS, format_sweep, layer_sweep
 
 SIZE = 67

@@ -17,7 +17,7 @@ from cnnlab.faces.alexnet import model as A
 from cnnlab.faces.alexnet.features import cached_layers, extract_features
 from cnnlab.faces.models.checkpoints import load_checkpoint
 from cnnlab.faces.run_configs import FeaturesConfig, FeaturesRunConfig, FinetuneConfig, FinetuneRunConfig, with_seed
-from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
+from cnnlab.faces.training.alexnet_runs import AlexNetInputs
 from cnnlab.faces.training.finetune import alexnet_finetune, start_config
 from cnnlab.faces.training.transfer import alexnet_features
 

@@ -15,7 +15,7 @@ from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.faces import Part2Options, Part2Result, run_part2
 from cnnlab.faces.run_configs import FeaturesConfig, FeaturesRunConfig, FinetuneConfig, FinetuneRunConfig
 from cnnlab.faces.suite import QUICK_ALEXNET_SIZE, QUICK_FACE_PEOPLE, STAGES
-from cnnlab.faces.training.alexnet_inputs import AlexNetInputs, feature_cache_dir
+from cnnlab.faces.training.alexnet_runs import AlexNetInputs, feature_cache_dir
 
 
 # ----------------------------------------------------------------------------- AlexNetInputs

@@ -8,7 +8,7 @@ from test_part2 import synthetic_faces, untrained_weights
 from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.config import OptimizerConfig, TrainConfig
 from cnnlab.faces.run_configs import FeaturesConfig, FeaturesRunConfig, MLPConfig, MLPRunConfig
-from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
+from cnnlab.faces.training.alexnet_runs import AlexNetInputs
 from cnnlab.faces.training.small import train_mlp
 from cnnlab.faces.training.transfer import alexnet_features
 from cnnlab.report.figures import curves as plots

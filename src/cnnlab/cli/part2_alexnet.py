@@ -134,7 +134,7 @@ def add_finetune(psub: argparse._SubParsersAction) -> None:
 
 def _alexnet_inputs(config, weights_spec: str | None, args: argparse.Namespace):
     """The AlexNetInputs of a run config: its faces, the weights of `weights_spec` and --cache-dir."""
-    from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
+    from cnnlab.faces.training.alexnet_runs import AlexNetInputs
 
     return AlexNetInputs.load(
         config,

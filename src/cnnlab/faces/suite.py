@@ -294,7 +294,7 @@ def run_part2(options: Part2Options) -> Part2Result:
     from cnnlab.faces.alexnet import TRAIN_FROM
     from cnnlab.faces.data.run_faces import load_run_faces
     from cnnlab.faces.run_configs import FROM_FEATURES, with_seed
-    from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
+    from cnnlab.faces.training.alexnet_runs import AlexNetInputs
     from cnnlab.faces.training.finetune import alexnet_finetune
     from cnnlab.faces.training.finetune_lr import cached_finetune_lr_find
     from cnnlab.faces.training.layer_sweep import layer_sweep

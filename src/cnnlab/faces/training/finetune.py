@@ -35,7 +35,7 @@ from cnnlab.faces.alexnet import LAYER_ORDER, LAYERS, TRAIN_FROM
 from cnnlab.faces.alexnet.model import pool_to_grid
 from cnnlab.faces.data.run_faces import check_faces
 from cnnlab.faces.run_configs import FROM_FEATURES, FeaturesRunConfig, FinetuneRunConfig
-from cnnlab.faces.training.alexnet_inputs import AlexNetInputs, alexnet_run_spec
+from cnnlab.faces.training.alexnet_runs import AlexNetInputs, alexnet_run_spec
 from cnnlab.faces.training.finetune_classic import UNTRAINED, finetune_last_layer
 from cnnlab.faces.training.transfer import (
     alexnet_features,

@@ -18,7 +18,7 @@ from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.run_configs import FinetuneRunConfig
-from cnnlab.faces.training.alexnet_inputs import AlexNetInputs, alexnet_run_spec
+from cnnlab.faces.training.alexnet_runs import AlexNetInputs, alexnet_run_spec
 from cnnlab.faces.training.transfer import alexnet_label, alexnet_summary, layer_features, run_identity
 
 UNTRAINED = "untrained AlexNet: random weights, no ImageNet knowledge to transfer"  # the summary's warning

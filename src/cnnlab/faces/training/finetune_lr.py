@@ -21,7 +21,7 @@ from cnnlab.core.readback import load_json
 from cnnlab.core.runtime import RuntimeOptions, identity_device
 from cnnlab.core.version import __version__
 from cnnlab.faces.run_configs import FinetuneRunConfig
-from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
+from cnnlab.faces.training.alexnet_runs import AlexNetInputs
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from typing import Any
 from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.stats import summarize
 from cnnlab.faces.run_configs import FeaturesRunConfig, with_seed
-from cnnlab.faces.training.alexnet_inputs import AlexNetInputs
+from cnnlab.faces.training.alexnet_runs import AlexNetInputs
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Part 2.2: AlexNet as a fixed feature extractor on face data, and what 2.4 (cnnlab.faces.training.finetune) shares.
 
-alexnet_features takes the AlexNet inputs (cnnlab.faces.training.alexnet_inputs.AlexNetInputs: faces, weights,
+alexnet_features takes the AlexNet inputs (cnnlab.faces.training.alexnet_runs.AlexNetInputs: faces, weights,
 feature cache), a run config (cnnlab.faces.run_configs.FeaturesRunConfig) and RuntimeOptions; runs on an untrained AlexNet
 say "untrained AlexNet" in the summary, the plot titles and the checkpoint.
 """
@@ -24,7 +24,7 @@ from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.run_configs import RANDOM_WEIGHTS, FaceRunConfig, FeaturesRunConfig
-from cnnlab.faces.training.alexnet_inputs import AlexNetInputs, alexnet_run_spec
+from cnnlab.faces.training.alexnet_runs import AlexNetInputs, alexnet_run_spec
 
 log = logging.getLogger(__name__)
 
