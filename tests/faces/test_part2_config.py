@@ -16,7 +16,7 @@ from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.config import EarlyStoppingConfig, SchedulerConfig
 from cnnlab.faces.alexnet import MIN_INPUT_SIZE
 from cnnlab.faces.data.dataset import COURSE_ACTORS
-from cnnlab.faces.kinds import FACE_KINDS, FINETUNE, checkpoint_kind
+from cnnlab.faces.kinds import FACE_KINDS, FINETUNE_KIND, checkpoint_kind
 from cnnlab.faces.models.checkpoints import build_model, checkpoint_problem, load_checkpoint, save_checkpoint
 from cnnlab.faces.models.heads import FaceAlexNet, FeatureClassifier
 from cnnlab.faces.models.mlp import MLP
@@ -136,10 +136,28 @@ def test_registry_names_the_four_kinds_and_old_mlp_checkpoints_load(tmp_path):
     assert clf.model.config == mlp.config and clf.model.num_classes == 3
 
 
+@pytest.mark.parametrize("name", FACE_KINDS.names())
+def test_every_part2_kind_is_one_record_that_core_knows(name):
+    """Its lazily named functions exist, its run config is a Part 2 one, and core.runs sees the same kind."""
+    from cnnlab.core.runs.catalog import kinds
+    from cnnlab.core.runs.kinds import RUN_KINDS
+    from cnnlab.faces.kinds import FaceKind, face_kind, register_face_kind
+
+    record = face_kind(name)
+    for fn in (record.build, record.train, record.run_kind.load_model, record.run_kind.inspect):
+        assert callable(fn.resolve())  # a typo in a "module:function" path fails here, not in a user's run
+    config = record.config()
+    assert record.read_config(to_dict(config)) == config and config.channels in (1, 3) and config.image_size > 0
+    core = RUN_KINDS.create(name)
+    assert core.part == "Part 2" and core.files == ("model.pt",) and name in kinds()
+    with pytest.raises(ValueError, match="already registered"):
+        register_face_kind(FaceKind(name, "again", record.config, build=record.build, train=record.train))
+
+
 def test_fine_tuned_checkpoints_have_one_kind_and_old_ones_still_load():
     """A fine-tuning run's model.pt says alexnet-finetune whichever recipe wrote it; the network follows its
     config. Checkpoints written before said "alexnet" (classic recipes: an alias) or alexnet-features."""
-    assert checkpoint_kind("alexnet") is FINETUNE and "alexnet" not in FACE_KINDS
+    assert checkpoint_kind("alexnet") is FINETUNE_KIND and "alexnet" not in FACE_KINDS
     header = {
         "format": "cnnlab-face-classifier",
         "format_version": 1,
@@ -153,9 +171,9 @@ def test_fine_tuned_checkpoints_have_one_kind_and_old_ones_still_load():
     assert "unknown model kind 'resnet'" in checkpoint_problem({**header, "kind": "resnet"})
     with torch.device("meta"):  # shapes only: a whole AlexNet allocates nothing
         assert isinstance(build_model("alexnet", {"dropout": 0.5}, 2), FaceAlexNet)
-        assert isinstance(build_model(FINETUNE.name, {"dropout": 0.5}, 2), FaceAlexNet)
+        assert isinstance(build_model(FINETUNE_KIND.name, {"dropout": 0.5}, 2), FaceAlexNet)
         from_features = {"layer": "conv4", "grid": None, "hidden": [8], "dropout": 0.0}
-        model = build_model(FINETUNE.name, from_features, 2, image_size=MIN_INPUT_SIZE)
+        model = build_model(FINETUNE_KIND.name, from_features, 2, image_size=MIN_INPUT_SIZE)
         assert isinstance(model, FeatureClassifier) and model.layer == "conv4"
 
 

@@ -40,10 +40,10 @@ __all__ = [
     "face_kind",
     "checkpoint_kind",
     "is_checkpoint_kind",
-    "MLP",
-    "FACE_CNN",
-    "FEATURES",
-    "FINETUNE",
+    "MLP_KIND",
+    "FACE_CNN_KIND",
+    "FEATURES_KIND",
+    "FINETUNE_KIND",
 ]
 
 PART = "Part 2"
@@ -115,7 +115,7 @@ def is_checkpoint_kind(name: object) -> bool:
     return isinstance(name, str) and (name in FACE_KINDS or name in _ALIASES)
 
 
-MLP = register_face_kind(
+MLP_KIND = register_face_kind(
     FaceKind(
         "mlp",
         "MLP",
@@ -124,7 +124,7 @@ MLP = register_face_kind(
         train=lazy("cnnlab.faces.training.small:train_mlp"),
     )
 )
-FACE_CNN = register_face_kind(
+FACE_CNN_KIND = register_face_kind(
     FaceKind(
         "face-cnn",
         "small CNN",
@@ -133,7 +133,7 @@ FACE_CNN = register_face_kind(
         train=lazy("cnnlab.faces.training.small:train_face_cnn"),
     )
 )
-FEATURES = register_face_kind(
+FEATURES_KIND = register_face_kind(
     FaceKind(
         "alexnet-features",
         "AlexNet features + head",
@@ -145,7 +145,7 @@ FEATURES = register_face_kind(
 # Its model.pt: the 2.2 network fine-tuned (from-features) or a whole AlexNet (the classic recipes). Before
 # the kind named its checkpoints, they said "alexnet-features" (that kind's builder loads them, unchanged)
 # and "alexnet" (the classic ones: the alias).
-FINETUNE = register_face_kind(
+FINETUNE_KIND = register_face_kind(
     FaceKind(
         "alexnet-finetune",
         "fine-tuned AlexNet",

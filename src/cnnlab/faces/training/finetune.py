@@ -34,7 +34,7 @@ from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.alexnet import LAYER_ORDER, LAYERS, TRAIN_FROM
 from cnnlab.faces.alexnet.model import pool_to_grid
 from cnnlab.faces.data.run_faces import check_faces
-from cnnlab.faces.kinds import FEATURES, FINETUNE
+from cnnlab.faces.kinds import FEATURES_KIND, FINETUNE_KIND
 from cnnlab.faces.run_configs import FROM_FEATURES, FeaturesRunConfig, FinetuneRunConfig
 from cnnlab.faces.training.finetune_classic import UNTRAINED, finetune_last_layer
 from cnnlab.faces.training.transfer import (
@@ -167,7 +167,7 @@ def _start_run(
     if problem is not None:
         raise ConfigError(f"the 2.2 run to fine-tune from, {path}, is not a finished run folder ({problem})")
     s = load_summary(path)
-    if s.get("kind") != FEATURES.name or not (path / "model.pt").is_file():
+    if s.get("kind") != FEATURES_KIND.name or not (path / "model.pt").is_file():
         raise ConfigError(f"{path} is not a 2.2 run (cnnlab part2 features) with a model.pt")
     if (s.get("data") or {}).get("hash") != faces.info["hash"]:
         raise ConfigError(
@@ -351,7 +351,7 @@ def _finetune_from_features(
         save_checkpoint(
             run.file("model.pt"),
             model,
-            kind=FINETUNE.name,
+            kind=FINETUNE_KIND.name,
             config=clf.config,
             class_names=names,
             image_size=settings.input_size,
@@ -380,7 +380,7 @@ def _finetune_from_features(
         )
 
     spec = RunSpec(
-        out_root, FINETUNE.name, resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device)
+        out_root, FINETUNE_KIND.name, resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device)
     )
     return run_cached(spec, fit, write)
 

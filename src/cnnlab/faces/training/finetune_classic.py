@@ -17,7 +17,7 @@ from cnnlab.core.runs.cached import RunSpec, run_cached
 from cnnlab.core.runs.folders import RunDir, RunResult
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
-from cnnlab.faces.kinds import FINETUNE
+from cnnlab.faces.kinds import FINETUNE_KIND
 from cnnlab.faces.run_configs import FinetuneRunConfig
 from cnnlab.faces.training.transfer import alexnet_label, alexnet_summary, layer_features, run_identity
 
@@ -131,7 +131,7 @@ def finetune_last_layer(
         save_checkpoint(
             run.file("model.pt"),
             model,
-            kind=FINETUNE.name,
+            kind=FINETUNE_KIND.name,
             config={"dropout": settings.dropout},
             class_names=names,
             image_size=settings.input_size,
@@ -143,6 +143,6 @@ def finetune_last_layer(
         )
 
     spec = RunSpec(
-        out_root, FINETUNE.name, resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device)
+        out_root, FINETUNE_KIND.name, resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device)
     )
     return run_cached(spec, fit, write)

@@ -24,7 +24,7 @@ from cnnlab.core.cluster import cache_checked_first
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.runtime import DEFAULT_DEVICE
 from cnnlab.core.stats import summarize
-from cnnlab.faces.kinds import MLP, face_kind
+from cnnlab.faces.kinds import MLP_KIND, face_kind
 from cnnlab.faces.run_configs import CNNRunConfig, MLPRunConfig, with_seed
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ def select_mlp_recipe(
 ) -> RecipeChoice:
     """Train every recipe of the grid on `seeds` without evaluating test, and choose by CHOICE_RULE."""
     configs = {r.label: r.apply(base) for r in recipes}
-    runs = [(MLP.name, with_seed(c, s), False) for c in configs.values() for s in seeds]
+    runs = [(MLP_KIND.name, with_seed(c, s), False) for c in configs.values() for s in seeds]
     summaries = run_many(runs, out_root, device=device, jobs=jobs, threads=threads, callbacks=callbacks)
     if any("test_acc" in s for s in summaries):  # the contract of evaluate_test=False, checked where it matters
         raise CnnlabError("a recipe-selection run evaluated the test split")

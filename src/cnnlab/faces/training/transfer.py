@@ -24,7 +24,7 @@ from cnnlab.core.runtime import DEFAULT_DEVICE, DEFAULT_OUT
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.data.run_faces import check_faces
-from cnnlab.faces.kinds import FEATURES
+from cnnlab.faces.kinds import FEATURES_KIND
 from cnnlab.faces.run_configs import RANDOM_WEIGHTS, FaceRunConfig, FeaturesRunConfig
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def alexnet_features(
     cache_dir = feature_cache_dir(out_root, cache_dir)
     device = resolve_device(device)
     spec = RunSpec(
-        out_root, FEATURES.name, resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device)
+        out_root, FEATURES_KIND.name, resolved, info, seed, force=force, callbacks=callbacks, device=device_name(device)
     )
     names = list(faces.class_names)
 
@@ -197,7 +197,7 @@ def alexnet_features(
         save_checkpoint(
             run.file("model.pt"),
             model,
-            kind=FEATURES.name,
+            kind=FEATURES_KIND.name,
             config=config_m,
             class_names=names,
             image_size=settings.input_size,
