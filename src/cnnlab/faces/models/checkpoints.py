@@ -55,7 +55,8 @@ class FaceClassifier:
 
     @property
     def description(self) -> str:
-        return self.meta.get("description", self.kind)
+        """The checkpoint's own description, else its kind's label."""
+        return self.meta.get("description") or checkpoint_kind(self.kind).label
 
 
 def save_checkpoint(
