@@ -187,7 +187,7 @@ def test_alexnet_finetune_replaces_last_layer(tmp_path, freeze):
     s = res.summary
     assert s["alexnet"] == "untrained AlexNet" and s["freeze"] == freeze and 0 <= s["test_acc"] <= 1
     clf = load_checkpoint(res.path / "model.pt")
-    assert clf.kind == "alexnet" and clf.model.classifier[6].out_features == 3
+    assert clf.kind == "alexnet-finetune" == s["kind"] and clf.model.classifier[6].out_features == 3
     # Frozen layers really are the given weights; torchvision key names are kept.
     assert torch.equal(clf.model.features[0].weight, sd["features.0.weight"]) == (freeze != "none")
     assert set(clf.model.state_dict()) == set(sd)

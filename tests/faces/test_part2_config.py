@@ -16,7 +16,9 @@ from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.config import EarlyStoppingConfig, SchedulerConfig
 from cnnlab.faces.alexnet import MIN_INPUT_SIZE
 from cnnlab.faces.data.dataset import COURSE_ACTORS
-from cnnlab.faces.models.checkpoints import FACE_MODELS, build_model, load_checkpoint, save_checkpoint
+from cnnlab.faces.kinds import FACE_KINDS, FINETUNE_KIND, checkpoint_kind
+from cnnlab.faces.models.checkpoints import build_model, checkpoint_problem, load_checkpoint, save_checkpoint
+from cnnlab.faces.models.heads import FaceAlexNet, FeatureClassifier
 from cnnlab.faces.models.mlp import MLP
 from cnnlab.faces.run_configs import (
     FaceDataConfig,
@@ -104,7 +106,7 @@ def test_describe_mlp_follows_the_training_config():
 
 
 # ----------------------------------------------------------------------------- the face-model registry
-@pytest.mark.parametrize("kind", FACE_MODELS.names())
+@pytest.mark.parametrize("kind", FACE_KINDS.names())
 def test_every_registered_face_model_builds_and_runs(kind):
     torch.manual_seed(0)
     model = build_model(kind, {}, num_classes=3, image_size=MIN_INPUT_SIZE).eval()
@@ -115,8 +117,8 @@ def test_every_registered_face_model_builds_and_runs(kind):
 
 
 def test_registry_names_the_four_kinds_and_old_mlp_checkpoints_load(tmp_path):
-    assert FACE_MODELS.names() == ["alexnet", "alexnet-features", "face-cnn", "mlp"]
-    with pytest.raises(ConfigError, match="face model"):
+    assert FACE_KINDS.names() == ["alexnet-features", "alexnet-finetune", "face-cnn", "mlp"]
+    with pytest.raises(ConfigError, match="unknown Part 2 model kind 'resnet'"):
         build_model("resnet", {}, 3)
     mlp = MLP(MLPConfig(image_size=8, hidden=5), 3)
     old = {
@@ -132,6 +134,47 @@ def test_registry_names_the_four_kinds_and_old_mlp_checkpoints_load(tmp_path):
     )
     clf = load_checkpoint(tmp_path / "m.pt")  # written before num_classes left the config
     assert clf.model.config == mlp.config and clf.model.num_classes == 3
+
+
+@pytest.mark.parametrize("name", FACE_KINDS.names())
+def test_every_part2_kind_is_one_record_that_core_knows(name):
+    """Its lazily named functions exist, its run config is a Part 2 one, and core.runs sees the same kind."""
+    from cnnlab.core.runs.catalog import kinds
+    from cnnlab.core.runs.kinds import RUN_KINDS
+    from cnnlab.faces.kinds import FaceKind, face_kind, register_face_kind
+
+    record = face_kind(name)
+    for fn in (record.build, record.train, record.run_kind.load_model, record.run_kind.inspect):
+        assert callable(fn.resolve())  # a typo in a "module:function" path fails here, not in a user's run
+    config = record.config()
+    assert record.read_config(to_dict(config)) == config and config.channels in (1, 3) and config.image_size > 0
+    core = RUN_KINDS.create(name)
+    assert core.part == "Part 2" and core.files == ("model.pt",) and name in kinds()
+    with pytest.raises(ValueError, match="already registered"):
+        register_face_kind(FaceKind(name, "again", record.config, build=record.build, train=record.train))
+
+
+def test_fine_tuned_checkpoints_have_one_kind_and_old_ones_still_load():
+    """A fine-tuning run's model.pt says alexnet-finetune whichever recipe wrote it; the network follows its
+    config. Checkpoints written before said "alexnet" (classic recipes: an alias) or alexnet-features."""
+    assert checkpoint_kind("alexnet") is FINETUNE_KIND and "alexnet" not in FACE_KINDS
+    header = {
+        "format": "cnnlab-face-classifier",
+        "format_version": 1,
+        "config": {"dropout": 0.5},
+        "class_names": ["a", "b"],
+        "image_size": MIN_INPUT_SIZE,
+        "channels": 3,
+        "state_dict": {},
+    }
+    assert checkpoint_problem({**header, "kind": "alexnet"}) is None
+    assert "unknown model kind 'resnet'" in checkpoint_problem({**header, "kind": "resnet"})
+    with torch.device("meta"):  # shapes only: a whole AlexNet allocates nothing
+        assert isinstance(build_model("alexnet", {"dropout": 0.5}, 2), FaceAlexNet)
+        assert isinstance(build_model(FINETUNE_KIND.name, {"dropout": 0.5}, 2), FaceAlexNet)
+        from_features = {"layer": "conv4", "grid": None, "hidden": [8], "dropout": 0.0}
+        model = build_model(FINETUNE_KIND.name, from_features, 2, image_size=MIN_INPUT_SIZE)
+        assert isinstance(model, FeatureClassifier) and model.layer == "conv4"
 
 
 # ----------------------------------------------------------------------------- the CLI

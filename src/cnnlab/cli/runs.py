@@ -11,12 +11,15 @@ from cnnlab.core.io import json_text
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add this area's sub-commands to the `cnnlab` parser."""
-    from cnnlab.core.runs.catalog import KINDS
+    from cnnlab.core.runs.catalog import ROW_KINDS
 
     p = sub.add_parser("runs", help="a table of the run folders (filter, sort, --json); show, diff, tensorboard")
     add_out_arg(p, "the run folders listed")
     p.add_argument(
-        "--kind", metavar="KIND", help=f"only runs of this kind: {', '.join(KINDS)} (or cnn: every Part 1 run)"
+        "--kind",
+        metavar="KIND",
+        help=f"only runs of this kind: {', '.join(ROW_KINDS)} or cnn (every Part 1 CNN run), or a run kind "
+        "as the table's kind column shows it (a wrong one: the error lists them)",
     )
     p.add_argument("--data", metavar="NAME", help="only runs on this data (its name, or a data folder's name)")
     p.add_argument(
@@ -65,6 +68,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def _run_table(args: argparse.Namespace) -> int:
     from cnnlab.core.runs.catalog import filter_runs, list_runs, sort_runs
     from cnnlab.core.runs.table import format_table
+
+    if args.kind is not None:  # --kind is checked against the run kinds both parts register (no torch)
+        import cnnlab.art.kinds  # noqa: F401
+        import cnnlab.faces.kinds  # noqa: F401
 
     records = sort_runs(
         list_runs(args.out), args.sort, reverse=args.reverse

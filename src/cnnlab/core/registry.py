@@ -1,12 +1,15 @@
-"""A tiny name -> factory registry used for models, datasets, transforms and experiment suites.
+"""A tiny name -> factory registry used for models, datasets, transforms and experiment suites, and
+`lazy`: a function named by its import path, imported when first called.
 
 Registries feed CLI choices and test parametrisation, so anything registered is tested automatically.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from cnnlab.core.errors import ConfigError, shorten
 
@@ -49,3 +52,32 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+@dataclass(frozen=True)
+class LazyFunction:
+    """A function named "package.module:function", imported when first called (like an entry point).
+
+    A registry entry can name the code that builds, trains or loads something without importing it:
+    registering costs nothing (no torch), and the module that registers stays below the modules it
+    names, so their imports of it make no cycle. Picklable (a process pool can take it)."""
+
+    path: str
+
+    def __post_init__(self) -> None:
+        module, sep, name = self.path.partition(":")
+        if not (module and sep and name):
+            raise ValueError(f"a lazy function is named 'package.module:function', got {self.path!r}")
+
+    def resolve(self) -> Callable[..., Any]:
+        """The function itself (its module imported now)."""
+        module, _, name = self.path.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+
+def lazy(path: str) -> LazyFunction:
+    """The function at `path` ("package.module:function"), imported when first called."""
+    return LazyFunction(path)

@@ -246,13 +246,14 @@ def run_small_nets(
     """The chosen recipe (an MLPRunConfig) as an MLP of each `hidden` size, then (cnn=True) the small CNN with the
     same recipe (cnnlab.faces.run_configs.cnn_like_mlp, on the first size's config), each over `seeds`, test
     evaluated once; their summaries (with "path", the run id) in that order, MLPs by size then seed."""
+    from cnnlab.faces.kinds import FACE_CNN_KIND, MLP_KIND
     from cnnlab.faces.run_configs import cnn_like_mlp, with_seed
     from cnnlab.faces.training.mlp_recipes import run_many
 
     configs = [replace(recipe, mlp=replace(recipe.mlp, hidden=h)) for h in hidden]
-    runs = [("mlp", with_seed(c, s), True) for c in configs for s in seeds]
+    runs = [(MLP_KIND.name, with_seed(c, s), True) for c in configs for s in seeds]
     if cnn:
-        runs += [("face-cnn", with_seed(cnn_like_mlp(configs[0]), s), True) for s in seeds]
+        runs += [(FACE_CNN_KIND.name, with_seed(cnn_like_mlp(configs[0]), s), True) for s in seeds]
     return run_many(runs, runtime.out, callbacks=callbacks, **pool_settings(runtime))
 
 

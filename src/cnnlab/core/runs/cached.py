@@ -1,7 +1,7 @@
-"""The one recipe of a cached, seeded run: every run kind (Part 1 CNN, colour-only control, MLP, AlexNet
-features, fine-tuning) goes through `run_cached`.
+"""The one recipe of a cached, seeded run: every run kind (each part's, core.runs.kinds.RUN_KINDS) goes
+through `run_cached`.
 
-    result = run_cached(RunSpec(out, "mlp", identity, faces.info, seed), train=fit, write=write_files)
+    result = run_cached(RunSpec(out, kind, identity, data.info, seed), train=fit, write=write_files)
 
 1. A finished, valid run folder with the same identity (kind, resolved config, data hash, seed,
    version) is reused: `train` is not called (and then no training callback runs).

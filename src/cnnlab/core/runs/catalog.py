@@ -7,10 +7,10 @@ folders in about a second), plus the indexes that say what a run belongs to:
                                the search suite's `trials[].run_id` are sweep trials
   <root>/sweeps/<study>.json   written by `cnnlab sweep` (`sweep_index_path`): its trials' run ids
 
-Kinds: "run" (a Part 1 run trained on its own), "suite" (a suite member), "trial" (a sweep trial),
-"mlp", "face-cnn", "alexnet-features", "alexnet-finetune" (Part 2); a run that is both a suite member and a trial
-shows as "suite" and matches `--kind trial` too. A folder that cannot be read is listed with its status
-("half-written": a temporary folder of a run still being written or killed; "incomplete": no
+Kinds: a Part 1 CNN run shows as "run" (trained alone), "suite" (a suite member) or "trial" (a sweep trial;
+both: "suite", matching `--kind trial` too); any other run as its run kind, registered by its part in
+core.runs.kinds.RUN_KINDS (`kinds()`; core names none). A folder that cannot be read is listed with its
+status ("half-written": a temporary folder of a run still being written or killed; "incomplete": no
 summary.json; "unreadable": a file that is not valid JSON or cannot be opened), never an exception.
 """
 
@@ -30,6 +30,7 @@ from typing import Any
 from cnnlab.core.config import flatten
 from cnnlab.core.errors import CnnlabError, clip, shorten
 from cnnlab.core.io import load_json
+from cnnlab.core.runs.kinds import RUN_KINDS
 from cnnlab.core.runs.validity import SUMMARY, documents_problem
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 __all__ = [
     "RunRow",
     "COLUMNS",
-    "KINDS",
     "list_runs",
     "filter_runs",
     "sort_runs",
@@ -46,11 +46,16 @@ __all__ = [
     "parse_where",
 ]
 
-KINDS = ("run", "suite", "trial", "mlp", "face-cnn", "alexnet-features", "alexnet-finetune")
+ROW_KINDS = ("run", "suite", "trial")  # what a Part 1 CNN run shows as (see the module docstring)
 COLUMNS = ("run_id", "kind", "data", "seed", "epochs", "train_acc", "val_acc", "test_acc", "seconds", "when")
 _RUN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*-[0-9a-f]{12}$")  # <kind>-<short hash>, see core.runs.run_id
 _STAGING_PREFIX = ".tmp-tensorboard-"  # live TensorBoard staging (core.tensorboard), not a run
 _PART1_KIND = "cnn"
+
+
+def kinds() -> tuple[str, ...]:
+    """What `--kind` takes: ROW_KINDS, cnn (every Part 1 CNN run), then each other run kind registered so far."""
+    return ROW_KINDS + (_PART1_KIND,) + tuple(name for name in RUN_KINDS.names() if name != _PART1_KIND)
 
 
 @dataclass
@@ -61,8 +66,8 @@ class RunRow:
     run_id: str
     status: str = "ok"  # ok, half-written, incomplete, unreadable
     problem: str = ""
-    kind: str = ""  # one of KINDS, or the summary's kind when unknown
-    run_kind: str = ""  # summary.json's kind: cnn, mlp, alexnet-features, alexnet-finetune
+    kind: str = ""  # one of ROW_KINDS, else the run kind
+    run_kind: str = ""  # summary.json's kind (cnn, colour-only, each Part 2 kind, ...)
     suites: tuple[str, ...] = ()
     studies: tuple[str, ...] = ()
     data: str = ""
@@ -160,15 +165,12 @@ def _candidates(root: Path) -> Iterable[os.DirEntry]:
     with os.scandir(root) as it:
         for entry in it:
             name = entry.name
-            if not (entry.is_symlink() or entry.is_dir()) or name.startswith(
-                _STAGING_PREFIX
-            ):  # is_dir() of a link loop raises
+            # is_dir() of a link loop raises
+            if not (entry.is_symlink() or entry.is_dir()) or name.startswith(_STAGING_PREFIX):
                 continue
             if name.startswith(".tmp-") or _RUN_NAME.match(name):
                 yield entry
-            elif os.path.exists(os.path.join(entry.path, "config.json")) or os.path.exists(
-                os.path.join(entry.path, "summary.json")
-            ):
+            elif any(os.path.exists(os.path.join(entry.path, f)) for f in ("config.json", SUMMARY)):
                 yield entry
 
 
@@ -330,14 +332,14 @@ def _matches(rec: RunRow, key: str, op: str, wanted: Any) -> bool:
 def filter_runs(
     records: Iterable[RunRow], kind: str | None = None, data: str | None = None, where: Sequence[str] = ()
 ) -> list[RunRow]:
-    """Runs of `kind` (a KINDS value, or cnn for every Part 1 run), on `data` (its name or folder
-    name), and matching every `where` condition (KEY=VALUE on dotted config/summary keys)."""
+    """Runs of `kind` (of `kinds()`, or a kind some run shows), on `data` (its name or folder name), and
+    matching every `where` condition (KEY=VALUE on dotted config/summary keys)."""
     conditions = [parse_where(w) for w in where]
     records = list(records)
     for key, _, _ in conditions:
         check_key(key, records, "--where")
-    if kind is not None and kind not in KINDS + (_PART1_KIND,):
-        raise CnnlabError(f"unknown kind {shorten(kind)} (choose from: {', '.join(KINDS + (_PART1_KIND,))})")
+    if kind is not None and kind not in kinds() and not any(kind in (r.kind, r.run_kind) for r in records):
+        raise CnnlabError(f"unknown kind {shorten(kind)} (choose from: {', '.join(kinds())})")
     out = []
     for rec in records:
         if kind is not None and not (

@@ -10,14 +10,12 @@ class for one correctly and one wrongly classified face of a few people. Nothing
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from cnnlab.core.config import from_dict
 from cnnlab.core.diagnostics.metrics import (
     SPLITS,
     InspectResult,
@@ -30,19 +28,13 @@ from cnnlab.core.diagnostics.metrics import (
 from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.core.runs.folders import read_run
 from cnnlab.core.runtime import DEFAULT_DEVICE
-from cnnlab.faces.run_configs import CNNRunConfig, FaceRunConfig, FeaturesRunConfig, FinetuneRunConfig, MLPRunConfig
+from cnnlab.faces.kinds import FACE_KINDS, face_kind
+from cnnlab.faces.run_configs import FaceRunConfig
 
-__all__ = ["RUN_CONFIGS", "inspect_run", "load_run_model_and_faces", "run_config", "run_split", "to_display"]
+__all__ = ["inspect_run", "load_run_model_and_faces", "run_config", "run_split", "to_display"]
 
 log = logging.getLogger(__name__)
 
-# The Part 2 run kinds (core.runs run ids) and the run config each records in config.json.
-RUN_CONFIGS: dict[str, type] = {
-    "mlp": MLPRunConfig,
-    "face-cnn": CNNRunConfig,
-    "alexnet-features": FeaturesRunConfig,
-    "alexnet-finetune": FinetuneRunConfig,
-}
 SALIENCY_METHOD = "guided-backprop"  # the method of 2.5
 SALIENCY_CLASSES = 4
 
@@ -54,13 +46,11 @@ def to_display(x: torch.Tensor) -> np.ndarray:
 
 
 def run_config(kind: str, recorded: dict[str, Any]) -> FaceRunConfig:
-    """The run config of a Part 2 run from config.json's "config" (extra keys such as the AlexNet weights'
-    hash, recorded beside it, are left out)."""
-    if kind not in RUN_CONFIGS:
-        raise CnnlabError(f"not a Part 2 run kind: {kind!r} (one of: {', '.join(RUN_CONFIGS)})")
-    cls = RUN_CONFIGS[kind]
-    names = {f.name for f in fields(cls)}
-    return from_dict(cls, {k: v for k, v in recorded.items() if k in names})
+    """The run config of a Part 2 run of `kind` from config.json's "config" (its record's config class,
+    cnnlab.faces.kinds; extra keys such as the AlexNet weights' hash, recorded beside it, are left out)."""
+    if kind not in FACE_KINDS:
+        raise CnnlabError(f"not a Part 2 run kind: {kind!r} (one of: {', '.join(FACE_KINDS.names())})")
+    return face_kind(kind).read_config(recorded)
 
 
 def load_run_model_and_faces(run_path: str | Path, device: str = DEFAULT_DEVICE) -> tuple[Any, Any]:

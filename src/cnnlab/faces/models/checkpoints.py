@@ -1,108 +1,44 @@
 """Part 2 face classifiers as self-describing checkpoints, plus `predict` for any image file.
 
-Four model kinds (registry FACE_MODELS) share one checkpoint format (a dict of plain types and tensors, loadable with
-`torch.load(weights_only=True)`):
-  mlp               the 2.1/2.3 MLP on small images (its input standardisation lives in buffers)
-  face-cnn          the small CNN beside it (cnnlab.faces.models.cnn), standardised the same way
-  alexnet-features  2.2: AlexNet up to a layer (frozen, ImageNet-normalised) + a fully connected head
-  alexnet           2.4: a whole AlexNet whose last layer has one output per actor
+Every Part 2 kind (cnnlab.faces.kinds: mlp, face-cnn, alexnet-features, alexnet-finetune) saves its
+network in one checkpoint format (a dict of plain types and tensors, loadable with
+`torch.load(weights_only=True)`) under its own kind name; the kind's record builds the network back
+(its `build`, faces.models.builders). Older checkpoints of kind "alexnet" load as alexnet-finetune.
 Each carries its class names, input size and channels, so predict/explain need nothing else.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from cnnlab.core.config import from_dict
 from cnnlab.core.errors import CnnlabError, ConfigError, first_line
 from cnnlab.core.images import MAX_IMAGE_SIZE, open_image
 from cnnlab.core.io import atomic_path, atomic_write_json
-from cnnlab.core.registry import Registry
 from cnnlab.core.runs.state_dicts import load_weights, state_dict_problem
 from cnnlab.core.runtime import DEFAULT_DEVICE
-from cnnlab.faces.alexnet.model import INPUT_SIZE, UNTRAINED_LABEL, feature_shape
-from cnnlab.faces.models.heads import FaceAlexNet, FeatureClassifier
-from cnnlab.faces.models.mlp import MLP
-from cnnlab.faces.run_configs import FaceCNNConfig, FeaturesConfig, FinetuneConfig, MLPConfig
+from cnnlab.faces.alexnet.model import INPUT_SIZE, UNTRAINED_LABEL
+from cnnlab.faces.kinds import FACE_KINDS, checkpoint_kind, face_kind, is_checkpoint_kind
 
 CHECKPOINT_FORMAT = "cnnlab-face-classifier"
 CHECKPOINT_VERSION = 1
 MIN_IMAGE_SIZE = 8  # the smallest input side a checkpoint may declare (MAX_IMAGE_SIZE: cnnlab.core.images)
 
 
-# ----------------------------------------------------------------------------- the face-model registry
-# Each factory: (config from a checkpoint, num_classes, image_size or None for the kind's default,
-# init) -> a model with `input_shape` (C, H, W). Missing config keys take the Part 2 config defaults.
-FACE_MODELS: Registry[nn.Module] = Registry("face model")
-
-
-@FACE_MODELS.register("mlp")
-def _build_mlp(
-    config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True
-) -> nn.Module:
-    known = {f.name for f in fields(MLPConfig)}
-    data = {k: v for k, v in config.items() if k in known}  # older checkpoints also stored num_classes
-    data.setdefault("per_image", False)  # checkpoints from before per-image standardisation were trained without it
-    if image_size is not None:
-        data["image_size"] = int(image_size)
-    return MLP(from_dict(MLPConfig, data), num_classes)
-
-
-@FACE_MODELS.register("face-cnn")
-def _build_cnn(
-    config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True
-) -> nn.Module:
-    from cnnlab.faces.models.cnn import FaceCNN
-
-    known = {f.name for f in fields(FaceCNNConfig)}
-    data = {k: v for k, v in config.items() if k in known}
-    if image_size is not None:
-        data["image_size"] = int(image_size)
-    return FaceCNN(from_dict(FaceCNNConfig, data), num_classes)
-
-
-@FACE_MODELS.register("alexnet-features")
-def _build_features(
-    config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True
-) -> nn.Module:
-    defaults = FeaturesConfig()
-    size = int(image_size or defaults.input_size)
-    layer = str(config.get("layer", defaults.layer))
-    grid = None if config.get("grid") is None else int(config["grid"])
-    in_features = int(config.get("in_features") or math.prod(feature_shape(layer, size, grid)))
-    hidden = [int(h) for h in config.get("hidden", defaults.head_hidden)]
-    dropout = float(config.get("dropout", defaults.dropout))
-    model = FeatureClassifier(layer, in_features, hidden, num_classes, dropout, init=init, grid=grid)
-    model.input_shape = (3, size, size)
-    return model
-
-
-@FACE_MODELS.register("alexnet")
-def _build_alexnet(
-    config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True
-) -> nn.Module:
-    defaults = FinetuneConfig()
-    size = int(image_size or defaults.input_size)
-    model = FaceAlexNet(num_classes, float(config.get("dropout", defaults.dropout)), init=init)
-    model.input_shape = (3, size, size)
-    return model
-
-
 def build_model(
     kind: str, config: Mapping[str, Any], num_classes: int, image_size: int | None = None, init: bool = True
 ) -> nn.Module:
-    """An untrained face model of a registered `kind` from its plain-dict config (init=False: AlexNet
-    parameters are left uninitialised, for loading a checkpoint). It has `input_shape` (C, H, W)."""
-    return FACE_MODELS.create(kind, config, num_classes, image_size=image_size, init=init)
+    """An untrained network of the Part 2 kind a checkpoint names (cnnlab.faces.kinds: a kind or an older
+    alias) from its plain-dict config (init=False: AlexNet parameters are left uninitialised, for loading a
+    checkpoint). It has `input_shape` (C, H, W). A ConfigError names the kinds when `kind` is none of them."""
+    return checkpoint_kind(kind).build(config, num_classes, image_size=image_size, init=init)
 
 
 @dataclass
@@ -119,7 +55,8 @@ class FaceClassifier:
 
     @property
     def description(self) -> str:
-        return self.meta.get("description", self.kind)
+        """The checkpoint's own description, else its kind's label."""
+        return self.meta.get("description") or checkpoint_kind(self.kind).label
 
 
 def save_checkpoint(
@@ -134,11 +71,10 @@ def save_checkpoint(
     meta: dict[str, Any] | None = None,
 ) -> Path:
     """Write model + everything predict/explain need to `path` (and a readable `path`.json beside it)."""
-    FACE_MODELS.get(kind)  # an unregistered kind is a ConfigError naming the choices
     header = {
         "format": CHECKPOINT_FORMAT,
         "format_version": CHECKPOINT_VERSION,
-        "kind": kind,
+        "kind": face_kind(kind).name,  # an unregistered kind is a ConfigError naming the choices
         "config": json.loads(json.dumps(config)),  # plain types only (weights_only loading)
         "class_names": list(class_names),
         "image_size": int(image_size),
@@ -152,6 +88,11 @@ def save_checkpoint(
         torch.save({**header, "state_dict": state}, f)
     atomic_write_json(path.with_suffix(".json"), header)
     return path
+
+
+def load_run_model(run_path: str | os.PathLike) -> nn.Module:
+    """The network of a finished Part 2 run folder (its model.pt), in eval mode: what `cnnlab.load_model` returns."""
+    return load_checkpoint(Path(run_path) / "model.pt").model.eval()
 
 
 def load_checkpoint(path: str | os.PathLike, device: str = DEFAULT_DEVICE) -> FaceClassifier:
@@ -173,7 +114,7 @@ def load_checkpoint(path: str | os.PathLike, device: str = DEFAULT_DEVICE) -> Fa
     problem = checkpoint_problem(obj)
     if problem is not None:
         raise CnnlabError(f"{path} {problem}")
-    kind, config, names, size = obj["kind"], obj["config"], obj["class_names"], obj["image_size"]
+    kind, config, names, size = checkpoint_kind(obj["kind"]).name, obj["config"], obj["class_names"], obj["image_size"]
     try:
         with torch.device("meta"):  # shapes only: a config asking for a huge model allocates nothing
             expected = build_model(kind, config, len(names), image_size=size, init=True)
@@ -218,8 +159,8 @@ def checkpoint_problem(obj: object) -> str | None:
         return f"has an invalid format_version {str(version)[:40]!r}"
     if version > CHECKPOINT_VERSION:
         return f"has checkpoint format {version}; this cnnlab reads up to {CHECKPOINT_VERSION}"
-    if not isinstance(obj["kind"], str) or obj["kind"] not in FACE_MODELS:
-        return f"names an unknown model kind {str(obj['kind'])[:40]!r} (known: {', '.join(FACE_MODELS.names())})"
+    if not is_checkpoint_kind(obj["kind"]):
+        return f"names an unknown model kind {str(obj['kind'])[:40]!r} (known: {', '.join(FACE_KINDS.names())})"
     if not isinstance(obj["config"], dict) or not all(isinstance(k, str) for k in obj["config"]):
         return "has no model config (a mapping of names to values)"
     names = obj["class_names"]
@@ -299,9 +240,9 @@ def untrained_note(clf: FaceClassifier) -> str:
 
 
 __all__ = [
-    "FACE_MODELS",
     "FaceClassifier",
     "build_model",
+    "load_run_model",
     "save_checkpoint",
     "load_checkpoint",
     "checkpoint_problem",

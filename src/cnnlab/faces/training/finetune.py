@@ -7,7 +7,7 @@ from-features (the default): start from the trained 2.2 network, AlexNet up to t
     frozen and their output comes from the feature cache (2.2 caches it in the same pass), which is
     what makes end-to-end training affordable on a CPU. The starting point is evaluated as "epoch 0"
     and competes for the best epoch by validation accuracy, so the result is never worse on
-    validation than 2.2. The checkpoint is a 2.2-shaped network (kind alexnet-features).
+    validation than 2.2. The checkpoint is a 2.2-shaped network (its config names the 2.2 layer).
 features / all-but-last / none: the classic recipe with ImageNet weights, AlexNet with a new last
     layer (classifier.6) trained with the convolutional layers frozen, everything but the new layer
     frozen, or nothing frozen.
@@ -34,6 +34,7 @@ from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.alexnet import LAYER_ORDER, LAYERS, TRAIN_FROM
 from cnnlab.faces.alexnet.model import pool_to_grid
 from cnnlab.faces.data.run_faces import check_faces
+from cnnlab.faces.kinds import FEATURES_KIND, FINETUNE_KIND
 from cnnlab.faces.run_configs import FROM_FEATURES, FeaturesRunConfig, FinetuneRunConfig
 from cnnlab.faces.training.alexnet_runs import AlexNetInputs, alexnet_run_spec
 from cnnlab.faces.training.finetune_classic import UNTRAINED, finetune_last_layer
@@ -126,7 +127,7 @@ def _start_run(
     if problem is not None:
         raise ConfigError(f"the 2.2 run to fine-tune from, {path}, is not a finished run folder ({problem})")
     s = load_summary(path)
-    if s.get("kind") != "alexnet-features" or not (path / "model.pt").is_file():
+    if s.get("kind") != FEATURES_KIND.name or not (path / "model.pt").is_file():
         raise ConfigError(f"{path} is not a 2.2 run (cnnlab part2 features) with a model.pt")
     if (s.get("data") or {}).get("hash") != faces.info["hash"]:
         raise ConfigError(
@@ -291,7 +292,7 @@ def _finetune_from_features(
         save_checkpoint(
             run.file("model.pt"),
             model,
-            kind="alexnet-features",
+            kind=FINETUNE_KIND.name,
             config=clf.config,
             class_names=names,
             image_size=settings.input_size,
@@ -320,7 +321,7 @@ def _finetune_from_features(
         )
 
     spec = alexnet_run_spec(
-        "alexnet-finetune", inputs, resolved, config.train.seed, runtime, force=force, callbacks=callbacks
+        FINETUNE_KIND.name, inputs, resolved, config.train.seed, runtime, force=force, callbacks=callbacks
     )
     return run_cached(spec, fit, write)
 

@@ -17,6 +17,7 @@ from cnnlab.core.runs.folders import RunDir, RunResult
 from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
+from cnnlab.faces.kinds import FINETUNE_KIND
 from cnnlab.faces.run_configs import FinetuneRunConfig
 from cnnlab.faces.training.alexnet_runs import AlexNetInputs, alexnet_run_spec
 from cnnlab.faces.training.transfer import alexnet_label, alexnet_summary, layer_features, run_identity
@@ -129,7 +130,7 @@ def finetune_last_layer(
         save_checkpoint(
             run.file("model.pt"),
             model,
-            kind="alexnet",
+            kind=FINETUNE_KIND.name,
             config={"dropout": settings.dropout},
             class_names=names,
             image_size=settings.input_size,
@@ -141,6 +142,6 @@ def finetune_last_layer(
         )
 
     spec = alexnet_run_spec(
-        "alexnet-finetune", inputs, resolved, config.train.seed, runtime, force=force, callbacks=callbacks
+        FINETUNE_KIND.name, inputs, resolved, config.train.seed, runtime, force=force, callbacks=callbacks
     )
     return run_cached(spec, fit, write)

@@ -24,6 +24,7 @@ from cnnlab.core.cluster import cache_checked_first
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.runtime import DEFAULT_DEVICE
 from cnnlab.core.stats import summarize
+from cnnlab.faces.kinds import MLP_KIND, face_kind
 from cnnlab.faces.run_configs import CNNRunConfig, MLPRunConfig, with_seed
 
 log = logging.getLogger(__name__)
@@ -115,17 +116,16 @@ _WORKER_FACES: dict = {}
 
 @cache_checked_first  # on a cluster, cached runs are found in the client's runs folder and never sent
 def run_small(kind: str, config: Any, out_root: str, device: str, callbacks: Sequence[Any], evaluate_test: bool):
-    """Train (or reuse) one MLP ("mlp") or small CNN ("face-cnn") run; its summary and run folder name. The
-    faces are loaded once per process (a pool worker keeps them between runs)."""
+    """Train (or reuse) one run of a small Part 2 kind (the MLP, the small CNN: its record's train function,
+    cnnlab.faces.kinds); its summary and run folder name. The faces are loaded once per process (a pool
+    worker keeps them between runs)."""
     from cnnlab.faces.data.run_faces import load_run_faces
-    from cnnlab.faces.training.small import train_face_cnn, train_mlp
 
     key = (config.data, config.image_size, config.channels)
     if key not in _WORKER_FACES:
         _WORKER_FACES[key] = load_run_faces(config)
-    train = train_mlp if kind == "mlp" else train_face_cnn
     # Recipe-selection runs draw no pictures: only the numbers decide.
-    result = train(
+    result = face_kind(kind).train(
         _WORKER_FACES[key],
         config,
         out_root,
@@ -146,7 +146,7 @@ def run_many(
     threads: int = 1,
     callbacks: Sequence[Any] = (),
 ) -> list[dict]:
-    """(kind, config, evaluate_test) runs in `jobs` processes (cnnlab.core.processes.map_jobs); summaries in order."""
+    """(kind name, config, evaluate_test) runs in `jobs` processes (cnnlab.core.processes.map_jobs); summaries in order."""
     from cnnlab.core.pool import map_jobs
 
     calls = [(kind, config, str(out_root), device, tuple(callbacks), test) for kind, config, test in runs]
@@ -166,7 +166,7 @@ def select_mlp_recipe(
 ) -> RecipeChoice:
     """Train every recipe of the grid on `seeds` without evaluating test, and choose by CHOICE_RULE."""
     configs = {r.label: r.apply(base) for r in recipes}
-    runs = [("mlp", with_seed(c, s), False) for c in configs.values() for s in seeds]
+    runs = [(MLP_KIND.name, with_seed(c, s), False) for c in configs.values() for s in seeds]
     summaries = run_many(runs, out_root, device=device, jobs=jobs, threads=threads, callbacks=callbacks)
     if any("test_acc" in s for s in summaries):  # the contract of evaluate_test=False, checked where it matters
         raise CnnlabError("a recipe-selection run evaluated the test split")

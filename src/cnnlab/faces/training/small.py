@@ -34,6 +34,7 @@ from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.config import MONITOR_BEST, MONITOR_NAMES
 from cnnlab.core.train.trainer import Augment, Trainer
 from cnnlab.faces.data.run_faces import check_faces
+from cnnlab.faces.kinds import FACE_CNN_KIND, MLP_KIND
 from cnnlab.faces.run_configs import INIT_DESCRIPTIONS, CNNRunConfig, FaceRunConfig, MLPRunConfig
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,7 @@ def train_mlp(
     names = list(faces.class_names)
     info = faces.info
     device = resolve_device(device)
-    spec = _small_spec("mlp", config, faces, out_root, device, force, callbacks, evaluate_test)
+    spec = _small_spec(MLP_KIND.name, config, faces, out_root, device, force, callbacks, evaluate_test)
 
     def fit() -> tuple[Any, Any, dict]:
         mean, std = input_stats(faces.train_x, m.standardize, m.per_image)
@@ -242,7 +243,7 @@ def train_mlp(
         save_checkpoint(
             run.file("model.pt"),
             model,
-            kind="mlp",
+            kind=MLP_KIND.name,
             config=to_dict(m),
             class_names=names,
             image_size=m.image_size,
@@ -303,7 +304,7 @@ def train_face_cnn(
     names = list(faces.class_names)
     info = faces.info
     device = resolve_device(device)
-    spec = _small_spec("face-cnn", config, faces, out_root, device, force, callbacks, evaluate_test)
+    spec = _small_spec(FACE_CNN_KIND.name, config, faces, out_root, device, force, callbacks, evaluate_test)
 
     def fit() -> tuple[Any, Any, dict]:
         mean, std = input_stats(faces.train_x, c.standardize, c.per_image)
@@ -320,7 +321,7 @@ def train_face_cnn(
         save_checkpoint(
             run.file("model.pt"),
             model,
-            kind="face-cnn",
+            kind=FACE_CNN_KIND.name,
             config=to_dict(c),
             class_names=names,
             image_size=c.image_size,

@@ -23,6 +23,7 @@ from cnnlab.core.runs.folders import RunDir, RunResult
 from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
+from cnnlab.faces.kinds import FEATURES_KIND
 from cnnlab.faces.run_configs import RANDOM_WEIGHTS, FaceRunConfig, FeaturesRunConfig
 from cnnlab.faces.training.alexnet_runs import AlexNetInputs, alexnet_run_spec
 
@@ -125,7 +126,7 @@ def alexnet_features(
     device = resolve_device(runtime.device)
     identity = run_identity(config, settings.weights, weights)
     spec = alexnet_run_spec(
-        "alexnet-features", inputs, identity, config.train.seed, runtime, force=force, callbacks=callbacks
+        FEATURES_KIND.name, inputs, identity, config.train.seed, runtime, force=force, callbacks=callbacks
     )
     names = list(faces.class_names)
 
@@ -183,7 +184,7 @@ def alexnet_features(
         save_checkpoint(
             run.file("model.pt"),
             model,
-            kind="alexnet-features",
+            kind=FEATURES_KIND.name,
             config=config_m,
             class_names=names,
             image_size=settings.input_size,
