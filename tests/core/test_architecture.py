@@ -75,3 +75,48 @@ def test_module_rules(path: Path):
             assert not private, f"{path.name} imports private names {private} from {node.module}"
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{path.relative_to(PACKAGE)} has {lines} lines (split it: at most {MAX_LINES})"
+
+
+FACES_DEPTH = 7  # issue 27: the import graph inside faces/ at most 7 levels deep
+FACES_UNITS = ("cnnlab.faces.facescrub", "cnnlab.faces.alexnet")  # rooms kept as they were: one node each
+
+
+def _faces_unit(name: str) -> str:
+    return next((unit for unit in FACES_UNITS if name == unit or name.startswith(unit + ".")), name)
+
+
+def faces_import_depth() -> tuple[int, list[str]]:
+    """The longest chain of module-scope imports between the modules of cnnlab.faces, and the chain.
+
+    Imports inside functions (deferred, to keep torch out of a light import) and under TYPE_CHECKING are not
+    edges; a package's __init__ is a facade, not a level; facescrub/ and alexnet/ count as one node each."""
+    modules = {_module_name(p) for p in MODULES if _module_name(p).startswith("cnnlab.faces.")}
+    nodes = {_faces_unit(m) for m in modules}
+    edges: dict[str, set[str]] = {n: set() for n in nodes}
+    for path in MODULES:
+        name = _module_name(path)
+        if name not in modules or path.name == "__init__.py":
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module scope only
+            if isinstance(node, ast.ImportFrom) and node.module in modules:
+                for alias in node.names:  # `from package import module` names the module
+                    full = f"{node.module}.{alias.name}"
+                    target = _faces_unit(full if full in modules else node.module)
+                    if target in nodes and target != _faces_unit(name):
+                        edges[_faces_unit(name)].add(target)
+
+    def longest(node: str, seen: frozenset[str]) -> list[str]:
+        best = [node]
+        for nxt in edges[node] - seen:
+            chain = [node, *longest(nxt, seen | {nxt})]
+            best = max(best, chain, key=len)
+        return best
+
+    chain = max((longest(n, frozenset({n})) for n in nodes), key=len)
+    return len(chain), chain
+
+
+def test_faces_import_graph_is_shallow():
+    depth, chain = faces_import_depth()
+    assert depth <= FACES_DEPTH, " -> ".join(chain)
+    assert depth >= 3  # the measure sees the rooms: training -> data -> facescrub at least

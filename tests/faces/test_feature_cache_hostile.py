@@ -19,8 +19,8 @@ from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.config import OptimizerConfig, TrainConfig
 from cnnlab.faces.alexnet import features as FE
 from cnnlab.faces.run_configs import FeaturesConfig, FeaturesRunConfig
-from cnnlab.faces.training.alexnet_runs import AlexNetInputs
-from cnnlab.faces.training.transfer import alexnet_features, layer_features
+from cnnlab.faces.training.alexnet_runs import AlexNetInputs, layer_features
+from cnnlab.faces.training.transfer import alexnet_features
 
 LAYER, WIDTH = "conv4", 256 * 3 * 3  # conv4 of a 67x67 face
 

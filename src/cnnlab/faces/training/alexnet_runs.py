@@ -12,18 +12,24 @@ what lets the report's 2.2 runs, the layer sweep and the fine-tuning share one A
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cnnlab.core.config import to_dict
 from cnnlab.core.device import device_name, resolve_device
+from cnnlab.core.errors import ConfigError
 from cnnlab.core.runs.cached import RunSpec
 from cnnlab.core.runtime import RuntimeOptions
 from cnnlab.core.train.callbacks import Callback
 from cnnlab.faces.data.run_faces import RunFacesSpec, check_faces
+from cnnlab.faces.run_configs import RANDOM_WEIGHTS, FaceRunConfig
 
 if TYPE_CHECKING:  # importing the dataset imports torch
+    import torch
+
     from cnnlab.faces.data.dataset import FaceData
 
 EXTRACT_BATCH_SIZE = 64  # images per AlexNet forward pass when activations are extracted
@@ -95,3 +101,70 @@ def alexnet_run_spec(
     return RunSpec(
         runtime.out, kind, identity, inputs.faces.info, seed, force=force, callbacks=callbacks, device=device
     )
+
+
+UNTRAINED = "untrained AlexNet: random weights, no ImageNet knowledge to transfer"  # the summary's warning
+
+
+def alexnet_label(weights: dict) -> str:
+    from cnnlab.faces.alexnet.model import UNTRAINED_LABEL
+
+    return "ImageNet AlexNet" if weights["pretrained"] else UNTRAINED_LABEL
+
+
+def alexnet_summary(question: str, desc: str, weights: dict, fields: dict[str, Any], untrained: str) -> dict[str, Any]:
+    """The summary.json of an AlexNet run (2.2, 2.4): the question, what the model is, which AlexNet and
+    weights, the run's own `fields`, and, for untrained weights, the `untrained` warning."""
+    summary = {"question": question, "model": desc, "alexnet": alexnet_label(weights), "weights": weights, **fields}
+    if not weights["pretrained"]:
+        summary["warning"] = untrained
+    return summary
+
+
+def run_identity(config: FaceRunConfig, spec: str | None, weights: dict) -> dict[str, Any]:
+    """config.json's config: the resolved run config plus the weights actually used (by hash).
+
+    `spec` is the config's weights spec; None (ImageNet weights) and "random" must match `weights`.
+    """
+    if spec in (None, RANDOM_WEIGHTS) and (spec == RANDOM_WEIGHTS) == bool(weights["pretrained"]):
+        raise ConfigError(
+            f"the config asks for {'an untrained' if spec else 'the ImageNet'} AlexNet but the weights given "
+            f"are {'ImageNet' if weights['pretrained'] else 'untrained'} ones"
+        )
+    return {**to_dict(config), "weights_sha256": weights["sha256"], "alexnet": alexnet_label(weights)}
+
+
+def layer_features(
+    inputs: AlexNetInputs,
+    layers: Sequence[str],
+    cache_dir: str | Path,
+    device: Any,
+    grid: int | None = None,
+) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+    """Cached activations of every split of inputs.faces at each of `layers` (extracted together where not
+    cached, pooled to grid x grid when given); returns ({layer: {split: (N, D)}}, timing/cache info)."""
+    from cnnlab.faces.alexnet.features import cached_layers
+
+    faces = inputs.faces
+    feats: dict[str, dict[str, torch.Tensor]] = {layer: {} for layer in layers}
+    info: dict[str, Any] = {"cache_hits": [], "extract_seconds": 0.0}
+    for name, (x, _) in faces.splits.items():
+        t0 = time.perf_counter()
+        found = cached_layers(
+            x,
+            state_dict=inputs.state_dict,
+            weights_sha256=inputs.weights["sha256"],
+            layers=layers,
+            cache_dir=cache_dir,
+            data_hash=f"{faces.data_hash}:{name}",
+            batch_size=inputs.extract_batch_size,
+            device=device,
+            grid=grid,
+        )
+        info["extract_seconds"] += time.perf_counter() - t0
+        if found[layers[0]].hit:
+            info["cache_hits"].append(name)
+        for layer, cf in found.items():
+            feats[layer][name] = cf.features
+    info["extract_seconds"] = round(info["extract_seconds"], 3)
+    return feats, info

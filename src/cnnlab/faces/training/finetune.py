@@ -36,15 +36,17 @@ from cnnlab.faces.alexnet.model import pool_to_grid
 from cnnlab.faces.data.run_faces import check_faces
 from cnnlab.faces.kinds import FEATURES_KIND, FINETUNE_KIND
 from cnnlab.faces.run_configs import FROM_FEATURES, FeaturesRunConfig, FinetuneRunConfig
-from cnnlab.faces.training.alexnet_runs import AlexNetInputs, alexnet_run_spec
-from cnnlab.faces.training.finetune_classic import UNTRAINED, finetune_last_layer
-from cnnlab.faces.training.transfer import (
-    alexnet_features,
+from cnnlab.faces.training.alexnet_runs import (
+    UNTRAINED,
+    AlexNetInputs,
     alexnet_label,
+    alexnet_run_spec,
     alexnet_summary,
     layer_features,
     run_identity,
 )
+from cnnlab.faces.training.finetune_classic import finetune_last_layer
+from cnnlab.faces.training.transfer import alexnet_features
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,15 @@ from cnnlab.core.train.callbacks import Callback
 from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.kinds import FINETUNE_KIND
 from cnnlab.faces.run_configs import FinetuneRunConfig
-from cnnlab.faces.training.alexnet_runs import AlexNetInputs, alexnet_run_spec
-from cnnlab.faces.training.transfer import alexnet_label, alexnet_summary, layer_features, run_identity
-
-UNTRAINED = "untrained AlexNet: random weights, no ImageNet knowledge to transfer"  # the summary's warning
+from cnnlab.faces.training.alexnet_runs import (
+    UNTRAINED,
+    AlexNetInputs,
+    alexnet_label,
+    alexnet_run_spec,
+    alexnet_summary,
+    layer_features,
+    run_identity,
+)
 
 
 class _Tail(nn.Module):

@@ -64,7 +64,8 @@ def layer_sweep(
     go to runtime.out and are cached like any 2.2 run (force: retrain).
     """
     from cnnlab.core.device import resolve_device
-    from cnnlab.faces.training.transfer import alexnet_features, layer_features
+    from cnnlab.faces.training.alexnet_runs import layer_features
+    from cnnlab.faces.training.transfer import alexnet_features
 
     # Every layer in one pass per split (the runs below then only read the cache).
     layer_features(inputs, list(layers), inputs.cache(runtime), str(resolve_device(runtime.device)), grid)
