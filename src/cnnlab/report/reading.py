@@ -15,12 +15,11 @@ from cnnlab.core import readback
 from cnnlab.core.errors import CnnlabError, first_line
 from cnnlab.faces.run_configs import WEIGHT_STUDY_HIDDEN
 
-MANIFEST = "report-assets/manifest.json"  # what `cnnlab.report.collect` writes into a runs folder for the report
-
 
 def manifest_path(out_root: str | Path) -> Path:
-    """<out>/report-assets/manifest.json: the Part 2 run ids, data provenance and asset figures of a runs folder."""
-    return Path(out_root) / MANIFEST
+    """<out>/report-assets/manifest.json: the Part 2 run ids, data provenance and asset figures of a runs folder, as
+    `cnnlab.report.collect` writes them (collect.manifest_path: the same path, to become this one's import)."""
+    return Path(out_root) / "report-assets" / "manifest.json"
 
 
 def read_json(path: Path, what: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ each AlexNet depth. (2.1's recipe choice is part of the MLP's section, cnnlab.re
 from __future__ import annotations
 
 from cnnlab.core.stats import BETTER, WORSE, compare
-from cnnlab.report.context import ReportContext, RunGroup
+from cnnlab.report.context import MAIN_MLP, ReportContext, RunGroup
 from cnnlab.report.latex import esc, pct, pp
 from cnnlab.report.sections.faces import acc
 
@@ -38,7 +38,7 @@ def _cnn_text(cnn: RunGroup) -> str:
 
 
 def section_cnn(ctx: ReportContext) -> str:
-    """Beyond the handout: the small CNN against the 300-unit MLP, paired by seed on the same faces and recipe."""
+    """Beyond the handout: the small CNN against 2.1's MLP (MAIN_MLP hidden units), paired by seed on the same faces and recipe."""
     cnn, mlp = ctx.part2.cnn, ctx.part2.main_mlp
     cp, mp = cnn.summary.get("params"), mlp.summary.get("params")
     params = f" with {cp:,} parameters against the MLP's {mp:,}".replace(",", "{,}") if cp and mp else ""
@@ -57,7 +57,7 @@ def section_cnn(ctx: ReportContext) -> str:
             "with a recipe chosen for the MLP, they add no accuracy that these seeds can resolve."
         )
     return rf"""
-\textbf{{Beyond the handout: what convolution adds.}} With the same faces, splits, seeds and recipe, a small CNN ({_cnn_text(cnn)}) reaches \textbf{{{acc(cnn.stats)} test accuracy}}{params}. Paired by seed against the 300-unit MLP, the difference in test
+\textbf{{Beyond the handout: what convolution adds.}} With the same faces, splits, seeds and recipe, a small CNN ({_cnn_text(cnn)}) reaches \textbf{{{acc(cnn.stats)} test accuracy}}{params}. Paired by seed against the {MAIN_MLP}-unit MLP, the difference in test
 accuracy is {diff} (the verdict rule of Part~1). {meaning}
 """
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from cnnlab.core.train.config import MONITOR_BEST, MONITOR_NAMES, OPTIMIZER_NAMES
 from cnnlab.faces.run_configs import WEIGHT_STUDY_HIDDEN
-from cnnlab.report.context import ReportContext, RunGroup, mlp_group
+from cnnlab.report.context import MAIN_MLP, ReportContext, RunGroup, mlp_group
 from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc, pct, pm, pp
 from cnnlab.report.sections.diagnostics import face_confusion_figure, face_confusion_sentence
@@ -179,16 +179,16 @@ def section_mlp(ctx: ReportContext, figs: Mapping[str, str]) -> str:
 \textbf{{Preprocessing.}} Each face crop is converted to {"grayscale" if ch == 1 else "RGB"}, resized to ${size}\times{size}$
 (bilinear) and scaled to $[0,1]$; {r["per_image"]}{r["standardize"]} (all of it inside the model, so a saved model takes raw
 images), and the image is flattened to {arch.get("input_dim", ch * size * size)} inputs. {r["augmentation"]}
-\textbf{{Architecture.}} One fully connected hidden layer of {arch.get("hidden", 300)} units and a linear output layer with
-$K={k}$ logits, one per person ({ch * size * size}--{arch.get("hidden", 300)}--{k}){r["dropout"]}, softmax cross-entropy loss.
+\textbf{{Architecture.}} One fully connected hidden layer of {arch.get("hidden", MAIN_MLP)} units and a linear output layer with
+$K={k}$ logits, one per person ({ch * size * size}--{arch.get("hidden", MAIN_MLP)}--{k}){r["dropout"]}, softmax cross-entropy loss.
 \textbf{{Activation.}} {esc(arch.get("activation", "tanh"))} on the hidden units.
 \textbf{{Initialisation.}} Weights {INIT_TEXT.get(init, esc(init))}.
 \textbf{{Training.}} {training}.
 {recipe_text(ctx)}
 
 \textbf{{Results.}} The learning curves of the training, validation and test sets are in Figure~\ref{{fig:curves}}.
-The 300-unit MLP reaches \textbf{{{acc(g.stats)} test accuracy}} ({seeds_text(g)}; train {acc(g.stats, "train_acc")},
-validation {acc(g.stats, "val_acc")}); with 800 units it reaches {acc(g8.stats)} ({pp(g8.mean("test_acc") - g.mean("test_acc"))} points).
+The {MAIN_MLP}-unit MLP reaches \textbf{{{acc(g.stats)} test accuracy}} ({seeds_text(g)}; train {acc(g.stats, "train_acc")},
+validation {acc(g.stats, "val_acc")}); with {WEIGHT_STUDY_HIDDEN[-1]} units it reaches {acc(g8.stats)} ({pp(g8.mean("test_acc") - g.mean("test_acc"))} points).
 {_mlp_comment(g)}
 
 {results_table(ctx)}
@@ -232,7 +232,7 @@ def recipe_text(ctx: ReportContext) -> str:
         comment(f"2.1 recipe grid: {r['grid']}; rule: {r['rule']}")
         + "\n"
         + f"\\textbf{{Choosing the recipe.}} These settings were chosen on validation alone: the {len(rows)} recipes of "
-        f"Table~\\ref{{tab:recipes}} (300 hidden units each) were trained on the same {n} seed{'s' if n > 1 else ''} "
+        f"Table~\\ref{{tab:recipes}} ({MAIN_MLP} hidden units each) were trained on the same {n} seed{'s' if n > 1 else ''} "
         "without ever evaluating the test split, and the rule (highest mean validation accuracy; ties by the lower "
         f"validation loss, then grid order) picked \\emph{{{esc(chosen['recipe'])}}} at {val}\\,\\% (mean\\,$\\pm$\\,SE). "
         "Only its runs below evaluate the test split, once."
@@ -252,7 +252,7 @@ def recipe_table(ctx: ReportContext) -> str:
     lines = [
         r"\begin{table}[t]",
         r"\centering",
-        f"\\caption{{2.1's recipe grid: mean validation accuracy (\\%) of the 300-unit MLP over $n={rows[0]['n']}$ "
+        f"\\caption{{2.1's recipe grid: mean validation accuracy (\\%) of the {MAIN_MLP}-unit MLP over $n={rows[0]['n']}$ "
         "seeds (test never evaluated); bold: chosen.}",
         r"\label{tab:recipes}",
         r"\small",
