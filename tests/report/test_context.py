@@ -55,3 +55,15 @@ def test_a_run_group_aggregates_its_seeds(runs):
     assert part2.features.start is None and part2.features.gains == {}
     assert g.summary["freeze"] == "from-features" and g.config["train"]["optimizer"]["name"] == "adam"
     assert "test_acc_mean" in g.curve and len(g.curve["epoch"]) == 8
+
+
+def test_indexing_the_context_as_the_old_dict_is_deprecated(runs):
+    ctx = load_context(runs)
+    with pytest.warns(DeprecationWarning, match="read its attributes"):
+        assert ctx["quick"] is ctx.quick and ctx["devices"] == ["cpu"]
+    with pytest.warns(DeprecationWarning):
+        old = ctx["part2"]
+    assert old[mlp_group(MAIN_MLP)]["test_acc_mean"] == ctx.part2.main_mlp.mean("test_acc")
+    assert old["finetune"]["start"] == ctx.part2.finetune.start and "start" not in old["features"]
+    with pytest.warns(DeprecationWarning):
+        assert ctx["alexnet"] == ctx.part2.alexnet and ctx["curves"]["baseline"] == ctx.part1.baseline_curve

@@ -14,6 +14,7 @@ manifest section); a Part 2 model over its seeds is a `RunGroup`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,6 +169,44 @@ class ReportContext:
     part2: Part2Context
     figures: Mapping[str, str]  # {figure key: path of an asset figure in report-assets}
     placement: Placement | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        """The plain dict this context used to be (`ReportResult.context["quick"]`): deprecated, for one release."""
+        warnings.warn(
+            "indexing the report context is deprecated: read its attributes (ctx.quick, ctx.part1.suites, "
+            "ctx.part2.finetune, ...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _as_dict(self)[key]
+
+
+def _as_dict(ctx: ReportContext) -> dict[str, Any]:
+    """The context as the plain dict of earlier versions (for the deprecated `ReportContext.__getitem__`)."""
+    p1, p2 = ctx.part1, ctx.part2
+    groups = {
+        name: {
+            **g.stats,
+            "run_ids": list(g.run_ids),
+            "summary": g.summary,
+            "best_epochs": list(g.best_epochs),
+            "per_seed": g.per_seed,
+            **({"start": g.start, "gains": g.gains} if g.start is not None else {}),
+            "config": g.config,
+            "curve": g.curve,
+        }
+        for name, g in p2.groups.items()
+    }
+    same = ("version", "quick", "seeds", "repeats", "timings", "runs_root", "figures")
+    part2 = ("faces", "alexnet", "recipes", "depth", "finetune_lr", "mlp_units", "explain", "predict")
+    return {
+        **{k: getattr(ctx, k) for k in same},
+        "devices": list(ctx.devices),
+        **{k: getattr(p1, k) for k in ("art", "network", "suites", "diagnostics")},
+        "curves": {"baseline": p1.baseline_curve},
+        **{k: getattr(p2, k) for k in (*part2, "face_diagnostics")},
+        "part2": groups,
+    }
 
 
 def _group(root: Path, name: str, ids: list, source: Path) -> RunGroup:
