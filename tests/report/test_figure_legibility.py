@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from test_report import LONG_ARTISTS, LONG_PEOPLE, make_fixture_runs
+from report_fixture import LONG_ARTISTS, LONG_PEOPLE, make_fixture_runs
 
 from cnnlab.core.plotting import pyplot
 from cnnlab.report.context import load_context

@@ -13,7 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_report import HAS_TEX, LONG_ARTISTS, LONG_PEOPLE, absolute_paths, figure_scales, make_fixture_runs
+from report_fixture import LONG_ARTISTS, LONG_PEOPLE, make_fixture_runs
+from test_report import HAS_TEX, absolute_paths, figure_scales
 
 from cnnlab.report.context import load_context
 from cnnlab.report.render import MAX_PAGES, render_bundle, render_tex, write_report
@@ -92,7 +93,7 @@ def test_every_float_is_in_exactly_one_document_and_referred_to_by_its_number(ex
         assert f"{name}~S{int(before) + 1}" in paper, (name, before)
     assert "Section~S3 of the supplement" in paper and "supplement.pdf" in paper
     # nothing is dropped: the run ids of every table row are in one of the two documents
-    for suite in ctx["suites"].values():
+    for suite in ctx.part1.suites.values():
         for row in suite["rows"]:
             assert all(rid in paper + supp for rid in row["run_ids"])
     assert absolute_paths(paper + supp, extreme) == []

@@ -11,6 +11,7 @@ from cnnlab.faces.run_configs import FeaturesConfig, FeaturesRunConfig, MLPConfi
 from cnnlab.faces.training.alexnet_runs import AlexNetInputs
 from cnnlab.faces.training.small import train_mlp
 from cnnlab.faces.training.transfer import alexnet_features
+from cnnlab.report.context import PART2_GROUPS
 from cnnlab.report.figures import curves as plots
 from cnnlab.report.figures import images as figures
 from cnnlab.report.figures.build import curve_titles
@@ -107,8 +108,8 @@ def test_part2_learning_curve_titles_do_not_overlap(captured, tmp_path):
         },
     }
     for pretrained in (False, True):
-        part2 = {k: {"curve": curve} for k in ("mlp300", "mlp800", "features", "finetune")}
-        plots.plot_part2_curves(part2, curve_titles({"alexnet": {"pretrained": pretrained}}), tmp_path / "curves.png")
+        curves = {k: curve for k in PART2_GROUPS}
+        plots.plot_part2_curves(curves, curve_titles(pretrained), tmp_path / "curves.png")
     assert len(captured) == 2
     for fig in captured:
         assert overlapping_texts(fig) == []

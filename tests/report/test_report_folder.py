@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_report import HAS_TEX, make_fixture_runs
+from report_fixture import make_fixture_runs
+from test_report import HAS_TEX
 
 from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.core.runtime import RuntimeOptions

@@ -114,11 +114,11 @@ def _run_report(args: argparse.Namespace) -> int:
     result = build_report(options)
     ctx = result.context
     notes = []
-    if ctx["art"]["synthetic"]:
+    if ctx.part1.synthetic:
         notes.append("Part 1 on synthetic art data")
-    if not ctx["alexnet"].get("pretrained"):
+    if not ctx.part2.pretrained:
         notes.append("untrained AlexNet (random weights)")
-    if ctx["quick"]:
+    if ctx.quick:
         notes.append("quick mode: a smoke test, not results")
     print(
         f"report: {result.pdf}" + (f" ({result.pages} pages)" if result.pages else "") if result.pdf else result.message

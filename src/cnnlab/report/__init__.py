@@ -3,7 +3,7 @@
     build_report(ReportOptions(quick=True))   # run or reuse everything, write report/report.tex + .pdf
 
 Stages: collect.run_experiments (train or reuse every Part 1 suite and Part 2 run, make the figures
-that need data or checkpoints) -> context.load_context (a plain dict read from the runs folder) ->
+that need data or checkpoints) -> context.load_context (frozen dataclasses read from the runs folder) ->
 render.render_bundle (report.tex, style, figures, into a temporary folder) -> compile.compile_pdf
 (latexmk or pdflatex) -> the folder replaces report_dir in one rename.
 """

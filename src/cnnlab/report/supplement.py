@@ -6,8 +6,8 @@ rather than reads (the full suite tables, the data overview, the face confusion 
 robustness figures, the run-id appendix) always go to the supplement, as in a NeurIPS paper's supplementary
 material. Nothing is ever left out: a float is in exactly one of the two documents.
 
-Sections hand every float to `place(ctx, body)`. With a `Placement` in the context (`render.render_tex` puts
-it there) a float bound for the supplement is recorded there and the paper gets a comment; the paper's
+Sections hand every float to `place(ctx, body)`. With a `Placement` in the context (`ReportContext.placement`:
+`render.render_tex` puts it there) a float bound for the supplement is recorded there and the paper gets a comment; the paper's
 `\\ref{label}` of such a float is rewritten to its supplement number (`Placement.resolve`: "Table~\\ref{tab:reg}"
 -> "Table~S2"). The supplement numbers its floats S1, S2, ... (figures and tables apart) in the order they are
 placed, which is the order of the paper's sections, and sets each counter explicitly before its float, so the
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
 # Floats (by their first \label) that always go to the supplement: they grow with the data, or they are the
 # full tables and extra figures behind a result the paper states in its text and its own floats.
@@ -105,14 +106,21 @@ class Placement:
         return out
 
 
-def place(ctx: dict, body: str, part: int = 0) -> str:
+class Placed(Protocol):
+    """What `place` reads of a context (`report.context.ReportContext`): where this rendering puts its floats."""
+
+    @property
+    def placement(self) -> Placement | None: ...
+
+
+def place(ctx: Placed, body: str, part: int = 0) -> str:
     """One float of a section, as the paper shows it: itself, or (when it goes to the supplement) a comment.
     `part`: 0 for Part 1 (and the front matter), 1 for Part 2: the supplement's section it goes under."""
-    placement = ctx.get("placement")
+    placement = ctx.placement
     return body if placement is None else placement.put(body, part)
 
 
-def in_supplement(ctx: dict, label: str) -> bool:
+def in_supplement(ctx: Placed, label: str) -> bool:
     """Whether the float `label` is in the supplement of this rendering (for the words around a reference)."""
-    placement = ctx.get("placement")
+    placement = ctx.placement
     return placement is not None and placement.in_supplement(label)

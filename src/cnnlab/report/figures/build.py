@@ -12,31 +12,32 @@ from pathlib import Path
 
 from cnnlab.art.suites import labels
 from cnnlab.art.suites.labels import find_variant
+from cnnlab.report.context import MAIN_MLP, ReportContext, mlp_group
 from cnnlab.report.figures import curves as plots
 
 
-def curve_titles(ctx: dict) -> dict[str, str]:
-    """The panel titles of the Part 2 learning-curve figure, per model key (an untrained AlexNet named as such)."""
-    alexnet = "pretrained AlexNet" if ctx["alexnet"].get("pretrained") else "untrained AlexNet"
+def curve_titles(pretrained: bool) -> dict[str, str]:
+    """The panel titles of the Part 2 learning-curve figure, per group name (an untrained AlexNet named as such)."""
+    alexnet = "pretrained AlexNet" if pretrained else "untrained AlexNet"
     return {
-        "mlp300": "MLP\n300 hidden",
+        mlp_group(MAIN_MLP): f"MLP\n{MAIN_MLP} hidden",
         "cnn": "small CNN\n(the MLP's recipe)",
         "finetune": f"{alexnet}:\nfine-tuned",
     }
 
 
-def make_figures(ctx: dict, fig_dir: Path) -> dict[str, str]:
+def make_figures(ctx: ReportContext, fig_dir: Path) -> dict[str, str]:
     """Draw the context's figures into fig_dir; returns {figure key: file name} of those drawn.
 
     Keys: baseline_curves, deltas, search (only when a search trial completed), robust_curves,
     part2_curves, depth.
     """
     fig_dir.mkdir(parents=True, exist_ok=True)
-    suites = ctx["suites"]
+    suites = ctx.part1.suites
     drawn: dict[str, str] = {}
     base = suites["baseline"]["rows"][0]
     drawn["baseline_curves"] = plots.plot_curves(
-        ctx["curves"]["baseline"], fig_dir / "baseline_curves.pdf", f"starter network, n={base['n']}"
+        ctx.part1.baseline_curve, fig_dir / "baseline_curves.pdf", f"starter network, n={base['n']}"
     ).name
     reg, arch = suites["regularization"]["rows"], suites["architecture"]["rows"]
     drawn["deltas"] = plots.plot_deltas(
@@ -51,9 +52,10 @@ def make_figures(ctx: dict, fig_dir: Path) -> dict[str, str]:
         drawn["search"] = plots.plot_search(trials, fig_dir / "search.pdf").name
     table = suites["robustness"]["robustness"]
     drawn["robust_curves"] = plots.plot_robustness_curves(table, fig_dir / "robust_curves.pdf").name
-    drawn["part2_curves"] = plots.plot_part2_curves(ctx["part2"], curve_titles(ctx), fig_dir / "part2_curves.pdf").name
-    mlp = ctx["part2"]["mlp300"]
+    curves = {name: g.curve for name, g in ctx.part2.groups.items()}
+    titles = curve_titles(ctx.part2.pretrained)
+    drawn["part2_curves"] = plots.plot_part2_curves(curves, titles, fig_dir / "part2_curves.pdf").name
     drawn["depth"] = plots.plot_depth(
-        ctx["depth"]["rows"], ("pixel MLP (test)", mlp["test_acc_mean"]), fig_dir / "depth.pdf"
+        ctx.part2.depth["rows"], ("pixel MLP (test)", ctx.part2.main_mlp.mean("test_acc")), fig_dir / "depth.pdf"
     ).name
     return drawn

@@ -7,7 +7,7 @@ fixture) without torch doing any work. Accuracies are plotted as percentages.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -177,14 +177,18 @@ def plot_robustness_curves(
 
 
 def plot_part2_curves(
-    part2: dict[str, Any], titles: dict[str, str], path: Path, width: PrintWidth = PRINT["part2_curves"]
+    curves: Mapping[str, Mapping[str, Any]],
+    titles: dict[str, str],
+    path: Path,
+    width: PrintWidth = PRINT["part2_curves"],
 ) -> Path:
-    """One panel per Part 2 model: train, validation and test accuracy per epoch (mean over seeds)."""
+    """One panel per Part 2 model that `titles` names: train, validation and test accuracy per epoch (mean over seeds;
+    `curves`: {group name: its mean learning curve, `RunGroup.curve`})."""
     plt = pyplot()
-    keys = [k for k in titles if k in part2]
+    keys = [k for k in titles if k in curves]
     fig, axes = plt.subplots(1, len(keys), figsize=(width.inches, 1.45), sharey=True, squeeze=False)
     for ax, k in zip(axes[0], keys):
-        curve = part2[k]["curve"]
+        curve = curves[k]
         for s in ("train", "val", "test"):
             if f"{s}_acc_mean" in curve:
                 _band(

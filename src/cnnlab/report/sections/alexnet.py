@@ -4,21 +4,22 @@ such in every sentence."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from cnnlab.core.stats import compare
+from cnnlab.report.context import ReportContext, RunGroup
 from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc, path, pct, pp
 from cnnlab.report.sections.faces import acc, alexnet_label, seeds_text, short_alexnet
 
 
-def section_features(ctx: dict) -> str:
-    p2 = ctx["part2"]
-    g, mlp = p2["features"], p2["mlp300"]
-    s = g["summary"]
-    size = ctx["faces"].get("alexnet_input", 227)
-    d = g["test_acc_mean"] - mlp["test_acc_mean"]
-    if ctx["alexnet"].get("pretrained"):
+def section_features(ctx: ReportContext) -> str:
+    g, mlp = ctx.part2.features, ctx.part2.main_mlp
+    s = g.summary
+    size = ctx.part2.faces.get("alexnet_input", 227)
+    d = g.mean("test_acc") - mlp.mean("test_acc")
+    if ctx.part2.pretrained:
         meaning = (
             f"The ImageNet features {'beat' if d > 0 else 'do not beat'} the pixel MLP ({pp(d)} points): features learned "
             "on a million natural images transfer to faces, because edges, textures and part detectors at conv4 are generic."
@@ -37,19 +38,18 @@ normalised with the ImageNet mean and standard deviation and passed through the 
 {s.get("feature_dim", "")} activations per face are computed once and cached; a fully connected head
 ({esc(s.get("model", ""))}, dropout, softmax cross-entropy) is trained on them while AlexNet stays fixed.
 
-\textbf{{Results.}} The head reaches \textbf{{{acc(g)} test accuracy}} ({seeds_text(g)}; Table~\ref{{tab:part2}}).
+\textbf{{Results.}} The head reaches \textbf{{{acc(g.stats)} test accuracy}} ({seeds_text(g)}; Table~\ref{{tab:part2}}).
 {meaning}
 """
 
 
-def section_finetune(ctx: dict) -> str:
-    p2 = ctx["part2"]
-    g, feats = p2["finetune"], p2["features"]
-    s = g["summary"]
-    pred = ctx["predict"]
+def section_finetune(ctx: ReportContext) -> str:
+    g, feats = ctx.part2.finetune, ctx.part2.features
+    s = g.summary
+    pred = ctx.part2.predict
     top = pred["top"]
-    d = g["test_acc_mean"] - feats["test_acc_mean"]
-    ft = (g.get("config") or {}).get("finetune", {})
+    d = g.mean("test_acc") - feats.mean("test_acc")
+    ft = (g.config or {}).get("finetune", {})
     freeze, scale = ft.get("freeze", s.get("freeze", "features")), ft.get("lr_scale", 0.1)
     what = {
         "features": "training its classifier on random pool5 features",
@@ -58,7 +58,7 @@ def section_finetune(ctx: dict) -> str:
     }.get(freeze, "this")
     untrained = (
         ""
-        if ctx["alexnet"].get("pretrained")
+        if ctx.part2.pretrained
         else (f" Because AlexNet is untrained here, {what} is a random-feature baseline, not transfer learning.")
     )
     rows = "\n".join(f"{esc(n)} & {p:.3f} \\\\" for n, p in top)
@@ -75,11 +75,11 @@ def section_finetune(ctx: dict) -> str:
         "none": f"All layers train, the pretrained ones at {scale:g} times the learning rate of the new layer.",
     }.get(freeze, "")
     system = (
-        _from_features_text(ctx, g, scale)
-        if "start" in g
-        else rf"""\textbf{{System.}} The {alexnet_label(ctx)} with its last layer replaced by a new $4096\to{len(ctx["faces"].get("people", []))}$
+        _from_features_text(ctx, g, g.start, scale)
+        if g.start is not None
+        else rf"""\textbf{{System.}} The {alexnet_label(ctx)} with its last layer replaced by a new $4096\to{len(ctx.part2.faces.get("people", []))}$
 layer (one output per person, as in 2.2): {esc(s.get("model", ""))} (\texttt{{freeze={esc(freeze)}}}). {trained}
-It reaches \textbf{{{acc(g)} test accuracy}} ({seeds_text(g)}), {pp(d)} points against the fixed conv4 features of 2.2.{untrained}"""
+It reaches \textbf{{{acc(g.stats)} test accuracy}} ({seeds_text(g)}), {pp(d)} points against the fixed conv4 features of 2.2.{untrained}"""
     )
     return rf"""
 \subsection{{Fine-tuning AlexNet}}
@@ -89,7 +89,7 @@ It reaches \textbf{{{acc(g)} test accuracy}} ({seeds_text(g)}), {pp(d)} points a
 classified with \texttt{{cnnlab predict}}, is ranked {esc(top[0][0]) if top else "?"} first ({correct}; Figure~\ref{{fig:predict}}).
 
 {comment("prediction example: run " + run)}
-{comment("guided backprop: run " + ctx["explain"]["run"])}
+{comment("guided backprop: run " + ctx.part2.explain["run"])}
 \begin{{figure}}[t]
 \centering
 \begin{{subfigure}}[b]{{0.36\linewidth}}\centering
@@ -99,13 +99,13 @@ classified with \texttt{{cnnlab predict}}, is ranked {esc(top[0][0]) if top else
 {rows}
 \bottomrule\end{{tabular}}
 \end{{minipage}}\\[2pt]
-{{\scriptsize\texttt{{\$ cnnlab predict {esc(pred["image"])} -{{}}-checkpoint}} {path(Path(ctx["runs_root"]).name + "/" + run + "/model.pt")}}}
+{{\scriptsize\texttt{{\$ cnnlab predict {esc(pred["image"])} -{{}}-checkpoint}} {path(Path(ctx.runs_root).name + "/" + run + "/model.pt")}}}
 \caption{{One test face classified with \texttt{{cnnlab predict}} (top 3).}}
 \label{{fig:predict}}
 \end{{subfigure}}\hfill
 \begin{{subfigure}}[b]{{{PRINT["guided_backprop"].tex}}}\centering
-\includegraphics[width=\linewidth]{{figures/{ctx["explain"]["figure"]}}}
-\caption{{Guided backpropagation for the predicted person on {len(ctx["explain"]["items"])} test faces (2.5; correct predictions
+\includegraphics[width=\linewidth]{{figures/{ctx.part2.explain["figure"]}}}
+\caption{{Guided backpropagation for the predicted person on {len(ctx.part2.explain["items"])} test faces (2.5; correct predictions
 first, then wrong ones).}}
 \label{{fig:gbp}}
 \end{{subfigure}}
@@ -119,10 +119,10 @@ def _layers(names: list) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else "none"
 
 
-def _from_features_text(ctx: dict, g: dict, scale: float) -> str:
+def _from_features_text(ctx: ReportContext, g: RunGroup, start: Mapping[str, float], scale: float) -> str:
     """2.4 when it starts from the 2.2 network (finetune.freeze = from-features): the system, 2.2 against 2.4 paired
     by seed, and, when training added nothing, the evidence (the range test, the 2.2 network's training accuracy)."""
-    s, start, cfg = g["summary"], g["start"], (g.get("config") or {}).get("train", {})
+    s, cfg = g.summary, (g.config or {}).get("train", {})
     trained, frozen = s.get("trained_layers", []), s.get("frozen_layers", [])
     lr = (cfg.get("optimizer") or {}).get("lr", 0)
     patience = (cfg.get("early_stopping") or {}).get("patience")
@@ -132,9 +132,9 @@ def _from_features_text(ctx: dict, g: dict, scale: float) -> str:
         if patience
         else f"{cfg.get('epochs', '')} epochs"
     ) + (f", after a {warmup}-epoch linear warm-up" if warmup else "")
-    gains = g.get("gains", {})
-    n = len(g.get("best_epochs", []))
-    kept0 = sum(1 for e in g.get("best_epochs", []) if e == 0)
+    gains = g.gains
+    n = len(g.best_epochs)
+    kept0 = sum(1 for e in g.best_epochs if e == 0)
     paired = compare(gains.get("test_acc") or [0.0], [0.0] * len(gains.get("test_acc") or [0.0]))
     gain_test = pp(paired.diff) + (
         f"\\,$\\pm$\\,{pct(paired.se)} (mean\\,$\\pm$\\,SE, $n={paired.n}$; \\textbf{{{esc(paired.verdict)}}})"
@@ -143,7 +143,7 @@ def _from_features_text(ctx: dict, g: dict, scale: float) -> str:
     )
     untrained = (
         ""
-        if ctx["alexnet"].get("pretrained")
+        if ctx.part2.pretrained
         else (
             f" With an untrained AlexNet, {_layers(trained)} start{'s' if len(trained) == 1 else ''} from random weights: this is "
             "supervised training of a small convolutional network, not transfer learning."
@@ -153,13 +153,13 @@ def _from_features_text(ctx: dict, g: dict, scale: float) -> str:
         results = (
             f"In every seed ({seeds_text(g)}) the starting point stayed the best epoch: training {_layers(trained)} end to end "
             f"never raised validation accuracy above 2.2's ({acc(start, 'val_acc')}), so the fine-tuned network is the 2.2 "
-            f"network, with \\textbf{{{acc(g)} test accuracy}} (the flat validation curve of Figure~\\ref{{fig:curves}}). "
+            f"network, with \\textbf{{{acc(g.stats)} test accuracy}} (the flat validation curve of Figure~\\ref{{fig:curves}}). "
             + _why_nothing(ctx, start)
         )
     else:
         results = (
             f"From {acc(start, 'val_acc')} validation and {acc(start, 'test_acc')} test accuracy (2.2) the network goes to "
-            f"{acc(g, 'val_acc')} and \\textbf{{{acc(g)} test accuracy}} ({seeds_text(g)}). End-to-end training changed test "
+            f"{acc(g.stats, 'val_acc')} and \\textbf{{{acc(g.stats)} test accuracy}} ({seeds_text(g)}). End-to-end training changed test "
             f"accuracy by {gain_test} points, paired by seed"
             + (f"; in {kept0} of {n} seeds the starting point stayed the best epoch." if kept0 else ".")
         )
@@ -170,9 +170,9 @@ the best epoch by validation accuracy, so the result is never worse than 2.2 on 
 \textbf{{Results.}} {results}{untrained}"""
 
 
-def _why_nothing(ctx: dict, start: dict) -> str:
+def _why_nothing(ctx: ReportContext, start: Mapping[str, float]) -> str:
     """The evidence for a fine-tuning that never improved: the 2.2 network's training accuracy and the range test."""
-    found = ctx.get("finetune_lr")
+    found = ctx.part2.finetune_lr
     fit = (
         f"The 2.2 network already classifies {pct(start['train_acc_mean'])}\\,\\% of the training faces correctly, so its "
         "training loss leaves little gradient to follow"
@@ -191,8 +191,8 @@ def _why_nothing(ctx: dict, start: dict) -> str:
     return f"{fit}; {trend}."
 
 
-def section_explain(ctx: dict) -> str:
-    e = ctx["explain"]
+def section_explain(ctx: ReportContext) -> str:
+    e = ctx.part2.explain
     items = e["items"]
     share = sum(i["centre_share"] for i in items) / max(1, len(items))
     right = sum(i["true"] == i["pred"] for i in items)
@@ -202,7 +202,7 @@ def section_explain(ctx: dict) -> str:
         if wrong
         else f"its {right} most confidently correct (it makes no mistake)"
     )
-    if ctx["alexnet"].get("pretrained"):
+    if ctx.part2.pretrained:
         comment_text = (
             "Guided backpropagation keeps only the paths that increase the class score, so the maps show the "
             "image structures (edges and textures) that the fine-tuned network uses as evidence for the person: "

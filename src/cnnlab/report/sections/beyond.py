@@ -4,13 +4,14 @@ each AlexNet depth. (2.1's recipe choice is part of the MLP's section, cnnlab.re
 from __future__ import annotations
 
 from cnnlab.core.stats import BETTER, WORSE, compare
+from cnnlab.report.context import MAIN_MLP, ReportContext, RunGroup
 from cnnlab.report.latex import esc, pct, pp
 from cnnlab.report.sections.faces import acc
 
 
-def _paired(a: dict, b: dict, key: str = "test_acc") -> tuple[str, str]:
+def _paired(a: RunGroup, b: RunGroup, key: str = "test_acc") -> tuple[str, str]:
     """a minus b, paired by seed: (text with mean +- SE in points, n and the verdict of core.stats; the verdict)."""
-    c = compare(a["per_seed"][key], b["per_seed"][key])
+    c = compare(a.per_seed[key], b.per_seed[key])
     if not c.has_error_bar:
         return f"{pp(c.diff)} points ($n=1$: no error bar, no verdict)", c.verdict
     text = (
@@ -26,9 +27,9 @@ WHY = (
 )
 
 
-def _cnn_text(cnn: dict) -> str:
+def _cnn_text(cnn: RunGroup) -> str:
     """The small CNN in a few words, from its run config: its conv layers, then a linear layer."""
-    c = (cnn.get("config") or {}).get("cnn") or {}
+    c = (cnn.config or {}).get("cnn") or {}
     widths, k = [int(w) for w in c.get("widths", (16, 32))], int(c.get("kernel_size", 3))
     return (
         f"{len(widths)} ${k}\\times{k}$ conv layers of {', '.join(map(str, widths))} channels, each with ReLU and "
@@ -36,11 +37,10 @@ def _cnn_text(cnn: dict) -> str:
     )
 
 
-def section_cnn(ctx: dict) -> str:
-    """Beyond the handout: the small CNN against the 300-unit MLP, paired by seed on the same faces and recipe."""
-    p2 = ctx["part2"]
-    cnn, mlp = p2["cnn"], p2["mlp300"]
-    cp, mp = cnn["summary"].get("params"), mlp["summary"].get("params")
+def section_cnn(ctx: ReportContext) -> str:
+    """Beyond the handout: the small CNN against 2.1's MLP (MAIN_MLP hidden units), paired by seed on the same faces and recipe."""
+    cnn, mlp = ctx.part2.cnn, ctx.part2.main_mlp
+    cp, mp = cnn.summary.get("params"), mlp.summary.get("params")
     params = f" with {cp:,} parameters against the MLP's {mp:,}".replace(",", "{,}") if cp and mp else ""
     diff, verdict = _paired(cnn, mlp)
     fewer = f"{mp / cp:.0f} times fewer weights" if cp and mp else "far fewer weights"
@@ -57,19 +57,19 @@ def section_cnn(ctx: dict) -> str:
             "with a recipe chosen for the MLP, they add no accuracy that these seeds can resolve."
         )
     return rf"""
-\textbf{{Beyond the handout: what convolution adds.}} With the same faces, splits, seeds and recipe, a small CNN ({_cnn_text(cnn)}) reaches \textbf{{{acc(cnn)} test accuracy}}{params}. Paired by seed against the 300-unit MLP, the difference in test
+\textbf{{Beyond the handout: what convolution adds.}} With the same faces, splits, seeds and recipe, a small CNN ({_cnn_text(cnn)}) reaches \textbf{{{acc(cnn.stats)} test accuracy}}{params}. Paired by seed against the {MAIN_MLP}-unit MLP, the difference in test
 accuracy is {diff} (the verdict rule of Part~1). {meaning}
 """
 
 
-def depth_text(ctx: dict) -> str:
+def depth_text(ctx: ReportContext) -> str:
     """The layer sweep: the same head on conv1..conv5 and pool5 (its figure is beside the learning curves)."""
-    d = ctx["depth"]
+    d = ctx.part2.depth
     rows, grid = d["rows"], d["grid"]
     best = max(rows, key=lambda r: r["val_acc_mean"])
     n = rows[0]["n"]
     curve = ", ".join(f"{esc(r['layer'])} {pct(r['test_acc_mean'])}" for r in rows)
-    if ctx["alexnet"].get("pretrained"):
+    if ctx.part2.pretrained:
         meaning = (
             "With ImageNet weights this is the classic transfer curve: early layers hold generic edges, the middle "
             "layers the parts that identify a face, and the last ones are specialised to ImageNet's classes."

@@ -14,15 +14,16 @@ from typing import Any
 from cnnlab.art.suites.controls import COLOUR_CNN, COLOUR_ONLY, GRAYSCALE_CNN, controls_facts
 from cnnlab.art.suites.labels import find_variant
 from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE, Comparison
+from cnnlab.faces.run_configs import WEIGHT_STUDY_HIDDEN
 from cnnlab.report.compare import acc, diff_text, id_comments
+from cnnlab.report.context import MAIN_MLP, ReportContext, mlp_group
 from cnnlab.report.figures.confusion import face_width
 from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.figures.names import abbreviations, needs_key
 from cnnlab.report.latex import comment, esc, pct, pp
 
-FACE_GROUPS = {
-    "mlp300": "MLP with 300 hidden units (2.1)",
-    "mlp800": "MLP with 800 hidden units (2.3)",
+FACE_GROUPS = {  # the Part 2 groups the best face model is chosen from (cnnlab.report.figures.key_runs)
+    **{mlp_group(h): f"MLP with {h} hidden units ({'2.1' if h == MAIN_MLP else '2.3'})" for h in WEIGHT_STUDY_HIDDEN},
     "features": "head on AlexNet conv4 features (2.2)",
     "finetune": "fine-tuned AlexNet (2.4)",
 }
@@ -57,9 +58,9 @@ def _pooled(d: Mapping[str, Any], what: str) -> str:
 
 
 # ----------------------------------------------------------------------------- 1.2 filters
-def filters_caption(ctx: dict) -> str:
+def filters_caption(ctx: ReportContext) -> str:
     """The caption of the starter network's first-layer filters, with their colour share against initialisation."""
-    f = ctx["diagnostics"]["filters"]
+    f = ctx.part1.diagnostics["filters"]
     share, init = f["colour_share"], f["colour_share_init"]
     moved = (
         "moved them towards colour contrasts"
@@ -76,10 +77,10 @@ def filters_caption(ctx: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- 1.6 confusion
-def section_confusion(ctx: dict) -> str:
+def section_confusion(ctx: ReportContext) -> str:
     """What the best configuration confuses (named, counted) and its most confident mistakes, with the Part 1
     diagnostics figure (confusion, first-layer filters of the starter network, top losses)."""
-    diag = ctx["diagnostics"]
+    diag = ctx.part1.diagnostics
     b = diag["best"]
     pairs = _pairs(b["pairs"])
     confused = f"{pairs}." if pairs else "It makes no mistake on the test split."
@@ -103,10 +104,10 @@ def section_confusion(ctx: dict) -> str:
 """
 
 
-def filters_block(ctx: dict) -> str:
+def filters_block(ctx: ReportContext) -> str:
     """The starter network's first-layer filters under its layer table in the 1.2 figure (label fig:filters), with
     their colour share in the caption (`filters_caption`)."""
-    f = ctx["diagnostics"]["filters"]
+    f = ctx.part1.diagnostics["filters"]
     return "\n".join(
         [
             r"\par\vspace{6pt}",
@@ -130,11 +131,11 @@ def _confusion_note(d: Mapping[str, Any], what: str) -> str:
     return "; ".join(parts)
 
 
-def confusion_block(ctx: dict) -> str:
+def confusion_block(ctx: ReportContext) -> str:
     """The best configuration's pooled test confusion with its key and, under the key, its most confidently
     wrong test paintings: one figure of the full text width (labels fig:confusion and fig:toplosses)."""
-    b = ctx["diagnostics"]["best"]
-    t = ctx["diagnostics"].get("top_losses")
+    b = ctx.part1.diagnostics["best"]
+    t = ctx.part1.diagnostics.get("top_losses")
     models = f"{b['models']} repeat{'s' if b['models'] > 1 else ''}"
     strip = (
         r" Under the key: its most confidently wrong test paintings (first repeat), true \ensuremath{\rightarrow} "
@@ -157,9 +158,9 @@ def confusion_block(ctx: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- 1.7 controls
-def section_controls(ctx: dict) -> str:
+def section_controls(ctx: ReportContext) -> str:
     """The colour-only and grayscale controls, paired with the colour CNN over the same repeats."""
-    s = ctx["suites"]["controls"]
+    s = ctx.part1.suites["controls"]
     rows = s["rows"]
     cnn, gray, only = (find_variant(rows, v, "controls") for v in (COLOUR_CNN, GRAYSCALE_CNN, COLOUR_ONLY))
     f = controls_facts([cnn, gray, only], float(s["chance"]))
@@ -208,9 +209,9 @@ def _mirror(c: Comparison) -> Comparison:
 
 
 # ----------------------------------------------------------------------------- 2.4 face confusion
-def face_confusion_sentence(ctx: dict) -> str:
+def face_confusion_sentence(ctx: ReportContext) -> str:
     """What the face confusion says, in one sentence, with a reference to its matrix (`face_confusion_figure`)."""
-    d = ctx["face_diagnostics"]
+    d = ctx.part2.face_diagnostics
     pairs = _pairs(d["pairs"][:2])
     return (
         f"The best face model by validation accuracy ({esc(FACE_GROUPS.get(d['group'], d['group']))}; test confusion of "
@@ -219,11 +220,11 @@ def face_confusion_sentence(ctx: dict) -> str:
     )
 
 
-def face_confusion_figure(ctx: dict) -> str:
+def face_confusion_figure(ctx: ReportContext) -> str:
     """The best face model's pooled test confusion (label fig:faceconfusion), as wide as `confusion.face_width`
     says (the full text width with its key, or narrower when the names need no key); its caption says which model
     it is (chosen on validation accuracy), how accurate it is and the pair it confuses most."""
-    d = ctx["face_diagnostics"]
+    d = ctx.part2.face_diagnostics
     pairs = _pairs(d["pairs"][:1])
     width = face_width(d.get("classes") or [])
     return "\n".join(

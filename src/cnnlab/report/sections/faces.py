@@ -7,55 +7,53 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cnnlab.core.train.config import MONITOR_BEST, MONITOR_NAMES, OPTIMIZER_NAMES
+from cnnlab.faces.run_configs import WEIGHT_STUDY_HIDDEN
+from cnnlab.report.context import MAIN_MLP, ReportContext, RunGroup, mlp_group
 from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc, pct, pm, pp
 from cnnlab.report.sections.diagnostics import face_confusion_figure, face_confusion_sentence
 from cnnlab.report.supplement import place
 
-ORDER = {
-    "mlp300": "MLP, 300 hidden",
-    "mlp800": "MLP, 800 hidden",
+MLP_NAMES = {mlp_group(h): f"MLP, {h} hidden" for h in WEIGHT_STUDY_HIDDEN}
+ORDER = {  # the Part 2 groups in the report's order, as the run-id appendix names them
+    **MLP_NAMES,
     "cnn": "small CNN",
     "features": "conv4 features + FC head",
     "finetune": "fine-tuned",
 }
 
 
-def alexnet_label(ctx: dict) -> str:
+def alexnet_label(ctx: ReportContext) -> str:
     """'ImageNet-pretrained AlexNet' or 'untrained AlexNet (random weights)', for the text."""
-    return (
-        "ImageNet-pretrained AlexNet"
-        if ctx["alexnet"].get("pretrained")
-        else "\\textbf{untrained AlexNet} (random weights)"
-    )
+    return "ImageNet-pretrained AlexNet" if ctx.part2.pretrained else "\\textbf{untrained AlexNet} (random weights)"
 
 
-def short_alexnet(ctx: dict) -> str:
-    return "pretrained AlexNet" if ctx["alexnet"].get("pretrained") else "untrained AlexNet"
+def short_alexnet(ctx: ReportContext) -> str:
+    return "pretrained AlexNet" if ctx.part2.pretrained else "untrained AlexNet"
 
 
-def acc(group: dict, key: str = "test_acc", unit: bool = True) -> str:
-    return pm(group.get(f"{key}_mean"), group.get(f"{key}_std"), n=group["n"]) + (r"\,\%" if unit else "")
+def acc(stats: Mapping[str, float], key: str = "test_acc", unit: bool = True) -> str:
+    """mean +- std (n) of `key` in aggregated stats (`RunGroup.stats`, `RunGroup.start`)."""
+    return pm(stats.get(f"{key}_mean"), stats.get(f"{key}_std"), n=int(stats["n"])) + (r"\,\%" if unit else "")
 
 
-def seeds_text(group: dict) -> str:
-    return f"$n={group['n']}$ seed{'s' if group['n'] > 1 else ''}"
+def seeds_text(group: RunGroup) -> str:
+    return f"$n={group.n}$ seed{'s' if group.n > 1 else ''}"
 
 
-def results_table(ctx: dict) -> str:
-    p2 = ctx["part2"]
+def results_table(ctx: ReportContext) -> str:
+    p2 = ctx.part2.groups
     short = short_alexnet(ctx)
     names = {
-        "mlp300": "MLP, 300 hidden",
-        "mlp800": "MLP, 800 hidden",
+        **MLP_NAMES,
         "cnn": "small CNN (MLP recipe)",
         "features": f"{short}: conv4 + head",
         "finetune": f"{short}: fine-tuned",
     }
-    size = ctx["faces"].get("alexnet_input", 227)
-    inputs = {"mlp300": "$28^2$ gray", "mlp800": "$28^2$ gray", "cnn": "$28^2$ gray"}
-    ns = "/".join(sorted({str(p2[k]["n"]) for k in ORDER if k in p2}))
-    lines = [comment(f"{k}: runs {' '.join(p2[k]['run_ids'])}") for k in ORDER if k in p2]
+    size = ctx.part2.faces.get("alexnet_input", 227)
+    inputs = {**{k: "$28^2$ gray" for k in MLP_NAMES}, "cnn": "$28^2$ gray"}
+    ns = "/".join(sorted({str(p2[k].n) for k in ORDER if k in p2}))
+    lines = [comment(f"{k}: runs {' '.join(p2[k].run_ids)}") for k in ORDER if k in p2]
     lines += [
         "\\begin{table}[t]",
         "\\centering",
@@ -75,28 +73,29 @@ def results_table(ctx: dict) -> str:
         cells = [
             names[k],
             inputs.get(k, f"${size}^2$ RGB"),
-            acc(g, "train_acc", False),
-            acc(g, "val_acc", False),
-            acc(g, "test_acc", False),
-            f"{g['summary'].get('best_epoch', '')}/{g['summary'].get('epochs_run', '')}",
+            acc(g.stats, "train_acc", False),
+            acc(g.stats, "val_acc", False),
+            acc(g.stats, "test_acc", False),
+            f"{g.summary.get('best_epoch', '')}/{g.summary.get('epochs_run', '')}",
         ]
         lines.append(" & ".join(cells) + r" \\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines)
 
 
-def _kept_by(p2: dict) -> str:
+def _kept_by(p2: Mapping[str, RunGroup]) -> str:
     """How the epochs in the table were chosen: by the monitor every Part 2 run used (or each model's)."""
-    by = {p2[k]["summary"].get("selected_by", "val_acc") for k in ORDER if k in p2}
+    by = {p2[k].summary.get("selected_by", "val_acc") for k in ORDER if k in p2}
     return MONITOR_BEST.get(by.pop(), "by validation") if len(by) == 1 else "by each model's validation criterion"
 
 
-def _epoch0_note(p2: dict) -> str:
-    return "; the fine-tuned model's epoch 0 is its 2.2 network" if "start" in p2.get("finetune", {}) else ""
+def _epoch0_note(p2: Mapping[str, RunGroup]) -> str:
+    started = "finetune" in p2 and p2["finetune"].start is not None
+    return "; the fine-tuned model's epoch 0 is its 2.2 network" if started else ""
 
 
-def _provenance_short(ctx: dict) -> str:
-    f = ctx["faces"]
+def _provenance_short(ctx: ReportContext) -> str:
+    f = ctx.part2.faces
     people = len(f.get("people", []))
     data = "Olivetti faces" if f.get("kind") == "olivetti" else "FaceScrub faces"
     return f"{data}, $K={people}$ people."
@@ -166,31 +165,30 @@ def _mlp_recipe(config: dict, arch: dict) -> dict[str, str]:
     }
 
 
-def section_mlp(ctx: dict, figs: Mapping[str, str]) -> str:
-    p2 = ctx["part2"]
-    g, g8 = p2["mlp300"], p2["mlp800"]
-    arch = g["summary"].get("architecture", {})
-    config = g.get("config") or {}
+def section_mlp(ctx: ReportContext, figs: Mapping[str, str]) -> str:
+    g, g8 = ctx.part2.main_mlp, ctx.part2.wide_mlp
+    arch = g.summary.get("architecture", {})
+    config = g.config or {}
     size, ch = arch.get("image_size", 28), arch.get("channels", 1)
-    k = arch.get("num_classes", len(ctx["faces"].get("people", [])))
-    init = arch.get("init", g["summary"].get("init", ""))
+    k = arch.get("num_classes", len(ctx.part2.faces.get("people", [])))
+    init = arch.get("init", g.summary.get("init", ""))
     r = _mlp_recipe(config, arch)
-    training = r["training"] or esc(g["summary"].get("description", ""))
+    training = r["training"] or esc(g.summary.get("description", ""))
     return rf"""
 \subsection{{A multilayer perceptron on $28\times28$ faces}}
 \textbf{{Preprocessing.}} Each face crop is converted to {"grayscale" if ch == 1 else "RGB"}, resized to ${size}\times{size}$
 (bilinear) and scaled to $[0,1]$; {r["per_image"]}{r["standardize"]} (all of it inside the model, so a saved model takes raw
 images), and the image is flattened to {arch.get("input_dim", ch * size * size)} inputs. {r["augmentation"]}
-\textbf{{Architecture.}} One fully connected hidden layer of {arch.get("hidden", 300)} units and a linear output layer with
-$K={k}$ logits, one per person ({ch * size * size}--{arch.get("hidden", 300)}--{k}){r["dropout"]}, softmax cross-entropy loss.
+\textbf{{Architecture.}} One fully connected hidden layer of {arch.get("hidden", MAIN_MLP)} units and a linear output layer with
+$K={k}$ logits, one per person ({ch * size * size}--{arch.get("hidden", MAIN_MLP)}--{k}){r["dropout"]}, softmax cross-entropy loss.
 \textbf{{Activation.}} {esc(arch.get("activation", "tanh"))} on the hidden units.
 \textbf{{Initialisation.}} Weights {INIT_TEXT.get(init, esc(init))}.
 \textbf{{Training.}} {training}.
 {recipe_text(ctx)}
 
 \textbf{{Results.}} The learning curves of the training, validation and test sets are in Figure~\ref{{fig:curves}}.
-The 300-unit MLP reaches \textbf{{{acc(g)} test accuracy}} ({seeds_text(g)}; train {acc(g, "train_acc")},
-validation {acc(g, "val_acc")}); with 800 units it reaches {acc(g8)} ({pp(g8["test_acc_mean"] - g["test_acc_mean"])} points).
+The {MAIN_MLP}-unit MLP reaches \textbf{{{acc(g.stats)} test accuracy}} ({seeds_text(g)}; train {acc(g.stats, "train_acc")},
+validation {acc(g.stats, "val_acc")}); with {WEIGHT_STUDY_HIDDEN[-1]} units it reaches {acc(g8.stats)} ({pp(g8.mean("test_acc") - g.mean("test_acc"))} points).
 {_mlp_comment(g)}
 
 {results_table(ctx)}
@@ -206,10 +204,10 @@ epoch 0 of the fine-tuned model is the 2.2 network.}}
 \end{{subfigure}}\hfill
 \begin{{subfigure}}[b]{{{PRINT["depth"].tex}}}\centering
 \includegraphics[width=\linewidth]{{figures/{figs["depth"]}}}
-\caption{{The 2.2 head on each AlexNet layer pooled to ${ctx["depth"]["grid"]}\times{ctx["depth"]["grid"]}$ (test: mean\,$\pm$\,SE).}}
+\caption{{The 2.2 head on each AlexNet layer pooled to ${ctx.part2.depth["grid"]}\times{ctx.part2.depth["grid"]}$ (test: mean\,$\pm$\,SE).}}
 \label{{fig:depth}}
 \end{{subfigure}}
-\caption{{The Part 2 models.{" The AlexNet models use an untrained AlexNet (random weights)." if not ctx["alexnet"].get("pretrained") else ""}}}
+\caption{{The Part 2 models.{" The AlexNet models use an untrained AlexNet (random weights)." if not ctx.part2.pretrained else ""}}}
 \label{{fig:part2}}
 \end{{figure}}
 """
@@ -223,9 +221,9 @@ ROW_NAMES = {  # (per-image standardisation, augmentation) -> the grid table's r
 }
 
 
-def recipe_text(ctx: dict) -> str:
+def recipe_text(ctx: ReportContext) -> str:
     """How 2.1's recipe was chosen: the grid, the rule, the choice (validation only), and test once."""
-    r = ctx["recipes"]
+    r = ctx.part2.recipes
     rows = r["rows"]
     chosen = next(row for row in rows if row["chosen"])
     n = chosen["n"]
@@ -234,17 +232,17 @@ def recipe_text(ctx: dict) -> str:
         comment(f"2.1 recipe grid: {r['grid']}; rule: {r['rule']}")
         + "\n"
         + f"\\textbf{{Choosing the recipe.}} These settings were chosen on validation alone: the {len(rows)} recipes of "
-        f"Table~\\ref{{tab:recipes}} (300 hidden units each) were trained on the same {n} seed{'s' if n > 1 else ''} "
+        f"Table~\\ref{{tab:recipes}} ({MAIN_MLP} hidden units each) were trained on the same {n} seed{'s' if n > 1 else ''} "
         "without ever evaluating the test split, and the rule (highest mean validation accuracy; ties by the lower "
         f"validation loss, then grid order) picked \\emph{{{esc(chosen['recipe'])}}} at {val}\\,\\% (mean\\,$\\pm$\\,SE). "
         "Only its runs below evaluate the test split, once."
     )
 
 
-def recipe_table(ctx: dict) -> str:
+def recipe_table(ctx: ReportContext) -> str:
     """The 2.1 grid as a compact table: rows preprocessing x augmentation, columns L2 x learning rate, cells the
     mean validation accuracy over the seeds; the chosen recipe in bold."""
-    rows = ctx["recipes"]["rows"]
+    rows = ctx.part2.recipes["rows"]
     if not all(k in rows[0] for k in ("per_image", "augment", "weight_decay", "lr")):
         return ""
     row_keys = list(dict.fromkeys((r["per_image"], r["augment"]) for r in rows))
@@ -254,7 +252,7 @@ def recipe_table(ctx: dict) -> str:
     lines = [
         r"\begin{table}[t]",
         r"\centering",
-        f"\\caption{{2.1's recipe grid: mean validation accuracy (\\%) of the 300-unit MLP over $n={rows[0]['n']}$ "
+        f"\\caption{{2.1's recipe grid: mean validation accuracy (\\%) of the {MAIN_MLP}-unit MLP over $n={rows[0]['n']}$ "
         "seeds (test never evaluated); bold: chosen.}",
         r"\label{tab:recipes}",
         r"\small",
@@ -274,25 +272,25 @@ def recipe_table(ctx: dict) -> str:
     return "\n".join(lines)
 
 
-def _mlp_comment(g: dict) -> str:
-    gap = g["train_acc_mean"] - g["test_acc_mean"]
-    if g["train_acc_mean"] > 0.97 and gap > 0.05:
+def _mlp_comment(g: RunGroup) -> str:
+    gap = g.mean("train_acc") - g.mean("test_acc")
+    if g.mean("train_acc") > 0.97 and gap > 0.05:
         return (
-            f"Training accuracy reaches {pct(g['train_acc_mean'])}\\,\\% while test accuracy levels off {pct(gap)} points lower: "
+            f"Training accuracy reaches {pct(g.mean('train_acc'))}\\,\\% while test accuracy levels off {pct(gap)} points lower: "
             "with few faces per person the MLP learns person-specific pixel templates, which generalise as long as pose and "
             "lighting stay close to those of the training faces."
         )
     return f"Train and test accuracy differ by {pct(gap)} points: the L2 penalty keeps the MLP from memorising the training faces."
 
 
-def _train_per_person(ctx: dict) -> str:
-    counts = ctx["faces"].get("counts") or {}
+def _train_per_person(ctx: ReportContext) -> str:
+    counts = ctx.part2.faces.get("counts") or {}
     train = sorted({c[0] for c in counts.values()})
     return "/".join(map(str, train)) if train else "a few"
 
 
-def section_weights(ctx: dict) -> str:
-    u = ctx["mlp_units"]
+def section_weights(ctx: ReportContext) -> str:
+    u = ctx.part2.mlp_units
     units = u["units"]
     parts = []
     for hidden, rows in units.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cnnlab.core.stats import BETTER, NO_EFFECT, VERDICT_RULE, WORSE, compare_records
 from cnnlab.report.compare import acc, diff_text, gap
+from cnnlab.report.context import ReportContext
 from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import esc, folder, pct
 from cnnlab.report.sections import faces as p2
@@ -13,9 +14,9 @@ LISTED_CLASSES = 12  # Part 1 classes named in the provenance sentence (the othe
 
 
 # ----------------------------------------------------------------------------- front matter
-def provenance_lines(ctx: dict) -> dict[str, str]:
+def provenance_lines(ctx: ReportContext) -> dict[str, str]:
     """One plain sentence each on where the art data, the face data and the AlexNet weights come from."""
-    art, faces, alex = ctx["art"], ctx["faces"], ctx["alexnet"]
+    art, faces, alex = ctx.part1.art, ctx.part2.faces, ctx.part2.alexnet
     n = sum(art["counts"].values())
     sp = art["split"]
     if art["synthetic"]:
@@ -36,7 +37,7 @@ def provenance_lines(ctx: dict) -> dict[str, str]:
     classes = ", ".join(f"{esc(name)} ({count})" for name, count in listed[:LISTED_CLASSES])
     if len(listed) > LISTED_CLASSES:  # the page budget: the list stays a few lines whatever the data
         classes += f" and {len(listed) - LISTED_CLASSES} more"
-    folds = ctx["network"].get("folds", 5)
+    folds = ctx.part1.network.get("folds", 5)
     art_line += (
         f" Classes (images): {classes}. Split: {sp['test']} test images (fixed) and {sp['train'] + sp['val']} others in {folds} "
         f"stratified folds of about {sp['val']}."
@@ -92,44 +93,44 @@ def search_outcome(search: dict, starter: dict, short: bool = False) -> str:
     return f"The configuration the search of 1.6 picked {verb} the starter network ({numbers}, {diff_text(c)}, paired)."
 
 
-def abstract(ctx: dict) -> str:
-    s = ctx["suites"]
+def abstract(ctx: ReportContext) -> str:
+    s = ctx.part1.suites
     base = s["baseline"]["rows"][0]
-    parts = ctx["part2"]
-    data = "synthetic stand-in paintings" if ctx["art"]["synthetic"] else "real paintings"
-    faces = "Olivetti faces" if ctx["faces"].get("kind") == "olivetti" else "FaceScrub faces"
+    parts = ctx.part2
+    data = "synthetic stand-in paintings" if ctx.part1.synthetic else "real paintings"
+    faces = "Olivetti faces" if ctx.part2.faces.get("kind") == "olivetti" else "FaceScrub faces"
     alex = (
         "an ImageNet-pretrained AlexNet"
-        if ctx["alexnet"].get("pretrained")
+        if ctx.part2.pretrained
         else "an \\emph{untrained} AlexNet (random weights, so no transfer learning)"
     )
     quick = (
         "\\textbf{Quick mode (smoke test): one repeat and a few epochs; the numbers below are not results.} "
-        if ctx["quick"]
+        if ctx.quick
         else ""
     )
     return (
         f"{quick}We reproduce Practical~2 with the \\texttt{{cnnlab}} package: a small convolutional network that "
         f"identifies the artist of {data} (Part~1) and face recognition with a multilayer perceptron and {alex} (Part~2). "
-        f"Every Part~1 number is a mean over {ctx['repeats']} repeats (validation folds and seeds), every comparison is paired over "
+        f"Every Part~1 number is a mean over {ctx.repeats} repeats (validation folds and seeds), every comparison is paired over "
         f"them, and every run can be traced by its run id. The starter network reaches "
         f"{acc(base, 'train_acc')} training {'but only' if gap(base) > 0.05 else 'and'} {acc(base)} validation accuracy; "
         f"{search_outcome(s['search'], base, short=True)} On {faces}, the MLP reaches "
-        f"{p2.acc(parts['mlp300'])} and fine-tuning the AlexNet {p2.acc(parts['finetune'])} test accuracy."
+        f"{p2.acc(parts.main_mlp.stats)} and fine-tuning the AlexNet {p2.acc(parts.finetune.stats)} test accuracy."
     )
 
 
-def protocol(ctx: dict) -> str:
+def protocol(ctx: ReportContext) -> str:
     """The Part 1 protocol: the fixed test split, the folds, the repeats and why so many, the verdict rule (core.stats.VERDICT_RULE)."""
-    base = ctx["suites"]["baseline"]
+    base = ctx.part1.suites["baseline"]
     folds = int(base.get("folds", 5))
-    n = int(ctx["repeats"])
-    test = ctx["network"].get("test_fraction", 0.15)
+    n = int(ctx.repeats)
+    test = ctx.part1.network.get("test_fraction", 0.15)
     if n >= folds:
         why = "one per fold, so every non-test image is validated on once; the number is chosen for the report's budget of 15 minutes on 2 CPU cores"
     else:
         why = f"{n} repeat{'s' if n > 1 else ''}, fewer than the folds: a smoke test or a reduced budget"
-    seeds = ctx["seeds"]
+    seeds = ctx.seeds
     seed_text = f"{seeds} seeds (0, \\dots, {seeds - 1})" if seeds > 1 else "one seed (0)"
     return (
         f"\\textbf{{Protocol.}} The test split ({pct(test)}\\,\\% of each class, fixed) is evaluated once per run, for reporting only. "
@@ -140,9 +141,9 @@ def protocol(ctx: dict) -> str:
     )
 
 
-def devices_sentence(ctx: dict) -> str:
+def devices_sentence(ctx: ReportContext) -> str:
     """Where the runs trained; several devices are said plainly (CPU and CUDA numbers differ in the last digits)."""
-    devices = ctx.get("devices") or ["cpu"]
+    devices = ctx.devices or ["cpu"]
     names = ", ".join(f"\\texttt{{{esc(d)}}}" for d in devices)
     if len(devices) == 1:
         return f"Every run trained on {names}."
@@ -152,7 +153,7 @@ def devices_sentence(ctx: dict) -> str:
     )
 
 
-def data_figure(ctx: dict) -> str:
+def data_figure(ctx: ReportContext) -> str:
     """The Part 1 data figure (label fig:data): one image per class and the course's transformations (in the
     supplement: it holds no result, and its height grows with the names)."""
     return place(
@@ -160,16 +161,16 @@ def data_figure(ctx: dict) -> str:
         rf"""\begin{{figure}}[t]
 \centering
 \includegraphics[width={PRINT["art_overview"].tex}]{{figures/art_overview.png}}
-\caption{{Top: one {"synthetic " if ctx["art"]["synthetic"] else ""}image per class of the Part~1 data. Bottom: the
+\caption{{Top: one {"synthetic " if ctx.part1.synthetic else ""}image per class of the Part~1 data. Bottom: the
 course's transformations of question 1.7, applied to the first image.}}
 \label{{fig:data}}
 \end{{figure}}""",
     )
 
 
-def section_setup(ctx: dict) -> str:
+def section_setup(ctx: ReportContext) -> str:
     prov = provenance_lines(ctx)
-    split = ctx.get("placement") is not None
+    split = ctx.placement is not None
     supplement = (
         " The supplement (\\texttt{supplement.pdf}) holds the full tables and the figures this paper has no room for, "
         "numbered S1, S2, \\dots{} as the paper refers to them."
@@ -192,21 +193,21 @@ every run folder \texttt{{runs/<run id>/}} holds its configuration, per-epoch me
 """
 
 
-def section_discussion(ctx: dict) -> str:
+def section_discussion(ctx: ReportContext) -> str:
     caveats = []
-    if ctx["art"]["synthetic"]:
+    if ctx.part1.synthetic:
         caveats.append(
             "Part~1 ran on synthetic images, so its conclusions describe this stand-in data (real paintings: "
             "\\texttt{-{}-data art\\_data/artists})"
         )
-    if not ctx["alexnet"].get("pretrained"):
+    if not ctx.part2.pretrained:
         caveats.append("AlexNet was untrained (ImageNet weights: \\texttt{-{}-weights PATH})")
-    if ctx["faces"].get("kind") == "olivetti":
+    if ctx.part2.faces.get("kind") == "olivetti":
         caveats.append("Part~2 used the Olivetti faces, 10 per person (FaceScrub: \\texttt{-{}-faces DIR})")
-    if ctx["quick"]:
+    if ctx.quick:
         caveats.append("this is a quick-mode smoke test (one seed, a few epochs, a subset of the faces)")
     cav = ("\\textbf{Limitations.} " + "; ".join(caveats) + ".") if caveats else ""
-    s = ctx["suites"]
+    s = ctx.part1.suites
     base = s["baseline"]["rows"][0]
     g = gap(base)
     fit = (
@@ -214,22 +215,17 @@ def section_discussion(ctx: dict) -> str:
         if g > 0.1
         else f"The starter network shows little overfitting at this budget (train--validation gap {pct(g)} points)"
     )
-    parts = ctx["part2"]
-    mlp, feats, fine = parts["mlp300"], parts["features"], parts["finetune"]
-    best_alex = max(feats["test_acc_mean"], fine["test_acc_mean"])
+    mlp, feats, fine = ctx.part2.main_mlp, ctx.part2.features, ctx.part2.finetune
+    best_alex = max(feats.mean("test_acc"), fine.mean("test_acc"))
     versus = (
         "above"
-        if mlp["test_acc_mean"] > best_alex + 0.02
-        else ("below" if mlp["test_acc_mean"] < best_alex - 0.02 else "on a par with")
+        if mlp.mean("test_acc") > best_alex + 0.02
+        else ("below" if mlp.mean("test_acc") < best_alex - 0.02 else "on a par with")
     )
     part2 = (
-        f"In Part~2 the pixel MLP ({p2.acc(mlp)} test accuracy) is {versus} the {p2.short_alexnet(ctx)} models "
-        f"({p2.acc(feats)} fixed conv4 features, {p2.acc(fine)} fine-tuned)"
-        + (
-            "; without ImageNet weights AlexNet has no head start on faces."
-            if not ctx["alexnet"].get("pretrained")
-            else "."
-        )
+        f"In Part~2 the pixel MLP ({p2.acc(mlp.stats)} test accuracy) is {versus} the {p2.short_alexnet(ctx)} models "
+        f"({p2.acc(feats.stats)} fixed conv4 features, {p2.acc(fine.stats)} fine-tuned)"
+        + ("; without ImageNet weights AlexNet has no head start on faces." if not ctx.part2.pretrained else ".")
     )
     return rf"""
 \section{{Discussion}}
@@ -242,7 +238,7 @@ def _short_id(rid: str) -> str:
     return rid.rsplit("-", 1)[-1][:6]
 
 
-def appendix(ctx: dict) -> str:
+def appendix(ctx: ReportContext) -> str:
     """Every run behind every number: suite, variant, run id prefixes, as paragraphs in three columns."""
     titles = {
         "baseline": "1.2 starter",
@@ -256,17 +252,18 @@ def appendix(ctx: dict) -> str:
     body = []
     for name, title in titles.items():
         body.append(f"\\textbf{{{title}}}\\par")
-        body += [line(r["variant"], r["run_ids"]) for r in ctx["suites"][name]["rows"]]
+        body += [line(r["variant"], r["run_ids"]) for r in ctx.part1.suites[name]["rows"]]
         body.append("\\smallskip")
     body.append("\\textbf{Part 2}\\par")
-    body += [line(label, ctx["part2"][key]["run_ids"]) for key, label in p2.ORDER.items() if key in ctx["part2"]]
+    groups = ctx.part2.groups
+    body += [line(label, groups[key].run_ids) for key, label in p2.ORDER.items() if key in groups]
     return "\n".join(
         [
             "\\section{Runs behind every number}\\label{app:runs}",
             "The first 6 hex digits of the run id of every table row, repeats (Part~2: seeds) in order; the full ids are in comments of "
-            f"\\texttt{{report.tex}} and \\texttt{{supplement.tex}} and in \\texttt{{suites/<name>/suite.json}}. Each run is a folder of {folder(ctx['runs_root'])}"
+            f"\\texttt{{report.tex}} and \\texttt{{supplement.tex}} and in \\texttt{{suites/<name>/suite.json}}. Each run is a folder of {folder(ctx.runs_root)}"
             " (Part~1 ids start with \\texttt{cnn-}, Part~2 ids with \\texttt{mlp-}, \\texttt{alexnet-features-} and "
-            f"\\texttt{{alexnet-finetune-}}). Produced by cnnlab {esc(ctx.get('version', ''))}.",
+            f"\\texttt{{alexnet-finetune-}}). Produced by cnnlab {esc(ctx.version)}.",
             "\\begin{multicols}{3}\\tiny\\setlength{\\parskip}{0pt}\\setlength{\\columnsep}{8pt}",
             *body,
             "\\end{multicols}",

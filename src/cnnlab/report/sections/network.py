@@ -27,6 +27,7 @@ from cnnlab.report.compare import (
     repeats_note,
     short_change,
 )
+from cnnlab.report.context import ReportContext
 from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc, num, pct, split_table
 from cnnlab.report.sections.diagnostics import filters_block
@@ -35,8 +36,8 @@ from cnnlab.report.supplement import place
 
 
 # ----------------------------------------------------------------------------- 1.1 and 1.2
-def section_receptive(ctx: dict) -> str:
-    net = ctx["network"]
+def section_receptive(ctx: ReportContext) -> str:
+    net = ctx.part1.network
     q = net["receptive_question"]
     starter = net["receptive_starter"]
     steps = ", then ".join(
@@ -78,9 +79,9 @@ def _layer_cells(layer: dict) -> list[str]:
     return [kind + (f" {detail}" if detail else ""), shape, num(layer["params"]) if layer["params"] else ""]
 
 
-def section_network(ctx: dict, figs: Mapping[str, str]) -> str:
-    net = ctx["network"]
-    base = ctx["suites"]["baseline"]["rows"][0]
+def section_network(ctx: ReportContext, figs: Mapping[str, str]) -> str:
+    net = ctx.part1.network
+    base = ctx.part1.suites["baseline"]["rows"][0]
     layers = net["layers"]
     n_conv = sum(lay["type"].endswith("Conv2d") for lay in layers)
     n_fc = sum(lay["type"] == "Linear" for lay in layers)
@@ -93,7 +94,7 @@ def section_network(ctx: dict, figs: Mapping[str, str]) -> str:
     )
     opt = net["optimizer"]
     opt_name = OPTIMIZER_NAMES.get(opt["name"], opt["name"])
-    chance = 1 / max(1, len(ctx["art"]["counts"]))
+    chance = 1 / max(1, len(ctx.part1.art["counts"]))
     g = gap(base)
     if g > 0.1:
         meaning = (
@@ -101,7 +102,7 @@ def section_network(ctx: dict, figs: Mapping[str, str]) -> str:
             "overfitting, memorising the small training set (and {0} parameters for {1} training images) rather than "
             "learning only what generalises; validation accuracy is still well above the {2}\\,\\% of chance, so part "
             "of what it learns is real."
-        ).format(num(net["params"]), ctx["art"]["split"]["train"], pct(chance))
+        ).format(num(net["params"]), ctx.part1.art["split"]["train"], pct(chance))
     elif base["val_acc_mean"] < chance + 0.05:
         meaning = (
             f"Both accuracies are close to the {pct(chance)}\\,\\% of chance: at this budget the network has not "
@@ -161,8 +162,8 @@ After training, the starter network reaches {acc(base, "train_acc")} training an
 """
 
 
-def section_architecture(ctx: dict) -> str:
-    suite = ctx["suites"]["architecture"]
+def section_architecture(ctx: ReportContext) -> str:
+    suite = ctx.part1.suites["architecture"]
     rows = suite["rows"]
     base = find_variant(rows, labels.ARCH_STARTER, "architecture")
 

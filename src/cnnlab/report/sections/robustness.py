@@ -12,6 +12,7 @@ from cnnlab.art.suites import labels
 from cnnlab.art.transforms.course import COURSE_LABELS, GEOMETRIC, PHOTOMETRIC
 from cnnlab.core.stats import BETTER, NO_CLEAR_DIFFERENCE, WORSE
 from cnnlab.report.compare import acc, diff_text, id_comments, repeats_note, short_diff
+from cnnlab.report.context import ReportContext
 from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc, pct, pm, pp
 from cnnlab.report.supplement import place
@@ -27,12 +28,12 @@ def _change_from_clean(drop) -> str:
     return pp(-drop.diff) + (f"\\,$\\pm$\\,{100 * drop.se:.1f}" if drop.has_error_bar else "") + " points"
 
 
-def section_robustness(ctx: dict, figs: Mapping[str, str]) -> str:
-    s = ctx["suites"]["robustness"]
+def section_robustness(ctx: ReportContext, figs: Mapping[str, str]) -> str:
+    s = ctx.part1.suites["robustness"]
     facts = robustness_facts(s["robustness"], labels.AS_TRAINED, labels.AUGMENTED)
     models, plain, get = facts.models, facts.reference, facts.row
     clean, drops = facts.clean, facts.drops
-    chance = 1 / max(1, len(ctx["art"]["counts"]))
+    chance = 1 / max(1, len(ctx.part1.art["counts"]))
     drop_text = lambda t: f"{_course_name(t)} ({pct(get(plain, t)['acc_mean'])}\\,\\%, {_change_from_clean(drops[t])})"  # noqa: E731
     invariant = "; ".join(drop_text(t) for t in facts.most_invariant())
     damaging = "; ".join(drop_text(t) for t in facts.most_damaging())

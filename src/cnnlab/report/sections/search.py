@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cnnlab.report.compare import acc, change, short_change
+from cnnlab.report.context import ReportContext
 from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc, figure, pct
 from cnnlab.report.sections import diagnostics as sd
@@ -123,10 +124,10 @@ def candidates_text(s: Mapping[str, Any], starter: Mapping[str, Any]) -> tuple[s
 PARAM_COLUMNS = 3  # (parameter, value) pairs side by side in the best configuration's table (full text width)
 
 
-def best_table(ctx: dict) -> str:
+def best_table(ctx: ReportContext) -> str:
     """The best configuration's sampled hyperparameters (label tab:best): a table of the full text width,
     PARAM_COLUMNS (parameter, value) pairs per row, so its height is a third of the parameters' number."""
-    params = ctx["suites"]["search"].get("best_params") or {}
+    params = ctx.part1.suites["search"].get("best_params") or {}
     prow = [[esc(k), _fmt_value(v)] for k, v in params.items()]
     rows = -(-len(prow) // PARAM_COLUMNS)  # ceil: the parameters fill the columns top to bottom
     cols = [prow[i * rows : (i + 1) * rows] for i in range(PARAM_COLUMNS)]
@@ -164,10 +165,10 @@ def search_figure(figs: Mapping[str, str]) -> str:
     )
 
 
-def section_search(ctx: dict, figs: Mapping[str, str]) -> str:
-    s = ctx["suites"]["search"]
+def section_search(ctx: ReportContext, figs: Mapping[str, str]) -> str:
+    s = ctx.part1.suites["search"]
     r = s["rows"][0]
-    starter = ctx["suites"]["baseline"]["rows"][0]
+    starter = ctx.part1.suites["baseline"]["rows"][0]
     trials = s.get("trials") or []
     status = {}
     for t in trials:

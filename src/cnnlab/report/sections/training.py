@@ -28,6 +28,7 @@ from cnnlab.report.compare import (
     repeats_note,
     short_change,
 )
+from cnnlab.report.context import ReportContext
 from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import esc, figure, num, pct, split_table, table
 from cnnlab.report.supplement import place
@@ -60,8 +61,8 @@ def verdict_counts(rows: list[dict], base: Mapping, metric: str = "val_acc") -> 
     return out
 
 
-def section_pooling(ctx: dict) -> str:
-    suite = ctx["suites"]["pooling"]
+def section_pooling(ctx: ReportContext) -> str:
+    suite = ctx.part1.suites["pooling"]
     rows = suite["rows"]
     base = find_variant(rows, labels.NO_POOLING, "pooling")
     pooled = [r for r in rows if r is not base]
@@ -144,8 +145,8 @@ def _group(rows: list[dict], group: str) -> list[dict]:
     return [r for r in rows if r["group"] == group]
 
 
-def section_regularization(ctx: dict, figs: Mapping[str, str]) -> str:
-    suite = ctx["suites"]["regularization"]
+def section_regularization(ctx: ReportContext, figs: Mapping[str, str]) -> str:
+    suite = ctx.part1.suites["regularization"]
     rows = suite["rows"]
     base = find_variant(rows, labels.REG_BASELINE, "regularization")
     others = [r for r in rows if r is not base]
