@@ -304,7 +304,14 @@ def test_bad_config_is_one_line_exit_2(tmp_path, capsys, argv, message):
 
 # ----------------------------------------------------------------------------- the report
 def test_part2_uses_the_run_configs(tmp_path):
-    from cnnlab.faces.suite import MLP_HIDDEN, QUICK_ALEXNET_SIZE, QUICK_PART2_EPOCHS, Part2Options, part2_configs
+    from cnnlab.faces.suite import (
+        MLP_HIDDEN,
+        QUICK_ALEXNET_SIZE,
+        QUICK_PART2_EPOCHS,
+        Part2Options,
+        mlp_group,
+        part2_configs,
+    )
     from cnnlab.report.collect import part2_options
     from cnnlab.report.options import ReportOptions
 
@@ -317,7 +324,7 @@ def test_part2_uses_the_run_configs(tmp_path):
     report = ReportOptions(runtime=RuntimeOptions(out=tmp_path / "r"), report_dir=tmp_path / "p", quick=True)
     assert part2_options(report) == Part2Options(runtime=report.runtime, quick=True)
     quick = part2_configs(part2_options(report), ["s1", "s2"], "random")
-    assert quick["mlp300"].train == replace(MLPRunConfig().train, epochs=QUICK_PART2_EPOCHS)
+    assert quick[mlp_group(300)].train == replace(MLPRunConfig().train, epochs=QUICK_PART2_EPOCHS)
     assert quick["finetune"].train == replace(FinetuneRunConfig().train, epochs=QUICK_PART2_EPOCHS)
     assert quick["features"].features == FeaturesConfig(input_size=QUICK_ALEXNET_SIZE, weights="random")
-    assert quick["mlp800"].data == FaceDataConfig(actors=("s1", "s2"))
+    assert quick[mlp_group(800)].data == FaceDataConfig(actors=("s1", "s2"))

@@ -27,6 +27,7 @@ from cnnlab.core import progress
 from cnnlab.core.config import as_ids
 from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.core.runtime import RuntimeOptions, RuntimeView
+from cnnlab.faces.kinds import MLP_KIND
 from cnnlab.faces.run_configs import OLIVETTI, WEIGHT_STUDY_HIDDEN
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,13 @@ DEFAULT_SEEDS = (0, 1, 2)  # Part 2 seeds per model
 DEFAULT_FACES = OLIVETTI  # the embedded face data
 DEFAULT_WEIGHTS = "auto"  # ImageNet weights from the torch hub cache if present, else an untrained AlexNet
 MLP_HIDDEN = WEIGHT_STUDY_HIDDEN  # 2.3: the MLP sizes whose weight pictures are compared (300, 800)
+
+
+def mlp_group(hidden: int) -> str:
+    """The name of the group of MLP runs with `hidden` units ("mlp300"), from the run config to the report's
+    run-id comments: the kind's name and the size, written here once."""
+    return f"{MLP_KIND.name}{hidden}"
+
 
 SUITE_NAME = "part2"
 SUITE_FORMAT = 1
@@ -212,7 +220,7 @@ def part2_configs(options: Part2Options, people: list[str] | None, weights: str 
     size = options.alexnet_size
     mlp = MLPRunConfig(data=data)
     configs = {
-        **{f"mlp{h}": replace(mlp, mlp=replace(mlp.mlp, hidden=h)) for h in MLP_HIDDEN},
+        **{mlp_group(h): replace(mlp, mlp=replace(mlp.mlp, hidden=h)) for h in MLP_HIDDEN},
         "features": FeaturesRunConfig(data=data, features=FeaturesConfig(input_size=size, weights=weights)),
         "finetune": FinetuneRunConfig(data=data, finetune=FinetuneConfig(input_size=size, weights=weights)),
     }
@@ -308,7 +316,7 @@ def run_part2(options: Part2Options) -> Part2Result:
 
     # 2.1: the recipe is chosen on validation (the grid's runs never evaluate test); every MLP and the CNN use it.
     with progress.stage(RECIPE):
-        choice = choose_recipe(configs[f"mlp{MLP_HIDDEN[0]}"], seeds, runtime, callbacks)
+        choice = choose_recipe(configs[mlp_group(MLP_HIDDEN[0])], seeds, runtime, callbacks)
     with progress.stage(SMALL):
         done = [r["path"] for r in run_small_nets(choice.config, seeds, runtime, callbacks=callbacks)]
     n = len(seeds)

@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 from cnnlab.art.suites.common import SUITE_ORDER
 from cnnlab.core import progress
 from cnnlab.faces.suite import STAGES as PART2_STAGES
-from cnnlab.faces.suite import Part2Options
+from cnnlab.faces.suite import Part2Options, mlp_group
 from cnnlab.report.options import ReportOptions
+from cnnlab.report.reading import MANIFEST
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 # The stages of `cnnlab report`, in order, as its progress display names them (cnnlab.core.progress): the Part 1
 # suites, their figures, the stages of Part 2 (cnnlab.faces.suite.STAGES), its figures, LaTeX.
@@ -161,7 +160,7 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
         )
         predict = figures.prediction_example(checkpoint, result.alexnet_faces, assets / "predict_face.png")
         groups = {
-            **{f"mlp{h}": ids for h, ids in result.mlp.items()},
+            **{mlp_group(int(h)): ids for h, ids in result.mlp.items()},
             "features": result.features,
             "finetune": result.finetune,
         }
@@ -173,7 +172,3 @@ def run_part2(options: ReportOptions) -> dict[str, Any]:
         "predict": predict,
         "face_diagnostics": face_diagnostics,
     }
-
-
-def manifest_path(out_root: str | Path) -> Path:
-    return Path(out_root) / "report-assets" / MANIFEST

@@ -24,17 +24,13 @@ from cnnlab.art.suites.common import SUITE_ORDER
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.stats import aggregate, mean_curves
 from cnnlab.faces.run_configs import WEIGHT_STUDY_HIDDEN, MLPConfig
+from cnnlab.faces.suite import mlp_group
 from cnnlab.report import reading
 
 if TYPE_CHECKING:
     from cnnlab.report.supplement import Placement
 
 MAIN_MLP = MLPConfig().hidden  # 2.1's MLP (300 hidden units); 2.3 compares it with the others of WEIGHT_STUDY_HIDDEN
-
-
-def mlp_group(hidden: int) -> str:
-    """The report's name of the MLP group with `hidden` units ("mlp300"), as the .tex's run-id comments print it."""
-    return f"mlp{hidden}"
 
 
 # The Part 2 groups in the report's order: the manifest's part2 section and key ("mlp", "300") or ("cnn", None).

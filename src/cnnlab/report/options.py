@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnnlab.art.repeats import DEFAULT_REPEATS, DEFAULT_TRIALS
 from cnnlab.core.config import as_ids
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.runtime import RuntimeOptions, RuntimeView, check_jobs
 from cnnlab.faces.suite import DEFAULT_FACES, DEFAULT_SEEDS, DEFAULT_WEIGHTS, alexnet_size, check_part2_sources
+
+if TYPE_CHECKING:
+    from cnnlab.report.context import ReportContext
 
 # Part 2's defaults and quick-mode constants are Part 2's own (cnnlab.faces.suite); the report reads them there.
 __all__ = ["DEFAULT_FACES", "DEFAULT_SEEDS", "DEFAULT_WEIGHTS", "ReportOptions", "ReportResult"]
@@ -112,4 +115,4 @@ class ReportResult:
     supplement: Path | None = None  # supplement.pdf; None when the paper is not compiled
     supplement_pages: int | None = None
     seconds: dict[str, float] = field(default_factory=dict)
-    context: dict[str, Any] = field(default_factory=dict, repr=False)
+    context: ReportContext | None = field(default=None, repr=False)  # what the sections read

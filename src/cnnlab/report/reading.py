@@ -15,11 +15,13 @@ from cnnlab.core import readback
 from cnnlab.core.errors import CnnlabError, first_line
 from cnnlab.faces.run_configs import WEIGHT_STUDY_HIDDEN
 
+MANIFEST = "manifest.json"
+
 
 def manifest_path(out_root: str | Path) -> Path:
     """<out>/report-assets/manifest.json: the Part 2 run ids, data provenance and asset figures of a runs folder, as
-    `cnnlab.report.collect` writes them (collect.manifest_path: the same path, to become this one's import)."""
-    return Path(out_root) / "report-assets" / "manifest.json"
+    `cnnlab.report.collect` writes them."""
+    return Path(out_root) / "report-assets" / MANIFEST
 
 
 def read_json(path: Path, what: str) -> dict[str, Any]:
