@@ -58,7 +58,12 @@ def read_cached(path: str | os.PathLike, key: Mapping[str, Any], what: str, chec
 
 def write_cached(path: str | os.PathLike, key: Mapping[str, Any], value: Any, what: str) -> None:
     """{"key": key, "value": value} to `path`, atomically (replacing whatever stood there, a FIFO or a link
-    included); a failed write only logs one warning: the value is computed again next time."""
+    included); a failed write only logs one warning: the value is computed again next time. A folder in the
+    way is left alone, without a second warning (reading it already gave one)."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        log.info("the %s %s is a folder: not written", what, path)
+        return
     try:
         atomic_write_json(path, {"key": key, "value": value})
     except OSError as exc:  # OutputError (a full disk, a read-only folder) is an OSError too
