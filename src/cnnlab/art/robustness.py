@@ -109,6 +109,7 @@ def robustness_key(
 
     import torch
 
+    from cnnlab.art.run import run_identity
     from cnnlab.core.train.trainer import Trainer
     from cnnlab.core.version import __version__
 
@@ -129,27 +130,6 @@ def robustness_key(
         "cells": [list(cell) for cell in _cells(severities)],
         "eval_seed": EVAL_SEED,
     }
-
-
-def run_identity(run_path: str | Path) -> dict:
-    """A finished run as the cache key names it: its id, the SHA-256 of its config.json record and of the
-    weights it reports (best.pt or final.pt). A run that cannot be read gets no hashes: evaluating it then
-    raises the one-line error `load_run_model` gives."""
-    from cnnlab.core.errors import DataError
-    from cnnlab.core.io import sha256_file, short_hash
-    from cnnlab.core.readback import UntrustedData, checkpoint_file
-    from cnnlab.core.runs.folders import read_run
-
-    path = Path(run_path)
-    try:
-        record = read_run(path)
-        which = record.summary.get("reported_model", "best")
-        if which not in ("best", "final"):
-            raise DataError(f"unknown model {which!r}")
-        weights = checkpoint_file(record.path / f"{which}.pt")
-        return {"run": path.name, "config": short_hash(record.meta, 64), which: sha256_file(weights)}
-    except (DataError, UntrustedData, OSError):
-        return {"run": path.name, "unreadable": True}
 
 
 def _accs_problem(value: Any, plan: Sequence[tuple[str, int, str, float]]) -> str | None:
