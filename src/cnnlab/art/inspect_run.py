@@ -14,7 +14,8 @@ Nothing is retrained: suites and the report call the same function on their key 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,10 @@ import torch
 from torch import nn
 
 from cnnlab.art.config import RunConfig
-from cnnlab.art.run import RUN_KIND, PreparedData, load_run_model, prepare_data
+from cnnlab.art.run import RUN_KIND, PreparedData, load_run_model, prepare_data, run_identity
 from cnnlab.core.config import from_dict
 from cnnlab.core.diagnostics.metrics import (
+    DIAGNOSTICS_DIR,
     SPLITS,
     InspectResult,
     SplitDiagnostics,
@@ -87,20 +89,39 @@ def inspect_run(
     device: str = DEFAULT_DEVICE,
     method: str = SALIENCY_METHOD,
     saliency_classes: int = SALIENCY_CLASSES,
+    reuse: bool = False,
 ) -> InspectResult:
-    """Write <run>/diagnostics/ for a finished Part 1 run (see the module docstring); `split`: test, val or both."""
+    """Write <run>/diagnostics/ for a finished Part 1 run (see the module docstring); `split`: test, val or both.
+
+    `reuse` (the report's key runs): a diagnostics folder already written for exactly these inputs
+    (`inspect_inputs`, kept in its diagnostics.json) is kept as it is; only the splits' diagnostics, which
+    the caller reads, are computed again (the same numbers: the same model on the same images).
+    """
     from cnnlab.core.diagnostics.attribution import EXPLAINERS
 
     EXPLAINERS.get(method)  # an unknown method fails before any work
     run_path = Path(run_path)
     names = split_names(split)
     config, data = load_run_data(run_path)
+    inputs = inspect_inputs(run_path, names, data.info["hash"], device, method, saliency_classes)
+    written = reusable_diagnostics(run_path, inputs) if reuse else None
     model = load_run_model(run_path).to(device)
     classes = tuple(data.dataset.class_names)
     splits = {}
     for name in names:
         x, y = data.splits[name]  # (N, 3, H, W) in [-0.5, 0.5], (N,)
         splits[name] = (SplitDiagnostics.of(name, classes, y, model_probabilities(model, x)), x)
+    if written is not None:
+        log.info("kept %s (written for the same run, data and options)", run_path / DIAGNOSTICS_DIR)
+        extra = {k: v for k, v in written.items() if k not in INSPECT_FIELDS}
+        return InspectResult(
+            run_path,
+            run_path / DIAGNOSTICS_DIR,
+            RUN_KIND,
+            {k: d for k, (d, _) in splits.items()},
+            written["files"],
+            extra,
+        )
     first, images = splits[names[0]]
 
     def extras(folder: Path) -> dict[str, Any]:
@@ -127,9 +148,65 @@ def inspect_run(
             ),
         }
         files.append("saliency.png")
-        return {"files": files, "model": config.model.name, "data": data.info["name"], **facts}
+        return {"files": files, "model": config.model.name, "data": data.info["name"], "inputs": inputs, **facts}
 
     return write_diagnostics(run_path, RUN_KIND, splits, to_display, title=run_path.name, extras=extras)
+
+
+INSPECT_FIELDS = ("run_id", "kind", "version", "class_names", "splits", "files")  # InspectResult.to_json's own
+
+
+def inspect_inputs(
+    run_path: Path, splits: Sequence[str], data_hash: str, device: str, method: str, saliency_classes: int
+) -> dict[str, Any]:
+    """What a run's diagnostics folder is computed from: the run (`run_identity`: id, config, reported
+    weights), its data, the splits, the device type, the saliency options and the cnnlab and torch versions."""
+    from cnnlab.core.device import resolve_device
+    from cnnlab.core.version import __version__
+
+    return {
+        "format": 1,
+        "run": run_identity(run_path),
+        "data": data_hash,
+        "splits": list(splits),
+        "device": resolve_device(device).type,
+        "method": method,
+        "saliency_classes": int(saliency_classes),
+        "cnnlab": __version__,
+        "torch": torch.__version__,
+    }
+
+
+def reusable_diagnostics(run_path: Path, inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The diagnostics.json of <run>/diagnostics/ when it was written for exactly `inputs` and every file it
+    lists is there (a regular, non-empty file inside the folder); else None. A folder written for other
+    inputs (or by an older cnnlab) is silently inspected again; a damaged diagnostics.json costs one warning."""
+    import json
+
+    from cnnlab.core.io import canonical_json
+    from cnnlab.core.readback import UntrustedData, inside, load_json
+
+    folder = run_path / DIAGNOSTICS_DIR
+    record = folder / "diagnostics.json"
+    if not os.path.lexists(record):
+        return None
+    try:
+        doc = load_json(record, f"the diagnostics record {record}")
+        if not isinstance(doc, dict):
+            raise UntrustedData(f"the diagnostics record {record} is not an object")
+        if doc.get("inputs") != json.loads(canonical_json(inputs)):
+            return None  # made for another run, data or version: not damage
+        files = doc.get("files")
+        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+            raise UntrustedData(f"the diagnostics record {record} lists no files")
+        for name in files:
+            path = inside(folder, name, f"the diagnostics record {record}")
+            if not path.is_file() or path.stat().st_size == 0:
+                raise UntrustedData(f"{path} is missing or empty")
+    except (UntrustedData, OSError) as exc:
+        log.warning("inspecting %s again: its diagnostics folder is damaged (%s)", run_path.name, exc)
+        return None
+    return doc
 
 
 def first_conv(model: nn.Module) -> nn.Conv2d | None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from cnnlab.art.config import RunConfig
 from cnnlab.art.transforms.course import COURSE_ORDER
@@ -20,10 +22,14 @@ from cnnlab.core.stats import Comparison, compare, summarize
 EVAL_SEED = 1234  # fixes the random parts of the transforms (translate directions) for evaluation
 ORIGINAL = "original"  # the clean test split, severity 0
 COURSE_SEVERITY_LEVEL = 1.0  # the one strength at which a course transform is recorded in the table
+CACHE_FORMAT = 1  # of the robustness cache's key: raise it when the evaluation's numbers change within a version
 
 
 def evaluate_robustness(
-    models: Mapping[str, Sequence[str]], config: RunConfig, severities: Mapping[str, Sequence[float]] | None = None
+    models: Mapping[str, Sequence[str]],
+    config: RunConfig,
+    severities: Mapping[str, Sequence[float]] | None = None,
+    cache_dir: str | Path | None = None,
 ) -> list[dict]:
     """Test accuracy of each run's reported model, clean, under every course transform and every graded transform and severity.
 
@@ -31,37 +37,111 @@ def evaluate_robustness(
     every model). Returns rows: model, transform, severity, acc_mean, acc_std, n, accs (per run).
     Severity 0 of any graded transform is the clean test split ("original"); course transforms
     have the single severity COURSE_SEVERITY_LEVEL.
+
+    `cache_dir` (the runs folder's cache/robustness): the accuracies are read from there when a cache file
+    for exactly these inputs is there (`robustness_key`), else evaluated and written there; a damaged or
+    mismatched file costs one warning and is evaluated again (core.keyed_cache). The rows are the same.
     """
+    from cnnlab.art.run import prepare_data
+    from cnnlab.art.transforms import SEVERITIES
+    from cnnlab.core.keyed_cache import cached
+
+    severities = severities or SEVERITIES
+    plan = [
+        (label, len(paths), transform, severity)
+        for label, paths in models.items()
+        for _, transform, severity in _cells(severities)
+    ]
+    x_test, y_test = prepare_data(config).test  # (N, 3, H, W), (N,)
+    evaluate = lambda: evaluate_accuracies(models, x_test, y_test, severities)  # noqa: E731
+    if cache_dir is None:
+        accs = evaluate()
+    else:
+        key = robustness_key(models, x_test, y_test, severities)
+        accs = cached(cache_dir, key, evaluate, "robustness cache", lambda value: _accs_problem(value, plan))
+    return [_row(label, transform, severity, a) for (label, _, transform, severity), a in zip(plan, accs)]
+
+
+def _cells(severities: Mapping[str, Sequence[float]]) -> list[tuple[str, str, float]]:
+    """(family, transform, severity) of every row of one model, in table order: the clean split, the course's
+    transforms, then each graded transform at each non-zero severity."""
+    cells = [("clean", ORIGINAL, 0.0)] + [("course", name, COURSE_SEVERITY_LEVEL) for name in COURSE_ORDER]
+    return cells + [("graded", name, float(s)) for name, levels in severities.items() for s in levels if s != 0]
+
+
+def evaluate_accuracies(
+    models: Mapping[str, Sequence[str]], x_test: Any, y_test: Any, severities: Mapping[str, Sequence[float]]
+) -> list[list[float]]:
+    """The evaluation itself: per model and cell of `_cells` (in that order), the test accuracy of each run."""
     import torch
 
-    from cnnlab.art.run import load_run_model, prepare_data
-    from cnnlab.art.transforms import SEVERITIES, apply_transform
+    from cnnlab.art.run import load_run_model
+    from cnnlab.art.transforms import apply_transform
     from cnnlab.art.transforms.course import apply_course_transform
     from cnnlab.core.train.trainer import Trainer
 
-    severities = severities or SEVERITIES
-    x_test, y_test = prepare_data(config).test  # (N, 3, H, W), (N,)
     trainer = Trainer()
-    rows = []
-    for label, paths in models.items():
+    out = []
+    for paths in models.values():
         nets = [load_run_model(p) for p in paths]
 
         def accuracy(x: torch.Tensor, nets: list = nets) -> list[float]:  # nets bound now: this label's networks
             return [trainer.evaluate(net, x, y_test)[1] for net in nets]
 
-        clean = accuracy(x_test)
-        rows.append(_row(label, ORIGINAL, 0.0, clean))
-        for name in COURSE_ORDER:
-            rows.append(_row(label, name, COURSE_SEVERITY_LEVEL, accuracy(apply_course_transform(name, x_test))))
-        for name, levels in severities.items():
-            for severity in levels:
-                if severity == 0:
-                    continue
-                gen = torch.Generator().manual_seed(EVAL_SEED)
-                rows.append(
-                    _row(label, name, float(severity), accuracy(apply_transform(name, x_test, float(severity), gen)))
-                )
-    return rows
+        for family, name, severity in _cells(severities):
+            if family == "clean":
+                x = x_test
+            elif family == "course":
+                x = apply_course_transform(name, x_test)
+            else:
+                x = apply_transform(name, x_test, severity, torch.Generator().manual_seed(EVAL_SEED))
+            out.append(accuracy(x))
+    return out
+
+
+def robustness_key(
+    models: Mapping[str, Sequence[str]], x_test: Any, y_test: Any, severities: Mapping[str, Sequence[float]]
+) -> dict:
+    """What the accuracies of `evaluate_accuracies` depend on, exactly: each run (its id, config and the
+    SHA-256 of the weights it reports), the test split's bytes, the cells (transforms, severities, order)
+    and their seed, the evaluation device, and the cnnlab and torch versions."""
+    import hashlib
+
+    import torch
+
+    from cnnlab.art.run import run_identity
+    from cnnlab.core.train.trainer import Trainer
+    from cnnlab.core.version import __version__
+
+    def digest(t: torch.Tensor) -> str:
+        return hashlib.sha256(t.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+
+    return {
+        "cache": "robustness",
+        "format": CACHE_FORMAT,
+        "cnnlab": __version__,
+        "torch": torch.__version__,
+        "device": str(Trainer().device),
+        "models": [[label, [run_identity(p) for p in paths]] for label, paths in models.items()],
+        "test": {
+            "images": [list(x_test.shape), str(x_test.dtype), digest(x_test)],
+            "labels": [list(y_test.shape), str(y_test.dtype), digest(y_test)],
+        },
+        "cells": [list(cell) for cell in _cells(severities)],
+        "eval_seed": EVAL_SEED,
+    }
+
+
+def _accs_problem(value: Any, plan: Sequence[tuple[str, int, str, float]]) -> str | None:
+    """None when `value` (read back from a cache) holds one list of `n` accuracies in [0, 1] per cell of `plan`."""
+    if not isinstance(value, list) or len(value) != len(plan):
+        return f"it holds no list of {len(plan)} accuracy lists"
+    for (label, n, transform, severity), accs in zip(plan, value):
+        if not (
+            isinstance(accs, list) and len(accs) == n and all(isinstance(a, float) and 0.0 <= a <= 1.0 for a in accs)
+        ):
+            return f"its accuracies of {label!r} under {transform} {severity:g} are not {n} numbers in [0, 1]"
+    return None
 
 
 def _row(model: str, transform: str, severity: float, accs: list[float]) -> dict:

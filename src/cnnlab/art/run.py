@@ -235,3 +235,25 @@ def _plot_run(run_path: Path, summary: dict, history: list[dict] | None = None) 
     plot_learning_curves(
         history, Path(run_path) / "learning_curves.png", title=f"SimpleCNN on {label}, seed {summary['seed']}"
     )
+
+
+def run_identity(run_path: str | Path) -> dict:
+    """A finished run as a cache key names what was computed from its model (the robustness evaluation, its
+    diagnostics folder): its id, the SHA-256 of its config.json record and of the weights it reports (best.pt
+    or final.pt, as `load_run_model` loads). A run that cannot be read gets no hashes: loading its model then
+    raises the one-line error `load_run_model` gives."""
+    from cnnlab.core.errors import DataError
+    from cnnlab.core.io import sha256_file, short_hash
+    from cnnlab.core.readback import UntrustedData, checkpoint_file
+    from cnnlab.core.runs.folders import read_run
+
+    path = Path(run_path)
+    try:
+        record = read_run(path)
+        which = record.summary.get("reported_model", "best")
+        if which not in ("best", "final"):
+            raise DataError(f"unknown model {which!r}")
+        weights = checkpoint_file(record.path / f"{which}.pt")
+        return {"run": path.name, "config": short_hash(record.meta, 64), which: sha256_file(weights)}
+    except (DataError, UntrustedData, OSError):
+        return {"run": path.name, "unreadable": True}

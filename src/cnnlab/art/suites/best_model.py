@@ -195,7 +195,10 @@ def robustness_suite(options: SuiteOptions) -> SuiteResult:
     config, origin = best_config(options)
     augmented, probabilities = augmented_variant(config)
     rows = run_paired(Variant(labels.AS_TRAINED, "robustness"), [augmented], options, config)
-    table = evaluate_robustness({r["variant"]: r["run_paths"] for r in rows}, config)
+    # A rerun with the same runs reads the accuracies back from the runs folder's cache instead of evaluating again.
+    table = evaluate_robustness(
+        {r["variant"]: r["run_paths"] for r in rows}, config, cache_dir=Path(options.out_root) / "cache" / "robustness"
+    )
     findings = robustness_findings(robustness_facts(table, labels.AS_TRAINED, labels.AUGMENTED))
     findings.insert(
         0,

@@ -101,8 +101,10 @@ def part1_diagnostics(
 
     best = [out_root / rid for rid in best_runs]
     starter = [out_root / rid for rid in starter_runs]
-    inspected = inspect_run(best[0], device=device)  # the key run's own diagnostics/ folder, as `cnnlab inspect`
-    inspect_run(starter[0], device=device)
+    # The key runs' own diagnostics/ folders, as `cnnlab inspect` writes them; kept when already written for the
+    # same run, data and options (a rerun of the report redraws none of their figures).
+    inspected = inspect_run(best[0], device=device, reuse=True)
+    inspect_run(starter[0], device=device, reuse=True)
     pooled = SplitDiagnostics.pooled([inspected.splits["test"]] + [run_split(p, device=device) for p in best[1:]])
     first = inspected.splits["test"]
     wrong = [it for it in first.top_losses(len(first.y_true)) if not it["correct"]][:STRIP]
