@@ -90,9 +90,9 @@ def test_run_part2_writes_suite_json_and_a_rerun_reuses_everything(tmp_path, cap
     with caplog.at_level(logging.WARNING):
         rebuilt = run_part2(options)
     warnings = [r for r in caplog.records if "range test" in r.getMessage()]
-    assert len(warnings) == 1 and "rebuilding" in warnings[0].getMessage()
+    assert len(warnings) == 1 and "computing it again" in warnings[0].getMessage()
     assert rebuilt.finetune_lr == result.finetune_lr and _tree(root) == before
-    assert json.loads(cached.read_text())["record"] == result.finetune_lr
+    assert json.loads(cached.read_text())["value"] == result.finetune_lr
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,10 @@
 
 finetune_lr_find (cnnlab.faces.training.finetune) sweeps the learning rate over the layers a from-features
 fine-tuning trains (about 11 s in the full report). Its record (`lr_range_record`) is kept in
-<out>/cache/finetune-lr/<key>.json, the key hashing what decides it: the 2.2 run it starts from, the
+<out>/cache/finetune-lr/<digest>.json (cnnlab.core.keyed_cache, as the robustness evaluation), the key naming what decides it: the 2.2 run it starts from, the
 resolved fine-tuning config, the faces, the AlexNet weights, the test's settings, the device type and the
-cnnlab version. A cached record is read back through cnnlab.core.readback and checked; a damaged one is
-rebuilt with one warning.
+cnnlab version. A cached record is read back through cnnlab.core.readback, its key compared and its fields
+checked (`record_problem`); a damaged one is rebuilt with one warning.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.core.config import to_dict
-from cnnlab.core.errors import DataError
-from cnnlab.core.io import atomic_write_json, short_hash
-from cnnlab.core.readback import load_json
+from cnnlab.core.keyed_cache import cached
 from cnnlab.core.runtime import RuntimeOptions, identity_device
 from cnnlab.core.version import __version__
 from cnnlab.faces.run_configs import FinetuneRunConfig
@@ -80,23 +78,13 @@ def cached_finetune_lr_find(
     inputs: AlexNetInputs, config: FinetuneRunConfig, runtime: RuntimeOptions, start: Path
 ) -> dict[str, Any]:
     """lr_range_record of finetune_lr_find(inputs, config, runtime, start=start), from the cache when it holds
-    this test; otherwise run, cached and returned."""
-    key = cache_key(inputs, config, runtime, start)
-    path = Path(runtime.out).joinpath(*CACHE_FOLDER) / f"{short_hash(key)}.json"
-    try:
-        cached = load_json(path, "the cached fine-tuning LR range test")
-        problem = record_problem(cached.get("record")) if isinstance(cached, dict) else "not a JSON object"
-        if problem is None and cached.get("key") != key:
-            problem = "it belongs to another range test"
-        if problem is None:
-            return cached["record"]
-        log.warning("rebuilding the cached fine-tuning LR range test %s: %s", path, problem)
-    except FileNotFoundError:
-        pass
-    except DataError as exc:
-        log.warning("rebuilding the cached fine-tuning LR range test: %s", exc)
-    from cnnlab.faces.training.finetune import finetune_lr_find
+    this test; otherwise run, cached and returned (cnnlab.core.keyed_cache: one warning for a damaged file)."""
 
-    record = lr_range_record(finetune_lr_find(inputs, config, runtime, start=start))
-    atomic_write_json(path, {"key": key, "record": record})
-    return record
+    def run() -> dict[str, Any]:
+        from cnnlab.faces.training.finetune import finetune_lr_find
+
+        return lr_range_record(finetune_lr_find(inputs, config, runtime, start=start))
+
+    folder = Path(runtime.out).joinpath(*CACHE_FOLDER)
+    key = cache_key(inputs, config, runtime, start)
+    return cached(folder, key, run, "cached fine-tuning LR range test", record_problem)
