@@ -29,7 +29,8 @@ from cnnlab.core.threads import use_threads
 from cnnlab.core.train.config import EarlyStoppingConfig, OptimizerConfig, TrainConfig
 from cnnlab.core.train.trainer import Trainer, seed_everything
 from cnnlab.faces.data.run_faces import load_run_faces
-from cnnlab.faces.models.mlp import MLP, input_stats
+from cnnlab.faces.models.inputs import input_stats
+from cnnlab.faces.models.mlp import MLP
 from cnnlab.faces.run_configs import FaceDataConfig, MLPRunConfig
 from cnnlab.faces.training.small import mlp_augmentation, train_mlp
 

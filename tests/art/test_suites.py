@@ -288,7 +288,7 @@ def test_variants_run_on_the_same_repeats_each_on_its_own_fold_and_seed(tmp_path
 
 
 def test_controls_suite_pairs_colour_only_and_grayscale_with_the_colour_cnn(tmp_path, tiny_art):
-    from cnnlab.art.controls import colour_features
+    from cnnlab.art.colour_only import colour_features
     from cnnlab.art.suites.controls import COLOUR_CNN, COLOUR_ONLY, GRAYSCALE_CNN
     from cnnlab.core.stats import compare_records, t_quantile
 
@@ -349,7 +349,7 @@ def test_controls_suite_pairs_colour_only_and_grayscale_with_the_colour_cnn(tmp_
 def test_a_colour_only_run_is_a_finished_run_reused_as_it_is(tmp_path, tiny_art, caplog):
     """Issue 31 item 3: the colour-only control writes what every finished run has (metrics.jsonl), so a rerun
     reuses the folder (same id, same inode, no damaged-run warning) instead of fitting it again."""
-    from cnnlab.art.controls import colour_only_run
+    from cnnlab.art.colour_only import colour_only_run
     from cnnlab.core.runs.folders import run_problem
 
     config = resolve_config(RunConfig, None, [f"data.name={tiny_art}"])

@@ -10,7 +10,8 @@ from cnnlab.core.errors import ConfigError
 from cnnlab.core.train.config import OptimizerConfig, TrainConfig
 from cnnlab.core.train.trainer import Trainer
 from cnnlab.faces.inspect.weight_pictures import plot_weight_grid, weight_grid_figure, wrap_label
-from cnnlab.faces.models.mlp import INITS, MLP, choose_units, input_stats, unit_images
+from cnnlab.faces.models.inputs import input_stats
+from cnnlab.faces.models.mlp import INITS, MLP, choose_units, unit_images
 from cnnlab.faces.run_configs import INIT_DESCRIPTIONS, MLPConfig
 
 

@@ -4,7 +4,7 @@ On the same repeats as the CNN it controls (the best configuration of the search
 configuration; repeat r = validation fold r mod data.folds and seed r, the fixed test split), three rows:
   colour CNN      the configuration as it is (the same runs as the robustness suite's "as trained")
   grayscale CNN   the same network trained and tested on grayscale images (data.grayscale)
-  colour only     per-channel colour histograms + logistic regression (cnnlab.art.controls; C on validation),
+  colour only     per-channel colour histograms + logistic regression (cnnlab.art.colour_only; C on validation),
                   one recorded run folder per repeat
 Both controls are compared with the colour CNN paired by repeat (`cnnlab.core.stats.compare_records`,
 the one verdict rule): colour only vs CNN says how much of the CNN's accuracy global colour statistics
@@ -66,7 +66,7 @@ PER_REPEAT = ("train_acc", "val_acc", "test_acc")
 def colour_only_row(config: RunConfig, repeats: Sequence[int], options: SuiteOptions) -> dict:
     """The colour-only classifier on `repeats` (each on the split of `variant_config`: its fold and seed), one run
     folder per repeat; a suite row like `run_variants` writes (mean/std/n, "repeats", "per_repeat", run ids)."""
-    from cnnlab.art.controls import colour_only_run
+    from cnnlab.art.colour_only import colour_only_run
     from cnnlab.art.run import prepare_data
 
     variant = Variant(COLOUR_ONLY, GROUP)

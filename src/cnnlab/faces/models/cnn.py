@@ -13,13 +13,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cnnlab.core.errors import ConfigError
-from cnnlab.faces.models.mlp import per_image_standardize
+from cnnlab.faces.models.inputs import StandardizedFaces
 from cnnlab.faces.run_configs import FaceCNNConfig
 
 
-class FaceCNN(nn.Module):
-    """Input (B, C, H, W) in [0, 1] -> logits (B, K). Buffers mean/std of FaceCNNConfig.stats_shape."""
+class FaceCNN(StandardizedFaces):
+    """Input (B, C, H, W) in [0, 1] -> logits (B, K). Buffers mean/std of FaceCNNConfig.stats_shape (StandardizedFaces)."""
 
     def __init__(
         self,
@@ -28,19 +27,7 @@ class FaceCNN(nn.Module):
         mean: torch.Tensor | None = None,
         std: torch.Tensor | None = None,
     ) -> None:
-        super().__init__()
-        if num_classes < 2:
-            raise ConfigError(f"the CNN needs at least 2 classes, got {num_classes}")
-        self.config = config
-        self.num_classes = num_classes
-        self.input_shape = (config.channels, config.image_size, config.image_size)
-        shape = config.stats_shape
-        self.register_buffer(
-            "mean", torch.zeros(shape) if mean is None else torch.as_tensor(mean, dtype=torch.float32).reshape(shape)
-        )
-        self.register_buffer(
-            "std", torch.ones(shape) if std is None else torch.as_tensor(std, dtype=torch.float32).reshape(shape)
-        )
+        super().__init__(config, num_classes, mean, std, "the CNN")
         layers: list[nn.Module] = []
         channels, side = config.channels, config.image_size
         for width in config.widths:
@@ -55,8 +42,6 @@ class FaceCNN(nn.Module):
         self.out = nn.Linear(channels * side * side, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.config.per_image:
-            x = per_image_standardize(x)
-        x = (x - self.mean) / self.std  # (B, C, H, W)
+        x = self.standardize(x)  # (B, C, H, W)
         h = self.features(x).flatten(1)  # (B, widths[-1] * (H / 2^L)^2)
         return self.out(self.drop(h))  # (B, K)

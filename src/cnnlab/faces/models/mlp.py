@@ -20,7 +20,8 @@ from torch import nn
 from cnnlab.core.errors import ConfigError
 from cnnlab.core.layers import make_activation
 from cnnlab.core.registry import Registry
-from cnnlab.faces.run_configs import STANDARDIZE, UNIT_RULES, MLPConfig
+from cnnlab.faces.models.inputs import StandardizedFaces
+from cnnlab.faces.run_configs import UNIT_RULES, MLPConfig
 
 # Named initialisations, one per cnnlab.faces.run_configs.INIT_DESCRIPTIONS entry (the names MLPConfig accepts).
 INITS: Registry[None] = Registry("weight initialisation")
@@ -57,26 +58,14 @@ def _default(linear: nn.Linear, activation: str) -> None:
     linear.reset_parameters()  # kaiming_uniform(a=sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in))
 
 
-class MLP(nn.Module):
+class MLP(StandardizedFaces):
     """Standardise -> flatten -> hidden (tanh/ReLU) -> logits. Input (B, C, H, W) in [0, 1]; buffers
-    mean/std of MLPConfig.stats_shape. The number of classes comes from the data."""
+    mean/std of MLPConfig.stats_shape (StandardizedFaces). The number of classes comes from the data."""
 
     def __init__(
         self, config: MLPConfig, num_classes: int, mean: torch.Tensor | None = None, std: torch.Tensor | None = None
     ) -> None:
-        super().__init__()
-        if num_classes < 2:
-            raise ConfigError(f"the MLP needs at least 2 classes, got {num_classes}")
-        self.config = config
-        self.num_classes = num_classes
-        self.input_shape = (config.channels, config.image_size, config.image_size)
-        shape = config.stats_shape
-        self.register_buffer(
-            "mean", torch.zeros(shape) if mean is None else torch.as_tensor(mean, dtype=torch.float32).reshape(shape)
-        )
-        self.register_buffer(
-            "std", torch.ones(shape) if std is None else torch.as_tensor(std, dtype=torch.float32).reshape(shape)
-        )
+        super().__init__(config, num_classes, mean, std, "the MLP")
         self.hidden = nn.Linear(config.input_dim, config.hidden)
         self.act = make_activation(config.activation)  # its own module: captum hooks need one per use
         self.drop = nn.Dropout(config.dropout)
@@ -86,41 +75,9 @@ class MLP(nn.Module):
         init(self.out, "tanh" if config.activation == "tanh" else "linear")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.config.per_image:
-            x = per_image_standardize(x)
-        x = (x - self.mean) / self.std  # (B, C, H, W)
+        x = self.standardize(x)  # (B, C, H, W)
         h = self.act(self.hidden(x.flatten(1)))  # (B, hidden)
         return self.out(self.drop(h))  # (B, K)
-
-
-def per_image_standardize(x: torch.Tensor) -> torch.Tensor:
-    """Each image (N, C, H, W) minus its own mean, divided by its own std (floored: a flat image stays finite)."""
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    std = x.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-3)
-    return (x - mean) / std
-
-
-def input_stats(
-    x: torch.Tensor, standardize: str = "pixel", per_image: bool = False
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std of training images (N, C, H, W) for `standardize`, shaped like MLP's buffers
-    (of the per-image-standardised images when `per_image`, as the MLP sees them).
-
-    pixel: the mean face (1, C, H, W) and each pixel's std, floored at 0.05 (~13 grey levels; 0.25 for
-    per-image z-scores) so near-constant pixels are not blown up; channel: (1, C, 1, 1); none: 0 and 1.
-    """
-    if per_image:
-        x = per_image_standardize(x)
-    # The floor of the pixel std is in the units of the input: 0.05 of [0, 1] pixels, 0.25 of per-image z-scores.
-    floor = 0.25 if per_image else 0.05
-    if standardize == "pixel":
-        return x.mean(0, keepdim=True), x.std(0, keepdim=True).clamp_min(floor)
-    if standardize == "channel":
-        return x.mean(dim=(0, 2, 3), keepdim=True), x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-3)
-    if standardize == "none":
-        c = x.shape[1]
-        return torch.zeros(1, c, 1, 1), torch.ones(1, c, 1, 1)
-    raise ConfigError(f"unknown standardisation {standardize!r} (choose from: {', '.join(STANDARDIZE)})")
 
 
 # ----------------------------------------------------------------------------- which units to picture

@@ -197,7 +197,8 @@ def train_mlp(
     from cnnlab.core.plotting import draw_safely
     from cnnlab.faces.inspect.weight_pictures import plot_weight_grid
     from cnnlab.faces.models.checkpoints import save_checkpoint
-    from cnnlab.faces.models.mlp import MLP, choose_units, input_stats
+    from cnnlab.faces.models.inputs import input_stats
+    from cnnlab.faces.models.mlp import MLP, choose_units
 
     check_faces(faces, config, "the MLP")
     m = config.mlp
@@ -297,7 +298,7 @@ def train_face_cnn(
     Build its config with cnnlab.faces.run_configs.cnn_like_mlp to compare it with an MLP run, paired by seed."""
     from cnnlab.faces.models.checkpoints import save_checkpoint
     from cnnlab.faces.models.cnn import FaceCNN
-    from cnnlab.faces.models.mlp import input_stats
+    from cnnlab.faces.models.inputs import input_stats
 
     check_faces(faces, config, "the CNN")
     c = config.cnn
