@@ -107,6 +107,27 @@ def _paired_row(variant: str, n: int, rng: random.Random, level: float) -> dict:
     return row
 
 
+def _search_candidates(n: int, rng: random.Random) -> list[dict]:
+    """1.6's rows beside the answer: the starter at the search's budget (the reference) and the top 3 trials
+    retrained on every repeat, two of them seeded (the candidates table)."""
+    reference = {**_row("reference", "starter (search budget)", n, rng), "group": "reference"}
+    from cnnlab.art.suites.definitions import regularization_variants
+    from cnnlab.art.suites.seeds import COMBINED
+
+    longest = max((v.label for v in regularization_variants()[1:]), key=len)  # its reference is never a seed
+    seeded = (None, f"1.4 best: {longest}", COMBINED)  # the longest seed labels the search writes
+    candidates = [
+        {
+            **_row("search candidate", f"trial {t}", n, rng, params=4_724_171),
+            "trial": t,
+            "one_fold_val_acc": rng.uniform(0.3, 0.9),
+            "seeded": text,
+        }
+        for t, text in zip((7, 12, 14), seeded)
+    ]
+    return [reference, *candidates]
+
+
 def _diagnostics(art_names, people, suites, part2) -> tuple[dict, dict]:
     """The manifest's Part 1 and Part 2 diagnostics facts (cnnlab.report.figures.key_runs), invented."""
     a, b = art_names[0], art_names[-1]
@@ -225,7 +246,7 @@ def write_suites(root: Path, seeds: int, rng: random.Random) -> dict[str, list[d
         + [_row("max-pool size/stride", f"pool {s}", seeds, rng, 12000) for s in ("2/2", "3/2", "2/1", "3/1")],
         "regularization": [_row(v.group, v.label, seeds, rng) for v in regularization_variants()],
         "architecture": [_row(v.group, v.label, seeds, rng) for v in architecture_variants()],
-        "search": [_row("search", labels.BEST_FOUND, seeds, rng)],
+        "search": [_row("search", labels.BEST_FOUND, seeds, rng), *_search_candidates(seeds, rng)],
         "controls": [
             _paired_row(v, seeds, rng, level)
             for v, level in (("colour CNN", 0.6), ("grayscale CNN", 0.45), ("colour only", 0.4))
@@ -244,6 +265,8 @@ def write_suites(root: Path, seeds: int, rng: random.Random) -> dict[str, list[d
             "lr_pick": {"sgd": 0.01, "adam": 0.001, "rmsprop": 0.0003},
         },
         "search": {
+            "winner": max(suites["search"][2:], key=lambda r: r["val_acc_mean"])["variant"],  # as the suite picks
+            "answer": "search",
             "best_params": BEST_PARAMS,
             "trials": [
                 {"number": i, "status": "complete" if i % 4 else "pruned", "value": 0.3 + 0.01 * i} for i in range(30)
