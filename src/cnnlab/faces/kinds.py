@@ -69,6 +69,11 @@ class FaceKind:
         names = {f.name for f in fields(self.config)}
         return from_dict(self.config, {k: v for k, v in recorded.items() if k in names})
 
+    def group(self, size: int) -> str:
+        """The name of a group of this kind's runs that differ by `size` alone ("mlp300": the MLPs with 300
+        hidden units), from the Part 2 suite to the report's run-id comments."""
+        return f"{self.name}{int(size)}"
+
     @property
     def run_kind(self) -> RunKind:
         """The kind as core.runs sees it: its model.pt loaded by `cnnlab.load_model`, inspected by `cnnlab.inspect`."""

@@ -45,8 +45,8 @@ MLP_HIDDEN = WEIGHT_STUDY_HIDDEN  # 2.3: the MLP sizes whose weight pictures are
 
 def mlp_group(hidden: int) -> str:
     """The name of the group of MLP runs with `hidden` units ("mlp300"), from the run config to the report's
-    run-id comments: the kind's name and the size, written here once."""
-    return f"{MLP_KIND.name}{hidden}"
+    run-id comments: the MLP kind's record names it (FaceKind.group)."""
+    return MLP_KIND.group(hidden)
 
 
 SUITE_NAME = "part2"
