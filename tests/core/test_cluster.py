@@ -311,3 +311,31 @@ def test_a_worker_keeps_tensor_buffers_on_the_heap():
     heap_for_tensors.cache_clear()
     assert heap_for_tensors() is True  # mallopt(M_MMAP_THRESHOLD, 32 MiB) accepted
     assert heap_for_tensors.cache_info().currsize == 1  # once per worker process
+
+
+def _study(out: Path) -> dict:
+    """The 1.6 search's study as suite.json records it: each trial's number, state, value, parameters and run,
+    its rows' run ids and the answer (not durations or which worker ran what)."""
+    suite = json.loads((out / "suites" / "search" / "suite.json").read_text())
+    keep = ("number", "state", "value", "params", "run_id", "seeded")
+    return {
+        "trials": [{k: t.get(k) for k in keep} for t in suite["trials"]],
+        "rows": [(r["variant"], r["run_ids"]) for r in suite["rows"]],
+        "winner": suite.get("winner"),
+        "answer": suite.get("answer"),
+    }
+
+
+@pytest.mark.slow
+def test_the_search_on_a_cluster_is_the_local_study(tmp_path, tiny_art):
+    def search(out: Path, *extra: str) -> dict:
+        cmd = [c if c != "pooling" else "search" for c in _experiment(tiny_art, out)]
+        done = _run([*cmd, *extra])
+        assert done.returncode == 0, done.stderr
+        return _study(out)
+
+    local = search(tmp_path / "local", "--jobs", "2")
+    with dask_cluster(tmp_path / "dask") as cluster:
+        on_cluster = search(tmp_path / "cluster", "--cluster", cluster.address)
+        assert cluster.tasks_started()  # the trials did train on the cluster's workers
+    assert on_cluster == local and len(local["trials"]) >= 2
