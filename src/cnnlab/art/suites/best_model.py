@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ from cnnlab.art.suites.common import (
 )
 from cnnlab.art.suites.definitions import SEARCH_REGIME
 from cnnlab.art.suites.plots import plot_robustness
+from cnnlab.core import readback
 from cnnlab.core.config import from_dict, to_dict
 from cnnlab.core.errors import CnnlabError
 from cnnlab.core.stats import BETTER, WORSE, Comparison, format_comparison, format_record
@@ -167,8 +168,10 @@ def read_search_study(options: SuiteOptions, base: RunConfig) -> tuple[SweepResu
 def best_config(options: SuiteOptions) -> tuple[RunConfig, str]:
     """The search suite's best configuration if it ran, else the base config."""
     path = options.suite_root / "search" / "suite.json"
-    if path.is_file():
-        meta = json.loads(path.read_text())
+    if os.path.lexists(path):  # anything there (a FIFO, a folder, a link) is read as untrusted, never skipped
+        meta = readback.load_json(path, f"the search suite's result {path}")  # untrusted: one line if damaged
+        if not isinstance(meta, dict) or not isinstance(meta.get("best_config"), dict):
+            raise CnnlabError(f"{path} holds no best_config: run `cnnlab experiment search` again")
         config = from_dict(RunConfig, meta["best_config"])
         if config.data == options.base.data:
             return config, "best configuration from the search suite"

@@ -8,11 +8,12 @@ of every parameter). A suite that has not run (or ran on other data) gives no se
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 
 from cnnlab.art.config import RunConfig
 from cnnlab.art.suites.common import SuiteOptions, with_overrides
+from cnnlab.core import readback
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,10 @@ def seed_configs(options: SuiteOptions, base: RunConfig) -> list[tuple[str, RunC
     picked: list[tuple[str, list[str]]] = []
     for name, question in SEED_SUITES:
         path = options.suite_root / name / "suite.json"
-        if not path.is_file():
+        if not os.path.lexists(path):  # not run; anything else there is read as untrusted (a warning if damaged)
             continue
         try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
+            meta = readback.load_json(path, f"suite result {path}")
             row = best_variant(meta)
             if row is None or meta.get("base_config", {}).get("data") != _data_dict(options.base):
                 continue

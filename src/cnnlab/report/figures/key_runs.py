@@ -152,10 +152,10 @@ def part1_diagnostics(
 def best_face_group(groups: Mapping[str, Sequence[str]], out_root: Path) -> tuple[str, list[str], float]:
     """(group key, run ids, mean validation accuracy) of the Part 2 group with the highest mean validation
     accuracy (chosen on validation, never on test)."""
-    import json
+    from cnnlab.core.runs.folders import load_summary
 
-    def val(ids: Sequence[str]) -> float:
-        return sum(json.loads((out_root / rid / "summary.json").read_text())["val_acc"] for rid in ids) / len(ids)
+    def val(ids: Sequence[str]) -> float:  # summaries read back checked (core.runs.validity): one line if damaged
+        return sum(float(load_summary(out_root / rid)["val_acc"]) for rid in ids) / len(ids)
 
     scores = {k: val(ids) for k, ids in groups.items() if ids}
     key = max(scores, key=lambda k: scores[k])
