@@ -85,9 +85,7 @@ def dask_cluster(tmp: Path, workers: int = 2, env: dict[str, str] | None = None)
     procs: list[subprocess.Popen] = [sched]
     try:
         deadline = time.time() + START_TIMEOUT
-        while not sched_file.is_file() and time.time() < deadline:
-            time.sleep(0.1)
-        address = json.loads(sched_file.read_text())["address"]
+        address = _scheduler_address(sched_file, deadline)
         cluster = DaskCluster(address, sched_file, marks)
         for i in range(workers):
             add_worker(cluster, tmp, f"w{i}", env or {}, logs)
@@ -100,6 +98,17 @@ def dask_cluster(tmp: Path, workers: int = 2, env: dict[str, str] | None = None)
         for proc in reversed(procs):
             _stop(proc)
         logs.close()
+
+
+def _scheduler_address(sched_file: Path, deadline: float) -> str:
+    """The address in the scheduler file, once the scheduler has written all of it (the file appears empty
+    first: reading it the moment it exists raced the scheduler's write)."""
+    while time.time() < deadline:
+        try:
+            return json.loads(sched_file.read_text())["address"]
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.1)
+    return json.loads(sched_file.read_text())["address"]  # the error itself, once the time is up
 
 
 def add_worker(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cnnlab.report.compare import acc, change, short_change
+from cnnlab.report.compare import acc, change, id_comments, short_change
 from cnnlab.report.context import ReportContext
 from cnnlab.report.figures.layout import PRINT
 from cnnlab.report.latex import comment, esc, figure, pct
@@ -107,6 +107,7 @@ def candidates_text(s: Mapping[str, Any], starter: Mapping[str, Any]) -> tuple[s
     table = "\n".join(
         [
             "\\begin{table}[t]\\centering\\scriptsize",
+            *(comment(c) for c in id_comments([*cands, ref])),  # the runs behind every row, wherever the table goes
             f"\\caption{{The search's top {len(cands)} retrained on every repeat: validation accuracy in \\% (one split, then mean\\,$\\pm$\\,std over {n} repeats) and the paired difference from the starter network in points.}}\\label{{tab:candidates}}",
             "\\begin{tabular}{@{}lrrr@{}}",
             "\\toprule",
