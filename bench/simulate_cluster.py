@@ -1,16 +1,23 @@
 """Simulator: a finished report's recorded run times replayed through N one-core workers.
 
 Reads a runs folder written by `cnnlab report` (summary.json of every run: prep_seconds + train_seconds +
-wall_seconds, the time one worker spends on that run) and the report's dependencies: the suites run one
-after another in the report's order (1.2-1.7), each suite's runs a batch that must finish before the next
-starts (a `map_jobs` call); the search's trials in sequential batches of --search-batch (the deterministic
-ask-and-tell batches of the search), then its best model's repeats; then Part 2's runs, one batch per run
-kind. Within a batch the runs go, in the recorded order, to whichever worker is free first (as Dask and
-the process pool hand them out). Prints the predicted wall time of the runs for N = 1, 2, 4, 8, 16, 32
-(plus --serial seconds of the client's own work: data, figures, the .tex) and the critical path (every
-batch's longest run: no number of workers is faster).
+wall_seconds, the time one worker spends on that run) and replays the report's schedule:
 
-    python bench/simulate_cluster.py RUNS_FOLDER [--search-batch 4] [--serial 0] [--overhead 0.05]
+- `local` (`--jobs N`, and a cluster of fewer workers than cnnlab.core.ahead's minimum): the stages one
+  after another, each a batch that ends before the next starts (a `map_jobs` call): the suites in the
+  report's order (1.2-1.7), the search's trials in sequential batches of --search-batch (its deterministic
+  ask-and-tell batches) and then its best model's repeats, then Part 2's runs, one batch per run kind.
+- `cluster` (`--cluster` with at least that many workers): the same stages, plus the ones cnnlab starts
+  ahead in a second client (cnnlab.core.ahead) at a lower Dask priority: Part 2 from the start, 1.4 and 1.5
+  when 1.2 starts (the search waits for them), 1.7's robustness when its controls start. Each early client
+  starts --ahead-start seconds after it is asked for (a Python and torch start-up).
+
+Within the ready tasks a free worker takes the highest priority first, then the oldest (as Dask's
+scheduler does). The client's own serial work (the figures and LaTeX: --serial, by default read from the
+"stage seconds" line of the newest report log in RUNS/logs) is added at the end. Prints the predicted wall
+time for N = 1, 2, 4, 8, 16, 32 and the critical path (the same schedule on unlimited workers).
+
+    python bench/simulate_cluster.py RUNS_FOLDER [--search-batch 4] [--serial S] [--schedule auto|local|cluster]
 """
 
 from __future__ import annotations
@@ -18,10 +25,14 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SUITE_ORDER = ("baseline", "pooling", "regularization", "architecture", "search", "controls", "robustness")
 WORKERS = (1, 2, 4, 8, 16, 32)
+AHEAD_MIN_WORKERS = 4  # cnnlab.core.ahead.DEFAULT_MIN_WORKERS
+SERIAL_STAGES = ("Part 1 figures", "Part 2 figures", "LaTeX")  # the client's work after the runs
+UNLIMITED = 100_000
 
 
 def run_seconds(summary: dict) -> float:
@@ -64,7 +75,7 @@ def _ids(obj: object) -> list[str]:
 
 
 def batches(root: Path, runs: dict[str, tuple[float, str, float]], search_batch: int) -> list[tuple[str, list[str]]]:
-    """The report's dependencies as a sequence of (name, run ids) batches."""
+    """The report's stages as a sequence of (name, run ids) batches."""
     out, claimed = [], set()
     for suite in SUITE_ORDER:
         path = root / "suites" / suite / "suite.json"
@@ -92,43 +103,166 @@ def batches(root: Path, runs: dict[str, tuple[float, str, float]], search_batch:
     return out
 
 
-def makespan(seconds: list[float], workers: int, overhead: float) -> float:
-    """Greedy list scheduling in order: each run to the worker free first."""
-    free = [0.0] * workers
-    for s in seconds:
-        heapq.heapreplace(free, free[0] + s + overhead)
-    return max(free)
+@dataclass
+class Stream:
+    """One client's sequence of steps: ("runs", seconds...), ("start", stream), ("wait", stream)."""
+
+    name: str
+    priority: int
+    steps: list[tuple[str, object]]
+    at: int = 0  # next step
+    left: int = 0  # tasks of the current "runs" step still to finish
+    active: bool = False
+    done: bool = False
+    waiting: str | None = None
+
+
+def plan_streams(plan: list[tuple[str, list[float]]], ahead: bool) -> dict[str, Stream]:
+    """The report's clients as streams: one (`ahead` false), or the command plus its early clients."""
+    named = dict(plan)
+    if not ahead:
+        return {"main": Stream("main", 0, [("runs", seconds) for _, seconds in plan])}
+    part2 = [seconds for name, seconds in plan if name.startswith("other: ")]
+    early1 = [named.get(n, []) for n in ("regularization", "architecture")]
+    main: list[tuple[str, object]] = [("start", "part2"), ("start", "suites")]
+    for name, seconds in plan:
+        if name in ("regularization", "architecture", "robustness") or name.startswith("other: "):
+            continue
+        if name == "controls":
+            main.append(("start", "robustness"))
+        if name.startswith("search trials 1-"):
+            main.append(("wait", "suites"))
+        main.append(("runs", seconds))
+    main += [("wait", "robustness"), ("wait", "suites"), ("wait", "part2")]
+    return {
+        "main": Stream("main", 0, main, active=True),
+        "part2": Stream("part2", -1, [("runs", s) for s in part2]),
+        "suites": Stream("suites", -1, [("runs", s) for s in early1]),
+        "robustness": Stream("robustness", -1, [("runs", named.get("robustness", []))]),
+    }
+
+
+@dataclass(order=True)
+class _Event:
+    time: float
+    order: int
+    what: str = field(compare=False)  # "task" (a worker freed) or "start" (an early client begins)
+    stream: str = field(compare=False)
+
+
+def simulate(streams: dict[str, Stream], workers: int, overhead: float, ahead_start: float) -> float:
+    """Wall time of the runs: free workers take ready tasks by priority, then age."""
+    ready: list[tuple[int, int, float, str]] = []  # (-priority, order, seconds, stream)
+    events: list[_Event] = []
+    counter = [0]
+    free, now = workers, 0.0
+    streams["main"].active = True
+
+    def push(kind: str, at: float, stream: str) -> None:
+        counter[0] += 1
+        heapq.heappush(events, _Event(at, counter[0], kind, stream))
+
+    def advance(s: Stream) -> None:
+        while s.active and not s.done and s.left == 0 and s.waiting is None:
+            if s.at == len(s.steps):
+                s.done = True
+                for other in streams.values():
+                    if other.waiting == s.name:
+                        other.waiting = None
+                        advance(other)
+                return
+            kind, arg = s.steps[s.at]
+            s.at += 1
+            if kind == "start":
+                push("start", now + ahead_start, str(arg))
+            elif kind == "wait":
+                if not streams[str(arg)].done:
+                    s.waiting = str(arg)
+            else:
+                for seconds in arg:  # type: ignore[union-attr]
+                    counter[0] += 1
+                    heapq.heappush(ready, (-s.priority, counter[0], float(seconds), s.name))
+                    s.left += 1
+
+    for s in list(streams.values()):
+        advance(s)
+    while True:
+        while free and ready:
+            _, _, seconds, name = heapq.heappop(ready)
+            free -= 1
+            push("task", now + seconds + overhead, name)
+        if not events:
+            break
+        event = heapq.heappop(events)
+        now = event.time
+        s = streams[event.stream]
+        if event.what == "task":
+            free += 1
+            s.left -= 1
+        else:
+            s.active = True
+        advance(s)
+    stuck = [s.name for s in streams.values() if not s.done]
+    if stuck:
+        raise RuntimeError(f"the schedule never ends: {stuck}")
+    return now
+
+
+def serial_from_log(root: Path) -> float | None:
+    """Seconds of the client's serial stages, from the "stage seconds" line of the newest report log."""
+    for log in sorted((root / "logs").glob("report-*.log"), reverse=True):
+        lines = [line for line in log.read_text(errors="replace").splitlines() if "stage seconds: " in line]
+        if lines:
+            times = json.loads(lines[-1].split("stage seconds: ", 1)[1])
+            return sum(float(times.get(name, 0.0)) for name in SERIAL_STAGES)
+    return None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=Path, help="the runs folder of a finished `cnnlab report`")
     parser.add_argument("--search-batch", type=int, default=4, help="trials per search batch (default 4)")
-    parser.add_argument("--serial", type=float, default=0.0, help="seconds of the client's own work to add")
+    parser.add_argument("--serial", type=float, default=None, help="seconds of the client's own work (default: log)")
     parser.add_argument("--overhead", type=float, default=0.0, help="seconds added to every run (dispatch)")
+    parser.add_argument("--ahead-start", type=float, default=5.0, help="seconds an early client takes to start")
+    parser.add_argument(
+        "--schedule",
+        choices=("auto", "local", "cluster"),
+        default="auto",
+        help=f"local: stage after stage; cluster: with the stages started ahead; auto: cluster from "
+        f"{AHEAD_MIN_WORKERS} workers (default)",
+    )
     parser.add_argument("--verbose", action="store_true", help="print every batch")
     args = parser.parse_args()
     runs = load_runs(args.runs)
     if not runs:
         raise SystemExit(f"no finished runs in {args.runs}")
     plan = batches(args.runs, runs, max(1, args.search_batch))
+    times = [(name, [runs[r][0] for r in ids]) for name, ids in plan]
+    serial = args.serial if args.serial is not None else serial_from_log(args.runs) or 0.0
     total = sum(s for s, _, _ in runs.values())
-    print(f"{len(runs)} runs, {total:.1f} s of run time in {len(plan)} batches; serial client work {args.serial:.1f} s")
+    print(f"{len(runs)} runs, {total:.1f} s of run time in {len(plan)} batches; serial client work {serial:.1f} s")
     if args.verbose:
-        for name, ids in plan:
-            times = [runs[r][0] for r in ids]
-            print(f"  {name:<28} {len(ids):4d} runs  {sum(times):8.1f} s  longest {max(times):6.1f} s")
-    critical = sum(max(runs[r][0] for r in ids) for _, ids in plan)
+        for name, seconds in times:
+            print(f"  {name:<28} {len(seconds):4d} runs  {sum(seconds):8.1f} s  longest {max(seconds):6.1f} s")
+
+    def predict(n: int) -> tuple[str, float]:
+        ahead = args.schedule == "cluster" or (args.schedule == "auto" and n >= AHEAD_MIN_WORKERS)
+        wall = simulate(plan_streams(times, ahead), n, args.overhead, args.ahead_start) + serial
+        return ("cluster" if ahead else "local"), wall
+
     for n in WORKERS:
-        wall = sum(makespan([runs[r][0] for r in ids], n, args.overhead) for _, ids in plan) + args.serial
+        schedule, wall = predict(n)
         print(
-            f"N = {n:2d}: predicted {wall:8.1f} s ({wall / 60:5.1f} min)  speed-up {(total + args.serial) / wall:5.2f}x"
+            f"N = {n:2d}: predicted {wall:8.1f} s ({wall / 60:5.1f} min)  speed-up {(total + serial) / wall:5.2f}x"
+            f"  ({schedule} schedule)"
         )
-    print(
-        f"critical path (every batch's longest run) {critical + args.serial:.1f} s ({(critical + args.serial) / 60:.1f} min)"
-    )
-    longest = sorted(plan, key=lambda b: -max(runs[r][0] for r in b[1]))[:3]
-    print("bounded by: " + "; ".join(f"{name} ({max(runs[r][0] for r in ids):.1f} s)" for name, ids in longest))
+    for schedule in ("local", "cluster"):
+        if args.schedule in ("auto", schedule):
+            path = simulate(plan_streams(times, schedule == "cluster"), UNLIMITED, args.overhead, args.ahead_start)
+            print(f"critical path, {schedule} schedule: {path + serial:.1f} s ({(path + serial) / 60:.1f} min)")
+    longest = sorted(times, key=lambda b: -max(b[1]))[:3]
+    print("longest runs: " + "; ".join(f"{name} ({max(seconds):.1f} s)" for name, seconds in longest))
 
 
 if __name__ == "__main__":

@@ -339,3 +339,36 @@ def test_the_search_on_a_cluster_is_the_local_study(tmp_path, tiny_art):
         on_cluster = search(tmp_path / "cluster", "--cluster", cluster.address)
         assert cluster.tasks_started()  # the trials did train on the cluster's workers
     assert on_cluster == local and len(local["trials"]) >= 2
+
+
+@pytest.mark.slow
+def test_ctrl_c_with_suites_started_ahead_ends_every_client(tmp_path, tiny_art):
+    """`experiment all` on a cluster starts 1.4 and 1.5 in a second client (cnnlab.core.ahead): Ctrl-C still
+    exits 130 with no traceback, that client ends too, and nothing it queued stays on the scheduler."""
+    import psutil
+    from distributed import Client
+
+    with dask_cluster(tmp_path / "dask", env={"CNNLAB_TEST_TASK_SLEEP": "3"}) as cluster:
+        out = tmp_path / "runs"
+        cmd = [c if c != "pooling" else "all" for c in _experiment(tiny_art, out, cluster.address)]
+        env = {**os.environ, "CNNLAB_AHEAD_WORKERS": "2"}
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        command = psutil.Process(proc.pid)
+
+        def early() -> list:
+            try:
+                return [p for p in command.children() if "multiprocessing" in " ".join(p.cmdline())]
+            except psutil.Error:
+                return []
+
+        assert _wait_for(lambda: bool(early()) and len(cluster.tasks_started()) >= 2, 180), "nothing started ahead"
+        clients = early()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err, err
+        _, alive = psutil.wait_procs(clients, timeout=30)
+        assert not alive  # the early client ended with the command
+        with Client(cluster.address, timeout=20) as client:
+            assert _wait_for(lambda: client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0, 30)
+        assert not list(out.glob(".tmp-*"))

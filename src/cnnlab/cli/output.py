@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -199,6 +200,10 @@ def command_output(args: argparse.Namespace) -> Iterator[progress.Progress | Non
         out = sys.stderr if getattr(args, "json", False) else sys.stdout  # --json: stdout holds the JSON alone
         if times:
             print("stage times: " + ", ".join(f"{k} {format_seconds(v)}" for k, v in times.items()), file=out)
+            # for the log's reader (bench/simulate_cluster.py): exact seconds, as JSON
+            logging.getLogger(__name__).info(
+                "stage seconds: %s", json.dumps({k: round(v, 2) for k, v in times.items()})
+            )
         if log_path is not None and log_path.is_file():
             print(f"log: {log_path}", file=out)
     finally:

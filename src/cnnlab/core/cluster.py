@@ -39,6 +39,9 @@ __all__ = [
     "cache_checked_first",
     "redact",
     "worker_facts",
+    "scheduler_address",
+    "worker_count",
+    "run_behind",
 ]
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,7 @@ class _Active:
     client: Any = None
     versions: dict[str, str] = {}
     depth = 0
+    priority = 0  # Dask priority of the tasks sent (run_behind: lower, for work started ahead)
     notes: list[str] = []  # what the user is told once: the cluster, its dashboard, its workers (cluster_notes)
 
 
@@ -88,6 +92,25 @@ def cluster_notes() -> list[str]:
     """The lines a command shows its user once when it joins a cluster (the address with its dashboard link,
     the workers and their versions); [] without a cluster. Library code only logs them."""
     return list(_Active.notes) if _Active.client is not None else []
+
+
+def scheduler_address() -> str | None:
+    """The active cluster's scheduler address as another process can reach it (a local:N cluster's own
+    tcp://127.0.0.1:port); None without a cluster."""
+    return str(_Active.client.scheduler.address) if _Active.client is not None else None
+
+
+def worker_count() -> int:
+    """Workers the active cluster's scheduler knows now (0 without a cluster)."""
+    if _Active.client is None:
+        return 0
+    return len(_Active.client.scheduler_info(n_workers=-1)["workers"])
+
+
+def run_behind(priority: int) -> None:
+    """Send this process's tasks at Dask priority `priority` (default 0; Dask runs higher first): a process
+    that runs work ahead (cnnlab.core.ahead) yields the workers to the command's own tasks."""
+    _Active.priority = int(priority)
 
 
 def worker_facts() -> dict[str, str]:
@@ -123,6 +146,7 @@ def use_cluster(address: str | None) -> Iterator[None]:
             yield
         finally:
             _Active.address, _Active.client, _Active.depth, _Active.notes = None, None, 0, []
+            _Active.priority = 0
 
 
 @contextlib.contextmanager
@@ -291,7 +315,7 @@ def map_on_cluster(fn: Callable[..., T], calls: Sequence[tuple], threads: int, c
                 except capture.RunMissing:
                     pass
             # sent at once, so that the workers train while the client looks up the next calls
-            future = client.submit(run_task, fn, call, threads, _Active.versions, pure=False)
+            future = client.submit(run_task, fn, call, threads, _Active.versions, pure=False, priority=_Active.priority)
             where[future.key] = i
             futures.append(future)
             pending.add(future)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cnnlab.core.errors import ConfigError
@@ -137,3 +137,7 @@ class RuntimeView:
     def art_data(self) -> str | None:
         """The Part 1 data (None: the RunConfig's default)."""
         return self.runtime.data
+
+    def with_cluster(self, address: str | None):  # noqa: ANN201 - the same options class
+        """A copy whose runs go to the Dask cluster at `address` (work started ahead, cnnlab.core.ahead)."""
+        return replace(self, runtime=replace(self.runtime, cluster=address))

@@ -18,7 +18,7 @@ Importing this module does not import torch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -292,8 +292,10 @@ def faces_section(options: Part2Options, faces: Any, people: list[str] | None) -
 
 
 # ----------------------------------------------------------------------------- the suite
-def run_part2(options: Part2Options) -> Part2Result:
+def run_part2(options: Part2Options, ready: Callable[[], None] | None = None) -> Part2Result:
     """Part 2 over the seeds (see the module docstring); writes <out>/suites/part2/suite.json atomically.
+    `ready()`, when given, is called first, inside the first stage (a report waits there for Part 2 started
+    ahead on a cluster: cnnlab.core.ahead).
 
     Each seed's fine-tuning starts from that seed's 2.2 run; with the default recipe (from-features) the
     2.2 runs cache the frozen layer the fine-tuning reads in the same pass as their own features.
@@ -316,6 +318,8 @@ def run_part2(options: Part2Options) -> Part2Result:
 
     # 2.1: the recipe is chosen on validation (the grid's runs never evaluate test); every MLP and the CNN use it.
     with progress.stage(RECIPE):
+        if ready is not None:
+            ready()
         choice = choose_recipe(configs[mlp_group(MLP_HIDDEN[0])], seeds, runtime, callbacks)
     with progress.stage(SMALL):
         done = [r["path"] for r in run_small_nets(choice.config, seeds, runtime, callbacks=callbacks)]

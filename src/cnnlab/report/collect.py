@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from cnnlab.art.suites.common import SUITE_ORDER
@@ -44,19 +45,25 @@ def art_config(options: ReportOptions):
 
 def run_experiments(options: ReportOptions) -> dict[str, Any]:
     """Run or reuse everything; write <out>/report-assets/manifest.json; return the manifest."""
+    from cnnlab.core.ahead import Ahead
+    from cnnlab.core.cluster import use_cluster
     from cnnlab.core.io import atomic_write_json
     from cnnlab.core.pool import shared_workers
+    from cnnlab.faces.suite import run_part2 as run_part2_suite
 
     t0 = time.perf_counter()
     assets = options.assets_dir
     assets.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
-    # One set of worker processes for Part 1 and Part 2: each start costs a torch (and CUDA) start-up.
-    with shared_workers():
+    # One set of worker processes (or one cluster connection) for Part 1 and Part 2: each start costs a torch
+    # (and CUDA) start-up. On a cluster, Part 2, which needs nothing from Part 1, starts ahead (core.ahead).
+    with use_cluster(options.runtime.cluster), shared_workers(), Ahead() as ahead:
+        if ahead.enabled:
+            ahead.start([PART2_STAGES[0]], run_part2_suite, part2_options(options).with_cluster(ahead.address))
         art = run_part1(options)
         timings["part1_seconds"] = round(time.perf_counter() - t0, 1)
         t1 = time.perf_counter()
-        part2 = run_part2(options)
+        part2 = run_part2(options, ready=lambda: ahead.wait(PART2_STAGES[0]))
         timings["part2_seconds"] = round(time.perf_counter() - t1, 1)
     from cnnlab.core.version import __version__
 
@@ -141,14 +148,14 @@ def part2_options(options: ReportOptions) -> Part2Options:
     )
 
 
-def run_part2(options: ReportOptions) -> dict[str, Any]:
-    """Part 2 (cnnlab.faces.suite.run_part2: 2.1-2.4 over the seeds, written to <out>/suites/part2/), then the
-    2.3-2.5 figures drawn from its checkpoints; returns the manifest's Part 2 keys."""
+def run_part2(options: ReportOptions, ready: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Part 2 (cnnlab.faces.suite.run_part2: 2.1-2.4 over the seeds, written to <out>/suites/part2/; `ready` as
+    there), then the 2.3-2.5 figures drawn from its checkpoints; returns the manifest's Part 2 keys."""
     from cnnlab.faces.suite import run_part2 as run_part2_suite
     from cnnlab.report.figures import images as figures
     from cnnlab.report.figures.key_runs import part2_diagnostics
 
-    result = run_part2_suite(part2_options(options))
+    result = run_part2_suite(part2_options(options), ready)
     out, assets = options.out_root, options.assets_dir
     with progress.stage(PART2_FIGURES):
         units = figures.plot_mlp_units(

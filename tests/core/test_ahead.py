@@ -1,0 +1,112 @@
+"""Stages started ahead on a cluster (cnnlab.core.ahead): the suites run through a LocalCluster with their
+later stages started in a second client give the local results, the stages started ahead are found cached
+by the command, a failed early process leaves the stage to run itself, and none outlives the command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnlab.core import ahead, progress
+
+pytest.importorskip("distributed")  # the [cluster] extra; the [test] extra installs it, so CI runs these
+
+
+def test_min_workers_reads_the_environment(monkeypatch, caplog):
+    monkeypatch.delenv(ahead.MIN_WORKERS_ENV, raising=False)
+    assert ahead.min_workers() == ahead.DEFAULT_MIN_WORKERS
+    monkeypatch.setenv(ahead.MIN_WORKERS_ENV, "0")
+    assert ahead.min_workers() == 0 and not ahead.Ahead().enabled  # 0 turns it off
+    monkeypatch.setenv(ahead.MIN_WORKERS_ENV, "many")
+    with caplog.at_level(logging.WARNING):
+        assert ahead.min_workers() == ahead.DEFAULT_MIN_WORKERS
+    assert "not a number of workers" in caplog.text
+
+
+def test_without_a_cluster_nothing_starts_ahead(monkeypatch):
+    monkeypatch.setenv(ahead.MIN_WORKERS_ENV, "1")
+    with ahead.Ahead() as early:
+        assert not early.enabled and early.address is None
+        early.wait("pooling")  # nothing was started: returns at once
+
+
+def test_a_failed_early_process_leaves_the_stage_to_run_itself(tmp_path):
+    with ahead.Ahead() as early:
+        early.start(["x", "y"], os.stat, str(tmp_path / "missing"))  # raises FileNotFoundError there
+        t0 = time.monotonic()
+        early.wait("x")  # returns: the stage then runs itself and says what is wrong
+        early.wait("y")
+        assert time.monotonic() - t0 < 60
+
+
+def test_an_early_process_ends_with_the_command():
+    with ahead.Ahead() as early:
+        early.start(["slow"], time.sleep, 300)
+        (process,) = early._processes.values()
+        assert process.is_alive()
+        t0 = time.monotonic()
+    process.join(1)
+    assert not process.is_alive() and time.monotonic() - t0 < ahead.STOP_WAIT + 5
+
+
+@pytest.fixture(scope="module")
+def tiny_art(tmp_path_factory) -> Path:
+    """3 'artists' x 9 small images."""
+    root = tmp_path_factory.mktemp("tiny_art")
+    rng = np.random.default_rng(1)
+    for c, name in enumerate(["anna a", "bert b", "carl c "]):
+        (root / name).mkdir()
+        for i in range(9):
+            img = rng.integers(0, 60, (30, 40, 3), dtype=np.uint8)
+            img[..., c] += 150
+            Image.fromarray(img).save(root / name / f"{i}.png")
+    return root
+
+
+class _Stages(progress.Listener):
+    def __init__(self) -> None:
+        self.done: dict[str, progress.Stage] = {}
+
+    def finished(self, p: progress.Progress, stage: progress.Stage) -> None:
+        self.done[stage.name] = stage
+
+
+def _suites(tiny_art: Path, out: Path, cluster: str | None) -> tuple[dict[str, dict], _Stages]:
+    from cnnlab.art.config import RunConfig
+    from cnnlab.art.suites import SuiteOptions, run_all
+    from cnnlab.core.config import resolve_config
+    from cnnlab.core.runtime import RuntimeOptions
+
+    base = resolve_config(RunConfig, None, [f"data.name={tiny_art}"])
+    options = SuiteOptions(runtime=RuntimeOptions(out=out, jobs=1, cluster=cluster), base=base, quick=True)
+    stages = _Stages()
+    with progress.listening(stages):
+        results = run_all(options)
+    found = {}
+    for r in results:
+        meta = json.loads((out / "suites" / r.name / "suite.json").read_text())
+        found[r.name] = {"run_ids": [row.get("run_ids") for row in meta["rows"]], "findings": meta["findings"]}
+    return found, stages
+
+
+@pytest.mark.slow
+def test_suites_started_ahead_on_a_cluster_give_the_local_results(tmp_path, tiny_art, monkeypatch):
+    local, _ = _suites(tiny_art, tmp_path / "local", None)
+    monkeypatch.setenv(ahead.MIN_WORKERS_ENV, "2")
+    on_cluster, stages = _suites(tiny_art, tmp_path / "cluster", "local:2")
+    assert on_cluster == local
+    assert sorted(p.name for p in (tmp_path / "cluster").glob("cnn-*")) == sorted(
+        p.name for p in (tmp_path / "local").glob("cnn-*")
+    )
+    for name in ("regularization", "architecture", "robustness"):  # trained ahead: the command found them cached
+        stage = stages.done[name]
+        assert stage.planned > 0 and stage.cached == stage.planned, (name, stage)
+    assert stages.done["pooling"].cached < stages.done["pooling"].planned  # trained by the command itself
+    assert not list((tmp_path / "cluster").glob(".tmp-*"))
