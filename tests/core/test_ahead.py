@@ -46,6 +46,18 @@ def test_a_failed_early_process_leaves_the_stage_to_run_itself(tmp_path):
         assert time.monotonic() - t0 < 60
 
 
+def test_an_early_process_says_nothing_on_the_terminal(tmp_path, monkeypatch, capfd):
+    from cnnlab.core.logs import LOG_FILE_ENV
+
+    log_file = tmp_path / "command.log"
+    monkeypatch.setenv(LOG_FILE_ENV, str(log_file))
+    with ahead.Ahead() as early:
+        early.start(["x"], logging.warning, "damaged cache, rebuilt")  # the stage itself will say it, once
+        early.wait("x")
+    assert "damaged cache" not in capfd.readouterr().err
+    assert "damaged cache, rebuilt" in log_file.read_text()  # the command's log file keeps it
+
+
 def test_an_early_process_ends_with_the_command():
     with ahead.Ahead() as early:
         early.start(["slow"], time.sleep, 300)

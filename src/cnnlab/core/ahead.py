@@ -55,12 +55,12 @@ def min_workers() -> int:
 
 def _run_early(address: str, fn: Callable[..., Any], args: tuple, names: Sequence[str]) -> None:
     """In the early process: `fn(*args)` on the cluster at `address`, behind the command's own tasks."""
-    from cnnlab.core.logs import configure_worker
+    from cnnlab.core.logs import configure_silent_worker
     from cnnlab.core.processes import exit_with_parent, stop_on_signals
 
     exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C: the command ends this process (close)
-    configure_worker()
+    configure_silent_worker()  # the command tells the user, when it runs the stage itself
     try:
         # SIGTERM (close) stops it through its clean-up: its queued tasks cancelled, no temporary folder left
         with stop_on_signals(), cluster.use_cluster(address):

@@ -24,6 +24,7 @@ __all__ = [
     "LogFileHandler",
     "worker_handlers",
     "configure_worker",
+    "configure_silent_worker",
     "route_optuna",
 ]
 
@@ -90,6 +91,20 @@ def configure_worker(fmt: str = TERMINAL_FORMAT) -> None:
     for h in worker_handlers(fmt):
         root.addHandler(h)
     root.setLevel(logging.DEBUG if os.environ.get(TERMINAL_LEVEL_ENV) == "DEBUG" else logging.INFO)
+
+
+def configure_silent_worker() -> None:
+    """Set up a helper process that says nothing on the terminal (work started ahead, cnnlab.core.ahead: the
+    command tells the user what it finds when it runs that stage itself): every line and Python warning goes
+    to the command's log file, if it keeps one, and nowhere else."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    path = os.environ.get(LOG_FILE_ENV)
+    root.addHandler(LogFileHandler(path) if path else logging.NullHandler())
+    root.setLevel(logging.DEBUG if os.environ.get(TERMINAL_LEVEL_ENV) == "DEBUG" else logging.INFO)
+    logging.captureWarnings(True)
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the process's life: print() and tqdm say nothing
 
 
 def route_optuna() -> None:
