@@ -7,7 +7,7 @@ first, so that they start as cold as a local pool: no data decoded yet; the rest
 order alternating between rounds. Prints the medians and the ratio cluster / local (target: at most 1.10x),
 and checks that both give the same run ids.
 
-    python bench/bench_cluster.py [--rounds 3] [--suite pooling] [--extra "--seeds 3"]
+    python bench/bench_cluster.py [--rounds 3] [--suite pooling] [--extra "--seeds 3"] [--worker-env KEY=VALUE]
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ def dask_cmd(what: str) -> list[str]:
     return [str(script), what] if script.is_file() else ["dask", what]
 
 
-def start_cluster(tmp: Path, workers: int) -> tuple[str, list[subprocess.Popen]]:
-    """A scheduler and `workers` one-thread worker processes on 127.0.0.1; its address and processes."""
+def start_cluster(tmp: Path, workers: int, env: dict[str, str] | None = None) -> tuple[str, list[subprocess.Popen]]:
+    """A scheduler and `workers` one-thread worker processes on 127.0.0.1 (`env`: added to the workers'
+    environment); its address and processes."""
     sched_file, log = tmp / "scheduler.json", open(tmp / "dask.log", "ab")  # noqa: SIM115
     opts = {"stdout": log, "stderr": log, "start_new_session": True}
     procs = [
@@ -45,7 +46,7 @@ def start_cluster(tmp: Path, workers: int) -> tuple[str, list[subprocess.Popen]]
         time.sleep(0.1)
     address = json.loads(sched_file.read_text())["address"]
     worker = [*dask_cmd("worker"), address, "--nthreads", "1", "--nworkers", str(workers), "--host", "127.0.0.1"]
-    procs.append(subprocess.Popen(worker, **opts))
+    procs.append(subprocess.Popen(worker, **opts, env={**os.environ, **(env or {})}))
     from distributed import Client
 
     with Client(address, timeout=30) as client:
@@ -80,7 +81,15 @@ def main() -> None:
     parser.add_argument("--suite", default="pooling")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--extra", default="", help="more `cnnlab experiment` flags, e.g. '--quick'")
+    parser.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set in the cluster workers' environment (e.g. DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False)",
+    )
     args = parser.parse_args()
+    worker_env = dict(item.split("=", 1) for item in args.worker_env)
     import torch
 
     import cnnlab
@@ -88,11 +97,12 @@ def main() -> None:
     print(
         f"load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} cores; torch {torch.__version__}; "
         f"cnnlab {cnnlab.__version__}; {args.workers} workers vs --jobs {args.workers}; {args.rounds} rounds"
+        + (f"; workers with {' '.join(args.worker_env)}" if args.worker_env else "")
     )
     base = [sys.executable, "-m", "cnnlab", "experiment", args.suite, *shlex.split(args.extra)]
     times: dict[str, list[float]] = {"local": [], "cluster": []}
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
-        address, procs = start_cluster(Path(tmp), args.workers)
+        address, procs = start_cluster(Path(tmp), args.workers, worker_env)
         try:
             ids = {}
             for r in range(args.rounds):
