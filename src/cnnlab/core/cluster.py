@@ -140,9 +140,9 @@ def use_cluster(address: str | None) -> Iterator[None]:
             _Active.depth -= 1
         return
     with _connect(address) as client:
-        _Active.address, _Active.client, _Active.versions, _Active.depth = address, client, worker_facts(), 1
+        _Active.address, _Active.client, _Active.depth = address, client, 1
         try:
-            _check_workers(client, address)
+            _Active.versions = _check_workers(client, address)
             yield
         finally:
             _Active.address, _Active.client, _Active.depth, _Active.notes = None, None, 0, []
@@ -199,8 +199,9 @@ def _connect(address: str) -> Iterator[Any]:
                 cluster.close(timeout=CONNECT_TIMEOUT)
 
 
-def _check_workers(client: Any, address: str) -> None:
-    """Refuse, before any work is sent, a cluster without workers or with a worker unlike this process."""
+def _check_workers(client: Any, address: str) -> dict[str, str]:
+    """Refuse, before any work is sent, a cluster without workers or with a worker unlike this process; returns
+    this process's `worker_facts`."""
     shown = redact(address)
     try:
         client.wait_for_workers(1, timeout=WORKER_WAIT)
@@ -213,16 +214,23 @@ def _check_workers(client: Any, address: str) -> None:
             f"Dask worker {redact(many[0])} runs {workers[many[0]]['nthreads']} threads: "
             "start workers with --nthreads 1 (one run at a time per process)"
         )
-    facts = client.run(worker_facts)
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Both sides import torch to say its version (seconds each on a small machine): at the same time.
+    with ThreadPoolExecutor(1) as thread:
+        asked = thread.submit(client.run, worker_facts)
+        ours = worker_facts()
+        facts = asked.result()
     for worker, theirs in sorted(facts.items()):
-        problem = _mismatch(theirs)
+        problem = _mismatch(theirs, ours)
         if problem:
             raise ClusterError(
                 f"Dask worker {redact(worker)} runs {problem}: install the same versions on every worker"
             )
-    note = f"{len(facts)} Dask worker(s), cnnlab {_Active.versions['cnnlab']}, torch {_Active.versions['torch']}"
+    note = f"{len(facts)} Dask worker(s), cnnlab {ours['cnnlab']}, torch {ours['torch']}"
     log.info("%s", note)
     _Active.notes.append(note)
+    return ours
 
 
 def _mismatch(theirs: dict[str, str], ours: dict[str, str] | None = None) -> str | None:
