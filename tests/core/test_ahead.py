@@ -10,9 +10,7 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from cnnlab.core import ahead, progress
 
@@ -66,20 +64,6 @@ def test_an_early_process_ends_with_the_command():
         t0 = time.monotonic()
     process.join(1)
     assert not process.is_alive() and time.monotonic() - t0 < ahead.STOP_WAIT + 5
-
-
-@pytest.fixture(scope="module")
-def tiny_art(tmp_path_factory) -> Path:
-    """3 'artists' x 9 small images."""
-    root = tmp_path_factory.mktemp("tiny_art")
-    rng = np.random.default_rng(1)
-    for c, name in enumerate(["anna a", "bert b", "carl c "]):
-        (root / name).mkdir()
-        for i in range(9):
-            img = rng.integers(0, 60, (30, 40, 3), dtype=np.uint8)
-            img[..., c] += 150
-            Image.fromarray(img).save(root / name / f"{i}.png")
-    return root
 
 
 class _Stages(progress.Listener):

@@ -12,9 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from cnnlab.core.errors import DataError
 from cnnlab.core.runs import capture
@@ -24,20 +22,6 @@ pytest.importorskip("distributed")  # the [cluster] extra; the [test] extra inst
 
 TIMING = ("wall_seconds", "prep_seconds", "train_seconds", "host")  # what may differ between two machines
 N_POOLING = 5  # runs of the pooling suite in quick mode (5 variants, 1 repeat)
-
-
-@pytest.fixture(scope="module")
-def tiny_art(tmp_path_factory) -> Path:
-    """3 'artists' x 9 small images (as tests/art/test_suites.py)."""
-    root = tmp_path_factory.mktemp("tiny_art")
-    rng = np.random.default_rng(0)
-    for c, name in enumerate(["anna a", "bert b", "carl c "]):
-        (root / name).mkdir()
-        for i in range(9):
-            img = rng.integers(0, 60, (30, 40, 3), dtype=np.uint8)
-            img[..., c] += 150
-            Image.fromarray(img).save(root / name / f"{i}.png")
-    return root
 
 
 @pytest.fixture(scope="module")
