@@ -8,9 +8,9 @@ and 1.7's controls and robustness need the search; Part 2 needs nothing from Par
 
 `Ahead` lets a command start such a stage early, in a second client process of the same cluster whose
 tasks go at a lower Dask priority (`AHEAD_PRIORITY`), so the command's own tasks, the search's trials
-first, are never queued behind them. When the command comes to that stage, it waits for the early process
-and then runs the stage itself, as it always does: it finds the runs in its runs folder (cached) and writes
-the stage's results. The early process only fills the cache, so the numbers, the run ids and the .tex are
+first, are never queued behind them. When the command comes to that stage (`stage`), it waits for the early
+process, showing that stage's runs there as its own progress, and then runs the stage itself, as it always
+does: it finds the runs in its runs folder (cached, not counted twice) and writes the stage's results. The early process only fills the cache, so the numbers, the run ids and the .tex are
 those of a rerun, which are those of a local build. If it fails, the stage runs itself and says what is
 wrong, once. A run folder is still written only by a client of the command (the early process is one).
 
@@ -28,12 +28,12 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from cnnlab.core import cluster
+from cnnlab.core import cluster, progress
 
-__all__ = ["AHEAD_PRIORITY", "MIN_WORKERS_ENV", "Ahead", "min_workers"]
+__all__ = ["AHEAD_PRIORITY", "MIN_WORKERS_ENV", "Ahead", "min_workers", "stage"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ AHEAD_PRIORITY = -1  # Dask priority of the early process's tasks (the command's
 MIN_WORKERS_ENV = "CNNLAB_AHEAD_WORKERS"
 DEFAULT_MIN_WORKERS = 4
 STOP_WAIT = 10.0  # seconds an early process gets to end after SIGTERM before it is killed
+WAIT_STEP = 0.25  # seconds between two looks at an early process's progress while the command waits for it
 
 
 def min_workers() -> int:
@@ -53,8 +54,29 @@ def min_workers() -> int:
         return DEFAULT_MIN_WORKERS
 
 
-def _run_early(address: str, fn: Callable[..., Any], args: tuple, names: Sequence[str]) -> None:
-    """In the early process: `fn(*args)` on the cluster at `address`, behind the command's own tasks."""
+class _Relay(progress.Listener):
+    """In the early process: every stage's counts, sent to the command (`Ahead.wait` shows them)."""
+
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+
+    def _send(self, stage: progress.Stage, finished: bool) -> None:
+        with contextlib.suppress(Exception):  # a command gone meanwhile: this process ends with it
+            self.queue.put((stage.name, stage.planned, stage.done, stage.cached, finished))
+
+    def started(self, p: progress.Progress, stage: progress.Stage) -> None:
+        self._send(stage, False)
+
+    def changed(self, p: progress.Progress, stage: progress.Stage) -> None:
+        self._send(stage, False)
+
+    def finished(self, p: progress.Progress, stage: progress.Stage) -> None:
+        self._send(stage, True)
+
+
+def _run_early(address: str, fn: Callable[..., Any], args: tuple, names: Sequence[str], queue: Any) -> None:
+    """In the early process: `fn(*args)` on the cluster at `address`, behind the command's own tasks; its
+    stages' progress goes to `queue`."""
     from cnnlab.core.logs import configure_silent_worker
     from cnnlab.core.processes import exit_with_parent, stop_on_signals
 
@@ -63,7 +85,7 @@ def _run_early(address: str, fn: Callable[..., Any], args: tuple, names: Sequenc
     configure_silent_worker()  # the command tells the user, when it runs the stage itself
     try:
         # SIGTERM (close) stops it through its clean-up: its queued tasks cancelled, no temporary folder left
-        with stop_on_signals(), cluster.use_cluster(address):
+        with stop_on_signals(), cluster.use_cluster(address), progress.listening(_Relay(queue)):
             cluster.run_behind(AHEAD_PRIORITY)
             fn(*args)
         log.info("started ahead, done: %s", ", ".join(names))
@@ -78,6 +100,9 @@ class Ahead:
 
     def __init__(self) -> None:
         self._processes: dict[str, Any] = {}  # stage name -> the multiprocessing.Process that runs it
+        self._queues: dict[Any, Any] = {}  # process -> the queue its stages' counts come through
+        self._counts: dict[str, tuple[int, int, int, bool]] = {}  # stage -> (planned, done, cached, finished) there
+        self._shown: dict[str, tuple[int, int, int]] = {}  # stage -> (planned, done, cached) shown here
 
     @property
     def enabled(self) -> bool:
@@ -95,8 +120,10 @@ class Ahead:
         as `self.address`) in an early process that runs the stages `names` (call it when `enabled`)."""
         import multiprocessing
 
-        process = multiprocessing.get_context("spawn").Process(
-            target=_run_early, args=(self.address, fn, args, tuple(names)), name=f"cnnlab-ahead-{names[0]}"
+        context = multiprocessing.get_context("spawn")
+        queue = context.Queue()
+        process = context.Process(
+            target=_run_early, args=(self.address, fn, args, tuple(names), queue), name=f"cnnlab-ahead-{names[0]}"
         )
         # Started with SIGINT ignored (kept across exec: Python then leaves it so), so that a terminal's Ctrl-C
         # during its start-up prints nothing there; the command stops it (close).
@@ -108,17 +135,43 @@ class Ahead:
             if ignore:
                 signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
         log.info("started ahead on the cluster: %s", ", ".join(names))
+        self._queues[process] = queue
         for name in names:
             self._processes[name] = process
 
     def wait(self, name: str) -> None:
-        """Before the command runs stage `name`: wait until its early process (if any) has ended."""
+        """Inside the command's stage `name`: wait until its early process (if any) has ended, showing that
+        stage's runs there as this stage's progress (planned, done, cached, as they come)."""
         process = self._processes.pop(name, None)
         if process is None:
             return
-        process.join()
+        while process.is_alive():
+            process.join(WAIT_STEP)
+            self._show(process, name)
+        self._show(process, name)
         if process.exitcode != 0:
             log.info("the early process for %s ended with %s; the stage runs itself", name, process.exitcode)
+
+    def covered(self, name: str) -> bool:
+        """Whether an early process finished stage `name` (its runs were counted by `wait`: the command's own
+        pass over them, all cached, is not counted again)."""
+        return self._counts.get(name, (0, 0, 0, False))[3]
+
+    def _show(self, process: Any, name: str) -> None:
+        """Read what `process` sent, and add to the current stage what its stage `name` did since last shown."""
+        queue = self._queues.get(process)
+        while queue is not None:
+            try:
+                stage, *counts = queue.get_nowait()
+            except Exception:  # noqa: BLE001 - queue.Empty, or a process killed mid-message: nothing more
+                break
+            self._counts[str(stage)] = tuple(counts)  # type: ignore[assignment]
+        planned, done, cached, _ = self._counts.get(name, (0, 0, 0, False))
+        was = self._shown.get(name, (0, 0, 0))
+        progress.plan(planned - was[0])
+        progress.advance(done - cached - (was[1] - was[2]))
+        progress.advance(cached - was[2], cached=True)
+        self._shown[name] = (planned, done, cached)
 
     def close(self) -> None:
         """Stop every early process still running (SIGTERM, then SIGKILL after STOP_WAIT seconds)."""
@@ -136,3 +189,16 @@ class Ahead:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def stage(name: str, ahead: Ahead | None = None) -> Iterator[None]:
+    """`progress.stage(name)` of a stage that `ahead` may have started early: it first waits for that (showing
+    its progress as this stage's), and then the command's own pass is not counted again if it finished."""
+    with progress.stage(name):
+        if ahead is None:
+            yield
+            return
+        ahead.wait(name)
+        with progress.job() if ahead.covered(name) else contextlib.nullcontext():
+            yield

@@ -18,12 +18,14 @@ Importing this module does not import torch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from cnnlab.core import progress
+from cnnlab.core.ahead import Ahead
+from cnnlab.core.ahead import stage as early_stage
 from cnnlab.core.config import as_ids
 from cnnlab.core.errors import CnnlabError, ConfigError
 from cnnlab.core.runtime import RuntimeOptions, RuntimeView
@@ -292,10 +294,10 @@ def faces_section(options: Part2Options, faces: Any, people: list[str] | None) -
 
 
 # ----------------------------------------------------------------------------- the suite
-def run_part2(options: Part2Options, ready: Callable[[], None] | None = None) -> Part2Result:
+def run_part2(options: Part2Options, ahead: Ahead | None = None) -> Part2Result:
     """Part 2 over the seeds (see the module docstring); writes <out>/suites/part2/suite.json atomically.
-    `ready()`, when given, is called first, inside the first stage (a report waits there for Part 2 started
-    ahead on a cluster: cnnlab.core.ahead).
+    `ahead`: where a report started Part 2 early on a cluster; each stage first waits for it there, showing
+    its progress (cnnlab.core.ahead.stage).
 
     Each seed's fine-tuning starts from that seed's 2.2 run; with the default recipe (from-features) the
     2.2 runs cache the frozen layer the fine-tuning reads in the same pass as their own features.
@@ -317,11 +319,9 @@ def run_part2(options: Part2Options, ready: Callable[[], None] | None = None) ->
     configs = part2_configs(options, people, alexnet_weights_spec(options.weights))
 
     # 2.1: the recipe is chosen on validation (the grid's runs never evaluate test); every MLP and the CNN use it.
-    with progress.stage(RECIPE):
-        if ready is not None:
-            ready()
+    with early_stage(RECIPE, ahead):
         choice = choose_recipe(configs[mlp_group(MLP_HIDDEN[0])], seeds, runtime, callbacks)
-    with progress.stage(SMALL):
+    with early_stage(SMALL, ahead):
         done = [r["path"] for r in run_small_nets(choice.config, seeds, runtime, callbacks=callbacks)]
     n = len(seeds)
     mlp = {str(h): done[i * n : (i + 1) * n] for i, h in enumerate(MLP_HIDDEN)}
@@ -331,7 +331,7 @@ def run_part2(options: Part2Options, ready: Callable[[], None] | None = None) ->
     inputs = AlexNetInputs.load(configs["features"], configs["features"].features.weights)
     ft = configs["finetune"].finetune
     extra = (TRAIN_FROM[ft.train_from],) if ft.freeze == FROM_FEATURES else ()
-    with progress.stage(FEATURES):
+    with early_stage(FEATURES, ahead):
         progress.plan(len(seeds))
         features = [
             alexnet_features(
@@ -339,9 +339,9 @@ def run_part2(options: Part2Options, ready: Callable[[], None] | None = None) ->
             ).path.name
             for s in seeds
         ]
-    with progress.stage(LAYERS):
+    with early_stage(LAYERS, ahead):
         sweep = layer_sweep(inputs, configs["features"], seeds, runtime, callbacks=callbacks)
-    with progress.stage(FINETUNE):
+    with early_stage(FINETUNE, ahead):
         progress.plan(len(seeds))
         finetune = [
             alexnet_finetune(

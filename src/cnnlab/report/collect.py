@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 from cnnlab.art.suites.common import SUITE_ORDER
 from cnnlab.core import progress
+from cnnlab.core.ahead import Ahead
 from cnnlab.faces.suite import STAGES as PART2_STAGES
 from cnnlab.faces.suite import Part2Options, mlp_group
 from cnnlab.report.options import ReportOptions
@@ -45,7 +45,6 @@ def art_config(options: ReportOptions):
 
 def run_experiments(options: ReportOptions) -> dict[str, Any]:
     """Run or reuse everything; write <out>/report-assets/manifest.json; return the manifest."""
-    from cnnlab.core.ahead import Ahead
     from cnnlab.core.cluster import use_cluster
     from cnnlab.core.io import atomic_write_json
     from cnnlab.core.pool import shared_workers
@@ -59,11 +58,11 @@ def run_experiments(options: ReportOptions) -> dict[str, Any]:
     # (and CUDA) start-up. On a cluster, Part 2, which needs nothing from Part 1, starts ahead (core.ahead).
     with use_cluster(options.runtime.cluster), shared_workers(), Ahead() as ahead:
         if ahead.enabled:
-            ahead.start([PART2_STAGES[0]], run_part2_suite, part2_options(options).with_cluster(ahead.address))
+            ahead.start(PART2_STAGES, run_part2_suite, part2_options(options).with_cluster(ahead.address))
         art = run_part1(options)
         timings["part1_seconds"] = round(time.perf_counter() - t0, 1)
         t1 = time.perf_counter()
-        part2 = run_part2(options, ready=lambda: ahead.wait(PART2_STAGES[0]))
+        part2 = run_part2(options, ahead)
         timings["part2_seconds"] = round(time.perf_counter() - t1, 1)
     from cnnlab.core.version import __version__
 
@@ -148,14 +147,14 @@ def part2_options(options: ReportOptions) -> Part2Options:
     )
 
 
-def run_part2(options: ReportOptions, ready: Callable[[], None] | None = None) -> dict[str, Any]:
-    """Part 2 (cnnlab.faces.suite.run_part2: 2.1-2.4 over the seeds, written to <out>/suites/part2/; `ready` as
+def run_part2(options: ReportOptions, ahead: Ahead | None = None) -> dict[str, Any]:
+    """Part 2 (cnnlab.faces.suite.run_part2: 2.1-2.4 over the seeds, written to <out>/suites/part2/; `ahead` as
     there), then the 2.3-2.5 figures drawn from its checkpoints; returns the manifest's Part 2 keys."""
     from cnnlab.faces.suite import run_part2 as run_part2_suite
     from cnnlab.report.figures import images as figures
     from cnnlab.report.figures.key_runs import part2_diagnostics
 
-    result = run_part2_suite(part2_options(options), ready)
+    result = run_part2_suite(part2_options(options), ahead)
     out, assets = options.out_root, options.assets_dir
     with progress.stage(PART2_FIGURES):
         units = figures.plot_mlp_units(

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from cnnlab.art.suites import best_model, controls, definitions  # noqa: F401  (importing them registers the suites)
 from cnnlab.art.suites.common import SUITE_ORDER, SUITES, SuiteOptions, SuiteResult
-from cnnlab.core import progress
 from cnnlab.core.ahead import Ahead
+from cnnlab.core.ahead import stage as early_stage
 from cnnlab.core.cluster import use_cluster
 from cnnlab.core.pool import shared_workers
 from cnnlab.core.runs.folders import clean_stale_tmp
@@ -20,12 +20,10 @@ RUN_AHEAD = {"baseline": ("regularization", "architecture"), "controls": ("robus
 
 def run_suite(name: str, options: SuiteOptions, ahead: Ahead | None = None) -> SuiteResult:
     """Run one registered suite (or reuse its cached runs) and write its results; with `ahead`, first wait
-    for the suite if it was started ahead there (cnnlab.core.ahead)."""
+    for the suite if it was started ahead there, showing its progress (cnnlab.core.ahead.stage)."""
     clean_stale_tmp(options.out_root)
     # --cluster: the runs train on a Dask cluster; else one set of worker processes for all of the suite's runs
-    with progress.stage(name), use_cluster(options.runtime.cluster), shared_workers():
-        if ahead is not None:
-            ahead.wait(name)
+    with early_stage(name, ahead), use_cluster(options.runtime.cluster), shared_workers():
         result = SUITES.create(name, options)
     clean_stale_tmp(options.out_root)  # again: workers of a killed run may have been reaped only now
     return result
