@@ -10,9 +10,10 @@ and 1.7's controls and robustness need the search; Part 2 needs nothing from Par
 tasks go at a lower Dask priority (`AHEAD_PRIORITY`), so the command's own tasks, the search's trials
 first, are never queued behind them. When the command comes to that stage (`stage`), it waits for the early
 process, showing that stage's runs there as its own progress, and then runs the stage itself, as it always
-does: it finds the runs in its runs folder (cached, not counted twice) and writes the stage's results. The early process only fills the cache, so the numbers, the run ids and the .tex are
-those of a rerun, which are those of a local build. If it fails, the stage runs itself and says what is
-wrong, once. A run folder is still written only by a client of the command (the early process is one).
+does: it finds the runs in its runs folder (cached, not counted twice) and writes the stage's results. The
+early process only fills the cache, so the numbers, the run ids and the .tex are those of a rerun, which are
+those of a local build. If it fails, the stage runs itself and says what is wrong, once. A run folder is
+still written only by a client of the command (the early process is one).
 
 A process, not a thread: the torch RNG, the progress display and Python's signal handling are per
 process. The early process ends with the command (Ctrl-C, kill -9 included: `exit_with_parent`).
