@@ -56,6 +56,27 @@ def test_an_early_process_says_nothing_on_the_terminal(tmp_path, monkeypatch, ca
     assert "damaged cache, rebuilt" in log_file.read_text()  # the command's log file keeps it
 
 
+def _chatty(n: int) -> None:
+    """An early stage of `n` runs that reports each one (far more than a pipe's buffer of messages)."""
+    with progress.stage("chatty"):
+        progress.plan(n)
+        for _ in range(n):
+            progress.advance()
+
+
+def test_a_stage_started_ahead_shows_its_runs_as_the_commands_progress():
+    stages = _Stages()
+    t0 = time.monotonic()
+    with progress.listening(stages), ahead.Ahead() as early:
+        early.start(["chatty"], _chatty, 5000)
+        with ahead.stage("chatty", early):
+            assert early.covered("chatty")
+            progress.advance(7, cached=True)  # the command's own pass over them: not counted again
+    shown = stages.done["chatty"]
+    assert (shown.planned, shown.done, shown.cached) == (5000, 5000, 0)
+    assert time.monotonic() - t0 < 60
+
+
 def test_an_early_process_ends_with_the_command():
     with ahead.Ahead() as early:
         early.start(["slow"], time.sleep, 300)

@@ -158,8 +158,8 @@ class Ahead:
         pass over them, all cached, is not counted again)."""
         return self._counts.get(name, (0, 0, 0, False))[3]
 
-    def _show(self, process: Any, name: str) -> None:
-        """Read what `process` sent, and add to the current stage what its stage `name` did since last shown."""
+    def _read(self, process: Any) -> None:
+        """Read what `process` sent so far (an early process ends only once its queue is read)."""
         queue = self._queues.get(process)
         while queue is not None:
             try:
@@ -167,6 +167,10 @@ class Ahead:
             except Exception:  # noqa: BLE001 - queue.Empty, or a process killed mid-message: nothing more
                 break
             self._counts[str(stage)] = tuple(counts)  # type: ignore[assignment]
+
+    def _show(self, process: Any, name: str) -> None:
+        """Read what `process` sent, and add to the current stage what its stage `name` did since last shown."""
+        self._read(process)
         planned, done, cached, _ = self._counts.get(name, (0, 0, 0, False))
         was = self._shown.get(name, (0, 0, 0))
         progress.plan(planned - was[0])
@@ -176,14 +180,22 @@ class Ahead:
 
     def close(self) -> None:
         """Stop every early process still running (SIGTERM, then SIGKILL after STOP_WAIT seconds)."""
-        from cnnlab.core.processes import end_processes
+        import time
 
         running = [p for p in dict.fromkeys(self._processes.values()) if p.is_alive()]
         self._processes.clear()
         for p in running:
             with contextlib.suppress(ProcessLookupError):
                 p.terminate()
-        end_processes(running, STOP_WAIT)
+        deadline = time.monotonic() + STOP_WAIT
+        while running and time.monotonic() < deadline:
+            for p in running:
+                self._read(p)  # what it still sends: it ends once that is read
+                p.join(WAIT_STEP / len(running))
+            running = [p for p in running if p.is_alive()]
+        for p in running:
+            p.kill()
+            p.join(5)
 
     def __enter__(self) -> Ahead:
         return self
