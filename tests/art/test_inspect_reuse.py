@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
+from art_helpers import count_calls, write_art_folder
 from cnnlab.art.config import RunConfig
 from cnnlab.art.inspect_run import inspect_run
 from cnnlab.art.run import train_run
@@ -24,13 +24,7 @@ from cnnlab.core.config import resolve_config
 def art_run(tmp_path_factory) -> Path:
     """A 2-epoch run on 3 'artists' x 8 small images (a colour cast per class)."""
     root = tmp_path_factory.mktemp("inspect_reuse")
-    rng = np.random.default_rng(1)
-    for c, name in enumerate(["anna", "bert", "carl"]):
-        (root / "art" / name).mkdir(parents=True)
-        for i in range(8):
-            img = rng.integers(0, 90, (24, 24, 3), dtype=np.uint8)
-            img[..., c] += 120
-            Image.fromarray(img).save(root / "art" / name / f"{i}.png")
+    write_art_folder(root / "art", noise=90, cast=120, seed=1)
     config = resolve_config(RunConfig, None, [f"data.name={root / 'art'}", "data.image_size=24", "train.epochs=2"])
     return train_run(config, root / "runs", write_plot=False).path
 
@@ -40,15 +34,7 @@ def drawn(monkeypatch) -> list[int]:
     """Counts the real drawings of the saliency figure (one per folder written)."""
     from cnnlab.core.diagnostics import attribution
 
-    calls: list[int] = []
-    real = attribution.plot_examples
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(attribution, "plot_examples", counting)
-    return calls
+    return count_calls(monkeypatch, attribution, "plot_examples")
 
 
 def _stamps(folder: Path) -> dict[str, int]:

@@ -11,12 +11,11 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import cnnlab.art.robustness as robustness
+from art_helpers import count_calls, write_art_folder
 from cnnlab.art.config import RunConfig
 from cnnlab.art.robustness import evaluate_robustness
 from cnnlab.art.run import train_run
@@ -31,13 +30,7 @@ SEVERITIES = {"translate": (0.0, 0.5, 1.0), "invert": (0.0, 1.0)}  # a few grade
 def runs(tmp_path_factory) -> tuple[RunConfig, Path, list[str]]:
     """(config, runs folder, 3 tiny run folders: seeds 0-2, one epoch) on a 3-class art folder."""
     root = tmp_path_factory.mktemp("robust_cache")
-    rng = np.random.default_rng(0)
-    for c, name in enumerate(["anna", "bert", "carl"]):
-        (root / "art" / name).mkdir(parents=True)
-        for i in range(8):
-            img = rng.integers(0, 60, (24, 24, 3), dtype=np.uint8)
-            img[..., c] += 150
-            Image.fromarray(img).save(root / "art" / name / f"{i}.png")
+    write_art_folder(root / "art")
     config = resolve_config(RunConfig, None, [f"data.name={root / 'art'}", "data.image_size=24", "train.epochs=1"])
     out = root / "runs"
     paths = [
@@ -50,15 +43,7 @@ def runs(tmp_path_factory) -> tuple[RunConfig, Path, list[str]]:
 @pytest.fixture
 def counted(monkeypatch) -> list[int]:
     """Counts the real evaluations (`evaluate_accuracies` still runs): one element per call."""
-    calls: list[int] = []
-    real = robustness.evaluate_accuracies
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(robustness, "evaluate_accuracies", counting)
-    return calls
+    return count_calls(monkeypatch, robustness, "evaluate_accuracies")
 
 
 def _models(paths: list[str]) -> dict[str, list[str]]:

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 import cnnlab
+from art_helpers import write_art_folder
 from cnnlab.art.config import RunConfig
 from cnnlab.art.run import train_run
 from cnnlab.cli.app import main
@@ -39,15 +40,9 @@ PART1 = COMMON + ["first_layer_filters.png", "feature_maps.png"]
 def art_run(tmp_path_factory) -> Path:
     """A 3-epoch starter-network run on 3 'artists' x 10 small images (a colour cast per class, one striped)."""
     root = tmp_path_factory.mktemp("diag")
-    rng = np.random.default_rng(0)
-    for c, name in enumerate(["anna a", "bert b", "carl c"]):
-        (root / "art" / name).mkdir(parents=True)
-        for i in range(10):
-            img = rng.integers(0, 90, (30, 30, 3), dtype=np.uint8)
-            img[..., c] += 120
-            if c == 1:
-                img[::4] = 255
-            Image.fromarray(img).save(root / "art" / name / f"{i}.png")
+    write_art_folder(
+        root / "art", ["anna a", "bert b", "carl c"], per_class=10, size=(30, 30), noise=90, cast=120, striped=1
+    )
     config = resolve_config(RunConfig, None, [f"data.name={root / 'art'}", "data.image_size=24", "train.epochs=3"])
     return train_run(config, root / "runs").path
 
