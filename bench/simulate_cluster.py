@@ -121,7 +121,7 @@ def plan_streams(plan: list[tuple[str, list[float]]], ahead: bool) -> dict[str, 
     """The report's clients as streams: one (`ahead` false), or the command plus its early clients."""
     named = dict(plan)
     if not ahead:
-        return {"main": Stream("main", 0, [("runs", seconds) for _, seconds in plan])}
+        return {"main": Stream("main", 0, [("runs", seconds) for _, seconds in plan], active=True)}
     part2 = [seconds for name, seconds in plan if name.startswith("other: ")]
     early1 = [named.get(n, []) for n in ("regularization", "architecture")]
     main: list[tuple[str, object]] = [("start", "part2"), ("start", "suites")]
@@ -156,7 +156,6 @@ def simulate(streams: dict[str, Stream], workers: int, overhead: float, ahead_st
     events: list[_Event] = []
     counter = [0]
     free, now = workers, 0.0
-    streams["main"].active = True
 
     def push(kind: str, at: float, stream: str) -> None:
         counter[0] += 1

@@ -29,6 +29,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -180,8 +181,6 @@ class Ahead:
 
     def close(self) -> None:
         """Stop every early process still running (SIGTERM, then SIGKILL after STOP_WAIT seconds)."""
-        import time
-
         running = [p for p in dict.fromkeys(self._processes.values()) if p.is_alive()]
         self._processes.clear()
         for p in running:

@@ -85,10 +85,15 @@ def configure_worker(fmt: str = TERMINAL_FORMAT) -> None:
     file; otherwise leave it as it is (the worker then prints warnings only, Python's default)."""
     if not os.environ.get(LOG_FILE_ENV):
         return
+    _root_logs_to(worker_handlers(fmt))
+
+
+def _root_logs_to(handlers: list[logging.Handler]) -> None:
+    """The root logger of a worker process writes to `handlers` alone, at INFO (DEBUG when the command has -v)."""
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
-    for h in worker_handlers(fmt):
+    for h in handlers:
         root.addHandler(h)
     root.setLevel(logging.DEBUG if os.environ.get(TERMINAL_LEVEL_ENV) == "DEBUG" else logging.INFO)
 
@@ -97,12 +102,8 @@ def configure_silent_worker() -> None:
     """Set up a helper process that says nothing on the terminal (work started ahead, cnnlab.core.ahead: the
     command tells the user what it finds when it runs that stage itself): every line and Python warning goes
     to the command's log file, if it keeps one, and nowhere else."""
-    root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
     path = os.environ.get(LOG_FILE_ENV)
-    root.addHandler(LogFileHandler(path) if path else logging.NullHandler())
-    root.setLevel(logging.DEBUG if os.environ.get(TERMINAL_LEVEL_ENV) == "DEBUG" else logging.INFO)
+    _root_logs_to([LogFileHandler(path) if path else logging.NullHandler()])
     logging.captureWarnings(True)
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the process's life: print() and tqdm say nothing
 
